@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# The one test command (README, .ci/run): build, type-check, lint, then every test.
+# Debian packages that tests need are installed here when missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_apt=()
+command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
+if ((${#need_apt[@]})); then
+  echo "installing Debian packages: ${need_apt[*]}"
+  apt-get update -qq && apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+
+npm run build
+npm run typecheck
+npm run lint
+npx vitest run

@@ -1,0 +1,64 @@
+// Entry point of the `coffer` command: dispatches to one module per command group.
+// Exit codes: 0 success, 1 the command ran and found a problem, 2 usage error.
+import { CofferError, isCofferError } from '../errors/index.js';
+
+export type CommandIo = {
+  readonly stdout: (text: string) => void;
+  readonly stderr: (text: string) => void;
+};
+
+export type Command = (args: readonly string[], io: CommandIo) => Promise<number>;
+
+const usage = `coffer — consortium ledger with built-in digital-asset custody
+
+Usage:
+  coffer up [--dir DIR]                     run a local consortium (see README)
+  coffer msp inspect DIR --msp-id ID [...]  load an MSP folder and validate identities
+  coffer crypto generate --config FILE --output DIR
+  coffer crypto revoke --org-dir DIR --cert CERT.pem
+  coffer help                               this text
+
+Run \`coffer <command> --help\` for the options of one command.`;
+
+const commands: Record<string, () => Promise<Command>> = {
+  msp: async () => (await import('./msp.js')).mspCommand,
+  crypto: async () => (await import('./crypto.js')).cryptoCommand,
+  up: async () => (await import('./up.js')).upCommand,
+};
+
+const processIo: CommandIo = {
+  stdout: (text) => process.stdout.write(text.endsWith('\n') ? text : `${text}\n`),
+  stderr: (text) => process.stderr.write(text.endsWith('\n') ? text : `${text}\n`),
+};
+
+export async function main(argv: readonly string[], io: CommandIo = processIo): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === 'help' || name === '--help' || name === '-h') {
+    io.stdout(usage);
+    return name === undefined ? 2 : 0;
+  }
+  const load = commands[name];
+  if (load === undefined) {
+    io.stderr(`CLI_E_USAGE: unknown command "${name}"\n\n${usage}`);
+    return 2;
+  }
+  try {
+    return await (await load())(rest, io);
+  } catch (error) {
+    return reportError(error, io);
+  }
+}
+
+/** Prints a user-facing error without a stack trace; unknown errors are our bugs and show one. */
+export function reportError(error: unknown, io: CommandIo): number {
+  if (isCofferError(error)) {
+    io.stderr(formatError(error));
+    return error.code === 'CLI_E_USAGE' ? 2 : 1;
+  }
+  io.stderr(`internal error (a bug in Coffer, please report it):\n${String(error instanceof Error ? error.stack : error)}`);
+  return 1;
+}
+
+export function formatError(error: CofferError): string {
+  return `${error.code}: ${error.message}\n  what to do: ${error.fix}`;
+}
