@@ -1,0 +1,150 @@
+// ECDSA signatures as Fabric uses them: DER SEQUENCE{r, s}, low-S on signing, high-S refused
+// on verification (fabric-lib-go bccsp/sw/ecdsa.go). node:crypto (OpenSSL) does the maths.
+import { createHash, sign as nodeSign, verify as nodeVerify, type KeyObject } from 'node:crypto';
+import { AsnConvert } from '@peculiar/asn1-schema';
+import { ECDSASigValue } from '@peculiar/asn1-ecc';
+import { cofferError } from '../errors/index.js';
+
+/** Group orders of the curves Fabric identities use (SEC 2, FIPS 186-4 D.1.2). */
+const curveOrders: Readonly<Record<string, bigint>> = {
+  prime256v1: 0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551n,
+  secp384r1:
+    0xffffffffffffffffffffffffffffffffffffffffffffffffc7634d81f4372ddf581a0db248b0a77aecec196accc52973n,
+  secp256k1: 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n,
+};
+
+const curveAliases: Readonly<Record<string, string>> = {
+  'P-256': 'prime256v1',
+  'P-384': 'secp384r1',
+};
+
+export function curveOrder(curve: string): bigint | undefined {
+  return curveOrders[curveAliases[curve] ?? curve];
+}
+
+export function ecCurveOf(key: KeyObject): string | undefined {
+  if (key.asymmetricKeyType !== 'ec') return undefined;
+  const curve = key.asymmetricKeyDetails?.namedCurve;
+  return curve === undefined ? undefined : (curveAliases[curve] ?? curve);
+}
+
+export type EcdsaSignature = { readonly r: bigint; readonly s: bigint };
+
+function bytesToBigint(bytes: Uint8Array): bigint {
+  let value = 0n;
+  for (const byte of bytes) value = (value << 8n) | BigInt(byte);
+  return value;
+}
+
+function bigintToBytes(value: bigint, length?: number): Uint8Array {
+  let hex = value.toString(16);
+  if (hex.length % 2 === 1) hex = `0${hex}`;
+  const bytes = Buffer.from(hex, 'hex');
+  if (length === undefined || bytes.length === length) return bytes;
+  if (bytes.length > length) throw new RangeError(`integer needs ${bytes.length} bytes > ${length}`);
+  const padded = new Uint8Array(length);
+  padded.set(bytes, length - bytes.length);
+  return padded;
+}
+
+/** ASN.1 INTEGER content bytes (two's complement, big-endian) to a bigint; negative allowed. */
+function integerBytesToBigint(bytes: Uint8Array): bigint {
+  const unsigned = bytesToBigint(bytes);
+  const negative = bytes.length > 0 && ((bytes[0] ?? 0) & 0x80) !== 0;
+  return negative ? unsigned - (1n << BigInt(bytes.length * 8)) : unsigned;
+}
+
+/**
+ * Decodes DER SEQUENCE{r, s}. Like Go's asn1.Unmarshal in Fabric's UnmarshalECDSASignature,
+ * bytes after the SEQUENCE and extra fields inside it are ignored; r and s must be positive.
+ */
+export function decodeEcdsaSignature(der: Uint8Array): EcdsaSignature {
+  let parsed: ECDSASigValue;
+  try {
+    parsed = AsnConvert.parse(der, ECDSASigValue);
+  } catch (cause) {
+    throw cofferError(
+      'CRYPTO_E_SIGNATURE_MALFORMED',
+      'signature is not DER SEQUENCE{r, s}',
+      {},
+      cause,
+    );
+  }
+  const r = integerBytesToBigint(new Uint8Array(parsed.r));
+  const s = integerBytesToBigint(new Uint8Array(parsed.s));
+  if (r <= 0n || s <= 0n) {
+    throw cofferError('CRYPTO_E_SIGNATURE_MALFORMED', 'signature r and s must be larger than zero');
+  }
+  return { r, s };
+}
+
+/** Canonical DER of SEQUENCE{r, s}. */
+export function encodeEcdsaSignature(signature: EcdsaSignature): Uint8Array {
+  const value = new ECDSASigValue();
+  value.r = toDerInteger(signature.r);
+  value.s = toDerInteger(signature.s);
+  return new Uint8Array(AsnConvert.serialize(value));
+}
+
+function toDerInteger(value: bigint): ArrayBuffer {
+  const bytes = bigintToBytes(value);
+  // A leading 0x00 keeps a positive integer positive when its top bit is set.
+  const out = (bytes[0] ?? 0) & 0x80 ? Buffer.concat([Buffer.of(0), bytes]) : Buffer.from(bytes);
+  return out.buffer.slice(out.byteOffset, out.byteOffset + out.byteLength);
+}
+
+export function isLowS(signature: EcdsaSignature, order: bigint): boolean {
+  return signature.s <= order >> 1n;
+}
+
+export function toLowS(signature: EcdsaSignature, order: bigint): EcdsaSignature {
+  return isLowS(signature, order) ? signature : { r: signature.r, s: order - signature.s };
+}
+
+/** Signs SHA-256(message) with an EC private key; returns canonical low-S DER (Fabric's Sign). */
+export function signEcdsaSha256(privateKey: KeyObject, message: Uint8Array): Uint8Array {
+  const curve = ecCurveOf(privateKey);
+  const order = curve === undefined ? undefined : curveOrder(curve);
+  if (order === undefined) {
+    throw cofferError('CRYPTO_E_KEY_UNSUPPORTED', `ECDSA key on unsupported curve ${String(curve)}`);
+  }
+  const der = nodeSign('sha256', message, { key: privateKey, dsaEncoding: 'der' });
+  return encodeEcdsaSignature(toLowS(decodeEcdsaSignature(der), order));
+}
+
+export type EcdsaVerifyOutcome = 'valid' | 'invalid' | 'high-s' | 'malformed';
+
+/**
+ * Verifies an ECDSA signature over SHA-256(message) the way Fabric does: DER with r, s > 0,
+ * s <= n/2, then ECDSA. Returns why it failed instead of throwing, for hot paths.
+ */
+export function verifyEcdsaSha256(
+  publicKey: KeyObject,
+  message: Uint8Array,
+  signatureDer: Uint8Array,
+): EcdsaVerifyOutcome {
+  const curve = ecCurveOf(publicKey);
+  const order = curve === undefined ? undefined : curveOrder(curve);
+  if (order === undefined) return 'invalid';
+  let signature: EcdsaSignature;
+  try {
+    signature = decodeEcdsaSignature(signatureDer);
+  } catch {
+    return 'malformed';
+  }
+  if (!isLowS(signature, order)) return 'high-s';
+  const size = Math.ceil(order.toString(16).length / 2);
+  if (signature.r >= order || signature.s >= order) return 'invalid';
+  const p1363 = Buffer.concat([bigintToBytes(signature.r, size), bigintToBytes(signature.s, size)]);
+  const digestOk = nodeVerify(
+    'sha256',
+    message,
+    { key: publicKey, dsaEncoding: 'ieee-p1363' },
+    p1363,
+  );
+  return digestOk ? 'valid' : 'invalid';
+}
+
+export function sha256(data: Uint8Array): Uint8Array {
+  return createHash('sha256').update(data).digest();
+}

@@ -1,0 +1,49 @@
+// PEM framing (RFC 7468) with the semantics of Go's encoding/pem that Fabric relies on: the
+// first block only, its type, and what follows it. PEM is text framing, not ASN.1.
+
+export type PemBlock = {
+  readonly type: string;
+  readonly der: Uint8Array;
+  /** Bytes after the block's END line (Go's `rest`). */
+  readonly rest: string;
+};
+
+/** Bytes of input accepted for one PEM file; larger files are refused before parsing. */
+export const pemFileBytesMax = 1024 * 1024;
+
+const blockPattern =
+  /-----BEGIN ([^\r\n-]*)-----\r?\n([\s\S]*?)(?:\r?\n)?-----END \1-----[ \t]*(?:\r?\n|$)/;
+const base64Pattern = /^[A-Za-z0-9+/]*={0,2}$/;
+
+/** Decodes the first PEM block, or returns undefined when there is none with a valid body. */
+export function decodeFirstPem(text: string): PemBlock | undefined {
+  let search = text;
+  let offset = 0;
+  for (;;) {
+    const match = blockPattern.exec(search);
+    if (match === null) return undefined;
+    const body = (match[2] ?? '')
+      .split(/\r?\n/)
+      .filter((line) => !line.includes(':')) // RFC 1421 headers (Proc-Type, DEK-Info)
+      .join('')
+      .replace(/[ \t]/g, '');
+    if (base64Pattern.test(body) && body.length % 4 === 0) {
+      const end = offset + match.index + match[0].length;
+      return {
+        type: match[1] ?? '',
+        der: new Uint8Array(Buffer.from(body, 'base64')),
+        rest: text.slice(end),
+      };
+    }
+    // Like Go: a block with a broken body is skipped and the search goes on after it.
+    const skip = match.index + match[0].length;
+    offset += skip;
+    search = search.slice(skip);
+  }
+}
+
+export function encodePem(type: string, der: Uint8Array): string {
+  const body = Buffer.from(der).toString('base64');
+  const lines = body.match(/.{1,64}/g) ?? [];
+  return `-----BEGIN ${type}-----\n${lines.join('\n')}\n-----END ${type}-----\n`;
+}
