@@ -255,8 +255,13 @@ export const errorRegistry = {
   },
   POLICY_E_LIMIT: {
     className: 'PolicySyntaxError',
-    summary: 'A signature policy exceeds a size limit (length, depth or number of principals).',
+    summary: 'A signature policy exceeds a size limit (length, depth, principals or rules).',
     fix: 'Simplify the policy; the limits are listed in docs/errors.md.',
+  },
+  POLICY_E_INVALID: {
+    className: 'PolicyError',
+    summary: 'A signature policy envelope is malformed, or cannot be written in policy syntax.',
+    fix: 'Fix the field named in the error; policies from parsePolicy are always valid.',
   },
 
   // --- msp: crypto material (cryptogen) -------------------------------------------------------
@@ -274,6 +279,11 @@ export const errorRegistry = {
     className: 'CryptoGenError',
     summary: 'The certificate cannot be revoked: its issuing CA and key are not in the given folder.',
     fix: 'Pass the organisation folder written by `coffer crypto generate` that issued the certificate.',
+  },
+  CRYPTOGEN_E_CERT_MALFORMED: {
+    className: 'CryptoGenError',
+    summary: 'The certificate to revoke is not exactly one PEM X.509 certificate.',
+    fix: 'Pass the PEM file of one certificate, such as signcerts/<name>-cert.pem or tls/server.crt.',
   },
 } as const satisfies Record<string, ErrorSpec>;
 

@@ -1,8 +1,4 @@
 // Public surface of the MSP domain: Fabric-compatible membership service providers.
-import { readMspFolder, type LoadedFolder } from './folder.js';
-import { setupMsp, type SetupOutcome } from './msp.js';
-import { defaultMspVersion, type MspVersion } from './types.js';
-
 export type {
   MspDefinition,
   MspRoleName,
@@ -31,32 +27,11 @@ export { principalDepthMax, setupMsp, validationCacheEntriesMax } from './msp.js
 export type { LoadedFolder } from './folder.js';
 export { readMspFolder } from './folder.js';
 
-export type LoadFolderOptions = {
-  readonly mspId: string;
-  readonly version?: MspVersion;
-  /** Load signcerts/ and keystore/ as a signing MSP. */
-  readonly local?: boolean;
-  /** Clock for the local signer's expiry (default: now). */
-  readonly now?: Date;
-};
-
-export type FolderOutcome = SetupOutcome & { readonly folder?: LoadedFolder };
-
-/** Reads a Fabric MSP folder and sets it up. Folder errors are returned, never thrown. */
-export async function loadMspFolder(dir: string, options: LoadFolderOptions): Promise<FolderOutcome> {
-  let folder: LoadedFolder;
-  try {
-    folder = await readMspFolder(dir, options.mspId, options.local === true);
-  } catch (error) {
-    const { isCofferError } = await import('../errors/index.js');
-    if (isCofferError(error)) return { ok: false, error };
-    throw error;
-  }
-  const outcome = setupMsp(folder.definition, {
-    version: options.version ?? defaultMspVersion,
-    now: options.now ?? new Date(),
-    ...(folder.signing === undefined ? {} : { signing: folder.signing }),
-  });
-  return { ...outcome, folder };
-}
+export type { FolderOutcome, LoadFolderOptions } from './load.js';
+export { loadMspFolder } from './load.js';
 export { fabricReasonOf } from './reasons.js';
+export type { LocalMsp, LocalMspOptions, ReloadOutcome } from './reload.js';
+export { openLocalMsp, reloadDebounceMs } from './reload.js';
+export { definitionCertsMax, definitionPemBytesMax, parseMspDefinition } from './definition.js';
+export type { TlsPeerCheck } from './tls.js';
+export { checkTlsPeerCertificate, checkTlsSocket, guardTlsServer, tlsTrustOf } from './tls.js';

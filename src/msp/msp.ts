@@ -94,6 +94,8 @@ export type Msp = {
   readonly tlsIntermediateCerts: readonly string[];
   /** Checks a TLS peer certificate chain at `at`: TLS CAs of this MSP, expiry and CRLs. */
   readonly checkTlsCertificate: (leafDer: Uint8Array, at: Date) => SignatureCheck;
+  /** Validation cache counters: a hit costs a lookup, a miss a chain walk. */
+  readonly cacheStats: () => { readonly hits: number; readonly misses: number; readonly entries: number };
 };
 
 export type IdentityOutcome =
@@ -118,6 +120,8 @@ type State = {
   nodeOus: Partial<Record<NodeOuRole, NodeOu>>;
   tlsRoots: ParsedCert[];
   tlsIntermediates: ParsedCert[];
+  /** OUs with certifiers identifiers depend on this MSP's chains: cached per MSP. */
+  readonly ouCache: WeakMap<Identity, readonly OrganizationalUnit[]>;
 };
 
 const versionRank: Readonly<Record<MspVersion, number>> = {
@@ -610,10 +614,8 @@ function identityFromCert(state: State, cert: ParsedCert): IdentityOutcome {
   return { ok: true, identity: makeIdentity(state, sanitized.cert) };
 }
 
-const ouCache = new WeakMap<Identity, readonly OrganizationalUnit[]>();
-
 function ousOf(state: State, identity: Identity): readonly OrganizationalUnit[] {
-  const cached = ouCache.get(identity);
+  const cached = state.ouCache.get(identity);
   if (cached !== undefined) return cached;
   const chain = validationChain(state, identity.cert, false);
   const ous = chain.ok
@@ -622,7 +624,7 @@ function ousOf(state: State, identity: Identity): readonly OrganizationalUnit[] 
         certifiersIdentifier: chainIdentifier(chain.chain.slice(1)),
       }))
     : [];
-  ouCache.set(identity, ous);
+  state.ouCache.set(identity, ous);
   return ous;
 }
 
@@ -912,6 +914,7 @@ export function setupMsp(definition: MspDefinition, options: SetupOptions): Setu
     nodeOus: {},
     tlsRoots: [],
     tlsIntermediates: [],
+    ouCache: new WeakMap(),
   };
   let signingIdentity: SigningIdentity | undefined;
   try {
@@ -943,9 +946,14 @@ export function setupMsp(definition: MspDefinition, options: SetupOptions): Setu
 
 function assemble(state: State, definition: MspDefinition, signingIdentity: SigningIdentity | undefined): Msp {
   const cache = new Map<string, Validation>();
+  const counters = { hits: 0, misses: 0 };
   const validate = (identity: Identity): Validation => {
     const cached = cache.get(identity.id);
-    if (cached !== undefined) return cached;
+    if (cached !== undefined) {
+      counters.hits += 1;
+      return cached;
+    }
+    counters.misses += 1;
     const outcome = validateIdentity(state, identity);
     if (cache.size >= validationCacheEntriesMax) {
       const oldest = cache.keys().next();
@@ -990,6 +998,7 @@ function assemble(state: State, definition: MspDefinition, signingIdentity: Sign
     isWellFormed,
     tlsRootCerts: definition.tlsRootCerts.map((source) => source.pem),
     tlsIntermediateCerts: definition.tlsIntermediateCerts.map((source) => source.pem),
+    cacheStats: () => ({ ...counters, entries: cache.size }),
     checkTlsCertificate: (leafDer, at) => {
       const reject = (reason: string): SignatureCheck => ({
         ok: false,
