@@ -35,3 +35,15 @@ export { openLocalMsp, reloadDebounceMs } from './reload.js';
 export { definitionCertsMax, definitionPemBytesMax, parseMspDefinition } from './definition.js';
 export type { TlsPeerCheck } from './tls.js';
 export { checkTlsPeerCertificate, checkTlsSocket, guardTlsServer, tlsTrustOf } from './tls.js';
+export type { Rule, SignaturePolicy, SignedIdentity } from './policy.js';
+export {
+  evaluatePolicy,
+  formatPolicy,
+  parsePolicy,
+  policyDepthMax,
+  policyPrincipalsMax,
+  policyRulesMax,
+  policyTextBytesMax,
+} from './policy.js';
+export type { PolicySigner, SignedData, SignerRejection } from './signers.js';
+export { policySatisfied, policySignaturesMax, verifiedSigners } from './signers.js';
