@@ -37,6 +37,7 @@ const oidOrganizationalUnit = '2.5.4.11';
 const oidCommonName = '2.5.4.3';
 export const oidEkuAny = '2.5.29.37.0';
 export const oidEkuServerAuth = '1.3.6.1.5.5.7.3.1';
+export const oidEkuClientAuth = '1.3.6.1.5.5.7.3.2';
 
 /** Signature algorithms Go's x509 refuses in chains (SHA-1 is insecure since Go 1.18). */
 const insecureSignatureOids = new Set([

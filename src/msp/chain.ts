@@ -36,6 +36,8 @@ export type VerifyOptions = {
   readonly roots: CertPool;
   readonly intermediates: CertPool;
   readonly at: Date;
+  /** Extended key usage the chain must allow; Go's (and so Fabric's) default is serverAuth. */
+  readonly usage?: string;
 };
 
 export type ChainOutcome =
@@ -157,9 +159,10 @@ export function buildChains(leaf: ParsedCert, options: VerifyOptions): ChainOutc
     candidates = extend([leaf]);
   }
   if (candidates.length === 0) return { ok: false, reason: failure };
-  const chains = candidates.filter((chain) => chainAllowsUsage(chain, oidEkuServerAuth));
+  const usage = options.usage ?? oidEkuServerAuth;
+  const chains = candidates.filter((chain) => chainAllowsUsage(chain, usage));
   if (chains.length === 0) {
-    return { ok: false, reason: 'certificate specifies an incompatible key usage (needs serverAuth or any)' };
+    return { ok: false, reason: `certificate specifies an incompatible extended key usage (needs ${usage} or any)` };
   }
   return { ok: true, chains };
 }

@@ -13,6 +13,7 @@ import { sha256, signEcdsaSha256, verifyEcdsaSha256 } from '../crypto/index.js';
 import {
   bytesEqual,
   certificateId,
+  oidEkuClientAuth,
   crlSignedBy,
   hasCanonicalSignature,
   normaliseEcdsaSignature,
@@ -1011,7 +1012,12 @@ function assemble(state: State, definition: MspDefinition, signingIdentity: Sign
         return reject((error as Error).message);
       }
       // TLS is checked at the real time (unlike identities), then against the MSP CRLs.
-      const outcome = buildChains(leaf, { roots: tlsRoots, intermediates: tlsIntermediates, at });
+      const outcome = buildChains(leaf, {
+        roots: tlsRoots,
+        intermediates: tlsIntermediates,
+        at,
+        usage: oidEkuClientAuth,
+      });
       if (!outcome.ok) return reject(outcome.reason);
       for (const chain of outcome.chains) {
         for (let i = 0; i + 1 < chain.length; i += 1) {

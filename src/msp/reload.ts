@@ -31,11 +31,14 @@ export type LocalMspOptions = LoadFolderOptions & {
   readonly onSighup?: boolean;
   /** Called after each successful swap, e.g. to drop caches that hold the old MSP. */
   readonly onReload?: (msp: Msp) => void;
+  /** The clock for the signer's expiry check at each reload (default: the wall clock). */
+  readonly clock?: () => Date;
 };
 
 /** Loads the local MSP once (a failure is thrown: a node must not start without one). */
 export async function openLocalMsp(dir: string, options: LocalMspOptions): Promise<LocalMsp> {
-  const first = await loadMspFolder(dir, { ...options, local: options.local ?? true });
+  const clock = options.clock ?? (() => new Date());
+  const first = await loadMspFolder(dir, { ...options, local: options.local ?? true, now: clock() });
   if (!first.ok) throw first.error;
   let current = first.msp;
   let running: Promise<ReloadOutcome> | undefined;
@@ -45,7 +48,7 @@ export async function openLocalMsp(dir: string, options: LocalMspOptions): Promi
     const outcome = await loadMspFolder(dir, {
       ...options,
       local: options.local ?? true,
-      now: new Date(),
+      now: clock(),
     });
     if (!outcome.ok) {
       const error = cofferError(

@@ -1,0 +1,48 @@
+// `coffer up` is the main-job command: on a fresh folder it creates the consortium and checks it.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCoffer } from './run.js';
+
+let dir: string;
+
+beforeAll(async () => {
+  dir = await mkdtemp(path.join(tmpdir(), 'coffer-up-'));
+});
+
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+type Up = {
+  healthy: boolean;
+  organizations: { mspId: string; msp: string; identities: { name: string; role: string; valid: boolean; signs: boolean }[] }[];
+};
+
+describe('coffer up', () => {
+  it('creates three organisations whose MSPs and identities all verify', async () => {
+    const run = await runCoffer(['up', '--dir', dir, '--json']);
+    expect(run.code).toBe(0);
+    const output = JSON.parse(run.stdout) as Up;
+    expect(output.healthy).toBe(true);
+    expect(output.organizations.map((org) => org.mspId)).toEqual(['Org1MSP', 'Org2MSP', 'Org3MSP']);
+    for (const org of output.organizations) {
+      expect(org.msp).toBe('ok');
+      expect(org.identities.map((item) => item.role).sort()).toEqual(['admin', 'client', 'peer']);
+    }
+  });
+
+  it('is idempotent: a second run reuses the material', async () => {
+    const run = await runCoffer(['up', '--dir', dir]);
+    expect(run.code).toBe(0);
+    expect(run.stderr).not.toMatch(/created crypto material/);
+    expect(run.stdout).toMatch(/All organisations and identities verified/);
+  });
+
+  it('refuses a bad --orgs with a usage error', async () => {
+    const run = await runCoffer(['up', '--dir', dir, '--orgs', '0']);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(/CLI_E_USAGE/);
+  });
+});

@@ -1,0 +1,8 @@
+// CLI tests run the real `bin/coffer`, which runs the compiled dist/: build it once first.
+import { execFileSync } from 'node:child_process';
+import path from 'node:path';
+
+export default function setup(): void {
+  const root = path.resolve(import.meta.dirname, '..');
+  execFileSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: root, stdio: 'inherit' });
+}
