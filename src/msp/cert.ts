@@ -134,6 +134,11 @@ function splitSigned(
   if (decoded.offset === -1 || !(decoded.result instanceof asn1js.Sequence)) {
     malformed(source, 'not a DER SEQUENCE (truncated or corrupted)');
   }
+  // Go's x509.ParseCertificate refuses trailing data; accepting it would give one key
+  // several identity IDs (and so several votes in a policy).
+  if (decoded.offset !== der.byteLength) {
+    malformed(source, `${der.byteLength - decoded.offset} bytes of trailing data after the DER`);
+  }
   const [tbs, algorithm, signature] = decoded.result.valueBlock.value;
   if (tbs === undefined || algorithm === undefined || !(signature instanceof asn1js.BitString)) {
     malformed(source, 'signed object does not have {tbs, algorithm, signature}');
@@ -389,9 +394,17 @@ export function parseCrlPem(text: string, source: string): ParsedCrl {
   const parts = splitSigned(der, source);
   let aki: Uint8Array | undefined;
   for (const ext of crl.tbsCertList.crlExtensions ?? []) {
-    if (ext.extnID === id_ce_authorityKeyIdentifier) {
+    if (ext.extnID !== id_ce_authorityKeyIdentifier) continue;
+    try {
       const parsed = AsnConvert.parse(new Uint8Array(ext.extnValue.buffer), AuthorityKeyIdentifier);
       if (parsed.keyIdentifier !== undefined) aki = new Uint8Array(parsed.keyIdentifier.buffer);
+    } catch (cause) {
+      throw cofferError(
+        'MSP_E_CRL_INVALID',
+        `${source}: the CRL Authority Key Identifier extension is malformed`,
+        { file: source },
+        cause,
+      );
     }
   }
   const signatureOid = crl.signatureAlgorithm.algorithm;

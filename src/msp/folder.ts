@@ -24,7 +24,7 @@ export type LoadedFolder = {
   readonly warnings: readonly string[];
 };
 
-type ReadOptions = { readonly warnings: string[] };
+type ReadOptions = { readonly warnings: string[]; readonly skipped: string[] };
 
 async function isDirectory(dir: string): Promise<boolean | undefined> {
   try {
@@ -38,6 +38,12 @@ async function isDirectory(dir: string): Promise<boolean | undefined> {
 async function readBounded(file: string, relative: string, bytesMax: number): Promise<Buffer> {
   try {
     const info = await stat(file);
+    if (!info.isFile()) {
+      // A FIFO or device would block or never end; only regular files belong in an MSP.
+      throw cofferError('MSP_E_FILE_UNREADABLE', `${relative} is not a regular file`, {
+        file: relative,
+      });
+    }
     if (info.size > bytesMax) {
       throw cofferError(
         'MSP_E_FILE_UNREADABLE',
@@ -94,7 +100,15 @@ async function readPemDir(
       'latin1',
     );
     if (decodeFirstPem(text) === undefined) {
+      // Fabric skips such files with a warning. A CRL that looks like PEM but does not decode
+      // is refused instead: skipping it would silently weaken revocation.
+      if (sub === 'crls' && text.includes('-----BEGIN')) {
+        throw cofferError('MSP_E_CRL_INVALID', `${relative}: PEM framing with a body that does not decode`, {
+          file: relative,
+        });
+      }
       options.warnings.push(`${relative}: no PEM content, skipped`);
+      options.skipped.push(relative);
       continue;
     }
     out.push({ source: relative, pem: text });
@@ -153,10 +167,14 @@ async function readConfigYaml(
   const listed = config.OrganizationalUnitIdentifiers;
   if (listed !== undefined && listed !== null) {
     if (!Array.isArray(listed)) yamlError('OrganizationalUnitIdentifiers', 'must be a list');
-    for (const [index, item] of (listed as YamlOu[]).entries()) {
+    for (const [index, item] of (listed as unknown[]).entries()) {
       const field = `OrganizationalUnitIdentifiers[${index}]`;
-      const certPath = optionalString(item.Certificate, `${field}.Certificate`);
-      const name = optionalString(item.OrganizationalUnitIdentifier, `${field}.OrganizationalUnitIdentifier`);
+      if (typeof item !== 'object' || item === null || Array.isArray(item)) {
+        yamlError(field, 'must be a mapping with Certificate and OrganizationalUnitIdentifier');
+      }
+      const ou = item as YamlOu;
+      const certPath = optionalString(ou.Certificate, `${field}.Certificate`);
+      const name = optionalString(ou.OrganizationalUnitIdentifier, `${field}.OrganizationalUnitIdentifier`);
       const relative = certPath;
       let pem: string;
       try {
@@ -177,8 +195,10 @@ async function readConfigYaml(
   const raw = config.NodeOUs;
   if (raw !== undefined && raw !== null && raw.Enable === true) {
     const read = async (key: keyof Omit<NonNullable<YamlConfig['NodeOUs']>, 'Enable'>) => {
-      const item = raw[key];
-      if (item === undefined || item === null) return undefined;
+      const value: unknown = raw[key];
+      if (value === undefined || value === null) return undefined;
+      if (typeof value !== 'object' || Array.isArray(value)) yamlError(`NodeOUs.${key}`, 'must be a mapping');
+      const item = value as YamlOu;
       const name = optionalString(item.OrganizationalUnitIdentifier, `NodeOUs.${key}.OrganizationalUnitIdentifier`);
       // Fabric drops a NodeOU whose identifier is empty.
       if (name.length === 0) return undefined;
@@ -222,7 +242,7 @@ export async function readMspFolder(
   if ((await isDirectory(dir)) !== true) {
     throw cofferError('MSP_E_DIR_NOT_FOUND', `${dir} is not a folder`, { dir });
   }
-  const options: ReadOptions = { warnings: [] };
+  const options: ReadOptions = { warnings: [], skipped: [] };
   let signing: SigningMaterial | undefined;
   if (local) {
     const signcerts = await readPemDir(dir, 'signcerts', options);
@@ -235,10 +255,12 @@ export async function readMspFolder(
     }
     const [signCert] = signcerts;
     if (signCert === undefined) {
+      const skipped = options.skipped.filter((file) => file.startsWith('signcerts/'));
       throw cofferError(
         'MSP_E_CONFIG_NO_SIGNCERT',
-        `no signing certificate found in directory ${path.join(dir, 'signcerts')}`,
-        { dir },
+        `no signing certificate found in directory ${path.join(dir, 'signcerts')}` +
+          (skipped.length > 0 ? ` (skipped, no decodable PEM block: ${skipped.join(', ')})` : ''),
+        { dir, skipped },
       );
     }
     const keystore = await readKeystore(dir, options);
@@ -253,10 +275,12 @@ export async function readMspFolder(
     );
   }
   if (rootCerts.length === 0) {
+    const skipped = options.skipped.filter((file) => file.startsWith('cacerts/'));
     throw cofferError(
       'MSP_E_CONFIG_NO_CACERTS',
-      `no ca certificate found in directory ${path.join(dir, 'cacerts')}`,
-      { dir },
+      `no ca certificate found in directory ${path.join(dir, 'cacerts')}` +
+        (skipped.length > 0 ? ` (skipped, no decodable PEM block: ${skipped.join(', ')})` : ''),
+      { dir, skipped },
     );
   }
   const admins = (await readPemDir(dir, 'admincerts', options)) ?? [];

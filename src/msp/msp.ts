@@ -520,6 +520,14 @@ function setupSigningIdentity(
       { file: signing.signCert.source },
     );
   }
+  if (parsed.keyType !== 'ec' && !(parsed.keyType === 'ed25519' && atLeast(state.version, '3.0'))) {
+    // Fabric finds the key and fails at the first signature; a node that cannot sign is refused now.
+    fail(
+      'MSP_E_SIGNING_IDENTITY_INVALID',
+      `${signing.signCert.source}: ${parsed.keyType} signing keys are not supported at MSP ${state.version} (ECDSA${atLeast(state.version, '3.0') ? ' or Ed25519' : ''} only)`,
+      { file: signing.signCert.source },
+    );
+  }
   const key = findPrivateKey(parsed, signing.keystore);
   if (key === undefined) {
     fail(
