@@ -43,7 +43,9 @@ export async function main(argv: readonly string[], io: CommandIo = processIo): 
     return 2;
   }
   try {
-    return await (await load())(rest, io);
+    return await (
+      await load()
+    )(rest, io);
   } catch (error) {
     return reportError(error, io);
   }
@@ -55,7 +57,9 @@ export function reportError(error: unknown, io: CommandIo): number {
     io.stderr(formatError(error));
     return error.code === 'CLI_E_USAGE' ? 2 : 1;
   }
-  io.stderr(`internal error (a bug in Coffer, please report it):\n${String(error instanceof Error ? error.stack : error)}`);
+  io.stderr(
+    `internal error (a bug in Coffer, please report it):\n${String(error instanceof Error ? error.stack : error)}`,
+  );
   return 1;
 }
 

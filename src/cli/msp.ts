@@ -94,7 +94,8 @@ async function inspect(args: readonly string[], io: CommandIo): Promise<number> 
   if (mspId === undefined || mspId.length === 0) {
     throw cofferError('CLI_E_USAGE', `--msp-id is required\n\n${inspectUsage}`);
   }
-  const version = values['msp-version'] === undefined ? defaultMspVersion : parseVersion(values['msp-version']);
+  const version =
+    values['msp-version'] === undefined ? defaultMspVersion : parseVersion(values['msp-version']);
   let now = new Date();
   if (values.at !== undefined) {
     now = new Date(values.at);
@@ -138,7 +139,9 @@ async function inspectIdentity(
       valid: false,
       role: null,
       error: errorJson(
-        cofferError('CLI_E_FILE_UNREADABLE', `${certPath} cannot be read (${code})`, { file: certPath }),
+        cofferError('CLI_E_FILE_UNREADABLE', `${certPath} cannot be read (${code})`, {
+          file: certPath,
+        }),
       ),
     };
   }
@@ -161,13 +164,17 @@ async function inspectIdentity(
 function formatReport(report: Report, version: MspVersion): string {
   const lines = [`MSP ${report.mspId} (MSP ${version}): setup ${report.setup}`];
   if (report.error !== undefined) {
-    lines.push(`  ${report.error.code}: ${report.error.message}`, `  what to do: ${report.error.fix}`);
+    lines.push(
+      `  ${report.error.code}: ${report.error.message}`,
+      `  what to do: ${report.error.fix}`,
+    );
   }
   for (const warning of report.warnings) lines.push(`  warning: ${warning}`);
   for (const identity of report.identities) {
     const role = identity.role === null ? '' : ` (${identity.role})`;
     lines.push(`${identity.valid ? 'valid  ' : 'INVALID'} ${identity.cert}${role}`);
-    if (identity.error !== undefined) lines.push(`        ${identity.error.code}: ${identity.error.message}`);
+    if (identity.error !== undefined)
+      lines.push(`        ${identity.error.code}: ${identity.error.message}`);
   }
   return lines.join('\n');
 }

@@ -47,7 +47,8 @@ async function exists(file: string): Promise<boolean> {
 type OrgReport = {
   mspId: string;
   domain: string;
-  msp: 'ok' | string;
+  /** 'ok', or the error that stopped the organisation MSP from loading. */
+  msp: string;
   identities: { name: string; role: string | null; valid: boolean; signs: boolean }[];
 };
 
@@ -81,7 +82,10 @@ export const upCommand: Command = async (args, io) => {
   await mkdir(dir, { recursive: true });
   if (!(await exists(configFile))) await writeFile(configFile, defaultCryptoConfig(orgs));
   if (!(await exists(cryptoDir))) {
-    await generateCryptoMaterial({ config: await readFile(configFile, 'utf8'), outputDir: cryptoDir });
+    await generateCryptoMaterial({
+      config: await readFile(configFile, 'utf8'),
+      outputDir: cryptoDir,
+    });
     io.stderr(`created crypto material in ${cryptoDir}`);
   }
 
@@ -91,12 +95,21 @@ export const upCommand: Command = async (args, io) => {
     const orgDir = path.join(peerOrgsDir, domain);
     const mspId = `${domain.split('.')[0]?.replace(/^./, (c) => c.toUpperCase()) ?? domain}MSP`;
     const orgMsp = await loadMspFolder(path.join(orgDir, 'msp'), { mspId });
-    const report: OrgReport = { mspId, domain, msp: orgMsp.ok ? 'ok' : `${orgMsp.error.code}: ${orgMsp.error.message}`, identities: [] };
+    const report: OrgReport = {
+      mspId,
+      domain,
+      msp: orgMsp.ok ? 'ok' : `${orgMsp.error.code}: ${orgMsp.error.message}`,
+      identities: [],
+    };
     reports.push(report);
     if (!orgMsp.ok) continue;
     const locals = [
-      ...(await readdir(path.join(orgDir, 'peers'))).map((name) => path.join(orgDir, 'peers', name, 'msp')),
-      ...(await readdir(path.join(orgDir, 'users'))).map((name) => path.join(orgDir, 'users', name, 'msp')),
+      ...(await readdir(path.join(orgDir, 'peers'))).map((name) =>
+        path.join(orgDir, 'peers', name, 'msp'),
+      ),
+      ...(await readdir(path.join(orgDir, 'users'))).map((name) =>
+        path.join(orgDir, 'users', name, 'msp'),
+      ),
     ];
     for (const localDir of locals) {
       const local = await loadMspFolder(localDir, { mspId, local: true });
@@ -135,7 +148,9 @@ export const upCommand: Command = async (args, io) => {
       }
     }
     lines.push(
-      healthy ? 'All organisations and identities verified.' : 'Some identities failed verification.',
+      healthy
+        ? 'All organisations and identities verified.'
+        : 'Some identities failed verification.',
       'Ledger nodes, ordering and custody are not part of this build yet (issues 3-10).',
     );
     io.stdout(lines.join('\n'));

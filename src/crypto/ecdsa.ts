@@ -41,7 +41,8 @@ function bigintToBytes(value: bigint, length?: number): Uint8Array {
   if (hex.length % 2 === 1) hex = `0${hex}`;
   const bytes = Buffer.from(hex, 'hex');
   if (length === undefined || bytes.length === length) return bytes;
-  if (bytes.length > length) throw new RangeError(`integer needs ${bytes.length} bytes > ${length}`);
+  if (bytes.length > length)
+    throw new RangeError(`integer needs ${bytes.length} bytes > ${length}`);
   const padded = new Uint8Array(length);
   padded.set(bytes, length - bytes.length);
   return padded;
@@ -106,7 +107,10 @@ export function signEcdsaSha256(privateKey: KeyObject, message: Uint8Array): Uin
   const curve = ecCurveOf(privateKey);
   const order = curve === undefined ? undefined : curveOrder(curve);
   if (order === undefined) {
-    throw cofferError('CRYPTO_E_KEY_UNSUPPORTED', `ECDSA key on unsupported curve ${String(curve)}`);
+    throw cofferError(
+      'CRYPTO_E_KEY_UNSUPPORTED',
+      `ECDSA key on unsupported curve ${String(curve)}`,
+    );
   }
   const der = nodeSign('sha256', message, { key: privateKey, dsaEncoding: 'der' });
   return encodeEcdsaSignature(toLowS(decodeEcdsaSignature(der), order));

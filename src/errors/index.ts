@@ -50,8 +50,7 @@ export function isCofferError(value: unknown, code?: ErrorCode): value is Coffer
 
 /** A typed result for the world's errors (STYLE.md 6): callers must look before they use. */
 export type Result<T> =
-  | { readonly ok: true; readonly value: T }
-  | { readonly ok: false; readonly error: CofferError };
+  { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: CofferError };
 
 export function ok<T>(value: T): Result<T> {
   return { ok: true, value };

@@ -131,12 +131,14 @@ export const errorRegistry = {
   },
   MSP_E_OU_CERT_NOT_CA: {
     className: 'MspSetupError',
-    summary: 'A certificate named for an OU or NodeOU is not one of the MSP root or intermediate CAs.',
+    summary:
+      'A certificate named for an OU or NodeOU is not one of the MSP root or intermediate CAs.',
     fix: 'Point the Certificate field of config.yaml at a file in cacerts/ or intermediatecerts/.',
   },
   MSP_E_NODEOU_MISSING: {
     className: 'MspSetupError',
-    summary: 'NodeOUs are enabled but the client or peer OU is not defined (required before MSP 1.4.3).',
+    summary:
+      'NodeOUs are enabled but the client or peer OU is not defined (required before MSP 1.4.3).',
     fix: 'Define ClientOUIdentifier and PeerOUIdentifier in config.yaml, or use MSP version 1.4.3+.',
   },
   MSP_E_NO_ADMINS: {
@@ -213,7 +215,8 @@ export const errorRegistry = {
   },
   MSP_E_IDENTITY_NODEOU: {
     className: 'MspIdentityError',
-    summary: 'With NodeOUs on, the identity does not carry exactly one NodeOU (client/peer/admin/orderer).',
+    summary:
+      'With NodeOUs on, the identity does not carry exactly one NodeOU (client/peer/admin/orderer).',
     fix: 'Issue the certificate with exactly one NodeOU, certified by the pinned CA if one is set.',
   },
   MSP_E_PRINCIPAL_NOT_SATISFIED: {
@@ -277,7 +280,8 @@ export const errorRegistry = {
   },
   CRYPTOGEN_E_REVOKE: {
     className: 'CryptoGenError',
-    summary: 'The certificate cannot be revoked: its issuing CA and key are not in the given folder.',
+    summary:
+      'The certificate cannot be revoked: its issuing CA and key are not in the given folder.',
     fix: 'Pass the organisation folder written by `coffer crypto generate` that issued the certificate.',
   },
   CRYPTOGEN_E_CERT_MALFORMED: {

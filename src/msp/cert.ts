@@ -1,7 +1,12 @@
 // Parsed X.509 certificates and CRLs with the fields Fabric's MSP rules read. ASN.1 goes
 // through @peculiar/asn1-x509 and asn1js; signatures are checked by node:crypto (OpenSSL).
 import 'reflect-metadata';
-import { createPublicKey, verify as nodeVerify, X509Certificate, type KeyObject } from 'node:crypto';
+import {
+  createPublicKey,
+  verify as nodeVerify,
+  X509Certificate,
+  type KeyObject,
+} from 'node:crypto';
 import * as asn1js from 'asn1js';
 import { AsnConvert } from '@peculiar/asn1-schema';
 import {
@@ -10,6 +15,7 @@ import {
   Certificate,
   CertificateList,
   ExtendedKeyUsage,
+  Extension,
   id_ce_authorityKeyIdentifier,
   id_ce_basicConstraints,
   id_ce_extKeyUsage,
@@ -117,12 +123,7 @@ function toHex(bytes: Uint8Array): string {
 }
 
 function malformed(source: string, what: string, cause?: unknown): never {
-  throw cofferError(
-    'MSP_E_CERT_MALFORMED',
-    `${source}: ${what}`,
-    { file: source },
-    cause,
-  );
+  throw cofferError('MSP_E_CERT_MALFORMED', `${source}: ${what}`, { file: source }, cause);
 }
 
 /** Splits a signed ASN.1 object (certificate or CRL) into its three raw parts. */
@@ -190,7 +191,8 @@ export function parseCertificateDer(der: Uint8Array, source: string): ParsedCert
   const extKeyUsages: string[] = [];
   const unhandledCritical: string[] = [];
   try {
-    for (const ext of tbs.extensions ?? []) {
+    const extensions: Extension[] = tbs.extensions === undefined ? [] : [...tbs.extensions];
+    for (const ext of extensions) {
       const value = new Uint8Array(ext.extnValue.buffer);
       if (ext.critical && !handledExtensionOids.has(ext.extnID)) unhandledCritical.push(ext.extnID);
       switch (ext.extnID) {
@@ -203,7 +205,8 @@ export function parseCertificateDer(der: Uint8Array, source: string): ParsedCert
         }
         case id_ce_keyUsage: {
           const ku = AsnConvert.parse(value, KeyUsage);
-          keyUsageCertSign = ku.toNumber() === 0 ? undefined : (ku.toNumber() & KeyUsageFlags.keyCertSign) !== 0;
+          keyUsageCertSign =
+            ku.toNumber() === 0 ? undefined : (ku.toNumber() & KeyUsageFlags.keyCertSign) !== 0;
           break;
         }
         case id_ce_subjectKeyIdentifier:
@@ -226,10 +229,12 @@ export function parseCertificateDer(der: Uint8Array, source: string): ParsedCert
         case id_ce_nameConstraints: {
           hasNameConstraints = true;
           const nc = AsnConvert.parse(value, NameConstraints);
-          for (const subtree of nc.permittedSubtrees ?? []) {
+          for (const subtree of nc.permittedSubtrees === undefined
+            ? []
+            : [...nc.permittedSubtrees]) {
             if (subtree.base.dNSName !== undefined) permittedDns.push(subtree.base.dNSName);
           }
-          for (const subtree of nc.excludedSubtrees ?? []) {
+          for (const subtree of nc.excludedSubtrees === undefined ? [] : [...nc.excludedSubtrees]) {
             if (subtree.base.dNSName !== undefined) excludedDns.push(subtree.base.dNSName);
           }
           break;
@@ -248,7 +253,8 @@ export function parseCertificateDer(der: Uint8Array, source: string): ParsedCert
   let commonName: string | undefined;
   for (const rdn of tbs.subject) {
     for (const attribute of rdn) {
-      if (attribute.type === oidOrganizationalUnit) organizationalUnits.push(attribute.value.toString());
+      if (attribute.type === oidOrganizationalUnit)
+        organizationalUnits.push(attribute.value.toString());
       if (attribute.type === oidCommonName && commonName === undefined) {
         commonName = attribute.value.toString();
       }
@@ -258,7 +264,11 @@ export function parseCertificateDer(der: Uint8Array, source: string): ParsedCert
   try {
     publicKey = node.publicKey;
   } catch {
-    publicKey = createPublicKey({ key: Buffer.from(AsnConvert.serialize(tbs.subjectPublicKeyInfo)), format: 'der', type: 'spki' });
+    publicKey = createPublicKey({
+      key: Buffer.from(AsnConvert.serialize(tbs.subjectPublicKeyInfo)),
+      format: 'der',
+      type: 'spki',
+    });
   }
   const signatureOid = cert.signatureAlgorithm.algorithm;
   return {

@@ -50,7 +50,8 @@ function potentialParents(pool: CertPool, cert: ParsedCert): ParsedCert[] {
   const one: ParsedCert[] = [];
   const mismatch: ParsedCert[] = [];
   for (const candidate of pool.bySubject.get(cert.issuerKey) ?? []) {
-    if (candidate.ski !== undefined && bytesEqual(candidate.ski, cert.aki)) matching.push(candidate);
+    if (candidate.ski !== undefined && bytesEqual(candidate.ski, cert.aki))
+      matching.push(candidate);
     else if ((candidate.ski === undefined) !== (cert.aki === undefined)) one.push(candidate);
     else if (candidate.ski === undefined && cert.aki === undefined) matching.push(candidate);
     else mismatch.push(candidate);
@@ -77,7 +78,10 @@ function looksLikeHostname(name: string): boolean {
   const trimmed = name.endsWith('.') ? name.slice(0, -1) : name;
   return trimmed
     .split('.')
-    .every((label, index) => label.length > 0 && (/^[A-Za-z0-9_-]+$/.test(label) || (index === 0 && label === '*')));
+    .every(
+      (label, index) =>
+        label.length > 0 && (/^[A-Za-z0-9_-]+$/.test(label) || (index === 0 && label === '*')),
+    );
 }
 
 function dnsMatches(name: string, constraint: string): boolean {
@@ -93,7 +97,8 @@ function nameConstraintsAllow(ca: ParsedCert, leaf: ParsedCert): boolean {
   }
   for (const name of leaf.dnsNames) {
     if (ca.excludedDns.some((constraint) => dnsMatches(name, constraint))) return false;
-    if (ca.permittedDns.length > 0 && !ca.permittedDns.some((c) => dnsMatches(name, c))) return false;
+    if (ca.permittedDns.length > 0 && !ca.permittedDns.some((c) => dnsMatches(name, c)))
+      return false;
   }
   return true;
 }
@@ -114,7 +119,10 @@ function chainAllowsUsage(chain: readonly ParsedCert[], usage: string): boolean 
  */
 export function buildChains(leaf: ParsedCert, options: VerifyOptions): ChainOutcome {
   if (leaf.unhandledCritical.length > 0) {
-    return { ok: false, reason: `unhandled critical extension ${leaf.unhandledCritical.join(', ')}` };
+    return {
+      ok: false,
+      reason: `unhandled critical extension ${leaf.unhandledCritical.join(', ')}`,
+    };
   }
   if (!validAt(leaf, options.at)) {
     return { ok: false, reason: 'certificate is not valid at its own NotBefore + 1s' };
@@ -162,7 +170,10 @@ export function buildChains(leaf: ParsedCert, options: VerifyOptions): ChainOutc
   const usage = options.usage ?? oidEkuServerAuth;
   const chains = candidates.filter((chain) => chainAllowsUsage(chain, usage));
   if (chains.length === 0) {
-    return { ok: false, reason: `certificate specifies an incompatible extended key usage (needs ${usage} or any)` };
+    return {
+      ok: false,
+      reason: `certificate specifies an incompatible extended key usage (needs ${usage} or any)`,
+    };
   }
   return { ok: true, chains };
 }

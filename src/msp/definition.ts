@@ -14,32 +14,39 @@ function invalid(field: string, what: string): never {
 }
 
 function object(value: unknown, field: string): Json {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) invalid(field, 'must be an object');
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    invalid(field, 'must be an object');
   return value as Json;
 }
 
 function pemSource(value: unknown, field: string): PemSource {
   const pem = typeof value === 'string' ? value : object(value, field)['pem'];
   if (typeof pem !== 'string' || !pem.includes('-----BEGIN')) invalid(field, 'must be PEM text');
-  if (pem.length > definitionPemBytesMax) invalid(field, `is longer than ${definitionPemBytesMax} bytes`);
+  if (pem.length > definitionPemBytesMax)
+    invalid(field, `is longer than ${definitionPemBytesMax} bytes`);
   return { source: field, pem };
 }
 
 function pemList(value: unknown, field: string): PemSource[] {
   if (value === undefined) return [];
   if (!Array.isArray(value)) invalid(field, 'must be a list of PEM texts');
-  if (value.length > definitionCertsMax) invalid(field, `has more than ${definitionCertsMax} entries`);
+  if (value.length > definitionCertsMax)
+    invalid(field, `has more than ${definitionCertsMax} entries`);
   return value.map((item, index) => pemSource(item, `${field}[${index}]`));
 }
 
 function ouIdentifier(value: unknown, field: string): OuIdentifier {
   const json = object(value, field);
   const name = json['organizationalUnitIdentifier'];
-  if (typeof name !== 'string') invalid(`${field}.organizationalUnitIdentifier`, 'must be a string');
+  if (typeof name !== 'string')
+    invalid(`${field}.organizationalUnitIdentifier`, 'must be a string');
   const certificate = json['certificate'];
   return certificate === undefined
     ? { organizationalUnitIdentifier: name }
-    : { organizationalUnitIdentifier: name, certificate: pemSource(certificate, `${field}.certificate`) };
+    : {
+        organizationalUnitIdentifier: name,
+        certificate: pemSource(certificate, `${field}.certificate`),
+      };
 }
 
 function nodeOus(value: unknown, field: string): NodeOus | undefined {
@@ -47,7 +54,12 @@ function nodeOus(value: unknown, field: string): NodeOus | undefined {
   const json = object(value, field);
   if (typeof json['enable'] !== 'boolean') invalid(`${field}.enable`, 'must be true or false');
   const out: { -readonly [K in keyof NodeOus]: NodeOus[K] } = { enable: json['enable'] };
-  for (const key of ['clientOuIdentifier', 'peerOuIdentifier', 'adminOuIdentifier', 'ordererOuIdentifier'] as const) {
+  for (const key of [
+    'clientOuIdentifier',
+    'peerOuIdentifier',
+    'adminOuIdentifier',
+    'ordererOuIdentifier',
+  ] as const) {
     if (json[key] !== undefined) out[key] = ouIdentifier(json[key], `${field}.${key}`);
   }
   return out;
@@ -57,9 +69,11 @@ function nodeOus(value: unknown, field: string): NodeOus | undefined {
 export function parseMspDefinition(value: unknown, field = 'msp'): MspDefinition {
   const json = object(value, field);
   const mspId = json['mspId'];
-  if (typeof mspId !== 'string' || mspId.length === 0) invalid(`${field}.mspId`, 'must be a non-empty string');
+  if (typeof mspId !== 'string' || mspId.length === 0)
+    invalid(`${field}.mspId`, 'must be a non-empty string');
   const ous = json['organizationalUnitIdentifiers'];
-  if (ous !== undefined && !Array.isArray(ous)) invalid(`${field}.organizationalUnitIdentifiers`, 'must be a list');
+  if (ous !== undefined && !Array.isArray(ous))
+    invalid(`${field}.organizationalUnitIdentifiers`, 'must be a list');
   const parsedNodeOus = nodeOus(json['nodeOus'], `${field}.nodeOus`);
   return {
     mspId,

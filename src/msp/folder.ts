@@ -5,13 +5,7 @@ import path from 'node:path';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { cofferError, isCofferError } from '../errors/index.js';
 import { decodeFirstPem, pemFileBytesMax } from './pem.js';
-import type {
-  MspDefinition,
-  NodeOus,
-  OuIdentifier,
-  PemSource,
-  SigningMaterial,
-} from './types.js';
+import type { MspDefinition, NodeOus, OuIdentifier, PemSource, SigningMaterial } from './types.js';
 
 /** Files read from one MSP sub-folder; a bound on what a folder may make us read. */
 export const mspFolderFilesMax = 1000;
@@ -103,9 +97,13 @@ async function readPemDir(
       // Fabric skips such files with a warning. A CRL that looks like PEM but does not decode
       // is refused instead: skipping it would silently weaken revocation.
       if (sub === 'crls' && text.includes('-----BEGIN')) {
-        throw cofferError('MSP_E_CRL_INVALID', `${relative}: PEM framing with a body that does not decode`, {
-          file: relative,
-        });
+        throw cofferError(
+          'MSP_E_CRL_INVALID',
+          `${relative}: PEM framing with a body that does not decode`,
+          {
+            file: relative,
+          },
+        );
       }
       options.warnings.push(`${relative}: no PEM content, skipped`);
       options.skipped.push(relative);
@@ -125,7 +123,7 @@ type YamlConfig = {
     PeerOUIdentifier?: YamlOu;
     AdminOUIdentifier?: YamlOu;
     OrdererOUIdentifier?: YamlOu;
-  };
+  } | null;
 };
 
 function yamlError(field: string, what: string): never {
@@ -153,7 +151,8 @@ async function readConfigYaml(
   try {
     config = (parseYaml(text) ?? {}) as YamlConfig;
   } catch (error) {
-    const where = error instanceof YAMLParseError ? ` (line ${error.linePos?.[0].line ?? '?'})` : '';
+    const where =
+      error instanceof YAMLParseError ? ` (line ${error.linePos?.[0].line ?? '?'})` : '';
     throw cofferError(
       'MSP_E_CONFIG_YAML',
       `config.yaml is not valid YAML${where}: ${(error as Error).message.split('\n')[0] ?? ''}`,
@@ -161,7 +160,8 @@ async function readConfigYaml(
       error,
     );
   }
-  if (typeof config !== 'object' || Array.isArray(config)) yamlError('(top level)', 'must be a mapping');
+  if (typeof config !== 'object' || Array.isArray(config))
+    yamlError('(top level)', 'must be a mapping');
 
   const ous: OuIdentifier[] = [];
   const listed = config.OrganizationalUnitIdentifiers;
@@ -174,11 +174,16 @@ async function readConfigYaml(
       }
       const ou = item as YamlOu;
       const certPath = optionalString(ou.Certificate, `${field}.Certificate`);
-      const name = optionalString(ou.OrganizationalUnitIdentifier, `${field}.OrganizationalUnitIdentifier`);
+      const name = optionalString(
+        ou.OrganizationalUnitIdentifier,
+        `${field}.OrganizationalUnitIdentifier`,
+      );
       const relative = certPath;
       let pem: string;
       try {
-        pem = (await readBounded(path.join(root, certPath), relative, pemFileBytesMax)).toString('latin1');
+        pem = (await readBounded(path.join(root, certPath), relative, pemFileBytesMax)).toString(
+          'latin1',
+        );
       } catch (error) {
         throw cofferError(
           'MSP_E_OU_CERT_MISSING',
@@ -197,19 +202,27 @@ async function readConfigYaml(
     const read = async (key: keyof Omit<NonNullable<YamlConfig['NodeOUs']>, 'Enable'>) => {
       const value: unknown = raw[key];
       if (value === undefined || value === null) return undefined;
-      if (typeof value !== 'object' || Array.isArray(value)) yamlError(`NodeOUs.${key}`, 'must be a mapping');
+      if (typeof value !== 'object' || Array.isArray(value))
+        yamlError(`NodeOUs.${key}`, 'must be a mapping');
       const item = value as YamlOu;
-      const name = optionalString(item.OrganizationalUnitIdentifier, `NodeOUs.${key}.OrganizationalUnitIdentifier`);
+      const name = optionalString(
+        item.OrganizationalUnitIdentifier,
+        `NodeOUs.${key}.OrganizationalUnitIdentifier`,
+      );
       // Fabric drops a NodeOU whose identifier is empty.
       if (name.length === 0) return undefined;
       const certPath = optionalString(item.Certificate, `NodeOUs.${key}.Certificate`);
       if (certPath.length === 0) return { organizationalUnitIdentifier: name };
       try {
-        const pem = (await readBounded(path.join(root, certPath), certPath, pemFileBytesMax)).toString('latin1');
+        const pem = (
+          await readBounded(path.join(root, certPath), certPath, pemFileBytesMax)
+        ).toString('latin1');
         return { organizationalUnitIdentifier: name, certificate: { source: certPath, pem } };
       } catch {
         // Fabric only warns when a NodeOU certificate file is missing and pins nothing.
-        options.warnings.push(`config.yaml NodeOUs.${key}.Certificate: ${certPath} not found, not pinned`);
+        options.warnings.push(
+          `config.yaml NodeOUs.${key}.Certificate: ${certPath} not found, not pinned`,
+        );
         return { organizationalUnitIdentifier: name };
       }
     };
@@ -224,7 +237,12 @@ async function readConfigYaml(
       ...(admin === undefined ? {} : { adminOuIdentifier: admin }),
       ...(orderer === undefined ? {} : { ordererOuIdentifier: orderer }),
     };
-  } else if (raw !== undefined && raw !== null && raw.Enable !== undefined && typeof raw.Enable !== 'boolean') {
+  } else if (
+    raw !== undefined &&
+    raw !== null &&
+    raw.Enable !== undefined &&
+    typeof raw.Enable !== 'boolean'
+  ) {
     yamlError('NodeOUs.Enable', 'must be true or false');
   }
   return { ous, nodeOus };

@@ -23,7 +23,13 @@ export type {
   SigningIdentity,
   Validation,
 } from './msp.js';
-export { principalDepthMax, setupMsp, validationCacheEntriesMax } from './msp.js';
+export {
+  identityCacheEntriesMax,
+  identityCacheKeyBytesMax,
+  principalDepthMax,
+  setupMsp,
+  validationCacheEntriesMax,
+} from './msp.js';
 export type { LoadedFolder } from './folder.js';
 export { readMspFolder } from './folder.js';
 

@@ -16,7 +16,10 @@ export type LoadFolderOptions = {
 export type FolderOutcome = SetupOutcome & { readonly folder?: LoadedFolder };
 
 /** Reads a Fabric MSP folder and sets it up. Folder errors are returned, never thrown. */
-export async function loadMspFolder(dir: string, options: LoadFolderOptions): Promise<FolderOutcome> {
+export async function loadMspFolder(
+  dir: string,
+  options: LoadFolderOptions,
+): Promise<FolderOutcome> {
   let folder: LoadedFolder;
   try {
     folder = await readMspFolder(dir, options.mspId, options.local === true);

@@ -39,6 +39,9 @@ import type {
 
 /** Identity validations remembered per MSP; the oldest is dropped beyond this. */
 export const validationCacheEntriesMax = 10_000;
+/** Deserialized identities remembered per MSP, keyed by their PEM text up to this size. */
+export const identityCacheEntriesMax = 10_000;
+export const identityCacheKeyBytesMax = 8 * 1024;
 /** Nesting allowed in COMBINED principals (Fabric has none; we bound recursion). */
 export const principalDepthMax = 32;
 
@@ -88,7 +91,11 @@ export type Msp = {
   readonly organizationalUnits: (identity: Identity) => readonly OrganizationalUnit[];
   readonly role: (identity: Identity) => NodeOuRole | null;
   readonly satisfiesPrincipal: (identity: Identity, principal: Principal) => PrincipalCheck;
-  readonly verify: (identity: Identity, message: Uint8Array, signature: Uint8Array) => SignatureCheck;
+  readonly verify: (
+    identity: Identity,
+    message: Uint8Array,
+    signature: Uint8Array,
+  ) => SignatureCheck;
   readonly isWellFormed: (mspId: string, idBytes: string) => SignatureCheck;
   /** Raw bytes of tlscacerts/ and tlsintermediatecerts/ files (Fabric GetTLSRootCerts). */
   readonly tlsRootCerts: readonly string[];
@@ -96,14 +103,19 @@ export type Msp = {
   /** Checks a TLS peer certificate chain at `at`: TLS CAs of this MSP, expiry and CRLs. */
   readonly checkTlsCertificate: (leafDer: Uint8Array, at: Date) => SignatureCheck;
   /** Validation cache counters: a hit costs a lookup, a miss a chain walk. */
-  readonly cacheStats: () => { readonly hits: number; readonly misses: number; readonly entries: number };
+  readonly cacheStats: () => {
+    readonly hits: number;
+    readonly misses: number;
+    readonly entries: number;
+  };
 };
 
 export type IdentityOutcome =
   | { readonly ok: true; readonly identity: Identity }
   | { readonly ok: false; readonly error: CofferError };
 
-export type SignatureCheck = { readonly ok: true } | { readonly ok: false; readonly error: CofferError };
+export type SignatureCheck =
+  { readonly ok: true } | { readonly ok: false; readonly error: CofferError };
 
 type NodeOu = { readonly name: string; readonly certifiers: string | undefined };
 
@@ -158,7 +170,8 @@ type ChainResult = { ok: true; chain: readonly ParsedCert[] } | { ok: false; rea
 
 function uniqueChain(cert: ParsedCert, opts: VerifyOptions): ChainResult {
   const outcome = buildChains(cert, opts);
-  if (!outcome.ok) return { ok: false, reason: `the supplied identity is not valid: ${outcome.reason}` };
+  if (!outcome.ok)
+    return { ok: false, reason: `the supplied identity is not valid: ${outcome.reason}` };
   const [chain] = outcome.chains;
   if (outcome.chains.length !== 1 || chain === undefined) {
     return {
@@ -174,7 +187,10 @@ function optsFor(state: State, cert: ParsedCert): VerifyOptions {
 }
 
 /** Fabric sanitizeCert: low-S re-encoding of ECDSA-signed certs, which needs the issuer. */
-function sanitize(state: State, cert: ParsedCert): { ok: true; cert: ParsedCert } | { ok: false; reason: string } {
+function sanitize(
+  state: State,
+  cert: ParsedCert,
+): { ok: true; cert: ParsedCert } | { ok: false; reason: string } {
   if (!cert.isEcdsaSigned) return { ok: true, cert };
   if (cert.isCa && signatureVerifiedBy(cert, cert) && cert.keyUsageCertSign !== false) {
     const normalised = normaliseEcdsaSignature(cert, cert);
@@ -191,7 +207,8 @@ function sanitize(state: State, cert: ParsedCert): { ok: true; cert: ParsedCert 
   if (parent === undefined) {
     return {
       ok: false,
-      reason: 'failed to traverse certificate verification chain for leaf or intermediate certificate',
+      reason:
+        'failed to traverse certificate verification chain for leaf or intermediate certificate',
     };
   }
   return { ok: true, cert: normaliseEcdsaSignature(cert, parent) };
@@ -221,7 +238,8 @@ function validationChain(
     return {
       ok: false,
       code: 'MSP_E_IDENTITY_PARENT_NOT_LEAF',
-      reason: 'invalid validation chain. Parent certificate should be a leaf of the certification tree',
+      reason:
+        'invalid validation chain. Parent certificate should be a leaf of the certification tree',
     };
   }
   return chain;
@@ -279,14 +297,20 @@ function setupCas(state: State, definition: MspDefinition): void {
       );
     }
   }
-  state.opts = { roots: createPool(roots), intermediates: createPool(intermediates), at: new Date(0) };
+  state.opts = {
+    roots: createPool(roots),
+    intermediates: createPool(intermediates),
+    at: new Date(0),
+  };
   const sanitizeCa = (cert: ParsedCert): ParsedCert => {
     const outcome = sanitize(state, cert);
     if (!outcome.ok) {
       fail(
         'MSP_E_CA_INVALID',
         `${cert.source}: ${outcome.reason}` +
-          (roots.includes(cert) ? ' (a certificate in cacerts/ must be a self-signed root CA)' : ''),
+          (roots.includes(cert)
+            ? ' (a certificate in cacerts/ must be a self-signed root CA)'
+            : ''),
         { file: cert.source },
       );
     }
@@ -392,7 +416,11 @@ function setupOus(state: State, definition: MspDefinition): void {
   });
 }
 
-const nodeOuFields: readonly [NodeOuRole, 'clientOuIdentifier' | 'peerOuIdentifier' | 'adminOuIdentifier' | 'ordererOuIdentifier', string][] = [
+const nodeOuFields: readonly [
+  NodeOuRole,
+  'clientOuIdentifier' | 'peerOuIdentifier' | 'adminOuIdentifier' | 'ordererOuIdentifier',
+  string,
+][] = [
   ['client', 'clientOuIdentifier', 'ClientOUIdentifier'],
   ['peer', 'peerOuIdentifier', 'PeerOUIdentifier'],
   ['admin', 'adminOuIdentifier', 'AdminOUIdentifier'],
@@ -440,9 +468,13 @@ function setupAdmins(state: State, definition: MspDefinition): void {
   state.admins = definition.admins.map((source, index) => {
     const outcome = identityFromCert(state, parseCert(source));
     if (!outcome.ok) {
-      fail('MSP_E_ADMIN_INVALID', `admin ${index} (${source.source}) is invalid: ${outcome.error.message}`, {
-        file: source.source,
-      });
+      fail(
+        'MSP_E_ADMIN_INVALID',
+        `admin ${index} (${source.source}) is invalid: ${outcome.error.message}`,
+        {
+          file: source.source,
+        },
+      );
     }
     return outcome.identity;
   });
@@ -482,14 +514,21 @@ function setupTlsCas(state: State, definition: MspDefinition): void {
     }
     const issuer = chain.chain[1];
     if (issuer !== undefined && revokedBy(state, cert, issuer) !== undefined) {
-      fail('MSP_E_TLSCA_INVALID', `${cert.source}: CA Certificate is not valid: it has been revoked`, {
-        file: cert.source,
-      });
+      fail(
+        'MSP_E_TLSCA_INVALID',
+        `${cert.source}: CA Certificate is not valid: it has been revoked`,
+        {
+          file: cert.source,
+        },
+      );
     }
   }
 }
 
-function findPrivateKey(signCert: ParsedCert, keystore: readonly PemSource[]): KeyObject | undefined {
+function findPrivateKey(
+  signCert: ParsedCert,
+  keystore: readonly PemSource[],
+): KeyObject | undefined {
   const wanted = Buffer.from(signCert.publicKey.export({ format: 'der', type: 'spki' }));
   for (const source of keystore) {
     let key: KeyObject;
@@ -585,7 +624,9 @@ function postSetup(state: State): void {
           outcome.error.code === 'MSP_E_IDENTITY_NODEOU' && outcome.error.details['kind'] === 'none'
             ? 'MSP_E_ADMIN_NOT_CLIENT'
             : 'MSP_E_ADMIN_INVALID';
-        fail(code, `admin ${index} is invalid: ${outcome.error.message}`, { file: admin.cert.source });
+        fail(code, `admin ${index} is invalid: ${outcome.error.message}`, {
+          file: admin.cert.source,
+        });
       }
       const missing = hasOuName(state, admin, 'client');
       if (missing !== undefined) {
@@ -623,10 +664,15 @@ function identityFromCert(state: State, cert: ParsedCert): IdentityOutcome {
   return { ok: true, identity: makeIdentity(state, sanitized.cert) };
 }
 
-function ousOf(state: State, identity: Identity): readonly OrganizationalUnit[] {
+function ousOf(
+  state: State,
+  identity: Identity,
+  known?: readonly ParsedCert[],
+): readonly OrganizationalUnit[] {
   const cached = state.ouCache.get(identity);
   if (cached !== undefined) return cached;
-  const chain = validationChain(state, identity.cert, false);
+  const chain =
+    known === undefined ? validationChain(state, identity.cert, false) : { ok: true as const, chain: known };
   const ous = chain.ok
     ? identity.cert.organizationalUnits.map((name) => ({
         name,
@@ -647,12 +693,21 @@ function roleOf(state: State, identity: Identity): NodeOuRole | null {
   return null;
 }
 
-function identityError(code: ErrorCode, identity: Identity, reason: string, extra: Record<string, unknown> = {}): CofferError {
-  return err(code, `${identity.cert.source}: the identity is not valid under MSP ${identity.mspId}: ${reason}`, {
-    file: identity.cert.source,
-    identityId: identity.id,
-    ...extra,
-  });
+function identityError(
+  code: ErrorCode,
+  identity: Identity,
+  reason: string,
+  extra: Record<string, unknown> = {},
+): CofferError {
+  return err(
+    code,
+    `${identity.cert.source}: the identity is not valid under MSP ${identity.mspId}: ${reason}`,
+    {
+      file: identity.cert.source,
+      identityId: identity.id,
+      ...extra,
+    },
+  );
 }
 
 function validateIdentity(state: State, identity: Identity): Validation {
@@ -668,7 +723,8 @@ function validateIdentity(state: State, identity: Identity): Validation {
       ),
     );
   }
-  const keyOk = cert.keyType === 'ec' || (cert.keyType === 'ed25519' && atLeast(state.version, '3.0'));
+  const keyOk =
+    cert.keyType === 'ec' || (cert.keyType === 'ed25519' && atLeast(state.version, '3.0'));
   if (!keyOk) {
     return invalid(
       identityError(
@@ -679,7 +735,10 @@ function validateIdentity(state: State, identity: Identity): Validation {
     );
   }
   const chain = validationChain(state, cert, false);
-  if (!chain.ok) return invalid(identityError(chain.code, identity, `could not obtain certification chain: ${chain.reason}`));
+  if (!chain.ok)
+    return invalid(
+      identityError(chain.code, identity, `could not obtain certification chain: ${chain.reason}`),
+    );
   const issuer = chain.chain[1];
   if (issuer !== undefined) {
     const crl = revokedBy(state, cert, issuer);
@@ -694,9 +753,13 @@ function validateIdentity(state: State, identity: Identity): Validation {
       );
     }
   }
-  const ous = ousOf(state, identity);
+  // OUs (with certifiers identifiers) are only needed for OU lists and NodeOUs.
+  const ous =
+    state.ouIdentifiers.size > 0 || state.ouEnforcement ? ousOf(state, identity, chain.chain) : [];
   if (state.ouIdentifiers.size > 0) {
-    const found = ous.some((ou) => state.ouIdentifiers.get(ou.name)?.includes(ou.certifiersIdentifier) === true);
+    const found = ous.some(
+      (ou) => state.ouIdentifiers.get(ou.name)?.includes(ou.certifiersIdentifier) === true,
+    );
     if (!found) {
       return invalid(
         identityError(
@@ -729,7 +792,9 @@ function validateIdentity(state: State, identity: Identity): Validation {
       counter += 1;
       if (counter > 1) break;
     }
-    const roles = atLeast(state.version, '1.4.3') ? 'client, peer, orderer, or admin role' : 'client or peer';
+    const roles = atLeast(state.version, '1.4.3')
+      ? 'client, peer, orderer, or admin role'
+      : 'client or peer';
     if (counter !== 1) {
       return invalid(
         identityError(
@@ -768,21 +833,29 @@ function satisfies(
   principal: Principal,
   depth: number,
 ): PrincipalCheck {
-  if (depth > principalDepthMax) return invalidPrincipal(`principal nesting deeper than ${principalDepthMax}`);
+  if (depth > principalDepthMax)
+    return invalidPrincipal(`principal nesting deeper than ${principalDepthMax}`);
   const v13 = atLeast(state.version, '1.3');
   const v143 = atLeast(state.version, '1.4.3');
   const validOr = (then: () => PrincipalCheck): PrincipalCheck => {
     const outcome = validate(identity);
-    return outcome.valid ? then() : notSatisfied(`The identity is not valid under this MSP [${state.mspId}]: ${outcome.error.message}`);
+    return outcome.valid
+      ? then()
+      : notSatisfied(
+          `The identity is not valid under this MSP [${state.mspId}]: ${outcome.error.message}`,
+        );
   };
   const sameMsp = (mspId: string): PrincipalCheck | undefined =>
     mspId === state.mspId
       ? undefined
-      : notSatisfied(`the identity is a member of a different MSP (expected ${mspId}, got ${state.mspId})`);
+      : notSatisfied(
+          `the identity is a member of a different MSP (expected ${mspId}, got ${state.mspId})`,
+        );
   switch (principal.type) {
     case 'COMBINED':
       if (!v13) return invalidPrincipal('invalid principal type COMBINED before MSP 1.3');
-      if (principal.principals.length === 0) return invalidPrincipal('No principals in CombinedPrincipal');
+      if (principal.principals.length === 0)
+        return invalidPrincipal('No principals in CombinedPrincipal');
       for (const part of principal.principals) {
         const outcome = satisfies(state, validate, deserialize, identity, part, depth + 1);
         if (!outcome.satisfied) return outcome;
@@ -792,7 +865,9 @@ function satisfies(
       if (!v13) return invalidPrincipal('invalid principal type ANONYMITY before MSP 1.3');
       if (principal.anonymity === 'NOMINAL') return { satisfied: true };
       if (principal.anonymity === 'ANONYMOUS') {
-        return notSatisfied('Principal is anonymous, but X.509 MSP does not support anonymous identities');
+        return notSatisfied(
+          'Principal is anonymous, but X.509 MSP does not support anonymous identities',
+        );
       }
       return invalidPrincipal('Invalid MSPIdentityAnonymityType');
     case 'ROLE': {
@@ -803,7 +878,8 @@ function satisfies(
         case 'MEMBER':
           return validOr(() => ({ satisfied: true }));
         case 'ADMIN':
-          if (state.admins.some((admin) => admin.cert.hex === identity.cert.hex)) return { satisfied: true };
+          if (state.admins.some((admin) => admin.cert.hex === identity.cert.hex))
+            return { satisfied: true };
           if (v143 && state.ouEnforcement && state.nodeOus.admin !== undefined) {
             return validOr(() => {
               const missing = hasOuName(state, identity, 'admin');
@@ -814,13 +890,17 @@ function satisfies(
         case 'CLIENT':
         case 'PEER':
         case 'ORDERER': {
-          if (role === 'ORDERER' && !v143) return invalidPrincipal(`invalid MSP role type ORDERER before MSP 1.4.3`);
+          if (role === 'ORDERER' && !v143)
+            return invalidPrincipal(`invalid MSP role type ORDERER before MSP 1.4.3`);
           return validOr(() => {
-            if (!state.ouEnforcement) return notSatisfied('NodeOUs not activated. Cannot tell apart identities.');
+            if (!state.ouEnforcement)
+              return notSatisfied('NodeOUs not activated. Cannot tell apart identities.');
             const missing = hasOuName(state, identity, role.toLowerCase() as NodeOuRole);
             return missing === undefined
               ? { satisfied: true }
-              : notSatisfied(`The identity is not a [${role}] under this MSP [${state.mspId}]: ${missing}`);
+              : notSatisfied(
+                  `The identity is not a [${role}] under this MSP [${state.mspId}]: ${missing}`,
+                );
           });
         }
         default:
@@ -832,15 +912,22 @@ function satisfies(
       if (other !== undefined) return other;
       return validOr(() => {
         const match = ousOf(state, identity).some(
-          (ou) => ou.name === principal.ou && principal.certifiersIdentifier !== null && ou.certifiersIdentifier === principal.certifiersIdentifier.toLowerCase(),
+          (ou) =>
+            ou.name === principal.ou &&
+            principal.certifiersIdentifier !== null &&
+            ou.certifiersIdentifier === principal.certifiersIdentifier.toLowerCase(),
         );
         return match ? { satisfied: true } : notSatisfied('The identities do not match');
       });
     }
     case 'IDENTITY': {
       const other = deserialize(principal.mspId, principal.certPem);
-      if (!other.ok) return invalidPrincipal(`invalid identity principal, not a certificate: ${other.error.message}`);
-      if (other.identity.cert.hex !== identity.cert.hex) return notSatisfied('The identities do not match');
+      if (!other.ok)
+        return invalidPrincipal(
+          `invalid identity principal, not a certificate: ${other.error.message}`,
+        );
+      if (other.identity.cert.hex !== identity.cert.hex)
+        return notSatisfied('The identities do not match');
       const outcome = validate(other.identity);
       return outcome.valid ? { satisfied: true } : notSatisfied(outcome.error.message);
     }
@@ -851,12 +938,20 @@ function satisfies(
 
 // ---- signatures ----------------------------------------------------------------------------
 
-function verifySignature(identity: Identity, message: Uint8Array, signature: Uint8Array): SignatureCheck {
+function verifySignature(
+  identity: Identity,
+  message: Uint8Array,
+  signature: Uint8Array,
+): SignatureCheck {
   const invalid = (code: ErrorCode, reason: string): SignatureCheck => ({
     ok: false,
-    error: err(code, `signature by ${identity.mspId} identity ${identity.id.slice(0, 16)}…: ${reason}`, {
-      identityId: identity.id,
-    }),
+    error: err(
+      code,
+      `signature by ${identity.mspId} identity ${identity.id.slice(0, 16)}…: ${reason}`,
+      {
+        identityId: identity.id,
+      },
+    ),
   });
   const key = identity.cert.publicKey;
   if (identity.cert.keyType === 'ed25519') {
@@ -866,10 +961,15 @@ function verifySignature(identity: Identity, message: Uint8Array, signature: Uin
     } catch {
       ok = false;
     }
-    return ok ? { ok: true } : invalid('MSP_E_SIGNATURE_INVALID', 'Ed25519 signature does not verify');
+    return ok
+      ? { ok: true }
+      : invalid('MSP_E_SIGNATURE_INVALID', 'Ed25519 signature does not verify');
   }
   if (identity.cert.keyType !== 'ec') {
-    return invalid('MSP_E_SIGNATURE_INVALID', `${identity.cert.keyType} keys cannot sign Coffer transactions`);
+    return invalid(
+      'MSP_E_SIGNATURE_INVALID',
+      `${identity.cert.keyType} keys cannot sign Coffer transactions`,
+    );
   }
   switch (verifyEcdsaSha256(key, message, signature)) {
     case 'valid':
@@ -877,7 +977,10 @@ function verifySignature(identity: Identity, message: Uint8Array, signature: Uin
     case 'high-s':
       return invalid('MSP_E_SIGNATURE_HIGH_S', 'Invalid S. Must be smaller than half the order');
     case 'malformed':
-      return invalid('MSP_E_SIGNATURE_INVALID', 'signature is not DER SEQUENCE{r, s} with r, s > 0');
+      return invalid(
+        'MSP_E_SIGNATURE_INVALID',
+        'signature is not DER SEQUENCE{r, s} with r, s > 0',
+      );
     case 'invalid':
       return invalid('MSP_E_SIGNATURE_INVALID', 'ECDSA signature does not verify');
   }
@@ -905,7 +1008,8 @@ function isWellFormed(mspId: string, idBytes: string): SignatureCheck {
 
 // ---- assembly ------------------------------------------------------------------------------
 
-export type SetupOutcome = { readonly ok: true; readonly msp: Msp } | { readonly ok: false; readonly error: CofferError };
+export type SetupOutcome =
+  { readonly ok: true; readonly msp: Msp } | { readonly ok: false; readonly error: CofferError };
 
 /** Sets up an MSP from its definition as Fabric's Setup does for `options.version`. */
 export function setupMsp(definition: MspDefinition, options: SetupOptions): SetupOutcome {
@@ -953,7 +1057,11 @@ export function setupMsp(definition: MspDefinition, options: SetupOptions): Setu
   return { ok: true, msp: assemble(state, definition, signingIdentity) };
 }
 
-function assemble(state: State, definition: MspDefinition, signingIdentity: SigningIdentity | undefined): Msp {
+function assemble(
+  state: State,
+  definition: MspDefinition,
+  signingIdentity: SigningIdentity | undefined,
+): Msp {
   const cache = new Map<string, Validation>();
   const counters = { hits: 0, misses: 0 };
   const validate = (identity: Identity): Validation => {
@@ -971,23 +1079,41 @@ function assemble(state: State, definition: MspDefinition, signingIdentity: Sign
     cache.set(identity.id, outcome);
     return outcome;
   };
+  const identities = new Map<string, IdentityOutcome>();
   const deserialize = (mspId: string, pem: string): IdentityOutcome => {
     if (mspId !== state.mspId) {
       return {
         ok: false,
-        error: err('MSP_E_IDENTITY_WRONG_MSP', `expected MSP ID ${state.mspId}, received ${mspId}`, { mspId }),
+        error: err(
+          'MSP_E_IDENTITY_WRONG_MSP',
+          `expected MSP ID ${state.mspId}, received ${mspId}`,
+          { mspId },
+        ),
       };
     }
-    let cert: ParsedCert;
+    // Parsing dominates the cost of a new certificate; the same PEM again is a lookup.
+    const cached = identities.get(pem);
+    if (cached !== undefined) return cached;
+    let outcome: IdentityOutcome;
     try {
-      cert = parseCertificatePem(pem, 'identity');
+      outcome = identityFromCert(state, parseCertificatePem(pem, 'identity'));
     } catch (error) {
-      return {
+      outcome = {
         ok: false,
-        error: err('MSP_E_IDENTITY_MALFORMED', `could not decode the identity certificate: ${(error as Error).message}`),
+        error: err(
+          'MSP_E_IDENTITY_MALFORMED',
+          `could not decode the identity certificate: ${(error as Error).message}`,
+        ),
       };
     }
-    return identityFromCert(state, cert);
+    if (pem.length <= identityCacheKeyBytesMax) {
+      if (identities.size >= identityCacheEntriesMax) {
+        const oldest = identities.keys().next();
+        if (oldest.done !== true) identities.delete(oldest.value);
+      }
+      identities.set(pem, outcome);
+    }
+    return outcome;
   };
   const tlsRoots = createPool(state.tlsRoots);
   const tlsIntermediates = createPool(state.tlsIntermediates);
@@ -1002,7 +1128,8 @@ function assemble(state: State, definition: MspDefinition, signingIdentity: Sign
     validate,
     organizationalUnits: (identity) => ousOf(state, identity),
     role: (identity) => roleOf(state, identity),
-    satisfiesPrincipal: (identity, principal) => satisfies(state, validate, deserialize, identity, principal, 0),
+    satisfiesPrincipal: (identity, principal) =>
+      satisfies(state, validate, deserialize, identity, principal, 0),
     verify: verifySignature,
     isWellFormed,
     tlsRootCerts: definition.tlsRootCerts.map((source) => source.pem),
@@ -1011,7 +1138,10 @@ function assemble(state: State, definition: MspDefinition, signingIdentity: Sign
     checkTlsCertificate: (leafDer, at) => {
       const reject = (reason: string): SignatureCheck => ({
         ok: false,
-        error: err('MSP_E_TLS_CLIENT_REJECTED', `TLS certificate rejected by MSP ${state.mspId}: ${reason}`),
+        error: err(
+          'MSP_E_TLS_CLIENT_REJECTED',
+          `TLS certificate rejected by MSP ${state.mspId}: ${reason}`,
+        ),
       });
       let leaf: ParsedCert;
       try {
@@ -1033,11 +1163,13 @@ function assemble(state: State, definition: MspDefinition, signingIdentity: Sign
           const issuer = chain[i + 1];
           if (cert === undefined || issuer === undefined) continue;
           const crl = revokedBy(state, cert, issuer);
-          if (crl !== undefined) return reject(`certificate serial ${cert.serial.toString(16)} is revoked by ${crl.source}`);
+          if (crl !== undefined)
+            return reject(
+              `certificate serial ${cert.serial.toString(16)} is revoked by ${crl.source}`,
+            );
         }
       }
       return { ok: true };
     },
   };
 }
-

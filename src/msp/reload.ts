@@ -38,7 +38,11 @@ export type LocalMspOptions = LoadFolderOptions & {
 /** Loads the local MSP once (a failure is thrown: a node must not start without one). */
 export async function openLocalMsp(dir: string, options: LocalMspOptions): Promise<LocalMsp> {
   const clock = options.clock ?? (() => new Date());
-  const first = await loadMspFolder(dir, { ...options, local: options.local ?? true, now: clock() });
+  const first = await loadMspFolder(dir, {
+    ...options,
+    local: options.local ?? true,
+    now: clock(),
+  });
   if (!first.ok) throw first.error;
   let current = first.msp;
   let running: Promise<ReloadOutcome> | undefined;
@@ -99,7 +103,10 @@ export async function openLocalMsp(dir: string, options: LocalMspOptions): Promi
   if (options.watchFiles !== false) {
     watcher = watch(dir, { recursive: true }, schedule);
     watcher.on('error', (error) => {
-      options.logger.warn({ dir, error: String(error) }, 'MSP folder watch failed; SIGHUP still reloads');
+      options.logger.warn(
+        { dir, error: String(error) },
+        'MSP folder watch failed; SIGHUP still reloads',
+      );
     });
   }
   const onSignal = (): void => {

@@ -39,9 +39,13 @@ export function verifiedSigners(
     if (msp === undefined) {
       rejected.push({
         index,
-        error: cofferError('MSP_E_IDENTITY_WRONG_MSP', `no MSP with ID ${item.mspId} in the consortium`, {
-          mspId: item.mspId,
-        }),
+        error: cofferError(
+          'MSP_E_IDENTITY_WRONG_MSP',
+          `no MSP with ID ${item.mspId} in the consortium`,
+          {
+            mspId: item.mspId,
+          },
+        ),
       });
       return;
     }
@@ -64,7 +68,10 @@ export function verifiedSigners(
 }
 
 /** True when the verified signers satisfy the policy (Fabric cauthdsl semantics). */
-export function policySatisfied(policy: SignaturePolicy, signers: readonly PolicySigner[]): boolean {
+export function policySatisfied(
+  policy: SignaturePolicy,
+  signers: readonly PolicySigner[],
+): boolean {
   return evaluatePolicy(
     policy,
     signers,

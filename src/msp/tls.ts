@@ -33,7 +33,10 @@ export function checkTlsPeerCertificate(
     ok: false,
     error:
       firstRefusal ??
-      cofferError('MSP_E_TLS_CLIENT_REJECTED', 'no MSP of the consortium issued this TLS certificate'),
+      cofferError(
+        'MSP_E_TLS_CLIENT_REJECTED',
+        'no MSP of the consortium issued this TLS certificate',
+      ),
   };
 }
 

@@ -23,12 +23,17 @@ type Output = {
   mspId: string;
   setup: 'ok' | 'fail';
   error?: { code: string; reason?: string; message: string };
-  identities: { cert: string; valid: boolean; role: string | null; error?: { code: string; reason?: string } }[];
+  identities: {
+    cert: string;
+    valid: boolean;
+    role: string | null;
+    error?: { code: string; reason?: string };
+  }[];
 };
 
-const cases = (JSON.parse(readFileSync(path.join(corpusDir, 'expected.json'), 'utf8')) as Case[]).filter(
-  (c) => c.mspVersion !== 'any',
-);
+const cases = (
+  JSON.parse(readFileSync(path.join(corpusDir, 'expected.json'), 'utf8')) as Case[]
+).filter((c) => c.mspVersion !== 'any');
 
 describe.concurrent('coffer msp inspect --json on the Fabric corpus', () => {
   for (const c of cases) {
@@ -101,7 +106,14 @@ describe('coffer msp inspect usage and bad input', () => {
 
   it('an unreadable identity file is reported as an invalid identity', async () => {
     const run = await runCoffer([
-      'msp', 'inspect', sample, '--msp-id', 'SampleOrg', '--json', '--identity', '/nonexistent.pem',
+      'msp',
+      'inspect',
+      sample,
+      '--msp-id',
+      'SampleOrg',
+      '--json',
+      '--identity',
+      '/nonexistent.pem',
     ]);
     expect(run.code).toBe(1);
     const output = JSON.parse(run.stdout) as Output;
@@ -110,8 +122,15 @@ describe('coffer msp inspect usage and bad input', () => {
 
   it('accepts Fabric version names and prints a readable report without --json', async () => {
     const run = await runCoffer([
-      'msp', 'inspect', sample, '--msp-id', 'SampleOrg', '--msp-version', 'MSPv1_4_3',
-      '--identity', path.join(sample, 'signcerts/peer.pem'),
+      'msp',
+      'inspect',
+      sample,
+      '--msp-id',
+      'SampleOrg',
+      '--msp-version',
+      'MSPv1_4_3',
+      '--identity',
+      path.join(sample, 'signcerts/peer.pem'),
     ]);
     expect(run.code).toBe(0);
     expect(run.stdout).toMatch(/setup ok/);

@@ -17,7 +17,11 @@ afterAll(async () => {
 
 type Up = {
   healthy: boolean;
-  organizations: { mspId: string; msp: string; identities: { name: string; role: string; valid: boolean; signs: boolean }[] }[];
+  organizations: {
+    mspId: string;
+    msp: string;
+    identities: { name: string; role: string; valid: boolean; signs: boolean }[];
+  }[];
 };
 
 describe('coffer up', () => {

@@ -29,7 +29,9 @@ describe('error registry', () => {
   it('docs/errors.md has exactly one line per code, with its class, summary and fix', () => {
     for (const code of codes) {
       const spec = errorRegistry[code];
-      expect(docs, code).toContain(`- \`${code}\` (${spec.className}): ${spec.summary} — ${spec.fix}`);
+      expect(docs, code).toContain(
+        `- \`${code}\` (${spec.className}): ${spec.summary} — ${spec.fix}`,
+      );
     }
     const documented = [...docs.matchAll(/^- `([A-Z0-9_]+_E_[A-Z0-9_]+)`/gm)].map((m) => m[1]);
     expect(documented.sort()).toEqual([...codes].sort());
@@ -44,11 +46,14 @@ describe('error registry', () => {
       }
     }
     expect(used.size).toBeGreaterThan(20);
-    for (const code of used) expect(codes, `${code} is used in src/ but not registered`).toContain(code);
+    for (const code of used)
+      expect(codes, `${code} is used in src/ but not registered`).toContain(code);
   });
 
   it('errors carry code, class name, fix and details, and serialise without a stack', () => {
-    const error = cofferError('MSP_E_CA_NOT_CA', 'cacerts/x.pem: not a CA', { file: 'cacerts/x.pem' });
+    const error = cofferError('MSP_E_CA_NOT_CA', 'cacerts/x.pem: not a CA', {
+      file: 'cacerts/x.pem',
+    });
     expect(error).toBeInstanceOf(CofferError);
     expect(error.name).toBe('MspSetupError');
     expect(error.code).toBe('MSP_E_CA_NOT_CA');

@@ -106,7 +106,10 @@ async function runCase(c: Case, version: MspVersion): Promise<void> {
   if (c.setup === 'fail') {
     expect(outcome.ok, 'setup should fail').toBe(false);
     if (!outcome.ok && c.reason !== undefined) {
-      expect({ reason: fabricReasonOf(outcome.error), message: outcome.error.message }).toMatchObject({
+      expect({
+        reason: fabricReasonOf(outcome.error),
+        message: outcome.error.message,
+      }).toMatchObject({
         reason: c.reason,
       });
     }
@@ -119,7 +122,9 @@ async function runCase(c: Case, version: MspVersion): Promise<void> {
     const deserialized = msp.deserializeIdentity(c.mspId, file(expected.cert));
     const label = `identity ${expected.cert}`;
     if (!deserialized.ok) {
-      expect(expected.valid, `${label}: not deserializable (${deserialized.error.message})`).toBe(false);
+      expect(expected.valid, `${label}: not deserializable (${deserialized.error.message})`).toBe(
+        false,
+      );
       if (expected.reason !== undefined) {
         expect(fabricReasonOf(deserialized.error), label).toBe(expected.reason);
       }
@@ -129,9 +134,10 @@ async function runCase(c: Case, version: MspVersion): Promise<void> {
     const identity = deserialized.identity;
     const validation = msp.validate(identity);
     if (expected.valid !== null) {
-      expect(validation.valid, `${label}: ${validation.valid ? '' : validation.error.message}`).toBe(
-        expected.valid,
-      );
+      expect(
+        validation.valid,
+        `${label}: ${validation.valid ? '' : validation.error.message}`,
+      ).toBe(expected.valid);
     }
     expect(validation.role, `${label} role`).toBe(expected.role);
     if (!validation.valid && expected.reason !== undefined) {
@@ -141,12 +147,16 @@ async function runCase(c: Case, version: MspVersion): Promise<void> {
       const revoked = !validation.valid && validation.error.code === 'MSP_E_IDENTITY_REVOKED';
       expect(revoked, `${label} revoked`).toBe(expected.revoked);
     }
-    if (expected.identityId !== undefined) expect(identity.id, `${label} id`).toBe(expected.identityId);
+    if (expected.identityId !== undefined)
+      expect(identity.id, `${label} id`).toBe(expected.identityId);
     if (expected.expiresAt !== undefined) {
       expect(identity.expiresAt.toISOString().replace('.000', ''), label).toBe(expected.expiresAt);
     }
     if (expected.ous !== undefined) {
-      expect(msp.organizationalUnits(identity).map((ou) => ou.name), label).toEqual(expected.ous);
+      expect(
+        msp.organizationalUnits(identity).map((ou) => ou.name),
+        label,
+      ).toEqual(expected.ous);
     }
   }
 
@@ -156,9 +166,10 @@ async function runCase(c: Case, version: MspVersion): Promise<void> {
       identity === undefined
         ? { satisfied: false }
         : msp.satisfiesPrincipal(identity, toPrincipal(expected.principal));
-    expect(check.satisfied, `principal ${JSON.stringify(expected.principal)} for ${expected.cert}`).toBe(
-      expected.satisfied,
-    );
+    expect(
+      check.satisfied,
+      `principal ${JSON.stringify(expected.principal)} for ${expected.cert}`,
+    ).toBe(expected.satisfied);
   }
 
   for (const expected of c.signatures ?? []) {

@@ -86,7 +86,11 @@ describe('folders made by coffer crypto generate', () => {
       if (msp === undefined || identity?.ok !== true) continue;
       const validation = msp.validate(identity.identity);
       expect(validation.valid, name).toBe(true);
-      const expectedRole = name.endsWith('Admin') ? 'admin' : name.endsWith('User1') ? 'client' : 'peer';
+      const expectedRole = name.endsWith('Admin')
+        ? 'admin'
+        : name.endsWith('User1')
+          ? 'client'
+          : 'peer';
       expect(validation.role, name).toBe(expectedRole);
       const message = Buffer.from(`hello from ${name}`);
       expect(msp.verify(identity.identity, message, signer.sign(message)).ok, name).toBe(true);
@@ -109,7 +113,7 @@ describe('folders made by coffer crypto generate', () => {
     const identity = reloaded.msp.deserializeIdentity('Org3MSP', user?.pem ?? '');
     if (!identity.ok) throw identity.error;
     const validation = reloaded.msp.validate(identity.identity);
-    expect(validation.valid === false && validation.error.code).toBe('MSP_E_IDENTITY_REVOKED');
+    expect(!validation.valid && validation.error.code).toBe('MSP_E_IDENTITY_REVOKED');
     // The MSP loaded before the CRL existed still accepts it: an MSP never changes in place.
     const before = orgMsps.get('Org3MSP');
     const old = before?.deserializeIdentity('Org3MSP', user?.pem ?? '');
@@ -124,12 +128,16 @@ describe('MSP definitions stored as data', () => {
     const fromJson = setupMsp(parseMspDefinition(stored), { version: '3.0', now: new Date() });
     const fromFolder = setupMsp(folder.definition, { version: '3.0', now: new Date() });
     if (!fromJson.ok || !fromFolder.ok) throw new Error('setup failed');
-    for (const cert of ['intermediate/signcerts/signcert.pem', 'sampleconfig-msp/signcerts/peer.pem']) {
+    for (const cert of [
+      'intermediate/signcerts/signcert.pem',
+      'sampleconfig-msp/signcerts/peer.pem',
+    ]) {
       const pem = await readFile(path.join(corpus, cert), 'utf8');
       const a = fromJson.msp.deserializeIdentity('SampleOrg', pem);
       const b = fromFolder.msp.deserializeIdentity('SampleOrg', pem);
       expect(a.ok, cert).toBe(b.ok);
-      if (a.ok && b.ok) expect(fromJson.msp.validate(a.identity)).toEqual(fromFolder.msp.validate(b.identity));
+      if (a.ok && b.ok)
+        expect(fromJson.msp.validate(a.identity)).toEqual(fromFolder.msp.validate(b.identity));
     }
   });
 
@@ -140,7 +148,10 @@ describe('MSP definitions stored as data', () => {
       [{ mspId: 'A', rootCerts: 'x' }, 'msp.rootCerts'],
       [{ mspId: 'A', rootCerts: ['not pem'] }, 'msp.rootCerts[0]'],
       [{ mspId: 'A', nodeOus: { enable: 'yes' } }, 'msp.nodeOus.enable'],
-      [{ mspId: 'A', organizationalUnitIdentifiers: [{}] }, 'msp.organizationalUnitIdentifiers[0].organizationalUnitIdentifier'],
+      [
+        { mspId: 'A', organizationalUnitIdentifiers: [{}] },
+        'msp.organizationalUnitIdentifiers[0].organizationalUnitIdentifier',
+      ],
     ];
     for (const [value, field] of attempts) {
       try {
@@ -201,7 +212,9 @@ describe('signature policies over the consortium MSPs', () => {
     const policy = "AND('Org1MSP.admin', 'Org2MSP.admin')";
     expect(decide(policy, 'Org1.Admin', 'Org2.Admin')).toBe(true);
     expect(decide(policy, 'Org1.Admin', 'Org1.Admin')).toBe(false);
-    expect(decide("AND('Org1MSP.member', 'Org1MSP.member')", 'Org1.Admin', 'Org1.Admin')).toBe(false);
+    expect(decide("AND('Org1MSP.member', 'Org1MSP.member')", 'Org1.Admin', 'Org1.Admin')).toBe(
+      false,
+    );
   });
 
   it('OutOf(2, three admins): a strict majority of three organisations', () => {
@@ -219,7 +232,9 @@ describe('signature policies over the consortium MSPs', () => {
     const { signers: verified, rejected } = verifiedSigners(orgMsps, message, tampered);
     expect(verified.length).toBe(1);
     expect(rejected.map((item) => item.index)).toEqual([1]);
-    expect(policySatisfied(parsePolicy("AND('Org1MSP.admin', 'Org2MSP.admin')"), verified)).toBe(false);
+    expect(policySatisfied(parsePolicy("AND('Org1MSP.admin', 'Org2MSP.admin')"), verified)).toBe(
+      false,
+    );
   });
 
   it('peer and client roles are told apart by NodeOUs', () => {

@@ -58,7 +58,12 @@ afterEach(async () => {
 
 describe('local MSP reload', () => {
   it('picks up a new CRL written into the folder, without a restart', async () => {
-    local = await openLocalMsp(dir, { mspId: 'SampleOrg', clock, logger: logger(), onSighup: false });
+    local = await openLocalMsp(dir, {
+      mspId: 'SampleOrg',
+      clock,
+      logger: logger(),
+      onSighup: false,
+    });
     const before = local.current();
     expect(revokedSignerIsValid(before)).toBe(true);
     await cp(path.join(corpus, 'revocation', 'crls'), path.join(dir, 'crls'), { recursive: true });
@@ -68,7 +73,12 @@ describe('local MSP reload', () => {
   });
 
   it('reloads on SIGHUP', async () => {
-    local = await openLocalMsp(dir, { mspId: 'SampleOrg', clock, logger: logger(), watchFiles: false });
+    local = await openLocalMsp(dir, {
+      mspId: 'SampleOrg',
+      clock,
+      logger: logger(),
+      watchFiles: false,
+    });
     const before = local.current();
     await cp(path.join(corpus, 'revocation', 'crls'), path.join(dir, 'crls'), { recursive: true });
     await new Promise((resolve) => setTimeout(resolve, reloadDebounceMs * 2));
@@ -79,7 +89,13 @@ describe('local MSP reload', () => {
   });
 
   it('refuses a broken folder, keeps the previous MSP and says so in one log line', async () => {
-    local = await openLocalMsp(dir, { mspId: 'SampleOrg', clock, logger: logger(), watchFiles: false, onSighup: false });
+    local = await openLocalMsp(dir, {
+      mspId: 'SampleOrg',
+      clock,
+      logger: logger(),
+      watchFiles: false,
+      onSighup: false,
+    });
     const before = local.current();
     await writeFile(path.join(dir, 'config.yaml'), 'NodeOUs: [unclosed\n');
     const outcome = await local.reload();
@@ -100,7 +116,9 @@ describe('local MSP reload', () => {
 
   it('refuses to open a broken folder at start', async () => {
     await rm(path.join(dir, 'cacerts'), { recursive: true });
-    await expect(openLocalMsp(dir, { mspId: 'SampleOrg', clock, logger: logger() })).rejects.toMatchObject({
+    await expect(
+      openLocalMsp(dir, { mspId: 'SampleOrg', clock, logger: logger() }),
+    ).rejects.toMatchObject({
       code: 'MSP_E_CONFIG_NO_CACERTS',
     });
   });

@@ -38,7 +38,14 @@ async function roundTrip(user: string): Promise<string> {
     readFile(path.join(userTls(user), 'ca.crt')),
   ]);
   return new Promise((resolve, reject) => {
-    const socket = connect({ host: '127.0.0.1', port, cert, key, ca, servername: 'peer0.org1.example.com' });
+    const socket = connect({
+      host: '127.0.0.1',
+      port,
+      cert,
+      key,
+      ca,
+      servername: 'peer0.org1.example.com',
+    });
     let received = '';
     socket.setTimeout(5000, () => {
       socket.destroy();
@@ -64,7 +71,8 @@ async function roundTrip(user: string): Promise<string> {
 beforeAll(async () => {
   work = await mkdtemp(path.join(tmpdir(), 'coffer-tls-'));
   await generateCryptoMaterial({
-    config: 'PeerOrgs:\n  - Name: Org1\n    Domain: org1.example.com\n    EnableNodeOUs: true\n    Template: { Count: 1 }\n    Users: { Count: 2 }\n',
+    config:
+      'PeerOrgs:\n  - Name: Org1\n    Domain: org1.example.com\n    EnableNodeOUs: true\n    Template: { Count: 1 }\n    Users: { Count: 2 }\n',
     outputDir: work,
   });
   msps = [await loadOrgMsp()];
