@@ -672,7 +672,9 @@ function ousOf(
   const cached = state.ouCache.get(identity);
   if (cached !== undefined) return cached;
   const chain =
-    known === undefined ? validationChain(state, identity.cert, false) : { ok: true as const, chain: known };
+    known === undefined
+      ? validationChain(state, identity.cert, false)
+      : { ok: true as const, chain: known };
   const ous = chain.ok
     ? identity.cert.organizationalUnits.map((name) => ({
         name,
