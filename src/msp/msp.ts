@@ -154,6 +154,8 @@ function err(code: ErrorCode, message: string, details: Record<string, unknown> 
 }
 
 const oneSecondMs = 1000;
+/** The `source` of certificates that were deserialized rather than read from a folder. */
+const deserializedSource = 'identity';
 
 function validityAt(cert: ParsedCert): Date {
   // Fabric validates at NotBefore + 1s: expiry is never checked for identities.
@@ -701,15 +703,16 @@ function identityError(
   reason: string,
   extra: Record<string, unknown> = {},
 ): CofferError {
-  return err(
-    code,
-    `${identity.cert.source}: the identity is not valid under MSP ${identity.mspId}: ${reason}`,
-    {
-      file: identity.cert.source,
-      identityId: identity.id,
-      ...extra,
-    },
-  );
+  // Certificates that came from a folder name their file; deserialized ones their ID.
+  const where =
+    identity.cert.source === deserializedSource
+      ? `identity ${identity.id.slice(0, 16)}…`
+      : identity.cert.source;
+  return err(code, `${where}: the identity is not valid under MSP ${identity.mspId}: ${reason}`, {
+    file: identity.cert.source,
+    identityId: identity.id,
+    ...extra,
+  });
 }
 
 function validateIdentity(state: State, identity: Identity): Validation {
@@ -1098,7 +1101,7 @@ function assemble(
     if (cached !== undefined) return cached;
     let outcome: IdentityOutcome;
     try {
-      outcome = identityFromCert(state, parseCertificatePem(pem, 'identity'));
+      outcome = identityFromCert(state, parseCertificatePem(pem, deserializedSource));
     } catch (error) {
       outcome = {
         ok: false,
