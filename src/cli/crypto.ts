@@ -22,7 +22,7 @@ Usage:
 
   coffer crypto revoke --org-dir DIR --cert CERT.pem [--json]
       Revoke a certificate issued by the identity CA (DIR/ca) or TLS CA (DIR/tlsca)
-      of an organisation folder: the CA's CRL (DIR/ca/crl.pem or DIR/tlsca/crl.pem)
+      of an organisation folder: the CA's CRL (DIR/ca/crl.crl or DIR/tlsca/crl.crl)
       gains its serial number and is copied into crls/ of every MSP folder of the
       organisation. Revoking twice changes nothing.
 

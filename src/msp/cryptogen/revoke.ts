@@ -22,7 +22,8 @@ import type { RevokeOptions, RevokeResult } from './types.js';
 
 const caDirs = ['ca', 'tlsca'] as const;
 type CaDirName = (typeof caDirs)[number];
-const crlFileName = 'crl.pem';
+// Not .pem: Fabric's cryptogen extend parses every *.pem in ca/ as a certificate.
+const crlFileName = 'crl.crl';
 const certSuffix = '-cert.pem';
 const localMspParents = ['peers', 'orderers', 'users'] as const;
 

@@ -110,7 +110,7 @@ export type RevokeResult = {
   readonly revokedCount: number;
   /** True when the certificate was already revoked (nothing was re-signed). */
   readonly alreadyRevoked: boolean;
-  /** Absolute path of the CA's CRL (`<orgDir>/ca/crl.pem` or `<orgDir>/tlsca/crl.pem`). */
+  /** Absolute path of the CA's CRL (`<orgDir>/ca/crl.crl` or `<orgDir>/tlsca/crl.crl`). */
   readonly crlFile: string;
   /** Absolute paths of the copies in `crls/` of every MSP folder of the organisation. */
   readonly copiedTo: readonly string[];

@@ -215,7 +215,7 @@ describe('cryptoCommand (called directly)', () => {
     expect(await cryptoCommand(['revoke', '--org-dir', orgDir, '--cert', cert], again.io)).toBe(0);
     expect(again.out.join('')).toContain('was already revoked');
     expect(await readFile(join(orgDir, 'msp/crls/crl-tlsca.example.com.pem'), 'utf8')).toBe(
-      await readFile(join(orgDir, 'tlsca/crl.pem'), 'utf8'),
+      await readFile(join(orgDir, 'tlsca/crl.crl'), 'utf8'),
     );
   });
 

@@ -1,6 +1,6 @@
 import { describe, it, expect, beforeAll, afterAll, beforeEach, afterEach } from 'vitest';
 import { execFileSync } from 'node:child_process';
-import { cp, readFile, writeFile } from 'node:fs/promises';
+import { cp, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isCofferError, type ErrorCode } from '../../../src/errors/index.js';
 import { generateCryptoMaterial, revokeCertificate } from '../../../src/msp/cryptogen/index.js';
@@ -81,6 +81,15 @@ describe('revokeCertificate', () => {
     await removeTempDir(out);
   });
 
+  it('keeps ca/ and tlsca/ readable by cryptogen extend: their only *.pem is the CA certificate', async () => {
+    await revoke(user1Sign);
+    await revoke(peerTls);
+    for (const dir of ['ca', 'tlsca']) {
+      const pems = (await readdir(join(orgDir, dir))).filter((name) => name.endsWith('.pem'));
+      expect(pems, dir).toEqual([`${dir}.org1.example.com-cert.pem`]);
+    }
+  });
+
   it('adds the serial to the identity CA CRL, with AKI = CA SKI, signed by the CA', async () => {
     const result = await revoke(user1Sign);
     const user = await readCert(join(orgDir, user1Sign));
@@ -92,9 +101,9 @@ describe('revokeCertificate', () => {
       crlNumber: '1',
       revokedCount: 1,
       alreadyRevoked: false,
-      crlFile: join(orgDir, 'ca/crl.pem'),
+      crlFile: join(orgDir, 'ca/crl.crl'),
     });
-    const crl = new x509.X509Crl(await pem('ca/crl.pem'));
+    const crl = new x509.X509Crl(await pem('ca/crl.crl'));
     expect(crl.findRevoked(user)).not.toBeNull();
     expect(crl.entries.map((entry) => entry.serialNumber)).toEqual([user.serialNumber]);
     expect(akiOf(crl)).toBe(skiOf(ca));
@@ -107,7 +116,7 @@ describe('revokeCertificate', () => {
       [
         'crl',
         '-in',
-        join(orgDir, 'ca/crl.pem'),
+        join(orgDir, 'ca/crl.crl'),
         '-CAfile',
         join(orgDir, caCertFile),
         '-noout',
@@ -123,7 +132,7 @@ describe('revokeCertificate', () => {
         join(orgDir, caCertFile),
         '-crl_check',
         '-CRLfile',
-        join(orgDir, 'ca/crl.pem'),
+        join(orgDir, 'ca/crl.crl'),
         join(orgDir, path),
       ]);
     const [revokedStatus, revokedOutput] = check(user1Sign);
@@ -134,7 +143,7 @@ describe('revokeCertificate', () => {
 
   it('copies the CRL into crls/ of every MSP folder of the organisation', async () => {
     const result = await revoke(user1Sign);
-    const crl = await pem('ca/crl.pem');
+    const crl = await pem('ca/crl.crl');
     expect(result.copiedTo).toEqual(
       mspDirs.map((dir) => join(orgDir, dir, 'crls/crl-ca.org1.example.com.pem')),
     );
@@ -150,23 +159,23 @@ describe('revokeCertificate', () => {
     await revoke(user1Sign, first);
     const result = await revoke(peerSign, second);
     expect(result).toMatchObject({ crlNumber: '2', revokedCount: 2, alreadyRevoked: false });
-    const crl = new x509.X509Crl(await pem('ca/crl.pem'));
+    const crl = new x509.X509Crl(await pem('ca/crl.crl'));
     const user = await readCert(join(orgDir, user1Sign));
     const peer = await readCert(join(orgDir, peerSign));
     expect(crl.findRevoked(user)?.revocationDate.toISOString()).toBe(first.toISOString());
     expect(crl.findRevoked(peer)?.revocationDate.toISOString()).toBe(second.toISOString());
     expect(crl.thisUpdate.toISOString()).toBe(second.toISOString());
     expect(await pem('users/Admin@org1.example.com/msp/crls/crl-ca.org1.example.com.pem')).toBe(
-      await pem('ca/crl.pem'),
+      await pem('ca/crl.crl'),
     );
   });
 
   it('is idempotent: revoking twice leaves the CRL unchanged', async () => {
     await revoke(user1Sign);
-    const before = await pem('ca/crl.pem');
+    const before = await pem('ca/crl.crl');
     const again = await revoke(user1Sign);
     expect(again).toMatchObject({ alreadyRevoked: true, crlNumber: '1', revokedCount: 1 });
-    expect(await pem('ca/crl.pem')).toBe(before);
+    expect(await pem('ca/crl.crl')).toBe(before);
     for (const dir of mspDirs)
       expect(await pem(`${dir}/crls/crl-ca.org1.example.com.pem`)).toBe(before);
   });
@@ -175,7 +184,7 @@ describe('revokeCertificate', () => {
     const result = await revoke(peerTls);
     expect(result).toMatchObject({ caDir: 'tlsca', caName: 'tlsca.org1.example.com' });
     const tlsCa = await readCert(join(orgDir, tlsCaCertFile));
-    const crl = new x509.X509Crl(await pem('tlsca/crl.pem'));
+    const crl = new x509.X509Crl(await pem('tlsca/crl.crl'));
     expect(akiOf(crl)).toBe(skiOf(tlsCa));
     expect(await crl.verify({ publicKey: tlsCa })).toBe(true);
     expect(crl.findRevoked(await readCert(join(orgDir, peerTls)))).not.toBeNull();
@@ -249,7 +258,7 @@ describe('revokeCertificate', () => {
     );
   });
 
-  it('refuses a crl.pem that is not the CA own CRL, instead of dropping its entries', async () => {
+  it('refuses a crl.crl that is not the CA own CRL, instead of dropping its entries', async () => {
     // The org2 CRL put in place of org1's: parseable, but signed by another CA.
     const org2 = join(out, 'peerOrganizations/org2.example.com');
     await revokeCertificate({
@@ -259,7 +268,7 @@ describe('revokeCertificate', () => {
         'utf8',
       ),
     });
-    await writeFile(join(orgDir, 'ca/crl.pem'), await readFile(join(org2, 'ca/crl.pem')));
+    await writeFile(join(orgDir, 'ca/crl.crl'), await readFile(join(org2, 'ca/crl.crl')));
     const message = await rejection(revoke(user1Sign), 'CRYPTOGEN_E_REVOKE');
     expect(message).toContain('is not signed by ca.org1.example.com; restore it from a backup');
   });
