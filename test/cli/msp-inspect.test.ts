@@ -1,23 +1,9 @@
 // `coffer msp inspect` is a contract other programs rely on (DESIGN.md): its JSON shape and
 // exit codes are checked here against the Fabric corpus, through the real binary.
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { cases, corpusDir } from '../msp/corpus.js';
 import { runCoffer } from './run.js';
-
-const corpusDir = path.resolve(import.meta.dirname, '../fixtures/fabric-msp-conformance');
-
-type Case = {
-  case: string;
-  mspDir: string;
-  mspId: string;
-  mspVersion: string;
-  mode: 'local' | 'verifying';
-  clock: string;
-  setup: 'ok' | 'fail';
-  reason?: string;
-  identities: { cert: string; valid: boolean | null; role: string | null; reason?: string }[];
-};
 
 type Output = {
   mspId: string;
@@ -31,12 +17,10 @@ type Output = {
   }[];
 };
 
-const cases = (
-  JSON.parse(readFileSync(path.join(corpusDir, 'expected.json'), 'utf8')) as Case[]
-).filter((c) => c.mspVersion !== 'any');
+const testAsserted = cases.filter((c) => c.mspVersion !== 'any');
 
 describe.concurrent('coffer msp inspect --json on the Fabric corpus', () => {
-  for (const c of cases) {
+  for (const c of testAsserted) {
     it(c.case, async () => {
       const args = [
         'msp',

@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { cases, corpusDir, versionOf, type Case, type JsonPrincipal } from './corpus.js';
 import {
   fabricReasonOf,
   loadMspFolder,
@@ -14,56 +15,6 @@ import {
   type MspVersion,
   type Principal,
 } from '../../src/msp/index.js';
-
-const corpusDir = path.resolve(import.meta.dirname, '../fixtures/fabric-msp-conformance');
-
-type JsonPrincipal = {
-  type: string | number;
-  role?: string | number;
-  mspId?: string;
-  ou?: string;
-  certifiersIdentifier?: string | null;
-  cert?: string;
-  anonymity?: string | number;
-  principals?: JsonPrincipal[];
-};
-
-type Case = {
-  case: string;
-  mspDir: string;
-  mspId: string;
-  mspVersion: string;
-  mode: 'local' | 'verifying';
-  clock: string;
-  setup: 'ok' | 'fail';
-  reason?: string;
-  identities: {
-    cert: string;
-    valid: boolean | null;
-    role: string | null;
-    revoked?: boolean;
-    reason?: string;
-    identityId?: string;
-    expiresAt?: string;
-    ous?: string[];
-  }[];
-  principals?: { cert: string; principal: JsonPrincipal; satisfied: boolean }[];
-  signatures?: { signer: string; message: string; signature: string; valid: boolean }[];
-  wellFormed?: { idBytesFile: string; mspId: string; wellFormed: boolean }[];
-  tlsRootCerts?: string[];
-  tlsIntermediateCerts?: string[];
-  codeReadingSameFor?: string[];
-};
-
-const cases = JSON.parse(readFileSync(path.join(corpusDir, 'expected.json'), 'utf8')) as Case[];
-
-const versionOf: Record<string, MspVersion> = {
-  MSPv1_0: '1.0',
-  MSPv1_1: '1.1',
-  MSPv1_3: '1.3',
-  MSPv1_4_3: '1.4.3',
-  MSPv3_0: '3.0',
-};
 
 function file(relative: string): string {
   return readFileSync(path.join(corpusDir, relative), 'latin1');
