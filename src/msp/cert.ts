@@ -28,7 +28,7 @@ import {
   NameConstraints,
   SubjectKeyIdentifier,
 } from '@peculiar/asn1-x509';
-import { cofferError } from '../errors/index.js';
+import { cofferError, isCofferError } from '../errors/index.js';
 import {
   curveOrder,
   decodeEcdsaSignature,
@@ -165,7 +165,7 @@ function keyTypeOf(key: KeyObject): KeyType {
   }
 }
 
-export function parseCertificateDer(der: Uint8Array, source: string): ParsedCert {
+function parseCertificateDerUnguarded(der: Uint8Array, source: string): ParsedCert {
   let cert: Certificate;
   let node: X509Certificate;
   try {
@@ -264,11 +264,15 @@ export function parseCertificateDer(der: Uint8Array, source: string): ParsedCert
   try {
     publicKey = node.publicKey;
   } catch {
-    publicKey = createPublicKey({
-      key: Buffer.from(AsnConvert.serialize(tbs.subjectPublicKeyInfo)),
-      format: 'der',
-      type: 'spki',
-    });
+    try {
+      publicKey = createPublicKey({
+        key: Buffer.from(AsnConvert.serialize(tbs.subjectPublicKeyInfo)),
+        format: 'der',
+        type: 'spki',
+      });
+    } catch (cause) {
+      malformed(source, 'the certificate public key cannot be decoded', cause);
+    }
   }
   const signatureOid = cert.signatureAlgorithm.algorithm;
   return {
@@ -307,6 +311,19 @@ export function parseCertificateDer(der: Uint8Array, source: string): ParsedCert
     algorithmRaw: parts.algorithm,
     node,
   };
+}
+
+/**
+ * Parses a DER certificate. Whatever the input, the only error thrown is MSP_E_CERT_MALFORMED:
+ * a library error on hostile bytes is bad input, not a crash.
+ */
+export function parseCertificateDer(der: Uint8Array, source: string): ParsedCert {
+  try {
+    return parseCertificateDerUnguarded(der, source);
+  } catch (error) {
+    if (isCofferError(error)) throw error;
+    return malformed(source, 'the certificate cannot be decoded', error);
+  }
 }
 
 function sanDnsNames(value: Uint8Array): string[] {
@@ -387,7 +404,7 @@ export type ParsedCrl = {
   readonly signature: Uint8Array;
 };
 
-export function parseCrlPem(text: string, source: string): ParsedCrl {
+function parseCrlPemUnguarded(text: string, source: string): ParsedCrl {
   const block = decodeFirstPem(text);
   const der = block?.der ?? new Uint8Array(Buffer.from(text, 'latin1'));
   let crl: CertificateList;
@@ -444,6 +461,21 @@ export function parseCrlPem(text: string, source: string): ParsedCrl {
     signatureOid,
     signature,
   };
+}
+
+/** Parses a PEM (or DER) CRL; the only errors thrown are MSP_E_CRL_INVALID and MSP_E_CERT_MALFORMED. */
+export function parseCrlPem(text: string, source: string): ParsedCrl {
+  try {
+    return parseCrlPemUnguarded(text, source);
+  } catch (error) {
+    if (isCofferError(error)) throw error;
+    throw cofferError(
+      'MSP_E_CRL_INVALID',
+      `${source}: the CRL cannot be decoded`,
+      { file: source },
+      error,
+    );
+  }
 }
 
 /** Go's CheckCRLSignature: the issuer's key verifies the CRL's (re-encoded) signature. */

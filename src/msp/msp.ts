@@ -8,7 +8,7 @@ import {
   verify as nodeVerify,
   type KeyObject,
 } from 'node:crypto';
-import { cofferError, type CofferError, type ErrorCode } from '../errors/index.js';
+import { cofferError, isCofferError, type CofferError, type ErrorCode } from '../errors/index.js';
 import { sha256, signEcdsaSha256, verifyEcdsaSha256 } from '../crypto/index.js';
 import {
   bytesEqual,
@@ -279,7 +279,7 @@ function parseCert(source: PemSource): ParsedCert {
   try {
     return parseCertificatePem(source.pem, source.source);
   } catch (error) {
-    if (error instanceof Error && 'code' in error) throw new SetupFailure(error as CofferError);
+    if (isCofferError(error)) throw new SetupFailure(error);
     throw error;
   }
 }
@@ -333,7 +333,8 @@ function setupCrls(state: State, definition: MspDefinition): void {
     try {
       crl = parseCrlPem(source.pem, source.source);
     } catch (error) {
-      throw new SetupFailure(error as CofferError);
+      if (isCofferError(error)) throw new SetupFailure(error);
+      throw error;
     }
     if (crl.aki === undefined) {
       // Fabric fails every later validation on such a CRL; refusing it at setup says why.
@@ -1141,11 +1142,12 @@ function assemble(
     tlsIntermediateCerts: definition.tlsIntermediateCerts.map((source) => source.pem),
     cacheStats: () => ({ ...counters, entries: cache.size }),
     checkTlsCertificate: (leafDer, at) => {
-      const reject = (reason: string): SignatureCheck => ({
+      const reject = (reason: string, revoked = false): SignatureCheck => ({
         ok: false,
         error: err(
           'MSP_E_TLS_CLIENT_REJECTED',
           `TLS certificate rejected by MSP ${state.mspId}: ${reason}`,
+          { mspId: state.mspId, revoked },
         ),
       });
       let leaf: ParsedCert;
@@ -1171,6 +1173,7 @@ function assemble(
           if (crl !== undefined)
             return reject(
               `certificate serial ${cert.serial.toString(16)} is revoked by ${crl.source}`,
+              true,
             );
         }
       }

@@ -26,7 +26,7 @@ export function checkTlsPeerCertificate(
     const outcome = msp.checkTlsCertificate(leafDer, at);
     if (outcome.ok) return { ok: true, mspId: msp.mspId };
     // A revocation is the answer; "does not chain here" only means: try the next MSP.
-    if (outcome.error.message.includes('revoked')) return { ok: false, error: outcome.error };
+    if (outcome.error.details['revoked'] === true) return { ok: false, error: outcome.error };
     firstRefusal ??= outcome.error;
   }
   return {
