@@ -289,6 +289,12 @@ export const errorRegistry = {
     summary: 'The certificate to revoke is not exactly one PEM X.509 certificate.',
     fix: 'Pass the PEM file of one certificate, such as signcerts/<name>-cert.pem or tls/server.crt.',
   },
+  // --- ordering (OrderingLog) ------------------------------------------------------------------
+
+  // --- ledger: merkle tree and receipts ---------------------------------------------------------
+
+  // --- ledger: store, ledger files, snapshots ---------------------------------------------------
+
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof errorRegistry;
