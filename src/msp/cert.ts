@@ -26,6 +26,7 @@ import {
   KeyUsage,
   KeyUsageFlags,
   NameConstraints,
+  SubjectAlternativeName,
   SubjectKeyIdentifier,
 } from '@peculiar/asn1-x509';
 import { cofferError, isCofferError } from '../errors/index.js';
@@ -75,6 +76,9 @@ const handledExtensionOids = new Set([
   id_ce_subjectKeyIdentifier,
   '2.5.29.32', // certificate policies
   '1.3.6.1.5.5.7.1.1', // authority information access
+  '2.5.29.33', // policy mappings (handled by Go since 1.22)
+  '2.5.29.36', // policy constraints (idem)
+  '2.5.29.54', // inhibit anyPolicy (idem)
 ]);
 
 export type KeyType = 'ec' | 'ed25519' | 'rsa' | 'other';
@@ -101,6 +105,10 @@ export type ParsedCert = {
   readonly commonName: string | undefined;
   readonly dnsNames: readonly string[];
   readonly hasSan: boolean;
+  /** Raw subjectAltName extension value, for Go's "already in chain" comparison. */
+  readonly sanHex: string | undefined;
+  /** SPKI DER of the public key, hex. */
+  readonly spkiHex: string;
   readonly permittedDns: readonly string[];
   readonly excludedDns: readonly string[];
   readonly hasNameConstraints: boolean;
@@ -184,6 +192,7 @@ function parseCertificateDerUnguarded(der: Uint8Array, source: string): ParsedCe
   let skiProblem: string | undefined = 'subjectKeyIdentifier not found in certificate';
   let aki: Uint8Array | undefined;
   let hasSan = false;
+  let sanHex: string | undefined;
   const dnsNames: string[] = [];
   let hasNameConstraints = false;
   const permittedDns: string[] = [];
@@ -224,6 +233,7 @@ function parseCertificateDerUnguarded(der: Uint8Array, source: string): ParsedCe
         }
         case id_ce_subjectAltName:
           hasSan = true;
+          sanHex = Buffer.from(value).toString('hex');
           dnsNames.push(...sanDnsNames(value));
           break;
         case id_ce_nameConstraints: {
@@ -296,6 +306,8 @@ function parseCertificateDerUnguarded(der: Uint8Array, source: string): ParsedCe
     commonName,
     dnsNames,
     hasSan,
+    sanHex,
+    spkiHex: Buffer.from(AsnConvert.serialize(tbs.subjectPublicKeyInfo)).toString('hex'),
     permittedDns,
     excludedDns,
     hasNameConstraints,
@@ -327,16 +339,9 @@ export function parseCertificateDer(der: Uint8Array, source: string): ParsedCert
 }
 
 function sanDnsNames(value: Uint8Array): string[] {
-  const decoded = asn1js.fromBER(value);
-  if (!(decoded.result instanceof asn1js.Sequence)) return [];
-  const names: string[] = [];
-  for (const item of decoded.result.valueBlock.value) {
-    // dNSName is [2] IA5String, context-specific primitive.
-    if (item.idBlock.tagClass === 3 && item.idBlock.tagNumber === 2) {
-      names.push(Buffer.from(item.valueBlock.valueBeforeDecodeView).toString('latin1'));
-    }
-  }
-  return names;
+  return AsnConvert.parse(value, SubjectAlternativeName).flatMap((name) =>
+    name.dNSName === undefined ? [] : [name.dNSName],
+  );
 }
 
 /** Reads the first PEM block of `text` as a certificate (Fabric's getCertFromPem). */

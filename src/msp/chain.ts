@@ -72,35 +72,53 @@ function signedBy(child: ParsedCert, parent: ParsedCert): boolean {
   return signatureVerifiedBy(child, parent);
 }
 
-/** Go's legacy rule: a CA with name constraints refuses a SAN-less leaf whose CN is a host. */
-function looksLikeHostname(name: string): boolean {
-  if (name.length === 0 || name.length > 253) return false;
-  const trimmed = name.endsWith('.') ? name.slice(0, -1) : name;
-  return trimmed
-    .split('.')
-    .every(
-      (label, index) =>
-        label.length > 0 && (/^[A-Za-z0-9_-]+$/.test(label) || (index === 0 && label === '*')),
-    );
+/**
+ * Fabric's validHostname (kept from Go 1.14 for its legacy name-constraint rule): labels of
+ * letters, digits, '-' (not first), '_' and ':'; a leading '*' label; one trailing dot.
+ */
+export function looksLikeHostname(name: string): boolean {
+  const host = name.endsWith('.') ? name.slice(0, -1) : name;
+  if (host.length === 0) return false;
+  return host.split('.').every((label, index) => {
+    if (label.length === 0) return false;
+    if (index === 0 && label === '*') return true;
+    return /^[A-Za-z0-9_:][A-Za-z0-9_:-]*$/.test(label);
+  });
 }
 
+/** Go's matchDomainConstraint for DNS names: ".x" needs a subdomain, "x" also matches x. */
 function dnsMatches(name: string, constraint: string): boolean {
+  if (constraint.length === 0) return true;
   const n = name.toLowerCase();
-  const c = constraint.toLowerCase().replace(/^\./, '');
+  const c = constraint.toLowerCase();
+  if (c.startsWith('.')) return n.endsWith(c) && n.length > c.length;
   return n === c || n.endsWith(`.${c}`);
 }
 
 function nameConstraintsAllow(ca: ParsedCert, leaf: ParsedCert): boolean {
   if (!ca.hasNameConstraints) return true;
-  if (!leaf.hasSan && leaf.commonName !== undefined && looksLikeHostname(leaf.commonName)) {
-    return false;
-  }
   for (const name of leaf.dnsNames) {
     if (ca.excludedDns.some((constraint) => dnsMatches(name, constraint))) return false;
     if (ca.permittedDns.length > 0 && !ca.permittedDns.some((c) => dnsMatches(name, c)))
       return false;
   }
   return true;
+}
+
+/** Go's alreadyInChain: same subject, same key and same SAN count as the same certificate. */
+function sameCertificateIdentity(a: ParsedCert, b: ParsedCert): boolean {
+  return a.subjectKey === b.subjectKey && a.spkiHex === b.spkiHex && a.sanHex === b.sanHex;
+}
+
+/**
+ * Fabric's verifyLegacyNameConstraints, applied to the one chain left after Verify: a leaf
+ * without SANs whose CN looks like a host name is refused under a name-constrained CA.
+ */
+export function legacyNameConstraintsAllow(chain: readonly ParsedCert[]): boolean {
+  const [leaf, ...cas] = chain;
+  if (leaf === undefined || cas.length === 0 || leaf.hasSan) return true;
+  if (leaf.commonName === undefined || !looksLikeHostname(leaf.commonName)) return true;
+  return !cas.some((ca) => ca.hasNameConstraints);
 }
 
 /** Go's checkChainForKeyUsage for one requested usage. */
@@ -138,7 +156,7 @@ export function buildChains(leaf: ParsedCert, options: VerifyOptions): ChainOutc
       if (current === undefined) return [];
       const found: ParsedCert[][] = [];
       const consider = (candidate: ParsedCert, isRoot: boolean): void => {
-        if (chain.some((c) => c.hex === candidate.hex)) return;
+        if (chain.some((c) => sameCertificateIdentity(c, candidate))) return;
         checks.count += 1;
         if (checks.count > chainSignatureChecksMax) {
           failure = 'signature check attempts limit reached while verifying certificate chain';

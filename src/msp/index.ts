@@ -53,3 +53,4 @@ export {
 } from './policy.js';
 export type { PolicySigner, SignedData, SignerRejection } from './signers.js';
 export { policySatisfied, policySignaturesMax, verifiedSigners } from './signers.js';
+export { encodePem, pemCertificateRef } from './pem.js';

@@ -24,7 +24,12 @@ import {
   type ParsedCert,
   type ParsedCrl,
 } from './cert.js';
-import { buildChains, createPool, type VerifyOptions } from './chain.js';
+import {
+  buildChains,
+  createPool,
+  legacyNameConstraintsAllow,
+  type VerifyOptions,
+} from './chain.js';
 import { decodeFirstPem } from './pem.js';
 import type {
   MspDefinition,
@@ -179,6 +184,13 @@ function uniqueChain(cert: ParsedCert, opts: VerifyOptions): ChainResult {
     return {
       ok: false,
       reason: `this MSP only supports a single validation chain, got ${outcome.chains.length}`,
+    };
+  }
+  if (!legacyNameConstraintsAllow(chain)) {
+    return {
+      ok: false,
+      reason:
+        'the supplied identity is not valid: a certificate without SANs whose CN is a host name cannot be issued under a name-constrained CA',
     };
   }
   return { ok: true, chain };

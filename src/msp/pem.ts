@@ -1,5 +1,6 @@
 // PEM framing (RFC 7468) with the semantics of Go's encoding/pem that Fabric relies on: the
 // first block only, its type, and what follows it. PEM is text framing, not ASN.1.
+import { createHash } from 'node:crypto';
 
 export type PemBlock = {
   readonly type: string;
@@ -46,4 +47,13 @@ export function encodePem(type: string, der: Uint8Array): string {
   const body = Buffer.from(der).toString('base64');
   const lines = body.match(/.{1,64}/g) ?? [];
   return `-----BEGIN ${type}-----\n${lines.join('\n')}\n-----END ${type}-----\n`;
+}
+
+/**
+ * Reference to a certificate as a client sends it: hex SHA-256 of the DER of its first PEM
+ * block. (Fabric's identity id hashes the low-S normalised DER, which needs the issuer.)
+ */
+export function pemCertificateRef(pem: string): string | undefined {
+  const block = decodeFirstPem(pem);
+  return block === undefined ? undefined : createHash('sha256').update(block.der).digest('hex');
 }
