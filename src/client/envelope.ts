@@ -1,0 +1,53 @@
+// Building signed envelopes: canonical request bytes, a fresh 128-bit nonce, an expiry.
+import { randomBytes } from 'node:crypto';
+import {
+  encodeRequest,
+  requestTtlMsMax,
+  transactionId,
+  type Envelope,
+  type Request,
+} from '../ledger/tx.js';
+import { sha256Digest, type ClientIdentity, type Signer } from './signer.js';
+
+/** Default lifetime of a request: long enough for a retry, short for the replay window. */
+export const requestTtlMsDefault = 60_000;
+
+export type EnvelopeOptions = {
+  readonly app: string;
+  readonly action: string;
+  readonly args: Readonly<Record<string, unknown>>;
+  readonly identity: ClientIdentity;
+  readonly signer: Signer;
+  /** Clock for expiresAt (default Date.now). */
+  readonly now?: number;
+  readonly ttlMs?: number;
+  /** Send the certificate (default true; the ledger remembers it after the first commit). */
+  readonly sendCert?: boolean;
+  readonly nonce?: string;
+};
+
+export type SignedEnvelope = {
+  readonly envelope: Envelope;
+  readonly txId: string;
+  readonly request: Request;
+};
+
+export async function signEnvelope(options: EnvelopeOptions): Promise<SignedEnvelope> {
+  const ttl = Math.min(options.ttlMs ?? requestTtlMsDefault, requestTtlMsMax);
+  const request: Request = {
+    v: 1,
+    app: options.app,
+    action: options.action,
+    args: options.args,
+    signer: { mspId: options.identity.mspId, certId: options.identity.certRef },
+    nonce: options.nonce ?? randomBytes(16).toString('hex'),
+    expiresAt: (options.now ?? Date.now()) + ttl,
+  };
+  const bytes = encodeRequest(request);
+  const signature = await options.signer(sha256Digest(bytes));
+  const envelope: Envelope =
+    options.sendCert === false
+      ? { request: bytes, signature }
+      : { request: bytes, signature, cert: options.identity.certPem };
+  return { envelope, txId: transactionId(bytes), request };
+}

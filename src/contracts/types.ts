@@ -1,0 +1,62 @@
+// The app interface: built-in apps are trusted TypeScript modules behind it; sandboxed user
+// apps (contracts issue) will stand beside them. Apps are pure: they read and write the KV
+// store through the context and never see a clock, randomness, files or the network.
+/** The NodeOU role of the caller (as msp's NodeOuRole; contracts do not depend on msp). */
+export type CallerRole = 'client' | 'peer' | 'admin' | 'orderer';
+
+/** Who signed the transaction, as checked by the caller's MSP at this ledger position. */
+export type Caller = {
+  readonly mspId: string;
+  /** Fabric identity id (hex SHA-256 of the certificate). */
+  readonly identityId: string;
+  readonly role: CallerRole | null;
+  /** Satisfies the ROLE ADMIN principal of its MSP. */
+  readonly isAdmin: boolean;
+};
+
+export type KvView = {
+  readonly get: (map: string, key: string) => string | undefined;
+};
+
+export type KvWriter = KvView & {
+  readonly put: (map: string, key: string, value: string) => void;
+  readonly delete: (map: string, key: string) => void;
+};
+
+export type ActionContext = {
+  readonly caller: Caller;
+  readonly txId: string;
+  /** The batch time recorded by the ordering node: the only clock an app sees. */
+  readonly time: number;
+  readonly kv: KvWriter;
+};
+
+export type QueryContext = {
+  readonly caller: Caller | undefined;
+  readonly kv: KvView;
+};
+
+/** JSON Schema (draft 2020-12 subset) of an action's arguments, for docs and OpenAPI. */
+export type ArgsSchema = Readonly<Record<string, unknown>>;
+
+export type Action = {
+  readonly summary: string;
+  readonly args: ArgsSchema;
+  readonly run: (context: ActionContext, args: Readonly<Record<string, unknown>>) => unknown;
+};
+
+export type Query = {
+  readonly summary: string;
+  readonly args: ArgsSchema;
+  readonly run: (context: QueryContext, args: Readonly<Record<string, unknown>>) => unknown;
+};
+
+export type App = {
+  readonly name: string;
+  readonly version: string;
+  readonly summary: string;
+  readonly actions: Readonly<Record<string, Action>>;
+  readonly queries: Readonly<Record<string, Query>>;
+};
+
+export type AppRegistry = ReadonlyMap<string, App>;

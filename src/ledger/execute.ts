@@ -1,0 +1,276 @@
+// Execution of an ordered batch: a pure function of (state, batch, consortium configuration,
+// apps). Every node runs it on every batch and must reach the same outcomes and write sets:
+// no clock but the batch time, no randomness, no IO. A failed check makes an invalid
+// transaction with its registry code; it never stops the batch.
+import { cofferError, isCofferError, type CofferError, type ErrorCode } from '../errors/index.js';
+import type { AppRegistry, Caller, KvWriter } from '../contracts/index.js';
+import { pemCertificateRef, type Msp } from '../msp/index.js';
+import type { ReplayWindow } from './replay.js';
+import type { WriteSet } from './store.js';
+import {
+  decodeRequest,
+  envelopeFromJson,
+  requestTtlMsMax,
+  transactionId,
+  type Envelope,
+  type RawBatch,
+  type Request,
+} from './tx.js';
+
+/** Certificates of signers, by reference (SHA-256 of the DER as sent): sent once, then referenced. */
+export const certsMap = 'public:coffer.certs';
+/** Bytes of an app result kept in the ledger. */
+export const resultBytesMax = 64 * 1024;
+
+/** What execution needs of the KV store (src/ledger/store.ts provides it). */
+export type ExecutionStore = {
+  readonly read: (map: string, key: string) => string | undefined;
+  readonly begin: () => {
+    readonly get: (map: string, key: string) => string | undefined;
+    readonly put: (map: string, key: string, value: string) => void;
+    readonly delete: (map: string, key: string) => void;
+    readonly writeSet: () => WriteSet;
+  };
+  readonly apply: (writeSet: WriteSet, seqno: number) => void;
+};
+
+/** The consortium configuration in force at a ledger position. */
+export type Consortium = { readonly msps: ReadonlyMap<string, Msp> };
+
+export type TxOutcome = {
+  readonly seqno: number;
+  /** Null only when the envelope itself was unreadable. */
+  readonly txId: string | null;
+  readonly status: 'committed' | 'invalid';
+  readonly code?: ErrorCode;
+  readonly message?: string;
+  readonly result?: unknown;
+  readonly signer?: { readonly mspId: string; readonly identityId: string };
+  readonly app?: string;
+  readonly action?: string;
+  /** The envelope exactly as ordered, so anyone can re-check who signed what. */
+  readonly envelope: unknown;
+  readonly writeSet: WriteSet;
+};
+
+export type BatchInput = {
+  readonly store: ExecutionStore;
+  readonly replay: ReplayWindow;
+  readonly batch: RawBatch;
+  /** Seqno of the batch's first transaction. */
+  readonly firstSeqno: number;
+  /** Time of the previous batch: batch time never goes backwards on any node. */
+  readonly previousTime: number;
+  readonly consortium: Consortium;
+  readonly apps: AppRegistry;
+  /**
+   * Transaction ids whose signature this node verified when the request arrived. Not state:
+   * it only saves work, and a node without it verifies everything and reaches the same result.
+   */
+  readonly preVerified: ReadonlySet<string>;
+};
+
+export type BatchOutput = { readonly outcomes: readonly TxOutcome[]; readonly time: number };
+
+class Invalid extends Error {
+  constructor(readonly error: CofferError) {
+    super(error.message);
+  }
+}
+
+function refuse(code: ErrorCode, message: string, details: Record<string, unknown> = {}): never {
+  throw new Invalid(cofferError(code, message, details));
+}
+
+function appOwns(app: string, map: string): boolean {
+  return map.startsWith(`${app}.`) || map.startsWith(`public:${app}.`);
+}
+
+type Checked = {
+  request: Request;
+  msp: Msp;
+  caller: Caller;
+  certPem: string;
+  certKnown: boolean;
+};
+
+/** Identity, signature, freshness and replay checks, in the order every node applies them. */
+function check(input: BatchInput, time: number, envelope: Envelope, txId: string): Checked {
+  let request: Request;
+  try {
+    request = decodeRequest(envelope.request);
+  } catch (error) {
+    if (isCofferError(error)) throw new Invalid(error);
+    throw error;
+  }
+  if (request.expiresAt <= time) {
+    refuse(
+      'TX_E_EXPIRED',
+      `request ${txId.slice(0, 16)}… expired at ${request.expiresAt}, before batch time ${time}`,
+    );
+  }
+  if (request.expiresAt > time + requestTtlMsMax) {
+    refuse(
+      'TX_E_EXPIRY_TOO_FAR',
+      `request expiresAt ${request.expiresAt} is more than ${requestTtlMsMax} ms after batch time ${time}`,
+    );
+  }
+  if (input.replay.has(txId)) refuse('TX_E_REPLAY', `transaction ${txId} was already submitted`);
+  const { mspId, certId } = request.signer;
+  const msp = input.consortium.msps.get(mspId);
+  if (msp === undefined)
+    refuse('TX_E_UNKNOWN_MSP', `MSP ${mspId} is not a member of the consortium`, { mspId });
+  const knownPem = input.store.read(certsMap, certId);
+  const certPem = envelope.cert ?? knownPem;
+  if (certPem === undefined) {
+    refuse(
+      'TX_E_UNKNOWN_CERT',
+      `certificate ${certId.slice(0, 16)}… is not known to the ledger and was not sent`,
+    );
+  }
+  const sentRef = pemCertificateRef(certPem);
+  if (sentRef !== certId) {
+    refuse(
+      'TX_E_CERT_MISMATCH',
+      `the certificate sent has reference ${String(sentRef)}, the request names ${certId}`,
+    );
+  }
+  const identity = msp.deserializeIdentity(mspId, certPem);
+  if (!identity.ok) throw new Invalid(identity.error);
+  const validation = msp.validate(identity.identity);
+  if (!validation.valid) throw new Invalid(validation.error);
+  if (!input.preVerified.has(txId)) {
+    const signature = msp.verify(identity.identity, envelope.request, envelope.signature);
+    if (!signature.ok) throw new Invalid(signature.error);
+  }
+  const caller: Caller = {
+    mspId,
+    identityId: identity.identity.id,
+    role: validation.role,
+    isAdmin: msp.satisfiesPrincipal(identity.identity, { type: 'ROLE', mspId, role: 'ADMIN' })
+      .satisfied,
+  };
+  return { request, msp, caller, certPem, certKnown: knownPem !== undefined };
+}
+
+function runApp(
+  input: BatchInput,
+  time: number,
+  txId: string,
+  checked: Checked,
+): { result: unknown; writeSet: WriteSet } {
+  const { request, caller } = checked;
+  const app = input.apps.get(request.app);
+  const action = app?.actions[request.action];
+  if (app === undefined || action === undefined || !Object.hasOwn(app.actions, request.action)) {
+    refuse('TX_E_UNKNOWN_APP', `no action ${request.app}/${request.action} is installed`);
+  }
+  const tx = input.store.begin();
+  const guard = (map: string): void => {
+    if (!appOwns(app.name, map)) {
+      refuse('APP_E_FAILED', `app ${app.name} touched map ${map}, which it does not own`);
+    }
+  };
+  const kv: KvWriter = {
+    get: (map, key) => {
+      guard(map);
+      return tx.get(map, key);
+    },
+    put: (map, key, value) => {
+      guard(map);
+      tx.put(map, key, value);
+    },
+    delete: (map, key) => {
+      guard(map);
+      tx.delete(map, key);
+    },
+  };
+  let result: unknown;
+  try {
+    result = action.run({ caller, txId, time, kv }, request.args);
+  } catch (error) {
+    if (error instanceof Invalid) throw error;
+    if (isCofferError(error) && /^(APP|TOKEN)_E_/.test(error.code)) throw new Invalid(error);
+    // Anything else is a bug in the app; deterministic, so every node records the same.
+    refuse(
+      'APP_E_FAILED',
+      `${app.name}/${request.action} failed: ${error instanceof Error ? error.message : String(error)}`,
+    );
+  }
+  const encoded = JSON.stringify(result ?? null);
+  if (encoded.length > resultBytesMax) {
+    refuse(
+      'APP_E_FAILED',
+      `${app.name}/${request.action} returned ${encoded.length} bytes; at most ${resultBytesMax}`,
+    );
+  }
+  if (!checked.certKnown) tx.put(certsMap, request.signer.certId, checked.certPem);
+  return { result: JSON.parse(encoded) as unknown, writeSet: tx.writeSet() };
+}
+
+/** Executes one ordered batch, applying each committed transaction's writes to the store. */
+export function executeBatch(input: BatchInput): BatchOutput {
+  const time = Math.max(input.previousTime, input.batch.time);
+  input.replay.prune(time);
+  const outcomes: TxOutcome[] = [];
+  input.batch.envelopes.forEach((raw, index) => {
+    const seqno = input.firstSeqno + index;
+    let envelope: Envelope;
+    try {
+      envelope = envelopeFromJson(raw);
+    } catch (error) {
+      if (!isCofferError(error)) throw error;
+      outcomes.push({
+        seqno,
+        txId: null,
+        status: 'invalid',
+        code: error.code,
+        message: error.message,
+        envelope: raw,
+        writeSet: [],
+      });
+      return;
+    }
+    const txId = transactionId(envelope.request);
+    let checked: Checked | undefined;
+    try {
+      checked = check(input, time, envelope, txId);
+      // A request that passed its signature check can never be replayed, whatever the app says.
+      if (!input.replay.add(txId, checked.request.expiresAt)) {
+        refuse('TX_E_REPLAY', 'the replay window is full; retry shortly');
+      }
+      const { result, writeSet } = runApp(input, time, txId, checked);
+      input.store.apply(writeSet, seqno);
+      outcomes.push({
+        seqno,
+        txId,
+        status: 'committed',
+        result,
+        signer: { mspId: checked.caller.mspId, identityId: checked.caller.identityId },
+        app: checked.request.app,
+        action: checked.request.action,
+        envelope: raw,
+        writeSet,
+      });
+    } catch (error) {
+      if (!(error instanceof Invalid)) throw error;
+      outcomes.push({
+        seqno,
+        txId,
+        status: 'invalid',
+        code: error.error.code,
+        message: error.error.message,
+        ...(checked === undefined
+          ? {}
+          : {
+              signer: { mspId: checked.caller.mspId, identityId: checked.caller.identityId },
+              app: checked.request.app,
+              action: checked.request.action,
+            }),
+        envelope: raw,
+        writeSet: [],
+      });
+    }
+  });
+  return { outcomes, time };
+}
