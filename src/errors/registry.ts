@@ -289,11 +289,245 @@ export const errorRegistry = {
     summary: 'The certificate to revoke is not exactly one PEM X.509 certificate.',
     fix: 'Pass the PEM file of one certificate, such as signcerts/<name>-cert.pem or tls/server.crt.',
   },
+  // --- transactions and execution -------------------------------------------------------------
+  TX_E_MALFORMED: {
+    className: 'TransactionError',
+    summary: 'The transaction envelope or request is not well-formed.',
+    fix: 'Build requests with the Coffer client SDK; the error names the failing field.',
+  },
+  TX_E_EXPIRED: {
+    className: 'TransactionError',
+    summary: 'The request expired before it was ordered (expiresAt is not after the batch time).',
+    fix: 'Sign a new request with a fresh nonce and a later expiresAt.',
+  },
+  TX_E_EXPIRY_TOO_FAR: {
+    className: 'TransactionError',
+    summary: 'The request expiresAt is further in the future than the node accepts.',
+    fix: 'Use an expiresAt at most requestTtlMsMax after now (the SDK does this).',
+  },
+  TX_E_REPLAY: {
+    className: 'TransactionError',
+    summary: 'The same signed request was already submitted (replay).',
+    fix: 'Sign a new request with a new nonce; look the earlier one up by its transaction id.',
+  },
+  TX_E_UNKNOWN_MSP: {
+    className: 'TransactionError',
+    summary: 'The request names an MSP that is not part of the consortium.',
+    fix: 'Use the MSP ID of a member organisation.',
+  },
+  TX_E_UNKNOWN_CERT: {
+    className: 'TransactionError',
+    summary: 'The signer certificate is neither in the envelope nor known to the ledger.',
+    fix: 'Send the signer certificate with the envelope (the SDK does by default).',
+  },
+  TX_E_CERT_MISMATCH: {
+    className: 'TransactionError',
+    summary: 'The certificate in the envelope is not the one the request names (certId).',
+    fix: 'Set signer.certId to the hex SHA-256 of the DER of the certificate you send and sign with.',
+  },
+  TX_E_UNKNOWN_APP: {
+    className: 'TransactionError',
+    summary: 'The request names an app or action that is not installed.',
+    fix: 'List the installed apps and actions in the node OpenAPI document.',
+  },
+  APP_E_INVALID_ARGS: {
+    className: 'AppError',
+    summary: 'The app action arguments are invalid.',
+    fix: 'Send the arguments the action schema describes; the error names the field.',
+  },
+  APP_E_FORBIDDEN: {
+    className: 'AppError',
+    summary: 'The caller is not allowed to run this action.',
+    fix: 'Sign with an identity that has the required role (for example an MSP admin).',
+  },
+  APP_E_FAILED: {
+    className: 'AppError',
+    summary: 'The app failed while executing the transaction; nothing it wrote was kept.',
+    fix: 'This is a bug in the app: report the transaction id and message.',
+  },
+  TOKEN_E_INSUFFICIENT_FUNDS: {
+    className: 'AppError',
+    summary: 'The sender balance is lower than the amount.',
+    fix: 'Transfer at most the current balance (GET the balance first).',
+  },
+  TOKEN_E_OVERFLOW: {
+    className: 'AppError',
+    summary: 'The amount would exceed the largest supply the token allows.',
+    fix: 'Mint or transfer a smaller amount.',
+  },
+
   // --- ordering (OrderingLog) ------------------------------------------------------------------
+  ORDERING_E_BATCH_TOO_LARGE: {
+    className: 'OrderingInputError',
+    summary: 'A batch is larger than batchBytesMax.',
+    fix: 'Cut fewer requests per batch; the limit and the batch size are in the error details.',
+  },
+  ORDERING_E_READ_RANGE: {
+    className: 'OrderingInputError',
+    summary: 'A log read asked for a start position or count that is not a positive integer.',
+    fix: 'Call read(from, max) with integers from >= 1 and max >= 1.',
+  },
+  ORDERING_E_BACKPRESSURE: {
+    className: 'OrderingBusyError',
+    summary: 'Too many appends already wait for the next fsync of the ordering log.',
+    fix: 'Retry after details.retryAfterMs milliseconds (the node answers HTTP 429 with Retry-After).',
+  },
+  ORDERING_E_DISK_FULL: {
+    className: 'OrderingStorageError',
+    summary: 'The disk of the ordering log is full (ENOSPC or EDQUOT); appends are refused, reads work.',
+    fix: 'Free space or grow the volume; appends resume by themselves once a write succeeds again.',
+  },
+  ORDERING_E_IO: {
+    className: 'OrderingStorageError',
+    summary: 'An input/output error stopped the ordering log; it refuses appends until reopened.',
+    fix: 'Check the disk and the system log (the cause is in the error), then restart the node.',
+  },
+  ORDERING_E_CORRUPT: {
+    className: 'OrderingCorruptError',
+    summary: 'A log segment holds damaged or missing acknowledged data (file and byte offset given).',
+    fix: 'Do not delete or edit segments: restore the named file from a replica or a backup.',
+  },
+  ORDERING_E_CLOSED: {
+    className: 'OrderingClosedError',
+    summary: 'The ordering log was closed; it refuses appends and reads.',
+    fix: 'Open the log again with openEmbeddedLog (one open log per directory).',
+  },
+  ORDERING_E_CONFIG: {
+    className: 'OrderingConfigError',
+    summary: 'An ordering log option breaks a limit or a relation between limits.',
+    fix: 'Fix the option named in the error; the limits are listed in docs/errors.md.',
+  },
 
   // --- ledger: merkle tree and receipts ---------------------------------------------------------
+  LEDGER_E_MERKLE_RANGE: {
+    className: 'MerkleError',
+    summary: 'A leaf index or tree size is outside the Merkle tree.',
+    fix: 'Ask for an index below the tree size, and a size no larger than the leaves appended.',
+  },
+  LEDGER_E_MERKLE_HASH: {
+    className: 'MerkleError',
+    summary: 'A hash given to the Merkle tree is not 32 bytes (SHA-256).',
+    fix: 'Append leafHash(entry bytes): 32 bytes per leaf, leaf hashes concatenated for fromLeafHashes.',
+  },
+  LEDGER_E_MERKLE_STATE: {
+    className: 'MerkleError',
+    summary: 'A serialized Merkle tree state is malformed or its hashes do not match its leaves.',
+    fix: 'Restore from an intact snapshot, or rebuild the tree from the ledger files (fromLeafHashes).',
+  },
+  LEDGER_E_JSON_MALFORMED: {
+    className: 'CanonicalJsonError',
+    summary: 'The bytes are not one JSON value in UTF-8.',
+    fix: 'Send one JSON value, UTF-8 encoded, without a byte order mark or trailing bytes.',
+  },
+  LEDGER_E_NOT_CANONICAL: {
+    className: 'CanonicalJsonError',
+    summary: 'The JSON bytes are not in RFC 8785 (JCS) canonical form.',
+    fix: 'Serialize with RFC 8785 (e.g. the canonicalize package) and sign and send exactly those bytes.',
+  },
+  LEDGER_E_JSON_LIMIT: {
+    className: 'CanonicalJsonError',
+    summary: 'The JSON is larger or nested deeper than the canonical JSON limits.',
+    fix: 'Keep it within canonicalBytesMax bytes and canonicalDepthMax levels (see docs/errors.md).',
+  },
+  LEDGER_E_JSON_VALUE: {
+    className: 'CanonicalJsonError',
+    summary:
+      'The JSON holds a value Coffer does not sign: a non-integer or unsafe-integer number, a lone surrogate, or non-JSON data.',
+    fix: 'Send amounts and fractions as decimal strings; numbers must be integers within ±(2^53 - 1).',
+  },
+  RECEIPT_E_MALFORMED: {
+    className: 'ReceiptError',
+    summary: 'The receipt is not a well-formed Coffer receipt.',
+    fix: 'Fix the field the error names; pass the receipt JSON exactly as the node returned it.',
+  },
+  RECEIPT_E_ENTRY_MISMATCH: {
+    className: 'ReceiptError',
+    summary: 'The ledger entry in the receipt does not hash to the leaf its proof starts from.',
+    fix: 'The entry or leaf hash was altered: fetch the receipt again from a node.',
+  },
+  RECEIPT_E_TXID_MISMATCH: {
+    className: 'ReceiptError',
+    summary: 'The receipt txId is not the transaction its ledger entry records.',
+    fix: 'The txId or entry was altered: fetch the receipt for this transaction again from a node.',
+  },
+  RECEIPT_E_PROOF_INVALID: {
+    className: 'ReceiptError',
+    summary: 'The inclusion proof does not lead from the leaf to the signed root for the tree size.',
+    fix: 'The proof, index, size or root was altered: fetch the receipt again from a node.',
+  },
+  RECEIPT_E_SIGNER_UNKNOWN: {
+    className: 'ReceiptError',
+    summary: 'The signed root names an MSP that is not among the trusted organisations.',
+    fix: 'Verify with the MSP folders of every consortium organisation, the signing node one included.',
+  },
+  RECEIPT_E_SIGNER_INVALID: {
+    className: 'ReceiptError',
+    summary: 'The node certificate is not a valid identity of the MSP the signed root names.',
+    fix: 'Use the organisation current MSP folder (CAs, CRLs); a foreign or revoked certificate never verifies.',
+  },
+  RECEIPT_E_SIGNER_NOT_PEER: {
+    className: 'ReceiptError',
+    summary: 'The root was signed by an identity that is not a peer (NodeOU role peer).',
+    fix: 'Only ledger nodes sign roots: use a receipt from a node, not one signed by a client or admin.',
+  },
+  RECEIPT_E_SIGNATURE_INVALID: {
+    className: 'ReceiptError',
+    summary: 'The signature over the signed root does not verify with the node certificate.',
+    fix: 'The signed root or signature was altered: fetch the receipt again from a node.',
+  },
 
   // --- ledger: store, ledger files, snapshots ---------------------------------------------------
+  STORE_E_LIMIT: {
+    className: 'StoreError',
+    summary:
+      'A transaction or store exceeds a store limit (key, value, map name, writes or bytes per transaction, maps, snapshot size).',
+    fix: 'Write smaller keys and values or fewer of them per transaction; details name the limit and its maximum.',
+  },
+  STORE_E_INVALID: {
+    className: 'StoreError',
+    summary: 'A map name, key or value is not valid (map name syntax, or text that is not well-formed Unicode).',
+    fix: 'Name maps with letters, digits and _ . - / (after "public:" for public maps); keys and values must be well-formed Unicode.',
+  },
+  STORE_E_MALFORMED: {
+    className: 'StoreError',
+    summary: 'Encoded write set bytes cannot be decoded (lengths, UTF-8, or a write in the wrong public/private part).',
+    fix: 'The ledger entry is damaged or was not written by Coffer; run `coffer ledger verify` on the ledger folder.',
+  },
+  STORE_E_DECRYPT: {
+    className: 'StoreError',
+    summary: 'Private writes or snapshot maps do not authenticate under the ledger secret (altered, or another seqno or secret).',
+    fix: 'Check that the node uses the ledger secret of this ledger; otherwise the entry or snapshot was altered.',
+  },
+  LEDGER_E_SECRET_INVALID: {
+    className: 'LedgerSecretError',
+    summary: 'The ledger secret file is missing, malformed (not 64 hex digits) or readable by others than its owner.',
+    fix: 'Restore the secret file of this ledger with mode 0600 (chmod 600); never generate a new one for an existing ledger.',
+  },
+  LEDGER_E_SECRET_EXISTS: {
+    className: 'LedgerSecretError',
+    summary: 'A ledger secret file already exists where a new one was to be created.',
+    fix: 'Load the existing secret instead; creating one is only for a new ledger.',
+  },
+  LEDGER_E_DISK_FULL: {
+    className: 'LedgerFileError',
+    summary: 'The disk holding ledger files or snapshots is full (ENOSPC or EDQUOT); nothing half-written was kept (retryable).',
+    fix: 'Free disk space, then retry the same call (details.retryable is true).',
+  },
+  LEDGER_E_IO: {
+    className: 'LedgerFileError',
+    summary: 'An input/output error on ledger files, snapshots or the secret file.',
+    fix: 'Check the disk and the permissions of the named file; reopen the ledger to recover.',
+  },
+  LEDGER_E_CORRUPT: {
+    className: 'LedgerFileError',
+    summary: 'A ledger chunk holds damaged or missing entries that were flushed (file and byte range given).',
+    fix: 'Run `coffer ledger verify DIR`; if the disk is healthy, move the ledger folder aside and the node rebuilds it from its ordering log.',
+  },
+  SNAPSHOT_E_CORRUPT: {
+    className: 'SnapshotError',
+    summary: 'A snapshot file fails its checks (header, SHA-256 digest, sections or contents).',
+    fix: 'Nothing to do when an older snapshot loads instead; otherwise delete the file and the node replays the ledger.',
+  },
 
 } as const satisfies Record<string, ErrorSpec>;
 

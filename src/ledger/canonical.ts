@@ -1,0 +1,209 @@
+// Canonical bytes for everything Coffer signs: RFC 8785 JSON Canonicalization Scheme (JCS),
+// through `canonicalize` (by an RFC 8785 author). Coffer uses a strict profile of it:
+// numbers are safe integers only (amounts travel as decimal strings, so no float formatting
+// is ever signed), strings are well-formed UTF-16, and values are plain JSON data.
+//
+// `parseCanonical` accepts bytes only if they are exactly the canonical form of what they
+// parse to, so the bytes a client signed are the bytes the ledger stores and hashes.
+import canonicalize from 'canonicalize';
+import { cofferError } from '../errors/index.js';
+
+/** Largest canonical JSON text, in UTF-8 bytes (a 4 MiB ordered batch must fit). */
+export const canonicalBytesMax = 8 * 1024 * 1024;
+/** Deepest nesting of arrays and objects (the top-level value is depth 1). */
+export const canonicalDepthMax = 64;
+
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+const identifier = /^[A-Za-z_$][\w$]*$/;
+
+function childPath(path: string, key: string | number): string {
+  if (typeof key === 'number') return `${path}[${key}]`;
+  return identifier.test(key) ? `${path}.${key}` : `${path}[${JSON.stringify(key)}]`;
+}
+
+function hasLoneSurrogate(text: string): boolean {
+  for (let i = 0; i < text.length; i += 1) {
+    const unit = text.charCodeAt(i);
+    if (unit >= 0xd800 && unit <= 0xdbff) {
+      const next = text.charCodeAt(i + 1);
+      if (!(next >= 0xdc00 && next <= 0xdfff)) return true;
+      i += 1;
+    } else if (unit >= 0xdc00 && unit <= 0xdfff) {
+      return true;
+    }
+  }
+  return false;
+}
+
+function badValue(path: string, what: string): Error {
+  return cofferError('LEDGER_E_JSON_VALUE', `${path} ${what}`, { field: path });
+}
+
+function tooDeep(path: string): Error {
+  return cofferError(
+    'LEDGER_E_JSON_LIMIT',
+    `${path} is nested deeper than ${canonicalDepthMax} levels`,
+    { field: path, depthMax: canonicalDepthMax },
+  );
+}
+
+/** Checks `value` is data of Coffer's JCS profile; throws naming the first bad field. */
+function checkValue(value: unknown, path: string, depth: number): void {
+  switch (typeof value) {
+    case 'boolean':
+      return;
+    case 'number':
+      if (!Number.isSafeInteger(value)) {
+        throw badValue(
+          path,
+          `is the number ${String(value)}; only integers within ±(2^53 - 1) are allowed (send amounts as decimal strings)`,
+        );
+      }
+      if (Object.is(value, -0)) throw badValue(path, 'is negative zero');
+      return;
+    case 'string':
+      if (hasLoneSurrogate(value)) throw badValue(path, 'holds a lone UTF-16 surrogate');
+      return;
+    case 'object': {
+      if (value === null) return;
+      if (depth >= canonicalDepthMax) throw tooDeep(path);
+      if (Array.isArray(value)) {
+        for (let i = 0; i < value.length; i += 1) {
+          if (!(i in value)) throw badValue(childPath(path, i), 'is a hole in a sparse array');
+          checkValue(value[i], childPath(path, i), depth + 1);
+        }
+        return;
+      }
+      const proto: unknown = Object.getPrototypeOf(value);
+      if (proto !== Object.prototype && proto !== null) {
+        throw badValue(
+          path,
+          'is not a plain object (Dates, Maps, Buffers and classes are not JSON)',
+        );
+      }
+      if (Object.getOwnPropertySymbols(value).length > 0) {
+        throw badValue(path, 'has symbol keys');
+      }
+      for (const [key, item] of Object.entries(value)) {
+        if (hasLoneSurrogate(key)) {
+          throw badValue(childPath(path, key), 'is a member name with a lone UTF-16 surrogate');
+        }
+        checkValue(item, childPath(path, key), depth + 1);
+      }
+      return;
+    }
+    default:
+      throw badValue(path, `is ${typeof value}, which JSON cannot represent`);
+  }
+}
+
+function encode(value: unknown): string {
+  const text = canonicalize(value);
+  if (text === undefined) throw badValue('$', 'has no JSON representation');
+  return text;
+}
+
+/** RFC 8785 canonical JSON text of `value`, checked against Coffer's profile and limits. */
+export function canonicalString(value: unknown): string {
+  checkValue(value, '$', 0);
+  const text = encode(value);
+  const bytes = Buffer.byteLength(text, 'utf8');
+  if (bytes > canonicalBytesMax) {
+    throw cofferError(
+      'LEDGER_E_JSON_LIMIT',
+      `canonical JSON is ${bytes} bytes; at most ${canonicalBytesMax}`,
+      { bytes, bytesMax: canonicalBytesMax },
+    );
+  }
+  return text;
+}
+
+/** RFC 8785 canonical UTF-8 bytes of `value`: the bytes that are signed, stored and hashed. */
+export function canonicalBytes(value: unknown): Uint8Array {
+  const buffer = Buffer.from(canonicalString(value), 'utf8');
+  return new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
+}
+
+/** Nesting depth of JSON text, counting brackets outside strings; stops past the limit. */
+function exceedsDepth(text: string): number | undefined {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i += 1) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c)
+        i += 1; // backslash: skip the escaped character
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) {
+      inString = true;
+    } else if (c === 0x5b || c === 0x7b) {
+      depth += 1;
+      if (depth > canonicalDepthMax) return i;
+    } else if (c === 0x5d || c === 0x7d) {
+      depth -= 1;
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Parses canonical JSON bytes. Refuses, with a coded error, bytes that are too long or too
+ * deep (LEDGER_E_JSON_LIMIT), not UTF-8 JSON (LEDGER_E_JSON_MALFORMED), outside Coffer's
+ * profile (LEDGER_E_JSON_VALUE), or not byte for byte the RFC 8785 form of the value they
+ * parse to (LEDGER_E_NOT_CANONICAL: whitespace, key order, escapes, duplicate keys, ...).
+ */
+export function parseCanonical(bytes: Uint8Array): unknown {
+  if (!(bytes instanceof Uint8Array)) {
+    throw cofferError(
+      'LEDGER_E_JSON_MALFORMED',
+      `canonical JSON must be bytes, got ${typeof bytes}`,
+    );
+  }
+  if (bytes.byteLength > canonicalBytesMax) {
+    throw cofferError(
+      'LEDGER_E_JSON_LIMIT',
+      `JSON is ${bytes.byteLength} bytes; at most ${canonicalBytesMax}`,
+      { bytes: bytes.byteLength, bytesMax: canonicalBytesMax },
+    );
+  }
+  let text: string;
+  try {
+    text = utf8.decode(bytes);
+  } catch (cause) {
+    throw cofferError('LEDGER_E_JSON_MALFORMED', 'JSON bytes are not valid UTF-8', {}, cause);
+  }
+  const deepAt = exceedsDepth(text);
+  if (deepAt !== undefined) {
+    throw cofferError(
+      'LEDGER_E_JSON_LIMIT',
+      `JSON is nested deeper than ${canonicalDepthMax} levels (at character ${deepAt})`,
+      { depthMax: canonicalDepthMax },
+    );
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (cause) {
+    throw cofferError(
+      'LEDGER_E_JSON_MALFORMED',
+      `not JSON: ${(cause as Error).message}`,
+      {},
+      cause,
+    );
+  }
+  checkValue(value, '$', 0);
+  const canonical = encode(value);
+  if (canonical !== text) {
+    let at = 0;
+    while (at < text.length && text[at] === canonical[at]) at += 1;
+    const byteOffset = Buffer.byteLength(text.slice(0, at), 'utf8');
+    throw cofferError(
+      'LEDGER_E_NOT_CANONICAL',
+      `JSON is not in RFC 8785 canonical form: from byte ${byteOffset} it has ` +
+        `${JSON.stringify(text.slice(at, at + 16))} where the canonical form has ` +
+        JSON.stringify(canonical.slice(at, at + 16)),
+      { byteOffset },
+    );
+  }
+  return value;
+}

@@ -1,0 +1,582 @@
+// The ledger's Merkle tree: RFC 9162 §2.1 (the RFC 6962 tree) over SHA-256. Leaves are hashed
+// as SHA-256(0x00 ‖ entry), interior nodes as SHA-256(0x01 ‖ left ‖ right), and a tree of n > 1
+// leaves splits at the largest power of two below n (§2.1.1).
+//
+// The tree keeps every complete subtree: level k holds the hashes of the floor(n / 2^k) aligned
+// subtrees of 2^k leaves, so an append hashes once on average and memory is about 2 × 32 bytes
+// per leaf (levels are chunked Buffers, never arrays of small Uint8Arrays). A proof or root at
+// the current size is O(log n) look-ups (the right spine is cached until the next append); at
+// an earlier size it adds one fold of at most log n hashes along that size's right spine.
+import { createHash, hash as oneShotHash } from 'node:crypto';
+import { cofferError } from '../errors/index.js';
+
+/** Bytes of a SHA-256 hash: every leaf, node and root. */
+export const hashBytes = 32;
+/** Most leaves a tree holds: sizes and indexes stay exact JavaScript integers. */
+export const treeSizeMax = Number.MAX_SAFE_INTEGER;
+/** Longest inclusion proof accepted: a tree of at most 2^53 leaves needs at most 53 hashes. */
+export const inclusionProofHashesMax = 64;
+/** Longest consistency proof accepted: at most 2 × 53 hashes for trees below 2^53 leaves. */
+export const consistencyProofHashesMax = 128;
+/** Hashes per storage chunk of a level (16 384 × 32 bytes = 512 KiB). */
+export const chunkHashesMax = 1 << 14;
+/** Hashes in the first, growing, chunk of a level when it is created. */
+const chunkHashesInitial = 16;
+
+const leafPrefix = Buffer.of(0x00);
+/** MTH({}) = SHA-256 of the empty string (RFC 9162 §2.1.1). */
+const emptyRootBytes = createHash('sha256').digest();
+
+/** The root of the empty tree: SHA-256 of the empty string. A fresh copy each call. */
+export function emptyRoot(): Uint8Array {
+  return new Uint8Array(emptyRootBytes);
+}
+
+/** RFC 9162 §2.1.1: MTH({d(0)}) = HASH(0x00 ‖ d(0)). */
+export function leafHash(data: Uint8Array): Uint8Array {
+  return new Uint8Array(createHash('sha256').update(leafPrefix).update(data).digest());
+}
+
+/** Scratch for 0x01 ‖ left ‖ right: one copy and a one-shot hash beat an incremental hash. */
+const nodeInput = Buffer.alloc(1 + 2 * hashBytes);
+nodeInput[0] = 0x01;
+
+/** RFC 9162 §2.1.1: HASH(0x01 ‖ left ‖ right). */
+function nodeHash(left: Uint8Array, right: Uint8Array): Buffer {
+  nodeInput.set(left, 1);
+  nodeInput.set(right, 1 + hashBytes);
+  return oneShotHash('sha256', nodeInput, 'buffer');
+}
+
+/** `nodeHash` as a public, copying function, for callers that fold proofs themselves. */
+export function interiorHash(left: Uint8Array, right: Uint8Array): Uint8Array {
+  assertHash(left, 'left');
+  assertHash(right, 'right');
+  return new Uint8Array(nodeHash(left, right));
+}
+
+function assertHash(value: Uint8Array, what: string): void {
+  if (!(value instanceof Uint8Array) || value.byteLength !== hashBytes) {
+    throw cofferError(
+      'LEDGER_E_MERKLE_HASH',
+      `${what} must be a ${hashBytes}-byte SHA-256 hash, got ${describe(value)}`,
+      { what },
+    );
+  }
+}
+
+function describe(value: unknown): string {
+  return value instanceof Uint8Array ? `${value.byteLength} bytes` : typeof value;
+}
+
+function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.byteLength !== b.byteLength) return false;
+  for (let i = 0; i < a.byteLength; i += 1) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+function isSize(value: unknown): value is number {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
+}
+
+/** Largest power of two strictly below n, for n ≥ 2 (RFC 9162 §2.1.1's k). Exact up to 2^53. */
+function splitPoint(n: number): number {
+  let k = 1;
+  while (k * 2 < n) k *= 2;
+  return k;
+}
+
+function isPowerOfTwo(n: number): boolean {
+  return n > 0 && splitPoint(n + 1) === n;
+}
+
+/** log2 of a power of two ≤ 2^53, exactly. */
+function log2Exact(n: number): number {
+  let level = 0;
+  for (let size = 1; size < n; size *= 2) level += 1;
+  return level;
+}
+
+// ---- storage ----------------------------------------------------------------------------------
+
+/** One level of complete subtree hashes: full chunks of `chunkHashesMax`, the last growing. */
+type Level = { chunks: Buffer[]; count: number };
+
+function levelAt(level: Level, index: number): Buffer {
+  const chunk = level.chunks[Math.floor(index / chunkHashesMax)];
+  if (chunk === undefined || index >= level.count) {
+    throw new Error(`merkle: level read at ${index} beyond ${level.count} (a bug)`);
+  }
+  const offset = (index % chunkHashesMax) * hashBytes;
+  return chunk.subarray(offset, offset + hashBytes);
+}
+
+function levelPush(level: Level, hash: Uint8Array): void {
+  const chunkIndex = Math.floor(level.count / chunkHashesMax);
+  const slot = level.count % chunkHashesMax;
+  let chunk = level.chunks[chunkIndex];
+  if (chunk === undefined) {
+    // A first chunk starts small and doubles (small trees stay small); later chunks are full size.
+    chunk = Buffer.alloc((chunkIndex === 0 ? chunkHashesInitial : chunkHashesMax) * hashBytes);
+    level.chunks.push(chunk);
+  } else if ((slot + 1) * hashBytes > chunk.byteLength) {
+    const grown = Buffer.alloc(Math.min(chunk.byteLength * 2, chunkHashesMax * hashBytes));
+    chunk.copy(grown);
+    chunk = grown;
+    level.chunks[chunkIndex] = grown;
+  }
+  chunk.set(hash, slot * hashBytes);
+  level.count += 1;
+}
+
+// ---- the tree ---------------------------------------------------------------------------------
+
+export type MerkleTree = {
+  /** Appends a leaf hash (from `leafHash(entry)`); returns its index (seqno - 1). */
+  readonly append: (leafHash: Uint8Array) => number;
+  /** Number of leaves. */
+  readonly size: () => number;
+  /** The leaf hash at `index` (a copy). */
+  readonly leaf: (index: number) => Uint8Array;
+  /** MTH of the first `size` leaves (default: all); any size up to the current one. */
+  readonly root: (size?: number) => Uint8Array;
+  /** RFC 9162 §2.1.3.1 PATH(index, D[0:size]), leaf side first (default size: all leaves). */
+  readonly inclusionProof: (index: number, size?: number) => Uint8Array[];
+  /** RFC 9162 §2.1.4.1 PROOF(oldSize, D[0:newSize]) (default newSize: all leaves). */
+  readonly consistencyProof: (oldSize: number, newSize?: number) => Uint8Array[];
+  /** The state for a snapshot: `deserializeMerkleTree` reads it back. */
+  readonly serialize: () => Uint8Array;
+  /** Bytes the tree's hash storage holds (capacity, not only what is used). */
+  readonly storageBytes: () => number;
+};
+
+/** Magic of a serialized tree: "CMT" + format version 1. */
+const stateMagic = Buffer.from('CMT\x01', 'latin1');
+const stateHeaderBytes = stateMagic.byteLength + 8;
+
+function rangeError(message: string, details: Record<string, unknown>): Error {
+  return cofferError('LEDGER_E_MERKLE_RANGE', message, details);
+}
+
+/** An empty tree. */
+export function createMerkleTree(): MerkleTree {
+  return treeFromLevels([{ chunks: [], count: 0 }]);
+}
+
+function treeFromLevels(levels: Level[]): MerkleTree {
+  const level0 = (): Level => levels[0] ?? fail('level 0 is missing');
+
+  const size = (): number => level0().count;
+  /** Right-spine hashes MTH(D[start:spineSize]) by start, valid while the size is spineSize. */
+  const spine = new Map<number, Buffer>();
+  let spineSize = -1;
+
+  /** Hash of the complete, aligned subtree of 2^level leaves number `index` (a view). */
+  const complete = (level: number, index: number): Buffer => {
+    const stored = levels[level];
+    if (stored === undefined) return fail(`level ${level} is missing`);
+    return levelAt(stored, index);
+  };
+
+  /**
+   * MTH(D[start:end]) for a node of the RFC tree: `start` is aligned to the smallest power of
+   * two ≥ end - start, so the range is its complete subtrees, largest first, folded right to
+   * left (the right spine). O(log n) hashes; a complete subtree is one look-up.
+   */
+  const rangeHash = (start: number, end: number): Buffer => {
+    const width = end - start;
+    if (isPowerOfTwo(width)) return complete(log2Exact(width), start / width);
+    // Ranges that end at the current size are the right spine, shared by every proof and by
+    // root(): remember them (at most one per level) until the next append.
+    const onSpine = end === size();
+    if (onSpine) {
+      if (spineSize !== end) {
+        spine.clear();
+        spineSize = end;
+      }
+      const known = spine.get(start);
+      if (known !== undefined) return known;
+    }
+    const blocks: { readonly start: number; readonly hash: Buffer }[] = [];
+    let offset = start;
+    let remaining = width;
+    while (remaining > 0) {
+      const block = splitPoint(remaining + 1);
+      blocks.push({ start: offset, hash: complete(log2Exact(block), offset / block) });
+      offset += block;
+      remaining -= block;
+    }
+    let acc = (blocks.pop() ?? fail('empty range')).hash;
+    for (let next = blocks.pop(); next !== undefined; next = blocks.pop()) {
+      acc = nodeHash(next.hash, acc);
+      if (onSpine) spine.set(next.start, acc);
+    }
+    return acc;
+  };
+
+  const checkSize = (value: unknown, what: string): number => {
+    if (!isSize(value) || value > size()) {
+      throw rangeError(`${what} must be an integer from 0 to the tree size ${size()}`, {
+        [what]: value,
+        treeSize: size(),
+      });
+    }
+    return value;
+  };
+
+  const append = (hash: Uint8Array): number => {
+    assertHash(hash, 'leaf hash');
+    const index = size();
+    if (index >= treeSizeMax) {
+      throw rangeError(`the tree is full (${treeSizeMax} leaves)`, { treeSize: index });
+    }
+    levelPush(level0(), hash);
+    // Each time a level's count becomes even, its last two hashes complete a parent.
+    let level = 0;
+    let count = index + 1;
+    while (count % 2 === 0) {
+      const below = levels[level] ?? fail(`level ${level} is missing`);
+      const parent = nodeHash(levelAt(below, count - 2), levelAt(below, count - 1));
+      let above = levels[level + 1];
+      if (above === undefined) {
+        above = { chunks: [], count: 0 };
+        levels.push(above);
+      }
+      levelPush(above, parent);
+      level += 1;
+      count = above.count;
+    }
+    return index;
+  };
+
+  const leaf = (index: number): Uint8Array => {
+    if (!isSize(index) || index >= size()) {
+      throw rangeError(`leaf index must be an integer below the tree size ${size()}`, {
+        index,
+        treeSize: size(),
+      });
+    }
+    return new Uint8Array(levelAt(level0(), index));
+  };
+
+  const root = (treeSize?: number): Uint8Array => {
+    const n = checkSize(treeSize ?? size(), 'size');
+    return n === 0 ? emptyRoot() : new Uint8Array(rangeHash(0, n));
+  };
+
+  const inclusionProof = (index: number, treeSize?: number): Uint8Array[] => {
+    const n = checkSize(treeSize ?? size(), 'size');
+    if (!isSize(index) || index >= n) {
+      throw rangeError(`leaf index must be an integer below the tree size ${n}`, {
+        index,
+        treeSize: n,
+      });
+    }
+    // PATH(m, D[n]) = PATH(m, D[0:k]) : MTH(D[k:n])  or  PATH(m - k, D[k:n]) : MTH(D[0:k]).
+    const topDown: Uint8Array[] = [];
+    let start = 0;
+    let end = n;
+    while (end - start > 1) {
+      const k = splitPoint(end - start);
+      if (index < start + k) {
+        topDown.push(new Uint8Array(rangeHash(start + k, end)));
+        end = start + k;
+      } else {
+        topDown.push(new Uint8Array(rangeHash(start, start + k)));
+        start += k;
+      }
+    }
+    return topDown.reverse();
+  };
+
+  const consistencyProof = (oldSize: number, newSize?: number): Uint8Array[] => {
+    const n = checkSize(newSize ?? size(), 'newSize');
+    if (!isSize(oldSize) || oldSize > n) {
+      throw rangeError(`oldSize must be an integer from 0 to newSize ${n}`, {
+        oldSize,
+        newSize: n,
+      });
+    }
+    // PROOF(m, D[n]) = SUBPROOF(m, D[n], true); nothing to prove for m = 0 or m = n.
+    if (oldSize === 0 || oldSize === n) return [];
+    const topDown: Uint8Array[] = [];
+    let start = 0;
+    let end = n;
+    let whole = true;
+    for (;;) {
+      if (oldSize === end) {
+        // SUBPROOF(m, D[m], true) = {}; SUBPROOF(m, D[m], false) = {MTH(D[m])}.
+        if (!whole) topDown.push(new Uint8Array(rangeHash(start, end)));
+        break;
+      }
+      const k = splitPoint(end - start);
+      if (oldSize - start <= k) {
+        topDown.push(new Uint8Array(rangeHash(start + k, end)));
+        end = start + k;
+      } else {
+        topDown.push(new Uint8Array(rangeHash(start, start + k)));
+        start += k;
+        whole = false;
+      }
+    }
+    return topDown.reverse();
+  };
+
+  const serialize = (): Uint8Array => {
+    const n = size();
+    let hashes = 0;
+    for (const level of levels) hashes += level.count;
+    const out = Buffer.alloc(stateHeaderBytes + hashes * hashBytes);
+    stateMagic.copy(out, 0);
+    out.writeBigUInt64BE(BigInt(n), stateMagic.byteLength);
+    let offset = stateHeaderBytes;
+    for (const level of levels) {
+      let left = level.count;
+      for (const chunk of level.chunks) {
+        const take = Math.min(left, chunkHashesMax) * hashBytes;
+        chunk.copy(out, offset, 0, take);
+        offset += take;
+        left -= take / hashBytes;
+      }
+    }
+    return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
+  };
+
+  const storageBytes = (): number => {
+    let bytes = 0;
+    for (const level of levels) for (const chunk of level.chunks) bytes += chunk.byteLength;
+    return bytes;
+  };
+
+  return {
+    append,
+    size,
+    leaf,
+    root,
+    inclusionProof,
+    consistencyProof,
+    serialize,
+    storageBytes,
+  };
+}
+
+function fail(what: string): never {
+  throw new Error(`merkle: ${what} (a bug)`);
+}
+
+/** Counts of complete subtrees per level for n leaves: floor(n / 2^k) while positive. */
+function levelCounts(n: number): number[] {
+  const counts = [n];
+  for (let count = Math.floor(n / 2); count > 0; count = Math.floor(count / 2)) counts.push(count);
+  return counts;
+}
+
+/** A tree over the given leaf hashes (n × 32 bytes, in order), e.g. rebuilt from ledger files. */
+export function fromLeafHashes(leafHashes: Uint8Array): MerkleTree {
+  if (!(leafHashes instanceof Uint8Array) || leafHashes.byteLength % hashBytes !== 0) {
+    throw cofferError(
+      'LEDGER_E_MERKLE_HASH',
+      `leaf hashes must be a multiple of ${hashBytes} bytes, got ${describe(leafHashes)}`,
+    );
+  }
+  const tree = createMerkleTree();
+  for (let offset = 0; offset < leafHashes.byteLength; offset += hashBytes) {
+    tree.append(leafHashes.subarray(offset, offset + hashBytes));
+  }
+  return tree;
+}
+
+export type DeserializeOptions = {
+  /**
+   * Recompute every interior hash from the leaves and compare (about one hash per leaf).
+   * Default true; pass false only for state whose integrity is already checked (a snapshot
+   * file with its own checksum whose root matches a signature entry).
+   */
+  readonly verify?: boolean;
+};
+
+function stateError(message: string, details: Record<string, unknown> = {}): Error {
+  return cofferError('LEDGER_E_MERKLE_STATE', `Merkle tree state ${message}`, details);
+}
+
+/** Reads back `tree.serialize()`. Refuses a wrong header, length or (by default) hash. */
+export function deserializeMerkleTree(
+  state: Uint8Array,
+  options: DeserializeOptions = {},
+): MerkleTree {
+  if (!(state instanceof Uint8Array) || state.byteLength < stateHeaderBytes) {
+    throw stateError(`is ${describe(state)}; shorter than its ${stateHeaderBytes}-byte header`);
+  }
+  const bytes = Buffer.from(state.buffer, state.byteOffset, state.byteLength);
+  if (!bytes.subarray(0, stateMagic.byteLength).equals(stateMagic)) {
+    throw stateError('does not start with the CMT version 1 header');
+  }
+  const sizeBig = bytes.readBigUInt64BE(stateMagic.byteLength);
+  if (sizeBig > BigInt(treeSizeMax)) {
+    throw stateError(`claims ${sizeBig} leaves, more than ${treeSizeMax}`);
+  }
+  const n = Number(sizeBig);
+  const counts = levelCounts(n);
+  const expected = stateHeaderBytes + counts.reduce((sum, count) => sum + count, 0) * hashBytes;
+  if (bytes.byteLength !== expected) {
+    throw stateError(`for ${n} leaves must be ${expected} bytes, got ${bytes.byteLength}`, {
+      treeSize: n,
+    });
+  }
+  let offset = stateHeaderBytes;
+  const levels: Level[] = counts.map((count) => {
+    const chunks: Buffer[] = [];
+    for (let done = 0; done < count; done += chunkHashesMax) {
+      const take = Math.min(chunkHashesMax, count - done) * hashBytes;
+      // Copies: the tree must not share memory with the caller's buffer.
+      const chunk = Buffer.alloc(
+        done === 0 && count < chunkHashesMax ? take : chunkHashesMax * hashBytes,
+      );
+      bytes.copy(chunk, 0, offset, offset + take);
+      chunks.push(chunk);
+      offset += take;
+    }
+    return { chunks, count };
+  });
+  if (options.verify !== false) {
+    for (let level = 1; level < levels.length; level += 1) {
+      const below = levels[level - 1] ?? fail('level missing');
+      const stored = levels[level] ?? fail('level missing');
+      for (let index = 0; index < stored.count; index += 1) {
+        const recomputed = nodeHash(levelAt(below, 2 * index), levelAt(below, 2 * index + 1));
+        if (!recomputed.equals(levelAt(stored, index))) {
+          throw stateError(`has a wrong hash at level ${level}, index ${index}`, { level, index });
+        }
+      }
+    }
+  }
+  return treeFromLevels(levels);
+}
+
+// ---- verification (pure, RFC 9162) ------------------------------------------------------------
+
+function validHash(value: unknown): value is Uint8Array {
+  return value instanceof Uint8Array && value.byteLength === hashBytes;
+}
+
+/**
+ * RFC 9162 §2.1.3.2: the root that `proof` leads to from `leafHash` at `index` in a tree of
+ * `treeSize` leaves, or undefined when the proof cannot be valid for those numbers (index not
+ * below the size, a proof too short or too long, an element that is not 32 bytes).
+ */
+export function rootFromInclusionProof(
+  leaf: Uint8Array,
+  index: number,
+  treeSize: number,
+  proof: readonly Uint8Array[],
+): Uint8Array | undefined {
+  // 1. leaf_index must be below tree_size.
+  if (!isSize(index) || !isSize(treeSize) || index >= treeSize) return undefined;
+  if (!validHash(leaf) || !Array.isArray(proof) || proof.length > inclusionProofHashesMax) {
+    return undefined;
+  }
+  // 2. fn = leaf_index, sn = tree_size - 1; 3. r = hash.
+  let fn = index;
+  let sn = treeSize - 1;
+  let r: Uint8Array = leaf;
+  // 4. For each p in inclusion_path:
+  for (const p of proof) {
+    if (!validHash(p)) return undefined;
+    // a. If sn is 0, stop and fail.
+    if (sn === 0) return undefined;
+    // b. If LSB(fn) is set, or fn = sn: r = HASH(0x01 ‖ p ‖ r), then, if LSB(fn) is not set,
+    //    right-shift fn and sn until LSB(fn) is set or fn is 0. Otherwise r = HASH(0x01 ‖ r ‖ p).
+    if (fn % 2 === 1 || fn === sn) {
+      r = nodeHash(p, r);
+      if (fn % 2 === 0) {
+        while (fn % 2 === 0 && fn !== 0) {
+          fn = Math.floor(fn / 2);
+          sn = Math.floor(sn / 2);
+        }
+      }
+    } else {
+      r = nodeHash(r, p);
+    }
+    // c. Right-shift fn and sn one time.
+    fn = Math.floor(fn / 2);
+    sn = Math.floor(sn / 2);
+  }
+  // 5. sn must be 0 (the path reached the root).
+  return sn === 0 ? new Uint8Array(r) : undefined;
+}
+
+/** RFC 9162 §2.1.3.2: does `proof` prove `leafHash` at `index` in the tree of `treeSize`? */
+export function verifyInclusion(
+  leaf: Uint8Array,
+  index: number,
+  treeSize: number,
+  proof: readonly Uint8Array[],
+  root: Uint8Array,
+): boolean {
+  if (!validHash(root)) return false;
+  const computed = rootFromInclusionProof(leaf, index, treeSize, proof);
+  return computed !== undefined && bytesEqual(computed, root);
+}
+
+/**
+ * RFC 9162 §2.1.4.2: does `proof` show the tree of `oldSize` leaves with root `oldRoot` is a
+ * prefix of the tree of `newSize` leaves with root `newRoot`? The RFC's algorithm covers
+ * 0 < oldSize < newSize; as RFC 9162 §2.1.4.1 defines PROOF(n, D[n]) = {} and the empty tree is
+ * a prefix of every tree, equal sizes need equal roots and an empty proof, and oldSize 0 needs
+ * the empty-tree root and an empty proof.
+ */
+export function verifyConsistency(
+  oldSize: number,
+  newSize: number,
+  proof: readonly Uint8Array[],
+  oldRoot: Uint8Array,
+  newRoot: Uint8Array,
+): boolean {
+  if (!isSize(oldSize) || !isSize(newSize) || oldSize > newSize) return false;
+  if (!validHash(oldRoot) || !validHash(newRoot) || !Array.isArray(proof)) return false;
+  if (proof.length > consistencyProofHashesMax || !proof.every(validHash)) return false;
+  if (oldSize === newSize) return proof.length === 0 && bytesEqual(oldRoot, newRoot);
+  if (oldSize === 0) return proof.length === 0 && bytesEqual(oldRoot, emptyRootBytes);
+  // 1. An empty consistency_path fails.
+  if (proof.length === 0) return false;
+  // 2. If first is an exact power of 2, prepend first_hash.
+  const path = isPowerOfTwo(oldSize) ? [oldRoot, ...proof] : [...proof];
+  // 3. fn = first - 1, sn = second - 1.
+  let fn = oldSize - 1;
+  let sn = newSize - 1;
+  // 4. If LSB(fn) is set, right-shift fn and sn until it is not.
+  while (fn % 2 === 1) {
+    fn = Math.floor(fn / 2);
+    sn = Math.floor(sn / 2);
+  }
+  // 5. fr = sr = the first value of the path.
+  const [first, ...rest] = path;
+  if (first === undefined) return false;
+  let fr: Uint8Array = first;
+  let sr: Uint8Array = first;
+  // 6. For each subsequent value c:
+  for (const c of rest) {
+    // a. If sn is 0, stop and fail.
+    if (sn === 0) return false;
+    // b. If LSB(fn) is set or fn = sn: fr = HASH(0x01 ‖ c ‖ fr), sr = HASH(0x01 ‖ c ‖ sr), then,
+    //    if LSB(fn) is not set, right-shift fn and sn until LSB(fn) is set or fn is 0.
+    //    Otherwise sr = HASH(0x01 ‖ sr ‖ c).
+    if (fn % 2 === 1 || fn === sn) {
+      fr = nodeHash(c, fr);
+      sr = nodeHash(c, sr);
+      if (fn % 2 === 0) {
+        while (fn % 2 === 0 && fn !== 0) {
+          fn = Math.floor(fn / 2);
+          sn = Math.floor(sn / 2);
+        }
+      }
+    } else {
+      sr = nodeHash(sr, c);
+    }
+    // c. Right-shift fn and sn one time.
+    fn = Math.floor(fn / 2);
+    sn = Math.floor(sn / 2);
+  }
+  // 7. fr must equal first_hash, sr second_hash, and sn be 0.
+  return sn === 0 && bytesEqual(fr, oldRoot) && bytesEqual(sr, newRoot);
+}

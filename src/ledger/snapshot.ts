@@ -1,0 +1,454 @@
+// Snapshots of the KV store (plus caller data such as the Merkle tree state and the replay
+// table) at a ledger position, so a restart replays only the ledger after it. The encoding is
+// deterministic (maps and keys sorted, private maps sealed with an IV derived from the seqno),
+// so two nodes with the same state and ledger secret write identical bytes.
+//
+// File `snapshot-<seqno, 20 digits>.snap`, integers big-endian:
+//
+//   header (64 bytes)
+//     0  8 bytes  magic "CFSNAP\r\n"
+//     8  u32      format version (1)
+//    12  u32      flags (0)
+//    16  u64      seqno
+//    24  u64      body length
+//    32  32 bytes SHA-256 of header bytes 0..31, then the body
+//   body
+//     u64 length + public maps      (store encoding below)
+//     u64 length + private maps     (AES-256-GCM under the ledger secret, tag appended; the AAD
+//                                    is the seqno and the SHA-256 of the public section)
+//     u64 length + extra            (opaque caller bytes)
+//
+// Store encoding: u32 map count; per map (sorted by name) u16 name length, name, u32 entry
+// count, then per entry (sorted by key) u16 key length, key, u32 value length, value.
+import assert from 'node:assert/strict';
+import { isUtf8 } from 'node:buffer';
+import { createHash } from 'node:crypto';
+import path from 'node:path';
+import { CofferError, cofferError } from '../errors/index.js';
+import { getU64, setU64 } from './files-format.js';
+import { createFsStorage, storageError, type Storage } from './files-storage.js';
+import { openWithSecret, sealWithSecret, type LedgerSecret } from './secret.js';
+import {
+  createStoreFrom,
+  isPublicMap,
+  keyBytesMax,
+  mapNameBytesMax,
+  mapsMax,
+  valueBytesMax,
+  type Store,
+} from './store.js';
+
+// --- limits -----------------------------------------------------------------------------------
+
+/** Snapshots kept in the folder by default (the newest ones). */
+export const snapshotsKeptMaxDefault: number = 3;
+/** Largest snapshot file, in bytes: it is read into memory whole. */
+export const snapshotBytesMax: number = 2 * 1024 * 1_048_576;
+/** Entries of one map in a snapshot (a sanity bound for the decoder, far above real use). */
+export const snapshotEntriesPerMapMax: number = 100_000_000;
+
+export const snapshotHeaderBytes = 64;
+const magic = Buffer.from('CFSNAP\r\n', 'latin1');
+const formatVersion = 1;
+const digestedHeaderBytes = 32;
+const namePattern = /^snapshot-(\d{20})\.snap$/;
+const temporaryPattern = /^\.snapshot-\d{20}\.snap\.tmp$/;
+
+assert(snapshotsKeptMaxDefault >= 1, 'keep at least the newest snapshot');
+assert(magic.byteLength === 8);
+
+// --- types ------------------------------------------------------------------------------------
+
+export type SnapshotInput = {
+  /** The ledger position the state is at (a signature entry); >= store.seqno(). */
+  readonly seqno: number;
+  readonly store: Store;
+  /** Caller data, e.g. the Merkle tree state and the replay table. */
+  readonly extra: Uint8Array;
+  /** Seals the private maps, as in the ledger files. */
+  readonly secret: LedgerSecret;
+};
+
+export type Snapshot = {
+  readonly seqno: number;
+  /** A store holding the snapshot state; its seqno() is the snapshot seqno. */
+  readonly store: Store;
+  readonly extra: Uint8Array;
+};
+
+export type LoadedSnapshot = Snapshot & { readonly file: string };
+
+export type SnapshotLoad = {
+  /** The newest snapshot that verifies, or undefined if none does. */
+  readonly snapshot: LoadedSnapshot | undefined;
+  /** Newer snapshots passed over, newest first, with the reason. */
+  readonly skipped: readonly { readonly file: string; readonly error: CofferError }[];
+};
+
+export type SnapshotOptions = {
+  readonly storage?: Storage;
+  readonly snapshotsKeptMax?: number;
+};
+
+export function snapshotFileName(seqno: number): string {
+  assert(Number.isSafeInteger(seqno) && seqno >= 0, 'snapshot seqno');
+  return `snapshot-${String(seqno).padStart(20, '0')}.snap`;
+}
+
+// --- encoding ---------------------------------------------------------------------------------
+
+/** Appends to blocks of memory, so a large store is written once without sizing it first. */
+function byteWriter(): {
+  u16: (value: number) => void;
+  u32: (value: number) => void;
+  text: (value: string) => number;
+  finish: () => Buffer;
+} {
+  const blockBytes = 1_048_576;
+  const blocks: Buffer[] = [];
+  let block = Buffer.allocUnsafe(blockBytes);
+  let at = 0;
+  const room = (bytes: number): void => {
+    if (at + bytes <= block.byteLength) return;
+    blocks.push(block.subarray(0, at));
+    block = Buffer.allocUnsafe(Math.max(blockBytes, bytes));
+    at = 0;
+  };
+  return {
+    u16: (value) => {
+      room(2);
+      at = block.writeUInt16BE(value, at);
+    },
+    u32: (value) => {
+      room(4);
+      at = block.writeUInt32BE(value, at);
+    },
+    text: (value) => {
+      const bytes = Buffer.byteLength(value, 'utf8');
+      room(bytes);
+      at += block.write(value, at, 'utf8');
+      return bytes;
+    },
+    finish: () => {
+      blocks.push(block.subarray(0, at));
+      return Buffer.concat(blocks);
+    },
+  };
+}
+
+function encodeMaps(store: Store, names: readonly string[]): Buffer {
+  const out = byteWriter();
+  out.u32(names.length);
+  for (const name of names) {
+    out.u16(Buffer.byteLength(name, 'utf8'));
+    out.text(name);
+    out.u32(store.size(name));
+    for (const [key, value] of store.entries(name)) {
+      out.u16(Buffer.byteLength(key, 'utf8'));
+      out.text(key);
+      out.u32(Buffer.byteLength(value, 'utf8'));
+      out.text(value);
+    }
+  }
+  return out.finish();
+}
+
+function sha256(...parts: Uint8Array[]): Buffer {
+  const hash = createHash('sha256');
+  for (const part of parts) hash.update(part);
+  return hash.digest();
+}
+
+function u64(value: number): Buffer {
+  const out = Buffer.alloc(8);
+  setU64(new DataView(out.buffer, out.byteOffset, 8), 0, value);
+  return out;
+}
+
+function privateAad(seqno: number, publicSection: Uint8Array): Buffer {
+  return Buffer.concat([u64(seqno), sha256(publicSection)]);
+}
+
+/** The bytes of a snapshot file. Reads the store synchronously: take it between executions. */
+export function encodeSnapshot(input: SnapshotInput): Uint8Array {
+  const { seqno, store, extra, secret } = input;
+  assert(
+    Number.isSafeInteger(seqno) && seqno >= store.seqno(),
+    `snapshot at ${seqno} of a store at ${store.seqno()}`,
+  );
+  const names = store.maps();
+  const publicSection = encodeMaps(store, names.filter(isPublicMap));
+  const privatePlain = encodeMaps(store, names.filter((name) => !isPublicMap(name)));
+  const privateSection = sealWithSecret(
+    secret,
+    'snapshot',
+    seqno,
+    privateAad(seqno, publicSection),
+    privatePlain,
+  );
+  const body = Buffer.concat([
+    u64(publicSection.byteLength),
+    publicSection,
+    u64(privateSection.byteLength),
+    privateSection,
+    u64(extra.byteLength),
+    extra,
+  ]);
+  if (snapshotHeaderBytes + body.byteLength > snapshotBytesMax) {
+    throw cofferError(
+      'STORE_E_LIMIT',
+      `a snapshot of this store would be ${body.byteLength} bytes; at most ${snapshotBytesMax} (snapshotBytesMax)`,
+      { limit: 'snapshotBytesMax', max: snapshotBytesMax, actual: body.byteLength },
+    );
+  }
+  const header = Buffer.alloc(snapshotHeaderBytes);
+  magic.copy(header, 0);
+  header.writeUInt32BE(formatVersion, 8);
+  header.writeUInt32BE(0, 12);
+  u64(seqno).copy(header, 16);
+  u64(body.byteLength).copy(header, 24);
+  sha256(header.subarray(0, digestedHeaderBytes), body).copy(header, digestedHeaderBytes);
+  return Buffer.concat([header, body]);
+}
+
+function corrupt(reason: string, details: Record<string, unknown> = {}): CofferError {
+  return cofferError('SNAPSHOT_E_CORRUPT', `snapshot ${reason}`, { reason, ...details });
+}
+
+function decodeMaps(
+  bytes: Buffer,
+  wantPublic: boolean,
+  into: Map<string, Map<string, string>>,
+): void {
+  let at = 0;
+  const need = (n: number): void => {
+    if (at + n > bytes.byteLength) throw corrupt(`store section ends early at byte ${at}`);
+  };
+  const text = (length: number, max: number, what: string): string => {
+    if (length > max) throw corrupt(`${what} of ${length} bytes exceeds ${max}`);
+    need(length);
+    const slice = bytes.subarray(at, at + length);
+    if (!isUtf8(slice)) throw corrupt(`${what} at byte ${at} is not UTF-8`);
+    at += length;
+    return slice.toString('utf8');
+  };
+  need(4);
+  const mapCount = bytes.readUInt32BE(at);
+  at += 4;
+  if (mapCount > mapsMax) throw corrupt(`${mapCount} maps exceed ${mapsMax}`);
+  let previousName: string | undefined;
+  for (let m = 0; m < mapCount; m += 1) {
+    need(2);
+    const nameLength = bytes.readUInt16BE(at);
+    at += 2;
+    const name = text(nameLength, mapNameBytesMax, 'map name');
+    // Canonical form only: sorted, no duplicates, each map in its own section.
+    if (previousName !== undefined && !(previousName < name)) throw corrupt(`map ${name} out of order`);
+    if (isPublicMap(name) !== wantPublic) throw corrupt(`map ${name} is in the wrong section`);
+    previousName = name;
+    need(4);
+    const count = bytes.readUInt32BE(at);
+    at += 4;
+    if (count === 0 || count > snapshotEntriesPerMapMax) throw corrupt(`map ${name} has ${count} entries`);
+    const entries = new Map<string, string>();
+    let previousKey: string | undefined;
+    for (let e = 0; e < count; e += 1) {
+      need(2);
+      const keyLength = bytes.readUInt16BE(at);
+      at += 2;
+      const key = text(keyLength, keyBytesMax, 'key');
+      if (previousKey !== undefined && !(previousKey < key)) {
+        throw corrupt(`key ${JSON.stringify(key.slice(0, 40))} of ${name} out of order`);
+      }
+      previousKey = key;
+      need(4);
+      const valueLength = bytes.readUInt32BE(at);
+      at += 4;
+      entries.set(key, text(valueLength, valueBytesMax, 'value'));
+    }
+    into.set(name, entries);
+  }
+  if (at !== bytes.byteLength) throw corrupt(`${bytes.byteLength - at} trailing bytes in a store section`);
+}
+
+/**
+ * The snapshot in `bytes`, checked completely: header, SHA-256, sections, decryption and every
+ * name, key and value. Throws SNAPSHOT_E_CORRUPT, or STORE_E_DECRYPT for another ledger secret.
+ */
+export function decodeSnapshot(bytes: Uint8Array, secret: LedgerSecret): Snapshot {
+  const data = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (data.byteLength < snapshotHeaderBytes) throw corrupt(`is ${data.byteLength} bytes, shorter than its header`);
+  if (!data.subarray(0, 8).equals(magic)) throw corrupt('has a bad magic: not a Coffer snapshot');
+  const view = new DataView(data.buffer, data.byteOffset, snapshotHeaderBytes);
+  if (data.readUInt32BE(8) !== formatVersion || data.readUInt32BE(12) !== 0) {
+    throw corrupt(`has format version ${data.readUInt32BE(8)}, flags ${data.readUInt32BE(12)}; expected 1, 0`);
+  }
+  const seqno = getU64(view, 16);
+  const bodyLength = getU64(view, 24);
+  if (!Number.isSafeInteger(seqno)) throw corrupt('has a seqno beyond 2^53');
+  if (bodyLength !== data.byteLength - snapshotHeaderBytes) {
+    throw corrupt(`says ${bodyLength} body bytes but has ${data.byteLength - snapshotHeaderBytes} (truncated?)`);
+  }
+  const body = data.subarray(snapshotHeaderBytes);
+  const digest = sha256(data.subarray(0, digestedHeaderBytes), body);
+  if (!digest.equals(data.subarray(digestedHeaderBytes, snapshotHeaderBytes))) {
+    throw corrupt('fails its SHA-256 digest: its bytes were altered', { seqno });
+  }
+  let at = 0;
+  const section = (what: string): Buffer => {
+    if (at + 8 > body.byteLength) throw corrupt(`${what} section is missing`);
+    const length = getU64(new DataView(body.buffer, body.byteOffset + at, 8), 0);
+    at += 8;
+    if (!Number.isSafeInteger(length) || at + length > body.byteLength) {
+      throw corrupt(`${what} section overruns the file`);
+    }
+    const out = body.subarray(at, at + length);
+    at += length;
+    return out;
+  };
+  const publicSection = section('public');
+  const privateSection = section('private');
+  const extra = new Uint8Array(section('extra'));
+  if (at !== body.byteLength) throw corrupt('has trailing bytes after its sections');
+  const privatePlain = openWithSecret(
+    secret,
+    'snapshot',
+    seqno,
+    privateAad(seqno, publicSection),
+    privateSection,
+  );
+  const maps = new Map<string, Map<string, string>>();
+  decodeMaps(publicSection, true, maps);
+  decodeMaps(Buffer.from(privatePlain), false, maps);
+  let store: Store;
+  try {
+    store = createStoreFrom(seqno, maps);
+  } catch (error) {
+    if (error instanceof CofferError) throw corrupt(`holds state the store refuses: ${error.message}`);
+    throw error;
+  }
+  return { seqno, store, extra };
+}
+
+// --- files ------------------------------------------------------------------------------------
+
+/**
+ * Writes `<dir>/snapshot-<seqno>.snap` atomically (temporary file, fsync, rename, fsync of the
+ * folder), then removes all but the newest `snapshotsKeptMax`. The store is encoded before the
+ * first await, so later executions do not leak into the snapshot. A full disk throws
+ * LEDGER_E_DISK_FULL (retryable) and leaves the folder as it was.
+ */
+export async function writeSnapshot(
+  dir: string,
+  input: SnapshotInput,
+  options: SnapshotOptions = {},
+): Promise<{ file: string; bytes: number; removed: string[] }> {
+  const storage = options.storage ?? createFsStorage();
+  const keep = options.snapshotsKeptMax ?? snapshotsKeptMaxDefault;
+  assert(Number.isSafeInteger(keep) && keep >= 1, 'snapshotsKeptMax >= 1');
+  const bytes = encodeSnapshot(input);
+  const name = snapshotFileName(input.seqno);
+  const file = path.join(dir, name);
+  const temporary = path.join(dir, `.${name}.tmp`);
+  try {
+    await storage.mkdir(dir);
+    // Left by a crash during an earlier write: never renamed, so never part of the state.
+    for (const entry of await storage.list(dir)) {
+      if (temporaryPattern.test(entry)) await storage.remove(path.join(dir, entry));
+    }
+    const handle = await storage.create(temporary);
+    try {
+      await handle.write(0, bytes);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await storage.rename(temporary, file);
+    await storage.syncDir(dir);
+  } catch (error) {
+    await storage.remove(temporary).catch(() => undefined);
+    throw storageError(error, 'writing snapshot', file);
+  }
+  const removed: string[] = [];
+  try {
+    const older = (await listSnapshots(storage, dir))
+      .filter((snapshot) => snapshot.name !== name)
+      .slice(keep - 1);
+    for (const snapshot of older) {
+      await storage.remove(path.join(dir, snapshot.name));
+      removed.push(snapshot.name);
+    }
+    if (removed.length > 0) await storage.syncDir(dir);
+  } catch (error) {
+    throw storageError(error, 'removing old snapshots from', dir);
+  }
+  return { file, bytes: bytes.byteLength, removed };
+}
+
+/** Snapshot files in `dir`, newest (highest seqno) first. */
+async function listSnapshots(
+  storage: Storage,
+  dir: string,
+): Promise<{ name: string; seqno: number }[]> {
+  const found: { name: string; seqno: number }[] = [];
+  for (const name of await storage.list(dir)) {
+    const digits = namePattern.exec(name)?.[1];
+    if (digits !== undefined && Number.isSafeInteger(Number(digits))) {
+      found.push({ name, seqno: Number(digits) });
+    }
+  }
+  return found.sort((a, b) => b.seqno - a.seqno);
+}
+
+/**
+ * The newest snapshot in `dir` that verifies completely; newer ones that do not are reported in
+ * `skipped` with why (a corrupted newest snapshot falls back to the previous one).
+ */
+export async function loadLatestSnapshot(
+  dir: string,
+  secret: LedgerSecret,
+  options: { readonly storage?: Storage } = {},
+): Promise<SnapshotLoad> {
+  const storage = options.storage ?? createFsStorage();
+  const skipped: { file: string; error: CofferError }[] = [];
+  let listed: { name: string; seqno: number }[];
+  try {
+    listed = await listSnapshots(storage, dir);
+  } catch (error) {
+    throw storageError(error, 'listing snapshots in', dir);
+  }
+  for (const { name, seqno } of listed) {
+    const file = path.join(dir, name);
+    try {
+      const bytes = await readWhole(storage, file);
+      const snapshot = decodeSnapshot(bytes, secret);
+      if (snapshot.seqno !== seqno) {
+        throw corrupt(`holds seqno ${snapshot.seqno} but is named for ${seqno}`);
+      }
+      return { snapshot: { ...snapshot, file }, skipped };
+    } catch (error) {
+      const coded = error instanceof CofferError ? error : storageError(error, 'reading', file);
+      const withFile =
+        coded.code === 'SNAPSHOT_E_CORRUPT'
+          ? cofferError(coded.code, `${file}: ${coded.message}`, { file, ...coded.details }, coded.cause)
+          : coded;
+      skipped.push({ file, error: withFile });
+    }
+  }
+  return { snapshot: undefined, skipped };
+}
+
+async function readWhole(storage: Storage, file: string): Promise<Uint8Array> {
+  const handle = await storage.openReadOnly(file);
+  try {
+    const size = await handle.size();
+    if (size > snapshotBytesMax) {
+      throw corrupt(`is ${size} bytes; at most ${snapshotBytesMax} (snapshotBytesMax)`);
+    }
+    const bytes = await handle.read(0, size);
+    if (bytes.byteLength !== size) throw corrupt('changed size while being read');
+    return bytes;
+  } finally {
+    await handle.close();
+  }
+}

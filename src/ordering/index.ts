@@ -1,0 +1,26 @@
+// Public surface of the ordering domain (decision 0008): the OrderingLog seam, the embedded
+// log on local segment files, its storage seam and its limits.
+export type { LogEntry, LogHealth, OrderingLog } from './types.js';
+export type { EmbeddedLog, EmbeddedLogOptions, OrderingLogger, Timers } from './embedded.js';
+export { openEmbeddedLog } from './embedded.js';
+export type { RecoveryReport } from './recovery.js';
+export type { Storage, StorageFile } from './storage.js';
+export { createFsStorage } from './fs-storage.js';
+export type { Limits, LimitOptions } from './limits.js';
+export {
+  backpressureRetryAfterMsMax,
+  backpressureRetryAfterMsMin,
+  batchBytesMax,
+  diskFullRetryMs,
+  diskProbeBytes,
+  indexStrideRecords,
+  pendingBatchesMax,
+  pendingBytesMax,
+  positionMax,
+  readBatchesMax,
+  readBytesMax,
+  readChunkBytes,
+  segmentBytesMax,
+  segmentFileBytesMax,
+} from './limits.js';
+export { recordFormatVersion, recordHeaderBytes, recordMagic } from './record.js';
