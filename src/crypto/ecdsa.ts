@@ -60,6 +60,10 @@ function integerBytesToBigint(bytes: Uint8Array): bigint {
  * bytes after the SEQUENCE and extra fields inside it are ignored; r and s must be positive.
  */
 export function decodeEcdsaSignature(der: Uint8Array): EcdsaSignature {
+  // Go's encoding/asn1 insists on the universal SEQUENCE tag; asn1js alone would accept others.
+  if (der[0] !== 0x30) {
+    throw cofferError('CRYPTO_E_SIGNATURE_MALFORMED', 'signature is not a DER SEQUENCE (tag 0x30)');
+  }
   let parsed: ECDSASigValue;
   try {
     parsed = AsnConvert.parse(der, ECDSASigValue);
@@ -71,12 +75,25 @@ export function decodeEcdsaSignature(der: Uint8Array): EcdsaSignature {
       cause,
     );
   }
-  const r = integerBytesToBigint(new Uint8Array(parsed.r));
-  const s = integerBytesToBigint(new Uint8Array(parsed.s));
+  const rBytes = new Uint8Array(parsed.r);
+  const sBytes = new Uint8Array(parsed.s);
+  if (!minimalInteger(rBytes) || !minimalInteger(sBytes)) {
+    // Go refuses non-minimally encoded INTEGERs ("integer not minimally-encoded").
+    throw cofferError('CRYPTO_E_SIGNATURE_MALFORMED', 'signature r or s is not minimally encoded');
+  }
+  const r = integerBytesToBigint(rBytes);
+  const s = integerBytesToBigint(sBytes);
   if (r <= 0n || s <= 0n) {
     throw cofferError('CRYPTO_E_SIGNATURE_MALFORMED', 'signature r and s must be larger than zero');
   }
   return { r, s };
+}
+
+function minimalInteger(bytes: Uint8Array): boolean {
+  if (bytes.length === 0) return false;
+  if (bytes.length === 1) return true;
+  const [first = 0, second = 0] = bytes;
+  return !((first === 0x00 && second < 0x80) || (first === 0xff && second >= 0x80));
 }
 
 /** Canonical DER of SEQUENCE{r, s}. */

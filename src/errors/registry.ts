@@ -356,6 +356,43 @@ export const errorRegistry = {
     fix: 'Mint or transfer a smaller amount.',
   },
 
+  // --- node ----------------------------------------------------------------------------------
+  NODE_E_BACKPRESSURE: {
+    className: 'NodeError',
+    summary: 'The node has as many pending transactions as it accepts (HTTP 429).',
+    fix: 'Retry after the Retry-After delay; spread load over time or over more nodes.',
+  },
+  NODE_E_UNAVAILABLE: {
+    className: 'NodeError',
+    summary: 'The node cannot accept transactions now (stopping, disk full, or stopped executing).',
+    fix: 'Retry later; GET /v1/health says why. A full disk clears once space returns.',
+  },
+  NODE_E_FAILED: {
+    className: 'NodeError',
+    summary: 'The node stopped executing because of an internal failure.',
+    fix: 'Read the node log line with this code, fix the cause (often the disk), restart the node.',
+  },
+  NODE_E_NOT_FOUND: {
+    className: 'NodeError',
+    summary: 'No such transaction, key or resource on this node.',
+    fix: 'Check the id; a transaction id is the hex SHA-256 of its request bytes.',
+  },
+  NODE_E_RECEIPT_PENDING: {
+    className: 'NodeError',
+    summary: 'The transaction is committed but no signature entry covers it yet.',
+    fix: 'Retry after the Retry-After delay (at most the signature interval).',
+  },
+  NODE_E_UNAUTHENTICATED: {
+    className: 'NodeError',
+    summary: 'The request has no valid client certificate of a consortium member.',
+    fix: 'Connect with mutual TLS using a TLS certificate issued by your organisation TLS CA.',
+  },
+  NODE_E_BAD_REQUEST: {
+    className: 'NodeError',
+    summary: 'The HTTP request does not match the API (body, parameters or size).',
+    fix: 'See GET /v1/openapi.json for the request format; the error names the field.',
+  },
+
   // --- ordering (OrderingLog) ------------------------------------------------------------------
   ORDERING_E_BATCH_TOO_LARGE: {
     className: 'OrderingInputError',
@@ -374,7 +411,8 @@ export const errorRegistry = {
   },
   ORDERING_E_DISK_FULL: {
     className: 'OrderingStorageError',
-    summary: 'The disk of the ordering log is full (ENOSPC or EDQUOT); appends are refused, reads work.',
+    summary:
+      'The disk of the ordering log is full (ENOSPC or EDQUOT); appends are refused, reads work.',
     fix: 'Free space or grow the volume; appends resume by themselves once a write succeeds again.',
   },
   ORDERING_E_IO: {
@@ -384,7 +422,8 @@ export const errorRegistry = {
   },
   ORDERING_E_CORRUPT: {
     className: 'OrderingCorruptError',
-    summary: 'A log segment holds damaged or missing acknowledged data (file and byte offset given).',
+    summary:
+      'A log segment holds damaged or missing acknowledged data (file and byte offset given).',
     fix: 'Do not delete or edit segments: restore the named file from a replica or a backup.',
   },
   ORDERING_E_CLOSED: {
@@ -452,7 +491,8 @@ export const errorRegistry = {
   },
   RECEIPT_E_PROOF_INVALID: {
     className: 'ReceiptError',
-    summary: 'The inclusion proof does not lead from the leaf to the signed root for the tree size.',
+    summary:
+      'The inclusion proof does not lead from the leaf to the signed root for the tree size.',
     fix: 'The proof, index, size or root was altered: fetch the receipt again from a node.',
   },
   RECEIPT_E_SIGNER_UNKNOWN: {
@@ -485,22 +525,26 @@ export const errorRegistry = {
   },
   STORE_E_INVALID: {
     className: 'StoreError',
-    summary: 'A map name, key or value is not valid (map name syntax, or text that is not well-formed Unicode).',
+    summary:
+      'A map name, key or value is not valid (map name syntax, or text that is not well-formed Unicode).',
     fix: 'Name maps with letters, digits and _ . - / (after "public:" for public maps); keys and values must be well-formed Unicode.',
   },
   STORE_E_MALFORMED: {
     className: 'StoreError',
-    summary: 'Encoded write set bytes cannot be decoded (lengths, UTF-8, or a write in the wrong public/private part).',
+    summary:
+      'Encoded write set bytes cannot be decoded (lengths, UTF-8, or a write in the wrong public/private part).',
     fix: 'The ledger entry is damaged or was not written by Coffer; run `coffer ledger verify` on the ledger folder.',
   },
   STORE_E_DECRYPT: {
     className: 'StoreError',
-    summary: 'Private writes or snapshot maps do not authenticate under the ledger secret (altered, or another seqno or secret).',
+    summary:
+      'Private writes or snapshot maps do not authenticate under the ledger secret (altered, or another seqno or secret).',
     fix: 'Check that the node uses the ledger secret of this ledger; otherwise the entry or snapshot was altered.',
   },
   LEDGER_E_SECRET_INVALID: {
     className: 'LedgerSecretError',
-    summary: 'The ledger secret file is missing, malformed (not 64 hex digits) or readable by others than its owner.',
+    summary:
+      'The ledger secret file is missing, malformed (not 64 hex digits) or readable by others than its owner.',
     fix: 'Restore the secret file of this ledger with mode 0600 (chmod 600); never generate a new one for an existing ledger.',
   },
   LEDGER_E_SECRET_EXISTS: {
@@ -510,7 +554,8 @@ export const errorRegistry = {
   },
   LEDGER_E_DISK_FULL: {
     className: 'LedgerFileError',
-    summary: 'The disk holding ledger files or snapshots is full (ENOSPC or EDQUOT); nothing half-written was kept (retryable).',
+    summary:
+      'The disk holding ledger files or snapshots is full (ENOSPC or EDQUOT); nothing half-written was kept (retryable).',
     fix: 'Free disk space, then retry the same call (details.retryable is true).',
   },
   LEDGER_E_IO: {
@@ -520,7 +565,8 @@ export const errorRegistry = {
   },
   LEDGER_E_CORRUPT: {
     className: 'LedgerFileError',
-    summary: 'A ledger chunk holds damaged or missing entries that were flushed (file and byte range given).',
+    summary:
+      'A ledger chunk holds damaged or missing entries that were flushed (file and byte range given).',
     fix: 'Run `coffer ledger verify DIR`; if the disk is healthy, move the ledger folder aside and the node rebuilds it from its ordering log.',
   },
   SNAPSHOT_E_CORRUPT: {
@@ -528,7 +574,6 @@ export const errorRegistry = {
     summary: 'A snapshot file fails its checks (header, SHA-256 digest, sections or contents).',
     fix: 'Nothing to do when an older snapshot loads instead; otherwise delete the file and the node replays the ledger.',
   },
-
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof errorRegistry;

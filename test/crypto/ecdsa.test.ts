@@ -67,3 +67,37 @@ describe('ECDSA P-256 with low-S', () => {
     );
   });
 });
+
+describe('ECDSA DER strictness (as Go encoding/asn1)', () => {
+  function derInteger(value: bigint, extraZero: boolean): Buffer {
+    let hex = value.toString(16);
+    if (hex.length % 2 === 1) hex = `0${hex}`;
+    let bytes = Buffer.from(hex, 'hex');
+    if ((bytes[0] ?? 0) >= 0x80 || extraZero) bytes = Buffer.concat([Buffer.of(0), bytes]);
+    return Buffer.concat([Buffer.of(0x02, bytes.length), bytes]);
+  }
+
+  it('refuses a signature whose SEQUENCE tag was changed', () => {
+    const message = Buffer.from('coffer');
+    const retagged = Buffer.from(signEcdsaSha256(privateKey, message));
+    retagged[0] = 0xb0;
+    expect(verifyEcdsaSha256(publicKey, message, retagged)).toBe('malformed');
+  });
+
+  it('refuses an INTEGER with a superfluous leading zero, accepts the minimal twin', () => {
+    // Find a signature whose r has its top bit clear: a leading 0x00 is then not minimal.
+    let message = Buffer.alloc(0);
+    let sig = { r: 0n, s: 0n };
+    for (let i = 0; i < 64; i += 1) {
+      message = Buffer.from(`coffer-${i}`);
+      sig = decodeEcdsaSignature(signEcdsaSha256(privateKey, message));
+      if (sig.r >> 248n < 0x80n && sig.r >> 248n > 0n) break;
+    }
+    const build = (extraZero: boolean): Buffer => {
+      const body = Buffer.concat([derInteger(sig.r, extraZero), derInteger(sig.s, false)]);
+      return Buffer.concat([Buffer.of(0x30, body.length), body]);
+    };
+    expect(verifyEcdsaSha256(publicKey, message, build(false))).toBe('valid');
+    expect(verifyEcdsaSha256(publicKey, message, build(true))).toBe('malformed');
+  });
+});

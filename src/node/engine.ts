@@ -1,0 +1,650 @@
+// The node engine: submissions are pre-checked and batched into the OrderingLog; committed
+// batches are executed in log order (pure core), written to the ledger files and the Merkle
+// tree, with deterministic signature markers, snapshots and recovery. No HTTP here (api.ts).
+import assert from 'node:assert/strict';
+import { access, mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import type { Logger } from 'pino';
+import { cofferError, isCofferError, type CofferError, type ErrorCode } from '../errors/index.js';
+import type { AppRegistry } from '../contracts/index.js';
+import { canonicalBytes } from '../ledger/canonical.js';
+import { certsMap, executeBatch, type Consortium, type TxOutcome } from '../ledger/execute.js';
+import { openLedgerWriter, readLedgerFrom, type LedgerWriter } from '../ledger/files.js';
+import {
+  createMerkleTree,
+  deserializeMerkleTree,
+  leafHash,
+  type MerkleTree,
+} from '../ledger/merkle.js';
+import {
+  createReceipt,
+  signRoot,
+  type Receipt,
+  type RootSigner,
+  type SignedRoot,
+} from '../ledger/receipt.js';
+import { createReplayWindow, type ReplayWindow } from '../ledger/replay.js';
+import {
+  createLedgerSecretFile,
+  encryptWriteSet,
+  loadLedgerSecretFile,
+  type LedgerSecret,
+} from '../ledger/secret.js';
+import { loadLatestSnapshot, writeSnapshot } from '../ledger/snapshot.js';
+import { createStore, type Store } from '../ledger/store.js';
+import {
+  batchEnvelopesMax,
+  decodeBatch,
+  decodeRequest,
+  encodeBatch,
+  requestTtlMsMax,
+  transactionId,
+  type Envelope,
+  type RawBatch,
+} from '../ledger/tx.js';
+import { openEmbeddedLog, type OrderingLog } from '../ordering/index.js';
+
+// ---- limits ---------------------------------------------------------------------------------
+
+/** Envelopes accepted but not yet executed; beyond this, submissions get 429. */
+export const pendingEnvelopesMax = 20_000;
+/** Appends to the log in flight at once (group commit merges their fsyncs). */
+export const appendsInFlightMax = 4;
+/** Longest wait before a partial batch is ordered. */
+export const batchDelayMsDefault = 2;
+/** Outcomes remembered for status look-ups before falling back to the ledger files. */
+export const statusEntriesMax = 1_000_000;
+/** Ledger entries kept in memory for receipts before reading the files. */
+export const recentEntriesMax = 50_000;
+/** Batches read from the log per step of the executor. */
+export const executeReadBatchesMax = 64;
+
+assert(
+  (pendingEnvelopesMax as number) >= batchEnvelopesMax,
+  'a full batch fits in the pending queue',
+);
+
+export type EngineOptions = {
+  readonly dataDir: string;
+  readonly nodeId: string;
+  readonly consortium: () => Consortium;
+  readonly apps: AppRegistry;
+  /** The node's own signing identity (a peer of its MSP): signs Merkle roots. */
+  readonly rootSigner: RootSigner;
+  readonly logger: Logger;
+  readonly signatureIntervalTx?: number;
+  readonly signatureIntervalMs?: number;
+  readonly snapshotIntervalTx?: number;
+  readonly batchDelayMs?: number;
+  /** Wall clock (ms); recorded into each batch, never read by execution. */
+  readonly now?: () => number;
+  /** Log fsync; false only for benchmarks that measure what fsync costs. */
+  readonly fsync?: boolean;
+};
+
+export type TxStatus =
+  | { readonly status: 'Unknown' }
+  | { readonly status: 'Pending' }
+  | {
+      readonly status: 'Committed' | 'Invalid';
+      readonly seqno: number;
+      readonly code?: ErrorCode;
+      readonly message?: string;
+      readonly result?: unknown;
+    };
+
+export type SubmitOutcome =
+  | { readonly ok: true; readonly txId: string }
+  | { readonly ok: false; readonly error: CofferError; readonly retryAfterMs?: number };
+
+export type Position = {
+  readonly seqno: number;
+  /** Hex Merkle root over entries 1..seqno. */
+  readonly root: string;
+  readonly logPosition: number;
+  readonly committedLogPosition: number;
+  readonly lastSignedTreeSize: number;
+  readonly time: number;
+};
+
+export type Engine = {
+  readonly submit: (envelope: Envelope) => SubmitOutcome;
+  readonly status: (txId: string) => TxStatus;
+  /** Resolves when the transaction is Committed or Invalid (or after timeoutMs with the current status). */
+  readonly waitFor: (txId: string, timeoutMs: number) => Promise<TxStatus>;
+  readonly receipt: (txId: string) => Promise<Receipt | undefined>;
+  readonly store: () => Store;
+  readonly position: () => Position;
+  readonly health: () => { readonly ok: boolean; readonly reason?: string };
+  readonly stop: () => Promise<void>;
+};
+
+type Marker = { readonly treeSize: number; readonly root: string; readonly time: number };
+
+type Extra = {
+  logPosition: number;
+  time: number;
+  lastMarkerSeqno: number;
+  lastMarkerTime: number;
+  signedRoot: SignedRoot | null;
+  replay: [string, number][];
+  tree: string;
+};
+
+/** Starts the engine: recovery, then accepting submissions. */
+export async function startEngine(options: EngineOptions): Promise<Engine> {
+  const { logger } = options;
+  const now = options.now ?? Date.now;
+  const signatureIntervalTx = options.signatureIntervalTx ?? 1000;
+  const signatureIntervalMs = options.signatureIntervalMs ?? 100;
+  const snapshotIntervalTx = options.snapshotIntervalTx ?? 100_000;
+  const batchDelayMs = options.batchDelayMs ?? batchDelayMsDefault;
+  const dirs = {
+    log: path.join(options.dataDir, 'log'),
+    ledger: path.join(options.dataDir, 'ledger'),
+    snapshots: path.join(options.dataDir, 'snapshots'),
+    secret: path.join(options.dataDir, 'ledger.secret'),
+  };
+  await mkdir(options.dataDir, { recursive: true });
+  const secret = await openSecret(dirs.secret);
+  const log: OrderingLog = await openEmbeddedLog(dirs.log, {
+    ...(options.fsync === undefined ? {} : { fsync: options.fsync }),
+    logger: {
+      info: (details, message) => {
+        logger.info(details, message);
+      },
+      warn: (details, message) => {
+        logger.warn(details, message);
+      },
+      error: (details, message) => {
+        logger.error(details, message);
+      },
+    },
+  });
+
+  // ---- state, from the newest snapshot --------------------------------------------------------
+  let store: Store = createStore();
+  let tree: MerkleTree = createMerkleTree();
+  let replay: ReplayWindow = createReplayWindow();
+  let logPosition = 0;
+  let time = 0;
+  let lastMarkerSeqno = 0;
+  let lastMarkerTime = 0;
+  let signedRoot: SignedRoot | undefined;
+  let lastSnapshotSeqno = 0;
+  const loaded = await loadLatestSnapshot(dirs.snapshots, secret);
+  for (const skipped of loaded.skipped) {
+    logger.warn(
+      { file: skipped.file, code: skipped.error.code },
+      `snapshot skipped: ${skipped.error.message}`,
+    );
+  }
+  if (loaded.snapshot !== undefined) {
+    const extra = JSON.parse(Buffer.from(loaded.snapshot.extra).toString('utf8')) as Extra;
+    store = loaded.snapshot.store;
+    tree = deserializeMerkleTree(new Uint8Array(Buffer.from(extra.tree, 'base64')));
+    replay = createReplayWindow(extra.replay);
+    logPosition = extra.logPosition;
+    time = extra.time;
+    lastMarkerSeqno = extra.lastMarkerSeqno;
+    lastMarkerTime = extra.lastMarkerTime;
+    signedRoot = extra.signedRoot ?? undefined;
+    lastSnapshotSeqno = loaded.snapshot.seqno;
+    assert.equal(tree.size(), loaded.snapshot.seqno, 'snapshot tree size matches its seqno');
+    logger.info(
+      { file: loaded.snapshot.file, seqno: lastSnapshotSeqno, logPosition },
+      'loaded snapshot',
+    );
+  }
+  // Everything after the snapshot is regenerated from the log (decision 0008).
+  const { writer: ledger, recovery } = await openLedgerWriter(dirs.ledger);
+  if (recovery.dropped !== undefined) {
+    logger.warn(
+      { ...recovery.dropped },
+      'ledger: dropped a torn tail; it is regenerated from the log',
+    );
+  }
+  if (ledger.lastSeqno() > tree.size()) await ledger.truncateAfter(tree.size());
+  assert.equal(ledger.lastSeqno(), tree.size(), 'ledger files reach the snapshot');
+
+  // ---- bookkeeping (not state) ----------------------------------------------------------------
+  const statuses = new Map<string, TxStatus>();
+  const waiters = new Map<string, ((status: TxStatus) => void)[]>();
+  const recent = new Map<number, { txId: string | null; leaf: Uint8Array }>();
+  const preVerified = new Set<string>();
+  const pendingIds = new Set<string>();
+  let queue: Envelope[] = [];
+  let appendsInFlight = 0;
+  let batchTimer: NodeJS.Timeout | undefined;
+  let stopping = false;
+  let failure: CofferError | undefined;
+
+  const remember = (txId: string, status: TxStatus): void => {
+    if (statuses.size >= statusEntriesMax) {
+      const oldest = statuses.keys().next();
+      if (oldest.done !== true) statuses.delete(oldest.value);
+    }
+    statuses.set(txId, status);
+    const list = waiters.get(txId);
+    if (list !== undefined) {
+      waiters.delete(txId);
+      for (const resolve of list) resolve(status);
+    }
+  };
+
+  const keepRecent = (seqno: number, txId: string | null, leaf: Uint8Array): void => {
+    recent.set(seqno, { txId, leaf });
+    if (recent.size > recentEntriesMax) recent.delete(seqno - recentEntriesMax);
+  };
+
+  // ---- execution ------------------------------------------------------------------------------
+
+  const txEntry = (outcome: TxOutcome): Uint8Array => {
+    const encrypted = encryptWriteSet(outcome.writeSet, secret, outcome.seqno);
+    let result: unknown = outcome.result ?? null;
+    try {
+      canonicalBytes(result);
+    } catch {
+      result = null; // e.g. a float: every node drops it alike
+    }
+    return canonicalBytes({
+      type: 'tx',
+      seqno: outcome.seqno,
+      txId: outcome.txId,
+      status: outcome.status,
+      ...(outcome.code === undefined ? {} : { code: outcome.code }),
+      ...(outcome.message === undefined ? {} : { message: outcome.message }),
+      result,
+      ...(outcome.signer === undefined ? {} : { signer: outcome.signer }),
+      ...(outcome.app === undefined ? {} : { app: outcome.app, action: outcome.action }),
+      envelope: outcome.envelope,
+      writes: {
+        public: encrypted.publicWrites.map((write) => [write.map, write.key, write.value]),
+        private: Buffer.from(encrypted.privateCiphertext).toString('base64'),
+      },
+    });
+  };
+
+  const addMarker = async (batchTime: number): Promise<void> => {
+    const seqno = tree.size() + 1;
+    const marker: Marker = {
+      treeSize: tree.size(),
+      root: Buffer.from(tree.root()).toString('hex'),
+      time: batchTime,
+    };
+    const leaf = canonicalBytes({ type: 'signature', ...marker });
+    tree.append(leafHash(leaf));
+    signedRoot = signRoot(
+      { treeSize: marker.treeSize, root: marker.root, nodeId: options.nodeId, signedAt: batchTime },
+      options.rootSigner,
+    );
+    const record = canonicalBytes({ marker: Buffer.from(leaf).toString('base64'), signedRoot });
+    await ledger.append(seqno, 'signature', record);
+    ledger.endChunk();
+    keepRecent(seqno, null, leaf);
+    lastMarkerSeqno = seqno;
+    lastMarkerTime = batchTime;
+    await ledger.flush();
+  };
+
+  const maybeSnapshot = async (): Promise<void> => {
+    if (tree.size() - lastSnapshotSeqno < snapshotIntervalTx) return;
+    const extra: Extra = {
+      logPosition,
+      time,
+      lastMarkerSeqno,
+      lastMarkerTime,
+      signedRoot: signedRoot ?? null,
+      replay: replay.entries().map(([id, at]) => [id, at]),
+      tree: Buffer.from(tree.serialize()).toString('base64'),
+    };
+    const seqno = tree.size();
+    lastSnapshotSeqno = seqno;
+    const written = await writeSnapshot(dirs.snapshots, {
+      seqno,
+      store,
+      extra: new Uint8Array(Buffer.from(JSON.stringify(extra))),
+      secret,
+    });
+    logger.info({ file: written.file, bytes: written.bytes, seqno }, 'snapshot written');
+  };
+
+  const executeOne = async (position: number, bytes: Uint8Array): Promise<void> => {
+    let batch: RawBatch;
+    try {
+      batch = decodeBatch(bytes);
+    } catch (error) {
+      // Not a batch at all: every node skips it alike.
+      logger.error({ position, error: String(error) }, 'skipped an undecodable batch');
+      logPosition = position;
+      return;
+    }
+    const output = executeBatch({
+      store,
+      replay,
+      batch,
+      firstSeqno: tree.size() + 1,
+      previousTime: time,
+      consortium: options.consortium(),
+      apps: options.apps,
+      preVerified,
+    });
+    time = output.time;
+    for (const outcome of output.outcomes) {
+      const leaf = txEntry(outcome);
+      const index = tree.append(leafHash(leaf));
+      assert.equal(index + 1, outcome.seqno, 'seqno is leaf index + 1');
+      await ledger.append(outcome.seqno, 'tx', leaf);
+      keepRecent(outcome.seqno, outcome.txId, leaf);
+      if (outcome.txId !== null) {
+        preVerified.delete(outcome.txId);
+        pendingIds.delete(outcome.txId);
+        remember(outcome.txId, {
+          status: outcome.status === 'committed' ? 'Committed' : 'Invalid',
+          seqno: outcome.seqno,
+          ...(outcome.code === undefined ? {} : { code: outcome.code }),
+          ...(outcome.message === undefined ? {} : { message: outcome.message }),
+          ...(outcome.result === undefined ? {} : { result: outcome.result }),
+        });
+      }
+    }
+    logPosition = position;
+    const unsigned = tree.size() - lastMarkerSeqno;
+    if (
+      unsigned >= signatureIntervalTx ||
+      (unsigned > 0 && time - lastMarkerTime >= signatureIntervalMs)
+    ) {
+      await addMarker(time);
+      await maybeSnapshot();
+    }
+  };
+
+  // One executor at a time; a commit noticed while it runs makes it run once more.
+  let executing: Promise<void> | undefined;
+  let rerunRequested = false;
+  // A function, so that the loop re-reads the flag after each await (no stale narrowing).
+  const takeRerun = (): boolean => {
+    const requested = rerunRequested;
+    rerunRequested = false;
+    return requested;
+  };
+  const drain = async (): Promise<void> => {
+    try {
+      while (!stopping && failure === undefined && logPosition < log.committedPosition()) {
+        const entries = await log.read(logPosition + 1, executeReadBatchesMax);
+        if (entries.length === 0) break;
+        for (const entry of entries) await executeOne(entry.position, entry.batch);
+      }
+    } catch (error) {
+      // A bug or an IO failure in the ledger files: stop executing and say so loudly.
+      failure = isCofferError(error)
+        ? error
+        : cofferError('NODE_E_FAILED', `execution stopped: ${String(error)}`, {}, error);
+      logger.fatal({ code: failure.code }, `execution stopped: ${failure.message}`);
+    }
+  };
+  const catchUp = (): Promise<void> => {
+    if (executing !== undefined) {
+      rerunRequested = true;
+      return executing;
+    }
+    const run = async (): Promise<void> => {
+      do {
+        await drain();
+      } while (takeRerun() && !stopping);
+    };
+    const promise = run().finally(() => {
+      executing = undefined;
+    });
+    executing = promise;
+    return promise;
+  };
+
+  // Recovery: everything the log holds beyond the snapshot is executed again (no pre-verification).
+  const recoveryStart = Date.now();
+  await catchUp();
+  if (failure !== undefined) throw failure;
+  logger.info({ seqno: tree.size(), logPosition, ms: Date.now() - recoveryStart }, 'recovered');
+  const unsubscribe = log.onCommit(() => void catchUp());
+
+  // ---- ordering ---------------------------------------------------------------------------------
+
+  const flushQueue = (): void => {
+    batchTimer = undefined;
+    while (queue.length > 0 && appendsInFlight < appendsInFlightMax) {
+      const envelopes = queue.slice(0, batchEnvelopesMax);
+      queue = queue.slice(envelopes.length);
+      appendsInFlight += 1;
+      const bytes = encodeBatch({ time: now(), envelopes });
+      log.append(bytes).then(
+        () => {
+          appendsInFlight -= 1;
+          if (queue.length > 0) flushQueue();
+        },
+        (error: unknown) => {
+          appendsInFlight -= 1;
+          const code = isCofferError(error) ? error.code : 'NODE_E_FAILED';
+          logger.error(
+            { code, envelopes: envelopes.length },
+            `ordering refused a batch: ${String(error)}`,
+          );
+          for (const envelope of envelopes) {
+            const txId = transactionId(envelope.request);
+            pendingIds.delete(txId);
+            preVerified.delete(txId);
+            statuses.delete(txId);
+            remember(txId, { status: 'Unknown' });
+          }
+        },
+      );
+    }
+  };
+
+  const scheduleFlush = (): void => {
+    if (queue.length >= batchEnvelopesMax) {
+      if (batchTimer !== undefined) clearTimeout(batchTimer);
+      flushQueue();
+    } else {
+      batchTimer ??= setTimeout(flushQueue, batchDelayMs);
+    }
+  };
+
+  // An idle node still signs recent entries: an empty batch lets time-based markers happen.
+  const idleTimer = setInterval(
+    () => {
+      if (stopping || failure !== undefined || appendsInFlight > 0 || queue.length > 0) return;
+      if (tree.size() > lastMarkerSeqno && now() - lastMarkerTime >= signatureIntervalMs) {
+        appendsInFlight += 1;
+        log.append(encodeBatch({ time: now(), envelopes: [] })).then(
+          () => {
+            appendsInFlight -= 1;
+          },
+          () => {
+            appendsInFlight -= 1;
+          },
+        );
+      }
+    },
+    Math.max(10, Math.floor(signatureIntervalMs / 2)),
+  );
+  idleTimer.unref();
+
+  const precheck = (envelope: Envelope, txId: string): CofferError | undefined => {
+    let request;
+    try {
+      request = decodeRequest(envelope.request);
+    } catch (error) {
+      return isCofferError(error) ? error : cofferError('TX_E_MALFORMED', String(error));
+    }
+    const wall = now();
+    if (request.expiresAt <= wall)
+      return cofferError('TX_E_EXPIRED', `request expired at ${request.expiresAt}`);
+    if (request.expiresAt > wall + requestTtlMsMax) {
+      return cofferError(
+        'TX_E_EXPIRY_TOO_FAR',
+        `expiresAt is more than ${requestTtlMsMax} ms ahead`,
+      );
+    }
+    if (replay.has(txId) || pendingIds.has(txId))
+      return cofferError('TX_E_REPLAY', `transaction ${txId} was already submitted`);
+    const msp = options.consortium().msps.get(request.signer.mspId);
+    if (msp === undefined)
+      return cofferError(
+        'TX_E_UNKNOWN_MSP',
+        `MSP ${request.signer.mspId} is not a member of the consortium`,
+      );
+    const certPem = envelope.cert ?? store.read(certsMap, request.signer.certId);
+    if (certPem === undefined)
+      return cofferError('TX_E_UNKNOWN_CERT', 'send the signer certificate with the envelope');
+    const identity = msp.deserializeIdentity(request.signer.mspId, certPem);
+    if (!identity.ok) return identity.error;
+    const validation = msp.validate(identity.identity);
+    if (!validation.valid) return validation.error;
+    const signature = msp.verify(identity.identity, envelope.request, envelope.signature);
+    if (!signature.ok) return signature.error;
+    return undefined;
+  };
+
+  const submit = (envelope: Envelope): SubmitOutcome => {
+    if (stopping)
+      return { ok: false, error: cofferError('NODE_E_UNAVAILABLE', 'the node is stopping') };
+    if (failure !== undefined)
+      return {
+        ok: false,
+        error: cofferError('NODE_E_UNAVAILABLE', `the node stopped executing: ${failure.message}`),
+      };
+    const health = log.health();
+    if (health !== 'ok') {
+      return {
+        ok: false,
+        error: cofferError(
+          'NODE_E_UNAVAILABLE',
+          `ordering is ${health.state}: ${health.error.message}`,
+        ),
+        retryAfterMs: 1000,
+      };
+    }
+    if (pendingIds.size + queue.length >= pendingEnvelopesMax) {
+      return {
+        ok: false,
+        error: cofferError(
+          'NODE_E_BACKPRESSURE',
+          `${pendingEnvelopesMax} transactions are pending; retry shortly`,
+        ),
+        retryAfterMs: 50,
+      };
+    }
+    const txId = transactionId(envelope.request);
+    const refused = precheck(envelope, txId);
+    if (refused !== undefined) return { ok: false, error: refused };
+    preVerified.add(txId);
+    pendingIds.add(txId);
+    statuses.set(txId, { status: 'Pending' });
+    queue.push(envelope);
+    scheduleFlush();
+    return { ok: true, txId };
+  };
+
+  const status = (txId: string): TxStatus =>
+    statuses.get(txId) ?? (pendingIds.has(txId) ? { status: 'Pending' } : { status: 'Unknown' });
+
+  const waitFor = (txId: string, timeoutMs: number): Promise<TxStatus> => {
+    const current = status(txId);
+    if (
+      current.status === 'Committed' ||
+      current.status === 'Invalid' ||
+      current.status === 'Unknown'
+    ) {
+      return Promise.resolve(current);
+    }
+    return new Promise((resolve) => {
+      const list = waiters.get(txId) ?? [];
+      const timer = setTimeout(() => {
+        const remaining = (waiters.get(txId) ?? []).filter((item) => item !== done);
+        if (remaining.length === 0) waiters.delete(txId);
+        else waiters.set(txId, remaining);
+        resolve(status(txId));
+      }, timeoutMs);
+      const done = (value: TxStatus): void => {
+        clearTimeout(timer);
+        resolve(value);
+      };
+      list.push(done);
+      waiters.set(txId, list);
+    });
+  };
+
+  const entryAt = async (seqno: number): Promise<Uint8Array | undefined> => {
+    const cached = recent.get(seqno);
+    if (cached !== undefined) return cached.leaf;
+    for await (const entry of readLedgerFrom(dirs.ledger, seqno)) {
+      if (entry.seqno !== seqno) break;
+      if (entry.kind === 'tx') return entry.payload;
+      const record = JSON.parse(Buffer.from(entry.payload).toString('utf8')) as { marker: string };
+      return new Uint8Array(Buffer.from(record.marker, 'base64'));
+    }
+    return undefined;
+  };
+
+  const receipt = async (txId: string): Promise<Receipt | undefined> => {
+    const known = status(txId);
+    if ((known.status !== 'Committed' && known.status !== 'Invalid') || signedRoot === undefined)
+      return undefined;
+    if (known.seqno > signedRoot.treeSize) return undefined;
+    const entry = await entryAt(known.seqno);
+    if (entry === undefined) return undefined;
+    return createReceipt({
+      txId,
+      entry,
+      leafIndex: known.seqno - 1,
+      proof: tree.inclusionProof(known.seqno - 1, signedRoot.treeSize),
+      signedRoot,
+    });
+  };
+
+  return {
+    submit,
+    status,
+    waitFor,
+    receipt,
+    store: () => store,
+    position: () => ({
+      seqno: tree.size(),
+      root: Buffer.from(tree.root()).toString('hex'),
+      logPosition,
+      committedLogPosition: log.committedPosition(),
+      lastSignedTreeSize: signedRoot?.treeSize ?? 0,
+      time,
+    }),
+    health: () => {
+      if (failure !== undefined) return { ok: false, reason: failure.message };
+      const h = log.health();
+      return h === 'ok'
+        ? { ok: true }
+        : { ok: false, reason: `ordering ${h.state}: ${h.error.message}` };
+    },
+    stop: async () => {
+      stopping = true;
+      clearInterval(idleTimer);
+      if (batchTimer !== undefined) clearTimeout(batchTimer);
+      unsubscribe();
+      if (executing !== undefined) await executing;
+      await log.close();
+      await closeLedger(ledger);
+    },
+  };
+}
+
+async function closeLedger(ledger: LedgerWriter): Promise<void> {
+  await ledger.close();
+}
+
+/** The ledger secret of this node: created with the node's first start, then only loaded. */
+async function openSecret(file: string): Promise<LedgerSecret> {
+  try {
+    await access(file);
+  } catch {
+    return createLedgerSecretFile(file);
+  }
+  return loadLedgerSecretFile(file);
+}

@@ -1,0 +1,163 @@
+// The node engine in-process: submit, commit, receipts that verify offline, restart from the
+// log alone and from a snapshot, with the same state and the same Merkle root.
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { signEnvelope } from '../../src/client/envelope.js';
+import {
+  identityFromMspFolder,
+  type ClientIdentity,
+  type Signer,
+} from '../../src/client/signer.js';
+import { builtInApps } from '../../src/contracts/index.js';
+import type { Consortium } from '../../src/ledger/execute.js';
+import { parseReceipt, verifyReceipt } from '../../src/ledger/receipt.js';
+import { generateCryptoMaterial } from '../../src/msp/cryptogen/index.js';
+import { loadMspFolder, type Msp } from '../../src/msp/index.js';
+import { startEngine, type Engine, type EngineOptions } from '../../src/node/engine.js';
+
+let work: string;
+let consortium: Consortium;
+let user: { identity: ClientIdentity; signer: Signer };
+let rootSigner: EngineOptions['rootSigner'];
+
+const org = () => path.join(work, 'crypto', 'peerOrganizations', 'org1.example.com');
+
+beforeAll(async () => {
+  work = await mkdtemp(path.join(tmpdir(), 'coffer-engine-'));
+  await generateCryptoMaterial({
+    config:
+      'PeerOrgs:\n  - Name: Org1\n    Domain: org1.example.com\n    EnableNodeOUs: true\n    Template: { Count: 1 }\n    Users: { Count: 1 }\n',
+    outputDir: path.join(work, 'crypto'),
+  });
+  const orgMsp = await loadMspFolder(path.join(org(), 'msp'), { mspId: 'Org1MSP' });
+  if (!orgMsp.ok) throw orgMsp.error;
+  consortium = { msps: new Map<string, Msp>([['Org1MSP', orgMsp.msp]]) };
+  user = await identityFromMspFolder(
+    path.join(org(), 'users', 'User1@org1.example.com', 'msp'),
+    'Org1MSP',
+  );
+  const peer = await loadMspFolder(path.join(org(), 'peers', 'peer0.org1.example.com', 'msp'), {
+    mspId: 'Org1MSP',
+    local: true,
+  });
+  if (!peer.ok || peer.msp.signingIdentity === undefined || peer.folder?.signing === undefined)
+    throw new Error('peer');
+  const signing = peer.msp.signingIdentity;
+  rootSigner = {
+    mspId: 'Org1MSP',
+    certPem: peer.folder.signing.signCert.pem,
+    sign: (message) => signing.sign(message),
+  };
+});
+
+afterAll(async () => {
+  await rm(work, { recursive: true, force: true });
+});
+
+async function start(dataDir: string, extra: Partial<EngineOptions> = {}): Promise<Engine> {
+  return startEngine({
+    dataDir,
+    nodeId: 'node0',
+    consortium: () => consortium,
+    apps: builtInApps(),
+    rootSigner,
+    logger: pino({ level: process.env['COFFER_LOG'] ?? 'silent' }),
+    signatureIntervalTx: 10,
+    signatureIntervalMs: 20,
+    ...extra,
+  });
+}
+
+async function put(engine: Engine, key: string, value: string): Promise<string> {
+  const { envelope } = await signEnvelope({
+    app: 'kv',
+    action: 'put',
+    args: { map: 'public:kv.t', key, value },
+    identity: user.identity,
+    signer: user.signer,
+  });
+  const submitted = engine.submit(envelope);
+  if (!submitted.ok) throw submitted.error;
+  return submitted.txId;
+}
+
+describe('node engine', () => {
+  it('commits, answers status, and gives a receipt that verifies offline', async () => {
+    const engine = await start(path.join(work, 'a'));
+    try {
+      const txId = await put(engine, 'k', 'v1');
+      const status = await engine.waitFor(txId, 5000);
+      expect(status).toMatchObject({ status: 'Committed', seqno: 1 });
+      expect(engine.store().read('public:kv.t', 'k')).toBe('v1');
+      let receipt = await engine.receipt(txId);
+      for (let i = 0; receipt === undefined && i < 100; i += 1) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        receipt = await engine.receipt(txId);
+      }
+      expect(receipt).toBeDefined();
+      const check = verifyReceipt(
+        parseReceipt(JSON.parse(JSON.stringify(receipt))),
+        consortium.msps,
+      );
+      expect(check.ok, check.ok ? '' : check.error.message).toBe(true);
+    } finally {
+      await engine.stop();
+    }
+  });
+
+  it('refuses bad submissions at once with their codes', async () => {
+    const engine = await start(path.join(work, 'b'));
+    try {
+      const { envelope } = await signEnvelope({
+        app: 'kv',
+        action: 'put',
+        args: { map: 'kv.x', key: 'k', value: 'v' },
+        identity: user.identity,
+        signer: user.signer,
+      });
+      const tampered = {
+        ...envelope,
+        signature: envelope.signature.map((b, i) => (i === 9 ? b ^ 1 : b)),
+      };
+      const refused = engine.submit(tampered);
+      expect(!refused.ok && refused.error.code).toBe('MSP_E_SIGNATURE_INVALID');
+      expect(engine.submit(envelope).ok).toBe(true);
+      const again = engine.submit(envelope);
+      expect(!again.ok && again.error.code).toBe('TX_E_REPLAY');
+    } finally {
+      await engine.stop();
+    }
+  });
+
+  it('restarts from the log, then from a snapshot, with the same state and root', async () => {
+    const dir = path.join(work, 'c');
+    let engine = await start(dir, { snapshotIntervalTx: 25 });
+    const ids: string[] = [];
+    for (let i = 0; i < 60; i += 1) ids.push(await put(engine, `k${i}`, `v${i}`));
+    for (const id of ids) expect((await engine.waitFor(id, 5000)).status).toBe('Committed');
+    await new Promise((resolve) => setTimeout(resolve, 100)); // let a time-based marker land
+    const before = engine.position();
+    await engine.stop();
+
+    engine = await start(dir, { snapshotIntervalTx: 25 });
+    try {
+      const after = engine.position();
+      expect(after.seqno).toBe(before.seqno);
+      expect(after.root).toBe(before.root);
+      expect(
+        (await readdir(path.join(dir, 'snapshots'))).some((name) => name.endsWith('.snap')),
+      ).toBe(true);
+      expect(after.logPosition).toBe(before.logPosition);
+      for (let i = 0; i < 60; i += 1)
+        expect(engine.store().read('public:kv.t', `k${i}`)).toBe(`v${i}`);
+      // New work continues the same ledger.
+      const more = await put(engine, 'later', 'x');
+      expect((await engine.waitFor(more, 5000)).status).toBe('Committed');
+    } finally {
+      await engine.stop();
+    }
+  });
+});
