@@ -12,8 +12,16 @@ export type Command = (args: readonly string[], io: CommandIo) => Promise<number
 const usage = `coffer — consortium ledger with built-in digital-asset custody
 
 Usage:
-  coffer up [--dir DIR]                     run a local consortium (see README)
+  coffer up [--dir DIR] [--port P] [--check] run a local consortium node (see README)
+  coffer node start --config node.json      run one node from its configuration
+  coffer tx APP ACTION --args JSON [--wait] sign and submit a transaction (profile: .coffer/client.json)
+  coffer tx status|receipt TXID             follow a transaction, fetch its receipt
+  coffer query APP QUERY --args JSON        read committed state through an app query
   coffer msp inspect DIR --msp-id ID [...]  load an MSP folder and validate identities
+  coffer receipt verify RECEIPT.json --msp-dir DIR=MSPID [...] [--json]
+                                            verify a transaction receipt offline
+  coffer receipt show RECEIPT.json          print the ledger entry of a receipt
+  coffer ledger verify DIR [--json]         check a node's ledger files, name the first damage
   coffer crypto generate --config FILE --output DIR
   coffer crypto revoke --org-dir DIR --cert CERT.pem
   coffer help                               this text
@@ -24,6 +32,11 @@ const commands: Record<string, () => Promise<Command>> = {
   msp: async () => (await import('./msp.js')).mspCommand,
   crypto: async () => (await import('./crypto.js')).cryptoCommand,
   up: async () => (await import('./up.js')).upCommand,
+  node: async () => (await import('./node.js')).nodeCommand,
+  tx: async () => (await import('./tx.js')).txCommand,
+  query: async () => (await import('./tx.js')).queryCommand,
+  receipt: async () => (await import('./receipt.js')).receiptCommand,
+  ledger: async () => (await import('./ledger.js')).ledgerCommand,
 };
 
 const processIo: CommandIo = {

@@ -1,7 +1,7 @@
-// `coffer up`: a local consortium on embedded defaults. So far (issue 2) it creates the
-// organisations' crypto material with cryptogen's layout, loads every organisation MSP and
-// every node's local MSP, and checks that identities validate and sign. The ledger node,
-// ordering and custody join this command as they land.
+// `coffer up`: a local consortium on embedded defaults. It creates (once) the organisations'
+// crypto material with cryptogen's layout, checks every MSP and identity, then runs a ledger
+// node on the embedded log in the foreground and writes a client profile (credentials of
+// Org1's User1) that `coffer tx`/`coffer query` and the SDK use. Ctrl-C stops it cleanly.
 import { access, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -9,15 +9,23 @@ import { cofferError } from '../errors/index.js';
 import { generateCryptoMaterial } from '../msp/cryptogen/index.js';
 import { loadMspFolder } from '../msp/index.js';
 import type { Command } from './main.js';
+import { nodeConfigDefaults, type NodeConfig } from '../node/index.js';
+import { cliLogger, runInForeground } from './node.js';
+import type { ClientProfile } from './profile.js';
 
 /** Organisations `coffer up` creates by default, and the most it accepts. */
 export const defaultOrgCount = 3;
 export const upOrgsMax = 16;
 
-const upUsage = `Usage: coffer up [--dir DIR] [--orgs N] [--json]
+export const defaultPort = 7443;
 
-Creates (once) and checks a local consortium in DIR (default ./.coffer): N organisations
-(default ${defaultOrgCount}) with Fabric-layout crypto material, every MSP loaded and verified.`;
+const upUsage = `Usage: coffer up [--dir DIR] [--orgs N] [--host H] [--port P] [--check] [--json]
+
+Creates (once) a local consortium in DIR (default ./.coffer): N organisations (default
+${defaultOrgCount}) with Fabric-layout crypto material; checks every MSP and identity; then runs
+Org1's node on 127.0.0.1:P (default ${defaultPort}; 0 picks a free port) in the foreground.
+  --check   only create and check the consortium, then exit (0 when all is well)
+  --json    print machine-readable lines (the check report; the running node's profile)`;
 
 function defaultCryptoConfig(orgs: number): string {
   const lines = ['PeerOrgs:'];
@@ -61,6 +69,10 @@ export const upCommand: Command = async (args, io) => {
         dir: { type: 'string', default: '.coffer' },
         orgs: { type: 'string', default: String(defaultOrgCount) },
         json: { type: 'boolean', default: false },
+        check: { type: 'boolean', default: false },
+        host: { type: 'string', default: '127.0.0.1' },
+        port: { type: 'string', default: String(defaultPort) },
+        'log-level': { type: 'string', default: 'info' },
         help: { type: 'boolean', default: false },
       },
     });
@@ -135,9 +147,9 @@ export const upCommand: Command = async (args, io) => {
   const healthy = reports.every(
     (report) => report.msp === 'ok' && report.identities.every((item) => item.valid && item.signs),
   );
-  if (values.json) {
+  if (values.json && values.check) {
     io.stdout(JSON.stringify({ dir, organizations: reports, healthy }));
-  } else {
+  } else if (!values.json) {
     const lines = [`Coffer consortium in ${dir}`];
     for (const report of reports) {
       lines.push(`  ${report.mspId} (${report.domain}): MSP ${report.msp}`);
@@ -151,9 +163,59 @@ export const upCommand: Command = async (args, io) => {
       healthy
         ? 'All organisations and identities verified.'
         : 'Some identities failed verification.',
-      'Ledger nodes, ordering and custody are not part of this build yet (issues 3-10).',
     );
     io.stdout(lines.join('\n'));
   }
-  return healthy ? 0 : 1;
+  if (values.check || !healthy) return healthy ? 0 : 1;
+
+  const port = Number(values.port);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw cofferError('CLI_E_USAGE', '--port must be a port number (0 picks a free one)');
+  }
+  const org1 = path.join(peerOrgsDir, 'org1.coffer.local');
+  const peerDir = path.join(org1, 'peers', 'peer0.org1.coffer.local');
+  const userDir = path.join(org1, 'users', 'User1@org1.coffer.local');
+  const config: NodeConfig = {
+    nodeId: 'org1-peer0',
+    dataDir: path.join(dir, 'nodes', 'org1-peer0'),
+    listen: { host: values.host, port },
+    tls: {
+      certFile: path.join(peerDir, 'tls', 'server.crt'),
+      keyFile: path.join(peerDir, 'tls', 'server.key'),
+    },
+    identity: { mspId: 'Org1MSP', mspDir: path.join(peerDir, 'msp') },
+    consortium: reports.map((report) => ({
+      mspId: report.mspId,
+      mspDir: path.join(peerOrgsDir, report.domain, 'msp'),
+    })),
+    ...nodeConfigDefaults,
+  };
+  await writeFile(path.join(dir, 'node.json'), `${JSON.stringify(config, null, 2)}\n`);
+  const keystore = path.join(userDir, 'msp', 'keystore');
+  const [keyFile] = (await readdir(keystore)).sort();
+  const profileFile = path.join(dir, 'client.json');
+  return runInForeground(config, cliLogger(values['log-level']), io, async (node) => {
+    const profile: ClientProfile = {
+      url: node.url,
+      servername: 'peer0.org1.coffer.local',
+      caFile: path.join(peerDir, 'tls', 'ca.crt'),
+      tlsCertFile: path.join(userDir, 'msp', 'signcerts', 'User1@org1.coffer.local-cert.pem'),
+      tlsKeyFile: path.join(keystore, keyFile ?? 'priv_sk'),
+      mspId: 'Org1MSP',
+      mspDir: path.join(userDir, 'msp'),
+    };
+    await writeFile(profileFile, `${JSON.stringify(profile, null, 2)}\n`);
+    if (values.json) {
+      io.stdout(JSON.stringify({ event: 'started', url: node.url, profile: profileFile }));
+      return;
+    }
+    io.stdout(
+      [
+        `Coffer node org1-peer0 is up: ${node.url}`,
+        `  client profile (Org1 User1 credentials): ${profileFile}`,
+        `  try: bin/coffer tx kv put --args '{"map":"public:kv.demo","key":"hello","value":"world"}' --wait`,
+        `       bin/coffer query kv get --args '{"map":"public:kv.demo","key":"hello"}'`,
+      ].join('\n'),
+    );
+  });
 };

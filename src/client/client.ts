@@ -1,0 +1,209 @@
+// The TypeScript client SDK: mutual TLS to a node, signs requests with an MSP identity (any
+// `Signer`: key file, HSM, KMS), submits them and reads status, receipts and state.
+import { Agent, request as httpsRequest } from 'node:https';
+import { cofferError, errorRegistry, type CofferError, type ErrorCode } from '../errors/index.js';
+import type { Receipt } from '../ledger/receipt.js';
+import { envelopeToJson, type Envelope } from '../ledger/tx.js';
+import { signEnvelope } from './envelope.js';
+import type { ClientIdentity, Signer } from './signer.js';
+
+/** Requests in flight per client (sockets of the keep-alive agent). */
+export const clientSocketsMax = 64;
+export const clientTimeoutMsDefault = 30_000;
+
+export type ClientOptions = {
+  /** Base URL of a node, e.g. https://127.0.0.1:7443 */
+  readonly url: string;
+  /** PEM of the CA(s) that issued the node's TLS certificate. */
+  readonly ca: string | readonly string[];
+  /** TLS client certificate and key (the MSP identity's, or a TLS certificate of the org). */
+  readonly tlsCert: string;
+  readonly tlsKey: string;
+  /** Signs transactions. */
+  readonly identity: ClientIdentity;
+  readonly signer: Signer;
+  /** Host name to check in the node's certificate (default: from the URL). */
+  readonly servername?: string;
+  readonly timeoutMs?: number;
+};
+
+export type TxResult = {
+  readonly txId: string;
+  readonly status: 'Unknown' | 'Pending' | 'Committed' | 'Invalid';
+  readonly seqno?: number;
+  readonly code?: ErrorCode;
+  readonly message?: string;
+  readonly result?: unknown;
+};
+
+export type Client = {
+  /** Signs and submits; with wait 'commit', resolves once Committed or Invalid (or timeout: Pending). */
+  readonly submit: (
+    app: string,
+    action: string,
+    args: Readonly<Record<string, unknown>>,
+    options?: { readonly wait?: 'none' | 'commit' },
+  ) => Promise<TxResult>;
+  /** Submits envelopes already signed (e.g. by `signEnvelope`), many per HTTP call. */
+  readonly submitBatch: (
+    envelopes: readonly Envelope[],
+  ) => Promise<({ txId: string } | { error: CofferError })[]>;
+  readonly sign: (
+    app: string,
+    action: string,
+    args: Readonly<Record<string, unknown>>,
+  ) => Promise<{ envelope: Envelope; txId: string }>;
+  readonly status: (
+    txId: string,
+    options?: { readonly wait?: 'none' | 'commit' },
+  ) => Promise<TxResult>;
+  readonly receipt: (txId: string) => Promise<Receipt>;
+  readonly query: (
+    app: string,
+    query: string,
+    args?: Readonly<Record<string, unknown>>,
+  ) => Promise<unknown>;
+  readonly state: (map: string, key: string) => Promise<string | undefined>;
+  readonly position: () => Promise<Record<string, unknown>>;
+  readonly close: () => void;
+};
+
+type Http = {
+  readonly status: number;
+  readonly body: unknown;
+  readonly retryAfterMs: number | undefined;
+};
+
+function toError(http: Http): CofferError {
+  const body = http.body as { error?: { code?: string; message?: string } } | undefined;
+  const code = body?.error?.code;
+  if (code !== undefined && Object.hasOwn(errorRegistry, code)) {
+    return cofferError(code as ErrorCode, body?.error?.message ?? code, {
+      httpStatus: http.status,
+      retryAfterMs: http.retryAfterMs,
+    });
+  }
+  return cofferError('NODE_E_BAD_REQUEST', `HTTP ${http.status}: ${JSON.stringify(http.body)}`, {
+    httpStatus: http.status,
+  });
+}
+
+export function createClient(options: ClientOptions): Client {
+  const base = new URL(options.url);
+  const agent = new Agent({
+    keepAlive: true,
+    maxSockets: clientSocketsMax,
+    ca: typeof options.ca === 'string' ? options.ca : [...options.ca],
+    cert: options.tlsCert,
+    key: options.tlsKey,
+    ...(options.servername === undefined ? {} : { servername: options.servername }),
+  });
+  const timeout = options.timeoutMs ?? clientTimeoutMsDefault;
+
+  const call = (method: 'GET' | 'POST', path: string, body?: unknown): Promise<Http> =>
+    new Promise((resolve, reject) => {
+      const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+      const req = httpsRequest(
+        {
+          protocol: base.protocol,
+          hostname: base.hostname,
+          port: base.port,
+          path,
+          method,
+          agent,
+          timeout,
+          headers:
+            payload === undefined
+              ? {}
+              : { 'content-type': 'application/json', 'content-length': payload.length },
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (chunk: Buffer) => chunks.push(chunk));
+          res.on('end', () => {
+            const text = Buffer.concat(chunks).toString('utf8');
+            let parsed: unknown;
+            try {
+              parsed = text.length === 0 ? undefined : JSON.parse(text);
+            } catch {
+              parsed = text;
+            }
+            const retry = res.headers['retry-after'];
+            resolve({
+              status: res.statusCode ?? 0,
+              body: parsed,
+              retryAfterMs: retry === undefined ? undefined : Number(retry) * 1000,
+            });
+          });
+          res.on('error', reject);
+        },
+      );
+      req.on('timeout', () =>
+        req.destroy(
+          cofferError('NODE_E_UNAVAILABLE', `no answer from ${options.url} within ${timeout} ms`),
+        ),
+      );
+      req.on('error', reject);
+      req.end(payload);
+    });
+
+  const expectOk = (http: Http): unknown => {
+    if (http.status >= 200 && http.status < 300) return http.body;
+    throw toError(http);
+  };
+
+  const sign = async (app: string, action: string, args: Readonly<Record<string, unknown>>) => {
+    const signed = await signEnvelope({
+      app,
+      action,
+      args,
+      identity: options.identity,
+      signer: options.signer,
+    });
+    return { envelope: signed.envelope, txId: signed.txId };
+  };
+
+  return {
+    sign,
+    submit: async (app, action, args, submitOptions = {}) => {
+      const { envelope } = await sign(app, action, args);
+      const wait = submitOptions.wait ?? 'none';
+      return expectOk(
+        await call('POST', `/v1/tx?wait=${wait}`, envelopeToJson(envelope)),
+      ) as TxResult;
+    },
+    submitBatch: async (envelopes) => {
+      const body = expectOk(
+        await call('POST', '/v1/tx/batch', { envelopes: envelopes.map(envelopeToJson) }),
+      ) as {
+        results: ({ txId: string } | { error: { code: string; message: string } })[];
+      };
+      return body.results.map((item) =>
+        'txId' in item
+          ? { txId: item.txId }
+          : { error: toError({ status: 400, body: item, retryAfterMs: undefined }) },
+      );
+    },
+    status: async (txId, statusOptions = {}) =>
+      expectOk(
+        await call('GET', `/v1/tx/${txId}?wait=${statusOptions.wait ?? 'none'}`),
+      ) as TxResult,
+    receipt: async (txId) => expectOk(await call('GET', `/v1/tx/${txId}/receipt`)) as Receipt,
+    query: async (app, query, args = {}) =>
+      (expectOk(await call('POST', '/v1/query', { app, query, args })) as { result: unknown })
+        .result,
+    state: async (map, key) => {
+      const http = await call(
+        'GET',
+        `/v1/state/${encodeURIComponent(map)}/${encodeURIComponent(key)}`,
+      );
+      if (http.status === 404) return undefined;
+      return (expectOk(http) as { value: string }).value;
+    },
+    position: async () =>
+      expectOk(await call('GET', '/v1/ledger/position')) as Record<string, unknown>,
+    close: () => {
+      agent.destroy();
+    },
+  };
+}

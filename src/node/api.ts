@@ -1,0 +1,494 @@
+// The node's HTTPS API: mutual TLS (the client certificate is an MSP identity, or a TLS
+// certificate of a member organisation), JSON bodies checked against the schemas that also make
+// the OpenAPI document, and errors as {error: {code, message, fix}} with the registry's codes.
+import { TLSSocket } from 'node:tls';
+import fastifySwagger from '@fastify/swagger';
+import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify';
+import type { Logger } from 'pino';
+import { cofferError, isCofferError, type CofferError, type ErrorCode } from '../errors/index.js';
+import type { AppRegistry, Caller } from '../contracts/index.js';
+import type { Consortium } from '../ledger/execute.js';
+import { batchEnvelopesMax, envelopeFromJson, requestBytesMax } from '../ledger/tx.js';
+import { checkTlsPeerCertificate, encodePem, type Msp } from '../msp/index.js';
+import type { Engine } from './engine.js';
+
+/** Largest HTTP body: a full batch of the largest envelopes, base64-encoded. */
+export const httpBodyBytesMax = 16 * 1024 * 1024;
+/** Longest `?wait=commit`. */
+export const waitMsMax = 30_000;
+export const waitMsDefault = 10_000;
+export const apiVersion = '1.0.0';
+
+export type ApiOptions = {
+  readonly engine: Engine;
+  readonly consortium: () => Consortium;
+  readonly apps: AppRegistry;
+  readonly tls: { readonly cert: string; readonly key: string };
+  readonly logger: Logger;
+};
+
+const statusOf: Partial<Record<ErrorCode, number>> = {
+  NODE_E_BACKPRESSURE: 429,
+  NODE_E_UNAVAILABLE: 503,
+  NODE_E_FAILED: 503,
+  NODE_E_NOT_FOUND: 404,
+  NODE_E_RECEIPT_PENDING: 404,
+  NODE_E_UNAUTHENTICATED: 401,
+  APP_E_FORBIDDEN: 403,
+};
+
+function errorBody(error: CofferError): { error: { code: string; message: string; fix: string } } {
+  return { error: { code: error.code, message: error.message, fix: error.fix } };
+}
+
+async function sendError(
+  reply: FastifyReply,
+  error: CofferError,
+  retryAfterMs?: number,
+): Promise<FastifyReply> {
+  if (retryAfterMs !== undefined)
+    void reply.header('retry-after', String(Math.max(1, Math.ceil(retryAfterMs / 1000))));
+  return reply.code(statusOf[error.code] ?? 400).send(errorBody(error));
+}
+
+const errorSchema = {
+  type: 'object',
+  properties: {
+    error: {
+      type: 'object',
+      properties: {
+        code: { type: 'string' },
+        message: { type: 'string' },
+        fix: { type: 'string' },
+      },
+      required: ['code', 'message', 'fix'],
+    },
+  },
+};
+
+const envelopeSchema = {
+  type: 'object',
+  required: ['request', 'signature'],
+  additionalProperties: false,
+  properties: {
+    request: {
+      type: 'string',
+      description: 'base64 of the RFC 8785 canonical JSON request bytes',
+      maxLength: Math.ceil((requestBytesMax * 4) / 3) + 4,
+    },
+    signature: {
+      type: 'string',
+      description: 'base64 DER ECDSA P-256 signature (low S) over SHA-256 of the request bytes',
+    },
+    cert: {
+      type: 'string',
+      description: 'PEM of the signer certificate (needed until the ledger knows it)',
+    },
+  },
+};
+
+const txStatusSchema = {
+  type: 'object',
+  properties: {
+    txId: { type: 'string' },
+    status: { type: 'string', enum: ['Unknown', 'Pending', 'Committed', 'Invalid'] },
+    seqno: { type: 'integer' },
+    code: { type: 'string' },
+    message: { type: 'string' },
+    result: {},
+  },
+  required: ['txId', 'status'],
+};
+
+/** The caller's MSP identity, when its TLS client certificate is one. */
+function callerOf(msps: ReadonlyMap<string, Msp>, socket: TLSSocket): Caller | undefined {
+  const peer = socket.getPeerCertificate();
+  if (Object.keys(peer).length === 0) return undefined;
+  const pem = encodePem('CERTIFICATE', new Uint8Array(peer.raw));
+  for (const msp of msps.values()) {
+    const identity = msp.deserializeIdentity(msp.mspId, pem);
+    if (!identity.ok) continue;
+    const validation = msp.validate(identity.identity);
+    if (!validation.valid) continue;
+    return {
+      mspId: msp.mspId,
+      identityId: identity.identity.id,
+      role: validation.role,
+      isAdmin: msp.satisfiesPrincipal(identity.identity, {
+        type: 'ROLE',
+        mspId: msp.mspId,
+        role: 'ADMIN',
+      }).satisfied,
+    };
+  }
+  return undefined;
+}
+
+/** The request's TLS socket: this server only listens with TLS. */
+function tlsSocketOf(request: FastifyRequest): TLSSocket {
+  const socket: unknown = request.raw.socket;
+  if (!(socket instanceof TLSSocket)) throw cofferError('NODE_E_UNAUTHENTICATED', 'not a TLS connection');
+  return socket;
+}
+
+/** Every CA a client certificate may chain to: identity CAs and TLS CAs of every member. */
+export function clientTrustOf(msps: ReadonlyMap<string, Msp>): string[] {
+  return [...msps.values()].flatMap((msp) => [
+    ...msp.definition.rootCerts.map((item) => item.pem),
+    ...msp.definition.intermediateCerts.map((item) => item.pem),
+    ...msp.tlsRootCerts,
+    ...msp.tlsIntermediateCerts,
+  ]);
+}
+
+/** The API server: listen on an address, close (waits for open requests). */
+export type ApiServer = {
+  /** Listens and returns the base URL (https://host:port). */
+  readonly listen: (host: string, port: number) => Promise<string>;
+  readonly close: () => Promise<void>;
+};
+
+export async function createApi(options: ApiOptions): Promise<ApiServer> {
+  const { engine } = options;
+  const msps = (): ReadonlyMap<string, Msp> => options.consortium().msps;
+  const app = Fastify({
+    https: {
+      cert: options.tls.cert,
+      key: options.tls.key,
+      ca: clientTrustOf(msps()),
+      requestCert: true,
+      rejectUnauthorized: true,
+    },
+    bodyLimit: httpBodyBytesMax,
+    // No per-request logging at thousands of requests per second; errors are logged below.
+    logger: false,
+  });
+
+  // Revoked or unknown client certificates are cut before any request is read (decision 0006).
+  app.server.on('secureConnection', (socket: TLSSocket) => {
+    const members = msps();
+    if (callerOf(members, socket) !== undefined) return;
+    const peer = socket.getPeerCertificate();
+    const check = checkTlsPeerCertificate(
+      [...members.values()],
+      new Uint8Array(peer.raw),
+      new Date(),
+    );
+    if (check.ok) return;
+    options.logger.warn(
+      { code: check.error.code, remote: socket.remoteAddress },
+      `TLS connection refused: ${check.error.message}`,
+    );
+    socket.destroy();
+  });
+
+  await app.register(fastifySwagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'Coffer node API',
+        version: apiVersion,
+        description:
+          'Submit signed transactions, follow their status, fetch receipts that verify offline, and read state. Every call uses mutual TLS with a certificate of a consortium member.',
+      },
+    },
+  });
+
+  app.setErrorHandler(
+    async (error: Error & { validation?: unknown; statusCode?: number }, _request, reply) => {
+      if (isCofferError(error)) return sendError(reply, error);
+      if (
+        error.validation !== undefined ||
+        (error.statusCode !== undefined && error.statusCode < 500)
+      ) {
+        return sendError(reply, cofferError('NODE_E_BAD_REQUEST', error.message));
+      }
+      options.logger.error({ err: error }, 'unexpected API error');
+      return reply
+        .code(500)
+        .send(errorBody(cofferError('NODE_E_FAILED', 'internal error; see the node log')));
+    },
+  );
+
+  app.post(
+    '/v1/tx',
+    {
+      schema: {
+        summary: 'Submit one signed transaction',
+        querystring: {
+          type: 'object',
+          properties: {
+            wait: { type: 'string', enum: ['none', 'commit'], default: 'none' },
+            timeoutMs: { type: 'integer', minimum: 1, maximum: waitMsMax, default: waitMsDefault },
+          },
+        },
+        body: envelopeSchema,
+        response: {
+          200: txStatusSchema,
+          202: txStatusSchema,
+          400: errorSchema,
+          429: errorSchema,
+          503: errorSchema,
+        },
+      },
+    },
+    async (
+      request: FastifyRequest<{ Querystring: { wait: 'none' | 'commit'; timeoutMs: number } }>,
+      reply,
+    ) => {
+      const envelope = envelopeFromJson(request.body);
+      const submitted = engine.submit(envelope);
+      if (!submitted.ok) return sendError(reply, submitted.error, submitted.retryAfterMs);
+      if (request.query.wait !== 'commit')
+        return reply.code(202).send({ txId: submitted.txId, status: 'Pending' });
+      const status = await engine.waitFor(submitted.txId, request.query.timeoutMs);
+      return reply
+        .code(status.status === 'Pending' ? 202 : 200)
+        .send({ txId: submitted.txId, ...status });
+    },
+  );
+
+  app.post(
+    '/v1/tx/batch',
+    {
+      schema: {
+        summary: 'Submit up to batchEnvelopesMax signed transactions in one call',
+        body: {
+          type: 'object',
+          required: ['envelopes'],
+          properties: {
+            envelopes: { type: 'array', maxItems: batchEnvelopesMax, items: envelopeSchema },
+          },
+        },
+      },
+    },
+    async (request: FastifyRequest<{ Body: { envelopes: unknown[] } }>, reply) => {
+      const results = request.body.envelopes.map((item) => {
+        try {
+          const submitted = engine.submit(envelopeFromJson(item));
+          return submitted.ok
+            ? { txId: submitted.txId, status: 'Pending' }
+            : errorBody(submitted.error);
+        } catch (error) {
+          if (isCofferError(error)) return errorBody(error);
+          throw error;
+        }
+      });
+      return reply.code(200).send({ results });
+    },
+  );
+
+  app.get(
+    '/v1/tx/:txId',
+    {
+      schema: {
+        summary: 'Status of a transaction: Unknown, Pending, Committed or Invalid',
+        params: {
+          type: 'object',
+          properties: { txId: { type: 'string', pattern: '^[0-9a-f]{64}$' } },
+          required: ['txId'],
+        },
+        querystring: {
+          type: 'object',
+          properties: {
+            wait: { type: 'string', enum: ['none', 'commit'], default: 'none' },
+            timeoutMs: { type: 'integer', minimum: 1, maximum: waitMsMax, default: waitMsDefault },
+          },
+        },
+        response: { 200: txStatusSchema },
+      },
+    },
+    async (
+      request: FastifyRequest<{
+        Params: { txId: string };
+        Querystring: { wait: 'none' | 'commit'; timeoutMs: number };
+      }>,
+    ) => {
+      const { txId } = request.params;
+      const status =
+        request.query.wait === 'commit'
+          ? await engine.waitFor(txId, request.query.timeoutMs)
+          : engine.status(txId);
+      return { txId, ...status };
+    },
+  );
+
+  app.get(
+    '/v1/tx/:txId/receipt',
+    {
+      schema: {
+        summary:
+          'Receipt of a committed (or invalid) transaction: verify it offline with `coffer receipt verify`',
+        params: {
+          type: 'object',
+          properties: { txId: { type: 'string', pattern: '^[0-9a-f]{64}$' } },
+          required: ['txId'],
+        },
+      },
+    },
+    async (request: FastifyRequest<{ Params: { txId: string } }>, reply) => {
+      const { txId } = request.params;
+      const status = engine.status(txId);
+      if (status.status === 'Unknown')
+        return sendError(
+          reply,
+          cofferError('NODE_E_NOT_FOUND', `transaction ${txId} is not known to this node`),
+        );
+      const receipt = await engine.receipt(txId);
+      if (receipt === undefined) {
+        return sendError(
+          reply,
+          cofferError(
+            'NODE_E_RECEIPT_PENDING',
+            `no signature entry covers transaction ${txId} yet`,
+          ),
+          200,
+        );
+      }
+      return receipt;
+    },
+  );
+
+  app.post(
+    '/v1/query',
+    {
+      schema: {
+        summary: "Run an app's read-only query on committed state",
+        body: {
+          type: 'object',
+          required: ['app', 'query'],
+          additionalProperties: false,
+          properties: {
+            app: { type: 'string' },
+            query: { type: 'string' },
+            args: { type: 'object' },
+          },
+        },
+      },
+    },
+    async (
+      request: FastifyRequest<{
+        Body: { app: string; query: string; args?: Record<string, unknown> };
+      }>,
+      reply,
+    ) => {
+      const { app: name, query, args } = request.body;
+      const target = options.apps.get(name)?.queries;
+      const handler =
+        target !== undefined && Object.hasOwn(target, query) ? target[query] : undefined;
+      if (handler === undefined)
+        return sendError(
+          reply,
+          cofferError('TX_E_UNKNOWN_APP', `no query ${name}/${query} is installed`),
+        );
+      const store = engine.store();
+      const caller = callerOf(msps(), tlsSocketOf(request));
+      const kv = {
+        get: (map: string, key: string) => {
+          if (!map.startsWith(`${name}.`) && !map.startsWith(`public:${name}.`)) {
+            throw cofferError(
+              'APP_E_FAILED',
+              `query ${name}/${query} read map ${map}, which it does not own`,
+            );
+          }
+          return store.read(map, key);
+        },
+      };
+      return { result: handler.run({ caller, kv }, args ?? {}) };
+    },
+  );
+
+  app.get(
+    '/v1/state/:map/:key',
+    {
+      schema: {
+        summary:
+          'Raw committed value of a key (public: maps in clear; other maps are private to members)',
+        params: {
+          type: 'object',
+          properties: {
+            map: { type: 'string', maxLength: 128 },
+            key: { type: 'string', maxLength: 4096 },
+          },
+          required: ['map', 'key'],
+        },
+      },
+    },
+    async (request: FastifyRequest<{ Params: { map: string; key: string } }>, reply) => {
+      const value = engine.store().read(request.params.map, request.params.key);
+      if (value === undefined)
+        return sendError(
+          reply,
+          cofferError(
+            'NODE_E_NOT_FOUND',
+            `no key ${request.params.key} in map ${request.params.map}`,
+          ),
+        );
+      return { map: request.params.map, key: request.params.key, value };
+    },
+  );
+
+  app.get(
+    '/v1/ledger/position',
+    {
+      schema: {
+        summary: 'Ledger position: seqno, Merkle root, log positions, last signed tree size',
+      },
+    },
+    () => engine.position(),
+  );
+
+  app.get(
+    '/v1/health',
+    { schema: { summary: 'Whether the node accepts and executes transactions' } },
+    async (_request, reply) => {
+      const health = engine.health();
+      return reply.code(health.ok ? 200 : 503).send(health);
+    },
+  );
+
+  app.get(
+    '/v1/whoami',
+    { schema: { summary: 'The MSP identity of your TLS client certificate' } },
+    (request) => {
+      return { caller: callerOf(msps(), tlsSocketOf(request)) ?? null };
+    },
+  );
+
+  app.get(
+    '/v1/apps',
+    { schema: { summary: 'Installed apps with their actions and queries (argument schemas)' } },
+    () => ({
+      apps: [...options.apps.values()].map((item) => ({
+        name: item.name,
+        version: item.version,
+        summary: item.summary,
+        actions: Object.fromEntries(
+          Object.entries(item.actions).map(([key, action]) => [
+            key,
+            { summary: action.summary, args: action.args },
+          ]),
+        ),
+        queries: Object.fromEntries(
+          Object.entries(item.queries).map(([key, q]) => [
+            key,
+            { summary: q.summary, args: q.args },
+          ]),
+        ),
+      })),
+    }),
+  );
+
+  app.get('/v1/openapi.json', { schema: { hide: true } }, () => app.swagger());
+
+  await app.ready();
+  return {
+    listen: async (host, port) => {
+      await app.listen({ host, port });
+      const address = app.server.address();
+      const bound = typeof address === 'object' && address !== null ? address.port : port;
+      return `https://${host.includes(':') ? `[${host}]` : host}:${bound}`;
+    },
+    close: () => app.close(),
+  };
+}

@@ -1,0 +1,91 @@
+// A node's configuration file (JSON). Paths are relative to the file's folder.
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { cofferError } from '../errors/index.js';
+
+export type NodeConfig = {
+  readonly nodeId: string;
+  readonly dataDir: string;
+  readonly listen: { readonly host: string; readonly port: number };
+  readonly tls: { readonly certFile: string; readonly keyFile: string };
+  /** The node's own MSP identity (a peer): signs Merkle roots. */
+  readonly identity: { readonly mspId: string; readonly mspDir: string };
+  /** Every member organisation's verifying MSP folder. */
+  readonly consortium: readonly { readonly mspId: string; readonly mspDir: string }[];
+  readonly signatureIntervalTx: number;
+  readonly signatureIntervalMs: number;
+  readonly snapshotIntervalTx: number;
+};
+
+export const nodeConfigDefaults = {
+  signatureIntervalTx: 1000,
+  signatureIntervalMs: 100,
+  snapshotIntervalTx: 100_000,
+} as const;
+
+function field(condition: boolean, name: string, what: string): void {
+  if (!condition) throw cofferError('CLI_E_USAGE', `node config: ${name} ${what}`, { field: name });
+}
+
+/** Reads and checks a node config file, resolving paths against its folder. */
+export async function readNodeConfig(file: string): Promise<NodeConfig> {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(await readFile(file, 'utf8'));
+  } catch (error) {
+    throw cofferError(
+      'CLI_E_FILE_UNREADABLE',
+      `${file} cannot be read as JSON: ${(error as Error).message}`,
+      { file },
+      error,
+    );
+  }
+  const base = path.dirname(path.resolve(file));
+  const json = raw as Record<string, unknown>;
+  const at = (p: unknown): string => path.resolve(base, String(p));
+  const listen = (json['listen'] ?? {}) as Record<string, unknown>;
+  const tls = (json['tls'] ?? {}) as Record<string, unknown>;
+  const identity = (json['identity'] ?? {}) as Record<string, unknown>;
+  field(typeof json['nodeId'] === 'string', 'nodeId', 'must be a string');
+  field(typeof json['dataDir'] === 'string', 'dataDir', 'must be a path');
+  field(typeof listen['host'] === 'string', 'listen.host', 'must be a host');
+  field(Number.isInteger(listen['port']), 'listen.port', 'must be a port number');
+  field(
+    typeof tls['certFile'] === 'string' && typeof tls['keyFile'] === 'string',
+    'tls',
+    'needs certFile and keyFile',
+  );
+  field(
+    typeof identity['mspId'] === 'string' && typeof identity['mspDir'] === 'string',
+    'identity',
+    'needs mspId and mspDir',
+  );
+  field(
+    Array.isArray(json['consortium']) && (json['consortium'] as unknown[]).length > 0,
+    'consortium',
+    'must list the member MSPs',
+  );
+  const number = (name: keyof typeof nodeConfigDefaults): number => {
+    const value = json[name] ?? nodeConfigDefaults[name];
+    field(Number.isSafeInteger(value) && (value as number) > 0, name, 'must be a positive integer');
+    return value as number;
+  };
+  return {
+    nodeId: json['nodeId'] as string,
+    dataDir: at(json['dataDir']),
+    listen: { host: listen['host'] as string, port: listen['port'] as number },
+    tls: { certFile: at(tls['certFile']), keyFile: at(tls['keyFile']) },
+    identity: { mspId: identity['mspId'] as string, mspDir: at(identity['mspDir']) },
+    consortium: (json['consortium'] as Record<string, unknown>[]).map((member, index) => {
+      field(
+        typeof member['mspId'] === 'string' && typeof member['mspDir'] === 'string',
+        `consortium[${index}]`,
+        'needs mspId and mspDir',
+      );
+      return { mspId: member['mspId'] as string, mspDir: at(member['mspDir']) };
+    }),
+    signatureIntervalTx: number('signatureIntervalTx'),
+    signatureIntervalMs: number('signatureIntervalMs'),
+    snapshotIntervalTx: number('snapshotIntervalTx'),
+  };
+}

@@ -1,0 +1,90 @@
+// Public surface of the node: start one from its configuration.
+import { readFile } from 'node:fs/promises';
+import type { Logger } from 'pino';
+import { builtInApps } from '../contracts/index.js';
+import { cofferError } from '../errors/index.js';
+import type { Consortium } from '../ledger/execute.js';
+import { loadMspFolder, type Msp } from '../msp/index.js';
+import { createApi } from './api.js';
+import type { NodeConfig } from './config.js';
+import { startEngine, type Engine } from './engine.js';
+
+export type { NodeConfig } from './config.js';
+export { nodeConfigDefaults, readNodeConfig } from './config.js';
+export type { Engine, Position, SubmitOutcome, TxStatus } from './engine.js';
+export type { ApiServer } from './api.js';
+
+export type RunningNode = {
+  readonly url: string;
+  readonly engine: Engine;
+  readonly stop: () => Promise<void>;
+};
+
+async function loadConsortium(config: NodeConfig): Promise<Consortium> {
+  const msps = new Map<string, Msp>();
+  for (const member of config.consortium) {
+    if (msps.has(member.mspId)) {
+      throw cofferError('CLI_E_USAGE', `node config: MSP ${member.mspId} is listed twice`);
+    }
+    const loaded = await loadMspFolder(member.mspDir, { mspId: member.mspId });
+    if (!loaded.ok) throw loaded.error;
+    msps.set(member.mspId, loaded.msp);
+  }
+  return { msps };
+}
+
+/** Starts a node: consortium MSPs, its own identity, the engine, then the HTTPS API. */
+export async function startNode(config: NodeConfig, logger: Logger): Promise<RunningNode> {
+  const consortium = await loadConsortium(config);
+  const own = await loadMspFolder(config.identity.mspDir, {
+    mspId: config.identity.mspId,
+    local: true,
+  });
+  if (!own.ok) throw own.error;
+  const signing = own.msp.signingIdentity;
+  const certPem = own.folder?.signing?.signCert.pem;
+  if (signing === undefined || certPem === undefined) {
+    throw cofferError(
+      'MSP_E_CONFIG_NO_SIGNCERT',
+      `${config.identity.mspDir} has no signing identity`,
+    );
+  }
+  const apps = builtInApps();
+  const engine = await startEngine({
+    dataDir: config.dataDir,
+    nodeId: config.nodeId,
+    consortium: () => consortium,
+    apps,
+    rootSigner: { mspId: config.identity.mspId, certPem, sign: (message) => signing.sign(message) },
+    logger,
+    signatureIntervalTx: config.signatureIntervalTx,
+    signatureIntervalMs: config.signatureIntervalMs,
+    snapshotIntervalTx: config.snapshotIntervalTx,
+  });
+  let api;
+  try {
+    api = await createApi({
+      engine,
+      consortium: () => consortium,
+      apps,
+      tls: {
+        cert: await readFile(config.tls.certFile, 'utf8'),
+        key: await readFile(config.tls.keyFile, 'utf8'),
+      },
+      logger,
+    });
+  } catch (error) {
+    await engine.stop();
+    throw error;
+  }
+  const url = await api.listen(config.listen.host, config.listen.port);
+  logger.info({ url, nodeId: config.nodeId }, `node ${config.nodeId} listening on ${url}`);
+  return {
+    url,
+    engine,
+    stop: async () => {
+      await api.close();
+      await engine.stop();
+    },
+  };
+}
