@@ -169,8 +169,10 @@ function carriesTxEntry(json: unknown): boolean {
   }
 }
 
+type MspDir = { readonly dir: string; readonly mspId: string };
+
 /** `DIR=MSPID`, split at the last "=" so that a folder name may hold one. */
-function parseMspDir(value: string): { dir: string; mspId: string } {
+function parseMspDir(value: string): MspDir {
   const at = value.lastIndexOf('=');
   const dir = at < 0 ? '' : value.slice(0, at);
   const mspId = at < 0 ? '' : value.slice(at + 1);
@@ -183,13 +185,28 @@ function parseMspDir(value: string): { dir: string; mspId: string } {
   return { dir, mspId };
 }
 
-async function loadMsps(specs: readonly string[]): Promise<Map<string, Msp>> {
+/** The --msp-dir values, checked before any file is read. */
+function parseMspDirs(specs: readonly string[]): MspDir[] {
+  if (specs.length === 0) {
+    throw usageError('at least one --msp-dir DIR=MSPID is required', verifyUsage);
+  }
+  if (specs.length > mspDirsMax) {
+    throw usageError(`at most ${mspDirsMax} --msp-dir are accepted`, verifyUsage);
+  }
   const folders = specs.map(parseMspDir);
-  const msps = new Map<string, Msp>();
-  for (const { dir, mspId } of folders) {
-    if (msps.has(mspId)) {
+  const seen = new Set<string>();
+  for (const { mspId } of folders) {
+    if (seen.has(mspId)) {
       throw usageError(`MSP ID ${mspId} is given by more than one --msp-dir`, verifyUsage);
     }
+    seen.add(mspId);
+  }
+  return folders;
+}
+
+async function loadMsps(folders: readonly MspDir[]): Promise<Map<string, Msp>> {
+  const msps = new Map<string, Msp>();
+  for (const { dir, mspId } of folders) {
     // Verifying part only: cacerts, intermediatecerts, crls, config.yaml; no key is read.
     const outcome = await loadMspFolder(dir, { mspId });
     if (!outcome.ok) {
@@ -277,19 +294,11 @@ async function verify(args: readonly string[], io: CommandIo): Promise<number> {
   if (file === undefined || extra.length > 0) {
     throw usageError('expected exactly one receipt file', verifyUsage);
   }
-  const specs = values['msp-dir'];
-  if (specs.length === 0) {
-    throw usageError('at least one --msp-dir DIR=MSPID is required', verifyUsage);
-  }
-  if (specs.length > mspDirsMax) {
-    throw usageError(`at most ${mspDirsMax} --msp-dir are accepted`, verifyUsage);
-  }
-  // Usage errors first, for every --msp-dir, before any file is read.
-  specs.forEach(parseMspDir);
+  const folders = parseMspDirs(values['msp-dir']);
 
   let report: Report;
   try {
-    const msps = await loadMsps(specs);
+    const msps = await loadMsps(folders);
     const json = await readReceiptJson(file);
     const checkTxId = !values['any-entry'] || carriesTxEntry(json);
     const check = verifyReceipt(json, msps, checkTxId ? { txIdOf: txIdOfEntry } : {});
