@@ -127,7 +127,8 @@ function callerOf(msps: ReadonlyMap<string, Msp>, socket: TLSSocket): Caller | u
 /** The request's TLS socket: this server only listens with TLS. */
 function tlsSocketOf(request: FastifyRequest): TLSSocket {
   const socket: unknown = request.raw.socket;
-  if (!(socket instanceof TLSSocket)) throw cofferError('NODE_E_UNAUTHENTICATED', 'not a TLS connection');
+  if (!(socket instanceof TLSSocket))
+    throw cofferError('NODE_E_UNAUTHENTICATED', 'not a TLS connection');
   return socket;
 }
 

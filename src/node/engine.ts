@@ -204,6 +204,23 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
       'ledger: dropped a torn tail; it is regenerated from the log',
     );
   }
+  if (ledger.lastSeqno() < tree.size()) {
+    // The ledger files lost entries the snapshot covers (e.g. moved aside): the log still has
+    // every batch, so rebuild everything from it rather than trust a gap.
+    logger.warn(
+      { ledgerSeqno: ledger.lastSeqno(), snapshotSeqno: tree.size() },
+      'ledger files end before the snapshot; rebuilding state and ledger from the ordering log',
+    );
+    store = createStore();
+    tree = createMerkleTree();
+    replay = createReplayWindow();
+    logPosition = 0;
+    time = 0;
+    lastMarkerSeqno = 0;
+    lastMarkerTime = 0;
+    signedRoot = undefined;
+    lastSnapshotSeqno = 0;
+  }
   if (ledger.lastSeqno() > tree.size()) await ledger.truncateAfter(tree.size());
   assert.equal(ledger.lastSeqno(), tree.size(), 'ledger files reach the snapshot');
 

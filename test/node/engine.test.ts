@@ -161,3 +161,29 @@ describe('node engine', () => {
     }
   });
 });
+
+describe('node engine recovery corner cases', () => {
+  it('rebuilds from the log when the ledger files were moved aside after a snapshot', async () => {
+    const dir = path.join(work, 'd');
+    let engine = await start(dir, { snapshotIntervalTx: 5 });
+    const ids: string[] = [];
+    for (let i = 0; i < 20; i += 1) ids.push(await put(engine, `k${i}`, `v${i}`));
+    for (const id of ids) expect((await engine.waitFor(id, 5000)).status).toBe('Committed');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const before = engine.position();
+    await engine.stop();
+    expect(
+      (await readdir(path.join(dir, 'snapshots'))).some((name) => name.endsWith('.snap')),
+    ).toBe(true);
+    await rm(path.join(dir, 'ledger'), { recursive: true });
+    engine = await start(dir, { snapshotIntervalTx: 5 });
+    try {
+      const after = engine.position();
+      expect(after.root).toBe(before.root);
+      expect(after.seqno).toBe(before.seqno);
+      expect(engine.store().read('public:kv.t', 'k19')).toBe('v19');
+    } finally {
+      await engine.stop();
+    }
+  });
+});
