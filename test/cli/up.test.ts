@@ -26,7 +26,7 @@ type Up = {
 
 describe('coffer up', () => {
   it('creates three organisations whose MSPs and identities all verify', async () => {
-    const run = await runCoffer(['up', '--dir', dir, '--json']);
+    const run = await runCoffer(['up', '--dir', dir, '--check', '--json']);
     expect(run.code).toBe(0);
     const output = JSON.parse(run.stdout) as Up;
     expect(output.healthy).toBe(true);
@@ -38,14 +38,14 @@ describe('coffer up', () => {
   });
 
   it('is idempotent: a second run reuses the material', async () => {
-    const run = await runCoffer(['up', '--dir', dir]);
+    const run = await runCoffer(['up', '--dir', dir, '--check']);
     expect(run.code).toBe(0);
     expect(run.stderr).not.toMatch(/created crypto material/);
     expect(run.stdout).toMatch(/All organisations and identities verified/);
   });
 
   it('refuses a bad --orgs with a usage error', async () => {
-    const run = await runCoffer(['up', '--dir', dir, '--orgs', '0']);
+    const run = await runCoffer(['up', '--dir', dir, '--check', '--orgs', '0']);
     expect(run.code).toBe(2);
     expect(run.stderr).toMatch(/CLI_E_USAGE/);
   });

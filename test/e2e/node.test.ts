@@ -199,6 +199,47 @@ describe('a real node started by coffer up', () => {
     }
   });
 
+  it('serves its OpenAPI document, listing the API and the installed apps', async () => {
+    const profile = JSON.parse(await readFile(path.join(dir, 'client.json'), 'utf8')) as Profile;
+    const target = new URL('/v1/openapi.json', url);
+    const doc = await new Promise<Record<string, unknown>>((resolve, reject) => {
+      const req = httpsRequest(
+        {
+          hostname: target.hostname,
+          port: target.port,
+          path: target.pathname,
+          servername: profile.servername,
+          ca: readFileSync(profile.caFile, 'utf8'),
+          cert: readFileSync(profile.tlsCertFile, 'utf8'),
+          key: readFileSync(profile.tlsKeyFile, 'utf8'),
+        },
+        (res) => {
+          let text = '';
+          res.on('data', (chunk: Buffer) => {
+            text += chunk.toString();
+          });
+          res.on('end', () => {
+            resolve(JSON.parse(text) as Record<string, unknown>);
+          });
+        },
+      );
+      req.on('error', reject);
+      req.end();
+    });
+    expect(doc['openapi']).toBe('3.1.0');
+    const paths = Object.keys(doc['paths'] as Record<string, unknown>);
+    for (const p of [
+      '/v1/tx',
+      '/v1/tx/batch',
+      '/v1/tx/{txId}',
+      '/v1/tx/{txId}/receipt',
+      '/v1/query',
+      '/v1/ledger/position',
+    ]) {
+      expect(paths).toContain(p);
+    }
+  });
+
   it('refuses bad signatures, high-S, unknown identities and replays with stable codes', async () => {
     const client = await profileClient();
     try {
