@@ -417,8 +417,9 @@ export const errorRegistry = {
   },
   ORDERING_E_IO: {
     className: 'OrderingStorageError',
-    summary: 'An input/output error stopped the ordering log; it refuses appends until reopened.',
-    fix: 'Check the disk and the system log (the cause is in the error), then restart the node.',
+    summary:
+      'An input/output error on the ordering log disk; after a failed write or fsync the log refuses appends until reopened.',
+    fix: 'Check the disk and the system log (the cause is in the error); after a failed write, restart the node.',
   },
   ORDERING_E_CORRUPT: {
     className: 'OrderingCorruptError',

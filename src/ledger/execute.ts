@@ -190,7 +190,7 @@ function runApp(
     result = action.run({ caller, txId, time, kv }, request.args);
   } catch (error) {
     if (error instanceof Invalid) throw error;
-    if (isCofferError(error) && /^(APP|TOKEN)_E_/.test(error.code)) throw new Invalid(error);
+    if (isCofferError(error) && /^(APP|TOKEN|STORE)_E_/.test(error.code)) throw new Invalid(error);
     // Anything else is a bug in the app; deterministic, so every node records the same.
     refuse(
       'APP_E_FAILED',

@@ -79,12 +79,7 @@ export function encodeRecord(
 }
 
 /** What can be wrong with a record, as `coffer ledger verify` names it. */
-export type RecordDamage =
-  | 'truncated'
-  | 'bad-magic'
-  | 'bad-header'
-  | 'crc-mismatch'
-  | 'seqno-gap';
+export type RecordDamage = 'truncated' | 'bad-magic' | 'bad-header' | 'crc-mismatch' | 'seqno-gap';
 
 export type RecordHeader = {
   readonly kind: EntryKind;

@@ -74,6 +74,8 @@ export type SimStorage = Storage & {
   readonly usedBytes: () => number;
   /** Storage calls made so far. */
   readonly calls: () => number;
+  /** The faults injected so far, in order (the last ones are printed when a test fails). */
+  readonly events: string[];
 };
 
 type FileOp =
@@ -141,6 +143,7 @@ export function createSimStorage(seed: number, faults: Partial<SimFaults> = {}):
   let epoch = 0;
   let callCount = 0;
   let crashIn: number | undefined;
+  const events: string[] = [];
 
   function dirOf(dir: string): Dir {
     const key = path.resolve(dir);
@@ -198,7 +201,11 @@ export function createSimStorage(seed: number, faults: Partial<SimFaults> = {}):
       const tail = torn.bytes.byteLength - cut;
       const variant = random.int(3);
       const filler =
-        variant === 0 ? new Uint8Array(0) : variant === 1 ? new Uint8Array(tail) : random.bytes(tail);
+        variant === 0
+          ? new Uint8Array(0)
+          : variant === 1
+            ? new Uint8Array(tail)
+            : random.bytes(tail);
       const written = new Uint8Array(cut + filler.byteLength);
       written.set(torn.bytes.subarray(0, cut));
       written.set(filler, cut);
@@ -230,6 +237,9 @@ export function createSimStorage(seed: number, faults: Partial<SimFaults> = {}):
         const room = settings.capacityBytes - used();
         const fits = Math.max(0, Math.min(bytes.byteLength, size + room - offset));
         if (fits < bytes.byteLength) {
+          events.push(
+            `ENOSPC writing ${path.basename(file)} at ${offset}: ${fits} of ${bytes.byteLength} bytes written`,
+          );
           if (fits > 0) fileOp(inode, { type: 'write', offset, bytes: bytes.slice(0, fits) });
           return Promise.reject(errno('ENOSPC', `no space left writing ${file}`));
         }
@@ -241,6 +251,9 @@ export function createSimStorage(seed: number, faults: Partial<SimFaults> = {}):
         if (inode.ops.length > 0 && random.chance(settings.syncFailProbability)) {
           // Writeback failed: some unsynced writes are gone, and the page cache says so.
           const bytes = survivor(inode);
+          events.push(
+            `sync of ${path.basename(file)} failed: ${inode.current.byteLength} -> ${bytes.byteLength} bytes`,
+          );
           inode.ops = [{ type: 'replace', bytes }];
           inode.current = bytes;
           return Promise.reject(errno(random.chance(0.5) ? 'ENOSPC' : 'EIO', `sync of ${file}`));
@@ -275,7 +288,9 @@ export function createSimStorage(seed: number, faults: Partial<SimFaults> = {}):
     },
     list: (dir) => {
       tick();
-      return Promise.resolve([...(dirs.get(path.resolve(dir))?.current.keys() ?? [])]);
+      const found = dirs.get(path.resolve(dir));
+      if (found === undefined) return Promise.reject(errno('ENOENT', dir));
+      return Promise.resolve([...found.current.keys()]);
     },
     open: (file) => {
       tick();
@@ -297,7 +312,12 @@ export function createSimStorage(seed: number, faults: Partial<SimFaults> = {}):
         existing.mode = mode;
         return Promise.resolve(handle(existing, file, true));
       }
-      const inode: Inode = { current: new Uint8Array(0), durable: new Uint8Array(0), ops: [], mode };
+      const inode: Inode = {
+        current: new Uint8Array(0),
+        durable: new Uint8Array(0),
+        ops: [],
+        mode,
+      };
       dirOp(file, { type: 'link', name: path.basename(file), inode });
       return Promise.resolve(handle(inode, file, true));
     },
@@ -323,6 +343,7 @@ export function createSimStorage(seed: number, faults: Partial<SimFaults> = {}):
     syncDir: (dir) => {
       tick();
       if (random.chance(settings.syncDirFailProbability)) {
+        events.push(`sync of folder ${dir} failed`);
         return Promise.reject(errno('EIO', `sync of folder ${dir}`));
       }
       const found = dirOf(dir);
@@ -332,9 +353,16 @@ export function createSimStorage(seed: number, faults: Partial<SimFaults> = {}):
     },
 
     crash: () => {
+      events.push('crash');
       const inodes = new Set<Inode>();
       for (const dir of dirs.values()) {
         const kept = random.int(dir.ops.length + 1);
+        if (dir.ops.length > 0) {
+          const ops = dir.ops.map((op) =>
+            op.type === 'rename' ? `rename ${op.from} ${op.to}` : `${op.type} ${op.name}`,
+          );
+          events.push(`  folder keeps ${kept} of [${ops.join(', ')}]`);
+        }
         const entries = new Map(dir.durable);
         for (const op of dir.ops.slice(0, kept)) applyDirOp(entries, op);
         dir.durable = entries;
@@ -343,7 +371,13 @@ export function createSimStorage(seed: number, faults: Partial<SimFaults> = {}):
         for (const inode of entries.values()) inodes.add(inode);
       }
       for (const inode of inodes) {
+        const before = inode.current.byteLength;
         const bytes = survivor(inode);
+        if (bytes.byteLength !== before || inode.ops.length > 0) {
+          events.push(
+            `  a file of ${before} bytes (${inode.ops.length} unsynced ops) keeps ${bytes.byteLength}`,
+          );
+        }
         inode.durable = bytes;
         inode.current = bytes;
         inode.ops = [];
@@ -373,6 +407,7 @@ export function createSimStorage(seed: number, faults: Partial<SimFaults> = {}):
     },
     usedBytes: used,
     calls: () => callCount,
+    events,
   };
   return storage;
 }

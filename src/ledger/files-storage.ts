@@ -3,16 +3,7 @@
 // that tears writes, loses what was not synced, fills up and flips bits, all from one seed.
 // createFsStorage() is the real one, on node:fs.
 import { constants } from 'node:fs';
-import {
-  chmod,
-  mkdir,
-  open,
-  readdir,
-  rename,
-  rm,
-  stat,
-  type FileHandle,
-} from 'node:fs/promises';
+import { chmod, mkdir, open, readdir, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { CofferError, cofferError } from '../errors/index.js';
 
@@ -32,7 +23,7 @@ export type StorageFile = {
 export type Storage = {
   /** Creates the directory and its missing parents. */
   readonly mkdir: (dir: string) => Promise<void>;
-  /** File names in `dir` (names only, any order); empty when `dir` does not exist. */
+  /** File names in `dir` (names only, any order); ENOENT when `dir` does not exist. */
   readonly list: (dir: string) => Promise<readonly string[]>;
   /** Opens an existing file for reading and writing. */
   readonly open: (file: string) => Promise<StorageFile>;
@@ -57,14 +48,7 @@ export function createFsStorage(): Storage {
     mkdir: async (dir) => {
       await mkdir(dir, { recursive: true });
     },
-    list: async (dir) => {
-      try {
-        return await readdir(dir);
-      } catch (error) {
-        if (errnoCode(error) === 'ENOENT') return [];
-        throw error;
-      }
-    },
+    list: async (dir) => readdir(dir),
     open: async (file) => wrap(await open(file, 'r+')),
     openReadOnly: async (file) => wrap(await open(file, 'r')),
     create: async (file, mode = fileMode) => {
@@ -128,7 +112,8 @@ function wrap(handle: FileHandle): StorageFile {
           bytes.byteLength - done,
           offset + done,
         );
-        if (bytesWritten === 0) throw Object.assign(new Error('write made no progress'), { code: 'EIO' });
+        if (bytesWritten === 0)
+          throw Object.assign(new Error('write made no progress'), { code: 'EIO' });
         done += bytesWritten;
       }
     },

@@ -148,7 +148,10 @@ function chunkReader(file: StorageFile, size: number): ChunkReader {
       if (offset >= windowStart && end <= windowStart + window.byteLength) {
         return window.subarray(offset - windowStart, end - windowStart);
       }
-      window = await file.read(offset, Math.min(Math.max(end - offset, readBlockBytes), size - offset));
+      window = await file.read(
+        offset,
+        Math.min(Math.max(end - offset, readBlockBytes), size - offset),
+      );
       windowStart = offset;
       return window.subarray(0, Math.min(end - offset, window.byteLength));
     },
@@ -384,7 +387,9 @@ export async function verifyLedgerDir(
 export function formatVerifyResult(result: VerifyResult): string {
   if (result.ok) {
     const range =
-      result.firstSeqno === undefined ? 'no entries' : `seqno ${result.firstSeqno}..${result.lastSeqno ?? '?'}`;
+      result.firstSeqno === undefined
+        ? 'no entries'
+        : `seqno ${result.firstSeqno}..${result.lastSeqno ?? '?'}`;
     return (
       `ok: ${result.chunks} chunks, ${result.entries} entries (${range}, ` +
       `${result.signatures} signatures), ${result.bytes} bytes`
@@ -410,10 +415,15 @@ export async function recoverLedger(
   dir: string,
   options: LedgerOptions & { readonly firstSeqno?: number } = {},
 ): Promise<RecoveryReport> {
-  return (await recoverChunks(options.storage ?? createFsStorage(), dir, options.firstSeqno ?? 1)).report;
+  return (await recoverChunks(options.storage ?? createFsStorage(), dir, options.firstSeqno ?? 1))
+    .report;
 }
 
-async function recoverChunks(storage: Storage, dir: string, firstSeqno: number): Promise<Recovered> {
+async function recoverChunks(
+  storage: Storage,
+  dir: string,
+  firstSeqno: number,
+): Promise<Recovered> {
   assert(Number.isSafeInteger(firstSeqno) && firstSeqno >= 1, 'firstSeqno');
   let chunks: ChunkRef[] | LedgerProblem;
   try {
@@ -552,7 +562,19 @@ export async function* readLedgerFrom(
 
 type Pending = { readonly seqno: number; readonly bytes: Uint8Array };
 
-type Current = { readonly ref: ChunkRef; readonly file: StorageFile; written: number; durable: number };
+type Current = {
+  readonly ref: ChunkRef;
+  readonly file: StorageFile;
+  /** End of the whole records written. */
+  written: number;
+  /** End of what the last successful fsync made durable. */
+  durable: number;
+  /**
+   * Highest end written since that fsync. After a failure `written` goes back to `durable`, but
+   * until the next fsync a crash may bring back the bytes up to `high`.
+   */
+  high: number;
+};
 
 /** Recovers `dir` (recoverLedger) and opens it for appending after its last intact entry. */
 export async function openLedgerWriter(
@@ -573,7 +595,7 @@ export async function openLedgerWriter(
     try {
       const file = await storage.open(tail.file);
       const size = await file.size();
-      current = { ref: tail, file, written: size, durable: size };
+      current = { ref: tail, file, written: size, durable: size, high: size };
     } catch (error) {
       throw storageError(error, 'opening', tail.file);
     }
@@ -626,6 +648,8 @@ export async function openLedgerWriter(
     if (pending.length === 0) return;
     assert(current !== undefined, 'pending records have a chunk');
     const bytes = Buffer.concat(pending.map((record) => record.bytes));
+    // A failed write may still have put a prefix on the disk.
+    current.high = Math.max(current.high, current.written + bytes.byteLength);
     try {
       await current.file.write(current.written, bytes);
     } catch (error) {
@@ -645,11 +669,15 @@ export async function openLedgerWriter(
       await restore(error, 'syncing', current);
     }
     current.durable = current.written;
+    current.high = current.written;
     unsynced = [];
   }
 
   async function createChunk(first: number): Promise<void> {
-    assert(chunks.every((chunk) => chunk.first < first), 'chunks are created in seqno order');
+    assert(
+      chunks.every((chunk) => chunk.first < first),
+      'chunks are created in seqno order',
+    );
     const name = chunkFileName(first);
     const ref: ChunkRef = { name, file: path.join(dir, name), first };
     let file: StorageFile;
@@ -659,7 +687,7 @@ export async function openLedgerWriter(
       throw storageError(error, 'creating', ref.file);
     }
     const previous = current;
-    current = { ref, file, written: 0, durable: 0 };
+    current = { ref, file, written: 0, durable: 0, high: 0 };
     chunks.push(ref);
     // The new name is durable at the next flush (which syncs the folder).
     dirDirty = true;
@@ -690,7 +718,10 @@ export async function openLedgerWriter(
           await createChunk(seqno);
         } else {
           const chunkBytes = current.written + pendingBytes;
-          if (chunkBytes > 0 && (endChunkRequested || chunkBytes + record.byteLength > chunkBytesMax)) {
+          if (
+            chunkBytes > 0 &&
+            (endChunkRequested || chunkBytes + record.byteLength > chunkBytesMax)
+          ) {
             // A chunk is complete and durable before the next one exists: only the last chunk
             // can ever have a torn tail.
             await writePending();
@@ -724,7 +755,30 @@ export async function openLedgerWriter(
         pendingBytes = pending.reduce((sum, record) => sum + record.bytes.byteLength, 0);
         last = seqno;
         flushed = Math.min(flushed, seqno);
-        if (seqno >= lastWritten) return;
+        if (seqno >= lastWritten) {
+          // Dropped records may have been written once, before a failed write or fsync rewound
+          // the file: cut them durably, or a crash could bring them back.
+          if (current !== undefined && current.high > current.written) {
+            const chunk = current;
+            try {
+              await chunk.file.truncate(chunk.written);
+              await chunk.file.sync();
+            } catch (error) {
+              broken = cofferError(
+                'LEDGER_E_IO',
+                `${storageError(error, 'truncating', chunk.ref.file).message}; the writer stopped: ` +
+                  `reopen the ledger to recover`,
+                { file: chunk.ref.file, seqno },
+                error,
+              );
+              throw broken;
+            }
+            chunk.durable = chunk.written;
+            chunk.high = chunk.written;
+            unsynced = [];
+          }
+          return;
+        }
         // Later chunks go first (highest first, then the folder is synced), so a crash at any
         // point leaves a contiguous ledger; then the chunk holding `seqno` is cut after it.
         try {
@@ -754,7 +808,7 @@ export async function openLedgerWriter(
             assert(end !== undefined, `seqno ${seqno} is in ${target.name}`);
             await file.truncate(end);
             await file.sync();
-            current = { ref: target, file, written: end, durable: end };
+            current = { ref: target, file, written: end, durable: end, high: end };
           }
           flushed = seqno;
         } catch (error) {

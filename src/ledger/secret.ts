@@ -123,9 +123,10 @@ export function openWithSecret(
 const perWriteOverheadBytes = 1 + 2 + 2 + 4;
 
 /** Largest encoding of one write set. */
-export const encodedWriteSetBytesMax: number = 4 + writesPerTxMax * perWriteOverheadBytes + writeSetBytesMax;
-/** Largest encrypted write set (version, two lengths, tag). */
-export const encryptedWriteSetBytesMax: number = 1 + 4 + 4 + tagBytes + 2 * encodedWriteSetBytesMax;
+export const encodedWriteSetBytesMax: number =
+  4 + writesPerTxMax * perWriteOverheadBytes + writeSetBytesMax;
+/** Largest encrypted write set: version, two lengths, the writes split in two parts, tag. */
+export const encryptedWriteSetBytesMax: number = 1 + 4 + 4 + 4 + tagBytes + encodedWriteSetBytesMax;
 
 assert(mapNameBytesMax <= 0xffff && keyBytesMax <= 0xffff, 'lengths fit their u16 fields');
 // Half an entry at most: the request bytes and outcome share the entry with the write set.
@@ -282,7 +283,9 @@ export function decryptWriteSet(
 /** u8 version 1, u32 length + public writes, u32 length + private ciphertext. */
 export function encodeEncryptedWriteSet(encrypted: EncryptedWriteSet): Uint8Array {
   const publicBytes = encodeWrites(encrypted.publicWrites);
-  const out = Buffer.alloc(1 + 4 + publicBytes.byteLength + 4 + encrypted.privateCiphertext.byteLength);
+  const out = Buffer.alloc(
+    1 + 4 + publicBytes.byteLength + 4 + encrypted.privateCiphertext.byteLength,
+  );
   let at = out.writeUInt8(encryptedFormatVersion, 0);
   at = out.writeUInt32BE(publicBytes.byteLength, at);
   out.set(publicBytes, at);
@@ -392,4 +395,3 @@ export async function loadLedgerSecretFile(
   if (hex === undefined) throw invalid('is not 64 lowercase hex digits');
   return ledgerSecretFromBytes(Buffer.from(hex, 'hex'));
 }
-

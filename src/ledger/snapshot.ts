@@ -26,7 +26,7 @@ import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { CofferError, cofferError } from '../errors/index.js';
 import { getU64, setU64 } from './files-format.js';
-import { createFsStorage, storageError, type Storage } from './files-storage.js';
+import { createFsStorage, errnoCode, storageError, type Storage } from './files-storage.js';
 import { openWithSecret, sealWithSecret, type LedgerSecret } from './secret.js';
 import {
   createStoreFrom,
@@ -178,7 +178,10 @@ export function encodeSnapshot(input: SnapshotInput): Uint8Array {
   );
   const names = store.maps();
   const publicSection = encodeMaps(store, names.filter(isPublicMap));
-  const privatePlain = encodeMaps(store, names.filter((name) => !isPublicMap(name)));
+  const privatePlain = encodeMaps(
+    store,
+    names.filter((name) => !isPublicMap(name)),
+  );
   const privateSection = sealWithSecret(
     secret,
     'snapshot',
@@ -227,10 +230,13 @@ function decodeMaps(
   const text = (length: number, max: number, what: string): string => {
     if (length > max) throw corrupt(`${what} of ${length} bytes exceeds ${max}`);
     need(length);
-    const slice = bytes.subarray(at, at + length);
-    if (!isUtf8(slice)) throw corrupt(`${what} at byte ${at} is not UTF-8`);
+    const value = bytes.toString('utf8', at, at + length);
+    // Invalid UTF-8 decodes to U+FFFD: only then is the full check needed (it is the hot loop).
+    if (value.includes('\ufffd') && !isUtf8(bytes.subarray(at, at + length))) {
+      throw corrupt(`${what} at byte ${at} is not UTF-8`);
+    }
     at += length;
-    return slice.toString('utf8');
+    return value;
   };
   need(4);
   const mapCount = bytes.readUInt32BE(at);
@@ -243,13 +249,15 @@ function decodeMaps(
     at += 2;
     const name = text(nameLength, mapNameBytesMax, 'map name');
     // Canonical form only: sorted, no duplicates, each map in its own section.
-    if (previousName !== undefined && !(previousName < name)) throw corrupt(`map ${name} out of order`);
+    if (previousName !== undefined && !(previousName < name))
+      throw corrupt(`map ${name} out of order`);
     if (isPublicMap(name) !== wantPublic) throw corrupt(`map ${name} is in the wrong section`);
     previousName = name;
     need(4);
     const count = bytes.readUInt32BE(at);
     at += 4;
-    if (count === 0 || count > snapshotEntriesPerMapMax) throw corrupt(`map ${name} has ${count} entries`);
+    if (count === 0 || count > snapshotEntriesPerMapMax)
+      throw corrupt(`map ${name} has ${count} entries`);
     const entries = new Map<string, string>();
     let previousKey: string | undefined;
     for (let e = 0; e < count; e += 1) {
@@ -268,7 +276,8 @@ function decodeMaps(
     }
     into.set(name, entries);
   }
-  if (at !== bytes.byteLength) throw corrupt(`${bytes.byteLength - at} trailing bytes in a store section`);
+  if (at !== bytes.byteLength)
+    throw corrupt(`${bytes.byteLength - at} trailing bytes in a store section`);
 }
 
 /**
@@ -277,17 +286,22 @@ function decodeMaps(
  */
 export function decodeSnapshot(bytes: Uint8Array, secret: LedgerSecret): Snapshot {
   const data = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  if (data.byteLength < snapshotHeaderBytes) throw corrupt(`is ${data.byteLength} bytes, shorter than its header`);
+  if (data.byteLength < snapshotHeaderBytes)
+    throw corrupt(`is ${data.byteLength} bytes, shorter than its header`);
   if (!data.subarray(0, 8).equals(magic)) throw corrupt('has a bad magic: not a Coffer snapshot');
   const view = new DataView(data.buffer, data.byteOffset, snapshotHeaderBytes);
   if (data.readUInt32BE(8) !== formatVersion || data.readUInt32BE(12) !== 0) {
-    throw corrupt(`has format version ${data.readUInt32BE(8)}, flags ${data.readUInt32BE(12)}; expected 1, 0`);
+    throw corrupt(
+      `has format version ${data.readUInt32BE(8)}, flags ${data.readUInt32BE(12)}; expected 1, 0`,
+    );
   }
   const seqno = getU64(view, 16);
   const bodyLength = getU64(view, 24);
   if (!Number.isSafeInteger(seqno)) throw corrupt('has a seqno beyond 2^53');
   if (bodyLength !== data.byteLength - snapshotHeaderBytes) {
-    throw corrupt(`says ${bodyLength} body bytes but has ${data.byteLength - snapshotHeaderBytes} (truncated?)`);
+    throw corrupt(
+      `says ${bodyLength} body bytes but has ${data.byteLength - snapshotHeaderBytes} (truncated?)`,
+    );
   }
   const body = data.subarray(snapshotHeaderBytes);
   const digest = sha256(data.subarray(0, digestedHeaderBytes), body);
@@ -322,9 +336,11 @@ export function decodeSnapshot(bytes: Uint8Array, secret: LedgerSecret): Snapsho
   decodeMaps(Buffer.from(privatePlain), false, maps);
   let store: Store;
   try {
-    store = createStoreFrom(seqno, maps);
+    // decodeMaps checked sizes and UTF-8 (which has no lone surrogates): skip a second pass.
+    store = createStoreFrom(seqno, maps, { entriesChecked: true });
   } catch (error) {
-    if (error instanceof CofferError) throw corrupt(`holds state the store refuses: ${error.message}`);
+    if (error instanceof CofferError)
+      throw corrupt(`holds state the store refuses: ${error.message}`);
     throw error;
   }
   return { seqno, store, extra };
@@ -415,6 +431,7 @@ export async function loadLatestSnapshot(
   try {
     listed = await listSnapshots(storage, dir);
   } catch (error) {
+    if (errnoCode(error) === 'ENOENT') return { snapshot: undefined, skipped };
     throw storageError(error, 'listing snapshots in', dir);
   }
   for (const { name, seqno } of listed) {
@@ -430,7 +447,12 @@ export async function loadLatestSnapshot(
       const coded = error instanceof CofferError ? error : storageError(error, 'reading', file);
       const withFile =
         coded.code === 'SNAPSHOT_E_CORRUPT'
-          ? cofferError(coded.code, `${file}: ${coded.message}`, { file, ...coded.details }, coded.cause)
+          ? cofferError(
+              coded.code,
+              `${file}: ${coded.message}`,
+              { file, ...coded.details },
+              coded.cause,
+            )
           : coded;
       skipped.push({ file, error: withFile });
     }

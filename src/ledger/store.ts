@@ -149,8 +149,14 @@ export function createStore(): Store {
 /**
  * A store holding `maps` at `seqno` (a snapshot being restored). Takes ownership of the maps.
  * Checks every name, key and value as `apply` would; throws STORE_E_INVALID or STORE_E_LIMIT.
+ * `entriesChecked`: the caller already checked every key and value (size limits, decoded from
+ * valid UTF-8, as decodeSnapshot does), so only map names and counts are checked here.
  */
-export function createStoreFrom(seqno: number, maps: Map<string, Map<string, string>>): Store {
+export function createStoreFrom(
+  seqno: number,
+  maps: Map<string, Map<string, string>>,
+  options: { readonly entriesChecked?: boolean } = {},
+): Store {
   assert(Number.isSafeInteger(seqno) && seqno >= 0, 'store seqno');
   if (maps.size > mapsMax) throw limitError('mapsMax', mapsMax, maps.size, 'the number of maps');
   for (const [map, entries] of maps) {
@@ -160,7 +166,9 @@ export function createStoreFrom(seqno: number, maps: Map<string, Map<string, str
         map,
       });
     }
-    for (const [key, value] of entries) checkWrite(map, key, value);
+    if (options.entriesChecked !== true) {
+      for (const [key, value] of entries) checkWrite(map, key, value);
+    }
   }
   return storeOver(maps, seqno);
 }
@@ -243,11 +251,21 @@ function storeOver(state: Map<string, Map<string, string>>, initialSeqno: number
             Buffer.byteLength(key, 'utf8') +
             (previous.value === null ? 0 : Buffer.byteLength(previous.value, 'utf8'));
       if (bytes - previousSize + size > writeSetBytesMax) {
-        throw limitError('writeSetBytesMax', writeSetBytesMax, bytes - previousSize + size, 'the transaction');
+        throw limitError(
+          'writeSetBytesMax',
+          writeSetBytesMax,
+          bytes - previousSize + size,
+          'the transaction',
+        );
       }
       if (!known && value !== null) {
         if (state.size + createdMaps.size + 1 > mapsMax) {
-          throw limitError('mapsMax', mapsMax, state.size + createdMaps.size + 1, 'the number of maps');
+          throw limitError(
+            'mapsMax',
+            mapsMax,
+            state.size + createdMaps.size + 1,
+            'the number of maps',
+          );
         }
         createdMaps.add(map);
       }

@@ -91,6 +91,12 @@ describe('ledger files on disk', () => {
     await writer.close();
   });
 
+  it('verify of a missing folder is an IO error, not an empty ledger', async () => {
+    await expect(verifyLedgerDir(path.join(work, 'missing'))).rejects.toMatchObject({
+      code: 'LEDGER_E_IO',
+    });
+  });
+
   it('asserts contiguous seqnos and refuses overlapping calls', async () => {
     const { writer } = await openLedgerWriter(path.join(work, 'contiguous'));
     await expect(writer.append(2, 'tx', bytesOf('x'))).rejects.toThrow(/seqnos are contiguous/);
@@ -298,24 +304,48 @@ describe('faults on a simulated disk', () => {
     expect((await readAll(dir, options)).map((entry) => entry.seqno)).toEqual([1, 2, 3, 4, 5]);
   });
 
+  it('entries dropped by truncateAfter never come back after a crash, even after a failed write', async () => {
+    for (let run = 0; run < 40; run += 1) {
+      // Room for two records (flushed), then one more and 30 bytes: the flush of 3..5 fails.
+      const sim = createSimStorage(masterSeed + run, { capacityBytes: 52 * 3 + 30 });
+      const options = { storage: sim };
+      const { writer } = await openLedgerWriter(dir, options);
+      await appendMany(writer, 2, 20);
+      await writer.flush();
+      await appendMany(writer, 3, 20);
+      await expect(writer.flush()).rejects.toMatchObject({ code: 'LEDGER_E_DISK_FULL' });
+      await writer.truncateAfter(2);
+      sim.crash();
+      await recoverLedger(dir, options);
+      const seqnos = (await readAll(dir, options)).map((entry) => entry.seqno);
+      expect(seqnos, `seed=${masterSeed + run}`).toEqual([1, 2]);
+    }
+  });
+
   it('seeded simulation: crashes, torn writes, full disks, failed syncs and bit flips', async () => {
-    const runs = 120;
+    // COFFER_SIM_RUNS=5000 for a soak run.
+    const runs = Number(process.env.COFFER_SIM_RUNS ?? 60);
     for (let run = 0; run < runs; run += 1) {
       const seed = (masterSeed + run * 7919) >>> 0;
       try {
         await simulate(seed);
       } catch (error) {
         if (error instanceof Error) {
-          error.message = `seed=${masterSeed} run=${run} (COFFER_SEED=${masterSeed}): ${error.message}`;
+          error.message =
+            `seed=${masterSeed} run=${run} (COFFER_SEED=${masterSeed}): ${error.message}\n` +
+            `last events:\n${trace.slice(-60).join('\n')}`;
         }
         throw error;
       }
     }
     console.log(`simulation (${runs} runs): ${JSON.stringify(stats)}`);
-  });
+  }, 300_000);
 });
 
 type Model = { kind: EntryKind; payload: Uint8Array }[];
+
+/** Operations and injected faults of the current run, interleaved. */
+let trace: string[] = [];
 
 /** What the simulation exercised, printed once so a weak seed is visible. */
 const stats = {
@@ -333,6 +363,10 @@ const stats = {
 
 async function simulate(seed: number): Promise<void> {
   const sim = createSimStorage(seed);
+  trace = [];
+  const note = (text: string): void => {
+    trace.push(...sim.events.splice(0), text);
+  };
   const random = sim.random;
   sim.faults.capacityBytes = random.chance(0.3)
     ? 2000 + random.int(20_000)
@@ -355,12 +389,14 @@ async function simulate(seed: number): Promise<void> {
         const kind: EntryKind = random.chance(0.15) ? 'signature' : 'tx';
         const payload = random.bytes(random.int(200));
         await writer.append(seqno, kind, payload);
+        note(`append ${seqno} ${kind} ${payload.byteLength} bytes`);
         stats.appends += 1;
         model.length = seqno - 1;
         model.push({ kind, payload });
         if (kind === 'signature' && random.chance(0.5)) writer.endChunk();
       } else if (action < 0.75) {
         await writer.flush();
+        note(`flush (durable ${writer.lastSeqno()})`);
         stats.flushes += 1;
         durable = writer.lastSeqno();
       } else if (action < 0.8) {
@@ -368,16 +404,20 @@ async function simulate(seed: number): Promise<void> {
         const seqno = last - random.int(Math.min(last, 30) + 1);
         durable = Math.min(durable, seqno);
         await writer.truncateAfter(seqno);
+        note(`truncateAfter ${seqno}`);
         stats.truncations += 1;
         model.length = seqno;
       } else if (action < 0.87) {
         if (random.chance(0.5)) {
-          sim.crashAfter(random.int(6)); // crash inside one of the next operations
+          const calls = random.int(6);
+          sim.crashAfter(calls); // crash inside one of the next operations
+          note(`crash after ${calls} more calls`);
           armed = true;
         } else {
           armed = false;
           stats.crashes += 1;
           sim.crash();
+          note('crashed between operations');
           writer = await reopen(sim, dir, options, model, durable, true);
           durable = writer.lastSeqno();
         }
@@ -391,8 +431,10 @@ async function simulate(seed: number): Promise<void> {
         sim.faults.capacityBytes += 5000;
       }
     } catch (error) {
+      note(`error: ${String(error)}`);
       if (sim.crashed()) {
         sim.crash();
+        note('crashed inside that operation');
         armed = false;
         stats.crashesMidOperation += 1;
         writer = await reopen(sim, dir, options, model, durable, true);
@@ -444,6 +486,9 @@ async function reopen(
     }
   }
   const last = opened.recovery.lastSeqno;
+  trace.push(
+    `reopened ${JSON.stringify(opened.recovery)} (model ${model.length}, durable ${durable})`,
+  );
   if (opened.recovery.dropped !== undefined) stats.tornTailsCut += 1;
   const what = crashed ? 'after a crash' : 'after a restart';
   expect(last, `every entry flushed survives ${what}`).toBeGreaterThanOrEqual(durable);

@@ -29,7 +29,10 @@ export type FixtureExpectation = {
     | { readonly code: string };
 };
 
-type Fixture = { readonly files: Record<string, Uint8Array>; readonly expected: FixtureExpectation };
+type Fixture = {
+  readonly files: Record<string, Uint8Array>;
+  readonly expected: FixtureExpectation;
+};
 
 function payload(seqno: number, kind: EntryKind): Uint8Array {
   return Buffer.from(JSON.stringify({ seqno, kind, note: `fixture entry ${seqno}` }), 'utf8');
@@ -101,7 +104,8 @@ function build(): Record<string, Fixture> {
     fixtures['truncated-header'] = {
       files: { [c1]: cut, [chunkFileName(3)]: concat(records(3, 4)) },
       expected: {
-        description: 'The first chunk ends 10 bytes into the header of seqno 3; a later chunk exists.',
+        description:
+          'The first chunk ends 10 bytes into the header of seqno 3; a later chunk exists.',
         ok: false,
         file: c1,
         offsetStart: start,
@@ -188,7 +192,8 @@ function build(): Record<string, Fixture> {
     fixtures['zero-tail'] = {
       files: { [c1]: concat([...parts, new Uint8Array(100)]) },
       expected: {
-        description: '100 zero bytes after seqno 3: a torn write whose data never reached the disk.',
+        description:
+          '100 zero bytes after seqno 3: a torn write whose data never reached the disk.',
         ok: false,
         file: c1,
         offsetStart: start,
