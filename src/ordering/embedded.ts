@@ -78,7 +78,7 @@ const realTimers: Timers = {
   },
 };
 
-const silentLogger: OrderingLogger = { info: () => undefined, warn: noop, error: noop };
+const silentLogger: OrderingLogger = { info: noop, warn: noop, error: noop };
 
 function noop(): void {
   // deliberately empty
@@ -323,6 +323,12 @@ export async function openEmbeddedLog(
   const probe = async (): Promise<void> => {
     try {
       await cleanTail();
+      if (rolloverDue) {
+        // The failed rollover may have left the new file behind: the old tail is no longer
+        // the last file, and a crash mid-probe must leave its zeros in the last one only.
+        await rollover();
+        rolloverDue = false;
+      }
       dirtyTail = true;
       await tail.write(lastSegment().bytes, new Uint8Array(diskProbeBytes));
       if (durable) await tail.sync();

@@ -10,8 +10,6 @@ const mebibyte = 1024 * 1024;
 export const segmentBytesMax: number = 64 * mebibyte;
 /** Largest segment file recovery reads (it reads one whole segment at a time). */
 export const segmentFileBytesMax: number = 1024 * mebibyte;
-/** Segment files in one log directory. 100 000 × 64 MiB is 6.4 TB of inputs. */
-export const segmentsMax: number = 100_000;
 /** Largest batch one append takes. */
 export const batchBytesMax: number = 4 * mebibyte;
 /** Most batches one read returns. */
@@ -39,7 +37,7 @@ export const positionMax: number = Number.MAX_SAFE_INTEGER;
 // Relations between the limits, checked when the module loads.
 assertLimit(batchBytesMax + recordHeaderBytes <= segmentBytesMax, 'a batch fits in a segment');
 assertLimit(segmentBytesMax <= segmentFileBytesMax, 'recovery can read a whole segment');
-assertLimit(segmentFileBytesMax <= 2 ** 32, 'segment offsets stay far below 2^53');
+assertLimit(segmentFileBytesMax < 2 ** 32, 'the u32 length field holds any batch that fits');
 assertLimit(batchBytesMax <= pendingBytesMax, 'one batch fits in the pending queue');
 assertLimit(batchBytesMax <= readBytesMax, 'a read can always return the next batch');
 assertLimit(pendingBatchesMax >= 1 && readBatchesMax >= 1, 'queues and reads hold one batch');

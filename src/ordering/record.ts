@@ -99,7 +99,7 @@ export function decodeRecord(
   if (!header.ok) return header;
   const { payloadOffset, length } = header;
   if (payloadOffset + length > bytes.byteLength) return { ok: false, damage: 'short-payload' };
-  const stored = new DataView(bytes.buffer, bytes.byteOffset).getUint32(offset + crcOffset);
+  const stored = u32(bytes, offset + crcOffset);
   const headerBytes = bytes.subarray(offset, offset + crcOffset);
   const payload = bytes.subarray(payloadOffset, payloadOffset + length);
   if (crc32(payload, crc32(headerBytes)) !== stored) return { ok: false, damage: 'crc-mismatch' };
@@ -112,18 +112,13 @@ export function decodeRecord(
 /** The header at `offset` without the CRC check (to skip over records already verified). */
 export function decodeHeader(bytes: Uint8Array, offset: number): Decoded {
   if (offset + recordHeaderBytes > bytes.byteLength) return { ok: false, damage: 'short-header' };
-  const view = new DataView(bytes.buffer, bytes.byteOffset);
-  if (view.getUint32(offset) !== recordMagic) return { ok: false, damage: 'bad-magic' };
-  if (
-    view.getUint8(offset + 4) !== recordFormatVersion ||
-    view.getUint8(offset + 5) !== 0 ||
-    view.getUint16(offset + 6) !== 0
-  ) {
-    return { ok: false, damage: 'bad-format' };
+  if (u32(bytes, offset) !== recordMagic) return { ok: false, damage: 'bad-magic' };
+  if (u32(bytes, offset + 4) !== recordFormatVersion * 2 ** 24) {
+    return { ok: false, damage: 'bad-format' }; // version, then zero flags and reserved bytes
   }
-  const length = view.getUint32(offset + 8);
-  const position = getU64(view, offset + 12);
-  const committed = getU64(view, offset + 20);
+  const length = u32(bytes, offset + 8);
+  const position = u32(bytes, offset + 12) * twoTo32 + u32(bytes, offset + 16);
+  const committed = u32(bytes, offset + 20) * twoTo32 + u32(bytes, offset + 24);
   const payloadOffset = offset + recordHeaderBytes;
   return { ok: true, position, committed, payloadOffset, length, end: payloadOffset + length };
 }
@@ -189,6 +184,13 @@ function setU64(view: DataView, offset: number, value: number): void {
   view.setUint32(offset + 4, value >>> 0);
 }
 
-function getU64(view: DataView, offset: number): number {
-  return view.getUint32(offset) * twoTo32 + view.getUint32(offset + 4);
+/** Big-endian u32 at `offset` (the caller has checked the bounds). */
+function u32(bytes: Uint8Array, offset: number): number {
+  return (
+    (((bytes[offset] ?? 0) << 24) |
+      ((bytes[offset + 1] ?? 0) << 16) |
+      ((bytes[offset + 2] ?? 0) << 8) |
+      (bytes[offset + 3] ?? 0)) >>>
+    0
+  );
 }

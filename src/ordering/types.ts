@@ -19,6 +19,7 @@ export type OrderingLog = {
   /**
    * Appends one batch; resolves with its position (1, 2, 3, ...) once it is durable (fsync'd).
    * Concurrent appends are group-committed: one fsync covers every batch written since the last.
+   * The log reads `batch` when it writes the group: do not change its bytes before it settles.
    */
   readonly append: (batch: Uint8Array) => Promise<number>;
   /** Committed batches with position >= from, in order, at most max of them (and at most readBytesMax bytes). */

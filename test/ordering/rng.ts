@@ -80,7 +80,6 @@ export async function forEachSeed(
 ): Promise<void> {
   for (const seed of plan.seeds) {
     let timer: NodeJS.Timeout | undefined;
-    const started = Date.now();
     try {
       // A seed that hangs (a promise never settles) is a failure of that seed, named as such.
       await Promise.race([
@@ -98,7 +97,6 @@ export async function forEachSeed(
         { cause: error },
       );
     } finally {
-      if (process.env.COFFER_SIM_SLOW !== undefined && Date.now() - started > 200) console.log(`slow seed=${seed}: ${Date.now() - started} ms`);
       clearTimeout(timer);
     }
   }

@@ -3,11 +3,14 @@
 // - a write lands in the page cache (`data`); only sync makes it durable (`durable`);
 // - a crash keeps the durable bytes plus some random prefix of what was written after them,
 //   sometimes with a hole (pages reach the disk out of order) or junk at the end (a torn sector);
+//   it can also strike during a write, which then lands only in part (a torn write);
 // - a file whose directory entry was never synced may vanish in a crash;
 // - while "full", writes store a random prefix then fail with ENOSPC, syncs and creates may fail;
 // - optional random EIO; bit flips in durable bytes on request.
-// It also asserts the log's own promise: it never writes over bytes that are already durable.
+// It also asserts two promises of the log: it never writes over bytes that are already durable,
+// and it writes only to the last file of the directory (so only that one can end torn).
 import { AssertionError } from 'node:assert';
+import { Buffer } from 'node:buffer';
 import path from 'node:path';
 import type { Storage, StorageFile } from '../../src/ordering/index.js';
 import type { Rng } from './rng.js';
@@ -25,9 +28,12 @@ export type SimOptions = {
 };
 
 export type SimDisk = {
-  readonly storage: Storage;
+  /** Storage for a process started now; every call fails once the disk has crashed since. */
+  readonly storage: () => Storage;
   /** Power loss: reverts every file to what a real disk could hold; old handles die. */
   readonly crash: () => void;
+  /** Power loss during the next write, which keeps only a random prefix of its bytes. */
+  readonly tearNextWrite: () => void;
   readonly setFull: (full: boolean) => void;
   readonly isFull: () => boolean;
   /** Flips one bit of a file, in the page cache and on disk alike (media corruption). */
@@ -52,6 +58,7 @@ export function createSimDisk(rng: Rng, options: SimOptions = {}): SimDisk {
   const durableNames = new Set<string>();
   let generation = 0;
   let full = false;
+  let tearNextWrite = false;
   const eioRate = options.eioRate ?? 0;
   const delayTurnsMax = options.delayTurnsMax ?? 3;
   const stats = { enospc: 0, eio: 0, syncs: 0, crashes: 0 };
@@ -91,12 +98,24 @@ export function createSimDisk(rng: Rng, options: SimOptions = {}): SimDisk {
               message: `sim: write at ${offset} of ${name} would overwrite durable bytes (durable up to ${file.durable.byteLength})`,
             });
           }
-          const kept = full ? rng.int(bytes.byteLength + 1) : bytes.byteLength;
+          // Only the last segment may ever hold a torn tail, so only it may be written to.
+          const later = [...files.keys()].find(
+            (other) => path.dirname(other) === path.dirname(name) && other > name,
+          );
+          if (later !== undefined && bytes.byteLength > 0) {
+            throw new AssertionError({
+              message: `sim: write to ${name}, but ${later} comes after it`,
+            });
+          }
+          const torn = tearNextWrite;
+          tearNextWrite = false;
+          const kept = full || torn ? rng.int(bytes.byteLength + 1) : bytes.byteLength;
           const end = Math.max(file.data.byteLength, offset + kept);
           const next = new Uint8Array(end);
           next.set(file.data);
           next.set(bytes.subarray(0, kept), offset);
           file.data = next;
+          if (torn) crash(); // power fails while this write is under way
           if (full) throw enospc('write', name);
         }),
       sync: () =>
@@ -120,55 +139,56 @@ export function createSimDisk(rng: Rng, options: SimOptions = {}): SimDisk {
     };
   };
 
-  const storage: Storage = {
-    mkdir: (dir) =>
-      operation(generation, 'mkdir', dir, () => {
-        if (dirs.has(dir)) return;
-        if (full) throw enospc('mkdir', dir);
-        dirs.add(dir); // directories are durable at once: only files matter here
-      }),
-    list: (dir) =>
-      operation(generation, 'list', dir, () => {
-        if (!dirs.has(dir)) throw errno('ENOENT', 'list', dir);
-        return [...files.keys()]
-          .filter((name) => path.dirname(name) === dir)
-          .map((name) => path.basename(name));
-      }),
-    open: (name) => {
-      const gen = generation;
-      return operation(gen, 'open', name, () => {
-        if (!files.has(name)) throw errno('ENOENT', 'open', name);
-        return handle(name, gen);
-      });
-    },
-    create: (name) => {
-      const gen = generation;
-      return operation(gen, 'create', name, () => {
-        if (!dirs.has(path.dirname(name))) throw errno('ENOENT', 'create', name);
-        if (full && rng.chance(0.5)) throw enospc('create', name);
-        const existing = files.get(name);
-        if (existing !== undefined && existing.durable.byteLength > 0) {
-          throw new AssertionError({
-            message: `sim: create would empty ${name}, which holds durable bytes`,
-          });
-        }
-        if (existing === undefined)
-          files.set(name, { data: new Uint8Array(0), durable: new Uint8Array(0) });
-        else existing.data = new Uint8Array(0);
-        return handle(name, gen);
-      });
-    },
-    syncDir: (dir) =>
-      operation(generation, 'syncDir', dir, () => {
-        if (full && rng.chance(0.2)) throw enospc('syncDir', dir);
-        for (const name of files.keys()) if (path.dirname(name) === dir) durableNames.add(name);
-      }),
+  /** The storage of a process started now: it dies with the next crash, as its process. */
+  const storage = (): Storage => {
+    const gen = generation;
+    return {
+      mkdir: (dir) =>
+        operation(gen, 'mkdir', dir, () => {
+          if (dirs.has(dir)) return;
+          if (full) throw enospc('mkdir', dir);
+          dirs.add(dir); // directories are durable at once: only files matter here
+        }),
+      list: (dir) =>
+        operation(gen, 'list', dir, () => {
+          if (!dirs.has(dir)) throw errno('ENOENT', 'list', dir);
+          return [...files.keys()]
+            .filter((name) => path.dirname(name) === dir)
+            .map((name) => path.basename(name));
+        }),
+      open: (name) =>
+        operation(gen, 'open', name, () => {
+          if (!files.has(name)) throw errno('ENOENT', 'open', name);
+          return handle(name, gen);
+        }),
+      create: (name) =>
+        operation(gen, 'create', name, () => {
+          if (!dirs.has(path.dirname(name))) throw errno('ENOENT', 'create', name);
+          if (full && rng.chance(0.5)) throw enospc('create', name);
+          const existing = files.get(name);
+          if (existing !== undefined && existing.durable.byteLength > 0) {
+            throw new AssertionError({
+              message: `sim: create would empty ${name}, which holds durable bytes`,
+            });
+          }
+          if (existing === undefined)
+            files.set(name, { data: new Uint8Array(0), durable: new Uint8Array(0) });
+          else existing.data = new Uint8Array(0);
+          return handle(name, gen);
+        }),
+      syncDir: (dir) =>
+        operation(gen, 'syncDir', dir, () => {
+          if (full && rng.chance(0.2)) throw enospc('syncDir', dir);
+          for (const name of files.keys()) if (path.dirname(name) === dir) durableNames.add(name);
+        }),
+    };
   };
 
   const crash = (): void => {
+    tearNextWrite = false;
     generation += 1;
     stats.crashes += 1;
-    full = false;
+    if (rng.chance(0.5)) full = false; // else recovery itself runs on a full disk
     for (const [name, file] of [...files.entries()]) {
       if (!durableNames.has(name) && rng.chance(0.5)) {
         files.delete(name);
@@ -185,7 +205,7 @@ export function createSimDisk(rng: Rng, options: SimOptions = {}): SimDisk {
     const { data, durable } = file;
     const extends_ =
       data.byteLength >= durable.byteLength &&
-      data.subarray(0, durable.byteLength).every((byte, i) => byte === durable[i]);
+      Buffer.from(data.buffer, data.byteOffset, durable.byteLength).equals(durable);
     if (!extends_) return rng.chance(0.5) ? durable.slice() : data.slice(); // a truncation
     const extra = data.byteLength - durable.byteLength;
     const mode = rng.int(3);
@@ -206,6 +226,9 @@ export function createSimDisk(rng: Rng, options: SimOptions = {}): SimDisk {
   return {
     storage,
     crash,
+    tearNextWrite: () => {
+      tearNextWrite = true;
+    },
     setFull: (value) => {
       full = value;
     },

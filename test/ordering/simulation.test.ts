@@ -6,6 +6,8 @@
 //   at most once, in the order the appends were made (nothing unacknowledged out of order);
 // - after a torn tail is cut, appending continues at the next position.
 // Seeds are fresh each run and printed; COFFER_SEED=<seed> replays one exactly.
+import { Buffer } from 'node:buffer';
+import path from 'node:path';
 import process from 'node:process';
 import { describe, expect, it } from 'vitest';
 import { isCofferError, type CofferError } from '../../src/errors/index.js';
@@ -21,7 +23,10 @@ import { createSimDisk, type SimDisk } from './sim-storage.js';
 import { createVirtualTime, type VirtualTime } from './virtual-time.js';
 
 const thisFile = 'test/ordering/simulation.test.ts';
+/** COFFER_SIM_SEEDS=<n> runs more (or fewer) seeds, e.g. for a soak run. */
 const plan = planSeeds(Number(process.env.COFFER_SIM_SEEDS ?? 200));
+/** 200 seeds take a few seconds; this leaves room for a loaded CI machine. */
+const simulationTimeoutMs = 60_000 + plan.seeds.length * 500;
 console.log(`ordering simulation: ${plan.describe}`);
 
 const dir = '/sim/log';
@@ -39,6 +44,11 @@ const settle = (): Promise<void> =>
     setImmediate(resolve);
   });
 
+/** Lets `n` microtask turns pass: simulated operations are then part-way through. */
+async function turns(n: number): Promise<void> {
+  for (let i = 0; i < n; i += 1) await Promise.resolve();
+}
+
 function makeBatch(rng: Rng, id: number, bytesMax: number): Uint8Array {
   const batch = new Uint8Array(4 + rng.int(bytesMax - 3));
   new DataView(batch.buffer).setUint32(0, id);
@@ -50,14 +60,21 @@ function idOf(batch: Uint8Array): number {
   return batch.byteLength < 4 ? -1 : new DataView(batch.buffer, batch.byteOffset).getUint32(0);
 }
 
+function filesOf(disk: SimDisk): string {
+  return disk
+    .fileNames()
+    .map((file) => `${path.basename(file)}:${disk.contents(file).byteLength}`)
+    .join(' ');
+}
+
 function same(a: Uint8Array, b: Uint8Array): boolean {
-  return a.byteLength === b.byteLength && a.every((byte, i) => byte === b[i]);
+  return Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(b);
 }
 
 function randomOptions(rng: Rng, disk: SimDisk, time: VirtualTime): EmbeddedLogOptions {
   const batchBytesMax = 16 + rng.int(240);
   return {
-    storage: disk.storage,
+    storage: disk.storage(),
     now: time.now,
     timers: time.timers,
     batchBytesMax,
@@ -69,6 +86,9 @@ function randomOptions(rng: Rng, disk: SimDisk, time: VirtualTime): EmbeddedLogO
     diskFullRetryMs: 10 + rng.int(100),
   };
 }
+
+/** What the runs went through, so a test can show its faults were not vacuous. */
+const totals = { crashes: 0, tailsCut: 0, enospc: 0, eio: 0, acknowledged: 0, reopened: 0 };
 
 /** One simulated run: the model of what must be in the log, and the checks against it. */
 async function simulate(seed: number): Promise<void> {
@@ -121,14 +141,16 @@ async function simulate(seed: number): Promise<void> {
     const batch = makeBatch(rng, id, batchBytesMax);
     attempted.set(id, batch);
     const mine = incarnation;
+    const crashes = disk.stats.crashes; // a torn write crashes the disk before we know it
     log.append(batch).then(
       (position) => {
+        totals.acknowledged += 1;
         trace(`  ack id=${id} position=${position} (incarnation ${mine})`);
         expectDurable(position, batch, 'acknowledged');
       },
       (error: unknown) => {
         trace(`  refused id=${id}: ${(error as Error).message}`);
-        if (mine === incarnation) checkRefusal(error);
+        if (mine === incarnation && crashes === disk.stats.crashes) checkRefusal(error);
       },
     );
   };
@@ -210,14 +232,12 @@ async function simulate(seed: number): Promise<void> {
   const open = async (): Promise<EmbeddedLog> => {
     for (let attempt = 0; ; attempt += 1) {
       try {
-        const log = await openEmbeddedLog(dir, options);
-        trace(
-          `open: ${JSON.stringify(log.recovery())} files ${disk
-            .fileNames()
-            .map((f) => `${f}:${disk.contents(f).byteLength}`)
-            .join(' ')}`,
-        );
+        // A new process after each crash or restart: storage bound to this incarnation.
+        const log = await openEmbeddedLog(dir, { ...options, storage: disk.storage() });
+        trace(`open: ${JSON.stringify(log.recovery())}; ${filesOf(disk)}`);
         await checkAll(log);
+        totals.reopened += 1;
+        if (log.recovery().truncated !== undefined) totals.tailsCut += 1;
         return log;
       } catch (error) {
         const retry =
@@ -247,13 +267,18 @@ async function simulate(seed: number): Promise<void> {
     } else if (roll < 0.62) {
       await readCheck(log);
     } else if (roll < 0.7) {
-      trace(
-        `crash; files ${disk
-          .fileNames()
-          .map((f) => `${f}:${disk.contents(f).byteLength}`)
-          .join(' ')}`,
-      );
-      disk.crash();
+      trace(`crash; ${filesOf(disk)}`);
+      // Power fails anywhere: mid-write, mid-fsync, mid-rollover, mid-probe, or during the
+      // next write (a torn write).
+      if (rng.chance(0.6)) for (let n = 1 + rng.int(12); n > 0; n -= 1) append(log);
+      const crashesBefore = disk.stats.crashes;
+      if (rng.chance(0.4)) {
+        disk.tearNextWrite();
+        await settle();
+      } else {
+        await turns(rng.int(rng.chance(0.5) ? 12 : 60));
+      }
+      if (disk.stats.crashes === crashesBefore) disk.crash();
       incarnation += 1;
       await settle();
       log = await open();
@@ -267,13 +292,14 @@ async function simulate(seed: number): Promise<void> {
       disk.setFull(!disk.isFull());
     } else {
       time.advance(rng.int(2 * (options.diskFullRetryMs ?? 1)));
-      await settle();
+      if (rng.chance(0.7)) await settle();
     }
     fail();
   }
 
   // Space returns: within one retry interval the log accepts appends again (unless it failed).
   disk.setFull(false);
+  await settle(); // a probe already under way may still fail, and schedule the next one
   time.advance((options.diskFullRetryMs ?? 1) + 1);
   await settle();
   const health = log.health();
@@ -301,13 +327,16 @@ async function simulate(seed: number): Promise<void> {
     }
   });
   await log.close();
+  totals.crashes += disk.stats.crashes;
+  totals.enospc += disk.stats.enospc;
+  totals.eio += disk.stats.eio;
   fail();
 }
 
 /** Where each record of each segment lies, read with the codec (for bit flips). */
 function recordsOnDisk(disk: SimDisk) {
   return disk.fileNames().flatMap((file) => {
-    const first = parseSegmentFileName(file.split('/').pop() ?? '');
+    const first = parseSegmentFileName(path.basename(file));
     if (first === undefined) return [];
     const bytes = disk.contents(file);
     const records: {
@@ -390,13 +419,26 @@ async function flipOne(seed: number): Promise<void> {
 }
 
 describe('embedded ordering log, seeded simulation', () => {
-  it('keeps every acknowledged batch through crashes, torn writes, full disks and EIO', async () => {
-    await forEachSeed(plan, thisFile, simulate);
-  });
+  it(
+    'keeps every acknowledged batch through crashes, torn writes, full disks and EIO',
+    async () => {
+      await forEachSeed(plan, thisFile, simulate);
+      console.log(`ordering simulation: ${JSON.stringify(totals)}`);
+      if (plan.seeds.length >= 50) {
+        for (const [fault, count] of Object.entries(totals))
+          expect(count, fault).toBeGreaterThan(0);
+      }
+    },
+    simulationTimeoutMs,
+  );
 
-  it('never serves a flipped bit: refuses, or cuts only an unvouched tail', async () => {
-    await forEachSeed(plan, thisFile, flipOne);
-  });
+  it(
+    'never serves a flipped bit: refuses, or cuts only an unvouched tail',
+    async () => {
+      await forEachSeed(plan, thisFile, flipOne);
+    },
+    simulationTimeoutMs,
+  );
 
   it('replays a seed exactly', async () => {
     const seed = plan.seeds[0] ?? 1;
