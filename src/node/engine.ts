@@ -55,7 +55,7 @@ export const batchDelayMsDefault = 2;
 /** Outcomes remembered for status look-ups before falling back to the ledger files. */
 export const statusEntriesMax = 1_000_000;
 /** Ledger entries kept in memory for receipts before reading the files. */
-export const recentEntriesMax = 50_000;
+export const recentEntriesMax = 10_000;
 /** Batches read from the log per step of the executor. */
 export const executeReadBatchesMax = 64;
 
@@ -250,7 +250,8 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
   };
 
   const keepRecent = (seqno: number, txId: string | null, leaf: Uint8Array): void => {
-    recent.set(seqno, { txId, leaf });
+    // A copy: the encoder's buffer may be a slice of a shared slab that it would keep alive.
+    recent.set(seqno, { txId, leaf: Uint8Array.from(leaf) });
     if (recent.size > recentEntriesMax) recent.delete(seqno - recentEntriesMax);
   };
 
@@ -541,7 +542,8 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
         retryAfterMs: 1000,
       };
     }
-    if (pendingIds.size + queue.length >= pendingEnvelopesMax) {
+    // Queued envelopes are in pendingIds already: count each once.
+    if (pendingIds.size >= pendingEnvelopesMax) {
       return {
         ok: false,
         error: cofferError(

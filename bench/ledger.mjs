@@ -1,0 +1,587 @@
+// Ledger benchmark (the issue's): one node started by `coffer up` (embedded log, fsync on), a
+// load generator in a separate process (bench/lib/loadgen.mjs) sending many concurrent signed
+// kv `put` transactions over mutual TLS, and, in the same run, this machine's raw P-256
+// verification rate on one core. Runs against dist/ (npm run build). Progress goes to stderr;
+// the last stdout line is the JSON object of figures.
+//
+//   1. raw verify: node:crypto verify('sha256', …) of a request-sized message, ~1 s, before
+//      the node starts (nothing of the benchmark competes with it then);
+//   2. throughput: BENCH_LEDGER_TX pre-signed transactions (signing is not timed) via
+//      POST /v1/tx/batch, BENCH_LEDGER_BATCH envelopes a call, BENCH_LEDGER_IN_FLIGHT calls
+//      at a time; committed tx/s = transactions / (first send → last commit);
+//   3. latency at half that load: open-loop POST /v1/tx?wait=commit at a fixed rate for
+//      BENCH_LEDGER_LATENCY_S seconds after a 1 s warm-up; p50/p99 of scheduled send → commit;
+//   4. the node's RSS (/proc/<pid>/status VmRSS) sampled against the ledger seqno throughout;
+//      the figure is at the end, with the number of transactions the node has committed then,
+//      and a linear trend over the throughput phase (an extrapolation, labelled as such).
+//
+// The defaults (50,000 transactions, sending cut off after BENCH_LEDGER_SEND_S = 50 s) keep a
+// run within bench/run.mjs's 120 s per benchmark. More than BENCH_LEDGER_ROUND transactions
+// are sent in rounds, each signed just before it is sent (requests expire at most 120 s after
+// signing); the time between rounds is not counted. The issue's RSS figure after 1,000,000
+// transactions, measured (about 16 minutes here):
+//   BENCH_LEDGER_TX=1000000 BENCH_LEDGER_ROUND=50000 BENCH_LEDGER_SEND_S=80 node bench/ledger.mjs
+// BENCH_LEDGER_SEND_CERT=0 leaves the certificate out of the envelopes (the ledger knows it
+// from the load generator's first transaction); BENCH_LEDGER_LATENCY_RATE fixes the offered
+// rate of the latency phase.
+// BENCH_LEDGER_CPU_PROF=DIR runs the node with --cpu-prof into DIR (summarise the profile
+// with `node bench/lib/cpuprofile-top.mjs DIR/*.cpuprofile`); BENCH_LEDGER_HEAP_SNAPSHOT=DIR
+// has it write a heap snapshot into DIR at the end (`node bench/lib/heapsnapshot-top.mjs`).
+import { fork, spawn } from 'node:child_process';
+import { generateKeyPairSync, randomBytes, sign, verify } from 'node:crypto';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import process from 'node:process';
+import { clearTimeout, setTimeout } from 'node:timers';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { clientFromProfile } from '../dist/cli/profile.js';
+
+const benchDir = path.dirname(fileURLToPath(import.meta.url));
+const repoRoot = path.dirname(benchDir);
+
+function intEnv(name, fallback) {
+  const value = Number(process.env[name] ?? fallback);
+  if (!Number.isSafeInteger(value) || value < 0) throw new Error(`${name} must be an integer`);
+  return value;
+}
+
+const txTotalWanted = intEnv('BENCH_LEDGER_TX', 50_000);
+/** Sending stops after this long (per round); what was not sent is not counted. */
+const sendSecondsMax = intEnv('BENCH_LEDGER_SEND_S', 50);
+const roundMax = intEnv('BENCH_LEDGER_ROUND', 100_000);
+const batchSize = intEnv('BENCH_LEDGER_BATCH', 1000);
+const inFlight = intEnv('BENCH_LEDGER_IN_FLIGHT', 4);
+const warmupTx = intEnv('BENCH_LEDGER_WARMUP_TX', 4000);
+const latencySeconds = intEnv('BENCH_LEDGER_LATENCY_S', 10);
+const sendCert = process.env.BENCH_LEDGER_SEND_CERT !== '0';
+/** Offered rate of the latency phase; 0: half the measured throughput. */
+const latencyRateFixed = intEnv('BENCH_LEDGER_LATENCY_RATE', 0);
+const cpuProfDir = process.env.BENCH_LEDGER_CPU_PROF;
+/** A directory: the node writes a heap snapshot there at the end of the run. */
+const heapSnapshotDir = process.env.BENCH_LEDGER_HEAP_SNAPSHOT;
+/** Request-sized message for the raw verify loop (a kv put request is about 300 bytes). */
+const verifyMessageBytes = 300;
+/** After the last latency request is sent, answers are awaited this long at most. */
+const latencyDrainMs = 15_000;
+const startTimeoutMs = 60_000;
+const stopTimeoutMs = 10_000;
+const rssSampleMs = 500;
+/**
+ * Fewest transactions sent for an RSS trend to be reported: before that the node's caches
+ * (50,000 recent ledger entries) and V8's heap are still filling, and a trend overstates.
+ */
+const rssTrendTxMin = 200_000;
+/** Target of the issue: RSS after this many transactions. */
+const rssTargetTx = 1_000_000;
+
+function log(line) {
+  process.stderr.write(`ledger: ${line}\n`);
+}
+
+// ---- processes and the temp dir: never left behind ----------------------------------------
+
+const children = new Set();
+let tmpDir;
+
+function cleanupSync() {
+  for (const child of children) {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  }
+  if (tmpDir !== undefined) rmSync(tmpDir, { recursive: true, force: true });
+  tmpDir = undefined;
+}
+process.on('exit', cleanupSync);
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.on(signal, () => {
+    cleanupSync();
+    process.exit(130);
+  });
+}
+
+function track(child) {
+  children.add(child);
+  child.once('exit', () => children.delete(child));
+  return child;
+}
+
+function exited(child, ms) {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(true);
+  return Promise.race([
+    new Promise((resolve) => child.once('exit', () => resolve(true))),
+    sleep(ms).then(() => false),
+  ]);
+}
+
+async function stopChild(child, name, signal = 'SIGINT') {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  child.kill(signal);
+  if (await exited(child, stopTimeoutMs)) return;
+  log(`${name} did not exit within ${stopTimeoutMs} ms of ${signal}: SIGKILL`);
+  child.kill('SIGKILL');
+  await exited(child, stopTimeoutMs);
+}
+
+/** `coffer up` in a temp dir; resolves once it printed its started line. */
+async function startNode(dir) {
+  const execArgv = [
+    ...(cpuProfDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', cpuProfDir]),
+    ...(heapSnapshotDir === undefined
+      ? []
+      : ['--heapsnapshot-signal=SIGUSR2', '--diagnostic-dir', heapSnapshotDir]),
+  ];
+  const child = track(
+    spawn(
+      process.execPath,
+      [
+        ...execArgv,
+        path.join(repoRoot, 'bin/coffer'),
+        'up',
+        '--dir',
+        dir,
+        '--port',
+        '0',
+        '--json',
+        '--log-level',
+        'warn',
+      ],
+      { cwd: repoRoot, stdio: ['ignore', 'pipe', 'inherit'] },
+    ),
+  );
+  return new Promise((resolve, reject) => {
+    let buffered = '';
+    let started = false;
+    const timer = setTimeout(
+      () => reject(new Error(`coffer up did not start within ${startTimeoutMs} ms`)),
+      startTimeoutMs,
+    );
+    child.stdout.setEncoding('utf8');
+    child.stdout.on('data', (chunk) => {
+      buffered += chunk;
+      const lines = buffered.split('\n');
+      buffered = lines.pop() ?? '';
+      for (const line of lines) {
+        if (started) continue;
+        let event;
+        try {
+          event = JSON.parse(line);
+        } catch {
+          continue; // the human-readable lines
+        }
+        if (event?.event === 'started') {
+          started = true;
+          clearTimeout(timer);
+          resolve({ child, url: event.url, profile: event.profile });
+        }
+      }
+    });
+    child.once('exit', (code, signal) => {
+      clearTimeout(timer);
+      if (!started) reject(new Error(`coffer up exited (${code ?? signal}) before starting`));
+    });
+  });
+}
+
+/** The load generator, with a promise-returning call over IPC. */
+function startLoadgen(onMark) {
+  const child = track(
+    fork(path.join(benchDir, 'lib/loadgen.mjs'), [], {
+      stdio: ['ignore', 2, 2, 'ipc'],
+    }),
+  );
+  const waiting = new Map();
+  let nextId = 0;
+  child.on('message', ({ id, ok, result, error, mark }) => {
+    if (mark !== undefined) {
+      onMark(mark);
+      return;
+    }
+    const entry = waiting.get(id);
+    waiting.delete(id);
+    if (ok) entry?.resolve(result);
+    else entry?.reject(new Error(`loadgen: ${error}`));
+  });
+  child.once('exit', (code, signal) => {
+    for (const entry of waiting.values()) {
+      entry.reject(new Error(`loadgen exited (${code ?? signal})`));
+    }
+    waiting.clear();
+  });
+  return {
+    child,
+    run: (cmd, args = {}) =>
+      new Promise((resolve, reject) => {
+        nextId += 1;
+        waiting.set(nextId, { resolve, reject });
+        child.send({ id: nextId, cmd, ...args });
+      }),
+    stop: async () => {
+      if (child.connected) child.send({ id: 0, cmd: 'exit' });
+      if (!(await exited(child, 2000))) await stopChild(child, 'loadgen', 'SIGTERM');
+    },
+  };
+}
+
+// ---- measurements -------------------------------------------------------------------------
+
+/**
+ * node:crypto verifications of one signature in a loop on this thread for ~1 s. `perSec` is
+ * calls per wall-clock second; `perCpuSec` per second of this process's CPU time, which is
+ * the one-core rate even when other work on the machine takes turns on that core.
+ */
+function rawVerifyRate() {
+  const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const message = randomBytes(verifyMessageBytes);
+  const signature = sign('sha256', message, privateKey);
+  const op = () => {
+    if (!verify('sha256', message, publicKey, signature)) throw new Error('verify failed');
+  };
+  const loop = (ms) => {
+    let calls = 0;
+    const start = performance.now();
+    while (performance.now() - start < ms) {
+      for (let i = 0; i < 32; i += 1) op();
+      calls += 32;
+    }
+    return { calls, ms: performance.now() - start };
+  };
+  loop(200);
+  const cpu0 = process.cpuUsage();
+  const { calls, ms } = loop(1000);
+  const cpu = process.cpuUsage(cpu0);
+  return {
+    perSec: Math.round((calls * 1000) / ms),
+    perCpuSec: Math.round((calls * 1e6) / (cpu.user + cpu.system)),
+    samples: calls,
+  };
+}
+
+function rssMb(pid) {
+  const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return match === null ? null : Math.round(Number(match[1]) / 1024);
+}
+
+const clockTicks = 100; // USER_HZ on Linux
+
+/**
+ * A process's CPU seconds (user + system, all threads) and the seconds its main thread (the
+ * JavaScript thread) spent runnable but waiting for a CPU (/proc/<pid>/schedstat): when that
+ * is large, other work on the machine, not the process itself, sets the pace.
+ */
+function usageOf(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const schedstat = readFileSync(`/proc/${pid}/schedstat`, 'utf8').split(' ');
+    return {
+      cpu: (Number(fields[11]) + Number(fields[12])) / clockTicks,
+      runQueueWait: Number(schedstat[1]) / 1e9,
+    };
+  } catch {
+    return { cpu: Number.NaN, runQueueWait: Number.NaN };
+  }
+}
+
+/** Usage of the node and the load generator between two marks: cores and run-queue share. */
+function usageBetween(from, to) {
+  const seconds = (to.at - from.at) / 1000;
+  const of = (key) => ({
+    cpuSeconds: round2(to[key].cpu - from[key].cpu),
+    cores: round2((to[key].cpu - from[key].cpu) / seconds),
+    runQueueWaitPct: round1(((to[key].runQueueWait - from[key].runQueueWait) / seconds) * 100),
+  });
+  return { seconds: round1(seconds), node: of('node'), loadgen: of('loadgen') };
+}
+
+/** Samples the node's RSS against the ledger seqno until stopped. */
+function rssSampler(pid, client) {
+  const samples = [];
+  let running = true;
+  const loop = (async () => {
+    while (running) {
+      try {
+        const position = await client.position();
+        samples.push({ seqno: position.seqno, rssMb: rssMb(pid), at: Date.now() });
+      } catch {
+        // the node is busy or stopping: next time
+      }
+      await sleep(rssSampleMs);
+    }
+  })();
+  return {
+    samples,
+    stop: async () => {
+      running = false;
+      await loop;
+    },
+  };
+}
+
+/** Usage over several rounds: CPU summed, cores and run-queue share time-weighted. */
+function sumUsages(usages) {
+  const seconds = usages.reduce((sum, u) => sum + u.seconds, 0);
+  const of = (key) => {
+    const cpu = usages.reduce((sum, u) => sum + u[key].cpuSeconds, 0);
+    const wait = usages.reduce((sum, u) => sum + (u[key].runQueueWaitPct * u.seconds) / 100, 0);
+    return {
+      cpuSeconds: round2(cpu),
+      cores: round2(cpu / seconds),
+      runQueueWaitPct: round1((wait / seconds) * 100),
+    };
+  };
+  return {
+    seconds: round1(seconds),
+    node: of('node'),
+    loadgen: of('loadgen'),
+    rounds: usages.length,
+  };
+}
+
+/** At most `n` items, evenly spaced, the last one included. */
+function downsample(items, n) {
+  if (items.length <= n) return items;
+  return Array.from({ length: n }, (_, k) => items[Math.round(((k + 1) * (items.length - 1)) / n)]);
+}
+
+/** Least-squares slope of RSS over seqno, in MB per 100,000 entries. */
+function rssSlope(samples) {
+  if (samples.length < 4) return null;
+  const n = samples.length;
+  const mx = samples.reduce((s, p) => s + p.seqno, 0) / n;
+  const my = samples.reduce((s, p) => s + p.rssMb, 0) / n;
+  let num = 0;
+  let den = 0;
+  for (const p of samples) {
+    num += (p.seqno - mx) * (p.rssMb - my);
+    den += (p.seqno - mx) ** 2;
+  }
+  return den === 0 ? null : (num / den) * 100_000;
+}
+
+const round1 = (x) => (x === null ? null : Math.round(x * 10) / 10);
+const round2 = (x) => (x === null ? null : Math.round(x * 100) / 100);
+
+/** Has the node write a heap snapshot and waits until it is written (the node answers again). */
+async function heapSnapshot(pid, observer) {
+  const before = new Set(readdirSync(heapSnapshotDir));
+  log(`heap snapshot of the node into ${heapSnapshotDir}`);
+  process.kill(pid, 'SIGUSR2');
+  let file;
+  for (let waited = 0; waited < 300_000; waited += 1000) {
+    await sleep(1000);
+    file ??= readdirSync(heapSnapshotDir).find((name) => !before.has(name));
+    if (file === undefined) continue;
+    const answered = await Promise.race([
+      observer.position().then(
+        () => true,
+        () => false,
+      ),
+      sleep(2000).then(() => false),
+    ]);
+    if (answered) break;
+  }
+  log(`heap snapshot: ${file ?? 'none written'}`);
+}
+
+function describeUsage(usage) {
+  const one = (name, u) =>
+    `${name} ${u.cores} cores (main thread waited for a CPU ${u.runQueueWaitPct}% of the time)`;
+  return `${one('node', usage.node)}, ${one('load generator', usage.loadgen)}`;
+}
+
+// ---- the run ------------------------------------------------------------------------------
+
+async function main() {
+  const loadAverage = round1(os.loadavg()[0]);
+  log(`load average ${loadAverage} on ${os.availableParallelism()} CPUs`);
+  const verifyFigure = rawVerifyRate();
+  log(
+    `raw P-256 verify (node:crypto, one thread): ${verifyFigure.perSec}/s wall clock, ` +
+      `${verifyFigure.perCpuSec} per CPU second`,
+  );
+
+  tmpDir = mkdtempSync(path.join(os.tmpdir(), 'coffer-bench-ledger-'));
+  log(`coffer up --dir ${tmpDir}`);
+  const node = await startNode(tmpDir);
+  const nodePid = node.child.pid;
+  log(`node ${nodePid} at ${node.url}; RSS ${rssMb(nodePid)} MB`);
+  const observer = await clientFromProfile(node.profile);
+  const marks = new Map();
+  let loadgenPid;
+  const loadgen = startLoadgen((name) => {
+    marks.set(name, {
+      at: performance.now(),
+      node: usageOf(nodePid),
+      loadgen: usageOf(loadgenPid),
+    });
+  });
+  loadgenPid = loadgen.child.pid;
+  const sampler = rssSampler(nodePid, observer);
+  try {
+    await loadgen.run('init', { profile: node.profile });
+
+    // Throughput, in rounds of at most roundMax.
+    const rounds = [];
+    const usages = [];
+    for (let done = 0, index = 0; done < txTotalWanted; index += 1) {
+      const count = Math.min(roundMax, txTotalWanted - done);
+      const round = await loadgen.run('throughput', {
+        count,
+        batchSize,
+        inFlight,
+        sendMsMax: sendSecondsMax * 1000,
+        warmup: index === 0 ? warmupTx : 0,
+        prefix: `t${index}`,
+        sendCert,
+      });
+      const usage = usageBetween(marks.get('send-start'), marks.get('send-end'));
+      usages.push(usage);
+      rounds.push(round);
+      done += count;
+      log(
+        `round ${index + 1}: ${round.accepted}/${count} accepted` +
+          `${round.cutOff ? ` (sending stopped after ${sendSecondsMax} s)` : ''}, ` +
+          `${Math.round((round.accepted * 1000) / round.ms)} committed tx/s ` +
+          `(${round.calls} calls, ${round.backpressureRefusals} backpressure refusals, ` +
+          `refused ${JSON.stringify(round.refused)}, sample ${JSON.stringify(round.sampleStatuses)}); ` +
+          `RSS ${rssMb(nodePid)} MB; ${describeUsage(usage)}`,
+      );
+    }
+    const accepted = rounds.reduce((s, r) => s + r.accepted, 0);
+    const ms = rounds.reduce((s, r) => s + r.ms, 0);
+    const committedTxPerSec = Math.round((accepted * 1000) / ms);
+    const sampleStatuses = {};
+    for (const r of rounds) {
+      for (const [k, v] of Object.entries(r.sampleStatuses))
+        sampleStatuses[k] = (sampleStatuses[k] ?? 0) + v;
+    }
+    const refused = {};
+    for (const r of rounds) {
+      for (const [k, v] of Object.entries(r.refused)) refused[k] = (refused[k] ?? 0) + v;
+    }
+    const throughputSamples = sampler.samples.slice();
+
+    // Latency at half the measured load.
+    const rate =
+      latencyRateFixed > 0 ? latencyRateFixed : Math.max(1, Math.round(committedTxPerSec / 2));
+    const latency = await loadgen.run('latency', {
+      rate,
+      seconds: latencySeconds,
+      warmupSeconds: 1,
+      drainMsMax: latencyDrainMs,
+      prefix: 'lat',
+      sendCert,
+    });
+    const latencyUsage = usageBetween(marks.get('latency-start'), marks.get('latency-end'));
+    log(
+      `latency at ${rate} tx/s offered: p50 ${latency.p50Ms} ms, p99 ${latency.p99Ms} ms, ` +
+        `max ${latency.maxMs} ms over ${latency.samples} (failures ${JSON.stringify(latency.failures)}, ` +
+        `most in flight ${latency.inFlightMax}, send lag ≤ ${latency.maxSendLagMs} ms); ` +
+        describeUsage(latencyUsage),
+    );
+
+    await sleep(300);
+    const final = await observer.position();
+    const nodeRssMb = rssMb(nodePid);
+    await sampler.stop();
+    const rssPeak = Math.max(...sampler.samples.map((s) => s.rssMb ?? 0), nodeRssMb);
+    const half = throughputSamples.filter(
+      (s) => s.seqno >= (throughputSamples.at(-1)?.seqno ?? 0) / 2,
+    );
+    const slope = accepted >= rssTrendTxMin ? rssSlope(half) : null;
+    // Transactions the node committed for this run: the SDK check, warm-up, rounds, latency.
+    const txTotal =
+      1 + rounds.reduce((s, r) => s + r.warmupAccepted, 0) + accepted + latency.committed;
+    const extrapolated =
+      slope === null || txTotal >= rssTargetTx
+        ? null
+        : Math.round(nodeRssMb + (slope * Math.max(0, rssTargetTx - txTotal)) / 100_000);
+    const nodeCpu = usages.reduce((sum, u) => sum + u.node.cpuSeconds, 0);
+    const usage = usages.length === 1 ? usages[0] : sumUsages(usages);
+    const nodeCpuUsPerTx = Math.round((nodeCpu * 1e6) / accepted);
+    const verifyShare = round1((committedTxPerSec / verifyFigure.perCpuSec) * 100);
+    log(
+      `node CPU ${nodeCpu.toFixed(1)} s for ${accepted} tx while sending: ${nodeCpuUsPerTx} µs/tx`,
+    );
+    log(`RSS ${nodeRssMb} MB at seqno ${final.seqno}; peak ${rssPeak} MB`);
+
+    const result = {
+      committedTxPerSec,
+      txTotal,
+      latencyAtHalfLoad: {
+        offeredTxPerSec: latency.offeredTxPerSec,
+        p50Ms: latency.p50Ms,
+        p90Ms: latency.p90Ms,
+        p99Ms: latency.p99Ms,
+        maxMs: latency.maxMs,
+        samples: latency.samples,
+        failures: latency.failures,
+        inFlightMax: latency.inFlightMax,
+        sockets: latency.sockets,
+        usage: latencyUsage,
+      },
+      nodeRssMb,
+      rssAtSeqno: final.seqno,
+      rssPeakMb: rssPeak,
+      rssMbPer100kTx: round1(slope),
+      rssTrace: downsample(sampler.samples, 12).map((item) => [item.seqno, item.rssMb]),
+      rssMbExtrapolatedAt1M: extrapolated,
+      rawP256VerifyPerSecOneCore: verifyFigure.perCpuSec,
+      rawP256VerifyPerSecWallClock: verifyFigure.perSec,
+      fsync: true,
+      batchSize,
+      inFlight,
+      sendCert,
+      rounds: rounds.length,
+      sendCutOff: rounds.some((r) => r.cutOff),
+      throughputMs: Math.round(ms),
+      acceptedTxPerSec: Math.round((accepted * 1000) / rounds.reduce((s, r) => s + r.sentMs, 0)),
+      backpressureRefusals: rounds.reduce((s, r) => s + r.backpressureRefusals, 0),
+      refused,
+      sampleStatuses,
+      nodeCpuUsPerTx,
+      usageWhileSending: usage,
+      signPerSec: rounds[0]?.signPerSec ?? null,
+      envelopeJsonBytes: rounds[0]?.envelopeJsonBytes ?? null,
+      verifyShareOfOneCorePct: verifyShare,
+      loadAverage,
+      notes:
+        `${accepted} kv puts (${sendCert ? 'certificate sent in every envelope' : 'no certificate'}) ` +
+        `in ${rounds.length} round(s); committed tx/s = transactions / (first send → last ` +
+        `commit); signing not timed. Latency: open loop, ${latencySeconds} s after 1 s warm-up, ` +
+        `one request per transaction with wait=commit, from its scheduled send time. ` +
+        `Node CPU ${nodeCpuUsPerTx} µs/tx; verifying alone at this rate uses ${verifyShare}% ` +
+        `of one core. RSS ${nodeRssMb} MB after ${txTotal} transactions ` +
+        `(${final.seqno} ledger entries with signature markers)` +
+        (txTotal >= rssTargetTx
+          ? ` (measured: ${rssTargetTx} transactions were run); peak ${rssPeak} MB`
+          : '') +
+        (extrapolated === null
+          ? ''
+          : `; linear trend ${round1(slope)} MB per 100k gives ~${extrapolated} MB at 1M ` +
+            `(extrapolated, not measured)`) +
+        `. The load generator shares the ${os.availableParallelism()} CPUs with the node; ` +
+        `1-minute load average at start ${loadAverage}.`,
+    };
+    process.stdout.write(`${JSON.stringify(result)}\n`);
+    if (heapSnapshotDir !== undefined) await heapSnapshot(nodePid, observer);
+  } finally {
+    await sampler.stop();
+    observer.close();
+    await loadgen.stop();
+    log('stopping the node (SIGINT)');
+    await stopChild(node.child, 'node');
+    rmSync(tmpDir, { recursive: true, force: true });
+    tmpDir = undefined;
+  }
+}
+
+try {
+  await main();
+} catch (error) {
+  log(`FAILED: ${error?.stack ?? error}`);
+  cleanupSync();
+  process.exitCode = 1;
+}
