@@ -80,6 +80,8 @@ export type EngineOptions = {
   readonly now?: () => number;
   /** Log fsync; false only for benchmarks that measure what fsync costs. */
   readonly fsync?: boolean;
+  /** Pending transactions accepted before 429 (default pendingEnvelopesMax). */
+  readonly pendingMax?: number;
 };
 
 export type TxStatus =
@@ -139,6 +141,7 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
   const signatureIntervalMs = options.signatureIntervalMs ?? 100;
   const snapshotIntervalTx = options.snapshotIntervalTx ?? 100_000;
   const batchDelayMs = options.batchDelayMs ?? batchDelayMsDefault;
+  const pendingMax = Math.min(options.pendingMax ?? pendingEnvelopesMax, pendingEnvelopesMax);
   const dirs = {
     log: path.join(options.dataDir, 'log'),
     ledger: path.join(options.dataDir, 'ledger'),
@@ -543,12 +546,12 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
       };
     }
     // Queued envelopes are in pendingIds already: count each once.
-    if (pendingIds.size >= pendingEnvelopesMax) {
+    if (pendingIds.size >= pendingMax) {
       return {
         ok: false,
         error: cofferError(
           'NODE_E_BACKPRESSURE',
-          `${pendingEnvelopesMax} transactions are pending; retry shortly`,
+          `${pendingMax} transactions are pending; retry shortly`,
         ),
         retryAfterMs: 50,
       };

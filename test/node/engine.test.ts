@@ -187,3 +187,39 @@ describe('node engine recovery corner cases', () => {
     }
   });
 });
+
+describe('node engine backpressure', () => {
+  it('refuses submissions beyond the pending limit with a retry hint, and accepts again once drained', async () => {
+    const engine = await start(path.join(work, 'e'), { pendingMax: 3, batchDelayMs: 50 });
+    try {
+      const envelopes = await Promise.all(
+        [0, 1, 2, 3].map(
+          async (i) =>
+            (
+              await signEnvelope({
+                app: 'kv',
+                action: 'put',
+                args: { map: 'kv.bp', key: `k${i}`, value: 'v' },
+                identity: user.identity,
+                signer: user.signer,
+              })
+            ).envelope,
+        ),
+      );
+      // Submissions are synchronous: all four arrive before the first batch is ordered.
+      const outcomes = envelopes.map((envelope) => engine.submit(envelope));
+      expect(outcomes.slice(0, 3).every((outcome) => outcome.ok)).toBe(true);
+      const refused = outcomes[3];
+      expect(refused?.ok === false && refused.error.code).toBe('NODE_E_BACKPRESSURE');
+      expect(refused?.ok === false && (refused.retryAfterMs ?? 0) > 0).toBe(true);
+      for (const outcome of outcomes.slice(0, 3)) {
+        if (outcome.ok) expect((await engine.waitFor(outcome.txId, 5000)).status).toBe('Committed');
+      }
+      const [, , , last] = envelopes;
+      if (last === undefined) throw new Error('fixture');
+      expect(engine.submit(last).ok).toBe(true);
+    } finally {
+      await engine.stop();
+    }
+  });
+});
