@@ -82,7 +82,8 @@ function refuse(code: ErrorCode, message: string, details: Record<string, unknow
   throw new Invalid(cofferError(code, message, details));
 }
 
-function appOwns(app: string, map: string): boolean {
+/** The maps an app may read and write: `<app>.*` (private) and `public:<app>.*`. */
+export function appOwns(app: string, map: string): boolean {
   return map.startsWith(`${app}.`) || map.startsWith(`public:${app}.`);
 }
 

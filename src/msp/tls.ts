@@ -60,8 +60,11 @@ export function guardTlsServer(
   msps: () => readonly Msp[],
   logger: Logger,
   clock: () => Date = () => new Date(),
+  /** Accepts a connection before the TLS-CA check (e.g. a client certificate that is a valid MSP identity). */
+  accept?: (socket: TLSSocket) => boolean,
 ): void {
   server.on('secureConnection', (socket: TLSSocket) => {
+    if (accept?.(socket) === true) return;
     const outcome = checkTlsSocket(msps(), socket, clock());
     if (outcome.ok) return;
     logger.warn(

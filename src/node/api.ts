@@ -7,9 +7,9 @@ import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import { cofferError, isCofferError, type CofferError, type ErrorCode } from '../errors/index.js';
 import type { AppRegistry, Caller } from '../contracts/index.js';
-import type { Consortium } from '../ledger/execute.js';
+import { appOwns, type Consortium } from '../ledger/execute.js';
 import { batchEnvelopesMax, envelopeFromJson, requestBytesMax } from '../ledger/tx.js';
-import { checkTlsPeerCertificate, encodePem, type Msp } from '../msp/index.js';
+import { encodePem, guardTlsServer, type Msp } from '../msp/index.js';
 import type { Engine } from './engine.js';
 
 /** Largest HTTP body: a full batch of the largest envelopes, base64-encoded. */
@@ -166,22 +166,13 @@ export async function createApi(options: ApiOptions): Promise<ApiServer> {
   });
 
   // Revoked or unknown client certificates are cut before any request is read (decision 0006).
-  app.server.on('secureConnection', (socket: TLSSocket) => {
-    const members = msps();
-    if (callerOf(members, socket) !== undefined) return;
-    const peer = socket.getPeerCertificate();
-    const check = checkTlsPeerCertificate(
-      [...members.values()],
-      new Uint8Array(peer.raw),
-      new Date(),
-    );
-    if (check.ok) return;
-    options.logger.warn(
-      { code: check.error.code, remote: socket.remoteAddress },
-      `TLS connection refused: ${check.error.message}`,
-    );
-    socket.destroy();
-  });
+  guardTlsServer(
+    app.server,
+    () => [...msps().values()],
+    options.logger,
+    () => new Date(),
+    (socket) => callerOf(msps(), socket) !== undefined,
+  );
 
   await app.register(fastifySwagger, {
     openapi: {
@@ -386,7 +377,7 @@ export async function createApi(options: ApiOptions): Promise<ApiServer> {
       const caller = callerOf(msps(), tlsSocketOf(request));
       const kv = {
         get: (map: string, key: string) => {
-          if (!map.startsWith(`${name}.`) && !map.startsWith(`public:${name}.`)) {
+          if (!appOwns(name, map)) {
             throw cofferError(
               'APP_E_FAILED',
               `query ${name}/${query} read map ${map}, which it does not own`,
