@@ -117,32 +117,74 @@ function check(input: BatchInput, time: number, envelope: Envelope, txId: string
     );
   }
   if (input.replay.has(txId)) refuse('TX_E_REPLAY', `transaction ${txId} was already submitted`);
+  const signer = checkSigner(
+    input.consortium,
+    input.store.read,
+    request,
+    envelope,
+    !input.preVerified.has(txId),
+  );
+  if (!signer.ok) throw new Invalid(signer.error);
+  return { request, ...signer };
+}
+
+export type SignerCheck =
+  | {
+      readonly ok: true;
+      readonly msp: Msp;
+      readonly caller: Caller;
+      readonly certPem: string;
+      /** The certificate was already in the ledger's certificates map. */
+      readonly certKnown: boolean;
+    }
+  | { readonly ok: false; readonly error: CofferError };
+
+/**
+ * The signer checks, in the order every node applies them: member MSP, certificate (sent or
+ * known to the ledger) matching the request's reference, identity valid in its MSP, and — unless
+ * this node already checked it — the signature. Execution and the node's pre-check both use it.
+ */
+export function checkSigner(
+  consortium: Consortium,
+  read: ExecutionStore['read'],
+  request: Request,
+  envelope: Envelope,
+  verifySignature: boolean,
+): SignerCheck {
+  const refused = (
+    code: ErrorCode,
+    message: string,
+    details: Record<string, unknown> = {},
+  ): SignerCheck => ({
+    ok: false,
+    error: cofferError(code, message, details),
+  });
   const { mspId, certId } = request.signer;
-  const msp = input.consortium.msps.get(mspId);
+  const msp = consortium.msps.get(mspId);
   if (msp === undefined)
-    refuse('TX_E_UNKNOWN_MSP', `MSP ${mspId} is not a member of the consortium`, { mspId });
-  const knownPem = input.store.read(certsMap, certId);
+    return refused('TX_E_UNKNOWN_MSP', `MSP ${mspId} is not a member of the consortium`, { mspId });
+  const knownPem = read(certsMap, certId);
   const certPem = envelope.cert ?? knownPem;
   if (certPem === undefined) {
-    refuse(
+    return refused(
       'TX_E_UNKNOWN_CERT',
       `certificate ${certId.slice(0, 16)}… is not known to the ledger and was not sent`,
     );
   }
   const sentRef = pemCertificateRef(certPem);
   if (sentRef !== certId) {
-    refuse(
+    return refused(
       'TX_E_CERT_MISMATCH',
       `the certificate sent has reference ${String(sentRef)}, the request names ${certId}`,
     );
   }
   const identity = msp.deserializeIdentity(mspId, certPem);
-  if (!identity.ok) throw new Invalid(identity.error);
+  if (!identity.ok) return { ok: false, error: identity.error };
   const validation = msp.validate(identity.identity);
-  if (!validation.valid) throw new Invalid(validation.error);
-  if (!input.preVerified.has(txId)) {
+  if (!validation.valid) return { ok: false, error: validation.error };
+  if (verifySignature) {
     const signature = msp.verify(identity.identity, envelope.request, envelope.signature);
-    if (!signature.ok) throw new Invalid(signature.error);
+    if (!signature.ok) return { ok: false, error: signature.error };
   }
   const caller: Caller = {
     mspId,
@@ -151,7 +193,7 @@ function check(input: BatchInput, time: number, envelope: Envelope, txId: string
     isAdmin: msp.satisfiesPrincipal(identity.identity, { type: 'ROLE', mspId, role: 'ADMIN' })
       .satisfied,
   };
-  return { request, msp, caller, certPem, certKnown: knownPem !== undefined };
+  return { ok: true, msp, caller, certPem, certKnown: knownPem !== undefined };
 }
 
 function runApp(

@@ -8,7 +8,7 @@ import type { Logger } from 'pino';
 import { cofferError, isCofferError, type CofferError, type ErrorCode } from '../errors/index.js';
 import type { AppRegistry } from '../contracts/index.js';
 import { canonicalBytes } from '../ledger/canonical.js';
-import { certsMap, executeBatch, type Consortium, type TxOutcome } from '../ledger/execute.js';
+import { checkSigner, executeBatch, type Consortium, type TxOutcome } from '../ledger/execute.js';
 import { openLedgerWriter, readLedgerFrom, type LedgerWriter } from '../ledger/files.js';
 import {
   createMerkleTree,
@@ -508,22 +508,8 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
     }
     if (replay.has(txId) || pendingIds.has(txId))
       return cofferError('TX_E_REPLAY', `transaction ${txId} was already submitted`);
-    const msp = options.consortium().msps.get(request.signer.mspId);
-    if (msp === undefined)
-      return cofferError(
-        'TX_E_UNKNOWN_MSP',
-        `MSP ${request.signer.mspId} is not a member of the consortium`,
-      );
-    const certPem = envelope.cert ?? store.read(certsMap, request.signer.certId);
-    if (certPem === undefined)
-      return cofferError('TX_E_UNKNOWN_CERT', 'send the signer certificate with the envelope');
-    const identity = msp.deserializeIdentity(request.signer.mspId, certPem);
-    if (!identity.ok) return identity.error;
-    const validation = msp.validate(identity.identity);
-    if (!validation.valid) return validation.error;
-    const signature = msp.verify(identity.identity, envelope.request, envelope.signature);
-    if (!signature.ok) return signature.error;
-    return undefined;
+    const signer = checkSigner(options.consortium(), store.read, request, envelope, true);
+    return signer.ok ? undefined : signer.error;
   };
 
   const submit = (envelope: Envelope): SubmitOutcome => {

@@ -124,6 +124,9 @@ describe('node engine', () => {
       };
       const refused = engine.submit(tampered);
       expect(!refused.ok && refused.error.code).toBe('MSP_E_SIGNATURE_INVALID');
+      // The same signer checks as execution: a certificate that is not the one named is refused now.
+      const mismatched = engine.submit({ ...envelope, cert: rootSigner.certPem });
+      expect(!mismatched.ok && mismatched.error.code).toBe('TX_E_CERT_MISMATCH');
       expect(engine.submit(envelope).ok).toBe(true);
       const again = engine.submit(envelope);
       expect(!again.ok && again.error.code).toBe('TX_E_REPLAY');
