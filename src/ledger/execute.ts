@@ -4,7 +4,7 @@
 // transaction with its registry code; it never stops the batch.
 import { cofferError, isCofferError, type CofferError, type ErrorCode } from '../errors/index.js';
 import type { AppRegistry, Caller, KvWriter } from '../contracts/index.js';
-import { pemCertificateRef, type Msp } from '../msp/index.js';
+import { pemCertificateRef, type Identity, type Msp } from '../msp/index.js';
 import type { ReplayWindow } from './replay.js';
 import type { WriteSet } from './store.js';
 import {
@@ -64,10 +64,12 @@ export type BatchInput = {
   readonly consortium: Consortium;
   readonly apps: AppRegistry;
   /**
-   * Transaction ids whose signature this node verified when the request arrived. Not state:
-   * it only saves work, and a node without it verifies everything and reaches the same result.
+   * Transactions whose signature this node verified when the request arrived, by id, with the
+   * request decoded then (the id is the hash of the request bytes, so it is the same request).
+   * Not state: it only saves work; a node without it verifies everything and reaches the same
+   * result.
    */
-  readonly preVerified: ReadonlySet<string>;
+  readonly preVerified: ReadonlyMap<string, Request>;
 };
 
 export type BatchOutput = { readonly outcomes: readonly TxOutcome[]; readonly time: number };
@@ -90,6 +92,7 @@ export function appOwns(app: string, map: string): boolean {
 type Checked = {
   request: Request;
   msp: Msp;
+  identity: Identity;
   caller: Caller;
   certPem: string;
   certKnown: boolean;
@@ -97,9 +100,9 @@ type Checked = {
 
 /** Identity, signature, freshness and replay checks, in the order every node applies them. */
 function check(input: BatchInput, time: number, envelope: Envelope, txId: string): Checked {
-  let request: Request;
+  let request = input.preVerified.get(txId);
   try {
-    request = decodeRequest(envelope.request);
+    request ??= decodeRequest(envelope.request);
   } catch (error) {
     if (isCofferError(error)) throw new Invalid(error);
     throw error;
@@ -132,6 +135,7 @@ export type SignerCheck =
   | {
       readonly ok: true;
       readonly msp: Msp;
+      readonly identity: Identity;
       readonly caller: Caller;
       readonly certPem: string;
       /** The certificate was already in the ledger's certificates map. */
@@ -193,7 +197,14 @@ export function checkSigner(
     isAdmin: msp.satisfiesPrincipal(identity.identity, { type: 'ROLE', mspId, role: 'ADMIN' })
       .satisfied,
   };
-  return { ok: true, msp, caller, certPem, certKnown: knownPem !== undefined };
+  return {
+    ok: true,
+    msp,
+    identity: identity.identity,
+    caller,
+    certPem,
+    certKnown: knownPem !== undefined,
+  };
 }
 
 function runApp(

@@ -1,15 +1,16 @@
 // An MSP built from its definition with Fabric's rules (Fabric msp/mspimpl.go,
 // mspimplsetup.go, mspimplvalidate.go), per MSP version. Pure: the clock is an input, and an
 // MSP is immutable — a new CRL or configuration makes a new MSP, which drops every cache.
-import {
-  createPrivateKey,
-  createPublicKey,
-  sign as nodeSign,
-  verify as nodeVerify,
-  type KeyObject,
-} from 'node:crypto';
+import { createPrivateKey, createPublicKey, sign as nodeSign, type KeyObject } from 'node:crypto';
 import { cofferError, isCofferError, type CofferError, type ErrorCode } from '../errors/index.js';
-import { sha256, signEcdsaSha256, verifyEcdsaSha256 } from '../crypto/index.js';
+import {
+  prepareEcdsaSha256,
+  sha256,
+  signEcdsaSha256,
+  type SignatureKind,
+  type SignatureVerifier,
+  verifyPrepared,
+} from '../crypto/index.js';
 import {
   bytesEqual,
   certificateId,
@@ -101,6 +102,13 @@ export type Msp = {
     message: Uint8Array,
     signature: Uint8Array,
   ) => SignatureCheck;
+  /** The same checks as `verify`, with the arithmetic done by `verifier` (another thread). */
+  readonly verifyWith: (
+    identity: Identity,
+    message: Uint8Array,
+    signature: Uint8Array,
+    verifier: SignatureVerifier,
+  ) => Promise<SignatureCheck>;
   readonly isWellFormed: (mspId: string, idBytes: string) => SignatureCheck;
   /** Raw bytes of tlscacerts/ and tlsintermediatecerts/ files (Fabric GetTLSRootCerts). */
   readonly tlsRootCerts: readonly string[];
@@ -956,11 +964,18 @@ function satisfies(
 
 // ---- signatures ----------------------------------------------------------------------------
 
-function verifySignature(
-  identity: Identity,
-  message: Uint8Array,
-  signature: Uint8Array,
-): SignatureCheck {
+/** What remains of a signature check once Fabric's encoding rules passed: the arithmetic. */
+type PreparedSignature =
+  | { readonly ok: false; readonly check: SignatureCheck }
+  | {
+      readonly ok: true;
+      readonly key: KeyObject;
+      readonly kind: SignatureKind;
+      readonly signature: Uint8Array;
+      readonly failed: SignatureCheck;
+    };
+
+function prepareSignature(identity: Identity, signature: Uint8Array): PreparedSignature {
   const invalid = (code: ErrorCode, reason: string): SignatureCheck => ({
     ok: false,
     error: err(
@@ -973,35 +988,77 @@ function verifySignature(
   });
   const key = identity.cert.publicKey;
   if (identity.cert.keyType === 'ed25519') {
-    let ok = false;
-    try {
-      ok = nodeVerify(null, message, key, signature);
-    } catch {
-      ok = false;
-    }
-    return ok
-      ? { ok: true }
-      : invalid('MSP_E_SIGNATURE_INVALID', 'Ed25519 signature does not verify');
+    return {
+      ok: true,
+      key,
+      kind: 'ed25519',
+      signature,
+      failed: invalid('MSP_E_SIGNATURE_INVALID', 'Ed25519 signature does not verify'),
+    };
   }
   if (identity.cert.keyType !== 'ec') {
-    return invalid(
-      'MSP_E_SIGNATURE_INVALID',
-      `${identity.cert.keyType} keys cannot sign Coffer transactions`,
-    );
-  }
-  switch (verifyEcdsaSha256(key, message, signature)) {
-    case 'valid':
-      return { ok: true };
-    case 'high-s':
-      return invalid('MSP_E_SIGNATURE_HIGH_S', 'Invalid S. Must be smaller than half the order');
-    case 'malformed':
-      return invalid(
+    return {
+      ok: false,
+      check: invalid(
         'MSP_E_SIGNATURE_INVALID',
-        'signature is not DER SEQUENCE{r, s} with r, s > 0',
-      );
-    case 'invalid':
-      return invalid('MSP_E_SIGNATURE_INVALID', 'ECDSA signature does not verify');
+        `${identity.cert.keyType} keys cannot sign Coffer transactions`,
+      ),
+    };
   }
+  const prepared = prepareEcdsaSha256(key, signature);
+  switch (prepared.outcome) {
+    case 'ready':
+      return {
+        ok: true,
+        key,
+        kind: 'ec',
+        signature: prepared.p1363,
+        failed: invalid('MSP_E_SIGNATURE_INVALID', 'ECDSA signature does not verify'),
+      };
+    case 'high-s':
+      return {
+        ok: false,
+        check: invalid('MSP_E_SIGNATURE_HIGH_S', 'Invalid S. Must be smaller than half the order'),
+      };
+    case 'malformed':
+      return {
+        ok: false,
+        check: invalid(
+          'MSP_E_SIGNATURE_INVALID',
+          'signature is not DER SEQUENCE{r, s} with r, s > 0',
+        ),
+      };
+    case 'invalid':
+      return {
+        ok: false,
+        check: invalid('MSP_E_SIGNATURE_INVALID', 'ECDSA signature does not verify'),
+      };
+  }
+}
+
+function verifySignature(
+  identity: Identity,
+  message: Uint8Array,
+  signature: Uint8Array,
+): SignatureCheck {
+  const prepared = prepareSignature(identity, signature);
+  if (!prepared.ok) return prepared.check;
+  return verifyPrepared(prepared.key, prepared.kind, message, prepared.signature)
+    ? { ok: true }
+    : prepared.failed;
+}
+
+/** `verifySignature` with the arithmetic done by `verifier` (e.g. a worker-thread pool). */
+async function verifySignatureWith(
+  identity: Identity,
+  message: Uint8Array,
+  signature: Uint8Array,
+  verifier: SignatureVerifier,
+): Promise<SignatureCheck> {
+  const prepared = prepareSignature(identity, signature);
+  if (!prepared.ok) return prepared.check;
+  const ok = await verifier(prepared.key, prepared.kind, message, prepared.signature);
+  return ok ? { ok: true } : prepared.failed;
 }
 
 function isWellFormed(mspId: string, idBytes: string): SignatureCheck {
@@ -1149,6 +1206,7 @@ function assemble(
     satisfiesPrincipal: (identity, principal) =>
       satisfies(state, validate, deserialize, identity, principal, 0),
     verify: verifySignature,
+    verifyWith: verifySignatureWith,
     isWellFormed,
     tlsRootCerts: definition.tlsRootCerts.map((source) => source.pem),
     tlsIntermediateCerts: definition.tlsIntermediateCerts.map((source) => source.pem),

@@ -229,7 +229,7 @@ export async function createApi(options: ApiOptions): Promise<ApiServer> {
       reply,
     ) => {
       const envelope = envelopeFromJson(request.body);
-      const submitted = engine.submit(envelope);
+      const submitted = await engine.submit(envelope);
       if (!submitted.ok) return sendError(reply, submitted.error, submitted.retryAfterMs);
       if (request.query.wait !== 'commit')
         return reply.code(202).send({ txId: submitted.txId, status: 'Pending' });
@@ -255,17 +255,22 @@ export async function createApi(options: ApiOptions): Promise<ApiServer> {
       },
     },
     async (request: FastifyRequest<{ Body: { envelopes: unknown[] } }>, reply) => {
-      const results = request.body.envelopes.map((item) => {
-        try {
-          const submitted = engine.submit(envelopeFromJson(item));
+      // Submitted in order (each is checked and queued in arrival order), verified in parallel.
+      const results = await Promise.all(
+        request.body.envelopes.map(async (item) => {
+          let envelope;
+          try {
+            envelope = envelopeFromJson(item);
+          } catch (error) {
+            if (isCofferError(error)) return errorBody(error);
+            throw error;
+          }
+          const submitted = await engine.submit(envelope);
           return submitted.ok
             ? { txId: submitted.txId, status: 'Pending' }
             : errorBody(submitted.error);
-        } catch (error) {
-          if (isCofferError(error)) return errorBody(error);
-          throw error;
-        }
-      });
+        }),
+      );
       return reply.code(200).send({ results });
     },
   );

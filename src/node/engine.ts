@@ -8,7 +8,13 @@ import type { Logger } from 'pino';
 import { cofferError, isCofferError, type CofferError, type ErrorCode } from '../errors/index.js';
 import type { AppRegistry } from '../contracts/index.js';
 import { canonicalBytes } from '../ledger/canonical.js';
-import { checkSigner, executeBatch, type Consortium, type TxOutcome } from '../ledger/execute.js';
+import {
+  checkSigner,
+  executeBatch,
+  type Consortium,
+  type SignerCheck,
+  type TxOutcome,
+} from '../ledger/execute.js';
 import { openLedgerWriter, readLedgerFrom, type LedgerWriter } from '../ledger/files.js';
 import {
   createMerkleTree,
@@ -41,8 +47,10 @@ import {
   transactionId,
   type Envelope,
   type RawBatch,
+  type Request,
 } from '../ledger/tx.js';
 import { openEmbeddedLog, type OrderingLog } from '../ordering/index.js';
+import type { SignatureVerifier } from '../crypto/index.js';
 
 // ---- limits ---------------------------------------------------------------------------------
 
@@ -82,6 +90,12 @@ export type EngineOptions = {
   readonly fsync?: boolean;
   /** Pending transactions accepted before 429 (default pendingEnvelopesMax). */
   readonly pendingMax?: number;
+  /**
+   * Does the signature arithmetic of submissions (e.g. a worker-thread pool, decision 0010);
+   * without it, the engine's own thread does. Execution never needs it for what was
+   * verified at submission.
+   */
+  readonly verifier?: SignatureVerifier;
 };
 
 export type TxStatus =
@@ -110,7 +124,7 @@ export type Position = {
 };
 
 export type Engine = {
-  readonly submit: (envelope: Envelope) => SubmitOutcome;
+  readonly submit: (envelope: Envelope) => Promise<SubmitOutcome>;
   readonly status: (txId: string) => TxStatus;
   /** Resolves when the transaction is Committed or Invalid (or after timeoutMs with the current status). */
   readonly waitFor: (txId: string, timeoutMs: number) => Promise<TxStatus>;
@@ -231,7 +245,7 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
   const statuses = new Map<string, TxStatus>();
   const waiters = new Map<string, ((status: TxStatus) => void)[]>();
   const recent = new Map<number, { txId: string | null; leaf: Uint8Array }>();
-  const preVerified = new Set<string>();
+  const preVerified = new Map<string, Request>();
   const pendingIds = new Set<string>();
   let queue: Envelope[] = [];
   let appendsInFlight = 0;
@@ -490,29 +504,52 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
   );
   idleTimer.unref();
 
-  const precheck = (envelope: Envelope, txId: string): CofferError | undefined => {
+  type Prechecked =
+    | { readonly ok: false; readonly error: CofferError }
+    | { readonly ok: true; readonly request: Request; readonly signer: SignerCheck & { ok: true } };
+
+  type Admission = { readonly envelope: Envelope; state: 'verifying' | 'accepted' | 'refused' };
+  const admissions: Admission[] = [];
+  /** Moves verified submissions to the batch queue, in the order they arrived. */
+  const admit = (): void => {
+    let taken = 0;
+    let accepted = 0;
+    for (const admission of admissions) {
+      if (admission.state === 'verifying') break;
+      taken += 1;
+      if (admission.state === 'accepted') {
+        queue.push(admission.envelope);
+        accepted += 1;
+      }
+    }
+    if (taken > 0) admissions.splice(0, taken);
+    if (accepted > 0) scheduleFlush();
+  };
+
+  /** Everything execution will check, but the signature arithmetic (done next, maybe elsewhere). */
+  const precheck = (envelope: Envelope, txId: string): Prechecked => {
+    const refused = (error: CofferError): Prechecked => ({ ok: false, error });
     let request;
     try {
       request = decodeRequest(envelope.request);
     } catch (error) {
-      return isCofferError(error) ? error : cofferError('TX_E_MALFORMED', String(error));
+      return refused(isCofferError(error) ? error : cofferError('TX_E_MALFORMED', String(error)));
     }
     const wall = now();
     if (request.expiresAt <= wall)
-      return cofferError('TX_E_EXPIRED', `request expired at ${request.expiresAt}`);
+      return refused(cofferError('TX_E_EXPIRED', `request expired at ${request.expiresAt}`));
     if (request.expiresAt > wall + requestTtlMsMax) {
-      return cofferError(
-        'TX_E_EXPIRY_TOO_FAR',
-        `expiresAt is more than ${requestTtlMsMax} ms ahead`,
+      return refused(
+        cofferError('TX_E_EXPIRY_TOO_FAR', `expiresAt is more than ${requestTtlMsMax} ms ahead`),
       );
     }
     if (replay.has(txId) || pendingIds.has(txId))
-      return cofferError('TX_E_REPLAY', `transaction ${txId} was already submitted`);
-    const signer = checkSigner(options.consortium(), store.read, request, envelope, true);
-    return signer.ok ? undefined : signer.error;
+      return refused(cofferError('TX_E_REPLAY', `transaction ${txId} was already submitted`));
+    const signer = checkSigner(options.consortium(), store.read, request, envelope, false);
+    return signer.ok ? { ok: true, request, signer } : refused(signer.error);
   };
 
-  const submit = (envelope: Envelope): SubmitOutcome => {
+  const unavailable = (): SubmitOutcome | undefined => {
     if (stopping)
       return { ok: false, error: cofferError('NODE_E_UNAVAILABLE', 'the node is stopping') };
     if (failure !== undefined)
@@ -520,6 +557,12 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
         ok: false,
         error: cofferError('NODE_E_UNAVAILABLE', `the node stopped executing: ${failure.message}`),
       };
+    return undefined;
+  };
+
+  const submit = async (envelope: Envelope): Promise<SubmitOutcome> => {
+    const down = unavailable();
+    if (down !== undefined) return down;
     const health = log.health();
     if (health !== 'ok') {
       return {
@@ -531,7 +574,7 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
         retryAfterMs: 1000,
       };
     }
-    // Queued envelopes are in pendingIds already: count each once.
+    // Queued envelopes (and those being verified) are in pendingIds: count each once.
     if (pendingIds.size >= pendingMax) {
       return {
         ok: false,
@@ -543,13 +586,31 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
       };
     }
     const txId = transactionId(envelope.request);
-    const refused = precheck(envelope, txId);
-    if (refused !== undefined) return { ok: false, error: refused };
-    preVerified.add(txId);
+    const checked = precheck(envelope, txId);
+    if (!checked.ok) return { ok: false, error: checked.error };
+    const { msp, identity } = checked.signer;
+    // Reserved while the signature is verified: a second copy is a replay. Admitted to the
+    // queue in arrival order, whichever verification finishes first.
     pendingIds.add(txId);
+    const admission: Admission = { envelope, state: 'verifying' };
+    admissions.push(admission);
+    const signature =
+      options.verifier === undefined
+        ? msp.verify(identity, envelope.request, envelope.signature)
+        : await msp.verifyWith(identity, envelope.request, envelope.signature, options.verifier);
+    const drop = (outcome: SubmitOutcome): SubmitOutcome => {
+      pendingIds.delete(txId);
+      admission.state = 'refused';
+      admit();
+      return outcome;
+    };
+    if (!signature.ok) return drop({ ok: false, error: signature.error });
+    const downNow = unavailable();
+    if (downNow !== undefined) return drop(downNow);
+    preVerified.set(txId, checked.request);
     statuses.set(txId, { status: 'Pending' });
-    queue.push(envelope);
-    scheduleFlush();
+    admission.state = 'accepted';
+    admit();
     return { ok: true, txId };
   };
 

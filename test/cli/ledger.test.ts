@@ -103,7 +103,7 @@ beforeAll(async () => {
           identity: user.identity,
           signer: user.signer,
         });
-        const submitted = engine.submit(envelope);
+        const submitted = await engine.submit(envelope);
         if (!submitted.ok) throw submitted.error;
         txIds.push(submitted.txId);
       }

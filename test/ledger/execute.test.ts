@@ -15,7 +15,7 @@ import { decodeEcdsaSignature, encodeEcdsaSignature, curveOrder } from '../../sr
 import { executeBatch, type Consortium, type TxOutcome } from '../../src/ledger/execute.js';
 import { createReplayWindow, type ReplayWindow } from '../../src/ledger/replay.js';
 import { createStore } from '../../src/ledger/store.js';
-import { envelopeToJson, type Envelope } from '../../src/ledger/tx.js';
+import { decodeRequest, envelopeToJson, type Envelope, type Request } from '../../src/ledger/tx.js';
 import { generateCryptoMaterial, revokeCertificate } from '../../src/msp/cryptogen/index.js';
 import { loadMspFolder, type Msp } from '../../src/msp/index.js';
 
@@ -108,7 +108,7 @@ function run(
   node: Node,
   envelopes: readonly unknown[],
   time = t0,
-  options: { preVerified?: Set<string>; apps?: Map<string, App> } = {},
+  options: { preVerified?: Map<string, Request>; apps?: Map<string, App> } = {},
 ): TxOutcome[] {
   const output = executeBatch({
     store: node.store,
@@ -121,7 +121,7 @@ function run(
     previousTime: node.time,
     consortium,
     apps: options.apps ?? builtInApps(),
-    preVerified: options.preVerified ?? new Set(),
+    preVerified: options.preVerified ?? new Map(),
   });
   node.seqno += output.outcomes.length;
   node.time = output.time;
@@ -282,7 +282,11 @@ describe('executeBatch: checks, each refused with its stable code', () => {
     expect(codes(run(newNode(), [bad]))).toEqual(['MSP_E_SIGNATURE_INVALID']);
     // The node only puts ids in preVerified after checking them; here we pretend it did.
     expect(
-      codes(run(node, [bad], t0, { preVerified: new Set([transactionId(bad.request)]) })),
+      codes(
+        run(node, [bad], t0, {
+          preVerified: new Map([[transactionId(bad.request), decodeRequest(bad.request)]]),
+        }),
+      ),
     ).toEqual(['committed']);
   });
 

@@ -12,8 +12,10 @@ import {
   type Signer,
 } from '../../src/client/signer.js';
 import { builtInApps } from '../../src/contracts/index.js';
+import { createVerifyPool } from '../../src/crypto/index.js';
 import type { Consortium } from '../../src/ledger/execute.js';
 import { parseReceipt, verifyReceipt } from '../../src/ledger/receipt.js';
+import { transactionId } from '../../src/ledger/tx.js';
 import { generateCryptoMaterial } from '../../src/msp/cryptogen/index.js';
 import { loadMspFolder, type Msp } from '../../src/msp/index.js';
 import { startEngine, type Engine, type EngineOptions } from '../../src/node/engine.js';
@@ -79,7 +81,7 @@ async function put(engine: Engine, key: string, value: string): Promise<string> 
     identity: user.identity,
     signer: user.signer,
   });
-  const submitted = engine.submit(envelope);
+  const submitted = await engine.submit(envelope);
   if (!submitted.ok) throw submitted.error;
   return submitted.txId;
 }
@@ -122,16 +124,64 @@ describe('node engine', () => {
         ...envelope,
         signature: envelope.signature.map((b, i) => (i === 9 ? b ^ 1 : b)),
       };
-      const refused = engine.submit(tampered);
+      const refused = await engine.submit(tampered);
       expect(!refused.ok && refused.error.code).toBe('MSP_E_SIGNATURE_INVALID');
       // The same signer checks as execution: a certificate that is not the one named is refused now.
-      const mismatched = engine.submit({ ...envelope, cert: rootSigner.certPem });
+      const mismatched = await engine.submit({ ...envelope, cert: rootSigner.certPem });
       expect(!mismatched.ok && mismatched.error.code).toBe('TX_E_CERT_MISMATCH');
-      expect(engine.submit(envelope).ok).toBe(true);
-      const again = engine.submit(envelope);
+      expect((await engine.submit(envelope)).ok).toBe(true);
+      const again = await engine.submit(envelope);
       expect(!again.ok && again.error.code).toBe('TX_E_REPLAY');
     } finally {
       await engine.stop();
+    }
+  });
+
+  it('with signatures verified on worker threads: refuses bad ones, keeps arrival order', async () => {
+    const pool = createVerifyPool({ threads: 2 });
+    const engine = await start(path.join(work, 'pool'), { verifier: pool.verify });
+    try {
+      const { envelope } = await signEnvelope({
+        app: 'kv',
+        action: 'put',
+        args: { map: 'public:kv.t', key: 'tampered', value: 'v' },
+        identity: user.identity,
+        signer: user.signer,
+      });
+      const tampered = {
+        ...envelope,
+        signature: envelope.signature.map((b, i) => (i === 9 ? b ^ 1 : b)),
+      };
+      const refused = await engine.submit(tampered);
+      expect(!refused.ok && refused.error.code).toBe('MSP_E_SIGNATURE_INVALID');
+      // Writes to one key, submitted at once: verification finishes in any order across
+      // threads, but they are ordered (and so applied) in the order they arrived.
+      const envelopes = await Promise.all(
+        Array.from({ length: 300 }, async (_, i) =>
+          signEnvelope({
+            app: 'kv',
+            action: 'put',
+            args: { map: 'public:kv.t', key: 'ordered', value: String(i) },
+            identity: user.identity,
+            signer: user.signer,
+          }),
+        ),
+      );
+      const outcomes = await Promise.all(envelopes.map((item) => engine.submit(item.envelope)));
+      const seqnos: number[] = [];
+      for (const outcome of outcomes) {
+        if (!outcome.ok) throw outcome.error;
+        const status = await engine.waitFor(outcome.txId, 5000);
+        expect(status.status).toBe('Committed');
+        if (status.status === 'Committed') seqnos.push(status.seqno);
+      }
+      expect(seqnos).toEqual([...seqnos].sort((a, b) => a - b));
+      expect(engine.store().read('public:kv.t', 'ordered')).toBe('299');
+      expect(engine.status(transactionId(tampered.request)).status).toBe('Unknown');
+      expect(pool.stats().verified).toBeGreaterThanOrEqual(300);
+    } finally {
+      await engine.stop();
+      await pool.close();
     }
   });
 
@@ -209,8 +259,8 @@ describe('node engine backpressure', () => {
             ).envelope,
         ),
       );
-      // Submissions are synchronous: all four arrive before the first batch is ordered.
-      const outcomes = envelopes.map((envelope) => engine.submit(envelope));
+      // All four arrive before the first batch is ordered (pending counts them at arrival).
+      const outcomes = await Promise.all(envelopes.map((envelope) => engine.submit(envelope)));
       expect(outcomes.slice(0, 3).every((outcome) => outcome.ok)).toBe(true);
       const refused = outcomes[3];
       expect(refused?.ok === false && refused.error.code).toBe('NODE_E_BACKPRESSURE');
@@ -220,7 +270,7 @@ describe('node engine backpressure', () => {
       }
       const [, , , last] = envelopes;
       if (last === undefined) throw new Error('fixture');
-      expect(engine.submit(last).ok).toBe(true);
+      expect((await engine.submit(last)).ok).toBe(true);
     } finally {
       await engine.stop();
     }
