@@ -47,53 +47,63 @@ function tooDeep(path: string): Error {
   );
 }
 
+/** The path of a field, e.g. `$.args.items[3]`, built only when an error names it. */
+function pathOf(parts: readonly (string | number)[]): string {
+  return parts.reduce<string>((path, key) => childPath(path, key), '$');
+}
+
 /** Checks `value` is data of Coffer's JCS profile; throws naming the first bad field. */
-function checkValue(value: unknown, path: string, depth: number): void {
+function checkValue(value: unknown, parts: (string | number)[]): void {
   switch (typeof value) {
     case 'boolean':
       return;
     case 'number':
       if (!Number.isSafeInteger(value)) {
         throw badValue(
-          path,
+          pathOf(parts),
           `is the number ${String(value)}; only integers within ±(2^53 - 1) are allowed (send amounts as decimal strings)`,
         );
       }
-      if (Object.is(value, -0)) throw badValue(path, 'is negative zero');
+      if (Object.is(value, -0)) throw badValue(pathOf(parts), 'is negative zero');
       return;
     case 'string':
-      if (hasLoneSurrogate(value)) throw badValue(path, 'holds a lone UTF-16 surrogate');
+      if (hasLoneSurrogate(value)) throw badValue(pathOf(parts), 'holds a lone UTF-16 surrogate');
       return;
     case 'object': {
       if (value === null) return;
-      if (depth >= canonicalDepthMax) throw tooDeep(path);
+      if (parts.length >= canonicalDepthMax) throw tooDeep(pathOf(parts));
       if (Array.isArray(value)) {
         for (let i = 0; i < value.length; i += 1) {
-          if (!(i in value)) throw badValue(childPath(path, i), 'is a hole in a sparse array');
-          checkValue(value[i], childPath(path, i), depth + 1);
+          parts.push(i);
+          if (!(i in value)) throw badValue(pathOf(parts), 'is a hole in a sparse array');
+          checkValue(value[i], parts);
+          parts.pop();
         }
         return;
       }
       const proto: unknown = Object.getPrototypeOf(value);
       if (proto !== Object.prototype && proto !== null) {
         throw badValue(
-          path,
+          pathOf(parts),
           'is not a plain object (Dates, Maps, Buffers and classes are not JSON)',
         );
       }
       if (Object.getOwnPropertySymbols(value).length > 0) {
-        throw badValue(path, 'has symbol keys');
+        throw badValue(pathOf(parts), 'has symbol keys');
       }
-      for (const [key, item] of Object.entries(value)) {
+      for (const key in value) {
+        if (!Object.hasOwn(value, key)) continue;
+        parts.push(key);
         if (hasLoneSurrogate(key)) {
-          throw badValue(childPath(path, key), 'is a member name with a lone UTF-16 surrogate');
+          throw badValue(pathOf(parts), 'is a member name with a lone UTF-16 surrogate');
         }
-        checkValue(item, childPath(path, key), depth + 1);
+        checkValue((value as Record<string, unknown>)[key], parts);
+        parts.pop();
       }
       return;
     }
     default:
-      throw badValue(path, `is ${typeof value}, which JSON cannot represent`);
+      throw badValue(pathOf(parts), `is ${typeof value}, which JSON cannot represent`);
   }
 }
 
@@ -105,7 +115,7 @@ function encode(value: unknown): string {
 
 /** RFC 8785 canonical JSON text of `value`, checked against Coffer's profile and limits. */
 export function canonicalString(value: unknown): string {
-  checkValue(value, '$', 0);
+  checkValue(value, []);
   const text = encode(value);
   const bytes = Buffer.byteLength(text, 'utf8');
   if (bytes > canonicalBytesMax) {
@@ -191,7 +201,7 @@ export function parseCanonical(bytes: Uint8Array): unknown {
       cause,
     );
   }
-  checkValue(value, '$', 0);
+  checkValue(value, []);
   const canonical = encode(value);
   if (canonical !== text) {
     let at = 0;

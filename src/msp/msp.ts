@@ -972,7 +972,8 @@ type PreparedSignature =
       readonly key: KeyObject;
       readonly kind: SignatureKind;
       readonly signature: Uint8Array;
-      readonly failed: SignatureCheck;
+      /** The refusal if the arithmetic says no (built only then: an error costs a stack). */
+      readonly failed: () => SignatureCheck;
     };
 
 function prepareSignature(identity: Identity, signature: Uint8Array): PreparedSignature {
@@ -993,7 +994,7 @@ function prepareSignature(identity: Identity, signature: Uint8Array): PreparedSi
       key,
       kind: 'ed25519',
       signature,
-      failed: invalid('MSP_E_SIGNATURE_INVALID', 'Ed25519 signature does not verify'),
+      failed: () => invalid('MSP_E_SIGNATURE_INVALID', 'Ed25519 signature does not verify'),
     };
   }
   if (identity.cert.keyType !== 'ec') {
@@ -1013,7 +1014,7 @@ function prepareSignature(identity: Identity, signature: Uint8Array): PreparedSi
         key,
         kind: 'ec',
         signature: prepared.p1363,
-        failed: invalid('MSP_E_SIGNATURE_INVALID', 'ECDSA signature does not verify'),
+        failed: () => invalid('MSP_E_SIGNATURE_INVALID', 'ECDSA signature does not verify'),
       };
     case 'high-s':
       return {
@@ -1045,7 +1046,7 @@ function verifySignature(
   if (!prepared.ok) return prepared.check;
   return verifyPrepared(prepared.key, prepared.kind, message, prepared.signature)
     ? { ok: true }
-    : prepared.failed;
+    : prepared.failed();
 }
 
 /** `verifySignature` with the arithmetic done by `verifier` (e.g. a worker-thread pool). */
@@ -1058,7 +1059,7 @@ async function verifySignatureWith(
   const prepared = prepareSignature(identity, signature);
   if (!prepared.ok) return prepared.check;
   const ok = await verifier(prepared.key, prepared.kind, message, prepared.signature);
-  return ok ? { ok: true } : prepared.failed;
+  return ok ? { ok: true } : prepared.failed();
 }
 
 function isWellFormed(mspId: string, idBytes: string): SignatureCheck {

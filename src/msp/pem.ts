@@ -53,7 +53,16 @@ export function encodePem(type: string, der: Uint8Array): string {
  * Reference to a certificate as a client sends it: hex SHA-256 of the DER of its first PEM
  * block. (Fabric's identity id hashes the low-S normalised DER, which needs the issuer.)
  */
+/** Certificate references remembered by PEM text (every request of a signer sends the same). */
+export const pemRefCacheMax = 10_000;
+const pemRefs = new Map<string, string | undefined>();
+
 export function pemCertificateRef(pem: string): string | undefined {
+  if (pemRefs.has(pem)) return pemRefs.get(pem);
   const block = decodeFirstPem(pem);
-  return block === undefined ? undefined : createHash('sha256').update(block.der).digest('hex');
+  const ref =
+    block === undefined ? undefined : createHash('sha256').update(block.der).digest('hex');
+  if (pemRefs.size >= pemRefCacheMax) pemRefs.clear();
+  pemRefs.set(pem, ref);
+  return ref;
 }
