@@ -387,6 +387,12 @@ export const errorRegistry = {
     summary: 'The request has no valid client certificate of a consortium member.',
     fix: 'Connect with mutual TLS using a TLS certificate issued by your organisation TLS CA.',
   },
+  NODE_E_PRIVATE_MAP: {
+    className: 'NodeError',
+    summary:
+      'The map is private: its values are encrypted in the ledger and served only through the app that owns it.',
+    fix: "Read it with the owning app's query (POST /v1/query); raw state reads serve public: maps only.",
+  },
   NODE_E_BAD_REQUEST: {
     className: 'NodeError',
     summary: 'The HTTP request does not match the API (body, parameters or size).',
@@ -574,6 +580,40 @@ export const errorRegistry = {
     className: 'SnapshotError',
     summary: 'A snapshot file fails its checks (header, SHA-256 digest, sections or contents).',
     fix: 'Nothing to do when an older snapshot loads instead; otherwise delete the file and the node replays the ledger.',
+  },
+  // --- ledger: transaction index (decision 0009) ----------------------------------------------
+  LEDGER_E_ENTRY_MALFORMED: {
+    className: 'LedgerFileError',
+    summary: 'A tx entry of the ledger files is not the JSON object a node writes (seqno, txId).',
+    fix: 'Run `coffer ledger verify DIR`; if the disk is healthy, move the ledger folder aside and the node rebuilds it from its ordering log.',
+  },
+  TXINDEX_E_CORRUPT: {
+    className: 'TxIndexError',
+    summary: 'The transaction index folder holds damaged or malformed records.',
+    fix: 'Delete the index folder (or open it with rebuildOnCorruption); catchUpTxIndex rebuilds it from the ledger files.',
+  },
+  TXINDEX_E_IO: {
+    className: 'TxIndexError',
+    summary:
+      'An input/output error on the transaction index folder; after a failed write the index refuses adds until reopened.',
+    fix: 'Check the disk and permissions (the cause is in the error), then reopen the index; catchUpTxIndex re-adds what was not written.',
+  },
+  TXINDEX_E_LOCKED: {
+    className: 'TxIndexError',
+    summary:
+      'The transaction index folder is already open, in this or another process (LevelDB LOCK).',
+    fix: 'Stop the other process that uses the folder; each node needs an index folder of its own.',
+  },
+  TXINDEX_E_CLOSED: {
+    className: 'TxIndexError',
+    summary: 'The transaction index was closed; it refuses adds and lookups.',
+    fix: 'Open the index again with openTxIndex.',
+  },
+  TXINDEX_E_DIR_INVALID: {
+    className: 'TxIndexError',
+    summary:
+      "The transaction index path is not a folder, or the folder holds files that are not LevelDB's.",
+    fix: 'Give the index a folder of its own, not the ledger, ordering or snapshot folder (a folder with other files is never deleted).',
   },
 } as const satisfies Record<string, ErrorSpec>;
 

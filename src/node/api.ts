@@ -35,6 +35,7 @@ const statusOf: Partial<Record<ErrorCode, number>> = {
   NODE_E_RECEIPT_PENDING: 404,
   NODE_E_UNAUTHENTICATED: 401,
   APP_E_FORBIDDEN: 403,
+  NODE_E_PRIVATE_MAP: 403,
 };
 
 function errorBody(error: CofferError): { error: { code: string; message: string; fix: string } } {
@@ -400,7 +401,7 @@ export async function createApi(options: ApiOptions): Promise<ApiServer> {
     {
       schema: {
         summary:
-          'Raw committed value of a key (public: maps in clear; other maps are private to members)',
+          'Raw committed value of a key of a public: map (private maps are read through their app)',
         params: {
           type: 'object',
           properties: {
@@ -412,6 +413,15 @@ export async function createApi(options: ApiOptions): Promise<ApiServer> {
       },
     },
     async (request: FastifyRequest<{ Params: { map: string; key: string } }>, reply) => {
+      if (!request.params.map.startsWith('public:')) {
+        return sendError(
+          reply,
+          cofferError(
+            'NODE_E_PRIVATE_MAP',
+            `map ${request.params.map} is private; read it through the app that owns it`,
+          ),
+        );
+      }
       const value = engine.store().read(request.params.map, request.params.key);
       if (value === undefined)
         return sendError(

@@ -174,6 +174,20 @@ describe('a real node started by coffer up', () => {
       expect(await client.query('kv', 'get', { map: 'public:kv.e2e', key: 'hello' })).toMatchObject(
         { value: 'world' },
       );
+      // Private maps are encrypted in the ledger and never served raw, to anyone.
+      await client.submit(
+        'kv',
+        'put',
+        { map: 'kv.secret', key: 's', value: 'hidden' },
+        { wait: 'commit' },
+      );
+      expect(await client.query('kv', 'get', { map: 'kv.secret', key: 's' })).toMatchObject({
+        value: 'hidden',
+      });
+      await expect(client.state('kv.secret', 's')).rejects.toMatchObject({
+        code: 'NODE_E_PRIVATE_MAP',
+      });
+      expect(await client.state('public:kv.e2e', 'hello')).toBe('world');
       expect(await client.status(put.txId)).toMatchObject({
         status: 'Committed',
         seqno: put.seqno,
