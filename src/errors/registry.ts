@@ -387,6 +387,11 @@ export const errorRegistry = {
     summary: 'The request has no valid client certificate of a consortium member.',
     fix: 'Connect with mutual TLS using a TLS certificate issued by your organisation TLS CA.',
   },
+  NODE_E_DATA_DIR_LOCKED: {
+    className: 'NodeError',
+    summary: 'Another running node already uses this data directory.',
+    fix: 'Stop the other node (its pid is in the error and in DATA_DIR/LOCK) or give this one its own dataDir.',
+  },
   NODE_E_PRIVATE_MAP: {
     className: 'NodeError',
     summary:

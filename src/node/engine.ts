@@ -50,6 +50,7 @@ import {
   type Request,
 } from '../ledger/tx.js';
 import { openEmbeddedLog, type OrderingLog } from '../ordering/index.js';
+import { lockDataDir } from './lock.js';
 import type { SignatureVerifier } from '../crypto/index.js';
 
 // ---- limits ---------------------------------------------------------------------------------
@@ -147,8 +148,26 @@ type Extra = {
   tree: string;
 };
 
-/** Starts the engine: recovery, then accepting submissions. */
+/** Starts the engine: takes the data directory's lock, recovers, then accepts submissions. */
 export async function startEngine(options: EngineOptions): Promise<Engine> {
+  await mkdir(options.dataDir, { recursive: true });
+  const lock = await lockDataDir(options.dataDir);
+  try {
+    const engine = await startLocked(options);
+    return {
+      ...engine,
+      stop: async () => {
+        await engine.stop();
+        await lock.release();
+      },
+    };
+  } catch (error) {
+    await lock.release();
+    throw error;
+  }
+}
+
+async function startLocked(options: EngineOptions): Promise<Engine> {
   const { logger } = options;
   const now = options.now ?? Date.now;
   const signatureIntervalTx = options.signatureIntervalTx ?? 1000;

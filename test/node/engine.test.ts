@@ -1,6 +1,7 @@
 // The node engine in-process: submit, commit, receipts that verify offline, restart from the
 // log alone and from a snapshot, with the same state and the same Merkle root.
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { spawnSync } from 'node:child_process';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pino } from 'pino';
@@ -212,6 +213,30 @@ describe('node engine', () => {
     } finally {
       await engine.stop();
     }
+  });
+});
+
+describe('node engine data directory lock', () => {
+  it("refuses a second engine on a data directory in use, and takes over a dead owner's lock", async () => {
+    const dir = path.join(work, 'lock');
+    const engine = await start(dir);
+    try {
+      await expect(start(dir)).rejects.toMatchObject({ code: 'NODE_E_DATA_DIR_LOCKED' });
+    } finally {
+      await engine.stop();
+    }
+    // A lock left by a process that is gone (as after kill -9) does not stop the next start.
+    const dead = spawnSync(process.execPath, ['-e', 'process.pid']);
+    await writeFile(path.join(dir, 'LOCK'), `${String(dead.pid)}\n`);
+    const again = await start(dir);
+    try {
+      expect(await readFile(path.join(dir, 'LOCK'), 'utf8')).toBe(`${process.pid}\n`);
+    } finally {
+      await again.stop();
+    }
+    await expect(readFile(path.join(dir, 'LOCK'), 'utf8')).rejects.toMatchObject({
+      code: 'ENOENT',
+    });
   });
 });
 
