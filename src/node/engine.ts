@@ -49,7 +49,7 @@ import {
   type RawBatch,
   type Request,
 } from '../ledger/tx.js';
-import { openEmbeddedLog, type OrderingLog } from '../ordering/index.js';
+import { openEmbeddedLog, type OrderingLog, type OrderingLogger } from '../ordering/index.js';
 import { lockDataDir } from './lock.js';
 import type { SignatureVerifier } from '../crypto/index.js';
 
@@ -87,8 +87,13 @@ export type EngineOptions = {
   readonly batchDelayMs?: number;
   /** Wall clock (ms); recorded into each batch, never read by execution. */
   readonly now?: () => number;
-  /** Log fsync; false only for benchmarks that measure what fsync costs. */
+  /** Embedded log fsync; false only for benchmarks that measure what fsync costs. */
   readonly fsync?: boolean;
+  /**
+   * Opens the ordering log in `dir` (the node's own folder for it); default the embedded
+   * single-node log. A consortium network passes its replicated log here.
+   */
+  readonly openLog?: (dir: string, logger: OrderingLogger) => Promise<OrderingLog>;
   /** Pending transactions accepted before 429 (default pendingEnvelopesMax). */
   readonly pendingMax?: number;
   /**
@@ -183,20 +188,24 @@ async function startLocked(options: EngineOptions): Promise<Engine> {
   };
   await mkdir(options.dataDir, { recursive: true });
   const secret = await openSecret(dirs.secret);
-  const log: OrderingLog = await openEmbeddedLog(dirs.log, {
-    ...(options.fsync === undefined ? {} : { fsync: options.fsync }),
-    logger: {
-      info: (details, message) => {
-        logger.info(details, message);
-      },
-      warn: (details, message) => {
-        logger.warn(details, message);
-      },
-      error: (details, message) => {
-        logger.error(details, message);
-      },
+  const orderingLogger: OrderingLogger = {
+    info: (details, message) => {
+      logger.info(details, message);
     },
-  });
+    warn: (details, message) => {
+      logger.warn(details, message);
+    },
+    error: (details, message) => {
+      logger.error(details, message);
+    },
+  };
+  const log: OrderingLog =
+    options.openLog === undefined
+      ? await openEmbeddedLog(dirs.log, {
+          ...(options.fsync === undefined ? {} : { fsync: options.fsync }),
+          logger: orderingLogger,
+        })
+      : await options.openLog(dirs.log, orderingLogger);
 
   // ---- state, from the newest snapshot --------------------------------------------------------
   let store: Store = createStore();
