@@ -2,6 +2,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { cofferError } from '../errors/index.js';
+import { pendingEnvelopesMax } from './engine.js';
 
 export type NodeConfig = {
   readonly nodeId: string;
@@ -15,12 +16,15 @@ export type NodeConfig = {
   readonly signatureIntervalTx: number;
   readonly signatureIntervalMs: number;
   readonly snapshotIntervalTx: number;
+  /** Transactions accepted but not yet executed; beyond this, submissions get HTTP 429. */
+  readonly pendingMax: number;
 };
 
 export const nodeConfigDefaults = {
   signatureIntervalTx: 1000,
   signatureIntervalMs: 100,
   snapshotIntervalTx: 100_000,
+  pendingMax: pendingEnvelopesMax,
 } as const;
 
 function field(condition: boolean, name: string, what: string): void {
@@ -70,6 +74,12 @@ export async function readNodeConfig(file: string): Promise<NodeConfig> {
     field(Number.isSafeInteger(value) && (value as number) > 0, name, 'must be a positive integer');
     return value as number;
   };
+  const pendingMax = number('pendingMax');
+  field(
+    pendingMax <= pendingEnvelopesMax,
+    'pendingMax',
+    `must be at most ${pendingEnvelopesMax} (the engine's pendingEnvelopesMax), not ${pendingMax}`,
+  );
   return {
     nodeId: json['nodeId'] as string,
     dataDir: at(json['dataDir']),
@@ -87,5 +97,6 @@ export async function readNodeConfig(file: string): Promise<NodeConfig> {
     signatureIntervalTx: number('signatureIntervalTx'),
     signatureIntervalMs: number('signatureIntervalMs'),
     snapshotIntervalTx: number('snapshotIntervalTx'),
+    pendingMax,
   };
 }

@@ -60,6 +60,7 @@ export async function startNode(config: NodeConfig, logger: Logger): Promise<Run
     signatureIntervalTx: config.signatureIntervalTx,
     signatureIntervalMs: config.signatureIntervalMs,
     snapshotIntervalTx: config.snapshotIntervalTx,
+    pendingMax: config.pendingMax,
   });
   let api;
   try {
