@@ -271,12 +271,16 @@ async function listChunks(storage: Storage, dir: string): Promise<ChunkRef[] | L
 }
 
 function describe(step: Step & { ok: false }, torn: boolean): string {
+  if (torn) {
+    return (
+      `the record of seqno ${step.seqno} is ${step.damage === 'truncated' ? 'incomplete' : `damaged (${step.damage})`} ` +
+      `at the end of the last chunk and no later record proves it was flushed ` +
+      `(a write torn by a crash; opening the ledger cuts it)`
+    );
+  }
   switch (step.damage) {
     case 'truncated':
-      return torn
-        ? `the record of seqno ${step.seqno} is incomplete at the end of the last chunk ` +
-            `(a write torn by a crash; opening the ledger cuts it)`
-        : `the record of seqno ${step.seqno} is cut short: the file ends inside it`;
+      return `the record of seqno ${step.seqno} is cut short: the file ends inside it`;
     case 'bad-magic':
       return `no record starts at byte ${step.offset} (bad magic) where seqno ${step.seqno} should`;
     case 'bad-header':
@@ -288,8 +292,8 @@ function describe(step: Step & { ok: false }, torn: boolean): string {
   }
 }
 
-function problemAt(chunk: ChunkRef, step: Step & { ok: false }, last: boolean): LedgerProblem {
-  const torn = last && step.damage === 'truncated';
+/** `torn`: damage in the last chunk that recovery would cut (no later record attests it). */
+function problemAt(chunk: ChunkRef, step: Step & { ok: false }, torn: boolean): LedgerProblem {
   return {
     file: chunk.name,
     offsetStart: step.offset,
@@ -359,7 +363,12 @@ export async function verifyLedgerDir(
         }
         expected = chunk.first;
         for await (const step of scanChunk(reader, chunk.first)) {
-          if (!step.ok) return problemAt(chunk, step, last);
+          if (!step.ok) {
+            // The same rule as recovery: damage in the last chunk that no later record attests
+            // is a torn write that opening the ledger cuts; anything else is corruption.
+            const torn = last && !(await attestedLater(reader, step.offset, step.seqno));
+            return problemAt(chunk, step, torn);
+          }
           entries += 1;
           if (step.kind === 'signature') signatures += 1;
           expected = step.seqno + 1;
@@ -462,7 +471,7 @@ async function recoverChunks(
       if (await attestedLater(reader, damage.offset, damage.seqno)) {
         throw corruptError(
           dir,
-          problemAt(last, damage, true),
+          problemAt(last, damage, false),
           `; later records prove seqno ${damage.seqno} was flushed, so this is not a torn write`,
         );
       }
@@ -545,7 +554,7 @@ export async function* readLedgerFrom(
       for await (const step of scanChunk(reader, chunk.first)) {
         if (!step.ok) {
           if (last && step.damage === 'truncated') return;
-          throw corruptError(dir, problemAt(chunk, step, last));
+          throw corruptError(dir, problemAt(chunk, step, false));
         }
         expected = step.seqno + 1;
         if (step.seqno >= from) {
@@ -799,7 +808,8 @@ export async function openLedgerWriter(
             const reader = chunkReader(file, await file.size());
             let end: number | undefined;
             for await (const step of scanChunk(reader, target.first)) {
-              if (!step.ok) throw corruptError(dir, problemAt(target, step, true));
+              if (!step.ok)
+                throw corruptError(dir, problemAt(target, step, step.damage === 'truncated'));
               if (step.seqno === seqno) {
                 end = step.end;
                 break;

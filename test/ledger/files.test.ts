@@ -189,6 +189,31 @@ describe('ledger files on disk', () => {
     expect(String(error)).toMatch(/bytes 62\.\.124: .*CRC-32.*not a torn write/);
     expect(await readFile(file)).toEqual(bytes); // nothing was cut
     await expect(readAll(dir)).rejects.toMatchObject({ code: 'LEDGER_E_CORRUPT' });
+    // verify classifies it the same way: corruption, not a torn tail.
+    expect(await verifyLedgerDir(dir)).toMatchObject({
+      ok: false,
+      reason: 'crc-mismatch',
+      offsetStart: 62,
+    });
+  });
+
+  it('verify calls a zeroed, unattested tail torn, as recovery does (which then cuts it)', async () => {
+    const dir = path.join(work, 'zeroed');
+    const { writer } = await openLedgerWriter(dir);
+    await appendMany(writer, 4, 30);
+    await writer.close();
+    const file = path.join(dir, chunkFileName(1));
+    const bytes = await readFile(file);
+    bytes.fill(0, 3 * 62); // the last record's bytes never reached the disk
+    await writeFile(file, bytes);
+    expect(await verifyLedgerDir(dir)).toMatchObject({
+      ok: false,
+      reason: 'torn-tail',
+      offsetStart: 186,
+      seqno: 4,
+    });
+    expect((await recoverLedger(dir)).lastSeqno).toBe(3);
+    expect((await verifyLedgerDir(dir)).ok).toBe(true);
   });
 });
 

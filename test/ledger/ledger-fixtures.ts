@@ -198,7 +198,7 @@ function build(): Record<string, Fixture> {
         file: c1,
         offsetStart: start,
         offsetEnd: start + recordHeaderBytes,
-        reason: 'bad-magic',
+        reason: 'torn-tail',
         recover: { lastSeqno: 3, droppedFrom: start, droppedReason: 'bad-magic' },
       },
     };
