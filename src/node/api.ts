@@ -235,6 +235,14 @@ export async function createApi(options: ApiOptions): Promise<ApiServer> {
       if (request.query.wait !== 'commit')
         return reply.code(202).send({ txId: submitted.txId, status: 'Pending' });
       const status = await engine.waitFor(submitted.txId, request.query.timeoutMs);
+      if (status.status === 'Unknown' && status.code !== undefined) {
+        // Accepted, then refused by ordering (e.g. a full disk): an error, not a status.
+        return sendError(
+          reply,
+          cofferError(status.code, status.message ?? 'ordering refused the transaction'),
+          1000,
+        );
+      }
       return reply
         .code(status.status === 'Pending' ? 202 : 200)
         .send({ txId: submitted.txId, ...status });

@@ -65,6 +65,8 @@ export const batchDelayMsDefault = 2;
 export const statusEntriesMax = 1_000_000;
 /** Ledger entries kept in memory for receipts before reading the files. */
 export const recentEntriesMax = 10_000;
+/** While the ledger files' disk is full, execution retries this often. */
+export const ledgerFullRetryMs = 1000;
 /** Batches read from the log per step of the executor. */
 export const executeReadBatchesMax = 64;
 
@@ -105,7 +107,12 @@ export type EngineOptions = {
 };
 
 export type TxStatus =
-  | { readonly status: 'Unknown' }
+  | {
+      readonly status: 'Unknown';
+      /** Set when this node accepted it but ordering refused it: submit it again. */
+      readonly code?: ErrorCode;
+      readonly message?: string;
+    }
   | { readonly status: 'Pending' }
   | {
       readonly status: 'Committed' | 'Invalid';
@@ -140,6 +147,9 @@ export type Engine = {
   readonly health: () => { readonly ok: boolean; readonly reason?: string };
   readonly stop: () => Promise<void>;
 };
+
+/** Unwinds an execution paused on a full disk when the engine stops (not a failure). */
+class StoppedWhilePaused extends Error {}
 
 type Marker = { readonly treeSize: number; readonly root: string; readonly time: number };
 
@@ -280,6 +290,41 @@ async function startLocked(options: EngineOptions): Promise<Engine> {
   let batchTimer: NodeJS.Timeout | undefined;
   let stopping = false;
   let failure: CofferError | undefined;
+  /** Set while the ledger files' disk is full: execution waits and retries (nothing is lost). */
+  let ledgerFull: { readonly since: number; readonly error: CofferError } | undefined;
+
+  /**
+   * Runs a ledger-file write; on a full disk, pauses execution and retries every
+   * ledgerFullRetryMs until it succeeds (the writer keeps what it could not write) or the
+   * engine stops. The inputs are safe in the ordering log meanwhile; statuses stay Pending.
+   */
+  const writeLedger = async (write: () => Promise<void>): Promise<void> => {
+    for (;;) {
+      try {
+        await write();
+        if (ledgerFull !== undefined) {
+          logger.info(
+            { pausedMs: Date.now() - ledgerFull.since },
+            'ledger files: space is back, execution resumed',
+          );
+          ledgerFull = undefined;
+        }
+        return;
+      } catch (error) {
+        if (!isCofferError(error, 'LEDGER_E_DISK_FULL')) throw error;
+        if (ledgerFull === undefined) {
+          ledgerFull = { since: Date.now(), error };
+          logger.error(
+            { code: error.code },
+            `ledger files: ${error.message}; execution paused until space returns`,
+          );
+        }
+        if (stopping) throw new StoppedWhilePaused();
+        await new Promise((resolve) => setTimeout(resolve, ledgerFullRetryMs));
+        if (stopping) throw new StoppedWhilePaused();
+      }
+    }
+  };
 
   const remember = (txId: string, status: TxStatus): void => {
     if (statuses.size >= statusEntriesMax) {
@@ -342,12 +387,12 @@ async function startLocked(options: EngineOptions): Promise<Engine> {
       options.rootSigner,
     );
     const record = canonicalBytes({ marker: Buffer.from(leaf).toString('base64'), signedRoot });
-    await ledger.append(seqno, 'signature', record);
+    await writeLedger(() => ledger.append(seqno, 'signature', record));
     ledger.endChunk();
     keepRecent(seqno, null, leaf);
     lastMarkerSeqno = seqno;
     lastMarkerTime = batchTime;
-    await ledger.flush();
+    await writeLedger(() => ledger.flush());
   };
 
   const maybeSnapshot = async (): Promise<void> => {
@@ -363,13 +408,23 @@ async function startLocked(options: EngineOptions): Promise<Engine> {
     };
     const seqno = tree.size();
     lastSnapshotSeqno = seqno;
-    const written = await writeSnapshot(dirs.snapshots, {
-      seqno,
-      store,
-      extra: new Uint8Array(Buffer.from(JSON.stringify(extra))),
-      secret,
-    });
-    logger.info({ file: written.file, bytes: written.bytes, seqno }, 'snapshot written');
+    try {
+      const written = await writeSnapshot(dirs.snapshots, {
+        seqno,
+        store,
+        extra: new Uint8Array(Buffer.from(JSON.stringify(extra))),
+        secret,
+      });
+      logger.info({ file: written.file, bytes: written.bytes, seqno }, 'snapshot written');
+    } catch (error) {
+      // A snapshot only shortens restarts: a failed one (e.g. a full disk) is retried at the
+      // next interval; the ledger and the log still hold everything.
+      if (!isCofferError(error)) throw error;
+      logger.warn(
+        { code: error.code, seqno },
+        `snapshot not written: ${error.message}; retried after ${snapshotIntervalTx} more entries`,
+      );
+    }
   };
 
   const executeOne = async (position: number, bytes: Uint8Array): Promise<void> => {
@@ -397,7 +452,7 @@ async function startLocked(options: EngineOptions): Promise<Engine> {
       const leaf = txEntry(outcome);
       const index = tree.append(leafHash(leaf));
       assert.equal(index + 1, outcome.seqno, 'seqno is leaf index + 1');
-      await ledger.append(outcome.seqno, 'tx', leaf);
+      await writeLedger(() => ledger.append(outcome.seqno, 'tx', leaf));
       keepRecent(outcome.seqno, outcome.txId, leaf);
       if (outcome.txId !== null) {
         preVerified.delete(outcome.txId);
@@ -439,6 +494,7 @@ async function startLocked(options: EngineOptions): Promise<Engine> {
         for (const entry of entries) await executeOne(entry.position, entry.batch);
       }
     } catch (error) {
+      if (error instanceof StoppedWhilePaused) return;
       // A bug or an IO failure in the ledger files: stop executing and say so loudly.
       failure = isCofferError(error)
         ? error
@@ -496,7 +552,11 @@ async function startLocked(options: EngineOptions): Promise<Engine> {
             pendingIds.delete(txId);
             preVerified.delete(txId);
             statuses.delete(txId);
-            remember(txId, { status: 'Unknown' });
+            remember(txId, {
+              status: 'Unknown',
+              code: 'NODE_E_UNAVAILABLE',
+              message: `ordering refused the batch holding it (${code}): ${String(error)}; it is not in the ledger, submit it again`,
+            });
           }
         },
       );
@@ -591,6 +651,16 @@ async function startLocked(options: EngineOptions): Promise<Engine> {
   const submit = async (envelope: Envelope): Promise<SubmitOutcome> => {
     const down = unavailable();
     if (down !== undefined) return down;
+    if (ledgerFull !== undefined) {
+      return {
+        ok: false,
+        error: cofferError(
+          'NODE_E_UNAVAILABLE',
+          `execution is paused: ${ledgerFull.error.message}; it resumes when space returns`,
+        ),
+        retryAfterMs: ledgerFullRetryMs,
+      };
+    }
     const health = log.health();
     if (health !== 'ok') {
       return {
@@ -714,7 +784,16 @@ async function startLocked(options: EngineOptions): Promise<Engine> {
       time,
     }),
     health: () => {
-      if (failure !== undefined) return { ok: false, reason: failure.message };
+      if (failure !== undefined)
+        return {
+          ok: false,
+          reason: `execution stopped: ${failure.message}; restart the node once the cause is fixed`,
+        };
+      if (ledgerFull !== undefined)
+        return {
+          ok: false,
+          reason: `execution paused since ${new Date(ledgerFull.since).toISOString()}: ${ledgerFull.error.message}; it resumes by itself when space returns`,
+        };
       const h = log.health();
       return h === 'ok'
         ? { ok: true }
@@ -727,13 +806,21 @@ async function startLocked(options: EngineOptions): Promise<Engine> {
       unsubscribe();
       if (executing !== undefined) await executing;
       await log.close();
-      await closeLedger(ledger);
+      await closeLedger(ledger, logger);
     },
   };
 }
 
-async function closeLedger(ledger: LedgerWriter): Promise<void> {
-  await ledger.close();
+async function closeLedger(ledger: LedgerWriter, logger: Logger): Promise<void> {
+  try {
+    await ledger.close();
+  } catch (error) {
+    // E.g. a full disk: what was not written is regenerated from the ordering log at start.
+    logger.warn(
+      { code: isCofferError(error) ? error.code : undefined },
+      `ledger files not closed cleanly: ${String(error)}; the next start rebuilds them from the log`,
+    );
+  }
 }
 
 /** The ledger secret of this node: created with the node's first start, then only loaded. */

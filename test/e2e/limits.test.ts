@@ -403,10 +403,10 @@ async function fill(target: string): Promise<string> {
 type Acknowledged = { readonly txId: string; readonly key: string; readonly seqno: number };
 
 /**
- * A node whose `volume` (a folder of its data dir) is a small tmpfs that fills up. `resumes`
- * false marks the known bug: the node does not resume by itself once space returns.
+ * A node whose `volume` (a folder of its data dir) is a small tmpfs that fills up: a full
+ * ordering log refuses appends; full ledger files pause execution. Both resume by themselves.
  */
-function fullDiskScenario(name: string, volume: 'log' | 'ledger', resumes: boolean): void {
+function fullDiskScenario(name: string, volume: 'log' | 'ledger'): void {
   describe(`a full ${volume} volume (${name})`, () => {
     const dataDir = (): string => path.join(dir, 'nodes', name);
     const map = `public:kv.${name}`;
@@ -490,8 +490,8 @@ function fullDiskScenario(name: string, volume: 'log' | 'ledger', resumes: boole
         expect(answer.body.error?.code).toBe('NODE_E_UNAVAILABLE');
         expect(answer.body.error?.message).toMatch(/disk (is )?full/);
         expect(answer.body.error?.message).toContain('ENOSPC');
-        // A full log volume is a state the node leaves by itself: it says when to come back.
-        if (resumes) expect(answer.retryAfter).toBe('1');
+        // A full disk is a state the node leaves by itself: it says when to come back.
+        expect(answer.retryAfter).toBe('1');
       }
       const state = await health();
       if (process.env['COFFER_DEBUG'] !== undefined) {
@@ -508,30 +508,23 @@ function fullDiskScenario(name: string, volume: 'log' | 'ledger', resumes: boole
       await expectAcknowledgedKept();
     }, 60_000);
 
-    // A full ledger volume stops execution for good (engine: LEDGER_E_DISK_FULL sets its fatal
-    // `failure`), though the ledger writer says the call may be retried once there is space.
-    // Expected to fail until the engine retries; then `it.fails` turns red: make it `it`.
-    (resumes ? it : it.fails)(
-      'resumes by itself once space returns, without a restart',
-      async ({ skip }) => {
-        skip(!mounted, 'no tmpfs (COFFER_TEST_NO_MOUNT=1)');
-        await rm(filler, { force: true });
-        const deadline = Date.now() + resumeWaitMs;
-        let state = await health();
-        while (state.status !== 200 && Date.now() < deadline) {
-          await sleep(100);
-          state = await health();
-        }
-        expect(state.status, JSON.stringify(state.body)).toBe(200);
-        for (let i = 0; i < 5; i += 1) {
-          const answer = await submit('resumed');
-          expect(answer.status, JSON.stringify(answer.body)).toBe(200);
-          expect(answer.body.status).toBe('Committed');
-        }
-        await expectAcknowledgedKept();
-      },
-      30_000,
-    );
+    it('resumes by itself once space returns, without a restart', async ({ skip }) => {
+      skip(!mounted, 'no tmpfs (COFFER_TEST_NO_MOUNT=1)');
+      await rm(filler, { force: true });
+      const deadline = Date.now() + resumeWaitMs;
+      let state = await health();
+      while (state.status !== 200 && Date.now() < deadline) {
+        await sleep(100);
+        state = await health();
+      }
+      expect(state.status, JSON.stringify(state.body)).toBe(200);
+      for (let i = 0; i < 5; i += 1) {
+        const answer = await submit('resumed');
+        expect(answer.status, JSON.stringify(answer.body)).toBe(200);
+        expect(answer.body.status).toBe('Committed');
+      }
+      await expectAcknowledgedKept();
+    }, 30_000);
 
     it('after a restart, every acknowledged transaction is committed and new ones commit', async ({
       skip,
@@ -558,5 +551,5 @@ function fullDiskScenario(name: string, volume: 'log' | 'ledger', resumes: boole
   });
 }
 
-fullDiskScenario('log-full', 'log', true);
-fullDiskScenario('ledger-full', 'ledger', false);
+fullDiskScenario('log-full', 'log');
+fullDiskScenario('ledger-full', 'ledger');
