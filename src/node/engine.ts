@@ -292,6 +292,8 @@ async function startLocked(options: EngineOptions): Promise<Engine> {
   let failure: CofferError | undefined;
   /** Set while the ledger files' disk is full: execution waits and retries (nothing is lost). */
   let ledgerFull: { readonly since: number; readonly error: CofferError } | undefined;
+  // A function, so that checks after an await re-read the flag (no stale narrowing).
+  const stoppingNow = (): boolean => stopping;
 
   /**
    * Runs a ledger-file write; on a full disk, pauses execution and retries every
@@ -319,9 +321,9 @@ async function startLocked(options: EngineOptions): Promise<Engine> {
             `ledger files: ${error.message}; execution paused until space returns`,
           );
         }
-        if (stopping) throw new StoppedWhilePaused();
+        if (stoppingNow()) throw new StoppedWhilePaused();
         await new Promise((resolve) => setTimeout(resolve, ledgerFullRetryMs));
-        if (stopping) throw new StoppedWhilePaused();
+        if (stoppingNow()) throw new StoppedWhilePaused();
       }
     }
   };
