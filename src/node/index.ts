@@ -2,6 +2,7 @@
 import { readFile } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import { builtInApps } from '../contracts/index.js';
+import { createVerifyPool } from '../crypto/index.js';
 import { cofferError } from '../errors/index.js';
 import type { Consortium } from '../ledger/execute.js';
 import { loadMspFolder, type Msp } from '../msp/index.js';
@@ -50,18 +51,31 @@ export async function startNode(config: NodeConfig, logger: Logger): Promise<Run
     );
   }
   const apps = builtInApps();
-  const engine = await startEngine({
-    dataDir: config.dataDir,
-    nodeId: config.nodeId,
-    consortium: () => consortium,
-    apps,
-    rootSigner: { mspId: config.identity.mspId, certPem, sign: (message) => signing.sign(message) },
-    logger,
-    signatureIntervalTx: config.signatureIntervalTx,
-    signatureIntervalMs: config.signatureIntervalMs,
-    snapshotIntervalTx: config.snapshotIntervalTx,
-    pendingMax: config.pendingMax,
-  });
+  // Submissions' signatures are verified on every core (decision 0010).
+  const verifyPool = createVerifyPool();
+  let engine: Engine;
+  try {
+    engine = await startEngine({
+      dataDir: config.dataDir,
+      nodeId: config.nodeId,
+      consortium: () => consortium,
+      apps,
+      rootSigner: {
+        mspId: config.identity.mspId,
+        certPem,
+        sign: (message) => signing.sign(message),
+      },
+      logger,
+      signatureIntervalTx: config.signatureIntervalTx,
+      signatureIntervalMs: config.signatureIntervalMs,
+      snapshotIntervalTx: config.snapshotIntervalTx,
+      pendingMax: config.pendingMax,
+      verifier: verifyPool.verify,
+    });
+  } catch (error) {
+    await verifyPool.close();
+    throw error;
+  }
   let api;
   try {
     api = await createApi({
@@ -76,6 +90,7 @@ export async function startNode(config: NodeConfig, logger: Logger): Promise<Run
     });
   } catch (error) {
     await engine.stop();
+    await verifyPool.close();
     throw error;
   }
   const url = await api.listen(config.listen.host, config.listen.port);
@@ -86,6 +101,7 @@ export async function startNode(config: NodeConfig, logger: Logger): Promise<Run
     stop: async () => {
       await api.close();
       await engine.stop();
+      await verifyPool.close();
     },
   };
 }
