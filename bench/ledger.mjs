@@ -24,6 +24,7 @@
 // BENCH_LEDGER_SEND_CERT=0 leaves the certificate out of the envelopes (the ledger knows it
 // from the load generator's first transaction); BENCH_LEDGER_LATENCY_RATE fixes the offered
 // rate of the latency phase.
+// BENCH_LEDGER_VERIFY_THREADS=T sets the node's verification worker threads (0: main thread).
 // BENCH_LEDGER_CPU_PROF=DIR runs the node with --cpu-prof into DIR (summarise the profile
 // with `node bench/lib/cpuprofile-top.mjs DIR/*.cpuprofile`); BENCH_LEDGER_HEAP_SNAPSHOT=DIR
 // has it write a heap snapshot into DIR at the end (`node bench/lib/heapsnapshot-top.mjs`).
@@ -60,6 +61,8 @@ const sendCert = process.env.BENCH_LEDGER_SEND_CERT !== '0';
 /** Offered rate of the latency phase; 0: half the measured throughput. */
 const latencyRateFixed = intEnv('BENCH_LEDGER_LATENCY_RATE', 0);
 const cpuProfDir = process.env.BENCH_LEDGER_CPU_PROF;
+/** The node's signature-verification threads (`coffer up --verify-threads`); default per core. */
+const verifyThreads = process.env.BENCH_LEDGER_VERIFY_THREADS;
 /** A directory: the node writes a heap snapshot there at the end of the run. */
 const heapSnapshotDir = process.env.BENCH_LEDGER_HEAP_SNAPSHOT;
 /** Request-sized message for the raw verify loop (a kv put request is about 300 bytes). */
@@ -143,6 +146,7 @@ async function startNode(dir) {
         dir,
         '--port',
         '0',
+        ...(verifyThreads === undefined ? [] : ['--verify-threads', verifyThreads]),
         '--json',
         '--log-level',
         'warn',

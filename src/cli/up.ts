@@ -9,7 +9,8 @@ import { cofferError } from '../errors/index.js';
 import { generateCryptoMaterial } from '../msp/cryptogen/index.js';
 import { loadMspFolder } from '../msp/index.js';
 import type { Command } from './main.js';
-import { nodeConfigDefaults, type NodeConfig } from '../node/index.js';
+import { verifyPoolLimits } from '../crypto/index.js';
+import { nodeConfigDefaults, verifyThreadsDefault, type NodeConfig } from '../node/index.js';
 import { cliLogger, runInForeground } from './node.js';
 import type { ClientProfile } from './profile.js';
 
@@ -20,12 +21,14 @@ export const upOrgsMax = 16;
 export const defaultPort = 7443;
 
 const upUsage = `Usage: coffer up [--dir DIR] [--orgs N] [--host H] [--port P] [--check] [--json]
+                 [--verify-threads T]
 
 Creates (once) a local consortium in DIR (default ./.coffer): N organisations (default
 ${defaultOrgCount}) with Fabric-layout crypto material; checks every MSP and identity; then runs
 Org1's node on 127.0.0.1:P (default ${defaultPort}; 0 picks a free port) in the foreground.
   --check   only create and check the consortium, then exit (0 when all is well)
-  --json    print machine-readable lines (the check report; the running node's profile)`;
+  --json    print machine-readable lines (the check report; the running node's profile)
+  --verify-threads T  worker threads verifying signatures (default one per core; 0: none)`;
 
 function defaultCryptoConfig(orgs: number): string {
   const lines = ['PeerOrgs:'];
@@ -73,6 +76,7 @@ export const upCommand: Command = async (args, io) => {
         host: { type: 'string', default: '127.0.0.1' },
         port: { type: 'string', default: String(defaultPort) },
         'log-level': { type: 'string', default: 'info' },
+        'verify-threads': { type: 'string' },
         help: { type: 'boolean', default: false },
       },
     });
@@ -189,7 +193,21 @@ export const upCommand: Command = async (args, io) => {
       mspDir: path.join(peerOrgsDir, report.domain, 'msp'),
     })),
     ...nodeConfigDefaults,
+    verifyThreads:
+      values['verify-threads'] === undefined
+        ? verifyThreadsDefault()
+        : Number(values['verify-threads']),
   };
+  if (
+    !Number.isSafeInteger(config.verifyThreads) ||
+    config.verifyThreads < 0 ||
+    config.verifyThreads > verifyPoolLimits.threadsMax
+  ) {
+    throw cofferError(
+      'CLI_E_USAGE',
+      `--verify-threads must be an integer from 0 to ${verifyPoolLimits.threadsMax}`,
+    );
+  }
   await writeFile(path.join(dir, 'node.json'), `${JSON.stringify(config, null, 2)}\n`);
   const keystore = path.join(userDir, 'msp', 'keystore');
   const [keyFile] = (await readdir(keystore)).sort();

@@ -1,6 +1,8 @@
 // A node's configuration file (JSON). Paths are relative to the file's folder.
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { availableParallelism } from 'node:os';
+import { verifyPoolLimits } from '../crypto/index.js';
 import { cofferError } from '../errors/index.js';
 import { pendingEnvelopesMax } from './engine.js';
 
@@ -18,6 +20,8 @@ export type NodeConfig = {
   readonly snapshotIntervalTx: number;
   /** Transactions accepted but not yet executed; beyond this, submissions get HTTP 429. */
   readonly pendingMax: number;
+  /** Worker threads verifying submissions' signatures; 0: the main thread does (decision 0010). */
+  readonly verifyThreads: number;
 };
 
 export const nodeConfigDefaults = {
@@ -26,6 +30,9 @@ export const nodeConfigDefaults = {
   snapshotIntervalTx: 100_000,
   pendingMax: pendingEnvelopesMax,
 } as const;
+
+/** Default verification threads: one per core. */
+export const verifyThreadsDefault = (): number => availableParallelism();
 
 function field(condition: boolean, name: string, what: string): void {
   if (!condition) throw cofferError('CLI_E_USAGE', `node config: ${name} ${what}`, { field: name });
@@ -80,6 +87,14 @@ export async function readNodeConfig(file: string): Promise<NodeConfig> {
     'pendingMax',
     `must be at most ${pendingEnvelopesMax} (the engine's pendingEnvelopesMax), not ${pendingMax}`,
   );
+  const verifyThreads = json['verifyThreads'] ?? verifyThreadsDefault();
+  field(
+    Number.isSafeInteger(verifyThreads) &&
+      (verifyThreads as number) >= 0 &&
+      (verifyThreads as number) <= verifyPoolLimits.threadsMax,
+    'verifyThreads',
+    `must be an integer from 0 to ${verifyPoolLimits.threadsMax}`,
+  );
   return {
     nodeId: json['nodeId'] as string,
     dataDir: at(json['dataDir']),
@@ -98,5 +113,6 @@ export async function readNodeConfig(file: string): Promise<NodeConfig> {
     signatureIntervalMs: number('signatureIntervalMs'),
     snapshotIntervalTx: number('snapshotIntervalTx'),
     pendingMax,
+    verifyThreads: verifyThreads as number,
   };
 }

@@ -11,7 +11,7 @@ import type { NodeConfig } from './config.js';
 import { startEngine, type Engine } from './engine.js';
 
 export type { NodeConfig } from './config.js';
-export { nodeConfigDefaults, readNodeConfig } from './config.js';
+export { nodeConfigDefaults, readNodeConfig, verifyThreadsDefault } from './config.js';
 export type { Engine, Position, SubmitOutcome, TxStatus } from './engine.js';
 export type { ApiServer } from './api.js';
 
@@ -52,7 +52,8 @@ export async function startNode(config: NodeConfig, logger: Logger): Promise<Run
   }
   const apps = builtInApps();
   // Submissions' signatures are verified on every core (decision 0010).
-  const verifyPool = createVerifyPool();
+  const verifyPool =
+    config.verifyThreads > 0 ? createVerifyPool({ threads: config.verifyThreads }) : undefined;
   let engine: Engine;
   try {
     engine = await startEngine({
@@ -70,10 +71,10 @@ export async function startNode(config: NodeConfig, logger: Logger): Promise<Run
       signatureIntervalMs: config.signatureIntervalMs,
       snapshotIntervalTx: config.snapshotIntervalTx,
       pendingMax: config.pendingMax,
-      verifier: verifyPool.verify,
+      ...(verifyPool === undefined ? {} : { verifier: verifyPool.verify }),
     });
   } catch (error) {
-    await verifyPool.close();
+    await verifyPool?.close();
     throw error;
   }
   let api;
@@ -90,7 +91,7 @@ export async function startNode(config: NodeConfig, logger: Logger): Promise<Run
     });
   } catch (error) {
     await engine.stop();
-    await verifyPool.close();
+    await verifyPool?.close();
     throw error;
   }
   const url = await api.listen(config.listen.host, config.listen.port);
@@ -101,7 +102,7 @@ export async function startNode(config: NodeConfig, logger: Logger): Promise<Run
     stop: async () => {
       await api.close();
       await engine.stop();
-      await verifyPool.close();
+      await verifyPool?.close();
     },
   };
 }
