@@ -6,6 +6,8 @@ cd "$(dirname "$0")/.."
 
 need_apt=()
 command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
+# The etcd ordering tests run a real etcd cluster (Debian etcd-server: /usr/bin/etcd).
+command -v etcd >/dev/null 2>&1 || need_apt+=(etcd-server)
 if ((${#need_apt[@]})); then
   echo "installing Debian packages: ${need_apt[*]}"
   apt-get update -qq && apt-get install -y -qq "${need_apt[@]}" >/dev/null

@@ -448,6 +448,49 @@ export const errorRegistry = {
     summary: 'An ordering log option breaks a limit or a relation between limits.',
     fix: 'Fix the option named in the error; the limits are listed in docs/errors.md.',
   },
+  // --- ordering on etcd (decision 0011) --------------------------------------------------------
+  ORDERING_E_UNAVAILABLE: {
+    className: 'OrderingUnavailableError',
+    summary:
+      'The etcd cluster cannot order writes now (unreachable, no leader, or the TLS handshake is refused); appends are refused, reads of the local mirror still work.',
+    fix: 'Check the etcd members (coffer status, etcdctl endpoint health) and the node TLS certificate; appends resume by themselves once etcd answers again.',
+  },
+  ORDERING_E_OUTCOME_UNKNOWN: {
+    className: 'OrderingUnavailableError',
+    summary:
+      'An append was sent to etcd but got no position within appendTimeoutMs; the batch may be ordered (details.ordered says when it is known to be).',
+    fix: 'Do not assume it failed: look its transactions up by id once etcd is back; resubmitting is safe because replays are refused.',
+  },
+  ORDERING_E_COMPACTED: {
+    className: 'OrderingBehindError',
+    summary:
+      'This node is behind etcd retained history: batches it has not mirrored were compacted away while it was inactive longer than the retention window.',
+    fix: 'Catch up from a peer: fetch the missing entries (positions and revisions in the details) from another node and pass them to installFromPeer; the node then follows etcd again.',
+  },
+  ORDERING_E_ETCD_NOSPACE: {
+    className: 'OrderingUnavailableError',
+    summary:
+      'etcd raised its NOSPACE alarm (backend quota reached) and refuses writes until space is freed and the alarm is disarmed.',
+    fix: 'Retention frees space once every active node has mirrored the batches, then defragments and disarms; bring a lagging node up to date or stop it, and raise --quota-backend-bytes if it recurs.',
+  },
+  ORDERING_E_PEER_ENTRIES: {
+    className: 'OrderingInputError',
+    summary:
+      'Entries given to installFromPeer do not continue this mirror (positions not consecutive from the next one, revisions not increasing past the mirrored one), or the node is not behind.',
+    fix: 'Fetch entries from position committedPosition()+1 from a peer that is not behind, and install them in order while health() reports ORDERING_E_COMPACTED.',
+  },
+  ORDERING_E_ETCD_UNEXPECTED: {
+    className: 'OrderingCorruptError',
+    summary:
+      'etcd delivered data that breaks the ordering rules (revisions going back, two batches at one revision, or a damaged mirror record); the log stops following.',
+    fix: 'Do not write under the Coffer key prefix with other tools and give every node of a network the same prefix and cluster; restart the node once fixed (details name the key and revision).',
+  },
+  ORDERING_E_ETCD_LAUNCH: {
+    className: 'EtcdLaunchError',
+    summary:
+      'An etcd member could not be started or did not become healthy in time (binary missing, port taken, bad TLS files).',
+    fix: 'Install etcd (apt-get install etcd-server), read the member log named in the error, and start again.',
+  },
 
   // --- ledger: merkle tree and receipts ---------------------------------------------------------
   LEDGER_E_MERKLE_RANGE: {

@@ -24,3 +24,57 @@ export {
   segmentFileBytesMax,
 } from './limits.js';
 export { recordFormatVersion, recordHeaderBytes, recordMagic } from './record.js';
+// --- ordering on etcd (decision 0011)
+export type {
+  DurableRecord,
+  EtcdLog,
+  EtcdLogOptions,
+  EtcdLogStatus,
+  EtcdMemberStatus,
+  EtcdNodeStatus,
+  EtcdTls,
+  MirrorEntry,
+  RetentionOutcome,
+  RetentionRecord,
+} from './etcd.js';
+export { openEtcdLog } from './etcd.js';
+export type {
+  EtcdCluster,
+  EtcdLaunchOptions,
+  EtcdMemberInfo,
+  EtcdMemberSpec,
+} from './etcd-launch.js';
+export { etcdInstallHint, findEtcdBinary, freePort, launchEtcdCluster } from './etcd-launch.js';
+export type { EtcdLimitOptions, EtcdLimits } from './etcd-limits.js';
+export {
+  appendTimeoutMs,
+  defragFreeBytesMin,
+  defragFreeRatio,
+  defragIntervalMs,
+  defragTimeoutMs,
+  deleteOpsPerTxn,
+  durablePublishIntervalMs,
+  etcdBatchBytesMax,
+  etcdCallTimeoutMs,
+  etcdClientMessageBytesMax,
+  etcdMaxRequestBytes,
+  etcdPendingAppendsMax,
+  etcdPendingBytesMax,
+  etcdQuotaBackendBytes,
+  etcdRequestOverheadBytes,
+  etcdSnapshotCount,
+  etcdTxnOpsMax,
+  healthIntervalMs,
+  installBatchesMax,
+  mirrorChunkBatchesMax,
+  mirrorHeaderBytes,
+  retentionDeleteKeysMax,
+  retentionIntervalMs,
+  retentionWindowMs,
+  unavailableAfterMs,
+  watchBufferBatchesMax,
+  watchBufferBytesMax,
+  watchRetryMsMax,
+  watchRetryMsMin,
+  watchStallMs,
+} from './etcd-limits.js';

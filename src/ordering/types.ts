@@ -8,8 +8,12 @@ export type LogEntry = { readonly position: number; readonly batch: Uint8Array }
 export type LogHealth =
   | 'ok'
   | {
-      /** 'disk-full' clears by itself when space returns; 'failed' needs a restart. */
-      readonly state: 'disk-full' | 'failed';
+      /**
+       * 'disk-full' clears by itself when space returns; 'failed' needs a restart. The etcd log
+       * adds 'unavailable' (etcd cannot order writes; clears by itself when it answers again) and
+       * 'behind' (history it misses was compacted; clears after catching up from a peer).
+       */
+      readonly state: 'disk-full' | 'failed' | 'unavailable' | 'behind';
       /** When the state began, in ms since the epoch. */
       readonly since: number;
       readonly error: CofferError;

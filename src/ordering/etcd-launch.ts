@@ -1,0 +1,409 @@
+// Starts an etcd cluster as real processes on one host (tests, `coffer network up`): one member
+// per organisation, client and peer traffic over mutual TLS with the organisations' TLS
+// certificates (decision 0011). The caller brings the certificates; this file only runs etcd.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { accessSync, constants as fsConstants, closeSync, openSync } from 'node:fs';
+import { mkdir, readFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import path from 'node:path';
+import process from 'node:process';
+import { noop } from 'cockatiel';
+import { Etcd3 } from 'etcd3';
+import { cofferError, type CofferError } from '../errors/index.js';
+import type { OrderingLogger } from './embedded.js';
+import { etcdMaxRequestBytes, etcdQuotaBackendBytes, etcdSnapshotCount } from './etcd-limits.js';
+
+export type EtcdMemberSpec = {
+  /** Member name (--name); also the name of its data folder and log file. */
+  readonly name: string;
+  /** PEM certificate for both the client and the peer port: IP SAN of the host, server and client auth. */
+  readonly certFile: string;
+  readonly keyFile: string;
+};
+
+export type EtcdLaunchOptions = {
+  /** Folder for data folders (`<name>.etcd`) and logs (`<name>.log`). */
+  readonly dir: string;
+  readonly members: readonly EtcdMemberSpec[];
+  /** PEM bundle of every organisation's TLS CA: clients and peers must chain to one of them. */
+  readonly caFile: string;
+  /** Address the members listen on and advertise (default 127.0.0.1). */
+  readonly host?: string;
+  /** Path of the etcd binary (default: `etcd` on PATH, then /usr/bin/etcd). */
+  readonly etcdBinary?: string;
+  readonly maxRequestBytes?: number;
+  readonly quotaBackendBytes?: number;
+  readonly snapshotCount?: number;
+  /** Raft timing (etcd defaults 100 and 1000 ms). */
+  readonly heartbeatIntervalMs?: number;
+  readonly electionTimeoutMs?: number;
+  /** How long a start may take to become healthy (default 20 s). */
+  readonly startTimeoutMs?: number;
+  readonly logger?: OrderingLogger;
+};
+
+export type EtcdMemberInfo = {
+  readonly name: string;
+  readonly clientUrl: string;
+  readonly peerUrl: string;
+  readonly dataDir: string;
+  readonly logFile: string;
+};
+
+export type EtcdCluster = {
+  /** Client URLs of all members (https://host:port). */
+  readonly endpoints: readonly string[];
+  readonly members: readonly EtcdMemberInfo[];
+  readonly isRunning: (name: string) => boolean;
+  readonly pid: (name: string) => number | undefined;
+  /** Starts a stopped member again on its data folder and ports. */
+  readonly start: (name: string) => Promise<void>;
+  /** SIGTERM, then SIGKILL if it has not exited after 5 s. */
+  readonly stop: (name: string) => Promise<void>;
+  /** SIGKILL (kill -9); resolves once the process is gone. */
+  readonly kill: (name: string) => Promise<void>;
+  readonly restart: (name: string) => Promise<void>;
+  /** Waits until every running member (or `names`) is up, has a leader and serves a quorum read. */
+  readonly waitHealthy: (options?: {
+    readonly timeoutMs?: number;
+    readonly names?: readonly string[];
+  }) => Promise<void>;
+  /** Name of the current leader, as running members report it (undefined when none has one). */
+  readonly leader: () => Promise<string | undefined>;
+  /** Stops every member (SIGTERM, then SIGKILL); the cluster object is done afterwards. */
+  readonly stopAll: () => Promise<void>;
+};
+
+/** What to run when etcd is missing (Debian/Ubuntu package names). */
+export const etcdInstallHint =
+  'install etcd: `apt-get install etcd-server` (and `etcd-client` for etcdctl) on Debian/Ubuntu, or put an etcd 3.4+ binary on PATH';
+
+const stopGraceMs = 5_000;
+const pollMs = 100;
+const statusTimeoutMs = 1_000;
+
+/** A TCP port that was free a moment ago on `host` (bind to port 0, read it, close). */
+export function freePort(host = '127.0.0.1'): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen({ host, port: 0, exclusive: true }, () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address !== null ? address.port : 0;
+      server.close(() => {
+        if (port > 0) resolve(port);
+        else reject(new Error('no port assigned'));
+      });
+    });
+  });
+}
+
+/** The etcd binary to run, or a launch error that says how to install it. */
+export function findEtcdBinary(explicit?: string): string {
+  const candidates =
+    explicit === undefined
+      ? [
+          ...(process.env['PATH'] ?? '')
+            .split(path.delimiter)
+            .filter((dir) => dir !== '')
+            .map((dir) => path.join(dir, 'etcd')),
+          '/usr/bin/etcd',
+        ]
+      : [explicit];
+  for (const candidate of candidates) {
+    try {
+      accessSync(candidate, fsConstants.X_OK);
+      return candidate;
+    } catch {
+      // try the next one
+    }
+  }
+  throw launchError(
+    `etcd is not installed (looked for ${candidates.join(', ')}); ${etcdInstallHint}`,
+    {
+      looked: candidates,
+    },
+  );
+}
+
+type Member = EtcdMemberInfo & {
+  readonly spec: EtcdMemberSpec;
+  process: ChildProcess | undefined;
+  exited: Promise<void> | undefined;
+};
+
+/** Starts every member, waits until the cluster is healthy, and returns its handle. */
+export async function launchEtcdCluster(options: EtcdLaunchOptions): Promise<EtcdCluster> {
+  const binary = findEtcdBinary(options.etcdBinary);
+  const host = options.host ?? '127.0.0.1';
+  const startTimeoutMs = options.startTimeoutMs ?? 20_000;
+  const names = new Set(options.members.map((member) => member.name));
+  if (options.members.length === 0 || names.size !== options.members.length) {
+    throw launchError('an etcd cluster needs at least one member and unique member names', {
+      members: options.members.map((member) => member.name),
+    });
+  }
+  for (const member of options.members) {
+    if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/.test(member.name)) {
+      throw launchError(
+        `etcd member name ${JSON.stringify(member.name)} must be 1-63 letters, digits, '.', '_' or '-'`,
+        { name: member.name },
+      );
+    }
+  }
+  await mkdir(options.dir, { recursive: true });
+  const members: Member[] = [];
+  for (const spec of options.members) {
+    const clientPort = await freePort(host);
+    const peerPort = await freePort(host);
+    members.push({
+      name: spec.name,
+      spec,
+      clientUrl: `https://${host}:${clientPort}`,
+      peerUrl: `https://${host}:${peerPort}`,
+      dataDir: path.join(options.dir, `${spec.name}.etcd`),
+      logFile: path.join(options.dir, `${spec.name}.log`),
+      process: undefined,
+      exited: undefined,
+    });
+  }
+  const initialCluster = members.map((member) => `${member.name}=${member.peerUrl}`).join(',');
+  const token = `coffer-${randomBytes(6).toString('hex')}`;
+  const caPem = await readFile(options.caFile);
+  const clients = new Map<string, Etcd3>();
+
+  const memberNamed = (name: string): Member => {
+    const member = members.find((candidate) => candidate.name === name);
+    if (member === undefined) {
+      throw launchError(`no etcd member named ${name}`, { name });
+    }
+    return member;
+  };
+
+  const args = (member: Member): string[] => [
+    `--name=${member.name}`,
+    `--data-dir=${member.dataDir}`,
+    `--listen-client-urls=${member.clientUrl}`,
+    `--advertise-client-urls=${member.clientUrl}`,
+    `--listen-peer-urls=${member.peerUrl}`,
+    `--initial-advertise-peer-urls=${member.peerUrl}`,
+    `--initial-cluster=${initialCluster}`,
+    '--initial-cluster-state=new',
+    `--initial-cluster-token=${token}`,
+    '--client-cert-auth',
+    `--trusted-ca-file=${options.caFile}`,
+    `--cert-file=${member.spec.certFile}`,
+    `--key-file=${member.spec.keyFile}`,
+    '--peer-client-cert-auth',
+    `--peer-trusted-ca-file=${options.caFile}`,
+    `--peer-cert-file=${member.spec.certFile}`,
+    `--peer-key-file=${member.spec.keyFile}`,
+    `--max-request-bytes=${options.maxRequestBytes ?? etcdMaxRequestBytes}`,
+    `--quota-backend-bytes=${options.quotaBackendBytes ?? etcdQuotaBackendBytes}`,
+    `--snapshot-count=${options.snapshotCount ?? etcdSnapshotCount}`,
+    // Coffer compacts itself once every active node has mirrored (decision 0011).
+    '--auto-compaction-retention=0',
+    `--heartbeat-interval=${options.heartbeatIntervalMs ?? 100}`,
+    `--election-timeout=${options.electionTimeoutMs ?? 1000}`,
+    '--experimental-watch-progress-notify-interval=5s',
+    '--logger=zap',
+    '--log-outputs=stderr',
+  ];
+
+  const spawnMember = async (member: Member): Promise<void> => {
+    if (member.process !== undefined) return;
+    await mkdir(member.dataDir, { recursive: true, mode: 0o700 });
+    const fd = openSync(member.logFile, 'a');
+    let child: ChildProcess;
+    try {
+      child = spawn(binary, args(member), { stdio: ['ignore', fd, fd] });
+    } finally {
+      closeSync(fd);
+    }
+    member.process = child;
+    member.exited = new Promise<void>((resolve) => {
+      child.once('exit', (code, signal) => {
+        if (member.process === child) member.process = undefined;
+        options.logger?.info(
+          { member: member.name, code, signal },
+          `etcd member ${member.name} exited`,
+        );
+        resolve();
+      });
+      child.once('error', (error) => {
+        if (member.process === child) member.process = undefined;
+        options.logger?.error({ member: member.name, error: error.message }, 'etcd spawn failed');
+        resolve();
+      });
+    });
+  };
+
+  const clientFor = async (member: Member): Promise<Etcd3> => {
+    const existing = clients.get(member.name);
+    if (existing !== undefined) return existing;
+    const client = new Etcd3({
+      hosts: [member.clientUrl],
+      credentials: {
+        rootCertificate: caPem,
+        certChain: await readFile(member.spec.certFile),
+        privateKey: await readFile(member.spec.keyFile),
+      },
+      dialTimeout: statusTimeoutMs,
+      faultHandling: { global: noop, host: () => noop },
+    });
+    clients.set(member.name, client);
+    return client;
+  };
+
+  /** undefined when healthy; otherwise why not. */
+  const memberProblem = async (member: Member): Promise<string | undefined> => {
+    if (member.process === undefined) return 'not running';
+    try {
+      const client = await clientFor(member);
+      const deadline = () => ({ deadline: Date.now() + statusTimeoutMs });
+      const status = await client.maintenance.status(deadline());
+      if (status.leader === '0') return 'no leader';
+      // A linearizable read needs the leader's confirmation (ReadIndex): the member is in a quorum.
+      await client.kv.range({ key: Buffer.from('/coffer-launch-health') }, deadline());
+      return undefined;
+    } catch (error) {
+      return messageOf(error);
+    }
+  };
+
+  const waitHealthy = async (
+    wait: { readonly timeoutMs?: number; readonly names?: readonly string[] } = {},
+  ): Promise<void> => {
+    const timeoutMs = wait.timeoutMs ?? startTimeoutMs;
+    const targets =
+      wait.names === undefined
+        ? members.filter((member) => member.process !== undefined)
+        : wait.names.map(memberNamed);
+    const until = Date.now() + timeoutMs;
+    let problems: string[] = [];
+    for (;;) {
+      problems = [];
+      for (const member of targets) {
+        const problem = await memberProblem(member);
+        if (problem !== undefined) problems.push(`${member.name}: ${problem}`);
+      }
+      if (problems.length === 0) return;
+      if (Date.now() >= until) break;
+      await sleep(pollMs);
+    }
+    const tails = await Promise.all(targets.map((member) => logTail(member.logFile)));
+    throw launchError(
+      `etcd did not become healthy within ${timeoutMs} ms (${problems.join('; ')}); see the member logs: ${targets.map((member) => member.logFile).join(', ')}`,
+      { problems, logTails: tails },
+    );
+  };
+
+  const signal = async (name: string, how: NodeJS.Signals): Promise<void> => {
+    const member = memberNamed(name);
+    const child = member.process;
+    if (child === undefined) return;
+    const exited = member.exited;
+    child.kill(how);
+    if (how === 'SIGTERM') {
+      const timer = setTimeout(() => child.kill('SIGKILL'), stopGraceMs);
+      await exited;
+      clearTimeout(timer);
+    } else {
+      await exited;
+    }
+    // A client kept on a dead member would hold a broken channel: make a new one next time.
+    const client = clients.get(name);
+    clients.delete(name);
+    client?.close();
+  };
+
+  const killAllNow = (): void => {
+    for (const member of members) member.process?.kill('SIGKILL');
+  };
+  // Never leave etcd processes behind, even when the caller crashes before stopAll.
+  process.once('exit', killAllNow);
+
+  const stopAll = async (): Promise<void> => {
+    await Promise.all(members.map((member) => signal(member.name, 'SIGTERM')));
+    for (const client of clients.values()) client.close();
+    clients.clear();
+    process.removeListener('exit', killAllNow);
+  };
+
+  const cluster: EtcdCluster = {
+    endpoints: members.map((member) => member.clientUrl),
+    members: members.map(({ name, clientUrl, peerUrl, dataDir, logFile }) => ({
+      name,
+      clientUrl,
+      peerUrl,
+      dataDir,
+      logFile,
+    })),
+    isRunning: (name) => memberNamed(name).process !== undefined,
+    pid: (name) => memberNamed(name).process?.pid,
+    start: async (name) => {
+      await spawnMember(memberNamed(name));
+    },
+    stop: (name) => signal(name, 'SIGTERM'),
+    kill: (name) => signal(name, 'SIGKILL'),
+    restart: async (name) => {
+      await signal(name, 'SIGTERM');
+      await spawnMember(memberNamed(name));
+    },
+    waitHealthy,
+    leader: async () => {
+      const ids = new Map<string, string>();
+      let leaderId: string | undefined;
+      for (const member of members.filter((candidate) => candidate.process !== undefined)) {
+        try {
+          const client = await clientFor(member);
+          const status = await client.maintenance.status({
+            deadline: Date.now() + statusTimeoutMs,
+          });
+          ids.set(status.header.member_id, member.name);
+          if (status.leader !== '0') leaderId = status.leader;
+        } catch {
+          // a member that does not answer is not the leader we can name
+        }
+      }
+      return leaderId === undefined ? undefined : ids.get(leaderId);
+    },
+    stopAll,
+  };
+
+  try {
+    await Promise.all(members.map(spawnMember));
+    await waitHealthy({ timeoutMs: startTimeoutMs });
+  } catch (error) {
+    await stopAll();
+    throw error;
+  }
+  options.logger?.info(
+    { endpoints: cluster.endpoints },
+    `etcd cluster of ${members.length} members is healthy`,
+  );
+  return cluster;
+}
+
+async function logTail(file: string): Promise<string> {
+  try {
+    const text = await readFile(file, 'utf8');
+    return text.split('\n').slice(-15).join('\n');
+  } catch {
+    return '';
+  }
+}
+
+function launchError(message: string, details: Record<string, unknown>): CofferError {
+  return cofferError('ORDERING_E_ETCD_LAUNCH', message, details);
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

@@ -1,0 +1,1582 @@
+// The OrderingLog on an etcd cluster (decision 0011).
+//
+// Appending puts the batch under a key unique to this append (`<prefix>/batches/<node>/<session>/
+// <n>`), in a transaction that only creates the key: a retried attempt can never order the batch
+// twice. The global order is the etcd revision order of those puts. Every node watches the batch
+// prefix from the revision after the last one it mirrored and writes each batch, in order, into
+// a local embedded log (its mirror, fsync'd), wrapped with its revision; positions are counted
+// over batch puts, so they are the same on every node. Reads, the committed position and commit
+// notifications come from the mirror; an append resolves once this node's mirror holds it.
+//
+// Nodes publish their mirrored position; a retention task deletes and compacts what every
+// active node holds (etcd-retention.ts). A node whose resume revision was compacted reports
+// ORDERING_E_COMPACTED and waits for installFromPeer instead of skipping anything.
+import { AssertionError, ok as assert } from 'node:assert';
+import { X509Certificate, createPrivateKey, randomBytes } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import { ConsecutiveBreaker, circuitBreaker, handleWhen, noop, retry } from 'cockatiel';
+import {
+  Etcd3,
+  isRecoverableError,
+  type IKeyValue,
+  type IOptions,
+  type IWatchRequest,
+  type IWatchResponse,
+} from 'etcd3';
+import { cofferError, isCofferError, type CofferError } from '../errors/index.js';
+import {
+  openEmbeddedLog,
+  type EmbeddedLog,
+  type EmbeddedLogOptions,
+  type OrderingLogger,
+} from './embedded.js';
+import {
+  defragFreeRatio,
+  defragTimeoutMs,
+  deleteOpsPerTxn,
+  etcdBatchBytesMax,
+  etcdClientMessageBytesMax,
+  installBatchesMax,
+  mirrorChunkBatchesMax,
+  mirrorHeaderBytes,
+  resolveEtcdLimits,
+  retentionDeleteKeysMax,
+  watchRetryMsMax,
+  watchRetryMsMin,
+  type EtcdLimitOptions,
+} from './etcd-limits.js';
+import { decodeMirrorRecord, encodeMirrorRecord, type MirrorEntry } from './etcd-mirror.js';
+import {
+  compactionTarget,
+  parseDurableRecord,
+  parseRetentionRecord,
+  retentionBase,
+  shouldCompact,
+  type DurableRecord,
+  type RetentionRecord,
+} from './etcd-retention.js';
+import type { LogEntry, LogHealth, OrderingLog } from './types.js';
+
+export type { MirrorEntry } from './etcd-mirror.js';
+export type { DurableRecord, RetentionRecord } from './etcd-retention.js';
+
+/** This node's TLS identity towards etcd, all PEM text. */
+export type EtcdTls = {
+  /** The organisations' TLS CA certificates etcd's certificates chain to. */
+  readonly caPem: string;
+  /** The node's TLS certificate (client auth) and its private key. */
+  readonly certPem: string;
+  readonly keyPem: string;
+};
+
+export type EtcdLogOptions = EtcdLimitOptions & {
+  /** Folder of the local mirror (an embedded log). */
+  readonly mirrorDir: string;
+  /** Client URLs of the etcd members, `https://host:port`. */
+  readonly endpoints: readonly string[];
+  readonly tls: EtcdTls;
+  /** Key prefix of this network in etcd, e.g. `/coffer/net1` (no trailing slash). */
+  readonly prefix: string;
+  /** This node's id: part of its batch keys and the name of its durable record. */
+  readonly nodeId: string;
+  readonly logger?: OrderingLogger;
+  /** Wall clock in ms since the epoch (default Date.now), for health and published records. */
+  readonly now?: () => number;
+  /** Run the retention task on this node (default true; any node may run it). */
+  readonly retention?: boolean;
+  /** Options of the embedded mirror (fsync off only in benchmarks). */
+  readonly mirror?: Pick<EmbeddedLogOptions, 'fsync' | 'storage'>;
+};
+
+export type EtcdMemberStatus = {
+  readonly endpoint: string;
+  /** Member id (hex) and name, when the member answered. */
+  readonly id?: string;
+  readonly name?: string;
+  readonly ok: boolean;
+  readonly error?: string;
+  readonly isLeader?: boolean;
+  readonly dbSizeBytes?: number;
+  readonly dbSizeInUseBytes?: number;
+  readonly raftTerm?: number;
+  readonly raftIndex?: number;
+  readonly version?: string;
+};
+
+export type EtcdNodeStatus = DurableRecord & {
+  /** Whether this node's retention task counts it as active (undefined: not observed yet). */
+  readonly active?: boolean;
+};
+
+export type EtcdLogStatus = {
+  readonly nodeId: string;
+  readonly health: LogHealth;
+  /** What this node's mirror holds. */
+  readonly mirror: { readonly position: number; readonly revision: number };
+  readonly leader?: { readonly id: string; readonly name: string };
+  readonly members: readonly EtcdMemberStatus[];
+  readonly alarms: readonly { readonly memberId: string; readonly alarm: string }[];
+  readonly retention?: RetentionRecord;
+  /** Durable positions every node published. */
+  readonly nodes: readonly EtcdNodeStatus[];
+  /** Errors met while gathering this status (the rest is still filled in). */
+  readonly errors: readonly string[];
+};
+
+export type RetentionOutcome = {
+  /** Batch keys deleted. */
+  readonly deleted: number;
+  /** Revision etcd was compacted at by this round, if it compacted. */
+  readonly compactedAt?: number;
+  /** Members defragmented, and NOSPACE alarms disarmed. */
+  readonly defragmented: readonly string[];
+  readonly disarmed: number;
+};
+
+export type EtcdLog = OrderingLog & {
+  /** Mirror entries with their etcd revisions (what a peer serves for installFromPeer). */
+  readonly readMirror: (from: number, max: number) => Promise<readonly MirrorEntry[]>;
+  /**
+   * While health() is ORDERING_E_COMPACTED: appends entries fetched from a peer (positions from
+   * committedPosition() + 1, revisions increasing) to the mirror, then follows etcd again once
+   * the gap is closed. Resolves with the new committed position. Checking the entries' content
+   * (signature entries) is the caller's job.
+   */
+  readonly installFromPeer: (entries: readonly MirrorEntry[]) => Promise<number>;
+  /** etcd revision of the last mirrored batch (0 when empty). */
+  readonly mirroredRevision: () => number;
+  /** etcd health, leader, members' database sizes, alarms, and every node's durable position. */
+  readonly status: () => Promise<EtcdLogStatus>;
+  /** Runs one retention round now (the task also runs every retentionIntervalMs). */
+  readonly runRetention: () => Promise<RetentionOutcome>;
+};
+
+type PendingAppend = {
+  readonly key: string;
+  readonly bytes: number;
+  readonly startedAt: number;
+  readonly resolve: (position: number) => void;
+  readonly reject: (error: CofferError) => void;
+  readonly done: Promise<unknown>;
+  settled: boolean;
+  /** Known once etcd confirmed the put (or that the key already existed). */
+  ordered: boolean;
+  revision: number | undefined;
+  timer: NodeJS.Timeout | undefined;
+};
+
+type Trouble = { readonly since: number; readonly error: CofferError };
+
+type WatchedBatch = { readonly revision: number; readonly key: string; readonly value: Buffer };
+
+type WatchOutcome =
+  | { readonly kind: 'stopped' | 'stall' | 'mirror-failed' }
+  | { readonly kind: 'error'; readonly error: unknown }
+  | { readonly kind: 'compacted'; readonly compactRevision: number }
+  | { readonly kind: 'unexpected'; readonly error: CofferError };
+
+/** The grpc-js duplex stream etcd3 hands out (its declared type omits flow control). */
+type WatchStream = {
+  write: (request: IWatchRequest) => boolean;
+  cancel: () => void;
+  pause: () => void;
+  resume: () => void;
+  on: {
+    (event: 'data', listener: (response: IWatchResponse) => void): WatchStream;
+    (event: 'error', listener: (error: Error) => void): WatchStream;
+    (event: 'end', listener: () => void): WatchStream;
+  };
+  removeAllListeners: () => WatchStream;
+};
+
+type ActiveWatch = {
+  /** Highest revision the stream has shown this node (events or progress). */
+  seen: number;
+  /** The stream is paused or the mirror has buffered batches to write: slow, not stalled. */
+  busy: () => boolean;
+  readonly finish: (outcome: WatchOutcome) => void;
+  readonly requestProgress: () => void;
+};
+
+const silentLogger: OrderingLogger = { info: noopLog, warn: noopLog, error: noopLog };
+const nodeIdPattern = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+const prefixPattern = /^[A-Za-z0-9._\-/]{1,128}$/;
+const abandonedKeysMax = 1024;
+
+function noopLog(): void {
+  // deliberately empty
+}
+
+/**
+ * Opens the mirror in `options.mirrorDir` and starts following etcd. Resolves without waiting
+ * for etcd: reads work at once, and health() says when appends cannot be ordered.
+ */
+export async function openEtcdLog(options: EtcdLogOptions): Promise<EtcdLog> {
+  const resolved = resolveEtcdLimits(options);
+  if (!resolved.ok) throw resolved.error;
+  const limits = resolved.value;
+  checkIdentity(options);
+  const credentials = checkTls(options.tls);
+  const endpoints = checkEndpoints(options.endpoints);
+  const logger = options.logger ?? silentLogger;
+  const now = options.now ?? Date.now;
+  const mono = (): number => performance.now();
+
+  const batchesPrefix = `${options.prefix}/batches/`;
+  const durablePrefix = `${options.prefix}/durable/`;
+  const durableKey = `${durablePrefix}${options.nodeId}`;
+  const retentionKey = `${options.prefix}/retention`;
+  const healthKey = `${options.prefix}/health`;
+  const session = randomBytes(8).toString('hex');
+  let counter = 0;
+
+  const mirror: EmbeddedLog = await openEmbeddedLog(options.mirrorDir, {
+    ...options.mirror,
+    logger,
+    now,
+    batchBytesMax: etcdBatchBytesMax + mirrorHeaderBytes,
+  });
+  let mirrored = { position: mirror.committedPosition(), revision: 0 };
+  if (mirrored.position > 0) {
+    const [last] = await mirror.read(mirrored.position, 1);
+    assert(last !== undefined, 'the mirror reads its committed tail');
+    const decoded = decodeMirrorRecord(last.batch, last.position);
+    if (!decoded.ok) {
+      await mirror.close();
+      throw decoded.error;
+    }
+    mirrored = { position: mirrored.position, revision: decoded.revision };
+  }
+  /** The watch may resume here even if it is above mirrored.revision + 1 (retention record). */
+  let resumeFloor = 0;
+
+  const grpcOptions = {
+    'grpc.max_receive_message_length': etcdClientMessageBytesMax,
+    'grpc.max_send_message_length': etcdClientMessageBytesMax,
+    'grpc.keepalive_time_ms': 10_000,
+    'grpc.keepalive_timeout_ms': 5_000,
+  };
+  const etcd = new Etcd3({
+    hosts: [...endpoints],
+    credentials,
+    grpcOptions,
+    dialTimeout: limits.callTimeoutMs,
+    faultHandling: {
+      // A failing member is skipped for a second; a call tries each member once.
+      host: () =>
+        circuitBreaker(handleWhen(isRecoverableError), {
+          halfOpenAfter: 1_000,
+          breaker: new ConsecutiveBreaker(3),
+        }),
+      global: retry(handleWhen(isRecoverableError), { maxAttempts: endpoints.length }),
+    },
+  });
+  /** One client per member, for per-member calls (status, defragment). */
+  const memberClients = new Map<string, Etcd3>();
+  const memberClient = (endpoint: string): Etcd3 => {
+    let client = memberClients.get(endpoint);
+    if (client === undefined) {
+      const memberOptions: IOptions = {
+        hosts: [endpoint],
+        credentials,
+        grpcOptions,
+        dialTimeout: limits.callTimeoutMs,
+        faultHandling: { global: noop, host: () => noop },
+      };
+      client = new Etcd3(memberOptions);
+      memberClients.set(endpoint, client);
+    }
+    return client;
+  };
+  const call = (ms = limits.callTimeoutMs) => ({ deadline: Date.now() + ms });
+
+  // --- health -----------------------------------------------------------------------------
+  let failed: Trouble | undefined;
+  let behind: Trouble | undefined;
+  let unavailable: Trouble | undefined;
+  let nospace: Trouble | undefined;
+  let lastContactAt = mono();
+
+  const contactOk = (): void => {
+    lastContactAt = mono();
+    if (unavailable !== undefined) {
+      unavailable = undefined;
+      logger.info({ nodeId: options.nodeId }, 'etcd ordering: etcd answers again; appends resume');
+    }
+  };
+  const contactFailed = (error: unknown): void => {
+    if (unavailable !== undefined || mono() - lastContactAt < limits.unavailableAfterMs) return;
+    unavailable = {
+      since: now(),
+      error: cofferError(
+        'ORDERING_E_UNAVAILABLE',
+        `cannot order writes: no answer from etcd (${endpoints.join(', ')}) for ${Math.round(mono() - lastContactAt)} ms: ${messageOf(error)}; reads still work`,
+        { endpoints: [...endpoints], retryable: true, retryAfterMs: limits.healthIntervalMs },
+        error,
+      ),
+    };
+    logger.error({ nodeId: options.nodeId }, unavailable.error.message);
+  };
+  const enterNoSpace = (error: unknown): void => {
+    if (nospace !== undefined) return;
+    nospace = {
+      since: now(),
+      error: cofferError(
+        'ORDERING_E_ETCD_NOSPACE',
+        `etcd is out of space (NOSPACE alarm: ${messageOf(error)}); appends are refused until retention frees space and disarms it`,
+        { retryable: true, retryAfterMs: limits.retentionIntervalMs },
+        error,
+      ),
+    };
+    logger.error({ nodeId: options.nodeId }, nospace.error.message);
+  };
+  const fail = (error: CofferError): void => {
+    if (failed !== undefined) return;
+    failed = { since: now(), error };
+    logger.error({ nodeId: options.nodeId, ...error.details }, error.message);
+  };
+
+  const health = (): LogHealth => {
+    if (failed !== undefined) return { state: 'failed', ...failed };
+    const local = mirror.health();
+    if (local !== 'ok') return local;
+    if (behind !== undefined) return { state: 'behind', ...behind };
+    if (unavailable !== undefined) return { state: 'unavailable', ...unavailable };
+    if (nospace !== undefined) return { state: 'unavailable', ...nospace };
+    return 'ok';
+  };
+
+  // --- lifecycle helpers ------------------------------------------------------------------
+  let closed = false;
+  let stopped = false;
+  let closing: Promise<void> | undefined;
+  // Read through a call: they change while a loop awaits, which narrowing cannot see.
+  const isStopped = (): boolean => stopped;
+  const sleepers = new Set<() => void>();
+  /** Waits `ms`, or less if the log stops or `wake()` is called. */
+  const nap = (ms: number): Promise<void> =>
+    new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        sleepers.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      sleepers.add(done);
+    });
+  const wake = (): void => {
+    for (const sleeper of [...sleepers]) sleeper();
+  };
+
+  // --- appends ----------------------------------------------------------------------------
+  const pending = new Map<string, PendingAppend>();
+  let pendingBytes = 0;
+  const abandoned = new Set<string>();
+
+  const settle = (entry: PendingAppend): void => {
+    entry.settled = true;
+    clearTimeout(entry.timer);
+    pending.delete(entry.key);
+    pendingBytes -= entry.bytes;
+  };
+
+  const timeOut = (entry: PendingAppend): void => {
+    if (entry.settled) return;
+    settle(entry);
+    abandoned.add(entry.key);
+    if (abandoned.size > abandonedKeysMax) {
+      const [oldest] = abandoned;
+      if (oldest !== undefined) abandoned.delete(oldest);
+    }
+    entry.reject(
+      cofferError(
+        'ORDERING_E_OUTCOME_UNKNOWN',
+        entry.ordered
+          ? `the batch was ordered by etcd (revision ${String(entry.revision)}) but is not in this node's mirror after ${limits.appendTimeoutMs} ms; it will execute at its position`
+          : `no answer from etcd for this append within ${limits.appendTimeoutMs} ms; the batch may still be ordered`,
+        {
+          ordered: entry.ordered,
+          revision: entry.revision ?? null,
+          key: entry.key,
+          appendTimeoutMs: limits.appendTimeoutMs,
+          retryable: false,
+        },
+      ),
+    );
+  };
+
+  const sendAppend = async (entry: PendingAppend, value: Buffer): Promise<void> => {
+    const key = Buffer.from(entry.key);
+    for (let attempt = 1; !entry.settled; attempt += 1) {
+      try {
+        // Create-only: if an earlier attempt landed, this one changes nothing and says so.
+        const response = await etcd.kv.txn(
+          {
+            compare: [{ key, target: 'Create', result: 'Equal', create_revision: 0 }],
+            success: [{ request_put: { key, value } }],
+            failure: [{ request_range: { key, keys_only: true } }],
+          },
+          call(),
+        );
+        contactOk();
+        const existing = response.responses[0]?.response_range.kvs[0];
+        entry.ordered = true;
+        entry.revision = response.succeeded
+          ? Number(response.header.revision)
+          : existing === undefined
+            ? undefined
+            : Number(existing.mod_revision);
+        return;
+      } catch (error) {
+        rethrowBug(error);
+        if (isNoSpace(error)) {
+          enterNoSpace(error);
+          if (attempt === 1 && !isSettled(entry)) {
+            // Refused before it was applied: certainly not ordered.
+            settle(entry);
+            entry.reject(nospace?.error ?? noSpaceError(error));
+            return;
+          }
+        }
+        contactFailed(error);
+        if (!isSettled(entry) && !isStopped()) await nap(limits.healthIntervalMs / 2);
+        if (isStopped()) return;
+      }
+    }
+  };
+
+  const append = (batch: Uint8Array): Promise<number> => {
+    if (closed) return Promise.reject(closedError(options.mirrorDir));
+    if (batch.byteLength > limits.batchBytesMax) {
+      return Promise.reject(
+        cofferError(
+          'ORDERING_E_BATCH_TOO_LARGE',
+          `a batch of ${batch.byteLength} bytes is larger than batchBytesMax (${limits.batchBytesMax})`,
+          { bytes: batch.byteLength, batchBytesMax: limits.batchBytesMax },
+        ),
+      );
+    }
+    const current = health();
+    if (current !== 'ok') return Promise.reject(current.error);
+    if (
+      pending.size >= limits.pendingAppendsMax ||
+      pendingBytes + batch.byteLength > limits.pendingBytesMax
+    ) {
+      const retryAfterMs = 50;
+      return Promise.reject(
+        cofferError(
+          'ORDERING_E_BACKPRESSURE',
+          `${pending.size} appends (${pendingBytes} bytes) already wait for etcd and the mirror; retry in ${retryAfterMs} ms`,
+          {
+            retryAfterMs,
+            retryable: true,
+            pendingBatches: pending.size,
+            pendingBytes,
+            pendingBatchesMax: limits.pendingAppendsMax,
+            pendingBytesMax: limits.pendingBytesMax,
+          },
+        ),
+      );
+    }
+    const key = `${batchesPrefix}${options.nodeId}/${session}/${String(counter)}`;
+    counter += 1;
+    let resolveAppend: (position: number) => void = noopLog;
+    let rejectAppend: (error: CofferError) => void = noopLog;
+    const promise = new Promise<number>((resolve, reject) => {
+      resolveAppend = resolve;
+      rejectAppend = reject;
+    });
+    const entry: PendingAppend = {
+      key,
+      bytes: batch.byteLength,
+      startedAt: mono(),
+      resolve: resolveAppend,
+      reject: rejectAppend,
+      done: promise.catch(noopLog),
+      settled: false,
+      ordered: false,
+      revision: undefined,
+      timer: undefined,
+    };
+    entry.timer = setTimeout(() => {
+      timeOut(entry);
+    }, limits.appendTimeoutMs);
+    pending.set(key, entry);
+    pendingBytes += entry.bytes;
+    void sendAppend(entry, Buffer.from(batch.buffer, batch.byteOffset, batch.byteLength));
+    return promise;
+  };
+
+  /** A batch reached the mirror at `position`: resolve its append if it is this node's. */
+  const mirroredBatch = (key: string, position: number): void => {
+    const entry = pending.get(key);
+    if (entry !== undefined) {
+      settle(entry);
+      entry.resolve(position);
+    } else if (abandoned.delete(key)) {
+      logger.warn(
+        { nodeId: options.nodeId, key, position },
+        `etcd ordering: a batch whose append timed out was ordered at position ${position}`,
+      );
+    }
+  };
+
+  // --- the mirror writer --------------------------------------------------------------------
+  /** Writes batches to the mirror in order (one group commit); false if the mirror failed. */
+  const writeMirror = async (batches: readonly WatchedBatch[]): Promise<boolean> => {
+    const results = await Promise.allSettled(
+      batches.map((batch) => mirror.append(encodeMirrorRecord(batch.revision, batch.value))),
+    );
+    for (const [i, result] of results.entries()) {
+      const batch = batches[i];
+      assert(batch !== undefined, 'one result per batch');
+      if (result.status === 'rejected') {
+        rethrowBug(result.reason);
+        logger.error(
+          { nodeId: options.nodeId, revision: batch.revision },
+          `etcd ordering: the mirror refused a batch (${messageOf(result.reason)}); following stops until it is healthy`,
+        );
+        return false;
+      }
+      assert(result.value === mirrored.position + 1, 'the mirror takes positions in etcd order');
+      assert(batch.revision > mirrored.revision, 'mirrored revisions increase');
+      mirrored = { position: result.value, revision: batch.revision };
+      mirroredBatch(batch.key, result.value);
+    }
+    return true;
+  };
+
+  // --- following etcd -----------------------------------------------------------------------
+  let activeWatch: ActiveWatch | undefined;
+  /** A revision the cluster had, with when the watch was first seen below it. */
+  let stallCheck: { readonly revision: number; readonly since: number } | undefined;
+
+  const watchOnce = async (start: number): Promise<WatchOutcome> => {
+    let stream: WatchStream;
+    try {
+      stream = (await etcd.watchClient.watch()) as unknown as WatchStream;
+    } catch (error) {
+      rethrowBug(error);
+      return { kind: 'error', error };
+    }
+    return new Promise<WatchOutcome>((resolveWatch) => {
+      const buffer: WatchedBatch[] = [];
+      let bufferBytes = 0;
+      let paused = false;
+      let writer: Promise<void> | undefined;
+      let finished = false;
+      let lastQueued = start - 1;
+
+      const finish = (outcome: WatchOutcome): void => {
+        if (finished) return;
+        finished = true;
+        if (activeWatch === watch) activeWatch = undefined;
+        stream.removeAllListeners();
+        stream.on('error', noopLog);
+        stream.cancel();
+        buffer.length = 0;
+        bufferBytes = 0;
+        void (writer ?? Promise.resolve()).then(() => {
+          resolveWatch(outcome);
+        });
+      };
+
+      const drain = async (): Promise<void> => {
+        while (buffer.length > 0 && !finished) {
+          const chunk = buffer.splice(0, mirrorChunkBatchesMax);
+          for (const batch of chunk) bufferBytes -= batch.value.byteLength;
+          if (!(await writeMirror(chunk))) {
+            finish({ kind: 'mirror-failed' });
+            return;
+          }
+          if (
+            paused &&
+            buffer.length * 2 < limits.watchBufferBatchesMax &&
+            bufferBytes * 2 < limits.watchBufferBytesMax
+          ) {
+            paused = false;
+            stream.resume();
+          }
+        }
+      };
+      const kick = (): void => {
+        if (writer !== undefined || finished) return;
+        writer = drain()
+          .catch((error: unknown) => {
+            // Only our bugs get here (writeMirror handles the mirror's errors): crash loudly.
+            queueMicrotask(() => {
+              throw error;
+            });
+          })
+          .finally(() => {
+            writer = undefined;
+            if (buffer.length > 0) kick();
+          });
+      };
+
+      const watch: ActiveWatch = {
+        seen: start - 1,
+        busy: () => paused || buffer.length > 0 || writer !== undefined,
+        finish,
+        requestProgress: () => {
+          if (!finished) stream.write({ progress_request: {} });
+        },
+      };
+      activeWatch = watch;
+
+      stream.on('data', (response: IWatchResponse) => {
+        if (finished) return;
+        const compactRevision = Number(response.compact_revision);
+        if (response.canceled || compactRevision > 0) {
+          finish(
+            compactRevision > 0
+              ? { kind: 'compacted', compactRevision }
+              : { kind: 'error', error: new Error(`watch canceled: ${response.cancel_reason}`) },
+          );
+          return;
+        }
+        if (response.created) return;
+        const headerRevision = Number(response.header.revision);
+        if (response.events.length === 0) {
+          // A progress notification: every event up to the header revision was sent.
+          if (!response.fragment) watch.seen = Math.max(watch.seen, headerRevision);
+          return;
+        }
+        for (const event of response.events) {
+          if (event.type !== 'Put') continue;
+          const problem = checkEvent(event.kv, lastQueued);
+          if (problem !== undefined) {
+            finish({ kind: 'unexpected', error: problem });
+            return;
+          }
+          lastQueued = Number(event.kv.mod_revision);
+          buffer.push({
+            revision: lastQueued,
+            key: event.kv.key.toString('utf8'),
+            value: event.kv.value,
+          });
+          bufferBytes += event.kv.value.byteLength;
+        }
+        watch.seen = Math.max(watch.seen, lastQueued);
+        if (
+          !paused &&
+          (buffer.length >= limits.watchBufferBatchesMax ||
+            bufferBytes >= limits.watchBufferBytesMax)
+        ) {
+          paused = true;
+          stream.pause();
+        }
+        kick();
+      });
+      stream.on('error', (error) => {
+        finish({ kind: 'error', error });
+      });
+      stream.on('end', () => {
+        finish({ kind: 'error', error: new Error('the etcd watch stream ended') });
+      });
+      stream.write({
+        create_request: {
+          key: Buffer.from(batchesPrefix),
+          range_end: prefixEnd(batchesPrefix),
+          start_revision: start,
+          progress_notify: true,
+          filters: ['Nodelete'],
+          // Responses above etcd's request limit come in fragments, so none exceeds our
+          // message limit however far behind the watch starts.
+          fragment: true,
+        },
+      });
+    });
+  };
+
+  /** Why a watched put breaks the ordering rules, or undefined. */
+  const checkEvent = (kv: IKeyValue, lastQueued: number): CofferError | undefined => {
+    const revision = Number(kv.mod_revision);
+    const key = kv.key.toString('utf8');
+    const reason = !Number.isSafeInteger(revision)
+      ? `revision ${kv.mod_revision} is not a safe integer`
+      : revision <= lastQueued
+        ? `revision ${revision} does not come after ${lastQueued} (two batches at one revision, or revisions going back)`
+        : !key.startsWith(batchesPrefix)
+          ? 'the key is outside the batch prefix'
+          : kv.value.byteLength > etcdBatchBytesMax
+            ? `${kv.value.byteLength} bytes, above ${etcdBatchBytesMax}`
+            : undefined;
+    return reason === undefined
+      ? undefined
+      : cofferError(
+          'ORDERING_E_ETCD_UNEXPECTED',
+          `etcd delivered a batch that breaks the ordering rules at key ${key}: ${reason}; this node stops following`,
+          { key, revision: kv.mod_revision, lastRevision: lastQueued },
+        );
+  };
+
+  /** The watch start was compacted: resume above it if the retention record proves we hold all below. */
+  const onCompacted = async (compactRevision: number): Promise<void> => {
+    let record: RetentionRecord | undefined;
+    try {
+      record = await readRetentionRecord();
+      contactOk();
+    } catch (error) {
+      rethrowBug(error);
+      contactFailed(error);
+      await nap(watchRetryMsMax);
+      return;
+    }
+    if (
+      record !== undefined &&
+      record.compactRevision >= compactRevision &&
+      mirrored.position >= record.position
+    ) {
+      resumeFloor = Math.max(resumeFloor, record.compactRevision);
+      logger.info(
+        { nodeId: options.nodeId, compactRevision, resumeAt: resumeFloor },
+        'etcd ordering: history below the mirror was compacted; it holds every batch there, so it resumes above',
+      );
+      return;
+    }
+    const neededPosition = record?.position ?? null;
+    behind = {
+      since: now(),
+      error: cofferError(
+        'ORDERING_E_COMPACTED',
+        `this node is behind etcd's retained history: it mirrored position ${mirrored.position} (revision ${mirrored.revision}) but etcd was compacted at revision ${compactRevision}${neededPosition === null ? '' : ` (batches up to position ${neededPosition} are no longer in etcd)`}; it must catch up from a peer`,
+        {
+          position: mirrored.position,
+          revision: mirrored.revision,
+          compactRevision,
+          neededPosition,
+          retainedFromRevision: record?.compactRevision ?? null,
+        },
+      ),
+    };
+    logger.error({ nodeId: options.nodeId, ...behind.error.details }, behind.error.message);
+  };
+
+  const follow = async (): Promise<void> => {
+    let retryMs = watchRetryMsMin;
+    while (!stopped) {
+      if (failed !== undefined || behind !== undefined || installing) {
+        await nap(60_000);
+        continue;
+      }
+      if (mirror.health() !== 'ok') {
+        await nap(1_000);
+        continue;
+      }
+      const start = Math.max(mirrored.revision + 1, resumeFloor);
+      const before = mirrored.position;
+      const outcome = await watchOnce(start);
+      stallCheck = undefined;
+      if (mirrored.position > before) retryMs = watchRetryMsMin;
+      switch (outcome.kind) {
+        case 'stopped':
+        case 'mirror-failed':
+          break;
+        case 'stall':
+          logger.warn(
+            { nodeId: options.nodeId, start },
+            'etcd ordering: the watch stalled; reopening it',
+          );
+          break;
+        case 'compacted':
+          await onCompacted(outcome.compactRevision);
+          break;
+        case 'unexpected':
+          fail(outcome.error);
+          break;
+        case 'error':
+          if (!isStopped()) {
+            logger.info(
+              { nodeId: options.nodeId, start, retryMs },
+              `etcd ordering: watch interrupted (${messageOf(outcome.error)}); reopening`,
+            );
+            await nap(retryMs);
+            retryMs = Math.min(watchRetryMsMax, retryMs * 2);
+          }
+          break;
+      }
+    }
+  };
+
+  // --- health probe ---------------------------------------------------------------------------
+  const probe = async (): Promise<void> => {
+    let revision: number;
+    try {
+      // A linearizable read: it succeeds only through a member in a quorum with a leader.
+      const response = await etcd.kv.range({ key: Buffer.from(healthKey) }, call());
+      revision = Number(response.header.revision);
+      contactOk();
+    } catch (error) {
+      rethrowBug(error);
+      contactFailed(error);
+      return;
+    }
+    if (nospace !== undefined) {
+      try {
+        const alarms = await etcd.maintenance.alarm(
+          { action: 'Get', memberID: 0, alarm: 'None' },
+          call(),
+        );
+        if (!alarms.alarms.some((alarm) => alarm.alarm === 'Nospace')) {
+          nospace = undefined;
+          logger.info(
+            { nodeId: options.nodeId },
+            'etcd ordering: the NOSPACE alarm is gone; appends resume',
+          );
+        }
+      } catch (error) {
+        rethrowBug(error);
+      }
+    }
+    const watch = activeWatch;
+    if (watch === undefined || watch.busy()) {
+      stallCheck = undefined;
+      return;
+    }
+    watch.requestProgress();
+    if (watch.seen >= revision) {
+      stallCheck = undefined;
+    } else if (stallCheck === undefined || watch.seen >= stallCheck.revision) {
+      stallCheck = { revision, since: mono() };
+    } else if (mono() - stallCheck.since > limits.watchStallMs) {
+      stallCheck = undefined;
+      watch.finish({ kind: 'stall' });
+    }
+  };
+
+  const probeLoop = async (): Promise<void> => {
+    while (!stopped) {
+      await probe();
+      await nap(limits.healthIntervalMs);
+    }
+  };
+
+  // --- durable positions ------------------------------------------------------------------------
+  let published: { position: number; at: number } | undefined;
+  const heartbeatMs = Math.floor(limits.retentionWindowMs / 4);
+
+  const publish = async (force: boolean): Promise<void> => {
+    if (
+      !force &&
+      published !== undefined &&
+      published.position === mirrored.position &&
+      mono() - published.at < heartbeatMs
+    ) {
+      return;
+    }
+    const record: DurableRecord = {
+      nodeId: options.nodeId,
+      position: mirrored.position,
+      revision: mirrored.revision,
+      at: now(),
+    };
+    try {
+      await etcd.kv.put(
+        { key: Buffer.from(durableKey), value: Buffer.from(JSON.stringify(record)) },
+        call(),
+      );
+      contactOk();
+      published = { position: record.position, at: mono() };
+    } catch (error) {
+      rethrowBug(error);
+      if (isNoSpace(error)) enterNoSpace(error);
+      else contactFailed(error);
+    }
+  };
+
+  const publishLoop = async (): Promise<void> => {
+    while (!stopped) {
+      await publish(false);
+      await nap(limits.durablePublishIntervalMs);
+    }
+  };
+
+  // --- retention --------------------------------------------------------------------------------
+  /** When this node last saw each durable record change (its own clock: no skew between nodes). */
+  const observed = new Map<string, { modRevision: string; changedAt: number }>();
+  let lastSpaceCheckAt = -Infinity;
+
+  const readRetentionRecord = async (): Promise<RetentionRecord | undefined> => {
+    const response = await etcd.kv.range({ key: Buffer.from(retentionKey) }, call());
+    const kv = response.kvs[0];
+    return kv === undefined ? undefined : parseRetentionRecord(kv.value.toString('utf8'));
+  };
+
+  const readDurable = async () => {
+    // One transaction: the records, the retention record and the revision are one snapshot.
+    const snapshot = await etcd.kv.txn(
+      {
+        success: [
+          {
+            request_range: {
+              key: Buffer.from(durablePrefix),
+              range_end: prefixEnd(durablePrefix),
+            },
+          },
+          { request_range: { key: Buffer.from(retentionKey) } },
+        ],
+      },
+      call(),
+    );
+    const durableKvs = snapshot.responses[0]?.response_range.kvs ?? [];
+    const recordKv = snapshot.responses[1]?.response_range.kvs[0];
+    const nodes: { record: DurableRecord; modRevision: string }[] = [];
+    for (const kv of durableKvs) {
+      const record = parseDurableRecord(kv.value.toString('utf8'));
+      if (record === undefined) {
+        logger.warn(
+          { key: kv.key.toString('utf8') },
+          'etcd ordering: ignoring a malformed durable record',
+        );
+        continue;
+      }
+      nodes.push({ record, modRevision: kv.mod_revision });
+    }
+    const record =
+      recordKv === undefined ? undefined : parseRetentionRecord(recordKv.value.toString('utf8'));
+    if (recordKv !== undefined && record === undefined) {
+      throw cofferError(
+        'ORDERING_E_ETCD_UNEXPECTED',
+        `the retention record at ${retentionKey} is malformed; retention stops until it is fixed`,
+        { key: retentionKey },
+      );
+    }
+    return {
+      nodes,
+      record,
+      recordModRevision: recordKv?.mod_revision,
+      revision: Number(snapshot.header.revision),
+    };
+  };
+
+  const isActive = (nodeId: string, modRevision: string): boolean => {
+    const seen = observed.get(nodeId);
+    if (seen === undefined || seen.modRevision !== modRevision) {
+      observed.set(nodeId, { modRevision, changedAt: mono() });
+      return true;
+    }
+    return mono() - seen.changedAt <= limits.retentionWindowMs;
+  };
+
+  const batchKeysBelow = async (revision: number): Promise<Buffer[]> => {
+    if (revision <= 1) return [];
+    const response = await etcd.kv.range(
+      {
+        key: Buffer.from(batchesPrefix),
+        range_end: prefixEnd(batchesPrefix),
+        max_mod_revision: revision - 1,
+        keys_only: true,
+        limit: retentionDeleteKeysMax,
+      },
+      call(),
+    );
+    return response.kvs.map((kv) => kv.key);
+  };
+
+  const deleteKeys = async (keys: readonly Buffer[]): Promise<number | undefined> => {
+    let last: number | undefined;
+    for (let i = 0; i < keys.length; i += deleteOpsPerTxn) {
+      const response = await etcd.kv.txn(
+        {
+          success: keys
+            .slice(i, i + deleteOpsPerTxn)
+            .map((key) => ({ request_delete_range: { key } })),
+        },
+        call(),
+      );
+      last = Number(response.header.revision);
+    }
+    return last;
+  };
+
+  const compact = async (revision: number): Promise<void> => {
+    try {
+      await etcd.kv.compact({ revision, physical: false }, call());
+    } catch (error) {
+      // Another node compacted as far or further: fine.
+      if (!messageOf(error).includes('required revision has been compacted')) throw error;
+    }
+  };
+
+  /** Defragments members with enough free space, then disarms NOSPACE alarms. */
+  const maintainSpace = async (
+    force: boolean,
+  ): Promise<Pick<RetentionOutcome, 'defragmented' | 'disarmed'>> => {
+    lastSpaceCheckAt = mono();
+    const defragmented: string[] = [];
+    for (const endpoint of endpoints) {
+      try {
+        const status = await memberClient(endpoint).maintenance.status(call());
+        const size = Number(status.dbSize);
+        const inUse = Number(status.dbSizeInUse);
+        const free = size - inUse;
+        if (force || (free >= limits.defragFreeBytesMin && free >= size * defragFreeRatio)) {
+          // One member at a time: defragmenting blocks the member while it rewrites its file.
+          await memberClient(endpoint).maintenance.defragment(call(defragTimeoutMs));
+          defragmented.push(endpoint);
+          logger.info(
+            { endpoint, dbSizeBytes: size, dbSizeInUseBytes: inUse },
+            `etcd ordering: defragmented ${endpoint} (${free} bytes were free)`,
+          );
+        }
+      } catch (error) {
+        rethrowBug(error);
+        logger.warn(
+          { endpoint },
+          `etcd ordering: space check of ${endpoint} failed: ${messageOf(error)}`,
+        );
+      }
+    }
+    let disarmed = 0;
+    const alarms = await etcd.maintenance.alarm(
+      { action: 'Get', memberID: 0, alarm: 'None' },
+      call(),
+    );
+    for (const alarm of alarms.alarms) {
+      if (alarm.alarm !== 'Nospace') continue;
+      await etcd.maintenance.alarm(
+        { action: 'Deactivate', memberID: alarm.memberID, alarm: 'Nospace' },
+        call(),
+      );
+      disarmed += 1;
+      logger.info({ memberId: alarm.memberID }, 'etcd ordering: disarmed a NOSPACE alarm');
+    }
+    return { defragmented, disarmed };
+  };
+
+  const runRetention = async (): Promise<RetentionOutcome> => {
+    const snapshot = await readDurable();
+    contactOk();
+    const active = snapshot.nodes
+      .filter(({ record, modRevision }) => isActive(record.nodeId, modRevision))
+      .map(({ record }) => record);
+    const record = snapshot.record;
+    const compacted = record?.compactRevision ?? 0;
+    const base = retentionBase(active, record);
+    let target = undefined;
+    if (base !== undefined) {
+      const first = await etcd.kv.range(
+        {
+          key: Buffer.from(batchesPrefix),
+          range_end: prefixEnd(batchesPrefix),
+          min_mod_revision: base.revision,
+          sort_target: 'Mod',
+          sort_order: 'Ascend',
+          keys_only: true,
+          limit: 1,
+          revision: snapshot.revision,
+        },
+        call(),
+      );
+      const firstRevision = first.kvs[0]?.mod_revision;
+      target = compactionTarget(
+        base,
+        firstRevision === undefined ? undefined : Number(firstRevision),
+        snapshot.revision,
+      );
+    }
+    const upTo = Math.max(target?.revision ?? 0, compacted);
+    const keys = await batchKeysBelow(upTo);
+    let compactedAt: number | undefined;
+    let writtenModRevision: number | undefined;
+    let nextRecord = record;
+    if (target !== undefined && shouldCompact(target, record, keys.length > 0)) {
+      assert(target.revision > compacted, 'compaction only moves forward');
+      nextRecord = {
+        compactRevision: target.revision,
+        position: target.position,
+        tombstoneRevision: record?.tombstoneRevision ?? 0,
+      };
+      let written;
+      try {
+        written = await etcd.kv.txn(
+          {
+            compare: [
+              snapshot.recordModRevision === undefined
+                ? {
+                    key: Buffer.from(retentionKey),
+                    target: 'Create',
+                    result: 'Equal',
+                    create_revision: 0,
+                  }
+                : {
+                    key: Buffer.from(retentionKey),
+                    target: 'Mod',
+                    result: 'Equal',
+                    mod_revision: snapshot.recordModRevision,
+                  },
+            ],
+            success: [
+              {
+                request_put: {
+                  key: Buffer.from(retentionKey),
+                  value: Buffer.from(JSON.stringify(nextRecord)),
+                },
+              },
+            ],
+          },
+          call(),
+        );
+      } catch (error) {
+        if (!isNoSpace(error)) throw error;
+        // No put is possible under NOSPACE: free what the current record already covers.
+        enterNoSpace(error);
+        if (compacted > 0) await compact(compacted);
+        const stale = await batchKeysBelow(compacted);
+        await deleteKeys(stale);
+        return { deleted: stale.length, ...(await maintainSpace(true)) };
+      }
+      if (!written.succeeded) {
+        return { deleted: 0, defragmented: [], disarmed: 0 }; // another node's round won
+      }
+      writtenModRevision = Number(written.header.revision);
+      await compact(target.revision);
+      compactedAt = target.revision;
+    }
+    // Every active node holds the batches below upTo, compacted or not yet.
+    const deletable = keys;
+    const tombstoneRevision = await deleteKeys(deletable);
+    if (tombstoneRevision !== undefined && nextRecord !== undefined) {
+      // Their tombstones go at the next compaction above this revision.
+      const updated = { ...nextRecord, tombstoneRevision };
+      await etcd.kv.txn(
+        {
+          compare: [
+            writtenModRevision === undefined && snapshot.recordModRevision === undefined
+              ? {
+                  key: Buffer.from(retentionKey),
+                  target: 'Create',
+                  result: 'Equal',
+                  create_revision: 0,
+                }
+              : {
+                  key: Buffer.from(retentionKey),
+                  target: 'Mod',
+                  result: 'Equal',
+                  mod_revision: writtenModRevision ?? snapshot.recordModRevision ?? 0,
+                },
+          ],
+          success: [
+            {
+              request_put: {
+                key: Buffer.from(retentionKey),
+                value: Buffer.from(JSON.stringify(updated)),
+              },
+            },
+          ],
+        },
+        call(),
+      );
+    }
+    let space: Pick<RetentionOutcome, 'defragmented' | 'disarmed'> = {
+      defragmented: [],
+      disarmed: 0,
+    };
+    if (
+      compactedAt !== undefined &&
+      (nospace !== undefined || mono() - lastSpaceCheckAt >= limits.defragIntervalMs)
+    ) {
+      space = await maintainSpace(nospace !== undefined);
+    }
+    if (compactedAt !== undefined || deletable.length > 0) {
+      logger.info(
+        { nodeId: options.nodeId, compactedAt, deleted: deletable.length },
+        `etcd ordering: retention deleted ${deletable.length} batch keys${compactedAt === undefined ? '' : ` and compacted at revision ${compactedAt}`}`,
+      );
+    }
+    return {
+      deleted: deletable.length,
+      ...(compactedAt === undefined ? {} : { compactedAt }),
+      ...space,
+    };
+  };
+
+  const retentionLoop = async (): Promise<void> => {
+    while (!stopped) {
+      await nap(limits.retentionIntervalMs);
+      // Only once this node's own record is out: it must not be compacted past meanwhile.
+      if (isStopped() || published === undefined || failed !== undefined) continue;
+      try {
+        await runRetention();
+      } catch (error) {
+        rethrowBug(error);
+        if (isCofferError(error, 'ORDERING_E_ETCD_UNEXPECTED')) logger.error({}, error.message);
+        else
+          logger.warn(
+            { nodeId: options.nodeId },
+            `etcd ordering: retention round failed: ${messageOf(error)}`,
+          );
+      }
+    }
+  };
+
+  // --- catch-up from a peer ----------------------------------------------------------------------
+  let installing = false;
+
+  const installFromPeer = async (entries: readonly MirrorEntry[]): Promise<number> => {
+    if (closed) throw closedError(options.mirrorDir);
+    const refuse = (reason: string, details: Record<string, unknown> = {}): CofferError =>
+      cofferError('ORDERING_E_PEER_ENTRIES', `installFromPeer: ${reason}`, {
+        position: mirrored.position,
+        revision: mirrored.revision,
+        ...details,
+      });
+    if (behind === undefined) throw refuse('this node is not behind etcd; it follows etcd itself');
+    if (installing) throw refuse('another installFromPeer is running');
+    if (entries.length === 0 || entries.length > installBatchesMax) {
+      throw refuse(`give 1 to ${installBatchesMax} entries, not ${entries.length}`);
+    }
+    let expected = mirrored.position + 1;
+    let lastRevision = mirrored.revision;
+    for (const entry of entries) {
+      if (entry.position !== expected) {
+        throw refuse(`entry for position ${entry.position} where ${expected} comes next`, {
+          at: entry.position,
+        });
+      }
+      if (!Number.isSafeInteger(entry.revision) || entry.revision <= lastRevision) {
+        throw refuse(
+          `revision ${entry.revision} at position ${entry.position} does not come after ${lastRevision}`,
+          {
+            at: entry.position,
+          },
+        );
+      }
+      if (entry.batch.byteLength > etcdBatchBytesMax) {
+        throw refuse(
+          `the batch at position ${entry.position} is larger than ${etcdBatchBytesMax} bytes`,
+          {
+            at: entry.position,
+          },
+        );
+      }
+      expected += 1;
+      lastRevision = entry.revision;
+    }
+    installing = true;
+    try {
+      for (let i = 0; i < entries.length;) {
+        const chunk: WatchedBatch[] = [];
+        let bytes = 0;
+        while (i < entries.length && chunk.length < mirrorChunkBatchesMax) {
+          const entry = entries[i];
+          assert(entry !== undefined, 'index within entries');
+          if (chunk.length > 0 && bytes + entry.batch.byteLength > limits.watchBufferBytesMax)
+            break;
+          chunk.push({
+            revision: entry.revision,
+            key: '',
+            value: Buffer.from(entry.batch.buffer, entry.batch.byteOffset, entry.batch.byteLength),
+          });
+          bytes += entry.batch.byteLength;
+          i += 1;
+        }
+        if (!(await writeMirror(chunk))) {
+          const local = mirror.health();
+          throw local === 'ok' ? refuse('the mirror refused the entries') : local.error;
+        }
+      }
+    } finally {
+      installing = false;
+    }
+    const needed = behind.error.details['neededPosition'];
+    if (typeof needed === 'number' && mirrored.position < needed) {
+      behind = {
+        since: behind.since,
+        error: cofferError(
+          'ORDERING_E_COMPACTED',
+          `this node is still behind etcd's retained history: it holds position ${mirrored.position}, batches up to ${needed} must come from a peer`,
+          { ...behind.error.details, position: mirrored.position, revision: mirrored.revision },
+        ),
+      };
+    } else {
+      behind = undefined;
+      logger.info(
+        { nodeId: options.nodeId, position: mirrored.position },
+        'etcd ordering: caught up from a peer; following etcd again',
+      );
+    }
+    wake();
+    return mirror.committedPosition();
+  };
+
+  // --- reads and status ---------------------------------------------------------------------------
+  const readMirror = async (from: number, max: number): Promise<readonly MirrorEntry[]> => {
+    if (closed) throw closedError(options.mirrorDir);
+    const entries = await mirror.read(from, max);
+    return entries.map((entry) => {
+      const decoded = decodeMirrorRecord(entry.batch, entry.position);
+      if (!decoded.ok) throw decoded.error;
+      return { position: entry.position, revision: decoded.revision, batch: decoded.batch };
+    });
+  };
+
+  const read = async (from: number, max: number): Promise<readonly LogEntry[]> =>
+    (await readMirror(from, max)).map(({ position, batch }) => ({ position, batch }));
+
+  const status = async (): Promise<EtcdLogStatus> => {
+    const errors: string[] = [];
+    const names = new Map<string, string>();
+    try {
+      const list = await etcd.cluster.memberList({}, call());
+      for (const member of list.members) names.set(member.ID, member.name);
+    } catch (error) {
+      rethrowBug(error);
+      errors.push(`member list: ${messageOf(error)}`);
+    }
+    let leaderId: string | undefined;
+    const members = await Promise.all(
+      endpoints.map(async (endpoint): Promise<EtcdMemberStatus> => {
+        try {
+          const member = await memberClient(endpoint).maintenance.status(call());
+          const id = member.header.member_id;
+          if (member.leader !== '0') leaderId = member.leader;
+          const name = names.get(id);
+          return {
+            endpoint,
+            id: BigInt(id).toString(16),
+            ...(name === undefined ? {} : { name }),
+            ok: true,
+            isLeader: member.leader === id,
+            dbSizeBytes: Number(member.dbSize),
+            dbSizeInUseBytes: Number(member.dbSizeInUse),
+            raftTerm: Number(member.raftTerm),
+            raftIndex: Number(member.raftIndex),
+            version: member.version,
+          };
+        } catch (error) {
+          rethrowBug(error);
+          return { endpoint, ok: false, error: messageOf(error) };
+        }
+      }),
+    );
+    let alarms: EtcdLogStatus['alarms'] = [];
+    let nodes: EtcdNodeStatus[] = [];
+    let retention: RetentionRecord | undefined;
+    try {
+      const response = await etcd.maintenance.alarm(
+        { action: 'Get', memberID: 0, alarm: 'None' },
+        call(),
+      );
+      alarms = response.alarms.map((alarm) => ({
+        memberId: BigInt(alarm.memberID).toString(16),
+        alarm: alarm.alarm,
+      }));
+    } catch (error) {
+      rethrowBug(error);
+      errors.push(`alarms: ${messageOf(error)}`);
+    }
+    try {
+      const snapshot = await readDurable();
+      retention = snapshot.record;
+      nodes = snapshot.nodes.map(({ record, modRevision }) => {
+        const seen = observed.get(record.nodeId);
+        return seen === undefined || seen.modRevision !== modRevision
+          ? { ...record, ...(seen === undefined ? {} : { active: true }) }
+          : { ...record, active: mono() - seen.changedAt <= limits.retentionWindowMs };
+      });
+    } catch (error) {
+      rethrowBug(error);
+      errors.push(`durable positions: ${messageOf(error)}`);
+    }
+    const leaderName = leaderId === undefined ? undefined : names.get(leaderId);
+    return {
+      nodeId: options.nodeId,
+      health: health(),
+      mirror: { ...mirrored },
+      ...(leaderId === undefined
+        ? {}
+        : { leader: { id: BigInt(leaderId).toString(16), name: leaderName ?? '' } }),
+      members,
+      alarms,
+      ...(retention === undefined ? {} : { retention }),
+      nodes,
+      errors,
+    };
+  };
+
+  const close = (): Promise<void> => {
+    closing ??= (async () => {
+      closed = true;
+      // Appends already accepted settle first (by their mirror entry or their timeout).
+      await Promise.all([...pending.values()].map((entry) => entry.done));
+      stopped = true;
+      activeWatch?.finish({ kind: 'stopped' });
+      wake();
+      await Promise.all(tasks);
+      await publish(true);
+      etcd.close();
+      for (const client of memberClients.values()) client.close();
+      await mirror.close();
+    })();
+    return closing;
+  };
+
+  const tasks = [
+    follow(),
+    probeLoop(),
+    publishLoop(),
+    ...(options.retention === false ? [] : [retentionLoop()]),
+  ].map((task) =>
+    task.catch((error: unknown) => {
+      // Only our bugs get here: the loops handle etcd's and the disk's errors.
+      queueMicrotask(() => {
+        throw error;
+      });
+    }),
+  );
+
+  return {
+    append,
+    read,
+    committedPosition: () => mirror.committedPosition(),
+    onCommit: (listener) => mirror.onCommit(listener),
+    health,
+    close,
+    readMirror,
+    installFromPeer,
+    mirroredRevision: () => mirrored.revision,
+    status,
+    runRetention,
+  };
+}
+
+/** Read through a call: an append settles while its sender awaits, which narrowing cannot see. */
+function isSettled(entry: PendingAppend): boolean {
+  return entry.settled;
+}
+
+/** The first key after every key that starts with `prefix` (etcd's range end for a prefix). */
+function prefixEnd(prefix: string): Buffer {
+  const end = Buffer.from(prefix);
+  for (let i = end.length - 1; i >= 0; i -= 1) {
+    const byte = end[i];
+    assert(byte !== undefined, 'index within the prefix');
+    if (byte < 0xff) {
+      end[i] = byte + 1;
+      return end.subarray(0, i + 1);
+    }
+  }
+  return Buffer.from([0]);
+}
+
+function checkIdentity(options: EtcdLogOptions): void {
+  if (!nodeIdPattern.test(options.nodeId)) {
+    throw configError(
+      `nodeId ${JSON.stringify(options.nodeId)} must be 1-64 letters, digits, '.', '_' or '-'`,
+      'nodeId',
+    );
+  }
+  if (
+    !prefixPattern.test(options.prefix) ||
+    options.prefix.endsWith('/') ||
+    options.prefix.includes('//')
+  ) {
+    throw configError(
+      `prefix ${JSON.stringify(options.prefix)} must be 1-128 letters, digits, '.', '_', '-' or '/', without a trailing or double '/'`,
+      'prefix',
+    );
+  }
+}
+
+function checkEndpoints(endpoints: readonly string[]): readonly string[] {
+  if (endpoints.length === 0)
+    throw configError('endpoints must name at least one etcd member', 'endpoints');
+  for (const endpoint of endpoints) {
+    let url: URL;
+    try {
+      url = new URL(endpoint);
+    } catch {
+      throw configError(
+        `endpoint ${JSON.stringify(endpoint)} is not a URL like https://host:2379`,
+        'endpoints',
+      );
+    }
+    if (url.protocol !== 'https:' || url.port === '' || url.pathname !== '/') {
+      throw configError(
+        `endpoint ${endpoint} must be https://host:port (Coffer talks to etcd over mutual TLS only)`,
+        'endpoints',
+      );
+    }
+  }
+  return endpoints;
+}
+
+function checkTls(tls: EtcdTls): NonNullable<IOptions['credentials']> {
+  let cert: X509Certificate;
+  try {
+    cert = new X509Certificate(tls.certPem);
+  } catch (error) {
+    throw configError(
+      `tls.certPem is not a PEM certificate: ${messageOf(error)}`,
+      'tls.certPem',
+      error,
+    );
+  }
+  try {
+    if (!cert.checkPrivateKey(createPrivateKey(tls.keyPem))) {
+      throw configError(`tls.keyPem is not the key of tls.certPem (${cert.subject})`, 'tls.keyPem');
+    }
+  } catch (error) {
+    if (isCofferError(error)) throw error;
+    throw configError(
+      `tls.keyPem is not a PEM private key: ${messageOf(error)}`,
+      'tls.keyPem',
+      error,
+    );
+  }
+  try {
+    new X509Certificate(tls.caPem);
+  } catch (error) {
+    throw configError(
+      `tls.caPem holds no PEM certificate: ${messageOf(error)}`,
+      'tls.caPem',
+      error,
+    );
+  }
+  return {
+    rootCertificate: Buffer.from(tls.caPem),
+    certChain: Buffer.from(tls.certPem),
+    privateKey: Buffer.from(tls.keyPem),
+  };
+}
+
+function isNoSpace(error: unknown): boolean {
+  return messageOf(error).includes('database space exceeded');
+}
+
+function noSpaceError(cause: unknown): CofferError {
+  return cofferError(
+    'ORDERING_E_ETCD_NOSPACE',
+    `etcd is out of space: ${messageOf(cause)}`,
+    {},
+    cause,
+  );
+}
+
+function configError(message: string, option: string, cause?: unknown): CofferError {
+  return cofferError(
+    'ORDERING_E_CONFIG',
+    `etcd ordering log options: ${message}`,
+    { option },
+    cause,
+  );
+}
+
+function closedError(dir: string): CofferError {
+  return cofferError(
+    'ORDERING_E_CLOSED',
+    `the etcd ordering log with its mirror at ${dir} is closed`,
+    { dir },
+  );
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** Our bugs crash loudly (STYLE.md 6); only the world's errors become coded results. */
+function rethrowBug(error: unknown): void {
+  if (error instanceof AssertionError) throw error;
+}
