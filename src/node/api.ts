@@ -314,7 +314,7 @@ export async function createApi(options: ApiOptions): Promise<ApiServer> {
       const status =
         request.query.wait === 'commit'
           ? await engine.waitFor(txId, request.query.timeoutMs)
-          : engine.status(txId);
+          : await engine.status(txId);
       return { txId, ...status };
     },
   );
@@ -334,7 +334,7 @@ export async function createApi(options: ApiOptions): Promise<ApiServer> {
     },
     async (request: FastifyRequest<{ Params: { txId: string } }>, reply) => {
       const { txId } = request.params;
-      const status = engine.status(txId);
+      const status = await engine.status(txId);
       if (status.status === 'Unknown')
         return sendError(
           reply,

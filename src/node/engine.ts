@@ -37,6 +37,7 @@ import {
   type LedgerSecret,
 } from '../ledger/secret.js';
 import { loadLatestSnapshot, writeSnapshot } from '../ledger/snapshot.js';
+import { catchUpTxIndex, openTxIndex } from '../ledger/tx-index.js';
 import { createStore, type Store } from '../ledger/store.js';
 import {
   batchEnvelopesMax,
@@ -61,8 +62,11 @@ export const pendingEnvelopesMax = 20_000;
 export const appendsInFlightMax = 4;
 /** Longest wait before a partial batch is ordered. */
 export const batchDelayMsDefault = 2;
-/** Outcomes remembered for status look-ups before falling back to the ledger files. */
-export const statusEntriesMax = 1_000_000;
+/**
+ * Outcomes remembered in memory for status look-ups; older ones are found through the
+ * transaction index (LevelDB, decision 0009) and read from the ledger files.
+ */
+export const statusEntriesMax = 100_000;
 /** Ledger entries kept in memory for receipts before reading the files. */
 export const recentEntriesMax = 10_000;
 /** While the ledger files' disk is full, execution retries this often. */
@@ -138,7 +142,7 @@ export type Position = {
 
 export type Engine = {
   readonly submit: (envelope: Envelope) => Promise<SubmitOutcome>;
-  readonly status: (txId: string) => TxStatus;
+  readonly status: (txId: string) => Promise<TxStatus>;
   /** Resolves when the transaction is Committed or Invalid (or after timeoutMs with the current status). */
   readonly waitFor: (txId: string, timeoutMs: number) => Promise<TxStatus>;
   readonly receipt: (txId: string) => Promise<Receipt | undefined>;
@@ -195,6 +199,7 @@ async function startLocked(options: EngineOptions): Promise<Engine> {
     ledger: path.join(options.dataDir, 'ledger'),
     snapshots: path.join(options.dataDir, 'snapshots'),
     secret: path.join(options.dataDir, 'ledger.secret'),
+    txIndex: path.join(options.dataDir, 'txindex'),
   };
   await mkdir(options.dataDir, { recursive: true });
   const secret = await openSecret(dirs.secret);
@@ -278,6 +283,27 @@ async function startLocked(options: EngineOptions): Promise<Engine> {
   }
   if (ledger.lastSeqno() > tree.size()) await ledger.truncateAfter(tree.size());
   assert.equal(ledger.lastSeqno(), tree.size(), 'ledger files reach the snapshot');
+
+  // The transaction index (derived data): caught up from the ledger files, or cut back to them.
+  const txIndex = await openTxIndex(dirs.txIndex, {
+    rebuildOnCorruption: true,
+    logger: {
+      warn: (details, message) => {
+        logger.warn(details, message);
+      },
+      error: (details, message) => {
+        logger.error(details, message);
+      },
+    },
+  });
+  try {
+    const caughtUp = await catchUpTxIndex(txIndex, dirs.ledger, ledger.lastSeqno());
+    logger.info({ ...caughtUp }, 'transaction index caught up with the ledger files');
+  } catch (error) {
+    await txIndex.close();
+    await ledger.close();
+    throw error;
+  }
 
   // ---- bookkeeping (not state) ----------------------------------------------------------------
   const statuses = new Map<string, TxStatus>();
@@ -468,6 +494,11 @@ async function startLocked(options: EngineOptions): Promise<Engine> {
         });
       }
     }
+    const indexed: { txId: string; seqno: number }[] = [];
+    for (const outcome of output.outcomes) {
+      if (outcome.txId !== null) indexed.push({ txId: outcome.txId, seqno: outcome.seqno });
+    }
+    await txIndex.add(indexed, tree.size());
     logPosition = position;
     const unsigned = tree.size() - lastMarkerSeqno;
     if (
@@ -714,17 +745,48 @@ async function startLocked(options: EngineOptions): Promise<Engine> {
     return { ok: true, txId };
   };
 
-  const status = (txId: string): TxStatus =>
-    statuses.get(txId) ?? (pendingIds.has(txId) ? { status: 'Pending' } : { status: 'Unknown' });
+  /** A transaction's status from its ledger entries (the index names them). */
+  const statusFromLedger = async (txId: string): Promise<TxStatus> => {
+    let found: TxStatus = { status: 'Unknown' };
+    // A request recorded twice (e.g. refused, then sent again once its certificate was known,
+    // or a refused replay): the committed entry wins, else the latest.
+    for (const seqno of await txIndex.lookupAll(txId)) {
+      const entry = await entryAt(seqno);
+      if (entry === undefined) continue;
+      const json = JSON.parse(Buffer.from(entry).toString('utf8')) as {
+        txId?: unknown;
+        status?: unknown;
+        code?: ErrorCode;
+        message?: string;
+        result?: unknown;
+      };
+      if (json.txId !== txId) continue;
+      found = {
+        status: json.status === 'committed' ? 'Committed' : 'Invalid',
+        seqno,
+        ...(json.code === undefined ? {} : { code: json.code }),
+        ...(json.message === undefined ? {} : { message: json.message }),
+        ...(json.result === undefined || json.result === null ? {} : { result: json.result }),
+      };
+      if (found.status === 'Committed') break;
+    }
+    return found;
+  };
 
-  const waitFor = (txId: string, timeoutMs: number): Promise<TxStatus> => {
-    const current = status(txId);
+  const statusNow = (txId: string): TxStatus | undefined =>
+    statuses.get(txId) ?? (pendingIds.has(txId) ? { status: 'Pending' } : undefined);
+
+  const status = async (txId: string): Promise<TxStatus> =>
+    statusNow(txId) ?? (await statusFromLedger(txId));
+
+  const waitFor = async (txId: string, timeoutMs: number): Promise<TxStatus> => {
+    const current = await status(txId);
     if (
       current.status === 'Committed' ||
       current.status === 'Invalid' ||
       current.status === 'Unknown'
     ) {
-      return Promise.resolve(current);
+      return current;
     }
     return new Promise((resolve) => {
       const list = waiters.get(txId) ?? [];
@@ -732,7 +794,7 @@ async function startLocked(options: EngineOptions): Promise<Engine> {
         const remaining = (waiters.get(txId) ?? []).filter((item) => item !== done);
         if (remaining.length === 0) waiters.delete(txId);
         else waiters.set(txId, remaining);
-        resolve(status(txId));
+        resolve(statusNow(txId) ?? { status: 'Unknown' });
       }, timeoutMs);
       const done = (value: TxStatus): void => {
         clearTimeout(timer);
@@ -756,7 +818,7 @@ async function startLocked(options: EngineOptions): Promise<Engine> {
   };
 
   const receipt = async (txId: string): Promise<Receipt | undefined> => {
-    const known = status(txId);
+    const known = await status(txId);
     if ((known.status !== 'Committed' && known.status !== 'Invalid') || signedRoot === undefined)
       return undefined;
     if (known.seqno > signedRoot.treeSize) return undefined;
@@ -809,6 +871,7 @@ async function startLocked(options: EngineOptions): Promise<Engine> {
       if (executing !== undefined) await executing;
       await log.close();
       await closeLedger(ledger, logger);
+      await txIndex.close();
     },
   };
 }

@@ -178,7 +178,7 @@ describe('node engine', () => {
       }
       expect(seqnos).toEqual([...seqnos].sort((a, b) => a - b));
       expect(engine.store().read('public:kv.t', 'ordered')).toBe('299');
-      expect(engine.status(transactionId(tampered.request)).status).toBe('Unknown');
+      expect((await engine.status(transactionId(tampered.request))).status).toBe('Unknown');
       expect(pool.stats().verified).toBeGreaterThanOrEqual(300);
     } finally {
       await engine.stop();
@@ -207,6 +207,11 @@ describe('node engine', () => {
       expect(after.logPosition).toBe(before.logPosition);
       for (let i = 0; i < 60; i += 1)
         expect(engine.store().read('public:kv.t', `k${i}`)).toBe(`v${i}`);
+      // Statuses outlive the process: the transaction index names each one's ledger entry.
+      const first = ids[0] ?? '';
+      expect(await engine.status(first)).toMatchObject({ status: 'Committed', seqno: 1 });
+      for (const id of ids) expect((await engine.status(id)).status).toBe('Committed');
+      expect((await engine.receipt(first))?.txId).toBe(first);
       // New work continues the same ledger.
       const more = await put(engine, 'later', 'x');
       expect((await engine.waitFor(more, 5000)).status).toBe('Committed');
@@ -254,8 +259,11 @@ describe('node engine recovery corner cases', () => {
       (await readdir(path.join(dir, 'snapshots'))).some((name) => name.endsWith('.snap')),
     ).toBe(true);
     await rm(path.join(dir, 'ledger'), { recursive: true });
+    await rm(path.join(dir, 'txindex'), { recursive: true });
     engine = await start(dir, { snapshotIntervalTx: 5 });
     try {
+      // The index is rebuilt with the ledger: every status is known again.
+      for (const id of ids) expect((await engine.status(id)).status).toBe('Committed');
       const after = engine.position();
       expect(after.root).toBe(before.root);
       expect(after.seqno).toBe(before.seqno);
