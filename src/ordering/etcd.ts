@@ -17,7 +17,8 @@ import { performance } from 'node:perf_hooks';
 import { ConsecutiveBreaker, circuitBreaker, handleWhen, noop, retry } from 'cockatiel';
 import {
   Etcd3,
-  isRecoverableError,
+  GRPCDeadlineExceededError,
+  GRPCUnavailableError,
   type IKeyValue,
   type IOptions,
   type IWatchRequest,
@@ -31,6 +32,7 @@ import {
   type OrderingLogger,
 } from './embedded.js';
 import {
+  appendRetryMs,
   defragFreeRatio,
   defragTimeoutMs,
   deleteOpsPerTxn,
@@ -256,34 +258,46 @@ export async function openEtcdLog(options: EtcdLogOptions): Promise<EtcdLog> {
     'grpc.keepalive_time_ms': 10_000,
     'grpc.keepalive_timeout_ms': 5_000,
   };
-  const etcd = new Etcd3({
-    hosts: [...endpoints],
+  // etcd3's own policies count every "recoverable" error against a member, NOSPACE and
+  // deadlines included, and then block the calls that would free space. Here only a member
+  // that cannot be reached (UNAVAILABLE, or no answer in time) is skipped for a second, and
+  // only UNAVAILABLE is tried again on another member.
+  const memberBreaker = () =>
+    circuitBreaker(
+      handleWhen(
+        (error) =>
+          error instanceof GRPCUnavailableError || error instanceof GRPCDeadlineExceededError,
+      ),
+      { halfOpenAfter: 1_000, breaker: new ConsecutiveBreaker(3) },
+    );
+  const clientOptions = (hosts: readonly string[], retries: boolean): IOptions => ({
+    hosts: [...hosts],
     credentials,
     grpcOptions,
     dialTimeout: limits.callTimeoutMs,
     faultHandling: {
-      // A failing member is skipped for a second; a call tries each member once.
-      host: () =>
-        circuitBreaker(handleWhen(isRecoverableError), {
-          halfOpenAfter: 1_000,
-          breaker: new ConsecutiveBreaker(3),
-        }),
-      global: retry(handleWhen(isRecoverableError), { maxAttempts: endpoints.length }),
+      host: memberBreaker,
+      global: retries
+        ? retry(
+            handleWhen((error) => error instanceof GRPCUnavailableError),
+            { maxAttempts: hosts.length },
+          )
+        : noop,
     },
   });
+  const etcd = new Etcd3(clientOptions(endpoints, true));
+  // The watch stream has its own channels: etcd3 closes a member's channels after some call
+  // errors, which would otherwise cut the stream for an unrelated failed call.
+  const watchEtcd = new Etcd3(clientOptions(endpoints, false));
   /** One client per member, for per-member calls (status, defragment). */
   const memberClients = new Map<string, Etcd3>();
   const memberClient = (endpoint: string): Etcd3 => {
     let client = memberClients.get(endpoint);
     if (client === undefined) {
-      const memberOptions: IOptions = {
-        hosts: [endpoint],
-        credentials,
-        grpcOptions,
-        dialTimeout: limits.callTimeoutMs,
+      client = new Etcd3({
+        ...clientOptions([endpoint], false),
         faultHandling: { global: noop, host: () => noop },
-      };
-      client = new Etcd3(memberOptions);
+      });
       memberClients.set(endpoint, client);
     }
     return client;
@@ -439,7 +453,7 @@ export async function openEtcdLog(options: EtcdLogOptions): Promise<EtcdLog> {
           }
         }
         contactFailed(error);
-        if (!isSettled(entry) && !isStopped()) await nap(limits.healthIntervalMs / 2);
+        if (!isSettled(entry) && !isStopped()) await nap(appendRetryMs);
         if (isStopped()) return;
       }
     }
@@ -554,7 +568,7 @@ export async function openEtcdLog(options: EtcdLogOptions): Promise<EtcdLog> {
   const watchOnce = async (start: number): Promise<WatchOutcome> => {
     let stream: WatchStream;
     try {
-      stream = (await etcd.watchClient.watch()) as unknown as WatchStream;
+      stream = (await watchEtcd.watchClient.watch()) as unknown as WatchStream;
     } catch (error) {
       rethrowBug(error);
       return { kind: 'error', error };
@@ -753,10 +767,39 @@ export async function openEtcdLog(options: EtcdLogOptions): Promise<EtcdLog> {
     logger.error({ nodeId: options.nodeId, ...behind.error.details }, behind.error.message);
   };
 
+  const recheckBehind = async (): Promise<void> => {
+    const compactRevision = behind?.error.details['compactRevision'];
+    if (typeof compactRevision !== 'number' || isStopped()) return;
+    try {
+      const record = await readRetentionRecord();
+      if (
+        behind !== undefined &&
+        record !== undefined &&
+        record.compactRevision >= compactRevision &&
+        mirrored.position >= record.position
+      ) {
+        resumeFloor = Math.max(resumeFloor, record.compactRevision);
+        behind = undefined;
+        logger.info(
+          { nodeId: options.nodeId, resumeAt: resumeFloor },
+          'etcd ordering: the retention record shows the mirror holds every compacted batch; following etcd again',
+        );
+      }
+    } catch (error) {
+      rethrowBug(error);
+    }
+  };
+
   const follow = async (): Promise<void> => {
     let retryMs = watchRetryMsMin;
     while (!stopped) {
-      if (failed !== undefined || behind !== undefined || installing) {
+      if (behind !== undefined && !installing) {
+        // A retention record written since may show the mirror holds everything after all.
+        await nap(limits.retentionIntervalMs);
+        await recheckBehind();
+        continue;
+      }
+      if (failed !== undefined || installing) {
         await nap(60_000);
         continue;
       }
@@ -1120,12 +1163,17 @@ export async function openEtcdLog(options: EtcdLogOptions): Promise<EtcdLog> {
         );
       } catch (error) {
         if (!isNoSpace(error)) throw error;
-        // No put is possible under NOSPACE: free what the current record already covers.
+        // No put is possible under NOSPACE, but deletes, compaction and defragmentation are.
+        // Every active node resumes at or above the target, so compacting there is safe; the
+        // record follows in a later round (until then a returning node errs towards 'behind').
         enterNoSpace(error);
-        if (compacted > 0) await compact(compacted);
-        const stale = await batchKeysBelow(compacted);
-        await deleteKeys(stale);
-        return { deleted: stale.length, ...(await maintainSpace(true)) };
+        await compact(target.revision);
+        await deleteKeys(keys);
+        return {
+          deleted: keys.length,
+          compactedAt: target.revision,
+          ...(await maintainSpace(true)),
+        };
       }
       if (!written.succeeded) {
         return { deleted: 0, defragmented: [], disarmed: 0 }; // another node's round won
@@ -1407,6 +1455,7 @@ export async function openEtcdLog(options: EtcdLogOptions): Promise<EtcdLog> {
       await Promise.all(tasks);
       await publish(true);
       etcd.close();
+      watchEtcd.close();
       for (const client of memberClients.values()) client.close();
       await mirror.close();
     })();

@@ -20,7 +20,12 @@ import {
   retentionBase,
   shouldCompact,
 } from '../../src/ordering/etcd-retention.js';
-import { openEtcdLog, type EtcdLog, type EtcdLogOptions } from '../../src/ordering/index.js';
+import {
+  launchEtcdCluster,
+  openEtcdLog,
+  type EtcdLog,
+  type EtcdLogOptions,
+} from '../../src/ordering/index.js';
 import type { NodeTls } from '../support/etcd-cluster.js';
 import { startEtcdTestNetwork, type EtcdTestNetwork } from '../support/etcd-cluster.js';
 
@@ -464,5 +469,47 @@ describe('etcd ordering log on a 3-member cluster', () => {
         nodeId: 'mismatch',
       }),
     ).rejects.toMatchObject({ code: 'ORDERING_E_CONFIG' });
+  });
+  it('a full etcd (NOSPACE alarm) refuses appends with a clear code and recovers by itself', async () => {
+    const [memberTls] = net.memberTls;
+    const [node] = net.nodes;
+    if (memberTls === undefined || node === undefined) throw new Error('no organisation 1');
+    const solo = await launchEtcdCluster({
+      dir: path.join(work, 'solo'),
+      members: [{ name: 'solo', ...memberTls }],
+      caFile: net.caBundleFile,
+      quotaBackendBytes: 16 * 1024 * 1024,
+    });
+    try {
+      const log = await openEtcdLog({
+        mirrorDir: path.join(work, 'solo-mirror'),
+        endpoints: solo.endpoints,
+        tls: node.tls,
+        prefix: '/ns',
+        nodeId: node.nodeId,
+        ...fast,
+        retentionIntervalMs: 300,
+        retentionWindowMs: 10_000,
+        durablePublishIntervalMs: 100,
+        defragFreeBytesMin: 1024 * 1024,
+      });
+      opened.add(log);
+      // 1 MiB batches as fast as one writer can: faster than retention frees a 16 MiB quota.
+      const big = new Uint8Array(1024 * 1024).fill(7);
+      let refusal: unknown;
+      const until = performance.now() + 20_000;
+      while (refusal === undefined && performance.now() < until) {
+        await log.append(big).catch((error: unknown) => {
+          refusal = error;
+        });
+      }
+      expect(refusal).toMatchObject({ code: 'ORDERING_E_ETCD_NOSPACE' });
+      await waitFor('retention to free space and disarm the alarm', () => log.health() === 'ok');
+      expect(await log.append(batchOf('after-nospace'))).toBeGreaterThan(1);
+      expect((await log.status()).alarms).toEqual([]);
+      await closeNode(log);
+    } finally {
+      await solo.stopAll();
+    }
   });
 });

@@ -25,6 +25,8 @@ export type EtcdTestNetwork = {
   readonly outsider: NodeTls;
   /** Member names, index i for organisation i + 1. */
   readonly memberNames: readonly string[];
+  /** Each organisation's etcd member certificate and key files (to launch more members). */
+  readonly memberTls: readonly { readonly certFile: string; readonly keyFile: string }[];
 };
 
 /** cryptogen config: N organisations, each with an etcd member and a Coffer node on 127.0.0.1. */
@@ -65,15 +67,15 @@ export async function startEtcdTestNetwork(
   const caBundleFile = path.join(dir, 'ca-bundle.pem');
   await writeFile(caBundleFile, caPem, { mode: 0o644 });
   const memberNames = Array.from({ length: orgs }, (_, i) => `etcd${i + 1}`);
+  const memberTls = memberNames.map((_, i): { certFile: string; keyFile: string } => ({
+    certFile: path.join(tlsOf(i + 1, 'etcd'), 'server.crt'),
+    keyFile: path.join(tlsOf(i + 1, 'etcd'), 'server.key'),
+  }));
   const cluster = await launchEtcdCluster({
     ...launch,
     dir: path.join(dir, 'etcd'),
     caFile: caBundleFile,
-    members: memberNames.map((name, i) => ({
-      name,
-      certFile: path.join(tlsOf(i + 1, 'etcd'), 'server.crt'),
-      keyFile: path.join(tlsOf(i + 1, 'etcd'), 'server.key'),
-    })),
+    members: memberTls.map((files, i) => ({ name: memberNames[i] ?? `etcd${i + 1}`, ...files })),
   });
   const nodeTls = async (i: number, ca: string): Promise<NodeTls> => ({
     caPem: ca,
@@ -90,5 +92,6 @@ export async function startEtcdTestNetwork(
     nodes,
     outsider: await nodeTls(orgs + 1, caPem),
     memberNames,
+    memberTls,
   };
 }
