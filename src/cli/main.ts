@@ -13,6 +13,8 @@ const usage = `coffer — consortium ledger with built-in digital-asset custody
 
 Usage:
   coffer up [--dir DIR] [--port P] [--check] run a local consortium node (see README)
+  coffer network up|down|status [--nodes N] [--dir DIR]
+                                            a local network: an etcd member and a node per organisation
   coffer node start --config node.json      run one node from its configuration
   coffer tx APP ACTION --args JSON [--wait] sign and submit a transaction (profile: .coffer/client.json)
   coffer tx status|receipt TXID             follow a transaction, fetch its receipt
@@ -32,6 +34,7 @@ const commands: Record<string, () => Promise<Command>> = {
   msp: async () => (await import('./msp.js')).mspCommand,
   crypto: async () => (await import('./crypto.js')).cryptoCommand,
   up: async () => (await import('./up.js')).upCommand,
+  network: async () => (await import('./network.js')).networkCommand,
   node: async () => (await import('./node.js')).nodeCommand,
   tx: async () => (await import('./tx.js')).txCommand,
   query: async () => (await import('./tx.js')).queryCommand,

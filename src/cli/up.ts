@@ -193,6 +193,7 @@ export const upCommand: Command = async (args, io) => {
       mspDir: path.join(peerOrgsDir, report.domain, 'msp'),
     })),
     ...nodeConfigDefaults,
+    ordering: { kind: 'embedded' },
     verifyThreads:
       values['verify-threads'] === undefined
         ? verifyThreadsDefault()

@@ -404,6 +404,23 @@ export const errorRegistry = {
     fix: 'See GET /v1/openapi.json for the request format; the error names the field.',
   },
 
+  // --- network (coffer network, decision 0012) ----------------------------------------------
+  NETWORK_E_RUNNING: {
+    className: 'NetworkError',
+    summary: 'A local network already runs from this folder.',
+    fix: 'Use it, or stop it first with `coffer network down --dir DIR`.',
+  },
+  NETWORK_E_NOT_RUNNING: {
+    className: 'NetworkError',
+    summary: 'No local network was started from this folder.',
+    fix: 'Start one with `coffer network up --dir DIR`, or pass the --dir it was started with.',
+  },
+  NETWORK_E_START_FAILED: {
+    className: 'NetworkError',
+    summary: 'The local network did not become ready; everything it started was stopped.',
+    fix: 'Read the log lines in the error (DIR/logs/); fix the cause (often etcd missing or a port in use) and run up again.',
+  },
+
   // --- ordering (OrderingLog) ------------------------------------------------------------------
   ORDERING_E_BATCH_TOO_LARGE: {
     className: 'OrderingInputError',

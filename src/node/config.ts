@@ -22,7 +22,53 @@ export type NodeConfig = {
   readonly pendingMax: number;
   /** Worker threads verifying submissions' signatures; 0: the main thread does (decision 0010). */
   readonly verifyThreads: number;
+  /** Where batches are ordered: the embedded single-node log (default) or the network's etcd. */
+  readonly ordering: OrderingConfig;
+  /** The network's shared ledger secret file; absent: the node's own (single-node ledger). */
+  readonly ledgerSecretFile?: string;
 };
+
+export type OrderingConfig =
+  | { readonly kind: 'embedded' }
+  | {
+      readonly kind: 'etcd';
+      /** Client URLs of the etcd members (https://host:port). */
+      readonly endpoints: readonly string[];
+      /** The network's key prefix in etcd. */
+      readonly prefix: string;
+      /** The organisations' TLS CA certificates (PEM bundle) etcd's certificates chain to. */
+      readonly caFile: string;
+      /** This node's TLS identity towards etcd (client auth). */
+      readonly certFile: string;
+      readonly keyFile: string;
+    };
+
+function orderingConfig(raw: unknown, at: (p: unknown) => string): OrderingConfig {
+  if (raw === undefined) return { kind: 'embedded' };
+  const json = (raw ?? {}) as Record<string, unknown>;
+  if (json['kind'] === 'embedded') return { kind: 'embedded' };
+  field(json['kind'] === 'etcd', 'ordering.kind', 'must be "embedded" or "etcd"');
+  const endpoints = json['endpoints'];
+  field(
+    Array.isArray(endpoints) &&
+      endpoints.length > 0 &&
+      endpoints.every((url) => typeof url === 'string' && url.startsWith('https://')),
+    'ordering.endpoints',
+    'must list the etcd members as https:// URLs',
+  );
+  field(typeof json['prefix'] === 'string', 'ordering.prefix', 'must be a key prefix');
+  for (const name of ['caFile', 'certFile', 'keyFile']) {
+    field(typeof json[name] === 'string', `ordering.${name}`, 'must be a path');
+  }
+  return {
+    kind: 'etcd',
+    endpoints: endpoints as string[],
+    prefix: json['prefix'] as string,
+    caFile: at(json['caFile']),
+    certFile: at(json['certFile']),
+    keyFile: at(json['keyFile']),
+  };
+}
 
 export const nodeConfigDefaults = {
   signatureIntervalTx: 1000,
@@ -114,5 +160,9 @@ export async function readNodeConfig(file: string): Promise<NodeConfig> {
     snapshotIntervalTx: number('snapshotIntervalTx'),
     pendingMax,
     verifyThreads: verifyThreads as number,
+    ordering: orderingConfig(json['ordering'], at),
+    ...(json['ledgerSecretFile'] === undefined
+      ? {}
+      : { ledgerSecretFile: at(json['ledgerSecretFile']) }),
   };
 }

@@ -100,6 +100,12 @@ export type EngineOptions = {
    * single-node log. A consortium network passes its replicated log here.
    */
   readonly openLog?: (dir: string, logger: OrderingLogger) => Promise<OrderingLog>;
+  /**
+   * The network's ledger secret (every node of a network encrypts private writes alike, so
+   * that their ledger entries and Merkle roots agree); default: this node's own, created in
+   * its data directory on first start (a single-node ledger).
+   */
+  readonly ledgerSecretFile?: string;
   /** Pending transactions accepted before 429 (default pendingEnvelopesMax). */
   readonly pendingMax?: number;
   /**
@@ -202,7 +208,10 @@ async function startLocked(options: EngineOptions): Promise<Engine> {
     txIndex: path.join(options.dataDir, 'txindex'),
   };
   await mkdir(options.dataDir, { recursive: true });
-  const secret = await openSecret(dirs.secret);
+  const secret =
+    options.ledgerSecretFile === undefined
+      ? await openSecret(dirs.secret)
+      : await loadLedgerSecretFile(options.ledgerSecretFile);
   const orderingLogger: OrderingLogger = {
     info: (details, message) => {
       logger.info(details, message);

@@ -6,11 +6,12 @@ import { createVerifyPool } from '../crypto/index.js';
 import { cofferError } from '../errors/index.js';
 import type { Consortium } from '../ledger/execute.js';
 import { loadMspFolder, type Msp } from '../msp/index.js';
+import { openEtcdLog, type OrderingLog, type OrderingLogger } from '../ordering/index.js';
 import { createApi } from './api.js';
 import type { NodeConfig } from './config.js';
 import { startEngine, type Engine } from './engine.js';
 
-export type { NodeConfig } from './config.js';
+export type { NodeConfig, OrderingConfig } from './config.js';
 export { nodeConfigDefaults, readNodeConfig, verifyThreadsDefault } from './config.js';
 export type { Engine, Position, SubmitOutcome, TxStatus } from './engine.js';
 export type { ApiServer } from './api.js';
@@ -51,6 +52,23 @@ export async function startNode(config: NodeConfig, logger: Logger): Promise<Run
     );
   }
   const apps = builtInApps();
+  const ordering = config.ordering;
+  const openLog =
+    ordering.kind === 'etcd'
+      ? async (dir: string, orderingLogger: OrderingLogger): Promise<OrderingLog> =>
+          openEtcdLog({
+            mirrorDir: dir,
+            endpoints: ordering.endpoints,
+            prefix: ordering.prefix,
+            nodeId: config.nodeId,
+            tls: {
+              caPem: await readFile(ordering.caFile, 'utf8'),
+              certPem: await readFile(ordering.certFile, 'utf8'),
+              keyPem: await readFile(ordering.keyFile, 'utf8'),
+            },
+            logger: orderingLogger,
+          })
+      : undefined;
   // Submissions' signatures are verified on every core (decision 0010).
   const verifyPool =
     config.verifyThreads > 0 ? createVerifyPool({ threads: config.verifyThreads }) : undefined;
@@ -72,6 +90,10 @@ export async function startNode(config: NodeConfig, logger: Logger): Promise<Run
       snapshotIntervalTx: config.snapshotIntervalTx,
       pendingMax: config.pendingMax,
       ...(verifyPool === undefined ? {} : { verifier: verifyPool.verify }),
+      ...(openLog === undefined ? {} : { openLog }),
+      ...(config.ledgerSecretFile === undefined
+        ? {}
+        : { ledgerSecretFile: config.ledgerSecretFile }),
     });
   } catch (error) {
     await verifyPool?.close();

@@ -1,0 +1,531 @@
+// `coffer network up|down|status`: a local consortium of N organisations, each with its own etcd
+// member and Coffer node as separate processes on loopback (decision 0012). `up` starts a
+// detached supervisor (`coffer network supervise`) that owns every process, waits until the
+// network is ready and prints the endpoints; `down` stops the supervisor, which stops the
+// nodes, then etcd. Nothing is left running: a supervisor that dies takes its children along.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, openSync } from 'node:fs';
+import { access, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import process from 'node:process';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { cofferError } from '../errors/index.js';
+import { createLedgerSecretFile } from '../ledger/secret.js';
+import { generateCryptoMaterial } from '../msp/cryptogen/index.js';
+import {
+  findEtcdBinary,
+  freePort,
+  launchEtcdCluster,
+  type EtcdCluster,
+} from '../ordering/index.js';
+import { nodeConfigDefaults, verifyThreadsDefault, type NodeConfig } from '../node/index.js';
+import type { Command, CommandIo } from './main.js';
+import type { ClientProfile } from './profile.js';
+
+export const networkNodesMax = 7;
+export const networkNodesDefault = 3;
+/** How long `up` waits for the supervisor to report the network ready. */
+export const networkStartTimeoutMs = 120_000;
+/** How long `down` waits for the supervisor to stop everything before killing what is left. */
+export const networkStopTimeoutMs = 30_000;
+/** Key prefix of the network's batches in etcd. */
+export const networkEtcdPrefix = '/coffer/network';
+
+const networkUsage = `Usage: coffer network up   [--nodes N] [--dir DIR] [--json] [--log-level L]
+       coffer network down [--dir DIR]
+       coffer network status [--dir DIR]
+
+up     creates (once) N organisations (default ${networkNodesDefault}, at most ${networkNodesMax}) in DIR (default
+       ./.coffer-network), then runs one etcd member and one Coffer node per organisation as
+       separate processes on 127.0.0.1, in the background; prints the endpoints and the
+       client profiles (DIR/client-orgI.json). Logs are in DIR/logs/.
+down   stops the nodes, then etcd (the data stays in DIR; the next up continues it).
+status prints DIR/network.json: processes, endpoints and whether the supervisor runs.`;
+
+const binCoffer = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../bin/coffer');
+
+type NetworkNode = {
+  readonly nodeId: string;
+  readonly mspId: string;
+  readonly url: string;
+  readonly pid: number | undefined;
+  readonly config: string;
+  readonly profile: string;
+  readonly log: string;
+};
+
+export type NetworkFile = {
+  readonly status: 'starting' | 'ready' | 'stopping' | 'stopped' | 'failed';
+  readonly supervisorPid: number;
+  readonly error?: string;
+  readonly etcd: readonly {
+    readonly name: string;
+    readonly clientUrl: string;
+    readonly pid?: number;
+  }[];
+  readonly nodes: readonly NetworkNode[];
+};
+
+function parse(args: readonly string[], options: NonNullable<ParseArgsConfig['options']>) {
+  try {
+    return parseArgs({ args: [...args], options, allowPositionals: false });
+  } catch (error) {
+    throw cofferError('CLI_E_USAGE', `${(error as Error).message}\n\n${networkUsage}`);
+  }
+}
+
+async function exists(file: string): Promise<boolean> {
+  try {
+    await access(file);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function alive(pid: number | undefined): boolean {
+  if (pid === undefined) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+async function readNetworkFile(dir: string): Promise<NetworkFile | undefined> {
+  try {
+    return JSON.parse(await readFile(path.join(dir, 'network.json'), 'utf8')) as NetworkFile;
+  } catch {
+    return undefined;
+  }
+}
+
+async function writeNetworkFile(dir: string, file: NetworkFile): Promise<void> {
+  const target = path.join(dir, 'network.json');
+  await writeFile(`${target}.tmp`, `${JSON.stringify(file, null, 2)}\n`);
+  await rm(target, { force: true });
+  await writeFile(target, `${JSON.stringify(file, null, 2)}\n`);
+  await rm(`${target}.tmp`, { force: true });
+}
+
+function cryptoConfig(orgs: number): string {
+  const lines = ['PeerOrgs:'];
+  for (let i = 1; i <= orgs; i += 1) {
+    lines.push(
+      `  - Name: Org${i}`,
+      `    Domain: org${i}.coffer.local`,
+      '    EnableNodeOUs: true',
+      '    Template:',
+      '      Count: 1',
+      // etcd and the nodes are reached at 127.0.0.1: their TLS certificates name it.
+      '      SANS: ["127.0.0.1", "localhost"]',
+      '    Users:',
+      '      Count: 1',
+    );
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+type Org = {
+  readonly index: number;
+  readonly mspId: string;
+  readonly domain: string;
+  readonly orgDir: string;
+  readonly peerDir: string;
+  readonly userDir: string;
+};
+
+function orgsOf(dir: string, count: number): Org[] {
+  return Array.from({ length: count }, (_, i) => {
+    const index = i + 1;
+    const domain = `org${index}.coffer.local`;
+    const orgDir = path.join(dir, 'crypto', 'peerOrganizations', domain);
+    return {
+      index,
+      mspId: `Org${index}MSP`,
+      domain,
+      orgDir,
+      peerDir: path.join(orgDir, 'peers', `peer0.${domain}`),
+      userDir: path.join(orgDir, 'users', `User1@${domain}`),
+    };
+  });
+}
+
+// ---- up -----------------------------------------------------------------------------------
+
+async function up(args: readonly string[], io: CommandIo): Promise<number> {
+  const { values } = parse(args, {
+    nodes: { type: 'string', default: String(networkNodesDefault) },
+    dir: { type: 'string', default: '.coffer-network' },
+    json: { type: 'boolean', default: false },
+    'log-level': { type: 'string', default: 'info' },
+    help: { type: 'boolean', default: false },
+  });
+  if (values['help'] === true) {
+    io.stdout(networkUsage);
+    return 0;
+  }
+  const nodes = Number(values['nodes']);
+  if (!Number.isInteger(nodes) || nodes < 1 || nodes > networkNodesMax) {
+    throw cofferError('CLI_E_USAGE', `--nodes must be an integer from 1 to ${networkNodesMax}`);
+  }
+  findEtcdBinary(); // says exactly how to install etcd when it is missing
+  const dir = path.resolve(String(values['dir']));
+  const running = await readNetworkFile(dir);
+  if (running !== undefined && alive(running.supervisorPid)) {
+    throw cofferError(
+      'NETWORK_E_RUNNING',
+      `a network already runs from ${dir} (supervisor pid ${running.supervisorPid})`,
+      { dir, pid: running.supervisorPid },
+    );
+  }
+  await mkdir(path.join(dir, 'logs'), { recursive: true });
+  const configFile = path.join(dir, 'crypto-config.yaml');
+  if (!(await exists(configFile))) await writeFile(configFile, cryptoConfig(nodes));
+  if (!(await exists(path.join(dir, 'crypto')))) {
+    await generateCryptoMaterial({
+      config: await readFile(configFile, 'utf8'),
+      outputDir: path.join(dir, 'crypto'),
+    });
+    io.stderr(`created crypto material in ${path.join(dir, 'crypto')}`);
+  }
+  const existing = (await readdir(path.join(dir, 'crypto', 'peerOrganizations'))).length;
+  if (existing !== nodes) {
+    throw cofferError(
+      'CLI_E_USAGE',
+      `${dir} holds a network of ${existing} organisations; use --nodes ${existing} or another --dir`,
+    );
+  }
+  await rm(path.join(dir, 'network.json'), { force: true });
+  const logFile = path.join(dir, 'logs', 'supervisor.log');
+  const out = openSync(logFile, 'a');
+  let child: ChildProcess;
+  try {
+    child = spawn(
+      process.execPath,
+      [
+        binCoffer,
+        'network',
+        'supervise',
+        '--dir',
+        dir,
+        '--nodes',
+        String(nodes),
+        '--log-level',
+        String(values['log-level']),
+      ],
+      { detached: true, stdio: ['ignore', out, out] },
+    );
+  } finally {
+    closeSync(out);
+  }
+  child.unref();
+  const deadline = Date.now() + networkStartTimeoutMs;
+  for (;;) {
+    const file = await readNetworkFile(dir);
+    if (file?.status === 'ready') {
+      printNetwork(io, dir, file, values['json'] === true);
+      return 0;
+    }
+    const exited = child.exitCode !== null || child.signalCode !== null || !alive(child.pid);
+    if (file?.status === 'failed' || exited || Date.now() > deadline) {
+      if (!exited) child.kill('SIGTERM');
+      const tail = (await readFile(logFile, 'utf8').catch(() => '')).split('\n').slice(-15);
+      throw cofferError(
+        'NETWORK_E_START_FAILED',
+        `the network did not start${file?.error === undefined ? '' : `: ${file.error}`}; ` +
+          `last lines of ${logFile}:\n${tail.join('\n')}`,
+        { dir, log: logFile },
+      );
+    }
+    await sleep(200);
+  }
+}
+
+function printNetwork(io: CommandIo, dir: string, file: NetworkFile, json: boolean): void {
+  if (json) {
+    io.stdout(JSON.stringify({ event: 'ready', dir, ...file }));
+    return;
+  }
+  const lines = [`Coffer network in ${dir} is up (supervisor pid ${file.supervisorPid})`];
+  for (const node of file.nodes) {
+    lines.push(`  ${node.nodeId} (${node.mspId}): ${node.url}  profile ${node.profile}`);
+  }
+  lines.push(`  etcd: ${file.etcd.map((member) => member.clientUrl).join(', ')}`);
+  lines.push(
+    `  try: bin/coffer tx kv put --profile ${file.nodes[0]?.profile ?? ''} --args '{"map":"public:kv.demo","key":"k","value":"v"}' --wait`,
+    `  stop: bin/coffer network down --dir ${dir}`,
+  );
+  io.stdout(lines.join('\n'));
+}
+
+// ---- down and status ------------------------------------------------------------------------
+
+async function down(args: readonly string[], io: CommandIo): Promise<number> {
+  const { values } = parse(args, {
+    dir: { type: 'string', default: '.coffer-network' },
+    help: { type: 'boolean', default: false },
+  });
+  if (values['help'] === true) {
+    io.stdout(networkUsage);
+    return 0;
+  }
+  const dir = path.resolve(String(values['dir']));
+  const file = await readNetworkFile(dir);
+  if (file === undefined) {
+    throw cofferError('NETWORK_E_NOT_RUNNING', `no network was started from ${dir}`, { dir });
+  }
+  if (alive(file.supervisorPid)) process.kill(file.supervisorPid, 'SIGTERM');
+  const deadline = Date.now() + networkStopTimeoutMs;
+  while (alive(file.supervisorPid) && Date.now() < deadline) await sleep(100);
+  // Whatever is still there (a supervisor killed -9, say) is killed: nothing is left running.
+  const leftovers = [
+    file.supervisorPid,
+    ...file.nodes.map((node) => node.pid),
+    ...file.etcd.map((member) => member.pid),
+  ].filter((pid): pid is number => pid !== undefined && alive(pid));
+  for (const pid of leftovers) process.kill(pid, 'SIGKILL');
+  io.stdout(
+    leftovers.length === 0
+      ? `network in ${dir} stopped`
+      : `network in ${dir} stopped (killed ${leftovers.length} process(es) that did not stop in time)`,
+  );
+  return 0;
+}
+
+async function status(args: readonly string[], io: CommandIo): Promise<number> {
+  const { values } = parse(args, {
+    dir: { type: 'string', default: '.coffer-network' },
+    help: { type: 'boolean', default: false },
+  });
+  if (values['help'] === true) {
+    io.stdout(networkUsage);
+    return 0;
+  }
+  const dir = path.resolve(String(values['dir']));
+  const file = await readNetworkFile(dir);
+  if (file === undefined) {
+    throw cofferError('NETWORK_E_NOT_RUNNING', `no network was started from ${dir}`, { dir });
+  }
+  io.stdout(
+    JSON.stringify({
+      ...file,
+      supervisorRunning: alive(file.supervisorPid),
+      nodes: file.nodes.map((node) => ({ ...node, running: alive(node.pid) })),
+      etcd: file.etcd.map((member) => ({ ...member, running: alive(member.pid) })),
+    }),
+  );
+  return 0;
+}
+
+// ---- supervise (the detached process `up` starts) -------------------------------------------
+
+type Started = { readonly child: ChildProcess; readonly url: string };
+
+/** `coffer node start --config FILE`; resolves with its URL once it listens. */
+function startNodeProcess(config: string, log: string, logLevel: string): Promise<Started> {
+  const out = openSync(log, 'a');
+  let child: ChildProcess;
+  try {
+    child = spawn(
+      process.execPath,
+      [binCoffer, 'node', 'start', '--config', config, '--log-level', logLevel],
+      { stdio: ['ignore', 'pipe', out] },
+    );
+  } finally {
+    closeSync(out);
+  }
+  return new Promise((resolve, reject) => {
+    let buffered = '';
+    const timer = setTimeout(() => {
+      reject(new Error(`node ${config} did not start within ${networkStartTimeoutMs} ms`));
+    }, networkStartTimeoutMs);
+    child.stdout?.setEncoding('utf8');
+    child.stdout?.on('data', (chunk: string) => {
+      buffered += chunk;
+      const match = /listening on (https:\/\/\S+)/.exec(buffered);
+      if (match?.[1] !== undefined) {
+        clearTimeout(timer);
+        resolve({ child, url: match[1] });
+      }
+      if (buffered.length > 64 * 1024) buffered = buffered.slice(-1024);
+    });
+    child.once('exit', (code, signal) => {
+      clearTimeout(timer);
+      reject(new Error(`node ${config} exited (${String(code ?? signal)}) before listening`));
+    });
+  });
+}
+
+async function stopChild(child: ChildProcess, ms: number): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGINT');
+  if (await Promise.race([exited.then(() => true), sleep(ms).then(() => false)])) return;
+  child.kill('SIGKILL');
+  await exited;
+}
+
+async function supervise(args: readonly string[]): Promise<number> {
+  const { values } = parse(args, {
+    dir: { type: 'string' },
+    nodes: { type: 'string' },
+    'log-level': { type: 'string', default: 'info' },
+  });
+  const dir = path.resolve(String(values['dir']));
+  const count = Number(values['nodes']);
+  const logLevel = String(values['log-level']);
+  const orgs = orgsOf(dir, count);
+  const children: ChildProcess[] = [];
+  let cluster: EtcdCluster | undefined;
+  let stopping = false;
+  const base = { supervisorPid: process.pid, etcd: [], nodes: [] } as const;
+
+  const stopAll = async (): Promise<void> => {
+    await Promise.all(children.map((child) => stopChild(child, 10_000)));
+    await cluster?.stopAll();
+  };
+  const stopRequested = new Promise<void>((resolve) => {
+    const onSignal = (): void => {
+      stopping = true;
+      resolve();
+    };
+    process.once('SIGTERM', onSignal);
+    process.once('SIGINT', onSignal);
+  });
+
+  try {
+    await writeNetworkFile(dir, { ...base, status: 'starting' });
+    const caFile = path.join(dir, 'tls-ca-bundle.pem');
+    const cas = await Promise.all(
+      orgs.map((org) => readFile(path.join(org.peerDir, 'tls', 'ca.crt'), 'utf8')),
+    );
+    await writeFile(caFile, cas.map((pem) => pem.trim()).join('\n') + '\n');
+    // One ledger secret for the network: every node encrypts private writes alike, so their
+    // entries and Merkle roots agree (decision 0012).
+    const ledgerSecretFile = path.join(dir, 'ledger.secret');
+    if (!(await exists(ledgerSecretFile))) await createLedgerSecretFile(ledgerSecretFile);
+    cluster = await launchEtcdCluster({
+      dir: path.join(dir, 'etcd'),
+      caFile,
+      members: orgs.map((org) => ({
+        name: `etcd-org${org.index}`,
+        certFile: path.join(org.peerDir, 'tls', 'server.crt'),
+        keyFile: path.join(org.peerDir, 'tls', 'server.key'),
+      })),
+    });
+    const etcd = cluster.members.map((member) => {
+      const pid = cluster?.pid(member.name);
+      return pid === undefined
+        ? { name: member.name, clientUrl: member.clientUrl }
+        : { name: member.name, clientUrl: member.clientUrl, pid };
+    });
+    const nodes: NetworkNode[] = [];
+    for (const org of orgs) {
+      const nodeId = `org${org.index}-peer0`;
+      const nodeDir = path.join(dir, 'nodes', nodeId);
+      await mkdir(nodeDir, { recursive: true });
+      const configFile = path.join(nodeDir, 'node.json');
+      // The same port across restarts when it is still free: profiles stay valid.
+      const previous = await readFile(configFile, 'utf8')
+        .then((text) => (JSON.parse(text) as NodeConfig).listen.port)
+        .catch(() => undefined);
+      const port = previous ?? (await freePort());
+      const config: NodeConfig = {
+        ...nodeConfigDefaults,
+        nodeId,
+        dataDir: path.join(nodeDir, 'data'),
+        listen: { host: '127.0.0.1', port },
+        tls: {
+          certFile: path.join(org.peerDir, 'tls', 'server.crt'),
+          keyFile: path.join(org.peerDir, 'tls', 'server.key'),
+        },
+        identity: { mspId: org.mspId, mspDir: path.join(org.peerDir, 'msp') },
+        consortium: orgs.map((member) => ({
+          mspId: member.mspId,
+          mspDir: path.join(member.orgDir, 'msp'),
+        })),
+        // Every node verifies every signature on this machine: one thread each.
+        verifyThreads: Math.max(1, Math.floor(verifyThreadsDefault() / count)),
+        ledgerSecretFile,
+        ordering: {
+          kind: 'etcd',
+          endpoints: cluster.endpoints,
+          prefix: networkEtcdPrefix,
+          caFile,
+          certFile: path.join(org.peerDir, 'tls', 'server.crt'),
+          keyFile: path.join(org.peerDir, 'tls', 'server.key'),
+        },
+      };
+      await writeFile(configFile, `${JSON.stringify(config, null, 2)}\n`);
+      const log = path.join(dir, 'logs', `${nodeId}.log`);
+      const started = await startNodeProcess(configFile, log, logLevel);
+      children.push(started.child);
+      const keystore = path.join(org.userDir, 'msp', 'keystore');
+      const [keyFile] = (await readdir(keystore)).sort();
+      const profile: ClientProfile = {
+        url: started.url,
+        servername: `peer0.${org.domain}`,
+        caFile: path.join(org.peerDir, 'tls', 'ca.crt'),
+        tlsCertFile: path.join(org.userDir, 'msp', 'signcerts', `User1@${org.domain}-cert.pem`),
+        tlsKeyFile: path.join(keystore, keyFile ?? 'priv_sk'),
+        mspId: org.mspId,
+        mspDir: path.join(org.userDir, 'msp'),
+      };
+      const profileFile = path.join(dir, `client-org${org.index}.json`);
+      await writeFile(profileFile, `${JSON.stringify(profile, null, 2)}\n`);
+      nodes.push({
+        nodeId,
+        mspId: org.mspId,
+        url: started.url,
+        pid: started.child.pid,
+        config: configFile,
+        profile: profileFile,
+        log,
+      });
+      started.child.once('exit', (code, signal) => {
+        if (!stopping) {
+          process.stderr.write(`node ${nodeId} exited (${String(code ?? signal)})\n`);
+        }
+      });
+    }
+    await writeNetworkFile(dir, { supervisorPid: process.pid, status: 'ready', etcd, nodes });
+    process.stderr.write(`network ready: ${nodes.map((node) => node.url).join(', ')}\n`);
+    await stopRequested;
+    await writeNetworkFile(dir, { supervisorPid: process.pid, status: 'stopping', etcd, nodes });
+    await stopAll();
+    await writeNetworkFile(dir, { supervisorPid: process.pid, status: 'stopped', etcd, nodes });
+    return 0;
+  } catch (error) {
+    process.stderr.write(`network failed: ${String(error)}\n`);
+    await stopAll().catch(() => undefined);
+    await writeNetworkFile(dir, { ...base, status: 'failed', error: String(error) }).catch(
+      () => undefined,
+    );
+    return 1;
+  }
+}
+
+export const networkCommand: Command = async (args, io) => {
+  const [sub, ...rest] = args;
+  switch (sub) {
+    case 'up':
+      return up(rest, io);
+    case 'down':
+      return down(rest, io);
+    case 'status':
+      return status(rest, io);
+    case 'supervise':
+      return supervise(rest);
+    case undefined:
+    case 'help':
+    case '--help':
+      io.stdout(networkUsage);
+      return sub === undefined ? 2 : 0;
+    default:
+      throw cofferError('CLI_E_USAGE', `unknown network command "${sub}"\n\n${networkUsage}`);
+  }
+};
