@@ -64,6 +64,10 @@ export type EtcdCluster = {
   /** SIGKILL (kill -9); resolves once the process is gone. */
   readonly kill: (name: string) => Promise<void>;
   readonly restart: (name: string) => Promise<void>;
+  /** SIGSTOP: the member keeps its sockets but answers nothing (a frozen host). */
+  readonly pause: (name: string) => void;
+  /** SIGCONT after pause. */
+  readonly resume: (name: string) => void;
   /** Waits until every running member (or `names`) is up, has a leader and serves a quorum read. */
   readonly waitHealthy: (options?: {
     readonly timeoutMs?: number;
@@ -132,6 +136,7 @@ type Member = EtcdMemberInfo & {
   readonly spec: EtcdMemberSpec;
   process: ChildProcess | undefined;
   exited: Promise<void> | undefined;
+  paused: boolean;
 };
 
 /** Starts every member, waits until the cluster is healthy, and returns its handle. */
@@ -167,6 +172,7 @@ export async function launchEtcdCluster(options: EtcdLaunchOptions): Promise<Etc
       logFile: path.join(options.dir, `${spec.name}.log`),
       process: undefined,
       exited: undefined,
+      paused: false,
     });
   }
   const initialCluster = members.map((member) => `${member.name}=${member.peerUrl}`).join(',');
@@ -260,6 +266,7 @@ export async function launchEtcdCluster(options: EtcdLaunchOptions): Promise<Etc
   /** undefined when healthy; otherwise why not. */
   const memberProblem = async (member: Member): Promise<string | undefined> => {
     if (member.process === undefined) return 'not running';
+    if (member.paused) return 'paused (SIGSTOP)';
     try {
       const client = await clientFor(member);
       const deadline = () => ({ deadline: Date.now() + statusTimeoutMs });
@@ -279,7 +286,7 @@ export async function launchEtcdCluster(options: EtcdLaunchOptions): Promise<Etc
     const timeoutMs = wait.timeoutMs ?? startTimeoutMs;
     const targets =
       wait.names === undefined
-        ? members.filter((member) => member.process !== undefined)
+        ? members.filter((member) => member.process !== undefined && !member.paused)
         : wait.names.map(memberNamed);
     const until = Date.now() + timeoutMs;
     let problems: string[] = [];
@@ -305,6 +312,10 @@ export async function launchEtcdCluster(options: EtcdLaunchOptions): Promise<Etc
     const child = member.process;
     if (child === undefined) return;
     const exited = member.exited;
+    if (member.paused) {
+      child.kill('SIGCONT'); // a stopped process would not act on SIGTERM
+      member.paused = false;
+    }
     child.kill(how);
     if (how === 'SIGTERM') {
       const timer = setTimeout(() => child.kill('SIGKILL'), stopGraceMs);
@@ -320,7 +331,7 @@ export async function launchEtcdCluster(options: EtcdLaunchOptions): Promise<Etc
   };
 
   const killAllNow = (): void => {
-    for (const member of members) member.process?.kill('SIGKILL');
+    for (const member of members) member.process?.kill('SIGKILL'); // works on stopped ones too
   };
   // Never leave etcd processes behind, even when the caller crashes before stopAll.
   process.once('exit', killAllNow);
@@ -351,6 +362,18 @@ export async function launchEtcdCluster(options: EtcdLaunchOptions): Promise<Etc
     restart: async (name) => {
       await signal(name, 'SIGTERM');
       await spawnMember(memberNamed(name));
+    },
+    pause: (name) => {
+      const member = memberNamed(name);
+      if (member.process === undefined || member.paused) return;
+      member.process.kill('SIGSTOP');
+      member.paused = true;
+    },
+    resume: (name) => {
+      const member = memberNamed(name);
+      if (member.process === undefined || !member.paused) return;
+      member.process.kill('SIGCONT');
+      member.paused = false;
     },
     waitHealthy,
     leader: async () => {

@@ -71,6 +71,16 @@ export const defragFreeBytesMin: number = 64 * mebibyte;
 export const defragFreeRatio: number = 0.5;
 /** Deadline of one defragment call (it blocks the member while it copies the database). */
 export const defragTimeoutMs: number = 60_000;
+/**
+ * Above this share of the quota on any member, batch appends are refused (ORDERING_E_ETCD_NOSPACE)
+ * while the small writes retention needs (durable positions, its record) still fit: etcd's own
+ * NOSPACE alarm would refuse those too and leave retention without fresh positions.
+ */
+export const spaceHighRatio: number = 0.8;
+/** Appends resume once every member is below this share again (after compaction and defragment). */
+export const spaceLowRatio: number = 0.7;
+/** Members' database sizes are checked this often. */
+export const spaceCheckIntervalMs: number = 2_000;
 
 // Relations between the limits, checked when the module loads.
 assertLimit(
@@ -96,6 +106,14 @@ assertLimit(healthIntervalMs < unavailableAfterMs, 'one failed probe does not re
 assertLimit(durablePublishIntervalMs * 4 <= retentionWindowMs, 'live nodes publish in the window');
 assertLimit(watchRetryMsMin <= watchRetryMsMax, 'watch retry bounds');
 assertLimit(defragFreeRatio > 0 && defragFreeRatio < 1, 'defragmentation threshold');
+assertLimit(
+  0 < spaceLowRatio && spaceLowRatio < spaceHighRatio && spaceHighRatio < 1,
+  'space ratios',
+);
+assertLimit(
+  etcdMaxRequestBytes < etcdQuotaBackendBytes * (1 - spaceHighRatio),
+  'headroom holds a batch',
+);
 
 function assertLimit(condition: boolean, what: string): void {
   if (!condition) throw new Error(`etcd ordering limits are inconsistent: ${what}`);
@@ -118,6 +136,9 @@ export type EtcdLimits = {
   readonly retentionIntervalMs: number;
   readonly defragIntervalMs: number;
   readonly defragFreeBytesMin: number;
+  /** The etcd cluster's --quota-backend-bytes (default: what Coffer's launcher sets). */
+  readonly quotaBackendBytes: number;
+  readonly spaceCheckIntervalMs: number;
 };
 
 export type EtcdLimitOptions = { readonly [K in keyof EtcdLimits]?: number };
@@ -140,6 +161,8 @@ export function resolveEtcdLimits(options: EtcdLimitOptions): Result<EtcdLimits>
     retentionIntervalMs: options.retentionIntervalMs ?? retentionIntervalMs,
     defragIntervalMs: options.defragIntervalMs ?? defragIntervalMs,
     defragFreeBytesMin: options.defragFreeBytesMin ?? defragFreeBytesMin,
+    quotaBackendBytes: options.quotaBackendBytes ?? etcdQuotaBackendBytes,
+    spaceCheckIntervalMs: options.spaceCheckIntervalMs ?? spaceCheckIntervalMs,
   };
   for (const [name, value] of Object.entries(limits)) {
     if (!Number.isSafeInteger(value) || value < 1) {

@@ -33,6 +33,8 @@ import {
 } from './embedded.js';
 import {
   appendRetryMs,
+  spaceHighRatio,
+  spaceLowRatio,
   defragFreeRatio,
   defragTimeoutMs,
   deleteOpsPerTxn,
@@ -115,6 +117,8 @@ export type EtcdLogStatus = {
   readonly health: LogHealth;
   /** What this node's mirror holds. */
   readonly mirror: { readonly position: number; readonly revision: number };
+  /** The member this node's watch uses now. */
+  readonly watchEndpoint: string;
   readonly leader?: { readonly id: string; readonly name: string };
   readonly members: readonly EtcdMemberStatus[];
   readonly alarms: readonly { readonly memberId: string; readonly alarm: string }[];
@@ -258,37 +262,47 @@ export async function openEtcdLog(options: EtcdLogOptions): Promise<EtcdLog> {
     'grpc.keepalive_time_ms': 10_000,
     'grpc.keepalive_timeout_ms': 5_000,
   };
-  // etcd3's own policies count every "recoverable" error against a member, NOSPACE and
-  // deadlines included, and then block the calls that would free space. Here only a member
-  // that cannot be reached (UNAVAILABLE, or no answer in time) is skipped for a second, and
-  // only UNAVAILABLE is tried again on another member.
+  // etcd3's own policies count every "recoverable" error against a member, NOSPACE included,
+  // and then block the calls that would free space. Here only a member that cannot be reached
+  // (UNAVAILABLE, or no answer in time) is skipped for a second and the call tried on another.
   const memberBreaker = () =>
-    circuitBreaker(
-      handleWhen(
-        (error) =>
-          error instanceof GRPCUnavailableError || error instanceof GRPCDeadlineExceededError,
-      ),
-      { halfOpenAfter: 1_000, breaker: new ConsecutiveBreaker(3) },
-    );
+    circuitBreaker(handleWhen(unreachable), {
+      halfOpenAfter: 1_000,
+      breaker: new ConsecutiveBreaker(3),
+    });
   const clientOptions = (hosts: readonly string[], retries: boolean): IOptions => ({
     hosts: [...hosts],
     credentials,
     grpcOptions,
     dialTimeout: limits.callTimeoutMs,
+    // A deadline per attempt (not per call), so a frozen member costs one attempt only. Every
+    // write Coffer makes is idempotent (create-only appends, compare-guarded records), so an
+    // attempt that timed out may be repeated on another member.
+    defaultCallOptions: (context) =>
+      context.isStream ? {} : { deadline: Date.now() + limits.callTimeoutMs },
     faultHandling: {
       host: memberBreaker,
-      global: retries
-        ? retry(
-            handleWhen((error) => error instanceof GRPCUnavailableError),
-            { maxAttempts: hosts.length },
-          )
-        : noop,
+      global: retries ? retry(handleWhen(unreachable), { maxAttempts: hosts.length }) : noop,
     },
   });
   const etcd = new Etcd3(clientOptions(endpoints, true));
-  // The watch stream has its own channels: etcd3 closes a member's channels after some call
-  // errors, which would otherwise cut the stream for an unrelated failed call.
-  const watchEtcd = new Etcd3(clientOptions(endpoints, false));
+  // The watch stream has its own channels (etcd3 closes a member's channels after some call
+  // errors, which would cut the stream for an unrelated failed call), on one member at a time:
+  // after an error or a stall it moves to the next member, so a frozen one is left for good.
+  const watchClients = new Map<string, Etcd3>();
+  let watchIndex = (randomBytes(1)[0] ?? 0) % endpoints.length;
+  const watchEndpoint = (): string => endpoints[watchIndex] ?? endpoints[0] ?? '';
+  const watchClient = (endpoint: string): Etcd3 => {
+    let client = watchClients.get(endpoint);
+    if (client === undefined) {
+      client = new Etcd3({
+        ...clientOptions([endpoint], false),
+        faultHandling: { global: noop, host: () => noop },
+      });
+      watchClients.set(endpoint, client);
+    }
+    return client;
+  };
   /** One client per member, for per-member calls (status, defragment). */
   const memberClients = new Map<string, Etcd3>();
   const memberClient = (endpoint: string): Etcd3 => {
@@ -302,13 +316,14 @@ export async function openEtcdLog(options: EtcdLogOptions): Promise<EtcdLog> {
     }
     return client;
   };
-  const call = (ms = limits.callTimeoutMs) => ({ deadline: Date.now() + ms });
 
   // --- health -----------------------------------------------------------------------------
   let failed: Trouble | undefined;
   let behind: Trouble | undefined;
   let unavailable: Trouble | undefined;
   let nospace: Trouble | undefined;
+  /** A member's database is above spaceHighRatio of the quota (Coffer's own, softer alarm). */
+  let nearQuota: Trouble | undefined;
   let lastContactAt = mono();
 
   const contactOk = (): void => {
@@ -357,6 +372,7 @@ export async function openEtcdLog(options: EtcdLogOptions): Promise<EtcdLog> {
     if (behind !== undefined) return { state: 'behind', ...behind };
     if (unavailable !== undefined) return { state: 'unavailable', ...unavailable };
     if (nospace !== undefined) return { state: 'unavailable', ...nospace };
+    if (nearQuota !== undefined) return { state: 'unavailable', ...nearQuota };
     return 'ok';
   };
 
@@ -424,14 +440,11 @@ export async function openEtcdLog(options: EtcdLogOptions): Promise<EtcdLog> {
     for (let attempt = 1; !entry.settled; attempt += 1) {
       try {
         // Create-only: if an earlier attempt landed, this one changes nothing and says so.
-        const response = await etcd.kv.txn(
-          {
-            compare: [{ key, target: 'Create', result: 'Equal', create_revision: 0 }],
-            success: [{ request_put: { key, value } }],
-            failure: [{ request_range: { key, keys_only: true } }],
-          },
-          call(),
-        );
+        const response = await etcd.kv.txn({
+          compare: [{ key, target: 'Create', result: 'Equal', create_revision: 0 }],
+          success: [{ request_put: { key, value } }],
+          failure: [{ request_range: { key, keys_only: true } }],
+        });
         contactOk();
         const existing = response.responses[0]?.response_range.kvs[0];
         entry.ordered = true;
@@ -568,7 +581,7 @@ export async function openEtcdLog(options: EtcdLogOptions): Promise<EtcdLog> {
   const watchOnce = async (start: number): Promise<WatchOutcome> => {
     let stream: WatchStream;
     try {
-      stream = (await watchEtcd.watchClient.watch()) as unknown as WatchStream;
+      stream = (await watchClient(watchEndpoint()).watchClient.watch()) as unknown as WatchStream;
     } catch (error) {
       rethrowBug(error);
       return { kind: 'error', error };
@@ -725,42 +738,116 @@ export async function openEtcdLog(options: EtcdLogOptions): Promise<EtcdLog> {
         );
   };
 
-  /** The watch start was compacted: resume above it if the retention record proves we hold all below. */
+  /**
+   * Mirrors the batches with revisions in [from, to) from etcd's current keys, read at revision
+   * `to` (a snapshot no later delete can change), each page checked against the positions
+   * nodes published before it is written. True when done; false when following must stop.
+   */
+  const fillFromKeys = async (from: number, to: number): Promise<boolean> => {
+    const published = new Map<number, DurableRecord>();
+    for (const { record } of (await readDurable()).nodes) {
+      if (record.revision >= from && record.revision < to) published.set(record.revision, record);
+    }
+    const mismatch = (record: DurableRecord, found: string): boolean => {
+      fail(
+        cofferError(
+          'ORDERING_E_ETCD_UNEXPECTED',
+          `reading compacted history from etcd's keys: node ${record.nodeId} published position ${record.position} at revision ${record.revision}, but ${found}; batch keys were deleted outside Coffer`,
+          { nodeId: record.nodeId, position: record.position, revision: record.revision },
+        ),
+      );
+      return false;
+    };
+    let cursor = from;
+    while (cursor < to) {
+      const page = await etcd.kv.range({
+        key: Buffer.from(batchesPrefix),
+        range_end: prefixEnd(batchesPrefix),
+        min_mod_revision: cursor,
+        max_mod_revision: to - 1,
+        sort_target: 'Mod',
+        sort_order: 'Ascend',
+        limit: mirrorChunkBatchesMax,
+        revision: to,
+      });
+      contactOk();
+      const batches: WatchedBatch[] = [];
+      let last = Math.max(mirrored.revision, cursor - 1);
+      for (const kv of page.kvs) {
+        const problem = checkEvent(kv, last);
+        if (problem !== undefined) {
+          fail(problem);
+          return false;
+        }
+        last = Number(kv.mod_revision);
+        batches.push({ revision: last, key: kv.key.toString('utf8'), value: kv.value });
+      }
+      const end = batches.length === 0 ? to : last + 1;
+      for (const record of published.values()) {
+        if (record.revision < cursor || record.revision >= end) continue;
+        const at = batches.findIndex((batch) => batch.revision === record.revision);
+        if (at < 0) return mismatch(record, `no batch key has that revision`);
+        const position = mirrored.position + at + 1;
+        if (position !== record.position) {
+          return mismatch(record, `it is position ${position} among the keys`);
+        }
+      }
+      if (batches.length > 0 && !(await writeMirror(batches))) return false;
+      cursor = end;
+    }
+    return true;
+  };
+
+  /**
+   * The watch start was compacted. Coffer deletes batch keys only below its recorded
+   * compaction and never overwrites one, so every batch at or above the record is still a
+   * current key: such a gap (compaction by someone else, or not recorded yet) is read from the
+   * keys. Batches below the record are gone from etcd: only a peer can give them.
+   */
   const onCompacted = async (compactRevision: number): Promise<void> => {
     let record: RetentionRecord | undefined;
     try {
       record = await readRetentionRecord();
       contactOk();
+      if (record === undefined || mirrored.position >= record.position) {
+        const from = Math.max(mirrored.revision + 1, record?.compactRevision ?? 0, resumeFloor);
+        const before = mirrored.position;
+        if (from < compactRevision && !(await fillFromKeys(from, compactRevision))) return;
+        resumeFloor = Math.max(resumeFloor, from, compactRevision);
+        logger.info(
+          {
+            nodeId: options.nodeId,
+            compactRevision,
+            resumeAt: resumeFloor,
+            fromKeys: mirrored.position - before,
+          },
+          'etcd ordering: the watch start was compacted; the mirror holds every batch below it (read from current keys where needed) and follows from there',
+        );
+        return;
+      }
     } catch (error) {
       rethrowBug(error);
+      if (isCofferError(error)) {
+        fail(error);
+        return;
+      }
+      // Unreachable, or compacted further meanwhile: the follower tries again.
       contactFailed(error);
       await nap(watchRetryMsMax);
       return;
     }
-    if (
-      record !== undefined &&
-      record.compactRevision >= compactRevision &&
-      mirrored.position >= record.position
-    ) {
-      resumeFloor = Math.max(resumeFloor, record.compactRevision);
-      logger.info(
-        { nodeId: options.nodeId, compactRevision, resumeAt: resumeFloor },
-        'etcd ordering: history below the mirror was compacted; it holds every batch there, so it resumes above',
-      );
-      return;
-    }
-    const neededPosition = record?.position ?? null;
+    const neededPosition = record.position;
     behind = {
       since: now(),
       error: cofferError(
         'ORDERING_E_COMPACTED',
-        `this node is behind etcd's retained history: it mirrored position ${mirrored.position} (revision ${mirrored.revision}) but etcd was compacted at revision ${compactRevision}${neededPosition === null ? '' : ` (batches up to position ${neededPosition} are no longer in etcd)`}; it must catch up from a peer`,
+        `this node is behind etcd's retained history: it mirrored position ${mirrored.position} (revision ${mirrored.revision}) but batches up to position ${neededPosition} were compacted away (etcd compacted at revision ${compactRevision}); it must catch up from a peer`,
         {
           position: mirrored.position,
           revision: mirrored.revision,
           compactRevision,
           neededPosition,
-          retainedFromRevision: record?.compactRevision ?? null,
+          retainedFromRevision: record.compactRevision,
         },
       ),
     };
@@ -817,6 +904,7 @@ export async function openEtcdLog(options: EtcdLogOptions): Promise<EtcdLog> {
         case 'mirror-failed':
           break;
         case 'stall':
+          watchIndex = (watchIndex + 1) % endpoints.length;
           logger.warn(
             { nodeId: options.nodeId, start },
             'etcd ordering: the watch stalled; reopening it',
@@ -829,6 +917,7 @@ export async function openEtcdLog(options: EtcdLogOptions): Promise<EtcdLog> {
           fail(outcome.error);
           break;
         case 'error':
+          watchIndex = (watchIndex + 1) % endpoints.length;
           if (!isStopped()) {
             logger.info(
               { nodeId: options.nodeId, start, retryMs },
@@ -847,7 +936,7 @@ export async function openEtcdLog(options: EtcdLogOptions): Promise<EtcdLog> {
     let revision: number;
     try {
       // A linearizable read: it succeeds only through a member in a quorum with a leader.
-      const response = await etcd.kv.range({ key: Buffer.from(healthKey) }, call());
+      const response = await etcd.kv.range({ key: Buffer.from(healthKey) });
       revision = Number(response.header.revision);
       contactOk();
     } catch (error) {
@@ -857,10 +946,7 @@ export async function openEtcdLog(options: EtcdLogOptions): Promise<EtcdLog> {
     }
     if (nospace !== undefined) {
       try {
-        const alarms = await etcd.maintenance.alarm(
-          { action: 'Get', memberID: 0, alarm: 'None' },
-          call(),
-        );
+        const alarms = await etcd.maintenance.alarm({ action: 'Get', memberID: 0, alarm: 'None' });
         if (!alarms.alarms.some((alarm) => alarm.alarm === 'Nospace')) {
           nospace = undefined;
           logger.info(
@@ -888,9 +974,50 @@ export async function openEtcdLog(options: EtcdLogOptions): Promise<EtcdLog> {
     }
   };
 
+  /** Refuses batch appends while a member's database is near the quota (see spaceHighRatio). */
+  const checkSpace = async (): Promise<void> => {
+    const sizes: number[] = [];
+    for (const endpoint of endpoints) {
+      try {
+        sizes.push(Number((await memberClient(endpoint).maintenance.status()).dbSize));
+      } catch (error) {
+        rethrowBug(error); // an unreachable member has no say; the probe reports reachability
+      }
+    }
+    if (sizes.length === 0) return;
+    const largest = Math.max(...sizes);
+    if (nearQuota === undefined && largest >= limits.quotaBackendBytes * spaceHighRatio) {
+      nearQuota = {
+        since: now(),
+        error: cofferError(
+          'ORDERING_E_ETCD_NOSPACE',
+          `an etcd member's database is ${largest} bytes, above ${Math.round(spaceHighRatio * 100)}% of the ${limits.quotaBackendBytes}-byte quota; batch appends are refused until retention frees space`,
+          {
+            dbSizeBytes: largest,
+            quotaBackendBytes: limits.quotaBackendBytes,
+            retryable: true,
+            retryAfterMs: limits.retentionIntervalMs,
+          },
+        ),
+      };
+      logger.error({ nodeId: options.nodeId }, nearQuota.error.message);
+    } else if (nearQuota !== undefined && largest < limits.quotaBackendBytes * spaceLowRatio) {
+      nearQuota = undefined;
+      logger.info(
+        { nodeId: options.nodeId, dbSizeBytes: largest },
+        'etcd ordering: etcd has space again; appends resume',
+      );
+    }
+  };
+
   const probeLoop = async (): Promise<void> => {
+    let lastSpaceAt = -Infinity;
     while (!stopped) {
       await probe();
+      if (mono() - lastSpaceAt >= limits.spaceCheckIntervalMs) {
+        lastSpaceAt = mono();
+        await checkSpace();
+      }
       await nap(limits.healthIntervalMs);
     }
   };
@@ -915,10 +1042,10 @@ export async function openEtcdLog(options: EtcdLogOptions): Promise<EtcdLog> {
       at: now(),
     };
     try {
-      await etcd.kv.put(
-        { key: Buffer.from(durableKey), value: Buffer.from(JSON.stringify(record)) },
-        call(),
-      );
+      await etcd.kv.put({
+        key: Buffer.from(durableKey),
+        value: Buffer.from(JSON.stringify(record)),
+      });
       contactOk();
       published = { position: record.position, at: mono() };
     } catch (error) {
@@ -941,27 +1068,24 @@ export async function openEtcdLog(options: EtcdLogOptions): Promise<EtcdLog> {
   let lastSpaceCheckAt = -Infinity;
 
   const readRetentionRecord = async (): Promise<RetentionRecord | undefined> => {
-    const response = await etcd.kv.range({ key: Buffer.from(retentionKey) }, call());
+    const response = await etcd.kv.range({ key: Buffer.from(retentionKey) });
     const kv = response.kvs[0];
     return kv === undefined ? undefined : parseRetentionRecord(kv.value.toString('utf8'));
   };
 
   const readDurable = async () => {
     // One transaction: the records, the retention record and the revision are one snapshot.
-    const snapshot = await etcd.kv.txn(
-      {
-        success: [
-          {
-            request_range: {
-              key: Buffer.from(durablePrefix),
-              range_end: prefixEnd(durablePrefix),
-            },
+    const snapshot = await etcd.kv.txn({
+      success: [
+        {
+          request_range: {
+            key: Buffer.from(durablePrefix),
+            range_end: prefixEnd(durablePrefix),
           },
-          { request_range: { key: Buffer.from(retentionKey) } },
-        ],
-      },
-      call(),
-    );
+        },
+        { request_range: { key: Buffer.from(retentionKey) } },
+      ],
+    });
     const durableKvs = snapshot.responses[0]?.response_range.kvs ?? [];
     const recordKv = snapshot.responses[1]?.response_range.kvs[0];
     const nodes: { record: DurableRecord; modRevision: string }[] = [];
@@ -1004,30 +1128,24 @@ export async function openEtcdLog(options: EtcdLogOptions): Promise<EtcdLog> {
 
   const batchKeysBelow = async (revision: number): Promise<Buffer[]> => {
     if (revision <= 1) return [];
-    const response = await etcd.kv.range(
-      {
-        key: Buffer.from(batchesPrefix),
-        range_end: prefixEnd(batchesPrefix),
-        max_mod_revision: revision - 1,
-        keys_only: true,
-        limit: retentionDeleteKeysMax,
-      },
-      call(),
-    );
+    const response = await etcd.kv.range({
+      key: Buffer.from(batchesPrefix),
+      range_end: prefixEnd(batchesPrefix),
+      max_mod_revision: revision - 1,
+      keys_only: true,
+      limit: retentionDeleteKeysMax,
+    });
     return response.kvs.map((kv) => kv.key);
   };
 
   const deleteKeys = async (keys: readonly Buffer[]): Promise<number | undefined> => {
     let last: number | undefined;
     for (let i = 0; i < keys.length; i += deleteOpsPerTxn) {
-      const response = await etcd.kv.txn(
-        {
-          success: keys
-            .slice(i, i + deleteOpsPerTxn)
-            .map((key) => ({ request_delete_range: { key } })),
-        },
-        call(),
-      );
+      const response = await etcd.kv.txn({
+        success: keys
+          .slice(i, i + deleteOpsPerTxn)
+          .map((key) => ({ request_delete_range: { key } })),
+      });
       last = Number(response.header.revision);
     }
     return last;
@@ -1035,7 +1153,7 @@ export async function openEtcdLog(options: EtcdLogOptions): Promise<EtcdLog> {
 
   const compact = async (revision: number): Promise<void> => {
     try {
-      await etcd.kv.compact({ revision, physical: false }, call());
+      await etcd.kv.compact({ revision, physical: false });
     } catch (error) {
       // Another node compacted as far or further: fine.
       if (!messageOf(error).includes('required revision has been compacted')) throw error;
@@ -1050,13 +1168,15 @@ export async function openEtcdLog(options: EtcdLogOptions): Promise<EtcdLog> {
     const defragmented: string[] = [];
     for (const endpoint of endpoints) {
       try {
-        const status = await memberClient(endpoint).maintenance.status(call());
+        const status = await memberClient(endpoint).maintenance.status();
         const size = Number(status.dbSize);
         const inUse = Number(status.dbSizeInUse);
         const free = size - inUse;
-        if (force || (free >= limits.defragFreeBytesMin && free >= size * defragFreeRatio)) {
+        if (free >= limits.defragFreeBytesMin && (force || free >= size * defragFreeRatio)) {
           // One member at a time: defragmenting blocks the member while it rewrites its file.
-          await memberClient(endpoint).maintenance.defragment(call(defragTimeoutMs));
+          await memberClient(endpoint).maintenance.defragment({
+            deadline: Date.now() + defragTimeoutMs,
+          });
           defragmented.push(endpoint);
           logger.info(
             { endpoint, dbSizeBytes: size, dbSizeInUseBytes: inUse },
@@ -1072,46 +1192,48 @@ export async function openEtcdLog(options: EtcdLogOptions): Promise<EtcdLog> {
       }
     }
     let disarmed = 0;
-    const alarms = await etcd.maintenance.alarm(
-      { action: 'Get', memberID: 0, alarm: 'None' },
-      call(),
-    );
+    const alarms = await etcd.maintenance.alarm({ action: 'Get', memberID: 0, alarm: 'None' });
     for (const alarm of alarms.alarms) {
       if (alarm.alarm !== 'Nospace') continue;
-      await etcd.maintenance.alarm(
-        { action: 'Deactivate', memberID: alarm.memberID, alarm: 'Nospace' },
-        call(),
-      );
+      await etcd.maintenance.alarm({
+        action: 'Deactivate',
+        memberID: alarm.memberID,
+        alarm: 'Nospace',
+      });
       disarmed += 1;
       logger.info({ memberId: alarm.memberID }, 'etcd ordering: disarmed a NOSPACE alarm');
     }
+    if (defragmented.length > 0) await checkSpace();
     return { defragmented, disarmed };
   };
 
   const runRetention = async (): Promise<RetentionOutcome> => {
     const snapshot = await readDurable();
     contactOk();
+    // This node's own position is taken live from its mirror: its published one may be stale
+    // (and cannot be refreshed while etcd refuses puts).
     const active = snapshot.nodes
       .filter(({ record, modRevision }) => isActive(record.nodeId, modRevision))
-      .map(({ record }) => record);
+      .map(({ record }) =>
+        record.nodeId === options.nodeId && mirrored.position >= record.position
+          ? { ...record, position: mirrored.position, revision: mirrored.revision }
+          : record,
+      );
     const record = snapshot.record;
     const compacted = record?.compactRevision ?? 0;
     const base = retentionBase(active, record);
     let target = undefined;
     if (base !== undefined) {
-      const first = await etcd.kv.range(
-        {
-          key: Buffer.from(batchesPrefix),
-          range_end: prefixEnd(batchesPrefix),
-          min_mod_revision: base.revision,
-          sort_target: 'Mod',
-          sort_order: 'Ascend',
-          keys_only: true,
-          limit: 1,
-          revision: snapshot.revision,
-        },
-        call(),
-      );
+      const first = await etcd.kv.range({
+        key: Buffer.from(batchesPrefix),
+        range_end: prefixEnd(batchesPrefix),
+        min_mod_revision: base.revision,
+        sort_target: 'Mod',
+        sort_order: 'Ascend',
+        keys_only: true,
+        limit: 1,
+        revision: snapshot.revision,
+      });
       const firstRevision = first.kvs[0]?.mod_revision;
       target = compactionTarget(
         base,
@@ -1133,44 +1255,43 @@ export async function openEtcdLog(options: EtcdLogOptions): Promise<EtcdLog> {
       };
       let written;
       try {
-        written = await etcd.kv.txn(
-          {
-            compare: [
-              snapshot.recordModRevision === undefined
-                ? {
-                    key: Buffer.from(retentionKey),
-                    target: 'Create',
-                    result: 'Equal',
-                    create_revision: 0,
-                  }
-                : {
-                    key: Buffer.from(retentionKey),
-                    target: 'Mod',
-                    result: 'Equal',
-                    mod_revision: snapshot.recordModRevision,
-                  },
-            ],
-            success: [
-              {
-                request_put: {
+        written = await etcd.kv.txn({
+          compare: [
+            snapshot.recordModRevision === undefined
+              ? {
                   key: Buffer.from(retentionKey),
-                  value: Buffer.from(JSON.stringify(nextRecord)),
+                  target: 'Create',
+                  result: 'Equal',
+                  create_revision: 0,
+                }
+              : {
+                  key: Buffer.from(retentionKey),
+                  target: 'Mod',
+                  result: 'Equal',
+                  mod_revision: snapshot.recordModRevision,
                 },
+          ],
+          success: [
+            {
+              request_put: {
+                key: Buffer.from(retentionKey),
+                value: Buffer.from(JSON.stringify(nextRecord)),
               },
-            ],
-          },
-          call(),
-        );
+            },
+          ],
+        });
       } catch (error) {
         if (!isNoSpace(error)) throw error;
         // No put is possible under NOSPACE, but deletes, compaction and defragmentation are.
         // Every active node resumes at or above the target, so compacting there is safe; the
-        // record follows in a later round (until then a returning node errs towards 'behind').
+        // record follows in a later round (a node meeting the gap meanwhile reads it from the
+        // keys, so keys are deleted only below the recorded revision).
         enterNoSpace(error);
         await compact(target.revision);
-        await deleteKeys(keys);
+        const stale = compacted > 0 ? await batchKeysBelow(compacted) : [];
+        await deleteKeys(stale);
         return {
-          deleted: keys.length,
+          deleted: stale.length,
           compactedAt: target.revision,
           ...(await maintainSpace(true)),
         };
@@ -1188,44 +1309,45 @@ export async function openEtcdLog(options: EtcdLogOptions): Promise<EtcdLog> {
     if (tombstoneRevision !== undefined && nextRecord !== undefined) {
       // Their tombstones go at the next compaction above this revision.
       const updated = { ...nextRecord, tombstoneRevision };
-      await etcd.kv.txn(
-        {
-          compare: [
-            writtenModRevision === undefined && snapshot.recordModRevision === undefined
-              ? {
-                  key: Buffer.from(retentionKey),
-                  target: 'Create',
-                  result: 'Equal',
-                  create_revision: 0,
-                }
-              : {
-                  key: Buffer.from(retentionKey),
-                  target: 'Mod',
-                  result: 'Equal',
-                  mod_revision: writtenModRevision ?? snapshot.recordModRevision ?? 0,
-                },
-          ],
-          success: [
-            {
-              request_put: {
+      await etcd.kv.txn({
+        compare: [
+          writtenModRevision === undefined && snapshot.recordModRevision === undefined
+            ? {
                 key: Buffer.from(retentionKey),
-                value: Buffer.from(JSON.stringify(updated)),
+                target: 'Create',
+                result: 'Equal',
+                create_revision: 0,
+              }
+            : {
+                key: Buffer.from(retentionKey),
+                target: 'Mod',
+                result: 'Equal',
+                mod_revision: writtenModRevision ?? snapshot.recordModRevision ?? 0,
               },
+        ],
+        success: [
+          {
+            request_put: {
+              key: Buffer.from(retentionKey),
+              value: Buffer.from(JSON.stringify(updated)),
             },
-          ],
-        },
-        call(),
-      );
+          },
+        ],
+      });
     }
     let space: Pick<RetentionOutcome, 'defragmented' | 'disarmed'> = {
       defragmented: [],
       disarmed: 0,
     };
+    const short = nospace !== undefined || nearQuota !== undefined;
     if (
-      compactedAt !== undefined &&
-      (nospace !== undefined || mono() - lastSpaceCheckAt >= limits.defragIntervalMs)
+      (compactedAt !== undefined &&
+        (short || mono() - lastSpaceCheckAt >= limits.defragIntervalMs)) ||
+      (short && mono() - lastSpaceCheckAt >= Math.max(limits.retentionIntervalMs, 1_000))
     ) {
-      space = await maintainSpace(nospace !== undefined);
+      // Short of space: defragment and disarm even when this round freed nothing new (an
+      // earlier round's deletes may be what a defragment returns).
+      space = await maintainSpace(short);
     }
     if (compactedAt !== undefined || deletable.length > 0) {
       logger.info(
@@ -1367,7 +1489,7 @@ export async function openEtcdLog(options: EtcdLogOptions): Promise<EtcdLog> {
     const errors: string[] = [];
     const names = new Map<string, string>();
     try {
-      const list = await etcd.cluster.memberList({}, call());
+      const list = await etcd.cluster.memberList({});
       for (const member of list.members) names.set(member.ID, member.name);
     } catch (error) {
       rethrowBug(error);
@@ -1377,7 +1499,7 @@ export async function openEtcdLog(options: EtcdLogOptions): Promise<EtcdLog> {
     const members = await Promise.all(
       endpoints.map(async (endpoint): Promise<EtcdMemberStatus> => {
         try {
-          const member = await memberClient(endpoint).maintenance.status(call());
+          const member = await memberClient(endpoint).maintenance.status();
           const id = member.header.member_id;
           if (member.leader !== '0') leaderId = member.leader;
           const name = names.get(id);
@@ -1403,10 +1525,7 @@ export async function openEtcdLog(options: EtcdLogOptions): Promise<EtcdLog> {
     let nodes: EtcdNodeStatus[] = [];
     let retention: RetentionRecord | undefined;
     try {
-      const response = await etcd.maintenance.alarm(
-        { action: 'Get', memberID: 0, alarm: 'None' },
-        call(),
-      );
+      const response = await etcd.maintenance.alarm({ action: 'Get', memberID: 0, alarm: 'None' });
       alarms = response.alarms.map((alarm) => ({
         memberId: BigInt(alarm.memberID).toString(16),
         alarm: alarm.alarm,
@@ -1433,6 +1552,7 @@ export async function openEtcdLog(options: EtcdLogOptions): Promise<EtcdLog> {
       nodeId: options.nodeId,
       health: health(),
       mirror: { ...mirrored },
+      watchEndpoint: watchEndpoint(),
       ...(leaderId === undefined
         ? {}
         : { leader: { id: BigInt(leaderId).toString(16), name: leaderName ?? '' } }),
@@ -1455,8 +1575,7 @@ export async function openEtcdLog(options: EtcdLogOptions): Promise<EtcdLog> {
       await Promise.all(tasks);
       await publish(true);
       etcd.close();
-      watchEtcd.close();
-      for (const client of memberClients.values()) client.close();
+      for (const client of [...memberClients.values(), ...watchClients.values()]) client.close();
       await mirror.close();
     })();
     return closing;
@@ -1589,6 +1708,11 @@ function checkTls(tls: EtcdTls): NonNullable<IOptions['credentials']> {
     certChain: Buffer.from(tls.certPem),
     privateKey: Buffer.from(tls.keyPem),
   };
+}
+
+/** A member that cannot be reached or does not answer in time (not an answer it gave). */
+function unreachable(error: Error): boolean {
+  return error instanceof GRPCUnavailableError || error instanceof GRPCDeadlineExceededError;
 }
 
 function isNoSpace(error: unknown): boolean {

@@ -47,6 +47,7 @@ export type {
 export { etcdInstallHint, findEtcdBinary, freePort, launchEtcdCluster } from './etcd-launch.js';
 export type { EtcdLimitOptions, EtcdLimits } from './etcd-limits.js';
 export {
+  appendRetryMs,
   appendTimeoutMs,
   defragFreeBytesMin,
   defragFreeRatio,
@@ -71,6 +72,9 @@ export {
   retentionDeleteKeysMax,
   retentionIntervalMs,
   retentionWindowMs,
+  spaceCheckIntervalMs,
+  spaceHighRatio,
+  spaceLowRatio,
   unavailableAfterMs,
   watchBufferBatchesMax,
   watchBufferBytesMax,

@@ -470,6 +470,52 @@ describe('etcd ordering log on a 3-member cluster', () => {
       }),
     ).rejects.toMatchObject({ code: 'ORDERING_E_CONFIG' });
   });
+  it('a compaction made outside Coffer is read from the keys, and a frozen member under the watch is left', async () => {
+    // A new prefix on a cluster that retention above already compacted: nodes start by
+    // reading the (empty) compacted gap from the keys.
+    const [a, b] = (await Promise.all([0, 1].map((i) => openNode(i, '/t6')))) as [EtcdLog, EtcdLog];
+    expect(await a.append(batchOf('t6-first'))).toBe(1);
+    await expectSameMirrors([a, b], 1);
+    await closeNode(b);
+    const more = await appendMany(a, 't6', 10, 2);
+    const raw = rawClient(net.nodes[0]?.tls ?? net.outsider);
+    try {
+      // An operator's `etcdctl compact`: no retention record covers it.
+      const current = await raw.kv.range({ key: Buffer.from('/t6/none') });
+      await raw.kv.compact({ revision: current.header.revision });
+    } finally {
+      raw.close();
+    }
+    const back = await openNode(1, '/t6');
+    await waitFor(
+      'the returning node to read the gap from the keys',
+      () => back.committedPosition() === 11,
+    );
+    expect(back.health()).toBe('ok');
+    expectAcked(await expectSameMirrors([a, back], 11), more.acked);
+
+    // SIGSTOP the member a's watch uses: it answers nothing but keeps its sockets open.
+    const watched = (await a.status()).watchEndpoint;
+    const frozen = net.cluster.members.find((member) => member.clientUrl === watched);
+    expect(frozen).toBeDefined();
+    net.cluster.pause(frozen?.name ?? '');
+    try {
+      const position = await back.append(batchOf('while-frozen'));
+      await waitFor(
+        'the watch to leave the frozen member',
+        () => a.committedPosition() >= position,
+        20_000,
+      );
+      expect(await a.append(batchOf('after-move'))).toBe(position + 1);
+      expect((await a.status()).watchEndpoint).not.toBe(watched);
+    } finally {
+      net.cluster.resume(frozen?.name ?? '');
+    }
+    await net.cluster.waitHealthy();
+    await expectSameMirrors([a, back], 13);
+    await Promise.all([a, back].map(closeNode));
+  });
+
   it('a full etcd (NOSPACE alarm) refuses appends with a clear code and recovers by itself', async () => {
     const [memberTls] = net.memberTls;
     const [node] = net.nodes;
@@ -492,6 +538,8 @@ describe('etcd ordering log on a 3-member cluster', () => {
         retentionWindowMs: 10_000,
         durablePublishIntervalMs: 100,
         defragFreeBytesMin: 1024 * 1024,
+        quotaBackendBytes: 16 * 1024 * 1024,
+        spaceCheckIntervalMs: 100,
       });
       opened.add(log);
       // 1 MiB batches as fast as one writer can: faster than retention frees a 16 MiB quota.
