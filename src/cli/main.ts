@@ -15,6 +15,7 @@ Usage:
   coffer up [--dir DIR] [--port P] [--check] run a local consortium node (see README)
   coffer network up|down|status [--nodes N] [--dir DIR]
                                             a local network: an etcd member and a node per organisation
+  coffer status [--dir DIR | --profile FILE] positions, lag, health, etcd leader of each node
   coffer node start --config node.json      run one node from its configuration
   coffer tx APP ACTION --args JSON [--wait] sign and submit a transaction (profile: .coffer/client.json)
   coffer tx status|receipt TXID             follow a transaction, fetch its receipt
@@ -35,6 +36,7 @@ const commands: Record<string, () => Promise<Command>> = {
   crypto: async () => (await import('./crypto.js')).cryptoCommand,
   up: async () => (await import('./up.js')).upCommand,
   network: async () => (await import('./network.js')).networkCommand,
+  status: async () => (await import('./status.js')).statusCommand,
   node: async () => (await import('./node.js')).nodeCommand,
   tx: async () => (await import('./tx.js')).txCommand,
   query: async () => (await import('./tx.js')).queryCommand,

@@ -65,6 +65,8 @@ export type Client = {
   ) => Promise<unknown>;
   readonly state: (map: string, key: string) => Promise<string | undefined>;
   readonly position: () => Promise<Record<string, unknown>>;
+  /** The node's operational status (GET /v1/status). */
+  readonly nodeStatus: () => Promise<Record<string, unknown>>;
   readonly close: () => void;
 };
 
@@ -202,6 +204,7 @@ export function createClient(options: ClientOptions): Client {
     },
     position: async () =>
       expectOk(await call('GET', '/v1/ledger/position')) as Record<string, unknown>,
+    nodeStatus: async () => expectOk(await call('GET', '/v1/status')) as Record<string, unknown>,
     close: () => {
       agent.destroy();
     },

@@ -25,6 +25,9 @@ export type ApiOptions = {
   readonly apps: AppRegistry;
   readonly tls: { readonly cert: string; readonly key: string };
   readonly logger: Logger;
+  /** The node's id and its ordering's status (etcd health, leader, nodes' durable positions). */
+  readonly nodeId?: string;
+  readonly orderingStatus?: () => Promise<object>;
 };
 
 const statusOf: Partial<Record<ErrorCode, number>> = {
@@ -451,6 +454,42 @@ export async function createApi(options: ApiOptions): Promise<ApiServer> {
       },
     },
     () => engine.position(),
+  );
+
+  app.get(
+    '/v1/status',
+    {
+      schema: {
+        summary:
+          "Operational status: applied and durable positions, health, the last signature entry, and the ordering's status (etcd health, leader, every node's durable position)",
+      },
+    },
+    async () => {
+      const signed = engine.lastSignedRoot();
+      let ordering: unknown = { kind: 'embedded' };
+      if (options.orderingStatus !== undefined) {
+        try {
+          ordering = { kind: 'etcd', ...(await options.orderingStatus()) };
+        } catch (error) {
+          ordering = { kind: 'etcd', error: String(error) };
+        }
+      }
+      return {
+        nodeId: options.nodeId,
+        position: engine.position(),
+        health: engine.health(),
+        lastSignature:
+          signed === undefined
+            ? null
+            : {
+                treeSize: signed.treeSize,
+                root: signed.root,
+                nodeId: signed.nodeId,
+                signedAt: signed.signedAt,
+              },
+        ordering,
+      };
+    },
   );
 
   app.get(

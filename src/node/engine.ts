@@ -154,6 +154,8 @@ export type Engine = {
   readonly receipt: (txId: string) => Promise<Receipt | undefined>;
   readonly store: () => Store;
   readonly position: () => Position;
+  /** The newest signature entry's signed root (undefined before the first). */
+  readonly lastSignedRoot: () => SignedRoot | undefined;
   readonly health: () => { readonly ok: boolean; readonly reason?: string };
   readonly stop: () => Promise<void>;
 };
@@ -848,6 +850,7 @@ async function startLocked(options: EngineOptions): Promise<Engine> {
     waitFor,
     receipt,
     store: () => store,
+    lastSignedRoot: () => signedRoot,
     position: () => ({
       seqno: tree.size(),
       root: Buffer.from(tree.root()).toString('hex'),

@@ -6,7 +6,12 @@ import { createVerifyPool } from '../crypto/index.js';
 import { cofferError } from '../errors/index.js';
 import type { Consortium } from '../ledger/execute.js';
 import { loadMspFolder, type Msp } from '../msp/index.js';
-import { openEtcdLog, type OrderingLog, type OrderingLogger } from '../ordering/index.js';
+import {
+  openEtcdLog,
+  type EtcdLog,
+  type OrderingLog,
+  type OrderingLogger,
+} from '../ordering/index.js';
 import { createApi } from './api.js';
 import type { NodeConfig } from './config.js';
 import { startEngine, type Engine } from './engine.js';
@@ -53,10 +58,11 @@ export async function startNode(config: NodeConfig, logger: Logger): Promise<Run
   }
   const apps = builtInApps();
   const ordering = config.ordering;
+  let etcdLog: EtcdLog | undefined;
   const openLog =
     ordering.kind === 'etcd'
-      ? async (dir: string, orderingLogger: OrderingLogger): Promise<OrderingLog> =>
-          openEtcdLog({
+      ? async (dir: string, orderingLogger: OrderingLogger): Promise<OrderingLog> => {
+          etcdLog = await openEtcdLog({
             mirrorDir: dir,
             endpoints: ordering.endpoints,
             prefix: ordering.prefix,
@@ -67,7 +73,9 @@ export async function startNode(config: NodeConfig, logger: Logger): Promise<Run
               keyPem: await readFile(ordering.keyFile, 'utf8'),
             },
             logger: orderingLogger,
-          })
+          });
+          return etcdLog;
+        }
       : undefined;
   // Submissions' signatures are verified on every core (decision 0010).
   const verifyPool =
@@ -110,6 +118,8 @@ export async function startNode(config: NodeConfig, logger: Logger): Promise<Run
         key: await readFile(config.tls.keyFile, 'utf8'),
       },
       logger,
+      nodeId: config.nodeId,
+      ...(etcdLog === undefined ? {} : { orderingStatus: etcdLog.status }),
     });
   } catch (error) {
     await engine.stop();

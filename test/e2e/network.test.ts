@@ -137,6 +137,35 @@ describe('coffer network (3 organisations, etcd ordering)', () => {
     const positions = await converged([1, 2, 3]);
     expect(new Set(positions.map((item) => item.root)).size).toBe(1);
     expect(new Set(positions.map((item) => item.seqno)).size).toBe(1);
+    // coffer status: every node, no lag, etcd with a leader, a signature entry.
+    const status = await runCoffer(['status', '--dir', dir, '--json']);
+    expect(status.code, status.stderr + status.stdout).toBe(0);
+    const report = JSON.parse(status.stdout) as {
+      healthy: boolean;
+      nodes: {
+        lag: number;
+        status: {
+          nodeId: string;
+          ordering: { kind: string; leader?: { name: string } };
+          lastSignature: { treeSize: number } | null;
+        };
+      }[];
+    };
+    expect(report.healthy).toBe(true);
+    expect(report.nodes.map((row) => row.status.nodeId)).toEqual([
+      'org1-peer0',
+      'org2-peer0',
+      'org3-peer0',
+    ]);
+    for (const row of report.nodes) {
+      expect(row.lag).toBe(0);
+      expect(row.status.ordering.kind).toBe('etcd');
+      expect(row.status.ordering.leader?.name).toMatch(/^etcd-org[123]$/);
+    }
+    const text = await runCoffer(['status', '--dir', dir]);
+    expect(text.stdout).toMatch(
+      /org2-peer0: applied seqno \d+ .* lag 0, healthy; etcd 3\/3 members up, leader etcd-org\d/,
+    );
     for (const org of [1, 2, 3]) {
       await withClient(org, async (client) => {
         expect(await client.state('public:kv.net', 'k10')).toBe('v10');
