@@ -24,6 +24,7 @@
 // BENCH_LEDGER_SEND_CERT=0 leaves the certificate out of the envelopes (the ledger knows it
 // from the load generator's first transaction); BENCH_LEDGER_LATENCY_RATE fixes the offered
 // rate of the latency phase.
+// BENCH_LEDGER_NODE_HEAP_MB=N runs the node with --max-old-space-size=N and MALLOC_ARENA_MAX=2.
 // BENCH_LEDGER_VERIFY_THREADS=T sets the node's verification worker threads (0: main thread).
 // BENCH_LEDGER_CPU_PROF=DIR runs the node with --cpu-prof into DIR (summarise the profile
 // with `node bench/lib/cpuprofile-top.mjs DIR/*.cpuprofile`); BENCH_LEDGER_HEAP_SNAPSHOT=DIR
@@ -61,6 +62,11 @@ const sendCert = process.env.BENCH_LEDGER_SEND_CERT !== '0';
 /** Offered rate of the latency phase; 0: half the measured throughput. */
 const latencyRateFixed = intEnv('BENCH_LEDGER_LATENCY_RATE', 0);
 const cpuProfDir = process.env.BENCH_LEDGER_CPU_PROF;
+/**
+ * Caps the node's V8 old space at this many MB and its malloc arenas at 2 (NODE_OPTIONS and
+ * MALLOC_ARENA_MAX, as an operator would deploy a memory-bounded node); default: Node's own.
+ */
+const nodeHeapMb = process.env.BENCH_LEDGER_NODE_HEAP_MB;
 /** The node's signature-verification threads (`coffer up --verify-threads`); default per core. */
 const verifyThreads = process.env.BENCH_LEDGER_VERIFY_THREADS;
 /** A directory: the node writes a heap snapshot there at the end of the run. */
@@ -151,7 +157,18 @@ async function startNode(dir) {
         '--log-level',
         'warn',
       ],
-      { cwd: repoRoot, stdio: ['ignore', 'pipe', 'inherit'] },
+      {
+        cwd: repoRoot,
+        stdio: ['ignore', 'pipe', 'inherit'],
+        env:
+          nodeHeapMb === undefined
+            ? process.env
+            : {
+                ...process.env,
+                NODE_OPTIONS: `--max-old-space-size=${nodeHeapMb}`,
+                MALLOC_ARENA_MAX: '2',
+              },
+      },
     ),
   );
   return new Promise((resolve, reject) => {
@@ -535,6 +552,8 @@ async function main() {
       rawP256VerifyPerSecOneCore: verifyFigure.perCpuSec,
       rawP256VerifyPerSecWallClock: verifyFigure.perSec,
       fsync: true,
+      nodeHeapMb: nodeHeapMb === undefined ? null : Number(nodeHeapMb),
+      verifyThreads: verifyThreads === undefined ? 'per core' : Number(verifyThreads),
       batchSize,
       inFlight,
       sendCert,

@@ -66,7 +66,7 @@ export const batchDelayMsDefault = 2;
  * Outcomes remembered in memory for status look-ups; older ones are found through the
  * transaction index (LevelDB, decision 0009) and read from the ledger files.
  */
-export const statusEntriesMax = 100_000;
+export const statusEntriesMax = 20_000;
 /** Ledger entries kept in memory for receipts before reading the files. */
 export const recentEntriesMax = 10_000;
 /** While the ledger files' disk is full, execution retries this often. */
