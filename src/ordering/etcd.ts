@@ -286,6 +286,9 @@ export async function openEtcdLog(options: EtcdLogOptions): Promise<EtcdLog> {
     },
   });
   const etcd = new Etcd3(clientOptions(endpoints, true));
+  // Appends make one attempt per call (their own loop retries): etcd3's retries inside a call
+  // would hide whether an earlier attempt may have been applied.
+  const appendEtcd = new Etcd3(clientOptions(endpoints, false));
   // The watch stream has its own channels (etcd3 closes a member's channels after some call
   // errors, which would cut the stream for an unrelated failed call), on one member at a time:
   // after an error or a stall it moves to the next member, so a frozen one is left for good.
@@ -382,6 +385,9 @@ export async function openEtcdLog(options: EtcdLogOptions): Promise<EtcdLog> {
   let closing: Promise<void> | undefined;
   // Read through a call: they change while a loop awaits, which narrowing cannot see.
   const isStopped = (): boolean => stopped;
+  /** installFromPeer is writing to the mirror (the follower and the re-check keep off it). */
+  let installing = false;
+  const isInstalling = (): boolean => installing;
   const sleepers = new Set<() => void>();
   /** Waits `ms`, or less if the log stops or `wake()` is called. */
   const nap = (ms: number): Promise<void> =>
@@ -440,7 +446,7 @@ export async function openEtcdLog(options: EtcdLogOptions): Promise<EtcdLog> {
     for (let attempt = 1; !entry.settled; attempt += 1) {
       try {
         // Create-only: if an earlier attempt landed, this one changes nothing and says so.
-        const response = await etcd.kv.txn({
+        const response = await appendEtcd.kv.txn({
           compare: [{ key, target: 'Create', result: 'Equal', create_revision: 0 }],
           success: [{ request_put: { key, value } }],
           failure: [{ request_range: { key, keys_only: true } }],
@@ -457,15 +463,17 @@ export async function openEtcdLog(options: EtcdLogOptions): Promise<EtcdLog> {
       } catch (error) {
         rethrowBug(error);
         if (isNoSpace(error)) {
+          contactOk(); // etcd answered
           enterNoSpace(error);
           if (attempt === 1 && !isSettled(entry)) {
-            // Refused before it was applied: certainly not ordered.
+            // The only attempt was refused, not applied: certainly not ordered.
             settle(entry);
             entry.reject(nospace?.error ?? noSpaceError(error));
             return;
           }
+        } else {
+          contactFailed(error);
         }
-        contactFailed(error);
         if (!isSettled(entry) && !isStopped()) await nap(appendRetryMs);
         if (isStopped()) return;
       }
@@ -856,11 +864,12 @@ export async function openEtcdLog(options: EtcdLogOptions): Promise<EtcdLog> {
 
   const recheckBehind = async (): Promise<void> => {
     const compactRevision = behind?.error.details['compactRevision'];
-    if (typeof compactRevision !== 'number' || isStopped()) return;
+    if (typeof compactRevision !== 'number' || isStopped() || installing) return;
     try {
       const record = await readRetentionRecord();
       if (
         behind !== undefined &&
+        !isInstalling() &&
         record !== undefined &&
         record.compactRevision >= compactRevision &&
         mirrored.position >= record.position
@@ -977,13 +986,15 @@ export async function openEtcdLog(options: EtcdLogOptions): Promise<EtcdLog> {
   /** Refuses batch appends while a member's database is near the quota (see spaceHighRatio). */
   const checkSpace = async (): Promise<void> => {
     const sizes: number[] = [];
-    for (const endpoint of endpoints) {
-      try {
-        sizes.push(Number((await memberClient(endpoint).maintenance.status()).dbSize));
-      } catch (error) {
-        rethrowBug(error); // an unreachable member has no say; the probe reports reachability
-      }
-    }
+    await Promise.all(
+      endpoints.map(async (endpoint) => {
+        try {
+          sizes.push(Number((await memberClient(endpoint).maintenance.status()).dbSize));
+        } catch (error) {
+          rethrowBug(error); // an unreachable member has no say; the probe reports reachability
+        }
+      }),
+    );
     if (sizes.length === 0) return;
     const largest = Math.max(...sizes);
     if (nearQuota === undefined && largest >= limits.quotaBackendBytes * spaceHighRatio) {
@@ -1050,8 +1061,12 @@ export async function openEtcdLog(options: EtcdLogOptions): Promise<EtcdLog> {
       published = { position: record.position, at: mono() };
     } catch (error) {
       rethrowBug(error);
-      if (isNoSpace(error)) enterNoSpace(error);
-      else contactFailed(error);
+      if (isNoSpace(error)) {
+        contactOk(); // etcd answered
+        enterNoSpace(error);
+      } else {
+        contactFailed(error);
+      }
     }
   };
 
@@ -1210,15 +1225,17 @@ export async function openEtcdLog(options: EtcdLogOptions): Promise<EtcdLog> {
   const runRetention = async (): Promise<RetentionOutcome> => {
     const snapshot = await readDurable();
     contactOk();
-    // This node's own position is taken live from its mirror: its published one may be stale
-    // (and cannot be refreshed while etcd refuses puts).
-    const active = snapshot.nodes
-      .filter(({ record, modRevision }) => isActive(record.nodeId, modRevision))
-      .map(({ record }) =>
-        record.nodeId === options.nodeId && mirrored.position >= record.position
-          ? { ...record, position: mirrored.position, revision: mirrored.revision }
-          : record,
-      );
+    // This node counts with its live mirror position, whatever its record says: it is running,
+    // and its published position may be stale (it cannot be refreshed while etcd refuses puts).
+    const active = [
+      ...snapshot.nodes
+        .filter(
+          ({ record, modRevision }) =>
+            record.nodeId !== options.nodeId && isActive(record.nodeId, modRevision),
+        )
+        .map(({ record }) => record),
+      { position: mirrored.position, revision: mirrored.revision },
+    ];
     const record = snapshot.record;
     const compacted = record?.compactRevision ?? 0;
     const base = retentionBase(active, record);
@@ -1365,8 +1382,7 @@ export async function openEtcdLog(options: EtcdLogOptions): Promise<EtcdLog> {
   const retentionLoop = async (): Promise<void> => {
     while (!stopped) {
       await nap(limits.retentionIntervalMs);
-      // Only once this node's own record is out: it must not be compacted past meanwhile.
-      if (isStopped() || published === undefined || failed !== undefined) continue;
+      if (isStopped() || failed !== undefined) continue;
       try {
         await runRetention();
       } catch (error) {
@@ -1382,7 +1398,6 @@ export async function openEtcdLog(options: EtcdLogOptions): Promise<EtcdLog> {
   };
 
   // --- catch-up from a peer ----------------------------------------------------------------------
-  let installing = false;
 
   const installFromPeer = async (entries: readonly MirrorEntry[]): Promise<number> => {
     if (closed) throw closedError(options.mirrorDir);
@@ -1392,7 +1407,8 @@ export async function openEtcdLog(options: EtcdLogOptions): Promise<EtcdLog> {
         revision: mirrored.revision,
         ...details,
       });
-    if (behind === undefined) throw refuse('this node is not behind etcd; it follows etcd itself');
+    const gap = behind;
+    if (gap === undefined) throw refuse('this node is not behind etcd; it follows etcd itself');
     if (installing) throw refuse('another installFromPeer is running');
     if (entries.length === 0 || entries.length > installBatchesMax) {
       throw refuse(`give 1 to ${installBatchesMax} entries, not ${entries.length}`);
@@ -1450,14 +1466,14 @@ export async function openEtcdLog(options: EtcdLogOptions): Promise<EtcdLog> {
     } finally {
       installing = false;
     }
-    const needed = behind.error.details['neededPosition'];
+    const needed = gap.error.details['neededPosition'];
     if (typeof needed === 'number' && mirrored.position < needed) {
       behind = {
-        since: behind.since,
+        since: gap.since,
         error: cofferError(
           'ORDERING_E_COMPACTED',
           `this node is still behind etcd's retained history: it holds position ${mirrored.position}, batches up to ${needed} must come from a peer`,
-          { ...behind.error.details, position: mirrored.position, revision: mirrored.revision },
+          { ...gap.error.details, position: mirrored.position, revision: mirrored.revision },
         ),
       };
     } else {
@@ -1575,6 +1591,7 @@ export async function openEtcdLog(options: EtcdLogOptions): Promise<EtcdLog> {
       await Promise.all(tasks);
       await publish(true);
       etcd.close();
+      appendEtcd.close();
       for (const client of [...memberClients.values(), ...watchClients.values()]) client.close();
       await mirror.close();
     })();
