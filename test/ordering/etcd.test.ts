@@ -470,6 +470,43 @@ describe('etcd ordering log on a 3-member cluster', () => {
       }),
     ).rejects.toMatchObject({ code: 'ORDERING_E_CONFIG' });
   });
+  it('limits: oversized batches, too many pending appends and bad options are refused', async () => {
+    const log = await openNode(0, '/t5', { pendingAppendsMax: 4 });
+    await expect(log.append(new Uint8Array(4 * 1024 * 1024 + 1))).rejects.toMatchObject({
+      code: 'ORDERING_E_BATCH_TOO_LARGE',
+    });
+    const outcomes = await Promise.allSettled(
+      Array.from({ length: 12 }, (_, i) => log.append(batchOf(`burst-${i}`))),
+    );
+    const codes = outcomes.map((outcome) =>
+      outcome.status === 'fulfilled'
+        ? 'ok'
+        : isCofferError(outcome.reason)
+          ? outcome.reason.code
+          : '?',
+    );
+    expect(codes.filter((code) => code === 'ok')).toHaveLength(4);
+    expect(codes.filter((code) => code === 'ORDERING_E_BACKPRESSURE')).toHaveLength(8);
+    await closeNode(log);
+    const node = net.nodes[0];
+    if (node === undefined) throw new Error('no node');
+    const base = { mirrorDir: path.join(work, 'bad'), tls: node.tls, nodeId: 'x' };
+    for (const [options, option] of [
+      [{ ...base, endpoints: ['http://127.0.0.1:2379'], prefix: '/p' }, 'endpoints'],
+      [{ ...base, endpoints: net.cluster.endpoints, prefix: '/p/' }, 'prefix'],
+      [{ ...base, endpoints: net.cluster.endpoints, prefix: '/p', nodeId: 'a b' }, 'nodeId'],
+      [
+        { ...base, endpoints: net.cluster.endpoints, prefix: '/p', batchBytesMax: 8 * 1024 * 1024 },
+        'batchBytesMax',
+      ],
+    ] as const) {
+      await expect(openEtcdLog(options)).rejects.toMatchObject({
+        code: 'ORDERING_E_CONFIG',
+        details: { option },
+      });
+    }
+  });
+
   it('a compaction made outside Coffer is read from the keys, and a frozen member under the watch is left', async () => {
     // A new prefix on a cluster that retention above already compacted: nodes start by
     // reading the (empty) compacted gap from the keys.
