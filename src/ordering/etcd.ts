@@ -40,6 +40,7 @@ import {
   deleteOpsPerTxn,
   etcdBatchBytesMax,
   etcdClientMessageBytesMax,
+  etcdMaxRequestBytes,
   installBatchesMax,
   mirrorChunkBatchesMax,
   mirrorHeaderBytes,
@@ -462,6 +463,20 @@ export async function openEtcdLog(options: EtcdLogOptions): Promise<EtcdLog> {
         return;
       } catch (error) {
         rethrowBug(error);
+        if (attempt === 1 && isTooLarge(error)) {
+          // etcd refused it before ordering: its --max-request-bytes is below Coffer's batches.
+          contactOk();
+          settle(entry);
+          entry.reject(
+            cofferError(
+              'ORDERING_E_BATCH_TOO_LARGE',
+              `etcd refused a batch of ${entry.bytes} bytes as too large: start its members with --max-request-bytes=${etcdMaxRequestBytes} (Coffer's batches go up to ${etcdBatchBytesMax} bytes)`,
+              { bytes: entry.bytes, etcdMaxRequestBytes },
+              error,
+            ),
+          );
+          return;
+        }
         if (isNoSpace(error)) {
           contactOk(); // etcd answered
           enterNoSpace(error);
@@ -768,6 +783,8 @@ export async function openEtcdLog(options: EtcdLogOptions): Promise<EtcdLog> {
     };
     let cursor = from;
     while (cursor < to) {
+      // Keys first (small answers), values one key at a time: a page of values could be far
+      // larger than a gRPC message.
       const page = await etcd.kv.range({
         key: Buffer.from(batchesPrefix),
         range_end: prefixEnd(batchesPrefix),
@@ -775,11 +792,11 @@ export async function openEtcdLog(options: EtcdLogOptions): Promise<EtcdLog> {
         max_mod_revision: to - 1,
         sort_target: 'Mod',
         sort_order: 'Ascend',
+        keys_only: true,
         limit: mirrorChunkBatchesMax,
         revision: to,
       });
       contactOk();
-      const batches: WatchedBatch[] = [];
       let last = Math.max(mirrored.revision, cursor - 1);
       for (const kv of page.kvs) {
         const problem = checkEvent(kv, last);
@@ -788,19 +805,49 @@ export async function openEtcdLog(options: EtcdLogOptions): Promise<EtcdLog> {
           return false;
         }
         last = Number(kv.mod_revision);
-        batches.push({ revision: last, key: kv.key.toString('utf8'), value: kv.value });
       }
-      const end = batches.length === 0 ? to : last + 1;
+      const end = page.kvs.length === 0 ? to : last + 1;
       for (const record of published.values()) {
         if (record.revision < cursor || record.revision >= end) continue;
-        const at = batches.findIndex((batch) => batch.revision === record.revision);
+        const at = page.kvs.findIndex((kv) => Number(kv.mod_revision) === record.revision);
         if (at < 0) return mismatch(record, `no batch key has that revision`);
         const position = mirrored.position + at + 1;
         if (position !== record.position) {
           return mismatch(record, `it is position ${position} among the keys`);
         }
       }
-      if (batches.length > 0 && !(await writeMirror(batches))) return false;
+      let chunk: WatchedBatch[] = [];
+      let chunkBytes = 0;
+      for (const listed of page.kvs) {
+        const [kv] = (await etcd.kv.range({ key: listed.key, revision: to })).kvs;
+        if (kv?.mod_revision !== listed.mod_revision) {
+          fail(
+            cofferError(
+              'ORDERING_E_ETCD_UNEXPECTED',
+              `batch key ${listed.key.toString('utf8')} changed while compacted history was read from the keys`,
+              { key: listed.key.toString('utf8'), revision: listed.mod_revision },
+            ),
+          );
+          return false;
+        }
+        const problem = checkEvent(kv, Number(kv.mod_revision) - 1);
+        if (problem !== undefined) {
+          fail(problem);
+          return false;
+        }
+        chunk.push({
+          revision: Number(kv.mod_revision),
+          key: kv.key.toString('utf8'),
+          value: kv.value,
+        });
+        chunkBytes += kv.value.byteLength;
+        if (chunkBytes >= limits.watchBufferBytesMax) {
+          if (!(await writeMirror(chunk))) return false;
+          chunk = [];
+          chunkBytes = 0;
+        }
+      }
+      if (chunk.length > 0 && !(await writeMirror(chunk))) return false;
       cursor = end;
     }
     return true;
@@ -1730,6 +1777,14 @@ function checkTls(tls: EtcdTls): NonNullable<IOptions['credentials']> {
 /** A member that cannot be reached or does not answer in time (not an answer it gave). */
 function unreachable(error: Error): boolean {
   return error instanceof GRPCUnavailableError || error instanceof GRPCDeadlineExceededError;
+}
+
+/** etcd's own limit ("request is too large"), or its gRPC limit just above it. */
+function isTooLarge(error: unknown): boolean {
+  const message = messageOf(error);
+  return (
+    message.includes('request is too large') || message.includes('received message larger than max')
+  );
 }
 
 function isNoSpace(error: unknown): boolean {

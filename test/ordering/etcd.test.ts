@@ -553,7 +553,7 @@ describe('etcd ordering log on a 3-member cluster', () => {
     await Promise.all([a, back].map(closeNode));
   });
 
-  it('a full etcd (NOSPACE alarm) refuses appends with a clear code and recovers by itself', async () => {
+  it('an etcd with a small request limit or a full quota refuses appends with clear codes, and recovers by itself', async () => {
     const [memberTls] = net.memberTls;
     const [node] = net.nodes;
     if (memberTls === undefined || node === undefined) throw new Error('no organisation 1');
@@ -562,6 +562,7 @@ describe('etcd ordering log on a 3-member cluster', () => {
       members: [{ name: 'solo', ...memberTls }],
       caFile: net.caBundleFile,
       quotaBackendBytes: 16 * 1024 * 1024,
+      maxRequestBytes: 2 * 1024 * 1024, // an etcd started without Coffer's request limit
     });
     try {
       const log = await openEtcdLog({
@@ -579,6 +580,10 @@ describe('etcd ordering log on a 3-member cluster', () => {
         spaceCheckIntervalMs: 100,
       });
       opened.add(log);
+      await expect(log.append(new Uint8Array(3 * 1024 * 1024))).rejects.toMatchObject({
+        code: 'ORDERING_E_BATCH_TOO_LARGE',
+        message: expect.stringContaining('--max-request-bytes') as unknown,
+      });
       // 1 MiB batches as fast as one writer can: faster than retention frees a 16 MiB quota.
       const big = new Uint8Array(1024 * 1024).fill(7);
       let refusal: unknown;
