@@ -30,16 +30,17 @@ function ecJob(index: number, corrupt: boolean) {
 
 describe('verify pool', () => {
   it('agrees with verification on this thread, for valid and corrupted signatures, many keys', async () => {
-    pool = createVerifyPool({ threads: 2 });
+    const verifier = createVerifyPool({ threads: 2 });
+    pool = verifier;
     const jobs = Array.from({ length: 1200 }, (_, i) => ecJob(i, i % 3 === 0));
     const answers = await Promise.all(
-      jobs.map((job) => pool?.verify(job.key, 'ec', job.message, job.signature)),
+      jobs.map((job) => verifier.verify(job.key, 'ec', job.message, job.signature)),
     );
     jobs.forEach((job, i) => {
       expect(answers[i]).toBe(verifyPrepared(job.key, 'ec', job.message, job.signature));
       expect(answers[i]).toBe(i % 3 !== 0);
     });
-    expect(pool.stats()).toMatchObject({ verified: 1200, onCallingThread: 0, queued: 0 });
+    expect(verifier.stats()).toMatchObject({ verified: 1200, onCallingThread: 0, queued: 0 });
   });
 
   it('verifies Ed25519 and answers false for a wrong kind or an unparsable signature', async () => {
@@ -55,16 +56,19 @@ describe('verify pool', () => {
   });
 
   it('answers every job when closed with work in flight (on the calling thread)', async () => {
-    pool = createVerifyPool({ threads: 2 });
+    const verifier = createVerifyPool({ threads: 2 });
+    pool = verifier;
     const jobs = Array.from({ length: 400 }, (_, i) => ecJob(i, i % 2 === 0));
-    const pending = jobs.map((job) => pool?.verify(job.key, 'ec', job.message, job.signature));
+    const pending = jobs.map((job) => verifier.verify(job.key, 'ec', job.message, job.signature));
     await new Promise((resolve) => setImmediate(resolve)); // sent to the workers
-    await pool.close();
+    await verifier.close();
     const answers = await Promise.all(pending);
-    answers.forEach((answer, i) => expect(answer).toBe(i % 2 !== 0));
+    answers.forEach((answer, i) => {
+      expect(answer).toBe(i % 2 !== 0);
+    });
     // After close, still correct answers (here, on the calling thread).
     const late = ecJob(7, false);
-    expect(await pool.verify(late.key, 'ec', late.message, late.signature)).toBe(true);
-    expect(pool.stats().onCallingThread).toBeGreaterThan(0);
+    expect(await verifier.verify(late.key, 'ec', late.message, late.signature)).toBe(true);
+    expect(verifier.stats().onCallingThread).toBeGreaterThan(0);
   });
 });
