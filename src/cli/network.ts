@@ -424,16 +424,22 @@ async function supervise(args: readonly string[]): Promise<number> {
         : { name: member.name, clientUrl: member.clientUrl, pid };
     });
     const nodes: NetworkNode[] = [];
+    // Ports first: every node's config names its peers.
+    const ports = new Map<number, number>();
+    for (const org of orgs) {
+      const configFile = path.join(dir, 'nodes', `org${org.index}-peer0`, 'node.json');
+      // The same port across restarts: profiles stay valid.
+      const previous = await readFile(configFile, 'utf8')
+        .then((text) => (JSON.parse(text) as NodeConfig).listen.port)
+        .catch(() => undefined);
+      ports.set(org.index, previous ?? (await freePort()));
+    }
     for (const org of orgs) {
       const nodeId = `org${org.index}-peer0`;
       const nodeDir = path.join(dir, 'nodes', nodeId);
       await mkdir(nodeDir, { recursive: true });
       const configFile = path.join(nodeDir, 'node.json');
-      // The same port across restarts when it is still free: profiles stay valid.
-      const previous = await readFile(configFile, 'utf8')
-        .then((text) => (JSON.parse(text) as NodeConfig).listen.port)
-        .catch(() => undefined);
-      const port = previous ?? (await freePort());
+      const port = ports.get(org.index) ?? 0;
       const config: NodeConfig = {
         ...nodeConfigDefaults,
         nodeId,
@@ -451,6 +457,14 @@ async function supervise(args: readonly string[]): Promise<number> {
         // Every node verifies every signature on this machine: one thread each.
         verifyThreads: Math.max(1, Math.floor(verifyThreadsDefault() / count)),
         ledgerSecretFile,
+        // Peers compare signed roots with this node (divergence detection).
+        peers: orgs
+          .filter((other) => other.index !== org.index)
+          .map((other) => ({
+            nodeId: `org${other.index}-peer0`,
+            url: `https://127.0.0.1:${String(ports.get(other.index) ?? 0)}`,
+          })),
+        tlsCaFile: caFile,
         ordering: {
           kind: 'etcd',
           endpoints: cluster.endpoints,

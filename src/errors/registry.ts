@@ -387,6 +387,12 @@ export const errorRegistry = {
     summary: 'The request has no valid client certificate of a consortium member.',
     fix: 'Connect with mutual TLS using a TLS certificate issued by your organisation TLS CA.',
   },
+  NODE_E_DIVERGED: {
+    className: 'NodeError',
+    summary:
+      "This node's Merkle root disagrees with the roots its peers signed at the same position: it stopped executing (a bug or an attack).",
+    fix: 'Keep the data directory for investigation; compare `coffer status` of every node and the logs (ROOTS DIVERGE lines); rebuild this node from a peer once the cause is known.',
+  },
   NODE_E_DATA_DIR_LOCKED: {
     className: 'NodeError',
     summary: 'Another running node already uses this data directory.',

@@ -9,7 +9,7 @@ import {
   type Result,
 } from '../errors/index.js';
 import { decodeEcdsaSignature, encodeEcdsaSignature } from '../crypto/index.js';
-import type { Msp, NodeOuRole } from '../msp/index.js';
+import type { Identity, Msp, NodeOuRole, Validation } from '../msp/index.js';
 import { canonicalBytes } from './canonical.js';
 import { hashBytes, inclusionProofHashesMax, leafHash, rootFromInclusionProof } from './merkle.js';
 
@@ -347,7 +347,7 @@ function failure(
   message: string,
   details: Record<string, unknown> = {},
   cause?: unknown,
-): ReceiptCheck {
+): { readonly ok: false; readonly error: CofferError } {
   return { ok: false, error: cofferError(code, message, details, cause) };
 }
 
@@ -363,6 +363,75 @@ function isCanonicalDer(signature: Uint8Array): boolean {
 
 function fromHex(value: string): Uint8Array {
   return new Uint8Array(Buffer.from(value, 'hex'));
+}
+
+/**
+ * Checks a signed root on its own: its signer is a node (a peer, when NodeOUs are on) of one of
+ * `msps`, and the signature over the root statement is that node's, in canonical DER. Receipts
+ * use it, and so do nodes comparing their roots with their peers'.
+ */
+export function verifySignedRoot(
+  signedRoot: SignedRoot,
+  msps: ReadonlyMap<string, Msp>,
+): Result<{ readonly identity: Identity; readonly validation: Validation & { valid: true } }> {
+  const msp = msps.get(signedRoot.mspId);
+  if (msp === undefined) {
+    return failure(
+      'RECEIPT_E_SIGNER_UNKNOWN',
+      `the root is signed by a node of MSP ${signedRoot.mspId}, which is not among the trusted MSPs [${[...msps.keys()].join(', ')}]`,
+      { mspId: signedRoot.mspId },
+    );
+  }
+  const identity = msp.deserializeIdentity(signedRoot.mspId, signedRoot.certPem);
+  if (!identity.ok) {
+    return failure(
+      'RECEIPT_E_SIGNER_INVALID',
+      `the node certificate is not an identity of MSP ${signedRoot.mspId}: ${identity.error.message}`,
+      { mspId: signedRoot.mspId, mspCode: identity.error.code },
+      identity.error,
+    );
+  }
+  const validation = msp.validate(identity.identity);
+  if (!validation.valid) {
+    return failure(
+      'RECEIPT_E_SIGNER_INVALID',
+      `the node certificate is not a valid identity of MSP ${signedRoot.mspId}: ${validation.error.message}`,
+      { mspId: signedRoot.mspId, mspCode: validation.error.code },
+      validation.error,
+    );
+  }
+  if (msp.nodeOusEnabled && validation.role !== 'peer') {
+    return failure(
+      'RECEIPT_E_SIGNER_NOT_PEER',
+      `the root is signed by a ${validation.role ?? 'role-less'} identity of MSP ${signedRoot.mspId}; only peers (ledger nodes) sign roots`,
+      { mspId: signedRoot.mspId, role: validation.role },
+    );
+  }
+
+  // The signature is the node's, over this statement.
+  const message = rootSignatureMessage(signedRoot);
+  const signature = new Uint8Array(Buffer.from(signedRoot.signature, 'base64'));
+  if (identity.identity.cert.keyType === 'ec' && !isCanonicalDer(signature)) {
+    // MSP verification accepts what Fabric accepts (e.g. bytes after the DER SEQUENCE); a
+    // receipt is Coffer's own format, so only the one encoding nodes produce is valid and a
+    // receipt's signature cannot be re-encoded into another valid receipt.
+    return failure(
+      'RECEIPT_E_SIGNATURE_INVALID',
+      `the signature over the root at tree size ${signedRoot.treeSize} is not the canonical DER SEQUENCE{r, s} that nodes produce`,
+      { mspId: signedRoot.mspId, nodeId: signedRoot.nodeId },
+    );
+  }
+  const checked = msp.verify(identity.identity, message, signature);
+  if (!checked.ok) {
+    return failure(
+      'RECEIPT_E_SIGNATURE_INVALID',
+      `the signature over the root at tree size ${signedRoot.treeSize} does not verify with the certificate of node ${signedRoot.nodeId}: ${checked.error.message}`,
+      { mspId: signedRoot.mspId, nodeId: signedRoot.nodeId, mspCode: checked.error.code },
+      checked.error,
+    );
+  }
+
+  return { ok: true, value: { identity: identity.identity, validation } };
 }
 
 /**
@@ -454,63 +523,10 @@ export function verifyReceipt(
     );
   }
 
-  // (3) The signer is a node (peer) of a trusted organisation.
-  const msp = msps.get(signedRoot.mspId);
-  if (msp === undefined) {
-    return failure(
-      'RECEIPT_E_SIGNER_UNKNOWN',
-      `the root is signed by a node of MSP ${signedRoot.mspId}, which is not among the trusted MSPs [${[...msps.keys()].join(', ')}]`,
-      { mspId: signedRoot.mspId },
-    );
-  }
-  const identity = msp.deserializeIdentity(signedRoot.mspId, signedRoot.certPem);
-  if (!identity.ok) {
-    return failure(
-      'RECEIPT_E_SIGNER_INVALID',
-      `the node certificate is not an identity of MSP ${signedRoot.mspId}: ${identity.error.message}`,
-      { mspId: signedRoot.mspId, mspCode: identity.error.code },
-      identity.error,
-    );
-  }
-  const validation = msp.validate(identity.identity);
-  if (!validation.valid) {
-    return failure(
-      'RECEIPT_E_SIGNER_INVALID',
-      `the node certificate is not a valid identity of MSP ${signedRoot.mspId}: ${validation.error.message}`,
-      { mspId: signedRoot.mspId, mspCode: validation.error.code },
-      validation.error,
-    );
-  }
-  if (msp.nodeOusEnabled && validation.role !== 'peer') {
-    return failure(
-      'RECEIPT_E_SIGNER_NOT_PEER',
-      `the root is signed by a ${validation.role ?? 'role-less'} identity of MSP ${signedRoot.mspId}; only peers (ledger nodes) sign roots`,
-      { mspId: signedRoot.mspId, role: validation.role },
-    );
-  }
-
-  // (4) The signature is the node's, over this statement.
-  const message = rootSignatureMessage(signedRoot);
-  const signature = new Uint8Array(Buffer.from(signedRoot.signature, 'base64'));
-  if (identity.identity.cert.keyType === 'ec' && !isCanonicalDer(signature)) {
-    // MSP verification accepts what Fabric accepts (e.g. bytes after the DER SEQUENCE); a
-    // receipt is Coffer's own format, so only the one encoding nodes produce is valid and a
-    // receipt's signature cannot be re-encoded into another valid receipt.
-    return failure(
-      'RECEIPT_E_SIGNATURE_INVALID',
-      `the signature over the root at tree size ${signedRoot.treeSize} is not the canonical DER SEQUENCE{r, s} that nodes produce`,
-      { mspId: signedRoot.mspId, nodeId: signedRoot.nodeId },
-    );
-  }
-  const checked = msp.verify(identity.identity, message, signature);
-  if (!checked.ok) {
-    return failure(
-      'RECEIPT_E_SIGNATURE_INVALID',
-      `the signature over the root at tree size ${signedRoot.treeSize} does not verify with the certificate of node ${signedRoot.nodeId}: ${checked.error.message}`,
-      { mspId: signedRoot.mspId, nodeId: signedRoot.nodeId, mspCode: checked.error.code },
-      checked.error,
-    );
-  }
+  // (3) and (4): the signer is a node (peer) of a trusted organisation, and signed this root.
+  const signer = verifySignedRoot(signedRoot, msps);
+  if (!signer.ok) return signer;
+  const { identity, validation } = signer.value;
 
   return {
     ok: true,
@@ -524,7 +540,7 @@ export function verifyReceipt(
       signedAt: signedRoot.signedAt,
       signer: {
         mspId: signedRoot.mspId,
-        identityId: identity.identity.id,
+        identityId: identity.id,
         role: validation.role,
       },
     },

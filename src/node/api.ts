@@ -28,6 +28,8 @@ export type ApiOptions = {
   /** The node's id and its ordering's status (etcd health, leader, nodes' durable positions). */
   readonly nodeId?: string;
   readonly orderingStatus?: () => Promise<object>;
+  /** What this node knows of its peers' roots (divergence detection). */
+  readonly peers?: () => readonly object[];
 };
 
 const statusOf: Partial<Record<ErrorCode, number>> = {
@@ -488,7 +490,36 @@ export async function createApi(options: ApiOptions): Promise<ApiServer> {
                 signedAt: signed.signedAt,
               },
         ordering,
+        peers: options.peers?.() ?? [],
       };
+    },
+  );
+
+  app.get(
+    '/v1/roots/:treeSize',
+    {
+      schema: {
+        summary:
+          "This node's signed Merkle root at a recent signature entry of exactly treeSize entries (peers compare roots with it)",
+        params: {
+          type: 'object',
+          properties: { treeSize: { type: 'integer', minimum: 1 } },
+          required: ['treeSize'],
+        },
+      },
+    },
+    async (request: FastifyRequest<{ Params: { treeSize: number } }>, reply) => {
+      const signed = engine.signedRootAt(request.params.treeSize);
+      if (signed === undefined) {
+        return sendError(
+          reply,
+          cofferError(
+            'NODE_E_NOT_FOUND',
+            `no recent signature entry at tree size ${request.params.treeSize} on this node`,
+          ),
+        );
+      }
+      return signed;
     },
   );
 

@@ -26,6 +26,10 @@ export type NodeConfig = {
   readonly ordering: OrderingConfig;
   /** The network's shared ledger secret file; absent: the node's own (single-node ledger). */
   readonly ledgerSecretFile?: string;
+  /** The other nodes of the network, whose signed roots this node compares with its own. */
+  readonly peers?: readonly { readonly nodeId: string; readonly url: string }[];
+  /** PEM bundle of the organisations' TLS CAs (peers' server certificates chain to one). */
+  readonly tlsCaFile?: string;
 };
 
 export type OrderingConfig =
@@ -42,6 +46,31 @@ export type OrderingConfig =
       readonly certFile: string;
       readonly keyFile: string;
     };
+
+function peersConfig(
+  raw: unknown,
+  caFile: unknown,
+  at: (p: unknown) => string,
+): Pick<NodeConfig, 'peers' | 'tlsCaFile'> {
+  if (raw === undefined) return {};
+  field(Array.isArray(raw), 'peers', 'must list {nodeId, url} of the other nodes');
+  const peers = (raw as Record<string, unknown>[]).map((peer, index) => {
+    field(
+      typeof peer['nodeId'] === 'string' &&
+        typeof peer['url'] === 'string' &&
+        peer['url'].startsWith('https://'),
+      `peers[${index}]`,
+      'needs nodeId and an https:// url',
+    );
+    return { nodeId: peer['nodeId'] as string, url: peer['url'] as string };
+  });
+  field(
+    typeof caFile === 'string',
+    'tlsCaFile',
+    "must name the TLS CA bundle peers' certificates chain to",
+  );
+  return { peers, tlsCaFile: at(caFile) };
+}
 
 function orderingConfig(raw: unknown, at: (p: unknown) => string): OrderingConfig {
   if (raw === undefined) return { kind: 'embedded' };
@@ -161,6 +190,7 @@ export async function readNodeConfig(file: string): Promise<NodeConfig> {
     pendingMax,
     verifyThreads: verifyThreads as number,
     ordering: orderingConfig(json['ordering'], at),
+    ...peersConfig(json['peers'], json['tlsCaFile'], at),
     ...(json['ledgerSecretFile'] === undefined
       ? {}
       : { ledgerSecretFile: at(json['ledgerSecretFile']) }),

@@ -71,6 +71,8 @@ export const statusEntriesMax = 20_000;
 export const recentEntriesMax = 10_000;
 /** While the ledger files' disk is full, execution retries this often. */
 export const ledgerFullRetryMs = 1000;
+/** Signed roots of recent signature entries kept for peers comparing roots. */
+export const signedRootsKeptMax = 1024;
 /** Batches read from the log per step of the executor. */
 export const executeReadBatchesMax = 64;
 
@@ -156,6 +158,12 @@ export type Engine = {
   readonly position: () => Position;
   /** The newest signature entry's signed root (undefined before the first). */
   readonly lastSignedRoot: () => SignedRoot | undefined;
+  /** This node's signed root at a recent signature entry of exactly `treeSize` entries. */
+  readonly signedRootAt: (treeSize: number) => SignedRoot | undefined;
+  /** Hex Merkle root over entries 1..treeSize (undefined beyond this node's tree). */
+  readonly rootAt: (treeSize: number) => string | undefined;
+  /** Stops executing and accepting transactions for good, saying why (e.g. divergence). */
+  readonly halt: (error: CofferError) => void;
   readonly health: () => { readonly ok: boolean; readonly reason?: string };
   readonly stop: () => Promise<void>;
 };
@@ -321,6 +329,8 @@ async function startLocked(options: EngineOptions): Promise<Engine> {
   const waiters = new Map<string, ((status: TxStatus) => void)[]>();
   const recent = new Map<number, { txId: string | null; leaf: Uint8Array }>();
   const preVerified = new Map<string, Request>();
+  const recentSignedRoots = new Map<number, SignedRoot>();
+  if (signedRoot !== undefined) recentSignedRoots.set(signedRoot.treeSize, signedRoot);
   const pendingIds = new Set<string>();
   let queue: Envelope[] = [];
   let appendsInFlight = 0;
@@ -425,6 +435,11 @@ async function startLocked(options: EngineOptions): Promise<Engine> {
       { treeSize: marker.treeSize, root: marker.root, nodeId: options.nodeId, signedAt: batchTime },
       options.rootSigner,
     );
+    recentSignedRoots.set(signedRoot.treeSize, signedRoot);
+    if (recentSignedRoots.size > signedRootsKeptMax) {
+      const oldest = recentSignedRoots.keys().next();
+      if (oldest.done !== true) recentSignedRoots.delete(oldest.value);
+    }
     const record = canonicalBytes({ marker: Buffer.from(leaf).toString('base64'), signedRoot });
     await writeLedger(() => ledger.append(seqno, 'signature', record));
     ledger.endChunk();
@@ -851,6 +866,16 @@ async function startLocked(options: EngineOptions): Promise<Engine> {
     receipt,
     store: () => store,
     lastSignedRoot: () => signedRoot,
+    signedRootAt: (treeSize) => recentSignedRoots.get(treeSize),
+    rootAt: (treeSize) =>
+      Number.isSafeInteger(treeSize) && treeSize >= 1 && treeSize <= tree.size()
+        ? Buffer.from(tree.root(treeSize)).toString('hex')
+        : undefined,
+    halt: (error) => {
+      if (failure !== undefined) return;
+      failure = error;
+      logger.fatal({ code: error.code, ...error.details }, `execution stopped: ${error.message}`);
+    },
     position: () => ({
       seqno: tree.size(),
       root: Buffer.from(tree.root()).toString('hex'),

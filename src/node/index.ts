@@ -13,6 +13,7 @@ import {
   type OrderingLogger,
 } from '../ordering/index.js';
 import { createApi } from './api.js';
+import { startPeerWatch, type PeerWatch } from './peers.js';
 import type { NodeConfig } from './config.js';
 import { startEngine, type Engine } from './engine.js';
 
@@ -107,6 +108,7 @@ export async function startNode(config: NodeConfig, logger: Logger): Promise<Run
     await verifyPool?.close();
     throw error;
   }
+  let peerWatch: PeerWatch | undefined;
   let api;
   try {
     api = await createApi({
@@ -120,6 +122,7 @@ export async function startNode(config: NodeConfig, logger: Logger): Promise<Run
       logger,
       nodeId: config.nodeId,
       ...(etcdLog === undefined ? {} : { orderingStatus: etcdLog.status }),
+      peers: () => peerWatch?.peers() ?? [],
     });
   } catch (error) {
     await engine.stop();
@@ -127,11 +130,25 @@ export async function startNode(config: NodeConfig, logger: Logger): Promise<Run
     throw error;
   }
   const url = await api.listen(config.listen.host, config.listen.port);
+  if (config.peers !== undefined && config.peers.length > 0 && config.tlsCaFile !== undefined) {
+    peerWatch = startPeerWatch({
+      engine,
+      peers: config.peers,
+      msps: () => consortium.msps,
+      tls: {
+        ca: await readFile(config.tlsCaFile, 'utf8'),
+        cert: await readFile(config.tls.certFile, 'utf8'),
+        key: await readFile(config.tls.keyFile, 'utf8'),
+      },
+      logger,
+    });
+  }
   logger.info({ url, nodeId: config.nodeId }, `node ${config.nodeId} listening on ${url}`);
   return {
     url,
     engine,
     stop: async () => {
+      peerWatch?.stop();
       await api.close();
       await engine.stop();
       await verifyPool?.close();

@@ -4,7 +4,7 @@
 // receipts from any node verify, a node killed with -9 catches up from etcd after a restart,
 // and `coffer network down` leaves no process behind.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -12,6 +12,7 @@ import { clientFromProfile } from '../../src/cli/profile.js';
 import type { NetworkFile } from '../../src/cli/network.js';
 import type { Client } from '../../src/client/index.js';
 import { parseReceipt, verifyReceipt } from '../../src/ledger/receipt.js';
+import { createLedgerSecretFile } from '../../src/ledger/secret.js';
 import { loadMspFolder, type Msp } from '../../src/msp/index.js';
 import { runCoffer } from '../cli/run.js';
 
@@ -261,7 +262,94 @@ describe('coffer network (3 organisations, etcd ordering)', () => {
       ordering: { kind: string };
     };
     expect(config.ordering.kind).toBe('etcd');
-    child.kill('SIGINT');
-    await new Promise((resolve) => child.once('exit', resolve));
+    // It stays up (the next test needs three nodes); afterAll stops it.
+  }, 120_000);
+
+  it('a node whose roots disagree with its peers stops with NODE_E_DIVERGED; the others carry on and name it', async () => {
+    // Org3's node restarted with another ledger secret: its private-write ciphertexts, so its
+    // entries and roots, differ from the others' (a misconfiguration standing in for a bug).
+    const rogue = network.nodes[2];
+    if (rogue?.pid === undefined) throw new Error('no node 3');
+    process.kill(rogue.pid, 'SIGKILL');
+    while (alive(rogue.pid)) await new Promise((resolve) => setTimeout(resolve, 50));
+    const secret = path.join(dir, 'rogue.secret');
+    await createLedgerSecretFile(secret);
+    const config = JSON.parse(await readFile(rogue.config, 'utf8')) as Record<string, unknown>;
+    await writeFile(rogue.config, JSON.stringify({ ...config, ledgerSecretFile: secret }));
+    const child = spawn(
+      process.execPath,
+      [
+        path.resolve(import.meta.dirname, '../../bin/coffer'),
+        'node',
+        'start',
+        '--config',
+        rogue.config,
+        '--log-level',
+        'fatal',
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    restarted.push(child);
+    await new Promise<void>((resolve, reject) => {
+      let out = '';
+      child.stdout.setEncoding('utf8');
+      child.stdout.on('data', (chunk: string) => {
+        out += chunk;
+        if (out.includes('listening on')) resolve();
+      });
+      child.once('exit', (code) => {
+        reject(new Error(`node 3 exited (${String(code)}): ${out}`));
+      });
+    });
+    type Status = {
+      health: { ok: boolean; reason?: string };
+      peers: { nodeId: string; state: string }[];
+    };
+    const statusOf = (org: number): Promise<Status> =>
+      withClient(org, async (client) => (await client.nodeStatus()) as unknown as Status);
+    // Some writes, so that there are signature entries past the point the roots split.
+    for (let i = 0; i < 3; i += 1) {
+      await withClient(1, (client) =>
+        client.submit(
+          'kv',
+          'put',
+          { map: 'kv.private', key: `split${i}`, value: 's' },
+          {
+            wait: 'commit',
+          },
+        ),
+      );
+    }
+    const deadline = Date.now() + 30_000;
+    let rogueStatus = await statusOf(3);
+    while (rogueStatus.health.ok && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 250));
+      rogueStatus = await statusOf(3);
+    }
+    expect(rogueStatus.health.ok).toBe(false);
+    expect(rogueStatus.health.reason).toMatch(/disagrees with 2 of 2 peers/);
+    // It refuses writes, and still serves reads.
+    await expect(
+      withClient(3, (client) =>
+        client.submit('kv', 'put', { map: 'public:kv.net', key: 'r', value: 'r' }),
+      ),
+    ).rejects.toMatchObject({ code: 'NODE_E_UNAVAILABLE' });
+    expect(await withClient(3, (client) => client.state('public:kv.net', 'k10'))).toBe('v10');
+    for (const org of [1, 2]) {
+      const status = await statusOf(org);
+      expect(status.health.ok).toBe(true);
+      expect(status.peers.find((peer) => peer.nodeId === 'org3-peer0')?.state).toBe('diverges');
+    }
+    const healthy = await withClient(1, (client) =>
+      client.submit(
+        'kv',
+        'put',
+        { map: 'public:kv.net', key: 'still', value: 'ok' },
+        {
+          wait: 'commit',
+        },
+      ),
+    );
+    expect(healthy.status).toBe('Committed');
   }, 120_000);
 });

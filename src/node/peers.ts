@@ -1,0 +1,196 @@
+// Divergence detection: every node executes every batch itself, so at every signature entry all
+// nodes must have the same Merkle root. A node asks its peers for their newest signed roots
+// (over the node-to-node mutual-TLS API), checks each signature against the consortium's MSPs
+// (a peer identity of a member), and compares the root with its own at the same tree size.
+// A node that disagrees with as many nodes as agree with it (itself included) stops executing
+// with NODE_E_DIVERGED: a bug or an attack, never papered over. A node that agrees with the
+// majority keeps running and reports the divergent peers loudly.
+import { Agent, request as httpsRequest } from 'node:https';
+import type { Logger } from 'pino';
+import { cofferError } from '../errors/index.js';
+import { verifySignedRoot, type SignedRoot } from '../ledger/receipt.js';
+import type { Msp } from '../msp/index.js';
+import type { Engine } from './engine.js';
+
+/** How often a node compares its roots with its peers'. */
+export const peerCheckIntervalMsDefault = 2000;
+/** A peer call that takes longer than this counts as unreachable. */
+export const peerCallTimeoutMs = 5000;
+/** Largest peer answer read, in bytes. */
+export const peerAnswerBytesMax = 256 * 1024;
+
+export type PeerConfig = { readonly nodeId: string; readonly url: string };
+
+export type PeerView = {
+  readonly nodeId: string;
+  readonly url: string;
+  /** 'agrees' / 'diverges' at `treeSize`, 'ahead' (signed beyond this node's tree), or 'unreachable'. */
+  readonly state: 'agrees' | 'diverges' | 'ahead' | 'unreachable' | 'unknown';
+  readonly treeSize?: number;
+  readonly root?: string;
+  readonly ownRoot?: string;
+  readonly error?: string;
+  readonly checkedAt?: number;
+};
+
+export type PeerWatch = {
+  readonly peers: () => readonly PeerView[];
+  readonly checkNow: () => Promise<void>;
+  readonly stop: () => void;
+};
+
+export type PeerWatchOptions = {
+  readonly engine: Engine;
+  readonly peers: readonly PeerConfig[];
+  readonly msps: () => ReadonlyMap<string, Msp>;
+  /** The node's TLS identity as a client of its peers, and the CAs their servers chain to. */
+  readonly tls: { readonly ca: string; readonly cert: string; readonly key: string };
+  readonly logger: Logger;
+  readonly intervalMs?: number;
+};
+
+function getJson(agent: Agent, url: string): Promise<{ status: number; body: unknown }> {
+  return new Promise((resolve, reject) => {
+    const request = httpsRequest(url, { agent, timeout: peerCallTimeoutMs }, (response) => {
+      const chunks: Buffer[] = [];
+      let bytes = 0;
+      response.on('data', (chunk: Buffer) => {
+        bytes += chunk.length;
+        if (bytes > peerAnswerBytesMax) {
+          request.destroy(new Error(`answer larger than ${peerAnswerBytesMax} bytes`));
+          return;
+        }
+        chunks.push(chunk);
+      });
+      response.on('end', () => {
+        try {
+          resolve({
+            status: response.statusCode ?? 0,
+            body: JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown,
+          });
+        } catch (error) {
+          reject(error instanceof Error ? error : new Error(String(error)));
+        }
+      });
+      response.on('error', reject);
+    });
+    request.on('timeout', () => request.destroy(new Error(`no answer in ${peerCallTimeoutMs} ms`)));
+    request.on('error', reject);
+    request.end();
+  });
+}
+
+/** Starts comparing roots with `peers` every intervalMs. */
+export function startPeerWatch(options: PeerWatchOptions): PeerWatch {
+  const { engine, logger } = options;
+  const agent = new Agent({
+    ca: options.tls.ca,
+    cert: options.tls.cert,
+    key: options.tls.key,
+    keepAlive: true,
+    maxSockets: 2,
+  });
+  const views = new Map<string, PeerView>(
+    options.peers.map((peer) => [peer.nodeId, { ...peer, state: 'unknown' }]),
+  );
+  const reported = new Set<string>();
+
+  const viewOf = async (peer: PeerConfig): Promise<PeerView> => {
+    const base = { nodeId: peer.nodeId, url: peer.url, checkedAt: Date.now() };
+    let signed: SignedRoot;
+    try {
+      const status = await getJson(agent, `${peer.url}/v1/status`);
+      const last = (status.body as { lastSignature?: { treeSize?: unknown } | null }).lastSignature;
+      if (status.status !== 200 || last === null || last === undefined) {
+        return { ...base, state: 'unknown' };
+      }
+      const treeSize = Number(last.treeSize);
+      const own = engine.rootAt(treeSize);
+      if (own === undefined) return { ...base, state: 'ahead', treeSize };
+      const root = await getJson(agent, `${peer.url}/v1/roots/${String(treeSize)}`);
+      if (root.status !== 200) return { ...base, state: 'unknown', treeSize };
+      signed = root.body as SignedRoot;
+    } catch (error) {
+      return { ...base, state: 'unreachable', error: String(error) };
+    }
+    // Only a root signed by a peer identity of a member organisation counts.
+    const checked = verifySignedRoot(signed, options.msps());
+    if (!checked.ok) {
+      return {
+        ...base,
+        state: 'unreachable',
+        error: `unverifiable signed root: ${checked.error.message}`,
+      };
+    }
+    const ownRoot = engine.rootAt(signed.treeSize);
+    if (ownRoot === undefined) return { ...base, state: 'ahead', treeSize: signed.treeSize };
+    return {
+      ...base,
+      state: ownRoot === signed.root ? 'agrees' : 'diverges',
+      treeSize: signed.treeSize,
+      root: signed.root,
+      ownRoot,
+    };
+  };
+
+  const checkNow = async (): Promise<void> => {
+    const checked = await Promise.all(options.peers.map(viewOf));
+    for (const view of checked) views.set(view.nodeId, view);
+    const diverging = checked.filter((view) => view.state === 'diverges');
+    const agreeing = checked.filter((view) => view.state === 'agrees');
+    for (const view of diverging) {
+      const key = `${view.nodeId}@${String(view.treeSize)}`;
+      if (reported.has(key)) continue;
+      reported.add(key);
+      logger.error(
+        {
+          code: 'NODE_E_DIVERGED',
+          peer: view.nodeId,
+          treeSize: view.treeSize,
+          peerRoot: view.root,
+          ownRoot: view.ownRoot,
+        },
+        `ROOTS DIVERGE: node ${view.nodeId} signed root ${String(view.root)} at tree size ${String(view.treeSize)}, this node computed ${String(view.ownRoot)}`,
+      );
+    }
+    // This node (agreeing with itself) against the peers that disagree.
+    if (diverging.length > 0 && diverging.length >= agreeing.length + 1) {
+      const [first] = diverging;
+      engine.halt(
+        cofferError(
+          'NODE_E_DIVERGED',
+          `this node's Merkle root disagrees with ${diverging.length} of ${checked.length} peers ` +
+            `(${diverging.map((view) => view.nodeId).join(', ')}; at tree size ${String(first?.treeSize)} ` +
+            `they signed ${String(first?.root)}, this node computed ${String(first?.ownRoot)})`,
+          {
+            peers: diverging.map((view) => view.nodeId),
+            treeSize: first?.treeSize,
+          },
+        ),
+      );
+    }
+  };
+
+  let running = false;
+  const timer = setInterval(() => {
+    if (running) return;
+    running = true;
+    checkNow()
+      .catch((error: unknown) => {
+        logger.warn({ error: String(error) }, 'comparing roots with peers failed');
+      })
+      .finally(() => {
+        running = false;
+      });
+  }, options.intervalMs ?? peerCheckIntervalMsDefault);
+  timer.unref();
+
+  return {
+    peers: () => [...views.values()],
+    checkNow,
+    stop: () => {
+      clearInterval(timer);
+      agent.destroy();
+    },
+  };
+}
