@@ -30,6 +30,8 @@ export const networkNodesDefault = 3;
 export const networkStartTimeoutMs = 120_000;
 /** How long `down` waits for the supervisor to stop everything before killing what is left. */
 export const networkStopTimeoutMs = 30_000;
+/** An etcd member found dead is started again after this long. */
+export const etcdRestartDelayMs = 5000;
 /** Key prefix of the network's batches in etcd. */
 export const networkEtcdPrefix = '/coffer/network';
 
@@ -382,6 +384,8 @@ async function supervise(args: readonly string[]): Promise<number> {
   const children: ChildProcess[] = [];
   let cluster: EtcdCluster | undefined;
   let stopping = false;
+  // A function, so that checks after an await re-read the flag (no stale narrowing).
+  const stoppingNow = (): boolean => stopping;
   const base = { supervisorPid: process.pid, etcd: [], nodes: [] } as const;
 
   const stopAll = async (): Promise<void> => {
@@ -506,12 +510,67 @@ async function supervise(args: readonly string[]): Promise<number> {
         }
       });
     }
+    let members = etcd;
     await writeNetworkFile(dir, { supervisorPid: process.pid, status: 'ready', etcd, nodes });
     process.stderr.write(`network ready: ${nodes.map((node) => node.url).join(', ')}\n`);
+    // An etcd member that dies is started again after etcdRestartDelayMs (its data folder and
+    // ports are its own); meanwhile its node orders through the other members, or says why not.
+    const deadSince = new Map<string, number>();
+    let restarting = false;
+    const watchdog = setInterval(() => {
+      const current = cluster;
+      if (current === undefined || stopping || restarting) return;
+      restarting = true;
+      void (async () => {
+        for (const member of current.members) {
+          if (current.isRunning(member.name)) {
+            deadSince.delete(member.name);
+            continue;
+          }
+          const since = deadSince.get(member.name) ?? Date.now();
+          deadSince.set(member.name, since);
+          if (Date.now() - since < etcdRestartDelayMs || stoppingNow()) continue;
+          process.stderr.write(`etcd member ${member.name} is down: starting it again\n`);
+          try {
+            await current.start(member.name);
+            deadSince.delete(member.name);
+          } catch (error) {
+            process.stderr.write(`etcd member ${member.name} did not start: ${String(error)}\n`);
+          }
+        }
+        members = current.members.map((member) => {
+          const pid = current.pid(member.name);
+          return pid === undefined
+            ? { name: member.name, clientUrl: member.clientUrl }
+            : { name: member.name, clientUrl: member.clientUrl, pid };
+        });
+        if (!stoppingNow()) {
+          await writeNetworkFile(dir, {
+            supervisorPid: process.pid,
+            status: 'ready',
+            etcd: members,
+            nodes,
+          });
+        }
+      })().finally(() => {
+        restarting = false;
+      });
+    }, 1000);
     await stopRequested;
-    await writeNetworkFile(dir, { supervisorPid: process.pid, status: 'stopping', etcd, nodes });
+    clearInterval(watchdog);
+    await writeNetworkFile(dir, {
+      supervisorPid: process.pid,
+      status: 'stopping',
+      etcd: members,
+      nodes,
+    });
     await stopAll();
-    await writeNetworkFile(dir, { supervisorPid: process.pid, status: 'stopped', etcd, nodes });
+    await writeNetworkFile(dir, {
+      supervisorPid: process.pid,
+      status: 'stopped',
+      etcd: members,
+      nodes,
+    });
     return 0;
   } catch (error) {
     process.stderr.write(`network failed: ${String(error)}\n`);

@@ -352,4 +352,72 @@ describe('coffer network (3 organisations, etcd ordering)', () => {
     );
     expect(healthy.status).toBe('Committed');
   }, 120_000);
+
+  it('with two of three etcd members gone, nodes keep serving reads and say they cannot order writes; they recover by themselves', async () => {
+    await withClient(2, (client) =>
+      client.submit(
+        'kv',
+        'put',
+        { map: 'public:kv.net', key: 'before', value: 'quorum' },
+        {
+          wait: 'commit',
+        },
+      ),
+    );
+    const current = JSON.parse(
+      await readFile(path.join(dir, 'network.json'), 'utf8'),
+    ) as NetworkFile;
+    const victims = current.etcd.slice(0, 2);
+    for (const member of victims) {
+      if (member.pid !== undefined) process.kill(member.pid, 'SIGKILL');
+    }
+    type Health = { health: { ok: boolean; reason?: string } };
+    const deadline = Date.now() + 4000;
+    let health = (await withClient(1, (client) => client.nodeStatus())) as unknown as Health;
+    while (health.health.ok && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      health = (await withClient(1, (client) => client.nodeStatus())) as unknown as Health;
+    }
+    expect(health.health.ok).toBe(false);
+    expect(health.health.reason).toMatch(/ordering unavailable/);
+    // A write is refused with the code (or, if it slipped in while the health probe had not
+    // yet noticed, it is not committed without a quorum).
+    const attempt = await withClient(1, (client) =>
+      client.submit('kv', 'put', { map: 'public:kv.net', key: 'noquorum', value: 'x' }),
+    ).then(
+      (result) => ({ ok: true as const, txId: result.txId }),
+      (error: unknown) => ({ ok: false as const, code: (error as { code?: string }).code }),
+    );
+    if (attempt.ok) {
+      await new Promise((resolve) => setTimeout(resolve, 2000));
+      const later = await withClient(1, (client) => client.status(attempt.txId));
+      expect(later.status).not.toBe('Committed');
+    } else {
+      expect(attempt.code).toBe('NODE_E_UNAVAILABLE');
+    }
+    expect(await withClient(2, (client) => client.state('public:kv.net', 'before'))).toBe('quorum');
+    // The supervisor starts the members again; the nodes order writes again by themselves.
+    const until = Date.now() + 60_000;
+    let committed = false;
+    while (!committed && Date.now() < until) {
+      try {
+        const put = await withClient(2, (client) =>
+          client.submit(
+            'kv',
+            'put',
+            { map: 'public:kv.net', key: 'quorum', value: 'back' },
+            {
+              wait: 'commit',
+            },
+          ),
+        );
+        committed = put.status === 'Committed';
+      } catch {
+        await new Promise((resolve) => setTimeout(resolve, 500));
+      }
+    }
+    expect(committed).toBe(true);
+    const positions = await converged([1, 2]);
+    expect(new Set(positions.map((item) => item.root)).size).toBe(1);
+  }, 120_000);
 });
