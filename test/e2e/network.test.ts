@@ -76,6 +76,36 @@ async function converged(orgs: readonly number[]) {
   }
 }
 
+/** `coffer node start --config FILE` as its own process; resolves once it listens. */
+async function startNodeProcess(config: string, logLevel: string): Promise<ChildProcess> {
+  const child = spawn(
+    process.execPath,
+    [
+      path.resolve(import.meta.dirname, '../../bin/coffer'),
+      'node',
+      'start',
+      '--config',
+      config,
+      '--log-level',
+      logLevel,
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  restarted.push(child);
+  await new Promise<void>((resolve, reject) => {
+    let out = '';
+    child.stdout.setEncoding('utf8');
+    child.stdout.on('data', (chunk: string) => {
+      out += chunk;
+      if (out.includes('listening on')) resolve();
+    });
+    child.once('exit', (code) => {
+      reject(new Error(`node ${config} exited (${String(code)}): ${out}`));
+    });
+  });
+  return child;
+}
+
 beforeAll(async () => {
   dir = await mkdtemp(path.join(tmpdir(), 'coffer-network-'));
   const up = await runCoffer(['network', 'up', '--nodes', '3', '--dir', dir, '--json']);
@@ -215,31 +245,7 @@ describe('coffer network (3 organisations, etcd ordering)', () => {
       expect(put.status).toBe('Committed');
       during.push(put.txId);
     }
-    const child = spawn(
-      process.execPath,
-      [
-        path.resolve(import.meta.dirname, '../../bin/coffer'),
-        'node',
-        'start',
-        '--config',
-        victim.config,
-        '--log-level',
-        'warn',
-      ],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    restarted.push(child);
-    await new Promise<void>((resolve, reject) => {
-      let out = '';
-      child.stdout.setEncoding('utf8');
-      child.stdout.on('data', (chunk: string) => {
-        out += chunk;
-        if (out.includes('listening on')) resolve();
-      });
-      child.once('exit', (code) => {
-        reject(new Error(`node 2 exited (${String(code)}): ${out}`));
-      });
-    });
+    await startNodeProcess(victim.config, 'warn');
     const positions = await converged([1, 2, 3]);
     expect(new Set(positions.map((item) => item.root)).size).toBe(1);
     await withClient(2, async (client) => {
@@ -276,31 +282,7 @@ describe('coffer network (3 organisations, etcd ordering)', () => {
     await createLedgerSecretFile(secret);
     const config = JSON.parse(await readFile(rogue.config, 'utf8')) as Record<string, unknown>;
     await writeFile(rogue.config, JSON.stringify({ ...config, ledgerSecretFile: secret }));
-    const child = spawn(
-      process.execPath,
-      [
-        path.resolve(import.meta.dirname, '../../bin/coffer'),
-        'node',
-        'start',
-        '--config',
-        rogue.config,
-        '--log-level',
-        'fatal',
-      ],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    restarted.push(child);
-    await new Promise<void>((resolve, reject) => {
-      let out = '';
-      child.stdout.setEncoding('utf8');
-      child.stdout.on('data', (chunk: string) => {
-        out += chunk;
-        if (out.includes('listening on')) resolve();
-      });
-      child.once('exit', (code) => {
-        reject(new Error(`node 3 exited (${String(code)}): ${out}`));
-      });
-    });
+    await startNodeProcess(rogue.config, 'fatal');
     type Status = {
       health: { ok: boolean; reason?: string };
       peers: { nodeId: string; state: string }[];
