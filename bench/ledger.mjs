@@ -29,9 +29,13 @@
 // BENCH_LEDGER_CPU_PROF=DIR runs the node with --cpu-prof into DIR (summarise the profile
 // with `node bench/lib/cpuprofile-top.mjs DIR/*.cpuprofile`); BENCH_LEDGER_HEAP_SNAPSHOT=DIR
 // has it write a heap snapshot into DIR at the end (`node bench/lib/heapsnapshot-top.mjs`).
-import { fork, spawn } from 'node:child_process';
-import { generateKeyPairSync, randomBytes, sign, verify } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+//
+// `node bench/ledger.mjs --nodes 3` (or BENCH_LEDGER_NODES=3) runs the consortium version of
+// the issue 4 benchmark instead: `coffer network up` with 3 organisations (3 etcd members,
+// 3 nodes), one load generator per organisation, plain etcd puts of the same batch sizes, and
+// the raw verify rate; see bench/lib/network.mjs for its phases and defaults.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -40,6 +44,19 @@ import { clearTimeout, setTimeout } from 'node:timers';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { clientFromProfile } from '../dist/cli/profile.js';
+import { networkNodesMax, runNetworkBench } from './lib/network.mjs';
+import {
+  atCleanup,
+  cleanupSync,
+  rawVerifyRate,
+  round1,
+  round2,
+  rssMb,
+  startLoadgen,
+  stopChild,
+  track,
+  usageOf,
+} from './lib/procs.mjs';
 
 const benchDir = path.dirname(fileURLToPath(import.meta.url));
 const repoRoot = path.dirname(benchDir);
@@ -71,12 +88,9 @@ const nodeHeapMb = process.env.BENCH_LEDGER_NODE_HEAP_MB;
 const verifyThreads = process.env.BENCH_LEDGER_VERIFY_THREADS;
 /** A directory: the node writes a heap snapshot there at the end of the run. */
 const heapSnapshotDir = process.env.BENCH_LEDGER_HEAP_SNAPSHOT;
-/** Request-sized message for the raw verify loop (a kv put request is about 300 bytes). */
-const verifyMessageBytes = 300;
 /** After the last latency request is sent, answers are awaited this long at most. */
 const latencyDrainMs = 15_000;
 const startTimeoutMs = 60_000;
-const stopTimeoutMs = 10_000;
 const rssSampleMs = 500;
 /**
  * Fewest transactions sent for an RSS trend to be reported: before that the node's caches
@@ -92,45 +106,18 @@ function log(line) {
 
 // ---- processes and the temp dir: never left behind ----------------------------------------
 
-const children = new Set();
 let tmpDir;
 
-function cleanupSync() {
-  for (const child of children) {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  }
+atCleanup(() => {
   if (tmpDir !== undefined) rmSync(tmpDir, { recursive: true, force: true });
   tmpDir = undefined;
-}
+});
 process.on('exit', cleanupSync);
 for (const signal of ['SIGINT', 'SIGTERM']) {
   process.on(signal, () => {
     cleanupSync();
     process.exit(130);
   });
-}
-
-function track(child) {
-  children.add(child);
-  child.once('exit', () => children.delete(child));
-  return child;
-}
-
-function exited(child, ms) {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(true);
-  return Promise.race([
-    new Promise((resolve) => child.once('exit', () => resolve(true))),
-    sleep(ms).then(() => false),
-  ]);
-}
-
-async function stopChild(child, name, signal = 'SIGINT') {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  child.kill(signal);
-  if (await exited(child, stopTimeoutMs)) return;
-  log(`${name} did not exit within ${stopTimeoutMs} ms of ${signal}: SIGKILL`);
-  child.kill('SIGKILL');
-  await exited(child, stopTimeoutMs);
 }
 
 /** `coffer up` in a temp dir; resolves once it printed its started line. */
@@ -205,105 +192,7 @@ async function startNode(dir) {
   });
 }
 
-/** The load generator, with a promise-returning call over IPC. */
-function startLoadgen(onMark) {
-  const child = track(
-    fork(path.join(benchDir, 'lib/loadgen.mjs'), [], {
-      stdio: ['ignore', 2, 2, 'ipc'],
-    }),
-  );
-  const waiting = new Map();
-  let nextId = 0;
-  child.on('message', ({ id, ok, result, error, mark }) => {
-    if (mark !== undefined) {
-      onMark(mark);
-      return;
-    }
-    const entry = waiting.get(id);
-    waiting.delete(id);
-    if (ok) entry?.resolve(result);
-    else entry?.reject(new Error(`loadgen: ${error}`));
-  });
-  child.once('exit', (code, signal) => {
-    for (const entry of waiting.values()) {
-      entry.reject(new Error(`loadgen exited (${code ?? signal})`));
-    }
-    waiting.clear();
-  });
-  return {
-    child,
-    run: (cmd, args = {}) =>
-      new Promise((resolve, reject) => {
-        nextId += 1;
-        waiting.set(nextId, { resolve, reject });
-        child.send({ id: nextId, cmd, ...args });
-      }),
-    stop: async () => {
-      if (child.connected) child.send({ id: 0, cmd: 'exit' });
-      if (!(await exited(child, 2000))) await stopChild(child, 'loadgen', 'SIGTERM');
-    },
-  };
-}
-
 // ---- measurements -------------------------------------------------------------------------
-
-/**
- * node:crypto verifications of one signature in a loop on this thread for ~1 s. `perSec` is
- * calls per wall-clock second; `perCpuSec` per second of this process's CPU time, which is
- * the one-core rate even when other work on the machine takes turns on that core.
- */
-function rawVerifyRate() {
-  const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-  const message = randomBytes(verifyMessageBytes);
-  const signature = sign('sha256', message, privateKey);
-  const op = () => {
-    if (!verify('sha256', message, publicKey, signature)) throw new Error('verify failed');
-  };
-  const loop = (ms) => {
-    let calls = 0;
-    const start = performance.now();
-    while (performance.now() - start < ms) {
-      for (let i = 0; i < 32; i += 1) op();
-      calls += 32;
-    }
-    return { calls, ms: performance.now() - start };
-  };
-  loop(200);
-  const cpu0 = process.cpuUsage();
-  const { calls, ms } = loop(1000);
-  const cpu = process.cpuUsage(cpu0);
-  return {
-    perSec: Math.round((calls * 1000) / ms),
-    perCpuSec: Math.round((calls * 1e6) / (cpu.user + cpu.system)),
-    samples: calls,
-  };
-}
-
-function rssMb(pid) {
-  const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return match === null ? null : Math.round(Number(match[1]) / 1024);
-}
-
-const clockTicks = 100; // USER_HZ on Linux
-
-/**
- * A process's CPU seconds (user + system, all threads) and the seconds its main thread (the
- * JavaScript thread) spent runnable but waiting for a CPU (/proc/<pid>/schedstat): when that
- * is large, other work on the machine, not the process itself, sets the pace.
- */
-function usageOf(pid) {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const schedstat = readFileSync(`/proc/${pid}/schedstat`, 'utf8').split(' ');
-    return {
-      cpu: (Number(fields[11]) + Number(fields[12])) / clockTicks,
-      runQueueWait: Number(schedstat[1]) / 1e9,
-    };
-  } catch {
-    return { cpu: Number.NaN, runQueueWait: Number.NaN };
-  }
-}
 
 /** Usage of the node and the load generator between two marks: cores and run-queue share. */
 function usageBetween(from, to) {
@@ -381,9 +270,6 @@ function rssSlope(samples) {
   return den === 0 ? null : (num / den) * 100_000;
 }
 
-const round1 = (x) => (x === null ? null : Math.round(x * 10) / 10);
-const round2 = (x) => (x === null ? null : Math.round(x * 100) / 100);
-
 /** Has the node write a heap snapshot and waits until it is written (the node answers again). */
 async function heapSnapshot(pid, observer) {
   const before = new Set(readdirSync(heapSnapshotDir));
@@ -431,7 +317,7 @@ async function main() {
   const observer = await clientFromProfile(node.profile);
   const marks = new Map();
   let loadgenPid;
-  const loadgen = startLoadgen((name) => {
+  const loadgen = startLoadgen(log, (name) => {
     marks.set(name, {
       at: performance.now(),
       node: usageOf(nodePid),
@@ -595,14 +481,33 @@ async function main() {
     observer.close();
     await loadgen.stop();
     log('stopping the node (SIGINT)');
-    await stopChild(node.child, 'node');
+    await stopChild(node.child, 'node', log);
     rmSync(tmpDir, { recursive: true, force: true });
     tmpDir = undefined;
   }
 }
 
+/** `--nodes N` (or BENCH_LEDGER_NODES=N): 1 runs the single-node benchmark above. */
+function nodesWanted() {
+  const args = process.argv.slice(2);
+  const at = args.findIndex((arg) => arg === '--nodes' || arg.startsWith('--nodes='));
+  const text =
+    at === -1
+      ? (process.env.BENCH_LEDGER_NODES ?? '1')
+      : args[at].startsWith('--nodes=')
+        ? args[at].slice('--nodes='.length)
+        : args[at + 1];
+  const nodes = Number(text);
+  if (!Number.isSafeInteger(nodes) || nodes < 1 || nodes > networkNodesMax) {
+    throw new Error(`--nodes (BENCH_LEDGER_NODES) must be an integer from 1 to ${networkNodesMax}`);
+  }
+  return nodes;
+}
+
 try {
-  await main();
+  const nodes = nodesWanted();
+  if (nodes === 1) await main();
+  else await runNetworkBench({ nodes, log });
 } catch (error) {
   log(`FAILED: ${error?.stack ?? error}`);
   cleanupSync();

@@ -13,6 +13,9 @@
 //   latency    { rate, seconds, warmupSeconds, prefix, sendCert }
 //              open loop: one POST /v1/tx?wait=commit every 1/rate s at fixed times, whether
 //              or not earlier ones returned; latency from the scheduled send to the answer.
+//   prepare, warmup, send, sample; latencyPrepare, latencyRun
+//              the same phases split (signing apart from sending), so that the load
+//              generators of a network run (bench/lib/network.mjs) send at the same time
 //   exit
 //
 // Envelopes are signed by worker threads (sign-worker.mjs) with the profile's identity.
@@ -43,6 +46,8 @@ const socketsMax = 256;
  * near 10,000); kept below, the node stays busy without refusing and re-parsing envelopes.
  */
 const outstandingMax = 9_000;
+/** An Unknown status is asked again this often (waitCommit with unknownWaitMs). */
+const unknownPollMs = 250;
 /** Open-loop latency: connections opened before the clock starts, ~100 ms of requests. */
 const latencySocketsMin = 16;
 const latencySocketsMax = 256;
@@ -186,7 +191,12 @@ async function signMany(count, prefix, sendCert) {
 
 /** Tells the benchmark a phase starts or ends (it reads both processes' CPU use then). */
 function mark(name) {
-  process.send({ mark: name });
+  reply({ mark: name });
+}
+
+/** Sends to the benchmark unless it is gone (it stops load generators still sending). */
+function reply(message) {
+  if (process.connected) process.send(message);
 }
 
 function countInto(counts, key) {
@@ -194,16 +204,30 @@ function countInto(counts, key) {
 }
 
 /** Waits until a transaction is Committed or Invalid (re-polling while Pending). */
-async function waitCommit(txId) {
+/**
+ * Waits until a transaction is Committed or Invalid (re-polling while Pending). With
+ * `unknownWaitMs` > 0, an Unknown status (a network node whose ordering refused the batch, or
+ * timed out on it) is asked again every unknownPollMs for that long, then returned as is.
+ */
+async function waitCommit(txId, unknownWaitMs = 0) {
+  const deadline = performance.now() + unknownWaitMs;
   for (;;) {
     const answer = await call('GET', `/v1/tx/${txId}?wait=commit&timeoutMs=${waitMs}`);
     const status = answer.json?.status;
     if (status === 'Committed' || status === 'Invalid') return answer.json;
+    if (status === 'Unknown' && unknownWaitMs > 0) {
+      if (performance.now() > deadline) return answer.json;
+      await sleep(unknownPollMs);
+      continue;
+    }
     if (status !== 'Pending') throw new Error(`status of ${txId}: ${JSON.stringify(answer.json)}`);
   }
 }
 
-async function sendBatches(signed, { batchSize, inFlight, sendMsMax = Infinity }) {
+async function sendBatches(
+  signed,
+  { batchSize, inFlight, sendMsMax = Infinity, outstanding = outstandingMax, unknownWaitMs = 0 },
+) {
   const { txIds, bodies } = signed;
   const queue = [];
   for (let start = 0; start < bodies.length; start += batchSize) {
@@ -221,6 +245,7 @@ async function sendBatches(signed, { batchSize, inFlight, sendMsMax = Infinity }
   const commitWaits = [];
   const statuses = {};
   let lastCommitAt = 0;
+  let maxSeqno = 0;
   let accepted = 0;
   let backpressure = 0;
   let httpRetries = 0;
@@ -262,8 +287,8 @@ async function sendBatches(signed, { batchSize, inFlight, sendMsMax = Infinity }
       }
       active += 1;
       try {
-        if (accepted - confirmed + item.indexes.length > outstandingMax) windowWaits += 1;
-        while (accepted - confirmed + item.indexes.length > outstandingMax) await sleep(2);
+        if (accepted - confirmed + item.indexes.length > outstanding) windowWaits += 1;
+        while (accepted - confirmed + item.indexes.length > outstanding) await sleep(2);
         calls += 1;
         const answer = await call('POST', '/v1/tx/batch', item.body);
         if (answer.status !== 200) {
@@ -291,10 +316,12 @@ async function sendBatches(signed, { batchSize, inFlight, sendMsMax = Infinity }
         lastAcceptedAt = performance.now();
         if (lastTxId !== undefined) {
           commitWaits.push(
-            waitCommit(lastTxId).then((status) => {
+            waitCommit(lastTxId, unknownWaitMs).then((status) => {
               confirmed += callAccepted;
               countInto(statuses, status.status);
+              if (status.status === 'Unknown') return; // counted by the caller's full check
               lastCommitAt = Math.max(lastCommitAt, performance.now());
+              maxSeqno = Math.max(maxSeqno, status.seqno ?? 0);
             }),
           );
         }
@@ -319,6 +346,10 @@ async function sendBatches(signed, { batchSize, inFlight, sendMsMax = Infinity }
     ms,
     sentMs,
     lastOfCallStatuses: statuses,
+    // For runs over several load generators (bench/lib/network.mjs): one clock for all.
+    startedAtEpochMs: performance.timeOrigin + started,
+    lastCommitAtEpochMs: performance.timeOrigin + lastCommitAt,
+    maxSeqno,
   };
 }
 
@@ -374,11 +405,24 @@ function percentile(sorted, p) {
   return Math.round(sorted[Math.max(0, index)] * 10) / 10;
 }
 
-async function latency({ rate, seconds, warmupSeconds, drainMsMax, prefix, sendCert }) {
+/** Signs the requests of an open-loop latency run: one per 1/rate s. */
+async function signLatency({ rate, seconds, warmupSeconds, prefix, sendCert }) {
   const count = Math.max(1, Math.round(rate * (seconds + warmupSeconds)));
   const signed = await signMany(count, prefix, sendCert);
   log(`signed ${count} envelopes in ${signed.ms.toFixed(0)} ms; offering ${rate} tx/s`);
-  const bodies = signed.bodies.map((body) => Buffer.from(body));
+  return signed.bodies.map((body) => Buffer.from(body));
+}
+
+/**
+ * The open-loop run over signed bodies. `startAtEpochMs` (optional) is when the first request
+ * is scheduled, on the wall clock (several load generators start together); `returnSamples`
+ * adds every measured latency (ms, sorted) to the result.
+ */
+async function runLatency(
+  bodies,
+  { rate, warmupSeconds, drainMsMax, startAtEpochMs, returnSamples = false },
+) {
+  const count = bodies.length;
   // Connections are opened before the clock starts: TLS handshakes (an ECDSA signature and
   // verifications on both sides) would otherwise be measured, and feed on rising latency.
   const sockets = Math.min(latencySocketsMax, Math.max(latencySocketsMin, Math.ceil(rate / 10)));
@@ -394,7 +438,10 @@ async function latency({ rate, seconds, warmupSeconds, drainMsMax, prefix, sendC
   let inFlight = 0;
   let inFlightMax = 0;
   mark('latency-start');
-  const t0 = performance.now() + 20;
+  const t0 = Math.max(
+    performance.now() + 20,
+    startAtEpochMs === undefined ? 0 : startAtEpochMs - performance.timeOrigin,
+  );
   const measuredFrom = t0 + warmupSeconds * 1000;
   const pending = [];
   let finished = false;
@@ -440,7 +487,10 @@ async function latency({ rate, seconds, warmupSeconds, drainMsMax, prefix, sendC
   const sendMs = performance.now() - t0;
   // Answers still missing after drainMsMax count as failures ("unfinished"), not samples.
   const allDone = Promise.all(pending).then(() => true);
-  const done = await Promise.race([allDone, sleep(drainMsMax).then(() => false)]);
+  const done = await Promise.race([
+    allDone,
+    sleep(drainMsMax, undefined, { ref: false }).then(() => false),
+  ]);
   finished = true;
   if (!done) failures.unfinished = inFlight;
   mark('latency-end');
@@ -460,10 +510,90 @@ async function latency({ rate, seconds, warmupSeconds, drainMsMax, prefix, sendC
     inFlightMax,
     sockets,
     maxSendLagMs: Math.round(maxSendLagMs * 10) / 10,
+    ...(returnSamples ? { sampleMs: samples.map((ms) => Math.round(ms * 10) / 10) } : {}),
   };
 }
 
-const commands = { init, throughput, latency };
+async function latency(args) {
+  return runLatency(await signLatency(args), args);
+}
+
+// ---- split phases, for several load generators started together (bench/lib/network.mjs) ----
+
+let prepared;
+let preparedLatency;
+
+/** Signs the warm-up and measured transactions of a throughput run, to send later. */
+async function prepare({ count, warmup, prefix, sendCert }) {
+  const warm = warmup > 0 ? await signMany(warmup, `${prefix}-warmup`, sendCert) : undefined;
+  const signed = await signMany(count, prefix, sendCert);
+  const bytes = signed.bodies.reduce((sum, body) => sum + body.length, 0);
+  prepared = { warm, signed };
+  return {
+    signMs: Math.round(signed.ms),
+    signPerSec: Math.round((count * 1000) / signed.ms),
+    envelopeJsonBytes: Math.round(bytes / Math.max(1, count)),
+    sampleEnvelope: signed.bodies[0],
+  };
+}
+
+async function warmup({ batchSize, inFlight }) {
+  if (prepared?.warm === undefined) return { accepted: 0, ms: 0 };
+  const outcome = await sendBatches(prepared.warm, { batchSize, inFlight });
+  prepared.warm = undefined;
+  return { accepted: outcome.accepted, ms: Math.round(outcome.ms) };
+}
+
+let sentTxIds = [];
+
+/**
+ * Sends what `prepare` signed, with at most `outstanding` transactions not yet known
+ * committed; an Unknown outcome is asked again for `unknownWaitMs`, then counted as such.
+ */
+async function send({ batchSize, inFlight, sendMsMax, outstanding, unknownWaitMs }) {
+  if (prepared === undefined) throw new Error('send before prepare');
+  const { signed } = prepared;
+  prepared = undefined;
+  sentTxIds = signed.txIds;
+  return sendBatches(signed, { batchSize, inFlight, sendMsMax, outstanding, unknownWaitMs });
+}
+
+/** Statuses of a random sample of what `send` sent (`size`: 0 for all of them), on this node. */
+async function sample({ size }) {
+  if (size > 0) return sampleStatuses(sentTxIds, size);
+  const counts = {};
+  for (let k = 0; k < sentTxIds.length; k += 64) {
+    const answers = await Promise.all(
+      sentTxIds.slice(k, k + 64).map((txId) => call('GET', `/v1/tx/${txId}`)),
+    );
+    for (const answer of answers) countInto(counts, answer.json?.status ?? `HTTP ${answer.status}`);
+  }
+  return counts;
+}
+
+async function latencyPrepare(args) {
+  preparedLatency = await signLatency(args);
+  return { count: preparedLatency.length };
+}
+
+async function latencyRun(args) {
+  if (preparedLatency === undefined) throw new Error('latencyRun before latencyPrepare');
+  const bodies = preparedLatency;
+  preparedLatency = undefined;
+  return runLatency(bodies, { ...args, returnSamples: true });
+}
+
+const commands = {
+  init,
+  throughput,
+  latency,
+  prepare,
+  warmup,
+  send,
+  sample,
+  latencyPrepare,
+  latencyRun,
+};
 
 process.on('message', (message) => {
   const { id, cmd } = message;
@@ -477,7 +607,7 @@ process.on('message', (message) => {
   const run =
     handler === undefined ? Promise.reject(new Error(`unknown ${cmd}`)) : handler(message);
   run.then(
-    (result) => process.send({ id, ok: true, result }),
-    (error) => process.send({ id, ok: false, error: String(error?.stack ?? error) }),
+    (result) => reply({ id, ok: true, result }),
+    (error) => reply({ id, ok: false, error: String(error?.stack ?? error) }),
   );
 });
