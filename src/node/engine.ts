@@ -611,10 +611,17 @@ async function startLocked(options: EngineOptions): Promise<Engine> {
             pendingIds.delete(txId);
             preVerified.delete(txId);
             statuses.delete(txId);
+            // An outcome ordering could not confirm (etcd: the put may still have been applied)
+            // may yet execute, and then its status becomes Committed; sending it again is safe
+            // either way: a second copy of an ordered request is recorded as a replay.
+            const next =
+              code === 'ORDERING_E_OUTCOME_UNKNOWN'
+                ? 'it may still be ordered: check its status; sending it again is safe (a copy of an ordered request is refused as a replay)'
+                : 'it is not in the ledger, submit it again';
             remember(txId, {
               status: 'Unknown',
               code: 'NODE_E_UNAVAILABLE',
-              message: `ordering refused the batch holding it (${code}): ${String(error)}; it is not in the ledger, submit it again`,
+              message: `ordering did not take the batch holding it (${code}): ${String(error)}; ${next}`,
             });
           }
         },
