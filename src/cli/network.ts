@@ -5,7 +5,7 @@
 // nodes, then etcd. Nothing is left running: a supervisor that dies takes its children along.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
-import { access, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import process from 'node:process';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -13,16 +13,21 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { cofferError } from '../errors/index.js';
 import { createLedgerSecretFile } from '../ledger/secret.js';
-import { generateCryptoMaterial } from '../msp/cryptogen/index.js';
 import {
   findEtcdBinary,
   freePort,
   launchEtcdCluster,
   type EtcdCluster,
 } from '../ordering/index.js';
-import { nodeConfigDefaults, verifyThreadsDefault, type NodeConfig } from '../node/index.js';
+import {
+  nodeConfigDefaults,
+  processAlive,
+  verifyThreadsDefault,
+  type NodeConfig,
+} from '../node/index.js';
 import type { Command, CommandIo } from './main.js';
 import type { ClientProfile } from './profile.js';
+import { ensureConsortiumCrypto, exists } from './up.js';
 
 export const networkNodesMax = 7;
 export const networkNodesDefault = 3;
@@ -78,25 +83,6 @@ function parse(args: readonly string[], options: NonNullable<ParseArgsConfig['op
   }
 }
 
-async function exists(file: string): Promise<boolean> {
-  try {
-    await access(file);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-function alive(pid: number | undefined): boolean {
-  if (pid === undefined) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 async function readNetworkFile(dir: string): Promise<NetworkFile | undefined> {
   try {
     return JSON.parse(await readFile(path.join(dir, 'network.json'), 'utf8')) as NetworkFile;
@@ -111,24 +97,6 @@ async function writeNetworkFile(dir: string, file: NetworkFile): Promise<void> {
   await rm(target, { force: true });
   await writeFile(target, `${JSON.stringify(file, null, 2)}\n`);
   await rm(`${target}.tmp`, { force: true });
-}
-
-function cryptoConfig(orgs: number): string {
-  const lines = ['PeerOrgs:'];
-  for (let i = 1; i <= orgs; i += 1) {
-    lines.push(
-      `  - Name: Org${i}`,
-      `    Domain: org${i}.coffer.local`,
-      '    EnableNodeOUs: true',
-      '    Template:',
-      '      Count: 1',
-      // etcd and the nodes are reached at 127.0.0.1: their TLS certificates name it.
-      '      SANS: ["127.0.0.1", "localhost"]',
-      '    Users:',
-      '      Count: 1',
-    );
-  }
-  return `${lines.join('\n')}\n`;
 }
 
 type Org = {
@@ -177,7 +145,7 @@ async function up(args: readonly string[], io: CommandIo): Promise<number> {
   findEtcdBinary(); // says exactly how to install etcd when it is missing
   const dir = path.resolve(String(values['dir']));
   const running = await readNetworkFile(dir);
-  if (running !== undefined && alive(running.supervisorPid)) {
+  if (running !== undefined && processAlive(running.supervisorPid)) {
     throw cofferError(
       'NETWORK_E_RUNNING',
       `a network already runs from ${dir} (supervisor pid ${running.supervisorPid})`,
@@ -185,16 +153,9 @@ async function up(args: readonly string[], io: CommandIo): Promise<number> {
     );
   }
   await mkdir(path.join(dir, 'logs'), { recursive: true });
-  const configFile = path.join(dir, 'crypto-config.yaml');
-  if (!(await exists(configFile))) await writeFile(configFile, cryptoConfig(nodes));
-  if (!(await exists(path.join(dir, 'crypto')))) {
-    await generateCryptoMaterial({
-      config: await readFile(configFile, 'utf8'),
-      outputDir: path.join(dir, 'crypto'),
-    });
-    io.stderr(`created crypto material in ${path.join(dir, 'crypto')}`);
-  }
-  const existing = (await readdir(path.join(dir, 'crypto', 'peerOrganizations'))).length;
+  // etcd and the nodes are reached at 127.0.0.1: their TLS certificates name it.
+  const cryptoDir = await ensureConsortiumCrypto(dir, nodes, io, ['127.0.0.1', 'localhost']);
+  const existing = (await readdir(path.join(cryptoDir, 'peerOrganizations'))).length;
   if (existing !== nodes) {
     throw cofferError(
       'CLI_E_USAGE',
@@ -232,7 +193,7 @@ async function up(args: readonly string[], io: CommandIo): Promise<number> {
       printNetwork(io, dir, file, values['json'] === true);
       return 0;
     }
-    const exited = child.exitCode !== null || child.signalCode !== null || !alive(child.pid);
+    const exited = child.exitCode !== null || child.signalCode !== null || !processAlive(child.pid);
     if (file?.status === 'failed' || exited || Date.now() > deadline) {
       if (!exited) child.kill('SIGTERM');
       const tail = (await readFile(logFile, 'utf8').catch(() => '')).split('\n').slice(-15);
@@ -266,29 +227,40 @@ function printNetwork(io: CommandIo, dir: string, file: NetworkFile, json: boole
 
 // ---- down and status ------------------------------------------------------------------------
 
-async function down(args: readonly string[], io: CommandIo): Promise<number> {
+/** `--dir` and the network started from it (undefined: --help was asked and answered). */
+async function startedNetwork(
+  args: readonly string[],
+  io: CommandIo,
+): Promise<{ readonly dir: string; readonly file: NetworkFile } | undefined> {
   const { values } = parse(args, {
     dir: { type: 'string', default: '.coffer-network' },
     help: { type: 'boolean', default: false },
   });
   if (values['help'] === true) {
     io.stdout(networkUsage);
-    return 0;
+    return undefined;
   }
   const dir = path.resolve(String(values['dir']));
   const file = await readNetworkFile(dir);
   if (file === undefined) {
     throw cofferError('NETWORK_E_NOT_RUNNING', `no network was started from ${dir}`, { dir });
   }
-  if (alive(file.supervisorPid)) process.kill(file.supervisorPid, 'SIGTERM');
+  return { dir, file };
+}
+
+async function down(args: readonly string[], io: CommandIo): Promise<number> {
+  const started = await startedNetwork(args, io);
+  if (started === undefined) return 0;
+  const { dir, file } = started;
+  if (processAlive(file.supervisorPid)) process.kill(file.supervisorPid, 'SIGTERM');
   const deadline = Date.now() + networkStopTimeoutMs;
-  while (alive(file.supervisorPid) && Date.now() < deadline) await sleep(100);
+  while (processAlive(file.supervisorPid) && Date.now() < deadline) await sleep(100);
   // Whatever is still there (a supervisor killed -9, say) is killed: nothing is left running.
   const leftovers = [
     file.supervisorPid,
     ...file.nodes.map((node) => node.pid),
     ...file.etcd.map((member) => member.pid),
-  ].filter((pid): pid is number => pid !== undefined && alive(pid));
+  ].filter((pid): pid is number => pid !== undefined && processAlive(pid));
   for (const pid of leftovers) process.kill(pid, 'SIGKILL');
   io.stdout(
     leftovers.length === 0
@@ -299,25 +271,15 @@ async function down(args: readonly string[], io: CommandIo): Promise<number> {
 }
 
 async function status(args: readonly string[], io: CommandIo): Promise<number> {
-  const { values } = parse(args, {
-    dir: { type: 'string', default: '.coffer-network' },
-    help: { type: 'boolean', default: false },
-  });
-  if (values['help'] === true) {
-    io.stdout(networkUsage);
-    return 0;
-  }
-  const dir = path.resolve(String(values['dir']));
-  const file = await readNetworkFile(dir);
-  if (file === undefined) {
-    throw cofferError('NETWORK_E_NOT_RUNNING', `no network was started from ${dir}`, { dir });
-  }
+  const started = await startedNetwork(args, io);
+  if (started === undefined) return 0;
+  const { file } = started;
   io.stdout(
     JSON.stringify({
       ...file,
-      supervisorRunning: alive(file.supervisorPid),
-      nodes: file.nodes.map((node) => ({ ...node, running: alive(node.pid) })),
-      etcd: file.etcd.map((member) => ({ ...member, running: alive(member.pid) })),
+      supervisorRunning: processAlive(file.supervisorPid),
+      nodes: file.nodes.map((node) => ({ ...node, running: processAlive(node.pid) })),
+      etcd: file.etcd.map((member) => ({ ...member, running: processAlive(member.pid) })),
     }),
   );
   return 0;

@@ -8,7 +8,7 @@ import { parseArgs } from 'node:util';
 import { cofferError } from '../errors/index.js';
 import { generateCryptoMaterial } from '../msp/cryptogen/index.js';
 import { loadMspFolder } from '../msp/index.js';
-import type { Command } from './main.js';
+import type { Command, CommandIo } from './main.js';
 import { verifyPoolLimits } from '../crypto/index.js';
 import { nodeConfigDefaults, verifyThreadsDefault, type NodeConfig } from '../node/index.js';
 import { cliLogger, runInForeground } from './node.js';
@@ -30,7 +30,11 @@ Org1's node on 127.0.0.1:P (default ${defaultPort}; 0 picks a free port) in the 
   --json    print machine-readable lines (the check report; the running node's profile)
   --verify-threads T  worker threads verifying signatures (default one per core; 0: none)`;
 
-function defaultCryptoConfig(orgs: number): string {
+/**
+ * Cryptogen config of a demo consortium: N organisations, one peer and one user each; `sans`
+ * are added to the peers' TLS certificates (a network reaches its nodes at 127.0.0.1).
+ */
+function consortiumCryptoConfig(orgs: number, sans: readonly string[]): string {
   const lines = ['PeerOrgs:'];
   for (let i = 1; i <= orgs; i += 1) {
     lines.push(
@@ -39,6 +43,7 @@ function defaultCryptoConfig(orgs: number): string {
       '    EnableNodeOUs: true',
       '    Template:',
       '      Count: 1',
+      ...(sans.length === 0 ? [] : [`      SANS: ${JSON.stringify(sans)}`]),
       '    Users:',
       '      Count: 1',
     );
@@ -46,7 +51,33 @@ function defaultCryptoConfig(orgs: number): string {
   return `${lines.join('\n')}\n`;
 }
 
-async function exists(file: string): Promise<boolean> {
+/**
+ * DIR/crypto-config.yaml and the crypto material in DIR/crypto, each created once (an existing
+ * config or folder is kept, so a consortium survives restarts); returns the crypto folder.
+ */
+export async function ensureConsortiumCrypto(
+  dir: string,
+  orgs: number,
+  io: CommandIo,
+  sans: readonly string[] = [],
+): Promise<string> {
+  const cryptoDir = path.join(dir, 'crypto');
+  const configFile = path.join(dir, 'crypto-config.yaml');
+  await mkdir(dir, { recursive: true });
+  if (!(await exists(configFile))) {
+    await writeFile(configFile, consortiumCryptoConfig(orgs, sans));
+  }
+  if (!(await exists(cryptoDir))) {
+    await generateCryptoMaterial({
+      config: await readFile(configFile, 'utf8'),
+      outputDir: cryptoDir,
+    });
+    io.stderr(`created crypto material in ${cryptoDir}`);
+  }
+  return cryptoDir;
+}
+
+export async function exists(file: string): Promise<boolean> {
   try {
     await access(file);
     return true;
@@ -93,17 +124,7 @@ export const upCommand: Command = async (args, io) => {
     throw cofferError('CLI_E_USAGE', `--orgs must be an integer from 1 to ${upOrgsMax}`);
   }
   const dir = path.resolve(values.dir);
-  const cryptoDir = path.join(dir, 'crypto');
-  const configFile = path.join(dir, 'crypto-config.yaml');
-  await mkdir(dir, { recursive: true });
-  if (!(await exists(configFile))) await writeFile(configFile, defaultCryptoConfig(orgs));
-  if (!(await exists(cryptoDir))) {
-    await generateCryptoMaterial({
-      config: await readFile(configFile, 'utf8'),
-      outputDir: cryptoDir,
-    });
-    io.stderr(`created crypto material in ${cryptoDir}`);
-  }
+  const cryptoDir = await ensureConsortiumCrypto(dir, orgs, io);
 
   const reports: OrgReport[] = [];
   const peerOrgsDir = path.join(cryptoDir, 'peerOrganizations');

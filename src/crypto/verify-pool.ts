@@ -6,6 +6,7 @@
 import { verify as nodeVerify, type KeyObject } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { setImmediate } from 'node:timers';
+import { verifyPreparedEcdsaSha256 } from './ecdsa.js';
 import { Worker } from 'node:worker_threads';
 
 /** ECDSA-SHA256 with an r‖s (IEEE P1363) signature, or Ed25519 over the whole message. */
@@ -53,7 +54,7 @@ export function verifyPrepared(
 ): boolean {
   try {
     return kind === 'ec'
-      ? nodeVerify('sha256', message, { key, dsaEncoding: 'ieee-p1363' }, signature)
+      ? verifyPreparedEcdsaSha256(key, message, signature)
       : nodeVerify(null, message, key, signature);
   } catch {
     return false;

@@ -19,6 +19,7 @@ import { startEngine, type Engine } from './engine.js';
 
 export type { NodeConfig, OrderingConfig } from './config.js';
 export { nodeConfigDefaults, readNodeConfig, verifyThreadsDefault } from './config.js';
+export { processAlive } from './lock.js';
 export type { Engine, Position, SubmitOutcome, TxStatus } from './engine.js';
 export type { ApiServer } from './api.js';
 

@@ -11,12 +11,13 @@ export type DataDirLock = { readonly release: () => Promise<void> };
 /** Directories locked by this process (its pid in the file does not tell two engines apart). */
 const lockedHere = new Set<string>();
 
-function alive(pid: number): boolean {
+/** Whether a process with this pid exists (EPERM: it does, but belongs to someone else). */
+export function processAlive(pid: number | undefined): boolean {
+  if (pid === undefined) return false;
   try {
     process.kill(pid, 0);
     return true;
   } catch (error) {
-    // EPERM: it exists but belongs to someone else; still alive.
     return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
@@ -54,7 +55,7 @@ export async function lockDataDir(dir: string): Promise<DataDirLock> {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
     }
     const owner = Number.parseInt(await readFile(file, 'utf8').catch(() => ''), 10);
-    if (Number.isSafeInteger(owner) && owner > 0 && owner !== process.pid && alive(owner)) {
+    if (Number.isSafeInteger(owner) && owner > 0 && owner !== process.pid && processAlive(owner)) {
       throw cofferError(
         'NODE_E_DATA_DIR_LOCKED',
         `${dir} is in use by process ${owner}; one node per data directory`,

@@ -74,14 +74,25 @@ async function start(dataDir: string, extra: Partial<EngineOptions> = {}): Promi
   });
 }
 
-async function put(engine: Engine, key: string, value: string): Promise<string> {
+/** User1's signed kv put. */
+async function putEnvelope(map: string, key: string, value: string) {
   const { envelope } = await signEnvelope({
     app: 'kv',
     action: 'put',
-    args: { map: 'public:kv.t', key, value },
+    args: { map, key, value },
     identity: user.identity,
     signer: user.signer,
   });
+  return envelope;
+}
+
+/** The envelope with one bit of its signature flipped. */
+function tampered<T extends { signature: Uint8Array }>(envelope: T): T {
+  return { ...envelope, signature: envelope.signature.map((b, i) => (i === 9 ? b ^ 1 : b)) };
+}
+
+async function put(engine: Engine, key: string, value: string): Promise<string> {
+  const envelope = await putEnvelope('public:kv.t', key, value);
   const submitted = await engine.submit(envelope);
   if (!submitted.ok) throw submitted.error;
   return submitted.txId;
@@ -114,18 +125,8 @@ describe('node engine', () => {
   it('refuses bad submissions at once with their codes', async () => {
     const engine = await start(path.join(work, 'b'));
     try {
-      const { envelope } = await signEnvelope({
-        app: 'kv',
-        action: 'put',
-        args: { map: 'kv.x', key: 'k', value: 'v' },
-        identity: user.identity,
-        signer: user.signer,
-      });
-      const tampered = {
-        ...envelope,
-        signature: envelope.signature.map((b, i) => (i === 9 ? b ^ 1 : b)),
-      };
-      const refused = await engine.submit(tampered);
+      const envelope = await putEnvelope('kv.x', 'k', 'v');
+      const refused = await engine.submit(tampered(envelope));
       expect(!refused.ok && refused.error.code).toBe('MSP_E_SIGNATURE_INVALID');
       // The same signer checks as execution: a certificate that is not the one named is refused now.
       const mismatched = await engine.submit({ ...envelope, cert: rootSigner.certPem });
@@ -142,33 +143,15 @@ describe('node engine', () => {
     const pool = createVerifyPool({ threads: 2 });
     const engine = await start(path.join(work, 'pool'), { verifier: pool.verify });
     try {
-      const { envelope } = await signEnvelope({
-        app: 'kv',
-        action: 'put',
-        args: { map: 'public:kv.t', key: 'tampered', value: 'v' },
-        identity: user.identity,
-        signer: user.signer,
-      });
-      const tampered = {
-        ...envelope,
-        signature: envelope.signature.map((b, i) => (i === 9 ? b ^ 1 : b)),
-      };
-      const refused = await engine.submit(tampered);
+      const bad = tampered(await putEnvelope('public:kv.t', 'tampered', 'v'));
+      const refused = await engine.submit(bad);
       expect(!refused.ok && refused.error.code).toBe('MSP_E_SIGNATURE_INVALID');
       // Writes to one key, submitted at once: verification finishes in any order across
       // threads, but they are ordered (and so applied) in the order they arrived.
       const envelopes = await Promise.all(
-        Array.from({ length: 300 }, async (_, i) =>
-          signEnvelope({
-            app: 'kv',
-            action: 'put',
-            args: { map: 'public:kv.t', key: 'ordered', value: String(i) },
-            identity: user.identity,
-            signer: user.signer,
-          }),
-        ),
+        Array.from({ length: 300 }, (_, i) => putEnvelope('public:kv.t', 'ordered', String(i))),
       );
-      const outcomes = await Promise.all(envelopes.map((item) => engine.submit(item.envelope)));
+      const outcomes = await Promise.all(envelopes.map((envelope) => engine.submit(envelope)));
       const seqnos: number[] = [];
       for (const outcome of outcomes) {
         if (!outcome.ok) throw outcome.error;
@@ -178,7 +161,7 @@ describe('node engine', () => {
       }
       expect(seqnos).toEqual([...seqnos].sort((a, b) => a - b));
       expect(engine.store().read('public:kv.t', 'ordered')).toBe('299');
-      expect((await engine.status(transactionId(tampered.request))).status).toBe('Unknown');
+      expect((await engine.status(transactionId(bad.request))).status).toBe('Unknown');
       expect(pool.stats().verified).toBeGreaterThanOrEqual(300);
     } finally {
       await engine.stop();
