@@ -14,9 +14,12 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { cofferError } from '../errors/index.js';
 import { createLedgerSecretFile } from '../ledger/secret.js';
 import {
+  durablePublishIntervalMs,
   findEtcdBinary,
   freePort,
   launchEtcdCluster,
+  retentionIntervalMs,
+  retentionWindowMs,
   type EtcdCluster,
 } from '../ordering/index.js';
 import {
@@ -37,10 +40,13 @@ export const networkStartTimeoutMs = 120_000;
 export const networkStopTimeoutMs = 30_000;
 /** An etcd member found dead is started again after this long. */
 export const etcdRestartDelayMs = 5000;
+/** Shortest --retention-window-ms: live nodes publish their position 4 times per window. */
+export const retentionWindowMsMin = 4 * durablePublishIntervalMs;
 /** Key prefix of the network's batches in etcd. */
 export const networkEtcdPrefix = '/coffer/network';
 
 const networkUsage = `Usage: coffer network up   [--nodes N] [--dir DIR] [--json] [--log-level L]
+                            [--retention-window-ms MS]
        coffer network down [--dir DIR]
        coffer network status [--dir DIR]
 
@@ -48,6 +54,8 @@ up     creates (once) N organisations (default ${networkNodesDefault}, at most $
        ./.coffer-network), then runs one etcd member and one Coffer node per organisation as
        separate processes on 127.0.0.1, in the background; prints the endpoints and the
        client profiles (DIR/client-orgI.json). Logs are in DIR/logs/.
+       --retention-window-ms: a node away longer than this stops holding etcd's history back
+       and catches up from a peer when it returns (default ${retentionWindowMs}).
 down   stops the nodes, then etcd (the data stays in DIR; the next up continues it).
 status prints DIR/network.json: processes, endpoints and whether the supervisor runs.`;
 
@@ -132,6 +140,7 @@ async function up(args: readonly string[], io: CommandIo): Promise<number> {
     dir: { type: 'string', default: '.coffer-network' },
     json: { type: 'boolean', default: false },
     'log-level': { type: 'string', default: 'info' },
+    'retention-window-ms': { type: 'string', default: String(retentionWindowMs) },
     help: { type: 'boolean', default: false },
   });
   if (values['help'] === true) {
@@ -141,6 +150,13 @@ async function up(args: readonly string[], io: CommandIo): Promise<number> {
   const nodes = Number(values['nodes']);
   if (!Number.isInteger(nodes) || nodes < 1 || nodes > networkNodesMax) {
     throw cofferError('CLI_E_USAGE', `--nodes must be an integer from 1 to ${networkNodesMax}`);
+  }
+  const window = Number(values['retention-window-ms']);
+  if (!Number.isSafeInteger(window) || window < retentionWindowMsMin) {
+    throw cofferError(
+      'CLI_E_USAGE',
+      `--retention-window-ms must be an integer of at least ${retentionWindowMsMin}`,
+    );
   }
   findEtcdBinary(); // says exactly how to install etcd when it is missing
   const dir = path.resolve(String(values['dir']));
@@ -179,6 +195,8 @@ async function up(args: readonly string[], io: CommandIo): Promise<number> {
         String(nodes),
         '--log-level',
         String(values['log-level']),
+        '--retention-window-ms',
+        String(window),
       ],
       { detached: true, stdio: ['ignore', out, out] },
     );
@@ -338,9 +356,11 @@ async function supervise(args: readonly string[]): Promise<number> {
     dir: { type: 'string' },
     nodes: { type: 'string' },
     'log-level': { type: 'string', default: 'info' },
+    'retention-window-ms': { type: 'string', default: String(retentionWindowMs) },
   });
   const dir = path.resolve(String(values['dir']));
   const count = Number(values['nodes']);
+  const window = Number(values['retention-window-ms']);
   const logLevel = String(values['log-level']);
   const orgs = orgsOf(dir, count);
   const children: ChildProcess[] = [];
@@ -438,6 +458,14 @@ async function supervise(args: readonly string[]): Promise<number> {
           caFile,
           certFile: path.join(org.peerDir, 'tls', 'server.crt'),
           keyFile: path.join(org.peerDir, 'tls', 'server.key'),
+          ...(window === retentionWindowMs
+            ? {}
+            : {
+                limits: {
+                  retentionWindowMs: window,
+                  retentionIntervalMs: Math.min(retentionIntervalMs, Math.floor(window / 4)),
+                },
+              }),
         },
       };
       await writeFile(configFile, `${JSON.stringify(config, null, 2)}\n`);

@@ -356,6 +356,80 @@ export const errorRegistry = {
     fix: 'Mint or transfer a smaller amount.',
   },
 
+  // --- sandboxed apps and oracles (decision 0014) ----------------------------------------------
+  APP_E_BUNDLE_INVALID: {
+    className: 'AppBundleError',
+    summary: 'An app bundle or its manifest is malformed; the message names the failing field.',
+    fix: 'Fix the field the message names (see README, Apps) and build again with `coffer app build`.',
+  },
+  APP_E_VERSION_NOT_NEWER: {
+    className: 'AppBundleError',
+    summary: 'An app is already installed at this version or a higher one.',
+    fix: 'Raise `version` in app.json (semantic versioning) and build again; an upgrade must be a higher version.',
+  },
+  APP_E_NAME_RESERVED: {
+    className: 'AppBundleError',
+    summary: 'The app name is taken by a built-in app or is reserved.',
+    fix: 'Choose another name in app.json; built-in apps (kv, token, apps, oracles) cannot be replaced.',
+  },
+  APP_E_POLICY_UNSUPPORTED: {
+    className: 'AppBundleError',
+    summary: 'An endpoint auth policy needs more signers than a transaction carries (one today).',
+    fix: "Use a policy that one identity can satisfy, such as OR('Org1MSP.admin','Org2MSP.admin'); multi-signer policies come later.",
+  },
+  APP_E_CPU_LIMIT: {
+    className: 'AppLimitError',
+    summary:
+      'The app used more than its instruction budget for one call (or hit the wall-clock backstop).',
+    fix: 'Do less work per call (bound your loops), or split the work over several transactions.',
+  },
+  APP_E_MEMORY_LIMIT: {
+    className: 'AppLimitError',
+    summary: 'The app used more memory or stack than one app runtime allows.',
+    fix: 'Keep less in memory per call and avoid deep recursion; store data in KV maps instead.',
+  },
+  APP_E_OUTPUT_LIMIT: {
+    className: 'AppLimitError',
+    summary: 'The app returned, logged or wrote more than one call allows.',
+    fix: 'Return less data (page through results), log less, or write smaller values.',
+  },
+  APP_E_OUTPUT_INVALID: {
+    className: 'AppError',
+    summary: 'The app returned a result that does not match its endpoint output schema.',
+    fix: 'This is a bug in the app: fix the result or the output schema in app.json.',
+  },
+  APP_E_READONLY: {
+    className: 'AppError',
+    summary: 'A read-only endpoint tried to write, or a read-write endpoint was called as a query.',
+    fix: 'Call read-write endpoints as signed transactions; do not write from a readonly endpoint.',
+  },
+  APP_E_REJECTED: {
+    className: 'AppError',
+    summary: 'The app refused the call (it called fail() with its own code).',
+    fix: "Read the app code and message in the details; they are the app author's.",
+  },
+  ORACLE_E_UNKNOWN_FEED: {
+    className: 'OracleError',
+    summary: 'No oracle feed with this name is registered.',
+    fix: 'Register the feed first (oracles/register, by an MSP admin), or check its name.',
+  },
+  ORACLE_E_FEED_OWNED: {
+    className: 'OracleError',
+    summary: 'The feed is registered by another organisation.',
+    fix: 'Ask an admin of the MSP that registered the feed to change it.',
+  },
+  ORACLE_E_PUBLISHER_FORBIDDEN: {
+    className: 'OracleError',
+    summary: 'The signer is not one of the allowed publishers of the feed.',
+    fix: 'Publish with an identity listed in the feed publishers, or have an admin of the feed owner MSP add it.',
+  },
+  ORACLE_E_POINT_INVALID: {
+    className: 'OracleError',
+    summary:
+      'The data point is not newer than the latest one, is dated after the batch time, or is too large.',
+    fix: 'Send a point whose time is after the latest point and not after now, with a value of at most oracleValueBytesMax.',
+  },
+
   // --- node ----------------------------------------------------------------------------------
   NODE_E_BACKPRESSURE: {
     className: 'NodeError',
@@ -392,6 +466,24 @@ export const errorRegistry = {
     summary:
       "This node's Merkle root disagrees with the roots its peers signed at the same position: it stopped executing (a bug or an attack).",
     fix: 'Keep the data directory for investigation; compare `coffer status` of every node and the logs (ROOTS DIVERGE lines); rebuild this node from a peer once the cause is known.',
+  },
+  NODE_E_FORBIDDEN: {
+    className: 'NodeError',
+    summary:
+      "The caller's identity is valid but lacks the role this endpoint needs (e.g. node-to-node endpoints serve peer identities only).",
+    fix: 'Call it with the TLS identity of a node (a peer of a member organisation); clients use the /v1 client endpoints.',
+  },
+  NODE_E_CATCHUP_REFUSED: {
+    className: 'NodeError',
+    summary:
+      'Entries a peer sent for catch-up do not verify against the signature entries of the other nodes (Merkle root, transactions or signatures): nothing was installed.',
+    fix: 'Nothing to do for the moment: the node asks another peer. If every peer is refused, compare `coffer status` of every node; a peer serving bad entries is a bug or an attack.',
+  },
+  NODE_E_CATCHUP_UNAVAILABLE: {
+    className: 'NodeError',
+    summary:
+      'A peer cannot serve catch-up now (its ledger files do not reach the asked position yet, it orders on the embedded log, or not enough nodes signed the root).',
+    fix: 'The behind node retries by itself; make sure a majority of the nodes run and are reachable from it (peers in its config).',
   },
   NODE_E_DATA_DIR_LOCKED: {
     className: 'NodeError',
@@ -592,6 +684,21 @@ export const errorRegistry = {
     className: 'ReceiptError',
     summary: 'The signature over the signed root does not verify with the node certificate.',
     fix: 'The signed root or signature was altered: fetch the receipt again from a node.',
+  },
+  RECEIPT_E_ROOTS_DISAGREE: {
+    className: 'ReceiptError',
+    summary: 'The signed roots of the receipt are not all for the same tree size and root.',
+    fix: 'Fetch the receipt again; if every signature verifies, the nodes diverged: report it to the consortium with the receipt.',
+  },
+  RECEIPT_E_SIGNER_REPEATED: {
+    className: 'ReceiptError',
+    summary: 'Two signed roots of the receipt come from the same node ID or the same signing key.',
+    fix: 'A receipt counts each node once: fetch the receipt again from a node.',
+  },
+  RECEIPT_E_TOO_FEW_SIGNERS: {
+    className: 'ReceiptError',
+    summary: 'Fewer nodes or organisations signed the root than the verifier requires.',
+    fix: 'Fetch the receipt again once more nodes have signed the root, or ask for fewer signatures (--min-signatures, --min-orgs).',
   },
 
   // --- ledger: store, ledger files, snapshots ---------------------------------------------------

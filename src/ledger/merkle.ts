@@ -144,6 +144,12 @@ export type MerkleTree = {
   readonly inclusionProof: (index: number, size?: number) => Uint8Array[];
   /** RFC 9162 §2.1.4.1 PROOF(oldSize, D[0:newSize]) (default newSize: all leaves). */
   readonly consistencyProof: (oldSize: number, newSize?: number) => Uint8Array[];
+  /**
+   * The complete aligned subtrees of the first `size` leaves (default: all), largest first
+   * (one per set bit of size): with `rootExtending`, the root after more leaves, computed
+   * without changing this tree.
+   */
+  readonly frontier: (size?: number) => Uint8Array[];
   /** The state for a snapshot: `deserializeMerkleTree` reads it back. */
   readonly serialize: () => Uint8Array;
   /** Bytes the tree's hash storage holds (capacity, not only what is used). */
@@ -322,6 +328,20 @@ function treeFromLevels(levels: Level[]): MerkleTree {
     return topDown.reverse();
   };
 
+  const frontier = (treeSize?: number): Uint8Array[] => {
+    const n = checkSize(treeSize ?? size(), 'size');
+    const hashes: Uint8Array[] = [];
+    let start = 0;
+    for (let level = Math.floor(Math.log2(Math.max(n, 1))); level >= 0; level -= 1) {
+      const width = 2 ** level;
+      if (n - start >= width) {
+        hashes.push(new Uint8Array(complete(level, start / width)));
+        start += width;
+      }
+    }
+    return hashes;
+  };
+
   const serialize = (): Uint8Array => {
     const n = size();
     let hashes = 0;
@@ -355,6 +375,7 @@ function treeFromLevels(levels: Level[]): MerkleTree {
     root,
     inclusionProof,
     consistencyProof,
+    frontier,
     serialize,
     storageBytes,
   };
@@ -369,6 +390,53 @@ function levelCounts(n: number): number[] {
   const counts = [n];
   for (let count = Math.floor(n / 2); count > 0; count = Math.floor(count / 2)) counts.push(count);
   return counts;
+}
+
+/**
+ * The root of a tree of `size` leaves given by its frontier (`tree.frontier(size)`) after
+ * appending `leafHashes`: how a node checks entries a peer sent against a signed root before
+ * it takes them. Pure; O(leaves + log n) hashes.
+ */
+export function rootExtending(
+  frontier: readonly Uint8Array[],
+  size: number,
+  leafHashes: readonly Uint8Array[],
+): Uint8Array {
+  if (!isSize(size) || size + leafHashes.length > treeSizeMax) {
+    throw rangeError(`size must be an integer from 0 to ${treeSizeMax}`, { size });
+  }
+  // The frontier is one complete subtree per set bit of size, largest first.
+  const peaks: { hash: Uint8Array; width: number }[] = [];
+  let rest = size;
+  for (const hash of frontier) {
+    assertHash(hash, 'frontier hash');
+    const width = rest === 0 ? 0 : 2 ** Math.floor(Math.log2(rest));
+    if (width === 0) break;
+    peaks.push({ hash, width });
+    rest -= width;
+  }
+  if (rest !== 0 || peaks.length !== frontier.length) {
+    throw rangeError(`a frontier of ${frontier.length} hashes does not match size ${size}`, {
+      size,
+      frontier: frontier.length,
+    });
+  }
+  for (const hash of leafHashes) {
+    assertHash(hash, 'leaf hash');
+    let top = { hash, width: 1 };
+    // Two neighbours of the same width are the two halves of an aligned subtree.
+    for (let last = peaks.at(-1); last?.width === top.width; last = peaks.at(-1)) {
+      peaks.pop();
+      top = { hash: nodeHash(last.hash, top.hash), width: top.width * 2 };
+    }
+    peaks.push(top);
+  }
+  let acc = peaks.pop()?.hash;
+  if (acc === undefined) return emptyRoot();
+  for (let next = peaks.pop(); next !== undefined; next = peaks.pop()) {
+    acc = nodeHash(next.hash, acc);
+  }
+  return new Uint8Array(acc);
 }
 
 /** A tree over the given leaf hashes (n × 32 bytes, in order), e.g. rebuilt from ledger files. */

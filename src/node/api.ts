@@ -30,6 +30,8 @@ export type ApiOptions = {
   readonly orderingStatus?: () => Promise<object>;
   /** What this node knows of its peers' roots (divergence detection). */
   readonly peers?: () => readonly object[];
+  /** Serves a behind peer's catch-up (catchup.ts); absent on the embedded log. */
+  readonly catchUp?: (fromPosition: number, treeSize: number) => Promise<object>;
 };
 
 const statusOf: Partial<Record<ErrorCode, number>> = {
@@ -39,6 +41,8 @@ const statusOf: Partial<Record<ErrorCode, number>> = {
   NODE_E_NOT_FOUND: 404,
   NODE_E_RECEIPT_PENDING: 404,
   NODE_E_UNAUTHENTICATED: 401,
+  NODE_E_FORBIDDEN: 403,
+  NODE_E_CATCHUP_UNAVAILABLE: 503,
   APP_E_FORBIDDEN: 403,
   NODE_E_PRIVATE_MAP: 403,
 };
@@ -509,17 +513,57 @@ export async function createApi(options: ApiOptions): Promise<ApiServer> {
       },
     },
     async (request: FastifyRequest<{ Params: { treeSize: number } }>, reply) => {
-      const signed = engine.signedRootAt(request.params.treeSize);
+      const signed = await engine.signedRootAt(request.params.treeSize);
       if (signed === undefined) {
         return sendError(
           reply,
           cofferError(
             'NODE_E_NOT_FOUND',
-            `no recent signature entry at tree size ${request.params.treeSize} on this node`,
+            `no signature entry at tree size ${request.params.treeSize} on this node`,
           ),
         );
       }
       return signed;
+    },
+  );
+
+  app.get(
+    '/v1/peer/catchup',
+    {
+      schema: {
+        summary:
+          'Node to node: the ordered batches from fromPosition and the ledger entries they made after treeSize, up to a signature entry (a behind node checks them against signed roots before installing them). Peer identities only.',
+        querystring: {
+          type: 'object',
+          properties: {
+            fromPosition: { type: 'integer', minimum: 1 },
+            treeSize: { type: 'integer', minimum: 0 },
+          },
+          required: ['fromPosition', 'treeSize'],
+        },
+      },
+    },
+    async (
+      request: FastifyRequest<{ Querystring: { fromPosition: number; treeSize: number } }>,
+      reply,
+    ) => {
+      const caller = callerOf(msps(), tlsSocketOf(request));
+      if (caller?.role !== 'peer') {
+        return sendError(
+          reply,
+          cofferError('NODE_E_FORBIDDEN', 'catch-up is served to the nodes of the consortium only'),
+        );
+      }
+      if (options.catchUp === undefined) {
+        return sendError(
+          reply,
+          cofferError(
+            'NODE_E_CATCHUP_UNAVAILABLE',
+            'this node orders on its embedded log: it has no batches to serve to peers',
+          ),
+        );
+      }
+      return options.catchUp(request.query.fromPosition, request.query.treeSize);
     },
   );
 

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { availableParallelism } from 'node:os';
 import { verifyPoolLimits } from '../crypto/index.js';
 import { cofferError } from '../errors/index.js';
+import { resolveEtcdLimits, type EtcdLimitOptions } from '../ordering/index.js';
 import { pendingEnvelopesMax } from './engine.js';
 
 export type NodeConfig = {
@@ -45,6 +46,8 @@ export type OrderingConfig =
       /** This node's TLS identity towards etcd (client auth). */
       readonly certFile: string;
       readonly keyFile: string;
+      /** Overrides of the etcd log's limits (etcd-limits.ts), e.g. retentionWindowMs. */
+      readonly limits?: EtcdLimitOptions;
     };
 
 function peersConfig(
@@ -89,8 +92,22 @@ function orderingConfig(raw: unknown, at: (p: unknown) => string): OrderingConfi
   for (const name of ['caFile', 'certFile', 'keyFile']) {
     field(typeof json[name] === 'string', `ordering.${name}`, 'must be a path');
   }
+  const limits = json['limits'];
+  if (limits !== undefined) {
+    field(
+      typeof limits === 'object' && limits !== null && !Array.isArray(limits),
+      'ordering.limits',
+      'must be an object of etcd log limits',
+    );
+    const resolved = resolveEtcdLimits(limits as EtcdLimitOptions);
+    if (!resolved.ok) throw resolved.error;
+    for (const name of Object.keys(limits as object)) {
+      field(name in resolved.value, `ordering.limits.${name}`, 'is not an etcd log limit');
+    }
+  }
   return {
     kind: 'etcd',
+    ...(limits === undefined ? {} : { limits: limits as EtcdLimitOptions }),
     endpoints: endpoints as string[],
     prefix: json['prefix'] as string,
     caFile: at(json['caFile']),

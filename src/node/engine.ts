@@ -158,10 +158,23 @@ export type Engine = {
   readonly position: () => Position;
   /** The newest signature entry's signed root (undefined before the first). */
   readonly lastSignedRoot: () => SignedRoot | undefined;
-  /** This node's signed root at a recent signature entry of exactly `treeSize` entries. */
-  readonly signedRootAt: (treeSize: number) => SignedRoot | undefined;
+  /**
+   * This node's signed root at its signature entry of exactly `treeSize` entries: recent ones
+   * from memory, older ones from the ledger files (undefined when there is no such entry).
+   */
+  readonly signedRootAt: (treeSize: number) => Promise<SignedRoot | undefined>;
   /** Hex Merkle root over entries 1..treeSize (undefined beyond this node's tree). */
   readonly rootAt: (treeSize: number) => string | undefined;
+  /** The Merkle frontier at `treeSize` (`MerkleTree.frontier`), to check a peer's entries. */
+  readonly frontier: (treeSize: number) => Uint8Array[];
+  /**
+   * Ledger entries from seqno `from` on, as written to the ledger files (what a behind peer
+   * fetches, catchup.ts): leaf bytes, and for signature entries the signed root and the log
+   * position of the batch they follow.
+   */
+  readonly entriesFrom: (from: number) => AsyncGenerator<LedgerLeaf>;
+  /** Resolves once the executor has run every batch the log has committed so far. */
+  readonly idle: () => Promise<void>;
   /** Stops executing and accepting transactions for good, saying why (e.g. divergence). */
   readonly halt: (error: CofferError) => void;
   readonly health: () => { readonly ok: boolean; readonly reason?: string };
@@ -172,6 +185,33 @@ export type Engine = {
 class StoppedWhilePaused extends Error {}
 
 type Marker = { readonly treeSize: number; readonly root: string; readonly time: number };
+
+/** One ledger entry as the files hold it (entriesFrom). */
+export type LedgerLeaf = {
+  readonly seqno: number;
+  readonly kind: 'tx' | 'signature';
+  /** The Merkle leaf data. */
+  readonly leaf: Uint8Array;
+  /** Signature entries: this node's signed root of the marker. */
+  readonly signedRoot?: SignedRoot;
+  /** Signature entries: the ordering log position of the batch the marker follows. */
+  readonly logPosition?: number;
+};
+
+/** The ledger-file record of a signature entry (the marker leaf is base64 inside). */
+type SignatureRecord = { marker: string; signedRoot?: SignedRoot; logPosition?: number };
+
+function leafOf(kind: 'tx' | 'signature', payload: Uint8Array, seqno: number): LedgerLeaf {
+  if (kind === 'tx') return { seqno, kind, leaf: payload };
+  const record = JSON.parse(Buffer.from(payload).toString('utf8')) as SignatureRecord;
+  return {
+    seqno,
+    kind,
+    leaf: new Uint8Array(Buffer.from(record.marker, 'base64')),
+    ...(record.signedRoot === undefined ? {} : { signedRoot: record.signedRoot }),
+    ...(record.logPosition === undefined ? {} : { logPosition: record.logPosition }),
+  };
+}
 
 type Extra = {
   logPosition: number;
@@ -440,7 +480,13 @@ async function startLocked(options: EngineOptions): Promise<Engine> {
       const oldest = recentSignedRoots.keys().next();
       if (oldest.done !== true) recentSignedRoots.delete(oldest.value);
     }
-    const record = canonicalBytes({ marker: Buffer.from(leaf).toString('base64'), signedRoot });
+    // The log position is outside the leaf: a behind peer learns from it which batches the
+    // entries up to this marker came from (catchup.ts).
+    const record = canonicalBytes({
+      marker: Buffer.from(leaf).toString('base64'),
+      signedRoot,
+      logPosition,
+    } satisfies SignatureRecord);
     await writeLedger(() => ledger.append(seqno, 'signature', record));
     ledger.endChunk();
     keepRecent(seqno, null, leaf);
@@ -843,9 +889,27 @@ async function startLocked(options: EngineOptions): Promise<Engine> {
     if (cached !== undefined) return cached.leaf;
     for await (const entry of readLedgerFrom(dirs.ledger, seqno)) {
       if (entry.seqno !== seqno) break;
-      if (entry.kind === 'tx') return entry.payload;
-      const record = JSON.parse(Buffer.from(entry.payload).toString('utf8')) as { marker: string };
-      return new Uint8Array(Buffer.from(record.marker, 'base64'));
+      return leafOf(entry.kind, entry.payload, seqno).leaf;
+    }
+    return undefined;
+  };
+
+  async function* entriesFrom(from: number): AsyncGenerator<LedgerLeaf> {
+    for await (const entry of readLedgerFrom(dirs.ledger, from)) {
+      yield leafOf(entry.kind, entry.payload, entry.seqno);
+    }
+  }
+
+  const signedRootAt = async (treeSize: number): Promise<SignedRoot | undefined> => {
+    const recentRoot = recentSignedRoots.get(treeSize);
+    if (recentRoot !== undefined) return recentRoot;
+    if (!Number.isSafeInteger(treeSize) || treeSize < 1 || treeSize >= tree.size())
+      return undefined;
+    // A marker at seqno treeSize + 1 signs the tree of treeSize entries.
+    for await (const entry of entriesFrom(treeSize + 1)) {
+      return entry.kind === 'signature' && entry.signedRoot?.treeSize === treeSize
+        ? entry.signedRoot
+        : undefined;
     }
     return undefined;
   };
@@ -873,7 +937,13 @@ async function startLocked(options: EngineOptions): Promise<Engine> {
     receipt,
     store: () => store,
     lastSignedRoot: () => signedRoot,
-    signedRootAt: (treeSize) => recentSignedRoots.get(treeSize),
+    signedRootAt,
+    frontier: (treeSize) => tree.frontier(treeSize),
+    entriesFrom,
+    idle: async () => {
+      while (executing !== undefined) await executing;
+      if (logPosition < log.committedPosition()) await catchUp();
+    },
     rootAt: (treeSize) =>
       Number.isSafeInteger(treeSize) && treeSize >= 1 && treeSize <= tree.size()
         ? Buffer.from(tree.root(treeSize)).toString('hex')

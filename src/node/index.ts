@@ -13,6 +13,7 @@ import {
   type OrderingLogger,
 } from '../ordering/index.js';
 import { createApi } from './api.js';
+import { serveCatchUp, startCatchUp, type CatchUp } from './catchup.js';
 import { startPeerWatch, type PeerWatch } from './peers.js';
 import type { NodeConfig } from './config.js';
 import { startEngine, type Engine } from './engine.js';
@@ -75,6 +76,7 @@ export async function startNode(config: NodeConfig, logger: Logger): Promise<Run
               keyPem: await readFile(ordering.keyFile, 'utf8'),
             },
             logger: orderingLogger,
+            ...ordering.limits,
           });
           return etcdLog;
         }
@@ -110,6 +112,8 @@ export async function startNode(config: NodeConfig, logger: Logger): Promise<Run
     throw error;
   }
   let peerWatch: PeerWatch | undefined;
+  let catchUp: CatchUp | undefined;
+  const servedLog = etcdLog;
   let api;
   try {
     api = await createApi({
@@ -124,6 +128,12 @@ export async function startNode(config: NodeConfig, logger: Logger): Promise<Run
       nodeId: config.nodeId,
       ...(etcdLog === undefined ? {} : { orderingStatus: etcdLog.status }),
       peers: () => peerWatch?.peers() ?? [],
+      ...(servedLog === undefined
+        ? {}
+        : {
+            catchUp: (fromPosition: number, treeSize: number) =>
+              serveCatchUp(engine, servedLog, fromPosition, treeSize),
+          }),
     });
   } catch (error) {
     await engine.stop();
@@ -144,12 +154,32 @@ export async function startNode(config: NodeConfig, logger: Logger): Promise<Run
       logger,
     });
   }
+  if (
+    servedLog !== undefined &&
+    config.peers !== undefined &&
+    config.peers.length > 0 &&
+    config.tlsCaFile !== undefined
+  ) {
+    catchUp = startCatchUp({
+      engine,
+      log: servedLog,
+      peers: config.peers,
+      msps: () => consortium.msps,
+      tls: {
+        ca: await readFile(config.tlsCaFile, 'utf8'),
+        cert: await readFile(config.tls.certFile, 'utf8'),
+        key: await readFile(config.tls.keyFile, 'utf8'),
+      },
+      logger,
+    });
+  }
   logger.info({ url, nodeId: config.nodeId }, `node ${config.nodeId} listening on ${url}`);
   return {
     url,
     engine,
     stop: async () => {
       peerWatch?.stop();
+      catchUp?.stop();
       await api.close();
       await engine.stop();
       await verifyPool?.close();

@@ -49,15 +49,21 @@ export type PeerWatchOptions = {
   readonly intervalMs?: number;
 };
 
-function getJson(agent: Agent, url: string): Promise<{ status: number; body: unknown }> {
+/** GET over the node-to-node mutual-TLS agent; the answer parsed as JSON (catchup.ts too). */
+export function getJson(
+  agent: Agent,
+  url: string,
+  bytesMax: number = peerAnswerBytesMax,
+  timeoutMs: number = peerCallTimeoutMs,
+): Promise<{ status: number; body: unknown }> {
   return new Promise((resolve, reject) => {
-    const request = httpsRequest(url, { agent, timeout: peerCallTimeoutMs }, (response) => {
+    const request = httpsRequest(url, { agent, timeout: timeoutMs }, (response) => {
       const chunks: Buffer[] = [];
       let bytes = 0;
       response.on('data', (chunk: Buffer) => {
         bytes += chunk.length;
-        if (bytes > peerAnswerBytesMax) {
-          request.destroy(new Error(`answer larger than ${peerAnswerBytesMax} bytes`));
+        if (bytes > bytesMax) {
+          request.destroy(new Error(`answer larger than ${bytesMax} bytes`));
           return;
         }
         chunks.push(chunk);
@@ -74,7 +80,7 @@ function getJson(agent: Agent, url: string): Promise<{ status: number; body: unk
       });
       response.on('error', reject);
     });
-    request.on('timeout', () => request.destroy(new Error(`no answer in ${peerCallTimeoutMs} ms`)));
+    request.on('timeout', () => request.destroy(new Error(`no answer in ${timeoutMs} ms`)));
     request.on('error', reject);
     request.end();
   });

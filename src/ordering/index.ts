@@ -47,6 +47,7 @@ export type {
 export { etcdInstallHint, findEtcdBinary, freePort, launchEtcdCluster } from './etcd-launch.js';
 export type { EtcdLimitOptions, EtcdLimits } from './etcd-limits.js';
 export {
+  resolveEtcdLimits,
   appendRetryMs,
   appendTimeoutMs,
   defragFreeBytesMin,

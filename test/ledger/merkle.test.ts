@@ -12,6 +12,7 @@ import {
   emptyRoot,
   fromLeafHashes,
   leafHash,
+  rootExtending,
   rootFromInclusionProof,
   verifyConsistency,
   verifyInclusion,
@@ -283,6 +284,26 @@ describe('the tree agrees with the RFC definitions written literally', () => {
         );
       }
     }
+  });
+
+  it('rootExtending: the frontier at every size plus the later leaves gives the root at every later size (0..40)', () => {
+    const data = entries(40);
+    const tree = treeOf(data);
+    const hashes = data.map((entry) => leafHash(entry));
+    for (let m = 0; m <= data.length; m += 1) {
+      const frontier = tree.frontier(m);
+      expect(frontier.length, `one subtree per set bit of ${m}`).toBe(
+        m.toString(2).replaceAll('0', '').length,
+      );
+      for (let n = m; n <= data.length; n += 1) {
+        expect(hex(rootExtending(frontier, m, hashes.slice(m, n))), `${m} + ${n - m}`).toBe(
+          hex(mth(data.slice(0, n))),
+        );
+      }
+    }
+    // A frontier with the wrong number of subtrees for its size is refused.
+    expect(() => rootExtending(tree.frontier(5), 7, [])).toThrow(/does not match size 7/);
+    expect(() => rootExtending(tree.frontier(5), 4, [])).toThrow(/does not match size 4/);
   });
 
   it('random sizes and indexes (fast-check)', () => {

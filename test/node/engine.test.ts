@@ -7,53 +7,23 @@ import path from 'node:path';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signEnvelope } from '../../src/client/envelope.js';
-import {
-  identityFromMspFolder,
-  type ClientIdentity,
-  type Signer,
-} from '../../src/client/signer.js';
+import type { ClientIdentity, Signer } from '../../src/client/signer.js';
 import { builtInApps } from '../../src/contracts/index.js';
 import { createVerifyPool } from '../../src/crypto/index.js';
 import type { Consortium } from '../../src/ledger/execute.js';
 import { parseReceipt, verifyReceipt } from '../../src/ledger/receipt.js';
 import { transactionId } from '../../src/ledger/tx.js';
-import { generateCryptoMaterial } from '../../src/msp/cryptogen/index.js';
-import { loadMspFolder, type Msp } from '../../src/msp/index.js';
 import { startEngine, type Engine, type EngineOptions } from '../../src/node/engine.js';
+import { org1Material } from '../support/org1.js';
 
 let work: string;
 let consortium: Consortium;
 let user: { identity: ClientIdentity; signer: Signer };
 let rootSigner: EngineOptions['rootSigner'];
 
-const org = () => path.join(work, 'crypto', 'peerOrganizations', 'org1.example.com');
-
 beforeAll(async () => {
   work = await mkdtemp(path.join(tmpdir(), 'coffer-engine-'));
-  await generateCryptoMaterial({
-    config:
-      'PeerOrgs:\n  - Name: Org1\n    Domain: org1.example.com\n    EnableNodeOUs: true\n    Template: { Count: 1 }\n    Users: { Count: 1 }\n',
-    outputDir: path.join(work, 'crypto'),
-  });
-  const orgMsp = await loadMspFolder(path.join(org(), 'msp'), { mspId: 'Org1MSP' });
-  if (!orgMsp.ok) throw orgMsp.error;
-  consortium = { msps: new Map<string, Msp>([['Org1MSP', orgMsp.msp]]) };
-  user = await identityFromMspFolder(
-    path.join(org(), 'users', 'User1@org1.example.com', 'msp'),
-    'Org1MSP',
-  );
-  const peer = await loadMspFolder(path.join(org(), 'peers', 'peer0.org1.example.com', 'msp'), {
-    mspId: 'Org1MSP',
-    local: true,
-  });
-  if (!peer.ok || peer.msp.signingIdentity === undefined || peer.folder?.signing === undefined)
-    throw new Error('peer');
-  const signing = peer.msp.signingIdentity;
-  rootSigner = {
-    mspId: 'Org1MSP',
-    certPem: peer.folder.signing.signCert.pem,
-    sign: (message) => signing.sign(message),
-  };
+  ({ consortium, user, rootSigner } = await org1Material(work));
 });
 
 afterAll(async () => {
