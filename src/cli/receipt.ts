@@ -1,7 +1,8 @@
 // `coffer receipt`: verify a transaction receipt offline with nothing but the organisations'
 // verifying MSP folders (their CA certificates, CRLs and NodeOU configuration), or show its entry.
 // Output contract of `verify --json`:
-//   {"valid","txId","seqno","treeSize","root","signedAt","signer","txIdChecked","error"?}
+//   {"valid","txId","seqno","treeSize","root","signedAt","signer","signers","txIdChecked","error"?}
+// (`signer` and `signedAt` are the first of `signers`, as before receipts had several signers);
 // exit 0 valid, 1 invalid (or an input that cannot be read), 2 usage error.
 import assert from 'node:assert/strict';
 import { open } from 'node:fs/promises';
@@ -13,6 +14,7 @@ import {
   parseReceipt,
   receiptEntryBytesMax,
   receiptProofHashesMax,
+  signedRootsMax,
   verifyReceipt,
   type VerifiedReceipt,
 } from '../ledger/receipt.js';
@@ -24,24 +26,30 @@ export const receiptFileBytesMax = 16 * 1024 * 1024;
 /** Organisations (--msp-dir) one verification loads. */
 export const mspDirsMax = 256;
 
-// Base64 entry, hex proof hashes with their JSON punctuation, a PEM whose newlines JSON escapes,
-// and room for the other fields.
+// Base64 entry, hex proof hashes with their JSON punctuation, a PEM per signed root whose
+// newlines JSON escapes, and room for the other fields.
 assert(
   receiptFileBytesMax >=
-    Math.ceil(receiptEntryBytesMax / 3) * 4 + receiptProofHashesMax * 67 + 2 * certPemCharsMax,
+    Math.ceil(receiptEntryBytesMax / 3) * 4 +
+      receiptProofHashesMax * 67 +
+      signedRootsMax * 2 * certPemCharsMax,
   'receiptFileBytesMax holds the largest receipt',
 );
 
 const verifyUsage = `Usage: coffer receipt verify RECEIPT.json --msp-dir DIR=MSPID [--msp-dir DIR=MSPID]...
-                             [--any-entry] [--json]
+                             [--min-signatures N] [--min-orgs N] [--any-entry] [--json]
 
 Verifies a receipt offline: its ledger entry is the leaf the inclusion proof starts from and
-records the receipt's txId, the proof leads to the signed Merkle root, and a peer of a trusted
-organisation signed that root. Needs no private key and no node.
+records the receipt's txId, the proof leads to the signed Merkle root, and peers of trusted
+organisations signed that root (every signature in the receipt must verify). Needs no private
+key and no node.
   --msp-dir DIR=MSPID  an organisation's verifying MSP folder (cacerts/, intermediatecerts/,
                        crls/, config.yaml, e.g. peerOrganizations/<domain>/msp) and its MSP ID,
                        joined by "=" (the text after the last "=" is the MSP ID); one per
                        organisation whose nodes may have signed
+  --min-signatures N   require signatures of at least N nodes (default 1)
+  --min-orgs N         require signing nodes of at least N organisations (default 1); nodes of
+                       one organisation count once
   --any-entry          also accept an entry that is not a Coffer transaction entry (type "tx");
                        the receipt's txId is then not checked against the entry
   --json               print one JSON object (the contract other programs rely on)
@@ -52,11 +60,14 @@ const showUsage = `Usage: coffer receipt show RECEIPT.json
 Prints the ledger entry a receipt carries, as indented JSON. It does not verify the receipt:
 use \`coffer receipt verify\` for that.`;
 
-const receiptUsage = `Usage: coffer receipt verify RECEIPT.json --msp-dir DIR=MSPID [...] [--json]
+const receiptUsage = `Usage: coffer receipt verify RECEIPT.json --msp-dir DIR=MSPID [...] [--min-signatures N]
+                             [--min-orgs N] [--json]
        coffer receipt show RECEIPT.json
 Run \`coffer receipt verify --help\` or \`coffer receipt show --help\` for details.`;
 
 type ErrorJson = { code: string; message: string; fix: string; mspCode?: string };
+
+type SignerJson = { nodeId: string; mspId: string; identityId: string; role: string | null };
 
 type Report =
   | {
@@ -65,13 +76,16 @@ type Report =
       seqno: number;
       treeSize: number;
       root: string;
-      /** ISO-8601 time of the signed root. */
+      /** ISO-8601 time of the first signed root. */
       signedAt: string;
-      signer: { nodeId: string; mspId: string; identityId: string; role: string | null };
+      /** The first signer (signers[0]). */
+      signer: SignerJson;
+      /** Every node whose signature verified, sorted by node ID, with its signing time. */
+      signers: (SignerJson & { signedAt: string })[];
       /** False only with --any-entry, for an entry that is not a Coffer transaction entry. */
       txIdChecked: boolean;
     }
-  | { valid: false; txId: null; seqno: null; signer: null; error: ErrorJson };
+  | { valid: false; txId: null; seqno: null; signer: null; signers: null; error: ErrorJson };
 
 function errorJson(error: CofferError): ErrorJson {
   const mspCode = error.details['mspCode'];
@@ -204,6 +218,16 @@ function parseMspDirs(specs: readonly string[]): MspDir[] {
   return folders;
 }
 
+/** A count flag: a whole number from 1 to `max`; 1 when absent. */
+function parseCount(value: string | undefined, flag: string, max: number): number {
+  if (value === undefined) return 1;
+  const count = /^[1-9][0-9]{0,5}$/.test(value) ? Number(value) : 0;
+  if (count < 1 || count > max) {
+    throw usageError(`${flag} ${value}: give a whole number from 1 to ${max}`, verifyUsage);
+  }
+  return count;
+}
+
 async function loadMsps(folders: readonly MspDir[]): Promise<Map<string, Msp>> {
   const msps = new Map<string, Msp>();
   for (const { dir, mspId } of folders) {
@@ -229,6 +253,12 @@ function isoTime(ms: number): string {
 }
 
 function validReport(value: VerifiedReceipt, txIdChecked: boolean): Report {
+  const signerJson = (signer: VerifiedReceipt['signers'][number]): SignerJson => ({
+    nodeId: signer.nodeId,
+    mspId: signer.mspId,
+    identityId: signer.identityId,
+    role: signer.role,
+  });
   return {
     valid: true,
     txId: value.txId,
@@ -242,12 +272,23 @@ function validReport(value: VerifiedReceipt, txIdChecked: boolean): Report {
       identityId: value.signer.identityId,
       role: value.signer.role,
     },
+    signers: value.signers.map((signer) => ({
+      ...signerJson(signer),
+      signedAt: isoTime(signer.signedAt),
+    })),
     txIdChecked,
   };
 }
 
 function invalidReport(error: CofferError): Report {
-  return { valid: false, txId: null, seqno: null, signer: null, error: errorJson(error) };
+  return {
+    valid: false,
+    txId: null,
+    seqno: null,
+    signer: null,
+    signers: null,
+    error: errorJson(error),
+  };
 }
 
 function formatReport(file: string, report: Report): string {
@@ -257,13 +298,21 @@ function formatReport(file: string, report: Report): string {
     lines.push(`  what to do: ${report.error.fix}`);
     return lines.join('\n');
   }
-  const role = report.signer.role === null ? '' : ` (${report.signer.role})`;
   const unchecked = report.txIdChecked ? '' : ' (not checked: the entry is not a transaction)';
+  const signedBy = report.signers.map((signer, i) => {
+    const role = signer.role === null ? '' : ` (${signer.role})`;
+    const label = i === 0 ? '  signed by  ' : '             ';
+    return `${label}${signer.nodeId} of ${signer.mspId}${role} at ${signer.signedAt}`;
+  });
+  const organisations = new Set(report.signers.map((signer) => signer.mspId)).size;
   return [
     `valid receipt ${file}`,
     `  txId       ${report.txId}${unchecked}`,
     `  seqno      ${report.seqno}`,
-    `  signed by  ${report.signer.nodeId} of ${report.signer.mspId}${role} at ${report.signedAt}`,
+    ...signedBy,
+    ...(report.signers.length > 1
+      ? [`  signers    ${report.signers.length} nodes of ${organisations} organisations`]
+      : []),
     `  tree size  ${report.treeSize}`,
     `  root       ${report.root}`,
   ].join('\n');
@@ -277,6 +326,8 @@ async function verify(args: readonly string[], io: CommandIo): Promise<number> {
       allowPositionals: true,
       options: {
         'msp-dir': { type: 'string', multiple: true, default: [] },
+        'min-signatures': { type: 'string' },
+        'min-orgs': { type: 'string' },
         'any-entry': { type: 'boolean', default: false },
         json: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
@@ -295,13 +346,29 @@ async function verify(args: readonly string[], io: CommandIo): Promise<number> {
     throw usageError('expected exactly one receipt file', verifyUsage);
   }
   const folders = parseMspDirs(values['msp-dir']);
+  const signaturesMin = parseCount(values['min-signatures'], '--min-signatures', signedRootsMax);
+  const organisationsMin = parseCount(
+    values['min-orgs'],
+    '--min-orgs',
+    Math.min(signedRootsMax, mspDirsMax),
+  );
+  if (organisationsMin > folders.length) {
+    throw usageError(
+      `--min-orgs ${organisationsMin} needs at least ${organisationsMin} --msp-dir (one per organisation); ${folders.length} given`,
+      verifyUsage,
+    );
+  }
 
   let report: Report;
   try {
     const msps = await loadMsps(folders);
     const json = await readReceiptJson(file);
     const checkTxId = !values['any-entry'] || carriesTxEntry(json);
-    const check = verifyReceipt(json, msps, checkTxId ? { txIdOf: txIdOfEntry } : {});
+    const check = verifyReceipt(json, msps, {
+      signaturesMin,
+      organisationsMin,
+      ...(checkTxId ? { txIdOf: txIdOfEntry } : {}),
+    });
     report = check.ok ? validReport(check.value, checkTxId) : invalidReport(check.error);
   } catch (error) {
     // Unreadable inputs: in --json mode they are a report too, so programs parse one shape.

@@ -1,6 +1,9 @@
-// Receipts: a ledger entry, its RFC 9162 inclusion proof, and the Merkle root signed by a
-// ledger node's peer identity. Anyone holding the organisations' MSP definitions verifies one
-// offline, with `verifyReceipt`, a pure function of the receipt and the MSPs.
+// Receipts: a ledger entry, its RFC 9162 inclusion proof, and the Merkle root signed by one or
+// more ledger nodes' peer identities. Anyone holding the organisations' MSP definitions verifies
+// one offline, with `verifyReceipt`, a pure function of the receipt and the MSPs. Format 2 carries
+// several nodes' signatures over the same root (decision 0015); format 1 (one signature) is still
+// read and verified.
+import assert from 'node:assert/strict';
 import {
   cofferError,
   isCofferError,
@@ -13,8 +16,12 @@ import type { Identity, Msp, NodeOuRole, Validation } from '../msp/index.js';
 import { canonicalBytes } from './canonical.js';
 import { hashBytes, inclusionProofHashesMax, leafHash, rootFromInclusionProof } from './merkle.js';
 
-/** The only receipt format so far. */
-export const receiptVersion = 1;
+/** The receipt format `createReceipt` writes from `signedRoots`: several nodes' signatures. */
+export const receiptVersion = 2;
+/** Every receipt format `parseReceipt` and `verifyReceipt` read (1: one `signedRoot`). */
+export const receiptVersions = [1, 2] as const;
+/** Most signed roots in one receipt: one per node of a consortium of that many nodes. */
+export const signedRootsMax = 64;
 /** `type` of the signed root statement; a new statement format gets a new type. */
 export const rootStatementType = 'coffer-root/1';
 /** Largest ledger entry a receipt carries, in bytes (before base64). */
@@ -65,8 +72,7 @@ export type ReceiptProof = {
   readonly hashes: readonly string[];
 };
 
-export type Receipt = {
-  readonly version: 1;
+type ReceiptBody = {
   /** Lower-case hex transaction ID. */
   readonly txId: string;
   /** Ledger sequence number: leafIndex + 1. */
@@ -74,25 +80,58 @@ export type Receipt = {
   /** Base64 of the ledger entry bytes (the leaf data). */
   readonly entry: string;
   readonly proof: ReceiptProof;
+};
+
+/** Format 1: the root signed by one node. */
+export type ReceiptV1 = ReceiptBody & {
+  readonly version: 1;
   readonly signedRoot: SignedRoot;
+};
+
+/**
+ * Format 2: the same root signed by 1..signedRootsMax nodes. Every signed root has the same
+ * treeSize and root; node IDs are distinct and sorted (UTF-16 code units, as RFC 8785 sorts
+ * keys), so a set of signatures has one encoding.
+ */
+export type ReceiptV2 = ReceiptBody & {
+  readonly version: 2;
+  readonly signedRoots: readonly SignedRoot[];
+};
+
+export type Receipt = ReceiptV1 | ReceiptV2;
+
+/** A node whose signature over the root verified. */
+export type ReceiptSigner = {
+  readonly nodeId: string;
+  readonly signedAt: number;
+  readonly mspId: string;
+  /** Fabric identity ID of the node certificate. */
+  readonly identityId: string;
+  /** The NodeOU role (`peer`), or null when the MSP has NodeOUs off. */
+  readonly role: NodeOuRole | null;
 };
 
 /** What a verified receipt proves, with bytes decoded. */
 export type VerifiedReceipt = {
+  readonly version: 1 | 2;
   readonly txId: string;
   readonly seqno: number;
   readonly entry: Uint8Array;
   readonly treeSize: number;
   readonly root: string;
+  /** The first signer's node ID and time (`signers[0]`), as format 1 reported them. */
   readonly nodeId: string;
   readonly signedAt: number;
+  /** The first signer (`signers[0]`), as format 1 reported it. */
   readonly signer: {
     readonly mspId: string;
-    /** Fabric identity ID of the node certificate. */
     readonly identityId: string;
-    /** The NodeOU role (`peer`), or null when the MSP has NodeOUs off. */
     readonly role: NodeOuRole | null;
   };
+  /** Every signer, in the receipt's order (by node ID); every signature verified. */
+  readonly signers: readonly ReceiptSigner[];
+  /** The distinct MSP IDs of the signers, sorted: the organisations that vouch for the root. */
+  readonly organisations: readonly string[];
 };
 
 export type ReceiptCheck = Result<VerifiedReceipt>;
@@ -103,6 +142,13 @@ export type VerifyReceiptOptions = {
    * receipt's txId must equal it; the entry format belongs to the ledger files, hence a hook.
    */
   readonly txIdOf?: (entry: Uint8Array) => string | undefined;
+  /** Fewest nodes (distinct signing keys) whose signatures must verify; default 1. */
+  readonly signaturesMin?: number;
+  /**
+   * Fewest organisations (distinct MSP IDs) among the signers; default 1. Nodes of one
+   * organisation count once: an organisation can issue itself any number of peer certificates.
+   */
+  readonly organisationsMin?: number;
 };
 
 /** Signs `message` as MSP identities do (SigningIdentity.sign): ECDSA low-S DER over SHA-256. */
@@ -163,31 +209,114 @@ export function signRoot(statement: RootStatement, signer: RootSigner): SignedRo
   );
 }
 
-export type ReceiptInput = {
+type ReceiptInputBody = {
   readonly txId: string;
   /** The ledger entry bytes: the leaf data. */
   readonly entry: Uint8Array;
   readonly leafIndex: number;
-  /** `tree.inclusionProof(leafIndex, signedRoot.treeSize)`. */
+  /** `tree.inclusionProof(leafIndex, treeSize)` for the signed roots' treeSize. */
   readonly proof: readonly Uint8Array[];
-  readonly signedRoot: SignedRoot;
 };
 
-/** Assembles a receipt (and checks its shape); it does not verify it. */
+/** Input of a format 2 receipt: 1..signedRootsMax nodes' signed roots of one position. */
+export type ReceiptInputV2 = ReceiptInputBody & {
+  /** Any order: the receipt sorts them by node ID. */
+  readonly signedRoots: readonly SignedRoot[];
+  readonly signedRoot?: never;
+};
+
+/** Input of a format 1 receipt (one node's signed root); kept until every caller passes many. */
+export type ReceiptInputV1 = ReceiptInputBody & {
+  readonly signedRoot: SignedRoot;
+  readonly signedRoots?: never;
+};
+
+export type ReceiptInput = ReceiptInputV1 | ReceiptInputV2;
+
+/** Orders signed roots by node ID, comparing UTF-16 code units (as RFC 8785 §3.2.3 sorts keys). */
+function byNodeId(a: SignedRoot, b: SignedRoot): number {
+  return a.nodeId < b.nodeId ? -1 : a.nodeId > b.nodeId ? 1 : 0;
+}
+
+/**
+ * Assembles a receipt (and checks its shape and that its signed roots are for one position by
+ * distinct nodes); it does not verify signatures. With `signedRoots` it writes format 2, with
+ * `signedRoot` format 1. Throws RECEIPT_E_MALFORMED, RECEIPT_E_ROOTS_DISAGREE or
+ * RECEIPT_E_SIGNER_REPEATED: the caller passed roots that do not belong in one receipt.
+ */
+export function createReceipt(input: ReceiptInputV2): ReceiptV2;
+export function createReceipt(input: ReceiptInputV1): ReceiptV1;
+export function createReceipt(input: ReceiptInput): Receipt;
 export function createReceipt(input: ReceiptInput): Receipt {
-  return parseReceipt({
-    version: receiptVersion,
+  const signedRoots =
+    input.signedRoots === undefined ? [input.signedRoot] : [...input.signedRoots].sort(byNodeId);
+  const first = signedRoots[0];
+  if (first === undefined) {
+    throw malformed('receipt.signedRoots', `must be a list of 1 to ${signedRootsMax} signed roots`);
+  }
+  const body = {
     txId: input.txId,
     seqno: input.leafIndex + 1,
     entry: Buffer.from(input.entry).toString('base64'),
     proof: {
       leafIndex: input.leafIndex,
-      treeSize: input.signedRoot.treeSize,
+      treeSize: first.treeSize,
       leafHash: toHex(leafHash(input.entry)),
       hashes: input.proof.map(toHex),
     },
-    signedRoot: input.signedRoot,
-  });
+  };
+  const receipt = parseReceipt(
+    input.signedRoots === undefined
+      ? { version: 1, ...body, signedRoot: first }
+      : { version: 2, ...body, signedRoots },
+  );
+  const consistent = checkSignedRootsAgree(signedRootsOf(receipt), fieldOf(receipt));
+  if (!consistent.ok) throw consistent.error;
+  return receipt;
+}
+
+/**
+ * The signed roots a node puts in a receipt, so that the receipt verifies: its own, then each
+ * peer's root that is for the same treeSize and root, verifies against `msps`
+ * (`verifySignedRoot`), and comes from a node ID and a signing key not already chosen; at most
+ * signedRootsMax in all, in `peers` order. Anything else is left out: a disagreeing root is
+ * divergence detection's business (decision 0013), and a receipt carries only signatures that
+ * count. It verifies each root (one ECDSA verification and a chain check): call it once per
+ * signature entry and keep the result for that entry's receipts.
+ */
+export function signedRootsForReceipt(
+  own: SignedRoot,
+  peers: readonly SignedRoot[],
+  msps: ReadonlyMap<string, Msp>,
+): readonly SignedRoot[] {
+  const chosen: SignedRoot[] = [own];
+  const nodeIds = new Set([own.nodeId]);
+  const keys = new Set<string>();
+  const ownChecked = verifySignedRoot(own, msps);
+  if (ownChecked.ok) keys.add(ownChecked.value.identity.cert.spkiHex);
+  for (const peer of peers) {
+    if (chosen.length >= signedRootsMax) break;
+    if (peer.treeSize !== own.treeSize || peer.root !== own.root) continue;
+    if (nodeIds.has(peer.nodeId)) continue;
+    const checked = verifySignedRoot(peer, msps);
+    if (!checked.ok || keys.has(checked.value.identity.cert.spkiHex)) continue;
+    chosen.push(peer);
+    nodeIds.add(peer.nodeId);
+    keys.add(checked.value.identity.cert.spkiHex);
+  }
+  return chosen;
+}
+
+/** A receipt's signed roots, whatever its format. */
+export function signedRootsOf(receipt: Receipt): readonly SignedRoot[] {
+  return receipt.version === 1 ? [receipt.signedRoot] : receipt.signedRoots;
+}
+
+/** Field path of the i-th signed root, for messages. */
+function fieldOf(receipt: Receipt): (index: number) => string {
+  return receipt.version === 1
+    ? () => 'receipt.signedRoot'
+    : (index) => `receipt.signedRoots[${index}]`;
 }
 
 // ---- parsing ----------------------------------------------------------------------------------
@@ -289,22 +418,46 @@ function parseSignedRoot(value: unknown, field: string): SignedRoot {
   return signedRoot;
 }
 
+function parseSignedRoots(value: unknown, field: string): SignedRoot[] {
+  if (!Array.isArray(value) || value.length === 0 || value.length > signedRootsMax) {
+    throw malformed(field, `must be a list of 1 to ${signedRootsMax} signed roots`);
+  }
+  const signedRoots = value.map((item: unknown, i) => parseSignedRoot(item, `${field}[${i}]`));
+  signedRoots.forEach((signedRoot, i) => {
+    const previous = signedRoots[i - 1];
+    // Equal node IDs are left to verifyReceipt, which names the repeat (RECEIPT_E_SIGNER_REPEATED).
+    if (previous !== undefined && byNodeId(previous, signedRoot) > 0) {
+      throw malformed(
+        `${field}[${i}].nodeId`,
+        `must not sort before the node ID of ${field}[${i - 1}]: signed roots are sorted by node ID`,
+      );
+    }
+  });
+  return signedRoots;
+}
+
 /**
- * Checks that `json` has the shape of a receipt (field types, hex and base64, limits, and
- * seqno = leafIndex + 1); throws RECEIPT_E_MALFORMED naming the failing field path.
+ * Checks that `json` has the shape of a receipt of format 1 or 2 (field types, hex and base64,
+ * limits, seqno = leafIndex + 1, signed roots sorted by node ID); throws RECEIPT_E_MALFORMED
+ * naming the failing field path. Whether the signed roots agree is verifyReceipt's business.
  */
 export function parseReceipt(json: unknown): Receipt {
+  // The version decides the fields, so it is read first.
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) {
+    throw malformed('receipt', 'must be a JSON object');
+  }
+  const version = (json as Json)['version'];
+  if (version !== 1 && version !== 2) {
+    throw malformed('receipt.version', `must be one of ${receiptVersions.join(', ')}`);
+  }
   const receipt = object(json, 'receipt', [
     'version',
     'txId',
     'seqno',
     'entry',
     'proof',
-    'signedRoot',
+    version === 1 ? 'signedRoot' : 'signedRoots',
   ]);
-  if (receipt['version'] !== receiptVersion) {
-    throw malformed('receipt.version', `must be ${receiptVersion}`);
-  }
   const txId = hash(receipt['txId'], 'receipt.txId');
   const seqno = integer(receipt['seqno'], 'receipt.seqno', 1);
   const entry = base64(receipt['entry'], 'receipt.entry', receiptEntryBytesMax);
@@ -325,8 +478,7 @@ export function parseReceipt(json: unknown): Receipt {
       `must be a list of at most ${receiptProofHashesMax} hashes`,
     );
   }
-  return {
-    version: receiptVersion,
+  const body: ReceiptBody = {
     txId,
     seqno,
     entry,
@@ -336,8 +488,18 @@ export function parseReceipt(json: unknown): Receipt {
       leafHash: hash(proofJson['leafHash'], 'receipt.proof.leafHash'),
       hashes: hashes.map((item: unknown, i) => hash(item, `receipt.proof.hashes[${i}]`)),
     },
-    signedRoot: parseSignedRoot(receipt['signedRoot'], 'receipt.signedRoot'),
   };
+  return version === 1
+    ? {
+        version,
+        ...body,
+        signedRoot: parseSignedRoot(receipt['signedRoot'], 'receipt.signedRoot'),
+      }
+    : {
+        version,
+        ...body,
+        signedRoots: parseSignedRoots(receipt['signedRoots'], 'receipt.signedRoots'),
+      };
 }
 
 // ---- verification -----------------------------------------------------------------------------
@@ -435,18 +597,87 @@ export function verifySignedRoot(
 }
 
 /**
+ * The signed roots of one receipt are for one position (treeSize and root, those of the first)
+ * and come from distinct node IDs. Roots that disagree are either altered or evidence that nodes
+ * diverged (decision 0013); either way the receipt proves nothing.
+ */
+function checkSignedRootsAgree(
+  signedRoots: readonly SignedRoot[],
+  field: (index: number) => string,
+): Result<SignedRoot> {
+  const first = signedRoots[0];
+  assert(first !== undefined, 'a parsed receipt has at least one signed root');
+  const seen = new Map<string, number>();
+  for (const [i, signedRoot] of signedRoots.entries()) {
+    if (signedRoot.treeSize !== first.treeSize || signedRoot.root !== first.root) {
+      return failure(
+        'RECEIPT_E_ROOTS_DISAGREE',
+        `${field(i)} (node ${signedRoot.nodeId}) signs root ${signedRoot.root} at tree size ${signedRoot.treeSize}, but ${field(0)} (node ${first.nodeId}) signs root ${first.root} at tree size ${first.treeSize}`,
+        { index: i, treeSizes: [first.treeSize, signedRoot.treeSize] },
+      );
+    }
+    const before = seen.get(signedRoot.nodeId);
+    if (before !== undefined) {
+      return failure(
+        'RECEIPT_E_SIGNER_REPEATED',
+        `${field(i)} and ${field(before)} are both signed as node ${signedRoot.nodeId}; a receipt counts each node once`,
+        { index: i, nodeId: signedRoot.nodeId },
+      );
+    }
+    seen.set(signedRoot.nodeId, i);
+  }
+  return { ok: true, value: first };
+}
+
+/** `verifySignedRoot` for the i-th signed root of a receipt: a failure names its field. */
+function verifySignedRootAt(
+  signedRoot: SignedRoot,
+  msps: ReadonlyMap<string, Msp>,
+  field: string | undefined,
+): ReturnType<typeof verifySignedRoot> {
+  const checked = verifySignedRoot(signedRoot, msps);
+  if (checked.ok || field === undefined) return checked;
+  const { error } = checked;
+  return failure(
+    error.code,
+    `${field} (node ${signedRoot.nodeId}): ${error.message}`,
+    { ...error.details, field },
+    error.cause,
+  );
+}
+
+function plural(count: number, one: string, many: string): string {
+  return `${count} ${count === 1 ? one : many}`;
+}
+
+/**
  * Verifies a receipt offline against the organisations' MSPs (keyed by MSP ID), in order:
  * shape; (1) the entry hashes to the proof's leaf (and, with `txIdOf`, records the txId);
- * (2) the inclusion proof leads to the signed root for its tree size; (3) the node certificate
- * is a valid identity of its MSP and, when the MSP uses NodeOUs, a peer; (4) the signature
- * verifies over `rootSignatureMessage`. Never throws for bad input: each failure is a coded
- * error.
+ * (2) every signed root is for the same treeSize and root, each from a different node;
+ * (3) the inclusion proof leads to that root for its tree size; for every signed root, (4) the
+ * node certificate is a valid identity of its MSP and, when the MSP uses NodeOUs, a peer, and
+ * (5) the signature verifies over `rootSignatureMessage`; (6) no signing key appears twice; and
+ * (7) there are at least `signaturesMin` signers of at least `organisationsMin` organisations.
+ * One bad signature makes the whole receipt invalid. Never throws for a bad receipt: each failure
+ * is a coded error. Options out of range are the caller's bug and throw.
  */
 export function verifyReceipt(
   json: unknown,
   msps: ReadonlyMap<string, Msp>,
   options: VerifyReceiptOptions = {},
 ): ReceiptCheck {
+  const signaturesMin = options.signaturesMin ?? 1;
+  const organisationsMin = options.organisationsMin ?? 1;
+  for (const [name, value] of [
+    ['signaturesMin', signaturesMin],
+    ['organisationsMin', organisationsMin],
+  ] as const) {
+    assert(
+      Number.isSafeInteger(value) && value >= 1 && value <= signedRootsMax,
+      `${name} must be an integer from 1 to ${signedRootsMax}, got ${value}`,
+    );
+  }
+
   let receipt: Receipt;
   try {
     receipt = parseReceipt(json);
@@ -454,7 +685,9 @@ export function verifyReceipt(
     if (isCofferError(error)) return { ok: false, error };
     throw error;
   }
-  const { proof, signedRoot } = receipt;
+  const { proof } = receipt;
+  const signedRoots = signedRootsOf(receipt);
+  const field = fieldOf(receipt);
   const entry = new Uint8Array(Buffer.from(receipt.entry, 'base64'));
 
   // (1) The entry is the leaf.
@@ -487,7 +720,12 @@ export function verifyReceipt(
     }
   }
 
-  // (2) The proof leads to the signed root, for the tree size that was signed.
+  // (2) One position, distinct nodes.
+  const agreed = checkSignedRootsAgree(signedRoots, field);
+  if (!agreed.ok) return agreed;
+  const signedRoot = agreed.value;
+
+  // (3) The proof leads to the signed root, for the tree size that was signed.
   if (proof.treeSize !== signedRoot.treeSize) {
     return failure(
       'RECEIPT_E_PROOF_INVALID',
@@ -523,26 +761,67 @@ export function verifyReceipt(
     );
   }
 
-  // (3) and (4): the signer is a node (peer) of a trusted organisation, and signed this root.
-  const signer = verifySignedRoot(signedRoot, msps);
-  if (!signer.ok) return signer;
-  const { identity, validation } = signer.value;
+  // (4) and (5): every signer is a node (peer) of a trusted organisation, and signed this root;
+  // (6) each signing key counts once, whatever node ID it signs under.
+  const signers: ReceiptSigner[] = [];
+  const keys = new Map<string, number>();
+  for (const [i, each] of signedRoots.entries()) {
+    const checked = verifySignedRootAt(each, msps, receipt.version === 1 ? undefined : field(i));
+    if (!checked.ok) return checked;
+    const { identity, validation } = checked.value;
+    const before = keys.get(identity.cert.spkiHex);
+    if (before !== undefined) {
+      return failure(
+        'RECEIPT_E_SIGNER_REPEATED',
+        `${field(i)} (node ${each.nodeId}) and ${field(before)} (node ${signedRoots[before]?.nodeId ?? '?'}) are signed with the same key; a receipt counts each node once`,
+        { index: i, nodeId: each.nodeId, mspId: each.mspId },
+      );
+    }
+    keys.set(identity.cert.spkiHex, i);
+    signers.push({
+      nodeId: each.nodeId,
+      signedAt: each.signedAt,
+      mspId: each.mspId,
+      identityId: identity.id,
+      role: validation.role,
+    });
+  }
 
+  // (7) Enough nodes, of enough organisations.
+  const organisations = [...new Set(signers.map((signer) => signer.mspId))].sort();
+  if (signers.length < signaturesMin || organisations.length < organisationsMin) {
+    const wanted =
+      signers.length < signaturesMin
+        ? `at least ${plural(signaturesMin, 'node', 'nodes')}`
+        : `nodes of at least ${plural(organisationsMin, 'organisation', 'organisations')}`;
+    return failure(
+      'RECEIPT_E_TOO_FEW_SIGNERS',
+      `the root is signed by ${plural(signers.length, 'node', 'nodes')} of ${plural(organisations.length, 'organisation', 'organisations')} (${organisations.join(', ')}), but the verifier requires ${wanted}`,
+      {
+        signatures: signers.length,
+        organisations,
+        signaturesMin,
+        organisationsMin,
+      },
+    );
+  }
+
+  const [first] = signers;
+  assert(first !== undefined, 'a verified receipt has a signer');
   return {
     ok: true,
     value: {
+      version: receipt.version,
       txId: receipt.txId,
       seqno: receipt.seqno,
       entry,
       treeSize: signedRoot.treeSize,
       root: signedRoot.root,
-      nodeId: signedRoot.nodeId,
-      signedAt: signedRoot.signedAt,
-      signer: {
-        mspId: signedRoot.mspId,
-        identityId: identity.id,
-        role: validation.role,
-      },
+      nodeId: first.nodeId,
+      signedAt: first.signedAt,
+      signer: { mspId: first.mspId, identityId: first.identityId, role: first.role },
+      signers,
+      organisations,
     },
   };
 }

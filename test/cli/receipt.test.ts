@@ -1,6 +1,7 @@
 // `coffer receipt verify` and `show` through the real binary: on receipts of a real engine run,
-// checked with nothing but the organisation's verifying MSP folder (valid, tampered, revoked),
-// and on the committed vectors of test/fixtures/receipts/ written out as MSP folders.
+// checked with nothing but the organisation's verifying MSP folder (valid, tampered, revoked,
+// rewritten as format 2), and on the committed vectors of test/fixtures/receipts/ (format 1) and
+// receipts/v2/ (several signatures, with --min-signatures / --min-orgs) written out as MSP folders.
 import { readdirSync } from 'node:fs';
 import { cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -10,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signEnvelope } from '../../src/client/envelope.js';
 import { identityFromMspFolder } from '../../src/client/signer.js';
 import { builtInApps } from '../../src/contracts/index.js';
-import type { Receipt } from '../../src/ledger/receipt.js';
+import { signedRootsOf, type Receipt, type SignedRoot } from '../../src/ledger/receipt.js';
 import { generateCryptoMaterial, revokeCertificate } from '../../src/msp/cryptogen/index.js';
 import {
   loadMspFolder,
@@ -22,9 +23,13 @@ import { startEngine } from '../../src/node/engine.js';
 import { runCoffer } from './run.js';
 
 const fixturesDir = path.resolve(import.meta.dirname, '../fixtures/receipts');
-const vectorNames = readdirSync(fixturesDir)
-  .filter((name) => name.endsWith('.json') && name !== 'msps.json')
-  .sort();
+const fixturesDirV2 = path.join(fixturesDir, 'v2');
+const namesIn = (dir: string): string[] =>
+  readdirSync(dir)
+    .filter((name) => name.endsWith('.json') && name !== 'msps.json')
+    .sort();
+const vectorNames = namesIn(fixturesDir);
+const vectorNamesV2 = namesIn(fixturesDirV2);
 /** Tests that run the binary several times: each run loads the MSP code (~0.5 s of CPU). */
 const severalRunsMs = 120_000;
 
@@ -36,11 +41,25 @@ type Verdict = {
   root?: string;
   signedAt?: string;
   signer: { nodeId: string; mspId: string; identityId: string; role: string | null } | null;
+  signers:
+    | {
+        nodeId: string;
+        mspId: string;
+        identityId: string;
+        role: string | null;
+        signedAt: string;
+      }[]
+    | null;
   txIdChecked?: boolean;
   error?: { code: string; message: string; fix: string; mspCode?: string };
 };
 
-type Vector = { description: string; expect: string; receipt: unknown };
+type Vector = {
+  description: string;
+  expect: string;
+  options?: { signaturesMin?: number; organisationsMin?: number };
+  receipt: unknown;
+};
 
 let work: string;
 /** peerOrganizations/org1.example.com of the generated network. */
@@ -48,9 +67,30 @@ let orgDir: string;
 /** Receipts of the engine run, by file, with the txIds committed. */
 let receiptFile: string;
 let receipt: Receipt;
+/** The engine's signed root of the receipt (its first, whatever the receipt format). */
+let signed: SignedRoot;
 let otherTxId: string;
-/** `--msp-dir` arguments for the fixture MSPs (Org1MSP, Org2MSP). */
+/** `--msp-dir` arguments for the format 1 fixture MSPs (Org1MSP, Org2MSP). */
 let fixtureMspDirs: string[];
+/** `--msp-dir` arguments for the format 2 fixture MSPs (Org1MSP, Org2MSP, Org3MSP). */
+let fixtureMspDirsV2: string[];
+
+/** The receipt with its (first) signed root changed, in the receipt's own format. */
+function withSignedRoot(patch: Partial<SignedRoot>): unknown {
+  const changed = { ...signed, ...patch };
+  return receipt.version === 1
+    ? { ...receipt, signedRoot: changed }
+    : { ...receipt, signedRoots: [changed, ...receipt.signedRoots.slice(1)] };
+}
+
+/** Flags of a vector's verifier options. */
+function optionFlags(vector: Vector): string[] {
+  const { signaturesMin, organisationsMin } = vector.options ?? {};
+  return [
+    ...(signaturesMin === undefined ? [] : ['--min-signatures', String(signaturesMin)]),
+    ...(organisationsMin === undefined ? [] : ['--min-orgs', String(organisationsMin)]),
+  ];
+}
 
 /** Writes an MSP definition out as a Fabric verifying MSP folder (cacerts/, crls/, config.yaml). */
 async function writeMspFolder(definition: MspDefinition, dir: string): Promise<void> {
@@ -127,16 +167,21 @@ beforeAll(async () => {
   work = await mkdtemp(path.join(tmpdir(), 'coffer-cli-receipt-'));
 
   // The committed vectors' MSP definitions, as folders.
-  const fixture = JSON.parse(await readFile(path.join(fixturesDir, 'msps.json'), 'utf8')) as {
-    msps: unknown[];
+  const mspDirsOf = async (from: string, to: string): Promise<string[]> => {
+    const fixture = JSON.parse(await readFile(path.join(from, 'msps.json'), 'utf8')) as {
+      msps: unknown[];
+    };
+    const dirs: string[] = [];
+    for (const [index, value] of fixture.msps.entries()) {
+      const definition = parseMspDefinition(value, `msps[${index}]`);
+      const dir = path.join(work, to, definition.mspId);
+      await writeMspFolder(definition, dir);
+      dirs.push(`${dir}=${definition.mspId}`);
+    }
+    return dirs;
   };
-  fixtureMspDirs = [];
-  for (const [index, value] of fixture.msps.entries()) {
-    const definition = parseMspDefinition(value, `msps[${index}]`);
-    const dir = path.join(work, 'fixture-msps', definition.mspId);
-    await writeMspFolder(definition, dir);
-    fixtureMspDirs.push(`${dir}=${definition.mspId}`);
-  }
+  fixtureMspDirs = await mspDirsOf(fixturesDir, 'fixture-msps');
+  fixtureMspDirsV2 = await mspDirsOf(fixturesDirV2, 'fixture-msps-v2');
 
   // A real network: Org1 with a peer and a user, an engine that commits and signs roots.
   await generateCryptoMaterial({
@@ -193,6 +238,9 @@ beforeAll(async () => {
     }
     if (found === undefined) throw new Error('no receipt');
     receipt = found;
+    const [firstSigned] = signedRootsOf(found);
+    if (firstSigned === undefined) throw new Error('a receipt without a signed root');
+    signed = firstSigned;
     otherTxId = first;
   } finally {
     await engine.stop();
@@ -214,8 +262,8 @@ describe('coffer receipt verify: a receipt from a real engine run', () => {
     expect(run.stdout).toMatch(
       /signed by {2}peer0\.org1\.example\.com of Org1MSP \(peer\) at \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z/,
     );
-    expect(run.stdout).toContain(`tree size  ${receipt.signedRoot.treeSize}`);
-    expect(run.stdout).toContain(`root       ${receipt.signedRoot.root}`);
+    expect(run.stdout).toContain(`tree size  ${signed.treeSize}`);
+    expect(run.stdout).toContain(`root       ${signed.root}`);
   });
 
   it('is valid in --json, with the txId checked against the tx entry', async () => {
@@ -225,12 +273,21 @@ describe('coffer receipt verify: a receipt from a real engine run', () => {
       valid: true,
       txId: receipt.txId,
       seqno: receipt.seqno,
-      treeSize: receipt.signedRoot.treeSize,
-      root: receipt.signedRoot.root,
-      signedAt: new Date(receipt.signedRoot.signedAt).toISOString(),
+      treeSize: signed.treeSize,
+      root: signed.root,
+      signedAt: new Date(signed.signedAt).toISOString(),
       signer: { nodeId: 'peer0.org1.example.com', mspId: 'Org1MSP', role: 'peer' },
+      signers: [
+        {
+          nodeId: 'peer0.org1.example.com',
+          mspId: 'Org1MSP',
+          role: 'peer',
+          signedAt: new Date(signed.signedAt).toISOString(),
+        },
+      ],
       txIdChecked: true,
     });
+    expect(verdict.signers?.[0]?.identityId).toBe(verdict.signer?.identityId);
     expect(verdict.error).toBeUndefined();
   });
 
@@ -239,25 +296,18 @@ describe('coffer receipt verify: a receipt from a real engine run', () => {
     async () => {
       const entry = Buffer.from(receipt.entry, 'base64');
       entry[20] = (entry[20] ?? 0) ^ 0x04;
-      const signature = Buffer.from(receipt.signedRoot.signature, 'base64');
+      const signature = Buffer.from(signed.signature, 'base64');
       signature[10] = (signature[10] ?? 0) ^ 0x01;
-      const root = Buffer.from(receipt.signedRoot.root, 'hex');
+      const root = Buffer.from(signed.root, 'hex');
       root[0] = (root[0] ?? 0) ^ 0x80;
       const cases: [string, unknown, string][] = [
         ['entry', { ...receipt, entry: entry.toString('base64') }, 'RECEIPT_E_ENTRY_MISMATCH'],
         [
           'signature',
-          {
-            ...receipt,
-            signedRoot: { ...receipt.signedRoot, signature: signature.toString('base64') },
-          },
+          withSignedRoot({ signature: signature.toString('base64') }),
           'RECEIPT_E_SIGNATURE_INVALID',
         ],
-        [
-          'root',
-          { ...receipt, signedRoot: { ...receipt.signedRoot, root: root.toString('hex') } },
-          'RECEIPT_E_PROOF_INVALID',
-        ],
+        ['root', withSignedRoot({ root: root.toString('hex') }), 'RECEIPT_E_PROOF_INVALID'],
       ];
       for (const [name, tampered, code] of cases) {
         const {
@@ -362,6 +412,114 @@ describe.concurrent('coffer receipt verify: the committed vectors (test/fixtures
   });
 });
 
+describe.concurrent(
+  'coffer receipt verify: the format 2 vectors (test/fixtures/receipts/v2)',
+  () => {
+    it('holds the vectors', () => {
+      expect(vectorNamesV2.length).toBeGreaterThan(15);
+    });
+
+    // Each vector with its verifier options as --min-signatures / --min-orgs.
+    it.each(vectorNamesV2)('%s', async (name) => {
+      const vector = JSON.parse(await readFile(path.join(fixturesDirV2, name), 'utf8')) as Vector;
+      const file = await writeJson(`vector-v2-${name}`, vector.receipt);
+      const { code, verdict, stderr } = await verify(file, fixtureMspDirsV2, [
+        '--any-entry',
+        ...optionFlags(vector),
+      ]);
+      expect(stderr).toBe('');
+      if (vector.expect === 'ok') {
+        expect(code).toBe(0);
+        expect(verdict).toMatchObject({ valid: true, txIdChecked: false });
+        const signers = (vector.receipt as { signedRoots: { nodeId: string; mspId: string }[] })
+          .signedRoots;
+        expect(verdict.signers?.map((s) => [s.nodeId, s.mspId, s.role])).toEqual(
+          signers.map((s) => [s.nodeId, s.mspId, 'peer']),
+        );
+        expect(verdict.signer?.nodeId).toBe(signers[0]?.nodeId);
+      } else {
+        expect(code).toBe(1);
+        expect(verdict).toMatchObject({ valid: false, signer: null, signers: null });
+        expect(verdict.error?.code, vector.description).toBe(vector.expect);
+      }
+    });
+
+    it('lists every signer in the human output', async () => {
+      const file = await writeJson(
+        'v2-three-human.json',
+        (
+          JSON.parse(
+            await readFile(path.join(fixturesDirV2, 'valid-three-nodes.json'), 'utf8'),
+          ) as Vector
+        ).receipt,
+      );
+      const run = await runCoffer([
+        'receipt',
+        'verify',
+        file,
+        ...fixtureMspDirsV2.flatMap((dir) => ['--msp-dir', dir]),
+        '--any-entry',
+        '--min-signatures',
+        '3',
+        '--min-orgs',
+        '2',
+      ]);
+      expect(run.stderr).toBe('');
+      expect(run.code).toBe(0);
+      expect(run.stdout).toMatch(
+        /\n {2}signed by {2}peer0\.org1\.example\.com of Org1MSP \(peer\) at \S+\n {13}peer0\.org2\.example\.com of Org2MSP \(peer\) at \S+\n {13}peer1\.org1\.example\.com of Org1MSP \(peer\) at \S+\n {2}signers {4}3 nodes of 2 organisations\n {2}tree size {2}7\n/,
+      );
+    });
+
+    it('says what is missing when too few organisations signed', async () => {
+      const vector = JSON.parse(
+        await readFile(path.join(fixturesDirV2, 'too-few-orgs.json'), 'utf8'),
+      ) as Vector;
+      const file = await writeJson('v2-too-few-human.json', vector.receipt);
+      const run = await runCoffer([
+        'receipt',
+        'verify',
+        file,
+        ...fixtureMspDirsV2.flatMap((dir) => ['--msp-dir', dir]),
+        '--any-entry',
+        '--min-orgs',
+        '3',
+      ]);
+      expect(run.code).toBe(1);
+      expect(run.stdout).toContain(
+        'RECEIPT_E_TOO_FEW_SIGNERS: the root is signed by 3 nodes of 2 organisations (Org1MSP, Org2MSP), but the verifier requires nodes of at least 3 organisations',
+      );
+      expect(run.stdout).toContain('what to do: ');
+    });
+  },
+);
+
+describe('coffer receipt verify: several signatures on a real engine receipt', () => {
+  it(
+    'the engine signature as format 2 verifies; one node is too few for --min-signatures 2',
+    async () => {
+      const asV2 = await writeJson('engine-v2.json', {
+        version: 2,
+        txId: receipt.txId,
+        seqno: receipt.seqno,
+        entry: receipt.entry,
+        proof: receipt.proof,
+        signedRoots: signedRootsOf(receipt),
+      });
+      const ok = await verify(asV2, [org1Msp()], ['--min-signatures', '1', '--min-orgs', '1']);
+      expect(ok.code).toBe(0);
+      expect(ok.verdict).toMatchObject({ valid: true, txIdChecked: true });
+      expect(ok.verdict.signers).toHaveLength(signedRootsOf(receipt).length);
+      const tooFew = await verify(asV2, [org1Msp()], ['--min-signatures', '2']);
+      expect(tooFew.code).toBe(1);
+      expect(tooFew.verdict.error?.code).toBe('RECEIPT_E_TOO_FEW_SIGNERS');
+      const original = await verify(receiptFile, [org1Msp()], ['--min-signatures', '2']);
+      expect(original.verdict.error?.code).toBe('RECEIPT_E_TOO_FEW_SIGNERS');
+    },
+    severalRunsMs,
+  );
+});
+
 describe('coffer receipt: inputs that cannot be used', () => {
   it(
     'names a missing receipt file, without a stack trace',
@@ -407,6 +565,12 @@ describe('coffer receipt: inputs that cannot be used', () => {
         ['receipt', 'verify', '--msp-dir', org1Msp()],
         ['receipt', 'verify', receiptFile, '--msp-dir', org1Msp(), '--msp-dir', org1Msp()],
         ['receipt', 'verify', receiptFile, '--msp-dir', org1Msp(), '--frob'],
+        ['receipt', 'verify', receiptFile, '--msp-dir', org1Msp(), '--min-signatures', '0'],
+        ['receipt', 'verify', receiptFile, '--msp-dir', org1Msp(), '--min-signatures', 'two'],
+        ['receipt', 'verify', receiptFile, '--msp-dir', org1Msp(), '--min-signatures', '65'],
+        ['receipt', 'verify', receiptFile, '--msp-dir', org1Msp(), '--min-orgs', '1.5'],
+        // Two organisations cannot sign when only one is trusted.
+        ['receipt', 'verify', receiptFile, '--msp-dir', org1Msp(), '--min-orgs', '2'],
         ['receipt', 'show'],
       ];
       for (const args of cases) {
@@ -416,6 +580,18 @@ describe('coffer receipt: inputs that cannot be used', () => {
       const help = await runCoffer(['receipt', 'verify', '--help']);
       expect(help.code).toBe(0);
       expect(help.stdout).toContain('--msp-dir DIR=MSPID');
+      expect(help.stdout).toContain('--min-signatures N');
+      expect(help.stdout).toContain('--min-orgs N');
+      const tooManyOrgs = await runCoffer([
+        'receipt',
+        'verify',
+        receiptFile,
+        '--msp-dir',
+        org1Msp(),
+        '--min-orgs',
+        '2',
+      ]);
+      expect(tooManyOrgs.stderr).toContain('--min-orgs 2 needs at least 2 --msp-dir');
     },
     severalRunsMs,
   );

@@ -17,8 +17,11 @@ import {
   createReceipt,
   signRoot,
   verifyReceipt,
-  type Receipt,
+  type ReceiptV1,
+  type ReceiptV2,
   type RootSigner,
+  type SignedRoot,
+  type VerifyReceiptOptions,
 } from '../../src/ledger/receipt.js';
 import { generateCryptoMaterial, revokeCertificate } from '../../src/msp/cryptogen/index.js';
 import {
@@ -80,10 +83,15 @@ export function mspsFromFixture(json: unknown): Map<string, Msp> {
   return msps;
 }
 
+/** The verifier's demands a vector is checked with (`coffer receipt verify` flags). */
+export type VectorOptions = Pick<VerifyReceiptOptions, 'signaturesMin' | 'organisationsMin'>;
+
 export type Vector = {
   readonly description: string;
   /** `ok`, or the error code verification must give. */
   readonly expect: string;
+  /** Given, verification runs with these options (and txIdOf). */
+  readonly options?: VectorOptions;
   readonly receipt: unknown;
 };
 
@@ -125,12 +133,15 @@ async function loadSigner(work: string, org: string, who: string): Promise<Signe
 }
 
 /**
- * Generates crypto material for the property tests: Org1 (NodeOUs on) with its peer0, and
- * Plain (NodeOUs off) with its User1; the map holds both verifying MSPs.
+ * Generates crypto material for the property tests: Org1 (NodeOUs on) with peer0 and peer1,
+ * Org2 (NodeOUs on) with peer0, and Plain (NodeOUs off) with its User1; the map holds the three
+ * verifying MSPs.
  */
 export async function generateTestSigners(): Promise<{
   readonly msps: Map<string, Msp>;
   readonly peer: Signer;
+  readonly peer1: Signer;
+  readonly org2Peer: Signer;
   readonly plainUser: Signer;
   readonly cleanup: () => Promise<void>;
 }> {
@@ -140,6 +151,11 @@ export async function generateTestSigners(): Promise<{
 PeerOrgs:
   - Name: Org1
     Domain: org1.example.com
+    EnableNodeOUs: true
+    Template: { Count: 2 }
+    Users: { Count: 1 }
+  - Name: Org2
+    Domain: org2.example.com
     EnableNodeOUs: true
     Template: { Count: 1 }
     Users: { Count: 1 }
@@ -152,21 +168,16 @@ PeerOrgs:
     outputDir: work,
     now: fixtureClock,
   });
-  const definitions: MspDefinition[] = [];
-  for (const [org, mspId] of [
+  const fixture = await mspsFixtureOf(work, [
     ['org1', 'Org1MSP'],
+    ['org2', 'Org2MSP'],
     ['plain', 'PlainMSP'],
-  ] as const) {
-    const folder = await readMspFolder(
-      path.join(work, 'peerOrganizations', `${org}.example.com`, 'msp'),
-      mspId,
-      false,
-    );
-    definitions.push(folder.definition);
-  }
+  ]);
   return {
-    msps: mspsFromFixture({ msps: definitions }),
+    msps: mspsFromFixture(fixture),
     peer: await loadSigner(work, 'org1', 'peer0'),
+    peer1: await loadSigner(work, 'org1', 'peer1'),
+    org2Peer: await loadSigner(work, 'org2', 'peer0'),
     plainUser: await loadSigner(work, 'plain', 'User1'),
     cleanup: () => rm(work, { recursive: true, force: true }),
   };
@@ -186,11 +197,65 @@ function flipHex(hex: string, byte = 0, bit = 0): string {
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] extends object ? Mutable<T[K]> : T[K] };
 
-function clone(receipt: Receipt): Mutable<Receipt> {
-  return JSON.parse(JSON.stringify(receipt)) as Mutable<Receipt>;
+function clone<R extends ReceiptV1 | ReceiptV2>(receipt: R): Mutable<R> {
+  return JSON.parse(JSON.stringify(receipt)) as Mutable<R>;
 }
 
-/** Rewrites every fixture of `dir` (msps.json and one file per vector). */
+/** The verifying MSP definitions of `orgs` (folder name, MSP ID) of generated material. */
+async function mspsFixtureOf(
+  work: string,
+  orgs: readonly (readonly [string, string])[],
+): Promise<MspsFixture> {
+  const definitions: MspDefinition[] = [];
+  for (const [org, mspId] of orgs) {
+    const folder = await readMspFolder(
+      path.join(work, 'peerOrganizations', `${org}.example.com`, 'msp'),
+      mspId,
+      false,
+    );
+    definitions.push(folder.definition);
+  }
+  return { mspVersion: fixtureMspVersion, msps: definitions };
+}
+
+/**
+ * Checks that every vector gives what it says, then replaces the JSON files of `dir` (not its
+ * subfolders) with msps.json and one file per vector.
+ */
+async function writeVectors(
+  dir: string,
+  mspsFixture: MspsFixture,
+  vectors: Readonly<Record<string, Vector>>,
+): Promise<void> {
+  const msps = mspsFromFixture(JSON.parse(JSON.stringify(mspsFixture)));
+  for (const [name, vector] of Object.entries(vectors)) {
+    const check = verifyReceipt(vector.receipt, msps, { ...vector.options, txIdOf: testTxIdOf });
+    const got = check.ok ? 'ok' : check.error.code;
+    if (got !== vector.expect) {
+      throw new Error(
+        `fixture ${name}: expected ${vector.expect}, got ${got}${check.ok ? '' : `: ${check.error.message}`}`,
+      );
+    }
+  }
+  await mkdir(dir, { recursive: true });
+  for (const name of await readdir(dir)) {
+    if (name.endsWith('.json')) await rm(path.join(dir, name));
+  }
+  await writeFile(path.join(dir, 'msps.json'), `${JSON.stringify(mspsFixture, null, 2)}\n`);
+  for (const [name, vector] of Object.entries(vectors)) {
+    await writeFile(path.join(dir, `${name}.json`), `${JSON.stringify(vector, null, 2)}\n`);
+  }
+}
+
+/** A ledger of seven entries (not a power of two: the right spine is not complete). */
+function sevenEntryLedger() {
+  const ledger = Array.from({ length: 7 }, (_, i) => testEntry(i));
+  const tree = createMerkleTree();
+  for (const { entry } of ledger) tree.append(leafHash(entry));
+  return { ledger, tree };
+}
+
+/** Rewrites the format 1 fixtures of `dir` (msps.json and one file per vector). */
 export async function regenerateReceiptFixtures(dir: string): Promise<void> {
   const work = await mkdtemp(path.join(tmpdir(), 'coffer-receipt-fixtures-'));
   try {
@@ -207,31 +272,17 @@ export async function regenerateReceiptFixtures(dir: string): Promise<void> {
       certPem: org2Peer1.certPem,
       now: fixtureClock,
     });
-    const definitions: MspDefinition[] = [];
-    for (const [org, mspId] of [
+    const mspsFixture = await mspsFixtureOf(work, [
       ['org1', 'Org1MSP'],
       ['org2', 'Org2MSP'],
-    ] as const) {
-      const folder = await readMspFolder(
-        path.join(work, 'peerOrganizations', `${org}.example.com`, 'msp'),
-        mspId,
-        false,
-      );
-      definitions.push(folder.definition);
-    }
-    const mspsFixture: MspsFixture = { mspVersion: fixtureMspVersion, msps: definitions };
-    const msps = mspsFromFixture(JSON.parse(JSON.stringify(mspsFixture)));
-
-    // A ledger of seven entries (not a power of two: the right spine is not complete).
-    const ledger = Array.from({ length: 7 }, (_, i) => testEntry(i));
-    const tree = createMerkleTree();
-    for (const { entry } of ledger) tree.append(leafHash(entry));
+    ]);
+    const { ledger, tree } = sevenEntryLedger();
     const treeSize = tree.size();
     const receiptFor = (
       leafIndex: number,
       signer: Signer,
       as: Partial<RootSigner> = {},
-    ): Receipt => {
+    ): ReceiptV1 => {
       const signedRoot = signRoot(
         { treeSize, root: tree.root(treeSize), nodeId: signer.nodeId, signedAt },
         { ...signer, ...as },
@@ -423,25 +474,269 @@ export async function regenerateReceiptFixtures(dir: string): Promise<void> {
       receiptFor(2, org1Peer1, { certPem: org1Peer0.certPem }),
     );
 
-    // Every vector must give what it says before it is written.
-    for (const [name, vector] of Object.entries(vectors)) {
-      const check = verifyReceipt(vector.receipt, msps, { txIdOf: testTxIdOf });
-      const got = check.ok ? 'ok' : check.error.code;
-      if (got !== vector.expect) {
-        throw new Error(
-          `fixture ${name}: expected ${vector.expect}, got ${got}${check.ok ? '' : `: ${check.error.message}`}`,
-        );
-      }
-    }
+    await writeVectors(dir, mspsFixture, vectors);
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+}
 
-    await mkdir(dir, { recursive: true });
-    for (const name of await readdir(dir)) {
-      if (name.endsWith('.json')) await rm(path.join(dir, name));
+const cryptoConfigV2 = `
+PeerOrgs:
+  - Name: Org1
+    Domain: org1.example.com
+    EnableNodeOUs: true
+    Template: { Count: 2 }
+    Users: { Count: 1 }
+  - Name: Org2
+    Domain: org2.example.com
+    EnableNodeOUs: true
+    Template: { Count: 2 }
+    Users: { Count: 1 }
+  - Name: Org3
+    Domain: org3.example.com
+    EnableNodeOUs: true
+    Template: { Count: 1 }
+    Users: { Count: 1 }
+  - Name: Rogue
+    Domain: rogue.example.com
+    EnableNodeOUs: true
+    Template: { Count: 1 }
+    Users: { Count: 1 }
+`;
+
+/**
+ * Rewrites the format 2 fixtures of `dir` (several nodes' signatures): Org1 (two peers), Org2
+ * (two peers, peer1 revoked) and Org3 (one peer) are trusted, Rogue is not.
+ */
+export async function regenerateReceiptFixturesV2(dir: string): Promise<void> {
+  const work = await mkdtemp(path.join(tmpdir(), 'coffer-receipt-fixtures-v2-'));
+  try {
+    await generateCryptoMaterial({ config: cryptoConfigV2, outputDir: work, now: fixtureClock });
+    const org1Peer0 = await loadSigner(work, 'org1', 'peer0');
+    const org1Peer1 = await loadSigner(work, 'org1', 'peer1');
+    const org1User = await loadSigner(work, 'org1', 'User1');
+    const org2Peer0 = await loadSigner(work, 'org2', 'peer0');
+    const org2Peer1 = await loadSigner(work, 'org2', 'peer1');
+    const org3Peer0 = await loadSigner(work, 'org3', 'peer0');
+    const roguePeer0 = await loadSigner(work, 'rogue', 'peer0');
+    await revokeCertificate({
+      orgDir: path.join(work, 'peerOrganizations', 'org2.example.com'),
+      certPem: org2Peer1.certPem,
+      now: fixtureClock,
+    });
+    const mspsFixture = await mspsFixtureOf(work, [
+      ['org1', 'Org1MSP'],
+      ['org2', 'Org2MSP'],
+      ['org3', 'Org3MSP'],
+    ]);
+    const { ledger, tree } = sevenEntryLedger();
+    const sign = (
+      signer: Signer,
+      at: { treeSize?: number; root?: Uint8Array; nodeId?: string; signedAt?: number } = {},
+    ): SignedRoot => {
+      const treeSize = at.treeSize ?? tree.size();
+      return signRoot(
+        {
+          treeSize,
+          root: at.root ?? tree.root(treeSize),
+          nodeId: at.nodeId ?? signer.nodeId,
+          signedAt: at.signedAt ?? signedAt,
+        },
+        signer,
+      );
+    };
+    const receiptFor = (leafIndex: number, signers: readonly Signer[]): ReceiptV2 => {
+      const { entry, txId } = ledger[leafIndex] ?? ledger[0] ?? testEntry(0);
+      return createReceipt({
+        txId,
+        entry,
+        leafIndex,
+        proof: tree.inclusionProof(leafIndex, tree.size()),
+        signedRoots: signers.map((signer) => sign(signer)),
+      });
+    };
+    /** `receipt` with signedRoots replaced (sorted by node ID unless `sort` is false). */
+    const withRoots = (receipt: ReceiptV2, signedRoots: readonly SignedRoot[], sort = true) => {
+      const r = clone(receipt);
+      const list = [...signedRoots];
+      if (sort) list.sort((a, b) => (a.nodeId < b.nodeId ? -1 : a.nodeId > b.nodeId ? 1 : 0));
+      r.signedRoots = JSON.parse(JSON.stringify(list)) as typeof r.signedRoots;
+      return r;
+    };
+
+    const vectors: Record<string, Vector> = {};
+    const add = (
+      name: string,
+      description: string,
+      expect: string,
+      receipt: unknown,
+      options?: VectorOptions,
+    ): void => {
+      vectors[name] = {
+        description,
+        expect,
+        ...(options === undefined ? {} : { options }),
+        receipt,
+      };
+    };
+
+    // Sorted by node ID: peer0.org1, peer0.org2, peer1.org1.
+    const three = receiptFor(2, [org2Peer0, org1Peer1, org1Peer0]);
+    const [first, second, third] = three.signedRoots;
+    if (first === undefined || second === undefined || third === undefined) {
+      throw new Error('three signed roots');
     }
-    await writeFile(path.join(dir, 'msps.json'), `${JSON.stringify(mspsFixture, null, 2)}\n`);
-    for (const [name, vector] of Object.entries(vectors)) {
-      await writeFile(path.join(dir, `${name}.json`), `${JSON.stringify(vector, null, 2)}\n`);
+    add(
+      'valid-three-nodes',
+      'leaf 2 of 7, signed by two peers of Org1 and one of Org2',
+      'ok',
+      three,
+    );
+    add(
+      'valid-three-nodes-min-3-signatures-2-orgs',
+      'three nodes of two organisations, when the verifier demands 3 nodes of 2 organisations',
+      'ok',
+      three,
+      { signaturesMin: 3, organisationsMin: 2 },
+    );
+    add(
+      'valid-three-orgs',
+      'the last leaf (6 of 7), signed by peer0 of Org1, Org2 and Org3, demanding 3 organisations',
+      'ok',
+      receiptFor(6, [org3Peer0, org2Peer0, org1Peer0]),
+      { organisationsMin: 3 },
+    );
+    const one = receiptFor(0, [org2Peer0]);
+    add(
+      'valid-one-node',
+      'the first leaf (0 of 7), format 2 signed by peer0 of Org2 alone',
+      'ok',
+      one,
+    );
+
+    add(
+      'too-few-signatures',
+      'one node signed, the verifier demands 2',
+      'RECEIPT_E_TOO_FEW_SIGNERS',
+      one,
+      { signaturesMin: 2 },
+    );
+    add(
+      'too-few-orgs',
+      'three nodes of two organisations, the verifier demands 3 organisations',
+      'RECEIPT_E_TOO_FEW_SIGNERS',
+      three,
+      { organisationsMin: 3 },
+    );
+    add(
+      'too-few-orgs-one-org-two-peers',
+      'two peers of Org1 count as one organisation; the verifier demands 2',
+      'RECEIPT_E_TOO_FEW_SIGNERS',
+      receiptFor(2, [org1Peer0, org1Peer1]),
+      { organisationsMin: 2 },
+    );
+
+    const nth = <T>(list: readonly T[], i: number): T => {
+      const item = list[i];
+      if (item === undefined) throw new Error(`no item ${i}`);
+      return item;
+    };
+    let r = clone(three);
+    nth(r.signedRoots, 1).signature = flipBit(
+      second.signature,
+      Buffer.from(second.signature, 'base64').length - 1,
+      0,
+    );
+    add(
+      'second-signature-flipped',
+      'one bit of the second signature (peer0 of Org2) flipped; the other two are intact',
+      'RECEIPT_E_SIGNATURE_INVALID',
+      r,
+    );
+    r = clone(three);
+    nth(r.signedRoots, 2).signedAt += 1;
+    add(
+      'third-signed-at-altered',
+      'signedRoots[2].signedAt (peer1 of Org1) changed after signing',
+      'RECEIPT_E_SIGNATURE_INVALID',
+      r,
+    );
+    add(
+      'second-signer-revoked',
+      'peer0 of Org1 and peer1 of Org2, whose certificate the Org2 CRL revokes',
+      'RECEIPT_E_SIGNER_INVALID',
+      receiptFor(2, [org1Peer0, org2Peer1]),
+    );
+    add(
+      'second-signer-unknown-org',
+      'peer0 of Org1 and a peer of Rogue, an organisation that is not trusted',
+      'RECEIPT_E_SIGNER_UNKNOWN',
+      receiptFor(2, [org1Peer0, roguePeer0]),
+    );
+    add(
+      'second-signer-client',
+      'peer0 of Org1 and User1 of Org1 (NodeOU client, not peer)',
+      'RECEIPT_E_SIGNER_NOT_PEER',
+      receiptFor(2, [org1Peer0, { ...org1User, nodeId: 'zz-user1.org1.example.com' }]),
+    );
+
+    add(
+      'tree-size-mixed',
+      'the second node (peer0 of Org2) signed the root of the same ledger at tree size 6: a valid signature for another position',
+      'RECEIPT_E_ROOTS_DISAGREE',
+      withRoots(three, [first, sign(org2Peer0, { treeSize: 6 }), third]),
+    );
+    add(
+      'root-mixed',
+      'the third node (peer1 of Org1) signed another root at tree size 7',
+      'RECEIPT_E_ROOTS_DISAGREE',
+      withRoots(three, [first, second, sign(org1Peer1, { root: new Uint8Array(32).fill(7) })]),
+    );
+    add(
+      'node-repeated',
+      'peer0 of Org1 signed twice (two signedAt), listed as the same node twice',
+      'RECEIPT_E_SIGNER_REPEATED',
+      withRoots(three, [first, sign(org1Peer0, { signedAt: signedAt + 1 }), second, third]),
+    );
+    add(
+      'key-repeated',
+      'peer0 of Org1 signed again under another node ID (peer9.org1.example.com), to count twice',
+      'RECEIPT_E_SIGNER_REPEATED',
+      withRoots(three, [
+        first,
+        second,
+        third,
+        sign(org1Peer0, { nodeId: 'peer9.org1.example.com' }),
+      ]),
+    );
+
+    add(
+      'malformed-unsorted',
+      'signed roots not sorted by node ID',
+      'RECEIPT_E_MALFORMED',
+      withRoots(three, [second, first, third], false),
+    );
+    add('malformed-empty', 'signedRoots is empty', 'RECEIPT_E_MALFORMED', withRoots(three, []));
+    {
+      const rest: Partial<Mutable<ReceiptV2>> = clone(one);
+      delete rest.signedRoots;
+      add(
+        'malformed-v2-with-signed-root',
+        'format 2 with the format 1 field signedRoot instead of signedRoots',
+        'RECEIPT_E_MALFORMED',
+        { ...rest, signedRoot: first },
+      );
     }
+    r = clone(three);
+    r.proof.treeSize = 6;
+    add(
+      'proof-tree-size-other',
+      'proof.treeSize is not the signed tree size',
+      'RECEIPT_E_PROOF_INVALID',
+      r,
+    );
+
+    await writeVectors(dir, mspsFixture, vectors);
   } finally {
     await rm(work, { recursive: true, force: true });
   }
