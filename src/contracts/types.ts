@@ -29,11 +29,26 @@ export type ActionContext = {
   /** The batch time recorded by the ordering node: the only clock an app sees. */
   readonly time: number;
   readonly kv: KvWriter;
+  /** Reads any `public:` map (public data is in clear in the ledger anyway), e.g. oracle points. */
+  readonly readPublic?: (map: string, key: string) => string | undefined;
+  /**
+   * Runs another app's action in this transaction, with that app's maps; its writes are kept
+   * only if it succeeds (a failure throws its CofferError and leaves nothing behind).
+   */
+  readonly invoke?: (
+    app: string,
+    action: string,
+    args: Readonly<Record<string, unknown>>,
+    trigger: string,
+  ) => unknown;
+  /** Set when an oracle point of this feed triggered the call (see oracles.ts). */
+  readonly trigger?: string;
 };
 
 export type QueryContext = {
   readonly caller: Caller | undefined;
   readonly kv: KvView;
+  readonly readPublic?: (map: string, key: string) => string | undefined;
 };
 
 /** JSON Schema (draft 2020-12 subset) of an action's arguments, for docs and OpenAPI. */

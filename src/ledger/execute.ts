@@ -3,7 +3,14 @@
 // no clock but the batch time, no randomness, no IO. A failed check makes an invalid
 // transaction with its registry code; it never stops the batch.
 import { cofferError, isCofferError, type CofferError, type ErrorCode } from '../errors/index.js';
-import type { AppRegistry, Caller, KvWriter } from '../contracts/index.js';
+import {
+  openAppHost,
+  type ActionContext,
+  type AppHost,
+  type AppRegistry,
+  type Caller,
+  type KvWriter,
+} from '../contracts/index.js';
 import { pemCertificateRef, type Identity, type Msp } from '../msp/index.js';
 import type { ReplayWindow } from './replay.js';
 import type { WriteSet } from './store.js';
@@ -207,25 +214,36 @@ export function checkSigner(
   };
 }
 
-function runApp(
-  input: BatchInput,
-  time: number,
-  txId: string,
-  checked: Checked,
-): { result: unknown; writeSet: WriteSet } {
-  const { request, caller } = checked;
-  const app = input.apps.get(request.app);
-  const action = app?.actions[request.action];
-  if (app === undefined || action === undefined || !Object.hasOwn(app.actions, request.action)) {
-    refuse('TX_E_UNKNOWN_APP', `no action ${request.app}/${request.action} is installed`);
-  }
-  const tx = input.store.begin();
+type KvTx = Pick<KvWriter, 'get' | 'put' | 'delete'>;
+
+/** Writes buffered over a transaction, kept only on commit: a nested app call that fails. */
+function overlayOf(base: KvTx): KvTx & { readonly commit: () => void } {
+  const writes = new Map<string, { map: string; key: string; value: string | null }>();
+  const id = (map: string, key: string): string => JSON.stringify([map, key]);
+  return {
+    get: (map, key) => {
+      const write = writes.get(id(map, key));
+      return write === undefined ? base.get(map, key) : (write.value ?? undefined);
+    },
+    put: (map, key, value) => writes.set(id(map, key), { map, key, value }),
+    delete: (map, key) => writes.set(id(map, key), { map, key, value: null }),
+    commit: () => {
+      for (const { map, key, value } of writes.values()) {
+        if (value === null) base.delete(map, key);
+        else base.put(map, key, value);
+      }
+    },
+  };
+}
+
+/** An app's view of a transaction: only its own maps, any public map read-only. */
+function guardedKv(appName: string, tx: KvTx): KvWriter {
   const guard = (map: string): void => {
-    if (!appOwns(app.name, map)) {
-      refuse('APP_E_FAILED', `app ${app.name} touched map ${map}, which it does not own`);
+    if (!appOwns(appName, map)) {
+      refuse('APP_E_FAILED', `app ${appName} touched map ${map}, which it does not own`);
     }
   };
-  const kv: KvWriter = {
+  return {
     get: (map, key) => {
       guard(map);
       return tx.get(map, key);
@@ -239,27 +257,138 @@ function runApp(
       tx.delete(map, key);
     },
   };
+}
+
+/** An app failure as the transaction's outcome: app codes are kept, anything else is a bug. */
+function asInvalid(error: unknown, where: string): Invalid {
+  if (error instanceof Invalid) return error;
+  if (isCofferError(error) && /^(APP|TOKEN|STORE|ORACLE)_E_/.test(error.code)) {
+    return new Invalid(error);
+  }
+  // Anything else is a bug in the app; deterministic, so every node records the same.
+  return new Invalid(
+    cofferError(
+      'APP_E_FAILED',
+      `${where} failed: ${error instanceof Error ? error.message : String(error)}`,
+    ),
+  );
+}
+
+/** One app call, without the envelope checks: what execution and the local harness share. */
+export type AppCall = {
+  readonly app: string;
+  readonly action: string;
+  readonly args: Readonly<Record<string, unknown>>;
+  readonly caller: Caller;
+  readonly txId: string;
+  readonly time: number;
+};
+
+/**
+ * Runs one app action in a new store transaction and returns its result and write set (not
+ * applied). Throws the CofferError that makes the transaction invalid. `host` resolves app
+ * names, installed apps from the store as it is now (decision 0014).
+ */
+export function runCall(
+  store: ExecutionStore,
+  host: AppHost,
+  call: AppCall,
+  extraWrites?: (tx: KvTx) => void,
+): { result: unknown; writeSet: WriteSet } {
+  try {
+    return runCallOrRefuse(store, host, call, extraWrites);
+  } catch (error) {
+    if (error instanceof Invalid) throw error.error;
+    throw error;
+  }
+}
+
+function runCallOrRefuse(
+  store: ExecutionStore,
+  host: AppHost,
+  call: AppCall,
+  extraWrites?: (tx: KvTx) => void,
+): { result: unknown; writeSet: WriteSet } {
+  const { caller, txId, time } = call;
+  const app = host.resolve(call.app, store.read);
+  const action = app?.actions[call.action];
+  if (app === undefined || action === undefined || !Object.hasOwn(app.actions, call.action)) {
+    refuse('TX_E_UNKNOWN_APP', `no action ${call.app}/${call.action} is installed`);
+  }
+  const tx = store.begin();
+  const readPublic = (map: string, key: string): string | undefined => {
+    if (!map.startsWith('public:')) refuse('APP_E_FAILED', `map ${map} is not public`);
+    return tx.get(map, key);
+  };
+  // One app may run another's action in the same transaction (oracle triggers).
+  const invoke = (
+    target: string,
+    targetAction: string,
+    args: Readonly<Record<string, unknown>>,
+    trigger: string,
+  ): unknown => {
+    const other = host.resolve(target, store.read);
+    const handler = other?.actions[targetAction];
+    if (
+      other === undefined ||
+      handler === undefined ||
+      !Object.hasOwn(other.actions, targetAction)
+    ) {
+      throw cofferError('TX_E_UNKNOWN_APP', `no action ${target}/${targetAction} is installed`);
+    }
+    const overlay = overlayOf(tx);
+    try {
+      const result = handler.run(
+        { caller, txId, time, kv: guardedKv(other.name, overlay), readPublic, trigger },
+        args,
+      );
+      overlay.commit();
+      return result;
+    } catch (error) {
+      throw asInvalid(error, `${target}/${targetAction}`).error;
+    }
+  };
+  const context: ActionContext = {
+    caller,
+    txId,
+    time,
+    kv: guardedKv(app.name, tx),
+    readPublic,
+    invoke,
+  };
   let result: unknown;
   try {
-    result = action.run({ caller, txId, time, kv }, request.args);
+    result = action.run(context, call.args);
   } catch (error) {
-    if (error instanceof Invalid) throw error;
-    if (isCofferError(error) && /^(APP|TOKEN|STORE)_E_/.test(error.code)) throw new Invalid(error);
-    // Anything else is a bug in the app; deterministic, so every node records the same.
-    refuse(
-      'APP_E_FAILED',
-      `${app.name}/${request.action} failed: ${error instanceof Error ? error.message : String(error)}`,
-    );
+    throw asInvalid(error, `${app.name}/${call.action}`);
   }
   const encoded = JSON.stringify(result ?? null);
   if (encoded.length > resultBytesMax) {
     refuse(
       'APP_E_FAILED',
-      `${app.name}/${request.action} returned ${encoded.length} bytes; at most ${resultBytesMax}`,
+      `${app.name}/${call.action} returned ${encoded.length} bytes; at most ${resultBytesMax}`,
     );
   }
-  if (!checked.certKnown) tx.put(certsMap, request.signer.certId, checked.certPem);
+  extraWrites?.(tx);
   return { result: JSON.parse(encoded) as unknown, writeSet: tx.writeSet() };
+}
+
+function runApp(
+  input: BatchInput,
+  host: AppHost,
+  time: number,
+  txId: string,
+  checked: Checked,
+): { result: unknown; writeSet: WriteSet } {
+  const { request, caller } = checked;
+  return runCallOrRefuse(
+    input.store,
+    host,
+    { app: request.app, action: request.action, args: request.args, caller, txId, time },
+    (tx) => {
+      if (!checked.certKnown) tx.put(certsMap, request.signer.certId, checked.certPem);
+    },
+  );
 }
 
 /** Executes one ordered batch, applying each committed transaction's writes to the store. */
@@ -267,6 +396,18 @@ export function executeBatch(input: BatchInput): BatchOutput {
   const time = Math.max(input.previousTime, input.batch.time);
   input.replay.prune(time);
   const outcomes: TxOutcome[] = [];
+  // Sandboxed apps' VMs live for this batch only: every node runs the same batch from the same
+  // state, so what a reused VM has seen is the same everywhere (decision 0014).
+  const host = openAppHost(input.apps, 'execution');
+  try {
+    executeEach(input, host, time, outcomes);
+  } finally {
+    host.close();
+  }
+  return { outcomes, time };
+}
+
+function executeEach(input: BatchInput, host: AppHost, time: number, outcomes: TxOutcome[]): void {
   input.batch.envelopes.forEach((raw, index) => {
     const seqno = input.firstSeqno + index;
     let envelope: Envelope;
@@ -293,7 +434,7 @@ export function executeBatch(input: BatchInput): BatchOutput {
       if (!input.replay.add(txId, checked.request.expiresAt)) {
         refuse('TX_E_REPLAY', 'the replay window is full; retry shortly');
       }
-      const { result, writeSet } = runApp(input, time, txId, checked);
+      const { result, writeSet } = runApp(input, host, time, txId, checked);
       input.store.apply(writeSet, seqno);
       outcomes.push({
         seqno,
@@ -326,5 +467,4 @@ export function executeBatch(input: BatchInput): BatchOutput {
       });
     }
   });
-  return { outcomes, time };
 }

@@ -1,0 +1,72 @@
+// Endpoint auth policies (decision 0014): any consortium identity, an MSP role, or a Fabric
+// signature policy that one signer satisfies. The caller was already validated by its MSP at
+// this ledger position; its NodeOU role and admin flag are what Fabric's ROLE principals test.
+import { cofferError } from '../../errors/index.js';
+import { evaluatePolicy, type SignaturePolicy } from '../../msp/index.js';
+import type { Caller } from '../types.js';
+import type { CompiledEndpoint } from './manifest.js';
+
+type RoleName = 'MEMBER' | 'ADMIN' | 'CLIENT' | 'PEER' | 'ORDERER';
+
+/**
+ * Whether the caller satisfies a ROLE principal, as msp.satisfiesPrincipal decides it: MEMBER is
+ * any valid identity of the MSP, ADMIN the admin check, CLIENT/PEER/ORDERER the NodeOU role
+ * (null without NodeOUs, which Fabric also refuses).
+ */
+function satisfiesRole(caller: Caller, mspId: string, role: RoleName | number): boolean {
+  if (caller.mspId !== mspId) return false;
+  switch (role) {
+    case 'MEMBER':
+      return true;
+    case 'ADMIN':
+      return caller.isAdmin;
+    case 'CLIENT':
+      return caller.role === 'client';
+    case 'PEER':
+      return caller.role === 'peer';
+    case 'ORDERER':
+      return caller.role === 'orderer';
+    default:
+      return false;
+  }
+}
+
+export function policyAllows(policy: SignaturePolicy, caller: Caller): boolean {
+  return evaluatePolicy(policy, [{ key: `${caller.mspId}:${caller.identityId}` }], (_signer, p) =>
+    p.type === 'ROLE' ? satisfiesRole(caller, p.mspId, p.role) : false,
+  );
+}
+
+/** Throws APP_E_FORBIDDEN unless the caller may call the endpoint (trigger: the feed, if any). */
+export function authorize(
+  app: string,
+  endpoint: CompiledEndpoint,
+  caller: Caller | undefined,
+  trigger: string | undefined,
+): void {
+  const { auth } = endpoint;
+  const where = `${app}/${endpoint.name}`;
+  if (auth.kind === 'oracle') {
+    if (trigger !== auth.feed) {
+      throw cofferError(
+        'APP_E_FORBIDDEN',
+        `${where} runs only when oracle feed ${auth.feed} publishes a point`,
+      );
+    }
+    return;
+  }
+  if (trigger !== undefined) {
+    throw cofferError('APP_E_FORBIDDEN', `${where} is not triggered by oracle feeds`);
+  }
+  if (auth.kind === 'any') return;
+  const rule = auth.kind === 'role' ? auth.role : auth.policy;
+  if (caller === undefined) {
+    throw cofferError('APP_E_FORBIDDEN', `${where} requires ${rule}; the call has no MSP identity`);
+  }
+  if (endpoint.signaturePolicy === undefined || !policyAllows(endpoint.signaturePolicy, caller)) {
+    throw cofferError(
+      'APP_E_FORBIDDEN',
+      `${where} requires ${rule}; ${caller.mspId} identity ${caller.identityId.slice(0, 16)}… (role ${String(caller.role)}${caller.isAdmin ? ', admin' : ''}) does not satisfy it`,
+    );
+  }
+}
