@@ -1,4 +1,5 @@
 // Public surface of the node: start one from its configuration.
+import { createPrivateKey, createPublicKey } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import { builtInApps } from '../contracts/index.js';
@@ -41,6 +42,23 @@ async function loadConsortium(config: NodeConfig): Promise<Consortium> {
     msps.set(member.mspId, loaded.msp);
   }
   return { msps };
+}
+
+/** The keystore PEM whose key belongs to the certificate (an MSP keystore may hold several). */
+function signingKeyPem(certPem: string, keystore: readonly { readonly pem: string }[]): string {
+  const wanted = createPublicKey(certPem).export({ type: 'spki', format: 'der' });
+  for (const { pem } of keystore) {
+    try {
+      const key = createPublicKey(createPrivateKey(pem)).export({ type: 'spki', format: 'der' });
+      if (key.equals(wanted)) return pem;
+    } catch {
+      // not a private key this node can read: try the next
+    }
+  }
+  throw cofferError(
+    'MSP_E_CONFIG_NO_SIGNCERT',
+    "the node's MSP keystore holds no private key for its signing certificate",
+  );
 }
 
 /** Starts a node: consortium MSPs, its own identity, the engine, then the HTTPS API. */
@@ -160,6 +178,8 @@ export async function startNode(config: NodeConfig, logger: Logger): Promise<Run
     config.peers.length > 0 &&
     config.tlsCaFile !== undefined
   ) {
+    // Peers serve catch-up to node identities only: this node presents its MSP identity (a
+    // peer), not its TLS server certificate (which no MSP issued).
     catchUp = startCatchUp({
       engine,
       log: servedLog,
@@ -167,8 +187,8 @@ export async function startNode(config: NodeConfig, logger: Logger): Promise<Run
       msps: () => consortium.msps,
       tls: {
         ca: await readFile(config.tlsCaFile, 'utf8'),
-        cert: await readFile(config.tls.certFile, 'utf8'),
-        key: await readFile(config.tls.keyFile, 'utf8'),
+        cert: certPem,
+        key: signingKeyPem(certPem, own.folder?.signing?.keystore ?? []),
       },
       logger,
     });

@@ -3,149 +3,45 @@
 // Every node executes every batch itself: states and Merkle roots agree at every position,
 // receipts from any node verify, a node killed with -9 catches up from etcd after a restart,
 // and `coffer network down` leaves no process behind.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { clientFromProfile } from '../../src/cli/profile.js';
-import type { NetworkFile } from '../../src/cli/network.js';
 import type { Client } from '../../src/client/index.js';
 import { parseReceipt, verifyReceipt } from '../../src/ledger/receipt.js';
 import { createLedgerSecretFile } from '../../src/ledger/secret.js';
-import { loadMspFolder, type Msp } from '../../src/msp/index.js';
 import { runCoffer } from '../cli/run.js';
+import {
+  alive,
+  consortiumMsps,
+  converged,
+  networkDown,
+  networkFile,
+  networkUp,
+  startNodeProcess,
+  withClient as withOrgClient,
+  type TestNetwork,
+} from './network-support.js';
 
-let dir: string;
-let network: NetworkFile;
-const restarted: ChildProcess[] = [];
-
-const profile = (org: number): string => path.join(dir, `client-org${org}.json`);
-
-function alive(pid: number | undefined): boolean {
-  if (pid === undefined) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-async function consortium(): Promise<Map<string, Msp>> {
-  const msps = new Map<string, Msp>();
-  for (const org of [1, 2, 3]) {
-    const loaded = await loadMspFolder(
-      path.join(dir, 'crypto', 'peerOrganizations', `org${org}.coffer.local`, 'msp'),
-      { mspId: `Org${org}MSP` },
-    );
-    if (!loaded.ok) throw loaded.error;
-    msps.set(`Org${org}MSP`, loaded.msp);
-  }
-  return msps;
-}
-
-async function withClient<T>(org: number, use: (client: Client) => Promise<T>): Promise<T> {
-  const client = await clientFromProfile(profile(org));
-  try {
-    return await use(client);
-  } finally {
-    client.close();
-  }
-}
-
-/** Waits until every node has executed the same log position; returns their positions. */
-async function converged(orgs: readonly number[]) {
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    const positions = await Promise.all(
-      orgs.map((org) => withClient(org, (client) => client.position())),
-    );
-    const [first] = positions;
-    if (
-      first !== undefined &&
-      positions.every(
-        (item) =>
-          item.logPosition === first.logPosition && item.committedLogPosition === item.logPosition,
-      )
-    ) {
-      return positions;
-    }
-    if (Date.now() > deadline) throw new Error(`no convergence: ${JSON.stringify(positions)}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
-
-/** `coffer node start --config FILE` as its own process; resolves once it listens. */
-async function startNodeProcess(config: string, logLevel: string): Promise<ChildProcess> {
-  const child = spawn(
-    process.execPath,
-    [
-      path.resolve(import.meta.dirname, '../../bin/coffer'),
-      'node',
-      'start',
-      '--config',
-      config,
-      '--log-level',
-      logLevel,
-    ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  restarted.push(child);
-  await new Promise<void>((resolve, reject) => {
-    let out = '';
-    child.stdout.setEncoding('utf8');
-    child.stdout.on('data', (chunk: string) => {
-      out += chunk;
-      if (out.includes('listening on')) resolve();
-    });
-    child.once('exit', (code) => {
-      reject(new Error(`node ${config} exited (${String(code)}): ${out}`));
-    });
-  });
-  return child;
-}
+let network: TestNetwork;
+const withClient = <T>(org: number, use: (client: Client) => Promise<T>): Promise<T> =>
+  withOrgClient(network, org, use);
 
 beforeAll(async () => {
-  dir = await mkdtemp(path.join(tmpdir(), 'coffer-network-'));
-  const up = await runCoffer(['network', 'up', '--nodes', '3', '--dir', dir, '--json']);
-  expect(up.code, up.stderr + up.stdout).toBe(0);
-  const ready = up.stdout
-    .split('\n')
-    .map((line) => {
-      try {
-        return JSON.parse(line) as NetworkFile & { event?: string };
-      } catch {
-        return undefined;
-      }
-    })
-    .find((line) => line?.event === 'ready');
-  if (ready === undefined) throw new Error(`no ready line: ${up.stdout}`);
-  network = ready;
+  network = await networkUp();
 }, 120_000);
 
 afterAll(async () => {
-  for (const child of restarted) if (child.exitCode === null) child.kill('SIGKILL');
-  const down = await runCoffer(['network', 'down', '--dir', dir]);
-  expect(down.code, down.stderr).toBe(0);
-  const pids = [
-    network.supervisorPid,
-    ...network.nodes.map((node) => node.pid),
-    ...network.etcd.map((member) => member.pid),
-  ];
-  // Nothing is left running.
-  expect(pids.filter((pid) => alive(pid))).toEqual([]);
-  await rm(dir, { recursive: true, force: true });
+  await networkDown(network);
 }, 60_000);
 
 describe('coffer network (3 organisations, etcd ordering)', () => {
   it('runs an etcd member and a node per organisation, and refuses a second up', async () => {
-    expect(network.nodes.map((node) => node.mspId)).toEqual(['Org1MSP', 'Org2MSP', 'Org3MSP']);
-    expect(network.etcd).toHaveLength(3);
-    for (const pid of [...network.nodes, ...network.etcd].map((item) => item.pid)) {
+    expect(network.file.nodes.map((node) => node.mspId)).toEqual(['Org1MSP', 'Org2MSP', 'Org3MSP']);
+    expect(network.file.etcd).toHaveLength(3);
+    for (const pid of [...network.file.nodes, ...network.file.etcd].map((item) => item.pid)) {
       expect(alive(pid)).toBe(true);
     }
-    const again = await runCoffer(['network', 'up', '--nodes', '3', '--dir', dir]);
+    const again = await runCoffer(['network', 'up', '--nodes', '3', '--dir', network.dir]);
     expect(again.code).not.toBe(0);
     expect(again.stderr).toContain('NETWORK_E_RUNNING');
   });
@@ -165,11 +61,11 @@ describe('coffer network (3 organisations, etcd ordering)', () => {
       expect(put.status).toBe('Committed');
       txIds.push(put.txId);
     }
-    const positions = await converged([1, 2, 3]);
+    const positions = await converged(network, [1, 2, 3]);
     expect(new Set(positions.map((item) => item.root)).size).toBe(1);
     expect(new Set(positions.map((item) => item.seqno)).size).toBe(1);
     // coffer status: every node, no lag, etcd with a leader, a signature entry.
-    const status = await runCoffer(['status', '--dir', dir, '--json']);
+    const status = await runCoffer(['status', '--dir', network.dir, '--json']);
     expect(status.code, status.stderr + status.stdout).toBe(0);
     const report = JSON.parse(status.stdout) as {
       healthy: boolean;
@@ -193,7 +89,7 @@ describe('coffer network (3 organisations, etcd ordering)', () => {
       expect(row.status.ordering.kind).toBe('etcd');
       expect(row.status.ordering.leader?.name).toMatch(/^etcd-org[123]$/);
     }
-    const text = await runCoffer(['status', '--dir', dir]);
+    const text = await runCoffer(['status', '--dir', network.dir]);
     expect(text.stdout).toMatch(
       /org2-peer0: applied seqno \d+ .* lag 0, healthy; etcd 3\/3 members up, leader etcd-org\d/,
     );
@@ -209,7 +105,7 @@ describe('coffer network (3 organisations, etcd ordering)', () => {
       });
     }
     // A transaction submitted to Org1's node, its receipt from Org2's node and Org3's.
-    const msps = await consortium();
+    const msps = await consortiumMsps(network);
     const [first] = txIds;
     if (first === undefined) throw new Error('no transaction');
     for (const org of [2, 3]) {
@@ -224,7 +120,7 @@ describe('coffer network (3 organisations, etcd ordering)', () => {
   });
 
   it('a node killed with -9 catches up from etcd after a restart, with the same root', async () => {
-    const victim = network.nodes[1];
+    const victim = network.file.nodes[1];
     if (victim?.pid === undefined) throw new Error('no node 2');
     process.kill(victim.pid, 'SIGKILL');
     while (alive(victim.pid)) await new Promise((resolve) => setTimeout(resolve, 50));
@@ -245,8 +141,8 @@ describe('coffer network (3 organisations, etcd ordering)', () => {
       expect(put.status).toBe('Committed');
       during.push(put.txId);
     }
-    await startNodeProcess(victim.config, 'warn');
-    const positions = await converged([1, 2, 3]);
+    await startNodeProcess(network, victim.config, 'warn');
+    const positions = await converged(network, [1, 2, 3]);
     expect(new Set(positions.map((item) => item.root)).size).toBe(1);
     await withClient(2, async (client) => {
       for (const txId of during) expect((await client.status(txId)).status).toBe('Committed');
@@ -274,15 +170,15 @@ describe('coffer network (3 organisations, etcd ordering)', () => {
   it('a node whose roots disagree with its peers stops with NODE_E_DIVERGED; the others carry on and name it', async () => {
     // Org3's node restarted with another ledger secret: its private-write ciphertexts, so its
     // entries and roots, differ from the others' (a misconfiguration standing in for a bug).
-    const rogue = network.nodes[2];
+    const rogue = network.file.nodes[2];
     if (rogue?.pid === undefined) throw new Error('no node 3');
     process.kill(rogue.pid, 'SIGKILL');
     while (alive(rogue.pid)) await new Promise((resolve) => setTimeout(resolve, 50));
-    const secret = path.join(dir, 'rogue.secret');
+    const secret = path.join(network.dir, 'rogue.secret');
     await createLedgerSecretFile(secret);
     const config = JSON.parse(await readFile(rogue.config, 'utf8')) as Record<string, unknown>;
     await writeFile(rogue.config, JSON.stringify({ ...config, ledgerSecretFile: secret }));
-    await startNodeProcess(rogue.config, 'fatal');
+    await startNodeProcess(network, rogue.config, 'fatal');
     type Status = {
       health: { ok: boolean; reason?: string };
       peers: { nodeId: string; state: string }[];
@@ -346,9 +242,7 @@ describe('coffer network (3 organisations, etcd ordering)', () => {
         },
       ),
     );
-    const current = JSON.parse(
-      await readFile(path.join(dir, 'network.json'), 'utf8'),
-    ) as NetworkFile;
+    const current = await networkFile(network);
     const victims = current.etcd.slice(0, 2);
     for (const member of victims) {
       if (member.pid !== undefined) process.kill(member.pid, 'SIGKILL');
@@ -399,7 +293,7 @@ describe('coffer network (3 organisations, etcd ordering)', () => {
       }
     }
     expect(committed).toBe(true);
-    const positions = await converged([1, 2]);
+    const positions = await converged(network, [1, 2]);
     expect(new Set(positions.map((item) => item.root)).size).toBe(1);
   }, 120_000);
 });
