@@ -27,6 +27,7 @@ Usage:
   coffer ledger verify DIR [--json]         check a node's ledger files, name the first damage
   coffer crypto generate --config FILE --output DIR
   coffer crypto revoke --org-dir DIR --cert CERT.pem
+  coffer app build|install|call|list        sandboxed apps: bundle, install, call (see README)
   coffer help                               this text
 
 Run \`coffer <command> --help\` for the options of one command.`;
@@ -42,6 +43,7 @@ const commands: Record<string, () => Promise<Command>> = {
   query: async () => (await import('./tx.js')).queryCommand,
   receipt: async () => (await import('./receipt.js')).receiptCommand,
   ledger: async () => (await import('./ledger.js')).ledgerCommand,
+  app: async () => (await import('./app.js')).appCommand,
 };
 
 const processIo: CommandIo = {

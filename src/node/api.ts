@@ -10,6 +10,7 @@ import type { AppRegistry, Caller } from '../contracts/index.js';
 import { appOwns, type Consortium } from '../ledger/execute.js';
 import { batchEnvelopesMax, envelopeFromJson, requestBytesMax } from '../ledger/tx.js';
 import { encodePem, guardTlsServer, type Msp } from '../msp/index.js';
+import { registerAppRoutes } from './app-routes.js';
 import type { Engine } from './engine.js';
 
 /** Largest HTTP body: a full batch of the largest envelopes, base64-encoded. */
@@ -608,6 +609,7 @@ export async function createApi(options: ApiOptions): Promise<ApiServer> {
     }),
   );
 
+  registerAppRoutes(app, { engine, msps, apps: options.apps });
   app.get('/v1/openapi.json', { schema: { hide: true } }, () => app.swagger());
 
   await app.ready();

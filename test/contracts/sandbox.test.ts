@@ -2,30 +2,7 @@
 // upgrade, auth policies, limits, malformed bundles, readonly endpoints and schemas.
 import { describe, expect, it } from 'vitest';
 import { createAppHarness, type HarnessOutcome } from '../../src/contracts/harness.js';
-import { bundleFormat } from '../../src/contracts/index.js';
-
-type Endpoints = Record<string, Record<string, unknown>>;
-
-const anyObject = { type: 'object' };
-const rw = (extra: Record<string, unknown> = {}) => ({
-  mode: 'readwrite',
-  auth: { kind: 'any' },
-  input: anyObject,
-  output: {},
-  ...extra,
-});
-
-export function bundle(
-  code: string,
-  endpoints: Endpoints,
-  manifest: Record<string, unknown> = {},
-): Record<string, unknown> {
-  return {
-    format: bundleFormat,
-    manifest: { name: 'demo', version: '1.0.0', summary: 'test app', endpoints, ...manifest },
-    code,
-  };
-}
+import { bundle, rw, type Endpoints } from './helpers.js';
 
 const counterCode = `
 const app = require('@coffer/app');

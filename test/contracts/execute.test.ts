@@ -1,0 +1,173 @@
+// Sandboxed apps inside executeBatch, with real MSP identities and signed envelopes: install by
+// an admin, calls from every organisation, and determinism — the same batches executed on two
+// fresh nodes give byte-identical outcomes and write sets, runaway calls included.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { signEnvelope } from '../../src/client/envelope.js';
+import {
+  identityFromMspFolder,
+  type ClientIdentity,
+  type Signer,
+} from '../../src/client/signer.js';
+import { builtInApps } from '../../src/contracts/index.js';
+import { executeBatch, type Consortium, type TxOutcome } from '../../src/ledger/execute.js';
+import { createReplayWindow } from '../../src/ledger/replay.js';
+import { createStore } from '../../src/ledger/store.js';
+import { envelopeToJson } from '../../src/ledger/tx.js';
+import { generateCryptoMaterial } from '../../src/msp/cryptogen/index.js';
+import { loadMspFolder, type Msp } from '../../src/msp/index.js';
+import { bundle, rw } from './helpers.js';
+
+let work: string;
+let consortium: Consortium;
+const members = new Map<string, { identity: ClientIdentity; signer: Signer }>();
+const t0 = 1_800_000_000_000;
+
+beforeAll(async () => {
+  work = await mkdtemp(path.join(tmpdir(), 'coffer-apps-exec-'));
+  await generateCryptoMaterial({
+    config: `PeerOrgs:\n${[1, 2]
+      .map(
+        (n) =>
+          `  - Name: Org${n}\n    Domain: org${n}.example.com\n    EnableNodeOUs: true\n    Users: { Count: 1 }\n`,
+      )
+      .join('')}`,
+    outputDir: work,
+  });
+  const msps = new Map<string, Msp>();
+  for (const n of [1, 2]) {
+    const org = path.join(work, 'peerOrganizations', `org${n}.example.com`);
+    const loaded = await loadMspFolder(path.join(org, 'msp'), { mspId: `Org${n}MSP` });
+    if (!loaded.ok) throw loaded.error;
+    msps.set(`Org${n}MSP`, loaded.msp);
+    for (const user of ['Admin', 'User1']) {
+      const dir = path.join(org, 'users', `${user}@org${n}.example.com`, 'msp');
+      members.set(`Org${n}.${user}`, await identityFromMspFolder(dir, `Org${n}MSP`));
+    }
+  }
+  consortium = { msps };
+});
+
+afterAll(async () => {
+  await rm(work, { recursive: true, force: true });
+});
+
+async function envelope(
+  who: string,
+  app: string,
+  action: string,
+  args: Record<string, unknown>,
+  nonce: number,
+) {
+  const member = members.get(who);
+  if (member === undefined) throw new Error(who);
+  const signed = await signEnvelope({ app, action, args, ...member, now: t0 + nonce });
+  return envelopeToJson(signed.envelope);
+}
+
+function newNode() {
+  const node = { store: createStore(), replay: createReplayWindow(), seqno: 1, time: 0 };
+  const run = (envelopes: unknown[], time: number): TxOutcome[] => {
+    const output = executeBatch({
+      store: node.store,
+      replay: node.replay,
+      batch: { time, envelopes },
+      firstSeqno: node.seqno,
+      previousTime: node.time,
+      consortium,
+      apps: builtInApps(),
+      preVerified: new Map(),
+    });
+    node.seqno += output.outcomes.length;
+    node.time = output.time;
+    return [...output.outcomes];
+  };
+  return { ...node, run };
+}
+
+const appCode = `const app = require('@coffer/app');
+  exports.bump = (args) => {
+    const m = app.map('n');
+    const next = Number(m.get(args.k) ?? '0') + 1;
+    m.put(args.k, String(next));
+    app.publicMap('who').putJson(args.k, { by: app.caller().mspId, at: app.time(), r: Math.random() });
+    return { next, r: app.random() };
+  };
+  exports.spin = () => { app.map('n').put('spin', 'x'); let i = 0; for (;;) i++; };
+  exports.grab = () => { const a = []; for (;;) a.push(new Array(1000).fill(7)); };`;
+
+describe('sandboxed apps in executeBatch', () => {
+  it('installs by an admin only, then every organisation calls; two nodes agree byte for byte', async () => {
+    const appBundle = bundle(appCode, {
+      bump: rw({
+        input: { type: 'object', required: ['k'], properties: { k: { type: 'string' } } },
+      }),
+      spin: rw(),
+      grab: rw(),
+    });
+    const batches: [unknown[], number][] = [
+      [
+        [
+          await envelope('Org1.User1', 'apps', 'install', { bundle: appBundle }, 1),
+          await envelope('Org2.Admin', 'apps', 'install', { bundle: appBundle }, 2),
+          await envelope('Org1.User1', 'demo', 'bump', { k: 'a' }, 3),
+        ],
+        t0 + 10,
+      ],
+      [
+        [
+          await envelope('Org1.User1', 'demo', 'bump', { k: 'a' }, 4),
+          await envelope('Org2.User1', 'demo', 'spin', {}, 5),
+          await envelope('Org2.User1', 'demo', 'bump', { k: 'a' }, 6),
+          await envelope('Org1.User1', 'demo', 'grab', {}, 7),
+          await envelope('Org2.User1', 'demo', 'bump', { k: 'b' }, 8),
+          await envelope('Org2.User1', 'demo', 'bump', {}, 9),
+        ],
+        t0 + 20,
+      ],
+    ];
+    const nodeA = newNode();
+    const nodeB = newNode();
+    const outcomesA = batches.flatMap(([envelopes, time]) => nodeA.run(envelopes, time));
+    const outcomesB = batches.flatMap(([envelopes, time]) => nodeB.run(envelopes, time));
+    expect(outcomesA.map((outcome) => outcome.code ?? outcome.status)).toEqual([
+      'APP_E_FORBIDDEN',
+      'committed',
+      'committed',
+      'committed',
+      'APP_E_CPU_LIMIT',
+      'committed',
+      'APP_E_MEMORY_LIMIT',
+      'committed',
+      'APP_E_INVALID_ARGS',
+    ]);
+    expect(outcomesA[5]?.result).toMatchObject({ next: 3 });
+    expect(nodeA.store.read('demo.n', 'spin')).toBeUndefined();
+    // Byte-identical outcomes: results, messages and write sets.
+    expect(JSON.stringify(outcomesB)).toBe(JSON.stringify(outcomesA));
+    expect(nodeB.store.read('public:demo.who', 'a')).toBe(nodeA.store.read('public:demo.who', 'a'));
+  });
+
+  it('runs the version installed at the transaction position', async () => {
+    const v1 = bundle(appCode, { bump: rw() });
+    const v2 = bundle(appCode.replace('+ 1;', '+ 100;'), { bump: rw() }, { version: '2.0.0' });
+    const node = newNode();
+    const outcomes = node.run(
+      [
+        await envelope('Org1.Admin', 'apps', 'install', { bundle: v1 }, 11),
+        await envelope('Org1.User1', 'demo', 'bump', { k: 'a' }, 12),
+        await envelope('Org2.Admin', 'apps', 'install', { bundle: v2 }, 13),
+        await envelope('Org1.User1', 'demo', 'bump', { k: 'a' }, 14),
+      ],
+      t0 + 30,
+    );
+    expect(outcomes.map((outcome) => outcome.result)).toMatchObject([
+      { version: '1.0.0' },
+      { next: 1 },
+      { version: '2.0.0', previousVersion: '1.0.0' },
+      { next: 101 },
+    ]);
+  });
+});
