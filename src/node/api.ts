@@ -11,7 +11,8 @@ import { appOwns, type Consortium } from '../ledger/execute.js';
 import { batchEnvelopesMax, envelopeFromJson, requestBytesMax } from '../ledger/tx.js';
 import { encodePem, guardTlsServer, type Msp } from '../msp/index.js';
 import { registerAppRoutes } from './app-routes.js';
-import type { Engine } from './engine.js';
+import type { Receipt, SignedRoot } from '../ledger/receipt.js';
+import type { Engine, TxStatus } from './engine.js';
 
 /** Largest HTTP body: a full batch of the largest envelopes, base64-encoded. */
 export const httpBodyBytesMax = 16 * 1024 * 1024;
@@ -31,6 +32,13 @@ export type ApiOptions = {
   readonly orderingStatus?: () => Promise<object>;
   /** What this node knows of its peers' roots (divergence detection). */
   readonly peers?: () => readonly object[];
+  /** Peers' signed roots for receipts that carry several nodes' signatures (peers.ts). */
+  readonly peerRoots?: () =>
+    | {
+        readonly commonTreeSize: () => number | undefined;
+        readonly rootsAt: (treeSize: number) => Promise<readonly SignedRoot[]>;
+      }
+    | undefined;
   /** Serves a behind peer's catch-up (catchup.ts); absent on the embedded log. */
   readonly catchUp?: (fromPosition: number, treeSize: number) => Promise<object>;
 };
@@ -162,6 +170,28 @@ export type ApiServer = {
 
 export async function createApi(options: ApiOptions): Promise<ApiServer> {
   const { engine } = options;
+
+  /**
+   * A receipt signed by as many nodes as possible: against the newest signature entry every
+   * peer has signed when it covers the transaction, else this node's newest (peers that
+   * signed that one too are included).
+   */
+  const receiptWithPeers = async (txId: string, status: TxStatus): Promise<Receipt | undefined> => {
+    const peers = options.peerRoots?.();
+    const own = engine.lastSignedRoot();
+    if (peers === undefined || own === undefined || !('seqno' in status)) {
+      return engine.receipt(txId);
+    }
+    const common = peers.commonTreeSize();
+    const treeSize =
+      common !== undefined &&
+      common >= status.seqno &&
+      common <= own.treeSize &&
+      (await engine.signedRootAt(common)) !== undefined
+        ? common
+        : own.treeSize;
+    return engine.receipt(txId, { treeSize, peerRoots: await peers.rootsAt(treeSize) });
+  };
   const msps = (): ReadonlyMap<string, Msp> => options.consortium().msps;
   const app = Fastify({
     https: {
@@ -334,7 +364,7 @@ export async function createApi(options: ApiOptions): Promise<ApiServer> {
     {
       schema: {
         summary:
-          'Receipt of a committed (or invalid) transaction: verify it offline with `coffer receipt verify`',
+          "Receipt of a committed (or invalid) transaction, with this node's signed root and the peers' signed roots of the same signature entry: verify it offline with `coffer receipt verify` (--min-orgs to demand several organisations)",
         params: {
           type: 'object',
           properties: { txId: { type: 'string', pattern: '^[0-9a-f]{64}$' } },
@@ -350,7 +380,7 @@ export async function createApi(options: ApiOptions): Promise<ApiServer> {
           reply,
           cofferError('NODE_E_NOT_FOUND', `transaction ${txId} is not known to this node`),
         );
-      const receipt = await engine.receipt(txId);
+      const receipt = await receiptWithPeers(txId, status);
       if (receipt === undefined) {
         return sendError(
           reply,

@@ -24,6 +24,7 @@ import {
 } from '../ledger/merkle.js';
 import {
   createReceipt,
+  signedRootsForReceipt,
   signRoot,
   type Receipt,
   type RootSigner,
@@ -138,6 +139,11 @@ export type SubmitOutcome =
   | { readonly ok: true; readonly txId: string }
   | { readonly ok: false; readonly error: CofferError; readonly retryAfterMs?: number };
 
+export type ReceiptOptions = {
+  readonly treeSize?: number;
+  readonly peerRoots?: readonly SignedRoot[];
+};
+
 export type Position = {
   readonly seqno: number;
   /** Hex Merkle root over entries 1..seqno. */
@@ -153,7 +159,11 @@ export type Engine = {
   readonly status: (txId: string) => Promise<TxStatus>;
   /** Resolves when the transaction is Committed or Invalid (or after timeoutMs with the current status). */
   readonly waitFor: (txId: string, timeoutMs: number) => Promise<TxStatus>;
-  readonly receipt: (txId: string) => Promise<Receipt | undefined>;
+  /**
+   * A receipt against this node's signature entry of `options.treeSize` (default: the newest),
+   * carrying the peers' signed roots of the same entry that verify (`signedRootsForReceipt`).
+   */
+  readonly receipt: (txId: string, options?: ReceiptOptions) => Promise<Receipt | undefined>;
   readonly store: () => Store;
   readonly position: () => Position;
   /** The newest signature entry's signed root (undefined before the first). */
@@ -914,19 +924,22 @@ async function startLocked(options: EngineOptions): Promise<Engine> {
     return undefined;
   };
 
-  const receipt = async (txId: string): Promise<Receipt | undefined> => {
+  const receipt = async (
+    txId: string,
+    choice: ReceiptOptions = {},
+  ): Promise<Receipt | undefined> => {
     const known = await status(txId);
-    if ((known.status !== 'Committed' && known.status !== 'Invalid') || signedRoot === undefined)
-      return undefined;
-    if (known.seqno > signedRoot.treeSize) return undefined;
+    if (known.status !== 'Committed' && known.status !== 'Invalid') return undefined;
+    const own = choice.treeSize === undefined ? signedRoot : await signedRootAt(choice.treeSize);
+    if (own === undefined || known.seqno > own.treeSize) return undefined;
     const entry = await entryAt(known.seqno);
     if (entry === undefined) return undefined;
     return createReceipt({
       txId,
       entry,
       leafIndex: known.seqno - 1,
-      proof: tree.inclusionProof(known.seqno - 1, signedRoot.treeSize),
-      signedRoot,
+      proof: tree.inclusionProof(known.seqno - 1, own.treeSize),
+      signedRoots: signedRootsForReceipt(own, choice.peerRoots ?? [], options.consortium().msps),
     });
   };
 

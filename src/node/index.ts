@@ -146,6 +146,7 @@ export async function startNode(config: NodeConfig, logger: Logger): Promise<Run
       nodeId: config.nodeId,
       ...(etcdLog === undefined ? {} : { orderingStatus: etcdLog.status }),
       peers: () => peerWatch?.peers() ?? [],
+      peerRoots: () => peerWatch,
       ...(servedLog === undefined
         ? {}
         : {

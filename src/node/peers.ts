@@ -16,6 +16,8 @@ import type { Engine } from './engine.js';
 export const peerCheckIntervalMsDefault = 2000;
 /** A peer call that takes longer than this counts as unreachable. */
 export const peerCallTimeoutMs = 5000;
+/** Tree sizes whose peer roots are remembered for receipts. */
+export const peerRootsCachedMax = 256;
 /** Largest peer answer read, in bytes. */
 export const peerAnswerBytesMax = 256 * 1024;
 
@@ -35,6 +37,13 @@ export type PeerView = {
 
 export type PeerWatch = {
   readonly peers: () => readonly PeerView[];
+  /**
+   * The newest tree size every peer has signed, as last seen (undefined until each peer has
+   * been seen signing one): a receipt against it can carry every node's signature.
+   */
+  readonly commonTreeSize: () => number | undefined;
+  /** The peers' signed roots at `treeSize` (those that answer; remembered per tree size). */
+  readonly rootsAt: (treeSize: number) => Promise<readonly SignedRoot[]>;
   readonly checkNow: () => Promise<void>;
   readonly stop: () => void;
 };
@@ -191,8 +200,51 @@ export function startPeerWatch(options: PeerWatchOptions): PeerWatch {
   }, options.intervalMs ?? peerCheckIntervalMsDefault);
   timer.unref();
 
+  // Peers' roots for receipts, by tree size. A peer that had not signed a size yet may have
+  // since: a size some peer missed is asked again after a signature interval or so.
+  const rootsCache = new Map<number, { at: number; roots: readonly SignedRoot[] }>();
+  const rootsAt = async (treeSize: number): Promise<readonly SignedRoot[]> => {
+    const cached = rootsCache.get(treeSize);
+    if (
+      cached !== undefined &&
+      (cached.roots.length === options.peers.length || Date.now() - cached.at < 200)
+    ) {
+      return cached.roots;
+    }
+    const answers = await Promise.all(
+      options.peers.map(async (peer) => {
+        try {
+          const answer = await getJson(agent, `${peer.url}/v1/roots/${String(treeSize)}`);
+          return answer.status === 200 ? [answer.body as SignedRoot] : [];
+        } catch {
+          return [];
+        }
+      }),
+    );
+    const roots = answers.flat();
+    rootsCache.delete(treeSize);
+    rootsCache.set(treeSize, { at: Date.now(), roots });
+    if (rootsCache.size > peerRootsCachedMax) {
+      const oldest = rootsCache.keys().next();
+      if (oldest.done !== true) rootsCache.delete(oldest.value);
+    }
+    return roots;
+  };
+
+  const commonTreeSize = (): number | undefined => {
+    let common: number | undefined;
+    for (const view of views.values()) {
+      if ((view.state !== 'agrees' && view.state !== 'ahead') || view.treeSize === undefined)
+        return undefined;
+      common = common === undefined ? view.treeSize : Math.min(common, view.treeSize);
+    }
+    return common;
+  };
+
   return {
     peers: () => [...views.values()],
+    commonTreeSize,
+    rootsAt,
     checkNow,
     stop: () => {
       clearInterval(timer);

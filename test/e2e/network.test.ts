@@ -117,6 +117,17 @@ describe('coffer network (3 organisations, etcd ordering)', () => {
       const check = verifyReceipt(parseReceipt(receipt), msps);
       expect(check.ok, check.ok ? '' : check.error.message).toBe(true);
     }
+    // Once the peers have compared roots, a receipt carries every organisation's signature of
+    // the same signature entry, and a verifier can demand all three.
+    const deadline = Date.now() + 20_000;
+    let signers: readonly string[] = [];
+    while (signers.length < 3 && Date.now() < deadline) {
+      const receipt = parseReceipt(await withClient(1, (client) => client.receipt(first)));
+      const check = verifyReceipt(receipt, msps, { organisationsMin: 3 });
+      signers = check.ok ? check.value.signers.map((signer) => signer.nodeId) : [];
+      if (signers.length < 3) await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+    expect([...signers].sort()).toEqual(['org1-peer0', 'org2-peer0', 'org3-peer0']);
   });
 
   it('a node killed with -9 catches up from etcd after a restart, with the same root', async () => {
