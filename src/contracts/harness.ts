@@ -8,7 +8,7 @@ import { appOwns, runCall } from '../ledger/execute.js';
 import { createStore, type Store, type WriteSet } from '../ledger/store.js';
 import { builtInApps } from './index.js';
 import { openAppHost } from './sandbox/installed.js';
-import type { Caller, CallerRole } from './types.js';
+import type { App, Caller, CallerRole } from './types.js';
 
 export type HarnessOutcome =
   | { readonly status: 'committed'; readonly result: unknown; readonly writeSet: WriteSet }
@@ -42,9 +42,14 @@ export type AppHarness = {
   readonly now: () => number;
 };
 
-export function createAppHarness(options: { readonly startTime?: number } = {}): AppHarness {
+export function createAppHarness(
+  options: { readonly startTime?: number; readonly extraApps?: readonly App[] } = {},
+): AppHarness {
   const store = createStore();
-  const apps = builtInApps();
+  const apps = new Map([
+    ...builtInApps(),
+    ...(options.extraApps ?? []).map((app) => [app.name, app] as const),
+  ]);
   let time = options.startTime ?? 1_800_000_000_000;
   let seqno = 0;
   const caller = (mspId: string, role: CallerRole = 'client', name: string = role): Caller => ({
