@@ -39,7 +39,7 @@ import {
 } from '../ledger/secret.js';
 import { loadLatestSnapshot, writeSnapshot } from '../ledger/snapshot.js';
 import { catchUpTxIndex, openTxIndex } from '../ledger/tx-index.js';
-import { createStore, type Store } from '../ledger/store.js';
+import { createStore, type Store, type WriteSet } from '../ledger/store.js';
 import {
   batchEnvelopesMax,
   decodeBatch,
@@ -85,7 +85,15 @@ assert(
 export type EngineOptions = {
   readonly dataDir: string;
   readonly nodeId: string;
+  /** The consortium configuration, when the ledger does not hold it (no `governed`). */
   readonly consortium: () => Consortium;
+  /**
+   * The consortium configuration lives in the ledger (governance, issue 6): an empty ledger
+   * starts with a genesis entry holding these writes, and the consortium in force for a batch
+   * is `consortiumOf` the state after the previous batches (changes take effect from the next
+   * batch). Without it, `consortium` is fixed.
+   */
+  readonly governed?: GovernedOptions;
   readonly apps: AppRegistry;
   /** The node's own signing identity (a peer of its MSP): signs Merkle roots. */
   readonly rootSigner: RootSigner;
@@ -117,6 +125,15 @@ export type EngineOptions = {
    * verified at submission.
    */
   readonly verifier?: SignatureVerifier;
+};
+
+export type GovernedOptions = {
+  /** The genesis configuration (recorded in the entry) and the writes that store it. */
+  readonly genesis: { readonly config: unknown; readonly writes: WriteSet };
+  /** The map whose writes change the consortium configuration. */
+  readonly configMap: string;
+  /** The consortium the state describes; throws if it describes none (a bug upstream). */
+  readonly consortiumOf: (read: (map: string, key: string) => string | undefined) => Consortium;
 };
 
 export type TxStatus =
@@ -185,6 +202,8 @@ export type Engine = {
   readonly entriesFrom: (from: number) => AsyncGenerator<LedgerLeaf>;
   /** Resolves once the executor has run every batch the log has committed so far. */
   readonly idle: () => Promise<void>;
+  /** The consortium configuration in force for the next batch. */
+  readonly consortium: () => Consortium;
   /** Stops executing and accepting transactions for good, saying why (e.g. divergence). */
   readonly halt: (error: CofferError) => void;
   readonly health: () => { readonly ok: boolean; readonly reason?: string };
@@ -374,6 +393,15 @@ async function startLocked(options: EngineOptions): Promise<Engine> {
     throw error;
   }
 
+  // ---- the consortium in force ------------------------------------------------------------------
+  let governedConsortium: Consortium | undefined;
+  const consortiumNow = (): Consortium => governedConsortium ?? options.consortium();
+  const refreshConsortium = (): void => {
+    if (options.governed === undefined || tree.size() === 0) return;
+    governedConsortium = options.governed.consortiumOf(store.read);
+  };
+  refreshConsortium();
+
   // ---- bookkeeping (not state) ----------------------------------------------------------------
   const statuses = new Map<string, TxStatus>();
   const waiters = new Map<string, ((status: TxStatus) => void)[]>();
@@ -553,7 +581,7 @@ async function startLocked(options: EngineOptions): Promise<Engine> {
       batch,
       firstSeqno: tree.size() + 1,
       previousTime: time,
-      consortium: options.consortium(),
+      consortium: consortiumNow(),
       apps: options.apps,
       preVerified,
     });
@@ -582,6 +610,17 @@ async function startLocked(options: EngineOptions): Promise<Engine> {
     }
     await txIndex.add(indexed, tree.size());
     logPosition = position;
+    const configMap = options.governed?.configMap;
+    if (
+      configMap !== undefined &&
+      output.outcomes.some((outcome) => outcome.writeSet.some((write) => write.map === configMap))
+    ) {
+      refreshConsortium();
+      logger.info(
+        { seqno: tree.size() },
+        'consortium configuration changed; in force from the next batch',
+      );
+    }
     const unsigned = tree.size() - lastMarkerSeqno;
     if (
       unsigned >= signatureIntervalTx ||
@@ -601,8 +640,30 @@ async function startLocked(options: EngineOptions): Promise<Engine> {
     rerunRequested = false;
     return requested;
   };
+  /** An empty governed ledger starts with the genesis entry (seqno 1), the same on every node. */
+  const writeGenesis = async (governed: GovernedOptions): Promise<void> => {
+    const writes = governed.genesis.writes;
+    if (writes.some((write) => !write.map.startsWith('public:') || write.value === null)) {
+      throw cofferError('NODE_E_FAILED', 'genesis writes must put values in public maps');
+    }
+    const leaf = canonicalBytes({
+      type: 'genesis',
+      seqno: 1,
+      txId: null,
+      config: governed.genesis.config,
+      writes: { public: writes.map((write) => [write.map, write.key, write.value]) },
+    });
+    store.apply(writes, 1);
+    tree.append(leafHash(leaf));
+    await writeLedger(() => ledger.append(1, 'tx', leaf));
+    keepRecent(1, null, leaf);
+    refreshConsortium();
+    logger.info({ members: consortiumNow().msps.size }, 'genesis entry written (seqno 1)');
+  };
+
   const drain = async (): Promise<void> => {
     try {
+      if (tree.size() === 0 && options.governed !== undefined) await writeGenesis(options.governed);
       while (!stopping && failure === undefined && logPosition < log.committedPosition()) {
         const entries = await log.read(logPosition + 1, executeReadBatchesMax);
         if (entries.length === 0) break;
@@ -755,7 +816,7 @@ async function startLocked(options: EngineOptions): Promise<Engine> {
     }
     if (replay.has(txId) || pendingIds.has(txId))
       return refused(cofferError('TX_E_REPLAY', `transaction ${txId} was already submitted`));
-    const signer = checkSigner(options.consortium(), store.read, request, envelope, false);
+    const signer = checkSigner(consortiumNow(), store.read, request, envelope, false);
     return signer.ok ? { ok: true, request, signer } : refused(signer.error);
   };
 
@@ -939,7 +1000,7 @@ async function startLocked(options: EngineOptions): Promise<Engine> {
       entry,
       leafIndex: known.seqno - 1,
       proof: tree.inclusionProof(known.seqno - 1, own.treeSize),
-      signedRoots: signedRootsForReceipt(own, choice.peerRoots ?? [], options.consortium().msps),
+      signedRoots: signedRootsForReceipt(own, choice.peerRoots ?? [], consortiumNow().msps),
     });
   };
 
@@ -961,6 +1022,7 @@ async function startLocked(options: EngineOptions): Promise<Engine> {
       Number.isSafeInteger(treeSize) && treeSize >= 1 && treeSize <= tree.size()
         ? Buffer.from(tree.root(treeSize)).toString('hex')
         : undefined,
+    consortium: consortiumNow,
     halt: (error) => {
       if (failure !== undefined) return;
       failure = error;
