@@ -130,12 +130,14 @@ export const prelude = String.raw`(function (host, appModule) {
     seen.add(value);
     Object.freeze(value);
     freeze(Object.getPrototypeOf(value));
-    for (const key of Reflect.ownKeys(value)) {
-      const descriptor = Reflect.getOwnPropertyDescriptor(value, key);
-      if (descriptor === undefined) continue;
-      freeze(descriptor.value);
-      freeze(descriptor.get);
-      freeze(descriptor.set);
+    const descriptors = Object.getOwnPropertyDescriptors(value);
+    for (const key of Reflect.ownKeys(descriptors)) {
+      const descriptor = descriptors[key];
+      if ('value' in descriptor) freeze(descriptor.value);
+      else {
+        freeze(descriptor.get);
+        freeze(descriptor.set);
+      }
     }
   };
   freeze(g);
