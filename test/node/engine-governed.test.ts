@@ -1,0 +1,114 @@
+// The engine with its consortium in the ledger (governance): an empty ledger starts with the
+// genesis entry, the consortium is what the state says, and a change takes effect from the
+// next batch, the same way after a restart that rebuilds everything from the log.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { signEnvelope } from '../../src/client/envelope.js';
+import type { App } from '../../src/contracts/index.js';
+import { builtInApps } from '../../src/contracts/index.js';
+import type { Consortium } from '../../src/ledger/execute.js';
+import { startEngine, type Engine } from '../../src/node/engine.js';
+import { org1Material, type Org1 } from '../support/org1.js';
+
+const configMap = 'public:cfg.config';
+
+/** A stand-in for the governance app: writes the config map. */
+const configApp: App = {
+  name: 'cfg',
+  version: '1',
+  summary: 'test: sets the consortium switch',
+  actions: {
+    set: {
+      summary: 'sets members to "none" or "org1"',
+      args: {},
+      run: (context, args) => {
+        context.kv.put(configMap, 'members', String(args['members']));
+        return null;
+      },
+    },
+  },
+  queries: {},
+};
+
+let work: string;
+let org1: Org1;
+
+beforeAll(async () => {
+  work = await mkdtemp(path.join(tmpdir(), 'coffer-governed-'));
+  org1 = await org1Material(work);
+});
+
+afterAll(async () => {
+  await rm(work, { recursive: true, force: true });
+});
+
+async function start(dir: string): Promise<Engine> {
+  const none: Consortium = { msps: new Map() };
+  return startEngine({
+    dataDir: path.join(work, dir),
+    nodeId: 'n0',
+    // Never used: the ledger holds the configuration.
+    consortium: () => none,
+    governed: {
+      genesis: {
+        config: { members: 'org1' },
+        writes: [{ map: configMap, key: 'members', value: 'org1' }],
+      },
+      configMap,
+      consortiumOf: (read) => (read(configMap, 'members') === 'org1' ? org1.consortium : none),
+    },
+    apps: new Map([...builtInApps(), [configApp.name, configApp]]),
+    rootSigner: org1.rootSigner,
+    logger: pino({ level: 'silent' }),
+    signatureIntervalTx: 5,
+    signatureIntervalMs: 20,
+  });
+}
+
+async function send(engine: Engine, app: string, action: string, args: Record<string, unknown>) {
+  const { envelope } = await signEnvelope({
+    app,
+    action,
+    args,
+    identity: org1.user.identity,
+    signer: org1.user.signer,
+  });
+  const submitted = await engine.submit(envelope);
+  if (!submitted.ok) return { refused: submitted.error.code };
+  return engine.waitFor(submitted.txId, 5000);
+}
+
+describe('engine with the consortium in the ledger', () => {
+  it('writes the genesis entry first, takes the consortium from the state, and applies a change from the next batch', async () => {
+    const engine = await start('a');
+    try {
+      expect(engine.position().seqno).toBe(1);
+      expect(engine.store().read(configMap, 'members')).toBe('org1');
+      expect(engine.consortium().msps.has('Org1MSP')).toBe(true);
+      const put = await send(engine, 'kv', 'put', { map: 'public:kv.g', key: 'k', value: 'v' });
+      expect(put).toMatchObject({ status: 'Committed', seqno: 2 });
+      // Org1 votes itself out (a stand-in for a governance change).
+      const set = await send(engine, 'cfg', 'set', { members: 'none' });
+      expect(set, JSON.stringify(set)).toMatchObject({
+        status: 'Committed',
+      });
+      expect(engine.consortium().msps.size).toBe(0);
+      // The next submission is refused at once: its signer belongs to no MSP any more.
+      const after = await send(engine, 'kv', 'put', { map: 'public:kv.g', key: 'k', value: 'w' });
+      expect(after).toMatchObject({ refused: 'TX_E_UNKNOWN_MSP' });
+    } finally {
+      await engine.stop();
+    }
+    // Rebuilt from the log: the same genesis, the same state, the same consortium.
+    const again = await start('a');
+    try {
+      expect(again.consortium().msps.size).toBe(0);
+      expect(again.store().read('public:kv.g', 'k')).toBe('v');
+    } finally {
+      await again.stop();
+    }
+  });
+});
