@@ -1,5 +1,6 @@
 // Sandboxed apps through the local harness (the same runCall path as execution): deploy, call,
 // upgrade, auth policies, limits, malformed bundles, readonly endpoints and schemas.
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { createAppHarness, type HarnessOutcome } from '../../src/contracts/harness.js';
 import { bundle, rw, type Endpoints } from './helpers.js';
@@ -283,6 +284,29 @@ describe('determinism inside the sandbox', () => {
     expect(code2(h.call({ app: 'demo', action: 'poke', caller: user }))).toBe('APP_E_FAILED');
     expect(committed(h.call({ app: 'demo', action: 'errors', caller: user }))).toBe('own MyError');
   });
+});
+
+it('isoTime agrees with Date.prototype.toISOString (the naive reference)', () => {
+  const h = createAppHarness();
+  const iso = `const app = require('@coffer/app'); exports.iso = (args) => args.times.map((ms) => app.isoTime(ms));`;
+  committed(h.install(bundle(iso, { iso: rw() })));
+  fc.assert(
+    fc.property(
+      fc.array(fc.integer({ min: 0, max: 253_402_300_799_999 }), { maxLength: 50 }),
+      (times) => {
+        const outcome = h.query('demo', 'iso', { times });
+        expect(outcome.status === 'invalid' ? outcome.code : 'ok').toBe('TX_E_UNKNOWN_APP');
+        const called = h.call({
+          app: 'demo',
+          action: 'iso',
+          args: { times },
+          caller: h.caller('Org1MSP'),
+        });
+        expect(committed(called)).toEqual(times.map((ms) => new Date(ms).toISOString()));
+      },
+    ),
+    { numRuns: 20 },
+  );
 });
 
 function code2(outcome: HarnessOutcome | undefined): string {

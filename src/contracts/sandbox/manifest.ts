@@ -194,6 +194,7 @@ function parseAuth(value: unknown, field: string): { auth: AuthPolicy; policy?: 
 const ajv = new Ajv({
   strict: true,
   strictRequired: false,
+  logger: false,
   allErrors: false,
   validateFormats: false,
 });
