@@ -430,6 +430,123 @@ export const errorRegistry = {
     fix: 'Send a point whose time is after the latest point and not after now, with a value of at most oracleValueBytesMax.',
   },
 
+  // --- governance (decision 0017) -----------------------------------------------------------
+  GOV_E_NO_CONFIG: {
+    className: 'GovernanceError',
+    summary: 'The ledger holds no governance configuration (no genesis configuration was stored).',
+    fix: 'Start the network from a genesis configuration (`coffer network init`); governance needs members to vote.',
+  },
+  GOV_E_CONFIG_INVALID: {
+    className: 'GovConfigError',
+    summary:
+      'A genesis configuration, or the configuration a proposal would produce, has a missing, wrongly typed or inconsistent field (the error names its path).',
+    fix: 'Fix the named field: members and nodes must name MSPs of config.msps, codes are hex SHA-256, settings are whole numbers within their bounds.',
+  },
+  GOV_E_MSP_SETUP: {
+    className: 'GovConfigError',
+    summary:
+      'An MSP definition of the configuration does not set up (its certificates, CRLs or OUs are refused; the MSP error is given).',
+    fix: "Fix the organisation's MSP folder as the MSP error says (see its code in this page), then read it again.",
+  },
+  GOV_E_DUPLICATE_MSP: {
+    className: 'GovConfigError',
+    summary:
+      'Two MSP definitions use the same MSP ID with different certificates (identical ones are merged, as in Fabric).',
+    fix: 'Give each organisation its own MSP ID, or use the same, identical MSP folder for both.',
+  },
+  GOV_E_INVALID_ARGS: {
+    className: 'GovernanceError',
+    summary:
+      'The arguments of a gov transaction or query are missing, unknown or of the wrong type (the field is named).',
+    fix: "Send the arguments the gov app lists (GET /v1/apps): e.g. vote takes {proposalId, ballot: 'yes'|'no'}.",
+  },
+  GOV_E_ACTION_INVALID: {
+    className: 'GovernanceError',
+    summary:
+      'An action of a proposal is malformed: unknown name, unknown or missing argument, or a value that is refused (the path is named, e.g. actions[1].args.codeId).',
+    fix: 'Fix the named action; `coffer gov propose --help` lists the actions and their arguments.',
+  },
+  GOV_E_NOT_MEMBER: {
+    className: 'GovernanceError',
+    summary:
+      "The caller's organisation is not a member of the consortium, so its admins cannot propose or vote.",
+    fix: 'Ask the members to propose add_member for your organisation (after set_msp).',
+  },
+  GOV_E_NOT_ADMIN: {
+    className: 'GovernanceError',
+    summary:
+      'The caller is not an MSP admin of its organisation; only admins propose, vote and withdraw.',
+    fix: "Sign with an admin identity of your organisation (a profile whose mspDir is an admin's MSP folder).",
+  },
+  GOV_E_NOT_PROPOSER: {
+    className: 'GovernanceError',
+    summary: 'Only admins of the organisation that made a proposal may withdraw it.',
+    fix: 'Vote no instead, or ask the proposing organisation to withdraw it.',
+  },
+  GOV_E_PROPOSAL_UNKNOWN: {
+    className: 'GovernanceError',
+    summary: 'No proposal has this id.',
+    fix: 'Check the id: it is the transaction id of the propose transaction (`coffer gov list`).',
+  },
+  GOV_E_PROPOSAL_EXPIRED: {
+    className: 'GovernanceError',
+    summary:
+      'The proposal expired before this ballot or withdrawal (the next governance transaction marks it Expired).',
+    fix: 'Propose the actions again; use --expires-in for a longer lifetime (at most settings.proposalTtlMs).',
+  },
+  GOV_E_PROPOSAL_CLOSED: {
+    className: 'GovernanceError',
+    summary: 'The proposal is no longer open (accepted, rejected, withdrawn, dropped or failed).',
+    fix: 'Nothing to vote on; `coffer gov show ID` tells its state. Propose again if still needed.',
+  },
+  GOV_E_UNKNOWN_MSP: {
+    className: 'GovernanceError',
+    summary: 'An action names an MSP ID that has no MSP definition in the configuration.',
+    fix: 'Add set_msp for that organisation before the action (in the same proposal or an earlier one).',
+  },
+  GOV_E_UNKNOWN_NODE: {
+    className: 'GovernanceError',
+    summary: 'An action names a node id that was never admitted.',
+    fix: 'Check the node id (`coffer gov show` or the config query lists nodes).',
+  },
+  GOV_E_NODE_EXISTS: {
+    className: 'GovernanceError',
+    summary: 'admit_node names a node id already admitted for another organisation.',
+    fix: 'Choose another node id; node ids stay taken even after retirement.',
+  },
+  GOV_E_MSP_IN_USE: {
+    className: 'GovernanceError',
+    summary: 'remove_msp names an organisation that is still a member or still has admitted nodes.',
+    fix: 'Propose remove_member and retire_node for it first (they may come earlier in the same proposal).',
+  },
+  GOV_E_LAST_MEMBER: {
+    className: 'GovernanceError',
+    summary: 'remove_member would leave the consortium without members.',
+    fix: 'Add another member first; someone must be able to vote.',
+  },
+  GOV_E_CODE_NOT_ALLOWED: {
+    className: 'GovernanceError',
+    summary: 'admit_node names a code id the consortium does not allow.',
+    fix: 'Propose allow_code for that code id first (it may come earlier in the same proposal).',
+  },
+  GOV_E_LIMIT: {
+    className: 'GovernanceError',
+    summary:
+      'A governance limit is reached (actions per proposal, proposal bytes, open proposals, configuration bytes); the limit is named.',
+    fix: 'Split the proposal, or vote on, withdraw or let expire the open proposals; the limits are listed in docs/errors.md.',
+  },
+  GOV_E_CONSTITUTION_REFUSED: {
+    className: 'GovernanceError',
+    summary:
+      "The JavaScript constitution's validate refused the proposal (its code and message are given).",
+    fix: "Change the proposal as the constitution's message says.",
+  },
+  GOV_E_CONSTITUTION_FAILED: {
+    className: 'GovernanceError',
+    summary:
+      'The JavaScript constitution failed (threw, hit a sandbox limit or returned something other than Open, Accepted or Rejected).',
+    fix: 'Fix the constitution module and set it again (set_constitution); the error says which function failed.',
+  },
   // --- node ----------------------------------------------------------------------------------
   NODE_E_BACKPRESSURE: {
     className: 'NodeError',

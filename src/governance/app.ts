@@ -1,0 +1,400 @@
+// The `gov` app: proposals and ballots as signed ledger transactions. Every action reads the
+// configuration from the store, runs validate / resolve / apply (constitution.ts, actions.ts)
+// and writes only `public:gov.*` maps; the node recomputes the MSPs in force from the
+// configuration after a batch that changed it, so changes take effect from the next batch.
+import type { ActionContext, App, Caller, KvView, KvWriter } from '../contracts/index.js';
+import { cofferError, isCofferError } from '../errors/index.js';
+import { canonicalString } from '../ledger/canonical.js';
+import { applyActions, parseActions, type Applied } from './actions.js';
+import {
+  badFieldOf,
+  integerAt,
+  objectAt,
+  onlyKeys,
+  proposalIdPattern,
+  stringAt,
+  type BadField,
+} from './check.js';
+import {
+  configWrites,
+  govAppsMap,
+  govConfigMap,
+  govProposalIndexMap,
+  govProposalsMap,
+  readGovConfig,
+  type GovConfig,
+} from './config.js';
+import { constitutionOf } from './constitution.js';
+import { openProposalsMax, proposalTtlMsMax, recentProposalsMax } from './limits.js';
+import { proposalStates, type Proposal, type ProposalState } from './types.js';
+
+const badArgs: BadField = badFieldOf('GOV_E_INVALID_ARGS');
+
+/** Proposals a `proposals` query returns when it names no limit. */
+export const proposalsQueryDefault = 50;
+
+// --- store helpers ------------------------------------------------------------------------------
+
+function configOf(kv: KvView): GovConfig {
+  const config = readGovConfig(kv.get);
+  if (config === undefined) {
+    throw cofferError(
+      'GOV_E_NO_CONFIG',
+      `${govConfigMap} holds no configuration: this ledger has no governance genesis`,
+    );
+  }
+  return config;
+}
+
+export function readProposal(kv: KvView, id: string): Proposal | undefined {
+  const text = kv.get(govProposalsMap, id);
+  return text === undefined ? undefined : (JSON.parse(text) as Proposal);
+}
+
+function writeProposal(kv: KvWriter, proposal: Proposal): void {
+  kv.put(govProposalsMap, proposal.id, canonicalString(proposal));
+}
+
+function readIndex(kv: KvView, key: 'open' | 'recent'): string[] {
+  const text = kv.get(govProposalIndexMap, key);
+  return text === undefined ? [] : (JSON.parse(text) as string[]);
+}
+
+function writeIndex(kv: KvWriter, key: 'open' | 'recent', ids: readonly string[]): void {
+  kv.put(govProposalIndexMap, key, canonicalString(ids));
+}
+
+function close(proposal: Proposal, state: ProposalState, time: number): Proposal {
+  return { ...proposal, state, closedAt: time };
+}
+
+/** Marks open proposals past their expiry 'Expired' (bounded by openProposalsMax). */
+function sweepExpired(kv: KvWriter, time: number): void {
+  const open = readIndex(kv, 'open');
+  const still: string[] = [];
+  for (const id of open) {
+    const proposal = readProposal(kv, id);
+    if (proposal === undefined || proposal.state !== 'Open') continue;
+    if (time >= proposal.expiresAt) writeProposal(kv, close(proposal, 'Expired', time));
+    else still.push(id);
+  }
+  if (still.length !== open.length) writeIndex(kv, 'open', still);
+}
+
+// --- who may act --------------------------------------------------------------------------------
+
+function requireMemberAdmin(caller: Caller, config: GovConfig, what: string): void {
+  if (!config.members.includes(caller.mspId)) {
+    throw cofferError(
+      'GOV_E_NOT_MEMBER',
+      `${caller.mspId} is not a member organisation; only admins of ${config.members.join(', ')} may ${what}`,
+      { mspId: caller.mspId },
+    );
+  }
+  if (!caller.isAdmin) {
+    throw cofferError(
+      'GOV_E_NOT_ADMIN',
+      `identity ${caller.identityId.slice(0, 16)}… of ${caller.mspId} is not an MSP admin; only admins may ${what}`,
+      { mspId: caller.mspId, identityId: caller.identityId },
+    );
+  }
+}
+
+function openProposal(kv: KvView, id: string, time: number): Proposal {
+  const proposal = readProposal(kv, id);
+  if (proposal === undefined)
+    throw cofferError('GOV_E_PROPOSAL_UNKNOWN', `no proposal ${id}`, { proposalId: id });
+  if (proposal.state === 'Expired' || (proposal.state === 'Open' && time >= proposal.expiresAt)) {
+    throw cofferError(
+      'GOV_E_PROPOSAL_EXPIRED',
+      `proposal ${id.slice(0, 16)}… expired at ${proposal.expiresAt} (batch time ${time})`,
+      { proposalId: id, expiresAt: proposal.expiresAt },
+    );
+  }
+  if (proposal.state !== 'Open') {
+    throw cofferError(
+      'GOV_E_PROPOSAL_CLOSED',
+      `proposal ${id.slice(0, 16)}… is ${proposal.state}, no longer open`,
+      { proposalId: id, state: proposal.state },
+    );
+  }
+  return proposal;
+}
+
+// --- resolve and apply ----------------------------------------------------------------------------
+
+/** Writes the keys of the configuration that changed (unchanged values are not rewritten). */
+function writeConfig(kv: KvWriter, applied: Applied): void {
+  for (const write of configWrites(applied.config)) {
+    if (kv.get(write.map, write.key) !== write.value) kv.put(write.map, write.key, write.value);
+  }
+  for (const { name, request } of applied.apps) kv.put(govAppsMap, name, canonicalString(request));
+}
+
+/**
+ * Resolves a proposal under the constitution in force and, when accepted, applies it: every
+ * check runs (applyActions) before the first write. A proposal whose actions no longer apply
+ * (the configuration moved since it was proposed) becomes 'Failed' with the reason, and the
+ * transaction that decided it still commits, ballot included.
+ */
+function settle(context: ActionContext, config: GovConfig, proposal: Proposal): Proposal {
+  const resolution = constitutionOf(config).resolve(proposal, config);
+  if (resolution === 'Open') return proposal;
+  if (resolution === 'Rejected') return close(proposal, 'Rejected', context.time);
+  let applied: Applied;
+  try {
+    applied = applyActions(config, proposal.actions);
+  } catch (error) {
+    if (!isCofferError(error)) throw error;
+    return {
+      ...close(proposal, 'Failed', context.time),
+      failure: { code: error.code, message: error.message },
+    };
+  }
+  writeConfig(context.kv, applied);
+  if (applied.constitutionChanged) {
+    // A new constitution drops every other open proposal (they were judged by the old one).
+    for (const id of readIndex(context.kv, 'open')) {
+      if (id === proposal.id) continue;
+      const other = readProposal(context.kv, id);
+      if (other?.state === 'Open') writeProposal(context.kv, close(other, 'Dropped', context.time));
+    }
+    writeIndex(
+      context.kv,
+      'open',
+      readIndex(context.kv, 'open').filter((id) => id === proposal.id),
+    );
+  }
+  return close(proposal, 'Accepted', context.time);
+}
+
+/** Stores a proposal after a change and keeps the open index in step. */
+function store(kv: KvWriter, proposal: Proposal): void {
+  writeProposal(kv, proposal);
+  if (proposal.state !== 'Open') {
+    const open = readIndex(kv, 'open');
+    if (open.includes(proposal.id))
+      writeIndex(
+        kv,
+        'open',
+        open.filter((id) => id !== proposal.id),
+      );
+  }
+}
+
+// --- actions ----------------------------------------------------------------------------------------
+
+function propose(context: ActionContext, args: Readonly<Record<string, unknown>>): unknown {
+  onlyKeys(args, ['actions', 'expiresInMs'], 'args', badArgs);
+  const config = configOf(context.kv);
+  requireMemberAdmin(context.caller, config, 'propose');
+  const actions = parseActions(args['actions'], 'args.actions');
+  const ttl =
+    args['expiresInMs'] === undefined
+      ? config.settings.proposalTtlMs
+      : Math.min(
+          config.settings.proposalTtlMs,
+          integerAt(args['expiresInMs'], 'args.expiresInMs', 1, proposalTtlMsMax, badArgs),
+        );
+  // validate: the actions must apply to the configuration as it is now (a dry run, nothing kept).
+  applyActions(config, actions, 'args.actions');
+  const proposal: Proposal = {
+    id: context.txId,
+    proposer: { mspId: context.caller.mspId, identityId: context.caller.identityId },
+    actions,
+    createdAt: context.time,
+    expiresAt: context.time + ttl,
+    state: 'Open',
+    // Proposing is the proposer's organisation's yes (it may vote no later): a single-member
+    // consortium accepts at once.
+    ballots: {
+      [context.caller.mspId]: {
+        ballot: 'yes',
+        identityId: context.caller.identityId,
+        time: context.time,
+        txId: context.txId,
+      },
+    },
+  };
+  constitutionOf(config).validate(proposal, config);
+  sweepExpired(context.kv, context.time);
+  const open = readIndex(context.kv, 'open');
+  if (open.length >= openProposalsMax) {
+    throw cofferError(
+      'GOV_E_LIMIT',
+      `${open.length} proposals are open; at most openProposalsMax (${openProposalsMax}): vote, withdraw or wait for them to expire`,
+      { limit: 'openProposalsMax' },
+    );
+  }
+  if (readProposal(context.kv, proposal.id) !== undefined)
+    throw new Error(`governance invariant: proposal ${proposal.id} exists (a txId is unique)`);
+  writeIndex(context.kv, 'open', [...open, proposal.id]);
+  const recent = [proposal.id, ...readIndex(context.kv, 'recent')].slice(0, recentProposalsMax);
+  writeIndex(context.kv, 'recent', recent);
+  const settled = settle(context, config, proposal);
+  store(context.kv, settled);
+  return summary(settled);
+}
+
+function vote(context: ActionContext, args: Readonly<Record<string, unknown>>): unknown {
+  onlyKeys(args, ['proposalId', 'ballot'], 'args', badArgs);
+  const id = stringAt(args['proposalId'], 'args.proposalId', proposalIdPattern, 64, badArgs);
+  const ballot = args['ballot'];
+  if (ballot !== 'yes' && ballot !== 'no') badArgs('args.ballot', "must be 'yes' or 'no'");
+  const config = configOf(context.kv);
+  requireMemberAdmin(context.caller, config, 'vote');
+  const proposal = openProposal(context.kv, id, context.time);
+  sweepExpired(context.kv, context.time);
+  const voted: Proposal = {
+    ...proposal,
+    ballots: {
+      ...proposal.ballots,
+      [context.caller.mspId]: {
+        ballot: ballot,
+        identityId: context.caller.identityId,
+        time: context.time,
+        txId: context.txId,
+      },
+    },
+  };
+  const settled = settle(context, config, voted);
+  store(context.kv, settled);
+  return summary(settled);
+}
+
+function withdraw(context: ActionContext, args: Readonly<Record<string, unknown>>): unknown {
+  onlyKeys(args, ['proposalId'], 'args', badArgs);
+  const id = stringAt(args['proposalId'], 'args.proposalId', proposalIdPattern, 64, badArgs);
+  configOf(context.kv);
+  const proposal = openProposal(context.kv, id, context.time);
+  const caller = context.caller;
+  if (caller.mspId !== proposal.proposer.mspId) {
+    throw cofferError(
+      'GOV_E_NOT_PROPOSER',
+      `proposal ${id.slice(0, 16)}… was made by ${proposal.proposer.mspId}; only its admins may withdraw it`,
+      { proposalId: id, proposer: proposal.proposer.mspId },
+    );
+  }
+  if (!caller.isAdmin) {
+    throw cofferError(
+      'GOV_E_NOT_ADMIN',
+      `identity ${caller.identityId.slice(0, 16)}… of ${caller.mspId} is not an MSP admin; only admins may withdraw`,
+      { mspId: caller.mspId, identityId: caller.identityId },
+    );
+  }
+  sweepExpired(context.kv, context.time);
+  const closed = close(proposal, 'Withdrawn', context.time);
+  store(context.kv, closed);
+  return summary(closed);
+}
+
+function summary(proposal: Proposal): Record<string, unknown> {
+  return {
+    proposalId: proposal.id,
+    state: proposal.state,
+    expiresAt: proposal.expiresAt,
+    ballots: proposal.ballots,
+    ...(proposal.failure === undefined ? {} : { failure: proposal.failure }),
+  };
+}
+
+// --- the app ------------------------------------------------------------------------------------
+
+const proposalIdSchema = { type: 'string', pattern: proposalIdPattern.source };
+
+export const governanceApp: App = {
+  name: 'gov',
+  version: '1.0.0',
+  summary:
+    'Consortium governance: member admins propose configuration changes and vote; the constitution decides.',
+  actions: {
+    propose: {
+      summary:
+        "Proposes actions (admins of member organisations): validated now, counted as the proposer's organisation's yes, resolved at once.",
+      args: {
+        type: 'object',
+        required: ['actions'],
+        properties: {
+          actions: {
+            type: 'array',
+            items: {
+              type: 'object',
+              required: ['name'],
+              properties: { name: { type: 'string' }, args: { type: 'object' } },
+            },
+          },
+          expiresInMs: { type: 'integer', minimum: 1 },
+        },
+      },
+      run: propose,
+    },
+    vote: {
+      summary: "Casts the caller's organisation's ballot (a later ballot replaces it).",
+      args: {
+        type: 'object',
+        required: ['proposalId', 'ballot'],
+        properties: { proposalId: proposalIdSchema, ballot: { enum: ['yes', 'no'] } },
+      },
+      run: vote,
+    },
+    withdraw: {
+      summary: "Withdraws an open proposal (admins of the proposer's organisation).",
+      args: {
+        type: 'object',
+        required: ['proposalId'],
+        properties: { proposalId: proposalIdSchema },
+      },
+      run: withdraw,
+    },
+  },
+  queries: {
+    proposal: {
+      summary: 'One proposal, with its actions and ballots.',
+      args: { type: 'object', required: ['id'], properties: { id: proposalIdSchema } },
+      run: (context, args) => {
+        onlyKeys(args, ['id'], 'args', badArgs);
+        const id = stringAt(args['id'], 'args.id', proposalIdPattern, 64, badArgs);
+        const proposal = readProposal(context.kv, id);
+        if (proposal === undefined)
+          throw cofferError('GOV_E_PROPOSAL_UNKNOWN', `no proposal ${id}`, { proposalId: id });
+        return proposal;
+      },
+    },
+    proposals: {
+      summary: `The most recent proposals, newest first (at most ${recentProposalsMax}), optionally of one state.`,
+      args: {
+        type: 'object',
+        properties: {
+          state: { enum: proposalStates },
+          limit: { type: 'integer', minimum: 1, maximum: recentProposalsMax },
+        },
+      },
+      run: (context, args) => {
+        onlyKeys(args, ['state', 'limit'], 'args', badArgs);
+        const state = args['state'];
+        if (state !== undefined && !proposalStates.includes(state as ProposalState))
+          badArgs('args.state', `must be one of ${proposalStates.join(', ')}`);
+        const limit =
+          args['limit'] === undefined
+            ? proposalsQueryDefault
+            : integerAt(args['limit'], 'args.limit', 1, recentProposalsMax, badArgs);
+        const proposals: Proposal[] = [];
+        for (const id of readIndex(context.kv, 'recent')) {
+          if (proposals.length >= limit) break;
+          const proposal = readProposal(context.kv, id);
+          if (proposal !== undefined && (state === undefined || proposal.state === state))
+            proposals.push(proposal);
+        }
+        return { proposals };
+      },
+    },
+    config: {
+      summary: 'The consortium configuration in force.',
+      args: { type: 'object', properties: {} },
+      run: (context, args) => {
+        onlyKeys(objectAt(args, 'args', badArgs), [], 'args', badArgs);
+        return configOf(context.kv);
+      },
+    },
+  },
+};
