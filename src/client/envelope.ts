@@ -51,3 +51,23 @@ export async function signEnvelope(options: EnvelopeOptions): Promise<SignedEnve
       : { request: bytes, signature, cert: options.identity.certPem };
   return { envelope, txId: transactionId(bytes), request };
 }
+
+/**
+ * Adds `identity`'s endorsement: its signature over the same request bytes. An app endpoint
+ * whose signature policy needs several signers (e.g. `AND('Org1MSP.admin', 'Org2MSP.admin')`)
+ * takes the submitter and the endorsers together. The transaction id does not change.
+ */
+export async function endorseEnvelope(
+  envelope: Envelope,
+  identity: ClientIdentity,
+  signer: Signer,
+): Promise<Envelope> {
+  const signature = await signer(sha256Digest(envelope.request));
+  return {
+    ...envelope,
+    endorsements: [
+      ...(envelope.endorsements ?? []),
+      { mspId: identity.mspId, cert: identity.certPem, signature },
+    ],
+  };
+}

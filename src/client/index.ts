@@ -2,6 +2,6 @@
 export type { Client, ClientOptions, TxResult } from './client.js';
 export { clientSocketsMax, clientTimeoutMsDefault, createClient } from './client.js';
 export type { EnvelopeOptions, SignedEnvelope } from './envelope.js';
-export { requestTtlMsDefault, signEnvelope } from './envelope.js';
+export { endorseEnvelope, requestTtlMsDefault, signEnvelope } from './envelope.js';
 export type { ClientIdentity, Signer } from './signer.js';
 export { clientIdentity, identityFromMspFolder, privateKeySigner, sha256Digest } from './signer.js';

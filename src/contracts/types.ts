@@ -25,6 +25,8 @@ export type KvWriter = KvView & {
 
 export type ActionContext = {
   readonly caller: Caller;
+  /** Other identities that co-signed the request (envelope endorsements), checked like the caller. */
+  readonly endorsers?: readonly Caller[];
   readonly txId: string;
   /** The batch time recorded by the ordering node: the only clock an app sees. */
   readonly time: number;

@@ -325,6 +325,12 @@ export const errorRegistry = {
     summary: 'The certificate in the envelope is not the one the request names (certId).',
     fix: 'Set signer.certId to the hex SHA-256 of the DER of the certificate you send and sign with.',
   },
+  TX_E_ENDORSEMENT_INVALID: {
+    className: 'TransactionError',
+    summary:
+      "An endorsement of the request does not hold: unknown MSP, invalid or revoked identity, a signature that does not verify over the request bytes, or an identity that signs twice.",
+    fix: 'Have each endorser sign the exact request bytes with their own MSP identity (SDK endorseEnvelope); an identity endorses once and not its own request.',
+  },
   TX_E_UNKNOWN_APP: {
     className: 'TransactionError',
     summary: 'The request names an app or action that is not installed.',
@@ -589,6 +595,12 @@ export const errorRegistry = {
     summary:
       "The caller's identity is valid but lacks the role this endpoint needs (e.g. node-to-node endpoints serve peer identities only).",
     fix: 'Call it with the TLS identity of a node (a peer of a member organisation); clients use the /v1 client endpoints.',
+  },
+  NODE_E_NOT_ADMITTED: {
+    className: 'NodeError',
+    summary:
+      'The consortium has not admitted this node, has retired it, or no longer allows the code id it runs: it takes governance requests only.',
+    fix: "Send the request to an admitted node; to admit this one, members propose and accept admit_node (or allow_code for its code id): see the node's GET /v1/status admission and attestation.",
   },
   NODE_E_CATCHUP_REFUSED: {
     className: 'NodeError',

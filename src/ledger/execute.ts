@@ -101,6 +101,7 @@ type Checked = {
   msp: Msp;
   identity: Identity;
   caller: Caller;
+  endorsers: readonly Caller[];
   certPem: string;
   certKnown: boolean;
 };
@@ -135,7 +136,60 @@ function check(input: BatchInput, time: number, envelope: Envelope, txId: string
     !input.preVerified.has(txId),
   );
   if (!signer.ok) throw new Invalid(signer.error);
-  return { request, ...signer };
+  const endorsers = checkEndorsements(input.consortium, envelope, signer.caller);
+  if (!endorsers.ok) throw new Invalid(endorsers.error);
+  return { request, ...signer, endorsers: endorsers.endorsers };
+}
+
+/**
+ * Endorsements: each a valid identity of a member MSP whose signature verifies over the request
+ * bytes; no identity twice, and not the signer's own. Always verified here (the node's
+ * pre-check verifies only the signer's signature).
+ */
+export function checkEndorsements(
+  consortium: Consortium,
+  envelope: Envelope,
+  signer: Caller,
+):
+  | { readonly ok: true; readonly endorsers: Caller[] }
+  | { readonly ok: false; readonly error: CofferError } {
+  const endorsers: Caller[] = [];
+  const seen = new Set<string>([`${signer.mspId}:${signer.identityId}`]);
+  for (const [index, endorsement] of (envelope.endorsements ?? []).entries()) {
+    const bad = (why: string) => ({
+      ok: false as const,
+      error: cofferError(
+        'TX_E_ENDORSEMENT_INVALID',
+        `endorsement ${index} (${endorsement.mspId}): ${why}`,
+        {
+          index,
+          mspId: endorsement.mspId,
+        },
+      ),
+    });
+    const msp = consortium.msps.get(endorsement.mspId);
+    if (msp === undefined) return bad('not a member MSP of the consortium');
+    const identity = msp.deserializeIdentity(endorsement.mspId, endorsement.cert);
+    if (!identity.ok) return bad(identity.error.message);
+    const validation = msp.validate(identity.identity);
+    if (!validation.valid) return bad(validation.error.message);
+    const key = `${endorsement.mspId}:${identity.identity.id}`;
+    if (seen.has(key)) return bad('this identity already signed the request');
+    seen.add(key);
+    const verified = msp.verify(identity.identity, envelope.request, endorsement.signature);
+    if (!verified.ok) return bad(verified.error.message);
+    endorsers.push({
+      mspId: endorsement.mspId,
+      identityId: identity.identity.id,
+      role: validation.role,
+      isAdmin: msp.satisfiesPrincipal(identity.identity, {
+        type: 'ROLE',
+        mspId: endorsement.mspId,
+        role: 'ADMIN',
+      }).satisfied,
+    });
+  }
+  return { ok: true, endorsers };
 }
 
 export type SignerCheck =
@@ -280,6 +334,8 @@ export type AppCall = {
   readonly action: string;
   readonly args: Readonly<Record<string, unknown>>;
   readonly caller: Caller;
+  /** Co-signers of the request (envelope endorsements). */
+  readonly endorsers?: readonly Caller[];
   readonly txId: string;
   readonly time: number;
 };
@@ -350,6 +406,9 @@ function runCallOrRefuse(
   };
   const context: ActionContext = {
     caller,
+    ...(call.endorsers === undefined || call.endorsers.length === 0
+      ? {}
+      : { endorsers: call.endorsers }),
     txId,
     time,
     kv: guardedKv(app.name, tx),
@@ -380,11 +439,19 @@ function runApp(
   txId: string,
   checked: Checked,
 ): { result: unknown; writeSet: WriteSet } {
-  const { request, caller } = checked;
+  const { request, caller, endorsers } = checked;
   return runCallOrRefuse(
     input.store,
     host,
-    { app: request.app, action: request.action, args: request.args, caller, txId, time },
+    {
+      app: request.app,
+      action: request.action,
+      args: request.args,
+      caller,
+      endorsers,
+      txId,
+      time,
+    },
     (tx) => {
       if (!checked.certKnown) tx.put(certsMap, request.signer.certId, checked.certPem);
     },

@@ -15,6 +15,8 @@ export const batchEnvelopesMax = 2_000;
 export const batchBytesMax = 4 * 1024 * 1024;
 export const nonceHexChars = 32;
 export const nameCharsMax = 64;
+/** Endorsements one envelope carries at most. */
+export const endorsementsMax = 16;
 
 /** The signed part. `signer.certId` is the hex SHA-256 of the signing certificate's DER. */
 export type Request = {
@@ -28,12 +30,31 @@ export type Request = {
   readonly expiresAt: number;
 };
 
+/**
+ * Another identity's signature over the same request bytes: endorsements let an app's
+ * signature policy require several signers (e.g. `AND('Org1MSP.admin', 'Org2MSP.admin')`).
+ */
+export type Endorsement = {
+  readonly mspId: string;
+  /** PEM of the endorser's certificate. */
+  readonly cert: string;
+  readonly signature: Uint8Array;
+};
+
 /** What a client sends: the request's canonical bytes, their signature, and the certificate. */
 export type Envelope = {
   readonly request: Uint8Array;
   readonly signature: Uint8Array;
   /** PEM of the signer's certificate; may be omitted once the ledger knows it. */
   readonly cert?: string;
+  /** Co-signatures of the request by other identities (at most endorsementsMax). */
+  readonly endorsements?: readonly Endorsement[];
+};
+
+export type EndorsementJson = {
+  readonly mspId: string;
+  readonly cert: string;
+  readonly signature: string;
 };
 
 /** JSON form of an envelope (base64 for bytes), as the API and the batch encoding carry it. */
@@ -41,6 +62,7 @@ export type EnvelopeJson = {
   readonly request: string;
   readonly signature: string;
   readonly cert?: string;
+  readonly endorsements?: readonly EndorsementJson[];
 };
 
 /** An ordered batch: the ordering node's clock, recorded once, and the envelopes. */
@@ -165,7 +187,43 @@ export function envelopeFromJson(value: unknown, field = 'envelope'): Envelope {
       `must be a PEM certificate of at most ${certPemBytesMax} bytes`,
     );
   }
-  return cert === undefined ? { request, signature } : { request, signature, cert };
+  const endorsements = endorsementsFromJson(json['endorsements'], `${field}.endorsements`);
+  return {
+    request,
+    signature,
+    ...(cert === undefined ? {} : { cert }),
+    ...(endorsements === undefined ? {} : { endorsements }),
+  };
+}
+
+function endorsementsFromJson(value: unknown, field: string): Endorsement[] | undefined {
+  if (value === undefined) return undefined;
+  if (!Array.isArray(value) || value.length === 0 || value.length > endorsementsMax) {
+    throw malformed(field, `must be a list of 1 to ${endorsementsMax} {mspId, cert, signature}`);
+  }
+  return value.map((item: unknown, index) => {
+    const at = `${field}[${index}]`;
+    if (typeof item !== 'object' || item === null || Array.isArray(item)) {
+      throw malformed(at, 'must be {mspId, cert, signature}');
+    }
+    const json = item as Record<string, unknown>;
+    const mspId = json['mspId'];
+    if (typeof mspId !== 'string' || mspId.length === 0 || mspId.length > nameCharsMax * 4) {
+      throw malformed(`${at}.mspId`, 'must be a non-empty string');
+    }
+    const cert = json['cert'];
+    if (typeof cert !== 'string' || cert.length > certPemBytesMax) {
+      throw malformed(
+        `${at}.cert`,
+        `must be a PEM certificate of at most ${certPemBytesMax} bytes`,
+      );
+    }
+    return {
+      mspId,
+      cert,
+      signature: base64Field(json['signature'], `${at}.signature`, signatureBytesMax),
+    };
+  });
 }
 
 export function envelopeToJson(envelope: Envelope): EnvelopeJson {
@@ -173,7 +231,19 @@ export function envelopeToJson(envelope: Envelope): EnvelopeJson {
     request: Buffer.from(envelope.request).toString('base64'),
     signature: Buffer.from(envelope.signature).toString('base64'),
   };
-  return envelope.cert === undefined ? json : { ...json, cert: envelope.cert };
+  return {
+    ...json,
+    ...(envelope.cert === undefined ? {} : { cert: envelope.cert }),
+    ...(envelope.endorsements === undefined
+      ? {}
+      : {
+          endorsements: envelope.endorsements.map((item) => ({
+            mspId: item.mspId,
+            cert: item.cert,
+            signature: Buffer.from(item.signature).toString('base64'),
+          })),
+        }),
+  };
 }
 
 /** Batches are internal to the ordering: JSON is deterministic enough as every node decodes the same bytes. */

@@ -8,7 +8,12 @@ import type { Logger } from 'pino';
 import { cofferError, isCofferError, type CofferError, type ErrorCode } from '../errors/index.js';
 import type { AppRegistry, Caller } from '../contracts/index.js';
 import { appOwns, type Consortium } from '../ledger/execute.js';
-import { batchEnvelopesMax, envelopeFromJson, requestBytesMax } from '../ledger/tx.js';
+import {
+  batchEnvelopesMax,
+  endorsementsMax,
+  envelopeFromJson,
+  requestBytesMax,
+} from '../ledger/tx.js';
 import { encodePem, guardTlsServer, type Msp } from '../msp/index.js';
 import { registerAppRoutes } from './app-routes.js';
 import type { Receipt, SignedRoot } from '../ledger/receipt.js';
@@ -32,6 +37,8 @@ export type ApiOptions = {
   readonly orderingStatus?: () => Promise<object>;
   /** What this node knows of its peers' roots (divergence detection). */
   readonly peers?: () => readonly object[];
+  /** More of the node's status (attestation, admission), shown by GET /v1/status. */
+  readonly status?: () => Record<string, unknown>;
   /** Peers' signed roots for receipts that carry several nodes' signatures (peers.ts). */
   readonly peerRoots?: () =>
     | {
@@ -51,6 +58,7 @@ const statusOf: Partial<Record<ErrorCode, number>> = {
   NODE_E_RECEIPT_PENDING: 404,
   NODE_E_UNAUTHENTICATED: 401,
   NODE_E_FORBIDDEN: 403,
+  NODE_E_NOT_ADMITTED: 403,
   NODE_E_CATCHUP_UNAVAILABLE: 503,
   APP_E_FORBIDDEN: 403,
   NODE_E_PRIVATE_MAP: 403,
@@ -102,6 +110,25 @@ const envelopeSchema = {
     cert: {
       type: 'string',
       description: 'PEM of the signer certificate (needed until the ledger knows it)',
+    },
+    endorsements: {
+      type: 'array',
+      description:
+        'Co-signatures of the request bytes by other identities, for app endpoints whose signature policy needs several signers',
+      maxItems: endorsementsMax,
+      items: {
+        type: 'object',
+        required: ['mspId', 'cert', 'signature'],
+        additionalProperties: false,
+        properties: {
+          mspId: { type: 'string' },
+          cert: { type: 'string', description: "PEM of the endorser's certificate" },
+          signature: {
+            type: 'string',
+            description: 'base64 DER ECDSA signature over the request bytes',
+          },
+        },
+      },
     },
   },
 };
@@ -525,6 +552,7 @@ export async function createApi(options: ApiOptions): Promise<ApiServer> {
                 signedAt: signed.signedAt,
               },
         ordering,
+        ...options.status?.(),
         peers: options.peers?.() ?? [],
       };
     },

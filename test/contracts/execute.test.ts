@@ -5,7 +5,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { signEnvelope } from '../../src/client/envelope.js';
+import { endorseEnvelope, signEnvelope } from '../../src/client/envelope.js';
 import {
   identityFromMspFolder,
   type ClientIdentity,
@@ -15,7 +15,7 @@ import { builtInApps } from '../../src/contracts/index.js';
 import { executeBatch, type Consortium, type TxOutcome } from '../../src/ledger/execute.js';
 import { createReplayWindow } from '../../src/ledger/replay.js';
 import { createStore } from '../../src/ledger/store.js';
-import { envelopeToJson } from '../../src/ledger/tx.js';
+import { envelopeToJson, transactionId } from '../../src/ledger/tx.js';
 import { generateCryptoMaterial } from '../../src/msp/cryptogen/index.js';
 import { loadMspFolder, type Msp } from '../../src/msp/index.js';
 import { bundle, rw } from './helpers.js';
@@ -169,5 +169,64 @@ describe('sandboxed apps in executeBatch', () => {
       { version: '2.0.0', previousVersion: '1.0.0' },
       { next: 101 },
     ]);
+  });
+  it('a policy over several signers: the submitter and the identities that endorsed the request', async () => {
+    const twoAdmins = bundle(appCode, {
+      bump: rw({ auth: { kind: 'policy', policy: "AND('Org1MSP.admin', 'Org2MSP.admin')" } }),
+    });
+    const signed = async (
+      who: string,
+      nonce: number,
+      endorsers: readonly string[],
+      args: Record<string, unknown> = { k: 'x' },
+    ) => {
+      const member = members.get(who);
+      if (member === undefined) throw new Error(who);
+      let { envelope: built } = await signEnvelope({
+        app: 'demo',
+        action: 'bump',
+        args,
+        ...member,
+        now: t0 + nonce,
+      });
+      for (const name of endorsers) {
+        const endorser = members.get(name);
+        if (endorser === undefined) throw new Error(name);
+        built = await endorseEnvelope(built, endorser.identity, endorser.signer);
+      }
+      return built;
+    };
+    const alone = await signed('Org1.Admin', 21, []);
+    const both = await signed('Org1.Admin', 22, ['Org2.Admin']);
+    const wrongRole = await signed('Org1.Admin', 23, ['Org2.User1']);
+    const twice = await signed('Org1.Admin', 24, ['Org1.Admin']);
+    // An endorsement made over other request bytes.
+    const forged = await signed('Org1.Admin', 25, []);
+    const [elsewhere] =
+      (await signed('Org1.Admin', 26, ['Org2.Admin'], { k: 'y' })).endorsements ?? [];
+    if (elsewhere === undefined) throw new Error('no endorsement');
+    const node = newNode();
+    const outcomes = node.run(
+      [
+        await envelope('Org1.Admin', 'apps', 'install', { bundle: twoAdmins }, 20),
+        envelopeToJson(alone),
+        envelopeToJson(both),
+        envelopeToJson(wrongRole),
+        envelopeToJson(twice),
+        envelopeToJson({ ...forged, endorsements: [elsewhere] }),
+      ],
+      t0 + 40,
+    );
+    expect(outcomes.map((outcome) => outcome.code ?? outcome.status)).toEqual([
+      'committed',
+      'APP_E_FORBIDDEN',
+      'committed',
+      'APP_E_FORBIDDEN',
+      'TX_E_ENDORSEMENT_INVALID',
+      'TX_E_ENDORSEMENT_INVALID',
+    ]);
+    // Endorsements do not change the transaction id: it is the hash of the request bytes.
+    expect(outcomes[2]?.txId).toBe(transactionId(both.request));
+    expect(outcomes[2]?.result).toMatchObject({ next: 1 });
   });
 });

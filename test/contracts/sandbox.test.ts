@@ -138,20 +138,24 @@ describe('auth policies per endpoint', () => {
     );
   });
 
-  it('refuses at install a policy that needs several signers', () => {
+  it('refuses at install a policy no transaction can satisfy; several signers count with endorsements', () => {
     const h = createAppHarness();
-    const outcome = h.install(
-      withAuth({ kind: 'policy', policy: "AND('Org1MSP.admin', 'Org2MSP.admin')" }),
-    );
+    // More signers than a signer and its endorsements can be.
+    const many = Array.from({ length: 18 }, (_, i) => `'Org${i}MSP.member'`).join(', ');
+    const outcome = h.install(withAuth({ kind: 'policy', policy: `AND(${many})` }));
     expect(code(outcome)).toBe('APP_E_POLICY_UNSUPPORTED');
-    expect(outcome.status === 'invalid' && outcome.message).toMatch(/needs 2 distinct signers/);
+    expect(outcome.status === 'invalid' && outcome.message).toMatch(/needs 18 distinct signers/);
+    // Unsatisfiable: 2 out of 1.
+    expect(code(h.install(withAuth({ kind: 'policy', policy: "OutOf(2, 'A.member')" })))).toBe(
+      'APP_E_POLICY_UNSUPPORTED',
+    );
+    // Two organisations' admins: installable, satisfied only by both.
+    committed(
+      h.install(withAuth({ kind: 'policy', policy: "AND('Org1MSP.admin', 'Org2MSP.admin')" })),
+    );
     expect(
-      code(
-        h.install(
-          withAuth({ kind: 'policy', policy: "OutOf(2, 'A.member', 'B.member', 'C.member')" }),
-        ),
-      ),
-    ).toBe('APP_E_POLICY_UNSUPPORTED');
+      code(h.call({ app: 'demo', action: 'ping', caller: h.caller('Org1MSP', 'admin') })),
+    ).toBe('APP_E_FORBIDDEN');
   });
 
   it('an oracle-triggered endpoint cannot be called directly', () => {

@@ -1,6 +1,7 @@
 // Endpoint auth policies (decision 0014): any consortium identity, an MSP role, or a Fabric
-// signature policy that one signer satisfies. The caller was already validated by its MSP at
-// this ledger position; its NodeOU role and admin flag are what Fabric's ROLE principals test.
+// signature policy over the request's signers: the caller and the identities that endorsed the
+// request (envelope endorsements). Each was validated by its MSP at this ledger position; its
+// NodeOU role and admin flag are what Fabric's ROLE principals test, and each signer counts once.
 import { cofferError } from '../../errors/index.js';
 import { evaluatePolicy, type SignaturePolicy } from '../../msp/index.js';
 import type { Caller } from '../types.js';
@@ -31,9 +32,17 @@ function satisfiesRole(caller: Caller, mspId: string, role: RoleName | number): 
   }
 }
 
-export function policyAllows(policy: SignaturePolicy, caller: Caller): boolean {
-  return evaluatePolicy(policy, [{ key: `${caller.mspId}:${caller.identityId}` }], (_signer, p) =>
-    p.type === 'ROLE' ? satisfiesRole(caller, p.mspId, p.role) : false,
+export function policyAllows(
+  policy: SignaturePolicy,
+  caller: Caller,
+  endorsers: readonly Caller[] = [],
+): boolean {
+  const signers = [caller, ...endorsers].map((signer) => ({
+    key: `${signer.mspId}:${signer.identityId}`,
+    signer,
+  }));
+  return evaluatePolicy(policy, signers, (item, p) =>
+    p.type === 'ROLE' ? satisfiesRole(item.signer, p.mspId, p.role) : false,
   );
 }
 
@@ -43,6 +52,7 @@ export function authorize(
   endpoint: CompiledEndpoint,
   caller: Caller | undefined,
   trigger: string | undefined,
+  endorsers: readonly Caller[] = [],
 ): void {
   const { auth } = endpoint;
   const where = `${app}/${endpoint.name}`;
@@ -63,10 +73,16 @@ export function authorize(
   if (caller === undefined) {
     throw cofferError('APP_E_FORBIDDEN', `${where} requires ${rule}; the call has no MSP identity`);
   }
-  if (endpoint.signaturePolicy === undefined || !policyAllows(endpoint.signaturePolicy, caller)) {
-    throw cofferError(
-      'APP_E_FORBIDDEN',
-      `${where} requires ${rule}; ${caller.mspId} identity ${caller.identityId.slice(0, 16)}… (role ${String(caller.role)}${caller.isAdmin ? ', admin' : ''}) does not satisfy it`,
-    );
+  if (
+    endpoint.signaturePolicy === undefined ||
+    !policyAllows(endpoint.signaturePolicy, caller, endorsers)
+  ) {
+    const who = [caller, ...endorsers]
+      .map(
+        (signer) =>
+          `${signer.mspId} ${signer.identityId.slice(0, 16)}… (role ${String(signer.role)}${signer.isAdmin ? ', admin' : ''})`,
+      )
+      .join(' + ');
+    throw cofferError('APP_E_FORBIDDEN', `${where} requires ${rule}; ${who} do not satisfy it`);
   }
 }

@@ -92,6 +92,8 @@ type CallArgs = {
   readonly endpoint: CompiledEndpoint;
   readonly args: Readonly<Record<string, unknown>>;
   readonly caller: Caller | undefined;
+  /** Co-signers of the request (envelope endorsements): they count for the endpoint's policy. */
+  readonly endorsers: readonly Caller[];
   readonly txId: string | null;
   readonly time: number | null;
   readonly trigger: string | undefined;
@@ -132,7 +134,7 @@ export function openAppHost(builtIns: AppRegistry, instance: VmInstance): AppHos
   const call = (compiled: CompiledBundle, input: CallArgs): unknown => {
     const { endpoint, args } = input;
     const name = compiled.bundle.manifest.name;
-    authorize(name, endpoint, input.caller, input.trigger);
+    authorize(name, endpoint, input.caller, input.trigger, input.endorsers);
     if (!endpoint.validateInput(args)) {
       throw cofferError(
         'APP_E_INVALID_ARGS',
@@ -195,6 +197,7 @@ export function openAppHost(builtIns: AppRegistry, instance: VmInstance): AppHos
             endpoint,
             args,
             caller: context.caller,
+            endorsers: context.endorsers ?? [],
             txId: context.txId,
             time: context.time,
             trigger: context.trigger,
@@ -211,6 +214,7 @@ export function openAppHost(builtIns: AppRegistry, instance: VmInstance): AppHos
               endpoint,
               args,
               caller: context.caller,
+              endorsers: [],
               txId: null,
               time: null,
               trigger: undefined,

@@ -7,6 +7,7 @@ import { Ajv, type ValidateFunction } from 'ajv';
 import { cofferError, isCofferError } from '../../errors/index.js';
 import { parsePolicy, type Rule, type SignaturePolicy } from '../../msp/index.js';
 import { canonicalString } from '../../ledger/canonical.js';
+import { endorsementsMax } from '../../ledger/tx.js';
 import {
   bundleBytesMax,
   codeBytesMax,
@@ -149,10 +150,10 @@ function parseAuth(value: unknown, field: string): { auth: AuthPolicy; policy?: 
       return invalid(what, `is not a Fabric signature policy: ${error.message}`);
     }
     const needed = signersNeeded(policy.rule);
-    if (needed > 1) {
+    if (needed > 1 + endorsementsMax) {
       throw cofferError(
         'APP_E_POLICY_UNSUPPORTED',
-        `${what} ${policyText} needs ${needed} distinct signers; a transaction carries one`,
+        `${what} ${policyText} needs ${needed} distinct signers; a transaction carries at most ${1 + endorsementsMax} (its signer and ${endorsementsMax} endorsements)`,
         { field: what },
       );
     }
