@@ -1,8 +1,8 @@
 // Governance actions: parsed and checked (validate), then applied to a configuration (apply).
 // `applyActions` is pure: it applies the actions in order to a copy and checks the whole
 // result before returning it, so a caller writes everything or nothing. Each action has "set"
-// semantics (adding what is there, removing what is not, is a no-op), so applying the same
-// actions twice gives the same configuration as applying them once.
+// semantics (adding what is there, removing what is not, is a no-op): applying a list again
+// gives the same configuration, or is refused as a whole, never a different one.
 import { compileBundle } from '../contracts/index.js';
 import { cofferError, isCofferError } from '../errors/index.js';
 import {
