@@ -30,6 +30,7 @@ import {
 } from '../node/index.js';
 import type { Command, CommandIo } from './main.js';
 import type { ClientProfile } from './profile.js';
+import { buildGenesis, networkInit } from './genesis.js';
 import { ensureConsortiumCrypto, exists } from './up.js';
 
 export const networkNodesMax = 7;
@@ -45,7 +46,8 @@ export const retentionWindowMsMin = 4 * durablePublishIntervalMs;
 /** Key prefix of the network's batches in etcd. */
 export const networkEtcdPrefix = '/coffer/network';
 
-const networkUsage = `Usage: coffer network up   [--nodes N] [--dir DIR] [--json] [--log-level L]
+const networkUsage = `Usage: coffer network init --msp-dir DIR=MSPID... --node NODEID=MSPID... [--out FILE]
+       coffer network up   [--nodes N] [--dir DIR] [--json] [--log-level L]
                             [--retention-window-ms MS]
        coffer network down [--dir DIR]
        coffer network status [--dir DIR]
@@ -57,7 +59,8 @@ up     creates (once) N organisations (default ${networkNodesDefault}, at most $
        --retention-window-ms: a node away longer than this stops holding etcd's history back
        and catches up from a peer when it returns (default ${retentionWindowMs}).
 down   stops the nodes, then etcd (the data stays in DIR; the next up continues it).
-status prints DIR/network.json: processes, endpoints and whether the supervisor runs.`;
+status prints DIR/network.json: processes, endpoints and whether the supervisor runs.
+init   writes a genesis configuration (up writes DIR/genesis.json itself when it has none).`;
 
 const binCoffer = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../bin/coffer');
 
@@ -394,6 +397,16 @@ async function supervise(args: readonly string[]): Promise<number> {
     // entries and Merkle roots agree (decision 0012).
     const ledgerSecretFile = path.join(dir, 'ledger.secret');
     if (!(await exists(ledgerSecretFile))) await createLedgerSecretFile(ledgerSecretFile);
+    // The consortium's configuration lives in the ledger from this genesis on (issue 6): every
+    // organisation is a member, every node admitted with the code this build runs.
+    const genesisFile = path.join(dir, 'genesis.json');
+    if (!(await exists(genesisFile))) {
+      const genesis = await buildGenesis({
+        msps: orgs.map((org) => ({ dir: path.join(org.orgDir, 'msp'), mspId: org.mspId })),
+        nodes: orgs.map((org) => ({ nodeId: `org${org.index}-peer0`, mspId: org.mspId })),
+      });
+      await writeFile(genesisFile, `${JSON.stringify(genesis, null, 2)}\n`);
+    }
     cluster = await launchEtcdCluster({
       dir: path.join(dir, 'etcd'),
       caFile,
@@ -443,6 +456,7 @@ async function supervise(args: readonly string[]): Promise<number> {
         // Every node verifies every signature on this machine: one thread each.
         verifyThreads: Math.max(1, Math.floor(verifyThreadsDefault() / count)),
         ledgerSecretFile,
+        genesisFile,
         // Peers compare signed roots with this node (divergence detection).
         peers: orgs
           .filter((other) => other.index !== org.index)
@@ -575,6 +589,8 @@ async function supervise(args: readonly string[]): Promise<number> {
 export const networkCommand: Command = async (args, io) => {
   const [sub, ...rest] = args;
   switch (sub) {
+    case 'init':
+      return networkInit(rest, io);
     case 'up':
       return up(rest, io);
     case 'down':

@@ -10,6 +10,7 @@ import { generateCryptoMaterial } from '../msp/cryptogen/index.js';
 import { loadMspFolder } from '../msp/index.js';
 import type { Command, CommandIo } from './main.js';
 import { verifyPoolLimits } from '../crypto/index.js';
+import { buildGenesis } from './genesis.js';
 import { nodeConfigDefaults, verifyThreadsDefault, type NodeConfig } from '../node/index.js';
 import { cliLogger, runInForeground } from './node.js';
 import type { ClientProfile } from './profile.js';
@@ -200,9 +201,24 @@ export const upCommand: Command = async (args, io) => {
   const org1 = path.join(peerOrgsDir, 'org1.coffer.local');
   const peerDir = path.join(org1, 'peers', 'peer0.org1.coffer.local');
   const userDir = path.join(org1, 'users', 'User1@org1.coffer.local');
+  // The consortium's configuration lives in the ledger from genesis on (issue 6). A ledger
+  // started before genesis files existed keeps its fixed configuration.
+  const genesisFile = path.join(dir, 'genesis.json');
+  const dataDir = path.join(dir, 'nodes', 'org1-peer0');
+  if (!(await exists(genesisFile)) && !(await exists(dataDir))) {
+    const genesis = await buildGenesis({
+      msps: reports.map((report) => ({
+        dir: path.join(peerOrgsDir, report.domain, 'msp'),
+        mspId: report.mspId,
+      })),
+      nodes: [{ nodeId: 'org1-peer0', mspId: 'Org1MSP' }],
+    });
+    await writeFile(genesisFile, `${JSON.stringify(genesis, null, 2)}\n`);
+  }
   const config: NodeConfig = {
+    ...((await exists(genesisFile)) ? { genesisFile } : {}),
     nodeId: 'org1-peer0',
-    dataDir: path.join(dir, 'nodes', 'org1-peer0'),
+    dataDir,
     listen: { host: values.host, port },
     tls: {
       certFile: path.join(peerDir, 'tls', 'server.crt'),

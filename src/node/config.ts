@@ -25,6 +25,12 @@ export type NodeConfig = {
   readonly verifyThreads: number;
   /** Where batches are ordered: the embedded single-node log (default) or the network's etcd. */
   readonly ordering: OrderingConfig;
+  /**
+   * The consortium's genesis configuration (`coffer network init`): with it, the consortium's
+   * MSPs, members, nodes and code ids live in the ledger and change by governance; `consortium`
+   * is then only the first start's fallback check. Absent: `consortium` is fixed.
+   */
+  readonly genesisFile?: string;
   /** The network's shared ledger secret file; absent: the node's own (single-node ledger). */
   readonly ledgerSecretFile?: string;
   /** The other nodes of the network, whose signed roots this node compares with its own. */
@@ -211,5 +217,6 @@ export async function readNodeConfig(file: string): Promise<NodeConfig> {
     ...(json['ledgerSecretFile'] === undefined
       ? {}
       : { ledgerSecretFile: at(json['ledgerSecretFile']) }),
+    ...(json['genesisFile'] === undefined ? {} : { genesisFile: at(json['genesisFile']) }),
   };
 }

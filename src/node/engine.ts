@@ -117,6 +117,11 @@ export type EngineOptions = {
    * its data directory on first start (a single-node ledger).
    */
   readonly ledgerSecretFile?: string;
+  /**
+   * Refuses a submission before ordering (e.g. a node the consortium has not admitted takes
+   * only governance requests); execution never calls it, so it cannot split nodes.
+   */
+  readonly accepts?: (request: Request) => CofferError | undefined;
   /** Pending transactions accepted before 429 (default pendingEnvelopesMax). */
   readonly pendingMax?: number;
   /**
@@ -814,6 +819,8 @@ async function startLocked(options: EngineOptions): Promise<Engine> {
         cofferError('TX_E_EXPIRY_TOO_FAR', `expiresAt is more than ${requestTtlMsMax} ms ahead`),
       );
     }
+    const refusal = options.accepts?.(request);
+    if (refusal !== undefined) return refused(refusal);
     if (replay.has(txId) || pendingIds.has(txId))
       return refused(cofferError('TX_E_REPLAY', `transaction ${txId} was already submitted`));
     const signer = checkSigner(consortiumNow(), store.read, request, envelope, false);

@@ -2,7 +2,15 @@
 import { createPrivateKey, createPublicKey } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type { Logger } from 'pino';
-import { builtInApps } from '../contracts/index.js';
+import { builtInApps, type AppRegistry } from '../contracts/index.js';
+import {
+  checkGenesis,
+  configWrites,
+  consortiumOf,
+  governanceApp,
+  govConfigMap,
+  readGovConfig,
+} from '../governance/index.js';
 import { createVerifyPool } from '../crypto/index.js';
 import { cofferError } from '../errors/index.js';
 import type { Consortium } from '../ledger/execute.js';
@@ -17,7 +25,8 @@ import { createApi } from './api.js';
 import { serveCatchUp, startCatchUp, type CatchUp } from './catchup.js';
 import { startPeerWatch, type PeerWatch } from './peers.js';
 import type { NodeConfig } from './config.js';
-import { startEngine, type Engine } from './engine.js';
+import { virtualAttestation } from './attestation.js';
+import { startEngine, type Engine, type GovernedOptions } from './engine.js';
 
 export type { NodeConfig, OrderingConfig } from './config.js';
 export { nodeConfigDefaults, readNodeConfig, verifyThreadsDefault } from './config.js';
@@ -61,6 +70,50 @@ function signingKeyPem(certPem: string, keystore: readonly { readonly pem: strin
   );
 }
 
+/** The engine options that keep the consortium in the ledger, from a genesis file. */
+async function governedOptions(file: string): Promise<GovernedOptions> {
+  let json: unknown;
+  try {
+    json = JSON.parse(await readFile(file, 'utf8'));
+  } catch (error) {
+    throw cofferError(
+      'CLI_E_FILE_UNREADABLE',
+      `genesis ${file} cannot be read as JSON: ${(error as Error).message}`,
+      { file },
+      error,
+    );
+  }
+  const config = checkGenesis(json);
+  return {
+    genesis: { config, writes: configWrites(config) },
+    configMap: govConfigMap,
+    consortiumOf: (read) => {
+      const current = readGovConfig(read);
+      if (current === undefined) throw new Error('governed ledger without a configuration');
+      return consortiumOf(current);
+    },
+  };
+}
+
+export type Admission = { readonly admitted: boolean; readonly reason: string };
+
+/**
+ * Whether the configuration in force admits this node running this code: the node is admitted
+ * (not retired) and the code id it runs is allowed. Upgrading is allow_code for the new id
+ * and restarting; disallow_code for the old one then refuses nodes still running it.
+ */
+function admissionOf(engine: Engine | undefined, nodeId: string, codeId: string): Admission {
+  const config = engine === undefined ? undefined : readGovConfig(engine.store().read);
+  if (config === undefined) return { admitted: false, reason: 'no configuration yet' };
+  const node = config.nodes[nodeId];
+  if (node === undefined) return { admitted: false, reason: `node ${nodeId} is not admitted` };
+  if (node.status !== 'admitted') return { admitted: false, reason: `node ${nodeId} is retired` };
+  if (!config.codes.includes(codeId)) {
+    return { admitted: false, reason: `the code id it runs, ${codeId}, is not allowed` };
+  }
+  return { admitted: true, reason: `admitted, running allowed code id ${codeId}` };
+}
+
 /** Starts a node: consortium MSPs, its own identity, the engine, then the HTTPS API. */
 export async function startNode(config: NodeConfig, logger: Logger): Promise<RunningNode> {
   const consortium = await loadConsortium(config);
@@ -77,7 +130,13 @@ export async function startNode(config: NodeConfig, logger: Logger): Promise<Run
       `${config.identity.mspDir} has no signing identity`,
     );
   }
-  const apps = builtInApps();
+  const governed =
+    config.genesisFile === undefined ? undefined : await governedOptions(config.genesisFile);
+  const apps: AppRegistry =
+    governed === undefined
+      ? builtInApps()
+      : new Map([...builtInApps(), [governanceApp.name, governanceApp]]);
+  const attestation = await virtualAttestation().attest();
   const ordering = config.ordering;
   let etcdLog: EtcdLog | undefined;
   const openLog =
@@ -103,11 +162,25 @@ export async function startNode(config: NodeConfig, logger: Logger): Promise<Run
   const verifyPool =
     config.verifyThreads > 0 ? createVerifyPool({ threads: config.verifyThreads }) : undefined;
   let engine: Engine;
+  // Set once the engine runs (submissions come after that).
+  let engineRef: Engine | undefined = undefined;
   try {
     engine = await startEngine({
       dataDir: config.dataDir,
       nodeId: config.nodeId,
       consortium: () => consortium,
+      ...(governed === undefined ? {} : { governed }),
+      accepts: (request) => {
+        if (governed === undefined || request.app === governanceApp.name) return undefined;
+        const admitted = admissionOf(engineRef, config.nodeId, attestation.codeId);
+        return admitted.admitted
+          ? undefined
+          : cofferError(
+              'NODE_E_NOT_ADMITTED',
+              `this node is not admitted by the consortium (${admitted.reason}); it takes governance requests only`,
+              { nodeId: config.nodeId, codeId: attestation.codeId },
+            );
+      },
       apps,
       rootSigner: {
         mspId: config.identity.mspId,
@@ -129,6 +202,8 @@ export async function startNode(config: NodeConfig, logger: Logger): Promise<Run
     await verifyPool?.close();
     throw error;
   }
+  engineRef = engine;
+  const running = engine;
   let peerWatch: PeerWatch | undefined;
   let catchUp: CatchUp | undefined;
   const servedLog = etcdLog;
@@ -136,8 +211,15 @@ export async function startNode(config: NodeConfig, logger: Logger): Promise<Run
   try {
     api = await createApi({
       engine,
-      consortium: () => consortium,
+      consortium: () => running.consortium(),
       apps,
+      status: () => ({
+        attestation,
+        admission:
+          governed === undefined
+            ? { admitted: true, reason: 'no genesis: the consortium is fixed by the node config' }
+            : admissionOf(running, config.nodeId, attestation.codeId),
+      }),
       tls: {
         cert: await readFile(config.tls.certFile, 'utf8'),
         key: await readFile(config.tls.keyFile, 'utf8'),
@@ -164,7 +246,7 @@ export async function startNode(config: NodeConfig, logger: Logger): Promise<Run
     peerWatch = startPeerWatch({
       engine,
       peers: config.peers,
-      msps: () => consortium.msps,
+      msps: () => running.consortium().msps,
       tls: {
         ca: await readFile(config.tlsCaFile, 'utf8'),
         cert: await readFile(config.tls.certFile, 'utf8'),
@@ -185,7 +267,7 @@ export async function startNode(config: NodeConfig, logger: Logger): Promise<Run
       engine,
       log: servedLog,
       peers: config.peers,
-      msps: () => consortium.msps,
+      msps: () => running.consortium().msps,
       tls: {
         ca: await readFile(config.tlsCaFile, 'utf8'),
         cert: certPem,

@@ -1,0 +1,210 @@
+// Genesis and code identity through the CLI: `coffer network init` writes a checked genesis
+// from MSP folders (duplicate MSP IDs merged when identical, refused otherwise), and a node
+// whose code id the consortium does not allow takes governance requests only, until an
+// accepted proposal allows it; disallowing it again refuses it again.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { cp, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { clientFromProfile } from '../../src/cli/profile.js';
+import { createClient, identityFromMspFolder } from '../../src/client/index.js';
+import { computeCodeId } from '../../src/node/attestation.js';
+import { coffer, runCoffer } from './run.js';
+
+let dir: string;
+const fakeCodeId = '0'.repeat(64);
+const org = (n: number): string =>
+  path.join(dir, 'crypto', 'peerOrganizations', `org${n}.coffer.local`);
+
+beforeAll(async () => {
+  dir = await mkdtemp(path.join(tmpdir(), 'coffer-genesis-'));
+  const check = await runCoffer(['up', '--dir', dir, '--check']);
+  expect(check.code, check.stderr).toBe(0);
+}, 60_000);
+
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('coffer network init', () => {
+  it('writes a checked genesis from MSP folders; the same MSP twice is merged, a different one under its ID refused', async () => {
+    const out = path.join(dir, 'g1.json');
+    const run = await runCoffer([
+      'network',
+      'init',
+      '--msp-dir',
+      `${path.join(org(1), 'msp')}=Org1MSP`,
+      '--msp-dir',
+      `${path.join(org(1), 'msp')}=Org1MSP`,
+      '--msp-dir',
+      `${path.join(org(2), 'msp')}=Org2MSP`,
+      '--node',
+      'org1-peer0=Org1MSP',
+      '--out',
+      out,
+      '--json',
+    ]);
+    expect(run.code, run.stderr).toBe(0);
+    expect(JSON.parse(run.stdout)).toMatchObject({
+      msps: ['Org1MSP', 'Org2MSP'],
+      members: ['Org1MSP', 'Org2MSP'],
+      nodes: ['org1-peer0'],
+      codes: [await computeCodeId()],
+    });
+    const genesis = JSON.parse(await readFile(out, 'utf8')) as { msps: Record<string, unknown> };
+    // Verifying parts only: no private key anywhere.
+    expect(JSON.stringify(genesis)).not.toContain('PRIVATE KEY');
+    // A second genesis is not written over the first.
+    const again = await runCoffer([
+      'network',
+      'init',
+      '--msp-dir',
+      `${path.join(org(1), 'msp')}=Org1MSP`,
+      '--out',
+      out,
+    ]);
+    expect(again.code).toBe(2);
+    // Org2's folder under Org1's ID: a different definition for the same MSP ID.
+    const clash = await runCoffer([
+      'network',
+      'init',
+      '--msp-dir',
+      `${path.join(org(1), 'msp')}=Org1MSP`,
+      '--msp-dir',
+      `${path.join(org(2), 'msp')}=Org1MSP`,
+      '--out',
+      path.join(dir, 'g2.json'),
+    ]);
+    expect(clash.code).not.toBe(0);
+    expect(clash.stderr).toContain('GOV_E_DUPLICATE_MSP');
+  });
+});
+
+async function startUp(upDir: string): Promise<{ child: ChildProcess; url: string }> {
+  const child = spawn(
+    coffer,
+    ['up', '--dir', upDir, '--port', '0', '--json', '--log-level', 'warn'],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  child.stderr.resume();
+  const lines = createInterface({ input: child.stdout });
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      reject(new Error('node did not start'));
+    }, 30_000);
+    child.once('exit', (code) => {
+      reject(new Error(`node exited with ${String(code)}`));
+    });
+    let listening = '';
+    lines.on('line', (line) => {
+      const match = /listening on (https:\/\/\S+)/.exec(line);
+      if (match?.[1] !== undefined) listening = match[1];
+      // The client profile is written once the node listens; then `up` says it started.
+      if (line.includes('"event":"started"')) {
+        clearTimeout(timer);
+        resolve(listening);
+      }
+    });
+  });
+  child.removeAllListeners('exit');
+  return { child, url };
+}
+
+describe('code identity', () => {
+  it('a node running a code id the consortium does not allow takes governance requests only', async () => {
+    const upDir = path.join(dir, 'up');
+    await cp(path.join(dir, 'crypto'), path.join(upDir, 'crypto'), { recursive: true });
+    await cp(path.join(dir, 'crypto-config.yaml'), path.join(upDir, 'crypto-config.yaml'));
+    // Org1 alone votes; the node was admitted with (and only allows) another build's code id.
+    const init = await runCoffer([
+      'network',
+      'init',
+      ...[1, 2, 3].flatMap((n) => [
+        '--msp-dir',
+        `${path.join(upDir, 'crypto', 'peerOrganizations', `org${n}.coffer.local`, 'msp')}=Org${n}MSP`,
+      ]),
+      '--member',
+      'Org1MSP',
+      '--node',
+      'org1-peer0=Org1MSP',
+      '--code-id',
+      fakeCodeId,
+      '--out',
+      path.join(upDir, 'genesis.json'),
+    ]);
+    expect(init.code, init.stderr).toBe(0);
+    const { child, url } = await startUp(upDir);
+    const user = await clientFromProfile(path.join(upDir, 'client.json'));
+    const profile = JSON.parse(await readFile(path.join(upDir, 'client.json'), 'utf8')) as Record<
+      string,
+      string
+    >;
+    const admin = createClient({
+      url,
+      servername: String(profile['servername']),
+      ca: await readFile(String(profile['caFile']), 'utf8'),
+      tlsCert: await readFile(String(profile['tlsCertFile']), 'utf8'),
+      tlsKey: await readFile(String(profile['tlsKeyFile']), 'utf8'),
+      ...(await identityFromMspFolder(
+        path.join(
+          upDir,
+          'crypto',
+          'peerOrganizations',
+          'org1.coffer.local',
+          'users',
+          'Admin@org1.coffer.local',
+          'msp',
+        ),
+        'Org1MSP',
+      )),
+    });
+    try {
+      const status = (await user.nodeStatus()) as {
+        attestation: { provider: string; codeId: string };
+        admission: { admitted: boolean; reason: string };
+      };
+      const codeId = await computeCodeId();
+      expect(status.attestation).toMatchObject({ provider: 'virtual', codeId });
+      expect(status.admission.admitted).toBe(false);
+      expect(status.admission.reason).toMatch(/not allowed/);
+      await expect(
+        user.submit('kv', 'put', { map: 'public:kv.g', key: 'k', value: 'v' }),
+      ).rejects.toMatchObject({ code: 'NODE_E_NOT_ADMITTED' });
+      // Governance still goes through it: Org1 (the only member) allows this build.
+      const allow = await admin.submit(
+        'gov',
+        'propose',
+        { actions: [{ name: 'allow_code', args: { codeId } }] },
+        { wait: 'commit' },
+      );
+      expect(allow.result, JSON.stringify(allow)).toMatchObject({ state: 'Accepted' });
+      const put = await user.submit(
+        'kv',
+        'put',
+        { map: 'public:kv.g', key: 'k', value: 'v' },
+        { wait: 'commit' },
+      );
+      expect(put.status).toBe('Committed');
+      // Disallowed later: refused again.
+      const disallow = await admin.submit(
+        'gov',
+        'propose',
+        { actions: [{ name: 'disallow_code', args: { codeId } }] },
+        { wait: 'commit' },
+      );
+      expect(disallow.result, JSON.stringify(disallow)).toMatchObject({ state: 'Accepted' });
+      await expect(
+        user.submit('kv', 'put', { map: 'public:kv.g', key: 'k2', value: 'v' }),
+      ).rejects.toMatchObject({ code: 'NODE_E_NOT_ADMITTED' });
+    } finally {
+      user.close();
+      admin.close();
+      child.kill('SIGINT');
+      await new Promise((resolve) => child.once('exit', resolve));
+    }
+  }, 90_000);
+});
