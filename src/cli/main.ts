@@ -28,6 +28,7 @@ Usage:
   coffer crypto generate --config FILE --output DIR
   coffer crypto revoke --org-dir DIR --cert CERT.pem
   coffer app build|install|call|list        sandboxed apps: bundle, install, call (see README)
+  coffer gov propose|vote|withdraw|list|show  consortium governance: proposals and ballots
   coffer help                               this text
 
 Run \`coffer <command> --help\` for the options of one command.`;
@@ -44,6 +45,7 @@ const commands: Record<string, () => Promise<Command>> = {
   receipt: async () => (await import('./receipt.js')).receiptCommand,
   ledger: async () => (await import('./ledger.js')).ledgerCommand,
   app: async () => (await import('./app.js')).appCommand,
+  gov: async () => (await import('./gov.js')).govCommand,
 };
 
 const processIo: CommandIo = {
