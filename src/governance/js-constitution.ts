@@ -11,30 +11,7 @@ import type { BadField } from './check.js';
 import type { GovConfig } from './config.js';
 import type { Proposal, Resolution } from './types.js';
 
-/** VMs kept per constitution source (a node-local cache: module state is fresh per call). */
-const cachedVmsMax = 4;
-const vms = new Map<string, AppVm>();
-
 const vmName = 'gov-constitution';
-
-function vmFor(source: string): AppVm {
-  const cached = vms.get(source);
-  if (cached !== undefined && !cached.spent()) return cached;
-  if (cached !== undefined) {
-    cached.dispose();
-    vms.delete(source);
-  }
-  const vm = createAppVm(vmName, source, 'execution');
-  if (vms.size >= cachedVmsMax) {
-    const oldest = vms.keys().next();
-    if (oldest.done !== true) {
-      vms.get(oldest.value)?.dispose();
-      vms.delete(oldest.value);
-    }
-  }
-  vms.set(source, vm);
-  return vm;
-}
 
 const readNothing: VmHost = {
   get: () => undefined,
@@ -58,27 +35,34 @@ function call(
   proposal: Proposal,
   config: GovConfig,
 ): { ok: true; result: unknown } | { ok: false; error: CofferError } {
+  // A fresh VM per call (~10 ms; governance is rare): QuickJS's interrupt counter keeps its
+  // phase across calls of one context (decision 0014), so a VM reused across batches could
+  // stop a call near the CPU limit at a different point on a node that restarted.
   let vm: AppVm;
   try {
-    vm = vmFor(source);
+    vm = createAppVm(vmName, source, 'execution');
   } catch (error) {
     if (!isCofferError(error)) throw error;
     return { ok: false, error };
   }
-  const outcome = vm.call(
-    endpoint,
-    { proposal, members: config.members },
-    {
-      app: vmName,
-      caller: null,
-      txId: proposal.id,
-      time: null,
-      readonly: true,
-      seed: seedOf(proposal.id),
-    },
-    readNothing,
-  );
-  return outcome.ok ? { ok: true, result: outcome.result } : { ok: false, error: outcome.error };
+  try {
+    const outcome = vm.call(
+      endpoint,
+      { proposal, members: config.members },
+      {
+        app: vmName,
+        caller: null,
+        txId: proposal.id,
+        time: null,
+        readonly: true,
+        seed: seedOf(proposal.id),
+      },
+      readNothing,
+    );
+    return outcome.ok ? { ok: true, result: outcome.result } : { ok: false, error: outcome.error };
+  } finally {
+    vm.dispose();
+  }
 }
 
 /** Compiles the source in the sandbox and checks it exports resolve (set time). */
