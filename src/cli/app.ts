@@ -6,13 +6,14 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { buildApp } from '../contracts/sandbox/build.js';
 import { compileBundle } from '../contracts/index.js';
-import { cofferError, errorRegistry, type ErrorCode } from '../errors/index.js';
+import { cofferError, errorRegistry, isCofferError, type ErrorCode } from '../errors/index.js';
 import type { Command } from './main.js';
 import { clientFromProfile, defaultProfile, type ClientProfile } from './profile.js';
 
 const usage = `Usage:
   coffer app build DIR [--out FILE] [--json]     bundle DIR (app.json + src/index.ts) with esbuild
-  coffer app install BUNDLE [--profile FILE]     install or upgrade it (an MSP admin signs)
+  coffer app install BUNDLE [--profile FILE]     install or upgrade it (an MSP admin signs; in a governed
+                                                 consortium, a gov proposal other members vote on)
   coffer app call NAME ENDPOINT [--args JSON] [--profile FILE]
                                                  readonly: a query; readwrite: a signed transaction
   coffer app list [--profile FILE]               installed apps and their endpoints
@@ -152,8 +153,26 @@ export const appCommand: Command = async (args, io) => {
     const bundle = jsonObject(await readFile(first, 'utf8'), first);
     const client = await clientFromProfile(values.profile);
     try {
-      const result = await client.submit('apps', 'install', { bundle }, { wait: 'commit' });
-      io.stdout(JSON.stringify(result, null, 2));
+      // A governed consortium installs apps by proposal: the admin's proposal counts as its
+      // organisation's yes; other members vote with `coffer gov vote`.
+      const governed = await client.query('gov', 'config').then(
+        () => true,
+        (error: unknown) => {
+          if (isCofferError(error, 'TX_E_UNKNOWN_APP')) return false;
+          // The gov app answers before genesis too; anything else is a real failure.
+          if (isCofferError(error) && error.code.startsWith('GOV_E_')) return false;
+          throw error;
+        },
+      );
+      const result = governed
+        ? await client.submit(
+            'gov',
+            'propose',
+            { actions: [{ name: 'install_app', args: { bundle } }] },
+            { wait: 'commit' },
+          )
+        : await client.submit('apps', 'install', { bundle }, { wait: 'commit' });
+      io.stdout(JSON.stringify(governed ? { governed, ...result } : result, null, 2));
       return result.status === 'Committed' ? 0 : 1;
     } finally {
       client.close();

@@ -1,7 +1,9 @@
 // The `apps` built-in app: installs and upgrades sandboxed apps (decision 0014). A bundle is
 // checked in full (manifest, schemas, policies, and its code loaded once in a sandbox to see
-// that it exports every endpoint) before anything is written. Until governance lands, an MSP
-// admin of any member organisation may install; an upgrade is a higher version.
+// that it exports every endpoint) before anything is written. On a ledger without governance an
+// MSP admin of any member organisation may install; once the consortium's configuration lives
+// in the ledger (issue 6), installs and removals come only from accepted governance proposals
+// (the gov app invokes them with the `governance` trigger). An upgrade is a higher version.
 import { cofferError } from '../errors/index.js';
 import { canonicalString } from '../ledger/canonical.js';
 import { invalidArgs, onlyFields, stringArg } from './args.js';
@@ -24,6 +26,30 @@ import {
 } from './sandbox/manifest.js';
 import { feedTriggersMax } from './sandbox/limits.js';
 import type { ActionContext, App, KvView } from './types.js';
+
+/** The trigger the gov app invokes installs and removals with (no transaction can set it). */
+export const governanceTrigger = 'governance';
+/** Where the governance configuration lives (src/governance govConfigMap; present once governed). */
+export const governedMarker = { map: 'public:gov.config', key: 'members' } as const;
+
+/** Who may install or remove: governance once governed, else an MSP admin. */
+function checkInstaller(context: ActionContext, what: string): void {
+  const { caller } = context;
+  const governed = context.readPublic?.(governedMarker.map, governedMarker.key) !== undefined;
+  if (governed) {
+    if (context.trigger === governanceTrigger) return;
+    throw cofferError(
+      'APP_E_FORBIDDEN',
+      `the consortium governs its apps: ${what} through a governance proposal (gov propose with ${what === 'install' ? 'install_app' : 'remove_app'})`,
+    );
+  }
+  if (!caller.isAdmin) {
+    throw cofferError(
+      'APP_E_FORBIDDEN',
+      `only MSP admins may ${what} apps; ${caller.mspId} identity ${caller.identityId.slice(0, 16)}… is not an admin`,
+    );
+  }
+}
 
 function feedsOf(compiled: CompiledBundle): Map<string, string> {
   const feeds = new Map<string, string>();
@@ -82,12 +108,7 @@ export const appsApp: App = {
       run: (context, args) => {
         onlyFields(args, ['bundle']);
         const { caller } = context;
-        if (!caller.isAdmin) {
-          throw cofferError(
-            'APP_E_FORBIDDEN',
-            `only MSP admins may install apps; ${caller.mspId} identity ${caller.identityId.slice(0, 16)}… is not an admin`,
-          );
-        }
+        checkInstaller(context, 'install');
         const compiled = compileBundle(args['bundle']);
         const { name, version } = compiled.bundle.manifest;
         if (reservedAppNames.has(name)) {
@@ -134,6 +155,29 @@ export const appsApp: App = {
           previousVersion: previousRecord?.version ?? null,
           endpoints: [...compiled.endpoints.keys()],
         };
+      },
+    },
+    remove: {
+      summary:
+        'Removes an installed app: its endpoints and oracle subscriptions go; its bundles stay in the ledger (MSP admins, or governance once governed).',
+      args: { type: 'object', required: ['name'], properties: { name: { type: 'string' } } },
+      run: (context, args) => {
+        onlyFields(args, ['name']);
+        checkInstaller(context, 'remove');
+        const name = stringArg(args, 'name', appNamePattern, 32);
+        const record = installedRecord(context.kv.get, name);
+        if (record === undefined) invalidArgs('name', `${name} is not installed`);
+        const text = context.kv.get(bundlesMap, record.digest);
+        if (text !== undefined) {
+          const compiled = compileBundle(JSON.parse(text));
+          for (const feed of [...feedsOf(compiled).keys()].sort()) {
+            const others = readTriggers(context.kv, feed).filter((item) => item.app !== name);
+            if (others.length === 0) context.kv.delete(triggersMap, feed);
+            else context.kv.put(triggersMap, feed, JSON.stringify(others));
+          }
+        }
+        context.kv.delete(installedMap, name);
+        return { name, removedVersion: record.version };
       },
     },
   },

@@ -21,7 +21,7 @@ export type {
 } from './types.js';
 export { kvApp, kvKeyCharsMax, kvValueCharsMax } from './kv.js';
 export { accountOf, tokenApp, tokenAmountMax } from './token.js';
-export { appsApp } from './apps.js';
+export { appsApp, governanceTrigger, governedMarker } from './apps.js';
 export { feedsMap, oraclesApp } from './oracles.js';
 export type { Feed, Point } from './oracles.js';
 export type { AppHost, InstalledRecord, Trigger } from './sandbox/installed.js';

@@ -2,7 +2,14 @@
 // configuration from the store, runs validate / resolve / apply (constitution.ts, actions.ts)
 // and writes only `public:gov.*` maps; the node recomputes the MSPs in force from the
 // configuration after a batch that changed it, so changes take effect from the next batch.
-import type { ActionContext, App, Caller, KvView, KvWriter } from '../contracts/index.js';
+import {
+  governanceTrigger,
+  type ActionContext,
+  type App,
+  type Caller,
+  type KvView,
+  type KvWriter,
+} from '../contracts/index.js';
 import { cofferError, isCofferError } from '../errors/index.js';
 import { canonicalString } from '../ledger/canonical.js';
 import { applyActions, parseActions, type Applied } from './actions.js';
@@ -152,6 +159,14 @@ function settle(context: ActionContext, config: GovConfig, proposal: Proposal): 
     };
   }
   writeConfig(context.kv, applied);
+  // Apps are installed and removed by the apps app, invoked with the governance trigger (it
+  // refuses direct installs once the consortium governs). A bundle it refuses makes this
+  // whole transaction invalid: nothing of the decision is kept, the proposal stays open.
+  for (const { name, request } of applied.apps) {
+    if (context.invoke === undefined) throw new Error('governance: apps cannot be invoked here');
+    if ('removed' in request) context.invoke('apps', 'remove', { name }, governanceTrigger);
+    else context.invoke('apps', 'install', { bundle: request.bundle }, governanceTrigger);
+  }
   if (applied.constitutionChanged) {
     // A new constitution drops every other open proposal (they were judged by the old one).
     for (const id of readIndex(context.kv, 'open')) {

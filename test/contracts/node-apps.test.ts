@@ -57,6 +57,11 @@ beforeAll(async () => {
   const profile = JSON.parse(await readFile(path.join(dir, 'client.json'), 'utf8')) as Profile;
   const adminMsp = profile.mspDir.replace(/User1@/g, 'Admin@');
   await writeFile(path.join(dir, 'admin.json'), JSON.stringify({ ...profile, mspDir: adminMsp }));
+  // Org2's admin (same TLS connection): the second member organisation's vote.
+  await writeFile(
+    path.join(dir, 'admin2.json'),
+    JSON.stringify({ ...profile, mspId: 'Org2MSP', mspDir: adminMsp.replace(/org1/g, 'org2') }),
+  );
 }, 90_000);
 
 afterAll(async () => {
@@ -91,7 +96,7 @@ async function getJson(urlPath: string): Promise<unknown> {
 }
 
 describe('sandboxed apps on a node', () => {
-  it('builds, installs (admins only), calls, lists and documents an app', async () => {
+  it('builds, installs (by governance proposal), calls, lists and documents an app', async () => {
     const bundleFile = path.join(dir, 'shipments.json');
     const client = path.join(dir, 'client.json');
     const admin = path.join(dir, 'admin.json');
@@ -100,18 +105,34 @@ describe('sandboxed apps on a node', () => {
         .code,
     ).toBe(0);
 
+    // A client may not propose (governance is for member organisations' admins).
     const refused = await runCoffer(['app', 'install', bundleFile, '--profile', client]);
     expect(refused.code).toBe(1);
     expect(JSON.parse(refused.stdout)).toMatchObject({
       status: 'Invalid',
-      code: 'APP_E_FORBIDDEN',
+      code: 'GOV_E_NOT_ADMIN',
     });
-    const installed = await runCoffer(['app', 'install', bundleFile, '--profile', admin]);
-    expect(installed.stderr).toBe('');
-    expect(JSON.parse(installed.stdout)).toMatchObject({
+    // coffer up's consortium governs itself (three members): Org1's admin proposes the install,
+    // Org2's admin makes the majority.
+    const proposed = await runCoffer(['app', 'install', bundleFile, '--profile', admin]);
+    expect(proposed.stderr).toBe('');
+    const proposal = JSON.parse(proposed.stdout) as { txId: string; governed: boolean };
+    expect(proposal).toMatchObject({
+      governed: true,
       status: 'Committed',
-      result: { name: 'shipments', version: '1.0.0' },
+      result: { state: 'Open' },
     });
+    const voted = await runCoffer([
+      'gov',
+      'vote',
+      proposal.txId,
+      'yes',
+      '--profile',
+      path.join(dir, 'admin2.json'),
+      '--json',
+    ]);
+    expect(voted.code, voted.stderr + voted.stdout).toBe(0);
+    expect(JSON.parse(voted.stdout)).toMatchObject({ result: { state: 'Accepted' } });
 
     const issue = JSON.stringify({
       bl: 'BL-0042',

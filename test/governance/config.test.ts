@@ -4,12 +4,14 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { createAppHarness } from '../../src/contracts/harness.js';
 import { isCofferError } from '../../src/errors/index.js';
 import {
   applyActions,
   checkGenesis,
   configWrites,
   consortiumOf,
+  governanceApp,
   governanceLimits,
   mergeMspDefinitions,
   readGovConfig,
@@ -346,30 +348,55 @@ describe('determinism of the gov app', () => {
 });
 
 describe('install_app / remove_app', () => {
-  it('stores the accepted request under public:gov.apps for the sandbox to act on', async () => {
+  it('installs and removes apps only through accepted proposals once the consortium governs', async () => {
     const bundle = JSON.parse(
       await readFile(path.join(import.meta.dirname, 'fixtures', 'hello.bundle.json'), 'utf8'),
     ) as Record<string, unknown>;
+    const manifest = bundle['manifest'] as { name: string; endpoints: Record<string, unknown> };
+    const [endpoint] = Object.keys(manifest.endpoints);
+    if (endpoint === undefined) throw new Error('the fixture app has no endpoint');
     const solo = checkGenesis({ msps: { Org1MSP: m.json('Org1MSP') }, members: ['Org1MSP'] });
-    const ledger = ledgerAt(solo);
-    const result = ledger.ok(caller('Org1MSP'), 'propose', {
-      actions: [
-        { name: 'install_app', args: { bundle } },
-        { name: 'remove_app', args: { name: 'old-app' } },
-      ],
+    // The real execution path (runCall: map ownership, invoke), from the genesis state.
+    const h = createAppHarness({ extraApps: [governanceApp] });
+    const genesisTx = h.store.begin();
+    for (const write of configWrites(solo)) genesisTx.put(write.map, write.key, write.value);
+    h.store.apply(genesisTx.writeSet(), 1);
+    const admin = h.caller('Org1MSP', 'admin');
+    // An admin's direct install is refused: the consortium governs its apps.
+    const direct = h.install(bundle, admin);
+    expect(direct.status === 'invalid' && direct.code).toBe('APP_E_FORBIDDEN');
+    expect(direct.status === 'invalid' && direct.message).toMatch(/governance proposal/);
+    const installed = h.call({
+      app: 'gov',
+      action: 'propose',
+      caller: admin,
+      args: { actions: [{ name: 'install_app', args: { bundle } }] },
     });
-    expect(result['state']).toBe('Accepted');
-    expect(JSON.parse(ledger.store.read('public:gov.apps', 'hello') ?? 'null')).toEqual({
-      bundle,
+    expect(installed.status, JSON.stringify(installed)).toBe('committed');
+    expect(installed.status === 'committed' && installed.result).toMatchObject({
+      state: 'Accepted',
+    });
+    expect(JSON.parse(h.store.read('public:gov.apps', manifest.name) ?? 'null')).toMatchObject({
       version: '1.0.0',
     });
-    expect(JSON.parse(ledger.store.read('public:gov.apps', 'old-app') ?? 'null')).toEqual({
-      removed: true,
+    expect(h.store.read('public:apps.installed', manifest.name)).toBeDefined();
+    const removed = h.call({
+      app: 'gov',
+      action: 'propose',
+      caller: admin,
+      args: { actions: [{ name: 'remove_app', args: { name: manifest.name } }] },
     });
-    expect(
-      ledger.fails(caller('Org1MSP'), 'propose', {
-        actions: [{ name: 'install_app', args: { bundle: { format: 'nope' } } }],
-      }),
-    ).toBe('GOV_E_ACTION_INVALID');
+    expect(removed.status === 'committed' && removed.result).toMatchObject({ state: 'Accepted' });
+    expect(h.store.read('public:apps.installed', manifest.name)).toBeUndefined();
+    const gone = h.call({ app: manifest.name, action: endpoint, caller: admin, args: {} });
+    expect(gone.status === 'invalid' && gone.code).toBe('TX_E_UNKNOWN_APP');
+    // A bundle the sandbox refuses: the deciding transaction is invalid, nothing is kept.
+    const refused = h.call({
+      app: 'gov',
+      action: 'propose',
+      caller: admin,
+      args: { actions: [{ name: 'install_app', args: { bundle: { format: 'nope' } } }] },
+    });
+    expect(refused.status === 'invalid' && refused.code).toBe('GOV_E_ACTION_INVALID');
   });
 });

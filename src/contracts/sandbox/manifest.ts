@@ -80,6 +80,7 @@ export const reservedAppNames: ReadonlySet<string> = new Set([
   'oracles',
   'coffer',
   'governance',
+  'gov',
   'custody',
 ]);
 
