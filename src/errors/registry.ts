@@ -328,7 +328,7 @@ export const errorRegistry = {
   TX_E_ENDORSEMENT_INVALID: {
     className: 'TransactionError',
     summary:
-      "An endorsement of the request does not hold: unknown MSP, invalid or revoked identity, a signature that does not verify over the request bytes, or an identity that signs twice.",
+      'An endorsement of the request does not hold: unknown MSP, invalid or revoked identity, a signature that does not verify over the request bytes, or an identity that signs twice.',
     fix: 'Have each endorser sign the exact request bytes with their own MSP identity (SDK endorseEnvelope); an identity endorses once and not its own request.',
   },
   TX_E_UNKNOWN_APP: {
