@@ -153,6 +153,8 @@ export async function startNode(config: NodeConfig, logger: Logger): Promise<Run
               keyPem: await readFile(ordering.keyFile, 'utf8'),
             },
             logger: orderingLogger,
+            // Whatever etcd forgets is held by a majority of the network's nodes (decision 0016).
+            retentionNodesMin: Math.floor(((config.peers?.length ?? 0) + 1) / 2) + 1,
             ...ordering.limits,
           });
           return etcdLog;

@@ -89,6 +89,12 @@ export type EtcdLogOptions = EtcdLimitOptions & {
   readonly now?: () => number;
   /** Run the retention task on this node (default true; any node may run it). */
   readonly retention?: boolean;
+  /**
+   * Retention deletes and compacts only while at least this many nodes (this one included) are
+   * active (default 1). A network sets its majority, so that whatever etcd forgets is held by a
+   * majority of nodes, whose signatures a node catching up from a peer needs.
+   */
+  readonly retentionNodesMin?: number;
   /** Options of the embedded mirror (fsync off only in benchmarks). */
   readonly mirror?: Pick<EmbeddedLogOptions, 'fsync' | 'storage'>;
 };
@@ -223,6 +229,12 @@ export async function openEtcdLog(options: EtcdLogOptions): Promise<EtcdLog> {
   if (!resolved.ok) throw resolved.error;
   const limits = resolved.value;
   checkIdentity(options);
+  const retentionNodesMin = options.retentionNodesMin ?? 1;
+  if (!Number.isSafeInteger(retentionNodesMin) || retentionNodesMin < 1) {
+    throw cofferError('ORDERING_E_CONFIG', 'retentionNodesMin must be a positive integer', {
+      field: 'retentionNodesMin',
+    });
+  }
   const credentials = checkTls(options.tls);
   const endpoints = checkEndpoints(options.endpoints);
   const logger = options.logger ?? silentLogger;
@@ -1283,6 +1295,16 @@ export async function openEtcdLog(options: EtcdLogOptions): Promise<EtcdLog> {
         .map(({ record }) => record),
       { position: mirrored.position, revision: mirrored.revision },
     ];
+    if (active.length < retentionNodesMin) {
+      // Fewer nodes than a majority of the network are active (e.g. the others are still
+      // starting): deleting now could leave history that only a minority holds, and a node
+      // catching up needs a majority's signatures. Space is still looked after.
+      const short = nospace !== undefined || nearQuota !== undefined;
+      return {
+        deleted: 0,
+        ...(short ? await maintainSpace(true) : { defragmented: [], disarmed: 0 }),
+      };
+    }
     const record = snapshot.record;
     const compacted = record?.compactRevision ?? 0;
     const base = retentionBase(active, record);

@@ -1,7 +1,8 @@
 // Shared by the network e2e tests: a `coffer network up` in a temporary folder, clients of each
 // organisation, node processes started again after a kill, and `coffer network down`.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { createWriteStream } from 'node:fs';
+import { cp, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { expect } from 'vitest';
@@ -64,6 +65,13 @@ export async function networkDown(network: TestNetwork): Promise<void> {
     ...current.etcd.map((member) => member.pid),
   ];
   expect(pids.filter((pid) => alive(pid))).toEqual([]);
+  // COFFER_KEEP_NETWORK=DIR keeps the network's logs there for a post-mortem.
+  const keep = process.env['COFFER_KEEP_NETWORK'];
+  if (keep !== undefined && keep !== '') {
+    await cp(path.join(network.dir, 'logs'), path.join(keep, path.basename(network.dir)), {
+      recursive: true,
+    });
+  }
   await rm(network.dir, { recursive: true, force: true });
 }
 
@@ -146,10 +154,20 @@ export async function startNodeProcess(
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   network.restarted.push(child);
+  // Also kept in DIR/logs (the supervisor's nodes log there too), for COFFER_KEEP_NETWORK.
+  const file = createWriteStream(
+    path.join(
+      network.dir,
+      'logs',
+      `${path.basename(path.dirname(config))}-restart${network.restarted.length}.log`,
+    ),
+  );
+  child.once('exit', () => file.end());
   let out = '';
   // Read to the end (a full pipe would block the node), keeping the tail.
   const keep = (chunk: string): void => {
     out = (out + chunk).slice(-outputCharsMax);
+    file.write(chunk);
   };
   child.stdout.setEncoding('utf8');
   child.stdout.on('data', keep);

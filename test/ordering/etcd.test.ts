@@ -431,6 +431,32 @@ describe('etcd ordering log on a 3-member cluster', () => {
     }
   });
 
+  it('with retentionNodesMin, retention waits until a majority of nodes is active (a node still starting is not left behind)', async () => {
+    const retention = {
+      retention: true,
+      retentionNodesMin: 2,
+      retentionWindowMs: 2_000,
+      retentionIntervalMs: 300,
+      durablePublishIntervalMs: 100,
+    } satisfies Partial<EtcdLogOptions>;
+    const a = await openNode(0, '/t9', retention);
+    await appendMany(a, 'alone', 10, 2);
+    // Alone, A keeps every batch in etcd, however long it runs.
+    await new Promise((resolve) => setTimeout(resolve, 2_500));
+    expect((await a.runRetention()).deleted).toBe(0);
+    expect((await a.status()).retention).toBeUndefined();
+    // B starts late, reads everything from etcd (nothing was compacted), then retention runs.
+    const b = await openNode(1, '/t9', retention);
+    await expectSameMirrors([a, b], 10);
+    expect(b.health()).toBe('ok');
+    await waitFor(
+      'retention to run once two nodes hold the batches',
+      async () => ((await a.status()).retention?.position ?? 0) >= 10,
+      10_000,
+    );
+    await Promise.all([a, b].map(closeNode));
+  });
+
   it('etcd refuses clients without a certificate from a trusted organisation', async () => {
     const caPem = net.nodes[0]?.tls.caPem ?? '';
     for (const tls of [{ caPem }, net.outsider]) {
