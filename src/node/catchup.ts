@@ -144,6 +144,8 @@ export type CatchUpCheckInput = {
   readonly msps: ReadonlyMap<string, Msp>;
   /** Distinct organisations whose nodes must have signed the root. */
   readonly organisationsMin: number;
+  /** Whether a signed root's node still counts (governance: admitted, of its MSP); default all. */
+  readonly countsAsNode?: (signed: SignedRoot) => boolean;
 };
 
 export type CheckedCatchUp = {
@@ -227,6 +229,7 @@ export function checkCatchUp(input: CatchUpCheckInput): Result<CheckedCatchUp> {
   const signers: string[] = [];
   for (const signed of input.signedRoots) {
     if (signed.treeSize !== answer.upToTreeSize || signed.root !== root) continue;
+    if (input.countsAsNode?.(signed) === false) continue;
     const checked = verifySignedRoot(signed, input.msps);
     if (!checked.ok) continue;
     if (organisations.has(signed.mspId)) continue;
@@ -275,6 +278,8 @@ export type CatchUpOptions = {
   readonly tls: { readonly ca: string; readonly cert: string; readonly key: string };
   readonly logger: Logger;
   readonly intervalMs?: number;
+  /** Signed roots of nodes that no longer count (retired) are ignored. */
+  readonly countsAsNode?: (signed: SignedRoot) => boolean;
 };
 
 export type CatchUp = {
@@ -349,6 +354,7 @@ export function startCatchUp(options: CatchUpOptions): CatchUp {
       signedRoots: await signedRootsAt(answer.upToTreeSize),
       msps: options.msps(),
       organisationsMin,
+      ...(options.countsAsNode === undefined ? {} : { countsAsNode: options.countsAsNode }),
     });
     if (!checked.ok) {
       logger.error(

@@ -26,6 +26,7 @@ import { serveCatchUp, startCatchUp, type CatchUp } from './catchup.js';
 import { startPeerWatch, type PeerWatch } from './peers.js';
 import type { NodeConfig } from './config.js';
 import { virtualAttestation } from './attestation.js';
+import type { SignedRoot } from '../ledger/receipt.js';
 import { startEngine, type Engine, type GovernedOptions } from './engine.js';
 
 export type { NodeConfig, OrderingConfig } from './config.js';
@@ -206,6 +207,15 @@ export async function startNode(config: NodeConfig, logger: Logger): Promise<Run
   }
   engineRef = engine;
   const running = engine;
+  // Governed: a signed root counts only from a node the consortium admits, of its MSP.
+  const countsAsNode =
+    governed === undefined
+      ? undefined
+      : (signed: SignedRoot): boolean => {
+          const node = readGovConfig(running.store().read)?.nodes[signed.nodeId];
+          return node?.status === 'admitted' && node.mspId === signed.mspId;
+        };
+  const countsOption = countsAsNode === undefined ? {} : { countsAsNode };
   let peerWatch: PeerWatch | undefined;
   let catchUp: CatchUp | undefined;
   const servedLog = etcdLog;
@@ -246,6 +256,7 @@ export async function startNode(config: NodeConfig, logger: Logger): Promise<Run
   const url = await api.listen(config.listen.host, config.listen.port);
   if (config.peers !== undefined && config.peers.length > 0 && config.tlsCaFile !== undefined) {
     peerWatch = startPeerWatch({
+      ...countsOption,
       engine,
       peers: config.peers,
       msps: () => running.consortium().msps,
@@ -266,6 +277,7 @@ export async function startNode(config: NodeConfig, logger: Logger): Promise<Run
     // Peers serve catch-up to node identities only: this node presents its MSP identity (a
     // peer), not its TLS server certificate (which no MSP issued).
     catchUp = startCatchUp({
+      ...countsOption,
       engine,
       log: servedLog,
       peers: config.peers,

@@ -33,6 +33,8 @@ export type PeerView = {
   readonly ownRoot?: string;
   readonly error?: string;
   readonly checkedAt?: number;
+  /** The consortium no longer counts this node (retired): its roots weigh nothing. */
+  readonly retired?: boolean;
 };
 
 export type PeerWatch = {
@@ -56,6 +58,12 @@ export type PeerWatchOptions = {
   readonly tls: { readonly ca: string; readonly cert: string; readonly key: string };
   readonly logger: Logger;
   readonly intervalMs?: number;
+  /**
+   * Whether a peer's signed root still counts (governance: its node is admitted, of its MSP);
+   * default all. A retired node's roots are neither added to receipts nor weighed against
+   * this node's (it is still reported).
+   */
+  readonly countsAsNode?: (signed: SignedRoot) => boolean;
 };
 
 /** GET over the node-to-node mutual-TLS agent; the answer parsed as JSON (catchup.ts too). */
@@ -139,8 +147,10 @@ export function startPeerWatch(options: PeerWatchOptions): PeerWatch {
     }
     const ownRoot = engine.rootAt(signed.treeSize);
     if (ownRoot === undefined) return { ...base, state: 'ahead', treeSize: signed.treeSize };
+    const counts = options.countsAsNode?.(signed) !== false;
     return {
       ...base,
+      ...(counts ? {} : { retired: true }),
       state: ownRoot === signed.root ? 'agrees' : 'diverges',
       treeSize: signed.treeSize,
       root: signed.root,
@@ -151,8 +161,8 @@ export function startPeerWatch(options: PeerWatchOptions): PeerWatch {
   const checkNow = async (): Promise<void> => {
     const checked = await Promise.all(options.peers.map(viewOf));
     for (const view of checked) views.set(view.nodeId, view);
-    const diverging = checked.filter((view) => view.state === 'diverges');
-    const agreeing = checked.filter((view) => view.state === 'agrees');
+    const diverging = checked.filter((view) => view.state === 'diverges' && view.retired !== true);
+    const agreeing = checked.filter((view) => view.state === 'agrees' && view.retired !== true);
     for (const view of diverging) {
       const key = `${view.nodeId}@${String(view.treeSize)}`;
       if (reported.has(key)) continue;
@@ -221,7 +231,9 @@ export function startPeerWatch(options: PeerWatchOptions): PeerWatch {
         }
       }),
     );
-    const roots = answers.flat();
+    const roots = answers
+      .flat()
+      .filter((signed) => options.countsAsNode === undefined || options.countsAsNode(signed));
     rootsCache.delete(treeSize);
     rootsCache.set(treeSize, { at: Date.now(), roots });
     if (rootsCache.size > peerRootsCachedMax) {
@@ -234,6 +246,7 @@ export function startPeerWatch(options: PeerWatchOptions): PeerWatch {
   const commonTreeSize = (): number | undefined => {
     let common: number | undefined;
     for (const view of views.values()) {
+      if (view.retired === true) continue;
       if ((view.state !== 'agrees' && view.state !== 'ahead') || view.treeSize === undefined)
         return undefined;
       common = common === undefined ? view.treeSize : Math.min(common, view.treeSize);

@@ -6,7 +6,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Client } from '../../src/client/index.js';
+import { createClient, identityFromMspFolder, type Client } from '../../src/client/index.js';
 import { parseReceipt, verifyReceipt } from '../../src/ledger/receipt.js';
 import { createLedgerSecretFile } from '../../src/ledger/secret.js';
 import { runCoffer } from '../cli/run.js';
@@ -307,4 +307,89 @@ describe('coffer network (3 organisations, etcd ordering)', () => {
     const positions = await converged(network, [1, 2]);
     expect(new Set(positions.map((item) => item.root)).size).toBe(1);
   }, 120_000);
+  it('a node the consortium retires stops counting: peers mark it retired and receipts carry only admitted nodes\' signatures', async () => {
+    // Org3's node diverged above (rogue secret) and was halted: the consortium retires it.
+    const adminOf = async (org: number): Promise<Client> => {
+      const profile = JSON.parse(
+        await readFile(path.join(network.dir, `client-org${org}.json`), 'utf8'),
+      ) as Record<string, string>;
+      const msp = path.join(
+        network.dir,
+        'crypto',
+        'peerOrganizations',
+        `org${org}.coffer.local`,
+        'users',
+        `Admin@org${org}.coffer.local`,
+        'msp',
+      );
+      return createClient({
+        url: String(profile['url']),
+        servername: String(profile['servername']),
+        ca: await readFile(String(profile['caFile']), 'utf8'),
+        tlsCert: await readFile(String(profile['tlsCertFile']), 'utf8'),
+        tlsKey: await readFile(String(profile['tlsKeyFile']), 'utf8'),
+        ...(await identityFromMspFolder(msp, `Org${org}MSP`)),
+      });
+    };
+    const admin1 = await adminOf(1);
+    const admin2 = await adminOf(2);
+    try {
+      const proposed = await admin1.submit(
+        'gov',
+        'propose',
+        { actions: [{ name: 'retire_node', args: { nodeId: 'org3-peer0' } }] },
+        { wait: 'commit' },
+      );
+      expect(proposed.result, JSON.stringify(proposed)).toMatchObject({ state: 'Open' });
+      const voted = await admin2.submit(
+        'gov',
+        'vote',
+        { proposalId: proposed.txId, ballot: 'yes' },
+        { wait: 'commit' },
+      );
+      expect(voted.result).toMatchObject({ state: 'Accepted' });
+    } finally {
+      admin1.close();
+      admin2.close();
+    }
+    type Status = {
+      admission?: { admitted: boolean };
+      peers: { nodeId: string; retired?: boolean; state: string }[];
+    };
+    const deadline = Date.now() + 20_000;
+    let status = (await withClient(1, (client) => client.nodeStatus())) as unknown as Status;
+    while (
+      status.peers.find((peer) => peer.nodeId === 'org3-peer0')?.retired !== true &&
+      Date.now() < deadline
+    ) {
+      await new Promise((resolve) => setTimeout(resolve, 250));
+      status = (await withClient(1, (client) => client.nodeStatus())) as unknown as Status;
+    }
+    expect(status.admission?.admitted).toBe(true);
+    expect(status.peers.find((peer) => peer.nodeId === 'org3-peer0')?.retired).toBe(true);
+    // New receipts carry the signatures of the nodes that still count, never org3's.
+    const put = await withClient(1, (client) =>
+      client.submit(
+        'kv',
+        'put',
+        { map: 'public:kv.net', key: 'after-retire', value: 'x' },
+        {
+          wait: 'commit',
+        },
+      ),
+    );
+    const msps = await consortiumMsps(network);
+    let signers: string[] = [];
+    for (let i = 0; i < 80 && signers.length < 2; i += 1) {
+      const receipt = await withClient(1, (client) => client.receipt(put.txId)).catch(
+        () => undefined,
+      );
+      if (receipt !== undefined) {
+        const check = verifyReceipt(parseReceipt(receipt), msps);
+        signers = check.ok ? check.value.signers.map((signer) => signer.nodeId) : [];
+      }
+      if (signers.length < 2) await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+    expect([...signers].sort()).toEqual(['org1-peer0', 'org2-peer0']);
+  }, 60_000);
 });

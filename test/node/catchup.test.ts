@@ -183,6 +183,15 @@ describe('catch-up from a peer', () => {
     expect(forged.ok).toBe(false);
   });
 
+  it('does not count a root signed by a node the consortium no longer counts (retired)', async () => {
+    const answer = await serveCatchUp(serving, mirrorOf(servingLog), 1, 0);
+    const input = await inputFor(answer, empty);
+    expect(checkCatchUp(input).ok).toBe(true);
+    const retired = checkCatchUp({ ...input, countsAsNode: (signed) => signed.nodeId !== 'a' });
+    expect(retired.ok).toBe(false);
+    if (!retired.ok) expect(retired.error.message).toMatch(/signed by 0 organisation/);
+  });
+
   it('refuses batches whose transactions are not the ones the signed entries record', async () => {
     const answer = await serveCatchUp(serving, mirrorOf(servingLog), 1, 0);
     const [first, second, ...rest] = answer.batches;
