@@ -307,7 +307,7 @@ describe('coffer network (3 organisations, etcd ordering)', () => {
     const positions = await converged(network, [1, 2]);
     expect(new Set(positions.map((item) => item.root)).size).toBe(1);
   }, 120_000);
-  it('a node the consortium retires stops counting: peers mark it retired and receipts carry only admitted nodes\' signatures', async () => {
+  it("a node the consortium retires stops counting: peers mark it retired and receipts carry only admitted nodes' signatures", async () => {
     // Org3's node diverged above (rogue secret) and was halted: the consortium retires it.
     const adminOf = async (org: number): Promise<Client> => {
       const profile = JSON.parse(
