@@ -478,6 +478,12 @@ export const errorRegistry = {
       "The caller's organisation is not a member of the consortium, so its admins cannot propose or vote.",
     fix: 'Ask the members to propose add_member for your organisation (after set_msp).',
   },
+  GOV_E_JOIN_INVALID: {
+    className: 'GovernanceError',
+    summary:
+      'A join request is not signed by a peer identity, or names a node id that belongs to another organisation.',
+    fix: 'Let the node send it (it signs with its own peer identity at start), under a node id of its own organisation.',
+  },
   GOV_E_NOT_ADMIN: {
     className: 'GovernanceError',
     summary:

@@ -32,6 +32,7 @@ import {
   type GovConfig,
 } from './config.js';
 import { constitutionOf } from './constitution.js';
+import { listJoins, requestJoin } from './joins.js';
 import { openProposalsMax, proposalTtlMsMax, recentProposalsMax } from './limits.js';
 import { proposalStates, type Proposal, type ProposalState } from './types.js';
 
@@ -352,6 +353,21 @@ export const governanceApp: App = {
       },
       run: vote,
     },
+    join: {
+      summary:
+        'A node asks to be admitted, signed by its own peer identity: its node id, the code id it runs and its attestation (provider, evidence). Admins then propose admit_node.',
+      args: {
+        type: 'object',
+        required: ['nodeId', 'codeId', 'provider'],
+        properties: {
+          nodeId: { type: 'string' },
+          codeId: { type: 'string', pattern: '^[0-9a-f]{64}$' },
+          provider: { type: 'string' },
+          evidence: { type: 'string', description: 'base64 attestation evidence' },
+        },
+      },
+      run: requestJoin,
+    },
     withdraw: {
       summary: "Withdraws an open proposal (admins of the proposer's organisation).",
       args: {
@@ -402,6 +418,11 @@ export const governanceApp: App = {
         }
         return { proposals };
       },
+    },
+    joins: {
+      summary: 'Join requests nodes sent, each with whether it is admitted and its code allowed.',
+      args: { type: 'object', properties: {} },
+      run: (context, args) => listJoins(context.kv, args),
     },
     config: {
       summary: 'The consortium configuration in force.',

@@ -38,3 +38,5 @@ export type {
 export { proposalStates } from './types.js';
 export { governanceApp, proposalsQueryDefault, readProposal } from './app.js';
 export * as governanceLimits from './limits.js';
+export type { JoinRequest } from './joins.js';
+export { govJoinsMap } from './joins.js';

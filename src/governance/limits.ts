@@ -49,3 +49,7 @@ assert(mspsMax * mspDefinitionBytesMax <= configValueBytesMax, 'every definition
 assert(proposalBytesMax <= configValueBytesMax, 'a proposal fits one stored value');
 assert(openProposalsMax <= recentProposalsMax, 'every open proposal can be listed');
 assert(proposalTtlMsMin <= proposalTtlMsMax);
+/** Join requests recorded at once (one per node id; a later request replaces it). */
+export const joinRequestsMax: number = 64;
+/** Longest attestation evidence in a join request, in base64 characters. */
+export const joinEvidenceCharsMax: number = 16 * 1024;

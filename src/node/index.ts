@@ -9,6 +9,8 @@ import {
   consortiumOf,
   governanceApp,
   govConfigMap,
+  govJoinsMap,
+  type JoinRequest,
   readGovConfig,
 } from '../governance/index.js';
 import { createVerifyPool } from '../crypto/index.js';
@@ -25,7 +27,9 @@ import { createApi } from './api.js';
 import { serveCatchUp, startCatchUp, type CatchUp } from './catchup.js';
 import { startPeerWatch, type PeerWatch } from './peers.js';
 import type { NodeConfig } from './config.js';
-import { virtualAttestation } from './attestation.js';
+import { virtualAttestation, type Attestation } from './attestation.js';
+import { signEnvelope } from '../client/envelope.js';
+import { clientIdentity, privateKeySigner } from '../client/signer.js';
 import type { SignedRoot } from '../ledger/receipt.js';
 import { startEngine, type Engine, type GovernedOptions } from './engine.js';
 
@@ -113,6 +117,38 @@ function admissionOf(engine: Engine | undefined, nodeId: string, codeId: string)
     return { admitted: false, reason: `the code id it runs, ${codeId}, is not allowed` };
   }
   return { admitted: true, reason: `admitted, running allowed code id ${codeId}` };
+}
+
+/**
+ * A node the consortium has not admitted asks to join: a `gov join` transaction signed by its
+ * own peer identity with its node id, code id and attestation, unless the same request is
+ * already recorded. Member admins then propose admit_node (and allow_code) for it.
+ */
+async function requestJoin(
+  engine: Engine,
+  nodeId: string,
+  attestation: Attestation,
+  peer: { readonly mspId: string; readonly certPem: string; readonly keyPem: string },
+): Promise<void> {
+  const recorded = engine.store().read(govJoinsMap, nodeId);
+  if (recorded !== undefined) {
+    const request = JSON.parse(recorded) as Partial<JoinRequest>;
+    if (request.codeId === attestation.codeId && request.mspId === peer.mspId) return;
+  }
+  const { envelope } = await signEnvelope({
+    app: governanceApp.name,
+    action: 'join',
+    args: {
+      nodeId,
+      codeId: attestation.codeId,
+      provider: attestation.provider,
+      ...(attestation.evidence === undefined ? {} : { evidence: attestation.evidence }),
+    },
+    identity: clientIdentity(peer.mspId, peer.certPem),
+    signer: privateKeySigner(peer.keyPem),
+  });
+  const submitted = await engine.submit(envelope);
+  if (!submitted.ok) throw submitted.error;
 }
 
 /** Starts a node: consortium MSPs, its own identity, the engine, then the HTTPS API. */
@@ -288,6 +324,15 @@ export async function startNode(config: NodeConfig, logger: Logger): Promise<Run
         key: signingKeyPem(certPem, own.folder?.signing?.keystore ?? []),
       },
       logger,
+    });
+  }
+  if (governed !== undefined && !admissionOf(running, config.nodeId, attestation.codeId).admitted) {
+    await requestJoin(running, config.nodeId, attestation, {
+      mspId: config.identity.mspId,
+      certPem,
+      keyPem: signingKeyPem(certPem, own.folder?.signing?.keystore ?? []),
+    }).catch((error: unknown) => {
+      logger.warn(`join request not sent: ${String(error)}`);
     });
   }
   logger.info({ url, nodeId: config.nodeId }, `node ${config.nodeId} listening on ${url}`);

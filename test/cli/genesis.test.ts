@@ -207,4 +207,111 @@ describe('code identity', () => {
       await new Promise((resolve) => child.once('exit', resolve));
     }
   }, 90_000);
+  it('a node the consortium has not admitted asks to join; an accepted admit_node lets it take part', async () => {
+    const upDir = path.join(dir, 'join');
+    await cp(path.join(dir, 'crypto'), path.join(upDir, 'crypto'), { recursive: true });
+    await cp(path.join(dir, 'crypto-config.yaml'), path.join(upDir, 'crypto-config.yaml'));
+    // A genesis that admits no node: Org1 is the only member.
+    const init = await runCoffer([
+      'network',
+      'init',
+      ...[1, 2, 3].flatMap((n) => [
+        '--msp-dir',
+        `${path.join(upDir, 'crypto', 'peerOrganizations', `org${n}.coffer.local`, 'msp')}=Org${n}MSP`,
+      ]),
+      '--member',
+      'Org1MSP',
+      '--out',
+      path.join(upDir, 'genesis.json'),
+    ]);
+    expect(init.code, init.stderr).toBe(0);
+    const { child, url } = await startUp(upDir);
+    const user = await clientFromProfile(path.join(upDir, 'client.json'));
+    const profile = JSON.parse(await readFile(path.join(upDir, 'client.json'), 'utf8')) as Record<
+      string,
+      string
+    >;
+    const admin = createClient({
+      url,
+      servername: String(profile['servername']),
+      ca: await readFile(String(profile['caFile']), 'utf8'),
+      tlsCert: await readFile(String(profile['tlsCertFile']), 'utf8'),
+      tlsKey: await readFile(String(profile['tlsKeyFile']), 'utf8'),
+      ...(await identityFromMspFolder(
+        path.join(
+          upDir,
+          'crypto',
+          'peerOrganizations',
+          'org1.coffer.local',
+          'users',
+          'Admin@org1.coffer.local',
+          'msp',
+        ),
+        'Org1MSP',
+      )),
+    });
+    try {
+      await expect(
+        user.submit('kv', 'put', { map: 'public:kv.j', key: 'k', value: 'v' }),
+      ).rejects.toMatchObject({ code: 'NODE_E_NOT_ADMITTED' });
+      // The node sent its join request, signed by its own peer identity.
+      type Joins = {
+        joins: {
+          nodeId: string;
+          mspId: string;
+          codeId: string;
+          provider: string;
+          admitted: boolean;
+        }[];
+      };
+      let joins = (await user.query('gov', 'joins')) as Joins;
+      for (let i = 0; i < 40 && joins.joins.length === 0; i += 1) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        joins = (await user.query('gov', 'joins')) as Joins;
+      }
+      const codeId = await computeCodeId();
+      expect(joins.joins).toEqual([
+        expect.objectContaining({
+          nodeId: 'org1-peer0',
+          mspId: 'Org1MSP',
+          codeId,
+          provider: 'virtual',
+          admitted: false,
+        }),
+      ]);
+      // A client cannot ask in a node's name.
+      await expect(
+        user.submit(
+          'gov',
+          'join',
+          { nodeId: 'org1-peer9', codeId, provider: 'virtual' },
+          { wait: 'commit' },
+        ),
+      ).resolves.toMatchObject({ status: 'Invalid', code: 'GOV_E_JOIN_INVALID' });
+      const admitted = await admin.submit(
+        'gov',
+        'propose',
+        {
+          actions: [
+            { name: 'admit_node', args: { nodeId: 'org1-peer0', mspId: 'Org1MSP', codeId } },
+          ],
+        },
+        { wait: 'commit' },
+      );
+      expect(admitted.result, JSON.stringify(admitted)).toMatchObject({ state: 'Accepted' });
+      const put = await user.submit(
+        'kv',
+        'put',
+        { map: 'public:kv.j', key: 'k', value: 'v' },
+        { wait: 'commit' },
+      );
+      expect(put.status).toBe('Committed');
+      expect(((await user.query('gov', 'joins')) as Joins).joins[0]?.admitted).toBe(true);
+    } finally {
+      user.close();
+      admin.close();
+      child.kill('SIGINT');
+      await new Promise((resolve) => child.once('exit', resolve));
+    }
+  }, 90_000);
 });
