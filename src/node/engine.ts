@@ -53,6 +53,7 @@ import {
 } from '../ledger/tx.js';
 import { openEmbeddedLog, type OrderingLog, type OrderingLogger } from '../ordering/index.js';
 import { lockDataDir } from './lock.js';
+import { decodeSnapshotExtra, encodeSnapshotExtra } from './snapshot-extra.js';
 import type { SignatureVerifier } from '../crypto/index.js';
 
 // ---- limits ---------------------------------------------------------------------------------
@@ -247,16 +248,6 @@ function leafOf(kind: 'tx' | 'signature', payload: Uint8Array, seqno: number): L
   };
 }
 
-type Extra = {
-  logPosition: number;
-  time: number;
-  lastMarkerSeqno: number;
-  lastMarkerTime: number;
-  signedRoot: SignedRoot | null;
-  replay: [string, number][];
-  tree: string;
-};
-
 /** Starts the engine: takes the data directory's lock, recovers, then accepts submissions. */
 export async function startEngine(options: EngineOptions): Promise<Engine> {
   await mkdir(options.dataDir, { recursive: true });
@@ -333,10 +324,10 @@ async function startLocked(options: EngineOptions): Promise<Engine> {
     );
   }
   if (loaded.snapshot !== undefined) {
-    const extra = JSON.parse(Buffer.from(loaded.snapshot.extra).toString('utf8')) as Extra;
+    const extra = decodeSnapshotExtra(loaded.snapshot.extra);
     store = loaded.snapshot.store;
-    tree = deserializeMerkleTree(new Uint8Array(Buffer.from(extra.tree, 'base64')));
-    replay = createReplayWindow(extra.replay);
+    tree = deserializeMerkleTree(extra.tree);
+    replay = createReplayWindow(extra.replay.map(([id, at]) => [id, at]));
     logPosition = extra.logPosition;
     time = extra.time;
     lastMarkerSeqno = extra.lastMarkerSeqno;
@@ -540,22 +531,22 @@ async function startLocked(options: EngineOptions): Promise<Engine> {
 
   const maybeSnapshot = async (): Promise<void> => {
     if (tree.size() - lastSnapshotSeqno < snapshotIntervalTx) return;
-    const extra: Extra = {
+    const extra = encodeSnapshotExtra({
       logPosition,
       time,
       lastMarkerSeqno,
       lastMarkerTime,
       signedRoot: signedRoot ?? null,
-      replay: replay.entries().map(([id, at]) => [id, at]),
-      tree: Buffer.from(tree.serialize()).toString('base64'),
-    };
+      replay: replay.entries(),
+      tree: tree.serialize(),
+    });
     const seqno = tree.size();
     lastSnapshotSeqno = seqno;
     try {
       const written = await writeSnapshot(dirs.snapshots, {
         seqno,
         store,
-        extra: new Uint8Array(Buffer.from(JSON.stringify(extra))),
+        extra,
         secret,
       });
       logger.info({ file: written.file, bytes: written.bytes, seqno }, 'snapshot written');
