@@ -11,6 +11,7 @@ import {
   govConfigMap,
   govJoinsMap,
   type JoinRequest,
+  type NodeRecord,
   readGovConfig,
 } from '../governance/index.js';
 import { createVerifyPool } from '../crypto/index.js';
@@ -102,13 +103,41 @@ async function governedOptions(file: string): Promise<GovernedOptions> {
 
 export type Admission = { readonly admitted: boolean; readonly reason: string };
 
+/** The admitted nodes and allowed code ids in force, re-read only when their values change. */
+type Admissions = {
+  readonly nodes: Readonly<Record<string, NodeRecord>>;
+  readonly codes: readonly string[];
+};
+
+function admissionsReader(): (engine: Engine | undefined) => Admissions | undefined {
+  let seen: { nodes: string; codes: string; value: Admissions } | undefined;
+  return (engine) => {
+    if (engine === undefined) return undefined;
+    const read = engine.store().read;
+    const nodes = read(govConfigMap, 'nodes');
+    const codes = read(govConfigMap, 'codes');
+    if (nodes === undefined || codes === undefined) return undefined;
+    // Submissions ask on every request: parse the two values only when the ledger changed them.
+    if (seen?.nodes !== nodes || seen.codes !== codes) {
+      seen = {
+        nodes,
+        codes,
+        value: {
+          nodes: JSON.parse(nodes) as Admissions['nodes'],
+          codes: JSON.parse(codes) as Admissions['codes'],
+        },
+      };
+    }
+    return seen.value;
+  };
+}
+
 /**
  * Whether the configuration in force admits this node running this code: the node is admitted
  * (not retired) and the code id it runs is allowed. Upgrading is allow_code for the new id
  * and restarting; disallow_code for the old one then refuses nodes still running it.
  */
-function admissionOf(engine: Engine | undefined, nodeId: string, codeId: string): Admission {
-  const config = engine === undefined ? undefined : readGovConfig(engine.store().read);
+function admissionOf(config: Admissions | undefined, nodeId: string, codeId: string): Admission {
   if (config === undefined) return { admitted: false, reason: 'no configuration yet' };
   const node = config.nodes[nodeId];
   if (node === undefined) return { admitted: false, reason: `node ${nodeId} is not admitted` };
@@ -174,6 +203,7 @@ export async function startNode(config: NodeConfig, logger: Logger): Promise<Run
       ? builtInApps()
       : new Map([...builtInApps(), [governanceApp.name, governanceApp]]);
   const attestation = await virtualAttestation().attest();
+  const admissions = admissionsReader();
   const ordering = config.ordering;
   let etcdLog: EtcdLog | undefined;
   const openLog =
@@ -211,7 +241,7 @@ export async function startNode(config: NodeConfig, logger: Logger): Promise<Run
       ...(governed === undefined ? {} : { governed }),
       accepts: (request) => {
         if (governed === undefined || request.app === governanceApp.name) return undefined;
-        const admitted = admissionOf(engineRef, config.nodeId, attestation.codeId);
+        const admitted = admissionOf(admissions(engineRef), config.nodeId, attestation.codeId);
         return admitted.admitted
           ? undefined
           : cofferError(
@@ -248,7 +278,7 @@ export async function startNode(config: NodeConfig, logger: Logger): Promise<Run
     governed === undefined
       ? undefined
       : (signed: SignedRoot): boolean => {
-          const node = readGovConfig(running.store().read)?.nodes[signed.nodeId];
+          const node = admissions(running)?.nodes[signed.nodeId];
           return node?.status === 'admitted' && node.mspId === signed.mspId;
         };
   const countsOption = countsAsNode === undefined ? {} : { countsAsNode };
@@ -266,7 +296,7 @@ export async function startNode(config: NodeConfig, logger: Logger): Promise<Run
         admission:
           governed === undefined
             ? { admitted: true, reason: 'no genesis: the consortium is fixed by the node config' }
-            : admissionOf(running, config.nodeId, attestation.codeId),
+            : admissionOf(admissions(running), config.nodeId, attestation.codeId),
       }),
       tls: {
         cert: await readFile(config.tls.certFile, 'utf8'),
@@ -326,7 +356,10 @@ export async function startNode(config: NodeConfig, logger: Logger): Promise<Run
       logger,
     });
   }
-  if (governed !== undefined && !admissionOf(running, config.nodeId, attestation.codeId).admitted) {
+  if (
+    governed !== undefined &&
+    !admissionOf(admissions(running), config.nodeId, attestation.codeId).admitted
+  ) {
     await requestJoin(running, config.nodeId, attestation, {
       mspId: config.identity.mspId,
       certPem,
