@@ -2,9 +2,9 @@
 // nodes must have the same Merkle root. A node asks its peers for their newest signed roots
 // (over the node-to-node mutual-TLS API), checks each signature against the consortium's MSPs
 // (a peer identity of a member), and compares the root with its own at the same tree size.
-// A node that disagrees with as many nodes as agree with it (itself included) stops executing
-// with NODE_E_DIVERGED: a bug or an attack, never papered over. A node that agrees with the
-// majority keeps running and reports the divergent peers loudly.
+// A node whose root a majority of the network disagrees with (or every peer, in a network of
+// two) stops executing with NODE_E_DIVERGED: a bug or an attack, never papered over. A node
+// that agrees with the majority keeps running and reports the divergent peers loudly.
 import { Agent, request as httpsRequest } from 'node:https';
 import type { Logger } from 'pino';
 import { cofferError } from '../errors/index.js';
@@ -178,8 +178,16 @@ export function startPeerWatch(options: PeerWatchOptions): PeerWatch {
         `ROOTS DIVERGE: node ${view.nodeId} signed root ${String(view.root)} at tree size ${String(view.treeSize)}, this node computed ${String(view.ownRoot)}`,
       );
     }
-    // This node (agreeing with itself) against the peers that disagree.
-    if (diverging.length > 0 && diverging.length >= agreeing.length + 1) {
+    // This node stops when the nodes that disagree with it are a majority of the network, or
+    // are every peer that counts (two nodes that disagree both stop). One faulty peer while
+    // another is unreachable is reported, not obeyed: it is not a majority.
+    const counted = options.peers.length - checked.filter((view) => view.retired === true).length;
+    const majority = Math.floor((counted + 1) / 2) + 1;
+    if (
+      diverging.length > 0 &&
+      diverging.length > agreeing.length &&
+      (diverging.length >= majority || diverging.length === counted)
+    ) {
       const [first] = diverging;
       engine.halt(
         cofferError(

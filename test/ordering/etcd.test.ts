@@ -549,7 +549,9 @@ describe('etcd ordering log on a 3-member cluster', () => {
     } finally {
       raw.close();
     }
-    const back = await openNode(1, '/t6');
+    // A long append timeout: the frozen member may be under this node's watch as well, and
+    // leaving it (watchStallMs) takes longer on a loaded machine.
+    const back = await openNode(1, '/t6', { appendTimeoutMs: 20_000 });
     await waitFor(
       'the returning node to read the gap from the keys',
       () => back.committedPosition() === 11,
