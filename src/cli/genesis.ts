@@ -2,7 +2,7 @@
 // folders (their verifying parts only: no private key is read), the members whose admins vote,
 // the initial nodes with the code id they run, the constitution and the service settings.
 // `coffer up` and `coffer network up` write one the same way when their folder has none.
-import { readFile, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { cofferError } from '../errors/index.js';
@@ -55,22 +55,6 @@ export async function buildGenesis(input: GenesisInput): Promise<GovConfig> {
       ? {}
       : { constitution: { kind: 'policy', policy: input.constitutionPolicy } }),
   });
-}
-
-/** Reads and checks a genesis file. */
-export async function readGenesisFile(file: string): Promise<{ json: unknown; config: GovConfig }> {
-  let json: unknown;
-  try {
-    json = JSON.parse(await readFile(file, 'utf8'));
-  } catch (error) {
-    throw cofferError(
-      'CLI_E_FILE_UNREADABLE',
-      `${file} cannot be read as JSON: ${(error as Error).message}`,
-      { file },
-      error,
-    );
-  }
-  return { json, config: checkGenesis(json) };
 }
 
 export const initUsage = `Usage: coffer network init --msp-dir DIR=MSPID... --node NODEID=MSPID...
