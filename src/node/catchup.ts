@@ -17,6 +17,7 @@ import { decodeBatch } from '../ledger/tx.js';
 import type { Msp } from '../msp/index.js';
 import type { EtcdLog, MirrorEntry } from '../ordering/index.js';
 import type { Engine } from './engine.js';
+import { every } from './every.js';
 import { getJson, type PeerConfig } from './peers.js';
 
 // ---- limits ---------------------------------------------------------------------------------
@@ -407,25 +408,20 @@ export function startCatchUp(options: CatchUpOptions): CatchUp {
     }
   };
 
-  let running = false;
-  const timer = setInterval(() => {
-    if (running || stopped || !isBehind(log)) return;
-    running = true;
-    runNow()
-      .catch((error: unknown) => {
-        logger.error({ error: String(error) }, 'catch-up round failed');
-      })
-      .finally(() => {
-        running = false;
-      });
-  }, options.intervalMs ?? catchUpIntervalMsDefault);
-  timer.unref();
+  const task = every(
+    options.intervalMs ?? catchUpIntervalMsDefault,
+    runNow,
+    (error) => {
+      logger.error({ error: String(error) }, 'catch-up round failed');
+    },
+    () => !stopped && isBehind(log),
+  );
 
   return {
     runNow,
     stop: () => {
       stopped = true;
-      clearInterval(timer);
+      task.stop();
       agent.destroy();
     },
   };

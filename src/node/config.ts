@@ -136,19 +136,23 @@ function field(condition: boolean, name: string, what: string): void {
   if (!condition) throw cofferError('CLI_E_USAGE', `node config: ${name} ${what}`, { field: name });
 }
 
-/** Reads and checks a node config file, resolving paths against its folder. */
-export async function readNodeConfig(file: string): Promise<NodeConfig> {
-  let raw: unknown;
+/** A JSON file's value; CLI_E_FILE_UNREADABLE (naming `what` and the file) if it is not one. */
+export async function readJsonFile(file: string, what: string): Promise<unknown> {
   try {
-    raw = JSON.parse(await readFile(file, 'utf8'));
+    return JSON.parse(await readFile(file, 'utf8')) as unknown;
   } catch (error) {
     throw cofferError(
       'CLI_E_FILE_UNREADABLE',
-      `${file} cannot be read as JSON: ${(error as Error).message}`,
+      `${what} ${file} cannot be read as JSON: ${(error as Error).message}`,
       { file },
       error,
     );
   }
+}
+
+/** Reads and checks a node config file, resolving paths against its folder. */
+export async function readNodeConfig(file: string): Promise<NodeConfig> {
+  const raw = await readJsonFile(file, 'node config');
   const base = path.dirname(path.resolve(file));
   const json = raw as Record<string, unknown>;
   const at = (p: unknown): string => path.resolve(base, String(p));

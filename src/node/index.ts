@@ -27,7 +27,7 @@ import {
 import { createApi } from './api.js';
 import { serveCatchUp, startCatchUp, type CatchUp } from './catchup.js';
 import { startPeerWatch, type PeerWatch } from './peers.js';
-import type { NodeConfig } from './config.js';
+import { readJsonFile, type NodeConfig } from './config.js';
 import { virtualAttestation, type Attestation } from './attestation.js';
 import { signEnvelope } from '../client/envelope.js';
 import { clientIdentity, privateKeySigner } from '../client/signer.js';
@@ -78,18 +78,7 @@ function signingKeyPem(certPem: string, keystore: readonly { readonly pem: strin
 
 /** The engine options that keep the consortium in the ledger, from a genesis file. */
 async function governedOptions(file: string): Promise<GovernedOptions> {
-  let json: unknown;
-  try {
-    json = JSON.parse(await readFile(file, 'utf8'));
-  } catch (error) {
-    throw cofferError(
-      'CLI_E_FILE_UNREADABLE',
-      `genesis ${file} cannot be read as JSON: ${(error as Error).message}`,
-      { file },
-      error,
-    );
-  }
-  const config = checkGenesis(json);
+  const config = checkGenesis(await readJsonFile(file, 'genesis'));
   return {
     genesis: { config, writes: configWrites(config) },
     configMap: govConfigMap,

@@ -11,6 +11,7 @@ import { cofferError } from '../errors/index.js';
 import { verifySignedRoot, type SignedRoot } from '../ledger/receipt.js';
 import type { Msp } from '../msp/index.js';
 import type { Engine } from './engine.js';
+import { every } from './every.js';
 
 /** How often a node compares its roots with its peers'. */
 export const peerCheckIntervalMsDefault = 2000;
@@ -204,19 +205,9 @@ export function startPeerWatch(options: PeerWatchOptions): PeerWatch {
     }
   };
 
-  let running = false;
-  const timer = setInterval(() => {
-    if (running) return;
-    running = true;
-    checkNow()
-      .catch((error: unknown) => {
-        logger.warn({ error: String(error) }, 'comparing roots with peers failed');
-      })
-      .finally(() => {
-        running = false;
-      });
-  }, options.intervalMs ?? peerCheckIntervalMsDefault);
-  timer.unref();
+  const task = every(options.intervalMs ?? peerCheckIntervalMsDefault, checkNow, (error) => {
+    logger.warn({ error: String(error) }, 'comparing roots with peers failed');
+  });
 
   // Peers' roots for receipts, by tree size. A peer that had not signed a size yet may have
   // since: a size some peer missed is asked again after a signature interval or so.
@@ -268,7 +259,7 @@ export function startPeerWatch(options: PeerWatchOptions): PeerWatch {
     rootsAt,
     checkNow,
     stop: () => {
-      clearInterval(timer);
+      task.stop();
       agent.destroy();
     },
   };
