@@ -142,6 +142,20 @@ function check(input: BatchInput, time: number, envelope: Envelope, txId: string
 }
 
 /**
+ * What apps see of a valid identity of `msp`: its MSP, identity id, NodeOU role, and whether it
+ * satisfies the MSP's ADMIN principal. Signers, endorsers and API callers alike.
+ */
+export function callerOfIdentity(msp: Msp, identity: Identity, role: Caller['role']): Caller {
+  return {
+    mspId: msp.mspId,
+    identityId: identity.id,
+    role,
+    isAdmin: msp.satisfiesPrincipal(identity, { type: 'ROLE', mspId: msp.mspId, role: 'ADMIN' })
+      .satisfied,
+  };
+}
+
+/**
  * Endorsements: each a valid identity of a member MSP whose signature verifies over the request
  * bytes; no identity twice, and not the signer's own. Always verified here (the node's
  * pre-check verifies only the signer's signature).
@@ -178,16 +192,7 @@ export function checkEndorsements(
     seen.add(key);
     const verified = msp.verify(identity.identity, envelope.request, endorsement.signature);
     if (!verified.ok) return bad(verified.error.message);
-    endorsers.push({
-      mspId: endorsement.mspId,
-      identityId: identity.identity.id,
-      role: validation.role,
-      isAdmin: msp.satisfiesPrincipal(identity.identity, {
-        type: 'ROLE',
-        mspId: endorsement.mspId,
-        role: 'ADMIN',
-      }).satisfied,
-    });
+    endorsers.push(callerOfIdentity(msp, identity.identity, validation.role));
   }
   return { ok: true, endorsers };
 }
@@ -251,13 +256,7 @@ export function checkSigner(
     const signature = msp.verify(identity.identity, envelope.request, envelope.signature);
     if (!signature.ok) return { ok: false, error: signature.error };
   }
-  const caller: Caller = {
-    mspId,
-    identityId: identity.identity.id,
-    role: validation.role,
-    isAdmin: msp.satisfiesPrincipal(identity.identity, { type: 'ROLE', mspId, role: 'ADMIN' })
-      .satisfied,
-  };
+  const caller = callerOfIdentity(msp, identity.identity, validation.role);
   return {
     ok: true,
     msp,

@@ -1,12 +1,11 @@
 // The node's HTTPS API: mutual TLS (the client certificate is an MSP identity, or a TLS
 // certificate of a member organisation), JSON bodies checked against the schemas that also make
 // the OpenAPI document, and errors as {error: {code, message, fix}} with the registry's codes.
-import { TLSSocket } from 'node:tls';
 import fastifySwagger from '@fastify/swagger';
 import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import { cofferError, isCofferError, type CofferError, type ErrorCode } from '../errors/index.js';
-import type { AppRegistry, Caller } from '../contracts/index.js';
+import type { AppRegistry } from '../contracts/index.js';
 import { appOwns, type Consortium } from '../ledger/execute.js';
 import {
   batchEnvelopesMax,
@@ -14,8 +13,9 @@ import {
   envelopeFromJson,
   requestBytesMax,
 } from '../ledger/tx.js';
-import { encodePem, guardTlsServer, type Msp } from '../msp/index.js';
+import { guardTlsServer, type Msp } from '../msp/index.js';
 import { registerAppRoutes } from './app-routes.js';
+import { callerOf, tlsSocketOf } from './caller.js';
 import type { Receipt, SignedRoot } from '../ledger/receipt.js';
 import type { Engine, TxStatus } from './engine.js';
 
@@ -145,38 +145,6 @@ const txStatusSchema = {
   },
   required: ['txId', 'status'],
 };
-
-/** The caller's MSP identity, when its TLS client certificate is one. */
-function callerOf(msps: ReadonlyMap<string, Msp>, socket: TLSSocket): Caller | undefined {
-  const peer = socket.getPeerCertificate();
-  if (Object.keys(peer).length === 0) return undefined;
-  const pem = encodePem('CERTIFICATE', new Uint8Array(peer.raw));
-  for (const msp of msps.values()) {
-    const identity = msp.deserializeIdentity(msp.mspId, pem);
-    if (!identity.ok) continue;
-    const validation = msp.validate(identity.identity);
-    if (!validation.valid) continue;
-    return {
-      mspId: msp.mspId,
-      identityId: identity.identity.id,
-      role: validation.role,
-      isAdmin: msp.satisfiesPrincipal(identity.identity, {
-        type: 'ROLE',
-        mspId: msp.mspId,
-        role: 'ADMIN',
-      }).satisfied,
-    };
-  }
-  return undefined;
-}
-
-/** The request's TLS socket: this server only listens with TLS. */
-function tlsSocketOf(request: FastifyRequest): TLSSocket {
-  const socket: unknown = request.raw.socket;
-  if (!(socket instanceof TLSSocket))
-    throw cofferError('NODE_E_UNAUTHENTICATED', 'not a TLS connection');
-  return socket;
-}
 
 /** Every CA a client certificate may chain to: identity CAs and TLS CAs of every member. */
 export function clientTrustOf(msps: ReadonlyMap<string, Msp>): string[] {

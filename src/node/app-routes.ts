@@ -3,20 +3,19 @@
 // readwrite one (body: the envelope, whose request must name that app and endpoint). `GET /app`
 // lists installed apps. Apps come and go with transactions, so the routes are generic; the
 // OpenAPI document gets one path per installed endpoint when it is served.
-import { TLSSocket } from 'node:tls';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import {
   compiledByDigest,
   installedMap,
   openAppHost,
   type AppRegistry,
-  type Caller,
   type CompiledBundle,
 } from '../contracts/index.js';
 import { cofferError } from '../errors/index.js';
 import { appOwns } from '../ledger/execute.js';
 import { decodeRequest, envelopeFromJson } from '../ledger/tx.js';
-import { encodePem, type Msp } from '../msp/index.js';
+import type { Msp } from '../msp/index.js';
+import { callerOfRequest } from './caller.js';
 import type { Engine } from './engine.js';
 
 /** Installed apps listed by GET /app and in the OpenAPI document. */
@@ -29,32 +28,6 @@ export type AppRoutesOptions = {
   readonly msps: () => ReadonlyMap<string, Msp>;
   readonly apps: AppRegistry;
 };
-
-/** The caller's MSP identity from its TLS client certificate, as the API decides it. */
-function callerOf(msps: ReadonlyMap<string, Msp>, request: FastifyRequest): Caller | undefined {
-  const socket: unknown = request.raw.socket;
-  if (!(socket instanceof TLSSocket)) return undefined;
-  const peer = socket.getPeerCertificate();
-  if (Object.keys(peer).length === 0) return undefined;
-  const pem = encodePem('CERTIFICATE', new Uint8Array(peer.raw));
-  for (const msp of msps.values()) {
-    const identity = msp.deserializeIdentity(msp.mspId, pem);
-    if (!identity.ok) continue;
-    const validation = msp.validate(identity.identity);
-    if (!validation.valid) continue;
-    return {
-      mspId: msp.mspId,
-      identityId: identity.identity.id,
-      role: validation.role,
-      isAdmin: msp.satisfiesPrincipal(identity.identity, {
-        type: 'ROLE',
-        mspId: msp.mspId,
-        role: 'ADMIN',
-      }).satisfied,
-    };
-  }
-  return undefined;
-}
 
 function installedApps(engine: Engine): CompiledBundle[] {
   const store = engine.store();
@@ -197,7 +170,7 @@ export function registerAppRoutes(app: FastifyInstance, options: AppRoutesOption
         }
         const result = query.run(
           {
-            caller: callerOf(options.msps(), request),
+            caller: callerOfRequest(options.msps(), request),
             kv: {
               get: (map, key) => {
                 if (!appOwns(name, map)) {

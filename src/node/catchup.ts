@@ -279,8 +279,11 @@ export type CatchUpOptions = {
   readonly tls: { readonly ca: string; readonly cert: string; readonly key: string };
   readonly logger: Logger;
   readonly intervalMs?: number;
-  /** Signed roots of nodes that no longer count (retired) are ignored. */
-  readonly countsAsNode?: (signed: SignedRoot) => boolean;
+  /**
+   * The peers' signed roots at a tree size, as the peer watch fetches them for receipts (only
+   * nodes that still count).
+   */
+  readonly rootsAt: (treeSize: number) => Promise<readonly SignedRoot[]>;
 };
 
 export type CatchUp = {
@@ -310,20 +313,6 @@ export function startCatchUp(options: CatchUpOptions): CatchUp {
   let stopped = false;
   let turn = 0;
 
-  const signedRootsAt = async (treeSize: number): Promise<SignedRoot[]> => {
-    const answers = await Promise.all(
-      options.peers.map(async (peer) => {
-        try {
-          const answer = await getJson(agent, `${peer.url}/v1/roots/${String(treeSize)}`);
-          return answer.status === 200 ? [answer.body as SignedRoot] : [];
-        } catch {
-          return [];
-        }
-      }),
-    );
-    return answers.flat();
-  };
-
   /** One fetch, check and install from `peer`; true when something was installed. */
   const fromPeer = async (peer: PeerConfig): Promise<boolean> => {
     await engine.idle();
@@ -352,10 +341,9 @@ export function startCatchUp(options: CatchUpOptions): CatchUp {
       fromPosition,
       treeSize: position.seqno,
       frontier: engine.frontier(position.seqno),
-      signedRoots: await signedRootsAt(answer.upToTreeSize),
+      signedRoots: await options.rootsAt(answer.upToTreeSize),
       msps: options.msps(),
       organisationsMin,
-      ...(options.countsAsNode === undefined ? {} : { countsAsNode: options.countsAsNode }),
     });
     if (!checked.ok) {
       logger.error(

@@ -310,40 +310,37 @@ export async function startNode(config: NodeConfig, logger: Logger): Promise<Run
   }
   const url = await api.listen(config.listen.host, config.listen.port);
   if (config.peers !== undefined && config.peers.length > 0 && config.tlsCaFile !== undefined) {
-    peerWatch = startPeerWatch({
+    const tlsCa = await readFile(config.tlsCaFile, 'utf8');
+    const watch = startPeerWatch({
       ...countsOption,
       engine,
       peers: config.peers,
       msps: () => running.consortium().msps,
       tls: {
-        ca: await readFile(config.tlsCaFile, 'utf8'),
+        ca: tlsCa,
         cert: await readFile(config.tls.certFile, 'utf8'),
         key: await readFile(config.tls.keyFile, 'utf8'),
       },
       logger,
     });
-  }
-  if (
-    servedLog !== undefined &&
-    config.peers !== undefined &&
-    config.peers.length > 0 &&
-    config.tlsCaFile !== undefined
-  ) {
-    // Peers serve catch-up to node identities only: this node presents its MSP identity (a
-    // peer), not its TLS server certificate (which no MSP issued).
-    catchUp = startCatchUp({
-      ...countsOption,
-      engine,
-      log: servedLog,
-      peers: config.peers,
-      msps: () => running.consortium().msps,
-      tls: {
-        ca: await readFile(config.tlsCaFile, 'utf8'),
-        cert: certPem,
-        key: signingKeyPem(certPem, own.folder?.signing?.keystore ?? []),
-      },
-      logger,
-    });
+    peerWatch = watch;
+    if (servedLog !== undefined) {
+      // Peers serve catch-up to node identities only: this node presents its MSP identity (a
+      // peer), not its TLS server certificate (which no MSP issued).
+      catchUp = startCatchUp({
+        engine,
+        log: servedLog,
+        peers: config.peers,
+        msps: () => running.consortium().msps,
+        tls: {
+          ca: tlsCa,
+          cert: certPem,
+          key: signingKeyPem(certPem, own.folder?.signing?.keystore ?? []),
+        },
+        logger,
+        rootsAt: watch.rootsAt,
+      });
+    }
   }
   if (
     governed !== undefined &&

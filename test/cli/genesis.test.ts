@@ -9,8 +9,9 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { clientFromProfile } from '../../src/cli/profile.js';
-import { createClient, identityFromMspFolder } from '../../src/client/index.js';
+import type { Client } from '../../src/client/index.js';
 import { computeCodeId } from '../../src/node/attestation.js';
+import { clientAs, userMspDir } from '../support/clients.js';
 import { coffer, runCoffer } from './run.js';
 
 let dir: string;
@@ -114,54 +115,63 @@ async function startUp(upDir: string): Promise<{ child: ChildProcess; url: strin
   return { child, url };
 }
 
+type GovernedNode = {
+  readonly user: Client;
+  readonly admin: Client;
+  readonly stop: () => Promise<void>;
+};
+
+/**
+ * `coffer up` in DIR/name on a copy of the consortium's crypto, with a genesis from `network
+ * init` (every MSP, Org1 the only member, plus `initArgs`); clients as Org1's User1 and Admin.
+ */
+async function governedNode(name: string, initArgs: readonly string[]): Promise<GovernedNode> {
+  const upDir = path.join(dir, name);
+  await cp(path.join(dir, 'crypto'), path.join(upDir, 'crypto'), { recursive: true });
+  await cp(path.join(dir, 'crypto-config.yaml'), path.join(upDir, 'crypto-config.yaml'));
+  const init = await runCoffer([
+    'network',
+    'init',
+    ...[1, 2, 3].flatMap((n) => [
+      '--msp-dir',
+      `${path.join(upDir, 'crypto', 'peerOrganizations', `org${n}.coffer.local`, 'msp')}=Org${n}MSP`,
+    ]),
+    '--member',
+    'Org1MSP',
+    ...initArgs,
+    '--out',
+    path.join(upDir, 'genesis.json'),
+  ]);
+  expect(init.code, init.stderr).toBe(0);
+  const { child } = await startUp(upDir);
+  const profile = path.join(upDir, 'client.json');
+  const user = await clientFromProfile(profile);
+  const admin = await clientAs(
+    profile,
+    userMspDir(path.join(upDir, 'crypto'), 1, 'Admin'),
+    'Org1MSP',
+  );
+  return {
+    user,
+    admin,
+    stop: async () => {
+      user.close();
+      admin.close();
+      child.kill('SIGINT');
+      await new Promise((resolve) => child.once('exit', resolve));
+    },
+  };
+}
+
 describe('code identity', () => {
   it('a node running a code id the consortium does not allow takes governance requests only', async () => {
-    const upDir = path.join(dir, 'up');
-    await cp(path.join(dir, 'crypto'), path.join(upDir, 'crypto'), { recursive: true });
-    await cp(path.join(dir, 'crypto-config.yaml'), path.join(upDir, 'crypto-config.yaml'));
-    // Org1 alone votes; the node was admitted with (and only allows) another build's code id.
-    const init = await runCoffer([
-      'network',
-      'init',
-      ...[1, 2, 3].flatMap((n) => [
-        '--msp-dir',
-        `${path.join(upDir, 'crypto', 'peerOrganizations', `org${n}.coffer.local`, 'msp')}=Org${n}MSP`,
-      ]),
-      '--member',
-      'Org1MSP',
+    // The node was admitted with (and the genesis only allows) another build's code id.
+    const { user, admin, stop } = await governedNode('up', [
       '--node',
       'org1-peer0=Org1MSP',
       '--code-id',
       fakeCodeId,
-      '--out',
-      path.join(upDir, 'genesis.json'),
     ]);
-    expect(init.code, init.stderr).toBe(0);
-    const { child, url } = await startUp(upDir);
-    const user = await clientFromProfile(path.join(upDir, 'client.json'));
-    const profile = JSON.parse(await readFile(path.join(upDir, 'client.json'), 'utf8')) as Record<
-      string,
-      string
-    >;
-    const admin = createClient({
-      url,
-      servername: String(profile['servername']),
-      ca: await readFile(String(profile['caFile']), 'utf8'),
-      tlsCert: await readFile(String(profile['tlsCertFile']), 'utf8'),
-      tlsKey: await readFile(String(profile['tlsKeyFile']), 'utf8'),
-      ...(await identityFromMspFolder(
-        path.join(
-          upDir,
-          'crypto',
-          'peerOrganizations',
-          'org1.coffer.local',
-          'users',
-          'Admin@org1.coffer.local',
-          'msp',
-        ),
-        'Org1MSP',
-      )),
-    });
     try {
       const status = (await user.nodeStatus()) as {
         attestation: { provider: string; codeId: string };
@@ -201,55 +211,12 @@ describe('code identity', () => {
         user.submit('kv', 'put', { map: 'public:kv.g', key: 'k2', value: 'v' }),
       ).rejects.toMatchObject({ code: 'NODE_E_NOT_ADMITTED' });
     } finally {
-      user.close();
-      admin.close();
-      child.kill('SIGINT');
-      await new Promise((resolve) => child.once('exit', resolve));
+      await stop();
     }
   }, 90_000);
   it('a node the consortium has not admitted asks to join; an accepted admit_node lets it take part', async () => {
-    const upDir = path.join(dir, 'join');
-    await cp(path.join(dir, 'crypto'), path.join(upDir, 'crypto'), { recursive: true });
-    await cp(path.join(dir, 'crypto-config.yaml'), path.join(upDir, 'crypto-config.yaml'));
-    // A genesis that admits no node: Org1 is the only member.
-    const init = await runCoffer([
-      'network',
-      'init',
-      ...[1, 2, 3].flatMap((n) => [
-        '--msp-dir',
-        `${path.join(upDir, 'crypto', 'peerOrganizations', `org${n}.coffer.local`, 'msp')}=Org${n}MSP`,
-      ]),
-      '--member',
-      'Org1MSP',
-      '--out',
-      path.join(upDir, 'genesis.json'),
-    ]);
-    expect(init.code, init.stderr).toBe(0);
-    const { child, url } = await startUp(upDir);
-    const user = await clientFromProfile(path.join(upDir, 'client.json'));
-    const profile = JSON.parse(await readFile(path.join(upDir, 'client.json'), 'utf8')) as Record<
-      string,
-      string
-    >;
-    const admin = createClient({
-      url,
-      servername: String(profile['servername']),
-      ca: await readFile(String(profile['caFile']), 'utf8'),
-      tlsCert: await readFile(String(profile['tlsCertFile']), 'utf8'),
-      tlsKey: await readFile(String(profile['tlsKeyFile']), 'utf8'),
-      ...(await identityFromMspFolder(
-        path.join(
-          upDir,
-          'crypto',
-          'peerOrganizations',
-          'org1.coffer.local',
-          'users',
-          'Admin@org1.coffer.local',
-          'msp',
-        ),
-        'Org1MSP',
-      )),
-    });
+    // A genesis that admits no node.
+    const { user, admin, stop } = await governedNode('join', []);
     try {
       await expect(
         user.submit('kv', 'put', { map: 'public:kv.j', key: 'k', value: 'v' }),
@@ -308,10 +275,7 @@ describe('code identity', () => {
       expect(put.status).toBe('Committed');
       expect(((await user.query('gov', 'joins')) as Joins).joins[0]?.admitted).toBe(true);
     } finally {
-      user.close();
-      admin.close();
-      child.kill('SIGINT');
-      await new Promise((resolve) => child.once('exit', resolve));
+      await stop();
     }
   }, 90_000);
 });

@@ -6,7 +6,8 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createClient, identityFromMspFolder, type Client } from '../../src/client/index.js';
+import type { Client } from '../../src/client/index.js';
+import { clientAs, userMspDir } from '../support/clients.js';
 import { parseReceipt, verifyReceipt } from '../../src/ledger/receipt.js';
 import { createLedgerSecretFile } from '../../src/ledger/secret.js';
 import { runCoffer } from '../cli/run.js';
@@ -309,28 +310,12 @@ describe('coffer network (3 organisations, etcd ordering)', () => {
   }, 120_000);
   it("a node the consortium retires stops counting: peers mark it retired and receipts carry only admitted nodes' signatures", async () => {
     // Org3's node diverged above (rogue secret) and was halted: the consortium retires it.
-    const adminOf = async (org: number): Promise<Client> => {
-      const profile = JSON.parse(
-        await readFile(path.join(network.dir, `client-org${org}.json`), 'utf8'),
-      ) as Record<string, string>;
-      const msp = path.join(
-        network.dir,
-        'crypto',
-        'peerOrganizations',
-        `org${org}.coffer.local`,
-        'users',
-        `Admin@org${org}.coffer.local`,
-        'msp',
+    const adminOf = (org: number): Promise<Client> =>
+      clientAs(
+        path.join(network.dir, `client-org${org}.json`),
+        userMspDir(path.join(network.dir, 'crypto'), org, 'Admin'),
+        `Org${org}MSP`,
       );
-      return createClient({
-        url: String(profile['url']),
-        servername: String(profile['servername']),
-        ca: await readFile(String(profile['caFile']), 'utf8'),
-        tlsCert: await readFile(String(profile['tlsCertFile']), 'utf8'),
-        tlsKey: await readFile(String(profile['tlsKeyFile']), 'utf8'),
-        ...(await identityFromMspFolder(msp, `Org${org}MSP`)),
-      });
-    };
     const admin1 = await adminOf(1);
     const admin2 = await adminOf(2);
     try {

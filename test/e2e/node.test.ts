@@ -21,6 +21,7 @@ import { envelopeToJson } from '../../src/ledger/tx.js';
 import { revokeCertificate } from '../../src/msp/cryptogen/index.js';
 import { loadMspFolder, readMspFolder, type Msp } from '../../src/msp/index.js';
 import { mspDefinitionJson } from '../../src/governance/index.js';
+import { clientAs, userMspDir } from '../support/clients.js';
 
 const coffer = path.resolve(import.meta.dirname, '../../bin/coffer');
 /** kill -9 rounds; the issue asks for at least 20. */
@@ -438,7 +439,6 @@ describe('durability of a real node process', () => {
   }, 120_000);
 
   it('refuses a revoked identity with its code once the consortium accepts the new CRL (governance)', async () => {
-    const profile = JSON.parse(await readFile(path.join(dir, 'client.json'), 'utf8')) as Profile;
     const peerOrgs = path.join(dir, 'crypto', 'peerOrganizations');
     const org2 = path.join(peerOrgs, 'org2.coffer.local');
     // Revoke Org2's User1 in Org2's MSP folder. The node does not read folders: the consortium's
@@ -446,27 +446,16 @@ describe('durability of a real node process', () => {
     const revokedMsp = path.join(org2, 'users', 'User1@org2.coffer.local', 'msp');
     const revoked = await identityFromMspFolder(revokedMsp, 'Org2MSP');
     await revokeCertificate({ orgDir: org2, certPem: revoked.identity.certPem });
-    const clientAs = async (org: number, user: string) => {
-      const msp = path.join(
-        peerOrgs,
-        `org${org}.coffer.local`,
-        'users',
-        `${user}@org${org}.coffer.local`,
-        'msp',
-      );
-      const member = await identityFromMspFolder(msp, `Org${org}MSP`);
-      return createClient({
+    const as = (org: number, user: string) =>
+      clientAs(
+        path.join(dir, 'client.json'),
+        userMspDir(path.join(dir, 'crypto'), org, user),
+        `Org${org}MSP`,
         url,
-        servername: profile.servername,
-        ca: await readFile(profile.caFile, 'utf8'),
-        tlsCert: await readFile(profile.tlsCertFile, 'utf8'),
-        tlsKey: await readFile(profile.tlsKeyFile, 'utf8'),
-        ...member,
-      });
-    };
-    const user = await clientAs(2, 'User1');
-    const org1Admin = await clientAs(1, 'Admin');
-    const org2Admin = await clientAs(2, 'Admin');
+      );
+    const user = await as(2, 'User1');
+    const org1Admin = await as(1, 'Admin');
+    const org2Admin = await as(2, 'Admin');
     try {
       // Before: the identity is valid.
       const before = await user.submit(
