@@ -103,6 +103,39 @@ async function etcdBack(name: string, oldPid: number | undefined): Promise<void>
   }
 }
 
+type OrderingView = {
+  ordering?: {
+    retention?: { position: number };
+    nodes?: { nodeId: string; position: number }[];
+  };
+};
+
+/**
+ * Waits until etcd's retention has deleted batches `nodeId` never mirrored (the retention
+ * record's position is past the node's last published durable position), so that the node
+ * cannot resume from etcd. Time alone does not guarantee it: on a slow machine the others may
+ * not have ordered anything new while the node was away.
+ */
+async function retentionPassed(nodeId: string): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  let last = '';
+  for (;;) {
+    await sleep(retentionWindowMs);
+    try {
+      const status = (await withClient(network, 1, (client) =>
+        client.nodeStatus(),
+      )) as OrderingView;
+      const away = status.ordering?.nodes?.find((item) => item.nodeId === nodeId);
+      const retained = status.ordering?.retention?.position ?? 0;
+      last = JSON.stringify({ away: away?.position, retained });
+      if (away !== undefined && retained > away.position) return;
+    } catch (error) {
+      last = String(error);
+    }
+    if (Date.now() > deadline) throw new Error(`retention did not pass ${nodeId}: ${last}`);
+  }
+}
+
 describe('fault tolerance under load (3 etcd members, 3 nodes)', () => {
   it('loses no acknowledged transaction through kill -9 of nodes and etcd members (the leader too) and a pause past the retention window', async () => {
     const load = startLoad();
@@ -138,7 +171,7 @@ describe('fault tolerance under load (3 etcd members, 3 nodes)', () => {
       const awayConfig = network.file.nodes[1]?.config;
       if (away === undefined || awayConfig === undefined) throw new Error('no org2 node');
       await killHard(away.pid);
-      await sleep(retentionWindowMs * 4);
+      await retentionPassed('org2-peer0');
       const back = await startNodeProcess(network, awayConfig, 'info');
       const deadline = Date.now() + 60_000;
       while (!back.output().includes('catch-up: installed') && Date.now() < deadline) {
