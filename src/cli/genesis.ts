@@ -21,8 +21,12 @@ export type GenesisInput = {
   readonly msps: readonly { readonly dir: string; readonly mspId: string }[];
   /** MSP IDs whose admins vote; default every MSP. */
   readonly members?: readonly string[];
-  /** Initial nodes: node id and the MSP of its peer identity. */
-  readonly nodes: readonly { readonly nodeId: string; readonly mspId: string }[];
+  /** Initial nodes: node id, the MSP of its peer identity, and where peers reach it. */
+  readonly nodes: readonly {
+    readonly nodeId: string;
+    readonly mspId: string;
+    readonly url?: string;
+  }[];
   /** Code id the initial nodes run (allowed at genesis); default this build's. */
   readonly codeId?: string;
   /** A Fabric-syntax signature policy over the members' admins instead of the majority rule. */
@@ -48,7 +52,13 @@ export async function buildGenesis(input: GenesisInput): Promise<GovConfig> {
     nodes: Object.fromEntries(
       input.nodes.map((node) => [
         node.nodeId,
-        { nodeId: node.nodeId, mspId: node.mspId, codeId, status: 'admitted' },
+        {
+          nodeId: node.nodeId,
+          mspId: node.mspId,
+          codeId,
+          status: 'admitted',
+          ...(node.url === undefined ? {} : { url: node.url }),
+        },
       ]),
     ),
     ...(input.constitutionPolicy === undefined
@@ -57,13 +67,13 @@ export async function buildGenesis(input: GenesisInput): Promise<GovConfig> {
   });
 }
 
-export const initUsage = `Usage: coffer network init --msp-dir DIR=MSPID... --node NODEID=MSPID...
+export const initUsage = `Usage: coffer network init --msp-dir DIR=MSPID... --node NODEID=MSPID[@URL]...
                            [--member MSPID]... [--code-id HEX] [--policy POLICY]
                            [--out FILE] [--json]
 
 Writes the genesis configuration of a consortium (default ./genesis.json): the verifying part
 of each organisation's MSP folder (no private keys), the members whose admins vote (default:
-every MSP), the initial nodes and the code id they run (default: this build's), and the
+every MSP), the initial nodes (with the https://host:port their peers reach them at) and the code id they run (default: this build's), and the
 constitution (default: a strict majority of member organisations; --policy gives a Fabric
 signature policy over their admins, e.g. "OutOf(2, 'Org1MSP.admin', 'Org2MSP.admin')").
 An MSP ID given twice is merged when both folders define the same MSP, refused otherwise.`;
@@ -110,7 +120,12 @@ export async function networkInit(args: readonly string[], io: CommandIo): Promi
   if (msps.length === 0) throw cofferError('CLI_E_USAGE', `give --msp-dir\n\n${initUsage}`);
   const config = await buildGenesis({
     msps,
-    nodes: pairs(values.node, '--node').map(({ left, right }) => ({ nodeId: left, mspId: right })),
+    nodes: pairs(values.node, '--node').map(({ left, right }) => {
+      const at = right.indexOf('@');
+      return at < 0
+        ? { nodeId: left, mspId: right }
+        : { nodeId: left, mspId: right.slice(0, at), url: right.slice(at + 1) };
+    }),
     ...(values.member === undefined ? {} : { members: values.member }),
     ...(values['code-id'] === undefined ? {} : { codeId: values['code-id'] }),
     ...(values.policy === undefined ? {} : { constitutionPolicy: values.policy }),

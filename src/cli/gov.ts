@@ -29,7 +29,7 @@ A proposal file is {"actions":[{"name":"allow_code","args":{"codeId":"â€¦"}}, â€
   ${actionNames.join(', ')}.
 Action flags (each may repeat; they are added after the file's actions, in this order):
   --set-msp MSPID=DIR        an organisation's MSP folder (verifying part: no keys are read)
-  --add-member MSPID         --allow-code HEX           --admit-node NODE=MSPID:CODEID
+  --add-member MSPID         --allow-code HEX           --admit-node NODE=MSPID:CODEID[@URL]
   --retire-node NODE         --remove-member MSPID      --disallow-code HEX
   --remove-msp MSPID
   --settings JSON            e.g. '{"signatureIntervalTx":500}'
@@ -149,9 +149,15 @@ export async function proposalActions(values: GovOptions): Promise<GovAction[]> 
   simple('add-member', 'add_member', 'mspId');
   simple('allow-code', 'allow_code', 'codeId');
   for (const item of values['admit-node'] ?? []) {
-    const [nodeId, rest] = split(item, '=', 'admit-node', 'NODE=MSPID:CODEID');
-    const [mspId, codeId] = split(rest, ':', 'admit-node', 'NODE=MSPID:CODEID');
-    actions.push({ name: 'admit_node', args: { nodeId, mspId, codeId } });
+    const shape = 'NODE=MSPID:CODEID[@URL]';
+    const [nodeId, rest] = split(item, '=', 'admit-node', shape);
+    const at = rest.indexOf('@');
+    const [mspId, codeId] = split(at < 0 ? rest : rest.slice(0, at), ':', 'admit-node', shape);
+    const url = at < 0 ? undefined : rest.slice(at + 1);
+    actions.push({
+      name: 'admit_node',
+      args: { nodeId, mspId, codeId, ...(url === undefined ? {} : { url }) },
+    });
   }
   simple('retire-node', 'retire_node', 'nodeId');
   simple('remove-member', 'remove_member', 'mspId');

@@ -15,3 +15,29 @@ export {
   verifyEcdsaSha256,
   verifyPreparedEcdsaSha256,
 } from './ecdsa.js';
+// Key stores (issue 7): the Signer seam, PKCS#11 (HSM), the software store, offline key files.
+export type { KeyCurve, KeyInfo, KeyStore, KeyStoreKind, Signer } from './keys.js';
+export {
+  checkCurve,
+  derSignatureToRaw,
+  digestBytes,
+  digestFromHex,
+  isKeyCurve,
+  isPublicKeyHex,
+  keyCurves,
+  knownAnswerCheck,
+  normaliseSignature,
+  publicKeyObject,
+  rawSignatureBytes,
+  rawSignatureToDer,
+  verifyDigestSignature,
+} from './keys.js';
+export type { KeyAttributes, PinSource, Pkcs11KeyStore, Pkcs11Options } from './pkcs11.js';
+export {
+  attributeShortfalls,
+  openPkcs11KeyStore,
+  readPin,
+  requiredKeyAttributes,
+} from './pkcs11.js';
+export type { SoftKeyStoreOptions } from './soft-keystore.js';
+export { openSoftKeyStore, softKeyStoreLabel } from './soft-keystore.js';

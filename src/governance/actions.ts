@@ -11,6 +11,7 @@ import {
   canonicalJsonBytes,
   codeIdPattern,
   idPattern,
+  nodeUrlPattern,
   objectAt,
   onlyKeys,
   stringAt,
@@ -26,7 +27,7 @@ import {
   type NodeRecord,
 } from './config.js';
 import { checkConstitutionSpec } from './constitution.js';
-import { idCharsMax, proposalActionsMax, proposalBytesMax } from './limits.js';
+import { idCharsMax, nodeUrlCharsMax, proposalActionsMax, proposalBytesMax } from './limits.js';
 import type { GovAction } from './types.js';
 
 export const actionNames = [
@@ -191,10 +192,14 @@ function applyOne(
       return false;
     }
     case 'admit_node': {
-      only(['nodeId', 'mspId', 'codeId']);
+      only(['nodeId', 'mspId', 'codeId', 'url']);
       const nodeId = stringAt(args['nodeId'], `${at}.args.nodeId`, idPattern, idCharsMax, bad);
       const mspId = mspIdArg(args, at);
       const codeId = stringAt(args['codeId'], `${at}.args.codeId`, codeIdPattern, 64, bad);
+      const url =
+        args['url'] === undefined
+          ? undefined
+          : stringAt(args['url'], `${at}.args.url`, nodeUrlPattern, nodeUrlCharsMax, bad);
       if (!Object.hasOwn(draft.msps, mspId))
         refuse(
           'GOV_E_UNKNOWN_MSP',
@@ -214,7 +219,18 @@ function applyOne(
           `${at}.args.nodeId`,
           `node ${nodeId} belongs to ${existing.mspId}, not ${mspId}`,
         );
-      draft.nodes = { ...draft.nodes, [nodeId]: { nodeId, mspId, codeId, status: 'admitted' } };
+      // Without a url the node keeps the one it had (peers may also know it by their config).
+      const kept = url ?? existing?.url;
+      draft.nodes = {
+        ...draft.nodes,
+        [nodeId]: {
+          nodeId,
+          mspId,
+          codeId,
+          status: 'admitted',
+          ...(kept === undefined ? {} : { url: kept }),
+        },
+      };
       return false;
     }
     case 'retire_node': {

@@ -29,6 +29,11 @@ export function onlyKeys(value: Json, keys: readonly string[], field: string, ba
 export const idPattern = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 /** Code ids: hex SHA-256 (lower case). */
 export const codeIdPattern = /^[0-9a-f]{64}$/;
+/**
+ * A node's API address, where its peers reach it: https, a host and a port, nothing else (no
+ * credentials, path or query: peers append the API paths themselves).
+ */
+export const nodeUrlPattern = /^https:\/\/(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):[0-9]{1,5}$/;
 /** Proposal ids are transaction ids: hex SHA-256 (lower case). */
 export const proposalIdPattern = codeIdPattern;
 

@@ -17,6 +17,7 @@ import {
   byString,
   canonicalJsonBytes,
   codeIdPattern,
+  nodeUrlPattern,
   idPattern,
   integerAt,
   objectAt,
@@ -35,6 +36,7 @@ import {
   mspDefinitionBytesMax,
   mspsMax,
   nodesMax,
+  nodeUrlCharsMax,
   proposalTtlMsMax,
   proposalTtlMsMin,
   signatureIntervalMsMax,
@@ -74,6 +76,8 @@ export type NodeRecord = {
   /** Hex SHA-256 of the code the node runs (its attested code id). */
   readonly codeId: string;
   readonly status: NodeStatus;
+  /** Where its peers reach the node's API (https://host:port); unset: peers know it by config. */
+  readonly url?: string;
 };
 
 export type Settings = {
@@ -331,7 +335,7 @@ export function checkGenesis(config: unknown, options: { version?: MspVersion } 
     const field = `config.nodes.${nodeId}`;
     stringAt(nodeId, `${field} (key)`, idPattern, idCharsMax, bad);
     const node = objectAt(nodesJson[nodeId], field, bad);
-    onlyKeys(node, ['nodeId', 'mspId', 'codeId', 'status'], field, bad);
+    onlyKeys(node, ['nodeId', 'mspId', 'codeId', 'status', 'url'], field, bad);
     if ((node['nodeId'] ?? nodeId) !== nodeId) bad(`${field}.nodeId`, `must be the key, ${nodeId}`);
     const mspId = stringAt(node['mspId'], `${field}.mspId`, idPattern, idCharsMax, bad);
     const codeId = stringAt(node['codeId'], `${field}.codeId`, codeIdPattern, 64, bad);
@@ -341,7 +345,11 @@ export function checkGenesis(config: unknown, options: { version?: MspVersion } 
     const status: NodeStatus = statusValue;
     if (status === 'admitted' && !codes.includes(codeId))
       bad(`${field}.codeId`, `is ${codeId}, which config.codes does not allow`);
-    nodes[nodeId] = { nodeId, mspId, codeId, status };
+    const url =
+      node['url'] === undefined
+        ? undefined
+        : stringAt(node['url'], `${field}.url`, nodeUrlPattern, nodeUrlCharsMax, bad);
+    nodes[nodeId] = { nodeId, mspId, codeId, status, ...(url === undefined ? {} : { url }) };
   }
 
   const settings =

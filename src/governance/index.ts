@@ -40,3 +40,4 @@ export { governanceApp, proposalsQueryDefault, readProposal } from './app.js';
 export * as governanceLimits from './limits.js';
 export type { JoinRequest } from './joins.js';
 export { govJoinsMap } from './joins.js';
+export { nodeUrlPattern } from './check.js';

@@ -9,13 +9,14 @@ import {
   badFieldOf,
   codeIdPattern,
   idPattern,
+  nodeUrlPattern,
   objectAt,
   onlyKeys,
   stringAt,
   type BadField,
 } from './check.js';
 import { readGovConfig } from './config.js';
-import { idCharsMax, joinEvidenceCharsMax, joinRequestsMax } from './limits.js';
+import { idCharsMax, joinEvidenceCharsMax, joinRequestsMax, nodeUrlCharsMax } from './limits.js';
 
 /** Join requests by node id, and the index of node ids (key `index`). */
 export const govJoinsMap = 'public:gov.joins';
@@ -31,6 +32,8 @@ export type JoinRequest = {
   readonly codeId: string;
   readonly provider: string;
   readonly evidence?: string;
+  /** Where the node's API listens (https://host:port), for admit_node to record. */
+  readonly url?: string;
   readonly requestedAt: number;
   readonly txId: string;
 };
@@ -47,7 +50,7 @@ export function requestJoin(
   context: ActionContext,
   args: Readonly<Record<string, unknown>>,
 ): unknown {
-  onlyKeys(args, ['nodeId', 'codeId', 'provider', 'evidence'], 'args', badArgs);
+  onlyKeys(args, ['nodeId', 'codeId', 'provider', 'evidence', 'url'], 'args', badArgs);
   const nodeId = stringAt(args['nodeId'], 'args.nodeId', idPattern, idCharsMax, badArgs);
   const codeId = stringAt(args['codeId'], 'args.codeId', codeIdPattern, 64, badArgs);
   const provider = stringAt(args['provider'], 'args.provider', providerPattern, 32, badArgs);
@@ -55,6 +58,10 @@ export function requestJoin(
     args['evidence'] === undefined
       ? undefined
       : stringAt(args['evidence'], 'args.evidence', base64Pattern, joinEvidenceCharsMax, badArgs);
+  const url =
+    args['url'] === undefined
+      ? undefined
+      : stringAt(args['url'], 'args.url', nodeUrlPattern, nodeUrlCharsMax, badArgs);
   const { caller } = context;
   if (caller.role !== 'peer') {
     throw cofferError(
@@ -89,6 +96,7 @@ export function requestJoin(
     codeId,
     provider,
     ...(evidence === undefined ? {} : { evidence }),
+    ...(url === undefined ? {} : { url }),
     requestedAt: context.time,
     txId: context.txId,
   };

@@ -28,6 +28,8 @@ export const configValueBytesMax: number = 1024 * 1024;
 export const openProposalsMax: number = 64;
 /** Proposals the `proposals` query can list: the most recent ones, newest first. */
 export const recentProposalsMax: number = 256;
+/** Characters of a node's URL (https://host:port). */
+export const nodeUrlCharsMax: number = 256;
 /** Characters of an MSP ID, node id or app name. */
 export const idCharsMax: number = 64;
 /** Bytes of a policy constitution's text. */

@@ -2,6 +2,7 @@
 // certificate of a member organisation), JSON bodies checked against the schemas that also make
 // the OpenAPI document, and errors as {error: {code, message, fix}} with the registry's codes.
 import fastifySwagger from '@fastify/swagger';
+import type { Server as TlsServer } from 'node:tls';
 import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import { cofferError, isCofferError, type CofferError, type ErrorCode } from '../errors/index.js';
@@ -160,6 +161,11 @@ export function clientTrustOf(msps: ReadonlyMap<string, Msp>): string[] {
 export type ApiServer = {
   /** Listens and returns the base URL (https://host:port). */
   readonly listen: (host: string, port: number) => Promise<string>;
+  /**
+   * Trusts the client CAs of the consortium in force for new connections, if it changed since
+   * (an organisation added or updated by governance); open connections keep theirs.
+   */
+  readonly refreshTrust: () => void;
   readonly close: () => Promise<void>;
 };
 
@@ -639,7 +645,22 @@ export async function createApi(options: ApiOptions): Promise<ApiServer> {
   app.get('/v1/openapi.json', { schema: { hide: true } }, () => app.swagger());
 
   await app.ready();
+  let trustedFor = msps();
   return {
+    refreshTrust: () => {
+      const current = msps();
+      if (current === trustedFor) return;
+      trustedFor = current;
+      (app.server as unknown as TlsServer).setSecureContext({
+        cert: options.tls.cert,
+        key: options.tls.key,
+        ca: clientTrustOf(current),
+      });
+      options.logger.info(
+        { msps: [...current.keys()] },
+        'TLS: client CAs follow the consortium in force',
+      );
+    },
     listen: async (host, port) => {
       await app.listen({ host, port });
       const address = app.server.address();

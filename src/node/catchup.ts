@@ -7,7 +7,7 @@
 // - the transactions in those entries are exactly the envelopes of the batches, in order.
 // Then it executes the batches itself, like every other batch, and its own root at that size
 // must be the signed one (else it halts with NODE_E_DIVERGED). Decision 0016.
-import { Agent } from 'node:https';
+import type { Agent } from 'node:https';
 import type { Logger } from 'pino';
 import { cofferError, isCofferError, type CofferError, type Result } from '../errors/index.js';
 import { canonicalBytes } from '../ledger/canonical.js';
@@ -274,9 +274,11 @@ export function checkCatchUp(input: CatchUpCheckInput): Result<CheckedCatchUp> {
 export type CatchUpOptions = {
   readonly engine: Engine;
   readonly log: EtcdLog;
-  readonly peers: readonly PeerConfig[];
+  /** The peers that count now (admitted, not retired). */
+  readonly peers: () => readonly PeerConfig[];
   readonly msps: () => ReadonlyMap<string, Msp>;
-  readonly tls: { readonly ca: string; readonly cert: string; readonly key: string };
+  /** The mutual-TLS agent for calls to peers (peerAgent), presenting this node's MSP identity. */
+  readonly agent: () => Agent;
   readonly logger: Logger;
   readonly intervalMs?: number;
   /**
@@ -300,16 +302,6 @@ function isBehind(log: EtcdLog): boolean {
 /** Watches the etcd log; when it is behind etcd's retained history, catches up from peers. */
 export function startCatchUp(options: CatchUpOptions): CatchUp {
   const { engine, log, logger } = options;
-  const agent = new Agent({
-    ca: options.tls.ca,
-    cert: options.tls.cert,
-    key: options.tls.key,
-    keepAlive: true,
-    maxSockets: 2,
-  });
-  // A majority of the network (this node included) must have signed what it installs; this
-  // node cannot sign what it does not hold, so that many of its peers' organisations.
-  const organisationsMin = Math.floor((options.peers.length + 1) / 2) + 1;
   let stopped = false;
   let turn = 0;
 
@@ -322,7 +314,7 @@ export function startCatchUp(options: CatchUpOptions): CatchUp {
     const url = `${peer.url}/v1/peer/catchup?fromPosition=${String(fromPosition)}&treeSize=${String(position.seqno)}`;
     let answer: CatchUpAnswer;
     try {
-      const got = await getJson(agent, url, catchUpAnswerBytesMax, catchUpCallTimeoutMs);
+      const got = await getJson(options.agent(), url, catchUpAnswerBytesMax, catchUpCallTimeoutMs);
       if (got.status !== 200) {
         const error = (got.body as { error?: { code?: string; message?: string } }).error;
         logger.warn(
@@ -336,6 +328,9 @@ export function startCatchUp(options: CatchUpOptions): CatchUp {
       logger.warn({ peer: peer.nodeId }, `catch-up: ${peer.nodeId} unreachable: ${String(error)}`);
       return false;
     }
+    // A majority of the network (this node included) must have signed what it installs; this
+    // node cannot sign what it does not hold, so that many of its peers' organisations.
+    const organisationsMin = Math.floor((options.peers().length + 1) / 2) + 1;
     const checked = checkCatchUp({
       answer,
       fromPosition,
@@ -378,8 +373,9 @@ export function startCatchUp(options: CatchUpOptions): CatchUp {
   const runNow = async (): Promise<void> => {
     while (!stopped && isBehind(log)) {
       let progressed = false;
-      for (let tried = 0; tried < options.peers.length && !progressed; tried += 1) {
-        const peer = options.peers[turn % options.peers.length];
+      const peers = options.peers();
+      for (let tried = 0; tried < peers.length && !progressed; tried += 1) {
+        const peer = peers[turn % peers.length];
         turn += 1;
         if (peer === undefined) break;
         try {
@@ -410,7 +406,6 @@ export function startCatchUp(options: CatchUpOptions): CatchUp {
     stop: () => {
       stopped = true;
       task.stop();
-      agent.destroy();
     },
   };
 }

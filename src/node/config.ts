@@ -1,4 +1,5 @@
 // A node's configuration file (JSON). Paths are relative to the file's folder.
+import { nodeUrlPattern } from '../governance/index.js';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { availableParallelism } from 'node:os';
@@ -37,6 +38,11 @@ export type NodeConfig = {
   readonly peers?: readonly { readonly nodeId: string; readonly url: string }[];
   /** PEM bundle of the organisations' TLS CAs (peers' server certificates chain to one). */
   readonly tlsCaFile?: string;
+  /**
+   * Where peers reach this node's API (https://host:port), sent in its join request; default
+   * the address it listens on (behind a proxy or NAT, set the outside one).
+   */
+  readonly advertiseUrl?: string;
 };
 
 export type OrderingConfig =
@@ -79,6 +85,16 @@ function peersConfig(
     "must name the TLS CA bundle peers' certificates chain to",
   );
   return { peers, tlsCaFile: at(caFile) };
+}
+
+function advertiseConfig(raw: unknown): Pick<NodeConfig, 'advertiseUrl'> {
+  if (raw === undefined) return {};
+  field(
+    typeof raw === 'string' && nodeUrlPattern.test(raw),
+    'advertiseUrl',
+    'must be https://host:port (no path)',
+  );
+  return { advertiseUrl: raw as string };
 }
 
 function orderingConfig(raw: unknown, at: (p: unknown) => string): OrderingConfig {
@@ -222,5 +238,6 @@ export async function readNodeConfig(file: string): Promise<NodeConfig> {
       ? {}
       : { ledgerSecretFile: at(json['ledgerSecretFile']) }),
     ...(json['genesisFile'] === undefined ? {} : { genesisFile: at(json['genesisFile']) }),
+    ...advertiseConfig(json['advertiseUrl']),
   };
 }

@@ -24,9 +24,10 @@ import {
   type OrderingLog,
   type OrderingLogger,
 } from '../ordering/index.js';
-import { createApi } from './api.js';
+import { clientTrustOf, createApi } from './api.js';
 import { serveCatchUp, startCatchUp, type CatchUp } from './catchup.js';
-import { startPeerWatch, type PeerWatch } from './peers.js';
+import { peerAgent, startPeerWatch, type PeerConfig, type PeerWatch } from './peers.js';
+import { every } from './every.js';
 import { readJsonFile, type NodeConfig } from './config.js';
 import { virtualAttestation, type Attestation } from './attestation.js';
 import { signEnvelope } from '../client/envelope.js';
@@ -137,36 +138,89 @@ function admissionOf(config: Admissions | undefined, nodeId: string, codeId: str
   return { admitted: true, reason: `admitted, running allowed code id ${codeId}` };
 }
 
+/** How often a node refreshes what follows the configuration in force (TLS trust, joining). */
+export const housekeepingIntervalMs = 1000;
+/** A join request not yet recorded is sent again after this long. */
+export const joinResendMs = 10_000;
+
+/**
+ * The node's peers: those its config names, and every other node the configuration in force
+ * gives a URL (governance admits nodes with the address their peers reach them at). Retired
+ * nodes stay listed (their roots no longer count); sorted by node id.
+ */
+export function peersOf(
+  config: Pick<NodeConfig, 'nodeId' | 'peers'>,
+  nodes: Readonly<Record<string, NodeRecord>> | undefined,
+): PeerConfig[] {
+  const byId = new Map<string, PeerConfig>();
+  for (const peer of config.peers ?? []) byId.set(peer.nodeId, peer);
+  for (const node of Object.values(nodes ?? {})) {
+    if (node.nodeId === config.nodeId || node.url === undefined) continue;
+    byId.set(node.nodeId, { nodeId: node.nodeId, url: node.url });
+  }
+  return [...byId.values()].sort((a, b) =>
+    a.nodeId < b.nodeId ? -1 : a.nodeId > b.nodeId ? 1 : 0,
+  );
+}
+
+type JoinClaim = {
+  readonly nodeId: string;
+  readonly attestation: Attestation;
+  readonly url: string;
+  readonly peer: { readonly mspId: string; readonly certPem: string; readonly keyPem: string };
+};
+
 /**
  * A node the consortium has not admitted asks to join: a `gov join` transaction signed by its
- * own peer identity with its node id, code id and attestation, unless the same request is
- * already recorded. Member admins then propose admit_node (and allow_code) for it.
+ * own peer identity with its node id, code id, attestation and URL, unless the same request is
+ * recorded already. Until it is (e.g. its organisation is not a member yet, or this node has
+ * not caught up), it is sent again every joinResendMs. Member admins then propose admit_node.
  */
-async function requestJoin(
-  engine: Engine,
-  nodeId: string,
-  attestation: Attestation,
-  peer: { readonly mspId: string; readonly certPem: string; readonly keyPem: string },
-): Promise<void> {
-  const recorded = engine.store().read(govJoinsMap, nodeId);
-  if (recorded !== undefined) {
-    const request = JSON.parse(recorded) as Partial<JoinRequest>;
-    if (request.codeId === attestation.codeId && request.mspId === peer.mspId) return;
-  }
-  const { envelope } = await signEnvelope({
-    app: governanceApp.name,
-    action: 'join',
-    args: {
-      nodeId,
-      codeId: attestation.codeId,
-      provider: attestation.provider,
-      ...(attestation.evidence === undefined ? {} : { evidence: attestation.evidence }),
-    },
-    identity: clientIdentity(peer.mspId, peer.certPem),
-    signer: privateKeySigner(peer.keyPem),
-  });
-  const submitted = await engine.submit(envelope);
-  if (!submitted.ok) throw submitted.error;
+function joinRequester(engine: Engine, logger: Logger): (claim: JoinClaim) => Promise<void> {
+  let sentAt = 0;
+  let lastProblem = '';
+  return async ({ nodeId, attestation, url, peer }) => {
+    const recorded = engine.store().read(govJoinsMap, nodeId);
+    if (recorded !== undefined) {
+      const request = JSON.parse(recorded) as Partial<JoinRequest>;
+      if (
+        request.codeId === attestation.codeId &&
+        request.mspId === peer.mspId &&
+        request.url === url
+      ) {
+        return;
+      }
+    }
+    if (Date.now() - sentAt < joinResendMs) return;
+    sentAt = Date.now();
+    const { envelope } = await signEnvelope({
+      app: governanceApp.name,
+      action: 'join',
+      args: {
+        nodeId,
+        codeId: attestation.codeId,
+        provider: attestation.provider,
+        url,
+        ...(attestation.evidence === undefined ? {} : { evidence: attestation.evidence }),
+      },
+      identity: clientIdentity(peer.mspId, peer.certPem),
+      signer: privateKeySigner(peer.keyPem),
+    });
+    const submitted = await engine.submit(envelope);
+    if (submitted.ok) {
+      logger.info({ nodeId, codeId: attestation.codeId, url }, 'join request sent');
+      lastProblem = '';
+      return;
+    }
+    // Said once per reason: e.g. the organisation is not a member yet, so it is retried.
+    if (submitted.error.message !== lastProblem) {
+      lastProblem = submitted.error.message;
+      logger.warn(
+        { code: submitted.error.code },
+        `join request not accepted yet (sent again every ${joinResendMs} ms): ${submitted.error.message}`,
+      );
+    }
+  };
 }
 
 /** Starts a node: consortium MSPs, its own identity, the engine, then the HTTPS API. */
@@ -194,6 +248,9 @@ export async function startNode(config: NodeConfig, logger: Logger): Promise<Run
   const attestation = await virtualAttestation().attest();
   const admissions = admissionsReader();
   const ordering = config.ordering;
+  // Nodes that count in the network (this one included): from the config until the peers are
+  // known, then the peers that count now.
+  let networkSize = (): number => (config.peers?.length ?? 0) + 1;
   let etcdLog: EtcdLog | undefined;
   const openLog =
     ordering.kind === 'etcd'
@@ -210,7 +267,7 @@ export async function startNode(config: NodeConfig, logger: Logger): Promise<Run
             },
             logger: orderingLogger,
             // Whatever etcd forgets is held by a majority of the network's nodes (decision 0016).
-            retentionNodesMin: Math.floor(((config.peers?.length ?? 0) + 1) / 2) + 1,
+            retentionNodesMin: () => Math.floor(networkSize() / 2) + 1,
             ...ordering.limits,
           });
           return etcdLog;
@@ -309,58 +366,84 @@ export async function startNode(config: NodeConfig, logger: Logger): Promise<Run
     throw error;
   }
   const url = await api.listen(config.listen.host, config.listen.port);
-  if (config.peers !== undefined && config.peers.length > 0 && config.tlsCaFile !== undefined) {
-    const tlsCa = await readFile(config.tlsCaFile, 'utf8');
+  const staticCas =
+    config.tlsCaFile === undefined ? [] : [await readFile(config.tlsCaFile, 'utf8')];
+  // Peers' servers chain to a TLS CA of the consortium in force (or of the node config's file).
+  const trust = (): string[] => [...staticCas, ...clientTrustOf(running.consortium().msps)];
+  const keyPem = signingKeyPem(certPem, own.folder?.signing?.keystore ?? []);
+  // To the peer watch the node is a TLS client; to catch-up, a peer identity of its MSP (peers
+  // serve catch-up to node identities only, and its TLS server certificate no MSP issued).
+  const tlsAgent = peerAgent(
+    {
+      cert: await readFile(config.tls.certFile, 'utf8'),
+      key: await readFile(config.tls.keyFile, 'utf8'),
+    },
+    trust,
+  );
+  const mspAgent = peerAgent({ cert: certPem, key: keyPem }, trust);
+  const peers = (): readonly PeerConfig[] =>
+    peersOf(config, governed === undefined ? undefined : admissions(running)?.nodes);
+  const countingPeers = (): readonly PeerConfig[] => {
+    const nodes = admissions(running)?.nodes;
+    return peers().filter(
+      (peer) => governed === undefined || nodes?.[peer.nodeId]?.status !== 'retired',
+    );
+  };
+  if (governed !== undefined || (config.peers ?? []).length > 0) {
     const watch = startPeerWatch({
       ...countsOption,
       engine,
-      peers: config.peers,
+      peers,
       msps: () => running.consortium().msps,
-      tls: {
-        ca: tlsCa,
-        cert: await readFile(config.tls.certFile, 'utf8'),
-        key: await readFile(config.tls.keyFile, 'utf8'),
-      },
+      agent: tlsAgent.agent,
       logger,
     });
     peerWatch = watch;
     if (servedLog !== undefined) {
-      // Peers serve catch-up to node identities only: this node presents its MSP identity (a
-      // peer), not its TLS server certificate (which no MSP issued).
       catchUp = startCatchUp({
         engine,
         log: servedLog,
-        peers: config.peers,
+        peers: countingPeers,
         msps: () => running.consortium().msps,
-        tls: {
-          ca: tlsCa,
-          cert: certPem,
-          key: signingKeyPem(certPem, own.folder?.signing?.keystore ?? []),
-        },
+        agent: mspAgent.agent,
         logger,
         rootsAt: watch.rootsAt,
       });
     }
   }
-  if (
-    governed !== undefined &&
-    !admissionOf(admissions(running), config.nodeId, attestation.codeId).admitted
-  ) {
-    await requestJoin(running, config.nodeId, attestation, {
-      mspId: config.identity.mspId,
-      certPem,
-      keyPem: signingKeyPem(certPem, own.folder?.signing?.keystore ?? []),
-    }).catch((error: unknown) => {
-      logger.warn(`join request not sent: ${String(error)}`);
-    });
-  }
+  networkSize = () => countingPeers().length + 1;
+  // The configuration in force changes trust (TLS CAs) and, while not admitted, whether this
+  // node still has to ask to join.
+  const sendJoin = governed === undefined ? undefined : joinRequester(running, logger);
+  const housekeepingRound = async (): Promise<void> => {
+    api.refreshTrust();
+    if (
+      sendJoin !== undefined &&
+      !admissionOf(admissions(running), config.nodeId, attestation.codeId).admitted
+    ) {
+      await sendJoin({
+        nodeId: config.nodeId,
+        attestation,
+        url: config.advertiseUrl ?? url,
+        peer: { mspId: config.identity.mspId, certPem, keyPem },
+      });
+    }
+  };
+  const housekeepingFailed = (error: unknown): void => {
+    logger.warn({ error: String(error) }, 'housekeeping round failed');
+  };
+  await housekeepingRound().catch(housekeepingFailed);
+  const housekeeping = every(housekeepingIntervalMs, housekeepingRound, housekeepingFailed);
   logger.info({ url, nodeId: config.nodeId }, `node ${config.nodeId} listening on ${url}`);
   return {
     url,
     engine,
     stop: async () => {
+      housekeeping.stop();
       peerWatch?.stop();
       catchUp?.stop();
+      tlsAgent.destroy();
+      mspAgent.destroy();
       await api.close();
       await engine.stop();
       await verifyPool?.close();

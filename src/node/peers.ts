@@ -53,10 +53,11 @@ export type PeerWatch = {
 
 export type PeerWatchOptions = {
   readonly engine: Engine;
-  readonly peers: readonly PeerConfig[];
+  /** The peers now (the configuration in force may admit or retire nodes at any time). */
+  readonly peers: () => readonly PeerConfig[];
   readonly msps: () => ReadonlyMap<string, Msp>;
-  /** The node's TLS identity as a client of its peers, and the CAs their servers chain to. */
-  readonly tls: { readonly ca: string; readonly cert: string; readonly key: string };
+  /** The mutual-TLS agent for calls to peers (peerAgent). */
+  readonly agent: () => Agent;
   readonly logger: Logger;
   readonly intervalMs?: number;
   /**
@@ -104,26 +105,49 @@ export function getJson(
   });
 }
 
-/** Starts comparing roots with `peers` every intervalMs. */
+/**
+ * A mutual-TLS agent for calls to peers, made anew whenever the trusted CAs change (an
+ * organisation added by governance brings its TLS CA). Its identity is fixed.
+ */
+export function peerAgent(
+  identity: { readonly cert: string; readonly key: string },
+  trust: () => readonly string[],
+): { readonly agent: () => Agent; readonly destroy: () => void } {
+  let current: { readonly ca: string; readonly agent: Agent } | undefined;
+  return {
+    agent: () => {
+      const ca = trust();
+      const joined = ca.join('\n');
+      if (current?.ca !== joined) {
+        current?.agent.destroy();
+        current = {
+          ca: joined,
+          agent: new Agent({ ...identity, ca: [...ca], keepAlive: true, maxSockets: 2 }),
+        };
+      }
+      return current.agent;
+    },
+    destroy: () => {
+      current?.agent.destroy();
+      current = undefined;
+    },
+  };
+}
+
+/** Starts comparing roots with the peers every intervalMs. */
 export function startPeerWatch(options: PeerWatchOptions): PeerWatch {
   const { engine, logger } = options;
-  const agent = new Agent({
-    ca: options.tls.ca,
-    cert: options.tls.cert,
-    key: options.tls.key,
-    keepAlive: true,
-    maxSockets: 2,
-  });
-  const views = new Map<string, PeerView>(
-    options.peers.map((peer) => [peer.nodeId, { ...peer, state: 'unknown' }]),
-  );
+  const views = new Map<string, PeerView>();
+  /** The views of the peers now, in their order (new ones 'unknown' until checked). */
+  const currentViews = (): PeerView[] =>
+    options.peers().map((peer) => views.get(peer.nodeId) ?? { ...peer, state: 'unknown' });
   const reported = new Set<string>();
 
   const viewOf = async (peer: PeerConfig): Promise<PeerView> => {
     const base = { nodeId: peer.nodeId, url: peer.url, checkedAt: Date.now() };
     let signed: SignedRoot;
     try {
-      const status = await getJson(agent, `${peer.url}/v1/status`);
+      const status = await getJson(options.agent(), `${peer.url}/v1/status`);
       const last = (status.body as { lastSignature?: { treeSize?: unknown } | null }).lastSignature;
       if (status.status !== 200 || last === null || last === undefined) {
         return { ...base, state: 'unknown' };
@@ -131,7 +155,7 @@ export function startPeerWatch(options: PeerWatchOptions): PeerWatch {
       const treeSize = Number(last.treeSize);
       const own = engine.rootAt(treeSize);
       if (own === undefined) return { ...base, state: 'ahead', treeSize };
-      const root = await getJson(agent, `${peer.url}/v1/roots/${String(treeSize)}`);
+      const root = await getJson(options.agent(), `${peer.url}/v1/roots/${String(treeSize)}`);
       if (root.status !== 200) return { ...base, state: 'unknown', treeSize };
       signed = root.body as SignedRoot;
     } catch (error) {
@@ -160,7 +184,9 @@ export function startPeerWatch(options: PeerWatchOptions): PeerWatch {
   };
 
   const checkNow = async (): Promise<void> => {
-    const checked = await Promise.all(options.peers.map(viewOf));
+    const peers = options.peers();
+    const checked = await Promise.all(peers.map(viewOf));
+    views.clear();
     for (const view of checked) views.set(view.nodeId, view);
     const diverging = checked.filter((view) => view.state === 'diverges' && view.retired !== true);
     const agreeing = checked.filter((view) => view.state === 'agrees' && view.retired !== true);
@@ -182,7 +208,7 @@ export function startPeerWatch(options: PeerWatchOptions): PeerWatch {
     // This node stops when the nodes that disagree with it are a majority of the network, or
     // are every peer that counts (two nodes that disagree both stop). One faulty peer while
     // another is unreachable is reported, not obeyed: it is not a majority.
-    const counted = options.peers.length - checked.filter((view) => view.retired === true).length;
+    const counted = peers.length - checked.filter((view) => view.retired === true).length;
     const majority = Math.floor((counted + 1) / 2) + 1;
     if (
       diverging.length > 0 &&
@@ -216,14 +242,14 @@ export function startPeerWatch(options: PeerWatchOptions): PeerWatch {
     const cached = rootsCache.get(treeSize);
     if (
       cached !== undefined &&
-      (cached.roots.length === options.peers.length || Date.now() - cached.at < 200)
+      (cached.roots.length === options.peers().length || Date.now() - cached.at < 200)
     ) {
       return cached.roots;
     }
     const answers = await Promise.all(
-      options.peers.map(async (peer) => {
+      options.peers().map(async (peer) => {
         try {
-          const answer = await getJson(agent, `${peer.url}/v1/roots/${String(treeSize)}`);
+          const answer = await getJson(options.agent(), `${peer.url}/v1/roots/${String(treeSize)}`);
           return answer.status === 200 ? [answer.body as SignedRoot] : [];
         } catch {
           return [];
@@ -244,7 +270,7 @@ export function startPeerWatch(options: PeerWatchOptions): PeerWatch {
 
   const commonTreeSize = (): number | undefined => {
     let common: number | undefined;
-    for (const view of views.values()) {
+    for (const view of currentViews()) {
       if (view.retired === true) continue;
       if ((view.state !== 'agrees' && view.state !== 'ahead') || view.treeSize === undefined)
         return undefined;
@@ -254,13 +280,12 @@ export function startPeerWatch(options: PeerWatchOptions): PeerWatch {
   };
 
   return {
-    peers: () => [...views.values()],
+    peers: currentViews,
     commonTreeSize,
     rootsAt,
     checkNow,
     stop: () => {
       task.stop();
-      agent.destroy();
     },
   };
 }

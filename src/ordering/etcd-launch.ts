@@ -75,6 +75,18 @@ export type EtcdCluster = {
   }) => Promise<void>;
   /** Name of the current leader, as running members report it (undefined when none has one). */
   readonly leader: () => Promise<string | undefined>;
+  /**
+   * Adds a member to the running cluster (etcd's runtime reconfiguration: `member add`, then the
+   * new member starts with --initial-cluster-state=existing) and waits until it is healthy.
+   * The CA file must already trust its certificate, and the running members must have read
+   * that file since (reloadCa).
+   */
+  readonly addMember: (spec: EtcdMemberSpec) => Promise<EtcdMemberInfo>;
+  /**
+   * Re-reads the CA file: restarts the members one at a time, each healthy again before the
+   * next, so the cluster keeps its quorum (etcd reads its trusted CAs only at start).
+   */
+  readonly reloadCa: () => Promise<void>;
   /** Stops every member (SIGTERM, then SIGKILL); the cluster object is done afterwards. */
   readonly stopAll: () => Promise<void>;
 };
@@ -134,6 +146,10 @@ export function findEtcdBinary(explicit?: string): string {
 
 type Member = EtcdMemberInfo & {
   readonly spec: EtcdMemberSpec;
+  /** How it first starts: with the cluster ('new'), or added to a running one ('existing'). */
+  readonly initialState: 'new' | 'existing';
+  /** --initial-cluster for its first start (ignored once its data folder exists). */
+  initialCluster: string;
   process: ChildProcess | undefined;
   exited: Promise<void> | undefined;
   paused: boolean;
@@ -160,12 +176,14 @@ export async function launchEtcdCluster(options: EtcdLaunchOptions): Promise<Etc
   }
   await mkdir(options.dir, { recursive: true });
   const members: Member[] = [];
-  for (const spec of options.members) {
+  const memberOf = async (spec: EtcdMemberSpec, initialState: Member['initialState']) => {
     const clientPort = await freePort(host);
     const peerPort = await freePort(host);
-    members.push({
+    return {
       name: spec.name,
       spec,
+      initialState,
+      initialCluster: '',
       clientUrl: `https://${host}:${clientPort}`,
       peerUrl: `https://${host}:${peerPort}`,
       dataDir: path.join(options.dir, `${spec.name}.etcd`),
@@ -173,11 +191,14 @@ export async function launchEtcdCluster(options: EtcdLaunchOptions): Promise<Etc
       process: undefined,
       exited: undefined,
       paused: false,
-    });
-  }
-  const initialCluster = members.map((member) => `${member.name}=${member.peerUrl}`).join(',');
+    } satisfies Member;
+  };
+  for (const spec of options.members) members.push(await memberOf(spec, 'new'));
+  const clusterList = (): string =>
+    members.map((member) => `${member.name}=${member.peerUrl}`).join(',');
+  for (const member of members) member.initialCluster = clusterList();
   const token = `coffer-${randomBytes(6).toString('hex')}`;
-  const caPem = await readFile(options.caFile);
+  let caPem = await readFile(options.caFile);
   const clients = new Map<string, Etcd3>();
 
   const memberNamed = (name: string): Member => {
@@ -195,8 +216,8 @@ export async function launchEtcdCluster(options: EtcdLaunchOptions): Promise<Etc
     `--advertise-client-urls=${member.clientUrl}`,
     `--listen-peer-urls=${member.peerUrl}`,
     `--initial-advertise-peer-urls=${member.peerUrl}`,
-    `--initial-cluster=${initialCluster}`,
-    '--initial-cluster-state=new',
+    `--initial-cluster=${member.initialCluster}`,
+    `--initial-cluster-state=${member.initialState}`,
     `--initial-cluster-token=${token}`,
     '--client-cert-auth',
     `--trusted-ca-file=${options.caFile}`,
@@ -343,15 +364,51 @@ export async function launchEtcdCluster(options: EtcdLaunchOptions): Promise<Etc
     process.removeListener('exit', killAllNow);
   };
 
+  const infoOf = ({ name, clientUrl, peerUrl, dataDir, logFile }: Member): EtcdMemberInfo => ({
+    name,
+    clientUrl,
+    peerUrl,
+    dataDir,
+    logFile,
+  });
+
+  const addMember = async (spec: EtcdMemberSpec): Promise<EtcdMemberInfo> => {
+    if (members.some((member) => member.name === spec.name)) {
+      throw launchError(`an etcd member named ${spec.name} exists already`, { name: spec.name });
+    }
+    const running = members.find((member) => member.process !== undefined && !member.paused);
+    if (running === undefined) throw launchError('no etcd member runs to add a member through', {});
+    const member = await memberOf(spec, 'existing');
+    await (await clientFor(running)).cluster.memberAdd({ peerURLs: [member.peerUrl] });
+    members.push(member);
+    member.initialCluster = clusterList();
+    await spawnMember(member);
+    await waitHealthy({ timeoutMs: startTimeoutMs, names: [member.name] });
+    options.logger?.info({ member: member.name }, `etcd member ${member.name} added`);
+    return infoOf(member);
+  };
+
+  const reloadCa = async (): Promise<void> => {
+    caPem = await readFile(options.caFile);
+    for (const client of clients.values()) client.close();
+    clients.clear();
+    for (const member of members) {
+      if (member.process === undefined) continue;
+      await signal(member.name, 'SIGTERM');
+      await spawnMember(member);
+      await waitHealthy({ timeoutMs: startTimeoutMs });
+    }
+  };
+
   const cluster: EtcdCluster = {
-    endpoints: members.map((member) => member.clientUrl),
-    members: members.map(({ name, clientUrl, peerUrl, dataDir, logFile }) => ({
-      name,
-      clientUrl,
-      peerUrl,
-      dataDir,
-      logFile,
-    })),
+    get endpoints() {
+      return members.map((member) => member.clientUrl);
+    },
+    get members() {
+      return members.map(infoOf);
+    },
+    addMember,
+    reloadCa,
     isRunning: (name) => memberNamed(name).process !== undefined,
     pid: (name) => memberNamed(name).process?.pid,
     start: async (name) => {

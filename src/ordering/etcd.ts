@@ -92,9 +92,10 @@ export type EtcdLogOptions = EtcdLimitOptions & {
   /**
    * Retention deletes and compacts only while at least this many nodes (this one included) are
    * active (default 1). A network sets its majority, so that whatever etcd forgets is held by a
-   * majority of nodes, whose signatures a node catching up from a peer needs.
+   * majority of nodes, whose signatures a node catching up from a peer needs. A function is
+   * asked at every round (governance may admit or retire nodes).
    */
-  readonly retentionNodesMin?: number;
+  readonly retentionNodesMin?: number | (() => number);
   /** Options of the embedded mirror (fsync off only in benchmarks). */
   readonly mirror?: Pick<EmbeddedLogOptions, 'fsync' | 'storage'>;
 };
@@ -229,12 +230,18 @@ export async function openEtcdLog(options: EtcdLogOptions): Promise<EtcdLog> {
   if (!resolved.ok) throw resolved.error;
   const limits = resolved.value;
   checkIdentity(options);
-  const retentionNodesMin = options.retentionNodesMin ?? 1;
-  if (!Number.isSafeInteger(retentionNodesMin) || retentionNodesMin < 1) {
-    throw cofferError('ORDERING_E_CONFIG', 'retentionNodesMin must be a positive integer', {
-      field: 'retentionNodesMin',
-    });
-  }
+  const nodesMinOption = options.retentionNodesMin ?? 1;
+  const retentionNodesMin = (): number => {
+    const value = typeof nodesMinOption === 'function' ? nodesMinOption() : nodesMinOption;
+    if (!Number.isSafeInteger(value) || value < 1) {
+      throw cofferError('ORDERING_E_CONFIG', 'retentionNodesMin must be a positive integer', {
+        field: 'retentionNodesMin',
+        value,
+      });
+    }
+    return value;
+  };
+  retentionNodesMin(); // a bad number is refused at open
   const credentials = checkTls(options.tls);
   const endpoints = checkEndpoints(options.endpoints);
   const logger = options.logger ?? silentLogger;
@@ -1295,7 +1302,7 @@ export async function openEtcdLog(options: EtcdLogOptions): Promise<EtcdLog> {
         .map(({ record }) => record),
       { position: mirrored.position, revision: mirrored.revision },
     ];
-    if (active.length < retentionNodesMin) {
+    if (active.length < retentionNodesMin()) {
       // Fewer nodes than a majority of the network are active (e.g. the others are still
       // starting): deleting now could leave history that only a minority holds, and a node
       // catching up needs a majority's signatures. Space is still looked after.

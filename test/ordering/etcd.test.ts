@@ -3,7 +3,7 @@
 // kill -9 of etcd's leader, loss of quorum, retention with compaction and catch-up from a
 // peer, and refusal of clients without a trusted certificate. Every process stops in afterAll.
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -630,4 +630,53 @@ describe('etcd ordering log on a 3-member cluster', () => {
       await solo.stopAll();
     }
   });
+});
+
+describe('a new organisation joins a running etcd cluster', () => {
+  it('once every member trusts its CA (reloadCa restarts them one by one), its member is added, and a client of that organisation orders through it', async () => {
+    const dir = path.join(work, 'join');
+    const small = await startEtcdTestNetwork(dir, 1);
+    try {
+      const org2Tls = path.join(
+        dir,
+        'crypto',
+        'peerOrganizations',
+        'org2.example.com',
+        'peers',
+        'etcd.org2.example.com',
+        'tls',
+      );
+      // Org2's CA joins the bundle every member reads at start.
+      const bundle = `${await readFile(small.caBundleFile, 'utf8')}${await readFile(path.join(org2Tls, 'ca.crt'), 'utf8')}`;
+      await writeFile(small.caBundleFile, bundle);
+      await small.cluster.reloadCa();
+      const added = await small.cluster.addMember({
+        name: 'etcd2',
+        certFile: path.join(org2Tls, 'server.crt'),
+        keyFile: path.join(org2Tls, 'server.key'),
+      });
+      expect(small.cluster.members.map((member) => member.name)).toEqual(['etcd1', 'etcd2']);
+      expect(small.cluster.endpoints).toContain(added.clientUrl);
+      const client = new Etcd3({
+        hosts: [added.clientUrl],
+        credentials: {
+          rootCertificate: Buffer.from(bundle),
+          certChain: Buffer.from(small.outsider.certPem),
+          privateKey: Buffer.from(small.outsider.keyPem),
+        },
+      });
+      try {
+        const members = await client.cluster.memberList({});
+        expect(members.members.map((member) => member.name).sort()).toEqual(['etcd1', 'etcd2']);
+        await client.put('/join/probe').value('org2');
+        expect(await client.get('/join/probe').string()).toBe('org2');
+      } finally {
+        client.close();
+      }
+      // Both members are voters: the cluster answers a quorum read through the first one too.
+      await small.cluster.waitHealthy({ timeoutMs: 10_000 });
+    } finally {
+      await small.cluster.stopAll();
+    }
+  }, 90_000);
 });
