@@ -559,6 +559,158 @@ export const errorRegistry = {
       'The JavaScript constitution failed (threw, hit a sandbox limit or returned something other than Open, Accepted or Rejected).',
     fix: 'Fix the constitution module and set it again (set_constitution); the error says which function failed.',
   },
+  // --- custody (issue 7, decision 0021) ------------------------------------------------------
+  CUSTODY_E_PARAMS_INVALID: {
+    className: 'CustodyConfigError',
+    summary:
+      'The custody parameters in the consortium configuration cannot be used (the field is named); every custody action stops until they are fixed.',
+    fix: 'Propose set_custody with a corrected value (see docs/decisions/0021-custody-app.md for the fields and bounds).',
+  },
+  CUSTODY_E_FORBIDDEN: {
+    className: 'CustodyAccessError',
+    summary:
+      'The caller may not do this: services act only on their own wallets, and only client identities own wallets.',
+    fix: 'Sign with the service identity that owns the wallet (or an admin for approvals, a chain worker for chain steps).',
+  },
+  CUSTODY_E_NOT_ADMIN: {
+    className: 'CustodyAccessError',
+    summary: 'Only MSP admins (of the MSPs the custody parameters allow) approve or reject.',
+    fix: 'Sign the approval or rejection with an MSP admin identity of an allowed organisation.',
+  },
+  CUSTODY_E_NOT_WORKER: {
+    className: 'CustodyAccessError',
+    summary: 'The caller is not a chain worker of this chain in the custody parameters.',
+    fix: 'Submit chain steps from a worker identity listed in custody.chains.<chain>.workers (set_custody proposal).',
+  },
+  CUSTODY_E_SELF_APPROVAL: {
+    className: 'CustodyApprovalError',
+    summary: 'The requester of a withdrawal or proposer of a policy change cannot approve it.',
+    fix: 'Ask another admin to approve.',
+  },
+  CUSTODY_E_ALREADY_APPROVED: {
+    className: 'CustodyApprovalError',
+    summary:
+      'This admin has already approved this withdrawal or policy change; one admin counts once.',
+    fix: 'Ask a different admin to approve.',
+  },
+  CUSTODY_E_SAME_ORG: {
+    className: 'CustodyApprovalError',
+    summary:
+      'Under the distinct-orgs approval rule an organisation counts once, and this one has already approved.',
+    fix: 'Ask an admin of another organisation to approve.',
+  },
+  CUSTODY_E_QUORUM_REQUIRED: {
+    className: 'CustodyPolicyError',
+    summary:
+      'Policies change only through a quorum of admin approvals or an accepted governance proposal.',
+    fix: 'Propose the change with propose_policy and collect the approvals, or pass it through governance.',
+  },
+  CUSTODY_E_NOT_FOUND: {
+    className: 'CustodyStateError',
+    summary: 'No wallet, withdrawal, deposit or policy change has this id.',
+    fix: 'Check the id (wallet and withdrawal ids are the txIds that created them).',
+  },
+  CUSTODY_E_BAD_STATE: {
+    className: 'CustodyStateError',
+    summary:
+      'The object is not in a state this step may start from (the message names the state and the steps it allows).',
+    fix: 'Query the object and take the step its state allows.',
+  },
+  CUSTODY_E_LIMIT_EXCEEDED: {
+    className: 'CustodyPolicyError',
+    summary: 'The withdrawal is over a wallet limit and does not have its admin approvals yet.',
+    fix: 'Wait for the approvals the withdrawal needs (pending_approvals query) before building or signing it.',
+  },
+  CUSTODY_E_NOT_WHITELISTED: {
+    className: 'CustodyPolicyError',
+    summary:
+      'The destination is not on the wallet whitelist, or its entry has not taken effect yet.',
+    fix: 'Propose whitelist_add for the address, collect the approvals and wait for its delay, then request again.',
+  },
+  CUSTODY_E_POLICY_INVALID: {
+    className: 'CustodyPolicyError',
+    summary:
+      'The policy change does not apply to the wallet policy (an address already listed or not listed, a chain-invalid address).',
+    fix: 'Query the wallet policy and propose a change that applies to it.',
+  },
+  CUSTODY_E_WALLET_FROZEN: {
+    className: 'CustodyPolicyError',
+    summary:
+      'The wallet is frozen (by a policy change or a reorganisation beyond the confirmation depth): nothing new moves out.',
+    fix: 'Investigate the alerts on the wallet, then unfreeze it with a set_frozen policy change.',
+  },
+  CUSTODY_E_IDEMPOTENCY_CONFLICT: {
+    className: 'CustodyRequestError',
+    summary:
+      'The idempotency key was used before by this service for a withdrawal with other parameters.',
+    fix: 'Use a new idempotency key for a new withdrawal; replay a key only with the same parameters.',
+  },
+  CUSTODY_E_INSUFFICIENT_FUNDS: {
+    className: 'CustodyFundsError',
+    summary:
+      'The wallet available balance (total minus reserved) of the asset is less than the amount.',
+    fix: 'Wait for deposits to be credited or for other withdrawals to end, or request less.',
+  },
+  CUSTODY_E_AMOUNT_OVERFLOW: {
+    className: 'CustodyFundsError',
+    summary: 'A balance or sum would exceed 2^128 - 1 base units.',
+    fix: 'Split the amount; no custody balance can exceed 2^128 - 1.',
+  },
+  CUSTODY_E_KEY_INVALID: {
+    className: 'CustodyKeyError',
+    summary:
+      'A wallet public key is not a valid SEC1 point on the wallet curve, or the keys repeat.',
+    fix: 'Send three distinct SEC1 public keys (hex) on the wallet curve; the platform key with its HSM key id.',
+  },
+  CUSTODY_E_SIGNATURE_INVALID: {
+    className: 'CustodyKeyError',
+    summary:
+      'The signature does not verify over the withdrawal digest with the wallet key (or is not low-S DER or r||s).',
+    fix: 'Sign the recorded digest (no further hashing) with the wallet key; send DER or 64-byte r||s hex, low-S.',
+  },
+  CUSTODY_E_DIGEST_MISMATCH: {
+    className: 'CustodyKeyError',
+    summary:
+      'The digest is not the one the chain defines for the unsigned transaction (coffer chain: SHA-256 of its bytes).',
+    fix: 'Compute the digest from the unsigned transaction bytes as the chain defines it.',
+  },
+  CUSTODY_E_ADDRESS_INVALID: {
+    className: 'CustodyRequestError',
+    summary: 'The address is not a valid address of the wallet chain.',
+    fix: 'Send an address in the chain format (coffer: <mspId>:<identityId>; ethereum: 0x + 40 hex; bitcoin: base58 or bech32).',
+  },
+  CUSTODY_E_ADDRESS_TAKEN: {
+    className: 'CustodyRequestError',
+    summary: 'The address is already registered for another wallet or account.',
+    fix: 'Derive a new address; an address belongs to one wallet and account.',
+  },
+  CUSTODY_E_UNKNOWN_ADDRESS: {
+    className: 'CustodyRequestError',
+    summary: 'The deposit goes to an address no wallet registered.',
+    fix: 'Register the address with add_address before reporting deposits to it.',
+  },
+  CUSTODY_E_DEPOSIT_CONFLICT: {
+    className: 'CustodyRequestError',
+    summary:
+      'A deposit with this chain, transaction id and output index was reported with another address, asset or amount.',
+    fix: 'Report the chain output as it is; the first report of an output cannot change its address, asset or amount.',
+  },
+  CUSTODY_E_EXPIRED: {
+    className: 'CustodyStateError',
+    summary: 'The withdrawal or policy change is past its expiry time; it can only be expired.',
+    fix: 'Expire it (expire or expire_policy) and request or propose again.',
+  },
+  CUSTODY_E_NOT_EXPIRED: {
+    className: 'CustodyStateError',
+    summary: 'The withdrawal or policy change is not past its expiry time yet.',
+    fix: 'Wait until expiresAt (ledger time) before expiring it.',
+  },
+  CUSTODY_E_CAPACITY: {
+    className: 'CustodyLimitError',
+    summary:
+      'A custody limit on a collection is reached (addresses, whitelist entries, assets, open withdrawals, window entries, history).',
+    fix: 'Let open withdrawals or policy changes end, or use another wallet; the limit is named in the message.',
+  },
   // --- node ----------------------------------------------------------------------------------
   NODE_E_BACKPRESSURE: {
     className: 'NodeError',
