@@ -46,6 +46,7 @@ const commands: Record<string, () => Promise<Command>> = {
   ledger: async () => (await import('./ledger.js')).ledgerCommand,
   app: async () => (await import('./app.js')).appCommand,
   gov: async () => (await import('./gov.js')).govCommand,
+  custody: async () => (await import('./custody-offline.js')).custodyCommand,
 };
 
 const processIo: CommandIo = {

@@ -259,12 +259,12 @@ export async function knownAnswerCheck(signer: Signer, key: KeyInfo): Promise<vo
 
 /** A label check shared by the stores: printable, 1..keyLabelCharsMax characters. */
 export function checkLabel(label: string): void {
-  // eslint-disable-next-line no-control-regex
-  if (
-    label.length === 0 ||
-    label.length > keyLabelCharsMax ||
-    /[\u0000-\u001f\u007f]/.test(label)
-  ) {
+  let control = false;
+  for (let i = 0; i < label.length; i += 1) {
+    const code = label.charCodeAt(i);
+    if (code < 0x20 || code === 0x7f) control = true;
+  }
+  if (label.length === 0 || label.length > keyLabelCharsMax || control) {
     throw cofferError(
       'KEYSTORE_E_LABEL_INVALID',
       `a key label is 1 to ${keyLabelCharsMax} printable characters, got ${JSON.stringify(label.slice(0, keyLabelCharsMax + 8))}`,

@@ -3,7 +3,7 @@
 // secret with associated data that names what it belongs to (key id, curve, public key), so a
 // sealed key moved to another record or file fails to open instead of signing as another key.
 import { createCipheriv, createDecipheriv, randomBytes, scrypt } from 'node:crypto';
-import { open, rename, rm } from 'node:fs/promises';
+import { link, open, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { cofferError } from '../errors/index.js';
 
@@ -162,9 +162,14 @@ export function checkSealed(value: unknown, field: string): Sealed {
 /**
  * Replaces `file` with `bytes` so that a crash leaves the old or the new file, never a torn one:
  * write a temporary file beside it (mode 0600, exclusive), fsync it, rename over the target,
- * fsync the folder (POSIX makes the rename durable only then).
+ * fsync the folder (POSIX makes the rename durable only then). With `exclusive`, an existing
+ * `file` is an error (KEYSTORE_E_FILE_EXISTS) instead of being replaced.
  */
-export async function writeFileDurably(file: string, bytes: Uint8Array): Promise<void> {
+export async function writeFileDurably(
+  file: string,
+  bytes: Uint8Array,
+  options: { readonly exclusive?: boolean } = {},
+): Promise<void> {
   const dir = path.dirname(file);
   const temp = path.join(dir, `.${path.basename(file)}.${randomBytes(6).toString('hex')}.tmp`);
   const handle = await open(temp, 'wx', 0o600);
@@ -178,9 +183,23 @@ export async function writeFileDurably(file: string, bytes: Uint8Array): Promise
   }
   await handle.close();
   try {
-    await rename(temp, file);
+    if (options.exclusive === true) {
+      // link(2) fails with EEXIST instead of replacing: a key file is never overwritten.
+      await link(temp, file);
+      await rm(temp);
+    } else {
+      await rename(temp, file);
+    }
   } catch (error) {
     await rm(temp, { force: true });
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') {
+      throw cofferError(
+        'KEYSTORE_E_FILE_EXISTS',
+        `${file} already exists; choose another path (key and signature files are never overwritten)`,
+        { file },
+        error,
+      );
+    }
     throw error;
   }
   const folder = await open(dir, 'r');

@@ -4,7 +4,7 @@
 // the keys), and every status line and log says so. Production platform keys belong on PKCS#11.
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { cofferError, isCofferError } from '../errors/index.js';
+import { cofferError } from '../errors/index.js';
 import {
   checkCurve,
   checkLabel,
@@ -235,15 +235,17 @@ export async function openSoftKeyStore(options: SoftKeyStoreOptions): Promise<Ke
       writing = next.catch(() => undefined);
       return next;
     },
-    list: () => {
-      assertOpen();
-      return Promise.resolve(current.keys.map(publicOf));
-    },
-    key: (keyId) => {
-      assertOpen();
-      const record = current.keys.find((each) => each.keyId === keyId);
-      return Promise.resolve(record === undefined ? undefined : publicOf(record));
-    },
+    list: () =>
+      Promise.resolve().then(() => {
+        assertOpen();
+        return current.keys.map(publicOf);
+      }),
+    key: (keyId) =>
+      Promise.resolve().then(() => {
+        assertOpen();
+        const record = current.keys.find((each) => each.keyId === keyId);
+        return record === undefined ? undefined : publicOf(record);
+      }),
     signer: async (keyId) => {
       assertOpen();
       const known = checked.get(keyId);
@@ -257,14 +259,11 @@ export async function openSoftKeyStore(options: SoftKeyStoreOptions): Promise<Ke
         );
       }
       const secret = secretOf(record);
-      const signer: Signer = (digest) => {
-        try {
+      const signer: Signer = (digest) =>
+        Promise.resolve().then(() => {
           assertOpen();
-          return Promise.resolve(signDigestWithScalar(record.curve, secret, digest));
-        } catch (error) {
-          return Promise.reject(isCofferError(error) ? error : new Error(String(error)));
-        }
-      };
+          return signDigestWithScalar(record.curve, secret, digest);
+        });
       await knownAnswerCheck(signer, publicOf(record));
       checked.set(keyId, signer);
       return signer;
