@@ -5,7 +5,7 @@
 // nodes, then etcd. Nothing is left running: a supervisor that dies takes its children along.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
-import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import process from 'node:process';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -31,7 +31,8 @@ import {
 import type { Command, CommandIo } from './main.js';
 import type { ClientProfile } from './profile.js';
 import { buildGenesis, networkInit } from './genesis.js';
-import { ensureConsortiumCrypto, exists } from './up.js';
+import { ensureConsortiumCrypto, exists, organisationsCryptoConfig } from './up.js';
+import { generateCryptoMaterial } from '../msp/cryptogen/index.js';
 
 export const networkNodesMax = 7;
 export const networkNodesDefault = 3;
@@ -46,18 +47,24 @@ export const retentionWindowMsMin = 4 * durablePublishIntervalMs;
 /** Key prefix of the network's batches in etcd. */
 export const networkEtcdPrefix = '/coffer/network';
 
-const networkUsage = `Usage: coffer network init --msp-dir DIR=MSPID... --node NODEID=MSPID... [--out FILE]
+const networkUsage = `Usage: coffer network init --msp-dir DIR=MSPID... --node NODEID=MSPID[@URL]... [--out FILE]
        coffer network up   [--nodes N] [--dir DIR] [--json] [--log-level L]
                             [--retention-window-ms MS]
+       coffer network add-org [--dir DIR] [--json]
        coffer network down [--dir DIR]
        coffer network status [--dir DIR]
 
-up     creates (once) N organisations (default ${networkNodesDefault}, at most ${networkNodesMax}) in DIR (default
-       ./.coffer-network), then runs one etcd member and one Coffer node per organisation as
-       separate processes on 127.0.0.1, in the background; prints the endpoints and the
-       client profiles (DIR/client-orgI.json). Logs are in DIR/logs/.
+up     creates (once) N organisations (default: those DIR holds, else ${networkNodesDefault}; at most
+       ${networkNodesMax}) in DIR (default ./.coffer-network), then runs one etcd member and one
+       Coffer node per organisation as separate processes on 127.0.0.1, in the background;
+       prints the endpoints and the client profiles (DIR/client-orgI.json for User1,
+       DIR/admin-orgI.json for the organisation's admin). Logs are in DIR/logs/.
        --retention-window-ms: a node away longer than this stops holding etcd's history back
        and catches up from a peer when it returns (default ${retentionWindowMs}).
+add-org  makes a new organisation's crypto material, adds its TLS CA to the bundle etcd
+       trusts (restarting members one at a time), adds its etcd member to the running cluster
+       and starts its node, which follows the log and asks to join; prints the governance
+       commands with which the members accept the organisation and admit its node.
 down   stops the nodes, then etcd (the data stays in DIR; the next up continues it).
 status prints DIR/network.json: processes, endpoints and whether the supervisor runs.
 init   writes a genesis configuration (up writes DIR/genesis.json itself when it has none).`;
@@ -139,7 +146,7 @@ function orgsOf(dir: string, count: number): Org[] {
 
 async function up(args: readonly string[], io: CommandIo): Promise<number> {
   const { values } = parse(args, {
-    nodes: { type: 'string', default: String(networkNodesDefault) },
+    nodes: { type: 'string' },
     dir: { type: 'string', default: '.coffer-network' },
     json: { type: 'boolean', default: false },
     'log-level': { type: 'string', default: 'info' },
@@ -150,7 +157,13 @@ async function up(args: readonly string[], io: CommandIo): Promise<number> {
     io.stdout(networkUsage);
     return 0;
   }
-  const nodes = Number(values['nodes']);
+  const dir = path.resolve(String(values['dir']));
+  // Default: the organisations DIR holds already (add-org may have added some), else 3.
+  const held = await readdir(path.join(dir, 'crypto', 'peerOrganizations')).then(
+    (entries) => entries.length,
+    () => undefined,
+  );
+  const nodes = Number(values['nodes'] ?? held ?? networkNodesDefault);
   if (!Number.isInteger(nodes) || nodes < 1 || nodes > networkNodesMax) {
     throw cofferError('CLI_E_USAGE', `--nodes must be an integer from 1 to ${networkNodesMax}`);
   }
@@ -162,7 +175,6 @@ async function up(args: readonly string[], io: CommandIo): Promise<number> {
     );
   }
   findEtcdBinary(); // says exactly how to install etcd when it is missing
-  const dir = path.resolve(String(values['dir']));
   const running = await readNetworkFile(dir);
   if (running !== undefined && processAlive(running.supervisorPid)) {
     throw cofferError(
@@ -172,8 +184,7 @@ async function up(args: readonly string[], io: CommandIo): Promise<number> {
     );
   }
   await mkdir(path.join(dir, 'logs'), { recursive: true });
-  // etcd and the nodes are reached at 127.0.0.1: their TLS certificates name it.
-  const cryptoDir = await ensureConsortiumCrypto(dir, nodes, io, ['127.0.0.1', 'localhost']);
+  const cryptoDir = await ensureConsortiumCrypto(dir, nodes, io, localSans);
   const existing = (await readdir(path.join(cryptoDir, 'peerOrganizations'))).length;
   if (existing !== nodes) {
     throw cofferError(
@@ -354,6 +365,33 @@ async function stopChild(child: ChildProcess, ms: number): Promise<void> {
   await exited;
 }
 
+/** Files the supervisor reads and writes for `add-org` (it owns every process). */
+const addOrgRequestFile = (dir: string): string => path.join(dir, 'requests', 'add-org.json');
+const addOrgResultFile = (dir: string): string => path.join(dir, 'requests', 'add-org.result.json');
+
+type AddOrgResult =
+  | { readonly ok: true; readonly mspId: string; readonly node: NetworkNode; readonly etcd: string }
+  | { readonly ok: false; readonly error: string };
+
+/** Organisation `index`'s crypto material (its own CAs), beside the others' in DIR/crypto. */
+async function generateOrganisation(dir: string, index: number): Promise<void> {
+  const staging = path.join(dir, 'requests', `crypto-org${String(index)}`);
+  await rm(staging, { recursive: true, force: true });
+  await generateCryptoMaterial({
+    config: organisationsCryptoConfig(index, index, localSans),
+    outputDir: staging,
+  });
+  const domain = `org${String(index)}.coffer.local`;
+  await rename(
+    path.join(staging, 'peerOrganizations', domain),
+    path.join(dir, 'crypto', 'peerOrganizations', domain),
+  );
+  await rm(staging, { recursive: true, force: true });
+}
+
+/** etcd and the nodes are reached at 127.0.0.1: their TLS certificates name it. */
+const localSans = ['127.0.0.1', 'localhost'] as const;
+
 async function supervise(args: readonly string[]): Promise<number> {
   const { values } = parse(args, {
     dir: { type: 'string' },
@@ -372,6 +410,12 @@ async function supervise(args: readonly string[]): Promise<number> {
   // A function, so that checks after an await re-read the flag (no stale narrowing).
   const stoppingNow = (): boolean => stopping;
   const base = { supervisorPid: process.pid, etcd: [], nodes: [] } as const;
+  const caFile = path.join(dir, 'tls-ca-bundle.pem');
+  const ledgerSecretFile = path.join(dir, 'ledger.secret');
+  const genesisFile = path.join(dir, 'genesis.json');
+  const nodes: NetworkNode[] = [];
+  const ports = new Map<number, number>();
+  let members: NetworkFile['etcd'] = [];
 
   const stopAll = async (): Promise<void> => {
     await Promise.all(children.map((child) => stopChild(child, 10_000)));
@@ -385,149 +429,198 @@ async function supervise(args: readonly string[]): Promise<number> {
     process.once('SIGTERM', onSignal);
     process.once('SIGINT', onSignal);
   });
+  const etcdMembers = (current: EtcdCluster): NetworkFile['etcd'] =>
+    current.members.map((member) => {
+      const pid = current.pid(member.name);
+      return pid === undefined
+        ? { name: member.name, clientUrl: member.clientUrl }
+        : { name: member.name, clientUrl: member.clientUrl, pid };
+    });
+  const writeReady = (): Promise<void> =>
+    writeNetworkFile(dir, { supervisorPid: process.pid, status: 'ready', etcd: members, nodes });
+
+  /** The same port across restarts (profiles stay valid), else a free one. */
+  const portOf = async (org: Org): Promise<number> => {
+    const configFile = path.join(dir, 'nodes', `org${String(org.index)}-peer0`, 'node.json');
+    const previous = await readFile(configFile, 'utf8')
+      .then((text) => (JSON.parse(text) as NodeConfig).listen.port)
+      .catch(() => undefined);
+    return previous ?? (await freePort());
+  };
+  const urlOf = (index: number): string => `https://127.0.0.1:${String(ports.get(index) ?? 0)}`;
+
+  /** Writes org's node config (its peers: every other organisation's node) and starts it. */
+  const launchNode = async (org: Org, current: EtcdCluster, all: readonly Org[]) => {
+    const nodeId = `org${String(org.index)}-peer0`;
+    const nodeDir = path.join(dir, 'nodes', nodeId);
+    await mkdir(nodeDir, { recursive: true });
+    const configFile = path.join(nodeDir, 'node.json');
+    const config: NodeConfig = {
+      ...nodeConfigDefaults,
+      nodeId,
+      dataDir: path.join(nodeDir, 'data'),
+      listen: { host: '127.0.0.1', port: ports.get(org.index) ?? 0 },
+      tls: {
+        certFile: path.join(org.peerDir, 'tls', 'server.crt'),
+        keyFile: path.join(org.peerDir, 'tls', 'server.key'),
+      },
+      identity: { mspId: org.mspId, mspDir: path.join(org.peerDir, 'msp') },
+      consortium: all.map((member) => ({
+        mspId: member.mspId,
+        mspDir: path.join(member.orgDir, 'msp'),
+      })),
+      // Every node verifies every signature on this machine: one thread each.
+      verifyThreads: Math.max(1, Math.floor(verifyThreadsDefault() / all.length)),
+      ledgerSecretFile,
+      genesisFile,
+      // Peers compare signed roots with this node (divergence detection).
+      peers: all
+        .filter((other) => other.index !== org.index)
+        .map((other) => ({ nodeId: `org${String(other.index)}-peer0`, url: urlOf(other.index) })),
+      tlsCaFile: caFile,
+      ordering: {
+        kind: 'etcd',
+        endpoints: current.endpoints,
+        prefix: networkEtcdPrefix,
+        caFile,
+        certFile: path.join(org.peerDir, 'tls', 'server.crt'),
+        keyFile: path.join(org.peerDir, 'tls', 'server.key'),
+        ...(window === retentionWindowMs
+          ? {}
+          : {
+              limits: {
+                retentionWindowMs: window,
+                retentionIntervalMs: Math.min(retentionIntervalMs, Math.floor(window / 4)),
+              },
+            }),
+      },
+    };
+    await writeFile(configFile, `${JSON.stringify(config, null, 2)}\n`);
+    const log = path.join(dir, 'logs', `${nodeId}.log`);
+    const started = await startNodeProcess(configFile, log, logLevel);
+    children.push(started.child);
+    const profileFile = path.join(dir, `client-org${String(org.index)}.json`);
+    await writeProfile(profileFile, org, started.url, 'User1');
+    await writeProfile(
+      path.join(dir, `admin-org${String(org.index)}.json`),
+      org,
+      started.url,
+      'Admin',
+    );
+    started.child.once('exit', (code, signal) => {
+      if (!stopping) process.stderr.write(`node ${nodeId} exited (${String(code ?? signal)})\n`);
+    });
+    return {
+      nodeId,
+      mspId: org.mspId,
+      url: started.url,
+      pid: started.child.pid,
+      config: configFile,
+      profile: profileFile,
+      log,
+    } satisfies NetworkNode;
+  };
+
+  /**
+   * `coffer network add-org`: a new organisation's processes join the running network. Its
+   * crypto material, its TLS CA in the bundle etcd reads (members restarted one at a time),
+   * its etcd member (etcd's runtime reconfiguration), and its node, which follows the log and
+   * asks to join. Whether the consortium accepts it is the members' vote (the result says how).
+   */
+  const addOrg = async (current: EtcdCluster): Promise<AddOrgResult> => {
+    const index = orgs.length + 1;
+    if (index > networkNodesMax) {
+      return {
+        ok: false,
+        error: `a local network has at most ${String(networkNodesMax)} organisations`,
+      };
+    }
+    await generateOrganisation(dir, index);
+    const [org] = orgsOf(dir, index).slice(-1);
+    if (org === undefined) throw new Error('no organisation made');
+    const ca = await readFile(path.join(org.peerDir, 'tls', 'ca.crt'), 'utf8');
+    await appendFile(caFile, `${ca.trim()}\n`);
+    await current.reloadCa();
+    const member = await current.addMember({
+      name: `etcd-org${String(index)}`,
+      certFile: path.join(org.peerDir, 'tls', 'server.crt'),
+      keyFile: path.join(org.peerDir, 'tls', 'server.key'),
+    });
+    orgs.push(org);
+    members = etcdMembers(current);
+    ports.set(index, await portOf(org));
+    const node = await launchNode(org, current, orgs);
+    nodes.push(node);
+    await writeReady();
+    return { ok: true, mspId: org.mspId, node, etcd: member.name };
+  };
 
   try {
     await writeNetworkFile(dir, { ...base, status: 'starting' });
-    const caFile = path.join(dir, 'tls-ca-bundle.pem');
     const cas = await Promise.all(
       orgs.map((org) => readFile(path.join(org.peerDir, 'tls', 'ca.crt'), 'utf8')),
     );
     await writeFile(caFile, cas.map((pem) => pem.trim()).join('\n') + '\n');
     // One ledger secret for the network: every node encrypts private writes alike, so their
     // entries and Merkle roots agree (decision 0012).
-    const ledgerSecretFile = path.join(dir, 'ledger.secret');
     if (!(await exists(ledgerSecretFile))) await createLedgerSecretFile(ledgerSecretFile);
+    for (const org of orgs) ports.set(org.index, await portOf(org));
     // The consortium's configuration lives in the ledger from this genesis on (issue 6): every
-    // organisation is a member, every node admitted with the code this build runs.
-    const genesisFile = path.join(dir, 'genesis.json');
+    // organisation is a member, every node admitted with the code this build runs, at the
+    // address its peers reach it.
     if (!(await exists(genesisFile))) {
       const genesis = await buildGenesis({
         msps: orgs.map((org) => ({ dir: path.join(org.orgDir, 'msp'), mspId: org.mspId })),
-        nodes: orgs.map((org) => ({ nodeId: `org${org.index}-peer0`, mspId: org.mspId })),
+        nodes: orgs.map((org) => ({
+          nodeId: `org${String(org.index)}-peer0`,
+          mspId: org.mspId,
+          url: urlOf(org.index),
+        })),
       });
       await writeFile(genesisFile, `${JSON.stringify(genesis, null, 2)}\n`);
     }
-    cluster = await launchEtcdCluster({
+    const launched = await launchEtcdCluster({
       dir: path.join(dir, 'etcd'),
       caFile,
       members: orgs.map((org) => ({
-        name: `etcd-org${org.index}`,
+        name: `etcd-org${String(org.index)}`,
         certFile: path.join(org.peerDir, 'tls', 'server.crt'),
         keyFile: path.join(org.peerDir, 'tls', 'server.key'),
       })),
     });
-    const etcd = cluster.members.map((member) => {
-      const pid = cluster?.pid(member.name);
-      return pid === undefined
-        ? { name: member.name, clientUrl: member.clientUrl }
-        : { name: member.name, clientUrl: member.clientUrl, pid };
-    });
-    const nodes: NetworkNode[] = [];
-    // Ports first: every node's config names its peers.
-    const ports = new Map<number, number>();
-    for (const org of orgs) {
-      const configFile = path.join(dir, 'nodes', `org${org.index}-peer0`, 'node.json');
-      // The same port across restarts: profiles stay valid.
-      const previous = await readFile(configFile, 'utf8')
-        .then((text) => (JSON.parse(text) as NodeConfig).listen.port)
-        .catch(() => undefined);
-      ports.set(org.index, previous ?? (await freePort()));
-    }
-    for (const org of orgs) {
-      const nodeId = `org${org.index}-peer0`;
-      const nodeDir = path.join(dir, 'nodes', nodeId);
-      await mkdir(nodeDir, { recursive: true });
-      const configFile = path.join(nodeDir, 'node.json');
-      const port = ports.get(org.index) ?? 0;
-      const config: NodeConfig = {
-        ...nodeConfigDefaults,
-        nodeId,
-        dataDir: path.join(nodeDir, 'data'),
-        listen: { host: '127.0.0.1', port },
-        tls: {
-          certFile: path.join(org.peerDir, 'tls', 'server.crt'),
-          keyFile: path.join(org.peerDir, 'tls', 'server.key'),
-        },
-        identity: { mspId: org.mspId, mspDir: path.join(org.peerDir, 'msp') },
-        consortium: orgs.map((member) => ({
-          mspId: member.mspId,
-          mspDir: path.join(member.orgDir, 'msp'),
-        })),
-        // Every node verifies every signature on this machine: one thread each.
-        verifyThreads: Math.max(1, Math.floor(verifyThreadsDefault() / count)),
-        ledgerSecretFile,
-        genesisFile,
-        // Peers compare signed roots with this node (divergence detection).
-        peers: orgs
-          .filter((other) => other.index !== org.index)
-          .map((other) => ({
-            nodeId: `org${other.index}-peer0`,
-            url: `https://127.0.0.1:${String(ports.get(other.index) ?? 0)}`,
-          })),
-        tlsCaFile: caFile,
-        ordering: {
-          kind: 'etcd',
-          endpoints: cluster.endpoints,
-          prefix: networkEtcdPrefix,
-          caFile,
-          certFile: path.join(org.peerDir, 'tls', 'server.crt'),
-          keyFile: path.join(org.peerDir, 'tls', 'server.key'),
-          ...(window === retentionWindowMs
-            ? {}
-            : {
-                limits: {
-                  retentionWindowMs: window,
-                  retentionIntervalMs: Math.min(retentionIntervalMs, Math.floor(window / 4)),
-                },
-              }),
-        },
-      };
-      await writeFile(configFile, `${JSON.stringify(config, null, 2)}\n`);
-      const log = path.join(dir, 'logs', `${nodeId}.log`);
-      const started = await startNodeProcess(configFile, log, logLevel);
-      children.push(started.child);
-      const keystore = path.join(org.userDir, 'msp', 'keystore');
-      const [keyFile] = (await readdir(keystore)).sort();
-      const profile: ClientProfile = {
-        url: started.url,
-        servername: `peer0.${org.domain}`,
-        caFile: path.join(org.peerDir, 'tls', 'ca.crt'),
-        tlsCertFile: path.join(org.userDir, 'msp', 'signcerts', `User1@${org.domain}-cert.pem`),
-        tlsKeyFile: path.join(keystore, keyFile ?? 'priv_sk'),
-        mspId: org.mspId,
-        mspDir: path.join(org.userDir, 'msp'),
-      };
-      const profileFile = path.join(dir, `client-org${org.index}.json`);
-      await writeFile(profileFile, `${JSON.stringify(profile, null, 2)}\n`);
-      nodes.push({
-        nodeId,
-        mspId: org.mspId,
-        url: started.url,
-        pid: started.child.pid,
-        config: configFile,
-        profile: profileFile,
-        log,
-      });
-      started.child.once('exit', (code, signal) => {
-        if (!stopping) {
-          process.stderr.write(`node ${nodeId} exited (${String(code ?? signal)})\n`);
-        }
-      });
-    }
-    let members = etcd;
-    await writeNetworkFile(dir, { supervisorPid: process.pid, status: 'ready', etcd, nodes });
+    cluster = launched;
+    members = etcdMembers(launched);
+    for (const org of orgs) nodes.push(await launchNode(org, launched, orgs));
+    await writeReady();
     process.stderr.write(`network ready: ${nodes.map((node) => node.url).join(', ')}\n`);
+    // One job at a time: the etcd watchdog and add-org both change the cluster.
+    let busy = false;
+    const exclusive = (job: () => Promise<void>): void => {
+      if (busy || stoppingNow()) return;
+      busy = true;
+      void job().finally(() => {
+        busy = false;
+      });
+    };
     // An etcd member that dies is started again after etcdRestartDelayMs (its data folder and
     // ports are its own); meanwhile its node orders through the other members, or says why not.
     const deadSince = new Map<string, number>();
-    let restarting = false;
     const watchdog = setInterval(() => {
-      const current = cluster;
-      if (current === undefined || stopping || restarting) return;
-      restarting = true;
-      void (async () => {
-        for (const member of current.members) {
-          if (current.isRunning(member.name)) {
+      exclusive(async () => {
+        // `coffer network add-org` leaves a request file; the supervisor owns the processes.
+        if (await exists(addOrgRequestFile(dir))) {
+          let result: AddOrgResult;
+          try {
+            result = await addOrg(launched);
+          } catch (error) {
+            result = { ok: false, error: String(error) };
+          }
+          await rm(addOrgRequestFile(dir), { force: true });
+          await writeFile(addOrgResultFile(dir), `${JSON.stringify(result, null, 2)}\n`);
+          return;
+        }
+        for (const member of launched.members) {
+          if (launched.isRunning(member.name)) {
             deadSince.delete(member.name);
             continue;
           }
@@ -536,28 +629,14 @@ async function supervise(args: readonly string[]): Promise<number> {
           if (Date.now() - since < etcdRestartDelayMs || stoppingNow()) continue;
           process.stderr.write(`etcd member ${member.name} is down: starting it again\n`);
           try {
-            await current.start(member.name);
+            await launched.start(member.name);
             deadSince.delete(member.name);
           } catch (error) {
             process.stderr.write(`etcd member ${member.name} did not start: ${String(error)}\n`);
           }
         }
-        members = current.members.map((member) => {
-          const pid = current.pid(member.name);
-          return pid === undefined
-            ? { name: member.name, clientUrl: member.clientUrl }
-            : { name: member.name, clientUrl: member.clientUrl, pid };
-        });
-        if (!stoppingNow()) {
-          await writeNetworkFile(dir, {
-            supervisorPid: process.pid,
-            status: 'ready',
-            etcd: members,
-            nodes,
-          });
-        }
-      })().finally(() => {
-        restarting = false;
+        members = etcdMembers(launched);
+        if (!stoppingNow()) await writeReady();
       });
     }, 1000);
     await stopRequested;
@@ -586,6 +665,98 @@ async function supervise(args: readonly string[]): Promise<number> {
   }
 }
 
+/** A client profile for org's User1 or Admin, at the node's URL. */
+async function writeProfile(
+  file: string,
+  org: Org,
+  url: string,
+  user: 'User1' | 'Admin',
+): Promise<void> {
+  const userDir = path.join(org.orgDir, 'users', `${user}@${org.domain}`);
+  const keystore = path.join(userDir, 'msp', 'keystore');
+  const [keyFile] = (await readdir(keystore)).sort();
+  const profile: ClientProfile = {
+    url,
+    servername: `peer0.${org.domain}`,
+    caFile: path.join(org.peerDir, 'tls', 'ca.crt'),
+    tlsCertFile: path.join(userDir, 'msp', 'signcerts', `${user}@${org.domain}-cert.pem`),
+    tlsKeyFile: path.join(keystore, keyFile ?? 'priv_sk'),
+    mspId: org.mspId,
+    mspDir: path.join(userDir, 'msp'),
+  };
+  await writeFile(file, `${JSON.stringify(profile, null, 2)}\n`);
+}
+
+// ---- add-org --------------------------------------------------------------------------------
+
+/** How long `add-org` waits for the supervisor (CA reload, etcd member, node start). */
+export const networkAddOrgTimeoutMs = 180_000;
+
+async function addOrgCommand(args: readonly string[], io: CommandIo): Promise<number> {
+  const { values } = parse(args, {
+    dir: { type: 'string', default: '.coffer-network' },
+    json: { type: 'boolean', default: false },
+    help: { type: 'boolean', default: false },
+  });
+  if (values['help'] === true) {
+    io.stdout(networkUsage);
+    return 0;
+  }
+  const dir = path.resolve(String(values['dir']));
+  const file = await readNetworkFile(dir);
+  if (file === undefined || !processAlive(file.supervisorPid) || file.status !== 'ready') {
+    throw cofferError(
+      'NETWORK_E_NOT_RUNNING',
+      `no running network in ${dir}; start it with coffer network up --dir ${dir}`,
+      { dir },
+    );
+  }
+  await mkdir(path.dirname(addOrgRequestFile(dir)), { recursive: true });
+  await rm(addOrgResultFile(dir), { force: true });
+  await writeFile(addOrgRequestFile(dir), `${JSON.stringify({ requestedAt: Date.now() })}\n`);
+  const deadline = Date.now() + networkAddOrgTimeoutMs;
+  let result: AddOrgResult | undefined;
+  while (result === undefined) {
+    if (Date.now() > deadline || !processAlive(file.supervisorPid)) {
+      throw cofferError(
+        'NETWORK_E_START_FAILED',
+        `the supervisor did not add the organisation within ${String(networkAddOrgTimeoutMs)} ms; see ${path.join(dir, 'logs', 'supervisor.log')}`,
+        { dir },
+      );
+    }
+    await sleep(250);
+    result = await readFile(addOrgResultFile(dir), 'utf8')
+      .then((text) => JSON.parse(text) as AddOrgResult)
+      .catch(() => undefined);
+  }
+  if (!result.ok) {
+    throw cofferError('NETWORK_E_START_FAILED', `the organisation was not added: ${result.error}`, {
+      dir,
+    });
+  }
+  const index = /^org(\d+)-/.exec(result.node.nodeId)?.[1] ?? '?';
+  const mspDir = path.join(dir, 'crypto', 'peerOrganizations', `org${index}.coffer.local`, 'msp');
+  const steps = [
+    `bin/coffer gov propose --set-msp ${result.mspId}=${mspDir} --add-member ${result.mspId} --profile ${path.join(dir, 'admin-org1.json')}`,
+    `bin/coffer gov vote <proposal id> yes --profile ${path.join(dir, 'admin-org2.json')}   # until a majority`,
+    `bin/coffer query gov joins --profile ${path.join(dir, 'admin-org1.json')}   # the node's join request: code id and URL`,
+    `bin/coffer gov propose --admit-node ${result.node.nodeId}=${result.mspId}:<code id>@${result.node.url} --profile ${path.join(dir, 'admin-org1.json')}`,
+  ];
+  if (values['json'] === true) {
+    io.stdout(JSON.stringify({ event: 'added', dir, ...result, steps }));
+    return 0;
+  }
+  io.stdout(
+    [
+      `${result.mspId} joined the network's processes: etcd member ${result.etcd}, node ${result.node.nodeId} at ${result.node.url}`,
+      `(profiles ${result.node.profile}, ${path.join(dir, `admin-org${index}.json`)}).`,
+      'Its node follows the log and takes governance requests only until the consortium admits it:',
+      ...steps.map((step) => `  ${step}`),
+    ].join('\n'),
+  );
+  return 0;
+}
+
 export const networkCommand: Command = async (args, io) => {
   const [sub, ...rest] = args;
   switch (sub) {
@@ -597,6 +768,8 @@ export const networkCommand: Command = async (args, io) => {
       return down(rest, io);
     case 'status':
       return status(rest, io);
+    case 'add-org':
+      return addOrgCommand(rest, io);
     case 'supervise':
       return supervise(rest);
     case undefined:

@@ -35,9 +35,14 @@ Org1's node on 127.0.0.1:P (default ${defaultPort}; 0 picks a free port) in the 
  * Cryptogen config of a demo consortium: N organisations, one peer and one user each; `sans`
  * are added to the peers' TLS certificates (a network reaches its nodes at 127.0.0.1).
  */
-function consortiumCryptoConfig(orgs: number, sans: readonly string[]): string {
+/** cryptogen config of organisations first..last (OrgI, orgI.coffer.local), NodeOUs on. */
+export function organisationsCryptoConfig(
+  first: number,
+  last: number,
+  sans: readonly string[],
+): string {
   const lines = ['PeerOrgs:'];
-  for (let i = 1; i <= orgs; i += 1) {
+  for (let i = first; i <= last; i += 1) {
     lines.push(
       `  - Name: Org${i}`,
       `    Domain: org${i}.coffer.local`,
@@ -66,7 +71,7 @@ export async function ensureConsortiumCrypto(
   const configFile = path.join(dir, 'crypto-config.yaml');
   await mkdir(dir, { recursive: true });
   if (!(await exists(configFile))) {
-    await writeFile(configFile, consortiumCryptoConfig(orgs, sans));
+    await writeFile(configFile, organisationsCryptoConfig(1, orgs, sans));
   }
   if (!(await exists(cryptoDir))) {
     await generateCryptoMaterial({

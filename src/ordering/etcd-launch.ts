@@ -379,7 +379,18 @@ export async function launchEtcdCluster(options: EtcdLaunchOptions): Promise<Etc
     const running = members.find((member) => member.process !== undefined && !member.paused);
     if (running === undefined) throw launchError('no etcd member runs to add a member through', {});
     const member = await memberOf(spec, 'existing');
-    await (await clientFor(running)).cluster.memberAdd({ peerURLs: [member.peerUrl] });
+    // etcd's strict reconfiguration check refuses `member add` ("unhealthy cluster") until
+    // every member has been connected to the leader for 5 s, e.g. just after reloadCa.
+    const until = Date.now() + startTimeoutMs;
+    for (;;) {
+      try {
+        await (await clientFor(running)).cluster.memberAdd({ peerURLs: [member.peerUrl] });
+        break;
+      } catch (error) {
+        if (!messageOf(error).includes('unhealthy cluster') || Date.now() > until) throw error;
+        await sleep(500);
+      }
+    }
     members.push(member);
     member.initialCluster = clusterList();
     await spawnMember(member);

@@ -63,6 +63,7 @@ export async function networkDown(network: TestNetwork): Promise<void> {
     ...network.file.nodes.map((node) => node.pid),
     ...network.file.etcd.map((member) => member.pid),
     ...current.etcd.map((member) => member.pid),
+    ...current.nodes.map((node) => node.pid),
   ];
   expect(pids.filter((pid) => alive(pid))).toEqual([]);
   // COFFER_KEEP_NETWORK=DIR keeps the network's logs there for a post-mortem.
