@@ -47,6 +47,7 @@ const commands: Record<string, () => Promise<Command>> = {
   app: async () => (await import('./app.js')).appCommand,
   gov: async () => (await import('./gov.js')).govCommand,
   custody: async () => (await import('./custody-offline.js')).custodyCommand,
+  signer: async () => (await import('./signer.js')).signerCommand,
 };
 
 const processIo: CommandIo = {

@@ -30,6 +30,7 @@ export {
   publicKeyObject,
   rawSignatureBytes,
   rawSignatureToDer,
+  toHex,
   verifyDigestSignature,
 } from './keys.js';
 export type { KeyAttributes, PinSource, Pkcs11KeyStore, Pkcs11Options } from './pkcs11.js';
@@ -41,3 +42,4 @@ export {
 } from './pkcs11.js';
 export type { SoftKeyStoreOptions } from './soft-keystore.js';
 export { openSoftKeyStore, softKeyStoreLabel } from './soft-keystore.js';
+export { passphraseBytesMax, readSecretFile } from './sealed-file.js';

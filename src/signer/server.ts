@@ -1,0 +1,354 @@
+// The signer's HTTPS API (IO edge): mutual TLS with consortium MSP identities, one route that
+// signs, one that reports status. Every refusal is an {error: {code, message, fix}} answer,
+// logged with its reason and caller (and written to the audit log once the caller is known);
+// every signature is audited on disk before it is returned.
+import type { TLSSocket } from 'node:tls';
+import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify';
+import type { Logger } from 'pino';
+import { digestFromHex, rawSignatureToDer, toHex, type KeyStore } from '../crypto/index.js';
+import { cofferError, isCofferError, type CofferError, type ErrorCode } from '../errors/index.js';
+import type { Msp } from '../msp/index.js';
+import type { SignRequest } from './approval.js';
+import type { AuditLog } from './audit.js';
+import {
+  idCharsMax,
+  keyIdCharsMax,
+  receiptBytesMax,
+  signRequestBytesMax,
+  type SignerConfig,
+} from './config.js';
+import { approveSignRequest, identifyCaller, isAuthorised, type SignerCaller } from './decide.js';
+
+export const signerApiVersion = '1.0.0';
+
+/** What POST /v1/sign answers with a signature. */
+export type SignResponse = {
+  readonly withdrawalId: string;
+  readonly walletId: string;
+  readonly keyId: string;
+  readonly curve: string;
+  /** SEC1 uncompressed public key of the platform key, hex. */
+  readonly publicKey: string;
+  readonly digest: string;
+  /** Hex of r‖s (64 bytes), low-S. */
+  readonly signature: string;
+  /** Hex of the same signature as DER SEQUENCE{r, s}. */
+  readonly signatureDer: string;
+  /** The approving transaction the receipt proved. */
+  readonly txId: string;
+  readonly seqno: number;
+};
+
+export type SignerServerOptions = {
+  readonly config: Pick<
+    SignerConfig,
+    'authorisedCallers' | 'organisationsMin' | 'receiptAgeMsMax' | 'requestsInFlightMax'
+  >;
+  readonly msps: ReadonlyMap<string, Msp>;
+  readonly keyStore: KeyStore;
+  readonly audit: AuditLog;
+  readonly logger: Logger;
+  readonly tls: { readonly cert: string; readonly key: string };
+  readonly clock?: () => number;
+};
+
+export type SignerServer = {
+  readonly listen: (host: string, port: number) => Promise<string>;
+  readonly close: () => Promise<void>;
+};
+
+const statusOf: Partial<Record<ErrorCode, number>> = {
+  SIGNER_E_UNAUTHENTICATED: 401,
+  SIGNER_E_CALLER_FORBIDDEN: 403,
+  SIGNER_E_REQUEST_INVALID: 400,
+  SIGNER_E_DIGEST_INVALID: 400,
+  SIGNER_E_BUSY: 429,
+  SIGNER_E_KEY_UNKNOWN: 404,
+  SIGNER_E_RECEIPT_INVALID: 403,
+  SIGNER_E_RECEIPT_STALE: 403,
+  SIGNER_E_NOT_APPROVAL: 403,
+  SIGNER_E_WITHDRAWAL_MISMATCH: 403,
+  SIGNER_E_STATE_NOT_APPROVED: 403,
+  SIGNER_E_DIGEST_NOT_APPROVED: 403,
+  SIGNER_E_KEY_MISMATCH: 403,
+  KEYSTORE_E_KEY_EXPORTABLE: 403,
+  KEYSTORE_E_KEY_NOT_FOUND: 404,
+  KEYSTORE_E_HSM_UNAVAILABLE: 503,
+  KEYSTORE_E_BUSY: 503,
+  SIGNER_E_AUDIT_FAILED: 503,
+};
+
+function errorBody(error: CofferError) {
+  const receiptCode = error.details['receiptCode'];
+  return {
+    error: {
+      code: error.code,
+      message: error.message,
+      fix: error.fix,
+      ...(typeof receiptCode === 'string' ? { receiptCode } : {}),
+    },
+  };
+}
+
+/** Identity CAs (roots and intermediates) of every member: what a client certificate chains to. */
+export function identityTrustOf(msps: ReadonlyMap<string, Msp>): string[] {
+  return [...msps.values()].flatMap((msp) => [
+    ...msp.definition.rootCerts.map((item) => item.pem),
+    ...msp.definition.intermediateCerts.map((item) => item.pem),
+  ]);
+}
+
+type Json = Readonly<Record<string, unknown>>;
+
+function requestInvalid(field: string, what: string): CofferError {
+  return cofferError('SIGNER_E_REQUEST_INVALID', `${field} ${what}`, { field });
+}
+
+function idField(body: Json, field: string, charsMax: number): string {
+  const value = body[field];
+  if (typeof value !== 'string' || value.length === 0 || value.length > charsMax) {
+    throw requestInvalid(field, `must be a string of 1 to ${charsMax} characters`);
+  }
+  return value;
+}
+
+/** The request's fields, checked for shape; the receipt is checked by verifyReceipt. */
+export function parseSignBody(body: unknown): { request: SignRequest; receipt: unknown } {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw requestInvalid(
+      '(body)',
+      'must be a JSON object {walletId, withdrawalId, digest, keyId, receipt}',
+    );
+  }
+  const json = body as Json;
+  const fields = ['walletId', 'withdrawalId', 'digest', 'keyId', 'receipt'];
+  const extra = Object.keys(json).find((key) => !fields.includes(key));
+  if (extra !== undefined) throw requestInvalid(extra, 'is not a field of a sign request');
+  const walletId = idField(json, 'walletId', idCharsMax);
+  const withdrawalId = idField(json, 'withdrawalId', idCharsMax);
+  const keyId = idField(json, 'keyId', keyIdCharsMax);
+  const digest = json['digest'];
+  if (digestFromHex(digest) === undefined) {
+    throw cofferError(
+      'SIGNER_E_DIGEST_INVALID',
+      `digest must be 64 lower-case hex characters (32 bytes), got ${typeof digest === 'string' ? `${digest.length} characters` : typeof digest}`,
+    );
+  }
+  const receipt = json['receipt'];
+  if (typeof receipt !== 'object' || receipt === null) {
+    throw requestInvalid('receipt', 'must be the receipt JSON object of the approving transaction');
+  }
+  if (Buffer.byteLength(JSON.stringify(receipt)) > receiptBytesMax) {
+    throw requestInvalid('receipt', `is larger than ${receiptBytesMax} bytes`);
+  }
+  return { request: { walletId, withdrawalId, digest: digest as string, keyId }, receipt };
+}
+
+export async function createSignerServer(options: SignerServerOptions): Promise<SignerServer> {
+  const { msps, keyStore, audit, logger, config } = options;
+  const clock = options.clock ?? (() => Date.now());
+  const app = Fastify({
+    https: {
+      cert: options.tls.cert,
+      key: options.tls.key,
+      ca: identityTrustOf(msps),
+      requestCert: true,
+      // The chain is checked here all the same (socket.authorized); accepting the handshake
+      // lets a refused caller get its error code instead of a bare TLS alert.
+      rejectUnauthorized: false,
+      minVersion: 'TLSv1.2',
+    },
+    bodyLimit: signRequestBytesMax,
+    logger: false,
+  });
+  const callers = new WeakMap<FastifyRequest, SignerCaller>();
+  let inFlight = 0;
+
+  const refuse = async (
+    request: FastifyRequest,
+    reply: FastifyReply,
+    error: CofferError,
+    context: Record<string, unknown> = {},
+  ): Promise<FastifyReply> => {
+    const caller = callers.get(request);
+    logger.warn(
+      {
+        code: error.code,
+        reason: error.message,
+        caller: caller ?? null,
+        remote: request.socket.remoteAddress,
+        url: request.url,
+        ...context,
+      },
+      `signer refused a request: ${error.code}`,
+    );
+    if (caller !== undefined) {
+      try {
+        await audit.append({
+          event: 'refused',
+          code: error.code,
+          reason: error.message,
+          caller,
+          ...context,
+        });
+      } catch (auditError) {
+        logger.error({ err: auditError }, 'the audit log cannot be written');
+      }
+    }
+    if (error.code === 'SIGNER_E_BUSY') void reply.header('retry-after', '1');
+    return reply.code(statusOf[error.code] ?? 500).send(errorBody(error));
+  };
+
+  app.addHook('onRequest', async (request, reply) => {
+    // Every connection to this server is TLS (Fastify's https option).
+    const socket = request.raw.socket as unknown as TLSSocket;
+    const peer = socket.getPeerCertificate();
+    const hasCert = Object.keys(peer).length > 0;
+    const caller = identifyCaller(msps, {
+      certDer: hasCert ? new Uint8Array(peer.raw) : undefined,
+      chainVerified: socket.authorized,
+      chainError: String(socket.authorizationError),
+    });
+    if (!caller.ok) return refuse(request, reply, caller.error);
+    callers.set(request, caller.value);
+    if (!isAuthorised(caller.value, config.authorisedCallers)) {
+      return refuse(
+        request,
+        reply,
+        cofferError(
+          'SIGNER_E_CALLER_FORBIDDEN',
+          `${caller.value.mspId} identity ${caller.value.identityId} (role ${caller.value.role ?? 'none'}) is not an authorised caller of this signer`,
+          { mspId: caller.value.mspId, identityId: caller.value.identityId },
+        ),
+      );
+    }
+    return undefined;
+  });
+
+  app.setErrorHandler(
+    async (error: Error & { statusCode?: number; code?: string }, request, reply) => {
+      if (isCofferError(error)) return refuse(request, reply, error);
+      if (error.statusCode !== undefined && error.statusCode < 500) {
+        const refusal = cofferError(
+          'SIGNER_E_REQUEST_INVALID',
+          error.code === 'FST_ERR_CTP_BODY_TOO_LARGE'
+            ? `the request body is larger than ${signRequestBytesMax} bytes`
+            : error.message,
+        );
+        return refuse(request, reply, refusal);
+      }
+      logger.error({ err: error }, 'unexpected signer error');
+      return reply
+        .code(500)
+        .send(errorBody(cofferError('SIGNER_E_FAILED', 'internal error; see the signer log')));
+    },
+  );
+
+  app.setNotFoundHandler(async (request, reply) =>
+    refuse(
+      request,
+      reply,
+      cofferError(
+        'SIGNER_E_REQUEST_INVALID',
+        `${request.method} ${request.url} is not a signer route; POST /v1/sign`,
+      ),
+    ),
+  );
+
+  app.get('/v1/status', () => ({
+    apiVersion: signerApiVersion,
+    keyStore: { kind: keyStore.kind, description: keyStore.description },
+    organisationsMin: config.organisationsMin,
+    consortium: [...msps.keys()],
+    inFlight,
+  }));
+
+  app.post('/v1/sign', async (request, reply) => {
+    if (inFlight >= config.requestsInFlightMax) {
+      return refuse(
+        request,
+        reply,
+        cofferError(
+          'SIGNER_E_BUSY',
+          `${config.requestsInFlightMax} sign requests are in flight; retry shortly`,
+        ),
+      );
+    }
+    inFlight += 1;
+    let context: Record<string, unknown> = {};
+    try {
+      const { request: sign, receipt } = parseSignBody(request.body);
+      context = {
+        withdrawalId: sign.withdrawalId,
+        walletId: sign.walletId,
+        keyId: sign.keyId,
+        digest: sign.digest,
+      };
+      const key = await keyStore.key(sign.keyId);
+      if (key === undefined) {
+        throw cofferError(
+          'SIGNER_E_KEY_UNKNOWN',
+          `the signer's ${keyStore.description} holds no key ${sign.keyId}`,
+        );
+      }
+      const approved = approveSignRequest(sign, receipt, key, {
+        msps,
+        organisationsMin: config.organisationsMin,
+        receiptAgeMsMax: config.receiptAgeMsMax,
+        now: clock(),
+      });
+      if (!approved.ok) throw approved.error;
+      // The key store checks the key first (on PKCS#11: sensitive, never extractable).
+      const signer = await keyStore.signer(sign.keyId);
+      const signature = await signer(new Uint8Array(Buffer.from(sign.digest, 'hex')));
+      const response: SignResponse = {
+        withdrawalId: sign.withdrawalId,
+        walletId: sign.walletId,
+        keyId: sign.keyId,
+        curve: key.curve,
+        publicKey: key.publicKey,
+        digest: sign.digest,
+        signature: toHex(signature),
+        signatureDer: toHex(rawSignatureToDer(signature)),
+        txId: approved.value.approval.txId,
+        seqno: approved.value.approval.seqno,
+      };
+      const caller = callers.get(request);
+      const record = {
+        caller,
+        ...context,
+        txId: response.txId,
+        seqno: response.seqno,
+        organisations: approved.value.receipt.organisations,
+        signature: response.signature,
+      };
+      // On disk before it leaves: a signature the audit log does not show is never released.
+      try {
+        await audit.append({ event: 'signed', ...record });
+      } catch (cause) {
+        throw isCofferError(cause)
+          ? cause
+          : cofferError('SIGNER_E_AUDIT_FAILED', 'the audit log cannot be written', {}, cause);
+      }
+      logger.info(record, `signed withdrawal ${sign.withdrawalId} with platform key ${sign.keyId}`);
+      return await reply.code(200).send(response);
+    } catch (error) {
+      if (isCofferError(error)) return await refuse(request, reply, error, context);
+      throw error;
+    } finally {
+      inFlight -= 1;
+    }
+  });
+
+  await app.ready();
+  return {
+    listen: async (host, port) => {
+      await app.listen({ host, port });
+      const address = app.server.address();
+      const bound = typeof address === 'object' && address !== null ? address.port : port;
+      const shown = host.includes(':') ? `[${host}]` : host;
+      return `https://${shown}:${bound}`;
+    },
+    close: () => app.close(),
+  };
+}
