@@ -180,9 +180,36 @@ export function constitutionOf(config: GovConfig): Constitution {
     case 'js':
       return {
         validate: (proposal, current) => {
-          jsValidate(spec.source, proposal, current);
+          try {
+            jsValidate(spec.source, proposal, current);
+          } catch (error) {
+            if (!isRecovery(proposal, error)) throw error;
+          }
         },
-        resolve: (proposal, current) => jsResolve(spec.source, proposal, current),
+        resolve: (proposal, current) => {
+          try {
+            return jsResolve(spec.source, proposal, current);
+          } catch (error) {
+            if (!isRecovery(proposal, error)) throw error;
+            const counted = count(proposal, current);
+            return resolveCount(counted, threshold('MAJORITY', counted.members));
+          }
+        },
       };
   }
+}
+
+/**
+ * The way out of a broken JavaScript constitution: when it fails (throws, loops, answers
+ * nonsense: GOV_E_CONSTITUTION_FAILED, the same on every node) on a proposal that only sets a
+ * new constitution, that proposal is judged by the default majority of member organisations
+ * instead. Without it a constitution that always fails would freeze governance for good. A
+ * constitution that refuses or rejects such a proposal on purpose is obeyed.
+ */
+function isRecovery(proposal: Proposal, error: unknown): boolean {
+  return (
+    isCofferError(error, 'GOV_E_CONSTITUTION_FAILED') &&
+    proposal.actions.length > 0 &&
+    proposal.actions.every((action) => action.name === 'set_constitution')
+  );
 }

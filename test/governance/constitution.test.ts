@@ -178,3 +178,50 @@ describe('JavaScript constitution (contracts sandbox)', () => {
     }
   });
 });
+
+describe('recovery from a broken JavaScript constitution', () => {
+  const members = ['Org1MSP', 'Org2MSP', 'Org3MSP'];
+  const setMajority = {
+    actions: [{ name: 'set_constitution', args: { constitution: { kind: 'majority' } } }],
+  };
+
+  it('a proposal that only sets a new constitution is judged by the default majority when the constitution fails; anything else still fails', () => {
+    const ledger = ledgerAt(
+      configWith(members, {
+        kind: 'js',
+        source:
+          'exports.validate = function () { throw new Error("bug"); };\nexports.resolve = function () { for (;;) {} };',
+      }),
+    );
+    expect(
+      ledger.fails(caller('Org1MSP'), 'propose', {
+        actions: [{ name: 'allow_code', args: { codeId: codeB } }],
+      }),
+    ).toBe('GOV_E_CONSTITUTION_FAILED');
+    const proposed = ledger.ok(caller('Org1MSP'), 'propose', setMajority);
+    expect(proposed).toMatchObject({ state: 'Open' });
+    const voted = ledger.ok(caller('Org2MSP'), 'vote', {
+      proposalId: (proposed as { proposalId: string }).proposalId,
+      ballot: 'yes',
+    });
+    expect(voted).toMatchObject({ state: 'Accepted' });
+    // The majority rule is in force again: an ordinary proposal works.
+    expect(
+      ledger.ok(caller('Org1MSP'), 'propose', {
+        actions: [{ name: 'allow_code', args: { codeId: codeB } }],
+      }),
+    ).toMatchObject({ state: 'Open' });
+  });
+
+  it('a constitution that rejects a new constitution on purpose is obeyed', () => {
+    const ledger = ledgerAt(
+      configWith(members, {
+        kind: 'js',
+        source: "exports.resolve = function () { return 'Rejected'; };",
+      }),
+    );
+    expect(ledger.ok(caller('Org1MSP'), 'propose', setMajority)).toMatchObject({
+      state: 'Rejected',
+    });
+  });
+});
