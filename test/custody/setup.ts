@@ -23,7 +23,7 @@ export function field<T = string>(value: Record<string, unknown>, ...path: strin
   return at as T;
 }
 
-/** Proposes a policy change and has admin1 and admin2 approve it (quorum 2). */
+/** Proposes a policy change and has admin2 and admin3 approve it (quorum 2). */
 export function changePolicy(
   driver: Driver,
   walletId: string,
@@ -31,8 +31,8 @@ export function changePolicy(
   by: Caller = cast.svc,
 ): string {
   const id = field(must(driver.run(by, 'propose_policy', { walletId, change })), 'change', 'id');
-  must(driver.run(cast.admin1, 'approve_policy', { changeId: id }));
   must(driver.run(cast.admin2, 'approve_policy', { changeId: id }));
+  must(driver.run(cast.admin3, 'approve_policy', { changeId: id }));
   return id;
 }
 
