@@ -134,6 +134,15 @@ export function approveSignRequest(
   }
   const approval = withdrawalApprovalOf(receipt.entry, request.withdrawalId);
   if (!approval.ok) return approval;
+  if (approval.value.seqno !== receipt.seqno) {
+    return {
+      ok: false,
+      error: cofferError(
+        'SIGNER_E_NOT_APPROVAL',
+        `the receipt is for ledger position ${receipt.seqno}, but its entry records seqno ${approval.value.seqno}`,
+      ),
+    };
+  }
   // verifyReceipt checked the receipt's txId against the entry (txIdOf); the record is the one
   // that transaction wrote.
   const refused = checkApproval(request, approval.value, hsmKey);

@@ -21,7 +21,7 @@ import {
   type Pkcs11KeyStore,
 } from '../../src/crypto/index.js';
 import { isCofferError } from '../../src/errors/index.js';
-import { createSoftHsm, userPin, type SoftHsm } from './softhsm.js';
+import { createSoftHsm, makeRawEcKey, rawToken, userPin, type SoftHsm } from './softhsm.js';
 
 const pkcs11 = createRequire(import.meta.url)('pkcs11js') as typeof Pkcs11Module;
 
@@ -56,58 +56,8 @@ function sha256(text: string): Uint8Array {
   return new Uint8Array(createHash('sha256').update(text).digest());
 }
 
-/** A second, raw PKCS#11 view of the same module in this process, as an attacker or admin has. */
-function rawToken(label: string): { module: Pkcs11Module.PKCS11; slot: Buffer; session: Buffer } {
-  const module = new pkcs11.PKCS11();
-  module.load(hsm.library);
-  try {
-    module.C_Initialize();
-  } catch (error) {
-    if (!(error as Error).message.startsWith('CKR_CRYPTOKI_ALREADY_INITIALIZED')) throw error;
-  }
-  const slot = module
-    .C_GetSlotList(true)
-    .find((each) => module.C_GetTokenInfo(each).label.trim() === label);
-  if (slot === undefined) throw new Error(`no token ${label}`);
-  const session = module.C_OpenSession(slot, pkcs11.CKF_SERIAL_SESSION | pkcs11.CKF_RW_SESSION);
-  try {
-    module.C_Login(session, pkcs11.CKU_USER, userPin);
-  } catch (error) {
-    if (!(error as Error).message.startsWith('CKR_USER_ALREADY_LOGGED_IN')) throw error;
-  }
-  return { module, slot, session };
-}
-
-/** Makes an EC key pair on the token with chosen private-key attributes, bypassing the store. */
-function makeRawKey(
-  id: string,
-  privateAttributes: Pkcs11Module.Template,
-): { module: Pkcs11Module.PKCS11; session: Buffer; privateKey: Buffer } {
-  const { module, session } = rawToken('coffer-test');
-  const common = [
-    { type: pkcs11.CKA_KEY_TYPE, value: pkcs11.CKK_EC },
-    { type: pkcs11.CKA_TOKEN, value: true },
-    { type: pkcs11.CKA_LABEL, value: `raw ${id}` },
-    { type: pkcs11.CKA_ID, value: Buffer.from(id, 'hex') },
-  ];
-  const pair = module.C_GenerateKeyPair(
-    session,
-    { mechanism: pkcs11.CKM_EC_KEY_PAIR_GEN },
-    [
-      ...common,
-      { type: pkcs11.CKA_CLASS, value: pkcs11.CKO_PUBLIC_KEY },
-      { type: pkcs11.CKA_VERIFY, value: true },
-      { type: pkcs11.CKA_EC_PARAMS, value: Buffer.from('06052b8104000a', 'hex') },
-    ],
-    [
-      ...common,
-      { type: pkcs11.CKA_CLASS, value: pkcs11.CKO_PRIVATE_KEY },
-      { type: pkcs11.CKA_PRIVATE, value: true },
-      { type: pkcs11.CKA_SIGN, value: true },
-      ...privateAttributes,
-    ],
-  );
-  return { module, session, privateKey: pair.privateKey };
+function makeRawKey(id: string, privateAttributes: Pkcs11Module.Template) {
+  return makeRawEcKey(hsm.library, 'coffer-test', id, privateAttributes);
 }
 
 describe('PKCS#11 key store on SoftHSM2', () => {
@@ -226,7 +176,7 @@ describe('PKCS#11 key store on SoftHSM2', () => {
       true,
     );
     // Closing every session of the slot also logs the application out (PKCS#11 §5.6).
-    const { module, slot } = rawToken('coffer-test');
+    const { module, slot } = rawToken(hsm.library, 'coffer-test');
     module.C_CloseAllSessions(slot);
     const after = sha256('after');
     expect(verifyDigestSignature('secp256k1', key.publicKey, after, await signer(after))).toBe(
