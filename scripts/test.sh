@@ -8,6 +8,8 @@ need_apt=()
 command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
 # The etcd ordering tests run a real etcd cluster (Debian etcd-server: /usr/bin/etcd).
 command -v etcd >/dev/null 2>&1 || need_apt+=(etcd-server)
+# The key-store and signer tests use a real SoftHSM2 token (Debian softhsm2: softhsm2-util, libsofthsm2.so).
+command -v softhsm2-util >/dev/null 2>&1 || need_apt+=(softhsm2)
 if ((${#need_apt[@]})); then
   echo "installing Debian packages: ${need_apt[*]}"
   apt-get update -qq && apt-get install -y -qq "${need_apt[@]}" >/dev/null
