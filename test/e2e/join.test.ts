@@ -9,7 +9,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { clientFromProfile } from '../../src/cli/profile.js';
 import type { Client } from '../../src/client/index.js';
 import { parseReceipt, verifyReceipt } from '../../src/ledger/receipt.js';
-import { loadMspFolder, type Msp } from '../../src/msp/index.js';
+import { mspDefinitionJson } from '../../src/governance/index.js';
+import { identityFromMspFolder } from '../../src/client/index.js';
+import { revokeCertificate } from '../../src/msp/cryptogen/index.js';
+import { loadMspFolder, readMspFolder, type Msp } from '../../src/msp/index.js';
+import { clientAs, userMspDir } from '../support/clients.js';
 import { runCoffer } from '../cli/run.js';
 import {
   converged,
@@ -224,4 +228,66 @@ describe('a new organisation joins a running network', () => {
       'Org4MSP',
     ]);
   }, 300_000);
+
+  it('a new CRL accepted by proposal refuses the revoked admin on every node, the new one included: it can neither transact nor vote', async () => {
+    const org3 = path.join(network.dir, 'crypto', 'peerOrganizations', 'org3.coffer.local');
+    const admin3Msp = userMspDir(path.join(network.dir, 'crypto'), 3, 'Admin');
+    const admin3 = await identityFromMspFolder(admin3Msp, 'Org3MSP');
+    await revokeCertificate({ orgDir: org3, certPem: admin3.identity.certPem });
+    const folder = await readMspFolder(path.join(org3, 'msp'), 'Org3MSP', false);
+    // Four members: org1 proposes, org2 and org4 make three yes ballots.
+    const proposed = await asAdmin(1, (admin) =>
+      admin.submit(
+        'gov',
+        'propose',
+        {
+          actions: [
+            {
+              name: 'set_msp',
+              args: { mspId: 'Org3MSP', definition: mspDefinitionJson(folder.definition) },
+            },
+          ],
+        },
+        { wait: 'commit' },
+      ),
+    );
+    for (const org of [2, 4]) {
+      await asAdmin(org, (admin) =>
+        admin.submit(
+          'gov',
+          'vote',
+          { proposalId: proposed.txId, ballot: 'yes' },
+          { wait: 'commit' },
+        ),
+      );
+    }
+    const open = await asAdmin(1, (admin) =>
+      admin.submit(
+        'gov',
+        'propose',
+        { actions: [{ name: 'allow_code', args: { codeId: 'c'.repeat(64) } }] },
+        { wait: 'commit' },
+      ),
+    );
+    expect(open.result).toMatchObject({ state: 'Open' });
+    await converged(network, [1, 2, 3, 4], 60_000);
+    for (const org of [1, 2, 3, 4]) {
+      // Org N's node over org N's TLS profile, signing as Org3's revoked admin.
+      const revoked = await clientAs(
+        path.join(network.dir, `client-org${org}.json`),
+        admin3Msp,
+        'Org3MSP',
+      );
+      try {
+        await expect(
+          revoked.submit('gov', 'vote', { proposalId: open.txId, ballot: 'yes' }),
+        ).rejects.toMatchObject({ code: 'MSP_E_IDENTITY_REVOKED' });
+        await expect(
+          revoked.submit('kv', 'put', { map: 'public:kv.join', key: 'revoked', value: 'x' }),
+        ).rejects.toMatchObject({ code: 'MSP_E_IDENTITY_REVOKED' });
+      } finally {
+        revoked.close();
+      }
+    }
+  }, 120_000);
 });
