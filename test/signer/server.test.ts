@@ -1,0 +1,235 @@
+// The signer's limits and its audit guarantee, in process with the software key store behind
+// the same seam: requests beyond requestsInFlightMax get SIGNER_E_BUSY, a signature whose audit
+// record cannot be written is withheld (SIGNER_E_AUDIT_FAILED), the audit chain shows an edited
+// line, and configuration mistakes name their field.
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openSoftKeyStore, type KeyInfo, type KeyStore } from '../../src/crypto/index.js';
+import { isCofferError } from '../../src/errors/index.js';
+import type { Msp } from '../../src/msp/index.js';
+import {
+  createSignerServer,
+  loadConsortiumMsps,
+  openAuditLog,
+  parseSignerConfig,
+  verifyAuditLog,
+  type AuditLog,
+  type SignerServer,
+} from '../../src/signer/index.js';
+import {
+  generateMaterial,
+  mspIdOf,
+  orgDir,
+  post,
+  receiptFor,
+  userTls,
+  withdrawal,
+  withdrawalEntry,
+  type Material,
+} from './support.js';
+
+let work: string;
+let material: Material;
+let msps: Map<string, Msp>;
+let store: KeyStore;
+let key: KeyInfo;
+let tlsFiles: { cert: string; key: string; ca: string };
+let worker: { cert: string; key: string };
+const silent = pino({ level: 'silent' });
+
+beforeAll(async () => {
+  work = await mkdtemp(path.join(tmpdir(), 'coffer-signer-server-'));
+  material = await generateMaterial(work);
+  msps = await loadConsortiumMsps(
+    ['org1', 'org2', 'org3'].map((org) => ({
+      mspId: mspIdOf(org),
+      mspDir: path.join(orgDir(material.crypto, org), 'msp'),
+    })),
+  );
+  store = await openSoftKeyStore({
+    file: path.join(work, 'keys.json'),
+    passphrase: 'server test passphrase',
+    create: true,
+    kdfLog2N: 14,
+  });
+  key = await store.generate({ curve: 'secp256k1', label: 'platform' });
+  const peerTls = path.join(
+    orgDir(material.crypto, 'org1'),
+    'peers',
+    'peer0.org1.example.com',
+    'tls',
+  );
+  tlsFiles = {
+    cert: await readFile(path.join(peerTls, 'server.crt'), 'utf8'),
+    key: await readFile(path.join(peerTls, 'server.key'), 'utf8'),
+    ca: await readFile(path.join(peerTls, 'ca.crt'), 'utf8'),
+  };
+  worker = await userTls(material.crypto, 'org1', 'User1');
+});
+
+afterAll(async () => {
+  await store.close();
+  await rm(work, { recursive: true, force: true });
+});
+
+function signBody() {
+  const record = withdrawal({
+    platformKey: { keyId: key.keyId, publicKey: key.publicKey, curve: key.curve },
+  });
+  const peers = [material.peers['org2'], material.peers['org3']].flatMap((peer) =>
+    peer === undefined ? [] : [peer],
+  );
+  return {
+    walletId: record.walletId,
+    withdrawalId: record.id,
+    digest: record.digest,
+    keyId: key.keyId,
+    receipt: receiptFor(withdrawalEntry(3, record), peers),
+  };
+}
+
+async function serve(
+  keyStore: KeyStore,
+  audit: AuditLog,
+  requestsInFlightMax = 64,
+): Promise<{ server: SignerServer; url: string }> {
+  const server = await createSignerServer({
+    config: {
+      authorisedCallers: [{ mspId: 'Org1MSP' }],
+      organisationsMin: 2,
+      receiptAgeMsMax: 60_000,
+      requestsInFlightMax,
+    },
+    msps,
+    keyStore,
+    audit,
+    logger: silent,
+    tls: { cert: tlsFiles.cert, key: tlsFiles.key },
+  });
+  return { server, url: await server.listen('127.0.0.1', 0) };
+}
+
+function sign(url: string, body: unknown) {
+  return post(url, '/v1/sign', body, {
+    ca: tlsFiles.ca,
+    servername: 'peer0.org1.example.com',
+    client: worker,
+  });
+}
+
+describe('signer server', () => {
+  it('refuses requests beyond requestsInFlightMax with SIGNER_E_BUSY', async () => {
+    // The same software store behind a signer that waits until released: one request in flight.
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const slow: KeyStore = {
+      ...store,
+      signer: async (keyId) => {
+        const inner = await store.signer(keyId);
+        return async (digest) => {
+          await gate;
+          return inner(digest);
+        };
+      },
+    };
+    const audit = await openAuditLog(path.join(work, 'busy.log'), () => Date.now());
+    const { server, url } = await serve(slow, audit, 1);
+    try {
+      const first = sign(url, signBody());
+      // Let the first request reach the key store before the second arrives.
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const second = await sign(url, signBody());
+      expect(second.status).toBe(429);
+      expect((second.body['error'] as { code: string }).code).toBe('SIGNER_E_BUSY');
+      release();
+      expect((await first).status).toBe(200);
+      expect((await sign(url, signBody())).status).toBe(200);
+    } finally {
+      await server.close();
+      await audit.close();
+    }
+  });
+
+  it('withholds a signature whose audit record cannot be written', async () => {
+    const failing: AuditLog = {
+      append: () => Promise.reject(new Error('EIO: disk gone')),
+      close: () => Promise.resolve(),
+    };
+    const { server, url } = await serve(store, failing);
+    try {
+      const answer = await sign(url, signBody());
+      expect(answer.status).toBe(503);
+      expect((answer.body['error'] as { code: string }).code).toBe('SIGNER_E_AUDIT_FAILED');
+      expect(answer.body['signature']).toBeUndefined();
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('chains audit lines: an edited or removed line is found', async () => {
+    const file = path.join(work, 'chain.log');
+    const audit = await openAuditLog(file, () => Date.UTC(2026, 0, 1));
+    await audit.append({ event: 'started' });
+    await audit.append({ event: 'signed', withdrawalId: 'w-1' });
+    await audit.append({ event: 'refused', code: 'SIGNER_E_DIGEST_NOT_APPROVED' });
+    await audit.close();
+    // Reopening continues the chain from the last line.
+    const again = await openAuditLog(file, () => Date.UTC(2026, 0, 1));
+    await again.append({ event: 'stopped' });
+    await again.close();
+    const text = await readFile(file, 'utf8');
+    expect(verifyAuditLog(text)).toEqual({ lines: 4 });
+    const edited = text.replace('"withdrawalId":"w-1"', '"withdrawalId":"w-2"');
+    expect(verifyAuditLog(edited).brokenAt).toBe(2);
+    const lines = text.split('\n');
+    expect(verifyAuditLog([lines[0], ...lines.slice(2)].join('\n')).brokenAt).toBe(1);
+  });
+
+  it('checks its configuration, naming the field', () => {
+    const base = {
+      tls: { certFile: 'c', keyFile: 'k' },
+      consortium: [
+        { mspId: 'Org1MSP', mspDir: 'msp' },
+        { mspId: 'Org2MSP', mspDir: 'msp2' },
+      ],
+      authorisedCallers: [{ mspId: 'Org1MSP' }],
+      keyStore: { kind: 'software', file: 'keys.json', passphraseFile: 'p' },
+    };
+    const parsed = parseSignerConfig(base, work);
+    expect(parsed.listen).toEqual({ host: '127.0.0.1', port: 7700 });
+    expect(parsed.organisationsMin).toBe(2); // a strict majority of two is both
+    expect(parsed.keyStore).toEqual({
+      kind: 'software',
+      file: path.join(work, 'keys.json'),
+      passphraseFile: path.join(work, 'p'),
+    });
+    const fieldOf = (raw: unknown): string => {
+      try {
+        parseSignerConfig(raw, work);
+        return 'ok';
+      } catch (error) {
+        if (!isCofferError(error, 'SIGNER_E_CONFIG_INVALID')) throw error;
+        return String(error.details['field']);
+      }
+    };
+    expect(fieldOf({ ...base, authorisedCallers: [] })).toBe('authorisedCallers');
+    expect(fieldOf({ ...base, authorisedCallers: [{ mspId: 'Org9MSP' }] })).toBe(
+      'authorisedCallers[0].mspId',
+    );
+    expect(fieldOf({ ...base, authorisedCallers: [{ mspId: 'Org1MSP', role: 'boss' }] })).toBe(
+      'authorisedCallers[0].role',
+    );
+    expect(fieldOf({ ...base, organisationsMin: 3 })).toBe('organisationsMin');
+    expect(fieldOf({ ...base, keyStore: { kind: 'pkcs11', library: 'l', tokenLabel: 't' } })).toBe(
+      'keyStore',
+    );
+    expect(fieldOf({ ...base, keyStore: { kind: 'kms' } })).toBe('keyStore.kind');
+    expect(fieldOf({ ...base, listen: { port: 70000 } })).toBe('listen.port');
+    expect(fieldOf({ ...base, surprise: 1 })).toBe('surprise');
+  });
+});
