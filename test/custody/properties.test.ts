@@ -50,9 +50,6 @@ describe('rolling 24 h limit against a naive sum', () => {
   });
 
   it('through the app: each request is over exactly the limits the naive reference says', () => {
-    type Step =
-      | { kind: 'request'; amount: number; after: number }
-      | { kind: 'release'; pick: number; after: number };
     const step = fc.oneof(
       {
         weight: 4,
