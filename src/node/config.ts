@@ -17,9 +17,18 @@ export type NodeConfig = {
   readonly identity: { readonly mspId: string; readonly mspDir: string };
   /** Every member organisation's verifying MSP folder. */
   readonly consortium: readonly { readonly mspId: string; readonly mspDir: string }[];
+  /**
+   * When the node appends a signature entry: after this many entries, or this long after the
+   * last. With a genesis file the ledger's settings (set_settings) apply instead: every node
+   * must place signature entries alike for their Merkle roots to agree.
+   */
   readonly signatureIntervalTx: number;
   readonly signatureIntervalMs: number;
-  readonly snapshotIntervalTx: number;
+  /**
+   * Entries between snapshots (they only shorten restarts, so each node may choose); unset:
+   * the governed settings' value, else 100,000.
+   */
+  readonly snapshotIntervalTx?: number;
   /** Transactions accepted but not yet executed; beyond this, submissions get HTTP 429. */
   readonly pendingMax: number;
   /** Worker threads verifying submissions' signatures; 0: the main thread does (decision 0010). */
@@ -141,7 +150,6 @@ function orderingConfig(raw: unknown, at: (p: unknown) => string): OrderingConfi
 export const nodeConfigDefaults = {
   signatureIntervalTx: 1000,
   signatureIntervalMs: 100,
-  snapshotIntervalTx: 100_000,
   pendingMax: pendingEnvelopesMax,
 } as const;
 
@@ -194,6 +202,10 @@ export async function readNodeConfig(file: string): Promise<NodeConfig> {
     'consortium',
     'must list the member MSPs',
   );
+  const positive = (name: string, value: unknown): number => {
+    field(Number.isSafeInteger(value) && (value as number) > 0, name, 'must be a positive integer');
+    return value as number;
+  };
   const number = (name: keyof typeof nodeConfigDefaults): number => {
     const value = json[name] ?? nodeConfigDefaults[name];
     field(Number.isSafeInteger(value) && (value as number) > 0, name, 'must be a positive integer');
@@ -229,7 +241,9 @@ export async function readNodeConfig(file: string): Promise<NodeConfig> {
     }),
     signatureIntervalTx: number('signatureIntervalTx'),
     signatureIntervalMs: number('signatureIntervalMs'),
-    snapshotIntervalTx: number('snapshotIntervalTx'),
+    ...(json['snapshotIntervalTx'] === undefined
+      ? {}
+      : { snapshotIntervalTx: positive('snapshotIntervalTx', json['snapshotIntervalTx']) }),
     pendingMax,
     verifyThreads: verifyThreads as number,
     ordering: orderingConfig(json['ordering'], at),

@@ -140,6 +140,18 @@ export type GovernedOptions = {
   readonly configMap: string;
   /** The consortium the state describes; throws if it describes none (a bug upstream). */
   readonly consortiumOf: (read: (map: string, key: string) => string | undefined) => Consortium;
+  /**
+   * The service settings in force (set_settings): where signature entries go is part of every
+   * node's ledger, so a governed network takes it from the ledger, not from each node's config.
+   */
+  readonly settingsOf?: (read: (map: string, key: string) => string | undefined) => Intervals;
+};
+
+/** When a node appends a signature entry, and how often it writes a snapshot. */
+export type Intervals = {
+  readonly signatureIntervalTx: number;
+  readonly signatureIntervalMs: number;
+  readonly snapshotIntervalTx: number;
 };
 
 export type TxStatus =
@@ -270,9 +282,12 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
 async function startLocked(options: EngineOptions): Promise<Engine> {
   const { logger } = options;
   const now = options.now ?? Date.now;
-  const signatureIntervalTx = options.signatureIntervalTx ?? 1000;
-  const signatureIntervalMs = options.signatureIntervalMs ?? 100;
-  const snapshotIntervalTx = options.snapshotIntervalTx ?? 100_000;
+  // From the options; in a governed ledger, from the settings in force (refreshConsortium).
+  let intervals: Intervals = {
+    signatureIntervalTx: options.signatureIntervalTx ?? 1000,
+    signatureIntervalMs: options.signatureIntervalMs ?? 100,
+    snapshotIntervalTx: options.snapshotIntervalTx ?? 100_000,
+  };
   const batchDelayMs = options.batchDelayMs ?? batchDelayMsDefault;
   const pendingMax = Math.min(options.pendingMax ?? pendingEnvelopesMax, pendingEnvelopesMax);
   const dirs = {
@@ -395,6 +410,14 @@ async function startLocked(options: EngineOptions): Promise<Engine> {
   const refreshConsortium = (): void => {
     if (options.governed === undefined || tree.size() === 0) return;
     governedConsortium = options.governed.consortiumOf(store.read);
+    if (options.governed.settingsOf !== undefined) {
+      const settings = options.governed.settingsOf(store.read);
+      // Snapshots only shorten this node's restarts: its own choice wins when it made one.
+      intervals = {
+        ...settings,
+        snapshotIntervalTx: options.snapshotIntervalTx ?? settings.snapshotIntervalTx,
+      };
+    }
   };
   refreshConsortium();
 
@@ -530,7 +553,7 @@ async function startLocked(options: EngineOptions): Promise<Engine> {
   };
 
   const maybeSnapshot = async (): Promise<void> => {
-    if (tree.size() - lastSnapshotSeqno < snapshotIntervalTx) return;
+    if (tree.size() - lastSnapshotSeqno < intervals.snapshotIntervalTx) return;
     const extra = encodeSnapshotExtra({
       logPosition,
       time,
@@ -556,7 +579,7 @@ async function startLocked(options: EngineOptions): Promise<Engine> {
       if (!isCofferError(error)) throw error;
       logger.warn(
         { code: error.code, seqno },
-        `snapshot not written: ${error.message}; retried after ${snapshotIntervalTx} more entries`,
+        `snapshot not written: ${error.message}; retried after ${intervals.snapshotIntervalTx} more entries`,
       );
     }
   };
@@ -619,8 +642,8 @@ async function startLocked(options: EngineOptions): Promise<Engine> {
     }
     const unsigned = tree.size() - lastMarkerSeqno;
     if (
-      unsigned >= signatureIntervalTx ||
-      (unsigned > 0 && time - lastMarkerTime >= signatureIntervalMs)
+      unsigned >= intervals.signatureIntervalTx ||
+      (unsigned > 0 && time - lastMarkerTime >= intervals.signatureIntervalMs)
     ) {
       await addMarker(time);
       await maybeSnapshot();
@@ -755,7 +778,10 @@ async function startLocked(options: EngineOptions): Promise<Engine> {
   const idleTimer = setInterval(
     () => {
       if (stopping || failure !== undefined || appendsInFlight > 0 || queue.length > 0) return;
-      if (tree.size() > lastMarkerSeqno && now() - lastMarkerTime >= signatureIntervalMs) {
+      if (
+        tree.size() > lastMarkerSeqno &&
+        now() - lastMarkerTime >= intervals.signatureIntervalMs
+      ) {
         appendsInFlight += 1;
         log.append(encodeBatch({ time: now(), envelopes: [] })).then(
           () => {
@@ -767,7 +793,7 @@ async function startLocked(options: EngineOptions): Promise<Engine> {
         );
       }
     },
-    Math.max(10, Math.floor(signatureIntervalMs / 2)),
+    Math.max(10, Math.floor(intervals.signatureIntervalMs / 2)),
   );
   idleTimer.unref();
 

@@ -88,6 +88,12 @@ async function governedOptions(file: string): Promise<GovernedOptions> {
       if (current === undefined) throw new Error('governed ledger without a configuration');
       return consortiumOf(current);
     },
+    settingsOf: (read) => {
+      const current = readGovConfig(read);
+      if (current === undefined) throw new Error('governed ledger without a configuration');
+      const { signatureIntervalTx, signatureIntervalMs, snapshotIntervalTx } = current.settings;
+      return { signatureIntervalTx, signatureIntervalMs, snapshotIntervalTx };
+    },
   };
 }
 
@@ -305,7 +311,9 @@ export async function startNode(config: NodeConfig, logger: Logger): Promise<Run
       logger,
       signatureIntervalTx: config.signatureIntervalTx,
       signatureIntervalMs: config.signatureIntervalMs,
-      snapshotIntervalTx: config.snapshotIntervalTx,
+      ...(config.snapshotIntervalTx === undefined
+        ? {}
+        : { snapshotIntervalTx: config.snapshotIntervalTx }),
       pendingMax: config.pendingMax,
       ...(verifyPool === undefined ? {} : { verifier: verifyPool.verify }),
       ...(openLog === undefined ? {} : { openLog }),

@@ -112,3 +112,68 @@ describe('engine with the consortium in the ledger', () => {
     }
   });
 });
+
+describe('signature entries follow the governed settings', () => {
+  it("the ledger's signature interval applies, not the node's own, from the batch that changes it", async () => {
+    const none: Consortium = { msps: new Map() };
+    const settingsApp: App = {
+      ...configApp,
+      actions: {
+        every: {
+          summary: 'sets the signature interval in entries',
+          args: {},
+          run: (context, args) => {
+            context.kv.put(configMap, 'sigtx', String(args['entries']));
+            return null;
+          },
+        },
+      },
+    };
+    const engine = await startEngine({
+      dataDir: path.join(work, 'settings'),
+      nodeId: 'n0',
+      consortium: () => none,
+      governed: {
+        genesis: {
+          config: { sigtx: 4 },
+          writes: [{ map: configMap, key: 'sigtx', value: '4' }],
+        },
+        configMap,
+        consortiumOf: () => org1.consortium,
+        settingsOf: (read) => ({
+          signatureIntervalTx: Number(read(configMap, 'sigtx')),
+          signatureIntervalMs: 1_000_000,
+          snapshotIntervalTx: 100_000,
+        }),
+      },
+      apps: new Map([...builtInApps(), [settingsApp.name, settingsApp]]),
+      rootSigner: org1.rootSigner,
+      logger: pino({ level: 'silent' }),
+      // The node's own choice, which a governed ledger overrides.
+      signatureIntervalTx: 1000,
+      signatureIntervalMs: 1_000_000,
+    });
+    try {
+      const put = (key: string) =>
+        send(engine, 'kv', 'put', { map: 'public:kv.s', key, value: 'v' });
+      // The first batch is signed at once (no signature entry yet): genesis and one entry.
+      expect(await put('k0')).toMatchObject({ seqno: 2 });
+      await engine.idle();
+      expect(engine.lastSignedRoot()?.treeSize).toBe(2);
+      // Then every 4 entries (the ledger's setting; the node's own 1000 would sign none).
+      for (const key of ['k1', 'k2', 'k3']) await put(key);
+      await engine.idle();
+      expect(engine.lastSignedRoot()?.treeSize).toBe(2);
+      expect(await put('k4')).toMatchObject({ seqno: 7 });
+      await engine.idle();
+      expect(engine.lastSignedRoot()?.treeSize).toBe(7);
+      // Every 2 from the batch that changes it.
+      expect(await send(engine, 'cfg', 'every', { entries: 2 })).toMatchObject({ seqno: 9 });
+      expect(await put('k5')).toMatchObject({ seqno: 10 });
+      await engine.idle();
+      expect(engine.lastSignedRoot()?.treeSize).toBe(10);
+    } finally {
+      await engine.stop();
+    }
+  });
+});
