@@ -305,6 +305,12 @@ export const errorRegistry = {
     summary: 'The request expiresAt is further in the future than the node accepts.',
     fix: 'Use an expiresAt at most requestTtlMsMax after now (the SDK does this).',
   },
+  TX_E_TOO_LARGE: {
+    className: 'TransactionError',
+    summary:
+      "The request is larger than the consortium's settings allow (settings.requestBytesMax).",
+    fix: 'Send a smaller request, or have the members raise settings.requestBytesMax (at most 65536) by a set_settings proposal.',
+  },
   TX_E_REPLAY: {
     className: 'TransactionError',
     summary: 'The same signed request was already submitted (replay).',

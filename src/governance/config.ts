@@ -1,6 +1,7 @@
 // The consortium configuration: what it is, where it lives in the KV store, how genesis is
 // checked and how it becomes the set of MSPs every node checks identities against. Pure: no
 // clock, files or network; the node reads the store and feeds the result to execution.
+import { requestBytesMax as ledgerRequestBytesMax } from '../ledger/tx.js';
 import { cofferError, isCofferError } from '../errors/index.js';
 import { canonicalString } from '../ledger/canonical.js';
 import {
@@ -38,6 +39,7 @@ import {
   nodesMax,
   nodeUrlCharsMax,
   proposalTtlMsMax,
+  requestBytesMaxMin,
   proposalTtlMsMin,
   signatureIntervalMsMax,
   signatureIntervalTxMax,
@@ -85,6 +87,11 @@ export type Settings = {
   readonly signatureIntervalMs: number;
   readonly snapshotIntervalTx: number;
   readonly proposalTtlMs: number;
+  /**
+   * Largest request a transaction may carry, in bytes (requestBytesMaxMin to the ledger's
+   * hard requestBytesMax); absent in configurations older than this setting.
+   */
+  readonly requestBytesMax?: number;
 };
 
 export type GovConfig = {
@@ -106,6 +113,7 @@ export const defaultSettings: Settings = {
   signatureIntervalMs: 100,
   snapshotIntervalTx: 100_000,
   proposalTtlMs: 7 * 24 * 3600 * 1000,
+  requestBytesMax: ledgerRequestBytesMax,
 };
 
 // --- MSP definitions as stored JSON ----------------------------------------------------------
@@ -218,13 +226,23 @@ export function checkSettings(
 ): Settings {
   const json = objectAt(value, field, bad);
   onlyKeys(json, Object.keys(defaultSettings), field, bad);
-  const pick = (key: keyof Settings, max: number, min = 1): number =>
+  const pick = (key: Exclude<keyof Settings, 'requestBytesMax'>, max: number, min = 1): number =>
     json[key] === undefined ? base[key] : integerAt(json[key], `${field}.${key}`, min, max, bad);
   return {
     signatureIntervalTx: pick('signatureIntervalTx', signatureIntervalTxMax),
     signatureIntervalMs: pick('signatureIntervalMs', signatureIntervalMsMax),
     snapshotIntervalTx: pick('snapshotIntervalTx', snapshotIntervalTxMax),
     proposalTtlMs: pick('proposalTtlMs', proposalTtlMsMax, proposalTtlMsMin),
+    requestBytesMax:
+      json['requestBytesMax'] === undefined
+        ? (base.requestBytesMax ?? ledgerRequestBytesMax)
+        : integerAt(
+            json['requestBytesMax'],
+            `${field}.requestBytesMax`,
+            requestBytesMaxMin,
+            ledgerRequestBytesMax,
+            bad,
+          ),
   };
 }
 
@@ -419,7 +437,7 @@ export type ConsortiumOptions = { readonly version?: MspVersion };
 export function consortiumOf(
   config: GovConfig,
   options: ConsortiumOptions = {},
-): { msps: ReadonlyMap<string, Msp> } {
+): { msps: ReadonlyMap<string, Msp>; requestBytesMax?: number } {
   const version = options.version ?? defaultMspVersion;
   const msps = new Map<string, Msp>();
   for (const mspId of Object.keys(config.msps).sort(byString)) {
@@ -446,5 +464,6 @@ export function consortiumOf(
     }
     msps.set(mspId, outcome.msp);
   }
-  return { msps };
+  const requestBytesMax = config.settings.requestBytesMax;
+  return requestBytesMax === undefined ? { msps } : { msps, requestBytesMax };
 }

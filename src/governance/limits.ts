@@ -41,6 +41,11 @@ export const custodyBytesMax: number = 16 * 1024;
 /** Shortest and longest proposal lifetime (settings.proposalTtlMs and expiresInMs). */
 export const proposalTtlMsMin: number = 1_000;
 export const proposalTtlMsMax: number = 90 * 24 * 3600 * 1000;
+/**
+ * Smallest settings.requestBytesMax: a set_settings proposal that raises it again always fits,
+ * so the members can never lock themselves out.
+ */
+export const requestBytesMaxMin: number = 4 * 1024;
 /** Bounds of the service settings. */
 export const signatureIntervalTxMax: number = 1_000_000;
 export const signatureIntervalMsMax: number = 3_600_000;

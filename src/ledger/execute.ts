@@ -42,7 +42,25 @@ export type ExecutionStore = {
 };
 
 /** The consortium configuration in force at a ledger position. */
-export type Consortium = { readonly msps: ReadonlyMap<string, Msp> };
+export type Consortium = {
+  readonly msps: ReadonlyMap<string, Msp>;
+  /** Largest request in bytes (governed settings; at most requestBytesMax); unset: that. */
+  readonly requestBytesMax?: number;
+};
+
+/** A request larger than the consortium in force allows; undefined when it fits. */
+export function requestTooLarge(
+  consortium: Consortium,
+  request: Uint8Array,
+): CofferError | undefined {
+  const max = consortium.requestBytesMax;
+  if (max === undefined || request.byteLength <= max) return undefined;
+  return cofferError(
+    'TX_E_TOO_LARGE',
+    `the request is ${request.byteLength} bytes; the consortium's settings allow ${max}`,
+    { bytes: request.byteLength, requestBytesMax: max },
+  );
+}
 
 export type TxOutcome = {
   readonly seqno: number;
@@ -108,6 +126,8 @@ type Checked = {
 
 /** Identity, signature, freshness and replay checks, in the order every node applies them. */
 function check(input: BatchInput, time: number, envelope: Envelope, txId: string): Checked {
+  const tooLarge = requestTooLarge(input.consortium, envelope.request);
+  if (tooLarge !== undefined) throw new Invalid(tooLarge);
   let request = input.preVerified.get(txId);
   try {
     request ??= decodeRequest(envelope.request);

@@ -11,6 +11,7 @@ import { canonicalBytes } from '../ledger/canonical.js';
 import {
   checkSigner,
   executeBatch,
+  requestTooLarge,
   type Consortium,
   type SignerCheck,
   type TxOutcome,
@@ -822,6 +823,8 @@ async function startLocked(options: EngineOptions): Promise<Engine> {
   /** Everything execution will check, but the signature arithmetic (done next, maybe elsewhere). */
   const precheck = (envelope: Envelope, txId: string): Prechecked => {
     const refused = (error: CofferError): Prechecked => ({ ok: false, error });
+    const tooLarge = requestTooLarge(consortiumNow(), envelope.request);
+    if (tooLarge !== undefined) return refused(tooLarge);
     let request;
     try {
       request = decodeRequest(envelope.request);

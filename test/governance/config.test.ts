@@ -87,6 +87,19 @@ describe('checkGenesis', () => {
         checkGenesis({ msps, members: ['Org1MSP'], settings: { snapshotIntervalTx: 1.5 } }),
       ),
     ).toBe('GOV_E_CONFIG_INVALID config.settings.snapshotIntervalTx');
+    // requestBytesMax: from 4 KiB (a set_settings raising it again always fits) to 64 KiB.
+    for (const requestBytesMax of [1024, 65537]) {
+      expect(
+        codeOf(() => checkGenesis({ msps, members: ['Org1MSP'], settings: { requestBytesMax } })),
+      ).toBe('GOV_E_CONFIG_INVALID config.settings.requestBytesMax');
+    }
+    const limited = checkGenesis({
+      msps,
+      members: ['Org1MSP'],
+      settings: { requestBytesMax: 8192 },
+    });
+    expect(consortiumOf(limited).requestBytesMax).toBe(8192);
+    expect(consortiumOf(checkGenesis({ msps, members: ['Org1MSP'] })).requestBytesMax).toBe(65536);
     expect(
       codeOf(() =>
         checkGenesis({

@@ -108,7 +108,11 @@ function run(
   node: Node,
   envelopes: readonly unknown[],
   time = t0,
-  options: { preVerified?: Map<string, Request>; apps?: Map<string, App> } = {},
+  options: {
+    preVerified?: Map<string, Request>;
+    apps?: Map<string, App>;
+    consortium?: Consortium;
+  } = {},
 ): TxOutcome[] {
   const output = executeBatch({
     store: node.store,
@@ -119,7 +123,7 @@ function run(
     },
     firstSeqno: node.seqno,
     previousTime: node.time,
-    consortium,
+    consortium: options.consortium ?? consortium,
     apps: options.apps ?? builtInApps(),
     preVerified: options.preVerified ?? new Map(),
   });
@@ -172,6 +176,26 @@ describe('executeBatch: checks, each refused with its stable code', () => {
     ]);
     // A bad signature does not burn the request: the genuine one still commits.
     expect(codes(run(node, [good]))).toEqual(['committed']);
+  });
+
+  it("refuses a request larger than the consortium's settings allow (TX_E_TOO_LARGE), the same on every node", async () => {
+    const small = await envelope('Org1.User1', 'kv', 'put', {
+      map: 'public:kv.demo',
+      key: 'small',
+      value: 'x',
+    });
+    const large = await envelope('Org1.User1', 'kv', 'put', {
+      map: 'public:kv.demo',
+      key: 'large',
+      value: 'x'.repeat(5000),
+    });
+    const limited = { ...consortium, requestBytesMax: 4096 };
+    expect(codes(run(newNode(), [small, large], t0, { consortium: limited }))).toEqual([
+      'committed',
+      'TX_E_TOO_LARGE',
+    ]);
+    // Without the setting the ledger's own limit (64 KiB) applies.
+    expect(codes(run(newNode(), [large]))).toEqual(['committed']);
   });
 
   it('refuses replays in the same batch and in a later one', async () => {
