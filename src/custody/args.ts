@@ -76,8 +76,8 @@ export const schemas = {
   },
   publicKey: {
     type: 'string',
-    pattern: '^(?:[0-9a-fA-F]{66}|[0-9a-fA-F]{130})$',
-    description: 'SEC1 public key, hex (compressed or uncompressed)',
+    pattern: '^04[0-9a-fA-F]{128}$',
+    description: 'SEC1 uncompressed public key (04 ‖ x ‖ y), hex',
   },
   keyId: { type: 'string', pattern: keyPattern.source, maxLength: keyIdCharsMax },
   curve: { type: 'string', enum: ['secp256k1', 'P-256'] },
@@ -87,7 +87,8 @@ export const schemas = {
     type: 'string',
     pattern: hexPattern.source,
     maxLength: signatureHexCharsMax,
-    description: 'ECDSA over the digest (not hashed again), low-S; DER or 64-byte r||s, hex',
+    description:
+      'ECDSA over the digest (not hashed again), low-S; 64-byte r||s or canonical DER, hex',
   },
   chainTxId: { type: 'string', pattern: chainTxIdPattern.source, maxLength: chainTxIdCharsMax },
   height: { type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER },

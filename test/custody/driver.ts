@@ -251,7 +251,7 @@ export function keysArg(
 ): Record<string, unknown> {
   return {
     offline: keys.offline.publicKey,
-    service: keys.service.compressed,
+    service: keys.service.publicKey,
     platform: { keyId, publicKey: keys.platform.publicKey, curve },
   };
 }

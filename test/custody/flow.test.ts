@@ -231,7 +231,6 @@ describe('custody withdrawal flow', () => {
       string,
       unknown
     >;
-    // Keys are stored SEC1 uncompressed whatever form they came in.
     expect(field(wallet, 'keys', 'service')).toBe(ready.keys.service.publicKey);
     const signed = must(
       driver.run(cast.peer, 'platform_sign', {
@@ -316,5 +315,30 @@ describe('custody withdrawal flow', () => {
       keys: keysArg(walletKeys('P-256', 'eth2'), 'P-256'),
     });
     expect(!wrongCurve.ok && wrongCurve.code).toBe('CUSTODY_E_KEY_INVALID');
+    // Compressed keys, keys off the curve and a repeated key are refused.
+    const bad = (keys: Record<string, unknown>): string => {
+      const outcome = driver.run(cast.svc, 'create_wallet', { chain: 'ethereum', keys });
+      return outcome.ok ? 'committed' : outcome.code;
+    };
+    const good = keysArg(walletKeys('secp256k1', 'eth3'), 'secp256k1');
+    expect(bad({ ...good, offline: keys.offline.compressed })).toBe('CUSTODY_E_KEY_INVALID');
+    expect(bad({ ...good, offline: `04${'11'.repeat(64)}` })).toBe('CUSTODY_E_KEY_INVALID');
+    expect(bad({ ...good, offline: good['service'] })).toBe('CUSTODY_E_KEY_INVALID');
+  });
+
+  it('takes signatures as r||s or canonical DER only', () => {
+    const driver = createDriver({ params: baseParams() });
+    const ready = readyWallet(driver);
+    const { id } = withdraw(driver, ready, '10', 'sig-1');
+    const { unsignedTx, digest } = cofferTx(id);
+    must(driver.run(cast.worker, 'build', { withdrawalId: id, unsignedTx, digest }));
+    const der = ready.keys.service.sign(digest);
+    const sign = (signature: string): string => {
+      const outcome = driver.run(cast.svc, 'service_sign', { withdrawalId: id, signature });
+      return outcome.ok ? 'committed' : outcome.code;
+    };
+    // DER with a trailing byte verifies in lenient parsers; here it is refused.
+    expect(sign(`${der}00`)).toBe('CUSTODY_E_SIGNATURE_INVALID');
+    expect(sign(ready.keys.service.sign(digest, 'compact'))).toBe('committed');
   });
 });
