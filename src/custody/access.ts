@@ -2,7 +2,7 @@
 // their own wallets; admins approve and reject; chain workers named in the custody parameters
 // build, broadcast and report chain events.
 import { cofferError } from '../errors/index.js';
-import type { ActionContext, Caller } from '../contracts/index.js';
+import type { ActionContext, Caller, KvView } from '../contracts/index.js';
 import { readCustodyParams, type CustodyParams } from './params.js';
 import { principalOf, readJson, samePrincipal, type Step } from './state.js';
 import {
@@ -14,7 +14,6 @@ import {
   type WalletRecord,
   type WithdrawalRecord,
 } from './types.js';
-import type { KvView } from '../contracts/index.js';
 
 /** What every action starts from: the parameters in force and the step for the history. */
 export type Env = {

@@ -2,7 +2,7 @@
 // approval counts, and what a policy change does to a policy. The actions call these; the
 // property tests compare them with naive references (test/custody/properties.test.ts).
 import { cofferError } from '../errors/index.js';
-import { invalidArgs } from '../contracts/args.js';
+import { invalidArgs, stringArg } from '../contracts/args.js';
 import {
   amountArg,
   assetPattern,
@@ -14,7 +14,6 @@ import {
   schemas,
   type Args,
 } from './args.js';
-import { stringArg } from '../contracts/args.js';
 import {
   approvalsRequiredMax,
   assetsPerWalletMax,

@@ -5,7 +5,7 @@
 import { cofferError } from '../errors/index.js';
 import { invalidArgs, onlyFields, stringArg } from '../contracts/args.js';
 import type { Caller, KvView, Query, QueryContext } from '../contracts/index.js';
-import { isOwner, isWorker, loadWallet, loadWithdrawal, notFound } from './access.js';
+import { isOwner, isWorker, loadPolicy, loadWallet, loadWithdrawal, notFound } from './access.js';
 import {
   chainArg,
   chainTxIdPattern,
@@ -48,7 +48,6 @@ import {
 } from './types.js';
 import { addressKey, addressLogKey, readBalances, walletsIndexKey } from './wallets.js';
 import { openListKey, withdrawalLogKey } from './withdrawals.js';
-import { loadPolicy } from './access.js';
 
 function paramsOf(context: QueryContext): CustodyParams {
   return readCustodyParams(context.readPublic);

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { cofferError } from '../errors/index.js';
 import { onlyFields, stringArg } from '../contracts/args.js';
-import { tokenAmountMax, type Action } from '../contracts/index.js';
+import { tokenAmountMax, type Action, type KvView, type KvWriter } from '../contracts/index.js';
 import { envOf, loadWallet, isWorker, requireService } from './access.js';
 import {
   chainArg,
@@ -50,7 +50,6 @@ import {
   type CustodyChain,
   type WalletRecord,
 } from './types.js';
-import type { KvView, KvWriter } from '../contracts/index.js';
 
 // --- balances ---------------------------------------------------------------------------------
 
