@@ -389,6 +389,30 @@ async function generateOrganisation(dir: string, index: number): Promise<void> {
   await rm(staging, { recursive: true, force: true });
 }
 
+/** DIR/etcd/ports.json: each member's ports, kept across restarts. */
+type EtcdPorts = Record<string, { readonly clientPort: number; readonly peerPort: number }>;
+const etcdPortsFile = (dir: string): string => path.join(dir, 'etcd', 'ports.json');
+
+async function readEtcdPorts(dir: string): Promise<EtcdPorts> {
+  try {
+    return JSON.parse(await readFile(etcdPortsFile(dir), 'utf8')) as EtcdPorts;
+  } catch {
+    return {};
+  }
+}
+
+/** Records the members' ports: a member's data folder is only valid at the same peer URL. */
+async function writeEtcdPorts(dir: string, current: EtcdCluster): Promise<void> {
+  const portOf = (url: string): number => Number(new URL(url).port);
+  const ports: EtcdPorts = Object.fromEntries(
+    current.members.map((member) => [
+      member.name,
+      { clientPort: portOf(member.clientUrl), peerPort: portOf(member.peerUrl) },
+    ]),
+  );
+  await writeFile(etcdPortsFile(dir), `${JSON.stringify(ports, null, 2)}\n`);
+}
+
 /** etcd and the nodes are reached at 127.0.0.1: their TLS certificates name it. */
 const localSans = ['127.0.0.1', 'localhost'] as const;
 
@@ -546,6 +570,7 @@ async function supervise(args: readonly string[]): Promise<number> {
       certFile: path.join(org.peerDir, 'tls', 'server.crt'),
       keyFile: path.join(org.peerDir, 'tls', 'server.key'),
     });
+    await writeEtcdPorts(dir, current);
     orgs.push(org);
     members = etcdMembers(current);
     ports.set(index, await portOf(org));
@@ -579,16 +604,23 @@ async function supervise(args: readonly string[]): Promise<number> {
       });
       await writeFile(genesisFile, `${JSON.stringify(genesis, null, 2)}\n`);
     }
+    // The same ports as last time: etcd knows its members by their peer URLs.
+    const etcdPorts = await readEtcdPorts(dir);
     const launched = await launchEtcdCluster({
       dir: path.join(dir, 'etcd'),
       caFile,
-      members: orgs.map((org) => ({
-        name: `etcd-org${String(org.index)}`,
-        certFile: path.join(org.peerDir, 'tls', 'server.crt'),
-        keyFile: path.join(org.peerDir, 'tls', 'server.key'),
-      })),
+      members: orgs.map((org) => {
+        const name = `etcd-org${String(org.index)}`;
+        return {
+          name,
+          certFile: path.join(org.peerDir, 'tls', 'server.crt'),
+          keyFile: path.join(org.peerDir, 'tls', 'server.key'),
+          ...etcdPorts[name],
+        };
+      }),
     });
     cluster = launched;
+    await writeEtcdPorts(dir, launched);
     members = etcdMembers(launched);
     for (const org of orgs) nodes.push(await launchNode(org, launched, orgs));
     await writeReady();

@@ -197,7 +197,9 @@ function joinRequester(engine: Engine, logger: Logger): (claim: JoinClaim) => Pr
         return;
       }
     }
-    if (Date.now() - sentAt < joinResendMs) return;
+    // A node behind the log (catching up from a peer, say) waits: its view of the
+    // configuration is old, and ordering would refuse the request anyway.
+    if (!engine.health().ok || Date.now() - sentAt < joinResendMs) return;
     sentAt = Date.now();
     const { envelope } = await signEnvelope({
       app: governanceApp.name,

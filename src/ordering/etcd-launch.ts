@@ -20,6 +20,12 @@ export type EtcdMemberSpec = {
   /** PEM certificate for both the client and the peer port: IP SAN of the host, server and client auth. */
   readonly certFile: string;
   readonly keyFile: string;
+  /**
+   * Ports to listen on; default free ones. A member started again on an existing data folder
+   * must keep its peer port: the cluster knows it by its peer URL.
+   */
+  readonly clientPort?: number;
+  readonly peerPort?: number;
 };
 
 export type EtcdLaunchOptions = {
@@ -177,8 +183,8 @@ export async function launchEtcdCluster(options: EtcdLaunchOptions): Promise<Etc
   await mkdir(options.dir, { recursive: true });
   const members: Member[] = [];
   const memberOf = async (spec: EtcdMemberSpec, initialState: Member['initialState']) => {
-    const clientPort = await freePort(host);
-    const peerPort = await freePort(host);
+    const clientPort = spec.clientPort ?? (await freePort(host));
+    const peerPort = spec.peerPort ?? (await freePort(host));
     return {
       name: spec.name,
       spec,

@@ -73,7 +73,7 @@ async function accepted(actions: readonly object[], voters: readonly number[]): 
 async function until<T>(
   what: string,
   probe: () => Promise<T | undefined>,
-  timeoutMs = 60_000,
+  timeoutMs = 120_000,
 ): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
@@ -290,4 +290,30 @@ describe('a new organisation joins a running network', () => {
       }
     }
   }, 120_000);
+
+  it('down, then up again in the same folder: the four organisations go on from their data (etcd members keep their ports)', async () => {
+    const before = await withClient(network, 1, (client) => client.position());
+    const down = await runCoffer(['network', 'down', '--dir', network.dir]);
+    expect(down.code, down.stderr).toBe(0);
+    const up = await runCoffer(['network', 'up', '--dir', network.dir, '--json']);
+    expect(up.code, up.stderr + up.stdout).toBe(0);
+    const file = await networkFile(network);
+    expect(file.nodes.map((node) => node.nodeId)).toHaveLength(4);
+    expect(file.etcd.map((member) => member.name)).toHaveLength(4);
+    const put = await withClient(network, 4, (client) =>
+      client.submit(
+        'kv',
+        'put',
+        { map: 'public:kv.join', key: 'again', value: 'v' },
+        { wait: 'commit' },
+      ),
+    );
+    expect(put.status).toBe('Committed');
+    const positions = await converged(network, [1, 2, 3, 4], 60_000);
+    expect(new Set(positions.map((item) => item.root)).size).toBe(1);
+    expect(positions[0]?.seqno).toBeGreaterThan(before.seqno);
+    expect(await withClient(network, 1, (client) => client.state('public:kv.join', 'org4'))).toBe(
+      'hello',
+    );
+  }, 180_000);
 });
