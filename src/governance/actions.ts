@@ -42,6 +42,7 @@ export const actionNames = [
   'set_settings',
   'set_constitution',
   'set_custody',
+  'custody_policy',
   'install_app',
   'remove_app',
 ] as const;
@@ -59,7 +60,16 @@ export type Applied = {
   readonly config: GovConfig;
   /** App name → request, for govAppsMap, in the order the actions named them. */
   readonly apps: readonly { readonly name: string; readonly request: AppRequest }[];
+  /** Other apps' actions to run with the governance trigger, in order (custody policies). */
+  readonly calls: readonly AppCall[];
   readonly constitutionChanged: boolean;
+};
+
+/** An action of another app that an accepted proposal runs with the governance trigger. */
+export type AppCall = {
+  readonly app: string;
+  readonly action: string;
+  readonly args: Readonly<Record<string, unknown>>;
 };
 
 const bad: BadField = badFieldOf('GOV_E_ACTION_INVALID');
@@ -130,6 +140,7 @@ function applyOne(
   action: GovAction,
   at: string,
   apps: { name: string; request: AppRequest }[],
+  calls: AppCall[],
 ): boolean {
   const args = action.args;
   const only = (keys: readonly string[]): void => {
@@ -269,6 +280,15 @@ function applyOne(
       only(['custody']);
       draft.custody = checkCustody(args['custody'], `${at}.args.custody`, bad);
       return false;
+    case 'custody_policy': {
+      // A wallet's policy changed by the consortium instead of its admins' quorum: the custody
+      // app checks the change itself when the proposal is accepted (apply_policy).
+      only(['walletId', 'change']);
+      const walletId = stringAt(args['walletId'], `${at}.args.walletId`, codeIdPattern, 64, bad);
+      const change = objectAt(args['change'], `${at}.args.change`, bad);
+      calls.push({ app: 'custody', action: 'apply_policy', args: { walletId, change } });
+      return false;
+    }
     case 'install_app': {
       only(['bundle']);
       const bundle = objectAt(args['bundle'], `${at}.args.bundle`, bad);
@@ -314,9 +334,10 @@ export function applyActions(
     custody: config.custody,
   };
   const apps: { name: string; request: AppRequest }[] = [];
+  const calls: AppCall[] = [];
   let constitutionChanged = false;
   actions.forEach((action, index) => {
-    if (applyOne(draft, action, `${field}[${index}]`, apps)) constitutionChanged = true;
+    if (applyOne(draft, action, `${field}[${index}]`, apps, calls)) constitutionChanged = true;
   });
   const msps: Record<string, unknown> = {};
   for (const mspId of Object.keys(draft.msps).sort(byString)) msps[mspId] = draft.msps[mspId];
@@ -327,5 +348,5 @@ export function applyActions(
   }
   const next: GovConfig = { ...draft, msps, nodes };
   checkConfigInvariants(next, badFieldOf('GOV_E_CONFIG_INVALID'));
-  return { config: next, apps, constitutionChanged };
+  return { config: next, apps, calls, constitutionChanged };
 }

@@ -168,6 +168,11 @@ function settle(context: ActionContext, config: GovConfig, proposal: Proposal): 
     if ('removed' in request) context.invoke('apps', 'remove', { name }, governanceTrigger);
     else context.invoke('apps', 'install', { bundle: request.bundle }, governanceTrigger);
   }
+  // Likewise other apps' governed actions (a custody policy): refused, nothing is kept.
+  for (const call of applied.calls) {
+    if (context.invoke === undefined) throw new Error('governance: apps cannot be invoked here');
+    context.invoke(call.app, call.action, call.args, governanceTrigger);
+  }
   if (applied.constitutionChanged) {
     // A new constitution drops every other open proposal (they were judged by the old one).
     for (const id of readIndex(context.kv, 'open')) {

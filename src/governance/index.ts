@@ -25,7 +25,7 @@ export {
 } from './config.js';
 export type { Constitution, ConstitutionSpec } from './constitution.js';
 export { checkConstitutionSpec, constitutionOf } from './constitution.js';
-export type { ActionName, Applied, AppRequest } from './actions.js';
+export type { ActionName, AppCall, Applied, AppRequest } from './actions.js';
 export { actionNames, applyActions, parseActions } from './actions.js';
 export type {
   Ballot,

@@ -335,7 +335,7 @@ function guardedKv(appName: string, tx: KvTx): KvWriter {
 /** An app failure as the transaction's outcome: app codes are kept, anything else is a bug. */
 function asInvalid(error: unknown, where: string): Invalid {
   if (error instanceof Invalid) return error;
-  if (isCofferError(error) && /^(APP|TOKEN|STORE|ORACLE|GOV)_E_/.test(error.code)) {
+  if (isCofferError(error) && /^(APP|TOKEN|STORE|ORACLE|GOV|CUSTODY)_E_/.test(error.code)) {
     return new Invalid(error);
   }
   // Anything else is a bug in the app; deterministic, so every node records the same.

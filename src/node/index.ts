@@ -3,6 +3,7 @@ import { createPrivateKey, createPublicKey } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import { builtInApps, type AppRegistry } from '../contracts/index.js';
+import { custodyApp } from '../custody/index.js';
 import {
   checkGenesis,
   configWrites,
@@ -249,10 +250,12 @@ export async function startNode(config: NodeConfig, logger: Logger): Promise<Run
   }
   const governed =
     config.genesisFile === undefined ? undefined : await governedOptions(config.genesisFile);
-  const apps: AppRegistry =
-    governed === undefined
-      ? builtInApps()
-      : new Map([...builtInApps(), [governanceApp.name, governanceApp]]);
+  // Every node runs the built-in apps, custody (issue 7) and, with a genesis, governance.
+  const apps: AppRegistry = new Map([
+    ...builtInApps(),
+    [custodyApp.name, custodyApp],
+    ...(governed === undefined ? [] : ([[governanceApp.name, governanceApp]] as const)),
+  ]);
   const attestation = await virtualAttestation().attest();
   const admissions = admissionsReader();
   const ordering = config.ordering;

@@ -204,6 +204,21 @@ describe('applyActions', () => {
     args: { nodeId, mspId, codeId },
   });
 
+  it("custody_policy leaves the configuration alone and asks for custody's apply_policy with the governance trigger; a malformed one is refused", () => {
+    const walletId = 'ab'.repeat(32);
+    const change = { kind: 'set_frozen', frozen: true };
+    const applied = applyActions(config, [{ name: 'custody_policy', args: { walletId, change } }]);
+    expect(applied.config).toEqual(config);
+    expect(applied.calls).toEqual([
+      { app: 'custody', action: 'apply_policy', args: { walletId, change } },
+    ]);
+    expect(
+      codeOf(() =>
+        applyActions(config, [{ name: 'custody_policy', args: { walletId: 'w1', change } }]),
+      ),
+    ).toBe('GOV_E_ACTION_INVALID actions[0].args.walletId');
+  });
+
   it('remove_msp is refused while the MSP is a member or has admitted nodes', () => {
     const withOrg4: GovConfig = applyActions(config, [
       { name: 'set_msp', args: { mspId: 'Org4MSP', definition: m.json('Org4MSP') } },
