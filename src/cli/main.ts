@@ -13,8 +13,9 @@ const usage = `coffer — consortium ledger with built-in digital-asset custody
 
 Usage:
   coffer up [--dir DIR] [--port P] [--check] run a local consortium node (see README)
-  coffer network up|down|status [--nodes N] [--dir DIR]
-                                            a local network: an etcd member and a node per organisation
+  coffer network up|add-org|down|status [--nodes N] [--dir DIR]
+                                            a local network: an etcd member and a node per organisation;
+                                            add-org adds an organisation to the running network
   coffer status [--dir DIR | --profile FILE] positions, lag, health, etcd leader of each node
   coffer node start --config node.json      run one node from its configuration
   coffer tx APP ACTION --args JSON [--wait] sign and submit a transaction (profile: .coffer/client.json)
@@ -29,6 +30,9 @@ Usage:
   coffer crypto revoke --org-dir DIR --cert CERT.pem
   coffer app build|install|call|list        sandboxed apps: bundle, install, call (see README)
   coffer gov propose|vote|withdraw|list|show  consortium governance: proposals and ballots
+  coffer custody offline keygen|sign        air-gapped custody keys: an encrypted key file, sign a request
+  coffer signer start|keygen|keys --config signer.json
+                                            the isolated signing service (HSM through PKCS#11)
   coffer help                               this text
 
 Run \`coffer <command> --help\` for the options of one command.`;
