@@ -1,9 +1,29 @@
 // A fungible token app: MSP admins mint, holders transfer, anyone reads balances and supply.
 // Accounts are consortium identities ("<mspId>:<identityId>"); amounts are decimal strings of
 // integers (no floats anywhere near money), bounded by tokenAmountMax.
+//
+// Multisig accounts (issue 7, the ledger-native custody chain): `ms:<walletId>` holds the funds
+// of a custody wallet on chain `coffer`. Its keys and threshold come from the wallet record the
+// custody app keeps in clear (`public:custody.wallets`), so nobody can register other keys
+// under a wallet's account first. Its funds move only by `multisig_transfer`: the canonical
+// bytes of {symbol, from, to, amount, nonce} and m signatures by distinct registered keys over
+// their SHA-256 digest (signed as is, not hashed again, low-S). Each nonce is spent once per
+// account (a set of spent nonces, not a counter, so that withdrawals built in parallel can be
+// broadcast in any order). Transfers into a multisig account are logged in order for the
+// custody chain worker to report as deposits.
+import { createHash } from 'node:crypto';
+import {
+  derSignatureToRaw,
+  isPublicKeyHex,
+  rawSignatureBytes,
+  rawSignatureToDer,
+  verifyDigestSignature,
+  type KeyCurve,
+} from '../crypto/index.js';
 import { cofferError } from '../errors/index.js';
+import { canonicalBytes } from '../ledger/canonical.js';
 import { invalidArgs, onlyFields, stringArg } from './args.js';
-import type { ActionContext, App, KvView } from './types.js';
+import type { ActionContext, App, KvView, KvWriter } from './types.js';
 
 /** 2^128 - 1: the largest balance or supply. */
 export const tokenAmountMax = (1n << 128n) - 1n;
@@ -13,6 +33,74 @@ const amountPattern = /^(0|[1-9][0-9]{0,38})$/;
 
 const balancesMap = 'token.balances';
 const supplyMap = 'public:token.supply';
+/** Multisig account → MultisigAccount (public: keys are public, the worker reads them). */
+export const multisigMap = 'public:token.multisig';
+/** `<account>/<nonce>` → txId of the multisig transfer that spent the nonce. */
+const noncesMap = 'token.multisig-nonces';
+/** `count` → n; `<n>` (0-based) → IncomingTransfer: transfers into multisig accounts, in order. */
+const incomingMap = 'token.multisig-incoming';
+/** The custody app's public wallet records (src/custody walletsMap; read, never written). */
+const custodyWalletsMap = 'public:custody.wallets';
+
+export const multisigPrefix = 'ms';
+const walletIdPattern = /^[0-9a-f]{64}$/;
+const noncePattern = /^[A-Za-z0-9_.:-]{1,128}$/;
+const txHexPattern = /^(?:[0-9a-f]{2})+$/;
+/** Hex characters of a multisig transfer's canonical bytes (far above a real one, ~700). */
+export const multisigTxHexCharsMax = 4096;
+/** Signatures a multisig transfer may carry (n of a custody wallet is 3). */
+export const multisigSignaturesMax = 8;
+/** Incoming transfers one `multisig_incoming` query returns. */
+export const incomingPageMax = 256;
+/** Hex characters of one signature: DER of a 256-bit curve is at most 72 bytes. */
+const signatureHexCharsMax = 144;
+
+export type MultisigAccount = {
+  readonly account: string;
+  readonly walletId: string;
+  readonly curve: KeyCurve;
+  readonly threshold: number;
+  /** SEC1 uncompressed public keys, lower-case hex. */
+  readonly keys: readonly string[];
+  readonly registeredTx: string;
+};
+
+/** What the keys of a multisig account sign. */
+export type MultisigTransfer = {
+  readonly symbol: string;
+  readonly from: string;
+  readonly to: string;
+  /** Decimal integer. */
+  readonly amount: string;
+  readonly nonce: string;
+};
+
+export type IncomingTransfer = {
+  readonly index: number;
+  readonly txId: string;
+  readonly symbol: string;
+  /** The sender's account, or null for a mint. */
+  readonly from: string | null;
+  readonly to: string;
+  readonly amount: string;
+  readonly time: number;
+};
+
+const multisigTxType = 'coffer.token.multisig_transfer.v1';
+
+export function multisigAccountOf(walletId: string): string {
+  return `${multisigPrefix}:${walletId}`;
+}
+
+/** The canonical bytes (RFC 8785 JSON) of a multisig transfer: what is built and signed. */
+export function multisigTransferBytes(transfer: MultisigTransfer): Uint8Array {
+  return canonicalBytes({ type: multisigTxType, ...transfer });
+}
+
+/** SHA-256 of the canonical bytes: the digest the keys sign. */
+export function multisigTransferDigest(bytes: Uint8Array): Uint8Array {
+  return new Uint8Array(createHash('sha256').update(bytes).digest());
+}
 
 export function accountOf(mspId: string, identityId: string): string {
   return `${mspId}:${identityId}`;
@@ -30,7 +118,32 @@ function read(kv: KvView, map: string, key: string): bigint {
   return BigInt(kv.get(map, key) ?? '0');
 }
 
-function credit(context: ActionContext, symbol: string, account: string, amount: bigint): bigint {
+function readMultisig(kv: KvView, account: string): MultisigAccount | undefined {
+  const text = kv.get(multisigMap, account);
+  return text === undefined ? undefined : (JSON.parse(text) as MultisigAccount);
+}
+
+/** Appends a transfer into a multisig account to the incoming log. */
+function logIncoming(
+  context: ActionContext,
+  entry: Omit<IncomingTransfer, 'index' | 'txId' | 'time'>,
+): void {
+  const kv: KvWriter = context.kv;
+  const index = Number(kv.get(incomingMap, 'count') ?? '0');
+  const record: IncomingTransfer = { index, txId: context.txId, ...entry, time: context.time };
+  kv.put(incomingMap, String(index), JSON.stringify(record));
+  kv.put(incomingMap, 'count', String(index + 1));
+}
+
+function credit(
+  context: ActionContext,
+  symbol: string,
+  account: string,
+  amount: bigint,
+  from: string | null,
+): bigint {
+  if (readMultisig(context.kv, account) !== undefined)
+    logIncoming(context, { symbol, from, to: account, amount: amount.toString() });
   const next = read(context.kv, balancesMap, `${symbol}/${account}`) + amount;
   if (next > tokenAmountMax) {
     throw cofferError(
@@ -40,6 +153,80 @@ function credit(context: ActionContext, symbol: string, account: string, amount:
   }
   context.kv.put(balancesMap, `${symbol}/${account}`, next.toString());
   return next;
+}
+
+/** r‖s of a signature in hex: 64 bytes r‖s, or DER in its one canonical encoding. */
+function rawSignatureOf(hex: string): Uint8Array | undefined {
+  if (!txHexPattern.test(hex)) return undefined;
+  const bytes = new Uint8Array(Buffer.from(hex, 'hex'));
+  if (bytes.length === rawSignatureBytes) return bytes;
+  try {
+    const raw = derSignatureToRaw(bytes);
+    return Buffer.from(rawSignatureToDer(raw)).equals(bytes) ? raw : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The transfer inside canonical bytes given as hex; refuses anything not canonical. */
+function parseMultisigTx(hex: string): MultisigTransfer {
+  const bytes = Buffer.from(hex, 'hex');
+  let value: unknown;
+  try {
+    value = JSON.parse(bytes.toString('utf8'));
+  } catch {
+    return invalidArgs('tx', 'is not the canonical JSON of a multisig transfer');
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    invalidArgs('tx', 'is not the canonical JSON of a multisig transfer');
+  const fields = value as Record<string, unknown>;
+  const { type, ...rest } = fields;
+  if (type !== multisigTxType) invalidArgs('tx', `must have type ${multisigTxType}`);
+  onlyFields(rest, ['symbol', 'from', 'to', 'amount', 'nonce']);
+  const transfer: MultisigTransfer = {
+    symbol: stringArg(rest, 'symbol', symbolPattern, 12),
+    from: stringArg(rest, 'from', accountPattern, 321),
+    to: stringArg(rest, 'to', accountPattern, 321),
+    amount: amountArg(rest).toString(),
+    nonce: stringArg(rest, 'nonce', noncePattern, 128),
+  };
+  // One byte string per transfer: no whitespace or key-order variants to replay.
+  if (!Buffer.from(multisigTransferBytes(transfer)).equals(bytes))
+    invalidArgs('tx', 'must be the canonical bytes (RFC 8785) of the transfer');
+  return transfer;
+}
+
+function walletKeys(text: string, walletId: string): Omit<MultisigAccount, 'registeredTx'> {
+  const wallet = JSON.parse(text) as {
+    chain?: unknown;
+    curve?: unknown;
+    threshold?: { m?: unknown };
+    keys?: { offline?: unknown; service?: unknown; platform?: { publicKey?: unknown } };
+  };
+  const keys = [wallet.keys?.offline, wallet.keys?.service, wallet.keys?.platform?.publicKey];
+  const m = wallet.threshold?.m;
+  if (wallet.chain !== 'coffer') {
+    throw cofferError(
+      'APP_E_FORBIDDEN',
+      `custody wallet ${walletId} is on chain ${String(wallet.chain)}; only coffer wallets hold tokens`,
+    );
+  }
+  if (
+    (wallet.curve !== 'P-256' && wallet.curve !== 'secp256k1') ||
+    typeof m !== 'number' ||
+    !Number.isSafeInteger(m) ||
+    m < 1 ||
+    m > keys.length ||
+    !keys.every(isPublicKeyHex)
+  )
+    throw new Error(`token invariant: custody wallet ${walletId} has no usable keys`);
+  return {
+    account: multisigAccountOf(walletId),
+    walletId,
+    curve: wallet.curve,
+    threshold: m,
+    keys: keys,
+  };
 }
 
 const symbolArg = { type: 'string', pattern: symbolPattern.source };
@@ -84,7 +271,7 @@ export const tokenApp: App = {
             `supply of ${symbol} would exceed ${tokenAmountMax}`,
           );
         }
-        const balance = credit(context, symbol, to, amount);
+        const balance = credit(context, symbol, to, amount, null);
         context.kv.put(supplyMap, symbol, supply.toString());
         return { symbol, to, balance: balance.toString(), supply: supply.toString() };
       },
@@ -102,6 +289,12 @@ export const tokenApp: App = {
         const to = stringArg(args, 'to', accountPattern, 321);
         const amount = amountArg(args);
         const from = accountOf(context.caller.mspId, context.caller.identityId);
+        if (readMultisig(context.kv, from) !== undefined) {
+          throw cofferError(
+            'APP_E_FORBIDDEN',
+            `${from} is a multisig account; its funds move only by multisig_transfer`,
+          );
+        }
         const balance = read(context.kv, balancesMap, `${symbol}/${from}`);
         if (balance < amount) {
           throw cofferError(
@@ -113,7 +306,7 @@ export const tokenApp: App = {
           );
         }
         context.kv.put(balancesMap, `${symbol}/${from}`, (balance - amount).toString());
-        const received = credit(context, symbol, to, amount);
+        const received = credit(context, symbol, to, amount, from);
         return {
           symbol,
           from,
@@ -124,8 +317,179 @@ export const tokenApp: App = {
         };
       },
     },
+    register_multisig: {
+      summary:
+        "Registers the multisig account ms:<walletId> of a coffer custody wallet with the wallet's keys and threshold (anyone; idempotent).",
+      args: {
+        type: 'object',
+        required: ['walletId'],
+        properties: { walletId: { type: 'string', pattern: walletIdPattern.source } },
+      },
+      run: (context, args) => {
+        onlyFields(args, ['walletId']);
+        const walletId = stringArg(args, 'walletId', walletIdPattern, 64);
+        const account = multisigAccountOf(walletId);
+        const existing = readMultisig(context.kv, account);
+        if (existing !== undefined) return { multisig: existing, existing: true };
+        const text = context.readPublic?.(custodyWalletsMap, walletId);
+        if (text === undefined) {
+          throw cofferError(
+            'APP_E_INVALID_ARGS',
+            `args.walletId: no custody wallet ${walletId}; create it with custody create_wallet first`,
+            { field: 'args.walletId' },
+          );
+        }
+        const multisig: MultisigAccount = {
+          ...walletKeys(text, walletId),
+          registeredTx: context.txId,
+        };
+        context.kv.put(multisigMap, account, JSON.stringify(multisig));
+        return { multisig, existing: false };
+      },
+    },
+    multisig_transfer: {
+      summary:
+        'Moves tokens out of a multisig account: its canonical transfer bytes and m signatures by distinct registered keys over their SHA-256 (any caller may relay).',
+      args: {
+        type: 'object',
+        required: ['tx', 'signatures'],
+        properties: {
+          tx: {
+            type: 'string',
+            pattern: txHexPattern.source,
+            maxLength: multisigTxHexCharsMax,
+            description: 'hex of the canonical JSON {type, symbol, from, to, amount, nonce}',
+          },
+          signatures: {
+            type: 'array',
+            maxItems: multisigSignaturesMax,
+            items: { type: 'string', pattern: txHexPattern.source },
+            description: 'ECDSA signatures (r||s or DER, low-S) over SHA-256 of the bytes',
+          },
+        },
+      },
+      run: (context, args) => {
+        onlyFields(args, ['tx', 'signatures']);
+        const hex = stringArg(args, 'tx', txHexPattern, multisigTxHexCharsMax);
+        const transfer = parseMultisigTx(hex);
+        const multisig = readMultisig(context.kv, transfer.from);
+        if (multisig === undefined) {
+          throw cofferError(
+            'APP_E_FORBIDDEN',
+            `${transfer.from} is not a multisig account; register it with register_multisig`,
+          );
+        }
+        const signatures = args['signatures'];
+        if (!Array.isArray(signatures) || signatures.length > multisigSignaturesMax)
+          invalidArgs(
+            'signatures',
+            `must be a list of at most ${multisigSignaturesMax} hex strings`,
+          );
+        const digest = multisigTransferDigest(Buffer.from(hex, 'hex'));
+        const signed = new Set<string>();
+        signatures.forEach((item: unknown, index) => {
+          if (typeof item !== 'string' || item.length > signatureHexCharsMax)
+            invalidArgs(`signatures[${index}]`, 'must be a hex signature');
+          const raw = rawSignatureOf(item);
+          const key = multisig.keys.find(
+            (candidate) =>
+              raw !== undefined && verifyDigestSignature(multisig.curve, candidate, digest, raw),
+          );
+          if (key === undefined) {
+            throw cofferError(
+              'APP_E_FORBIDDEN',
+              `signatures[${index}] does not verify with any key of ${transfer.from} over ${Buffer.from(digest).toString('hex')} (ECDSA ${multisig.curve}, low-S, r||s or DER, the digest not hashed again)`,
+              { field: `args.signatures[${index}]` },
+            );
+          }
+          signed.add(key);
+        });
+        if (signed.size < multisig.threshold) {
+          throw cofferError(
+            'APP_E_FORBIDDEN',
+            `${transfer.from} needs signatures by ${multisig.threshold} distinct keys; ${signed.size} signed`,
+            { signed: signed.size, threshold: multisig.threshold },
+          );
+        }
+        const nonceKey = `${transfer.from}/${transfer.nonce}`;
+        const spent = context.kv.get(noncesMap, nonceKey);
+        if (spent !== undefined) {
+          throw cofferError(
+            'APP_E_FORBIDDEN',
+            `nonce ${transfer.nonce} of ${transfer.from} was spent by transaction ${spent}; build a new transfer`,
+            { spentBy: spent },
+          );
+        }
+        const amount = BigInt(transfer.amount);
+        const { symbol, from, to } = transfer;
+        const balance = read(context.kv, balancesMap, `${symbol}/${from}`);
+        if (balance < amount) {
+          throw cofferError(
+            'TOKEN_E_INSUFFICIENT_FUNDS',
+            `${from} holds ${balance} ${symbol}, less than ${amount}`,
+            { balance: balance.toString() },
+          );
+        }
+        context.kv.put(noncesMap, nonceKey, context.txId);
+        context.kv.put(balancesMap, `${symbol}/${from}`, (balance - amount).toString());
+        const received = credit(context, symbol, to, amount, from);
+        return {
+          symbol,
+          from,
+          to,
+          amount: transfer.amount,
+          nonce: transfer.nonce,
+          digest: Buffer.from(digest).toString('hex'),
+          fromBalance: (balance - amount).toString(),
+          toBalance: received.toString(),
+        };
+      },
+    },
   },
   queries: {
+    multisig: {
+      summary: 'A multisig account: its wallet, keys, threshold (null when not registered).',
+      args: { type: 'object', required: ['account'], properties: { account: accountArg } },
+      run: (context, args) => {
+        onlyFields(args, ['account']);
+        const account = stringArg(args, 'account', accountPattern, 321);
+        return { multisig: readMultisig(context.kv, account) ?? null };
+      },
+    },
+    multisig_incoming: {
+      summary:
+        'Transfers into multisig accounts from index `from` on, oldest first (what custody workers report as deposits).',
+      args: {
+        type: 'object',
+        properties: {
+          from: { type: 'integer', minimum: 0 },
+          limit: { type: 'integer', minimum: 1, maximum: incomingPageMax },
+        },
+      },
+      run: (context, args) => {
+        onlyFields(args, ['from', 'limit']);
+        const from = args['from'] ?? 0;
+        const limit = args['limit'] ?? incomingPageMax;
+        if (typeof from !== 'number' || !Number.isSafeInteger(from) || from < 0)
+          invalidArgs('from', 'must be a whole number from 0');
+        if (
+          typeof limit !== 'number' ||
+          !Number.isSafeInteger(limit) ||
+          limit < 1 ||
+          limit > incomingPageMax
+        )
+          invalidArgs('limit', `must be a whole number from 1 to ${incomingPageMax}`);
+        const count = Number(context.kv.get(incomingMap, 'count') ?? '0');
+        const transfers: IncomingTransfer[] = [];
+        for (let index = from; index < Math.min(count, from + limit); index += 1) {
+          const text = context.kv.get(incomingMap, String(index));
+          if (text === undefined)
+            throw new Error(`token invariant: incoming ${index} of ${count} missing`);
+          transfers.push(JSON.parse(text) as IncomingTransfer);
+        }
+        return { transfers, next: Math.min(count, from + limit), count };
+      },
+    },
     balance: {
       summary: 'Balance of an account (default: the caller).',
       args: {
