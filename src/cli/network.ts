@@ -789,6 +789,14 @@ async function addOrgCommand(args: readonly string[], io: CommandIo): Promise<nu
   return 0;
 }
 
+/**
+ * The detached supervisor's whole life. Every child is stopped when supervise returns: leave
+ * without waiting for idle client channels and timers to wind down (`down` waits for this).
+ */
+async function superviseThenExit(args: readonly string[]): Promise<number> {
+  process.exit(await supervise(args));
+}
+
 export const networkCommand: Command = async (args, io) => {
   const [sub, ...rest] = args;
   switch (sub) {
@@ -803,7 +811,7 @@ export const networkCommand: Command = async (args, io) => {
     case 'add-org':
       return addOrgCommand(rest, io);
     case 'supervise':
-      return supervise(rest);
+      return superviseThenExit(rest);
     case undefined:
     case 'help':
     case '--help':

@@ -363,8 +363,35 @@ export async function launchEtcdCluster(options: EtcdLaunchOptions): Promise<Etc
   // Never leave etcd processes behind, even when the caller crashes before stopAll.
   process.once('exit', killAllNow);
 
+  const leaderName = async (): Promise<string | undefined> => {
+    const ids = new Map<string, string>();
+    let leaderId: string | undefined;
+    for (const member of members.filter((candidate) => candidate.process !== undefined)) {
+      try {
+        const client = await clientFor(member);
+        const status = await client.maintenance.status({
+          deadline: Date.now() + statusTimeoutMs,
+        });
+        ids.set(status.header.member_id, member.name);
+        if (status.leader !== '0') leaderId = status.leader;
+      } catch {
+        // a member that does not answer is not the leader we can name
+      }
+    }
+    return leaderId === undefined ? undefined : ids.get(leaderId);
+  };
+
   const stopAll = async (): Promise<void> => {
-    await Promise.all(members.map((member) => signal(member.name, 'SIGTERM')));
+    // Followers first, then the leader: a leader stopped while followers still run hands
+    // leadership to one of them, which, stopping too, would try again and wait until SIGKILL;
+    // a leader with no follower left skips the transfer.
+    const leader = await leaderName().catch(() => undefined);
+    await Promise.all(
+      members
+        .filter((member) => member.name !== leader)
+        .map((member) => signal(member.name, 'SIGTERM')),
+    );
+    if (leader !== undefined) await signal(leader, 'SIGTERM');
     for (const client of clients.values()) client.close();
     clients.clear();
     process.removeListener('exit', killAllNow);
@@ -450,23 +477,7 @@ export async function launchEtcdCluster(options: EtcdLaunchOptions): Promise<Etc
       member.paused = false;
     },
     waitHealthy,
-    leader: async () => {
-      const ids = new Map<string, string>();
-      let leaderId: string | undefined;
-      for (const member of members.filter((candidate) => candidate.process !== undefined)) {
-        try {
-          const client = await clientFor(member);
-          const status = await client.maintenance.status({
-            deadline: Date.now() + statusTimeoutMs,
-          });
-          ids.set(status.header.member_id, member.name);
-          if (status.leader !== '0') leaderId = status.leader;
-        } catch {
-          // a member that does not answer is not the leader we can name
-        }
-      }
-      return leaderId === undefined ? undefined : ids.get(leaderId);
-    },
+    leader: leaderName,
     stopAll,
   };
 
