@@ -1,0 +1,98 @@
+// The chain-worker seam (issue 7): what the custody worker loop needs from one chain. The loop
+// (src/custody/worker.ts) records every step on the ledger; a ChainWorker only talks to its
+// chain: build the unsigned transaction and its digest, put the signatures in and broadcast,
+// follow the transaction to its confirmation depth, and find transfers to custody addresses.
+// The ledger-native chain (`coffer`, the token app) is the first; Ethereum and Bitcoin follow
+// behind the same type.
+import type { CustodyChain, WalletRecord, WithdrawalRecord } from '../types.js';
+
+/** The unsigned chain transaction (hex) and the 32-byte digest the keys sign (hex). */
+export type BuiltTx = { readonly unsignedTx: string; readonly digest: string };
+
+export type ChainBlock = { readonly height: number; readonly hash: string };
+
+/** Where a broadcast transaction stands on its chain. */
+export type ChainTxStatus =
+  | { readonly state: 'pending' }
+  | {
+      readonly state: 'confirmed';
+      readonly block: ChainBlock;
+      /** Blocks on top of and including the transaction's. */
+      readonly confirmations: number;
+    }
+  | { readonly state: 'failed'; readonly reason: string };
+
+/** A transfer to a custody address seen on the chain. */
+export type SeenDeposit = {
+  readonly chainTxId: string;
+  readonly outputIndex: number;
+  readonly address: string;
+  /** The wallet the address belongs to, when the chain's addresses name it (coffer's do). */
+  readonly walletId: string | null;
+  readonly asset: string;
+  readonly amount: string;
+  readonly block: ChainBlock;
+  readonly confirmations: number;
+};
+
+export type DepositScan = {
+  readonly deposits: readonly SeenDeposit[];
+  /** Opaque position to scan on from; the same cursor returns the same deposits again. */
+  readonly cursor: string;
+};
+
+export type ChainWorker = {
+  readonly chain: CustodyChain;
+  /** Blocks after which the chain does not reorganise in practice (coffer: 1, no reorgs). */
+  readonly confirmations: number;
+  /** The wallet's custody address on the chain, made ready to receive (idempotent). */
+  readonly prepareWallet: (wallet: WalletRecord) => Promise<string>;
+  /** Builds the unsigned transaction of an approved withdrawal. Pure in what it returns. */
+  readonly build: (withdrawal: WithdrawalRecord, wallet: WalletRecord) => Promise<BuiltTx>;
+  /**
+   * Puts the m signatures into the built transaction and broadcasts it; resolves with the chain
+   * tx id, or a failure the chain reported (the funds did not move).
+   */
+  readonly broadcast: (
+    withdrawal: WithdrawalRecord,
+    wallet: WalletRecord,
+    signatures: readonly string[],
+  ) => Promise<{ readonly chainTxId: string } | { readonly failed: string }>;
+  /** Where the broadcast transaction stands. */
+  readonly follow: (chainTxId: string) => Promise<ChainTxStatus>;
+  /** Transfers to custody addresses from `cursor` on (null: from the start). */
+  readonly scanDeposits: (cursor: string | null) => Promise<DepositScan>;
+};
+
+/** A transaction's outcome as a node reports it (the client SDK's TxResult). */
+export type LedgerTxResult = {
+  readonly txId: string;
+  readonly status: 'Unknown' | 'Pending' | 'Committed' | 'Invalid';
+  readonly seqno?: number;
+  readonly code?: string;
+  readonly message?: string;
+  readonly result?: unknown;
+};
+
+/**
+ * What workers need of a ledger node: the client SDK's `Client` fits it (structurally, so the
+ * custody domain does not import the SDK).
+ */
+export type LedgerPort = {
+  readonly submit: (
+    app: string,
+    action: string,
+    args: Readonly<Record<string, unknown>>,
+    options?: { readonly wait?: 'none' | 'commit' },
+  ) => Promise<LedgerTxResult>;
+  readonly status: (
+    txId: string,
+    options?: { readonly wait?: 'none' | 'commit' },
+  ) => Promise<LedgerTxResult>;
+  readonly query: (
+    app: string,
+    query: string,
+    args?: Readonly<Record<string, unknown>>,
+  ) => Promise<unknown>;
+  readonly receipt: (txId: string) => Promise<unknown>;
+};

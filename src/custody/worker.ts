@@ -1,0 +1,422 @@
+// The custody worker loop (issue 7), an IO edge: one process per chain, signing on the ledger as
+// a worker identity named in the custody parameters. Each step it
+//   - reports transfers to custody addresses as deposits (deposit_seen, deposit_confirmations);
+//   - builds approved withdrawals (`build`: unsigned tx + digest);
+//   - for withdrawals the service signed, fetches the receipt of the service_sign transaction,
+//     has the isolated signer sign with the platform key, records `platform_sign`;
+//   - broadcasts platform-signed withdrawals with the two recorded signatures (`broadcast`);
+//   - follows broadcast ones to the chain's depth (`confirm`, or `fail`).
+// Every decision is the custody app's; the worker only moves data between the ledger, the
+// signer and the chain, so a crashed worker restarts from the ledger's state. `signBuilt` is the
+// service's half: it signs built withdrawals of its wallets with the service key.
+import { request as httpsRequest } from 'node:https';
+import { cofferError } from '../errors/index.js';
+import type { ChainWorker, LedgerPort, LedgerTxResult } from './chains/types.js';
+import type { HistoryEntry, WalletRecord, WithdrawalRecord, WithdrawalState } from './types.js';
+
+/** Withdrawals read per state and step (the custody query's page). */
+export const workerPageMax = 100;
+/** Requests in flight to the ledger and the signer per state and step. */
+export const workerConcurrencyMax = 32;
+export const workerPollMsDefault = 200;
+/** Largest signer answer read, in bytes. */
+const signerAnswerBytesMax = 64 * 1024;
+
+export type SignRequestBody = {
+  readonly walletId: string;
+  readonly withdrawalId: string;
+  readonly digest: string;
+  readonly keyId: string;
+  readonly receipt: unknown;
+};
+
+/** The signer service as the worker sees it: POST /v1/sign. */
+export type SignerPort = {
+  readonly sign: (body: SignRequestBody) => Promise<{ readonly signature: string }>;
+};
+
+export type SignerClientOptions = {
+  readonly url: string;
+  /** CA of the signer's TLS certificate. */
+  readonly ca: string;
+  readonly servername?: string;
+  /** The worker's MSP identity certificate and key (the signer authorises callers by them). */
+  readonly cert: string;
+  readonly key: string;
+  readonly timeoutMs?: number;
+};
+
+/** An HTTPS client of the signer; refusals come back as their CofferError code. */
+export function createSignerClient(options: SignerClientOptions): SignerPort {
+  const timeout = options.timeoutMs ?? 30_000;
+  return {
+    sign: (body) =>
+      new Promise((resolve, reject) => {
+        const payload = Buffer.from(JSON.stringify(body));
+        const req = httpsRequest(
+          `${options.url}/v1/sign`,
+          {
+            method: 'POST',
+            ca: options.ca,
+            cert: options.cert,
+            key: options.key,
+            timeout,
+            ...(options.servername === undefined ? {} : { servername: options.servername }),
+            headers: { 'content-type': 'application/json', 'content-length': payload.length },
+          },
+          (res) => {
+            const chunks: Buffer[] = [];
+            let size = 0;
+            res.on('data', (chunk: Buffer) => {
+              size += chunk.length;
+              if (size > signerAnswerBytesMax) req.destroy(new Error('signer answer too large'));
+              else chunks.push(chunk);
+            });
+            res.on('end', () => {
+              let json: Record<string, unknown>;
+              try {
+                json = JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<
+                  string,
+                  unknown
+                >;
+              } catch {
+                reject(new Error(`signer answered HTTP ${res.statusCode ?? 0} without JSON`));
+                return;
+              }
+              const signature = json['signature'];
+              if (res.statusCode === 200 && typeof signature === 'string') {
+                resolve({ signature });
+                return;
+              }
+              const error = json['error'] as { code?: string; message?: string } | undefined;
+              reject(
+                Object.assign(
+                  new Error(
+                    `signer refused (HTTP ${res.statusCode ?? 0}): ${error?.code ?? ''} ${error?.message ?? ''}`,
+                  ),
+                  { code: error?.code, httpStatus: res.statusCode },
+                ),
+              );
+            });
+          },
+        );
+        req.on('timeout', () =>
+          req.destroy(
+            cofferError('NODE_E_UNAVAILABLE', `no answer from the signer within ${timeout} ms`),
+          ),
+        );
+        req.on('error', reject);
+        req.end(payload);
+      }),
+  };
+}
+
+export type WorkerEvent =
+  | { readonly kind: 'step'; readonly action: string; readonly id: string; readonly state: string }
+  | {
+      readonly kind: 'error';
+      readonly action: string;
+      readonly id: string;
+      readonly error: string;
+    };
+
+export type WorkerOptions = {
+  readonly ledger: LedgerPort;
+  readonly signer: SignerPort;
+  readonly chain: ChainWorker;
+  readonly pollMs?: number;
+  readonly onEvent?: (event: WorkerEvent) => void;
+};
+
+export type StepReport = {
+  readonly built: number;
+  readonly platformSigned: number;
+  readonly broadcast: number;
+  readonly confirmed: number;
+  readonly failed: number;
+  readonly deposits: number;
+  readonly errors: number;
+};
+
+export type CustodyWorker = {
+  /** One pass over deposits and every open withdrawal state. */
+  readonly step: () => Promise<StepReport>;
+  /** Steps every pollMs until stopped. */
+  readonly start: () => void;
+  readonly stop: () => Promise<void>;
+};
+
+function message(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** Runs `work` over `items`, at most workerConcurrencyMax at once. */
+async function eachLimited<T>(
+  items: readonly T[],
+  work: (item: T) => Promise<void>,
+): Promise<void> {
+  let next = 0;
+  const lanes = Array.from({ length: Math.min(workerConcurrencyMax, items.length) }, async () => {
+    while (next < items.length) {
+      const item = items[next] as T;
+      next += 1;
+      await work(item);
+    }
+  });
+  await Promise.all(lanes);
+}
+
+function mustCommit(result: LedgerTxResult, what: string): LedgerTxResult {
+  if (result.status === 'Committed') return result;
+  throw cofferError(
+    'APP_E_FAILED',
+    `${what}: ${result.status}${result.code === undefined ? '' : ` ${result.code}`} ${result.message ?? ''}`.trim(),
+  );
+}
+
+export function createCustodyWorker(options: WorkerOptions): CustodyWorker {
+  const { ledger, signer, chain } = options;
+  const emit = options.onEvent ?? (() => undefined);
+  const wallets = new Map<string, WalletRecord>();
+  let cursor: string | null = null;
+  let timer: NodeJS.Timeout | undefined;
+  let running: Promise<unknown> | undefined;
+  let stopped = false;
+
+  const wallet = async (walletId: string): Promise<WalletRecord> => {
+    const known = wallets.get(walletId);
+    if (known !== undefined) return known;
+    const answer = (await ledger.query('custody', 'wallet', { walletId })) as {
+      wallet: WalletRecord;
+    };
+    wallets.set(walletId, answer.wallet);
+    return answer.wallet;
+  };
+
+  const open = async (state: WithdrawalState): Promise<WithdrawalRecord[]> => {
+    const answer = (await ledger.query('custody', 'withdrawals', {
+      chain: chain.chain,
+      state,
+      limit: workerPageMax,
+    })) as { withdrawals: WithdrawalRecord[] };
+    return answer.withdrawals;
+  };
+
+  const submit = async (action: string, args: Record<string, unknown>, id: string) => {
+    const result = mustCommit(
+      await ledger.submit('custody', action, args, { wait: 'commit' }),
+      `custody ${action} ${id}`,
+    );
+    emit({ kind: 'step', action, id, state: action });
+    return result;
+  };
+
+  /** The txId of the committed service_sign step of a withdrawal, from its history. */
+  const serviceSignTx = async (withdrawalId: string): Promise<string> => {
+    const answer = (await ledger.query('custody', 'history', {
+      kind: 'withdrawal',
+      id: withdrawalId,
+    })) as { entries: HistoryEntry[] };
+    const entry = answer.entries.findLast((item) => item.action === 'service_sign');
+    if (entry === undefined)
+      throw new Error(`withdrawal ${withdrawalId} is service_signed without a service_sign step`);
+    return entry.txId;
+  };
+
+  const step = async (): Promise<StepReport> => {
+    const counts = {
+      built: 0,
+      platformSigned: 0,
+      broadcast: 0,
+      confirmed: 0,
+      failed: 0,
+      deposits: 0,
+      errors: 0,
+    };
+    const guarded = async (action: string, id: string, work: () => Promise<void>) => {
+      try {
+        await work();
+      } catch (error) {
+        counts.errors += 1;
+        emit({ kind: 'error', action, id, error: message(error) });
+      }
+    };
+
+    // Deposits first: funds seen before withdrawals are built from them.
+    await guarded('scan', cursor ?? '0', async () => {
+      const scan = await chain.scanDeposits(cursor);
+      for (const deposit of scan.deposits) {
+        if (deposit.walletId !== null) await chain.prepareWallet(await wallet(deposit.walletId));
+        const output = {
+          chain: chain.chain,
+          chainTxId: deposit.chainTxId,
+          outputIndex: deposit.outputIndex,
+        };
+        await submit(
+          'deposit_seen',
+          {
+            ...output,
+            address: deposit.address,
+            asset: deposit.asset,
+            amount: deposit.amount,
+            blockHeight: deposit.block.height,
+            blockHash: deposit.block.hash,
+          },
+          deposit.chainTxId,
+        );
+        await submit(
+          'deposit_confirmations',
+          { ...output, confirmations: deposit.confirmations },
+          deposit.chainTxId,
+        );
+        counts.deposits += 1;
+      }
+      cursor = scan.cursor;
+    });
+
+    const [approved, serviceSigned, platformSigned, broadcast] = await Promise.all([
+      open('approved'),
+      open('service_signed'),
+      open('platform_signed'),
+      open('broadcast'),
+    ]);
+
+    await Promise.all([
+      eachLimited(approved, (record) =>
+        guarded('build', record.id, async () => {
+          const owner = await wallet(record.walletId);
+          await chain.prepareWallet(owner);
+          const built = await chain.build(record, owner);
+          await submit('build', { withdrawalId: record.id, ...built }, record.id);
+          counts.built += 1;
+        }),
+      ),
+      eachLimited(serviceSigned, (record) =>
+        guarded('platform_sign', record.id, async () => {
+          if (record.digest === null) throw new Error(`withdrawal ${record.id} has no digest`);
+          const receipt = await ledger.receipt(await serviceSignTx(record.id));
+          const signed = await signer.sign({
+            walletId: record.walletId,
+            withdrawalId: record.id,
+            digest: record.digest,
+            keyId: record.platformKey.keyId,
+            receipt,
+          });
+          await submit(
+            'platform_sign',
+            { withdrawalId: record.id, signature: signed.signature },
+            record.id,
+          );
+          counts.platformSigned += 1;
+        }),
+      ),
+      eachLimited(platformSigned, (record) =>
+        guarded('broadcast', record.id, async () => {
+          if (record.serviceSignature === null || record.platformSignature === null)
+            throw new Error(`withdrawal ${record.id} lacks a signature`);
+          const sent = await chain.broadcast(record, await wallet(record.walletId), [
+            record.serviceSignature,
+            record.platformSignature,
+          ]);
+          if ('failed' in sent) {
+            await submit(
+              'fail',
+              { withdrawalId: record.id, reason: sent.failed.slice(0, 200) },
+              record.id,
+            );
+            counts.failed += 1;
+            return;
+          }
+          await submit(
+            'broadcast',
+            { withdrawalId: record.id, chainTxId: sent.chainTxId },
+            record.id,
+          );
+          counts.broadcast += 1;
+          // Ledger-native transfers are final once committed: confirm in the same pass.
+          await confirm({ ...record, chainTxId: sent.chainTxId });
+        }),
+      ),
+      eachLimited(broadcast, (record) => guarded('confirm', record.id, () => confirm(record))),
+    ]);
+    return counts;
+
+    async function confirm(record: WithdrawalRecord): Promise<void> {
+      if (record.chainTxId === null) throw new Error(`withdrawal ${record.id} has no chain tx`);
+      const status = await chain.follow(record.chainTxId);
+      if (status.state === 'confirmed' && status.confirmations >= chain.confirmations) {
+        await submit(
+          'confirm',
+          {
+            withdrawalId: record.id,
+            blockHeight: status.block.height,
+            blockHash: status.block.hash,
+          },
+          record.id,
+        );
+        counts.confirmed += 1;
+      } else if (status.state === 'failed') {
+        await submit(
+          'fail',
+          { withdrawalId: record.id, reason: status.reason.slice(0, 200) },
+          record.id,
+        );
+        counts.failed += 1;
+      }
+    }
+  };
+
+  const loop = () => {
+    if (stopped) return;
+    running = step().finally(() => {
+      if (!stopped) timer = setTimeout(loop, options.pollMs ?? workerPollMsDefault);
+    });
+  };
+
+  return {
+    step,
+    start: () => {
+      stopped = false;
+      loop();
+    },
+    stop: async () => {
+      stopped = true;
+      if (timer !== undefined) clearTimeout(timer);
+      await running;
+    },
+  };
+}
+
+/**
+ * The service's half: signs the digest of every built withdrawal of `walletId` with the service
+ * key (`sign`: digest → r‖s or DER, e.g. a KMS or key-store Signer) and records `service_sign`.
+ * Returns the withdrawal ids it signed.
+ */
+export async function signBuilt(options: {
+  readonly ledger: LedgerPort;
+  readonly walletId: string;
+  readonly sign: (digest: Uint8Array) => Promise<Uint8Array>;
+}): Promise<string[]> {
+  const answer = (await options.ledger.query('custody', 'withdrawals', {
+    walletId: options.walletId,
+    state: 'built',
+    limit: workerPageMax,
+  })) as { withdrawals: WithdrawalRecord[] };
+  const signed: string[] = [];
+  await eachLimited(answer.withdrawals, async (record) => {
+    if (record.digest === null)
+      throw new Error(`withdrawal ${record.id} is built without a digest`);
+    const signature = await options.sign(new Uint8Array(Buffer.from(record.digest, 'hex')));
+    mustCommit(
+      await options.ledger.submit(
+        'custody',
+        'service_sign',
+        { withdrawalId: record.id, signature: Buffer.from(signature).toString('hex') },
+        { wait: 'commit' },
+      ),
+      `service_sign ${record.id}`,
+    );
+    signed.push(record.id);
+  });
+  return signed;
+}
