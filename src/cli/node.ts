@@ -1,4 +1,5 @@
 // `coffer node start --config node.json`: runs one node in the foreground until SIGINT/SIGTERM.
+import { untilSignalled } from './foreground.js';
 import { parseArgs } from 'node:util';
 import { pino, type Logger } from 'pino';
 import { cofferError } from '../errors/index.js';
@@ -20,29 +21,18 @@ export async function runInForeground(
   io: CommandIo,
   onStarted?: (node: RunningNode) => Promise<void>,
 ): Promise<number> {
-  // Listen for Ctrl-C before starting, so a signal during start-up also stops cleanly.
-  let signalled!: () => void;
-  const stopRequested = new Promise<void>((resolve) => {
-    signalled = resolve;
-  });
-  const onSignal = (): void => {
-    signalled();
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
-  try {
-    const node = await startNode(config, logger);
-    io.stdout(`node ${config.nodeId} listening on ${node.url} (Ctrl-C stops it)`);
-    await onStarted?.(node);
-    await stopRequested;
-    io.stdout(`stopping node ${config.nodeId}…`);
-    await node.stop();
-    io.stdout('stopped cleanly');
-    return 0;
-  } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-  }
+  await untilSignalled(
+    () => startNode(config, logger),
+    async (node) => {
+      io.stdout(`node ${config.nodeId} listening on ${node.url} (Ctrl-C stops it)`);
+      await onStarted?.(node);
+    },
+    () => {
+      io.stdout(`stopping node ${config.nodeId}…`);
+    },
+  );
+  io.stdout('stopped cleanly');
+  return 0;
 }
 
 export const nodeCommand: Command = async (args, io) => {

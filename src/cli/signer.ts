@@ -2,6 +2,7 @@
 // (decision 0020). start runs it in the foreground until SIGINT/SIGTERM; keygen creates a
 // platform key in the configured key store (on PKCS#11: on the token, sensitive, never
 // extractable) and prints its keyId and public key; keys lists the keys and their checks.
+import { untilSignalled } from './foreground.js';
 import { parseArgs } from 'node:util';
 import { keyCurves, type KeyStore, type Pkcs11KeyStore } from '../crypto/index.js';
 import { cofferError } from '../errors/index.js';
@@ -54,28 +55,16 @@ function requiredConfig(value: string | undefined): string {
 async function start(values: ReturnType<typeof parse>['values'], io: CommandIo): Promise<number> {
   const config = await readSignerConfig(requiredConfig(values.config));
   const logger = cliLogger(values['log-level']);
-  let signalled!: () => void;
-  const stopRequested = new Promise<void>((resolve) => {
-    signalled = resolve;
-  });
-  const onSignal = (): void => {
-    signalled();
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
-  try {
-    const signer = await startSigner(config, logger);
-    io.stdout(
-      `signer listening on ${signer.url} with ${signer.keyStore.description}; ${signer.keys.filter((key) => key.ok).length} platform key(s) usable (Ctrl-C stops it)`,
-    );
-    await stopRequested;
-    await signer.stop();
-    io.stdout('signer stopped');
-    return 0;
-  } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-  }
+  await untilSignalled(
+    () => startSigner(config, logger),
+    (signer) => {
+      io.stdout(
+        `signer listening on ${signer.url} with ${signer.keyStore.description}; ${signer.keys.filter((key) => key.ok).length} platform key(s) usable (Ctrl-C stops it)`,
+      );
+    },
+  );
+  io.stdout('signer stopped');
+  return 0;
 }
 
 async function withStore<T>(
