@@ -5,3 +5,4 @@ export type { EnvelopeOptions, SignedEnvelope } from './envelope.js';
 export { endorseEnvelope, requestTtlMsDefault, signEnvelope } from './envelope.js';
 export type { ClientIdentity, Signer } from './signer.js';
 export { clientIdentity, identityFromMspFolder, privateKeySigner, sha256Digest } from './signer.js';
+export * from './custody.js';

@@ -717,6 +717,13 @@ export const errorRegistry = {
       'A custody limit on a collection is reached (addresses, whitelist entries, assets, open withdrawals, window entries, history).',
     fix: 'Let open withdrawals or policy changes end, or use another wallet; the limit is named in the message.',
   },
+  // --- custody API (src/node/custody-routes.ts) ---------------------------------------------
+  CUSTODY_E_ROUTE_MISMATCH: {
+    className: 'CustodyApiError',
+    summary:
+      "The signed envelope sent to a custody route is not that route's custody action, or names another object than the path.",
+    fix: 'Sign the custody action the route names (see /v1/openapi.json), with the id of the path, or send other actions to POST /v1/tx.',
+  },
   // --- node ----------------------------------------------------------------------------------
   NODE_E_BACKPRESSURE: {
     className: 'NodeError',

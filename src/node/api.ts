@@ -17,6 +17,7 @@ import {
 import { guardTlsServer, type Msp } from '../msp/index.js';
 import { registerAppRoutes } from './app-routes.js';
 import { callerOf, tlsSocketOf } from './caller.js';
+import { registerCustodyRoutes } from './custody-routes.js';
 import type { Receipt, SignedRoot } from '../ledger/receipt.js';
 import type { Engine, TxStatus } from './engine.js';
 
@@ -642,6 +643,17 @@ export async function createApi(options: ApiOptions): Promise<ApiServer> {
   );
 
   registerAppRoutes(app, { engine, msps, apps: options.apps });
+  registerCustodyRoutes(app, {
+    engine,
+    msps,
+    apps: options.apps,
+    envelopeSchema,
+    txStatusSchema,
+    errorSchema,
+    waitMsMax,
+    waitMsDefault,
+    receipt: async (txId) => receiptWithPeers(txId, await engine.status(txId)),
+  });
   app.get('/v1/openapi.json', { schema: { hide: true } }, () => app.swagger());
 
   await app.ready();

@@ -52,7 +52,69 @@ export type NodeConfig = {
    * the address it listens on (behind a proxy or NAT, set the outside one).
    */
   readonly advertiseUrl?: string;
+  /**
+   * Custody webhooks (issue 7, README "Custody API"): each endpoint gets the deposit and
+   * withdrawal state changes it selects (`events`: types like `withdrawal.approved` or kinds
+   * like `deposit.*`; absent: all), signed with HMAC-SHA256 under the key in `secretFile`.
+   */
+  readonly webhooks?: readonly WebhookConfig[];
 };
+
+export type WebhookConfig = {
+  readonly url: string;
+  readonly secretFile: string;
+  readonly events?: readonly string[];
+  /** PEM of an https receiver's CA (default: the system's). */
+  readonly caFile?: string;
+};
+
+/** Webhook endpoints per node (src/node/webhooks.ts webhookEndpointsMax). */
+const webhooksMax = 16;
+
+function webhooksConfig(
+  value: unknown,
+  at: (p: unknown) => string,
+): { webhooks?: WebhookConfig[] } {
+  if (value === undefined) return {};
+  field(Array.isArray(value), 'webhooks', 'must be a list of {url, secretFile, events?}');
+  const list = value as Record<string, unknown>[];
+  field(list.length <= webhooksMax, 'webhooks', `has at most ${webhooksMax} endpoints`);
+  const seen = new Set<string>();
+  const webhooks = list.map((item, index) => {
+    const name = `webhooks[${index}]`;
+    let url: URL | undefined;
+    try {
+      url = new URL(String(item['url']));
+    } catch {
+      url = undefined;
+    }
+    field(
+      url !== undefined && (url.protocol === 'http:' || url.protocol === 'https:'),
+      `${name}.url`,
+      'must be an http(s) URL',
+    );
+    field(!seen.has(String(item['url'])), `${name}.url`, 'repeats another endpoint');
+    seen.add(String(item['url']));
+    field(typeof item['secretFile'] === 'string', `${name}.secretFile`, 'must be a path');
+    const events = item['events'];
+    field(
+      events === undefined ||
+        (Array.isArray(events) &&
+          events.every(
+            (event) => typeof event === 'string' && /^(deposit|withdrawal)\.[a-z_*]+$/.test(event),
+          )),
+      `${name}.events`,
+      'must list event types like withdrawal.approved or deposit.*',
+    );
+    return {
+      url: String(item['url']),
+      secretFile: at(item['secretFile']),
+      ...(events === undefined ? {} : { events: events as string[] }),
+      ...(item['caFile'] === undefined ? {} : { caFile: at(item['caFile']) }),
+    };
+  });
+  return { webhooks };
+}
 
 export type OrderingConfig =
   | { readonly kind: 'embedded' }
@@ -253,5 +315,6 @@ export async function readNodeConfig(file: string): Promise<NodeConfig> {
       : { ledgerSecretFile: at(json['ledgerSecretFile']) }),
     ...(json['genesisFile'] === undefined ? {} : { genesisFile: at(json['genesisFile']) }),
     ...advertiseConfig(json['advertiseUrl']),
+    ...webhooksConfig(json['webhooks'], at),
   };
 }

@@ -29,6 +29,7 @@ import { clientTrustOf, createApi } from './api.js';
 import { serveCatchUp, startCatchUp, type CatchUp } from './catchup.js';
 import { peerAgent, startPeerWatch, type PeerConfig, type PeerWatch } from './peers.js';
 import { every } from './every.js';
+import { startWebhookDispatcher, webhookEndpointsOf } from './webhooks.js';
 import { readJsonFile, type NodeConfig } from './config.js';
 import { virtualAttestation, type Attestation } from './attestation.js';
 import { signEnvelope } from '../client/envelope.js';
@@ -250,6 +251,8 @@ export async function startNode(config: NodeConfig, logger: Logger): Promise<Run
   }
   const governed =
     config.genesisFile === undefined ? undefined : await governedOptions(config.genesisFile);
+  // Webhook secrets are read before anything starts: a bad secret file stops the start.
+  const webhookEndpoints = await webhookEndpointsOf(config.webhooks ?? []);
   // Every node runs the built-in apps, custody (issue 7) and, with a genesis, governance.
   const apps: AppRegistry = new Map([
     ...builtInApps(),
@@ -447,12 +450,23 @@ export async function startNode(config: NodeConfig, logger: Logger): Promise<Run
   };
   await housekeepingRound().catch(housekeepingFailed);
   const housekeeping = every(housekeepingIntervalMs, housekeepingRound, housekeepingFailed);
+  // Custody webhooks (README "Custody API"): events from committed state, through an outbox.
+  const webhooks =
+    webhookEndpoints.length === 0
+      ? undefined
+      : await startWebhookDispatcher({
+          dataDir: config.dataDir,
+          endpoints: webhookEndpoints,
+          store: () => engine.store(),
+          logger,
+        });
   logger.info({ url, nodeId: config.nodeId }, `node ${config.nodeId} listening on ${url}`);
   return {
     url,
     engine,
     stop: async () => {
       housekeeping.stop();
+      await webhooks?.stop();
       peerWatch?.stop();
       catchUp?.stop();
       tlsAgent.destroy();

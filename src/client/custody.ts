@@ -1,0 +1,274 @@
+// Custody helpers of the SDK (issue 7): each write signs the custody action with the client's
+// own identity and sends the envelope to its `/v1/custody/...` route (a node never holds a
+// service's key); reads call the GET routes, which answer as the TLS client identity.
+import { Agent, request as httpsRequest } from 'node:https';
+import { cofferError, errorRegistry, type CofferError, type ErrorCode } from '../errors/index.js';
+import { envelopeToJson } from '../ledger/tx.js';
+import { clientTimeoutMsDefault, type ClientOptions, type TxResult } from './client.js';
+import { signEnvelope } from './envelope.js';
+
+/** Requests in flight per custody client. */
+export const custodySocketsMax = 16;
+
+export type CustodyKeys = {
+  /** SEC1 uncompressed public keys, hex. */
+  readonly offline: string;
+  readonly service: string;
+  readonly platform: {
+    readonly keyId: string;
+    readonly publicKey: string;
+    readonly curve: 'secp256k1' | 'P-256';
+  };
+};
+
+export type WithdrawalRequest = {
+  readonly walletId: string;
+  readonly asset: string;
+  readonly amount: string;
+  readonly destination: string;
+  /** The same key returns the same withdrawal (a retried request creates nothing new). */
+  readonly idempotencyKey: string;
+  readonly memo?: string;
+};
+
+export type WriteOptions = { readonly wait?: 'none' | 'commit'; readonly timeoutMs?: number };
+
+export type CustodyClient = {
+  readonly createWallet: (
+    args: {
+      readonly chain: 'coffer' | 'ethereum' | 'bitcoin';
+      readonly keys: CustodyKeys;
+      readonly label?: string;
+      readonly curve?: 'secp256k1' | 'P-256';
+    },
+    options?: WriteOptions,
+  ) => Promise<TxResult>;
+  readonly addAddress: (
+    walletId: string,
+    args: { readonly address: string; readonly account?: string; readonly path?: string },
+    options?: WriteOptions,
+  ) => Promise<TxResult>;
+  readonly requestWithdrawal: (
+    request: WithdrawalRequest,
+    options?: WriteOptions,
+  ) => Promise<TxResult>;
+  readonly approve: (withdrawalId: string, options?: WriteOptions) => Promise<TxResult>;
+  readonly reject: (
+    withdrawalId: string,
+    reason?: string,
+    options?: WriteOptions,
+  ) => Promise<TxResult>;
+  readonly proposePolicy: (
+    walletId: string,
+    change: Readonly<Record<string, unknown>>,
+    options?: WriteOptions,
+  ) => Promise<TxResult>;
+  readonly approvePolicy: (changeId: string, options?: WriteOptions) => Promise<TxResult>;
+  readonly rejectPolicy: (
+    changeId: string,
+    reason?: string,
+    options?: WriteOptions,
+  ) => Promise<TxResult>;
+  readonly wallets: (owner?: string) => Promise<Record<string, unknown>>;
+  readonly wallet: (walletId: string) => Promise<Record<string, unknown>>;
+  readonly balances: (walletId: string) => Promise<Record<string, unknown>>;
+  readonly addresses: (walletId: string) => Promise<Record<string, unknown>>;
+  readonly whitelist: (walletId: string) => Promise<Record<string, unknown>>;
+  readonly policy: (walletId: string) => Promise<Record<string, unknown>>;
+  readonly withdrawal: (withdrawalId: string) => Promise<Record<string, unknown>>;
+  readonly withdrawals: (filter: {
+    readonly walletId?: string;
+    readonly state?: string;
+    readonly chain?: string;
+  }) => Promise<Record<string, unknown>>;
+  readonly pendingApprovals: () => Promise<Record<string, unknown>>;
+  readonly deposits: (walletId: string, state?: string) => Promise<Record<string, unknown>>;
+  /** Audit history with each step's receipt inline. */
+  readonly history: (
+    kind: 'wallet' | 'withdrawal' | 'deposit' | 'policy',
+    id: string,
+  ) => Promise<Record<string, unknown>>;
+  readonly close: () => void;
+};
+
+type Http = { readonly status: number; readonly body: unknown };
+
+function toError(http: Http): CofferError {
+  const body = http.body as { error?: { code?: string; message?: string } } | undefined;
+  const code = body?.error?.code;
+  if (code !== undefined && Object.hasOwn(errorRegistry, code)) {
+    return cofferError(code as ErrorCode, body?.error?.message ?? code, {
+      httpStatus: http.status,
+    });
+  }
+  return cofferError('NODE_E_BAD_REQUEST', `HTTP ${http.status}: ${JSON.stringify(http.body)}`, {
+    httpStatus: http.status,
+  });
+}
+
+function queryString(values: Readonly<Record<string, string | undefined>>): string {
+  const params = new URLSearchParams();
+  for (const [key, value] of Object.entries(values))
+    if (value !== undefined) params.set(key, value);
+  const text = params.toString();
+  return text.length === 0 ? '' : `?${text}`;
+}
+
+/** A custody client over the same options as `createClient`. */
+export function createCustodyClient(options: ClientOptions): CustodyClient {
+  const base = new URL(options.url);
+  const agent = new Agent({
+    keepAlive: true,
+    maxSockets: custodySocketsMax,
+    ca: typeof options.ca === 'string' ? options.ca : [...options.ca],
+    cert: options.tlsCert,
+    key: options.tlsKey,
+    ...(options.servername === undefined ? {} : { servername: options.servername }),
+  });
+  const timeout = options.timeoutMs ?? clientTimeoutMsDefault;
+
+  const call = (method: 'GET' | 'POST', path: string, body?: unknown): Promise<Http> =>
+    new Promise((resolve, reject) => {
+      const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+      const req = httpsRequest(
+        {
+          protocol: base.protocol,
+          hostname: base.hostname,
+          port: base.port,
+          path,
+          method,
+          agent,
+          timeout,
+          headers:
+            payload === undefined
+              ? {}
+              : { 'content-type': 'application/json', 'content-length': payload.length },
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (chunk: Buffer) => chunks.push(chunk));
+          res.on('end', () => {
+            const text = Buffer.concat(chunks).toString('utf8');
+            let parsed: unknown;
+            try {
+              parsed = text.length === 0 ? undefined : JSON.parse(text);
+            } catch {
+              parsed = text;
+            }
+            resolve({ status: res.statusCode ?? 0, body: parsed });
+          });
+          res.on('error', reject);
+        },
+      );
+      req.on('timeout', () =>
+        req.destroy(
+          cofferError('NODE_E_UNAVAILABLE', `no answer from ${options.url} within ${timeout} ms`),
+        ),
+      );
+      req.on('error', reject);
+      req.end(payload);
+    });
+
+  const expectOk = (http: Http): unknown => {
+    if (http.status >= 200 && http.status < 300) return http.body;
+    throw toError(http);
+  };
+
+  const write = async (
+    route: string,
+    action: string,
+    args: Readonly<Record<string, unknown>>,
+    writeOptions: WriteOptions = {},
+  ): Promise<TxResult> => {
+    const { envelope } = await signEnvelope({
+      app: 'custody',
+      action,
+      args,
+      identity: options.identity,
+      signer: options.signer,
+    });
+    const query = queryString({
+      wait: writeOptions.wait ?? 'commit',
+      timeoutMs: writeOptions.timeoutMs?.toString(),
+    });
+    return expectOk(await call('POST', `${route}${query}`, envelopeToJson(envelope))) as TxResult;
+  };
+  const read = async (path: string): Promise<Record<string, unknown>> =>
+    expectOk(await call('GET', path)) as Record<string, unknown>;
+  const at = (value: string): string => encodeURIComponent(value);
+  const root = '/v1/custody';
+
+  return {
+    createWallet: (args, writeOptions) =>
+      write(
+        `${root}/wallets`,
+        'create_wallet',
+        {
+          chain: args.chain,
+          keys: args.keys,
+          ...(args.label === undefined ? {} : { label: args.label }),
+          ...(args.curve === undefined ? {} : { curve: args.curve }),
+        },
+        writeOptions,
+      ),
+    addAddress: (walletId, args, writeOptions) =>
+      write(
+        `${root}/wallets/${at(walletId)}/addresses`,
+        'add_address',
+        { walletId, ...args },
+        writeOptions,
+      ),
+    requestWithdrawal: (request, writeOptions) =>
+      write(`${root}/withdrawals`, 'request', { ...request }, writeOptions),
+    approve: (withdrawalId, writeOptions) =>
+      write(
+        `${root}/withdrawals/${at(withdrawalId)}/approve`,
+        'approve',
+        { withdrawalId },
+        writeOptions,
+      ),
+    reject: (withdrawalId, reason, writeOptions) =>
+      write(
+        `${root}/withdrawals/${at(withdrawalId)}/reject`,
+        'reject',
+        { withdrawalId, ...(reason === undefined ? {} : { reason }) },
+        writeOptions,
+      ),
+    proposePolicy: (walletId, change, writeOptions) =>
+      write(
+        `${root}/wallets/${at(walletId)}/policy-changes`,
+        'propose_policy',
+        { walletId, change },
+        writeOptions,
+      ),
+    approvePolicy: (changeId, writeOptions) =>
+      write(
+        `${root}/policy-changes/${at(changeId)}/approve`,
+        'approve_policy',
+        { changeId },
+        writeOptions,
+      ),
+    rejectPolicy: (changeId, reason, writeOptions) =>
+      write(
+        `${root}/policy-changes/${at(changeId)}/reject`,
+        'reject_policy',
+        { changeId, ...(reason === undefined ? {} : { reason }) },
+        writeOptions,
+      ),
+    wallets: (owner) => read(`${root}/wallets${queryString({ owner })}`),
+    wallet: (walletId) => read(`${root}/wallets/${at(walletId)}`),
+    balances: (walletId) => read(`${root}/wallets/${at(walletId)}/balances`),
+    addresses: (walletId) => read(`${root}/wallets/${at(walletId)}/addresses`),
+    whitelist: (walletId) => read(`${root}/wallets/${at(walletId)}/whitelist`),
+    policy: (walletId) => read(`${root}/wallets/${at(walletId)}/policy`),
+    withdrawal: (withdrawalId) => read(`${root}/withdrawals/${at(withdrawalId)}`),
+    withdrawals: (filter) => read(`${root}/withdrawals${queryString({ ...filter })}`),
+    pendingApprovals: () => read(`${root}/approvals/pending`),
+    deposits: (walletId, state) => read(`${root}/deposits${queryString({ walletId, state })}`),
+    // Deposit ids hold slashes (<chain>/<chainTxId>/<n>): the path keeps them.
+    history: (kind, id) => read(`${root}/history/${kind}/${id.split('/').map(at).join('/')}`),
+    close: () => {
+      agent.destroy();
+    },
+  };
+}

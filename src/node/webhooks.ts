@@ -1,0 +1,381 @@
+// The node's webhook dispatcher (issue 7): derives custody events from committed state
+// (src/custody/webhooks.ts), keeps them in an fsync'd outbox in the data directory before it
+// counts them as taken, and POSTs each to every endpoint that selects it, signed, retried with
+// exponential backoff and jitter until it is acknowledged (2xx) or out of attempts.
+import { randomBytes } from 'node:crypto';
+import { mkdir, open, readFile, rename } from 'node:fs/promises';
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import path from 'node:path';
+import type { Logger } from 'pino';
+import {
+  backoffDefault,
+  backoffMs,
+  eventSelected,
+  eventsOf,
+  eventsPerObjectMax,
+  historyCount,
+  webhookHeaders,
+  webhookSignatureHeader,
+  type Backoff,
+  type CustodyEvent,
+  type WebhookObjectKind,
+} from '../custody/webhooks.js';
+import { depositsMap, withdrawalsMap } from '../custody/index.js';
+import { cofferError } from '../errors/index.js';
+import type { Store } from '../ledger/store.js';
+
+/** Deliveries waiting in the outbox (events × endpoints); derivation pauses when full. */
+export const webhookDeliveriesMax = 4096;
+/** Largest event body; a larger one is sent without its `data` (fetch the record instead). */
+export const webhookBodyBytesMax = 16 * 1024;
+/** Attempts per delivery before it is given up (logged, counted as dead). */
+export const webhookAttemptsMax = 12;
+/** One POST, from connect to the end of the answer. */
+export const webhookTimeoutMs = 10_000;
+/** POSTs in flight at once. */
+export const webhookInFlightMax = 8;
+/** Answer bytes read from a receiver (the rest is dropped). */
+export const webhookAnswerBytesMax = 4096;
+/** How often committed state is checked for new events. */
+export const webhookPollMsDefault = 500;
+/** Endpoints per node. */
+export const webhookEndpointsMax = 16;
+
+export type WebhookEndpoint = {
+  readonly url: string;
+  /** HMAC-SHA256 key of the signature header. */
+  readonly secret: string;
+  /** Event types (`withdrawal.approved`) or kinds (`deposit.*`); absent: every event. */
+  readonly events?: readonly string[];
+  /** PEM of the CA of an https receiver (default: the system's). */
+  readonly ca?: string;
+};
+
+export type WebhookDispatcherOptions = {
+  /** The outbox lives in `<dataDir>/webhooks/outbox.json`. */
+  readonly dataDir: string;
+  readonly endpoints: readonly WebhookEndpoint[];
+  readonly store: () => Pick<Store, 'read' | 'entries'>;
+  readonly logger: Logger;
+  readonly now?: () => number;
+  readonly random?: () => number;
+  readonly pollMs?: number;
+  readonly backoff?: Backoff;
+  readonly attemptsMax?: number;
+  readonly timeoutMs?: number;
+};
+
+export type WebhookStats = {
+  readonly pending: number;
+  readonly delivered: number;
+  readonly dead: number;
+};
+
+export type WebhookDispatcher = {
+  /** One round: derive new events, then attempt the deliveries that are due. */
+  readonly tick: () => Promise<void>;
+  readonly stats: () => WebhookStats;
+  readonly stop: () => Promise<void>;
+};
+
+type Delivery = {
+  readonly url: string;
+  readonly eventId: string;
+  readonly type: string;
+  /** The exact body bytes (the same on every attempt; only the signature's t changes). */
+  readonly body: string;
+  attempts: number;
+  nextAt: number;
+};
+
+type Outbox = {
+  readonly v: 1;
+  /** `<kind>/<id>` → history entries already turned into deliveries. */
+  cursors: Record<string, number>;
+  deliveries: Delivery[];
+  delivered: number;
+  dead: number;
+};
+
+const kinds: readonly [WebhookObjectKind, string][] = [
+  ['deposit', depositsMap],
+  ['withdrawal', withdrawalsMap],
+];
+
+async function readOutbox(file: string): Promise<Outbox> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT')
+      return { v: 1, cursors: {}, deliveries: [], delivered: 0, dead: 0 };
+    throw error;
+  }
+  const outbox = JSON.parse(text) as Partial<Outbox> | null;
+  if (outbox?.v !== 1 || !Array.isArray(outbox.deliveries) || typeof outbox.cursors !== 'object')
+    throw new Error(`webhook outbox ${file} is not a version 1 outbox`);
+  return outbox as Outbox;
+}
+
+/** Write to a temporary file, fsync, rename over, fsync the folder: all of it or none. */
+async function writeDurably(file: string, text: string): Promise<void> {
+  const temporary = `${file}.tmp`;
+  const handle = await open(temporary, 'w');
+  try {
+    await handle.writeFile(text, 'utf8');
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  await rename(temporary, file);
+  const folder = await open(path.dirname(file), 'r');
+  try {
+    await folder.sync();
+  } finally {
+    await folder.close();
+  }
+}
+
+function bodyOf(event: CustodyEvent): string {
+  const full = JSON.stringify(event);
+  if (Buffer.byteLength(full) <= webhookBodyBytesMax) return full;
+  return JSON.stringify({ ...event, data: null });
+}
+
+/** POSTs one delivery; resolves to the HTTP status (0: no answer). */
+function post(
+  endpoint: WebhookEndpoint,
+  delivery: Delivery,
+  timestampS: number,
+  timeoutMs: number,
+): Promise<number> {
+  return new Promise((resolve) => {
+    const url = new URL(endpoint.url);
+    const body = Buffer.from(delivery.body, 'utf8');
+    const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
+    const req = send(
+      url,
+      {
+        method: 'POST',
+        timeout: timeoutMs,
+        ...(endpoint.ca === undefined ? {} : { ca: endpoint.ca }),
+        headers: {
+          'content-type': 'application/json',
+          'content-length': body.length,
+          [webhookHeaders.signature]: webhookSignatureHeader(
+            endpoint.secret,
+            timestampS,
+            delivery.body,
+          ),
+          [webhookHeaders.eventId]: delivery.eventId,
+          [webhookHeaders.eventType]: delivery.type,
+          [webhookHeaders.attempt]: String(delivery.attempts + 1),
+        },
+      },
+      (res) => {
+        let read = 0;
+        res.on('data', (chunk: Buffer) => {
+          read += chunk.length;
+          if (read > webhookAnswerBytesMax) res.destroy();
+        });
+        res.on('close', () => {
+          resolve(res.statusCode ?? 0);
+        });
+        res.on('error', () => {
+          resolve(res.statusCode ?? 0);
+        });
+      },
+    );
+    const timer = setTimeout(() => req.destroy(new Error('timeout')), timeoutMs);
+    req.on('close', () => {
+      clearTimeout(timer);
+    });
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', () => {
+      clearTimeout(timer);
+      resolve(0);
+    });
+    req.end(body);
+  });
+}
+
+export async function startWebhookDispatcher(
+  options: WebhookDispatcherOptions,
+): Promise<WebhookDispatcher> {
+  if (options.endpoints.length > webhookEndpointsMax)
+    throw new Error(`at most ${webhookEndpointsMax} webhook endpoints`);
+  const now = options.now ?? Date.now;
+  const random = options.random ?? Math.random;
+  const backoff = options.backoff ?? backoffDefault;
+  const attemptsMax = options.attemptsMax ?? webhookAttemptsMax;
+  const timeoutMs = options.timeoutMs ?? webhookTimeoutMs;
+  const pollMs = options.pollMs ?? webhookPollMsDefault;
+  const endpoints = new Map(options.endpoints.map((endpoint) => [endpoint.url, endpoint]));
+  const folder = path.join(options.dataDir, 'webhooks');
+  await mkdir(folder, { recursive: true });
+  const file = path.join(folder, 'outbox.json');
+  const outbox = await readOutbox(file);
+  // Deliveries to endpoints no longer configured cannot be sent: drop them (and say so).
+  const orphaned = outbox.deliveries.filter((item) => !endpoints.has(item.url));
+  if (orphaned.length > 0) {
+    options.logger.warn(
+      { dropped: orphaned.length, urls: [...new Set(orphaned.map((item) => item.url))] },
+      'webhooks: deliveries to endpoints no longer configured are dropped',
+    );
+    outbox.deliveries = outbox.deliveries.filter((item) => endpoints.has(item.url));
+  }
+  const persist = (): Promise<void> => writeDurably(file, JSON.stringify(outbox));
+
+  /** New events into the outbox; true when something was added. */
+  const derive = (): boolean => {
+    const store = options.store();
+    const kv = { get: store.read };
+    let changed = false;
+    for (const [kind, map] of kinds) {
+      for (const [id] of store.entries(map)) {
+        const key = `${kind}/${id}`;
+        const from = outbox.cursors[key] ?? 0;
+        const count = historyCount(kv, kind, id);
+        if (count <= from) continue;
+        const to = Math.min(count, from + eventsPerObjectMax);
+        const deliveries: Delivery[] = [];
+        for (const event of eventsOf(kv, kind, id, from, to)) {
+          const body = bodyOf(event);
+          for (const endpoint of endpoints.values()) {
+            if (!eventSelected(endpoint.events, event.type)) continue;
+            deliveries.push({
+              url: endpoint.url,
+              eventId: event.id,
+              type: event.type,
+              body,
+              attempts: 0,
+              nextAt: 0,
+            });
+          }
+        }
+        // All of an object's new deliveries or none: the cursor moves with them.
+        if (outbox.deliveries.length + deliveries.length > webhookDeliveriesMax) return changed;
+        outbox.deliveries.push(...deliveries);
+        outbox.cursors[key] = to;
+        changed = true;
+      }
+    }
+    return changed;
+  };
+
+  const inFlight = new Set<Delivery>();
+  const deliver = async (): Promise<boolean> => {
+    const at = now();
+    const due = outbox.deliveries
+      .filter((item) => item.nextAt <= at && !inFlight.has(item))
+      .slice(0, webhookInFlightMax);
+    if (due.length === 0) return false;
+    await Promise.all(
+      due.map(async (delivery) => {
+        const endpoint = endpoints.get(delivery.url);
+        if (endpoint === undefined) return;
+        inFlight.add(delivery);
+        const status = await post(endpoint, delivery, Math.floor(now() / 1000), timeoutMs);
+        inFlight.delete(delivery);
+        if (status >= 200 && status < 300) {
+          outbox.deliveries = outbox.deliveries.filter((item) => item !== delivery);
+          outbox.delivered += 1;
+          return;
+        }
+        delivery.attempts += 1;
+        if (delivery.attempts >= attemptsMax) {
+          outbox.deliveries = outbox.deliveries.filter((item) => item !== delivery);
+          outbox.dead += 1;
+          options.logger.error(
+            { url: delivery.url, eventId: delivery.eventId, attempts: delivery.attempts },
+            'webhooks: delivery given up after its last attempt',
+          );
+          return;
+        }
+        delivery.nextAt = now() + backoffMs(delivery.attempts, random(), backoff);
+        options.logger.warn(
+          { url: delivery.url, eventId: delivery.eventId, status, attempts: delivery.attempts },
+          'webhooks: delivery failed; retrying later',
+        );
+      }),
+    );
+    return true;
+  };
+
+  let running: Promise<void> = Promise.resolve();
+  const tick = (): Promise<void> => {
+    running = running.then(async () => {
+      if (derive()) await persist();
+      if (await deliver()) await persist();
+    });
+    return running;
+  };
+
+  let stopped = false;
+  let timer: NodeJS.Timeout | undefined;
+  const loop = (): void => {
+    if (stopped) return;
+    tick().then(
+      () => {
+        if (!stopped) timer = setTimeout(loop, pollMs);
+      },
+      (error: unknown) => {
+        options.logger.error({ error: String(error) }, 'webhooks: round failed');
+        if (!stopped) timer = setTimeout(loop, pollMs);
+      },
+    );
+  };
+  if (endpoints.size > 0) timer = setTimeout(loop, 0);
+
+  return {
+    tick,
+    stats: () => ({
+      pending: outbox.deliveries.length,
+      delivered: outbox.delivered,
+      dead: outbox.dead,
+    }),
+    stop: async () => {
+      stopped = true;
+      clearTimeout(timer);
+      await running.catch(() => undefined);
+    },
+  };
+}
+
+/** A fresh webhook secret (for `coffer` setup scripts and tests): 32 random bytes, hex. */
+export function newWebhookSecret(): string {
+  return randomBytes(32).toString('hex');
+}
+
+/** Shortest secret accepted (characters of the secret file, trimmed). */
+export const webhookSecretCharsMin = 32;
+
+/** The endpoints of the node config's `webhooks`, with their secrets (and CAs) read. */
+export async function webhookEndpointsOf(
+  configs: readonly {
+    readonly url: string;
+    readonly secretFile: string;
+    readonly events?: readonly string[];
+    readonly caFile?: string;
+  }[],
+): Promise<WebhookEndpoint[]> {
+  return Promise.all(
+    configs.map(async (item) => {
+      const secret = (await readFile(item.secretFile, 'utf8')).trim();
+      if (secret.length < webhookSecretCharsMin) {
+        throw cofferError(
+          'CLI_E_USAGE',
+          `webhook secret file ${item.secretFile} holds ${secret.length} characters; use at least ${webhookSecretCharsMin} (e.g. openssl rand -hex 32)`,
+          { file: item.secretFile },
+        );
+      }
+      return {
+        url: item.url,
+        secret,
+        ...(item.events === undefined ? {} : { events: item.events }),
+        ...(item.caFile === undefined ? {} : { ca: await readFile(item.caFile, 'utf8') }),
+      };
+    }),
+  );
+}
