@@ -43,6 +43,7 @@ const incomingMap = 'token.multisig-incoming';
 const custodyWalletsMap = 'public:custody.wallets';
 
 export const multisigPrefix = 'ms';
+const multisigAccountPattern = /^ms:[0-9a-f]{64}$/;
 const walletIdPattern = /^[0-9a-f]{64}$/;
 const noncePattern = /^[A-Za-z0-9_.:-]{1,128}$/;
 const txHexPattern = /^(?:[0-9a-f]{2})+$/;
@@ -142,7 +143,8 @@ function credit(
   amount: bigint,
   from: string | null,
 ): bigint {
-  if (readMultisig(context.kv, account) !== undefined)
+  // Logged before registration too: funds sent to a wallet's account early are still found.
+  if (multisigAccountPattern.test(account))
     logIncoming(context, { symbol, from, to: account, amount: amount.toString() });
   const next = read(context.kv, balancesMap, `${symbol}/${account}`) + amount;
   if (next > tokenAmountMax) {

@@ -120,8 +120,27 @@ export type WorkerEvent =
       readonly error: string;
     };
 
+/**
+ * Custody reads through the node's custody API (the SDK's CustodyClient fits): its routes run
+ * custody's queries with the governed parameters in force, so the worker's role is seen.
+ */
+export type CustodyReads = {
+  readonly wallet: (walletId: string) => Promise<Record<string, unknown>>;
+  readonly withdrawals: (filter: {
+    readonly walletId?: string;
+    readonly state?: string;
+    readonly chain?: string;
+  }) => Promise<Record<string, unknown>>;
+  readonly history: (
+    kind: 'wallet' | 'withdrawal' | 'deposit' | 'policy',
+    id: string,
+  ) => Promise<Record<string, unknown>>;
+};
+
 export type WorkerOptions = {
+  /** Submits (signed as the worker identity), token queries, statuses and receipts. */
   readonly ledger: LedgerPort;
+  readonly custody: CustodyReads;
   readonly signer: SignerPort;
   readonly chain: ChainWorker;
   readonly pollMs?: number;
@@ -166,6 +185,11 @@ async function eachLimited<T>(
   await Promise.all(lanes);
 }
 
+function codeOf(error: unknown): string | undefined {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : undefined;
+}
+
 function mustCommit(result: LedgerTxResult, what: string): LedgerTxResult {
   if (result.status === 'Committed') return result;
   throw cofferError(
@@ -175,7 +199,7 @@ function mustCommit(result: LedgerTxResult, what: string): LedgerTxResult {
 }
 
 export function createCustodyWorker(options: WorkerOptions): CustodyWorker {
-  const { ledger, signer, chain } = options;
+  const { ledger, signer, chain, custody } = options;
   const emit = options.onEvent ?? (() => undefined);
   const wallets = new Map<string, WalletRecord>();
   let cursor: string | null = null;
@@ -186,19 +210,15 @@ export function createCustodyWorker(options: WorkerOptions): CustodyWorker {
   const wallet = async (walletId: string): Promise<WalletRecord> => {
     const known = wallets.get(walletId);
     if (known !== undefined) return known;
-    const answer = (await ledger.query('custody', 'wallet', { walletId })) as {
-      wallet: WalletRecord;
-    };
+    const answer = (await custody.wallet(walletId)) as { wallet: WalletRecord };
     wallets.set(walletId, answer.wallet);
     return answer.wallet;
   };
 
   const open = async (state: WithdrawalState): Promise<WithdrawalRecord[]> => {
-    const answer = (await ledger.query('custody', 'withdrawals', {
-      chain: chain.chain,
-      state,
-      limit: workerPageMax,
-    })) as { withdrawals: WithdrawalRecord[] };
+    const answer = (await custody.withdrawals({ chain: chain.chain, state })) as {
+      withdrawals: WithdrawalRecord[];
+    };
     return answer.withdrawals;
   };
 
@@ -213,10 +233,9 @@ export function createCustodyWorker(options: WorkerOptions): CustodyWorker {
 
   /** The txId of the committed service_sign step of a withdrawal, from its history. */
   const serviceSignTx = async (withdrawalId: string): Promise<string> => {
-    const answer = (await ledger.query('custody', 'history', {
-      kind: 'withdrawal',
-      id: withdrawalId,
-    })) as { entries: HistoryEntry[] };
+    const answer = (await custody.history('withdrawal', withdrawalId)) as {
+      entries: HistoryEntry[];
+    };
     const entry = answer.entries.findLast((item) => item.action === 'service_sign');
     if (entry === undefined)
       throw new Error(`withdrawal ${withdrawalId} is service_signed without a service_sign step`);
@@ -246,7 +265,28 @@ export function createCustodyWorker(options: WorkerOptions): CustodyWorker {
     await guarded('scan', cursor ?? '0', async () => {
       const scan = await chain.scanDeposits(cursor);
       for (const deposit of scan.deposits) {
-        if (deposit.walletId !== null) await chain.prepareWallet(await wallet(deposit.walletId));
+        if (deposit.walletId !== null) {
+          let owner: WalletRecord;
+          try {
+            owner = await wallet(deposit.walletId);
+          } catch (error) {
+            // Sent to an account no custody wallet owns: nothing to credit, scan on.
+            if (codeOf(error) !== 'CUSTODY_E_NOT_FOUND') throw error;
+            emit({
+              kind: 'error',
+              action: 'deposit',
+              id: deposit.chainTxId,
+              error: message(error),
+            });
+            cursor = deposit.next;
+            continue;
+          }
+          if (owner.chain !== chain.chain) {
+            cursor = deposit.next;
+            continue;
+          }
+          await chain.prepareWallet(owner);
+        }
         const output = {
           chain: chain.chain,
           chainTxId: deposit.chainTxId,
@@ -270,6 +310,7 @@ export function createCustodyWorker(options: WorkerOptions): CustodyWorker {
           deposit.chainTxId,
         );
         counts.deposits += 1;
+        cursor = deposit.next;
       }
       cursor = scan.cursor;
     });
@@ -394,13 +435,13 @@ export function createCustodyWorker(options: WorkerOptions): CustodyWorker {
  */
 export async function signBuilt(options: {
   readonly ledger: LedgerPort;
+  readonly custody: CustodyReads;
   readonly walletId: string;
   readonly sign: (digest: Uint8Array) => Promise<Uint8Array>;
 }): Promise<string[]> {
-  const answer = (await options.ledger.query('custody', 'withdrawals', {
+  const answer = (await options.custody.withdrawals({
     walletId: options.walletId,
     state: 'built',
-    limit: workerPageMax,
   })) as { withdrawals: WithdrawalRecord[] };
   const signed: string[] = [];
   await eachLimited(answer.withdrawals, async (record) => {

@@ -137,6 +137,7 @@ export function createCofferChain(ledger: LedgerPort): ChainWorker {
           amount: transfer.amount,
           block: { height: status.seqno, hash: transfer.txId },
           confirmations: 1,
+          next: String(transfer.index + 1),
         });
       }
       return { deposits, cursor: String(page.next) };

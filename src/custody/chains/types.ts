@@ -33,6 +33,8 @@ export type SeenDeposit = {
   readonly amount: string;
   readonly block: ChainBlock;
   readonly confirmations: number;
+  /** The scan cursor just after this deposit. */
+  readonly next: string;
 };
 
 export type DepositScan = {

@@ -1,0 +1,403 @@
+// A whole custody withdrawal on embedded defaults, with real parts: a node started by
+// `coffer up`, the isolated signer (software key store) over mutual TLS, the coffer chain
+// worker and the service's signing helper. A 2-of-3 wallet (offline, service, platform key from
+// the signer's store) is funded by a mint to its multisig account, which the worker reports as
+// a deposit; a withdrawal under the limit runs to `confirmed` and the destination's token
+// balance rises; one over the limit waits for an admin; a tampered digest is refused by the
+// signer and no funds move without the platform's signature.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createHash, X509Certificate } from 'node:crypto';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  createClient,
+  identityFromMspFolder,
+  type Client,
+  type ClientOptions,
+} from '../../src/client/index.js';
+import { createCustodyClient, type CustodyClient } from '../../src/client/custody.js';
+import { multisigAccountOf } from '../../src/contracts/token.js';
+import { openSoftKeyStore, type KeyInfo, type KeyStore } from '../../src/crypto/index.js';
+import { generateScalarKey, signDigestWithScalar, toHex } from '../../src/crypto/keys.js';
+import { buildCofferTransfer, createCofferChain } from '../../src/custody/chains/coffer.js';
+import {
+  createCustodyWorker,
+  createSignerClient,
+  signBuilt,
+  type CustodyWorker,
+  type SignerPort,
+} from '../../src/custody/worker.js';
+import type { WithdrawalRecord } from '../../src/custody/index.js';
+import {
+  createSignerServer,
+  loadConsortiumMsps,
+  openAuditLog,
+  type SignerServer,
+} from '../../src/signer/index.js';
+import { userMspDir } from '../support/clients.js';
+
+const coffer = path.resolve(import.meta.dirname, '../../bin/coffer');
+const symbol = 'CFR';
+
+let dir: string;
+let node: ChildProcess | undefined;
+let url = '';
+type Party = Client & { readonly custody: CustodyClient };
+let service: Party;
+let admin1: Party;
+let admin2: Party;
+let workerClient: Party;
+let store: KeyStore | undefined;
+let platform: KeyInfo;
+let signerServer: SignerServer | undefined;
+let signer: SignerPort;
+let worker: CustodyWorker | undefined;
+let walletId: string;
+const offline = generateScalarKey('P-256');
+const serviceKey = generateScalarKey('P-256');
+const destination = `Org3MSP:${'cd'.repeat(32)}`;
+const errors: string[] = [];
+
+async function startUp(): Promise<ChildProcess> {
+  const child = spawn(
+    coffer,
+    ['up', '--dir', dir, '--port', '0', '--json', '--log-level', 'warn'],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let stderr = '';
+  child.stderr.on('data', (chunk: Buffer) => {
+    stderr = (stderr + chunk.toString()).slice(-4000);
+  });
+  const lines = createInterface({ input: child.stdout });
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      reject(new Error(`node did not start: ${stderr}`));
+    }, 60_000);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`node exited with ${String(code)}: ${stderr}`));
+    });
+    lines.on('line', (line) => {
+      const match = /listening on (https:\/\/\S+)/.exec(line);
+      if (match?.[1] !== undefined) url = match[1];
+      if (line.includes('"event":"started"')) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+  });
+  child.removeAllListeners('exit');
+  return child;
+}
+
+async function identityFiles(org: number, user: string) {
+  const msp = userMspDir(path.join(dir, 'crypto'), org, user);
+  const [certFile] = await readdir(path.join(msp, 'signcerts'));
+  const [keyFile] = await readdir(path.join(msp, 'keystore'));
+  const cert = await readFile(path.join(msp, 'signcerts', certFile ?? ''), 'utf8');
+  const key = await readFile(path.join(msp, 'keystore', keyFile ?? ''), 'utf8');
+  const identityId = createHash('sha256').update(new X509Certificate(cert).raw).digest('hex');
+  return { msp, cert, key, identityId };
+}
+
+/** A ledger client and a custody API client, both as the identity (its cert is its TLS cert). */
+async function party(org: number, user: string): Promise<Party> {
+  const profile = JSON.parse(await readFile(path.join(dir, 'client.json'), 'utf8')) as Record<
+    string,
+    string
+  >;
+  const files = await identityFiles(org, user);
+  const options: ClientOptions = {
+    url,
+    servername: String(profile['servername']),
+    ca: await readFile(String(profile['caFile']), 'utf8'),
+    tlsCert: files.cert,
+    tlsKey: files.key,
+    ...(await identityFromMspFolder(files.msp, `Org${org}MSP`)),
+  };
+  return { ...createClient(options), custody: createCustodyClient(options) };
+}
+
+async function must(
+  client: Client,
+  app: string,
+  action: string,
+  args: Record<string, unknown>,
+): Promise<{ txId: string; result: Record<string, unknown> }> {
+  const result = await client.submit(app, action, args, { wait: 'commit' });
+  expect(result, `${app} ${action}: ${result.code ?? ''} ${result.message ?? ''}`).toMatchObject({
+    status: 'Committed',
+  });
+  return { txId: result.txId, result: result.result as Record<string, unknown> };
+}
+
+async function withdrawal(id: string): Promise<WithdrawalRecord> {
+  return (
+    (await service.query('custody', 'withdrawal', { withdrawalId: id })) as {
+      withdrawal: WithdrawalRecord;
+    }
+  ).withdrawal;
+}
+
+async function tokenBalance(account: string): Promise<string> {
+  return ((await admin1.query('token', 'balance', { symbol, account })) as { balance: string })
+    .balance;
+}
+
+const signService = (digest: Uint8Array) =>
+  Promise.resolve(signDigestWithScalar('P-256', serviceKey.secretKey, digest));
+
+/** Runs worker and service passes until `done` holds (receipts can take a signature interval). */
+async function until(done: () => Promise<boolean>, what: string): Promise<void> {
+  for (let pass = 0; pass < 200; pass += 1) {
+    if (await done()) return;
+    await worker?.step();
+    await signBuilt({ ledger: service, custody: service.custody, walletId, sign: signService });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`${what} did not happen; worker errors: ${errors.slice(-5).join(' | ')}`);
+}
+
+beforeAll(async () => {
+  dir = await mkdtemp(path.join(tmpdir(), 'coffer-e2e-custody-'));
+  node = await startUp();
+  const crypto = path.join(dir, 'crypto');
+  service = await party(1, 'User1');
+  admin1 = await party(1, 'Admin');
+  admin2 = await party(2, 'Admin');
+  const workerIdentity = await identityFiles(2, 'User1');
+  workerClient = await party(2, 'User1');
+
+  // The consortium names the worker (set_custody: Org1 proposes, Org2's vote accepts).
+  const custody = { chains: { coffer: { workers: [`Org2MSP:${workerIdentity.identityId}`] } } };
+  const proposed = await must(admin1, 'gov', 'propose', {
+    actions: [{ name: 'set_custody', args: { custody } }],
+  });
+  const voted = await must(admin2, 'gov', 'vote', { proposalId: proposed.txId, ballot: 'yes' });
+  expect(voted.result, JSON.stringify(proposed.result)).toMatchObject({ state: 'Accepted' });
+  expect(JSON.parse((await admin1.state('public:gov.config', 'custody')) ?? '{}')).toMatchObject({
+    chains: { coffer: { workers: [`Org2MSP:${workerIdentity.identityId}`] } },
+  });
+
+  // The signer: software key store, consortium MSPs, one organisation's node signs roots.
+  const keyStore = await openSoftKeyStore({
+    file: path.join(dir, 'signer-keys.json'),
+    passphrase: 'custody e2e passphrase',
+    create: true,
+    kdfLog2N: 14,
+  });
+  store = keyStore;
+  platform = await keyStore.generate({ curve: 'P-256', label: 'platform' });
+  const msps = await loadConsortiumMsps(
+    [1, 2, 3].map((n) => ({
+      mspId: `Org${n}MSP`,
+      mspDir: path.join(crypto, 'peerOrganizations', `org${n}.coffer.local`, 'msp'),
+    })),
+  );
+  const tls = path.join(crypto, 'peerOrganizations', 'org1.coffer.local', 'peers');
+  const [peer] = await readdir(tls);
+  const tlsDir = path.join(tls, peer ?? '', 'tls');
+  const server = await createSignerServer({
+    config: {
+      authorisedCallers: [{ mspId: 'Org2MSP', identityId: workerIdentity.identityId }],
+      organisationsMin: 1,
+      receiptAgeMsMax: 600_000,
+      requestsInFlightMax: 64,
+    },
+    msps,
+    keyStore,
+    audit: await openAuditLog(path.join(dir, 'signer-audit.log'), () => Date.now()),
+    logger: pino({ level: 'silent' }),
+    tls: {
+      cert: await readFile(path.join(tlsDir, 'server.crt'), 'utf8'),
+      key: await readFile(path.join(tlsDir, 'server.key'), 'utf8'),
+    },
+  });
+  signerServer = server;
+  const signerUrl = await server.listen('127.0.0.1', 0);
+  signer = createSignerClient({
+    url: signerUrl,
+    ca: await readFile(path.join(tlsDir, 'ca.crt'), 'utf8'),
+    servername: peer ?? '',
+    cert: workerIdentity.cert,
+    key: workerIdentity.key,
+  });
+  worker = createCustodyWorker({
+    ledger: workerClient,
+    custody: workerClient.custody,
+    signer,
+    chain: createCofferChain(workerClient),
+    onEvent: (event) => {
+      if (event.kind === 'error') errors.push(`${event.action} ${event.id}: ${event.error}`);
+    },
+  });
+
+  // The service's 2-of-3 wallet and its policy: 500 CFR per withdrawal, whitelist off.
+  const created = await must(service, 'custody', 'create_wallet', {
+    chain: 'coffer',
+    label: 'e2e',
+    keys: {
+      offline: offline.publicKey,
+      service: serviceKey.publicKey,
+      platform: { keyId: platform.keyId, publicKey: platform.publicKey, curve: 'P-256' },
+    },
+  });
+  walletId = created.txId;
+  for (const change of [
+    { kind: 'set_limits', asset: symbol, perTransaction: '500', rolling24h: '100000' },
+    { kind: 'set_whitelist_enabled', enabled: false },
+  ]) {
+    const proposal = await must(service, 'custody', 'propose_policy', { walletId, change });
+    await must(admin1, 'custody', 'approve_policy', { changeId: proposal.txId });
+    await must(admin2, 'custody', 'approve_policy', { changeId: proposal.txId });
+  }
+  expect(await service.query('custody', 'policy', { walletId })).toMatchObject({
+    policy: { whitelistEnabled: false, limits: { [symbol]: { perTransaction: '500' } } },
+  });
+}, 180_000);
+
+afterAll(async () => {
+  await worker?.stop();
+  await signerServer?.close();
+  await store?.close();
+  for (const client of [service, admin1, admin2, workerClient] as (Party | undefined)[]) {
+    client?.close();
+    client?.custody.close();
+  }
+  if (node !== undefined && node.exitCode === null) {
+    const exited = new Promise((resolve) => node?.once('exit', resolve));
+    node.kill('SIGINT');
+    await exited;
+  }
+  await rm(dir, { recursive: true, force: true });
+}, 60_000);
+
+describe('custody on the ledger-native chain, end to end', () => {
+  it('credits a mint to the multisig account as a deposit after depth 1', async () => {
+    const account = multisigAccountOf(walletId);
+    await must(admin1, 'token', 'mint', { symbol, to: account, amount: '2000' });
+    await until(async () => {
+      const answer = (await service.custody.balances(walletId)) as {
+        balances: { asset: string; total: string }[];
+      };
+      return answer.balances.some((item) => item.asset === symbol && item.total === '2000');
+    }, 'the deposit credit');
+    expect(await admin1.query('token', 'multisig', { account })).toMatchObject({
+      multisig: { walletId, threshold: 2 },
+    });
+    const deposits = (await service.custody.deposits(walletId)) as {
+      deposits: { state: string; amount: string; confirmations: number }[];
+    };
+    expect(deposits.deposits).toMatchObject([
+      { state: 'credited', amount: '2000', confirmations: 1 },
+    ]);
+  }, 120_000);
+
+  it('runs a withdrawal under the limit to confirmed; the destination balance rises', async () => {
+    const requested = await must(service, 'custody', 'request', {
+      walletId,
+      asset: symbol,
+      amount: '300',
+      destination,
+      idempotencyKey: 'under-limit-1',
+    });
+    const id = requested.txId;
+    expect((await withdrawal(id)).state).toBe('approved');
+    await until(async () => (await withdrawal(id)).state === 'confirmed', 'confirmation');
+    const done = await withdrawal(id);
+    expect(done).toMatchObject({ state: 'confirmed', chainTxId: expect.any(String) as unknown });
+    expect(await tokenBalance(destination)).toBe('300');
+    expect(await tokenBalance(multisigAccountOf(walletId))).toBe('1700');
+    const history = (await service.query('custody', 'history', {
+      kind: 'withdrawal',
+      id,
+    })) as { entries: { state: string }[] };
+    expect(history.entries.map((entry) => entry.state)).toEqual([
+      'requested',
+      'approved',
+      'built',
+      'service_signed',
+      'platform_signed',
+      'broadcast',
+      'confirmed',
+    ]);
+  }, 120_000);
+
+  it('holds a withdrawal over the limit until an admin approves it', async () => {
+    const requested = await must(service, 'custody', 'request', {
+      walletId,
+      asset: symbol,
+      amount: '600',
+      destination,
+      idempotencyKey: 'over-limit-1',
+    });
+    const id = requested.txId;
+    expect((await withdrawal(id)).state).toBe('pending_approval');
+    for (let pass = 0; pass < 3; pass += 1) await worker?.step();
+    expect((await withdrawal(id)).state).toBe('pending_approval');
+    expect(await tokenBalance(destination)).toBe('300');
+    await must(admin2, 'custody', 'approve', { withdrawalId: id });
+    await until(async () => (await withdrawal(id)).state === 'confirmed', 'approved confirmation');
+    expect(await tokenBalance(destination)).toBe('900');
+  }, 120_000);
+
+  it('refuses a tampered digest at the signer; one signature moves no funds', async () => {
+    const requested = await must(service, 'custody', 'request', {
+      walletId,
+      asset: symbol,
+      amount: '100',
+      destination,
+      idempotencyKey: 'tampered-1',
+    });
+    const id = requested.txId;
+    // Built and service-signed by hand (the worker loop would ask the signer itself).
+    const record = await withdrawal(id);
+    const built = buildCofferTransfer(record);
+    await must(workerClient, 'custody', 'build', { withdrawalId: id, ...built });
+    const serviceSigned = await signBuilt({
+      ledger: service,
+      custody: service.custody,
+      walletId,
+      sign: signService,
+    });
+    expect(serviceSigned).toEqual([id]);
+    const history = (await service.query('custody', 'history', { kind: 'withdrawal', id })) as {
+      entries: { action: string; txId: string }[];
+    };
+    const signTx = history.entries.find((entry) => entry.action === 'service_sign')?.txId ?? '';
+    let receipt: unknown;
+    for (let i = 0; i < 100 && receipt === undefined; i += 1) {
+      receipt = await workerClient.receipt(signTx).catch(() => undefined);
+      if (receipt === undefined) await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    const tampered = createHash('sha256').update('another transfer').digest('hex');
+    await expect(
+      signer.sign({ walletId, withdrawalId: id, digest: tampered, keyId: platform.keyId, receipt }),
+    ).rejects.toMatchObject({ code: expect.stringMatching(/^SIGNER_E_/) as unknown });
+    // The service's signature alone (or twice) does not satisfy 2 of 3.
+    const signature = (await withdrawal(id)).serviceSignature ?? '';
+    const alone = await workerClient.submit(
+      'token',
+      'multisig_transfer',
+      { tx: built.unsignedTx, signatures: [signature, signature] },
+      { wait: 'commit' },
+    );
+    expect(alone).toMatchObject({ status: 'Invalid', code: 'APP_E_FORBIDDEN' });
+    expect(await tokenBalance(destination)).toBe('900');
+    expect(await tokenBalance(multisigAccountOf(walletId))).toBe('1100');
+    // The untampered request is signed: the receipt was good, only the digest was wrong.
+    const good = await signer.sign({
+      walletId,
+      withdrawalId: id,
+      digest: built.digest,
+      keyId: platform.keyId,
+      receipt,
+    });
+    expect(good.signature).toMatch(/^[0-9a-f]{128}$/);
+    expect(toHex(new Uint8Array(Buffer.from(built.digest, 'hex')))).toBe(built.digest);
+  }, 120_000);
+});
