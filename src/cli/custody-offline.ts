@@ -195,6 +195,7 @@ export const offlineCommand: Command = async (args, io) => {
 /** `coffer custody SUBCOMMAND ...`: one entry per group of custody commands. */
 export const custodySubcommands: Record<string, () => Promise<Command>> = {
   offline: () => Promise.resolve(offlineCommand),
+  worker: async () => (await import('./custody-worker.js')).workerCommand,
 };
 
 export const custodyCommand: Command = async (args, io) => {

@@ -1,0 +1,144 @@
+// `coffer custody worker --chain coffer --profile P --signer-url U ...`: runs a custody chain
+// worker (src/custody/worker.ts) until SIGINT/SIGTERM. It signs on the ledger as the profile's
+// identity (which set_custody must name in chains.<chain>.workers) and calls the signer over
+// mutual TLS with the same identity's certificate (which the signer must authorise).
+import { readFile } from 'node:fs/promises';
+import { parseArgs } from 'node:util';
+import { createClient, identityFromMspFolder, type ClientOptions } from '../client/index.js';
+import { createCustodyClient } from '../client/custody.js';
+import { createCofferChain } from '../custody/chains/coffer.js';
+import { createCustodyWorker, createSignerClient, workerPollMsDefault } from '../custody/worker.js';
+import { cofferError } from '../errors/index.js';
+import { untilSignalled } from './foreground.js';
+import type { Command } from './main.js';
+import { defaultProfile, type ClientProfile } from './profile.js';
+
+const usage = `Usage:
+  coffer custody worker --chain coffer --signer-url URL --signer-ca FILE [--signer-servername NAME]
+                        [--profile FILE] [--poll-ms MS] [--json]
+
+Runs the custody worker of one chain: reports deposits to custody addresses, builds approved
+withdrawals, has the signer add the platform signature once the service has signed (with the
+ledger receipt of that step), broadcasts and confirms. Chains: coffer (the ledger's own token
+app; ethereum and bitcoin come next). The profile's identity (default ${defaultProfile}) must be
+a worker of the chain in the custody parameters (a set_custody proposal), and an authorised
+caller of the signer.`;
+
+/** Shortest and longest poll interval, in milliseconds. */
+const pollMsMin = 10;
+const pollMsMax = 60_000;
+
+function usageError(message: string) {
+  return cofferError('CLI_E_USAGE', `${message}\n\n${usage}`);
+}
+
+async function readText(file: string): Promise<string> {
+  try {
+    return await readFile(file, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? 'unknown';
+    throw cofferError('CLI_E_FILE_UNREADABLE', `${file} cannot be read (${code})`, { file }, error);
+  }
+}
+
+export const workerCommand: Command = async (args, io) => {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: [...args],
+      options: {
+        chain: { type: 'string' },
+        profile: { type: 'string', default: defaultProfile },
+        'signer-url': { type: 'string' },
+        'signer-ca': { type: 'string' },
+        'signer-servername': { type: 'string' },
+        'poll-ms': { type: 'string', default: String(workerPollMsDefault) },
+        json: { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    }));
+  } catch (error) {
+    throw usageError((error as Error).message);
+  }
+  if (values.help) {
+    io.stdout(usage);
+    return 0;
+  }
+  if (values.chain !== 'coffer') {
+    throw usageError(
+      values.chain === undefined
+        ? '--chain is required'
+        : `--chain ${values.chain}: only coffer has a worker yet`,
+    );
+  }
+  const signerUrl = values['signer-url'];
+  const signerCa = values['signer-ca'];
+  if (signerUrl === undefined) throw usageError('--signer-url is required');
+  if (signerCa === undefined) throw usageError('--signer-ca is required (the signer TLS CA)');
+  const pollMs = Number(values['poll-ms']);
+  if (!Number.isInteger(pollMs) || pollMs < pollMsMin || pollMs > pollMsMax)
+    throw usageError(`--poll-ms: give a whole number from ${pollMsMin} to ${pollMsMax}`);
+
+  let profile: ClientProfile;
+  try {
+    profile = JSON.parse(await readText(values.profile)) as ClientProfile;
+  } catch (error) {
+    if (error instanceof SyntaxError)
+      throw cofferError('CLI_E_FILE_UNREADABLE', `${values.profile} is not a JSON client profile`);
+    throw error;
+  }
+  const tlsCert = await readText(profile.tlsCertFile);
+  const tlsKey = await readText(profile.tlsKeyFile);
+  const options: ClientOptions = {
+    url: profile.url,
+    servername: profile.servername,
+    ca: await readText(profile.caFile),
+    tlsCert,
+    tlsKey,
+    ...(await identityFromMspFolder(profile.mspDir, profile.mspId)),
+  };
+  const ledger = createClient(options);
+  const custody = createCustodyClient(options);
+  const signer = createSignerClient({
+    url: signerUrl,
+    ca: await readText(signerCa),
+    ...(values['signer-servername'] === undefined
+      ? {}
+      : { servername: values['signer-servername'] }),
+    cert: tlsCert,
+    key: tlsKey,
+  });
+  const json = values.json;
+  await untilSignalled(
+    () => {
+      const worker = createCustodyWorker({
+        ledger,
+        custody,
+        signer,
+        chain: createCofferChain(ledger),
+        pollMs,
+        onEvent: (event) => {
+          const line =
+            event.kind === 'step'
+              ? `${event.action} ${event.id}`
+              : `error in ${event.action} ${event.id}: ${event.error}`;
+          if (json) io.stdout(JSON.stringify(event));
+          else if (event.kind === 'step') io.stdout(line);
+          else io.stderr(line);
+        },
+      });
+      worker.start();
+      return Promise.resolve(worker);
+    },
+    () => {
+      io.stdout(
+        json
+          ? JSON.stringify({ event: 'started', chain: 'coffer', node: profile.url })
+          : `custody worker for coffer on ${profile.url} (signer ${signerUrl}); Ctrl-C stops it`,
+      );
+    },
+  );
+  ledger.close();
+  custody.close();
+  return 0;
+};
