@@ -56,7 +56,7 @@ export type WebhookDispatcherOptions = {
   /** The outbox lives in `<dataDir>/webhooks/outbox.json`. */
   readonly dataDir: string;
   readonly endpoints: readonly WebhookEndpoint[];
-  readonly store: () => Pick<Store, 'read' | 'entries'>;
+  readonly store: () => Pick<Store, 'read' | 'entries' | 'seqno'>;
   readonly logger: Logger;
   readonly now?: () => number;
   readonly random?: () => number;
@@ -227,11 +227,16 @@ export async function startWebhookDispatcher(
   }
   const persist = (): Promise<void> => writeDurably(file, JSON.stringify(outbox));
 
+  // The state derivation last looked at completely: nothing new until the store moves.
+  let derivedAt = -1;
   /** New events into the outbox; true when something was added. */
   const derive = (): boolean => {
     const store = options.store();
+    const seqno = store.seqno();
+    if (seqno === derivedAt) return false;
     const kv = { get: store.read };
     let changed = false;
+    let complete = true;
     for (const [kind, map] of kinds) {
       for (const [id] of store.entries(map)) {
         const key = `${kind}/${id}`;
@@ -254,13 +259,16 @@ export async function startWebhookDispatcher(
             });
           }
         }
-        // All of an object's new deliveries or none: the cursor moves with them.
+        // All of an object's new deliveries or none: the cursor moves with them. A full
+        // outbox leaves the rest for a later round (derivedAt stays, so it looks again).
         if (outbox.deliveries.length + deliveries.length > webhookDeliveriesMax) return changed;
         outbox.deliveries.push(...deliveries);
         outbox.cursors[key] = to;
         changed = true;
+        if (to < count) complete = false;
       }
     }
+    if (complete) derivedAt = seqno;
     return changed;
   };
 

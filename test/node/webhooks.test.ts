@@ -3,7 +3,7 @@
 // signed (t=,v1= HMAC) with stable ids, are retried with backoff after a failure, survive a
 // restart of the node in the outbox, and reach a receiver that was down once it is back.
 import { readFileSync } from 'node:fs';
-import { readFile, mkdtemp, rm } from 'node:fs/promises';
+import { readFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -25,9 +25,11 @@ import {
   type CustodyEvent,
 } from '../../src/custody/webhooks.js';
 import { startEngine, type Engine } from '../../src/node/engine.js';
+import { readNodeConfig } from '../../src/node/config.js';
 import {
   newWebhookSecret,
   startWebhookDispatcher,
+  webhookEndpointsOf,
   type WebhookDispatcher,
 } from '../../src/node/webhooks.js';
 import { cofferAddress, keysArg, walletKeys } from '../custody/driver.js';
@@ -269,6 +271,48 @@ describe('webhook signatures and backoff (pure)', () => {
       expect(delay, `seed=${seed}`).toBeGreaterThanOrEqual(step / 2);
       expect(delay, `seed=${seed}`).toBeLessThanOrEqual(step);
     }
+  });
+});
+
+describe('webhooks in the node config', () => {
+  const base = {
+    nodeId: 'n0',
+    dataDir: 'data',
+    listen: { host: '127.0.0.1', port: 0 },
+    tls: { certFile: 'c.pem', keyFile: 'k.pem' },
+    identity: { mspId: 'Org1MSP', mspDir: 'msp' },
+    consortium: [{ mspId: 'Org1MSP', mspDir: 'msp' }],
+  };
+  const configWith = async (webhooks: unknown) => {
+    const file = path.join(work, 'node-config.json');
+    await writeFile(file, JSON.stringify({ ...base, webhooks }));
+    return readNodeConfig(file);
+  };
+
+  it('reads endpoints with paths resolved, and refuses bad ones naming the field', async () => {
+    const config = await configWith([
+      { url: 'http://127.0.0.1:9/h', secretFile: 'hook.secret', events: ['deposit.*'] },
+    ]);
+    expect(config.webhooks).toEqual([
+      {
+        url: 'http://127.0.0.1:9/h',
+        secretFile: path.join(work, 'hook.secret'),
+        events: ['deposit.*'],
+      },
+    ]);
+    await expect(configWith([{ url: 'ftp://x', secretFile: 's' }])).rejects.toMatchObject({
+      code: 'CLI_E_USAGE',
+      message: expect.stringContaining('webhooks[0].url') as unknown,
+    });
+    await expect(
+      configWith([{ url: 'http://127.0.0.1:9/h', secretFile: 's', events: ['ledger.x'] }]),
+    ).rejects.toMatchObject({ code: 'CLI_E_USAGE' });
+    await writeFile(path.join(work, 'short.secret'), 'short\n');
+    await expect(
+      webhookEndpointsOf([
+        { url: 'http://127.0.0.1:9/h', secretFile: path.join(work, 'short.secret') },
+      ]),
+    ).rejects.toMatchObject({ code: 'CLI_E_USAGE' });
   });
 });
 
