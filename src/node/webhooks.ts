@@ -2,6 +2,7 @@
 // (src/custody/webhooks.ts), keeps them in an fsync'd outbox in the data directory before it
 // counts them as taken, and POSTs each to every endpoint that selects it, signed, retried with
 // exponential backoff and jitter until it is acknowledged (2xx) or out of attempts.
+import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { mkdir, open, readFile, rename } from 'node:fs/promises';
 import { request as httpRequest } from 'node:http';
@@ -33,8 +34,13 @@ export const webhookBodyBytesMax = 16 * 1024;
 export const webhookAttemptsMax = 12;
 /** One POST, from connect to the end of the answer. */
 export const webhookTimeoutMs = 10_000;
-/** POSTs in flight at once. */
-export const webhookInFlightMax = 8;
+/** POSTs in flight at once, and to one endpoint. */
+export const webhookInFlightMax: number = 16;
+export const webhookInFlightPerEndpointMax: number = 4;
+assert(
+  webhookInFlightPerEndpointMax < webhookInFlightMax,
+  'a slow endpoint cannot take every delivery slot',
+);
 /** Answer bytes read from a receiver (the rest is dropped). */
 export const webhookAnswerBytesMax = 4096;
 /** How often committed state is checked for new events. */
@@ -272,50 +278,66 @@ export async function startWebhookDispatcher(
     return changed;
   };
 
-  const inFlight = new Set<Delivery>();
-  const deliver = async (): Promise<boolean> => {
-    const at = now();
-    const due = outbox.deliveries
-      .filter((item) => item.nextAt <= at && !inFlight.has(item))
-      .slice(0, webhookInFlightMax);
-    if (due.length === 0) return false;
-    await Promise.all(
-      due.map(async (delivery) => {
-        const endpoint = endpoints.get(delivery.url);
-        if (endpoint === undefined) return;
-        inFlight.add(delivery);
-        const status = await post(endpoint, delivery, Math.floor(now() / 1000), timeoutMs);
-        inFlight.delete(delivery);
-        if (status >= 200 && status < 300) {
-          outbox.deliveries = outbox.deliveries.filter((item) => item !== delivery);
-          outbox.delivered += 1;
-          return;
-        }
-        delivery.attempts += 1;
-        if (delivery.attempts >= attemptsMax) {
-          outbox.deliveries = outbox.deliveries.filter((item) => item !== delivery);
-          outbox.dead += 1;
-          options.logger.error(
-            { url: delivery.url, eventId: delivery.eventId, attempts: delivery.attempts },
-            'webhooks: delivery given up after its last attempt',
-          );
-          return;
-        }
+  // Outbox writes one after another (each a whole, durable file).
+  let writes: Promise<void> = Promise.resolve();
+  const save = (): Promise<void> => {
+    writes = writes.then(persist).catch((error: unknown) => {
+      options.logger.error({ error: String(error) }, 'webhooks: outbox write failed');
+    });
+    return writes;
+  };
+
+  /** One attempt; the outcome is saved before the delivery leaves the in-flight set. */
+  const attempt = async (delivery: Delivery, endpoint: WebhookEndpoint): Promise<void> => {
+    const status = await post(endpoint, delivery, Math.floor(now() / 1000), timeoutMs);
+    if (status >= 200 && status < 300) {
+      outbox.deliveries = outbox.deliveries.filter((item) => item !== delivery);
+      outbox.delivered += 1;
+    } else {
+      delivery.attempts += 1;
+      if (delivery.attempts >= attemptsMax) {
+        outbox.deliveries = outbox.deliveries.filter((item) => item !== delivery);
+        outbox.dead += 1;
+        options.logger.error(
+          { url: delivery.url, eventId: delivery.eventId, attempts: delivery.attempts },
+          'webhooks: delivery given up after its last attempt',
+        );
+      } else {
         delivery.nextAt = now() + backoffMs(delivery.attempts, random(), backoff);
         options.logger.warn(
           { url: delivery.url, eventId: delivery.eventId, status, attempts: delivery.attempts },
           'webhooks: delivery failed; retrying later',
         );
-      }),
-    );
-    return true;
+      }
+    }
+    await save();
+  };
+
+  // Deliveries run on their own (a slow receiver holds only its own slots, not the rounds).
+  const inFlight = new Map<Delivery, Promise<void>>();
+  const perEndpoint = new Map<string, number>();
+  const deliver = (): void => {
+    const at = now();
+    for (const delivery of outbox.deliveries) {
+      if (inFlight.size >= webhookInFlightMax) return;
+      if (delivery.nextAt > at || inFlight.has(delivery)) continue;
+      const endpoint = endpoints.get(delivery.url);
+      const busy = perEndpoint.get(delivery.url) ?? 0;
+      if (endpoint === undefined || busy >= webhookInFlightPerEndpointMax) continue;
+      perEndpoint.set(delivery.url, busy + 1);
+      const running = attempt(delivery, endpoint).finally(() => {
+        inFlight.delete(delivery);
+        perEndpoint.set(delivery.url, (perEndpoint.get(delivery.url) ?? 1) - 1);
+      });
+      inFlight.set(delivery, running);
+    }
   };
 
   let running: Promise<void> = Promise.resolve();
   const tick = (): Promise<void> => {
     running = running.then(async () => {
-      if (derive()) await persist();
-      if (await deliver()) await persist();
+      if (derive()) await save();
+      deliver();
     });
     return running;
   };
@@ -347,6 +369,8 @@ export async function startWebhookDispatcher(
       stopped = true;
       clearTimeout(timer);
       await running.catch(() => undefined);
+      await Promise.all(inFlight.values());
+      await writes;
     },
   };
 }
