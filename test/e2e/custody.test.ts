@@ -4,7 +4,8 @@
 // the signer's store) is funded by a mint to its multisig account, which the worker reports as
 // a deposit; a withdrawal under the limit runs to `confirmed` and the destination's token
 // balance rises; one over the limit waits for an admin; a tampered digest is refused by the
-// signer and no funds move without the platform's signature.
+// signer and no funds move without the platform's signature; the same flow again with the
+// platform key on a SoftHSM2 token (PKCS#11).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, X509Certificate } from 'node:crypto';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
@@ -21,7 +22,12 @@ import {
 } from '../../src/client/index.js';
 import { createCustodyClient, type CustodyClient } from '../../src/client/custody.js';
 import { multisigAccountOf } from '../../src/contracts/token.js';
-import { openSoftKeyStore, type KeyInfo, type KeyStore } from '../../src/crypto/index.js';
+import {
+  openPkcs11KeyStore,
+  openSoftKeyStore,
+  type KeyInfo,
+  type KeyStore,
+} from '../../src/crypto/index.js';
 import { generateScalarKey, signDigestWithScalar, toHex } from '../../src/crypto/keys.js';
 import { buildCofferTransfer, createCofferChain } from '../../src/custody/chains/coffer.js';
 import {
@@ -39,6 +45,7 @@ import {
   type SignerServer,
 } from '../../src/signer/index.js';
 import { userMspDir } from '../support/clients.js';
+import { createSoftHsm, userPin } from '../crypto/softhsm.js';
 
 const coffer = path.resolve(import.meta.dirname, '../../bin/coffer');
 const symbol = 'CFR';
@@ -152,20 +159,105 @@ const signService = (digest: Uint8Array) =>
   Promise.resolve(signDigestWithScalar('P-256', serviceKey.secretKey, digest));
 
 /** Runs worker and service passes until `done` holds (receipts can take a signature interval). */
-async function until(done: () => Promise<boolean>, what: string): Promise<void> {
+async function until(
+  done: () => Promise<boolean>,
+  what: string,
+  on: { readonly worker?: CustodyWorker | undefined; readonly walletId?: string } = {},
+): Promise<void> {
   for (let pass = 0; pass < 200; pass += 1) {
     if (await done()) return;
-    await worker?.step();
-    await signBuilt({ ledger: service, custody: service.custody, walletId, sign: signService });
+    await (on.worker ?? worker)?.step();
+    await signBuilt({
+      ledger: service,
+      custody: service.custody,
+      walletId: on.walletId ?? walletId,
+      sign: signService,
+    });
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
   throw new Error(`${what} did not happen; worker errors: ${errors.slice(-5).join(' | ')}`);
 }
 
+/** A signer over `keyStore` (consortium MSPs; one organisation's node signs the roots). */
+async function startSigner(
+  keyStore: KeyStore,
+  auditFile: string,
+): Promise<{ server: SignerServer; client: SignerPort }> {
+  const crypto = path.join(dir, 'crypto');
+  const workerIdentity = await identityFiles(2, 'User1');
+  const msps = await loadConsortiumMsps(
+    [1, 2, 3].map((n) => ({
+      mspId: `Org${n}MSP`,
+      mspDir: path.join(crypto, 'peerOrganizations', `org${n}.coffer.local`, 'msp'),
+    })),
+  );
+  const tls = path.join(crypto, 'peerOrganizations', 'org1.coffer.local', 'peers');
+  const [peer] = await readdir(tls);
+  const tlsDir = path.join(tls, peer ?? '', 'tls');
+  const server = await createSignerServer({
+    config: {
+      authorisedCallers: [{ mspId: 'Org2MSP', identityId: workerIdentity.identityId }],
+      organisationsMin: 1,
+      receiptAgeMsMax: 600_000,
+      requestsInFlightMax: 64,
+    },
+    msps,
+    keyStore,
+    audit: await openAuditLog(path.join(dir, auditFile), () => Date.now()),
+    logger: pino({ level: 'silent' }),
+    tls: {
+      cert: await readFile(path.join(tlsDir, 'server.crt'), 'utf8'),
+      key: await readFile(path.join(tlsDir, 'server.key'), 'utf8'),
+    },
+  });
+  const client = createSignerClient({
+    url: await server.listen('127.0.0.1', 0),
+    ca: await readFile(path.join(tlsDir, 'ca.crt'), 'utf8'),
+    servername: peer ?? '',
+    cert: workerIdentity.cert,
+    key: workerIdentity.key,
+  });
+  return { server, client };
+}
+
+function workerWith(signerPort: SignerPort): CustodyWorker {
+  return createCustodyWorker({
+    ledger: workerClient,
+    custody: workerClient.custody,
+    signer: signerPort,
+    chain: createCofferChain(workerClient),
+    onEvent: (event) => {
+      if (event.kind === 'error') errors.push(`${event.action} ${event.id}: ${event.error}`);
+    },
+  });
+}
+
+/** The service's 2-of-3 wallet and its policy: 500 CFR per withdrawal, whitelist off. */
+async function newWallet(platformKey: KeyInfo): Promise<string> {
+  const created = await must(service, 'custody', 'create_wallet', {
+    chain: 'coffer',
+    label: 'e2e',
+    keys: {
+      offline: offline.publicKey,
+      service: serviceKey.publicKey,
+      platform: { keyId: platformKey.keyId, publicKey: platformKey.publicKey, curve: 'P-256' },
+    },
+  });
+  const id = created.txId;
+  for (const change of [
+    { kind: 'set_limits', asset: symbol, perTransaction: '500', rolling24h: '100000' },
+    { kind: 'set_whitelist_enabled', enabled: false },
+  ]) {
+    const proposal = await must(service, 'custody', 'propose_policy', { walletId: id, change });
+    await must(admin1, 'custody', 'approve_policy', { changeId: proposal.txId });
+    await must(admin2, 'custody', 'approve_policy', { changeId: proposal.txId });
+  }
+  return id;
+}
+
 beforeAll(async () => {
   dir = await mkdtemp(path.join(tmpdir(), 'coffer-e2e-custody-'));
   node = await startUp();
-  const crypto = path.join(dir, 'crypto');
   service = await party(1, 'User1');
   admin1 = await party(1, 'Admin');
   admin2 = await party(2, 'Admin');
@@ -192,69 +284,11 @@ beforeAll(async () => {
   });
   store = keyStore;
   platform = await keyStore.generate({ curve: 'P-256', label: 'platform' });
-  const msps = await loadConsortiumMsps(
-    [1, 2, 3].map((n) => ({
-      mspId: `Org${n}MSP`,
-      mspDir: path.join(crypto, 'peerOrganizations', `org${n}.coffer.local`, 'msp'),
-    })),
-  );
-  const tls = path.join(crypto, 'peerOrganizations', 'org1.coffer.local', 'peers');
-  const [peer] = await readdir(tls);
-  const tlsDir = path.join(tls, peer ?? '', 'tls');
-  const server = await createSignerServer({
-    config: {
-      authorisedCallers: [{ mspId: 'Org2MSP', identityId: workerIdentity.identityId }],
-      organisationsMin: 1,
-      receiptAgeMsMax: 600_000,
-      requestsInFlightMax: 64,
-    },
-    msps,
-    keyStore,
-    audit: await openAuditLog(path.join(dir, 'signer-audit.log'), () => Date.now()),
-    logger: pino({ level: 'silent' }),
-    tls: {
-      cert: await readFile(path.join(tlsDir, 'server.crt'), 'utf8'),
-      key: await readFile(path.join(tlsDir, 'server.key'), 'utf8'),
-    },
-  });
-  signerServer = server;
-  const signerUrl = await server.listen('127.0.0.1', 0);
-  signer = createSignerClient({
-    url: signerUrl,
-    ca: await readFile(path.join(tlsDir, 'ca.crt'), 'utf8'),
-    servername: peer ?? '',
-    cert: workerIdentity.cert,
-    key: workerIdentity.key,
-  });
-  worker = createCustodyWorker({
-    ledger: workerClient,
-    custody: workerClient.custody,
-    signer,
-    chain: createCofferChain(workerClient),
-    onEvent: (event) => {
-      if (event.kind === 'error') errors.push(`${event.action} ${event.id}: ${event.error}`);
-    },
-  });
-
-  // The service's 2-of-3 wallet and its policy: 500 CFR per withdrawal, whitelist off.
-  const created = await must(service, 'custody', 'create_wallet', {
-    chain: 'coffer',
-    label: 'e2e',
-    keys: {
-      offline: offline.publicKey,
-      service: serviceKey.publicKey,
-      platform: { keyId: platform.keyId, publicKey: platform.publicKey, curve: 'P-256' },
-    },
-  });
-  walletId = created.txId;
-  for (const change of [
-    { kind: 'set_limits', asset: symbol, perTransaction: '500', rolling24h: '100000' },
-    { kind: 'set_whitelist_enabled', enabled: false },
-  ]) {
-    const proposal = await must(service, 'custody', 'propose_policy', { walletId, change });
-    await must(admin1, 'custody', 'approve_policy', { changeId: proposal.txId });
-    await must(admin2, 'custody', 'approve_policy', { changeId: proposal.txId });
-  }
+  const started = await startSigner(keyStore, 'signer-audit.log');
+  signerServer = started.server;
+  signer = started.client;
+  worker = workerWith(signer);
+  walletId = await newWallet(platform);
   expect(await service.query('custody', 'policy', { walletId })).toMatchObject({
     policy: { whitelistEnabled: false, limits: { [symbol]: { perTransaction: '500' } } },
   });
@@ -399,5 +433,53 @@ describe('custody on the ledger-native chain, end to end', () => {
     });
     expect(good.signature).toMatch(/^[0-9a-f]{128}$/);
     expect(toHex(new Uint8Array(Buffer.from(built.digest, 'hex')))).toBe(built.digest);
+  }, 120_000);
+  it('runs the same flow with the platform key on SoftHSM2', async () => {
+    const hsm = await createSoftHsm(['coffer-e2e-custody']);
+    const hsmStore = await openPkcs11KeyStore({
+      library: hsm.library,
+      tokenLabel: 'coffer-e2e-custody',
+      pin: userPin,
+    });
+    const started = await startSigner(hsmStore, 'signer-hsm-audit.log');
+    const hsmWorker = workerWith(started.client);
+    try {
+      const hsmKey = await hsmStore.generate({ curve: 'P-256', label: 'platform-hsm' });
+      const hsmWallet = await newWallet(hsmKey);
+      const account = multisigAccountOf(hsmWallet);
+      await must(admin1, 'token', 'mint', { symbol, to: account, amount: '50' });
+      const on = { worker: hsmWorker, walletId: hsmWallet };
+      await until(
+        async () => {
+          const answer = (await service.custody.balances(hsmWallet)) as {
+            balances: { asset: string; total: string }[];
+          };
+          return answer.balances.some((item) => item.asset === symbol && item.total === '50');
+        },
+        'the HSM wallet deposit',
+        on,
+      );
+      const to = `Org2MSP:${'ef'.repeat(32)}`;
+      const requested = await must(service, 'custody', 'request', {
+        walletId: hsmWallet,
+        asset: symbol,
+        amount: '20',
+        destination: to,
+        idempotencyKey: 'hsm-1',
+      });
+      await until(
+        async () => (await withdrawal(requested.txId)).state === 'confirmed',
+        'the HSM withdrawal',
+        on,
+      );
+      expect((await withdrawal(requested.txId)).platformKey.keyId).toBe(hsmKey.keyId);
+      expect(await tokenBalance(to)).toBe('20');
+      expect(await tokenBalance(account)).toBe('30');
+    } finally {
+      await hsmWorker.stop();
+      await started.server.close();
+      await hsmStore.close();
+      await hsm.cleanup();
+    }
   }, 120_000);
 });
