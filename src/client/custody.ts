@@ -83,6 +83,8 @@ export type CustodyClient = {
   }) => Promise<Record<string, unknown>>;
   readonly pendingApprovals: () => Promise<Record<string, unknown>>;
   readonly deposits: (walletId: string, state?: string) => Promise<Record<string, unknown>>;
+  /** Which wallet and account (customer) a deposit address belongs to. */
+  readonly address: (chain: string, address: string) => Promise<Record<string, unknown>>;
   /** Audit history with each step's receipt inline. */
   readonly history: (
     kind: 'wallet' | 'withdrawal' | 'deposit' | 'policy',
@@ -264,6 +266,7 @@ export function createCustodyClient(options: ClientOptions): CustodyClient {
     withdrawal: (withdrawalId) => read(`${root}/withdrawals/${at(withdrawalId)}`),
     withdrawals: (filter) => read(`${root}/withdrawals${queryString({ ...filter })}`),
     pendingApprovals: () => read(`${root}/approvals/pending`),
+    address: (chain, address) => read(`${root}/addresses/${at(chain)}/${at(address)}`),
     deposits: (walletId, state) => read(`${root}/deposits${queryString({ walletId, state })}`),
     // Deposit ids hold slashes (<chain>/<chainTxId>/<n>): the path keeps them.
     history: (kind, id) => read(`${root}/history/${kind}/${id.split('/').map(at).join('/')}`),

@@ -116,6 +116,8 @@ type ReadRoute = {
   readonly query: string;
   readonly summary: string;
   readonly querystring?: Record<string, unknown>;
+  /** Path parameters other than :id. */
+  readonly params?: Record<string, unknown>;
   readonly args: (params: Record<string, string>, query: Record<string, unknown>) => object;
 };
 
@@ -202,6 +204,31 @@ const readRoutes: readonly ReadRoute[] = [
     args: (_params, query) => query,
   },
   {
+    path: '/v1/custody/addresses/:chain/:address',
+    query: 'address',
+    summary: 'Which wallet and account (customer) a deposit address belongs to',
+    params: {
+      chain: { type: 'string', maxLength: 16 },
+      address: { type: 'string', minLength: 1, maxLength: 200 },
+    },
+    args: (params) => ({ chain: params['chain'], address: params['address'] }),
+  },
+  {
+    path: '/v1/custody/deposits/:chain/:chainTxId/:outputIndex',
+    query: 'deposit',
+    summary: 'One deposit, by chain, chain transaction id and output index',
+    params: {
+      chain: { type: 'string', maxLength: 16 },
+      chainTxId: { type: 'string', minLength: 1, maxLength: 200 },
+      outputIndex: { type: 'integer', minimum: 0, maximum: 0xffffffff },
+    },
+    args: (params) => ({
+      chain: params['chain'],
+      chainTxId: params['chainTxId'],
+      outputIndex: params['outputIndex'],
+    }),
+  },
+  {
     path: '/v1/custody/policy-changes/:id',
     query: 'policy_change',
     summary: 'A policy change with its approvals and state',
@@ -247,6 +274,15 @@ export function registerCustodyRoutes(app: FastifyInstance, options: CustodyRout
           summary: route.summary,
           tags,
           ...(route.path.includes(':id') ? { params: idParams } : {}),
+          ...(route.params === undefined
+            ? {}
+            : {
+                params: {
+                  type: 'object',
+                  required: Object.keys(route.params),
+                  properties: route.params,
+                },
+              }),
           ...(route.querystring === undefined
             ? {}
             : {

@@ -231,6 +231,11 @@ describe('custody API', () => {
       { asset: 'COF', total: '1000', available: '1000' },
     ]);
     expect((await svc.addresses(walletId))['addresses']).toMatchObject([{ address: deposit }]);
+    expect(await svc.address('coffer', deposit)).toMatchObject({
+      address: { walletId, account: 'c1' },
+    });
+    const one = await raw('svc', 'GET', '/v1/custody/deposits/coffer/api-deposit-1/0');
+    expect(one.body).toMatchObject({ deposit: { state: 'credited', amount: '1000' } });
     expect((await svc.deposits(walletId))['deposits']).toMatchObject([
       { id: 'coffer/api-deposit-1/0', state: 'credited' },
     ]);
