@@ -7,8 +7,9 @@
 // two signatures (service key in software, platform key on the token). Withdrawals/s = N / (first
 // request → the last confirmed). Raw signing: P-256 CKM_ECDSA over 32-byte digests on the same
 // token, BENCH_CUSTODY_SIGN_S seconds, BENCH_CUSTODY_SIGN_LANES in flight (default 1: with 4
-// in flight SoftHSM2 P-256 signing through pkcs11js aborted the process, "malloc(): unaligned
-// fastbin chunk detected", on this machine; see the issue-7 report).
+// in flight the process crashes (segfault / malloc abort): src/crypto/pkcs11.ts calls
+// C_Initialize without CKF_OS_LOCKING_OK, so SoftHSM2 does no locking while C_SignAsync runs
+// on several sessions from libuv's threads; with the flag, 16 in flight run cleanly).
 // Prints one JSON line: {"withdrawalsPerSec", "withdrawals", "seconds", "hsmSignsPerSec", ...}.
 import { execFileSync, spawn } from 'node:child_process';
 import { createHash, randomBytes, X509Certificate } from 'node:crypto';

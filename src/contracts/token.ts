@@ -458,6 +458,28 @@ export const tokenApp: App = {
         return { multisig: readMultisig(context.kv, account) ?? null };
       },
     },
+    multisig_nonce: {
+      summary:
+        'Whether a nonce of a multisig account is spent, and by which transaction (null: not spent).',
+      args: {
+        type: 'object',
+        required: ['account', 'nonce'],
+        properties: {
+          account: accountArg,
+          nonce: { type: 'string', pattern: noncePattern.source },
+        },
+      },
+      run: (context, args) => {
+        onlyFields(args, ['account', 'nonce']);
+        const account = stringArg(args, 'account', accountPattern, 321);
+        const nonce = stringArg(args, 'nonce', noncePattern, 128);
+        return {
+          account,
+          nonce,
+          spentBy: context.kv.get(noncesMap, `${account}/${nonce}`) ?? null,
+        };
+      },
+    },
     multisig_incoming: {
       summary:
         'Transfers into multisig accounts from index `from` on, oldest first (what custody workers report as deposits).',

@@ -176,6 +176,10 @@ describe('token multisig accounts', () => {
       code: 'APP_E_FORBIDDEN',
     });
     expect(refused(signed(transfer('a'), [0, 1]))).toMatchObject({ ok: true });
+    expect(l.query('multisig_nonce', { account, nonce: 'a' })).toMatchObject({
+      spentBy: expect.stringMatching(/^[0-9a-f]{64}$/) as unknown,
+    });
+    expect(l.query('multisig_nonce', { account, nonce: 'b' })).toMatchObject({ spentBy: null });
     expect(refused(signed(transfer('a'), [0, 1]))).toMatchObject({
       ok: false,
       code: 'APP_E_FORBIDDEN',

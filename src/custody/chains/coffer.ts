@@ -87,6 +87,17 @@ export function createCofferChain(ledger: LedgerPort): ChainWorker {
     broadcast: async (withdrawal, _wallet, signatures) => {
       if (withdrawal.unsignedTx === null)
         throw new Error(`custody worker invariant: withdrawal ${withdrawal.id} is not built`);
+      // Broadcast again after a crash between the transfer and its `broadcast` record: the
+      // nonce (the withdrawal id) is spent, so the funds moved in that transaction.
+      const spentBy = async (): Promise<string | null> =>
+        (
+          (await ledger.query('token', 'multisig_nonce', {
+            account: multisigAccountOf(withdrawal.walletId),
+            nonce: withdrawal.id,
+          })) as { spentBy: string | null }
+        ).spentBy;
+      const earlier = await spentBy();
+      if (earlier !== null) return { chainTxId: earlier };
       const result = await ledger.submit(
         'token',
         'multisig_transfer',
@@ -94,8 +105,11 @@ export function createCofferChain(ledger: LedgerPort): ChainWorker {
         { wait: 'commit' },
       );
       if (result.status === 'Committed') return { chainTxId: result.txId };
-      if (result.status === 'Invalid')
+      if (result.status === 'Invalid') {
+        const racing = await spentBy();
+        if (racing !== null) return { chainTxId: racing };
         return { failed: `${result.code ?? 'Invalid'}: ${result.message ?? ''}`.trim() };
+      }
       throw cofferError(
         'NODE_E_UNAVAILABLE',
         `multisig_transfer ${result.txId} is ${result.status}`,

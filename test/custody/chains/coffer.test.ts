@@ -67,10 +67,18 @@ describe('coffer chain worker', () => {
 
   it('broadcasts the multisig transfer; reports a refused one as failed', async () => {
     const built = { ...record, ...buildCofferTransfer(record) };
-    const ok = createCofferChain(fakeLedger({}).port);
+    const unspent = { query: () => ({ spentBy: null }) };
+    const ok = createCofferChain(fakeLedger(unspent).port);
     expect(await ok.broadcast(built, wallet, ['01', '02'])).toEqual({ chainTxId: 'ee'.repeat(32) });
+    // Broadcast again after a crash: the spent nonce names the transfer, nothing is resent.
+    const again = fakeLedger({ query: () => ({ spentBy: '77'.repeat(32) }) });
+    expect(await createCofferChain(again.port).broadcast(built, wallet, ['01', '02'])).toEqual({
+      chainTxId: '77'.repeat(32),
+    });
+    expect(again.calls).toEqual([]);
     const refused = createCofferChain(
       fakeLedger({
+        ...unspent,
         submit: () => ({
           txId: 'ff'.repeat(32),
           status: 'Invalid',
