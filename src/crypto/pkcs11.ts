@@ -182,7 +182,10 @@ function acquireLibrary(pkcs11: Pkcs11, library: string): Module {
   }
   let finalise = true;
   try {
-    module.C_Initialize();
+    // Signatures run on libuv's threads, several at once (sessions): the module must lock with
+    // the OS's primitives. Without CKF_OS_LOCKING_OK SoftHSM2 crashed the process at two
+    // signatures in flight.
+    module.C_Initialize({ flags: pkcs11.CKF_OS_LOCKING_OK });
   } catch (cause) {
     // Another user of the module in this process initialised it; it finalises it, not us.
     if (ckrName(cause) !== 'CKR_CRYPTOKI_ALREADY_INITIALIZED') {

@@ -442,7 +442,11 @@ export async function createApi(options: ApiOptions): Promise<ApiServer> {
           return store.read(map, key);
         },
       };
-      return { result: handler.run({ caller, kv }, args ?? {}) };
+      // Public maps are readable by any query (their values are in clear in the ledger), e.g.
+      // the governed parameters custody checks its callers against.
+      const readPublic = (map: string, key: string): string | undefined =>
+        map.startsWith('public:') ? store.read(map, key) : undefined;
+      return { result: handler.run({ caller, kv, readPublic }, args ?? {}) };
     },
   );
 

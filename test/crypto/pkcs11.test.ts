@@ -216,6 +216,33 @@ describe('PKCS#11 key store on SoftHSM2', () => {
     }
   });
 
+  it('signs with many sessions in flight at once without crashing the process (the module locks with the OS: CKF_OS_LOCKING_OK)', async () => {
+    const busy = await openPkcs11KeyStore({
+      library: hsm.library,
+      tokenLabel: 'coffer-other',
+      pin: userPin,
+      sessions: 8,
+    });
+    try {
+      const key = await busy.generate({ curve: 'secp256k1', label: 'busy' });
+      const signer = await busy.signer(key.keyId);
+      const digests = Array.from({ length: 128 }, (_, i) => sha256(`busy ${i}`));
+      const signatures = await Promise.all(digests.map((digest) => signer(digest)));
+      expect(
+        signatures.every((signature, i) =>
+          verifyDigestSignature(
+            'secp256k1',
+            key.publicKey,
+            digests[i] ?? new Uint8Array(),
+            signature,
+          ),
+        ),
+      ).toBe(true);
+    } finally {
+      await busy.close();
+    }
+  });
+
   it('names the configuration mistake: token label, PIN, module path', async () => {
     expect(
       await codeOf(openPkcs11KeyStore({ library: hsm.library, tokenLabel: 'nope', pin: userPin })),
