@@ -117,7 +117,7 @@ type OrderingView = {
  * not have ordered anything new while the node was away.
  */
 async function retentionPassed(nodeId: string): Promise<void> {
-  const deadline = Date.now() + 60_000;
+  const deadline = Date.now() + 120_000;
   let last = '';
   for (;;) {
     await sleep(retentionWindowMs);
