@@ -745,6 +745,10 @@ async function startLocked(options: EngineOptions): Promise<Engine> {
           );
           for (const envelope of envelopes) {
             const txId = transactionId(envelope.request);
+            // Executed already (the batch reached the mirror while ordering still waited for
+            // it): its outcome stands; an unconfirmed append must not turn it into Unknown.
+            const known = statuses.get(txId)?.status;
+            if (known === 'Committed' || known === 'Invalid') continue;
             pendingIds.delete(txId);
             preVerified.delete(txId);
             statuses.delete(txId);
@@ -953,8 +957,13 @@ async function startLocked(options: EngineOptions): Promise<Engine> {
   const statusNow = (txId: string): TxStatus | undefined =>
     statuses.get(txId) ?? (pendingIds.has(txId) ? { status: 'Pending' } : undefined);
 
-  const status = async (txId: string): Promise<TxStatus> =>
-    statusNow(txId) ?? (await statusFromLedger(txId));
+  /** What this node remembers; an Unknown it remembers yields to what the ledger holds since. */
+  const status = async (txId: string): Promise<TxStatus> => {
+    const remembered = statusNow(txId);
+    if (remembered !== undefined && remembered.status !== 'Unknown') return remembered;
+    const fromLedger = await statusFromLedger(txId);
+    return fromLedger.status === 'Unknown' && remembered !== undefined ? remembered : fromLedger;
+  };
 
   const waitFor = async (txId: string, timeoutMs: number): Promise<TxStatus> => {
     const current = await status(txId);

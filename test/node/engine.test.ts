@@ -14,6 +14,8 @@ import type { Consortium } from '../../src/ledger/execute.js';
 import { parseReceipt, verifyReceipt } from '../../src/ledger/receipt.js';
 import { transactionId } from '../../src/ledger/tx.js';
 import { startEngine, type Engine, type EngineOptions } from '../../src/node/engine.js';
+import { cofferError } from '../../src/errors/index.js';
+import { openEmbeddedLog } from '../../src/ordering/index.js';
 import { org1Material } from '../support/org1.js';
 
 let work: string;
@@ -257,6 +259,36 @@ describe('node engine backpressure', () => {
       const [, , , last] = envelopes;
       if (last === undefined) throw new Error('fixture');
       expect((await engine.submit(last)).ok).toBe(true);
+    } finally {
+      await engine.stop();
+    }
+  });
+});
+
+describe('node engine: an append ordering could not confirm', () => {
+  it('a transaction that executed anyway stays Committed: the late ORDERING_E_OUTCOME_UNKNOWN does not turn it into Unknown', async () => {
+    const engine = await start(path.join(work, 'outcome-unknown'), {
+      // The log takes the batch (it executes), then says it could not confirm the outcome, as
+      // the etcd log does when its mirror lags past the append timeout.
+      openLog: async (dir) => {
+        const log = await openEmbeddedLog(dir);
+        return {
+          ...log,
+          append: async (batch: Uint8Array) => {
+            await log.append(batch);
+            await new Promise((resolve) => setTimeout(resolve, 200));
+            throw cofferError('ORDERING_E_OUTCOME_UNKNOWN', 'the put may have been applied');
+          },
+        };
+      },
+    });
+    try {
+      const envelope = await putEnvelope('public:kv.t', 'late', 'v');
+      const submitted = await engine.submit(envelope);
+      if (!submitted.ok) throw submitted.error;
+      const txId = transactionId(envelope.request);
+      await new Promise((resolve) => setTimeout(resolve, 600));
+      expect(await engine.status(txId)).toMatchObject({ status: 'Committed' });
     } finally {
       await engine.stop();
     }
