@@ -70,7 +70,7 @@ export type Client = {
   readonly close: () => void;
 };
 
-type Http = {
+export type Http = {
   readonly status: number;
   readonly body: unknown;
   readonly retryAfterMs: number | undefined;
@@ -90,11 +90,20 @@ function toError(http: Http): CofferError {
   });
 }
 
-export function createClient(options: ClientOptions): Client {
+/** The HTTPS side of a client: mutual TLS to one node, JSON in and out, errors by code. */
+export type NodeHttp = {
+  readonly call: (method: 'GET' | 'POST', path: string, body?: unknown) => Promise<Http>;
+  /** The body of a 2xx answer; otherwise the answer's error as a CofferError. */
+  readonly expectOk: (http: Http) => unknown;
+  readonly close: () => void;
+};
+
+/** Shared by the client and the custody client (src/client/custody.ts). */
+export function createNodeHttp(options: ClientOptions, socketsMax: number): NodeHttp {
   const base = new URL(options.url);
   const agent = new Agent({
     keepAlive: true,
-    maxSockets: clientSocketsMax,
+    maxSockets: socketsMax,
     ca: typeof options.ca === 'string' ? options.ca : [...options.ca],
     cert: options.tlsCert,
     key: options.tlsKey,
@@ -154,6 +163,18 @@ export function createClient(options: ClientOptions): Client {
     throw toError(http);
   };
 
+  return {
+    call,
+    expectOk,
+    close: () => {
+      agent.destroy();
+    },
+  };
+}
+
+export function createClient(options: ClientOptions): Client {
+  const { call, expectOk, close } = createNodeHttp(options, clientSocketsMax);
+
   const sign = async (app: string, action: string, args: Readonly<Record<string, unknown>>) => {
     const signed = await signEnvelope({
       app,
@@ -205,8 +226,6 @@ export function createClient(options: ClientOptions): Client {
     position: async () =>
       expectOk(await call('GET', '/v1/ledger/position')) as Record<string, unknown>,
     nodeStatus: async () => expectOk(await call('GET', '/v1/status')) as Record<string, unknown>,
-    close: () => {
-      agent.destroy();
-    },
+    close,
   };
 }

@@ -1,10 +1,8 @@
 // Custody helpers of the SDK (issue 7): each write signs the custody action with the client's
 // own identity and sends the envelope to its `/v1/custody/...` route (a node never holds a
 // service's key); reads call the GET routes, which answer as the TLS client identity.
-import { Agent, request as httpsRequest } from 'node:https';
-import { cofferError, errorRegistry, type CofferError, type ErrorCode } from '../errors/index.js';
 import { envelopeToJson } from '../ledger/tx.js';
-import { clientTimeoutMsDefault, type ClientOptions, type TxResult } from './client.js';
+import { createNodeHttp, type ClientOptions, type TxResult } from './client.js';
 import { signEnvelope } from './envelope.js';
 
 /** Requests in flight per custody client. */
@@ -93,21 +91,6 @@ export type CustodyClient = {
   readonly close: () => void;
 };
 
-type Http = { readonly status: number; readonly body: unknown };
-
-function toError(http: Http): CofferError {
-  const body = http.body as { error?: { code?: string; message?: string } } | undefined;
-  const code = body?.error?.code;
-  if (code !== undefined && Object.hasOwn(errorRegistry, code)) {
-    return cofferError(code as ErrorCode, body?.error?.message ?? code, {
-      httpStatus: http.status,
-    });
-  }
-  return cofferError('NODE_E_BAD_REQUEST', `HTTP ${http.status}: ${JSON.stringify(http.body)}`, {
-    httpStatus: http.status,
-  });
-}
-
 function queryString(values: Readonly<Record<string, string | undefined>>): string {
   const params = new URLSearchParams();
   for (const [key, value] of Object.entries(values))
@@ -118,63 +101,7 @@ function queryString(values: Readonly<Record<string, string | undefined>>): stri
 
 /** A custody client over the same options as `createClient`. */
 export function createCustodyClient(options: ClientOptions): CustodyClient {
-  const base = new URL(options.url);
-  const agent = new Agent({
-    keepAlive: true,
-    maxSockets: custodySocketsMax,
-    ca: typeof options.ca === 'string' ? options.ca : [...options.ca],
-    cert: options.tlsCert,
-    key: options.tlsKey,
-    ...(options.servername === undefined ? {} : { servername: options.servername }),
-  });
-  const timeout = options.timeoutMs ?? clientTimeoutMsDefault;
-
-  const call = (method: 'GET' | 'POST', path: string, body?: unknown): Promise<Http> =>
-    new Promise((resolve, reject) => {
-      const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
-      const req = httpsRequest(
-        {
-          protocol: base.protocol,
-          hostname: base.hostname,
-          port: base.port,
-          path,
-          method,
-          agent,
-          timeout,
-          headers:
-            payload === undefined
-              ? {}
-              : { 'content-type': 'application/json', 'content-length': payload.length },
-        },
-        (res) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (chunk: Buffer) => chunks.push(chunk));
-          res.on('end', () => {
-            const text = Buffer.concat(chunks).toString('utf8');
-            let parsed: unknown;
-            try {
-              parsed = text.length === 0 ? undefined : JSON.parse(text);
-            } catch {
-              parsed = text;
-            }
-            resolve({ status: res.statusCode ?? 0, body: parsed });
-          });
-          res.on('error', reject);
-        },
-      );
-      req.on('timeout', () =>
-        req.destroy(
-          cofferError('NODE_E_UNAVAILABLE', `no answer from ${options.url} within ${timeout} ms`),
-        ),
-      );
-      req.on('error', reject);
-      req.end(payload);
-    });
-
-  const expectOk = (http: Http): unknown => {
-    if (http.status >= 200 && http.status < 300) return http.body;
-    throw toError(http);
-  };
+  const { call, expectOk, close } = createNodeHttp(options, custodySocketsMax);
 
   const write = async (
     route: string,
@@ -270,8 +197,6 @@ export function createCustodyClient(options: ClientOptions): CustodyClient {
     deposits: (walletId, state) => read(`${root}/deposits${queryString({ walletId, state })}`),
     // Deposit ids hold slashes (<chain>/<chainTxId>/<n>): the path keeps them.
     history: (kind, id) => read(`${root}/history/${kind}/${id.split('/').map(at).join('/')}`),
-    close: () => {
-      agent.destroy();
-    },
+    close,
   };
 }
