@@ -18,4 +18,4 @@ fi
 npm run build
 npm run typecheck
 npm run lint
-npx vitest run
+COFFER_TEST_BUILT=1 npx vitest run

@@ -5,6 +5,8 @@
 // seen and it must catch up from a peer. Afterwards every acknowledged (Committed) transaction
 // is committed on every node, all nodes hold the same ledger (same size and Merkle root, so the
 // same root at every signature entry: the leaves are the same), and receipts from any node verify.
+import { readdir, readFile } from 'node:fs/promises';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Client } from '../../src/client/index.js';
 import { parseReceipt, verifyReceipt } from '../../src/ledger/receipt.js';
@@ -106,9 +108,56 @@ async function etcdBack(name: string, oldPid: number | undefined): Promise<void>
 type OrderingView = {
   ordering?: {
     retention?: { position: number };
-    nodes?: { nodeId: string; position: number }[];
+    nodes?: { nodeId: string; position: number; active?: boolean }[];
   };
 };
+
+/** What the live nodes say and the warnings they logged: printed when the test gives up. */
+async function postMortem(load: Load): Promise<string> {
+  const lines = [
+    `acknowledged ${load.acknowledged.length}, refused ${JSON.stringify([...load.refused])}`,
+  ];
+  for (const org of [1, 3]) {
+    try {
+      const status = (await withClient(network, org, (client) => client.nodeStatus())) as {
+        health?: unknown;
+        position?: unknown;
+        ordering?: { mirror?: unknown; retention?: unknown; nodes?: unknown; errors?: unknown };
+      };
+      lines.push(
+        `org${org}: ${JSON.stringify({
+          health: status.health,
+          position: status.position,
+          mirror: status.ordering?.mirror,
+          retention: status.ordering?.retention,
+          nodes: status.ordering?.nodes,
+          errors: status.ordering?.errors,
+        })}`,
+      );
+    } catch (error) {
+      lines.push(`org${org}: ${String(error)}`);
+    }
+  }
+  const tail = async (file: string, keep: (line: string) => boolean): Promise<string> => {
+    const text = await readFile(file, 'utf8').catch((error: unknown) => String(error));
+    const kept = text.split('\n').filter((line) => line !== '' && keep(line));
+    return kept
+      .slice(-8)
+      .map((line) => line.slice(0, 400))
+      .join('\n  ');
+  };
+  for (const name of await readdir(path.join(network.dir, 'logs'))) {
+    const warning = (line: string): boolean =>
+      name === 'supervisor.log' || /"level":(40|50|60)/.test(line);
+    lines.push(`${name}: ${await tail(path.join(network.dir, 'logs', name), warning)}`);
+  }
+  for (const name of await readdir(path.join(network.dir, 'etcd'))) {
+    if (!name.endsWith('.log')) continue;
+    const warning = (line: string): boolean => /"level":"(warn|error|fatal|panic)"/.test(line);
+    lines.push(`${name}: ${await tail(path.join(network.dir, 'etcd', name), warning)}`);
+  }
+  return lines.join('\n');
+}
 
 /**
  * Waits until etcd's retention has deleted batches `nodeId` never mirrored (the retention
@@ -116,7 +165,7 @@ type OrderingView = {
  * cannot resume from etcd. Time alone does not guarantee it: on a slow machine the others may
  * not have ordered anything new while the node was away.
  */
-async function retentionPassed(nodeId: string): Promise<void> {
+async function retentionPassed(nodeId: string, load: Load): Promise<void> {
   const deadline = Date.now() + 120_000;
   let last = '';
   for (;;) {
@@ -132,7 +181,9 @@ async function retentionPassed(nodeId: string): Promise<void> {
     } catch (error) {
       last = String(error);
     }
-    if (Date.now() > deadline) throw new Error(`retention did not pass ${nodeId}: ${last}`);
+    if (Date.now() > deadline) {
+      throw new Error(`retention did not pass ${nodeId}: ${last}\n${await postMortem(load)}`);
+    }
   }
 }
 
@@ -171,7 +222,7 @@ describe('fault tolerance under load (3 etcd members, 3 nodes)', () => {
       const awayConfig = network.file.nodes[1]?.config;
       if (away === undefined || awayConfig === undefined) throw new Error('no org2 node');
       await killHard(away.pid);
-      await retentionPassed('org2-peer0');
+      await retentionPassed('org2-peer0', load);
       const back = await startNodeProcess(network, awayConfig, 'info');
       const deadline = Date.now() + 60_000;
       while (!back.output().includes('catch-up: installed') && Date.now() < deadline) {
