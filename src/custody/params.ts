@@ -1,8 +1,9 @@
 // Custody parameters: the `custody` key of the consortium configuration (`public:gov.config`),
-// set by `set_custody` proposals. Governance only checks that it is a small JSON object, so the
-// custody app checks it here, every time it reads it: a value it cannot use stops every
-// custody action with CUSTODY_E_PARAMS_INVALID (fail closed) instead of falling back to
-// defaults. Without a governed configuration (a ledger without genesis) the defaults apply.
+// set by `set_custody` proposals. Governance refuses a proposal these checks refuse (it calls
+// checkCustodyParams), and the custody app checks again every time it reads the value: one it
+// cannot use (a ledger written by an older version) stops every custody action with
+// CUSTODY_E_PARAMS_INVALID (fail closed) instead of falling back to defaults. Without a
+// governed configuration (a ledger without genesis) the defaults apply.
 import { cofferError } from '../errors/index.js';
 import {
   approverMspsMax,

@@ -2,6 +2,7 @@
 // checked and how it becomes the set of MSPs every node checks identities against. Pure: no
 // clock, files or network; the node reads the store and feeds the result to execution.
 import { requestBytesMax as ledgerRequestBytesMax } from '../ledger/tx.js';
+import { checkCustodyParams } from '../custody/index.js';
 import { cofferError, isCofferError } from '../errors/index.js';
 import { canonicalString } from '../ledger/canonical.js';
 import {
@@ -246,11 +247,22 @@ export function checkSettings(
   };
 }
 
+/**
+ * Custody parameters: bounded in size here, and checked by the custody app's own rules
+ * (custody/params.ts), so that a set_custody proposal custody could not use is refused when it
+ * is proposed (and again when it would apply), not discovered by every custody action after.
+ */
 export function checkCustody(value: unknown, field: string, bad: BadField): Json {
   const json = objectAt(value, field, bad);
   const bytes = canonicalJsonBytes(json);
   if (bytes > custodyBytesMax)
     bad(field, `is ${bytes} bytes; at most custodyBytesMax (${custodyBytesMax})`);
+  try {
+    checkCustodyParams(json);
+  } catch (error) {
+    if (!isCofferError(error, 'CUSTODY_E_PARAMS_INVALID')) throw error;
+    bad(field, error.message);
+  }
   return json;
 }
 

@@ -219,9 +219,37 @@ describe('custody with real identities and governance', () => {
     ]);
   });
 
-  it('parameters governance accepted but custody cannot use stop every custody action until fixed', () => {
+  it('a set_custody proposal custody could not use is refused when proposed, naming the field', () => {
     const driver = governed();
-    setCustody(driver, { policyQuorum: 0 });
+    const before = driver.snapshot();
+    for (const custody of [
+      { policyQuorum: 0 },
+      { approvalRule: 'anyone' },
+      { chains: { coffer: { confirmations: -1 } } },
+      { unknownField: true },
+    ]) {
+      const proposed = driver.run(
+        person('admin1'),
+        'propose',
+        { actions: [{ name: 'set_custody', args: { custody } }] },
+        { app: 'gov' },
+      );
+      expect(!proposed.ok && proposed.code, JSON.stringify(custody)).toBe('GOV_E_ACTION_INVALID');
+      expect(!proposed.ok && proposed.message).toContain('args.actions[0].args.custody');
+    }
+    expect(driver.snapshot()).toBe(before);
+    const params = field<Record<string, unknown>>(
+      must(driver.query(undefined, 'params')),
+      'params',
+    );
+    expect(params['policyQuorum']).toBe(2);
+  });
+
+  it('parameters custody cannot use (written around governance) stop every custody action until fixed', () => {
+    const driver = governed();
+    // Governance refuses such a proposal; the custody app still fails closed on whatever the
+    // store holds (a ledger written by an older version, say).
+    driver.setParams({ policyQuorum: 0 });
     const keys = walletKeys('P-256', 'bad-params');
     const refused = driver.run(person('user1'), 'create_wallet', {
       chain: 'coffer',
