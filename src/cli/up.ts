@@ -11,7 +11,12 @@ import { loadMspFolder } from '../msp/index.js';
 import type { Command, CommandIo } from './main.js';
 import { verifyPoolLimits } from '../crypto/index.js';
 import { buildGenesis } from './genesis.js';
-import { nodeConfigDefaults, verifyThreadsDefault, type NodeConfig } from '../node/index.js';
+import {
+  nodeConfigDefaults,
+  readWebhooksFile,
+  verifyThreadsDefault,
+  type NodeConfig,
+} from '../node/index.js';
 import { cliLogger, runInForeground } from './node.js';
 import type { ClientProfile } from './profile.js';
 
@@ -22,14 +27,16 @@ export const upOrgsMax = 16;
 export const defaultPort = 7443;
 
 const upUsage = `Usage: coffer up [--dir DIR] [--orgs N] [--host H] [--port P] [--check] [--json]
-                 [--verify-threads T]
+                 [--verify-threads T] [--webhooks FILE]
 
 Creates (once) a local consortium in DIR (default ./.coffer): N organisations (default
 ${defaultOrgCount}) with Fabric-layout crypto material; checks every MSP and identity; then runs
 Org1's node on 127.0.0.1:P (default ${defaultPort}; 0 picks a free port) in the foreground.
   --check   only create and check the consortium, then exit (0 when all is well)
   --json    print machine-readable lines (the check report; the running node's profile)
-  --verify-threads T  worker threads verifying signatures (default one per core; 0: none)`;
+  --verify-threads T  worker threads verifying signatures (default one per core; 0: none)
+  --webhooks FILE     custody webhook endpoints: a JSON list of {url, secretFile, events?,
+                      caFile?} as in a node config's "webhooks" (paths relative to FILE)`;
 
 /**
  * Cryptogen config of a demo consortium: N organisations, one peer and one user each; `sans`
@@ -114,6 +121,7 @@ export const upCommand: Command = async (args, io) => {
         port: { type: 'string', default: String(defaultPort) },
         'log-level': { type: 'string', default: 'info' },
         'verify-threads': { type: 'string' },
+        webhooks: { type: 'string' },
         help: { type: 'boolean', default: false },
       },
     });
@@ -240,6 +248,9 @@ export const upCommand: Command = async (args, io) => {
       values['verify-threads'] === undefined
         ? verifyThreadsDefault()
         : Number(values['verify-threads']),
+    ...(values.webhooks === undefined
+      ? {}
+      : { webhooks: await readWebhooksFile(path.resolve(values.webhooks)) }),
   };
   if (
     !Number.isSafeInteger(config.verifyThreads) ||

@@ -116,6 +116,16 @@ function webhooksConfig(
   return { webhooks };
 }
 
+/**
+ * A file holding just the `webhooks` list of a node config (`coffer up --webhooks FILE`):
+ * checked like the node config's, paths relative to the file.
+ */
+export async function readWebhooksFile(file: string): Promise<WebhookConfig[]> {
+  const raw = await readJsonFile(file, 'webhooks file');
+  const base = path.dirname(path.resolve(file));
+  return webhooksConfig(raw, (p) => path.resolve(base, String(p))).webhooks ?? [];
+}
+
 export type OrderingConfig =
   | { readonly kind: 'embedded' }
   | {

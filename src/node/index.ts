@@ -38,7 +38,12 @@ import type { SignedRoot } from '../ledger/receipt.js';
 import { startEngine, type Engine, type GovernedOptions } from './engine.js';
 
 export type { NodeConfig, OrderingConfig } from './config.js';
-export { nodeConfigDefaults, readNodeConfig, verifyThreadsDefault } from './config.js';
+export {
+  nodeConfigDefaults,
+  readNodeConfig,
+  readWebhooksFile,
+  verifyThreadsDefault,
+} from './config.js';
 export { processAlive } from './lock.js';
 export type { Engine, Position, SubmitOutcome, TxStatus } from './engine.js';
 export type { ApiServer } from './api.js';

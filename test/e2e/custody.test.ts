@@ -5,10 +5,12 @@
 // a deposit; a withdrawal under the limit runs to `confirmed` and the destination's token
 // balance rises; one over the limit waits for an admin; a tampered digest is refused by the
 // signer and no funds move without the platform's signature; the same flow again with the
-// platform key on a SoftHSM2 token (PKCS#11).
+// platform key on a SoftHSM2 token (PKCS#11). The node is started with `--webhooks`: a
+// receiver on 127.0.0.1 gets the deposit and withdrawal state changes, HMAC-signed.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, X509Certificate } from 'node:crypto';
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
@@ -30,6 +32,11 @@ import {
 } from '../../src/crypto/index.js';
 import { generateScalarKey, signDigestWithScalar, toHex } from '../../src/crypto/keys.js';
 import { buildCofferTransfer, createCofferChain } from '../../src/custody/chains/coffer.js';
+import {
+  verifyWebhookSignature,
+  webhookHeaders,
+  type CustodyEvent,
+} from '../../src/custody/webhooks.js';
 import {
   createCustodyWorker,
   createSignerClient,
@@ -68,11 +75,46 @@ const offline = generateScalarKey('P-256');
 const serviceKey = generateScalarKey('P-256');
 const destination = `Org3MSP:${'cd'.repeat(32)}`;
 const errors: string[] = [];
+const hookSecret = 'e2e webhook secret, at least 32 characters long';
+/** What the webhook receiver got: events whose signature verified, and bad deliveries. */
+const hooks: { events: CustodyEvent[]; badSignatures: number; server?: Server } = {
+  events: [],
+  badSignatures: 0,
+};
 
-async function startUp(): Promise<ChildProcess> {
+/** A webhook receiver on 127.0.0.1 and the `--webhooks` file naming it; returns the file. */
+async function startReceiver(): Promise<string> {
+  const server = createServer((req, res) => {
+    let body = '';
+    req.setEncoding('utf8');
+    req.on('data', (chunk: string) => (body += chunk));
+    req.on('end', () => {
+      const header = String(req.headers[webhookHeaders.signature] ?? '');
+      if (verifyWebhookSignature(hookSecret, header, body, Math.floor(Date.now() / 1000))) {
+        hooks.events.push(JSON.parse(body) as CustodyEvent);
+      } else {
+        hooks.badSignatures += 1;
+      }
+      res.writeHead(204).end();
+    });
+  });
+  hooks.server = server;
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  if (address === null || typeof address === 'string') throw new Error('no receiver port');
+  await writeFile(path.join(dir, 'hook.secret'), `${hookSecret}\n`);
+  const file = path.join(dir, 'webhooks.json');
+  await writeFile(
+    file,
+    JSON.stringify([{ url: `http://127.0.0.1:${address.port}/hooks`, secretFile: 'hook.secret' }]),
+  );
+  return file;
+}
+
+async function startUp(webhooks: string): Promise<ChildProcess> {
   const child = spawn(
     coffer,
-    ['up', '--dir', dir, '--port', '0', '--json', '--log-level', 'warn'],
+    ['up', '--dir', dir, '--port', '0', '--json', '--log-level', 'warn', '--webhooks', webhooks],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let stderr = '';
@@ -257,7 +299,7 @@ async function newWallet(platformKey: KeyInfo): Promise<string> {
 
 beforeAll(async () => {
   dir = await mkdtemp(path.join(tmpdir(), 'coffer-e2e-custody-'));
-  node = await startUp();
+  node = await startUp(await startReceiver());
   service = await party(1, 'User1');
   admin1 = await party(1, 'Admin');
   admin2 = await party(2, 'Admin');
@@ -307,6 +349,7 @@ afterAll(async () => {
     node.kill('SIGINT');
     await exited;
   }
+  await new Promise((resolve) => hooks.server?.close(resolve));
   await rm(dir, { recursive: true, force: true });
 }, 60_000);
 
@@ -359,6 +402,20 @@ describe('custody on the ledger-native chain, end to end', () => {
       'broadcast',
       'confirmed',
     ]);
+    // The node's webhooks (started with --webhooks) delivered every step, signed, with ids.
+    const steps = (): string[] =>
+      hooks.events.filter((event) => event.object.id === id).map((event) => event.type);
+    const deadline = Date.now() + 30_000;
+    while (!steps().includes('withdrawal.confirmed') && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    expect(new Set(steps())).toEqual(
+      new Set(history.entries.map((entry) => `withdrawal.${entry.state}`)),
+    );
+    expect(hooks.events.some((event) => event.type === 'deposit.credited')).toBe(true);
+    expect(hooks.badSignatures).toBe(0);
+    const ids = hooks.events.map((event) => event.id);
+    expect(ids.every((eventId) => /^[0-9a-f]{64}$/.test(eventId))).toBe(true);
   }, 120_000);
 
   it('holds a withdrawal over the limit until an admin approves it', async () => {
