@@ -1,5 +1,5 @@
 // `coffer up` is the main-job command: on a fresh folder it creates the consortium and checks it.
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -48,5 +48,25 @@ describe('coffer up', () => {
     const run = await runCoffer(['up', '--dir', dir, '--check', '--orgs', '0']);
     expect(run.code).toBe(2);
     expect(run.stderr).toMatch(/CLI_E_USAGE/);
+  });
+
+  it('refuses a bad or missing --webhooks file before starting, naming the field', async () => {
+    const file = path.join(dir, 'bad-webhooks.json');
+    await writeFile(file, JSON.stringify([{ url: 'ftp://127.0.0.1/x', secretFile: 's' }]));
+    const bad = await runCoffer(['up', '--dir', dir, '--port', '0', '--webhooks', file]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/CLI_E_USAGE/);
+    expect(bad.stderr).toContain('webhooks[0].url');
+    const missing = await runCoffer([
+      'up',
+      '--dir',
+      dir,
+      '--port',
+      '0',
+      '--webhooks',
+      `${file}.no`,
+    ]);
+    expect(missing.code).not.toBe(0);
+    expect(missing.stderr).toMatch(/CLI_E_FILE_UNREADABLE/);
   });
 });
