@@ -10,7 +10,8 @@
 // their SHA-256 digest (signed as is, not hashed again, low-S). Each nonce is spent once per
 // account (a set of spent nonces, not a counter, so that withdrawals built in parallel can be
 // broadcast in any order). Transfers into a multisig account are logged in order for the
-// custody chain worker to report as deposits.
+// custody chain worker to report as deposits. Every multisig refusal has its own stable code,
+// TOKEN_E_MULTISIG_* (src/errors/registry.ts), which execution passes to the caller as is.
 import { createHash } from 'node:crypto';
 import {
   derSignatureToRaw,
@@ -170,6 +171,29 @@ function rawSignatureOf(hex: string): Uint8Array | undefined {
   }
 }
 
+function malformedTx(field: string, what: string): never {
+  throw cofferError(
+    'TOKEN_E_MULTISIG_TX_MALFORMED',
+    `${field} ${what}; build the bytes with multisigTransferBytes (the coffer custody worker's build step does)`,
+    { field },
+  );
+}
+
+/** A string field of the transfer inside args.tx; TOKEN_E_MULTISIG_TX_MALFORMED names it. */
+function txField(
+  fields: Readonly<Record<string, unknown>>,
+  name: string,
+  pattern: RegExp,
+  charsMax: number,
+): string {
+  const value = fields[name];
+  if (typeof value !== 'string' || value.length > charsMax || !pattern.test(value))
+    malformedTx(`args.tx.${name}`, `must be a string matching ${String(pattern)}`);
+  return value;
+}
+
+const transferFields = ['symbol', 'from', 'to', 'amount', 'nonce'];
+
 /** The transfer inside canonical bytes given as hex; refuses anything not canonical. */
 function parseMultisigTx(hex: string): MultisigTransfer {
   const bytes = Buffer.from(hex, 'hex');
@@ -177,24 +201,30 @@ function parseMultisigTx(hex: string): MultisigTransfer {
   try {
     value = JSON.parse(bytes.toString('utf8'));
   } catch {
-    return invalidArgs('tx', 'is not the canonical JSON of a multisig transfer');
+    return malformedTx('args.tx', 'is not the canonical JSON of a multisig transfer');
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value))
-    invalidArgs('tx', 'is not the canonical JSON of a multisig transfer');
+    malformedTx('args.tx', 'is not the canonical JSON of a multisig transfer');
   const fields = value as Record<string, unknown>;
   const { type, ...rest } = fields;
-  if (type !== multisigTxType) invalidArgs('tx', `must have type ${multisigTxType}`);
-  onlyFields(rest, ['symbol', 'from', 'to', 'amount', 'nonce']);
+  if (type !== multisigTxType) malformedTx('args.tx.type', `must be ${multisigTxType}`);
+  for (const key of Object.keys(rest)) {
+    if (!transferFields.includes(key))
+      malformedTx(`args.tx.${key}`, `is not a field (expected type, ${transferFields.join(', ')})`);
+  }
+  const amount = BigInt(txField(rest, 'amount', amountPattern, 39));
+  if (amount <= 0n || amount > tokenAmountMax)
+    malformedTx('args.tx.amount', `must be from 1 to ${tokenAmountMax}`);
   const transfer: MultisigTransfer = {
-    symbol: stringArg(rest, 'symbol', symbolPattern, 12),
-    from: stringArg(rest, 'from', accountPattern, 321),
-    to: stringArg(rest, 'to', accountPattern, 321),
-    amount: amountArg(rest).toString(),
-    nonce: stringArg(rest, 'nonce', noncePattern, 128),
+    symbol: txField(rest, 'symbol', symbolPattern, 12),
+    from: txField(rest, 'from', accountPattern, 321),
+    to: txField(rest, 'to', accountPattern, 321),
+    amount: amount.toString(),
+    nonce: txField(rest, 'nonce', noncePattern, 128),
   };
   // One byte string per transfer: no whitespace or key-order variants to replay.
   if (!Buffer.from(multisigTransferBytes(transfer)).equals(bytes))
-    invalidArgs('tx', 'must be the canonical bytes (RFC 8785) of the transfer');
+    malformedTx('args.tx', 'must be the canonical bytes (RFC 8785) of the transfer');
   return transfer;
 }
 
@@ -209,8 +239,9 @@ function walletKeys(text: string, walletId: string): Omit<MultisigAccount, 'regi
   const m = wallet.threshold?.m;
   if (wallet.chain !== 'coffer') {
     throw cofferError(
-      'APP_E_FORBIDDEN',
-      `custody wallet ${walletId} is on chain ${String(wallet.chain)}; only coffer wallets hold tokens`,
+      'TOKEN_E_MULTISIG_WRONG_CHAIN',
+      `custody wallet ${walletId} is on chain ${String(wallet.chain)}; only coffer wallets hold tokens: create a custody wallet on chain coffer`,
+      { walletId, chain: String(wallet.chain) },
     );
   }
   if (
@@ -291,10 +322,12 @@ export const tokenApp: App = {
         const to = stringArg(args, 'to', accountPattern, 321);
         const amount = amountArg(args);
         const from = accountOf(context.caller.mspId, context.caller.identityId);
-        if (readMultisig(context.kv, from) !== undefined) {
+        const multisig = readMultisig(context.kv, from);
+        if (multisig !== undefined) {
           throw cofferError(
-            'APP_E_FORBIDDEN',
-            `${from} is a multisig account; its funds move only by multisig_transfer`,
+            'TOKEN_E_MULTISIG_PLAIN_TRANSFER',
+            `${from} is a multisig account; move its funds with multisig_transfer (signatures by ${multisig.threshold} of its keys)`,
+            { account: from },
           );
         }
         const balance = read(context.kv, balancesMap, `${symbol}/${from}`);
@@ -336,9 +369,9 @@ export const tokenApp: App = {
         const text = context.readPublic?.(custodyWalletsMap, walletId);
         if (text === undefined) {
           throw cofferError(
-            'APP_E_INVALID_ARGS',
-            `args.walletId: no custody wallet ${walletId}; create it with custody create_wallet first`,
-            { field: 'args.walletId' },
+            'TOKEN_E_MULTISIG_WALLET_NOT_FOUND',
+            `args.walletId: no custody wallet ${walletId}; create it with custody create_wallet (chain coffer) first`,
+            { field: 'args.walletId', walletId },
           );
         }
         const multisig: MultisigAccount = {
@@ -377,8 +410,9 @@ export const tokenApp: App = {
         const multisig = readMultisig(context.kv, transfer.from);
         if (multisig === undefined) {
           throw cofferError(
-            'APP_E_FORBIDDEN',
-            `${transfer.from} is not a multisig account; register it with register_multisig`,
+            'TOKEN_E_MULTISIG_NOT_REGISTERED',
+            `${transfer.from} is not a registered multisig account; send from ms:<walletId> after register_multisig of its coffer custody wallet`,
+            { field: 'args.tx.from', account: transfer.from },
           );
         }
         const signatures = args['signatures'];
@@ -388,38 +422,57 @@ export const tokenApp: App = {
             `must be a list of at most ${multisigSignaturesMax} hex strings`,
           );
         const digest = multisigTransferDigest(Buffer.from(hex, 'hex'));
-        const signed = new Set<string>();
+        const digestHex = Buffer.from(digest).toString('hex');
+        /** Key → index of the signature it made. */
+        const signedBy = new Map<string, number>();
         signatures.forEach((item: unknown, index) => {
-          if (typeof item !== 'string' || item.length > signatureHexCharsMax)
-            invalidArgs(`signatures[${index}]`, 'must be a hex signature');
-          const raw = rawSignatureOf(item);
-          const key = multisig.keys.find(
-            (candidate) =>
-              raw !== undefined && verifyDigestSignature(multisig.curve, candidate, digest, raw),
-          );
-          if (key === undefined) {
+          const field = `args.signatures[${index}]`;
+          const raw =
+            typeof item === 'string' && item.length <= signatureHexCharsMax
+              ? rawSignatureOf(item)
+              : undefined;
+          if (raw === undefined) {
             throw cofferError(
-              'APP_E_FORBIDDEN',
-              `signatures[${index}] does not verify with any key of ${transfer.from} over ${Buffer.from(digest).toString('hex')} (ECDSA ${multisig.curve}, low-S, r||s or DER, the digest not hashed again)`,
-              { field: `args.signatures[${index}]` },
+              'TOKEN_E_MULTISIG_SIGNATURE_MALFORMED',
+              `${field} is neither 64 bytes r||s nor one canonical DER ECDSA signature in hex; send the signature as the key store returns it`,
+              { field },
             );
           }
-          signed.add(key);
+          const key = multisig.keys.find((candidate) =>
+            verifyDigestSignature(multisig.curve, candidate, digest, raw),
+          );
+          if (key === undefined) {
+            // A stranger's key and a signature over other bytes look the same here.
+            throw cofferError(
+              'TOKEN_E_MULTISIG_SIGNATURE_INVALID',
+              `${field} does not verify with any key of ${transfer.from} over ${digestHex} (ECDSA ${multisig.curve}, low-S, the digest not hashed again); sign exactly this digest with a key of the account`,
+              { field, digest: digestHex },
+            );
+          }
+          const earlier = signedBy.get(key);
+          if (earlier !== undefined) {
+            throw cofferError(
+              'TOKEN_E_MULTISIG_DUPLICATE_SIGNER',
+              `${field} is by the same key as args.signatures[${earlier}]; each key of ${transfer.from} signs once: send signatures by ${multisig.threshold} distinct keys`,
+              { field, duplicateOf: `args.signatures[${earlier}]` },
+            );
+          }
+          signedBy.set(key, index);
         });
-        if (signed.size < multisig.threshold) {
+        if (signedBy.size < multisig.threshold) {
           throw cofferError(
-            'APP_E_FORBIDDEN',
-            `${transfer.from} needs signatures by ${multisig.threshold} distinct keys; ${signed.size} signed`,
-            { signed: signed.size, threshold: multisig.threshold },
+            'TOKEN_E_MULTISIG_THRESHOLD_NOT_MET',
+            `${transfer.from} needs signatures by ${multisig.threshold} distinct keys; ${signedBy.size} signed: add ${multisig.threshold - signedBy.size} by its other keys over ${digestHex}`,
+            { signed: signedBy.size, threshold: multisig.threshold, digest: digestHex },
           );
         }
         const nonceKey = `${transfer.from}/${transfer.nonce}`;
         const spent = context.kv.get(noncesMap, nonceKey);
         if (spent !== undefined) {
           throw cofferError(
-            'APP_E_FORBIDDEN',
-            `nonce ${transfer.nonce} of ${transfer.from} was spent by transaction ${spent}; build a new transfer`,
-            { spentBy: spent },
+            'TOKEN_E_MULTISIG_NONCE_SPENT',
+            `nonce ${transfer.nonce} of ${transfer.from} was spent by transaction ${spent}; build a new transfer with an unspent nonce`,
+            { field: 'args.tx.nonce', nonce: transfer.nonce, spentBy: spent },
           );
         }
         const amount = BigInt(transfer.amount);
@@ -441,7 +494,7 @@ export const tokenApp: App = {
           to,
           amount: transfer.amount,
           nonce: transfer.nonce,
-          digest: Buffer.from(digest).toString('hex'),
+          digest: digestHex,
           fromBalance: (balance - amount).toString(),
           toBalance: received.toString(),
         };

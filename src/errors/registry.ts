@@ -367,6 +367,62 @@ export const errorRegistry = {
     summary: 'The amount would exceed the largest supply the token allows.',
     fix: 'Mint or transfer a smaller amount.',
   },
+  // --- token multisig accounts (src/contracts/token.ts, issue 7) ------------------------------
+  TOKEN_E_MULTISIG_WALLET_NOT_FOUND: {
+    className: 'TokenMultisigError',
+    summary: 'register_multisig names a custody wallet that does not exist.',
+    fix: 'Create the wallet with custody create_wallet on chain coffer first, then register its id.',
+  },
+  TOKEN_E_MULTISIG_WRONG_CHAIN: {
+    className: 'TokenMultisigError',
+    summary:
+      'register_multisig names a custody wallet on another chain than coffer; only coffer wallets hold tokens.',
+    fix: 'Register a custody wallet created on chain coffer.',
+  },
+  TOKEN_E_MULTISIG_PLAIN_TRANSFER: {
+    className: 'TokenMultisigError',
+    summary:
+      'A plain transfer was sent from a multisig account, whose funds move only by multisig_transfer.',
+    fix: 'Send a multisig_transfer with signatures by the threshold of the account keys.',
+  },
+  TOKEN_E_MULTISIG_NOT_REGISTERED: {
+    className: 'TokenMultisigError',
+    summary: 'The transfer is from an account that is not a registered multisig account.',
+    fix: 'Send from ms:<walletId> once register_multisig has registered that coffer custody wallet.',
+  },
+  TOKEN_E_MULTISIG_TX_MALFORMED: {
+    className: 'TokenMultisigError',
+    summary:
+      'args.tx is not the canonical bytes (RFC 8785 JSON) of a multisig transfer; the field is named.',
+    fix: 'Build the bytes with multisigTransferBytes (the coffer custody worker builds them) and sign their SHA-256.',
+  },
+  TOKEN_E_MULTISIG_SIGNATURE_MALFORMED: {
+    className: 'TokenMultisigError',
+    summary: 'A signature is neither 64 bytes r||s nor one canonical DER ECDSA signature, in hex.',
+    fix: 'Send each signature as the key store returns it: hex of r||s (64 bytes) or of its DER encoding.',
+  },
+  TOKEN_E_MULTISIG_SIGNATURE_INVALID: {
+    className: 'TokenMultisigError',
+    summary:
+      'A signature does not verify over the transfer digest with any key of the account (another key, other bytes, or high S).',
+    fix: 'Sign exactly the SHA-256 of args.tx (not hashed again, low-S) with a key of the multisig account.',
+  },
+  TOKEN_E_MULTISIG_DUPLICATE_SIGNER: {
+    className: 'TokenMultisigError',
+    summary: 'Two signatures of one multisig transfer are by the same key; each key counts once.',
+    fix: 'Send one signature per key, from distinct keys of the account.',
+  },
+  TOKEN_E_MULTISIG_THRESHOLD_NOT_MET: {
+    className: 'TokenMultisigError',
+    summary: 'Fewer distinct keys of the account signed than its threshold m.',
+    fix: 'Collect signatures by m distinct keys of the account over the digest named in the message.',
+  },
+  TOKEN_E_MULTISIG_NONCE_SPENT: {
+    className: 'TokenMultisigError',
+    summary:
+      'The nonce of the multisig transfer was already spent by an earlier transaction (replay).',
+    fix: 'Build and sign a new transfer with an unspent nonce; the multisig_nonce query names the spending transaction.',
+  },
 
   // --- sandboxed apps and oracles (decision 0014) ----------------------------------------------
   APP_E_BUNDLE_INVALID: {
@@ -723,6 +779,19 @@ export const errorRegistry = {
     summary:
       "The signed envelope sent to a custody route is not that route's custody action, or names another object than the path.",
     fix: 'Sign the custody action the route names (see /v1/openapi.json), with the id of the path, or send other actions to POST /v1/tx.',
+  },
+  // --- custody chain workers (src/custody/worker-state.ts) -----------------------------------
+  CUSTODY_E_WORKER_STATE_CORRUPT: {
+    className: 'CustodyWorkerError',
+    summary:
+      "The custody worker's deposit-cursor file in its state folder is not a cursor of this chain (not JSON, torn, another version or chain); the worker does not start.",
+    fix: 'Delete the file the message names to rescan the chain deposits from the start (reports are idempotent), or restore it from a backup.',
+  },
+  CUSTODY_E_WORKER_STATE_IO: {
+    className: 'CustodyWorkerError',
+    summary:
+      'The custody worker cannot read or write its state folder (permissions, a full disk, an I/O error).',
+    fix: 'Check the --state-dir folder named in the message: it must be creatable and writable by the worker, on a disk with free space.',
   },
   // --- node ----------------------------------------------------------------------------------
   NODE_E_BACKPRESSURE: {
@@ -1286,6 +1355,12 @@ export const errorRegistry = {
     summary:
       'The requested key, or its public key on the HSM, is not the wallet platform key the ledger recorded.',
     fix: 'Send the keyId the withdrawal record names; if the HSM key differs from the recorded public key, stop and investigate.',
+  },
+  SIGNER_E_WITHDRAWAL_EXPIRED: {
+    className: 'SignerApprovalError',
+    summary:
+      'The withdrawal record in the receipt has an expiresAt that is past on the signer clock; an expired withdrawal is never signed.',
+    fix: 'Expire the withdrawal on the ledger and request a new one; if it should not have expired, check the signer clock against the nodes.',
   },
   SIGNER_E_AUDIT_FAILED: {
     className: 'SignerError',

@@ -477,7 +477,7 @@ describe('custody on the ledger-native chain, end to end', () => {
       { tx: built.unsignedTx, signatures: [signature, signature] },
       { wait: 'commit' },
     );
-    expect(alone).toMatchObject({ status: 'Invalid', code: 'APP_E_FORBIDDEN' });
+    expect(alone).toMatchObject({ status: 'Invalid', code: 'TOKEN_E_MULTISIG_DUPLICATE_SIGNER' });
     expect(await tokenBalance(destination)).toBe('900');
     expect(await tokenBalance(multisigAccountOf(walletId))).toBe('1100');
     // The untampered request is signed: the receipt was good, only the digest was wrong.

@@ -82,13 +82,13 @@ describe('coffer chain worker', () => {
         submit: () => ({
           txId: 'ff'.repeat(32),
           status: 'Invalid',
-          code: 'APP_E_FORBIDDEN',
+          code: 'TOKEN_E_MULTISIG_THRESHOLD_NOT_MET',
           message: 'needs 2',
         }),
       }).port,
     );
     expect(await refused.broadcast(built, wallet, ['01'])).toEqual({
-      failed: 'APP_E_FORBIDDEN: needs 2',
+      failed: 'TOKEN_E_MULTISIG_THRESHOLD_NOT_MET: needs 2',
     });
   });
 
