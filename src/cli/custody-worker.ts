@@ -1,12 +1,14 @@
-// `coffer custody worker --chain coffer --profile P --signer-url U ...`: runs a custody chain
-// worker (src/custody/worker.ts) until SIGINT/SIGTERM. It signs on the ledger as the profile's
-// identity (which set_custody must name in chains.<chain>.workers) and calls the signer over
-// mutual TLS with the same identity's certificate (which the signer must authorise).
+// `coffer custody worker --chain coffer --profile P --signer-url U --state-dir D ...`: runs a
+// custody chain worker (src/custody/worker.ts) until SIGINT/SIGTERM. It signs on the ledger as
+// the profile's identity (which set_custody must name in chains.<chain>.workers) and calls the
+// signer over mutual TLS with the same identity's certificate (which the signer must authorise).
+// Its deposit-scan cursor survives restarts in D (src/custody/worker-state.ts).
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { createClient, identityFromMspFolder, type ClientOptions } from '../client/index.js';
 import { createCustodyClient } from '../client/custody.js';
 import { createCofferChain } from '../custody/chains/coffer.js';
+import { openWorkerState, workerStateFile } from '../custody/worker-state.js';
 import { createCustodyWorker, createSignerClient, workerPollMsDefault } from '../custody/worker.js';
 import { cofferError } from '../errors/index.js';
 import { untilSignalled } from './foreground.js';
@@ -14,15 +16,21 @@ import type { Command } from './main.js';
 import { defaultProfile, type ClientProfile } from './profile.js';
 
 const usage = `Usage:
-  coffer custody worker --chain coffer --signer-url URL --signer-ca FILE [--signer-servername NAME]
-                        [--profile FILE] [--poll-ms MS] [--json]
+  coffer custody worker --chain coffer --signer-url URL --signer-ca FILE --state-dir DIR
+                        [--signer-servername NAME] [--profile FILE] [--poll-ms MS] [--json]
 
 Runs the custody worker of one chain: reports deposits to custody addresses, builds approved
 withdrawals, has the signer add the platform signature once the service has signed (with the
 ledger receipt of that step), broadcasts and confirms. Chains: coffer (the ledger's own token
 app; ethereum and bitcoin come next). The profile's identity (default ${defaultProfile}) must be
 a worker of the chain in the custody parameters (a set_custody proposal), and an authorised
-caller of the signer.`;
+caller of the signer.
+
+--state-dir DIR keeps the deposit-scan cursor in DIR/deposit-cursor-<chain>.json (the folder is
+created if missing), saved once the ledger has committed the reports of the deposits before it,
+so a restart scans on from there. Without the file the worker scans from the start. A file that
+is not a cursor of the chain stops the worker with CUSTODY_E_WORKER_STATE_CORRUPT: delete it to
+rescan from the start (reports are idempotent).`;
 
 /** Shortest and longest poll interval, in milliseconds. */
 const pollMsMin = 10;
@@ -52,6 +60,7 @@ export const workerCommand: Command = async (args, io) => {
         'signer-url': { type: 'string' },
         'signer-ca': { type: 'string' },
         'signer-servername': { type: 'string' },
+        'state-dir': { type: 'string' },
         'poll-ms': { type: 'string', default: String(workerPollMsDefault) },
         json: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
@@ -75,9 +84,14 @@ export const workerCommand: Command = async (args, io) => {
   const signerCa = values['signer-ca'];
   if (signerUrl === undefined) throw usageError('--signer-url is required');
   if (signerCa === undefined) throw usageError('--signer-ca is required (the signer TLS CA)');
+  const stateDir = values['state-dir'];
+  if (stateDir === undefined || stateDir === '')
+    throw usageError('--state-dir is required (where the deposit-scan cursor survives restarts)');
   const pollMs = Number(values['poll-ms']);
   if (!Number.isInteger(pollMs) || pollMs < pollMsMin || pollMs > pollMsMax)
     throw usageError(`--poll-ms: give a whole number from ${pollMsMin} to ${pollMsMax}`);
+  // First: a corrupt state file stops the worker before it connects anywhere.
+  const cursorStore = await openWorkerState(stateDir, 'coffer');
 
   let profile: ClientProfile;
   try {
@@ -116,6 +130,7 @@ export const workerCommand: Command = async (args, io) => {
         custody,
         signer,
         chain: createCofferChain(ledger),
+        cursorStore,
         pollMs,
         onEvent: (event) => {
           const line =
@@ -131,10 +146,20 @@ export const workerCommand: Command = async (args, io) => {
       return Promise.resolve(worker);
     },
     () => {
+      const from =
+        cursorStore.saved === null
+          ? 'deposits from the start'
+          : `deposits from cursor ${cursorStore.saved}`;
       io.stdout(
         json
-          ? JSON.stringify({ event: 'started', chain: 'coffer', node: profile.url })
-          : `custody worker for coffer on ${profile.url} (signer ${signerUrl}); Ctrl-C stops it`,
+          ? JSON.stringify({
+              event: 'started',
+              chain: 'coffer',
+              node: profile.url,
+              stateFile: workerStateFile(stateDir, 'coffer'),
+              cursor: cursorStore.saved,
+            })
+          : `custody worker for coffer on ${profile.url} (signer ${signerUrl}; ${from}, kept in ${workerStateFile(stateDir, 'coffer')}); Ctrl-C stops it`,
       );
     },
   );

@@ -7,8 +7,11 @@
 //   - broadcasts platform-signed withdrawals with the two recorded signatures (`broadcast`);
 //   - follows broadcast ones to the chain's depth (`confirm`, or `fail`).
 // Every decision is the custody app's; the worker only moves data between the ledger, the
-// signer and the chain, so a crashed worker restarts from the ledger's state. `signBuilt` is the
-// service's half: it signs built withdrawals of its wallets with the service key.
+// signer and the chain, so a crashed worker restarts from the ledger's state. The one thing the
+// ledger does not hold is how far the chain was scanned for deposits: a CursorStore keeps that
+// (worker-state.ts, a file per chain), saved only behind deposits the ledger acknowledged.
+// `signBuilt` is the service's half: it signs built withdrawals of its wallets with the service
+// key.
 import { request as httpsRequest } from 'node:https';
 import { cofferError } from '../errors/index.js';
 import type { ChainWorker, LedgerPort, LedgerTxResult } from './chains/types.js';
@@ -137,12 +140,26 @@ export type CustodyReads = {
   ) => Promise<Record<string, unknown>>;
 };
 
+/**
+ * The deposit-scan cursor kept between runs (worker-state.ts keeps it in a file per chain). The
+ * worker saves a cursor only once the ledger has committed the reports of every deposit before
+ * it: a restart may report a deposit again (idempotent), never skip one.
+ */
+export type CursorStore = {
+  /** The cursor the last run saved; null to scan from the start. */
+  readonly saved: string | null;
+  /** Durably records `cursor` (resolves once it would survive a crash). */
+  readonly save: (cursor: string) => Promise<void>;
+};
+
 export type WorkerOptions = {
   /** Submits (signed as the worker identity), token queries, statuses and receipts. */
   readonly ledger: LedgerPort;
   readonly custody: CustodyReads;
   readonly signer: SignerPort;
   readonly chain: ChainWorker;
+  /** Where the deposit cursor survives a restart; without it a new worker scans from the start. */
+  readonly cursorStore?: CursorStore;
   readonly pollMs?: number;
   readonly onEvent?: (event: WorkerEvent) => void;
 };
@@ -202,7 +219,9 @@ export function createCustodyWorker(options: WorkerOptions): CustodyWorker {
   const { ledger, signer, chain, custody } = options;
   const emit = options.onEvent ?? (() => undefined);
   const wallets = new Map<string, WalletRecord>();
-  let cursor: string | null = null;
+  const store = options.cursorStore;
+  let cursor: string | null = store?.saved ?? null;
+  let savedCursor = cursor;
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<unknown> | undefined;
   let stopped = false;
@@ -229,6 +248,17 @@ export function createCustodyWorker(options: WorkerOptions): CustodyWorker {
     );
     emit({ kind: 'step', action, id, state: action });
     return result;
+  };
+
+  /**
+   * Moves the scan past deposits the ledger acknowledged (or that need no report) and saves the
+   * position. A failed save leaves the file behind the cursor, which only costs re-reports.
+   */
+  const advance = async (next: string): Promise<void> => {
+    cursor = next;
+    if (store === undefined || next === savedCursor) return;
+    await store.save(next);
+    savedCursor = next;
   };
 
   /** The txId of the committed service_sign step of a withdrawal, from its history. */
@@ -278,11 +308,11 @@ export function createCustodyWorker(options: WorkerOptions): CustodyWorker {
               id: deposit.chainTxId,
               error: message(error),
             });
-            cursor = deposit.next;
+            await advance(deposit.next);
             continue;
           }
           if (owner.chain !== chain.chain) {
-            cursor = deposit.next;
+            await advance(deposit.next);
             continue;
           }
           await chain.prepareWallet(owner);
@@ -310,9 +340,10 @@ export function createCustodyWorker(options: WorkerOptions): CustodyWorker {
           deposit.chainTxId,
         );
         counts.deposits += 1;
-        cursor = deposit.next;
+        // Both reports are committed: only now may the cursor (and its file) pass this deposit.
+        await advance(deposit.next);
       }
-      cursor = scan.cursor;
+      await advance(scan.cursor);
     });
 
     const [approved, serviceSigned, platformSigned, broadcast] = await Promise.all([
