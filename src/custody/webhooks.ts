@@ -66,6 +66,19 @@ export function historyCount(kv: KvView, kind: WebhookObjectKind, objectId: stri
   return pagedCount(kv, historyMap, `${kind}/${objectId}`);
 }
 
+/** The transaction ids of history entries [from, to) of an object, oldest first. */
+export function historyTxIds(
+  kv: KvView,
+  kind: WebhookObjectKind,
+  objectId: string,
+  from: number,
+  to: number,
+): string[] {
+  return pagedSlice<HistoryEntry>(kv, historyMap, `${kind}/${objectId}`, from, to).map(
+    (entry) => entry.txId,
+  );
+}
+
 /**
  * Events of history entries [from, to) of an object: one per entry whose state differs from
  * the entry before it (a deposit's confirmations that do not credit it are not events).

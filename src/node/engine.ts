@@ -221,6 +221,17 @@ export type Engine = {
   readonly entriesFrom: (from: number) => AsyncGenerator<LedgerLeaf>;
   /** Resolves once the executor has run every batch the log has committed so far. */
   readonly idle: () => Promise<void>;
+  /**
+   * Calls `listener` after each executed batch (its ledger entries written, its transactions
+   * indexed) with the (map, key) pairs its transactions wrote and the seqno of its last entry;
+   * returns the unsubscribe. The store holds exactly that batch while the listener runs.
+   */
+  readonly onApplied: (
+    listener: (
+      writes: readonly { readonly map: string; readonly key: string }[],
+      seqno: number,
+    ) => void,
+  ) => () => void;
   /** The consortium configuration in force for the next batch. */
   readonly consortium: () => Consortium;
   /** Stops executing and accepting transactions for good, saying why (e.g. divergence). */
@@ -427,6 +438,8 @@ async function startLocked(options: EngineOptions): Promise<Engine> {
   const waiters = new Map<string, ((status: TxStatus) => void)[]>();
   const recent = new Map<number, { txId: string | null; leaf: Uint8Array }>();
   const preVerified = new Map<string, Request>();
+  type AppliedListener = Parameters<Engine['onApplied']>[0];
+  const appliedListeners = new Set<AppliedListener>();
   const recentSignedRoots = new Map<number, SignedRoot>();
   if (signedRoot !== undefined) recentSignedRoots.set(signedRoot.treeSize, signedRoot);
   const pendingIds = new Set<string>();
@@ -630,6 +643,18 @@ async function startLocked(options: EngineOptions): Promise<Engine> {
     }
     await txIndex.add(indexed, tree.size());
     logPosition = position;
+    if (appliedListeners.size > 0) {
+      const writes = output.outcomes.flatMap((outcome) =>
+        outcome.writeSet.map((write) => ({ map: write.map, key: write.key })),
+      );
+      for (const listener of appliedListeners) {
+        try {
+          listener(writes, tree.size());
+        } catch (error) {
+          logger.error({ error: String(error) }, 'an applied-batch listener failed');
+        }
+      }
+    }
     const configMap = options.governed?.configMap;
     if (
       configMap !== undefined &&
@@ -1050,6 +1075,12 @@ async function startLocked(options: EngineOptions): Promise<Engine> {
     signedRootAt,
     frontier: (treeSize) => tree.frontier(treeSize),
     entriesFrom,
+    onApplied: (listener) => {
+      appliedListeners.add(listener);
+      return () => {
+        appliedListeners.delete(listener);
+      };
+    },
     idle: async () => {
       while (executing !== undefined) await executing;
       if (logPosition < log.committedPosition()) await catchUp();

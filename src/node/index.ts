@@ -29,7 +29,7 @@ import { clientTrustOf, createApi } from './api.js';
 import { serveCatchUp, startCatchUp, type CatchUp } from './catchup.js';
 import { peerAgent, startPeerWatch, type PeerConfig, type PeerWatch } from './peers.js';
 import { every } from './every.js';
-import { startWebhookDispatcher, webhookEndpointsOf } from './webhooks.js';
+import { startWebhookDispatcher, webhookEndpointsOf, webhookSourceOf } from './webhooks.js';
 import { readJsonFile, type NodeConfig } from './config.js';
 import { virtualAttestation, type Attestation } from './attestation.js';
 import { signEnvelope } from '../client/envelope.js';
@@ -462,7 +462,7 @@ export async function startNode(config: NodeConfig, logger: Logger): Promise<Run
       : await startWebhookDispatcher({
           dataDir: config.dataDir,
           endpoints: webhookEndpoints,
-          store: () => engine.store(),
+          ...webhookSourceOf(engine),
           logger,
         });
   logger.info({ url, nodeId: config.nodeId }, `node ${config.nodeId} listening on ${url}`);

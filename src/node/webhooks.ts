@@ -2,6 +2,15 @@
 // (src/custody/webhooks.ts), keeps them in an fsync'd outbox in the data directory before it
 // counts them as taken, and POSTs each to every endpoint that selects it, signed, retried with
 // exponential backoff and jitter until it is acknowledged (2xx) or out of attempts.
+//
+// What is new is found from the engine's change feed, not by scanning: each executed batch
+// names the deposits and withdrawals it wrote, and a round looks only at those, taking the
+// history entries whose transactions lie between the outbox's `derivedSeqno` and the store's
+// seqno. The outbox holds that one cursor and the pending deliveries, so its size does not grow
+// with the number of custody objects. Only a start after the store moved on (a restart) scans
+// every object once, skipping those whose newest entry is not new. Delivery is at least once:
+// a crash in the middle of a pass that filled the outbox can derive an event twice, with the
+// same id.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { mkdir, open, readFile, rename } from 'node:fs/promises';
@@ -16,6 +25,7 @@ import {
   eventsOf,
   eventsPerObjectMax,
   historyCount,
+  historyTxIds,
   webhookHeaders,
   webhookSignatureHeader,
   type Backoff,
@@ -25,6 +35,7 @@ import {
 import { depositsMap, withdrawalsMap } from '../custody/index.js';
 import { cofferError } from '../errors/index.js';
 import type { Store } from '../ledger/store.js';
+import type { Engine } from './engine.js';
 
 /** Deliveries waiting in the outbox (events × endpoints); derivation pauses when full. */
 export const webhookDeliveriesMax = 4096;
@@ -63,6 +74,10 @@ export type WebhookDispatcherOptions = {
   readonly dataDir: string;
   readonly endpoints: readonly WebhookEndpoint[];
   readonly store: () => Pick<Store, 'read' | 'entries' | 'seqno'>;
+  /** The engine's change feed (Engine.onApplied): the keys each executed batch wrote. */
+  readonly onApplied: (listener: AppliedListener) => () => void;
+  /** Seqno of a committed transaction (Engine.status); undefined when this node does not know it. */
+  readonly seqnoOf: (txId: string) => Promise<number | undefined>;
   readonly logger: Logger;
   readonly now?: () => number;
   readonly random?: () => number;
@@ -95,33 +110,58 @@ type Delivery = {
   nextAt: number;
 };
 
+/** What Engine.onApplied reports: the (map, key) pairs a batch wrote, and its last seqno. */
+export type AppliedListener = (
+  writes: readonly { readonly map: string; readonly key: string }[],
+  seqno: number,
+) => void;
+
 type Outbox = {
-  readonly v: 1;
-  /** `<kind>/<id>` → history entries already turned into deliveries. */
-  cursors: Record<string, number>;
+  readonly v: 2;
+  /** Every history entry of a transaction at or below this seqno is in deliveries (or was). */
+  derivedSeqno: number;
   deliveries: Delivery[];
   delivered: number;
   dead: number;
+};
+
+/** An outbox of the first version: a cursor per object (`<kind>/<id>` → entries taken). */
+type OutboxV1 = Omit<Outbox, 'v' | 'derivedSeqno'> & {
+  readonly v: 1;
+  cursors: Record<string, number>;
 };
 
 const kinds: readonly [WebhookObjectKind, string][] = [
   ['deposit', depositsMap],
   ['withdrawal', withdrawalsMap],
 ];
+const kindOfMap = new Map(kinds.map(([kind, map]) => [map, kind]));
 
-async function readOutbox(file: string): Promise<Outbox> {
+/** The outbox, and the per-object cursors of a version 1 file (used once, then dropped). */
+async function readOutbox(
+  file: string,
+): Promise<{ outbox: Outbox; cursors?: Record<string, number> }> {
   let text: string;
   try {
     text = await readFile(file, 'utf8');
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT')
-      return { v: 1, cursors: {}, deliveries: [], delivered: 0, dead: 0 };
+      return { outbox: { v: 2, derivedSeqno: 0, deliveries: [], delivered: 0, dead: 0 } };
     throw error;
   }
-  const outbox = JSON.parse(text) as Partial<Outbox> | null;
-  if (outbox?.v !== 1 || !Array.isArray(outbox.deliveries) || typeof outbox.cursors !== 'object')
-    throw new Error(`webhook outbox ${file} is not a version 1 outbox`);
-  return outbox as Outbox;
+  const read = JSON.parse(text) as Partial<Outbox> | Partial<OutboxV1> | null;
+  if (read?.v === 1 && Array.isArray(read.deliveries) && typeof read.cursors === 'object') {
+    const { cursors, deliveries, delivered, dead } = read as OutboxV1;
+    return { outbox: { v: 2, derivedSeqno: 0, deliveries, delivered, dead }, cursors };
+  }
+  if (
+    read?.v !== 2 ||
+    !Array.isArray(read.deliveries) ||
+    typeof read.derivedSeqno !== 'number' ||
+    !Number.isSafeInteger(read.derivedSeqno)
+  )
+    throw new Error(`webhook outbox ${file} is not a version 2 outbox`);
+  return { outbox: read as Outbox };
 }
 
 /** Write to a temporary file, fsync, rename over, fsync the folder: all of it or none. */
@@ -206,6 +246,22 @@ function post(
   });
 }
 
+/** The dispatcher's view of an engine: its store, its change feed, and where a tx landed. */
+export function webhookSourceOf(
+  engine: Pick<Engine, 'store' | 'onApplied' | 'status'>,
+): Pick<WebhookDispatcherOptions, 'store' | 'onApplied' | 'seqnoOf'> {
+  return {
+    store: () => engine.store(),
+    onApplied: engine.onApplied,
+    seqnoOf: async (txId) => {
+      const status = await engine.status(txId);
+      return status.status === 'Committed' || status.status === 'Invalid'
+        ? status.seqno
+        : undefined;
+    },
+  };
+}
+
 export async function startWebhookDispatcher(
   options: WebhookDispatcherOptions,
 ): Promise<WebhookDispatcher> {
@@ -221,7 +277,9 @@ export async function startWebhookDispatcher(
   const folder = path.join(options.dataDir, 'webhooks');
   await mkdir(folder, { recursive: true });
   const file = path.join(folder, 'outbox.json');
-  const outbox = await readOutbox(file);
+  const read = await readOutbox(file);
+  const outbox = read.outbox;
+  let legacyCursors = read.cursors;
   // Deliveries to endpoints no longer configured cannot be sent: drop them (and say so).
   const orphaned = outbox.deliveries.filter((item) => !endpoints.has(item.url));
   if (orphaned.length > 0) {
@@ -233,25 +291,92 @@ export async function startWebhookDispatcher(
   }
   const persist = (): Promise<void> => writeDurably(file, JSON.stringify(outbox));
 
-  // The state derivation last looked at completely: nothing new until the store moves.
-  let derivedAt = -1;
-  /** New events into the outbox; true when something was added. */
-  const derive = (): boolean => {
+  // The engine's feed, at the end of each executed batch (the store then holds exactly that
+  // batch, and every transaction in it can be looked up): the deposits and withdrawals it wrote,
+  // each with its history count then. In place before the first look at the store, so nothing
+  // applied is missed.
+  const marks = new Map<string, number>();
+  let lastSeqno = 0;
+  const unsubscribe = options.onApplied((writes, seqno) => {
     const store = options.store();
-    const seqno = store.seqno();
-    if (seqno === derivedAt) return false;
     const kv = { get: store.read };
-    let changed = false;
-    let complete = true;
-    for (const [kind, map] of kinds) {
-      for (const [id] of store.entries(map)) {
-        const key = `${kind}/${id}`;
-        const from = outbox.cursors[key] ?? 0;
-        const count = historyCount(kv, kind, id);
-        if (count <= from) continue;
-        const to = Math.min(count, from + eventsPerObjectMax);
+    for (const write of writes) {
+      const kind = kindOfMap.get(write.map);
+      if (kind !== undefined) marks.set(`${kind}/${write.key}`, historyCount(kv, kind, write.key));
+    }
+    lastSeqno = seqno;
+  });
+  /** A start after the store moved past the outbox looks at every object once. */
+  let scanAll = options.store().seqno() > outbox.derivedSeqno || legacyCursors !== undefined;
+
+  /**
+   * Index of the first history entry in [0, end) whose transaction lies above `seqno`, walking
+   * back from `end` (entries are in seqno order). A transaction this node cannot place yet (its
+   * batch is still executing) counts as above: the feed reports it when the batch is done.
+   */
+  const firstAbove = async (
+    kv: { get: (map: string, key: string) => string | undefined },
+    kind: WebhookObjectKind,
+    id: string,
+    end: number,
+    seqno: number,
+  ): Promise<number> => {
+    if (seqno === 0) return 0;
+    let index = end;
+    while (index > 0) {
+      const from = Math.max(0, index - eventsPerObjectMax);
+      const txIds = historyTxIds(kv, kind, id, from, index);
+      for (let i = txIds.length - 1; i >= 0; i -= 1) {
+        const at = await options.seqnoOf(txIds[i] ?? '');
+        if (at !== undefined && at <= seqno) return from + i + 1;
+      }
+      index = from;
+    }
+    return 0;
+  };
+
+  /**
+   * A pass takes, for each object in its queue, the history entries of transactions in
+   * (outbox.derivedSeqno, target], which end at the object's `to`. A full outbox stops it; the
+   * next round goes on where it stopped (the head keeps its next entry), and only a finished
+   * pass moves derivedSeqno.
+   */
+  type Item = { readonly key: string; to?: number; from?: number };
+  let pass: { readonly target: number; readonly queue: Item[] } | undefined;
+
+  /** New deliveries into the outbox; true when the outbox changed. */
+  const derive = async (): Promise<boolean> => {
+    const store = options.store();
+    if (pass === undefined) {
+      if (scanAll) {
+        const queue: Item[] = [];
+        for (const [kind, map] of kinds)
+          for (const [id] of store.entries(map)) queue.push({ key: `${kind}/${id}` });
+        pass = { target: Math.max(store.seqno(), lastSeqno), queue };
+        scanAll = false;
+      } else {
+        if (marks.size === 0) return false;
+        pass = { target: lastSeqno, queue: [...marks].map(([key, to]) => ({ key, to })) };
+      }
+      marks.clear();
+    }
+    const { target, queue } = pass;
+    const kv = { get: store.read };
+    let added = false;
+    while (queue.length > 0) {
+      const item = queue[0];
+      assert(item !== undefined, 'queue head');
+      const slash = item.key.indexOf('/');
+      const kind = item.key.slice(0, slash) as WebhookObjectKind;
+      const id = item.key.slice(slash + 1);
+      item.to ??= await firstAbove(kv, kind, id, historyCount(kv, kind, id), target);
+      const to = item.to;
+      item.from ??=
+        legacyCursors?.[item.key] ?? (await firstAbove(kv, kind, id, to, outbox.derivedSeqno));
+      for (let at = item.from; at < to; at += eventsPerObjectMax) {
+        const end = Math.min(to, at + eventsPerObjectMax);
         const deliveries: Delivery[] = [];
-        for (const event of eventsOf(kv, kind, id, from, to)) {
+        for (const event of eventsOf(kv, kind, id, at, end)) {
           const body = bodyOf(event);
           for (const endpoint of endpoints.values()) {
             if (!eventSelected(endpoint.events, event.type)) continue;
@@ -265,17 +390,19 @@ export async function startWebhookDispatcher(
             });
           }
         }
-        // All of an object's new deliveries or none: the cursor moves with them. A full
-        // outbox leaves the rest for a later round (derivedAt stays, so it looks again).
-        if (outbox.deliveries.length + deliveries.length > webhookDeliveriesMax) return changed;
+        if (outbox.deliveries.length + deliveries.length > webhookDeliveriesMax) {
+          item.from = at; // this object's rest, and the queue after it, wait for room
+          return added;
+        }
         outbox.deliveries.push(...deliveries);
-        outbox.cursors[key] = to;
-        changed = true;
-        if (to < count) complete = false;
+        added = added || deliveries.length > 0;
       }
+      queue.shift();
     }
-    if (complete) derivedAt = seqno;
-    return changed;
+    outbox.derivedSeqno = Math.max(outbox.derivedSeqno, target);
+    legacyCursors = undefined;
+    pass = undefined;
+    return true;
   };
 
   // Outbox writes one after another (each a whole, durable file).
@@ -336,7 +463,7 @@ export async function startWebhookDispatcher(
   let running: Promise<void> = Promise.resolve();
   const tick = (): Promise<void> => {
     running = running.then(async () => {
-      if (derive()) await save();
+      if (await derive()) await save();
       deliver();
     });
     return running;
@@ -367,6 +494,7 @@ export async function startWebhookDispatcher(
     }),
     stop: async () => {
       stopped = true;
+      unsubscribe();
       clearTimeout(timer);
       await running.catch(() => undefined);
       await Promise.all(inFlight.values());

@@ -3,7 +3,7 @@
 // signed (t=,v1= HMAC) with stable ids, are retried with backoff after a failure, survive a
 // restart of the node in the outbox, and reach a receiver that was down once it is back.
 import { readFileSync } from 'node:fs';
-import { readFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -16,9 +16,10 @@ import {
 } from '../../src/client/index.js';
 import type { Signer } from '../../src/client/signer.js';
 import { builtInApps } from '../../src/contracts/index.js';
-import { custodyApp } from '../../src/custody/index.js';
+import { custodyApp, depositsMap, withdrawalsMap } from '../../src/custody/index.js';
 import {
   backoffMs,
+  historyCount,
   verifyWebhookSignature,
   webhookEventId,
   webhookSignatureHeader,
@@ -30,6 +31,7 @@ import {
   newWebhookSecret,
   startWebhookDispatcher,
   webhookEndpointsOf,
+  webhookSourceOf,
   type WebhookDispatcher,
 } from '../../src/node/webhooks.js';
 import { cofferAddress, keysArg, walletKeys } from '../custody/driver.js';
@@ -165,7 +167,7 @@ async function start(): Promise<void> {
       { url: all.url, secret },
       { url: approvals.url, secret: approvalsSecret, events: ['withdrawal.approved'] },
     ],
-    store: () => engine.store(),
+    ...webhookSourceOf(engine),
     logger: pino({ level: 'silent' }),
     pollMs: 20,
     backoff: { baseMs: 60, maxMs: 500 },
@@ -459,8 +461,138 @@ describe('custody webhooks', () => {
       .map((event) => event.type)
       .sort();
     expect(late).toEqual(['deposit.credited', 'deposit.seen']);
-    // Nothing derived twice after the restart: the cursors were in the outbox too.
+    // Nothing derived twice after the restart: the cursor was in the outbox too.
     const ids = events(all).map((event) => event.id);
     expect(new Set(ids).size).toBe(ids.length - 2);
+  });
+
+  /** Another dispatcher on the running engine, its outbox in `dir`, counting full scans. */
+  async function watcher(dir: string, to: Receiver) {
+    const source = webhookSourceOf(engine);
+    const counted = { scans: 0 };
+    const started = await startWebhookDispatcher({
+      dataDir: dir,
+      endpoints: [{ url: to.url, secret }],
+      ...source,
+      store: () => {
+        const store = source.store();
+        return {
+          read: store.read,
+          seqno: store.seqno,
+          entries: (map: string) => {
+            counted.scans += 1;
+            return store.entries(map);
+          },
+        };
+      },
+      logger: pino({ level: 'silent' }),
+      pollMs: 20,
+    });
+    return { dispatcher: started, counted };
+  }
+
+  it('finds new events from the change feed, not by scanning; the outbox does not grow with the objects', async () => {
+    const third = await receiver();
+    try {
+      for (let i = 0; i < 12; i += 1) await deposit(depositAddress, String(100 + i));
+      const dir = path.join(work, 'feed');
+      const { dispatcher: feed, counted } = await watcher(dir, third);
+      try {
+        // A new outbox: one scan delivers the whole history, once.
+        await until('the history', () => feed.stats().pending === 0 && third.received.length > 0);
+        const scans = counted.scans;
+        const history = events(third).length;
+        expect(new Set(events(third).map((event) => event.id)).size).toBe(history);
+        const fresh = await deposit(depositAddress, '5');
+        await until('the new deposit', () =>
+          events(third).some((event) => event.object.id === fresh && event.state === 'credited'),
+        );
+        expect(counted.scans, 'no scan after the first').toBe(scans);
+        expect(
+          events(third)
+            .slice(history)
+            .map((event) => `${event.object.id} ${event.type}`)
+            .sort(),
+        ).toEqual([`${fresh} deposit.credited`, `${fresh} deposit.seen`]);
+        const outbox = JSON.parse(
+          await readFile(path.join(dir, 'webhooks', 'outbox.json'), 'utf8'),
+        ) as Record<string, unknown>;
+        expect(Object.keys(outbox).sort()).toEqual([
+          'dead',
+          'delivered',
+          'deliveries',
+          'derivedSeqno',
+          'v',
+        ]);
+        expect(outbox['derivedSeqno']).toBeGreaterThanOrEqual(engine.position().seqno - 2);
+      } finally {
+        await feed.stop();
+      }
+      // Stopped while deposits happen: the next start delivers exactly those, nothing again.
+      const before = third.received.length;
+      const missed = await deposit(depositAddress, '6');
+      const again = await watcher(dir, third);
+      try {
+        await until('the missed deposit', () =>
+          events(third).some((event) => event.object.id === missed && event.state === 'credited'),
+        );
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        expect(
+          events(third)
+            .slice(before)
+            .map((event) => `${event.object.id} ${event.type}`)
+            .sort(),
+        ).toEqual([`${missed} deposit.credited`, `${missed} deposit.seen`]);
+      } finally {
+        await again.dispatcher.stop();
+      }
+    } finally {
+      await third.down();
+    }
+  });
+
+  it('takes over a version 1 outbox (a cursor per object) without sending anything again', async () => {
+    const fourth = await receiver();
+    try {
+      const store = engine.store();
+      const kv = { get: store.read };
+      const cursors: Record<string, number> = {};
+      for (const [kind, map] of [
+        ['deposit', depositsMap],
+        ['withdrawal', withdrawalsMap],
+      ] as const) {
+        for (const [id] of store.entries(map))
+          cursors[`${kind}/${id}`] = historyCount(kv, kind, id);
+      }
+      // One object's last entry not yet taken: exactly its event goes out.
+      const [lastKey] = Object.keys(cursors)
+        .filter((key) => key.startsWith('deposit/'))
+        .slice(-1);
+      if (lastKey === undefined) throw new Error('no deposit');
+      cursors[lastKey] = (cursors[lastKey] ?? 1) - 1;
+      const dir = path.join(work, 'v1');
+      await mkdir(path.join(dir, 'webhooks'), { recursive: true });
+      await writeFile(
+        path.join(dir, 'webhooks', 'outbox.json'),
+        JSON.stringify({ v: 1, cursors, deliveries: [], delivered: 0, dead: 0 }),
+      );
+      const { dispatcher: migrated } = await watcher(dir, fourth);
+      try {
+        await until('the one event', () => fourth.received.length > 0);
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        expect(events(fourth).map((event) => `deposit/${event.object.id} ${event.state}`)).toEqual([
+          `${lastKey} credited`,
+        ]);
+      } finally {
+        await migrated.stop();
+      }
+      const written = JSON.parse(
+        await readFile(path.join(dir, 'webhooks', 'outbox.json'), 'utf8'),
+      ) as Record<string, unknown>;
+      expect(written['v']).toBe(2);
+      expect(written['cursors']).toBeUndefined();
+    } finally {
+      await fourth.down();
+    }
   });
 });
