@@ -6,7 +6,7 @@
 //    "writes":{"public":[[map,key,value],…],"private":"…"},…}
 // and the approval is its public write ["public:custody.withdrawals", <withdrawalId>, <value>],
 // <value> being the JSON of the withdrawal record after the transaction:
-//   {"id","walletId","state":"service_signed","digest":<hex>,
+//   {"id","walletId","state":"service_signed","digest":<hex>,"expiresAt":<ms, ledger time>,
 //    "platformKey":{"keyId","publicKey":<SEC1 hex>,"curve"},…}
 // The record is the state the transaction wrote, so a receipt of any later transaction that
 // wrote the record in another state (platform_signed, failed, …) proves nothing here.
@@ -26,6 +26,8 @@ export type WithdrawalApproval = {
   readonly walletId: string;
   readonly state: string;
   readonly digest: string;
+  /** Ledger time (ms since the epoch) from which the withdrawal may be expired, unsigned. */
+  readonly expiresAt: number;
   readonly platformKey: {
     readonly keyId: string;
     readonly publicKey: string;
@@ -126,10 +128,13 @@ export function withdrawalApprovalOf(
       `the record under withdrawal ${withdrawalId} has id ${JSON.stringify(record['id'])}`,
     );
   }
-  const { walletId, state, digest, platformKey } = record;
+  const { walletId, state, digest, expiresAt, platformKey } = record;
   if (typeof walletId !== 'string') return malformed('has no walletId');
   if (typeof state !== 'string') return malformed('has no state');
   if (typeof digest !== 'string') return malformed('has no digest (it is not built)');
+  if (typeof expiresAt !== 'number' || !Number.isSafeInteger(expiresAt)) {
+    return malformed('has no expiresAt (an integer time in ms)');
+  }
   if (!isObject(platformKey)) return malformed('has no platformKey');
   const { keyId, publicKey, curve } = platformKey;
   if (typeof keyId !== 'string' || !isPublicKeyHex(publicKey) || !isKeyCurve(curve)) {
@@ -150,6 +155,7 @@ export function withdrawalApprovalOf(
       walletId,
       state,
       digest,
+      expiresAt,
       platformKey: { keyId, publicKey, curve },
     },
   };

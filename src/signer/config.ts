@@ -6,6 +6,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { cofferError } from '../errors/index.js';
 import { receiptEntryBytesMax, signedRootsMax } from '../ledger/receipt.js';
+import { auditLogBytesMaxDefault, auditSegmentBytesMin } from './audit.js';
 
 /** Default listening address: loopback, so that a signer is never exposed by accident. */
 export const listenHostDefault = '127.0.0.1';
@@ -29,6 +30,13 @@ export const clockSkewMsMax = 5 * 60 * 1000;
 /** Organisations in a consortium, and entries in the authorised-callers list. */
 export const consortiumMspsMax: number = 64;
 export const authorisedCallersMax = 1024;
+/** Bounds of the audit file's size before rotation (default auditLogBytesMaxDefault, 64 MiB). */
+export const auditLogBytesMaxMin: number = 1024 * 1024;
+export const auditLogBytesMaxLimit: number = 1024 * 1024 * 1024;
+/** Default and bounds of the time between checks of the consortium's MSP folders. */
+export const mspReloadIntervalMsDefault: number = 2000;
+export const mspReloadIntervalMsMin: number = 250;
+export const mspReloadIntervalMsMax: number = 10 * 60 * 1000;
 /** Largest config file, in bytes. */
 export const configBytesMax = 1024 * 1024;
 
@@ -37,6 +45,11 @@ assert(
   'a receipt the signer accepts is one the ledger can make',
 );
 assert(consortiumMspsMax <= signedRootsMax, 'organisationsMin stays within verifyReceipt bounds');
+assert(auditSegmentBytesMin <= auditLogBytesMaxMin, 'a rotated audit segment holds several lines');
+assert(auditLogBytesMaxMin <= auditLogBytesMaxDefault);
+assert(auditLogBytesMaxDefault <= auditLogBytesMaxLimit);
+assert(mspReloadIntervalMsMin <= mspReloadIntervalMsDefault);
+assert(mspReloadIntervalMsDefault <= mspReloadIntervalMsMax);
 
 export type CallerRole = 'client' | 'peer' | 'admin' | 'orderer' | 'member';
 const callerRoles: readonly CallerRole[] = ['client', 'peer', 'admin', 'orderer', 'member'];
@@ -72,6 +85,10 @@ export type SignerConfig = {
   readonly keyStore: KeyStoreConfig;
   /** Append-only audit log of signatures and refusals (JSON lines, fsync'd). */
   readonly auditLog: string;
+  /** Size at which the audit log is rotated into a numbered segment, in bytes. */
+  readonly auditLogBytesMax: number;
+  /** Time between checks of the consortium's MSP folders for changes (new CRLs, CAs). */
+  readonly mspReloadIntervalMs: number;
 };
 
 function invalid(field: string, what: string) {
@@ -150,6 +167,8 @@ export function parseSignerConfig(raw: unknown, base: string): SignerConfig {
     'requestsInFlightMax',
     'keyStore',
     'auditLog',
+    'auditLogBytesMax',
+    'mspReloadIntervalMs',
   ];
   const extra = Object.keys(json).find((key) => !known.includes(key));
   if (extra !== undefined)
@@ -240,6 +259,24 @@ export function parseSignerConfig(raw: unknown, base: string): SignerConfig {
     auditLog: at(
       json['auditLog'] === undefined ? 'signer-audit.log' : text(json['auditLog'], 'auditLog'),
     ),
+    auditLogBytesMax:
+      json['auditLogBytesMax'] === undefined
+        ? auditLogBytesMaxDefault
+        : integer(
+            json['auditLogBytesMax'],
+            'auditLogBytesMax',
+            auditLogBytesMaxMin,
+            auditLogBytesMaxLimit,
+          ),
+    mspReloadIntervalMs:
+      json['mspReloadIntervalMs'] === undefined
+        ? mspReloadIntervalMsDefault
+        : integer(
+            json['mspReloadIntervalMs'],
+            'mspReloadIntervalMs',
+            mspReloadIntervalMsMin,
+            mspReloadIntervalMsMax,
+          ),
   };
 }
 

@@ -31,15 +31,17 @@ export type TlsPeer = {
 /**
  * The caller's MSP identity: a client certificate that chains to a consortium CA (TLS) and is
  * a valid identity of its MSP (not revoked, OU rules, NodeOU role). SIGNER_E_UNAUTHENTICATED
- * otherwise, with the reason.
+ * otherwise, with the reason; when the certificate is an identity of a consortium MSP that
+ * refuses it (revoked, say), the details name it (mspId, identityId) and the MSP's code
+ * (mspCode, e.g. MSP_E_IDENTITY_REVOKED).
  */
 export function identifyCaller(
   msps: ReadonlyMap<string, Msp>,
   peer: TlsPeer,
 ): Result<SignerCaller> {
-  const refuse = (why: string) => ({
+  const refuse = (why: string, details: Record<string, unknown> = {}) => ({
     ok: false as const,
-    error: cofferError('SIGNER_E_UNAUTHENTICATED', why),
+    error: cofferError('SIGNER_E_UNAUTHENTICATED', why, details),
   });
   if (peer.certDer === undefined) return refuse('the caller sent no client certificate');
   if (!peer.chainVerified) {
@@ -49,12 +51,21 @@ export function identifyCaller(
   }
   const pem = encodePem('CERTIFICATE', peer.certDer);
   const reasons: string[] = [];
+  let refusedBy: Record<string, unknown> | undefined;
   for (const msp of msps.values()) {
     const identity = msp.deserializeIdentity(msp.mspId, pem);
     if (!identity.ok) continue;
     const validation = msp.validate(identity.identity);
     if (!validation.valid) {
       reasons.push(`${msp.mspId}: ${validation.error.message}`);
+      // Other MSPs refuse it as not theirs; its own MSP says why it is not valid.
+      if (refusedBy === undefined && validation.error.code !== 'MSP_E_IDENTITY_NOT_CHAINED') {
+        refusedBy = {
+          mspId: msp.mspId,
+          identityId: identity.identity.id,
+          mspCode: validation.error.code,
+        };
+      }
       continue;
     }
     return {
@@ -64,6 +75,7 @@ export function identifyCaller(
   }
   return refuse(
     `the client certificate is not a valid MSP identity of the consortium${reasons.length === 0 ? '' : ` (${reasons.join('; ')})`}`,
+    refusedBy,
   );
 }
 
@@ -97,7 +109,8 @@ export type Approved = {
  * Signs only if: the receipt verifies against the consortium's MSPs with nodes of at least
  * `organisationsMin` organisations, its newest root signature is recent, its entry is the
  * committed custody transaction that wrote this withdrawal in state service_signed with this
- * digest, wallet and platform key, and that key is the one the HSM holds under `keyId`.
+ * digest, wallet and platform key, that key is the one the HSM holds under `keyId`, and the
+ * withdrawal's expiry is still ahead on the signer's clock.
  */
 export function approveSignRequest(
   request: SignRequest,
@@ -147,5 +160,19 @@ export function approveSignRequest(
   // that transaction wrote.
   const refused = checkApproval(request, approval.value, hsmKey);
   if (refused !== undefined) return { ok: false, error: refused };
+  // The custody app refuses platform_sign from expiresAt on (withdrawals.ts requireNotExpired),
+  // and anyone may then expire the withdrawal and release its amount: a signature made after
+  // that could still be broadcast. No clock-skew allowance in this direction.
+  const { expiresAt } = approval.value;
+  if (context.now >= expiresAt) {
+    return {
+      ok: false,
+      error: cofferError(
+        'SIGNER_E_WITHDRAWAL_EXPIRED',
+        `withdrawal ${request.withdrawalId} expired at ${new Date(expiresAt).toISOString()} (the signer's clock is ${new Date(context.now).toISOString()}); the platform key does not sign an expired withdrawal`,
+        { expiresAt, now: context.now },
+      ),
+    };
+  }
   return { ok: true, value: { approval: approval.value, receipt } };
 }

@@ -1,6 +1,7 @@
 // Public surface of the signer: the isolated service that holds the HSM session and signs a
 // withdrawal digest only when a ledger receipt proves the consortium approved exactly it
-// (decision 0020). `startSigner` wires config → MSPs → key store → audit log → HTTPS server.
+// (decision 0020). `startSigner` wires config → MSPs (reloaded when their folders change) → key
+// store → audit log (rotated by size) → HTTPS server.
 import { readFile } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import {
@@ -12,10 +13,10 @@ import {
   type KeyStore,
 } from '../crypto/index.js';
 import { cofferError, isCofferError } from '../errors/index.js';
-import { loadMspFolder, type Msp } from '../msp/index.js';
 import { openAuditLog } from './audit.js';
 import type { KeyStoreConfig, SignerConfig } from './config.js';
 import { createSignerServer } from './server.js';
+import { openConsortiumTrust, type ConsortiumTrust } from './trust.js';
 
 export type { WithdrawalApproval, SignRequest } from './approval.js';
 export {
@@ -25,10 +26,21 @@ export {
   withdrawalApprovalOf,
   withdrawalsMap,
 } from './approval.js';
-export type { AuditLog, AuditRecord } from './audit.js';
-export { auditLineBytesMax, openAuditLog, verifyAuditLog } from './audit.js';
+export type { AuditLog, AuditLogOptions, AuditRecord, AuditVerification } from './audit.js';
+export {
+  auditLineBytesMax,
+  auditLogBytesMaxDefault,
+  auditSegmentName,
+  auditSegmentsOf,
+  openAuditLog,
+  verifyAuditFiles,
+  verifyAuditLog,
+  verifyAuditLogFiles,
+} from './audit.js';
 export type { AuthorisedCaller, CallerRole, KeyStoreConfig, SignerConfig } from './config.js';
 export {
+  auditLogBytesMaxLimit,
+  auditLogBytesMaxMin,
   authorisedCallersMax,
   clockSkewMsMax,
   consortiumMspsMax,
@@ -37,6 +49,9 @@ export {
   listenHostDefault,
   listenPortDefault,
   majorityOf,
+  mspReloadIntervalMsDefault,
+  mspReloadIntervalMsMax,
+  mspReloadIntervalMsMin,
   parseSignerConfig,
   readSignerConfig,
   receiptAgeMsMaxDefault,
@@ -48,6 +63,8 @@ export type { ApprovalContext, Approved, SignerCaller, TlsPeer } from './decide.
 export { approveSignRequest, identifyCaller, isAuthorised } from './decide.js';
 export type { SignerServer, SignerServerOptions, SignResponse } from './server.js';
 export { createSignerServer, identityTrustOf, parseSignBody, signerApiVersion } from './server.js';
+export type { ConsortiumTrust, TrustFailure, TrustOptions, TrustStatus } from './trust.js';
+export { fixedTrust, folderFingerprint, loadConsortiumMsps, openConsortiumTrust } from './trust.js';
 
 /** Opens the configured key store; `create` makes a missing software store (keygen). */
 export async function openConfiguredKeyStore(
@@ -68,26 +85,6 @@ export async function openConfiguredKeyStore(
     ...(options.create === true ? { create: true } : {}),
     ...(options.kdfLog2N === undefined ? {} : { kdfLog2N: options.kdfLog2N }),
   });
-}
-
-/** The consortium's verifying MSPs (CA certificates, CRLs, NodeOUs; no keys are read). */
-export async function loadConsortiumMsps(
-  consortium: SignerConfig['consortium'],
-): Promise<Map<string, Msp>> {
-  const msps = new Map<string, Msp>();
-  for (const { mspId, mspDir } of consortium) {
-    const outcome = await loadMspFolder(mspDir, { mspId });
-    if (!outcome.ok) {
-      throw cofferError(
-        'SIGNER_E_CONFIG_INVALID',
-        `signer config: consortium MSP ${mspId} (${mspDir}): ${outcome.error.code}: ${outcome.error.message}`,
-        { mspId, mspDir, mspCode: outcome.error.code },
-        outcome.error,
-      );
-    }
-    msps.set(mspId, outcome.msp);
-  }
-  return msps;
 }
 
 /** Key ids that passed the start-up checks, and those refused with their code. */
@@ -133,7 +130,25 @@ export async function startSigner(
   logger: Logger,
   clock: () => number = () => Date.now(),
 ): Promise<RunningSigner> {
-  const msps = await loadConsortiumMsps(config.consortium);
+  const trust = await openConsortiumTrust(config.consortium, {
+    logger,
+    reloadIntervalMs: config.mspReloadIntervalMs,
+    clock,
+  });
+  try {
+    return await startWithTrust(config, logger, clock, trust);
+  } catch (error) {
+    trust.close();
+    throw error;
+  }
+}
+
+async function startWithTrust(
+  config: SignerConfig,
+  logger: Logger,
+  clock: () => number,
+  trust: ConsortiumTrust,
+): Promise<RunningSigner> {
   let cert: string;
   let key: string;
   try {
@@ -164,10 +179,12 @@ export async function startSigner(
         'the signer listens on every interface: bind it to the address of its own network (README, Signer isolation)',
       );
     }
-    const audit = await openAuditLog(config.auditLog, clock);
+    const audit = await openAuditLog(config.auditLog, clock, {
+      bytesMax: config.auditLogBytesMax,
+    });
     const server = await createSignerServer({
       config,
-      msps,
+      msps: trust,
       keyStore,
       audit,
       logger,
@@ -183,7 +200,13 @@ export async function startSigner(
     }
     await audit.append({ event: 'started', url, keyStore: keyStore.description });
     logger.info(
-      { url, keyStore: keyStore.description, organisationsMin: config.organisationsMin },
+      {
+        url,
+        keyStore: keyStore.description,
+        organisationsMin: config.organisationsMin,
+        mspReloadIntervalMs: config.mspReloadIntervalMs,
+        auditLogBytesMax: config.auditLogBytesMax,
+      },
       'signer listening',
     );
     return {
@@ -191,6 +214,7 @@ export async function startSigner(
       keyStore,
       keys,
       stop: async () => {
+        trust.close();
         await server.close();
         await audit.append({ event: 'stopped' }).catch(() => undefined);
         await audit.close();

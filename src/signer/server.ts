@@ -1,7 +1,9 @@
 // The signer's HTTPS API (IO edge): mutual TLS with consortium MSP identities, one route that
 // signs, one that reports status. Every refusal is an {error: {code, message, fix}} answer,
-// logged with its reason and caller (and written to the audit log once the caller is known);
-// every signature is audited on disk before it is returned.
+// logged with its reason and caller (and written to the audit log once the caller is known, or
+// the certificate is an identity a consortium MSP refuses, e.g. a revoked one); every signature
+// is audited on disk before it is returned. The MSPs are read per request from the consortium
+// trust, so a reloaded CRL or CA applies to the next request (and to the next TLS handshake).
 import type { TLSSocket } from 'node:tls';
 import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
@@ -18,6 +20,7 @@ import {
   type SignerConfig,
 } from './config.js';
 import { approveSignRequest, identifyCaller, isAuthorised, type SignerCaller } from './decide.js';
+import { fixedTrust, type ConsortiumTrust } from './trust.js';
 
 export const signerApiVersion = '1.0.0';
 
@@ -44,7 +47,8 @@ export type SignerServerOptions = {
     SignerConfig,
     'authorisedCallers' | 'organisationsMin' | 'receiptAgeMsMax' | 'requestsInFlightMax'
   >;
-  readonly msps: ReadonlyMap<string, Msp>;
+  /** A fixed set of MSPs, or the reloading consortium trust (startSigner's). */
+  readonly msps: ReadonlyMap<string, Msp> | ConsortiumTrust;
   readonly keyStore: KeyStore;
   readonly audit: AuditLog;
   readonly logger: Logger;
@@ -71,6 +75,7 @@ const statusOf: Partial<Record<ErrorCode, number>> = {
   SIGNER_E_STATE_NOT_APPROVED: 403,
   SIGNER_E_DIGEST_NOT_APPROVED: 403,
   SIGNER_E_KEY_MISMATCH: 403,
+  SIGNER_E_WITHDRAWAL_EXPIRED: 403,
   KEYSTORE_E_KEY_EXPORTABLE: 403,
   KEYSTORE_E_KEY_NOT_FOUND: 404,
   KEYSTORE_E_HSM_UNAVAILABLE: 503,
@@ -78,16 +83,34 @@ const statusOf: Partial<Record<ErrorCode, number>> = {
   SIGNER_E_AUDIT_FAILED: 503,
 };
 
+type Json = Readonly<Record<string, unknown>>;
+
 function errorBody(error: CofferError) {
-  const receiptCode = error.details['receiptCode'];
+  const { receiptCode, mspCode } = error.details;
   return {
     error: {
       code: error.code,
       message: error.message,
       fix: error.fix,
       ...(typeof receiptCode === 'string' ? { receiptCode } : {}),
+      ...(typeof mspCode === 'string' ? { mspCode } : {}),
     },
   };
+}
+
+/**
+ * The identity a refused client certificate presented, when a consortium MSP knows it but
+ * refuses it (revoked, wrong OU: identifyCaller's details); such refusals are audited too.
+ */
+function presentedIdentityOf(error: CofferError): Json | undefined {
+  if (error.code !== 'SIGNER_E_UNAUTHENTICATED') return undefined;
+  const { mspId, identityId, mspCode } = error.details;
+  if (typeof mspId !== 'string' || typeof identityId !== 'string') return undefined;
+  return { mspId, identityId, mspCode };
+}
+
+function isTrust(msps: SignerServerOptions['msps']): msps is ConsortiumTrust {
+  return typeof (msps as Partial<ConsortiumTrust>).current === 'function';
 }
 
 /** Identity CAs (roots and intermediates) of every member: what a client certificate chains to. */
@@ -97,8 +120,6 @@ export function identityTrustOf(msps: ReadonlyMap<string, Msp>): string[] {
     ...msp.definition.intermediateCerts.map((item) => item.pem),
   ]);
 }
-
-type Json = Readonly<Record<string, unknown>>;
 
 function requestInvalid(field: string, what: string): CofferError {
   return cofferError('SIGNER_E_REQUEST_INVALID', `${field} ${what}`, { field });
@@ -145,13 +166,14 @@ export function parseSignBody(body: unknown): { request: SignRequest; receipt: u
 }
 
 export async function createSignerServer(options: SignerServerOptions): Promise<SignerServer> {
-  const { msps, keyStore, audit, logger, config } = options;
+  const { keyStore, audit, logger, config } = options;
+  const trust = isTrust(options.msps) ? options.msps : fixedTrust(options.msps);
   const clock = options.clock ?? (() => Date.now());
   const app = Fastify({
     https: {
       cert: options.tls.cert,
       key: options.tls.key,
-      ca: identityTrustOf(msps),
+      ca: identityTrustOf(trust.current()),
       requestCert: true,
       // The chain is checked here all the same (socket.authorized); accepting the handshake
       // lets a refused caller get its error code instead of a bare TLS alert.
@@ -163,6 +185,16 @@ export async function createSignerServer(options: SignerServerOptions): Promise<
   });
   const callers = new WeakMap<FastifyRequest, SignerCaller>();
   let inFlight = 0;
+  // New handshakes chain to the CAs in force; requests on open connections are checked again
+  // against the MSPs in force (identifyCaller), so a revocation needs no new handshake.
+  const unsubscribe = trust.onChange((msps) => {
+    app.server.setSecureContext({
+      cert: options.tls.cert,
+      key: options.tls.key,
+      ca: identityTrustOf(msps),
+      minVersion: 'TLSv1.2',
+    });
+  });
 
   const refuse = async (
     request: FastifyRequest,
@@ -171,6 +203,7 @@ export async function createSignerServer(options: SignerServerOptions): Promise<
     context: Record<string, unknown> = {},
   ): Promise<FastifyReply> => {
     const caller = callers.get(request);
+    const presented = presentedIdentityOf(error);
     logger.warn(
       {
         code: error.code,
@@ -182,13 +215,14 @@ export async function createSignerServer(options: SignerServerOptions): Promise<
       },
       `signer refused a request: ${error.code}`,
     );
-    if (caller !== undefined) {
+    if (caller !== undefined || presented !== undefined) {
       try {
         await audit.append({
           event: 'refused',
           code: error.code,
           reason: error.message,
-          caller,
+          caller: caller ?? null,
+          ...(presented === undefined ? {} : { presented }),
           ...context,
         });
       } catch (auditError) {
@@ -204,7 +238,7 @@ export async function createSignerServer(options: SignerServerOptions): Promise<
     const socket = request.raw.socket as unknown as TLSSocket;
     const peer = socket.getPeerCertificate();
     const hasCert = Object.keys(peer).length > 0;
-    const caller = identifyCaller(msps, {
+    const caller = identifyCaller(trust.current(), {
       certDer: hasCert ? new Uint8Array(peer.raw) : undefined,
       chainVerified: socket.authorized,
       chainError: String(socket.authorizationError),
@@ -259,7 +293,8 @@ export async function createSignerServer(options: SignerServerOptions): Promise<
     apiVersion: signerApiVersion,
     keyStore: { kind: keyStore.kind, description: keyStore.description },
     organisationsMin: config.organisationsMin,
-    consortium: [...msps.keys()],
+    consortium: [...trust.current().keys()],
+    trust: trust.status(),
     inFlight,
   }));
 
@@ -292,7 +327,7 @@ export async function createSignerServer(options: SignerServerOptions): Promise<
         );
       }
       const approved = approveSignRequest(sign, receipt, key, {
-        msps,
+        msps: trust.current(),
         organisationsMin: config.organisationsMin,
         receiptAgeMsMax: config.receiptAgeMsMax,
         now: clock(),
@@ -349,6 +384,9 @@ export async function createSignerServer(options: SignerServerOptions): Promise<
       const shown = host.includes(':') ? `[${host}]` : host;
       return `https://${shown}:${bound}`;
     },
-    close: () => app.close(),
+    close: async () => {
+      unsubscribe();
+      await app.close();
+    },
   };
 }

@@ -1,7 +1,8 @@
 // The signer's limits and its audit guarantee, in process with the software key store behind
 // the same seam: requests beyond requestsInFlightMax get SIGNER_E_BUSY, a signature whose audit
 // record cannot be written is withheld (SIGNER_E_AUDIT_FAILED), the audit chain shows an edited
-// line, and configuration mistakes name their field.
+// line, a withdrawal is not signed from its expiry on, and configuration mistakes name their
+// field.
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -11,8 +12,11 @@ import { openSoftKeyStore, type KeyInfo, type KeyStore } from '../../src/crypto/
 import { isCofferError } from '../../src/errors/index.js';
 import type { Msp } from '../../src/msp/index.js';
 import {
+  approveSignRequest,
+  auditLogBytesMaxDefault,
   createSignerServer,
   loadConsortiumMsps,
+  mspReloadIntervalMsDefault,
   openAuditLog,
   parseSignerConfig,
   verifyAuditLog,
@@ -202,6 +206,15 @@ describe('signer server', () => {
     };
     const parsed = parseSignerConfig(base, work);
     expect(parsed.listen).toEqual({ host: '127.0.0.1', port: 7700 });
+    expect(parsed.auditLogBytesMax).toBe(auditLogBytesMaxDefault);
+    expect(auditLogBytesMaxDefault).toBe(64 * 1024 * 1024);
+    expect(parsed.mspReloadIntervalMs).toBe(mspReloadIntervalMsDefault);
+    expect(
+      parseSignerConfig(
+        { ...base, auditLogBytesMax: 8 * 1024 * 1024, mspReloadIntervalMs: 500 },
+        work,
+      ),
+    ).toMatchObject({ auditLogBytesMax: 8 * 1024 * 1024, mspReloadIntervalMs: 500 });
     expect(parsed.organisationsMin).toBe(2); // a strict majority of two is both
     expect(parsed.keyStore).toEqual({
       kind: 'software',
@@ -231,5 +244,58 @@ describe('signer server', () => {
     expect(fieldOf({ ...base, keyStore: { kind: 'kms' } })).toBe('keyStore.kind');
     expect(fieldOf({ ...base, listen: { port: 70000 } })).toBe('listen.port');
     expect(fieldOf({ ...base, surprise: 1 })).toBe('surprise');
+    expect(fieldOf({ ...base, auditLogBytesMax: 1024 })).toBe('auditLogBytesMax');
+    expect(fieldOf({ ...base, auditLogBytesMax: 2 ** 40 })).toBe('auditLogBytesMax');
+    expect(fieldOf({ ...base, auditLogBytesMax: '64MiB' })).toBe('auditLogBytesMax');
+    expect(fieldOf({ ...base, mspReloadIntervalMs: 0 })).toBe('mspReloadIntervalMs');
+    expect(fieldOf({ ...base, mspReloadIntervalMs: 24 * 3600 * 1000 })).toBe('mspReloadIntervalMs');
+  });
+});
+
+describe('withdrawal expiry', () => {
+  function decide(expiresAt: unknown, now: number) {
+    const fields = withdrawal({
+      platformKey: { keyId: key.keyId, publicKey: key.publicKey, curve: key.curve },
+      expiresAt,
+    });
+    const peers = [material.peers['org2'], material.peers['org3']].flatMap((peer) =>
+      peer === undefined ? [] : [peer],
+    );
+    // The receipt's roots are signed a second before `now`: fresh.
+    const receipt = receiptFor(withdrawalEntry(3, fields), peers, now - 1000);
+    return approveSignRequest(
+      {
+        walletId: fields.walletId,
+        withdrawalId: fields.id,
+        digest: fields.digest ?? '',
+        keyId: key.keyId,
+      },
+      receipt,
+      key,
+      { msps, organisationsMin: 2, receiptAgeMsMax: 60_000, now },
+    );
+  }
+
+  it('signs until expiresAt and refuses from it on, by the signer clock', () => {
+    const expiresAt = Date.UTC(2026, 5, 1);
+    expect(decide(expiresAt, expiresAt - 1).ok).toBe(true);
+    for (const now of [expiresAt, expiresAt + 1, expiresAt + 24 * 3600 * 1000]) {
+      const outcome = decide(expiresAt, now);
+      expect(outcome.ok).toBe(false);
+      if (!outcome.ok) {
+        expect(outcome.error.code).toBe('SIGNER_E_WITHDRAWAL_EXPIRED');
+        expect(outcome.error.details).toEqual({ expiresAt, now });
+        expect(outcome.error.message).toContain(new Date(expiresAt).toISOString());
+      }
+    }
+  });
+
+  it('refuses a record without an integer expiresAt', () => {
+    const now = Date.UTC(2026, 5, 1);
+    for (const expiresAt of [undefined, null, '2026-06-02T00:00:00Z', 1.5]) {
+      const outcome = decide(expiresAt, now);
+      expect(outcome.ok).toBe(false);
+      if (!outcome.ok) expect(outcome.error.code).toBe('SIGNER_E_NOT_APPROVAL');
+    }
   });
 });

@@ -281,6 +281,11 @@ describe('signer: every bypass is refused with its code and signs nothing', () =
       'SIGNER_E_STATE_NOT_APPROVED',
     ],
     [
+      'a withdrawal whose expiry has passed (the receipt itself is fresh)',
+      () => sign(approved({ expiresAt: Date.now() - 1000 }).body),
+      'SIGNER_E_WITHDRAWAL_EXPIRED',
+    ],
+    [
       'an entry with one bit flipped',
       () => {
         const { body, receipt } = approved();

@@ -106,6 +106,8 @@ export function withdrawal(
     digest: createHash('sha256').update('unsigned tx w-1').digest('hex'),
     serviceSignature: 'aa'.repeat(64),
     platformSignature: null,
+    // Ledger time from which it may be expired (custody's withdrawalExpiryMs, 24 h by default).
+    expiresAt: Date.now() + 24 * 60 * 60 * 1000,
     ...fields,
   };
 }
@@ -184,17 +186,42 @@ export function receiptFor(
 
 export type Answer = { readonly status: number; readonly body: Record<string, unknown> };
 
+export type ClientTls = {
+  readonly ca: string;
+  readonly servername: string;
+  readonly client: { readonly cert: string; readonly key: string } | null;
+};
+
+/** GETs JSON from the signer over mutual TLS. */
+export function get(url: string, route: string, tls: ClientTls): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const req = httpsRequest(
+      `${url}${route}`,
+      {
+        method: 'GET',
+        ca: tls.ca,
+        servername: tls.servername,
+        ...(tls.client === null ? {} : { cert: tls.client.cert, key: tls.client.key }),
+        agent: false,
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('end', () => {
+          resolve({
+            status: res.statusCode ?? 0,
+            body: JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown>,
+          });
+        });
+      },
+    );
+    req.on('error', reject);
+    req.end();
+  });
+}
+
 /** POSTs JSON to the signer over mutual TLS (no client certificate when `client` is null). */
-export function post(
-  url: string,
-  route: string,
-  body: unknown,
-  tls: {
-    readonly ca: string;
-    readonly servername: string;
-    readonly client: { readonly cert: string; readonly key: string } | null;
-  },
-): Promise<Answer> {
+export function post(url: string, route: string, body: unknown, tls: ClientTls): Promise<Answer> {
   const payload = Buffer.from(typeof body === 'string' ? body : JSON.stringify(body));
   return new Promise((resolve, reject) => {
     const req = httpsRequest(
