@@ -29,7 +29,7 @@ import { multisigAccountOf } from '../dist/contracts/token.js';
 import { openPkcs11KeyStore, openSoftKeyStore } from '../dist/crypto/index.js';
 import { generateScalarKey, signDigestWithScalar } from '../dist/crypto/keys.js';
 import { createCofferChain } from '../dist/custody/chains/coffer.js';
-import { createCustodyWorker, createSignerClient, signBuilt } from '../dist/custody/worker.js';
+import { createCustodyWorker, createSignerClient } from '../dist/custody/worker.js';
 import { createSignerServer, loadConsortiumMsps, openAuditLog } from '../dist/signer/index.js';
 
 const repoRoot = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
@@ -272,11 +272,7 @@ async function main() {
     });
     const sign = (digest) =>
       Promise.resolve(signDigestWithScalar('P-256', serviceKey.secretKey, digest));
-    const pass = () =>
-      Promise.all([
-        worker.step(),
-        signBuilt({ ledger: service, custody: service.custody, walletId, sign }),
-      ]);
+    const pass = () => Promise.all([worker.step(), service.custody.signBuilt(walletId, sign)]);
     for (let i = 0; ; i += 1) {
       await pass();
       const { balances } = await service.custody.balances(walletId);

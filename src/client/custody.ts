@@ -1,9 +1,11 @@
 // Custody helpers of the SDK (issue 7): each write signs the custody action with the client's
 // own identity and sends the envelope to its `/v1/custody/...` route (a node never holds a
 // service's key); reads call the GET routes, which answer as the TLS client identity.
+import { cofferError } from '../errors/index.js';
 import { envelopeToJson } from '../ledger/tx.js';
 import { createNodeHttp, type ClientOptions, type TxResult } from './client.js';
 import { signEnvelope } from './envelope.js';
+import type { Signer } from './signer.js';
 
 /** Requests in flight per custody client. */
 export const custodySocketsMax = 16;
@@ -51,6 +53,18 @@ export type CustodyClient = {
     options?: WriteOptions,
   ) => Promise<TxResult>;
   readonly approve: (withdrawalId: string, options?: WriteOptions) => Promise<TxResult>;
+  /**
+   * The service's half of a built withdrawal: signs its recorded digest with `sign` (the
+   * service's key, e.g. `(await openSoftKeyStore(…)).signer(keyId)` for a key-store file or
+   * `openPkcs11KeyStore` for the service's own PKCS#11 module) and records the signature.
+   */
+  readonly serviceSign: (
+    withdrawalId: string,
+    sign: Signer,
+    options?: WriteOptions,
+  ) => Promise<TxResult>;
+  /** serviceSign for every withdrawal of the wallet that is built; the ids it signed. */
+  readonly signBuilt: (walletId: string, sign: Signer) => Promise<string[]>;
   readonly reject: (
     withdrawalId: string,
     reason?: string,
@@ -99,6 +113,9 @@ function queryString(values: Readonly<Record<string, string | undefined>>): stri
   return text.length === 0 ? '' : `?${text}`;
 }
 
+/** Withdrawals `signBuilt` signs at once (each waits for its commit). */
+export const signBuiltInFlightMax = 8;
+
 /** A custody client over the same options as `createClient`. */
 export function createCustodyClient(options: ClientOptions): CustodyClient {
   const { call, expectOk, close } = createNodeHttp(options, custodySocketsMax);
@@ -127,6 +144,29 @@ export function createCustodyClient(options: ClientOptions): CustodyClient {
   const at = (value: string): string => encodeURIComponent(value);
   const root = '/v1/custody';
 
+  const serviceSign = async (
+    withdrawalId: string,
+    sign: Signer,
+    writeOptions?: WriteOptions,
+  ): Promise<TxResult> => {
+    const answer = await read(`${root}/withdrawals/${at(withdrawalId)}`);
+    const record = answer['withdrawal'] as { state?: string; digest?: string | null } | undefined;
+    if (record?.state !== 'built' || typeof record.digest !== 'string') {
+      throw cofferError(
+        'CUSTODY_E_BAD_STATE',
+        `withdrawal ${withdrawalId} is ${String(record?.state)}, not built: only a built withdrawal has a digest to sign`,
+        { withdrawalId, state: record?.state },
+      );
+    }
+    const signature = await sign(new Uint8Array(Buffer.from(record.digest, 'hex')));
+    return write(
+      `${root}/withdrawals/${at(withdrawalId)}/service-signature`,
+      'service_sign',
+      { withdrawalId, signature: Buffer.from(signature).toString('hex') },
+      writeOptions,
+    );
+  };
+
   return {
     createWallet: (args, writeOptions) =>
       write(
@@ -149,6 +189,28 @@ export function createCustodyClient(options: ClientOptions): CustodyClient {
       ),
     requestWithdrawal: (request, writeOptions) =>
       write(`${root}/withdrawals`, 'request', { ...request }, writeOptions),
+    serviceSign: (withdrawalId, sign, writeOptions) =>
+      serviceSign(withdrawalId, sign, writeOptions),
+    signBuilt: async (walletId, sign) => {
+      const answer = await read(`${root}/withdrawals${queryString({ walletId, state: 'built' })}`);
+      const queue = [...((answer['withdrawals'] ?? []) as { id: string }[])];
+      const signed: string[] = [];
+      // A few at a time: each waits for its commit.
+      const lane = async (): Promise<void> => {
+        for (let record = queue.shift(); record !== undefined; record = queue.shift()) {
+          const result = await serviceSign(record.id, sign);
+          if (result.status !== 'Committed') {
+            throw cofferError(
+              result.code ?? 'CUSTODY_E_BAD_STATE',
+              `service_sign of withdrawal ${record.id}: ${result.message ?? result.status}`,
+            );
+          }
+          signed.push(record.id);
+        }
+      };
+      await Promise.all(Array.from({ length: signBuiltInFlightMax }, lane));
+      return signed;
+    },
     approve: (withdrawalId, writeOptions) =>
       write(
         `${root}/withdrawals/${at(withdrawalId)}/approve`,

@@ -10,8 +10,8 @@
 // signer and the chain, so a crashed worker restarts from the ledger's state. The one thing the
 // ledger does not hold is how far the chain was scanned for deposits: a CursorStore keeps that
 // (worker-state.ts, a file per chain), saved only behind deposits the ledger acknowledged.
-// `signBuilt` is the service's half: it signs built withdrawals of its wallets with the service
-// key.
+// The service's half (signing built withdrawals with its own key) is the SDK's
+// (`CustodyClient.signBuilt`, src/client/custody.ts): a service never runs a worker.
 import { request as httpsRequest } from 'node:https';
 import { cofferError } from '../errors/index.js';
 import type { ChainWorker, LedgerPort, LedgerTxResult } from './chains/types.js';
@@ -457,38 +457,4 @@ export function createCustodyWorker(options: WorkerOptions): CustodyWorker {
       await running;
     },
   };
-}
-
-/**
- * The service's half: signs the digest of every built withdrawal of `walletId` with the service
- * key (`sign`: digest → r‖s or DER, e.g. a KMS or key-store Signer) and records `service_sign`.
- * Returns the withdrawal ids it signed.
- */
-export async function signBuilt(options: {
-  readonly ledger: LedgerPort;
-  readonly custody: CustodyReads;
-  readonly walletId: string;
-  readonly sign: (digest: Uint8Array) => Promise<Uint8Array>;
-}): Promise<string[]> {
-  const answer = (await options.custody.withdrawals({
-    walletId: options.walletId,
-    state: 'built',
-  })) as { withdrawals: WithdrawalRecord[] };
-  const signed: string[] = [];
-  await eachLimited(answer.withdrawals, async (record) => {
-    if (record.digest === null)
-      throw new Error(`withdrawal ${record.id} is built without a digest`);
-    const signature = await options.sign(new Uint8Array(Buffer.from(record.digest, 'hex')));
-    mustCommit(
-      await options.ledger.submit(
-        'custody',
-        'service_sign',
-        { withdrawalId: record.id, signature: Buffer.from(signature).toString('hex') },
-        { wait: 'commit' },
-      ),
-      `service_sign ${record.id}`,
-    );
-    signed.push(record.id);
-  });
-  return signed;
 }

@@ -91,6 +91,13 @@ const writeRoutes: readonly WriteRoute[] = [
     summary: 'Reject a withdrawal (MSP admin)',
   },
   {
+    path: '/v1/custody/withdrawals/:id/service-signature',
+    action: 'service_sign',
+    idArg: 'withdrawalId',
+    summary:
+      "Record the service's signature over a built withdrawal's digest (owner service; the key never leaves the service)",
+  },
+  {
     path: '/v1/custody/wallets/:id/policy-changes',
     action: 'propose_policy',
     idArg: 'walletId',

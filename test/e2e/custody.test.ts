@@ -40,7 +40,6 @@ import {
 import {
   createCustodyWorker,
   createSignerClient,
-  signBuilt,
   type CustodyWorker,
   type SignerPort,
 } from '../../src/custody/worker.js';
@@ -209,12 +208,7 @@ async function until(
   for (let pass = 0; pass < 200; pass += 1) {
     if (await done()) return;
     await (on.worker ?? worker)?.step();
-    await signBuilt({
-      ledger: service,
-      custody: service.custody,
-      walletId: on.walletId ?? walletId,
-      sign: signService,
-    });
+    await service.custody.signBuilt(on.walletId ?? walletId, signService);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
   throw new Error(`${what} did not happen; worker errors: ${errors.slice(-5).join(' | ')}`);
@@ -449,12 +443,7 @@ describe('custody on the ledger-native chain, end to end', () => {
     const record = await withdrawal(id);
     const built = buildCofferTransfer(record);
     await must(workerClient, 'custody', 'build', { withdrawalId: id, ...built });
-    const serviceSigned = await signBuilt({
-      ledger: service,
-      custody: service.custody,
-      walletId,
-      sign: signService,
-    });
+    const serviceSigned = await service.custody.signBuilt(walletId, signService);
     expect(serviceSigned).toEqual([id]);
     const history = (await service.query('custody', 'history', { kind: 'withdrawal', id })) as {
       entries: { action: string; txId: string }[];

@@ -2,6 +2,7 @@
 // a wallet and an address, the chain worker reports a deposit, the service asks for a
 // withdrawal over its limit, an admin sees it pending and approves it, and the audit history
 // carries receipts that verify offline. Refusals come with their codes.
+import { generateKeyPairSync, sign as cryptoSign } from 'node:crypto';
 import { readFile, readdir, mkdtemp, rm } from 'node:fs/promises';
 import { Agent, request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
@@ -341,6 +342,25 @@ describe('custody API', () => {
     expect(kvPut.body).toMatchObject({ error: { code: 'CUSTODY_E_ROUTE_MISMATCH' } });
     const notEnvelope = await raw('svc', 'POST', '/v1/custody/withdrawals', { request: 1 });
     expect(notEnvelope.body).toMatchObject({ error: { code: 'NODE_E_BAD_REQUEST' } });
+    // The service-signature route takes only service_sign of the withdrawal in its path.
+    const onSignature = await raw(
+      'admin',
+      'POST',
+      `/v1/custody/withdrawals/${withdrawalId}/service-signature`,
+      approve,
+    );
+    expect(onSignature.body).toMatchObject({ error: { code: 'CUSTODY_E_ROUTE_MISMATCH' } });
+  });
+
+  it('the SDK signs only a built withdrawal: an approved one has no digest yet', async () => {
+    const key = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
+    const sign = (digest: Uint8Array): Promise<Uint8Array> =>
+      Promise.resolve(cryptoSign(null, digest, key));
+    await expect(svc.serviceSign(withdrawalId, sign)).rejects.toMatchObject({
+      code: 'CUSTODY_E_BAD_STATE',
+    });
+    expect(await svc.signBuilt(walletId, sign)).toEqual([]);
+    expect((await svc.withdrawal(withdrawalId))['withdrawal']).toMatchObject({ state: 'approved' });
   });
 
   it('an admin cannot approve a policy change it proposed', async () => {
@@ -398,6 +418,7 @@ describe('custody API', () => {
       '/v1/custody/wallets',
       '/v1/custody/wallets/{id}/balances',
       '/v1/custody/withdrawals/{id}/approve',
+      '/v1/custody/withdrawals/{id}/service-signature',
       '/v1/custody/approvals/pending',
       '/v1/custody/policy-changes/{id}/approve',
     ]) {
