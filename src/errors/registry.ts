@@ -246,7 +246,8 @@ export const errorRegistry = {
   },
   MSP_E_RELOAD_FAILED: {
     className: 'MspConfigError',
-    summary: 'A changed local MSP folder failed to load; the previous MSP stays in force.',
+    summary:
+      "A changed MSP folder (the node's own MSP, or a consortium MSP the signer reads) failed to load; the previous MSP stays in force.",
     fix: 'Fix the folder as the error says; Coffer retries on the next change or SIGHUP.',
   },
 
