@@ -171,6 +171,8 @@ export type StepReport = {
   readonly confirmed: number;
   readonly failed: number;
   readonly deposits: number;
+  /** Deposits whose report the ledger refused for good (depositRefusedForGood): scanned past. */
+  readonly refused: number;
   readonly errors: number;
 };
 
@@ -206,6 +208,20 @@ function codeOf(error: unknown): string | undefined {
   const code = (error as { code?: unknown } | null)?.code;
   return typeof code === 'string' ? code : undefined;
 }
+
+/**
+ * Refusals of a deposit report that no retry can change: the ledger recorded the report as
+ * invalid because of the deposit itself (an asset or amount custody cannot take, a conflict
+ * with what was reported before, an address no wallet owns). The scan goes past such a deposit
+ * (the invalid report stays in the ledger, and the worker reports an error event), so that one
+ * odd transfer, e.g. of a token anyone minted, cannot hold back every later deposit. Every
+ * other refusal (not a worker, capacity, no answer) keeps the scan behind it until it goes in.
+ */
+export const depositRefusedForGood: ReadonlySet<string> = new Set([
+  'APP_E_INVALID_ARGS',
+  'CUSTODY_E_DEPOSIT_CONFLICT',
+  'CUSTODY_E_UNKNOWN_ADDRESS',
+]);
 
 function mustCommit(result: LedgerTxResult, what: string): LedgerTxResult {
   if (result.status === 'Committed') return result;
@@ -280,6 +296,7 @@ export function createCustodyWorker(options: WorkerOptions): CustodyWorker {
       confirmed: 0,
       failed: 0,
       deposits: 0,
+      refused: 0,
       errors: 0,
     };
     const guarded = async (action: string, id: string, work: () => Promise<void>) => {
@@ -322,7 +339,8 @@ export function createCustodyWorker(options: WorkerOptions): CustodyWorker {
           chainTxId: deposit.chainTxId,
           outputIndex: deposit.outputIndex,
         };
-        await submit(
+        const seen = await ledger.submit(
+          'custody',
           'deposit_seen',
           {
             ...output,
@@ -332,8 +350,26 @@ export function createCustodyWorker(options: WorkerOptions): CustodyWorker {
             blockHeight: deposit.block.height,
             blockHash: deposit.block.hash,
           },
-          deposit.chainTxId,
+          { wait: 'commit' },
         );
+        if (seen.status === 'Invalid' && depositRefusedForGood.has(seen.code ?? '')) {
+          counts.refused += 1;
+          emit({
+            kind: 'error',
+            action: 'deposit_refused',
+            id: deposit.chainTxId,
+            error: `the ledger refused the report of deposit ${deposit.chainTxId}/${deposit.outputIndex} for good (${String(seen.code)} ${seen.message ?? ''}, transaction ${seen.txId}); the scan goes past it`,
+          });
+          await advance(deposit.next);
+          continue;
+        }
+        mustCommit(seen, `custody deposit_seen ${deposit.chainTxId}`);
+        emit({
+          kind: 'step',
+          action: 'deposit_seen',
+          id: deposit.chainTxId,
+          state: 'deposit_seen',
+        });
         await submit(
           'deposit_confirmations',
           { ...output, confirmations: deposit.confirmations },

@@ -212,6 +212,31 @@ describe('custody worker: the deposit cursor survives a restart', () => {
     expect(await cursorOf(dir)).toBe('3');
   });
 
+  it('scans past a deposit whose report the ledger refused for good, saying so', async () => {
+    const dir = path.join(work, 'refused-for-good');
+    const net = network();
+    const [, odd] = [net.deposit('5'), net.deposit('7'), net.deposit('11')];
+    net.state.interpose = (action, args) =>
+      action === 'deposit_seen' && args['chainTxId'] === odd
+        ? {
+            txId: 'ee'.repeat(32),
+            status: 'Invalid',
+            code: 'CUSTODY_E_DEPOSIT_CONFLICT',
+            message: 'reported before as something else',
+          }
+        : undefined;
+    const run = net.worker(await openWorkerState(dir, 'coffer'));
+    expect(await run.step()).toMatchObject({ deposits: 2, refused: 1, errors: 0 });
+    expect(await cursorOf(dir)).toBe('3');
+    expect(run.errors).toEqual([
+      expect.stringMatching(/CUSTODY_E_DEPOSIT_CONFLICT.*the scan goes past it/) as unknown,
+    ]);
+    // Not reported again on the next pass.
+    net.reports();
+    expect(await run.step()).toMatchObject({ deposits: 0, refused: 0 });
+    expect(net.reports()).toEqual([]);
+  });
+
   it('a corrupt state file stops the worker with CUSTODY_E_WORKER_STATE_CORRUPT', async () => {
     const dir = path.join(work, 'corrupt');
     const net = network();
