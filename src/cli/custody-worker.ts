@@ -11,6 +11,7 @@ import { createCofferChain } from '../custody/chains/coffer.js';
 import { openWorkerState, workerStateFile } from '../custody/worker-state.js';
 import { createCustodyWorker, createSignerClient, workerPollMsDefault } from '../custody/worker.js';
 import { cofferError } from '../errors/index.js';
+import { lockDataDir } from '../node/index.js';
 import { untilSignalled } from './foreground.js';
 import type { Command } from './main.js';
 import { defaultProfile, type ClientProfile } from './profile.js';
@@ -90,80 +91,88 @@ export const workerCommand: Command = async (args, io) => {
   const pollMs = Number(values['poll-ms']);
   if (!Number.isInteger(pollMs) || pollMs < pollMsMin || pollMs > pollMsMax)
     throw usageError(`--poll-ms: give a whole number from ${pollMsMin} to ${pollMsMax}`);
-  // First: a corrupt state file stops the worker before it connects anywhere.
+  // First: a corrupt state file stops the worker before it connects anywhere, and so does a
+  // second worker on the same folder (two would race on the cursor file).
   const cursorStore = await openWorkerState(stateDir, 'coffer');
-
-  let profile: ClientProfile;
+  const lock = await lockDataDir(stateDir, 'custody worker');
   try {
-    profile = JSON.parse(await readText(values.profile)) as ClientProfile;
-  } catch (error) {
-    if (error instanceof SyntaxError)
-      throw cofferError('CLI_E_FILE_UNREADABLE', `${values.profile} is not a JSON client profile`);
-    throw error;
+    let profile: ClientProfile;
+    try {
+      profile = JSON.parse(await readText(values.profile)) as ClientProfile;
+    } catch (error) {
+      if (error instanceof SyntaxError)
+        throw cofferError(
+          'CLI_E_FILE_UNREADABLE',
+          `${values.profile} is not a JSON client profile`,
+        );
+      throw error;
+    }
+    const tlsCert = await readText(profile.tlsCertFile);
+    const tlsKey = await readText(profile.tlsKeyFile);
+    const options: ClientOptions = {
+      url: profile.url,
+      servername: profile.servername,
+      ca: await readText(profile.caFile),
+      tlsCert,
+      tlsKey,
+      ...(await identityFromMspFolder(profile.mspDir, profile.mspId)),
+    };
+    const ledger = createClient(options);
+    const custody = createCustodyClient(options);
+    const signer = createSignerClient({
+      url: signerUrl,
+      ca: await readText(signerCa),
+      ...(values['signer-servername'] === undefined
+        ? {}
+        : { servername: values['signer-servername'] }),
+      cert: tlsCert,
+      key: tlsKey,
+    });
+    const json = values.json;
+    await untilSignalled(
+      () => {
+        const worker = createCustodyWorker({
+          ledger,
+          custody,
+          signer,
+          chain: createCofferChain(ledger),
+          cursorStore,
+          pollMs,
+          onEvent: (event) => {
+            const line =
+              event.kind === 'step'
+                ? `${event.action} ${event.id}`
+                : `error in ${event.action} ${event.id}: ${event.error}`;
+            if (json) io.stdout(JSON.stringify(event));
+            else if (event.kind === 'step') io.stdout(line);
+            else io.stderr(line);
+          },
+        });
+        worker.start();
+        return Promise.resolve(worker);
+      },
+      () => {
+        const from =
+          cursorStore.saved === null
+            ? 'deposits from the start'
+            : `deposits from cursor ${cursorStore.saved}`;
+        io.stdout(
+          json
+            ? JSON.stringify({
+                event: 'started',
+                chain: 'coffer',
+                node: profile.url,
+                stateFile: workerStateFile(stateDir, 'coffer'),
+                cursor: cursorStore.saved,
+              })
+            : `custody worker for coffer on ${profile.url} (signer ${signerUrl}; ${from}, kept in ${workerStateFile(stateDir, 'coffer')}); Ctrl-C stops it`,
+        );
+      },
+    );
+    ledger.close();
+    custody.close();
+    return 0;
+  } finally {
+    await lock.release();
   }
-  const tlsCert = await readText(profile.tlsCertFile);
-  const tlsKey = await readText(profile.tlsKeyFile);
-  const options: ClientOptions = {
-    url: profile.url,
-    servername: profile.servername,
-    ca: await readText(profile.caFile),
-    tlsCert,
-    tlsKey,
-    ...(await identityFromMspFolder(profile.mspDir, profile.mspId)),
-  };
-  const ledger = createClient(options);
-  const custody = createCustodyClient(options);
-  const signer = createSignerClient({
-    url: signerUrl,
-    ca: await readText(signerCa),
-    ...(values['signer-servername'] === undefined
-      ? {}
-      : { servername: values['signer-servername'] }),
-    cert: tlsCert,
-    key: tlsKey,
-  });
-  const json = values.json;
-  await untilSignalled(
-    () => {
-      const worker = createCustodyWorker({
-        ledger,
-        custody,
-        signer,
-        chain: createCofferChain(ledger),
-        cursorStore,
-        pollMs,
-        onEvent: (event) => {
-          const line =
-            event.kind === 'step'
-              ? `${event.action} ${event.id}`
-              : `error in ${event.action} ${event.id}: ${event.error}`;
-          if (json) io.stdout(JSON.stringify(event));
-          else if (event.kind === 'step') io.stdout(line);
-          else io.stderr(line);
-        },
-      });
-      worker.start();
-      return Promise.resolve(worker);
-    },
-    () => {
-      const from =
-        cursorStore.saved === null
-          ? 'deposits from the start'
-          : `deposits from cursor ${cursorStore.saved}`;
-      io.stdout(
-        json
-          ? JSON.stringify({
-              event: 'started',
-              chain: 'coffer',
-              node: profile.url,
-              stateFile: workerStateFile(stateDir, 'coffer'),
-              cursor: cursorStore.saved,
-            })
-          : `custody worker for coffer on ${profile.url} (signer ${signerUrl}; ${from}, kept in ${workerStateFile(stateDir, 'coffer')}); Ctrl-C stops it`,
-      );
-    },
-  );
-  ledger.close();
-  custody.close();
-  return 0;
 };

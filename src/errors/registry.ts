@@ -857,8 +857,8 @@ export const errorRegistry = {
   },
   NODE_E_DATA_DIR_LOCKED: {
     className: 'NodeError',
-    summary: 'Another running node already uses this data directory.',
-    fix: 'Stop the other node (its pid is in the error and in DATA_DIR/LOCK) or give this one its own dataDir.',
+    summary: 'Another running node (or custody worker) already uses this directory.',
+    fix: 'Stop the other process (its pid is in the error and in DIR/LOCK) or give this one its own directory.',
   },
   NODE_E_PRIVATE_MAP: {
     className: 'NodeError',

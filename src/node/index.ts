@@ -38,6 +38,7 @@ import type { SignedRoot } from '../ledger/receipt.js';
 import { startEngine, type Engine, type GovernedOptions } from './engine.js';
 
 export type { NodeConfig, OrderingConfig } from './config.js';
+export { lockDataDir, type DataDirLock } from './lock.js';
 export {
   nodeConfigDefaults,
   readNodeConfig,

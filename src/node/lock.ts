@@ -22,14 +22,17 @@ export function processAlive(pid: number | undefined): boolean {
   }
 }
 
-/** Takes `dir/LOCK` for this process; throws NODE_E_DATA_DIR_LOCKED if a live process has it. */
-export async function lockDataDir(dir: string): Promise<DataDirLock> {
+/**
+ * Takes `dir/LOCK` for this process; throws NODE_E_DATA_DIR_LOCKED if a live process has it.
+ * `what` names the owner in messages (a node, a custody worker).
+ */
+export async function lockDataDir(dir: string, what = 'node'): Promise<DataDirLock> {
   const file = path.join(path.resolve(dir), 'LOCK');
   const mine = `${process.pid}\n`;
   if (lockedHere.has(file)) {
     throw cofferError(
       'NODE_E_DATA_DIR_LOCKED',
-      `${dir} is in use by another node of this process; one node per data directory`,
+      `${dir} is in use by another ${what} of this process; one ${what} per directory`,
       { dir, pid: process.pid },
     );
   }
@@ -58,7 +61,7 @@ export async function lockDataDir(dir: string): Promise<DataDirLock> {
     if (Number.isSafeInteger(owner) && owner > 0 && owner !== process.pid && processAlive(owner)) {
       throw cofferError(
         'NODE_E_DATA_DIR_LOCKED',
-        `${dir} is in use by process ${owner}; one node per data directory`,
+        `${dir} is in use by process ${owner}; one ${what} per directory`,
         { dir, pid: owner },
       );
     }
