@@ -7,7 +7,13 @@
 // operator decides to rescan, by deleting it.
 import path from 'node:path';
 import { CofferError, cofferError } from '../errors/index.js';
-import { createFsStorage, errnoCode, isDiskFull, type Storage } from '../ledger/files-storage.js';
+import {
+  createFsStorage,
+  errnoCode,
+  isDiskFull,
+  replaceFile,
+  type Storage,
+} from '../ledger/files-storage.js';
 import type { CustodyChain } from './types.js';
 import type { CursorStore } from './worker.js';
 
@@ -91,7 +97,6 @@ export async function openWorkerState(
 ): Promise<CursorStore> {
   const storage = options.storage ?? createFsStorage();
   const file = workerStateFile(dir, chain);
-  const temporary = path.join(dir, `.${path.basename(file)}.tmp`);
   let bytes: Uint8Array | undefined;
   try {
     await storage.mkdir(dir);
@@ -115,21 +120,8 @@ export async function openWorkerState(
       throw new Error(`custody worker invariant: ${chain} cursor ${cursor} cannot be kept`);
     const text = `${JSON.stringify({ version: stateVersion, chain, cursor })}\n`;
     try {
-      const handle = await storage.create(temporary);
-      try {
-        await handle.write(0, Buffer.from(text, 'utf8'));
-        await handle.sync();
-      } finally {
-        await handle.close();
-      }
-      await storage.rename(temporary, file);
-      await storage.syncDir(dir);
+      await replaceFile(storage, file, Buffer.from(text, 'utf8'));
     } catch (error) {
-      try {
-        await storage.remove(temporary);
-      } catch {
-        // The write failed already; its error is the one to report.
-      }
       throw ioError(error, 'writing', file);
     }
   };

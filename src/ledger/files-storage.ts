@@ -43,6 +43,39 @@ export type Storage = {
 
 export const fileMode = 0o644;
 
+/** Where replaceFile writes first: `.<name>.tmp` beside the file. */
+export function temporaryOf(file: string): string {
+  return path.join(path.dirname(file), `.${path.basename(file)}.tmp`);
+}
+
+/**
+ * Replaces `file` with `bytes` all or nothing: written to its temporary (temporaryOf), synced,
+ * renamed over `file`, and the folder synced. A crash leaves the old file or the new one, never
+ * a mix; on failure the temporary is removed (best effort) and the error rethrown as it came.
+ */
+export async function replaceFile(
+  storage: Storage,
+  file: string,
+  bytes: Uint8Array,
+  mode: number = fileMode,
+): Promise<void> {
+  const temporary = temporaryOf(file);
+  try {
+    const handle = await storage.create(temporary, mode);
+    try {
+      await handle.write(0, bytes);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await storage.rename(temporary, file);
+    await storage.syncDir(path.dirname(file));
+  } catch (error) {
+    await storage.remove(temporary).catch(() => undefined);
+    throw error;
+  }
+}
+
 export function createFsStorage(): Storage {
   return {
     mkdir: async (dir) => {

@@ -19,7 +19,7 @@ import {
 import path from 'node:path';
 import { cofferError } from '../errors/index.js';
 import { entryBytesMax, setU64 } from './files-format.js';
-import { createFsStorage, storageError, type Storage } from './files-storage.js';
+import { createFsStorage, replaceFile, storageError, type Storage } from './files-storage.js';
 import {
   isPublicMap,
   keyBytesMax,
@@ -338,7 +338,6 @@ export async function createLedgerSecretFile(
   const bytes = options.secretBytes ?? randomBytes(ledgerSecretBytes);
   const secret = ledgerSecretFromBytes(bytes);
   const dir = path.dirname(file);
-  const temporary = path.join(dir, `.${path.basename(file)}.tmp`);
   try {
     await storage.mkdir(dir);
     if ((await storage.stat(file)) !== undefined) {
@@ -348,17 +347,13 @@ export async function createLedgerSecretFile(
         { file },
       );
     }
-    const handle = await storage.create(temporary, secretFileMode);
-    try {
-      await handle.write(0, Buffer.from(`${Buffer.from(bytes).toString('hex')}\n`, 'latin1'));
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await storage.rename(temporary, file);
-    await storage.syncDir(dir);
+    await replaceFile(
+      storage,
+      file,
+      Buffer.from(`${Buffer.from(bytes).toString('hex')}\n`, 'latin1'),
+      secretFileMode,
+    );
   } catch (error) {
-    await storage.remove(temporary).catch(() => undefined);
     throw storageError(error, 'creating ledger secret', file);
   }
   return secret;

@@ -26,7 +26,13 @@ import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { CofferError, cofferError } from '../errors/index.js';
 import { getU64, setU64 } from './files-format.js';
-import { createFsStorage, errnoCode, storageError, type Storage } from './files-storage.js';
+import {
+  createFsStorage,
+  errnoCode,
+  replaceFile,
+  storageError,
+  type Storage,
+} from './files-storage.js';
 import { openWithSecret, sealWithSecret, type LedgerSecret } from './secret.js';
 import {
   createStoreFrom,
@@ -365,24 +371,14 @@ export async function writeSnapshot(
   const bytes = encodeSnapshot(input);
   const name = snapshotFileName(input.seqno);
   const file = path.join(dir, name);
-  const temporary = path.join(dir, `.${name}.tmp`);
   try {
     await storage.mkdir(dir);
     // Left by a crash during an earlier write: never renamed, so never part of the state.
     for (const entry of await storage.list(dir)) {
       if (temporaryPattern.test(entry)) await storage.remove(path.join(dir, entry));
     }
-    const handle = await storage.create(temporary);
-    try {
-      await handle.write(0, bytes);
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await storage.rename(temporary, file);
-    await storage.syncDir(dir);
+    await replaceFile(storage, file, bytes);
   } catch (error) {
-    await storage.remove(temporary).catch(() => undefined);
     throw storageError(error, 'writing snapshot', file);
   }
   const removed: string[] = [];
