@@ -667,7 +667,16 @@ async function startLocked(options: EngineOptions): Promise<Engine> {
       );
     }
     const unsigned = tree.size() - lastMarkerSeqno;
+    // An empty batch right after a signature entry (idle nodes' empty batches race: the first
+    // one executed makes the entry, the others come after it) gets a signature entry of its
+    // own, so that no batch trails the last signature entry: a peer serves batches only up to
+    // a signature entry (catch-up, decision 0016), and a network with no traffic would
+    // otherwise leave a joining node waiting for the next transaction. Every node decides
+    // alike (the batch sequence alone), and no further empty batch follows (the idle timer
+    // appends only while entries are unsigned).
+    const trailing = output.outcomes.length === 0 && unsigned === 0 && lastMarkerSeqno > 0;
     if (
+      trailing ||
       unsigned >= intervals.signatureIntervalTx ||
       (unsigned > 0 && time - lastMarkerTime >= intervals.signatureIntervalMs)
     ) {

@@ -218,4 +218,41 @@ describe('catch-up from a peer', () => {
     );
     expect(shorter.ok).toBe(false);
   });
+
+  it('an empty batch after a signature entry gets its own, so no batch trails the last one', async () => {
+    // Up to the next marker (every 5 entries): the tree then ends with a signature entry.
+    while (serving.position().seqno !== serving.position().lastSignedTreeSize + 1) {
+      await put(serving, `fill${serving.position().seqno}`);
+    }
+    await serving.idle();
+    const before = serving.position();
+    // What a second idle node's empty batch looks like when the first one's made the marker.
+    await servingLog.append(encodeBatch({ time: before.time + 1, envelopes: [] }));
+    await serving.idle();
+    const after = serving.position();
+    expect(after.logPosition).toBe(before.logPosition + 1);
+    expect(after.seqno, 'one signature entry for the empty batch').toBe(before.seqno + 1);
+    expect(after.lastSignedTreeSize).toBe(before.seqno);
+    // A node that has everything up to the marker before it can now be served the empty batch,
+    // and it checks against the new signed root.
+    const answer = await serveCatchUp(
+      serving,
+      mirrorOf(servingLog),
+      before.logPosition + 1,
+      before.seqno,
+    );
+    expect(answer.batches).toHaveLength(1);
+    expect(answer.upToTreeSize).toBe(before.seqno);
+    const checked = checkCatchUp(
+      await inputFor(answer, {
+        fromPosition: before.logPosition + 1,
+        treeSize: before.seqno,
+        frontier: serving.frontier(before.seqno),
+      }),
+    );
+    expect(checked.ok, checked.ok ? '' : checked.error.message).toBe(true);
+    // Nothing more follows: an idle engine appends only while entries are unsigned.
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(serving.position().seqno).toBe(after.seqno);
+  });
 });
