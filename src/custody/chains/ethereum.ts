@@ -1,0 +1,458 @@
+// The Ethereum chain worker (issue 8, decision 0022), an IO edge over a JSON-RPC node. A
+// wallet's deposit address is its own Safe 1.4.1 proxy (owners: the addresses of the offline,
+// service and platform keys; threshold m), deployed through SafeProxyFactory with the wallet id
+// as saltNonce, so its address follows from the keys and the id alone. A withdrawal is a SafeTx
+// (safe.ts) at the Safe's current nonce; the keys sign its EIP-712 hash; a relayer account
+// (the worker's own gas key, no custody of funds) sends execTransaction. Deposits are the
+// Safes' `SafeReceived` events (direct and internal transfers alike), reported with their
+// confirmations until the configured depth, then scanned past.
+import { createRequire } from 'node:module';
+import {
+  Contract,
+  ContractFactory,
+  Interface,
+  JsonRpcProvider,
+  Wallet,
+  getAddress,
+  type Log,
+  type TransactionRequest,
+} from 'ethers';
+import { cofferError } from '../../errors/index.js';
+import type { WalletRecord, WithdrawalRecord } from '../types.js';
+import type {
+  BuiltTx,
+  ChainTxStatus,
+  ChainWorker,
+  DepositScan,
+  LedgerPort,
+  SeenDeposit,
+} from './types.js';
+import {
+  callSafeTx,
+  decodeSafeTxEnvelope,
+  encodeSafeTxEnvelope,
+  erc20TransferData,
+  ownerAddressOf,
+  packSafeSignatures,
+  safeInitializer,
+  safeProxyAddress,
+  safeSignatureOf,
+  safeTxHash,
+  type SafeTxEnvelope,
+} from './safe.js';
+
+/** Blocks one deposit scan reads (one eth_getLogs range; public nodes cap ranges near this). */
+export const ethereumScanBlocksMax = 1000;
+/** Safes named in one eth_getLogs filter. */
+export const ethereumSafesPerQueryMax = 500;
+/** Default confirmation depth: beyond it a reorganisation is not expected (post-merge: finality
+ * arrives after two epochs, 64 blocks; 12 is the customary exchange depth before finality). */
+export const ethereumConfirmationsDefault = 12;
+/** The asset name of ether; amounts are in wei. */
+export const etherAsset = 'ETH';
+
+const artifactRoot = '@safe-global/safe-contracts/build/artifacts/contracts';
+type Artifact = { readonly abi: unknown[]; readonly bytecode: string };
+const require = createRequire(import.meta.url);
+/** A Safe 1.4.1 build artifact (ABI and creation bytecode), read lazily from the package. */
+export function safeArtifact(
+  name: 'Safe' | 'SafeL2' | 'SafeProxyFactory' | 'SafeProxy' | 'CompatibilityFallbackHandler',
+): Artifact {
+  const file = {
+    Safe: 'Safe.sol/Safe.json',
+    SafeL2: 'SafeL2.sol/SafeL2.json',
+    SafeProxyFactory: 'proxies/SafeProxyFactory.sol/SafeProxyFactory.json',
+    SafeProxy: 'proxies/SafeProxy.sol/SafeProxy.json',
+    CompatibilityFallbackHandler:
+      'handler/CompatibilityFallbackHandler.sol/CompatibilityFallbackHandler.json',
+  }[name];
+  return require(`${artifactRoot}/${file}`) as Artifact;
+}
+
+/** Where the Safe contracts are on the chain. */
+export type SafeDeployment = {
+  readonly singleton: string;
+  readonly factory: string;
+  readonly fallbackHandler: string;
+};
+
+/**
+ * Deploys the Safe singleton (SafeL2: it emits events for every execution, which indexers
+ * read), SafeProxyFactory and CompatibilityFallbackHandler from the package's artifacts with
+ * `deployer` paying: for test and private chains; on public chains use the canonical
+ * deployments (safe-deployments) instead.
+ */
+export async function deploySafeContracts(deployer: Wallet): Promise<SafeDeployment> {
+  if (deployer.provider === null) throw new Error('the deployer needs a provider');
+  let nonce = await deployer.provider.getTransactionCount(deployer.address, 'pending');
+  const deploy = async (name: 'SafeL2' | 'SafeProxyFactory' | 'CompatibilityFallbackHandler') => {
+    const artifact = safeArtifact(name);
+    const contract = await new ContractFactory(
+      artifact.abi as never,
+      artifact.bytecode,
+      deployer,
+    ).deploy({ nonce });
+    nonce += 1;
+    await contract.waitForDeployment();
+    return getAddress(await contract.getAddress());
+  };
+  // One after the other, with explicit nonces: the deployer's nonces must not race.
+  const singleton = await deploy('SafeL2');
+  const factory = await deploy('SafeProxyFactory');
+  const fallbackHandler = await deploy('CompatibilityFallbackHandler');
+  return { singleton, factory, fallbackHandler };
+}
+
+const safeAbi = new Interface(safeArtifact('Safe').abi as never);
+const factoryAbi = new Interface(safeArtifact('SafeProxyFactory').abi as never);
+const safeReceivedTopic = safeAbi.getEvent('SafeReceived')?.topicHash ?? '';
+const executionSuccessTopic = safeAbi.getEvent('ExecutionSuccess')?.topicHash ?? '';
+const erc20Abi = new Interface([
+  'event Transfer(address indexed from, address indexed to, uint256 value)',
+]);
+const transferTopic = erc20Abi.getEvent('Transfer')?.topicHash ?? '';
+
+/** The owner addresses of a wallet's Safe: its three keys as Ethereum accounts. */
+export function walletOwners(wallet: WalletRecord): readonly string[] {
+  if (wallet.chain !== 'ethereum' || wallet.curve !== 'secp256k1')
+    throw new Error(
+      `ethereum worker invariant: wallet ${wallet.id} is ${wallet.chain}/${wallet.curve}`,
+    );
+  return [wallet.keys.offline, wallet.keys.service, wallet.keys.platform.publicKey].map(
+    ownerAddressOf,
+  );
+}
+
+/** The Safe a wallet deploys to: its address and the factory call that deploys it. */
+export function walletSafe(
+  deployment: SafeDeployment,
+  wallet: WalletRecord,
+): { readonly address: string; readonly initializer: string; readonly saltNonce: bigint } {
+  const initializer = safeInitializer(
+    walletOwners(wallet),
+    wallet.threshold.m,
+    deployment.fallbackHandler,
+  );
+  const saltNonce = BigInt(`0x${wallet.id}`);
+  const address = safeProxyAddress({
+    factory: deployment.factory,
+    singleton: deployment.singleton,
+    proxyCreationCode: safeArtifact('SafeProxy').bytecode,
+    initializer,
+    saltNonce,
+  });
+  return { address, initializer, saltNonce };
+}
+
+export type EthereumChainOptions = {
+  readonly rpcUrl: string;
+  /** Private key (0x hex) of the relayer: pays gas for deployments and execTransaction. */
+  readonly relayerKey: string;
+  readonly safe: SafeDeployment;
+  /** Depth at which deposits are final and scanned past (default ethereumConfirmationsDefault). */
+  readonly confirmations?: number;
+  /** ERC-20 assets custody takes: symbol → token contract. ETH is always taken. */
+  readonly tokens?: Readonly<Record<string, string>>;
+  /** Safes to watch from the start (after a restart: every ethereum wallet's address). */
+  readonly knownSafes?: readonly string[];
+  /** When given, prepareWallet registers the Safe as the wallet's address (add_address). */
+  readonly ledger?: LedgerPort;
+  /** Polling interval of the provider, ms (tests: short). */
+  readonly pollingMs?: number;
+};
+
+export type EthereumChain = ChainWorker & {
+  readonly provider: JsonRpcProvider;
+  readonly relayer: Wallet;
+  /** Stops the provider's polling. */
+  readonly close: () => void;
+};
+
+/** A cursor of the deposit scan: the first block not yet scanned past. */
+function cursorBlock(cursor: string | null): number {
+  if (cursor === null) return 0;
+  if (!/^(?:0|[1-9][0-9]{0,15})$/.test(cursor))
+    throw cofferError(
+      'CUSTODY_E_WORKER_STATE_CORRUPT',
+      `ethereum scan cursor ${cursor} is not a block number`,
+    );
+  return Number(cursor);
+}
+
+/** The Ethereum chain worker. */
+export function createEthereumChain(options: EthereumChainOptions): EthereumChain {
+  const depth = options.confirmations ?? ethereumConfirmationsDefault;
+  if (!Number.isInteger(depth) || depth < 1) throw new Error('confirmations must be ≥ 1');
+  const provider = new JsonRpcProvider(options.rpcUrl, undefined, {
+    staticNetwork: true,
+    pollingInterval: options.pollingMs ?? 4000,
+    // One request at a time: JSON-RPC batches hide which call failed.
+    batchMaxCount: 1,
+    // No answer cache: a cached nonce or block number is a wrong one.
+    cacheTimeout: -1,
+  });
+  const relayer = new Wallet(options.relayerKey, provider);
+  const tokens = new Map<string, string>(
+    Object.entries(options.tokens ?? {}).map(([symbol, address]) => [symbol, getAddress(address)]),
+  );
+  const tokenSymbols = new Map([...tokens].map(([symbol, address]) => [address, symbol]));
+  const watched = new Set<string>((options.knownSafes ?? []).map((item) => getAddress(item)));
+  const registered = new Set<string>();
+
+  // The relayer's nonces: seeded once from the node's pending count, then handed out in
+  // process so that concurrent withdrawals never send two transactions with one nonce. A send
+  // the node refuses before taking it re-seeds (its nonce was not used).
+  let nextNonce: number | null = null;
+  let queue: Promise<unknown> = Promise.resolve();
+  const send = (request: TransactionRequest): Promise<string> => {
+    const run = queue.then(async () => {
+      nextNonce ??= await provider.getTransactionCount(relayer.address, 'pending');
+      try {
+        const sent = await relayer.sendTransaction({ ...request, nonce: nextNonce });
+        nextNonce += 1;
+        return sent.hash;
+      } catch (error) {
+        nextNonce = null;
+        throw error;
+      }
+    });
+    queue = run.catch(() => undefined);
+    return run;
+  };
+
+  let chainId: bigint | null = null;
+  const chainIdOf = async () => (chainId ??= (await provider.getNetwork()).chainId);
+
+  const safeOf = (address: string) => new Contract(address, safeAbi, provider);
+
+  const prepareWallet = async (wallet: WalletRecord): Promise<string> => {
+    const safe = walletSafe(options.safe, wallet);
+    if ((await provider.getCode(safe.address)) === '0x') {
+      const factory = new Contract(options.safe.factory, factoryAbi, provider);
+      const data = factory.interface.encodeFunctionData('createProxyWithNonce', [
+        options.safe.singleton,
+        safe.initializer,
+        safe.saltNonce,
+      ]);
+      const hash = await send({ to: options.safe.factory, data });
+      const receipt = await provider.waitForTransaction(hash);
+      // Another worker may have deployed it first: then this call reverted, the code is there.
+      if ((await provider.getCode(safe.address)) === '0x')
+        throw new Error(
+          `Safe of wallet ${wallet.id} not deployed (tx ${hash}, status ${String(receipt?.status)})`,
+        );
+    }
+    watched.add(safe.address);
+    const address = safe.address.toLowerCase();
+    if (options.ledger !== undefined && !registered.has(wallet.id)) {
+      const answer = await options.ledger
+        .query('custody', 'address', {
+          chain: 'ethereum',
+          address,
+        })
+        .catch(() => null);
+      if (answer === null) {
+        const result = await options.ledger.submit(
+          'custody',
+          'add_address',
+          { walletId: wallet.id, address },
+          { wait: 'commit' },
+        );
+        if (result.status !== 'Committed' && result.code !== 'CUSTODY_E_ADDRESS_TAKEN')
+          throw cofferError(
+            'APP_E_FAILED',
+            `add_address ${address}: ${result.status} ${result.code ?? ''}`,
+          );
+      }
+      registered.add(wallet.id);
+    }
+    return address;
+  };
+
+  const build = async (withdrawal: WithdrawalRecord, wallet: WalletRecord): Promise<BuiltTx> => {
+    const safe = walletSafe(options.safe, wallet).address;
+    const nonce = (await safeOf(safe).getFunction('nonce')()) as bigint;
+    const amount = BigInt(withdrawal.amount);
+    let tx;
+    if (withdrawal.asset === etherAsset) {
+      tx = callSafeTx(withdrawal.destination, amount, '0x', nonce);
+    } else {
+      const token = tokens.get(withdrawal.asset);
+      if (token === undefined)
+        throw cofferError(
+          'APP_E_INVALID_ARGS',
+          `asset ${withdrawal.asset} has no token contract in the ethereum worker's tokens option`,
+        );
+      tx = callSafeTx(token, 0n, erc20TransferData(withdrawal.destination, amount), nonce);
+    }
+    const envelope: SafeTxEnvelope = { chainId: (await chainIdOf()).toString(), safe, tx };
+    return { unsignedTx: encodeSafeTxEnvelope(envelope), digest: safeTxHash(envelope).slice(2) };
+  };
+
+  /** The execTransaction that executed a SafeTx, from the Safe's ExecutionSuccess event. */
+  const executedBy = async (safe: string, hash: string): Promise<string | null> => {
+    const logs = await provider.getLogs({
+      address: safe,
+      topics: [executionSuccessTopic, hash],
+      fromBlock: 0,
+      toBlock: 'latest',
+    });
+    return logs[0]?.transactionHash ?? null;
+  };
+
+  const broadcast = async (
+    withdrawal: WithdrawalRecord,
+    wallet: WalletRecord,
+    signatures: readonly string[],
+  ): Promise<{ readonly chainTxId: string } | { readonly failed: string }> => {
+    if (withdrawal.unsignedTx === null || withdrawal.digest === null)
+      throw new Error(`ethereum worker invariant: withdrawal ${withdrawal.id} is not built`);
+    const envelope = decodeSafeTxEnvelope(withdrawal.unsignedTx);
+    const digest = safeTxHash(envelope);
+    if (digest.slice(2) !== withdrawal.digest)
+      throw new Error(
+        `ethereum worker invariant: withdrawal ${withdrawal.id}'s digest is not its SafeTx's`,
+      );
+    // A broadcast again after a crash before its `broadcast` record: the SafeTx ran already.
+    const earlier = await executedBy(envelope.safe, digest);
+    if (earlier !== null) return { chainTxId: earlier };
+    const safe = safeOf(envelope.safe);
+    const nonce = (await safe.getFunction('nonce')()) as bigint;
+    if (nonce > BigInt(envelope.tx.nonce))
+      return { failed: `Safe nonce ${envelope.tx.nonce} was used by another transaction` };
+    // Which owner signed which: the service and platform keys (the recorded order).
+    const keys = [wallet.keys.service, wallet.keys.platform.publicKey, wallet.keys.offline];
+    const signed = signatures.map((signature) => {
+      for (const key of keys) {
+        try {
+          return { owner: ownerAddressOf(key), signature: safeSignatureOf(digest, signature, key) };
+        } catch {
+          // not this owner's
+        }
+      }
+      throw cofferError(
+        'CUSTODY_E_SIGNATURE_INVALID',
+        `a signature of withdrawal ${withdrawal.id} recovers to no key of wallet ${wallet.id}`,
+      );
+    });
+    const { tx } = envelope;
+    const data = safeAbi.encodeFunctionData('execTransaction', [
+      tx.to,
+      tx.value,
+      tx.data,
+      tx.operation,
+      tx.safeTxGas,
+      tx.baseGas,
+      tx.gasPrice,
+      tx.gasToken,
+      tx.refundReceiver,
+      packSafeSignatures(signed),
+    ]);
+    let gasLimit: bigint;
+    try {
+      gasLimit = await provider.estimateGas({ from: relayer.address, to: envelope.safe, data });
+    } catch (error) {
+      // The Safe would revert (GS0xx): the funds cannot move with this transaction.
+      return { failed: `execTransaction reverts: ${shortError(error)}` };
+    }
+    // Safe's own check (gasleft() ≥ max(safeTxGas·64/63, safeTxGas+2500)+500) needs headroom.
+    return { chainTxId: await send({ to: envelope.safe, data, gasLimit: (gasLimit * 6n) / 5n }) };
+  };
+
+  const follow = async (chainTxId: string): Promise<ChainTxStatus> => {
+    const receipt = await provider.getTransactionReceipt(chainTxId);
+    if (receipt === null) return { state: 'pending' };
+    if (receipt.status !== 1)
+      return { state: 'failed', reason: `execTransaction ${chainTxId} reverted` };
+    const head = await provider.getBlockNumber();
+    return {
+      state: 'confirmed',
+      block: { height: receipt.blockNumber, hash: receipt.blockHash },
+      confirmations: head - receipt.blockNumber + 1,
+    };
+  };
+
+  const scanDeposits = async (cursor: string | null): Promise<DepositScan> => {
+    const from = cursorBlock(cursor);
+    const head = await provider.getBlockNumber();
+    // Blocks from `final` on are not at depth yet: deposits in them are reported again on every
+    // scan (with their confirmations) and the cursor never passes them.
+    const final = Math.max(0, head - depth + 2);
+    if (from > head || watched.size === 0)
+      return { deposits: [], cursor: String(Math.min(Math.max(from, 0), final)) };
+    const to = Math.min(head, from + ethereumScanBlocksMax - 1);
+    const safes = [...watched];
+    const logs: Log[] = [];
+    for (let i = 0; i < safes.length; i += ethereumSafesPerQueryMax) {
+      const chunk = safes.slice(i, i + ethereumSafesPerQueryMax);
+      logs.push(
+        ...(await provider.getLogs({
+          address: chunk,
+          topics: [safeReceivedTopic],
+          fromBlock: from,
+          toBlock: to,
+        })),
+      );
+      if (tokens.size > 0) {
+        const paddedChunk = chunk.map(
+          (safe) => `0x${safe.slice(2).toLowerCase().padStart(64, '0')}`,
+        );
+        logs.push(
+          ...(await provider.getLogs({
+            address: [...tokens.values()],
+            topics: [transferTopic, null, paddedChunk],
+            fromBlock: from,
+            toBlock: to,
+          })),
+        );
+      }
+    }
+    logs.sort((a, b) => a.blockNumber - b.blockNumber || a.index - b.index);
+    const perTx = new Map<string, number>();
+    const deposits: SeenDeposit[] = [];
+    for (const [i, log] of logs.entries()) {
+      const isEther = log.topics[0] === safeReceivedTopic;
+      const symbol = isEther ? etherAsset : tokenSymbols.get(getAddress(log.address));
+      if (symbol === undefined) continue;
+      const address = isEther ? log.address : getAddress(`0x${(log.topics[2] ?? '').slice(26)}`);
+      const amount = BigInt(log.data.slice(0, 66));
+      if (amount === 0n) continue;
+      // The deposit's index within its transaction, stable if a reorganisation re-mines it.
+      const outputIndex = perTx.get(log.transactionHash) ?? 0;
+      perTx.set(log.transactionHash, outputIndex + 1);
+      const lastOfBlock = logs[i + 1]?.blockNumber !== log.blockNumber;
+      deposits.push({
+        chainTxId: log.transactionHash,
+        outputIndex,
+        address: address.toLowerCase(),
+        walletId: null,
+        asset: symbol,
+        amount: amount.toString(),
+        block: { height: log.blockNumber, hash: log.blockHash },
+        confirmations: head - log.blockNumber + 1,
+        next: String(Math.min(lastOfBlock ? log.blockNumber + 1 : log.blockNumber, final)),
+      });
+    }
+    return { deposits, cursor: String(Math.min(to + 1, final)) };
+  };
+
+  return {
+    chain: 'ethereum',
+    confirmations: depth,
+    prepareWallet,
+    build,
+    broadcast,
+    follow,
+    scanDeposits,
+    provider,
+    relayer,
+    close: () => {
+      provider.destroy();
+    },
+  };
+}
+
+function shortError(error: unknown): string {
+  const text = error instanceof Error ? error.message : String(error);
+  return text.slice(0, 160);
+}
