@@ -162,6 +162,15 @@ export type EthereumChainOptions = {
 };
 
 export type EthereumChain = ChainWorker & {
+  /**
+   * Whether a deposit reported earlier is still in the block it was seen in: false when a
+   * reorganisation dropped its transaction or moved it to another block (a rescan reports it
+   * there again). The worker loop reports a dropped one with `deposit_dropped`.
+   */
+  readonly depositInBlock: (deposit: {
+    readonly chainTxId: string;
+    readonly block: { readonly hash: string };
+  }) => Promise<boolean>;
   readonly provider: JsonRpcProvider;
   readonly relayer: Wallet;
   /** Stops the provider's polling. */
@@ -320,6 +329,11 @@ export function createEthereumChain(options: EthereumChainOptions): EthereumChai
     const nonce = (await safe.getFunction('nonce')()) as bigint;
     if (nonce > BigInt(envelope.tx.nonce))
       return { failed: `Safe nonce ${envelope.tx.nonce} was used by another transaction` };
+    // Only after a reorganisation took back an earlier SafeTx: wait for it, try again later.
+    if (nonce < BigInt(envelope.tx.nonce))
+      throw new Error(
+        `Safe ${envelope.safe} is at nonce ${nonce}, withdrawal ${withdrawal.id} at ${envelope.tx.nonce}`,
+      );
     // Which owner signed which: the service and platform keys (the recorded order).
     const keys = [wallet.keys.service, wallet.keys.platform.publicKey, wallet.keys.offline];
     const signed = signatures.map((signature) => {
@@ -436,9 +450,18 @@ export function createEthereumChain(options: EthereumChainOptions): EthereumChai
     return { deposits, cursor: String(Math.min(to + 1, final)) };
   };
 
+  const depositInBlock = async (deposit: {
+    readonly chainTxId: string;
+    readonly block: { readonly hash: string };
+  }): Promise<boolean> => {
+    const receipt = await provider.getTransactionReceipt(deposit.chainTxId);
+    return receipt !== null && receipt.blockHash === deposit.block.hash;
+  };
+
   return {
     chain: 'ethereum',
     confirmations: depth,
+    depositInBlock,
     prepareWallet,
     build,
     broadcast,

@@ -1,0 +1,244 @@
+// The Ethereum chain worker against anvil: a wallet's Safe deployed once at its predicted
+// address; an ETH deposit reported with its confirmations until the depth, then scanned past;
+// a withdrawal built (SafeTx at the Safe's nonce), signed by the service and platform keys as
+// raw r‖s, broadcast by the relayer and followed to its depth; concurrent broadcasts from two
+// wallets share the relayer's nonces without a clash; a reorganisation (evm_snapshot and
+// evm_revert) drops a deposit before its depth.
+import { Contract, JsonRpcProvider, Wallet, getAddress, hexlify, randomBytes } from 'ethers';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  createEthereumChain,
+  deploySafeContracts,
+  safeArtifact,
+  walletSafe,
+  type EthereumChain,
+  type SafeDeployment,
+} from '../../../src/custody/chains/ethereum.js';
+import type { SeenDeposit } from '../../../src/custody/chains/types.js';
+import type { WalletRecord, WithdrawalRecord } from '../../../src/custody/index.js';
+import { generateScalarKey, signDigestWithScalar } from '../../../src/crypto/keys.js';
+import { anvilKeys, startAnvil, type Anvil } from '../../support/anvil.js';
+
+const depth = 3;
+const oneEth = 10n ** 18n;
+
+let anvil: Anvil;
+let provider: JsonRpcProvider;
+let funder: Wallet;
+let contracts: SafeDeployment;
+let chain: EthereumChain;
+const started: (() => unknown)[] = [];
+
+type Keys = Record<'offline' | 'service' | 'platform', ReturnType<typeof generateScalarKey>>;
+
+function newWallet(): { wallet: WalletRecord; keys: Keys } {
+  const keys: Keys = {
+    offline: generateScalarKey('secp256k1'),
+    service: generateScalarKey('secp256k1'),
+    platform: generateScalarKey('secp256k1'),
+  };
+  const wallet = {
+    id: hexlify(randomBytes(32)).slice(2),
+    chain: 'ethereum',
+    label: null,
+    owner: { mspId: 'Org1MSP', identityId: 'aa'.repeat(32) },
+    curve: 'secp256k1',
+    threshold: { m: 2, n: 3 },
+    keys: {
+      offline: keys.offline.publicKey,
+      service: keys.service.publicKey,
+      platform: { keyId: '01', publicKey: keys.platform.publicKey, curve: 'secp256k1' },
+    },
+    frozen: false,
+    alerts: [],
+    createdAt: 0,
+    createdTx: 'bb'.repeat(32),
+    updatedAt: 0,
+  } satisfies WalletRecord;
+  return { wallet, keys };
+}
+
+function withdrawalOf(wallet: WalletRecord, destination: string, amount: bigint) {
+  return {
+    id: hexlify(randomBytes(32)).slice(2),
+    walletId: wallet.id,
+    chain: 'ethereum',
+    asset: 'ETH',
+    amount: amount.toString(),
+    destination: destination.toLowerCase(),
+    unsignedTx: null,
+    digest: null,
+  } as unknown as WithdrawalRecord;
+}
+
+/** Builds, signs with the service and platform keys (raw r‖s hex) and broadcasts. */
+async function withdraw(wallet: WalletRecord, keys: Keys, destination: string, amount: bigint) {
+  const record = withdrawalOf(wallet, destination, amount);
+  const built = await chain.build(record, wallet);
+  const digest = new Uint8Array(Buffer.from(built.digest, 'hex'));
+  const sign = (key: Keys['service']) =>
+    Buffer.from(signDigestWithScalar('secp256k1', key.secretKey, digest)).toString('hex');
+  const signed = { ...record, ...built } as WithdrawalRecord;
+  const sent = await chain.broadcast(signed, wallet, [sign(keys.service), sign(keys.platform)]);
+  return { built, signed, sent, sign };
+}
+
+beforeAll(async () => {
+  anvil = await startAnvil();
+  started.push(() => anvil.stop());
+  provider = new JsonRpcProvider(anvil.url, undefined, { staticNetwork: true, cacheTimeout: -1 });
+  started.push(() => {
+    provider.destroy();
+  });
+  funder = new Wallet(anvilKeys[0], provider);
+  contracts = await deploySafeContracts(funder);
+  chain = createEthereumChain({
+    rpcUrl: anvil.url,
+    relayerKey: anvilKeys[1],
+    safe: contracts,
+    confirmations: depth,
+    pollingMs: 50,
+  });
+  started.push(() => {
+    chain.close();
+  });
+});
+
+afterAll(async () => {
+  for (const stop of started.reverse()) await stop();
+});
+
+describe('ethereum chain worker', () => {
+  it('prepareWallet deploys the Safe at its predicted address once, owners the wallet keys', async () => {
+    const { wallet } = newWallet();
+    const expected = walletSafe(contracts, wallet).address;
+    const address = await chain.prepareWallet(wallet);
+    expect(address).toBe(expected.toLowerCase());
+    const safe = new Contract(expected, safeArtifact('Safe').abi as never, provider);
+    expect(await safe.getFunction('getThreshold')()).toBe(2n);
+    expect(((await safe.getFunction('getOwners')()) as string[]).length).toBe(3);
+    const sent = await provider.getTransactionCount(chain.relayer.address);
+    expect(await chain.prepareWallet(wallet)).toBe(address);
+    expect(await provider.getTransactionCount(chain.relayer.address)).toBe(sent);
+  });
+
+  it('reports a deposit with its confirmations until the depth, then scans past it', async () => {
+    const { wallet } = newWallet();
+    const address = await chain.prepareWallet(wallet);
+    const start = String(await provider.getBlockNumber());
+    const receipt = await (
+      await funder.sendTransaction({ to: address, value: 2n * oneEth })
+    ).wait();
+    if (receipt === null) throw new Error('no receipt');
+    const first = await chain.scanDeposits(start);
+    const seen = first.deposits.find((item) => item.chainTxId === receipt.hash);
+    expect(seen).toMatchObject({
+      outputIndex: 0,
+      address,
+      walletId: null,
+      asset: 'ETH',
+      amount: (2n * oneEth).toString(),
+      block: { height: receipt.blockNumber, hash: receipt.blockHash },
+      confirmations: 1,
+    } satisfies Partial<SeenDeposit>);
+    // Not at depth: the cursor stays at or before its block, the next scan reports it again.
+    expect(Number(first.cursor)).toBeLessThanOrEqual(receipt.blockNumber);
+    expect(Number(seen?.next)).toBeLessThanOrEqual(receipt.blockNumber);
+    await anvil.mine(depth - 1);
+    const second = await chain.scanDeposits(first.cursor);
+    expect(second.deposits.find((item) => item.chainTxId === receipt.hash)?.confirmations).toBe(
+      depth,
+    );
+    expect(Number(second.cursor)).toBe(receipt.blockNumber + 1);
+    const third = await chain.scanDeposits(second.cursor);
+    expect(third.deposits.find((item) => item.chainTxId === receipt.hash)).toBeUndefined();
+  });
+
+  it('builds a SafeTx, broadcasts it with the service and platform signatures, follows it to depth', async () => {
+    const { wallet, keys } = newWallet();
+    const address = await chain.prepareWallet(wallet);
+    await (await funder.sendTransaction({ to: address, value: 3n * oneEth })).wait();
+    const destination = getAddress(hexlify(randomBytes(20)));
+    const { built, signed, sent } = await withdraw(wallet, keys, destination, oneEth);
+    const safe = new Contract(address, safeArtifact('Safe').abi as never, provider);
+    expect(built.digest).toMatch(/^[0-9a-f]{64}$/);
+    if (!('chainTxId' in sent)) throw new Error(sent.failed);
+    let status = await chain.follow(sent.chainTxId);
+    for (let i = 0; status.state === 'pending' && i < 100; i += 1) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      status = await chain.follow(sent.chainTxId);
+    }
+    expect(status).toMatchObject({ state: 'confirmed', confirmations: 1 });
+    await anvil.mine(depth - 1);
+    expect(await chain.follow(sent.chainTxId)).toMatchObject({
+      state: 'confirmed',
+      confirmations: depth,
+    });
+    expect(await provider.getBalance(destination)).toBe(oneEth);
+    expect(await safe.getFunction('nonce')()).toBe(1n);
+    // A broadcast again (a crash before the ledger recorded it) finds the same transaction.
+    expect(await chain.broadcast(signed, wallet, [])).toEqual({ chainTxId: sent.chainTxId });
+  });
+
+  it("refuses a stranger's signature before sending, and fails a withdrawal whose nonce was used", async () => {
+    const { wallet, keys } = newWallet();
+    const address = await chain.prepareWallet(wallet);
+    await (await funder.sendTransaction({ to: address, value: oneEth })).wait();
+    const destination = getAddress(hexlify(randomBytes(20)));
+    const record = withdrawalOf(wallet, destination, 1000n);
+    const built = await chain.build(record, wallet);
+    const signed = { ...record, ...built } as WithdrawalRecord;
+    const digest = new Uint8Array(Buffer.from(built.digest, 'hex'));
+    const stranger = generateScalarKey('secp256k1');
+    const sign = (key: { secretKey: Uint8Array }) =>
+      Buffer.from(signDigestWithScalar('secp256k1', key.secretKey, digest)).toString('hex');
+    await expect(
+      chain.broadcast(signed, wallet, [sign(keys.service), sign(stranger)]),
+    ).rejects.toMatchObject({ code: 'CUSTODY_E_SIGNATURE_INVALID' });
+    // Another withdrawal built at the same Safe nonce goes first: this one cannot run any more.
+    const other = await withdraw(wallet, keys, destination, 2000n);
+    expect('chainTxId' in other.sent).toBe(true);
+    await anvil.mine(1);
+    const late = await chain.broadcast(signed, wallet, [sign(keys.service), sign(keys.offline)]);
+    expect(late).toEqual({ failed: expect.stringMatching(/nonce 0 was used/) as string });
+  });
+
+  it('broadcasts concurrent withdrawals of several wallets with distinct relayer nonces', async () => {
+    const wallets = [newWallet(), newWallet(), newWallet()];
+    for (const { wallet } of wallets) {
+      await (
+        await funder.sendTransaction({ to: await chain.prepareWallet(wallet), value: oneEth })
+      ).wait();
+    }
+    const destination = getAddress(hexlify(randomBytes(20)));
+    const results = await Promise.all(
+      wallets.map(({ wallet, keys }) => withdraw(wallet, keys, destination, 1000n)),
+    );
+    const hashes = results.map(({ sent }) => ('chainTxId' in sent ? sent.chainTxId : sent.failed));
+    expect(new Set(hashes).size).toBe(3);
+    await anvil.mine(1);
+    for (const hash of hashes) expect((await chain.follow(hash)).state).toBe('confirmed');
+    expect(await provider.getBalance(destination)).toBe(3000n);
+  });
+
+  it('a reorganisation before the depth drops a deposit: no longer scanned, not in its block', async () => {
+    const { wallet } = newWallet();
+    const address = await chain.prepareWallet(wallet);
+    const snapshot = await anvil.snapshot();
+    const start = String(await provider.getBlockNumber());
+    const receipt = await (await funder.sendTransaction({ to: address, value: oneEth })).wait();
+    if (receipt === null) throw new Error('no receipt');
+    const before = await chain.scanDeposits(start);
+    const seen = before.deposits.find((item) => item.chainTxId === receipt.hash);
+    expect(seen?.confirmations).toBe(1);
+    if (seen === undefined) throw new Error('deposit not seen');
+    expect(await chain.depositInBlock(seen)).toBe(true);
+    // The chain reorganises onto a branch without the deposit, longer than the old one.
+    await anvil.revert(snapshot);
+    await anvil.mine(depth);
+    const after = await chain.scanDeposits(before.cursor);
+    expect(after.deposits.find((item) => item.chainTxId === receipt.hash)).toBeUndefined();
+    expect(await chain.depositInBlock(seen)).toBe(false);
+    expect(await provider.getBalance(address)).toBe(0n);
+  });
+});
