@@ -13,7 +13,7 @@
 // same id.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, rename } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import path from 'node:path';
@@ -34,6 +34,7 @@ import {
 } from '../custody/webhooks.js';
 import { depositsMap, withdrawalsMap } from '../custody/index.js';
 import { cofferError } from '../errors/index.js';
+import { createFsStorage, replaceFile } from '../ledger/files-storage.js';
 import type { Store } from '../ledger/store.js';
 import type { Engine } from './engine.js';
 
@@ -164,25 +165,6 @@ async function readOutbox(
   return { outbox: read as Outbox };
 }
 
-/** Write to a temporary file, fsync, rename over, fsync the folder: all of it or none. */
-async function writeDurably(file: string, text: string): Promise<void> {
-  const temporary = `${file}.tmp`;
-  const handle = await open(temporary, 'w');
-  try {
-    await handle.writeFile(text, 'utf8');
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  await rename(temporary, file);
-  const folder = await open(path.dirname(file), 'r');
-  try {
-    await folder.sync();
-  } finally {
-    await folder.close();
-  }
-}
-
 function bodyOf(event: CustodyEvent): string {
   const full = JSON.stringify(event);
   if (Buffer.byteLength(full) <= webhookBodyBytesMax) return full;
@@ -289,7 +271,9 @@ export async function startWebhookDispatcher(
     );
     outbox.deliveries = outbox.deliveries.filter((item) => endpoints.has(item.url));
   }
-  const persist = (): Promise<void> => writeDurably(file, JSON.stringify(outbox));
+  const storage = createFsStorage();
+  const persist = (): Promise<void> =>
+    replaceFile(storage, file, Buffer.from(JSON.stringify(outbox), 'utf8'));
 
   // The engine's feed, at the end of each executed batch (the store then holds exactly that
   // batch, and every transaction in it can be looked up): the deposits and withdrawals it wrote,
