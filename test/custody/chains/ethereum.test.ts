@@ -4,7 +4,16 @@
 // raw r‖s, broadcast by the relayer and followed to its depth; concurrent broadcasts from two
 // wallets share the relayer's nonces without a clash; a reorganisation (evm_snapshot and
 // evm_revert) drops a deposit before its depth.
-import { Contract, JsonRpcProvider, Wallet, getAddress, hexlify, randomBytes } from 'ethers';
+import { readFile } from 'node:fs/promises';
+import {
+  Contract,
+  ContractFactory,
+  JsonRpcProvider,
+  Wallet,
+  getAddress,
+  hexlify,
+  randomBytes,
+} from 'ethers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   createEthereumChain,
@@ -219,6 +228,60 @@ describe('ethereum chain worker', () => {
     await anvil.mine(1);
     for (const hash of hashes) expect((await chain.follow(hash)).state).toBe('confirmed');
     expect(await provider.getBalance(destination)).toBe(3000n);
+  });
+
+  it('takes an ERC-20 deposit and withdraws the token with a transfer call from the Safe', async () => {
+    const artifact = JSON.parse(
+      await readFile(
+        'node_modules/@safe-global/safe-contracts/build/artifacts/contracts/test/ERC20Token.sol/ERC20Token.json',
+        'utf8',
+      ),
+    ) as { abi: never; bytecode: string };
+    const token = await new ContractFactory(artifact.abi, artifact.bytecode, funder).deploy();
+    await token.waitForDeployment();
+    const tokenAddress = await token.getAddress();
+    // A second worker instance needs a relayer of its own: nonce counters are per process.
+    const tokenChain = createEthereumChain({
+      rpcUrl: anvil.url,
+      relayerKey: anvilKeys[2],
+      safe: contracts,
+      confirmations: depth,
+      tokens: { TT: tokenAddress },
+      pollingMs: 50,
+    });
+    started.push(() => {
+      tokenChain.close();
+    });
+    const { wallet, keys } = newWallet();
+    const address = await tokenChain.prepareWallet(wallet);
+    const start = String(await provider.getBlockNumber());
+    const sent = (await token.getFunction('transfer').send(address, 5000n)) as {
+      wait: () => Promise<{ hash: string } | null>;
+    };
+    const receipt = await sent.wait();
+    const scan = await tokenChain.scanDeposits(start);
+    expect(scan.deposits.filter((item) => item.chainTxId === receipt?.hash)).toMatchObject([
+      { asset: 'TT', amount: '5000', address, outputIndex: 0, confirmations: 1 },
+    ]);
+    const destination = getAddress(hexlify(randomBytes(20)));
+    const record = { ...withdrawalOf(wallet, destination, 1200n), asset: 'TT' };
+    const built = await tokenChain.build(record, wallet);
+    const digest = new Uint8Array(Buffer.from(built.digest, 'hex'));
+    const sign = (key: Keys['service']) =>
+      Buffer.from(signDigestWithScalar('secp256k1', key.secretKey, digest)).toString('hex');
+    const out = await tokenChain.broadcast({ ...record, ...built }, wallet, [
+      sign(keys.offline),
+      sign(keys.platform),
+    ]);
+    if (!('chainTxId' in out)) throw new Error(out.failed);
+    await anvil.mine(depth);
+    expect(await tokenChain.follow(out.chainTxId)).toMatchObject({ state: 'confirmed' });
+    expect(await token.getFunction('balanceOf')(destination)).toBe(1200n);
+    expect(await token.getFunction('balanceOf')(address)).toBe(3800n);
+    // An asset the worker has no contract for is refused at build.
+    await expect(tokenChain.build({ ...record, asset: 'XYZ' }, wallet)).rejects.toThrow(
+      /no token contract/,
+    );
   });
 
   it('a reorganisation before the depth drops a deposit: no longer scanned, not in its block', async () => {
