@@ -289,3 +289,57 @@ export function decodeSafeTxEnvelope(unsignedTx: string): SafeTxEnvelope {
 export function uint256Hex(value: bigint): string {
   return toBeHex(value, 32);
 }
+
+/** What a withdrawal approved on the ledger says must be paid. */
+export type ApprovedPayment = {
+  readonly chainId: string;
+  /** The wallet's Safe. */
+  readonly safe: string;
+  /** The asset's token contract, null for ether. */
+  readonly token: string | null;
+  readonly destination: string;
+  readonly amount: string;
+};
+
+/**
+ * Why an Ethereum withdrawal's unsigned SafeTx and digest do not pay exactly the approved
+ * payment, or null when they do: the Safe and chain, a plain call (no delegatecall), no gas
+ * refund (it would pay the relayer from the Safe), ether `value` to the destination with no
+ * calldata, or a token's `transfer(destination, amount)` with no value, and the digest the
+ * SafeTx's EIP-712 hash. Pure: the custody app can run it at `build`, as it checks coffer's.
+ */
+export function safeWithdrawalMismatch(
+  unsignedTx: string,
+  digest: string,
+  payment: ApprovedPayment,
+): string | null {
+  let envelope: SafeTxEnvelope;
+  try {
+    envelope = decodeSafeTxEnvelope(unsignedTx);
+  } catch (error) {
+    return error instanceof Error ? error.message : String(error);
+  }
+  const { tx } = envelope;
+  const amount = BigInt(payment.amount);
+  const same = (a: string, b: string) => a.toLowerCase() === b.toLowerCase();
+  if (envelope.chainId !== payment.chainId)
+    return `chain id ${envelope.chainId}, not ${payment.chainId}`;
+  if (!same(envelope.safe, payment.safe)) return `Safe ${envelope.safe}, not ${payment.safe}`;
+  if (tx.safeTxGas !== '0' || tx.baseGas !== '0' || tx.gasPrice !== '0')
+    return 'a SafeTx with gas refund fields set';
+  if (!same(tx.gasToken, zeroAddress) || !same(tx.refundReceiver, zeroAddress))
+    return 'a SafeTx with a refund token or receiver';
+  if (payment.token === null) {
+    if (!same(tx.to, payment.destination) || BigInt(tx.value) !== amount || tx.data !== '0x')
+      return `not a transfer of ${payment.amount} wei to ${payment.destination}`;
+  } else if (
+    !same(tx.to, payment.token) ||
+    tx.value !== '0' ||
+    tx.data !== erc20TransferData(payment.destination, amount).toLowerCase()
+  ) {
+    return `not a transfer of ${payment.amount} of token ${payment.token} to ${payment.destination}`;
+  }
+  if (safeTxHash(envelope).slice(2) !== digest.toLowerCase().replace(/^0x/, ''))
+    return 'the digest is not the SafeTx hash';
+  return null;
+}

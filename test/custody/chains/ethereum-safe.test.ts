@@ -22,7 +22,10 @@ import {
   safeProxyAddress,
   safeSignatureOf,
   safeTxHash,
+  safeWithdrawalMismatch,
+  erc20TransferData,
   type SafeTx,
+  type SafeTxEnvelope,
 } from '../../../src/custody/chains/safe.js';
 import { anvilChainId, anvilKeys, startAnvil, type Anvil } from '../../support/anvil.js';
 import { createSoftHsm, userPin, type SoftHsm } from '../../crypto/softhsm.js';
@@ -254,5 +257,46 @@ describe('execTransaction with 2 of 3', () => {
     await expect(
       safe.getFunction('execTransaction').staticCall(...execArgs(tx, one)),
     ).rejects.toThrow(/GS020/);
+  });
+});
+
+describe('an unsigned SafeTx checked against the approved payment', () => {
+  const safeAddress = getAddress(hexlify(randomBytes(20)));
+  const destination = getAddress(hexlify(randomBytes(20)));
+  const token = getAddress(hexlify(randomBytes(20)));
+  const ether = { chainId: '1', safe: safeAddress, token: null, destination, amount: '700' };
+  const built = (envelope: SafeTxEnvelope) =>
+    [encodeSafeTxEnvelope(envelope), safeTxHash(envelope).slice(2)] as const;
+  const etherTx = { chainId: '1', safe: safeAddress, tx: callSafeTx(destination, 700n, '0x', 4n) };
+
+  it('passes the built ether and token transfers', () => {
+    expect(safeWithdrawalMismatch(...built(etherTx), ether)).toBeNull();
+    const tokenTx = {
+      ...etherTx,
+      tx: callSafeTx(token, 0n, erc20TransferData(destination, 700n), 4n),
+    };
+    expect(safeWithdrawalMismatch(...built(tokenTx), { ...ether, token })).toBeNull();
+  });
+
+  it.each([
+    [
+      'another destination',
+      { tx: { ...etherTx.tx, to: getAddress(hexlify(randomBytes(20))) } },
+      /not a transfer/,
+    ],
+    ['another amount', { tx: { ...etherTx.tx, value: '701' } }, /not a transfer/],
+    ['calldata on an ether transfer', { tx: { ...etherTx.tx, data: '0x00' } }, /not a transfer/],
+    ['another Safe', { safe: getAddress(hexlify(randomBytes(20))) }, /Safe/],
+    ['another chain', { chainId: '5' }, /chain id/],
+    ['a gas refund', { tx: { ...etherTx.tx, gasPrice: '1' } }, /refund/],
+    ['a refund receiver', { tx: { ...etherTx.tx, refundReceiver: destination } }, /refund/],
+  ] as const)('refuses %s', (_name, change, why) => {
+    expect(safeWithdrawalMismatch(...built({ ...etherTx, ...change }), ether)).toMatch(why);
+  });
+
+  it('refuses a digest that is not the SafeTx hash, and bytes that are not an envelope', () => {
+    const [unsignedTx] = built(etherTx);
+    expect(safeWithdrawalMismatch(unsignedTx, 'ab'.repeat(32), ether)).toMatch(/digest/);
+    expect(safeWithdrawalMismatch('00ff', 'ab'.repeat(32), ether)).toMatch(/not a Safe/);
   });
 });
