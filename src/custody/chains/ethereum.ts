@@ -43,6 +43,8 @@ import {
 
 /** Blocks one deposit scan reads (one eth_getLogs range; public nodes cap ranges near this). */
 export const ethereumScanBlocksMax = 1000;
+/** How long prepareWallet waits for its Safe's deployment to be mined. */
+export const ethereumDeployWaitMsMax = 120_000;
 /** Safes named in one eth_getLogs filter. */
 export const ethereumSafesPerQueryMax = 500;
 /** Default confirmation depth: beyond it a reorganisation is not expected (post-merge: finality
@@ -234,17 +236,17 @@ export function createEthereumChain(options: EthereumChainOptions): EthereumChai
 
   const safeOf = (address: string) => new Contract(address, safeAbi, provider);
 
-  const prepareWallet = async (wallet: WalletRecord): Promise<string> => {
+  /** Deploys the wallet's Safe unless it is there; watches it; registers it on the ledger. */
+  const prepareOnce = async (wallet: WalletRecord): Promise<string> => {
     const safe = walletSafe(options.safe, wallet);
     if ((await provider.getCode(safe.address)) === '0x') {
-      const factory = new Contract(options.safe.factory, factoryAbi, provider);
-      const data = factory.interface.encodeFunctionData('createProxyWithNonce', [
+      const data = factoryAbi.encodeFunctionData('createProxyWithNonce', [
         options.safe.singleton,
         safe.initializer,
         safe.saltNonce,
       ]);
       const hash = await send({ to: options.safe.factory, data });
-      const receipt = await provider.waitForTransaction(hash);
+      const receipt = await provider.waitForTransaction(hash, 1, ethereumDeployWaitMsMax);
       // Another worker may have deployed it first: then this call reverted, the code is there.
       if ((await provider.getCode(safe.address)) === '0x')
         throw new Error(
@@ -253,29 +255,40 @@ export function createEthereumChain(options: EthereumChainOptions): EthereumChai
     }
     watched.add(safe.address);
     const address = safe.address.toLowerCase();
-    if (options.ledger !== undefined && !registered.has(wallet.id)) {
-      const answer = await options.ledger
-        .query('custody', 'address', {
-          chain: 'ethereum',
-          address,
-        })
-        .catch(() => null);
-      if (answer === null) {
-        const result = await options.ledger.submit(
+    const ledger = options.ledger;
+    if (ledger !== undefined && !registered.has(wallet.id)) {
+      const known = await ledger.query('custody', 'address', { chain: 'ethereum', address }).then(
+        () => true,
+        (error: unknown) => {
+          if ((error as { code?: unknown } | null)?.code === 'CUSTODY_E_NOT_FOUND') return false;
+          throw error;
+        },
+      );
+      if (!known) {
+        const result = await ledger.submit(
           'custody',
           'add_address',
           { walletId: wallet.id, address },
           { wait: 'commit' },
         );
-        if (result.status !== 'Committed' && result.code !== 'CUSTODY_E_ADDRESS_TAKEN')
+        if (result.status !== 'Committed')
           throw cofferError(
             'APP_E_FAILED',
-            `add_address ${address}: ${result.status} ${result.code ?? ''}`,
+            `add_address ${address} of wallet ${wallet.id}: ${result.status} ${result.code ?? ''} ${result.message ?? ''}`.trim(),
           );
       }
       registered.add(wallet.id);
     }
     return address;
+  };
+  // The worker loop prepares a wallet for each of its withdrawals at once: one deployment.
+  const preparing = new Map<string, Promise<string>>();
+  const prepareWallet = (wallet: WalletRecord): Promise<string> => {
+    const running = preparing.get(wallet.id);
+    if (running !== undefined) return running;
+    const started = prepareOnce(wallet).finally(() => preparing.delete(wallet.id));
+    preparing.set(wallet.id, started);
+    return started;
   };
 
   const build = async (withdrawal: WithdrawalRecord, wallet: WalletRecord): Promise<BuiltTx> => {

@@ -23,7 +23,7 @@ import {
   type EthereumChain,
   type SafeDeployment,
 } from '../../../src/custody/chains/ethereum.js';
-import type { SeenDeposit } from '../../../src/custody/chains/types.js';
+import type { LedgerPort, SeenDeposit } from '../../../src/custody/chains/types.js';
 import type { WalletRecord, WithdrawalRecord } from '../../../src/custody/index.js';
 import { generateScalarKey, signDigestWithScalar } from '../../../src/crypto/keys.js';
 import { anvilKeys, startAnvil, type Anvil } from '../../support/anvil.js';
@@ -129,6 +129,44 @@ describe('ethereum chain worker', () => {
     const sent = await provider.getTransactionCount(chain.relayer.address);
     expect(await chain.prepareWallet(wallet)).toBe(address);
     expect(await provider.getTransactionCount(chain.relayer.address)).toBe(sent);
+  });
+
+  it('prepareWallet deploys once for concurrent calls and registers the Safe on the ledger once', async () => {
+    const submitted: Record<string, unknown>[] = [];
+    const ledger: LedgerPort = {
+      submit: (_app, action, args) => {
+        submitted.push({ action, ...args });
+        return Promise.resolve({ txId: 'cc'.repeat(32), status: 'Committed' });
+      },
+      status: () => Promise.reject(new Error('not used')),
+      query: () =>
+        Promise.reject(
+          Object.assign(new Error('no such address'), { code: 'CUSTODY_E_NOT_FOUND' }),
+        ),
+      receipt: () => Promise.reject(new Error('not used')),
+    };
+    const ledgerChain = createEthereumChain({
+      rpcUrl: anvil.url,
+      relayerKey: anvilKeys[3],
+      safe: contracts,
+      confirmations: depth,
+      ledger,
+      pollingMs: 50,
+    });
+    started.push(() => {
+      ledgerChain.close();
+    });
+    const { wallet } = newWallet();
+    const addresses = await Promise.all([
+      ledgerChain.prepareWallet(wallet),
+      ledgerChain.prepareWallet(wallet),
+      ledgerChain.prepareWallet(wallet),
+    ]);
+    await ledgerChain.prepareWallet(wallet);
+    const address = walletSafe(contracts, wallet).address.toLowerCase();
+    expect(addresses).toEqual([address, address, address]);
+    expect(await provider.getTransactionCount(ledgerChain.relayer.address)).toBe(1);
+    expect(submitted).toEqual([{ action: 'add_address', walletId: wallet.id, address }]);
   });
 
   it('reports a deposit with its confirmations until the depth, then scans past it', async () => {
