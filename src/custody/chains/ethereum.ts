@@ -16,6 +16,7 @@ import {
   getAddress,
   type Log,
   type TransactionRequest,
+  type TransactionResponse,
 } from 'ethers';
 import { cofferError } from '../../errors/index.js';
 import type { WalletRecord, WithdrawalRecord } from '../types.js';
@@ -45,6 +46,10 @@ import {
 export const ethereumScanBlocksMax = 1000;
 /** How long prepareWallet waits for its Safe's deployment to be mined. */
 export const ethereumDeployWaitMsMax = 120_000;
+/** Fee raise of a replacement, percent (geth and anvil take a replacement from +10 %). */
+export const ethereumFeeBumpPercent = 25n;
+/** Relayer transactions remembered for replacement. */
+export const ethereumSentTxsKeptMax = 1024;
 /** Safes named in one eth_getLogs filter. */
 export const ethereumSafesPerQueryMax = 500;
 /** Default confirmation depth: beyond it a reorganisation is not expected (post-merge: finality
@@ -173,6 +178,8 @@ export type EthereumChain = ChainWorker & {
     readonly chainTxId: string;
     readonly block: { readonly hash: string };
   }) => Promise<boolean>;
+  /** Replaces a stuck relayer transaction (same nonce, higher fees); the replacement's hash. */
+  readonly replaceStuck: (chainTxId: string) => Promise<string>;
   readonly provider: JsonRpcProvider;
   readonly relayer: Wallet;
   /** Stops the provider's polling. */
@@ -215,12 +222,17 @@ export function createEthereumChain(options: EthereumChainOptions): EthereumChai
   // the node refuses before taking it re-seeds (its nonce was not used).
   let nextNonce: number | null = null;
   let queue: Promise<unknown> = Promise.resolve();
+  /** What was sent, by hash: to replace a stuck transaction with the same nonce. */
+  const sentTxs = new Map<string, TransactionRequest>();
+  /** A replaced transaction's hash → its replacement's (in this process). */
+  const replacedBy = new Map<string, string>();
   const send = (request: TransactionRequest): Promise<string> => {
     const run = queue.then(async () => {
       nextNonce ??= await provider.getTransactionCount(relayer.address, 'pending');
       try {
         const sent = await relayer.sendTransaction({ ...request, nonce: nextNonce });
         nextNonce += 1;
+        remember(sent.hash, { ...request, nonce: sent.nonce, ...feesOf(sent) });
         return sent.hash;
       } catch (error) {
         nextNonce = null;
@@ -229,6 +241,51 @@ export function createEthereumChain(options: EthereumChainOptions): EthereumChai
     });
     queue = run.catch(() => undefined);
     return run;
+  };
+  const remember = (hash: string, request: TransactionRequest) => {
+    sentTxs.set(hash, request);
+    // Only the newest few are kept: a transaction older than these is not stuck, it is lost.
+    for (const old of sentTxs.keys()) {
+      if (sentTxs.size <= ethereumSentTxsKeptMax) break;
+      sentTxs.delete(old);
+    }
+  };
+
+  /**
+   * Sends a relayer transaction that is still pending again with the same nonce and fees raised
+   * by ethereumFeeBumpPercent (nodes take a replacement only above +10 %), or the node's current
+   * fees when higher. Resolves with the replacement's hash; `follow` of the original follows it.
+   */
+  const replaceStuck = async (chainTxId: string): Promise<string> => {
+    const newest = latestOf(chainTxId);
+    const request = sentTxs.get(newest);
+    if (request === undefined)
+      throw new Error(`ethereum worker: ${chainTxId} was not sent by this process`);
+    if ((await provider.getTransactionReceipt(newest)) !== null)
+      throw new Error(`ethereum worker: ${newest} is mined already, nothing to replace`);
+    const fees = await provider.getFeeData();
+    const bump = (old: bigint | null | undefined, now: bigint | null) => {
+      const raised = ((old ?? 0n) * (100n + ethereumFeeBumpPercent)) / 100n + 1n;
+      return now !== null && now > raised ? now : raised;
+    };
+    const replacement: TransactionRequest = {
+      ...request,
+      maxFeePerGas: bump(request.maxFeePerGas as bigint | null, fees.maxFeePerGas),
+      maxPriorityFeePerGas: bump(
+        request.maxPriorityFeePerGas as bigint | null,
+        fees.maxPriorityFeePerGas,
+      ),
+    };
+    const sent = await relayer.sendTransaction(replacement);
+    remember(sent.hash, { ...replacement, ...feesOf(sent) });
+    replacedBy.set(newest, sent.hash);
+    return sent.hash;
+  };
+  const latestOf = (hash: string): string => {
+    let current = hash;
+    for (let next = replacedBy.get(current); next !== undefined; next = replacedBy.get(current))
+      current = next;
+    return current;
   };
 
   let chainId: bigint | null = null;
@@ -383,20 +440,29 @@ export function createEthereumChain(options: EthereumChainOptions): EthereumChai
       return { failed: `execTransaction reverts: ${shortError(error)}` };
     }
     // Safe's own check (gasleft() ≥ max(safeTxGas·64/63, safeTxGas+2500)+500) needs headroom.
-    return { chainTxId: await send({ to: envelope.safe, data, gasLimit: (gasLimit * 6n) / 5n }) };
+    return {
+      chainTxId: await send({ to: envelope.safe, data, gasLimit: (gasLimit * 6n) / 5n }),
+    };
   };
 
   const follow = async (chainTxId: string): Promise<ChainTxStatus> => {
-    const receipt = await provider.getTransactionReceipt(chainTxId);
-    if (receipt === null) return { state: 'pending' };
-    if (receipt.status !== 1)
-      return { state: 'failed', reason: `execTransaction ${chainTxId} reverted` };
-    const head = await provider.getBlockNumber();
-    return {
-      state: 'confirmed',
-      block: { height: receipt.blockNumber, hash: receipt.blockHash },
-      confirmations: head - receipt.blockNumber + 1,
-    };
+    // The original or any of its replacements may be the one mined.
+    const hashes = [chainTxId];
+    for (let next = replacedBy.get(chainTxId); next !== undefined; next = replacedBy.get(next))
+      hashes.push(next);
+    for (const hash of hashes) {
+      const receipt = await provider.getTransactionReceipt(hash);
+      if (receipt === null) continue;
+      if (receipt.status !== 1)
+        return { state: 'failed', reason: `execTransaction ${hash} reverted` };
+      const head = await provider.getBlockNumber();
+      return {
+        state: 'confirmed',
+        block: { height: receipt.blockNumber, hash: receipt.blockHash },
+        confirmations: head - receipt.blockNumber + 1,
+      };
+    }
+    return { state: 'pending' };
   };
 
   const scanDeposits = async (cursor: string | null): Promise<DepositScan> => {
@@ -475,6 +541,7 @@ export function createEthereumChain(options: EthereumChainOptions): EthereumChai
     chain: 'ethereum',
     confirmations: depth,
     depositInBlock,
+    replaceStuck,
     prepareWallet,
     build,
     broadcast,
@@ -486,6 +553,12 @@ export function createEthereumChain(options: EthereumChainOptions): EthereumChai
       provider.destroy();
     },
   };
+}
+
+function feesOf(sent: TransactionResponse): TransactionRequest {
+  return sent.maxFeePerGas === null
+    ? { gasPrice: sent.gasPrice }
+    : { maxFeePerGas: sent.maxFeePerGas, maxPriorityFeePerGas: sent.maxPriorityFeePerGas };
 }
 
 function shortError(error: unknown): string {

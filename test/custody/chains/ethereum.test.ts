@@ -268,6 +268,34 @@ describe('ethereum chain worker', () => {
     expect(await provider.getBalance(destination)).toBe(3000n);
   });
 
+  it('replaces a stuck execTransaction with the same nonce and higher fees; follow finds it', async () => {
+    const { wallet, keys } = newWallet();
+    const address = await chain.prepareWallet(wallet);
+    await (await funder.sendTransaction({ to: address, value: oneEth })).wait();
+    const destination = getAddress(hexlify(randomBytes(20)));
+    await anvil.rpc('evm_setAutomine', [false]);
+    try {
+      const { sent } = await withdraw(wallet, keys, destination, 4321n);
+      if (!('chainTxId' in sent)) throw new Error(sent.failed);
+      const original = await provider.getTransaction(sent.chainTxId);
+      const replacement = await chain.replaceStuck(sent.chainTxId);
+      const bumped = await provider.getTransaction(replacement);
+      expect(bumped?.nonce).toBe(original?.nonce);
+      expect(bumped?.maxFeePerGas).toBeGreaterThan(original?.maxFeePerGas ?? 0n);
+      expect(await chain.follow(sent.chainTxId)).toEqual({ state: 'pending' });
+      await anvil.mine(1);
+      expect(await provider.getTransactionReceipt(sent.chainTxId)).toBeNull();
+      expect(await chain.follow(sent.chainTxId)).toMatchObject({
+        state: 'confirmed',
+        confirmations: 1,
+      });
+      expect(await provider.getBalance(destination)).toBe(4321n);
+      await expect(chain.replaceStuck(sent.chainTxId)).rejects.toThrow(/mined already/);
+    } finally {
+      await anvil.rpc('evm_setAutomine', [true]);
+    }
+  });
+
   it('takes an ERC-20 deposit and withdraws the token with a transfer call from the Safe', async () => {
     const artifact = JSON.parse(
       await readFile(
