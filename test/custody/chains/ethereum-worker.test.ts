@@ -1,0 +1,199 @@
+// The custody worker loop (src/custody/worker.ts) over the real custody app (in process,
+// test/custody/driver.ts) with the Ethereum chain worker on anvil: a wallet's Safe is deployed
+// and registered, an ETH deposit is credited only at the depth, and a withdrawal goes request →
+// build (SafeTx) → the service's DER signature → the platform's r‖s (a fake signer with the
+// platform key) → broadcast by the relayer → confirmed at depth, the destination paid.
+import { JsonRpcProvider, Wallet, getAddress, hexlify, randomBytes } from 'ethers';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Caller } from '../../../src/contracts/index.js';
+import {
+  createEthereumChain,
+  deploySafeContracts,
+  type EthereumChain,
+} from '../../../src/custody/chains/ethereum.js';
+import type { LedgerPort } from '../../../src/custody/chains/types.js';
+import type { WalletRecord, WithdrawalRecord } from '../../../src/custody/index.js';
+import {
+  createCustodyWorker,
+  type CustodyReads,
+  type SignerPort,
+} from '../../../src/custody/worker.js';
+import { anvilKeys, startAnvil, type Anvil } from '../../support/anvil.js';
+import { cast, createDriver, keysArg, principal, walletKeys, type Driver } from '../driver.js';
+import { changePolicy, field, must } from '../setup.js';
+
+const depth = 3;
+const oneEth = 10n ** 18n;
+
+let anvil: Anvil;
+let provider: JsonRpcProvider;
+let chain: EthereumChain;
+const started: (() => unknown)[] = [];
+
+beforeAll(async () => {
+  anvil = await startAnvil();
+  started.push(() => anvil.stop());
+  provider = new JsonRpcProvider(anvil.url, undefined, { staticNetwork: true, cacheTimeout: -1 });
+  started.push(() => {
+    provider.destroy();
+  });
+});
+
+afterAll(async () => {
+  for (const stop of started.reverse()) await stop();
+});
+
+/** The ledger ports of the worker identity over the in-process custody app. */
+function ports(driver: Driver, worker: Caller) {
+  const seqnos = new Map<string, number>();
+  const ledger: LedgerPort = {
+    submit: (app, action, args) => {
+      const outcome = driver.run(worker, action, args, { app });
+      if (outcome.ok) seqnos.set(outcome.txId, seqnos.size + 1);
+      return Promise.resolve(
+        outcome.ok
+          ? { txId: outcome.txId, status: 'Committed', seqno: seqnos.get(outcome.txId) ?? 0 }
+          : { txId: outcome.txId, status: 'Invalid', code: outcome.code, message: outcome.message },
+      );
+    },
+    status: (txId) => {
+      const seqno = seqnos.get(txId);
+      return Promise.resolve(
+        seqno === undefined ? { txId, status: 'Unknown' } : { txId, status: 'Committed', seqno },
+      );
+    },
+    query: (_app, name, args = {}) => {
+      const outcome = driver.query(worker, name, args);
+      return outcome.ok
+        ? Promise.resolve(outcome.result)
+        : Promise.reject(Object.assign(new Error(outcome.message), { code: outcome.code }));
+    },
+    receipt: (txId) => Promise.resolve({ txId }),
+  };
+  const custody: CustodyReads = {
+    wallet: (id) => Promise.resolve(must(driver.query(worker, 'wallet', { walletId: id }))),
+    withdrawals: (filter) => Promise.resolve(must(driver.query(worker, 'withdrawals', filter))),
+    history: (kind, id) => Promise.resolve(must(driver.query(worker, 'history', { kind, id }))),
+  };
+  return { ledger, custody };
+}
+
+describe('custody worker loop on Ethereum', () => {
+  it('credits a deposit at depth and pays a 2-of-3 withdrawal through the Safe', async () => {
+    const driver = createDriver({
+      params: {
+        policyQuorum: 2,
+        chains: { ethereum: { confirmations: depth, workers: [principal(cast.ethworker)] } },
+      },
+    });
+    const keys = walletKeys('secp256k1', `eth ${hexlify(randomBytes(8))}`);
+    const wallet = field<WalletRecord>(
+      must(
+        driver.run(cast.svc, 'create_wallet', {
+          chain: 'ethereum',
+          label: 'hot-eth',
+          keys: keysArg(keys, 'secp256k1'),
+        }),
+      ),
+      'wallet',
+    );
+    const funder = new Wallet(anvilKeys[0], provider);
+    const contracts = await deploySafeContracts(funder);
+    const { ledger, custody } = ports(driver, cast.ethworker);
+    chain = createEthereumChain({
+      rpcUrl: anvil.url,
+      relayerKey: anvilKeys[1],
+      safe: contracts,
+      confirmations: depth,
+      ledger,
+      pollingMs: 50,
+    });
+    started.push(() => {
+      chain.close();
+    });
+    const signed: string[] = [];
+    const signer: SignerPort = {
+      sign: (body) => {
+        signed.push(body.withdrawalId);
+        return Promise.resolve({ signature: keys.platform.sign(body.digest, 'compact') });
+      },
+    };
+    const errors: string[] = [];
+    const loop = createCustodyWorker({
+      ledger,
+      custody,
+      signer,
+      chain,
+      onEvent: (event) => {
+        if (event.kind === 'error') errors.push(`${event.action}: ${event.error}`);
+      },
+    });
+    const balance = () =>
+      field<{ asset: string; total: string; available: string }[]>(
+        must(driver.query(cast.svc, 'balances', { walletId: wallet.id })),
+        'balances',
+      ).find((entry) => entry.asset === 'ETH');
+
+    // The Safe is the wallet's deposit address, on the chain and on the ledger.
+    const address = await chain.prepareWallet(wallet);
+    expect(
+      field(must(driver.query(cast.svc, 'address', { chain: 'ethereum', address })), 'address'),
+    ).toMatchObject({ walletId: wallet.id });
+
+    await (await funder.sendTransaction({ to: address, value: 5n * oneEth })).wait();
+    expect(await loop.step()).toMatchObject({ deposits: 1, errors: 0 });
+    expect(balance()).toBeUndefined();
+    await anvil.mine(depth - 1);
+    expect(await loop.step()).toMatchObject({ deposits: 1, errors: 0 });
+    expect(balance()).toMatchObject({ total: (5n * oneEth).toString() });
+    // At depth the scan moves past it: no more reports.
+    expect(await loop.step()).toMatchObject({ deposits: 0, errors: 0 });
+
+    const destination = getAddress(hexlify(randomBytes(20))).toLowerCase();
+    changePolicy(driver, wallet.id, { kind: 'whitelist_add', address: destination, label: 'x' });
+    changePolicy(driver, wallet.id, {
+      kind: 'set_limits',
+      asset: 'ETH',
+      perTransaction: (2n * oneEth).toString(),
+      rolling24h: (4n * oneEth).toString(),
+    });
+    const requested = field<WithdrawalRecord>(
+      must(
+        driver.run(cast.svc, 'request', {
+          walletId: wallet.id,
+          asset: 'ETH',
+          amount: oneEth.toString(),
+          destination,
+          idempotencyKey: 'eth-1',
+        }),
+      ),
+      'withdrawal',
+    );
+    const withdrawal = () =>
+      field<WithdrawalRecord>(
+        must(driver.query(cast.svc, 'withdrawal', { withdrawalId: requested.id })),
+        'withdrawal',
+      );
+    expect(await loop.step()).toMatchObject({ built: 1, errors: 0 });
+    const built = withdrawal();
+    expect(built.state).toBe('built');
+    if (built.digest === null) throw new Error('no digest');
+    must(
+      driver.run(cast.svc, 'service_sign', {
+        withdrawalId: requested.id,
+        signature: keys.service.sign(built.digest),
+      }),
+    );
+    expect(await loop.step()).toMatchObject({ platformSigned: 1, errors: 0 });
+    expect(await loop.step()).toMatchObject({ broadcast: 1, confirmed: 0, errors: 0 });
+    expect(withdrawal().state).toBe('broadcast');
+    await anvil.mine(depth - 1);
+    expect(await loop.step()).toMatchObject({ confirmed: 1, errors: 0 });
+    expect(withdrawal()).toMatchObject({ state: 'confirmed' });
+    expect(signed).toEqual([requested.id]);
+    expect(await provider.getBalance(destination)).toBe(oneEth);
+    expect(await provider.getBalance(address)).toBe(4n * oneEth);
+    expect(balance()).toMatchObject({ total: (4n * oneEth).toString() });
+    expect(errors).toEqual([]);
+  });
+});
