@@ -23,6 +23,7 @@ export const regtestSegwitHeight = 432;
 const startTimeoutMs = 20_000;
 const stopTimeoutMs = 5_000;
 const rpcTimeoutMs = 15_000;
+const broadcastWaitMs = 5_000;
 const logCharsMax = 64 * 1024;
 
 export type BcoinNode = {
@@ -31,6 +32,11 @@ export type BcoinNode = {
   readonly rpc: <T>(method: string, params?: readonly unknown[]) => Promise<T>;
   /** GET on bcoin's REST API (e.g. `/coin/address/<addr>`). */
   readonly rest: <T>(route: string) => Promise<T>;
+  /**
+   * sendrawtransaction, then checks the mempool took it: bcoin's sendrawtransaction answers the
+   * txid even when its mempool refuses the transaction. Throws with the reason bcoin logged.
+   */
+  readonly broadcast: (txHex: string) => Promise<string>;
   /** Mines `blocks` blocks paying `address`; returns their hashes. */
   readonly mine: (blocks: number, address: string) => Promise<readonly string[]>;
   /** The node's stdout and stderr so far (last 64 KiB), for failure messages. */
@@ -166,10 +172,26 @@ export async function startBcoin(): Promise<BcoinNode> {
     }
   }
 
+  const broadcast = async (txHex: string) => {
+    const logFrom = output.length;
+    const txid = await rpc<string>('sendrawtransaction', [txHex]);
+    // bcoin answers before its mempool has looked at the transaction; a refusal is logged.
+    const deadline = Date.now() + broadcastWaitMs;
+    for (;;) {
+      if ((await rpc<string[]>('getrawmempool')).includes(txid)) return txid;
+      const logged = output.slice(logFrom);
+      if (/verification fail|orphan/i.test(logged) || Date.now() > deadline) {
+        throw new Error(`bcoin's mempool refused ${txid}: ${logged.trim() || 'no reason logged'}`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+  };
+
   return {
     rpcUrl,
     rpc,
     rest,
+    broadcast,
     mine: (blocks, address) => rpc<string[]>('generatetoaddress', [blocks, address]),
     log: () => output,
     stop,
