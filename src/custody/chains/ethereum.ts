@@ -160,6 +160,8 @@ export type EthereumChainOptions = {
   readonly confirmations?: number;
   /** ERC-20 assets custody takes: symbol → token contract. ETH is always taken. */
   readonly tokens?: Readonly<Record<string, string>>;
+  /** Block the scan starts at without a cursor (default 0; on a public chain: the deployment's). */
+  readonly startBlock?: number;
   /** Safes to watch from the start (after a restart: every ethereum wallet's address). */
   readonly knownSafes?: readonly string[];
   /** When given, prepareWallet registers the Safe as the wallet's address (add_address). */
@@ -187,8 +189,8 @@ export type EthereumChain = ChainWorker & {
 };
 
 /** A cursor of the deposit scan: the first block not yet scanned past. */
-function cursorBlock(cursor: string | null): number {
-  if (cursor === null) return 0;
+function cursorBlock(cursor: string | null, startBlock: number): number {
+  if (cursor === null) return startBlock;
   if (!/^(?:0|[1-9][0-9]{0,15})$/.test(cursor))
     throw cofferError(
       'CUSTODY_E_WORKER_STATE_CORRUPT',
@@ -219,7 +221,7 @@ export function createEthereumChain(options: EthereumChainOptions): EthereumChai
 
   // The relayer's nonces: seeded once from the node's pending count, then handed out in
   // process so that concurrent withdrawals never send two transactions with one nonce. A send
-  // the node refuses before taking it re-seeds (its nonce was not used).
+  // that fails re-seeds the counter from the node (a refused send did not use its nonce).
   let nextNonce: number | null = null;
   let queue: Promise<unknown> = Promise.resolve();
   /** What was sent, by hash: to replace a stuck transaction with the same nonce. */
@@ -227,7 +229,7 @@ export function createEthereumChain(options: EthereumChainOptions): EthereumChai
   /** A replaced transaction's hash → its replacement's (in this process). */
   const replacedBy = new Map<string, string>();
   const send = (request: TransactionRequest): Promise<string> => {
-    const run = queue.then(async () => {
+    const attempt = async (): Promise<string> => {
       nextNonce ??= await provider.getTransactionCount(relayer.address, 'pending');
       try {
         const sent = await relayer.sendTransaction({ ...request, nonce: nextNonce });
@@ -238,7 +240,15 @@ export function createEthereumChain(options: EthereumChainOptions): EthereumChai
         nextNonce = null;
         throw error;
       }
-    });
+    };
+    // A nonce the node says is used (another process sent with this key, or a restart raced
+    // one): re-seeded from the node, the send is tried once more.
+    const run = queue.then(() =>
+      attempt().catch((error: unknown) => {
+        if ((error as { code?: unknown } | null)?.code !== 'NONCE_EXPIRED') throw error;
+        return attempt();
+      }),
+    );
     queue = run.catch(() => undefined);
     return run;
   };
@@ -466,7 +476,7 @@ export function createEthereumChain(options: EthereumChainOptions): EthereumChai
   };
 
   const scanDeposits = async (cursor: string | null): Promise<DepositScan> => {
-    const from = cursorBlock(cursor);
+    const from = cursorBlock(cursor, options.startBlock ?? 0);
     const head = await provider.getBlockNumber();
     // Blocks from `final` on are not at depth yet: deposits in them are reported again on every
     // scan (with their confirmations) and the cursor never passes them.

@@ -169,6 +169,52 @@ describe('ethereum chain worker', () => {
     expect(submitted).toEqual([{ action: 'add_address', walletId: wallet.id, address }]);
   });
 
+  it('a restarted worker takes the relayer nonce from the node and the Safe from knownSafes', async () => {
+    const { wallet, keys } = newWallet();
+    const address = await chain.prepareWallet(wallet);
+    const options = {
+      rpcUrl: anvil.url,
+      relayerKey: anvilKeys[1],
+      safe: contracts,
+      confirmations: depth,
+      pollingMs: 50,
+    };
+    // A new process with the relayer key of `chain`, which sent transactions before it.
+    const restarted = createEthereumChain({ ...options, knownSafes: [address] });
+    started.push(() => {
+      restarted.close();
+    });
+    const start = String(await provider.getBlockNumber());
+    await (await funder.sendTransaction({ to: address, value: oneEth })).wait();
+    const scan = await restarted.scanDeposits(start);
+    expect(scan.deposits.map((item) => item.address)).toEqual([address]);
+    const destination = getAddress(hexlify(randomBytes(20)));
+    const record = withdrawalOf(wallet, destination, 77n);
+    const built = await restarted.build(record, wallet);
+    const digest = new Uint8Array(Buffer.from(built.digest, 'hex'));
+    const sign = (key: Keys['service']) =>
+      Buffer.from(signDigestWithScalar('secp256k1', key.secretKey, digest)).toString('hex');
+    const sent = await restarted.broadcast({ ...record, ...built }, wallet, [
+      sign(keys.service),
+      sign(keys.offline),
+    ]);
+    if (!('chainTxId' in sent)) throw new Error(sent.failed);
+    expect((await restarted.follow(sent.chainTxId)).state).toBe('confirmed');
+    expect(await provider.getBalance(destination)).toBe(77n);
+    // The first process's counter is behind now: its next send is refused (nonce too low),
+    // re-seeded from the node and sent again.
+    const later = newWallet().wallet;
+    expect(await chain.prepareWallet(later)).toBe(
+      walletSafe(contracts, later).address.toLowerCase(),
+    );
+    // Without knownSafes a restarted worker would not see deposits to Safes it did not prepare.
+    const blind = createEthereumChain(options);
+    started.push(() => {
+      blind.close();
+    });
+    expect((await blind.scanDeposits(start)).deposits).toEqual([]);
+  });
+
   it('reports a deposit with its confirmations until the depth, then scans past it', async () => {
     const { wallet } = newWallet();
     const address = await chain.prepareWallet(wallet);
