@@ -34,6 +34,14 @@ const keyHex = (n: number) => publicKeyOfScalar('secp256k1', scalar(n));
 const pub = (n: number) => compressPublicKey(keyHex(n));
 const signer = (n: number) => (digest: Uint8Array) =>
   Promise.resolve(signDigestWithScalar('secp256k1', scalar(n), digest));
+const secp256k1Order = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n;
+/** The HSM: raw r‖s as PKCS#11 returns it, here always with the high s (n - s). */
+const hsm = (n: number) => async (digest: Uint8Array) => {
+  const raw = await signer(n)(digest);
+  const s = BigInt(`0x${Buffer.from(raw.subarray(32)).toString('hex')}`);
+  raw.set(Buffer.from((secp256k1Order - s).toString(16).padStart(64, '0'), 'hex'), 32);
+  return raw;
+};
 
 // The custody wallet: offline 1, service 2, platform (HSM) 3. Deposits go to another 2-of-3.
 const wallet = walletP2wsh(
@@ -81,7 +89,7 @@ describe('Bitcoin custody on a bcoin regtest node', () => {
     const serviceCopy = Psbt.fromBase64(psbt.toBase64(), { network });
     const hsmCopy = Psbt.fromBase64(psbt.toBase64(), { network });
     await signAllInputs(serviceCopy, pub(2), signer(2));
-    await signAllInputs(hsmCopy, pub(3), signer(3));
+    await signAllInputs(hsmCopy, pub(3), hsm(3));
     return finaliseTransaction([serviceCopy, hsmCopy], 2);
   }
 
