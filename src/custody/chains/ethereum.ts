@@ -55,6 +55,10 @@ export const ethereumSafesPerQueryMax = 500;
 /** Default confirmation depth: beyond it a reorganisation is not expected (post-merge: finality
  * arrives after two epochs, 64 blocks; 12 is the customary exchange depth before finality). */
 export const ethereumConfirmationsDefault = 12;
+/** Withdrawal states that hold a built SafeTx which may still execute. */
+const builtOpenStates = ['built', 'service_signed', 'platform_signed', 'broadcast'] as const;
+/** Withdrawal states after which its SafeTx is never sent (again). */
+const endedStates: readonly string[] = ['confirmed', 'failed', 'rejected', 'expired'];
 /** The asset name of ether; amounts are in wei. */
 export const etherAsset = 'ETH';
 
@@ -358,9 +362,50 @@ export function createEthereumChain(options: EthereumChainOptions): EthereumChai
     return started;
   };
 
-  const build = async (withdrawal: WithdrawalRecord, wallet: WalletRecord): Promise<BuiltTx> => {
+  // One SafeTx in flight per Safe: Safe executes nonces in order, so a second withdrawal built
+  // at the same nonce could never run, and one built at the next nonce would wait on the first
+  // for ever if that one ended unsigned. With the ledger at hand, a withdrawal is built only
+  // when no other one of the wallet holds a built SafeTx at or above the Safe's nonce (the
+  // ledger's open withdrawals, and in this process the last build not yet recorded there).
+  const claims = new Map<string, { readonly id: string; readonly nonce: bigint }>();
+  const buildLocks = new Map<string, Promise<unknown>>();
+  const inFlight = async (
+    ledger: LedgerPort,
+    safe: string,
+    wallet: WalletRecord,
+    self: string,
+    nonce: bigint,
+  ): Promise<string | null> => {
+    const claim = claims.get(safe);
+    if (claim !== undefined && claim.id !== self && claim.nonce >= nonce) {
+      const answer = (await ledger.query('custody', 'withdrawal', { withdrawalId: claim.id })) as {
+        withdrawal: WithdrawalRecord;
+      };
+      if (!endedStates.includes(answer.withdrawal.state)) return claim.id;
+    }
+    for (const state of builtOpenStates) {
+      const page = (await ledger.query('custody', 'withdrawals', {
+        walletId: wallet.id,
+        state,
+      })) as { withdrawals: WithdrawalRecord[] };
+      for (const other of page.withdrawals) {
+        if (other.id === self || other.unsignedTx === null) continue;
+        if (BigInt(decodeSafeTxEnvelope(other.unsignedTx).tx.nonce) >= nonce) return other.id;
+      }
+    }
+    return null;
+  };
+
+  const buildNow = async (withdrawal: WithdrawalRecord, wallet: WalletRecord): Promise<BuiltTx> => {
     const safe = walletSafe(options.safe, wallet).address;
     const nonce = (await safeOf(safe).getFunction('nonce')()) as bigint;
+    if (options.ledger !== undefined) {
+      const waiting = await inFlight(options.ledger, safe, wallet, withdrawal.id, nonce);
+      if (waiting !== null)
+        throw new Error(
+          `withdrawal ${withdrawal.id} waits: withdrawal ${waiting} holds Safe ${safe}'s nonce ${nonce} until it executes or ends`,
+        );
+    }
     const amount = BigInt(withdrawal.amount);
     let tx;
     if (withdrawal.asset === etherAsset) {
@@ -375,7 +420,19 @@ export function createEthereumChain(options: EthereumChainOptions): EthereumChai
       tx = callSafeTx(token, 0n, erc20TransferData(withdrawal.destination, amount), nonce);
     }
     const envelope: SafeTxEnvelope = { chainId: (await chainIdOf()).toString(), safe, tx };
+    claims.set(safe, { id: withdrawal.id, nonce });
     return { unsignedTx: encodeSafeTxEnvelope(envelope), digest: safeTxHash(envelope).slice(2) };
+  };
+  const build = (withdrawal: WithdrawalRecord, wallet: WalletRecord): Promise<BuiltTx> => {
+    const safe = walletSafe(options.safe, wallet).address;
+    const run = (buildLocks.get(safe) ?? Promise.resolve()).then(() =>
+      buildNow(withdrawal, wallet),
+    );
+    buildLocks.set(
+      safe,
+      run.catch(() => undefined),
+    );
+    return run;
   };
 
   /** The execTransaction that executed a SafeTx, from the Safe's ExecutionSuccess event. */

@@ -2,7 +2,8 @@
 // test/custody/driver.ts) with the Ethereum chain worker on anvil: a wallet's Safe is deployed
 // and registered, an ETH deposit is credited only at the depth, and a withdrawal goes request →
 // build (SafeTx) → the service's DER signature → the platform's r‖s (a fake signer with the
-// platform key) → broadcast by the relayer → confirmed at depth, the destination paid.
+// platform key) → broadcast by the relayer → confirmed at depth, the destination paid; two
+// withdrawals requested at once are built one after the other (one SafeTx in flight per Safe).
 import { JsonRpcProvider, Wallet, getAddress, hexlify, randomBytes } from 'ethers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Caller } from '../../../src/contracts/index.js';
@@ -79,7 +80,7 @@ function ports(driver: Driver, worker: Caller) {
 }
 
 describe('custody worker loop on Ethereum', () => {
-  it('credits a deposit at depth and pays a 2-of-3 withdrawal through the Safe', async () => {
+  it('credits a deposit at depth, pays a 2-of-3 withdrawal through the Safe, then two requested at once in Safe-nonce order', async () => {
     const driver = createDriver({
       params: {
         policyQuorum: 2,
@@ -195,5 +196,60 @@ describe('custody worker loop on Ethereum', () => {
     expect(await provider.getBalance(address)).toBe(4n * oneEth);
     expect(balance()).toMatchObject({ total: (4n * oneEth).toString() });
     expect(errors).toEqual([]);
+
+    // Two withdrawals of the wallet at once: one SafeTx in flight per Safe. The second is
+    // built only once the first executed, at the next Safe nonce; both pay.
+    const ids = ['eth-2', 'eth-3'].map(
+      (idempotencyKey) =>
+        field<WithdrawalRecord>(
+          must(
+            driver.run(cast.svc, 'request', {
+              walletId: wallet.id,
+              asset: 'ETH',
+              amount: oneEth.toString(),
+              destination,
+              idempotencyKey,
+            }),
+          ),
+          'withdrawal',
+        ).id,
+    );
+    const stateOf = (id: string) =>
+      field<WithdrawalRecord>(
+        must(driver.query(cast.svc, 'withdrawal', { withdrawalId: id })),
+        'withdrawal',
+      );
+    expect(await loop.step()).toMatchObject({ built: 1, errors: 1 });
+    expect(errors.at(-1)).toMatch(/waits: withdrawal .* holds Safe .*'s nonce 1/);
+    const nonces: string[] = [];
+    for (
+      let round = 0;
+      round < 12 && ids.some((id) => stateOf(id).state !== 'confirmed');
+      round += 1
+    ) {
+      for (const id of ids) {
+        const record = stateOf(id);
+        if (record.state === 'built' && record.digest !== null && record.unsignedTx !== null) {
+          nonces.push(
+            (
+              JSON.parse(Buffer.from(record.unsignedTx, 'hex').toString()) as {
+                tx: { nonce: string };
+              }
+            ).tx.nonce,
+          );
+          must(
+            driver.run(cast.svc, 'service_sign', {
+              withdrawalId: id,
+              signature: keys.service.sign(record.digest),
+            }),
+          );
+        }
+      }
+      await loop.step();
+      await anvil.mine(1);
+    }
+    expect(ids.map((id) => stateOf(id).state)).toEqual(['confirmed', 'confirmed']);
+    expect(nonces).toEqual(['1', '2']);
+    expect(await provider.getBalance(destination)).toBe(3n * oneEth);
   });
 });
