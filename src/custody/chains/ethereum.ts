@@ -503,8 +503,12 @@ export function createEthereumChain(options: EthereumChainOptions): EthereumChai
     try {
       gasLimit = await provider.estimateGas({ from: relayer.address, to: envelope.safe, data });
     } catch (error) {
-      // The Safe would revert (GS0xx): the funds cannot move with this transaction.
-      return { failed: `execTransaction reverts: ${shortError(error)}` };
+      // Not `failed`: the signatures are public on the ledger and the SafeTx stays valid until
+      // its Safe nonce is used, so a failed withdrawal (its reservation released) could still be
+      // executed by anyone later. It stays platform_signed and is tried again next step.
+      throw new Error(
+        `execTransaction of withdrawal ${withdrawal.id} would revert now, not sent (${shortError(error)}); the SafeTx stays valid until Safe nonce ${envelope.tx.nonce} is used`,
+      );
     }
     // Safe's own check (gasleft() ≥ max(safeTxGas·64/63, safeTxGas+2500)+500) needs headroom.
     return {
@@ -520,8 +524,12 @@ export function createEthereumChain(options: EthereumChainOptions): EthereumChai
     for (const hash of hashes) {
       const receipt = await provider.getTransactionReceipt(hash);
       if (receipt === null) continue;
+      // A reverted execTransaction did not use the Safe nonce: the SafeTx may still run, so the
+      // withdrawal is not `failed` (see broadcast); it waits, reported, for an operator.
       if (receipt.status !== 1)
-        return { state: 'failed', reason: `execTransaction ${hash} reverted` };
+        throw new Error(
+          `execTransaction ${hash} reverted; its SafeTx stays valid until its Safe nonce is used`,
+        );
       const head = await provider.getBlockNumber();
       return {
         state: 'confirmed',

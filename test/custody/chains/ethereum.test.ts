@@ -296,6 +296,27 @@ describe('ethereum chain worker', () => {
     expect(late).toEqual({ failed: expect.stringMatching(/nonce 0 was used/) as string });
   });
 
+  it('does not fail a withdrawal whose SafeTx reverts for now (too little ether): it is sent once funded', async () => {
+    const { wallet, keys } = newWallet();
+    const address = await chain.prepareWallet(wallet);
+    const destination = getAddress(hexlify(randomBytes(20)));
+    const record = withdrawalOf(wallet, destination, oneEth);
+    const built = await chain.build(record, wallet);
+    const digest = new Uint8Array(Buffer.from(built.digest, 'hex'));
+    const signatures = [keys.service, keys.platform].map((key) =>
+      Buffer.from(signDigestWithScalar('secp256k1', key.secretKey, digest)).toString('hex'),
+    );
+    const signed = { ...record, ...built } as WithdrawalRecord;
+    await expect(chain.broadcast(signed, wallet, signatures)).rejects.toThrow(
+      /would revert now, not sent/,
+    );
+    await (await funder.sendTransaction({ to: address, value: oneEth })).wait();
+    const sent = await chain.broadcast(signed, wallet, signatures);
+    if (!('chainTxId' in sent)) throw new Error(sent.failed);
+    expect(await chain.follow(sent.chainTxId)).toMatchObject({ state: 'confirmed' });
+    expect(await provider.getBalance(destination)).toBe(oneEth);
+  });
+
   it('broadcasts concurrent withdrawals of several wallets with distinct relayer nonces', async () => {
     const wallets = [newWallet(), newWallet(), newWallet()];
     for (const { wallet } of wallets) {
