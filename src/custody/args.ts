@@ -160,7 +160,8 @@ export function amountArg(args: Args, field: string, zeroOk = false): bigint {
 const addressPatterns: Readonly<Record<CustodyChain, readonly RegExp[]>> = {
   coffer: [/^[A-Za-z0-9_.-]{1,256}:[0-9a-f]{64}$/],
   ethereum: [/^0x[0-9a-f]{40}$/],
-  bitcoin: [/^(?:bc|tb|bcrt)1[02-9ac-hj-np-z]{6,87}$/, /^[123mn][1-9A-HJ-NP-Za-km-z]{25,34}$/],
+  // bech32 prefixes: mainnet bc, testnet tb, Bitcoin Core regtest bcrt, bcoin regtest rb.
+  bitcoin: [/^(?:bc|tb|bcrt|rb)1[02-9ac-hj-np-z]{6,87}$/, /^[123mn][1-9A-HJ-NP-Za-km-z]{25,34}$/],
 };
 
 /**
@@ -172,7 +173,7 @@ export function normaliseAddress(chain: CustodyChain, value: unknown, field: str
     invalidArgs(field, `must be a string of 1 to ${addressCharsMax} characters`);
   let address = value;
   if (chain === 'ethereum') address = value.toLowerCase();
-  if (chain === 'bitcoin' && /^(?:BC|TB|BCRT)1/.test(value) && value === value.toUpperCase())
+  if (chain === 'bitcoin' && /^(?:BC|TB|BCRT|RB)1/.test(value) && value === value.toUpperCase())
     address = value.toLowerCase();
   if (!addressPatterns[chain].some((pattern) => pattern.test(address))) {
     throw cofferError(
