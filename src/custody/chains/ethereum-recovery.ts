@@ -6,7 +6,7 @@
 // with gas sends execTransaction. Runbook: docs/decisions/0022-ethereum-custody.md.
 import { Contract, Interface, JsonRpcProvider, Wallet, getAddress } from 'ethers';
 import { cofferError } from '../../errors/index.js';
-import { etherAsset, safeArtifact } from './ethereum.js';
+import { etherAsset, receiptOf, safeArtifact } from './ethereum.js';
 import {
   callSafeTx,
   decodeSafeTxEnvelope,
@@ -155,10 +155,10 @@ export async function executeEthereumRecovery(options: {
         tx.refundReceiver,
         packSafeSignatures(signed),
       );
-    const receipt = await provider.waitForTransaction(sent.hash, 1, recoveryWaitMsMax);
-    if (receipt?.status !== 1)
+    const receipt = await receiptOf(provider, sent.hash, recoveryWaitMsMax);
+    if (receipt.status !== 1)
       throw new Error(
-        `execTransaction ${sent.hash} did not succeed (status ${String(receipt?.status)})`,
+        `execTransaction ${sent.hash} did not succeed (status ${String(receipt.status)})`,
       );
     return sent.hash;
   } finally {

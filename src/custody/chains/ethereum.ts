@@ -15,6 +15,8 @@ import {
   Wallet,
   getAddress,
   type Log,
+  type Provider,
+  type TransactionReceipt,
   type TransactionRequest,
   type TransactionResponse,
 } from 'ethers';
@@ -50,6 +52,8 @@ export const ethereumDeployWaitMsMax = 120_000;
 export const ethereumFeeBumpPercent = 25n;
 /** Relayer transactions remembered for replacement. */
 export const ethereumSentTxsKeptMax = 1024;
+/** How often a receipt is polled for, ms. */
+export const ethereumPollMsDefault = 1000;
 /** Safes named in one eth_getLogs filter. */
 export const ethereumSafesPerQueryMax = 500;
 /** Default confirmation depth: beyond it a reorganisation is not expected (post-merge: finality
@@ -94,8 +98,9 @@ export type SafeDeployment = {
  * deployments (safe-deployments) instead.
  */
 export async function deploySafeContracts(deployer: Wallet): Promise<SafeDeployment> {
-  if (deployer.provider === null) throw new Error('the deployer needs a provider');
-  let nonce = await deployer.provider.getTransactionCount(deployer.address, 'pending');
+  const provider = deployer.provider;
+  if (provider === null) throw new Error('the deployer needs a provider');
+  let nonce = await provider.getTransactionCount(deployer.address, 'pending');
   const deploy = async (name: 'SafeL2' | 'SafeProxyFactory' | 'CompatibilityFallbackHandler') => {
     const artifact = safeArtifact(name);
     const contract = await new ContractFactory(
@@ -104,7 +109,9 @@ export async function deploySafeContracts(deployer: Wallet): Promise<SafeDeploym
       deployer,
     ).deploy({ nonce });
     nonce += 1;
-    await contract.waitForDeployment();
+    const hash = contract.deploymentTransaction()?.hash;
+    if (hash === undefined) throw new Error(`${name}: no deployment transaction`);
+    await receiptOf(provider, hash, ethereumDeployWaitMsMax);
     return getAddress(await contract.getAddress());
   };
   // One after the other, with explicit nonces: the deployer's nonces must not race.
@@ -206,10 +213,11 @@ function cursorBlock(cursor: string | null, startBlock: number): number {
 /** The Ethereum chain worker. */
 export function createEthereumChain(options: EthereumChainOptions): EthereumChain {
   const depth = options.confirmations ?? ethereumConfirmationsDefault;
+  const pollMs = options.pollingMs ?? ethereumPollMsDefault;
   if (!Number.isInteger(depth) || depth < 1) throw new Error('confirmations must be ≥ 1');
   const provider = new JsonRpcProvider(options.rpcUrl, undefined, {
     staticNetwork: true,
-    pollingInterval: options.pollingMs ?? 4000,
+    pollingInterval: pollMs,
     // One request at a time: JSON-RPC batches hide which call failed.
     batchMaxCount: 1,
     // No answer cache: a cached nonce or block number is a wrong one.
@@ -317,11 +325,11 @@ export function createEthereumChain(options: EthereumChainOptions): EthereumChai
         safe.saltNonce,
       ]);
       const hash = await send({ to: options.safe.factory, data });
-      const receipt = await provider.waitForTransaction(hash, 1, ethereumDeployWaitMsMax);
+      const receipt = await receiptOf(provider, hash, ethereumDeployWaitMsMax, pollMs);
       // Another worker may have deployed it first: then this call reverted, the code is there.
       if ((await provider.getCode(safe.address)) === '0x')
         throw new Error(
-          `Safe of wallet ${wallet.id} not deployed (tx ${hash}, status ${String(receipt?.status)})`,
+          `Safe of wallet ${wallet.id} not deployed (tx ${hash}, status ${String(receipt.status)})`,
         );
     }
     watched.add(safe.address);
@@ -440,7 +448,8 @@ export function createEthereumChain(options: EthereumChainOptions): EthereumChai
     const logs = await provider.getLogs({
       address: safe,
       topics: [executionSuccessTopic, hash],
-      fromBlock: 0,
+      // No Safe of this worker executed anything before its scan's start block.
+      fromBlock: options.startBlock ?? 0,
       toBlock: 'latest',
     });
     return logs[0]?.transactionHash ?? null;
@@ -628,6 +637,29 @@ export function createEthereumChain(options: EthereumChainOptions): EthereumChai
       provider.destroy();
     },
   };
+}
+
+/**
+ * The receipt of a transaction, polled for: ethers' wait() listens for the next block, and a
+ * node that mines only on demand (anvil) may never make one after the transaction's.
+ */
+export async function receiptOf(
+  provider: Provider,
+  hash: string,
+  timeoutMs: number,
+  pollMs = ethereumPollMsDefault,
+): Promise<TransactionReceipt> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const receipt = await provider.getTransactionReceipt(hash);
+    if (receipt !== null) return receipt;
+    if (Date.now() > deadline)
+      throw cofferError(
+        'NODE_E_UNAVAILABLE',
+        `transaction ${hash} not mined within ${timeoutMs} ms`,
+      );
+    await new Promise((resolve) => setTimeout(resolve, pollMs));
+  }
 }
 
 function feesOf(sent: TransactionResponse): TransactionRequest {

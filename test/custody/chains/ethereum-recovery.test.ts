@@ -16,6 +16,7 @@ import { generateScalarKey, signDigestWithScalar } from '../../../src/crypto/key
 import {
   createEthereumChain,
   deploySafeContracts,
+  receiptOf,
   type EthereumChain,
 } from '../../../src/custody/chains/ethereum.js';
 import {
@@ -34,6 +35,9 @@ let offline: OfflineKey;
 const service = generateScalarKey('secp256k1');
 const platform = generateScalarKey('secp256k1');
 const started: (() => unknown)[] = [];
+/** Waits for a sent transaction's receipt by polling (anvil mines no block after it). */
+const mined = async (sent: Promise<{ readonly hash: string }>) =>
+  receiptOf(provider, (await sent).hash, 10_000, 20);
 
 beforeAll(async () => {
   anvil = await startAnvil();
@@ -100,7 +104,7 @@ describe('Ethereum recovery from files', () => {
     const wallet = walletOf();
     const safe = await chain.prepareWallet(wallet);
     const funder = new Wallet(anvilKeys[0], provider);
-    await (await funder.sendTransaction({ to: safe, value: 3n * oneEth })).wait();
+    await mined(funder.sendTransaction({ to: safe, value: 3n * oneEth }));
     const rescue = getAddress(hexlify(randomBytes(20)));
     const request = await prepareEthereumRecovery({
       rpcUrl: anvil.url,
@@ -127,7 +131,7 @@ describe('Ethereum recovery from files', () => {
     const wallet = walletOf();
     const safe = await chain.prepareWallet(wallet);
     const funder = new Wallet(anvilKeys[0], provider);
-    await (await funder.sendTransaction({ to: safe, value: oneEth })).wait();
+    await mined(funder.sendTransaction({ to: safe, value: oneEth }));
     const request = await prepareEthereumRecovery({
       rpcUrl: anvil.url,
       walletId: wallet.id,

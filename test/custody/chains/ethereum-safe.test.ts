@@ -9,6 +9,7 @@ import { openPkcs11KeyStore, type Pkcs11KeyStore, type Signer } from '../../../s
 import { generateScalarKey, signDigestWithScalar } from '../../../src/crypto/keys.js';
 import {
   deploySafeContracts,
+  receiptOf,
   safeArtifact,
   type SafeDeployment,
 } from '../../../src/custody/chains/ethereum.js';
@@ -42,6 +43,9 @@ let hsm: SoftHsm;
 let store: Pkcs11KeyStore;
 /** What beforeAll started, stopped in reverse order by afterAll, also after a failed start. */
 const started: (() => unknown)[] = [];
+/** Waits for a sent transaction's receipt by polling (anvil mines no block after it). */
+const mined = async (sent: Promise<{ readonly hash: string }>) =>
+  receiptOf(provider, (await sent).hash, 10_000, 20);
 let offline: Owner;
 let service: Owner;
 let platform: Owner;
@@ -129,7 +133,7 @@ describe('Safe deployment', () => {
     );
     const created = factory.getFunction('createProxyWithNonce');
     expect(await created.staticCall(contracts.singleton, initializer, saltNonce)).toBe(predicted);
-    await (await created.send(contracts.singleton, initializer, saltNonce)).wait();
+    await mined(created.send(contracts.singleton, initializer, saltNonce));
     safe = new Contract(predicted, safeArtifact('Safe').abi as never, deployer);
     expect(await safe.getFunction('getThreshold')()).toBe(2n);
     const onChain = (await safe.getFunction('getOwners')()) as string[];
@@ -221,7 +225,7 @@ describe('execTransaction with 2 of 3', () => {
 
   it('moves ETH with the offline and the HSM (SoftHSM2) signatures, then service + HSM', async () => {
     const address = await safe.getAddress();
-    await (await deployer.sendTransaction({ to: address, value: 3n * oneEth })).wait();
+    await mined(deployer.sendTransaction({ to: address, value: 3n * oneEth }));
     const destination = getAddress(hexlify(randomBytes(20)));
     for (const pair of [
       [offline, platform],
@@ -234,7 +238,7 @@ describe('execTransaction with 2 of 3', () => {
         await signedBy(pair[0], digest),
         await signedBy(pair[1], digest),
       ]);
-      await (await safe.getFunction('execTransaction').send(...execArgs(tx, signatures))).wait();
+      await mined(safe.getFunction('execTransaction').send(...execArgs(tx, signatures)));
     }
     expect(await provider.getBalance(destination)).toBe(2n * oneEth);
     expect(await safe.getFunction('nonce')()).toBe(2n);

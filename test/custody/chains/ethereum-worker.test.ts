@@ -10,6 +10,7 @@ import type { Caller } from '../../../src/contracts/index.js';
 import {
   createEthereumChain,
   deploySafeContracts,
+  receiptOf,
   type EthereumChain,
 } from '../../../src/custody/chains/ethereum.js';
 import type { LedgerPort } from '../../../src/custody/chains/types.js';
@@ -30,6 +31,9 @@ let anvil: Anvil;
 let provider: JsonRpcProvider;
 let chain: EthereumChain;
 const started: (() => unknown)[] = [];
+/** Waits for a sent transaction's receipt by polling (anvil mines no block after it). */
+const mined = async (sent: Promise<{ readonly hash: string }>) =>
+  receiptOf(provider, (await sent).hash, 10_000, 20);
 
 beforeAll(async () => {
   anvil = await startAnvil();
@@ -141,7 +145,7 @@ describe('custody worker loop on Ethereum', () => {
       field(must(driver.query(cast.svc, 'address', { chain: 'ethereum', address })), 'address'),
     ).toMatchObject({ walletId: wallet.id });
 
-    await (await funder.sendTransaction({ to: address, value: 5n * oneEth })).wait();
+    await mined(funder.sendTransaction({ to: address, value: 5n * oneEth }));
     expect(await loop.step()).toMatchObject({ deposits: 1, errors: 0 });
     expect(balance()).toBeUndefined();
     await anvil.mine(depth - 1);

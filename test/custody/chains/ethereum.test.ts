@@ -18,6 +18,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   createEthereumChain,
   deploySafeContracts,
+  receiptOf,
   safeArtifact,
   walletSafe,
   type EthereumChain,
@@ -37,6 +38,9 @@ let funder: Wallet;
 let contracts: SafeDeployment;
 let chain: EthereumChain;
 const started: (() => unknown)[] = [];
+/** Waits for a sent transaction's receipt by polling (anvil mines no block after it). */
+const mined = async (sent: Promise<{ readonly hash: string }>) =>
+  receiptOf(provider, (await sent).hash, 10_000, 20);
 
 type Keys = Record<'offline' | 'service' | 'platform', ReturnType<typeof generateScalarKey>>;
 
@@ -185,7 +189,7 @@ describe('ethereum chain worker', () => {
       restarted.close();
     });
     const start = String(await provider.getBlockNumber());
-    await (await funder.sendTransaction({ to: address, value: oneEth })).wait();
+    await mined(funder.sendTransaction({ to: address, value: oneEth }));
     const scan = await restarted.scanDeposits(start);
     expect(scan.deposits.map((item) => item.address)).toEqual([address]);
     const destination = getAddress(hexlify(randomBytes(20)));
@@ -219,10 +223,7 @@ describe('ethereum chain worker', () => {
     const { wallet } = newWallet();
     const address = await chain.prepareWallet(wallet);
     const start = String(await provider.getBlockNumber());
-    const receipt = await (
-      await funder.sendTransaction({ to: address, value: 2n * oneEth })
-    ).wait();
-    if (receipt === null) throw new Error('no receipt');
+    const receipt = await mined(funder.sendTransaction({ to: address, value: 2n * oneEth }));
     const first = await chain.scanDeposits(start);
     const seen = first.deposits.find((item) => item.chainTxId === receipt.hash);
     expect(seen).toMatchObject({
@@ -250,7 +251,7 @@ describe('ethereum chain worker', () => {
   it('builds a SafeTx, broadcasts it with the service and platform signatures, follows it to depth', async () => {
     const { wallet, keys } = newWallet();
     const address = await chain.prepareWallet(wallet);
-    await (await funder.sendTransaction({ to: address, value: 3n * oneEth })).wait();
+    await mined(funder.sendTransaction({ to: address, value: 3n * oneEth }));
     const destination = getAddress(hexlify(randomBytes(20)));
     const { built, signed, sent } = await withdraw(wallet, keys, destination, oneEth);
     const safe = new Contract(address, safeArtifact('Safe').abi as never, provider);
@@ -276,7 +277,7 @@ describe('ethereum chain worker', () => {
   it("refuses a stranger's signature before sending, and fails a withdrawal whose nonce was used", async () => {
     const { wallet, keys } = newWallet();
     const address = await chain.prepareWallet(wallet);
-    await (await funder.sendTransaction({ to: address, value: oneEth })).wait();
+    await mined(funder.sendTransaction({ to: address, value: oneEth }));
     const destination = getAddress(hexlify(randomBytes(20)));
     const record = withdrawalOf(wallet, destination, 1000n);
     const built = await chain.build(record, wallet);
@@ -310,7 +311,7 @@ describe('ethereum chain worker', () => {
     await expect(chain.broadcast(signed, wallet, signatures)).rejects.toThrow(
       /would revert now, not sent/,
     );
-    await (await funder.sendTransaction({ to: address, value: oneEth })).wait();
+    await mined(funder.sendTransaction({ to: address, value: oneEth }));
     const sent = await chain.broadcast(signed, wallet, signatures);
     if (!('chainTxId' in sent)) throw new Error(sent.failed);
     expect(await chain.follow(sent.chainTxId)).toMatchObject({ state: 'confirmed' });
@@ -320,9 +321,7 @@ describe('ethereum chain worker', () => {
   it('broadcasts concurrent withdrawals of several wallets with distinct relayer nonces', async () => {
     const wallets = [newWallet(), newWallet(), newWallet()];
     for (const { wallet } of wallets) {
-      await (
-        await funder.sendTransaction({ to: await chain.prepareWallet(wallet), value: oneEth })
-      ).wait();
+      await mined(funder.sendTransaction({ to: await chain.prepareWallet(wallet), value: oneEth }));
     }
     const destination = getAddress(hexlify(randomBytes(20)));
     const results = await Promise.all(
@@ -338,7 +337,7 @@ describe('ethereum chain worker', () => {
   it('replaces a stuck execTransaction with the same nonce and higher fees; follow finds it', async () => {
     const { wallet, keys } = newWallet();
     const address = await chain.prepareWallet(wallet);
-    await (await funder.sendTransaction({ to: address, value: oneEth })).wait();
+    await mined(funder.sendTransaction({ to: address, value: oneEth }));
     const destination = getAddress(hexlify(randomBytes(20)));
     await anvil.rpc('evm_setAutomine', [false]);
     try {
@@ -371,7 +370,7 @@ describe('ethereum chain worker', () => {
       ),
     ) as { abi: never; bytecode: string };
     const token = await new ContractFactory(artifact.abi, artifact.bytecode, funder).deploy();
-    await token.waitForDeployment();
+    await mined(Promise.resolve({ hash: token.deploymentTransaction()?.hash ?? '' }));
     const tokenAddress = await token.getAddress();
     // A second worker instance needs a relayer of its own: nonce counters are per process.
     const tokenChain = createEthereumChain({
@@ -388,12 +387,9 @@ describe('ethereum chain worker', () => {
     const { wallet, keys } = newWallet();
     const address = await tokenChain.prepareWallet(wallet);
     const start = String(await provider.getBlockNumber());
-    const sent = (await token.getFunction('transfer').send(address, 5000n)) as {
-      wait: () => Promise<{ hash: string } | null>;
-    };
-    const receipt = await sent.wait();
+    const receipt = await mined(token.getFunction('transfer').send(address, 5000n));
     const scan = await tokenChain.scanDeposits(start);
-    expect(scan.deposits.filter((item) => item.chainTxId === receipt?.hash)).toMatchObject([
+    expect(scan.deposits.filter((item) => item.chainTxId === receipt.hash)).toMatchObject([
       { asset: 'TT', amount: '5000', address, outputIndex: 0, confirmations: 1 },
     ]);
     const destination = getAddress(hexlify(randomBytes(20)));
@@ -422,8 +418,7 @@ describe('ethereum chain worker', () => {
     const address = await chain.prepareWallet(wallet);
     const snapshot = await anvil.snapshot();
     const start = String(await provider.getBlockNumber());
-    const receipt = await (await funder.sendTransaction({ to: address, value: oneEth })).wait();
-    if (receipt === null) throw new Error('no receipt');
+    const receipt = await mined(funder.sendTransaction({ to: address, value: oneEth }));
     const before = await chain.scanDeposits(start);
     const seen = before.deposits.find((item) => item.chainTxId === receipt.hash);
     expect(seen?.confirmations).toBe(1);
