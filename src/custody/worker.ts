@@ -22,6 +22,8 @@ export const workerPageMax = 100;
 /** Requests in flight to the ledger and the signer per state and step. */
 export const workerConcurrencyMax = 32;
 export const workerPollMsDefault = 200;
+/** Deposits whose last report a worker remembers, to skip reporting them again unchanged. */
+export const reportedDepositsMax = 10_000;
 /** Largest signer answer read, in bytes. */
 const signerAnswerBytesMax = 64 * 1024;
 
@@ -235,6 +237,12 @@ export function createCustodyWorker(options: WorkerOptions): CustodyWorker {
   const { ledger, signer, chain, custody } = options;
   const emit = options.onEvent ?? (() => undefined);
   const wallets = new Map<string, WalletRecord>();
+  /**
+   * What this process last reported of each deposit (block and confirmations), so that a scan
+   * that shows a deposit again unchanged (a chain whose cursor waits below the depth) submits
+   * nothing. Bounded: the oldest are forgotten first, which costs only a repeated report.
+   */
+  const reported = new Map<string, string>();
   const store = options.cursorStore;
   let cursor: string | null = store?.saved ?? null;
   let savedCursor = cursor;
@@ -339,6 +347,12 @@ export function createCustodyWorker(options: WorkerOptions): CustodyWorker {
           chainTxId: deposit.chainTxId,
           outputIndex: deposit.outputIndex,
         };
+        const depositKey = `${deposit.chainTxId}/${deposit.outputIndex}`;
+        const state = `${deposit.block.height}:${deposit.block.hash}:${deposit.confirmations}`;
+        if (reported.get(depositKey) === state) {
+          await advance(deposit.next);
+          continue;
+        }
         const seen = await ledger.submit(
           'custody',
           'deposit_seen',
@@ -376,6 +390,12 @@ export function createCustodyWorker(options: WorkerOptions): CustodyWorker {
           deposit.chainTxId,
         );
         counts.deposits += 1;
+        reported.delete(depositKey);
+        reported.set(depositKey, state);
+        if (reported.size > reportedDepositsMax) {
+          const oldest = reported.keys().next();
+          if (oldest.done !== true) reported.delete(oldest.value);
+        }
         // Both reports are committed: only now may the cursor (and its file) pass this deposit.
         await advance(deposit.next);
       }

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Caller } from '../../src/contracts/index.js';
 import { multisigAccountOf, tokenApp } from '../../src/contracts/token.js';
 import { createCofferChain } from '../../src/custody/chains/coffer.js';
-import type { LedgerPort, LedgerTxResult } from '../../src/custody/chains/types.js';
+import type { ChainWorker, LedgerPort, LedgerTxResult } from '../../src/custody/chains/types.js';
 import { openWorkerState, workerStateFile } from '../../src/custody/worker-state.js';
 import {
   createCustodyWorker,
@@ -99,13 +99,13 @@ function network() {
   const signer: SignerPort = { sign: () => Promise.reject(new Error('nothing to sign here')) };
 
   /** One worker process: a fresh chain worker and worker loop, the cursor from `cursorStore`. */
-  const worker = (cursorStore?: CursorStore) => {
+  const worker = (cursorStore?: CursorStore, wrap = (chain: ChainWorker): ChainWorker => chain) => {
     const errors: string[] = [];
     const loop = createCustodyWorker({
       ledger,
       custody,
       signer,
-      chain: createCofferChain(ledger),
+      chain: wrap(createCofferChain(ledger)),
       ...(cursorStore === undefined ? {} : { cursorStore }),
       onEvent: (event) => {
         if (event.kind === 'error') errors.push(event.error);
@@ -235,6 +235,31 @@ describe('custody worker: the deposit cursor survives a restart', () => {
     net.reports();
     expect(await run.step()).toMatchObject({ deposits: 0, refused: 0 });
     expect(net.reports()).toEqual([]);
+  });
+
+  it('reports a deposit the scan shows again only when its block or confirmations changed', async () => {
+    const net = network();
+    net.deposit('5');
+    // A chain whose cursor waits below the depth shows the same deposit on every pass.
+    let confirmations = 1;
+    const waiting = (chain: ChainWorker): ChainWorker => ({
+      ...chain,
+      scanDeposits: async () => {
+        const scan = await chain.scanDeposits(null);
+        return {
+          deposits: scan.deposits.map((item) => ({ ...item, confirmations, next: '0' })),
+          cursor: '0',
+        };
+      },
+    });
+    const run = net.worker(undefined, waiting);
+    expect(await run.step()).toMatchObject({ deposits: 1 });
+    expect(net.reports()).toHaveLength(1);
+    expect(await run.step()).toMatchObject({ deposits: 0 });
+    expect(net.reports()).toEqual([]);
+    confirmations = 2;
+    expect(await run.step()).toMatchObject({ deposits: 1 });
+    expect(net.reports()).toHaveLength(1);
   });
 
   it('a corrupt state file stops the worker with CUSTODY_E_WORKER_STATE_CORRUPT', async () => {
