@@ -12,6 +12,7 @@ import {
   decodeSafeTxEnvelope,
   encodeSafeTxEnvelope,
   erc20TransferData,
+  execTransactionArgs,
   ownerAddressOf,
   packSafeSignatures,
   safeSignatureOf,
@@ -139,22 +140,10 @@ export async function executeEthereumRecovery(options: {
         'APP_E_INVALID_ARGS',
         `Safe ${envelope.safe} needs signatures of ${threshold} distinct owners, got ${signed.length}`,
       );
-    const { tx } = envelope;
     const relayer = new Wallet(options.relayerKey, provider);
     const sent = await new Contract(envelope.safe, safeArtifact('Safe').abi as never, relayer)
       .getFunction('execTransaction')
-      .send(
-        tx.to,
-        tx.value,
-        tx.data,
-        tx.operation,
-        tx.safeTxGas,
-        tx.baseGas,
-        tx.gasPrice,
-        tx.gasToken,
-        tx.refundReceiver,
-        packSafeSignatures(signed),
-      );
+      .send(...execTransactionArgs(envelope.tx, packSafeSignatures(signed)));
     const receipt = await receiptOf(provider, sent.hash, recoveryWaitMsMax);
     if (receipt.status !== 1)
       throw new Error(

@@ -35,6 +35,7 @@ import {
   decodeSafeTxEnvelope,
   encodeSafeTxEnvelope,
   erc20TransferData,
+  execTransactionArgs,
   ownerAddressOf,
   packSafeSignatures,
   safeInitializer,
@@ -495,19 +496,10 @@ export function createEthereumChain(options: EthereumChainOptions): EthereumChai
         `a signature of withdrawal ${withdrawal.id} recovers to no key of wallet ${wallet.id}`,
       );
     });
-    const { tx } = envelope;
-    const data = safeAbi.encodeFunctionData('execTransaction', [
-      tx.to,
-      tx.value,
-      tx.data,
-      tx.operation,
-      tx.safeTxGas,
-      tx.baseGas,
-      tx.gasPrice,
-      tx.gasToken,
-      tx.refundReceiver,
-      packSafeSignatures(signed),
-    ]);
+    const data = safeAbi.encodeFunctionData(
+      'execTransaction',
+      execTransactionArgs(envelope.tx, packSafeSignatures(signed)),
+    );
     let gasLimit: bigint;
     try {
       gasLimit = await provider.estimateGas({ from: relayer.address, to: envelope.safe, data });

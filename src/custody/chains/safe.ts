@@ -163,6 +163,22 @@ export function packSafeSignatures(
   return concat(sorted.map((item) => item.signature));
 }
 
+/** The arguments of Safe.execTransaction for `tx` with packed `signatures`, in the ABI's order. */
+export function execTransactionArgs(tx: SafeTx, signatures: string) {
+  return [
+    tx.to,
+    tx.value,
+    tx.data,
+    tx.operation,
+    tx.safeTxGas,
+    tx.baseGas,
+    tx.gasPrice,
+    tx.gasToken,
+    tx.refundReceiver,
+    signatures,
+  ] as const;
+}
+
 // ---- deployment maths -------------------------------------------------------------------------
 
 const safeSetup = new Interface([

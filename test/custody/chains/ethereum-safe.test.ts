@@ -25,6 +25,7 @@ import {
   safeTxHash,
   safeWithdrawalMismatch,
   erc20TransferData,
+  execTransactionArgs,
   type SafeTx,
   type SafeTxEnvelope,
 } from '../../../src/custody/chains/safe.js';
@@ -69,21 +70,6 @@ async function signedBy(owner: Owner, digest: string) {
     owner: ownerAddressOf(owner.publicKey),
     signature: safeSignatureOf(digest, raw, owner.publicKey),
   };
-}
-
-function execArgs(tx: SafeTx, signatures: string) {
-  return [
-    tx.to,
-    tx.value,
-    tx.data,
-    tx.operation,
-    tx.safeTxGas,
-    tx.baseGas,
-    tx.gasPrice,
-    tx.gasToken,
-    tx.refundReceiver,
-    signatures,
-  ] as const;
 }
 
 beforeAll(async () => {
@@ -161,7 +147,7 @@ describe('SafeTx digest', () => {
     for (const tx of cases) {
       const ours = safeTxHash({ chainId: String(anvilChainId), safe: address, tx });
       const theirs = (await safe.getFunction('getTransactionHash')(
-        ...execArgs(tx, '0x').slice(0, 9),
+        ...execTransactionArgs(tx, '0x').slice(0, 9),
         tx.nonce,
       )) as string;
       expect(ours).toBe(theirs);
@@ -238,7 +224,7 @@ describe('execTransaction with 2 of 3', () => {
         await signedBy(pair[0], digest),
         await signedBy(pair[1], digest),
       ]);
-      await mined(safe.getFunction('execTransaction').send(...execArgs(tx, signatures)));
+      await mined(safe.getFunction('execTransaction').send(...execTransactionArgs(tx, signatures)));
     }
     expect(await provider.getBalance(destination)).toBe(2n * oneEth);
     expect(await safe.getFunction('nonce')()).toBe(2n);
@@ -254,12 +240,12 @@ describe('execTransaction with 2 of 3', () => {
       await signedBy(stranger, digest),
     ]);
     await expect(
-      safe.getFunction('execTransaction').staticCall(...execArgs(tx, signatures)),
+      safe.getFunction('execTransaction').staticCall(...execTransactionArgs(tx, signatures)),
     ).rejects.toThrow(/GS026/);
     // One owner alone is not enough either (threshold 2: GS020, signatures too short).
     const one = packSafeSignatures([await signedBy(service, digest)]);
     await expect(
-      safe.getFunction('execTransaction').staticCall(...execArgs(tx, one)),
+      safe.getFunction('execTransaction').staticCall(...execTransactionArgs(tx, one)),
     ).rejects.toThrow(/GS020/);
   });
 });
