@@ -4,9 +4,9 @@
 // signing tool reads (`coffer custody offline sign`: withdrawalId, walletId, digest; the other
 // fields are ignored by it); each key holder returns a signature file (publicKey, r‖s); anyone
 // with gas sends execTransaction. Runbook: docs/decisions/0022-ethereum-custody.md.
-import { Contract, Interface, JsonRpcProvider, Wallet, getAddress } from 'ethers';
+import { Contract, Interface, Wallet, getAddress } from 'ethers';
 import { cofferError } from '../../errors/index.js';
-import { etherAsset, receiptOf, safeArtifact } from './ethereum.js';
+import { etherAsset, ethereumProvider, receiptOf, safeArtifact } from './ethereum.js';
 import {
   callSafeTx,
   decodeSafeTxEnvelope,
@@ -61,10 +61,7 @@ export async function prepareEthereumRecovery(options: {
   readonly token?: string;
   readonly amount?: bigint;
 }): Promise<EthereumRecoveryRequest> {
-  const provider = new JsonRpcProvider(options.rpcUrl, undefined, {
-    staticNetwork: true,
-    cacheTimeout: -1,
-  });
+  const provider = ethereumProvider(options.rpcUrl);
   try {
     const safe = getAddress(options.safe);
     const contract = new Contract(safe, safeArtifact('Safe').abi as never, provider);
@@ -111,10 +108,7 @@ export async function executeEthereumRecovery(options: {
   const digest = safeTxHash(envelope);
   if (digest.slice(2) !== options.request.digest)
     throw cofferError('APP_E_INVALID_ARGS', 'the request digest is not the hash of its SafeTx');
-  const provider = new JsonRpcProvider(options.rpcUrl, undefined, {
-    staticNetwork: true,
-    cacheTimeout: -1,
-  });
+  const provider = ethereumProvider(options.rpcUrl);
   try {
     const safe = new Contract(envelope.safe, safeArtifact('Safe').abi as never, provider);
     const owners = new Set(

@@ -211,19 +211,29 @@ function cursorBlock(cursor: string | null, startBlock: number): number {
   return Number(cursor);
 }
 
+/**
+ * A JSON-RPC provider as custody needs it: the network fixed (no chain-id probe per call), one
+ * request at a time (JSON-RPC batches hide which call failed), and no answer cache (a cached
+ * nonce or block number is a wrong one).
+ */
+export function ethereumProvider(
+  rpcUrl: string,
+  pollMs: number = ethereumPollMsDefault,
+): JsonRpcProvider {
+  return new JsonRpcProvider(rpcUrl, undefined, {
+    staticNetwork: true,
+    pollingInterval: pollMs,
+    batchMaxCount: 1,
+    cacheTimeout: -1,
+  });
+}
+
 /** The Ethereum chain worker. */
 export function createEthereumChain(options: EthereumChainOptions): EthereumChain {
   const depth = options.confirmations ?? ethereumConfirmationsDefault;
   const pollMs = options.pollingMs ?? ethereumPollMsDefault;
   if (!Number.isInteger(depth) || depth < 1) throw new Error('confirmations must be ≥ 1');
-  const provider = new JsonRpcProvider(options.rpcUrl, undefined, {
-    staticNetwork: true,
-    pollingInterval: pollMs,
-    // One request at a time: JSON-RPC batches hide which call failed.
-    batchMaxCount: 1,
-    // No answer cache: a cached nonce or block number is a wrong one.
-    cacheTimeout: -1,
-  });
+  const provider = ethereumProvider(options.rpcUrl, pollMs);
   const relayer = new Wallet(options.relayerKey, provider);
   const tokens = new Map<string, string>(
     Object.entries(options.tokens ?? {}).map(([symbol, address]) => [symbol, getAddress(address)]),

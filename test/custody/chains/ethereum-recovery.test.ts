@@ -14,6 +14,7 @@ import {
 } from '../../../src/crypto/offline-key.js';
 import { generateScalarKey, signDigestWithScalar } from '../../../src/crypto/keys.js';
 import {
+  ethereumProvider,
   createEthereumChain,
   deploySafeContracts,
   receiptOf,
@@ -42,7 +43,7 @@ const mined = async (sent: Promise<{ readonly hash: string }>) =>
 beforeAll(async () => {
   anvil = await startAnvil();
   started.push(() => anvil.stop());
-  provider = new JsonRpcProvider(anvil.url, undefined, { staticNetwork: true, cacheTimeout: -1 });
+  provider = ethereumProvider(anvil.url, 20);
   started.push(() => {
     provider.destroy();
   });

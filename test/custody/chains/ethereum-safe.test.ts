@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openPkcs11KeyStore, type Pkcs11KeyStore, type Signer } from '../../../src/crypto/index.js';
 import { generateScalarKey, signDigestWithScalar } from '../../../src/crypto/keys.js';
 import {
+  ethereumProvider,
   deploySafeContracts,
   receiptOf,
   safeArtifact,
@@ -77,7 +78,7 @@ beforeAll(async () => {
   started.push(() => anvil.stop());
   hsm = await createSoftHsm(['coffer-eth']);
   started.push(() => hsm.cleanup());
-  provider = new JsonRpcProvider(anvil.url, undefined, { staticNetwork: true, cacheTimeout: -1 });
+  provider = ethereumProvider(anvil.url, 20);
   started.push(() => {
     provider.destroy();
   });

@@ -8,6 +8,7 @@ import { JsonRpcProvider, Wallet, getAddress, hexlify, randomBytes } from 'ether
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Caller } from '../../../src/contracts/index.js';
 import {
+  ethereumProvider,
   createEthereumChain,
   deploySafeContracts,
   receiptOf,
@@ -38,7 +39,7 @@ const mined = async (sent: Promise<{ readonly hash: string }>) =>
 beforeAll(async () => {
   anvil = await startAnvil();
   started.push(() => anvil.stop());
-  provider = new JsonRpcProvider(anvil.url, undefined, { staticNetwork: true, cacheTimeout: -1 });
+  provider = ethereumProvider(anvil.url, 20);
   started.push(() => {
     provider.destroy();
   });

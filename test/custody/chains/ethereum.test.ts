@@ -16,6 +16,7 @@ import {
 } from 'ethers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  ethereumProvider,
   createEthereumChain,
   deploySafeContracts,
   receiptOf,
@@ -99,7 +100,7 @@ async function withdraw(wallet: WalletRecord, keys: Keys, destination: string, a
 beforeAll(async () => {
   anvil = await startAnvil();
   started.push(() => anvil.stop());
-  provider = new JsonRpcProvider(anvil.url, undefined, { staticNetwork: true, cacheTimeout: -1 });
+  provider = ethereumProvider(anvil.url, 20);
   started.push(() => {
     provider.destroy();
   });
