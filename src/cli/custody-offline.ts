@@ -1,7 +1,7 @@
 // `coffer custody offline keygen|sign`: the cold key of a 2-of-3 wallet, on an air-gapped machine.
 // keygen writes an encrypted single-key file and prints its public key (give that to the
 // custody app when the wallet is created); sign reads a request file exported from the custody
-// system ({withdrawalId, walletId, digest}) and writes a signature file to carry back.
+// system ({withdrawalId, walletId, digests}) and writes a signature file to carry back.
 // `coffer custody` dispatches through `custodySubcommands`: another group of custody commands
 // is one more line there.
 import { open } from 'node:fs/promises';
@@ -36,10 +36,11 @@ const offlineUsage = `Usage:
 For the air-gapped machine that holds a wallet's offline key (one of its 2-of-3 keys).
   keygen  makes a key (default curve secp256k1) and writes it sealed under the passphrase
           (scrypt, AES-256-GCM); prints the public key for the wallet. Never overwrites a file.
-  sign    signs the digest of a request file {"withdrawalId","walletId","digest"} and writes
-          {"withdrawalId","walletId","digest","curve","publicKey","signature"} (signature: hex
-          of r‖s, 64 bytes, low-S). Check the withdrawal's amount and destination in the
-          custody system before you sign: the digest alone does not show them.
+  sign    signs the digests of a request file {"withdrawalId","walletId","digests":[…]} (a
+          Bitcoin withdrawal has one per input; "digest" for one is read too) and writes
+          {"withdrawalId","walletId","digests","curve","publicKey","signatures"} (signatures:
+          hex of r‖s, 64 bytes, low-S, in the digests' order). Check the withdrawal's amount and
+          destination in the custody system before you sign: digests alone do not show them.
   --passphrase-file FILE  the passphrase, on the first line (at least 12 characters)
   --kdf-cost N            scrypt cost log2(N) for keygen, ${scryptLog2NMin} to ${scryptLog2NMax} (default ${scryptLog2NDefault})
   --json                  print one JSON object`;
@@ -171,7 +172,7 @@ async function sign(values: ReturnType<typeof parse>['values'], io: CommandIo): 
     io.stdout(JSON.stringify({ out, ...signature }));
   } else {
     io.stdout(
-      `signed withdrawal ${request.withdrawalId} of wallet ${request.walletId}\n  digest:     ${request.digest}\n  public key: ${key.publicKey}\n  signature:  ${signature.signature}\nwritten to ${out}; carry it back to the custody system.`,
+      `signed withdrawal ${request.withdrawalId} of wallet ${request.walletId}\n  digests:    ${request.digests.join('\n              ')}\n  public key: ${key.publicKey}\n  signatures: ${signature.signatures.length}\nwritten to ${out}; carry it back to the custody system.`,
     );
   }
   return 0;

@@ -54,9 +54,9 @@ export type CustodyClient = {
   ) => Promise<TxResult>;
   readonly approve: (withdrawalId: string, options?: WriteOptions) => Promise<TxResult>;
   /**
-   * The service's half of a built withdrawal: signs its recorded digest with `sign` (the
+   * The service's half of a built withdrawal: signs its recorded digests with `sign` (the
    * service's key, e.g. `(await openSoftKeyStore(…)).signer(keyId)` for a key-store file or
-   * `openPkcs11KeyStore` for the service's own PKCS#11 module) and records the signature.
+   * `openPkcs11KeyStore` for the service's own PKCS#11 module) and records the signatures.
    */
   readonly serviceSign: (
     withdrawalId: string,
@@ -150,19 +150,25 @@ export function createCustodyClient(options: ClientOptions): CustodyClient {
     writeOptions?: WriteOptions,
   ): Promise<TxResult> => {
     const answer = await read(`${root}/withdrawals/${at(withdrawalId)}`);
-    const record = answer['withdrawal'] as { state?: string; digest?: string | null } | undefined;
-    if (record?.state !== 'built' || typeof record.digest !== 'string') {
+    const record = answer['withdrawal'] as
+      { state?: string; digests?: readonly string[] | null } | undefined;
+    const digests = record?.digests;
+    if (record?.state !== 'built' || !Array.isArray(digests)) {
       throw cofferError(
         'CUSTODY_E_BAD_STATE',
-        `withdrawal ${withdrawalId} is ${String(record?.state)}, not built: only a built withdrawal has a digest to sign`,
+        `withdrawal ${withdrawalId} is ${String(record?.state)}, not built: only a built withdrawal has digests to sign`,
         { withdrawalId, state: record?.state },
       );
     }
-    const signature = await sign(new Uint8Array(Buffer.from(record.digest, 'hex')));
+    const signatures: string[] = [];
+    for (const digest of digests)
+      signatures.push(
+        Buffer.from(await sign(new Uint8Array(Buffer.from(digest, 'hex')))).toString('hex'),
+      );
     return write(
       `${root}/withdrawals/${at(withdrawalId)}/service-signature`,
       'service_sign',
-      { withdrawalId, signature: Buffer.from(signature).toString('hex') },
+      { withdrawalId, signatures },
       writeOptions,
     );
   };

@@ -29,7 +29,9 @@ import {
 } from './sealed-file.js';
 
 export const offlineKeyFormat = 'coffer-offline-key/1';
-export const offlineSignatureFormat = 'coffer-offline-signature/1';
+export const offlineSignatureFormat = 'coffer-offline-signature/2';
+/** Digests one request file may hold (a Bitcoin withdrawal has one per input). */
+export const offlineDigestsMax = 100;
 /** Largest key, request or signature file read, in bytes. */
 export const offlineFileBytesMax = 64 * 1024;
 /** Longest withdrawal or wallet id, in characters. */
@@ -48,16 +50,16 @@ export type OfflineKeyFile = {
 export type OfflineSignRequest = {
   readonly withdrawalId: string;
   readonly walletId: string;
-  /** Lower-case hex of the 32-byte digest. */
-  readonly digest: string;
+  /** Lower-case hex of the 32-byte digests, in order (one per input on Bitcoin). */
+  readonly digests: readonly string[];
 };
 
 export type OfflineSignature = OfflineSignRequest & {
   readonly format: typeof offlineSignatureFormat;
   readonly curve: KeyCurve;
   readonly publicKey: string;
-  /** Lower-case hex of r‖s (64 bytes), low-S. */
-  readonly signature: string;
+  /** Lower-case hex of r‖s (64 bytes), low-S, one per digest in order. */
+  readonly signatures: readonly string[];
 };
 
 export type OfflineKey = {
@@ -157,20 +159,32 @@ function id(value: unknown, field: string): string {
   return value;
 }
 
-/** `{"withdrawalId", "walletId", "digest": hex}`; other fields are ignored. */
+/**
+ * `{"withdrawalId", "walletId", "digests": [hex, …]}` (or one `"digest": hex`, as a withdrawal
+ * record of one digest shows it); other fields are ignored.
+ */
 export function parseOfflineSignRequest(json: unknown): OfflineSignRequest {
   if (typeof json !== 'object' || json === null || Array.isArray(json)) {
-    throw requestInvalid('(file)', 'must be a JSON object {withdrawalId, walletId, digest}');
+    throw requestInvalid('(file)', 'must be a JSON object {withdrawalId, walletId, digests}');
   }
   const request = json as Record<string, unknown>;
-  const digest = request['digest'];
-  if (digestFromHex(digest) === undefined) {
-    throw requestInvalid('digest', 'must be 64 lower-case hex characters (a 32-byte digest)');
+  const digests =
+    request['digests'] ?? (request['digest'] === undefined ? undefined : [request['digest']]);
+  if (
+    !Array.isArray(digests) ||
+    digests.length === 0 ||
+    digests.length > offlineDigestsMax ||
+    !digests.every((digest) => digestFromHex(digest) !== undefined)
+  ) {
+    throw requestInvalid(
+      'digests',
+      `must be a list of 1 to ${offlineDigestsMax} digests, each 64 lower-case hex characters (32 bytes)`,
+    );
   }
   return {
     withdrawalId: id(request['withdrawalId'], 'withdrawalId'),
     walletId: id(request['walletId'], 'walletId'),
-    digest: digest as string,
+    digests: digests as string[],
   };
 }
 
@@ -179,16 +193,20 @@ export async function signOfflineRequest(
   key: OfflineKey,
   request: OfflineSignRequest,
 ): Promise<OfflineSignature> {
-  const digest = digestFromHex(request.digest);
-  if (digest === undefined) throw requestInvalid('digest', 'must be 64 lower-case hex characters');
-  const signature = await key.signer(digest);
+  const signatures: string[] = [];
+  for (const [i, hex] of request.digests.entries()) {
+    const digest = digestFromHex(hex);
+    if (digest === undefined)
+      throw requestInvalid(`digests[${i}]`, 'must be 64 lower-case hex characters');
+    signatures.push(toHex(await key.signer(digest)));
+  }
   return {
     format: offlineSignatureFormat,
     withdrawalId: request.withdrawalId,
     walletId: request.walletId,
-    digest: request.digest,
+    digests: request.digests,
     curve: key.curve,
     publicKey: key.publicKey,
-    signature: toHex(signature),
+    signatures,
   };
 }

@@ -16,6 +16,7 @@ import {
   memoCharsMax,
   queryItemsMax,
   reasonCharsMax,
+  digestsPerWithdrawalMax,
   signatureHexCharsMax,
   unsignedTxHexCharsMax,
 } from './limits.js';
@@ -91,6 +92,21 @@ export const schemas = {
       'ECDSA over the digest (not hashed again), low-S; 64-byte r||s or canonical DER, hex',
   },
   chainTxId: { type: 'string', pattern: chainTxIdPattern.source, maxLength: chainTxIdCharsMax },
+  digests: {
+    type: 'array',
+    minItems: 1,
+    maxItems: digestsPerWithdrawalMax,
+    items: { type: 'string', pattern: digestPattern.source },
+    description: '32-byte digests, hex: one on coffer and ethereum, one per input on bitcoin',
+  },
+  signatures: {
+    type: 'array',
+    minItems: 1,
+    maxItems: digestsPerWithdrawalMax,
+    items: { type: 'string', pattern: hexPattern.source, maxLength: signatureHexCharsMax },
+    description:
+      "one key's ECDSA signatures of the withdrawal's digests, in their order (not hashed again), low-S; 64-byte r||s or canonical DER, hex",
+  },
   height: { type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER },
   outputIndex: { type: 'integer', minimum: 0, maximum: 0xffffffff },
   principal: {
@@ -134,6 +150,22 @@ export function optionalInteger(
   max: number,
 ): number | undefined {
   return args[field] === undefined ? undefined : integerArg(args, field, min, max);
+}
+
+/** A list of 1 to `itemsMax` strings, each matching `pattern`. */
+export function stringListArg(
+  args: Args,
+  field: string,
+  pattern: RegExp,
+  charsMax: number,
+  itemsMax: number,
+): string[] {
+  const value = args[field];
+  if (!Array.isArray(value) || value.length === 0 || value.length > itemsMax)
+    invalidArgs(field, `must be a list of 1 to ${itemsMax} strings`);
+  return value.map((item: unknown, index) =>
+    stringArg({ [`${field}[${index}]`]: item }, `${field}[${index}]`, pattern, charsMax),
+  );
 }
 
 export function booleanArg(args: Args, field: string): boolean {

@@ -46,6 +46,8 @@ export const approverMspsMax: number = 64;
 export const workersPerChainMax: number = 16;
 /** Confirmation depth a chain may require. */
 export const confirmationsMax: number = 10_000;
+/** ERC-20 contracts the ethereum chain's parameters may name. */
+export const tokensPerChainMax: number = 64;
 
 // --- time -------------------------------------------------------------------------------------
 
@@ -74,9 +76,19 @@ export const keyIdCharsMax: number = 128;
 export const unsignedTxHexCharsMax: number = 2 * 64 * 1024;
 /** Hex characters of a signature: DER ECDSA of a 256-bit curve is at most 72 bytes. */
 export const signatureHexCharsMax: number = 2 * 72;
+/**
+ * Digests one withdrawal's keys sign: one per input on Bitcoin (the Bitcoin worker selects at most
+ * this many coins). Each key's signatures of them, with the withdrawal's other fields, must fit
+ * one ledger request (64 KiB).
+ */
+export const digestsPerWithdrawalMax: number = 100;
 /** Decimal digits of an amount (2^128 - 1 has 39). */
 export const amountDigitsMax: number = 39;
 
+assert(
+  digestsPerWithdrawalMax * (signatureHexCharsMax + 3) <= 32 * 1024,
+  "one key's signatures of a withdrawal fit half a ledger request",
+);
 assert(queryItemsMax <= queryScanMax, 'a query can fill a page from what it scans');
 assert(pageEntriesMax <= queryScanMax, 'a query scans at least one stored page');
 assert(historyEntriesPerObjectMax % pageEntriesMax === 0, 'history ends on a page boundary');

@@ -7,7 +7,9 @@
 import { cofferError } from '../errors/index.js';
 import {
   approverMspsMax,
+  amountDigitsMax,
   confirmationsMax,
+  tokensPerChainMax,
   policyChangeExpiryMsMax,
   policyChangeExpiryMsMin,
   policyQuorumMax,
@@ -26,6 +28,26 @@ export type ChainParams = {
   readonly confirmations: number;
   /** Chain worker identities, `<mspId>:<identityId>`: they build, broadcast and report. */
   readonly workers: readonly string[];
+  /**
+   * Largest fee, in base units, one withdrawal may pay the chain from the wallet (bitcoin:
+   * satoshis; checked and reserved at `build`). '0' where wallets pay no fee (coffer; ethereum,
+   * whose gas the worker's relayer pays).
+   */
+  readonly feeMax: string;
+  /**
+   * ethereum: the EIP-155 chain id Safe signatures are bound to (decimal); null: not set, and no
+   * ethereum withdrawal can be built (a signature for the wrong chain could be replayed there).
+   */
+  readonly chainId: string | null;
+  /** ethereum: the ERC-20 contract (0x + 40 lower-case hex) of each asset other than ETH. */
+  readonly tokens: Readonly<Record<string, string>>;
+};
+
+/** The fields each chain's parameters may set beside confirmations and workers. */
+const chainFields: Readonly<Record<CustodyChain, readonly string[]>> = {
+  coffer: [],
+  ethereum: ['chainId', 'tokens'],
+  bitcoin: ['feeMax'],
 };
 
 export type CustodyParams = {
@@ -55,11 +77,17 @@ export const defaultCustodyParams: CustodyParams = {
   policyChangeExpiryMs: 7 * 24 * 3600 * 1000,
   defaultApprovalsRequired: 1,
   chains: {
-    coffer: { confirmations: 1, workers: [] },
-    ethereum: { confirmations: 12, workers: [] },
-    bitcoin: { confirmations: 6, workers: [] },
+    coffer: { confirmations: 1, workers: [], feeMax: '0', chainId: null, tokens: {} },
+    ethereum: { confirmations: 12, workers: [], feeMax: '0', chainId: null, tokens: {} },
+    // 0.01 BTC: a 100-input withdrawal at 100 sat/vB stays under it.
+    bitcoin: { confirmations: 6, workers: [], feeMax: '1000000', chainId: null, tokens: {} },
   },
 };
+
+const tokenAddressPattern = /^0x[0-9a-f]{40}$/;
+const tokenAssetPattern = /^[A-Z][A-Z0-9]{0,11}$/;
+const decimalPattern = new RegExp(`^(0|[1-9][0-9]{0,${amountDigitsMax - 1}})$`);
+const chainIdPattern = /^[1-9][0-9]{0,19}$/;
 
 const mspIdPattern = /^[A-Za-z0-9][A-Za-z0-9._-]{0,255}$/;
 const principalPattern = /^[A-Za-z0-9][A-Za-z0-9._-]{0,255}:[0-9a-f]{64}$/;
@@ -99,6 +127,30 @@ function list(value: unknown, field: string, pattern: RegExp, max: number): stri
     seen.add(item);
     return item;
   });
+}
+
+function text(value: unknown, field: string, pattern: RegExp, what: string): string {
+  if (typeof value !== 'string' || !pattern.test(value)) bad(field, `must be ${what}`);
+  return value;
+}
+
+function tokens(value: unknown, field: string): Record<string, string> {
+  if (!isObject(value)) bad(field, 'must be a JSON object of asset symbol to token contract');
+  const entries = Object.entries(value);
+  if (entries.length > tokensPerChainMax)
+    bad(field, `has ${entries.length} tokens; at most ${tokensPerChainMax}`);
+  const result: Record<string, string> = {};
+  for (const [asset, address] of entries) {
+    if (!tokenAssetPattern.test(asset) || asset === 'ETH')
+      bad(`${field}.${asset}`, 'must be an asset symbol other than ETH (A-Z, 0-9, up to 12)');
+    result[asset] = text(
+      address,
+      `${field}.${asset}`,
+      tokenAddressPattern,
+      '0x and 40 lower-case hex',
+    );
+  }
+  return result;
 }
 
 /**
@@ -142,7 +194,8 @@ export function checkCustodyParams(value: unknown): CustodyParams {
     const field = `custody.chains.${chain}`;
     const item = chainsValue[chain] ?? {};
     if (!isObject(item)) bad(field, 'must be a JSON object');
-    onlyKeys(item, ['confirmations', 'workers'], field);
+    onlyKeys(item, ['confirmations', 'workers', ...chainFields[chain]], field);
+    const fallback = base.chains[chain];
     chains[chain] = {
       confirmations:
         item['confirmations'] === undefined
@@ -152,6 +205,16 @@ export function checkCustodyParams(value: unknown): CustodyParams {
         item['workers'] === undefined
           ? base.chains[chain].workers
           : list(item['workers'], `${field}.workers`, principalPattern, workersPerChainMax),
+      feeMax:
+        item['feeMax'] === undefined
+          ? fallback.feeMax
+          : text(item['feeMax'], `${field}.feeMax`, decimalPattern, 'a decimal string'),
+      chainId:
+        item['chainId'] === undefined
+          ? fallback.chainId
+          : text(item['chainId'], `${field}.chainId`, chainIdPattern, 'a decimal string'),
+      tokens:
+        item['tokens'] === undefined ? fallback.tokens : tokens(item['tokens'], `${field}.tokens`),
     };
   }
   return {

@@ -45,7 +45,7 @@ export const custodyMaps = [
 
 // --- names ------------------------------------------------------------------------------------
 
-/** `coffer` is the ledger-native token chain; `ethereum` and `bitcoin` get workers next. */
+/** `coffer` is the ledger-native token chain; `ethereum` (Safe) and `bitcoin` (P2WSH) are real chains. */
 export const custodyChains = ['coffer', 'ethereum', 'bitcoin'] as const;
 export type CustodyChain = (typeof custodyChains)[number];
 
@@ -167,10 +167,17 @@ export type WithdrawalRecord = {
   readonly approvalRule: ApprovalRule;
   readonly approvals: readonly Approval[];
   readonly unsignedTx: string | null;
-  /** Lower-case hex of the 32-byte digest the keys sign, from `built` on. */
-  readonly digest: string | null;
-  readonly serviceSignature: string | null;
-  readonly platformSignature: string | null;
+  /**
+   * Lower-case hex of the 32-byte digests the keys sign, from `built` on: one on coffer and
+   * Ethereum, one per input on Bitcoin.
+   */
+  readonly digests: readonly string[] | null;
+  /** The fee the chain takes from the wallet (base units of the asset), from `built` on. */
+  readonly fee: string | null;
+  /** The service key's signatures, aligned with `digests`. */
+  readonly serviceSignatures: readonly string[] | null;
+  /** The platform (HSM) key's signatures, aligned with `digests`. */
+  readonly platformSignatures: readonly string[] | null;
   readonly platformKey: PlatformKey;
   readonly chainTxId: string | null;
   readonly block: { readonly height: number; readonly hash: string } | null;

@@ -5,7 +5,6 @@
 // transaction, so a withdrawal rests in pending_approval (over a limit: waits for k admin
 // approvals) or approved; the history shows both steps under the request's txId. Funds: the
 // request reserves, rejection/expiry/failure release, confirmation debits.
-import { createHash } from 'node:crypto';
 import { cofferError } from '../errors/index.js';
 import { onlyFields, stringArg } from '../contracts/args.js';
 import type { Action } from '../contracts/index.js';
@@ -27,6 +26,7 @@ import {
   chainTxIdPattern,
   digestPattern,
   hexPattern,
+  stringListArg,
   idArg,
   integerArg,
   keyPattern,
@@ -35,9 +35,11 @@ import {
   schemas,
   textPattern,
 } from './args.js';
+import { checkBuilt } from './build-checks.js';
 import { verifyDigestSignature } from './keys.js';
 import {
   chainTxIdCharsMax,
+  digestsPerWithdrawalMax,
   idempotencyKeyCharsMax,
   memoCharsMax,
   openWithdrawalsPerStateMax,
@@ -67,6 +69,7 @@ import {
   writeJson,
 } from './state.js';
 import {
+  addressesMap,
   idempotencyMap,
   indexMap,
   openWithdrawalStates,
@@ -79,7 +82,7 @@ import {
   type WithdrawalRecord,
   type WithdrawalState,
 } from './types.js';
-import { balanceNumbers, balanceOf, writeBalance } from './wallets.js';
+import { addressKey, balanceNumbers, balanceOf, writeBalance } from './wallets.js';
 
 export const openListKey = (chain: CustodyChain, state: WithdrawalState): string =>
   `open/${chain}/${state}`;
@@ -132,7 +135,7 @@ function release(env: Env, record: WithdrawalRecord): void {
   const balance = balanceNumbers(balanceOf(kv, record.walletId, record.asset));
   writeBalance(kv, record.walletId, record.asset, {
     ...balance,
-    reserved: balance.reserved - BigInt(record.amount),
+    reserved: balance.reserved - heldFor(record),
   });
   const window = pruneWindow(readWindow(env, record.walletId), env.step.time);
   writeWindow(
@@ -140,6 +143,11 @@ function release(env: Env, record: WithdrawalRecord): void {
     record.walletId,
     window.filter((entry) => entry.withdrawalId !== record.id),
   );
+}
+
+/** What a withdrawal holds of its wallet's balance: the amount, and from `build` the chain fee. */
+function heldFor(record: WithdrawalRecord): bigint {
+  return BigInt(record.amount) + BigInt(record.fee ?? '0');
 }
 
 function requireNotExpired(env: Env, record: WithdrawalRecord, what: string): void {
@@ -299,9 +307,10 @@ export const requestWithdrawal: Action = {
       approvalRule: env.params.approvalRule,
       approvals: [],
       unsignedTx: null,
-      digest: null,
-      serviceSignature: null,
-      platformSignature: null,
+      digests: null,
+      fee: null,
+      serviceSignatures: null,
+      platformSignatures: null,
       platformKey: wallet.keys.platform,
       chainTxId: null,
       block: null,
@@ -411,19 +420,23 @@ export const rejectWithdrawal: Action = {
 
 export const buildWithdrawal: Action = {
   summary:
-    "Records the unsigned chain transaction and the digest the keys sign (the chain's worker); coffer digests are SHA-256 of the bytes.",
+    "Records the unsigned chain transaction and the digests the keys sign (the chain's worker). The app checks that the digests are the chain's and that the transaction pays exactly the approved withdrawal; a fee the chain takes from the wallet (bitcoin) is capped by custody.chains.<chain>.feeMax and reserved.",
   args: {
     type: 'object',
-    required: ['withdrawalId', 'unsignedTx', 'digest'],
+    required: ['withdrawalId', 'unsignedTx', 'digests'],
     additionalProperties: false,
     properties: {
       withdrawalId: schemas.id,
-      unsignedTx: { ...schemas.unsignedTx, description: 'the unsigned chain transaction, hex' },
-      digest: schemas.digest,
+      unsignedTx: {
+        ...schemas.unsignedTx,
+        description:
+          'the unsigned chain transaction, hex: coffer transfer bytes, an ethereum SafeTx envelope, a bitcoin PSBT',
+      },
+      digests: schemas.digests,
     },
   },
   run: (context, args) => {
-    onlyFields(args, ['withdrawalId', 'unsignedTx', 'digest']);
+    onlyFields(args, ['withdrawalId', 'unsignedTx', 'digests']);
     const env = envOf(context);
     const { caller, kv } = context;
     const record = loadWithdrawal(kv, withdrawalIdArg(args));
@@ -436,55 +449,92 @@ export const buildWithdrawal: Action = {
     // Whitelist again: an address removed after the request must not be paid.
     requireWhitelisted(loadPolicy(kv, wallet.id), record.destination, context.time);
     const unsignedTx = stringArg(args, 'unsignedTx', hexPattern, unsignedTxHexCharsMax);
-    const digest = stringArg(args, 'digest', digestPattern, 64);
-    if (record.chain === 'coffer') {
-      const expected = createHash('sha256').update(Buffer.from(unsignedTx, 'hex')).digest('hex');
-      if (expected !== digest) {
+    const digests = stringListArg(args, 'digests', digestPattern, 64, digestsPerWithdrawalMax);
+    const { fee } = checkBuilt({
+      record,
+      wallet,
+      params: env.params.chains[record.chain],
+      unsignedTx,
+      digests,
+      addressWallet: (address) =>
+        readJson<{ walletId: string }>(kv, addressesMap, addressKey(record.chain, address))
+          ?.walletId,
+    });
+    if (fee > 0n) {
+      const balance = balanceNumbers(balanceOf(kv, wallet.id, record.asset));
+      const available = balance.total - balance.reserved;
+      if (available < fee) {
         throw cofferError(
-          'CUSTODY_E_DIGEST_MISMATCH',
-          `a coffer transaction's digest is the SHA-256 of its bytes, ${expected}; args.digest is ${digest}`,
-          { expected },
+          'CUSTODY_E_INSUFFICIENT_FUNDS',
+          `wallet ${wallet.id} has ${available} ${record.asset} available beside this withdrawal, less than its ${fee} fee; wait for deposits or build at a lower fee rate`,
+          { available: available.toString(), fee: fee.toString() },
         );
       }
+      writeBalance(kv, wallet.id, record.asset, { ...balance, reserved: balance.reserved + fee });
     }
-    return { withdrawal: move(env, record, 'built', 'build', { unsignedTx, digest }) };
+    return {
+      withdrawal: move(env, record, 'built', 'build', {
+        unsignedTx,
+        digests,
+        fee: fee.toString(),
+      }),
+    };
   },
 };
 
-function signatureArg(args: Readonly<Record<string, unknown>>): string {
-  return stringArg(args, 'signature', hexPattern, signatureHexCharsMax);
+function signaturesArg(args: Readonly<Record<string, unknown>>): string[] {
+  return stringListArg(
+    args,
+    'signatures',
+    hexPattern,
+    signatureHexCharsMax,
+    digestsPerWithdrawalMax,
+  );
 }
 
 const signArgs = {
   type: 'object',
-  required: ['withdrawalId', 'signature'],
+  required: ['withdrawalId', 'signatures'],
   additionalProperties: false,
-  properties: { withdrawalId: schemas.id, signature: schemas.signature },
+  properties: { withdrawalId: schemas.id, signatures: schemas.signatures },
 } as const;
 
-function checkSignature(
+/** Each signature verifies over its digest with the key; all or none. Returns them lower-cased. */
+function checkSignatures(
   record: WithdrawalRecord,
   curve: WalletRecord['curve'],
   publicKey: string,
-  signature: string,
+  signatures: readonly string[],
   whose: string,
-): void {
-  if (record.digest === null) throw new Error(`custody invariant: ${record.id} has no digest`);
-  if (!verifyDigestSignature(curve, publicKey, record.digest, signature)) {
+): string[] {
+  const { digests } = record;
+  if (digests === null) throw new Error(`custody invariant: ${record.id} has no digests`);
+  if (signatures.length !== digests.length) {
     throw cofferError(
       'CUSTODY_E_SIGNATURE_INVALID',
-      `the signature does not verify with the ${whose} key of wallet ${record.walletId} over digest ${record.digest} (ECDSA ${curve}, low-S, DER or r||s, the digest not hashed again)`,
+      `withdrawal ${record.id} has ${digests.length} digests; args.signatures has ${signatures.length} (one per digest, in order)`,
       { id: record.id, key: whose },
     );
   }
+  signatures.forEach((signature, i) => {
+    const digest = digests[i] ?? '';
+    if (!verifyDigestSignature(curve, publicKey, digest, signature)) {
+      throw cofferError(
+        'CUSTODY_E_SIGNATURE_INVALID',
+        `signatures[${i}] does not verify with the ${whose} key of wallet ${record.walletId} over digest ${digest} (ECDSA ${curve}, low-S, DER or r||s, the digest not hashed again)`,
+        { id: record.id, key: whose, index: i },
+      );
+    }
+  });
+  return signatures.map((signature) => signature.toLowerCase());
 }
 
 export const serviceSign: Action = {
   summary:
-    "Records the service's signature of the digest (the owner service, or the chain's worker relaying it); verified with the wallet's service key.",
+    "Records the service's signatures of the digests (the owner service, or the chain's worker relaying them); each verified with the wallet's service key.",
   args: signArgs,
   run: (context, args) => {
-    onlyFields(args, ['withdrawalId', 'signature']);
+    onlyFields(args, ['withdrawalId', 'signatures']);
     const env = envOf(context);
     const { caller, kv } = context;
     const record = loadWithdrawal(kv, withdrawalIdArg(args));
@@ -495,11 +545,16 @@ export const serviceSign: Action = {
     requireState(record, ['built'], 'the service signature');
     requireNotExpired(env, record, 'signed');
     requireNotFrozen(wallet, 'be signed');
-    const signature = signatureArg(args);
-    checkSignature(record, wallet.curve, wallet.keys.service, signature, 'service');
+    const signatures = checkSignatures(
+      record,
+      wallet.curve,
+      wallet.keys.service,
+      signaturesArg(args),
+      'service',
+    );
     return {
       withdrawal: move(env, record, 'service_signed', 'service_sign', {
-        serviceSignature: signature.toLowerCase(),
+        serviceSignatures: signatures,
       }),
     };
   },
@@ -507,10 +562,10 @@ export const serviceSign: Action = {
 
 export const platformSign: Action = {
   summary:
-    "Records the platform's (HSM) signature of the digest; verified with the wallet's platform key, which is the authorisation (any caller may relay it).",
+    "Records the platform's (HSM) signatures of the digests; each verified with the wallet's platform key, which is the authorisation (any caller may relay them).",
   args: signArgs,
   run: (context, args) => {
-    onlyFields(args, ['withdrawalId', 'signature']);
+    onlyFields(args, ['withdrawalId', 'signatures']);
     const env = envOf(context);
     const { kv } = context;
     const record = loadWithdrawal(kv, withdrawalIdArg(args));
@@ -519,17 +574,16 @@ export const platformSign: Action = {
     requireNotExpired(env, record, 'signed');
     const wallet = loadWallet(kv, record.walletId);
     requireNotFrozen(wallet, 'be signed');
-    const signature = signatureArg(args);
-    checkSignature(
+    const signatures = checkSignatures(
       record,
       record.platformKey.curve,
       record.platformKey.publicKey,
-      signature,
+      signaturesArg(args),
       'platform',
     );
     return {
       withdrawal: move(env, record, 'platform_signed', 'platform_sign', {
-        platformSignature: signature.toLowerCase(),
+        platformSignatures: signatures,
       }),
     };
   },
@@ -558,7 +612,7 @@ export const broadcastWithdrawal: Action = {
 
 export const confirmWithdrawal: Action = {
   summary:
-    "Records the transaction's confirmation on the chain (the chain's worker); debits the reserved amount.",
+    "Records the transaction's confirmation on the chain (the chain's worker); debits the reserved amount and fee.",
   args: {
     type: 'object',
     required: ['withdrawalId', 'blockHeight', 'blockHash'],
@@ -581,11 +635,11 @@ export const confirmWithdrawal: Action = {
       hash: stringArg(args, 'blockHash', chainTxIdPattern, chainTxIdCharsMax),
     };
     const balance = balanceNumbers(balanceOf(kv, record.walletId, record.asset));
-    const amount = BigInt(record.amount);
+    const held = heldFor(record);
     writeBalance(kv, record.walletId, record.asset, {
       ...balance,
-      total: balance.total - amount,
-      reserved: balance.reserved - amount,
+      total: balance.total - held,
+      reserved: balance.reserved - held,
     });
     return { withdrawal: move(env, record, 'confirmed', 'confirm', { block }) };
   },

@@ -1,7 +1,7 @@
 // The custody worker loop (issue 7), an IO edge: one process per chain, signing on the ledger as
 // a worker identity named in the custody parameters. Each step it
 //   - reports transfers to custody addresses as deposits (deposit_seen, deposit_confirmations);
-//   - builds approved withdrawals (`build`: unsigned tx + digest);
+//   - builds approved withdrawals (`build`: unsigned tx + digests);
 //   - for withdrawals the service signed, fetches the receipt of the service_sign transaction,
 //     has the isolated signer sign with the platform key, records `platform_sign`;
 //   - broadcasts platform-signed withdrawals with the two recorded signatures (`broadcast`);
@@ -30,14 +30,16 @@ const signerAnswerBytesMax = 64 * 1024;
 export type SignRequestBody = {
   readonly walletId: string;
   readonly withdrawalId: string;
-  readonly digest: string;
+  /** The withdrawal's recorded digests, in order; the signer signs each or none. */
+  readonly digests: readonly string[];
   readonly keyId: string;
   readonly receipt: unknown;
 };
 
 /** The signer service as the worker sees it: POST /v1/sign. */
 export type SignerPort = {
-  readonly sign: (body: SignRequestBody) => Promise<{ readonly signature: string }>;
+  /** Raw r‖s signatures (hex), aligned with `body.digests`. */
+  readonly sign: (body: SignRequestBody) => Promise<{ readonly signatures: readonly string[] }>;
 };
 
 export type SignerClientOptions = {
@@ -88,9 +90,14 @@ export function createSignerClient(options: SignerClientOptions): SignerPort {
                 reject(new Error(`signer answered HTTP ${res.statusCode ?? 0} without JSON`));
                 return;
               }
-              const signature = json['signature'];
-              if (res.statusCode === 200 && typeof signature === 'string') {
-                resolve({ signature });
+              const signatures = json['signatures'];
+              if (
+                res.statusCode === 200 &&
+                Array.isArray(signatures) &&
+                signatures.length === body.digests.length &&
+                signatures.every((item) => typeof item === 'string')
+              ) {
+                resolve({ signatures: signatures as string[] });
                 return;
               }
               const error = json['error'] as { code?: string; message?: string } | undefined;
@@ -421,18 +428,18 @@ export function createCustodyWorker(options: WorkerOptions): CustodyWorker {
       ),
       eachLimited(serviceSigned, (record) =>
         guarded('platform_sign', record.id, async () => {
-          if (record.digest === null) throw new Error(`withdrawal ${record.id} has no digest`);
+          if (record.digests === null) throw new Error(`withdrawal ${record.id} has no digests`);
           const receipt = await ledger.receipt(await serviceSignTx(record.id));
           const signed = await signer.sign({
             walletId: record.walletId,
             withdrawalId: record.id,
-            digest: record.digest,
+            digests: record.digests,
             keyId: record.platformKey.keyId,
             receipt,
           });
           await submit(
             'platform_sign',
-            { withdrawalId: record.id, signature: signed.signature },
+            { withdrawalId: record.id, signatures: signed.signatures },
             record.id,
           );
           counts.platformSigned += 1;
@@ -440,11 +447,11 @@ export function createCustodyWorker(options: WorkerOptions): CustodyWorker {
       ),
       eachLimited(platformSigned, (record) =>
         guarded('broadcast', record.id, async () => {
-          if (record.serviceSignature === null || record.platformSignature === null)
+          if (record.serviceSignatures === null || record.platformSignatures === null)
             throw new Error(`withdrawal ${record.id} lacks a signature`);
           const sent = await chain.broadcast(record, await wallet(record.walletId), [
-            record.serviceSignature,
-            record.platformSignature,
+            record.serviceSignatures,
+            record.platformSignatures,
           ]);
           if ('failed' in sent) {
             await submit(

@@ -737,6 +737,18 @@ export const errorRegistry = {
       'The digest is not the one the chain defines for the unsigned transaction (coffer chain: SHA-256 of its bytes).',
     fix: 'Compute the digest from the unsigned transaction bytes as the chain defines it.',
   },
+  CUSTODY_E_TX_MISMATCH: {
+    className: 'CustodyKeyError',
+    summary:
+      'The built chain transaction does not pay exactly the approved withdrawal: another destination, amount, asset, wallet or chain, or an extra payment (the chain worker is misconfigured or not to be trusted).',
+    fix: 'Rebuild the withdrawal from its approved record with a correctly configured chain worker; check the worker and the custody.chains parameters.',
+  },
+  CUSTODY_E_FEE_TOO_HIGH: {
+    className: 'CustodyKeyError',
+    summary:
+      'The built transaction pays the chain a fee over the governed cap (custody.chains.<chain>.feeMax), or the wallet cannot cover it beside the amount.',
+    fix: 'Build again at a lower fee rate, or raise feeMax with a set_custody proposal; the fee is paid from the wallet and is reserved at build.',
+  },
   CUSTODY_E_ADDRESS_INVALID: {
     className: 'CustodyRequestError',
     summary: 'The address is not a valid address of the wallet chain.',
@@ -793,6 +805,12 @@ export const errorRegistry = {
     summary:
       'The custody worker cannot read or write its state folder (permissions, a full disk, an I/O error).',
     fix: 'Check the --state-dir folder named in the message: it must be creatable and writable by the worker, on a disk with free space.',
+  },
+  CUSTODY_E_CHAIN_NODE: {
+    className: 'CustodyWorkerError',
+    summary:
+      "A chain node did not answer the custody worker's call as expected (unreachable, timed out, credentials refused, an answer over the size limit or not JSON-RPC, or an RPC error); the worker tries again on its next step.",
+    fix: 'Check the node URL and credentials in the chain options and that the node runs and is synced; the message names the call and the node answer (details.kind, details.rpcCode).',
   },
   // --- node ----------------------------------------------------------------------------------
   NODE_E_BACKPRESSURE: {

@@ -6,7 +6,7 @@
 //    "writes":{"public":[[map,key,value],…],"private":"…"},…}
 // and the approval is its public write ["public:custody.withdrawals", <withdrawalId>, <value>],
 // <value> being the JSON of the withdrawal record after the transaction:
-//   {"id","walletId","state":"service_signed","digest":<hex>,"expiresAt":<ms, ledger time>,
+//   {"id","walletId","state":"service_signed","digests":[<hex>,…],"expiresAt":<ms, ledger time>,
 //    "platformKey":{"keyId","publicKey":<SEC1 hex>,"curve"},…}
 // The record is the state the transaction wrote, so a receipt of any later transaction that
 // wrote the record in another state (platform_signed, failed, …) proves nothing here.
@@ -17,6 +17,19 @@ export const withdrawalsMap = 'public:custody.withdrawals';
 /** The state in which the service has signed and the platform key may sign. */
 export const approvedState = 'service_signed';
 export const custodyApp = 'custody';
+/** Digests one request may ask to sign: the custody app's digestsPerWithdrawalMax (tested). */
+export const digestsPerRequestMax = 100;
+const digestHexPattern = /^[0-9a-f]{64}$/;
+
+/** A list of 1 to digestsPerRequestMax lower-case 64-hex digests. */
+export function isDigestList(value: unknown): value is readonly string[] {
+  return (
+    Array.isArray(value) &&
+    value.length >= 1 &&
+    value.length <= digestsPerRequestMax &&
+    value.every((item) => typeof item === 'string' && digestHexPattern.test(item))
+  );
+}
 
 export type WithdrawalApproval = {
   readonly txId: string;
@@ -25,7 +38,7 @@ export type WithdrawalApproval = {
   readonly withdrawalId: string;
   readonly walletId: string;
   readonly state: string;
-  readonly digest: string;
+  readonly digests: readonly string[];
   /** Ledger time (ms since the epoch) from which the withdrawal may be expired, unsigned. */
   readonly expiresAt: number;
   readonly platformKey: {
@@ -128,10 +141,10 @@ export function withdrawalApprovalOf(
       `the record under withdrawal ${withdrawalId} has id ${JSON.stringify(record['id'])}`,
     );
   }
-  const { walletId, state, digest, expiresAt, platformKey } = record;
+  const { walletId, state, digests, expiresAt, platformKey } = record;
   if (typeof walletId !== 'string') return malformed('has no walletId');
   if (typeof state !== 'string') return malformed('has no state');
-  if (typeof digest !== 'string') return malformed('has no digest (it is not built)');
+  if (!isDigestList(digests)) return malformed('has no digests (it is not built)');
   if (typeof expiresAt !== 'number' || !Number.isSafeInteger(expiresAt)) {
     return malformed('has no expiresAt (an integer time in ms)');
   }
@@ -154,7 +167,7 @@ export function withdrawalApprovalOf(
       withdrawalId,
       walletId,
       state,
-      digest,
+      digests,
       expiresAt,
       platformKey: { keyId, publicKey, curve },
     },
@@ -165,14 +178,14 @@ export function withdrawalApprovalOf(
 export type SignRequest = {
   readonly walletId: string;
   readonly withdrawalId: string;
-  /** Lower-case hex of the 32-byte digest. */
-  readonly digest: string;
+  /** Lower-case hex of the 32-byte digests, in the withdrawal's order. */
+  readonly digests: readonly string[];
   readonly keyId: string;
 };
 
 /**
  * The request is exactly what the record approves, with the key the HSM holds: the same
- * wallet, state service_signed, the same digest, the same platform key id and public key.
+ * wallet, state service_signed, the same digests in the same order, the same platform key id and public key.
  */
 export function checkApproval(
   request: SignRequest,
@@ -192,10 +205,13 @@ export function checkApproval(
       { state: approval.state },
     );
   }
-  if (approval.digest !== request.digest) {
+  const same =
+    approval.digests.length === request.digests.length &&
+    approval.digests.every((digest, i) => digest === request.digests[i]);
+  if (!same) {
     return cofferError(
       'SIGNER_E_DIGEST_NOT_APPROVED',
-      `the ledger approved digest ${approval.digest} for withdrawal ${request.withdrawalId}, not ${request.digest}`,
+      `the ledger approved digests [${approval.digests.join(', ')}] for withdrawal ${request.withdrawalId}, not [${request.digests.join(', ')}]`,
     );
   }
   if (approval.platformKey.keyId !== request.keyId) {

@@ -15,7 +15,7 @@ import path from 'node:path';
 import { cofferError, type CofferError } from '../errors/index.js';
 
 /** Longest audit line, in bytes: the ids and hex fields are bounded by the request limits. */
-export const auditLineBytesMax = 16 * 1024;
+export const auditLineBytesMax = 64 * 1024;
 /** Bytes read from the end of an existing log to find its last line. */
 export const auditTailBytes = 2 * auditLineBytesMax;
 /** Default size of the audit file before it is rotated into a segment, in bytes. */

@@ -7,10 +7,10 @@
 import type { TLSSocket } from 'node:tls';
 import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
-import { digestFromHex, rawSignatureToDer, toHex, type KeyStore } from '../crypto/index.js';
+import { rawSignatureToDer, toHex, type KeyStore } from '../crypto/index.js';
 import { cofferError, isCofferError, type CofferError, type ErrorCode } from '../errors/index.js';
 import type { Msp } from '../msp/index.js';
-import type { SignRequest } from './approval.js';
+import { digestsPerRequestMax, isDigestList, type SignRequest } from './approval.js';
 import type { AuditLog } from './audit.js';
 import {
   idCharsMax,
@@ -32,11 +32,11 @@ export type SignResponse = {
   readonly curve: string;
   /** SEC1 uncompressed public key of the platform key, hex. */
   readonly publicKey: string;
-  readonly digest: string;
-  /** Hex of r‖s (64 bytes), low-S. */
-  readonly signature: string;
-  /** Hex of the same signature as DER SEQUENCE{r, s}. */
-  readonly signatureDer: string;
+  readonly digests: readonly string[];
+  /** Hex of r‖s (64 bytes), low-S, one per digest in order. */
+  readonly signatures: readonly string[];
+  /** Hex of the same signatures as DER SEQUENCE{r, s}. */
+  readonly signaturesDer: readonly string[];
   /** The approving transaction the receipt proved. */
   readonly txId: string;
   readonly seqno: number;
@@ -138,21 +138,21 @@ export function parseSignBody(body: unknown): { request: SignRequest; receipt: u
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
     throw requestInvalid(
       '(body)',
-      'must be a JSON object {walletId, withdrawalId, digest, keyId, receipt}',
+      'must be a JSON object {walletId, withdrawalId, digests, keyId, receipt}',
     );
   }
   const json = body as Json;
-  const fields = ['walletId', 'withdrawalId', 'digest', 'keyId', 'receipt'];
+  const fields = ['walletId', 'withdrawalId', 'digests', 'keyId', 'receipt'];
   const extra = Object.keys(json).find((key) => !fields.includes(key));
   if (extra !== undefined) throw requestInvalid(extra, 'is not a field of a sign request');
   const walletId = idField(json, 'walletId', idCharsMax);
   const withdrawalId = idField(json, 'withdrawalId', idCharsMax);
   const keyId = idField(json, 'keyId', keyIdCharsMax);
-  const digest = json['digest'];
-  if (digestFromHex(digest) === undefined) {
+  const digests = json['digests'];
+  if (!isDigestList(digests)) {
     throw cofferError(
       'SIGNER_E_DIGEST_INVALID',
-      `digest must be 64 lower-case hex characters (32 bytes), got ${typeof digest === 'string' ? `${digest.length} characters` : typeof digest}`,
+      `digests must be a list of 1 to ${digestsPerRequestMax} digests, each 64 lower-case hex characters (32 bytes); got ${Array.isArray(digests) ? `a list of ${digests.length}` : typeof digests}`,
     );
   }
   const receipt = json['receipt'];
@@ -162,7 +162,7 @@ export function parseSignBody(body: unknown): { request: SignRequest; receipt: u
   if (Buffer.byteLength(JSON.stringify(receipt)) > receiptBytesMax) {
     throw requestInvalid('receipt', `is larger than ${receiptBytesMax} bytes`);
   }
-  return { request: { walletId, withdrawalId, digest: digest as string, keyId }, receipt };
+  return { request: { walletId, withdrawalId, digests, keyId }, receipt };
 }
 
 export async function createSignerServer(options: SignerServerOptions): Promise<SignerServer> {
@@ -317,7 +317,7 @@ export async function createSignerServer(options: SignerServerOptions): Promise<
         withdrawalId: sign.withdrawalId,
         walletId: sign.walletId,
         keyId: sign.keyId,
-        digest: sign.digest,
+        digests: sign.digests,
       };
       const key = await keyStore.key(sign.keyId);
       if (key === undefined) {
@@ -335,16 +335,19 @@ export async function createSignerServer(options: SignerServerOptions): Promise<
       if (!approved.ok) throw approved.error;
       // The key store checks the key first (on PKCS#11: sensitive, never extractable).
       const signer = await keyStore.signer(sign.keyId);
-      const signature = await signer(new Uint8Array(Buffer.from(sign.digest, 'hex')));
+      // All or none: a failure on any digest releases nothing.
+      const signatures: Uint8Array[] = [];
+      for (const digest of sign.digests)
+        signatures.push(await signer(new Uint8Array(Buffer.from(digest, 'hex'))));
       const response: SignResponse = {
         withdrawalId: sign.withdrawalId,
         walletId: sign.walletId,
         keyId: sign.keyId,
         curve: key.curve,
         publicKey: key.publicKey,
-        digest: sign.digest,
-        signature: toHex(signature),
-        signatureDer: toHex(rawSignatureToDer(signature)),
+        digests: sign.digests,
+        signatures: signatures.map(toHex),
+        signaturesDer: signatures.map((signature) => toHex(rawSignatureToDer(signature))),
         txId: approved.value.approval.txId,
         seqno: approved.value.approval.seqno,
       };
@@ -355,7 +358,7 @@ export async function createSignerServer(options: SignerServerOptions): Promise<
         txId: response.txId,
         seqno: response.seqno,
         organisations: approved.value.receipt.organisations,
-        signature: response.signature,
+        signatures: response.signatures,
       };
       // On disk before it leaves: a signature the audit log does not show is never released.
       try {

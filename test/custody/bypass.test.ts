@@ -214,11 +214,14 @@ const attempts: readonly Attempt[] = [
     attempt: (driver, ready) => {
       const id = overLimit(driver, ready);
       must(driver.run(cast.admin1, 'approve', { withdrawalId: id }));
-      const { unsignedTx, digest } = cofferTx(id);
+      const {
+        unsignedTx,
+        digests: [digest],
+      } = cofferTx(id);
       const args: Record<string, Record<string, unknown>> = {
-        build: { unsignedTx, digest },
-        service_sign: { signature: ready.keys.service.sign(digest) },
-        platform_sign: { signature: ready.keys.platform.sign(digest) },
+        build: { unsignedTx, digests: [digest] },
+        service_sign: { signatures: [ready.keys.service.sign(digest)] },
+        platform_sign: { signatures: [ready.keys.platform.sign(digest)] },
         broadcast: { chainTxId: 'tx-1' },
       };
       return {
@@ -274,7 +277,7 @@ const attempts: readonly Attempt[] = [
       return {
         who: 'worker',
         action: 'build',
-        args: { withdrawalId: id, unsignedTx: cofferTx(id).unsignedTx, digest: 'ab'.repeat(32) },
+        args: { withdrawalId: id, unsignedTx: cofferTx(id).unsignedTx, digests: ['ab'.repeat(32)] },
       };
     },
   },
@@ -288,7 +291,7 @@ const attempts: readonly Attempt[] = [
       return {
         who: 'svc',
         action: 'service_sign',
-        args: { withdrawalId: id, signature: ready.keys.platform.sign(tx.digest) },
+        args: { withdrawalId: id, signatures: [ready.keys.platform.sign(tx.digests[0])] },
       };
     },
   },
@@ -302,13 +305,16 @@ const attempts: readonly Attempt[] = [
       must(
         driver.run(cast.svc, 'service_sign', {
           withdrawalId: id,
-          signature: ready.keys.service.sign(tx.digest),
+          signatures: [ready.keys.service.sign(tx.digests[0])],
         }),
       );
       return {
         who: 'worker',
         action: 'platform_sign',
-        args: { withdrawalId: id, signature: ready.keys.platform.sign(cofferTx('other').digest) },
+        args: {
+          withdrawalId: id,
+          signatures: [ready.keys.platform.sign(cofferTx('other').digests[0])],
+        },
       };
     },
   },
@@ -322,7 +328,7 @@ const attempts: readonly Attempt[] = [
       return {
         who: 'worker',
         action: 'platform_sign',
-        args: { withdrawalId: id, signature: ready.keys.platform.sign(tx.digest) },
+        args: { withdrawalId: id, signatures: [ready.keys.platform.sign(tx.digests[0])] },
       };
     },
   },

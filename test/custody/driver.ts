@@ -256,11 +256,11 @@ export function keysArg(
   };
 }
 
-/** A coffer-chain unsigned transaction and its digest (SHA-256 of the bytes). */
-export function cofferTx(seed: string): { unsignedTx: string; digest: string } {
+/** A coffer-chain unsigned transaction and its one digest (SHA-256 of the bytes). */
+export function cofferTx(seed: string): { unsignedTx: string; digests: [string] } {
   const unsignedTx = Buffer.from(JSON.stringify({ transfer: seed })).toString('hex');
   const digest = createHash('sha256').update(Buffer.from(unsignedTx, 'hex')).digest('hex');
-  return { unsignedTx, digest };
+  return { unsignedTx, digests: [digest] };
 }
 
 /** A coffer address (token account) per name. */

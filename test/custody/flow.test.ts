@@ -45,17 +45,20 @@ function requestArgs(ready: Ready, amount: string): Record<string, unknown> {
 
 /** Runs build → service_sign → platform_sign → broadcast → confirm; returns the txIds. */
 function complete(driver: Driver, ready: Ready, id: string): string[] {
-  const { unsignedTx, digest } = cofferTx(id);
+  const {
+    unsignedTx,
+    digests: [digest],
+  } = cofferTx(id);
   const txIds: string[] = [];
   const step = (who: (typeof cast)[keyof typeof cast], action: string, args: object): void => {
     const outcome = driver.run(who, action, { withdrawalId: id, ...args });
     must(outcome);
     txIds.push(outcome.txId);
   };
-  step(cast.worker, 'build', { unsignedTx, digest });
-  step(cast.svc, 'service_sign', { signature: ready.keys.service.sign(digest) });
+  step(cast.worker, 'build', { unsignedTx, digests: [digest] });
+  step(cast.svc, 'service_sign', { signatures: [ready.keys.service.sign(digest)] });
   step(cast.worker, 'platform_sign', {
-    signature: ready.keys.platform.sign(digest, 'compact'),
+    signatures: [ready.keys.platform.sign(digest, 'compact')],
   });
   step(cast.worker, 'broadcast', { chainTxId: `coffer-${id.slice(0, 8)}` });
   step(cast.worker, 'confirm', { blockHeight: 120, blockHash: 'block-120' });
@@ -194,16 +197,19 @@ describe('custody withdrawal flow', () => {
     expect(field(after, 'withdrawal', 'state')).toBe('approved');
   });
 
-  it('stores what the signer reads: public map, id, walletId, chain, state, digest, platformKey', () => {
+  it('stores what the signer reads: public map, id, walletId, chain, state, digests, platformKey', () => {
     const driver = createDriver({ params: baseParams() });
     const ready = readyWallet(driver);
     const { id } = withdraw(driver, ready, '10', 'signer-1');
-    const { unsignedTx, digest } = cofferTx(id);
-    must(driver.run(cast.worker, 'build', { withdrawalId: id, unsignedTx, digest }));
+    const {
+      unsignedTx,
+      digests: [digest],
+    } = cofferTx(id);
+    must(driver.run(cast.worker, 'build', { withdrawalId: id, unsignedTx, digests: [digest] }));
     must(
       driver.run(cast.svc, 'service_sign', {
         withdrawalId: id,
-        signature: ready.keys.service.sign(digest),
+        signatures: [ready.keys.service.sign(digest)],
       }),
     );
     const record = stored(driver, id);
@@ -212,14 +218,15 @@ describe('custody withdrawal flow', () => {
       walletId: ready.walletId,
       chain: 'coffer',
       state: 'service_signed',
-      digest,
+      digests: [digest],
+      fee: '0',
       platformKey: {
         keyId: 'hsm-key-1',
         publicKey: ready.keys.platform.publicKey,
         curve: 'P-256',
       },
     });
-    expect(record['digest']).toMatch(/^[0-9a-f]{64}$/);
+    expect(record['digests']).toEqual([expect.stringMatching(/^[0-9a-f]{64}$/)]);
     expect(field(record, 'platformKey', 'publicKey')).toMatch(/^04[0-9a-f]{128}$/);
     // The id is the request's txId: deterministic, never random.
     const history = field<Record<string, unknown>[]>(
@@ -235,11 +242,13 @@ describe('custody withdrawal flow', () => {
     const signed = must(
       driver.run(cast.peer, 'platform_sign', {
         withdrawalId: id,
-        signature: ready.keys.platform.sign(digest),
+        signatures: [ready.keys.platform.sign(digest)],
       }),
     );
     expect(field(signed, 'withdrawal', 'state')).toBe('platform_signed');
-    expect(stored(driver, id)['platformSignature']).toMatch(/^[0-9a-f]+$/);
+    expect(stored(driver, id)['platformSignatures']).toEqual([
+      expect.stringMatching(/^[0-9a-f]+$/),
+    ]);
   });
 
   it('a replayed idempotency key returns the first withdrawal and writes nothing', () => {
@@ -330,11 +339,17 @@ describe('custody withdrawal flow', () => {
     const driver = createDriver({ params: baseParams() });
     const ready = readyWallet(driver);
     const { id } = withdraw(driver, ready, '10', 'sig-1');
-    const { unsignedTx, digest } = cofferTx(id);
-    must(driver.run(cast.worker, 'build', { withdrawalId: id, unsignedTx, digest }));
+    const {
+      unsignedTx,
+      digests: [digest],
+    } = cofferTx(id);
+    must(driver.run(cast.worker, 'build', { withdrawalId: id, unsignedTx, digests: [digest] }));
     const der = ready.keys.service.sign(digest);
     const sign = (signature: string): string => {
-      const outcome = driver.run(cast.svc, 'service_sign', { withdrawalId: id, signature });
+      const outcome = driver.run(cast.svc, 'service_sign', {
+        withdrawalId: id,
+        signatures: [signature],
+      });
       return outcome.ok ? 'committed' : outcome.code;
     };
     // DER with a trailing byte verifies in lenient parsers; here it is refused.

@@ -196,13 +196,13 @@ describe('custody with real identities and governance', () => {
     must(
       driver.run(person('user1'), 'service_sign', {
         withdrawalId: id,
-        signature: keys.service.sign(tx.digest),
+        signatures: [keys.service.sign(tx.digests[0])],
       }),
     );
     must(
       driver.run(person('peer3'), 'platform_sign', {
         withdrawalId: id,
-        signature: keys.platform.sign(tx.digest),
+        signatures: [keys.platform.sign(tx.digests[0])],
       }),
     );
     must(driver.run(person('peer1'), 'broadcast', { withdrawalId: id, chainTxId: 'c-1' }));

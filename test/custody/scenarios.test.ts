@@ -371,7 +371,7 @@ const handlers: Readonly<Record<string, (world: World, command: Command) => stri
       {
         withdrawalId: id,
         unsignedTx: tx.unsignedTx,
-        digest: command.options.get('digest') === 'bad' ? 'cd'.repeat(32) : tx.digest,
+        digests: [command.options.get('digest') === 'bad' ? 'cd'.repeat(32) : tx.digests[0]],
       },
       showWithdrawal,
     );
@@ -484,12 +484,12 @@ function sign(
   const wallet = [...world.wallets.values()].find((item) => item.id === withdrawal['walletId']);
   if (wallet === undefined) throw new Error('wallet of withdrawal');
   const key = option(command, 'key', defaultKey) as keyof WalletKeys;
-  const digest = (withdrawal['digest'] as string | null) ?? cofferTx(id).digest;
+  const digest = (withdrawal['digests'] as string[] | null)?.[0] ?? cofferTx(id).digests[0];
   return act(
     world,
     who(command, defaultWho),
     action,
-    { withdrawalId: id, signature: wallet.keys[key].sign(digest) },
+    { withdrawalId: id, signatures: [wallet.keys[key].sign(digest)] },
     showWithdrawal,
   );
 }

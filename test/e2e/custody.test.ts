@@ -30,7 +30,11 @@ import {
   type KeyInfo,
   type KeyStore,
 } from '../../src/crypto/index.js';
-import { generateScalarKey, signDigestWithScalar, toHex } from '../../src/crypto/keys.js';
+import {
+  generateScalarKey,
+  signDigestWithScalar,
+  verifyDigestSignature,
+} from '../../src/crypto/keys.js';
 import { buildCofferTransfer, createCofferChain } from '../../src/custody/chains/coffer.js';
 import {
   verifyWebhookSignature,
@@ -456,10 +460,16 @@ describe('custody on the ledger-native chain, end to end', () => {
     }
     const tampered = createHash('sha256').update('another transfer').digest('hex');
     await expect(
-      signer.sign({ walletId, withdrawalId: id, digest: tampered, keyId: platform.keyId, receipt }),
+      signer.sign({
+        walletId,
+        withdrawalId: id,
+        digests: [tampered],
+        keyId: platform.keyId,
+        receipt,
+      }),
     ).rejects.toMatchObject({ code: expect.stringMatching(/^SIGNER_E_/) as unknown });
     // The service's signature alone (or twice) does not satisfy 2 of 3.
-    const signature = (await withdrawal(id)).serviceSignature ?? '';
+    const signature = (await withdrawal(id)).serviceSignatures?.[0] ?? '';
     const alone = await workerClient.submit(
       'token',
       'multisig_transfer',
@@ -473,12 +483,19 @@ describe('custody on the ledger-native chain, end to end', () => {
     const good = await signer.sign({
       walletId,
       withdrawalId: id,
-      digest: built.digest,
+      digests: built.digests,
       keyId: platform.keyId,
       receipt,
     });
-    expect(good.signature).toMatch(/^[0-9a-f]{128}$/);
-    expect(toHex(new Uint8Array(Buffer.from(built.digest, 'hex')))).toBe(built.digest);
+    expect(good.signatures).toEqual([expect.stringMatching(/^[0-9a-f]{128}$/)]);
+    expect(
+      verifyDigestSignature(
+        'P-256',
+        platform.publicKey,
+        new Uint8Array(Buffer.from(built.digests[0] ?? '', 'hex')),
+        new Uint8Array(Buffer.from(good.signatures[0] ?? '', 'hex')),
+      ),
+    ).toBe(true);
   }, 120_000);
   it('runs the same flow with the platform key on SoftHSM2', async () => {
     const hsm = await createSoftHsm(['coffer-e2e-custody']);

@@ -103,13 +103,17 @@ export function watchList(addresses: readonly string[], network: Network): Map<s
 
 /**
  * Deposits to `watched` scripts in the blocks after `cursor` (null: from `startHeight`), at most
- * `blocksPerScanMax` blocks, each with its confirmations at the current tip.
+ * `blocksPerScanMax` blocks, each with its confirmations at the current tip. The cursors passed
+ * back never pass a block with fewer than `depth` confirmations: those blocks are scanned again
+ * next time, so their deposits are reported again with their new confirmations (or not at all
+ * once a reorganisation dropped them).
  */
 export async function scanBitcoinDeposits(
   source: BitcoinBlockSource,
   watched: ReadonlyMap<string, string>,
   cursor: string | null,
   startHeight = 1,
+  depth = 1,
 ): Promise<BitcoinDepositScan> {
   const tip = await source.getBlockCount();
   let at: Cursor = { height: startHeight - 1, hashes: [] };
@@ -122,17 +126,23 @@ export async function scanBitcoinDeposits(
       at = { height: forkHeight, hashes: shared === null ? [] : at.hashes.slice(shared) };
     }
   }
+  // The last block at depth: the cursors stop there.
+  const finalHeight = tip - depth + 1;
+  let final = at;
+  while (final.height > finalHeight && final.hashes.length > 1)
+    final = { height: final.height - 1, hashes: final.hashes.slice(1) };
   const deposits: SeenDeposit[] = [];
   const to = Math.min(tip, at.height + blocksPerScanMax);
   for (let height = at.height + 1; height <= to; height += 1) {
     const hash = await source.getBlockHash(height);
     const block = { height, hash };
     at = advance(at, block);
-    const next = formatCursor(at) ?? '';
+    if (height <= finalHeight) final = at;
+    const next = formatCursor(final) ?? '';
     const hex = await source.getBlockHex(hash);
     deposits.push(...depositsInBlock(hex, block, watched, tip - height + 1, next));
   }
-  return { deposits, cursor: formatCursor(at), forkHeight };
+  return { deposits, cursor: formatCursor(final), forkHeight };
 }
 
 /**

@@ -5,8 +5,8 @@
 // No IO: the worker fetches coins and fee rates and broadcasts; this module only decides.
 import * as ecc from '@bitcoinerlab/secp256k1';
 import { Psbt, Transaction, script as bitcoinScript, type Network } from 'bitcoinjs-lib';
-import { normaliseSignature } from '../../crypto/keys.js';
-import { cofferError } from '../../errors/index.js';
+import { derSignatureToRaw, normaliseSignature } from '../../crypto/keys.js';
+import { cofferError, isCofferError } from '../../errors/index.js';
 import { outputScriptOf, type P2wshMultisig } from './bitcoin-script.js';
 
 /** BIP 125: any nSequence below 0xfffffffe signals that the spend may be replaced. */
@@ -123,8 +123,11 @@ export function planWithdrawal(input: {
   readonly amount: bigint;
   readonly feeRateSatPerVb: number;
   readonly network: Network;
+  /** Inputs the plan may spend, at most inputsPerTxMax (the default). */
+  readonly inputsMax?: number;
 }): WithdrawalPlan {
   const { wallet, destination, amount, feeRateSatPerVb, network } = input;
+  const inputsMax = Math.min(input.inputsMax ?? inputsPerTxMax, inputsPerTxMax);
   checkFeeRate(feeRateSatPerVb);
   const destinationScript = outputScriptOf(destination, network);
   if (amount < changeDustSat) {
@@ -141,7 +144,7 @@ export function planWithdrawal(input: {
       a.vout - b.vout,
   );
   const chosen: Utxo[] = [];
-  for (const coin of coins.slice(0, inputsPerTxMax)) {
+  for (const coin of coins.slice(0, inputsMax)) {
     chosen.push(coin);
     const settled = settle(wallet, chosen, amount, destinationScript, feeRateSatPerVb);
     if (settled !== null) {
@@ -152,7 +155,7 @@ export function planWithdrawal(input: {
   throw cofferError(
     'CUSTODY_E_INSUFFICIENT_FUNDS',
     `the wallet's ${coins.length} coins (${total} sat) do not pay ${amount} sat plus the fee at ${feeRateSatPerVb} sat/vB` +
-      (coins.length > inputsPerTxMax ? ` within ${inputsPerTxMax} inputs` : ''),
+      (coins.length > inputsMax ? ` within ${inputsMax} inputs` : ''),
     { amount: amount.toString(), total: total.toString(), coins: coins.length },
   );
 }
@@ -317,4 +320,119 @@ export function bumpFee(
     );
   }
   return { ...plan, ...settled, feeRateSatPerVb };
+}
+
+// --- a recorded withdrawal's PSBT and signatures (the worker's broadcast, the app's checks) ---
+
+/** A coin's name in sets and messages. */
+export const outpointOf = (txid: string, vout: number): string => `${txid}:${vout}`;
+
+/** The coins a PSBT spends, as `txid:vout`. */
+export function psbtOutpoints(psbt: Psbt): string[] {
+  return psbt.txInputs.map((input) =>
+    outpointOf(Buffer.from(input.hash).reverse().toString('hex'), input.index),
+  );
+}
+
+/** A withdrawal's PSBT from its record's `unsignedTx` (hex). */
+export function decodePsbt(unsignedTx: string, withdrawalId: string, network: Network): Psbt {
+  try {
+    return Psbt.fromHex(unsignedTx, { network });
+  } catch (error) {
+    throw new Error(
+      `withdrawal ${withdrawalId}'s unsignedTx is not a PSBT (${(error as Error).message}); a bitcoin worker did not build it: fail or reject it`,
+      { cause: error },
+    );
+  }
+}
+
+/**
+ * Why a PSBT is not exactly the withdrawal (null: it is): every input a coin of the wallet's
+ * script, output 0 paying `amount` to `destination`, at most one more output, to the wallet.
+ */
+export function psbtWithdrawalMismatch(
+  psbt: Psbt,
+  withdrawal: { readonly amount: string; readonly destination: string },
+  wallet: P2wshMultisig,
+  network: Network,
+): string | null {
+  const same = (a: Uint8Array | undefined, b: Uint8Array) =>
+    a !== undefined && Buffer.from(a).equals(Buffer.from(b));
+  for (const [i, input] of psbt.data.inputs.entries()) {
+    if (
+      !same(input.witnessUtxo?.script, wallet.outputScript) ||
+      !same(input.witnessScript, wallet.witnessScript)
+    )
+      return `input ${i} is not a coin of the wallet's P2WSH`;
+  }
+  const [pay, change, ...rest] = psbt.txOutputs;
+  if (pay === undefined || rest.length > 0)
+    return `has ${psbt.txOutputs.length} outputs, not 1 or 2`;
+  if (!same(pay.script, outputScriptOf(withdrawal.destination, network)))
+    return 'output 0 does not pay the destination';
+  if (pay.value !== BigInt(withdrawal.amount)) return `output 0 pays ${pay.value}, not the amount`;
+  if (change !== undefined && !same(change.script, wallet.outputScript))
+    return "output 1 is not change to the wallet's own address";
+  return null;
+}
+
+/** What a recorded signature (hex: 64-byte r‖s or DER) may mean as r‖s. */
+function rawCandidates(hex: string): Uint8Array[] {
+  if (!/^(?:[0-9a-f]{2}){8,72}$/.test(hex)) return [];
+  const bytes = new Uint8Array(Buffer.from(hex, 'hex'));
+  const candidates: Uint8Array[] = bytes.length === rawSignatureBytes ? [bytes] : [];
+  try {
+    // A 64-byte DER signature exists too (short r and s): tried after r‖s.
+    candidates.push(derSignatureToRaw(bytes));
+  } catch {
+    // not DER
+  }
+  return candidates;
+}
+
+function tryAdd(psbt: Psbt, index: number, key: Uint8Array, signature: string): boolean {
+  for (const raw of rawCandidates(signature)) {
+    try {
+      addRawSignature(psbt, index, key, raw);
+      return true;
+    } catch (error) {
+      if (!isCofferError(error)) throw error;
+    }
+  }
+  return false;
+}
+
+/**
+ * A copy of `psbt` with one key's signatures, one per input: the key is the wallet key under
+ * which input 0's signature verifies. Throws CUSTODY_E_SIGNATURE_INVALID.
+ */
+export function signedCopy(
+  psbt: Psbt,
+  keys: readonly { readonly name: string; readonly key: Uint8Array }[],
+  signatures: readonly string[],
+  which: string,
+): { readonly copy: Psbt; readonly signer: string } {
+  if (signatures.length !== psbt.inputCount)
+    throw cofferError(
+      'CUSTODY_E_SIGNATURE_INVALID',
+      `${which} holds ${signatures.length} signatures; the transaction has ${psbt.inputCount} inputs and needs one per input, in input order`,
+    );
+  for (const { name, key } of keys) {
+    const copy = psbt.clone();
+    if (!tryAdd(copy, 0, key, signatures[0] ?? '')) continue;
+    signatures.forEach((signature, i) => {
+      if (i > 0 && !tryAdd(copy, i, key, signature))
+        throw cofferError(
+          'CUSTODY_E_SIGNATURE_INVALID',
+          `${which}: the signature of input ${i} does not verify over its BIP 143 digest with the ${name} key that signed input 0`,
+          { input: i },
+        );
+    });
+    return { copy, signer: name };
+  }
+  throw cofferError(
+    'CUSTODY_E_SIGNATURE_INVALID',
+    `${which}: the signature of input 0 verifies under none of the wallet's keys (r‖s or DER hex over the input's digest)`,
+    { input: 0 },
+  );
 }

@@ -42,7 +42,7 @@ export function buildCofferTransfer(withdrawal: WithdrawalRecord): BuiltTx {
     amount: withdrawal.amount,
     nonce: withdrawal.id,
   });
-  return { unsignedTx: hex(bytes), digest: hex(multisigTransferDigest(bytes)) };
+  return { unsignedTx: hex(bytes), digests: [hex(multisigTransferDigest(bytes))] };
 }
 
 function committed(result: { status: string; code?: string; message?: string }, what: string) {
@@ -101,7 +101,8 @@ export function createCofferChain(ledger: LedgerPort): ChainWorker {
       const result = await ledger.submit(
         'token',
         'multisig_transfer',
-        { tx: withdrawal.unsignedTx, signatures: [...signatures] },
+        // One digest: each key's list holds its one signature.
+        { tx: withdrawal.unsignedTx, signatures: signatures.map((list) => list[0] ?? '') },
         { wait: 'commit' },
       );
       if (result.status === 'Committed') return { chainTxId: result.txId };

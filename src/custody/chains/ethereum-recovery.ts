@@ -1,7 +1,7 @@
 // Recovery of an Ethereum wallet without the ledger and without the HSM (issue 8): the offline
 // key and the service key, 2 of the Safe's 3 owners, move funds out of the wallet's Safe from
 // files. A recovery request file carries the SafeTx and its digest in the shape the offline
-// signing tool reads (`coffer custody offline sign`: withdrawalId, walletId, digest; the other
+// signing tool reads (`coffer custody offline sign`: withdrawalId, walletId, digests; the other
 // fields are ignored by it); each key holder returns a signature file (publicKey, r‖s); anyone
 // with gas sends execTransaction. Runbook: docs/decisions/0022-ethereum-custody.md.
 import { Contract, Interface, Wallet, getAddress } from 'ethers';
@@ -30,20 +30,20 @@ export type EthereumRecoveryRequest = {
   /** `recovery:<Safe>:<nonce>`: what the offline tool records as the withdrawal it signed. */
   readonly withdrawalId: string;
   readonly walletId: string;
-  /** Lower-case hex of the SafeTx hash, what the keys sign. */
-  readonly digest: string;
+  /** Lower-case hex of the SafeTx hash, what the keys sign (the one element). */
+  readonly digests: readonly [string];
   /** encodeSafeTxEnvelope of the SafeTx. */
   readonly unsignedTx: string;
   /** For the people who sign: what moves where. */
   readonly summary: string;
 };
 
-/** A signature file: the offline tool's (`coffer-offline-signature/1`) or the service's. */
+/** A signature file: the offline tool's (`coffer-offline-signature/2`) or the service's. */
 export type RecoverySignature = {
-  readonly digest: string;
+  readonly digests: readonly string[];
   readonly publicKey: string;
-  /** Hex: r‖s or DER. */
-  readonly signature: string;
+  /** Hex: r‖s or DER, aligned with `digests`. */
+  readonly signatures: readonly string[];
 };
 
 const erc20 = new Interface(['function balanceOf(address owner) view returns (uint256)']);
@@ -84,7 +84,7 @@ export async function prepareEthereumRecovery(options: {
       format: ethereumRecoveryFormat,
       withdrawalId: `recovery:${safe}:${nonce.toString()}`,
       walletId: options.walletId,
-      digest: safeTxHash(envelope).slice(2),
+      digests: [safeTxHash(envelope).slice(2)],
       unsignedTx: encodeSafeTxEnvelope(envelope),
       summary: `move ${awaited.toString()} ${token === null ? `wei (${etherAsset})` : `of token ${token}`} from Safe ${safe} to ${getAddress(options.destination)} on chain ${chainId}, Safe nonce ${nonce.toString()}`,
     };
@@ -106,7 +106,8 @@ export async function executeEthereumRecovery(options: {
 }): Promise<string> {
   const envelope = decodeSafeTxEnvelope(options.request.unsignedTx);
   const digest = safeTxHash(envelope);
-  if (digest.slice(2) !== options.request.digest)
+  const [requested] = options.request.digests;
+  if (digest.slice(2) !== requested)
     throw cofferError('APP_E_INVALID_ARGS', 'the request digest is not the hash of its SafeTx');
   const provider = ethereumProvider(options.rpcUrl);
   try {
@@ -116,10 +117,11 @@ export async function executeEthereumRecovery(options: {
     );
     const threshold = Number((await safe.getFunction('getThreshold')()) as bigint);
     const signed = options.signatures.map((item) => {
-      if (item.digest !== options.request.digest)
+      const [signature] = item.signatures;
+      if (item.digests.length !== 1 || item.digests[0] !== requested || signature === undefined)
         throw cofferError(
           'APP_E_INVALID_ARGS',
-          `a signature file signs digest ${item.digest}, not the request's ${options.request.digest}`,
+          `a signature file signs digests [${item.digests.join(', ')}], not the request's [${requested}]`,
         );
       const owner = ownerAddressOf(item.publicKey);
       if (!owners.has(owner))
@@ -127,7 +129,7 @@ export async function executeEthereumRecovery(options: {
           'CUSTODY_E_SIGNATURE_INVALID',
           `key ${item.publicKey.slice(0, 18)}… (${owner}) is not an owner of Safe ${envelope.safe}`,
         );
-      return { owner, signature: safeSignatureOf(digest, item.signature, item.publicKey) };
+      return { owner, signature: safeSignatureOf(digest, signature, item.publicKey) };
     });
     if (new Set(signed.map((item) => item.owner)).size < threshold)
       throw cofferError(

@@ -440,7 +440,7 @@ export function createEthereumChain(options: EthereumChainOptions): EthereumChai
     }
     const envelope: SafeTxEnvelope = { chainId: (await chainIdOf()).toString(), safe, tx };
     claims.set(safe, { id: withdrawal.id, nonce });
-    return { unsignedTx: encodeSafeTxEnvelope(envelope), digest: safeTxHash(envelope).slice(2) };
+    return { unsignedTx: encodeSafeTxEnvelope(envelope), digests: [safeTxHash(envelope).slice(2)] };
   };
   const build = (withdrawal: WithdrawalRecord, wallet: WalletRecord): Promise<BuiltTx> => {
     const safe = walletSafe(options.safe, wallet).address;
@@ -469,13 +469,13 @@ export function createEthereumChain(options: EthereumChainOptions): EthereumChai
   const broadcast = async (
     withdrawal: WithdrawalRecord,
     wallet: WalletRecord,
-    signatures: readonly string[],
+    signatures: readonly (readonly string[])[],
   ): Promise<{ readonly chainTxId: string } | { readonly failed: string }> => {
-    if (withdrawal.unsignedTx === null || withdrawal.digest === null)
+    if (withdrawal.unsignedTx === null || withdrawal.digests === null)
       throw new Error(`ethereum worker invariant: withdrawal ${withdrawal.id} is not built`);
     const envelope = decodeSafeTxEnvelope(withdrawal.unsignedTx);
     const digest = safeTxHash(envelope);
-    if (digest.slice(2) !== withdrawal.digest)
+    if (withdrawal.digests.length !== 1 || digest.slice(2) !== withdrawal.digests[0])
       throw new Error(
         `ethereum worker invariant: withdrawal ${withdrawal.id}'s digest is not its SafeTx's`,
       );
@@ -493,7 +493,8 @@ export function createEthereumChain(options: EthereumChainOptions): EthereumChai
       );
     // Which owner signed which: the service and platform keys (the recorded order).
     const keys = [wallet.keys.service, wallet.keys.platform.publicKey, wallet.keys.offline];
-    const signed = signatures.map((signature) => {
+    // One digest: each key's list holds its one signature.
+    const signed = signatures.map(([signature = '']) => {
       for (const key of keys) {
         try {
           return { owner: ownerAddressOf(key), signature: safeSignatureOf(digest, signature, key) };

@@ -6,8 +6,12 @@
 // behind the same type.
 import type { CustodyChain, WalletRecord, WithdrawalRecord } from '../types.js';
 
-/** The unsigned chain transaction (hex) and the 32-byte digest the keys sign (hex). */
-export type BuiltTx = { readonly unsignedTx: string; readonly digest: string };
+/**
+ * The unsigned chain transaction (hex) and the 32-byte digests the keys sign (hex): one on coffer
+ * and Ethereum, one per input on Bitcoin (at most digestsPerWithdrawalMax). Each key signs every
+ * digest; signatures are kept aligned with the digests by index.
+ */
+export type BuiltTx = { readonly unsignedTx: string; readonly digests: readonly string[] };
 
 export type ChainBlock = { readonly height: number; readonly hash: string };
 
@@ -52,13 +56,14 @@ export type ChainWorker = {
   /** Builds the unsigned transaction of an approved withdrawal. Pure in what it returns. */
   readonly build: (withdrawal: WithdrawalRecord, wallet: WalletRecord) => Promise<BuiltTx>;
   /**
-   * Puts the m signatures into the built transaction and broadcasts it; resolves with the chain
-   * tx id, or a failure the chain reported (the funds did not move).
+   * Puts the m keys' signatures into the built transaction and broadcasts it; resolves with the
+   * chain tx id, or a failure the chain reported (the funds did not move). `signatures` holds one
+   * list per key (service, platform), each aligned with `withdrawal.digests`.
    */
   readonly broadcast: (
     withdrawal: WithdrawalRecord,
     wallet: WalletRecord,
-    signatures: readonly string[],
+    signatures: readonly (readonly string[])[],
   ) => Promise<{ readonly chainTxId: string } | { readonly failed: string }>;
   /** Where the broadcast transaction stands. */
   readonly follow: (chainTxId: string) => Promise<ChainTxStatus>;

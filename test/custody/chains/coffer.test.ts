@@ -44,7 +44,7 @@ describe('coffer chain worker', () => {
   it('builds canonical transfer bytes whose SHA-256 is the digest, nonce = withdrawal id', () => {
     const built = buildCofferTransfer(record);
     const bytes = Buffer.from(built.unsignedTx, 'hex');
-    expect(createHash('sha256').update(bytes).digest('hex')).toBe(built.digest);
+    expect(built.digests).toEqual([createHash('sha256').update(bytes).digest('hex')]);
     expect(JSON.parse(bytes.toString('utf8'))).toEqual({
       type: 'coffer.token.multisig_transfer.v1',
       symbol: 'CFR',
@@ -69,10 +69,12 @@ describe('coffer chain worker', () => {
     const built = { ...record, ...buildCofferTransfer(record) };
     const unspent = { query: () => ({ spentBy: null }) };
     const ok = createCofferChain(fakeLedger(unspent).port);
-    expect(await ok.broadcast(built, wallet, ['01', '02'])).toEqual({ chainTxId: 'ee'.repeat(32) });
+    expect(await ok.broadcast(built, wallet, [['01'], ['02']])).toEqual({
+      chainTxId: 'ee'.repeat(32),
+    });
     // Broadcast again after a crash: the spent nonce names the transfer, nothing is resent.
     const again = fakeLedger({ query: () => ({ spentBy: '77'.repeat(32) }) });
-    expect(await createCofferChain(again.port).broadcast(built, wallet, ['01', '02'])).toEqual({
+    expect(await createCofferChain(again.port).broadcast(built, wallet, [['01'], ['02']])).toEqual({
       chainTxId: '77'.repeat(32),
     });
     expect(again.calls).toEqual([]);
@@ -87,7 +89,7 @@ describe('coffer chain worker', () => {
         }),
       }).port,
     );
-    expect(await refused.broadcast(built, wallet, ['01'])).toEqual({
+    expect(await refused.broadcast(built, wallet, [['01']])).toEqual({
       failed: 'TOKEN_E_MULTISIG_THRESHOLD_NOT_MET: needs 2',
     });
   });

@@ -93,11 +93,13 @@ function walletOf(): WalletRecord {
 }
 
 const serviceSignature = (digest: string): RecoverySignature => ({
-  digest,
+  digests: [digest],
   publicKey: service.publicKey,
-  signature: Buffer.from(
-    signDigestWithScalar('secp256k1', service.secretKey, Buffer.from(digest, 'hex')),
-  ).toString('hex'),
+  signatures: [
+    Buffer.from(
+      signDigestWithScalar('secp256k1', service.secretKey, Buffer.from(digest, 'hex')),
+    ).toString('hex'),
+  ],
 });
 
 describe('Ethereum recovery from files', () => {
@@ -121,7 +123,7 @@ describe('Ethereum recovery from files', () => {
       rpcUrl: anvil.url,
       relayerKey: anvilKeys[2],
       request,
-      signatures: [offlineSigned, serviceSignature(request.digest)],
+      signatures: [offlineSigned, serviceSignature(request.digests[0])],
     });
     expect(hash).toMatch(/^0x[0-9a-f]{64}$/);
     expect(await provider.getBalance(rescue)).toBe(3n * oneEth);
@@ -149,20 +151,24 @@ describe('Ethereum recovery from files', () => {
       execute([
         offlineSigned,
         {
-          digest: request.digest,
+          digests: request.digests,
           publicKey: stranger.publicKey,
-          signature: Buffer.from(
-            signDigestWithScalar(
-              'secp256k1',
-              stranger.secretKey,
-              Buffer.from(request.digest, 'hex'),
-            ),
-          ).toString('hex'),
+          signatures: [
+            Buffer.from(
+              signDigestWithScalar(
+                'secp256k1',
+                stranger.secretKey,
+                Buffer.from(request.digests[0], 'hex'),
+              ),
+            ).toString('hex'),
+          ],
         },
       ]),
     ).rejects.toMatchObject({ code: 'CUSTODY_E_SIGNATURE_INVALID' });
     const other = 'ab'.repeat(32);
-    await expect(execute([offlineSigned, serviceSignature(other)])).rejects.toThrow(/signs digest/);
+    await expect(execute([offlineSigned, serviceSignature(other)])).rejects.toThrow(
+      /signs digests/,
+    );
     expect(await provider.getBalance(safe)).toBe(oneEth);
   });
 });

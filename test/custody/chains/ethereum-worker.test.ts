@@ -89,7 +89,13 @@ describe('custody worker loop on Ethereum', () => {
     const driver = createDriver({
       params: {
         policyQuorum: 2,
-        chains: { ethereum: { confirmations: depth, workers: [principal(cast.ethworker)] } },
+        chains: {
+          ethereum: {
+            confirmations: depth,
+            workers: [principal(cast.ethworker)],
+            chainId: (await provider.getNetwork()).chainId.toString(),
+          },
+        },
       },
     });
     const keys = walletKeys('secp256k1', `eth ${hexlify(randomBytes(8))}`);
@@ -121,7 +127,9 @@ describe('custody worker loop on Ethereum', () => {
     const signer: SignerPort = {
       sign: (body) => {
         signed.push(body.withdrawalId);
-        return Promise.resolve({ signature: keys.platform.sign(body.digest, 'compact') });
+        return Promise.resolve({
+          signatures: body.digests.map((digest) => keys.platform.sign(digest, 'compact')),
+        });
       },
     };
     const errors: string[] = [];
@@ -183,11 +191,12 @@ describe('custody worker loop on Ethereum', () => {
     expect(await loop.step()).toMatchObject({ built: 1, errors: 0 });
     const built = withdrawal();
     expect(built.state).toBe('built');
-    if (built.digest === null) throw new Error('no digest');
+    if (built.digests === null) throw new Error('no digests');
+    expect(built.fee).toBe('0');
     must(
       driver.run(cast.svc, 'service_sign', {
         withdrawalId: requested.id,
-        signature: keys.service.sign(built.digest),
+        signatures: built.digests.map((digest) => keys.service.sign(digest)),
       }),
     );
     expect(await loop.step()).toMatchObject({ platformSigned: 1, errors: 0 });
@@ -234,7 +243,7 @@ describe('custody worker loop on Ethereum', () => {
     ) {
       for (const id of ids) {
         const record = stateOf(id);
-        if (record.state === 'built' && record.digest !== null && record.unsignedTx !== null) {
+        if (record.state === 'built' && record.digests !== null && record.unsignedTx !== null) {
           nonces.push(
             (
               JSON.parse(Buffer.from(record.unsignedTx, 'hex').toString()) as {
@@ -245,7 +254,7 @@ describe('custody worker loop on Ethereum', () => {
           must(
             driver.run(cast.svc, 'service_sign', {
               withdrawalId: id,
-              signature: keys.service.sign(record.digest),
+              signatures: record.digests.map((digest) => keys.service.sign(digest)),
             }),
           );
         }

@@ -81,7 +81,7 @@ function withdrawalOf(wallet: WalletRecord, destination: string, amount: bigint)
     amount: amount.toString(),
     destination: destination.toLowerCase(),
     unsignedTx: null,
-    digest: null,
+    digests: null,
   } as unknown as WithdrawalRecord;
 }
 
@@ -89,11 +89,11 @@ function withdrawalOf(wallet: WalletRecord, destination: string, amount: bigint)
 async function withdraw(wallet: WalletRecord, keys: Keys, destination: string, amount: bigint) {
   const record = withdrawalOf(wallet, destination, amount);
   const built = await chain.build(record, wallet);
-  const digest = new Uint8Array(Buffer.from(built.digest, 'hex'));
+  const digest = new Uint8Array(Buffer.from(built.digests[0] ?? '', 'hex'));
   const sign = (key: Keys['service']) =>
     Buffer.from(signDigestWithScalar('secp256k1', key.secretKey, digest)).toString('hex');
   const signed = { ...record, ...built } as WithdrawalRecord;
-  const sent = await chain.broadcast(signed, wallet, [sign(keys.service), sign(keys.platform)]);
+  const sent = await chain.broadcast(signed, wallet, [[sign(keys.service)], [sign(keys.platform)]]);
   return { built, signed, sent, sign };
 }
 
@@ -196,12 +196,12 @@ describe('ethereum chain worker', () => {
     const destination = getAddress(hexlify(randomBytes(20)));
     const record = withdrawalOf(wallet, destination, 77n);
     const built = await restarted.build(record, wallet);
-    const digest = new Uint8Array(Buffer.from(built.digest, 'hex'));
+    const digest = new Uint8Array(Buffer.from(built.digests[0] ?? '', 'hex'));
     const sign = (key: Keys['service']) =>
       Buffer.from(signDigestWithScalar('secp256k1', key.secretKey, digest)).toString('hex');
     const sent = await restarted.broadcast({ ...record, ...built }, wallet, [
-      sign(keys.service),
-      sign(keys.offline),
+      [sign(keys.service)],
+      [sign(keys.offline)],
     ]);
     if (!('chainTxId' in sent)) throw new Error(sent.failed);
     expect((await restarted.follow(sent.chainTxId)).state).toBe('confirmed');
@@ -256,7 +256,8 @@ describe('ethereum chain worker', () => {
     const destination = getAddress(hexlify(randomBytes(20)));
     const { built, signed, sent } = await withdraw(wallet, keys, destination, oneEth);
     const safe = new Contract(address, safeArtifact('Safe').abi as never, provider);
-    expect(built.digest).toMatch(/^[0-9a-f]{64}$/);
+    expect(built.digests).toHaveLength(1);
+    expect(built.digests[0]).toMatch(/^[0-9a-f]{64}$/);
     if (!('chainTxId' in sent)) throw new Error(sent.failed);
     let status = await chain.follow(sent.chainTxId);
     for (let i = 0; status.state === 'pending' && i < 100; i += 1) {
@@ -283,18 +284,21 @@ describe('ethereum chain worker', () => {
     const record = withdrawalOf(wallet, destination, 1000n);
     const built = await chain.build(record, wallet);
     const signed = { ...record, ...built } as WithdrawalRecord;
-    const digest = new Uint8Array(Buffer.from(built.digest, 'hex'));
+    const digest = new Uint8Array(Buffer.from(built.digests[0] ?? '', 'hex'));
     const stranger = generateScalarKey('secp256k1');
     const sign = (key: { secretKey: Uint8Array }) =>
       Buffer.from(signDigestWithScalar('secp256k1', key.secretKey, digest)).toString('hex');
     await expect(
-      chain.broadcast(signed, wallet, [sign(keys.service), sign(stranger)]),
+      chain.broadcast(signed, wallet, [[sign(keys.service)], [sign(stranger)]]),
     ).rejects.toMatchObject({ code: 'CUSTODY_E_SIGNATURE_INVALID' });
     // Another withdrawal built at the same Safe nonce goes first: this one cannot run any more.
     const other = await withdraw(wallet, keys, destination, 2000n);
     expect('chainTxId' in other.sent).toBe(true);
     await anvil.mine(1);
-    const late = await chain.broadcast(signed, wallet, [sign(keys.service), sign(keys.offline)]);
+    const late = await chain.broadcast(signed, wallet, [
+      [sign(keys.service)],
+      [sign(keys.offline)],
+    ]);
     expect(late).toEqual({ failed: expect.stringMatching(/nonce 0 was used/) as string });
   });
 
@@ -304,10 +308,10 @@ describe('ethereum chain worker', () => {
     const destination = getAddress(hexlify(randomBytes(20)));
     const record = withdrawalOf(wallet, destination, oneEth);
     const built = await chain.build(record, wallet);
-    const digest = new Uint8Array(Buffer.from(built.digest, 'hex'));
-    const signatures = [keys.service, keys.platform].map((key) =>
+    const digest = new Uint8Array(Buffer.from(built.digests[0] ?? '', 'hex'));
+    const signatures = [keys.service, keys.platform].map((key) => [
       Buffer.from(signDigestWithScalar('secp256k1', key.secretKey, digest)).toString('hex'),
-    );
+    ]);
     const signed = { ...record, ...built } as WithdrawalRecord;
     await expect(chain.broadcast(signed, wallet, signatures)).rejects.toThrow(
       /would revert now, not sent/,
@@ -396,12 +400,12 @@ describe('ethereum chain worker', () => {
     const destination = getAddress(hexlify(randomBytes(20)));
     const record = { ...withdrawalOf(wallet, destination, 1200n), asset: 'TT' };
     const built = await tokenChain.build(record, wallet);
-    const digest = new Uint8Array(Buffer.from(built.digest, 'hex'));
+    const digest = new Uint8Array(Buffer.from(built.digests[0] ?? '', 'hex'));
     const sign = (key: Keys['service']) =>
       Buffer.from(signDigestWithScalar('secp256k1', key.secretKey, digest)).toString('hex');
     const out = await tokenChain.broadcast({ ...record, ...built }, wallet, [
-      sign(keys.offline),
-      sign(keys.platform),
+      [sign(keys.offline)],
+      [sign(keys.platform)],
     ]);
     if (!('chainTxId' in out)) throw new Error(out.failed);
     await anvil.mine(depth);
