@@ -168,8 +168,7 @@ export function parseOfflineSignRequest(json: unknown): OfflineSignRequest {
     throw requestInvalid('(file)', 'must be a JSON object {withdrawalId, walletId, digests}');
   }
   const request = json as Record<string, unknown>;
-  const digests =
-    request['digests'] ?? (request['digest'] === undefined ? undefined : [request['digest']]);
+  const digests = 'digests' in request ? request['digests'] : [request['digest']];
   if (
     !Array.isArray(digests) ||
     digests.length === 0 ||

@@ -1318,12 +1318,12 @@ export const errorRegistry = {
   SIGNER_E_REQUEST_INVALID: {
     className: 'SignerRequestError',
     summary: 'The sign request does not match the API (fields, types, sizes).',
-    fix: 'Send {walletId, withdrawalId, digest, keyId, receipt} as JSON; the message names the field.',
+    fix: 'Send {walletId, withdrawalId, digests, keyId, receipt} as JSON; the message names the field.',
   },
   SIGNER_E_DIGEST_INVALID: {
     className: 'SignerRequestError',
-    summary: 'The digest is not 64 lower-case hex characters (32 bytes).',
-    fix: 'Send the 32-byte digest the ledger recorded, as lower-case hex.',
+    summary: 'The digests are not a list of 1 to 100 digests of 64 lower-case hex characters (32 bytes) each.',
+    fix: 'Send the 32-byte digests the ledger recorded, in their order, as lower-case hex.',
   },
   SIGNER_E_BUSY: {
     className: 'SignerRequestError',
@@ -1366,8 +1366,8 @@ export const errorRegistry = {
   },
   SIGNER_E_DIGEST_NOT_APPROVED: {
     className: 'SignerApprovalError',
-    summary: 'The requested digest is not the digest the ledger approved for this withdrawal.',
-    fix: 'Sign only the digest the withdrawal record carries; rebuild the chain transaction if it changed.',
+    summary: 'The requested digests are not the digests, in order, the ledger approved for this withdrawal.',
+    fix: 'Ask only for the digests the withdrawal record carries, in their order; rebuild the chain transaction if it changed.',
   },
   SIGNER_E_KEY_MISMATCH: {
     className: 'SignerApprovalError',

@@ -6,6 +6,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { cofferError } from '../errors/index.js';
 import { receiptEntryBytesMax, signedRootsMax } from '../ledger/receipt.js';
+import { digestsPerRequestMax } from './approval.js';
 import { auditLogBytesMaxDefault, auditSegmentBytesMin } from './audit.js';
 
 /** Default listening address: loopback, so that a signer is never exposed by accident. */
@@ -16,8 +17,8 @@ export const requestsInFlightMaxDefault = 64;
 export const requestsInFlightMax = 4096;
 /** Largest receipt in a sign request, in bytes of JSON: a custody entry is a few KiB. */
 export const receiptBytesMax = 1024 * 1024;
-/** Largest sign request body: the receipt plus four short fields. */
-export const signRequestBytesMax = receiptBytesMax + 4 * 1024;
+/** Largest sign request body: the receipt, the digests (quoted, comma) and the short fields. */
+export const signRequestBytesMax = receiptBytesMax + digestsPerRequestMax * (64 + 3) + 4 * 1024;
 /** Longest walletId or withdrawalId, in characters. */
 export const idCharsMax = 256;
 /** Longest keyId, in characters (hex of a CKA_ID of at most 64 bytes). */

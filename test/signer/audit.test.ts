@@ -19,8 +19,8 @@ import {
 
 /** The smallest rotation size openAuditLog accepts: four of the longest lines. */
 const bytesMax = 4 * auditLineBytesMax;
-/** A record of about 15 KiB: four fit in a segment, the fifth rotates. */
-const padding = 'p'.repeat(15 * 1024);
+/** A record of 15/16 of the longest line: four fit in a segment, the fifth rotates. */
+const padding = 'p'.repeat((15 * auditLineBytesMax) / 16);
 const clock = () => Date.UTC(2026, 0, 1);
 
 let dir: string;

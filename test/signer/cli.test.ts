@@ -1,7 +1,7 @@
 // `coffer signer keygen|keys|start` as real processes: a platform key made on a SoftHSM2 token
 // through the command (sensitive, never extractable), then the signer started by the command on
-// 127.0.0.1 signs an approved digest over mutual TLS, refuses an unapproved one, and stops
-// cleanly on SIGTERM. The software key store says it is not an HSM.
+// 127.0.0.1 signs the approved digests of a withdrawal over mutual TLS, refuses them reordered,
+// and stops cleanly on SIGTERM. The software key store says it is not an HSM.
 import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -11,6 +11,7 @@ import { verifyDigestSignature } from '../../src/crypto/index.js';
 import { coffer, runCoffer } from '../cli/run.js';
 import { createSoftHsm, userPin, type SoftHsm } from '../crypto/softhsm.js';
 import {
+  digestsOf,
   generateMaterial,
   mspIdOf,
   orgDir,
@@ -122,8 +123,11 @@ describe('coffer signer', () => {
         });
       });
       expect(stdout).toContain('PKCS#11');
+      // Two inputs: one signature each, from the one approval.
+      const digests = digestsOf('w-cli', 2);
       const record = withdrawal({
         platformKey: { keyId: key.keyId, publicKey: key.publicKey, curve: key.curve },
+        digests,
       });
       const peers = [material.peers['org1'], material.peers['org3']].flatMap((peer) =>
         peer === undefined ? [] : [peer],
@@ -137,21 +141,30 @@ describe('coffer signer', () => {
       const body = {
         walletId: record.walletId,
         withdrawalId: record.id,
-        digest: record.digest,
+        digests,
         keyId: key.keyId,
         receipt,
       };
       const signed = await post(url, '/v1/sign', body, tls);
-      expect(signed.status).toBe(200);
-      expect(
-        verifyDigestSignature(
-          'secp256k1',
-          key.publicKey,
-          Buffer.from(String(record.digest), 'hex'),
-          Buffer.from(String(signed.body['signature']), 'hex'),
-        ),
-      ).toBe(true);
-      const refused = await post(url, '/v1/sign', { ...body, digest: 'ab'.repeat(32) }, tls);
+      expect(signed.status, JSON.stringify(signed.body)).toBe(200);
+      const signatures = signed.body['signatures'] as string[];
+      expect(signatures).toHaveLength(2);
+      for (const [i, digest] of digests.entries()) {
+        expect(
+          verifyDigestSignature(
+            'secp256k1',
+            key.publicKey,
+            Buffer.from(digest, 'hex'),
+            Buffer.from(signatures[i] ?? '', 'hex'),
+          ),
+        ).toBe(true);
+      }
+      const refused = await post(
+        url,
+        '/v1/sign',
+        { ...body, digests: [...digests].reverse() },
+        tls,
+      );
       expect(refused.status).toBe(403);
       expect((refused.body['error'] as { code: string }).code).toBe('SIGNER_E_DIGEST_NOT_APPROVED');
     } finally {

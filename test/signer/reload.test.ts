@@ -154,7 +154,7 @@ function signBody(id: string, signers: readonly NodeSigner[]) {
   return {
     walletId: record.walletId,
     withdrawalId: record.id,
-    digest: record.digest,
+    digests: record.digests,
     keyId: key.keyId,
     receipt: receiptFor(withdrawalEntry(3, record), signers),
   };
@@ -271,7 +271,7 @@ describe('signer: consortium MSPs reload without a restart', () => {
         code: 'SIGNER_E_UNAUTHENTICATED',
         mspCode: 'MSP_E_IDENTITY_REVOKED',
       });
-      expect(refused.body['signature']).toBeUndefined();
+      expect(refused.body['signatures']).toBeUndefined();
       expect(signatures).toBe(made);
       const events = await auditEvents(running.auditFile);
       expect(events.filter((event) => event['event'] === 'signed')).toHaveLength(1);

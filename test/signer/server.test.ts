@@ -1,29 +1,44 @@
 // The signer's limits and its audit guarantee, in process with the software key store behind
 // the same seam: requests beyond requestsInFlightMax get SIGNER_E_BUSY, a signature whose audit
 // record cannot be written is withheld (SIGNER_E_AUDIT_FAILED), the audit chain shows an edited
-// line, a withdrawal is not signed from its expiry on, and configuration mistakes name their
+// line, a withdrawal is not signed from its expiry on, a key store failing on one digest of a
+// withdrawal releases none of its signatures, sign requests carry 1 to digestsPerRequestMax
+// digests that must be the approved list in its order, and configuration mistakes name their
 // field.
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import fc from 'fast-check';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openSoftKeyStore, type KeyInfo, type KeyStore } from '../../src/crypto/index.js';
-import { isCofferError } from '../../src/errors/index.js';
-import type { Msp } from '../../src/msp/index.js';
 import {
+  openSoftKeyStore,
+  verifyDigestSignature,
+  type KeyInfo,
+  type KeyStore,
+} from '../../src/crypto/index.js';
+import { digestsPerWithdrawalMax } from '../../src/custody/limits.js';
+import { cofferError, isCofferError } from '../../src/errors/index.js';
+import type { Msp } from '../../src/msp/index.js';
+import { digestsPerRequestMax, isDigestList } from '../../src/signer/approval.js';
+import {
+  approvedState,
   approveSignRequest,
   auditLogBytesMaxDefault,
+  checkApproval,
   createSignerServer,
   loadConsortiumMsps,
   mspReloadIntervalMsDefault,
   openAuditLog,
+  parseSignBody,
   parseSignerConfig,
   verifyAuditLog,
   type AuditLog,
   type SignerServer,
+  type WithdrawalApproval,
 } from '../../src/signer/index.js';
 import {
+  digestsOf,
   generateMaterial,
   mspIdOf,
   orgDir,
@@ -79,9 +94,10 @@ afterAll(async () => {
   await rm(work, { recursive: true, force: true });
 });
 
-function signBody() {
+function signBody(fields: { id?: string; digests?: string[] } = {}) {
   const record = withdrawal({
     platformKey: { keyId: key.keyId, publicKey: key.publicKey, curve: key.curve },
+    ...fields,
   });
   const peers = [material.peers['org2'], material.peers['org3']].flatMap((peer) =>
     peer === undefined ? [] : [peer],
@@ -89,7 +105,7 @@ function signBody() {
   return {
     walletId: record.walletId,
     withdrawalId: record.id,
-    digest: record.digest,
+    digests: record.digests,
     keyId: key.keyId,
     receipt: receiptFor(withdrawalEntry(3, record), peers),
   };
@@ -169,10 +185,64 @@ describe('signer server', () => {
       const answer = await sign(url, signBody());
       expect(answer.status).toBe(503);
       expect((answer.body['error'] as { code: string }).code).toBe('SIGNER_E_AUDIT_FAILED');
-      expect(answer.body['signature']).toBeUndefined();
+      expect(answer.body['signatures']).toBeUndefined();
     } finally {
       await server.close();
     }
+  });
+
+  it('signs all digests of a withdrawal or none: a key store failing on one releases nothing', async () => {
+    const file = path.join(work, 'all-or-none.log');
+    let calls = 0;
+    // Fails on the second digest it is given, as an HSM session lost mid-withdrawal would.
+    const flaky: KeyStore = {
+      ...store,
+      signer: async (keyId) => {
+        const inner = await store.signer(keyId);
+        return async (digest) => {
+          calls += 1;
+          if (calls === 2) throw cofferError('KEYSTORE_E_HSM_UNAVAILABLE', 'the session was lost');
+          return inner(digest);
+        };
+      },
+    };
+    const audit = await openAuditLog(file, () => Date.now());
+    const { server, url } = await serve(flaky, audit);
+    const digests = digestsOf('w-flaky', 3);
+    const body = signBody({ id: 'w-flaky', digests });
+    try {
+      const failed = await sign(url, body);
+      expect(failed.status).toBe(503);
+      expect((failed.body['error'] as { code: string }).code).toBe('KEYSTORE_E_HSM_UNAVAILABLE');
+      expect(failed.body['signatures']).toBeUndefined();
+      expect(JSON.stringify(failed.body)).not.toMatch(/[0-9a-f]{128}/); // no r‖s leaks out
+      // Retried once the store is back: all three, each over its own digest.
+      const retried = await sign(url, body);
+      expect(retried.status).toBe(200);
+      const signatures = retried.body['signatures'] as string[];
+      expect(signatures).toHaveLength(3);
+      for (const [i, digest] of digests.entries()) {
+        expect(
+          verifyDigestSignature(
+            key.curve,
+            key.publicKey,
+            Buffer.from(digest, 'hex'),
+            Buffer.from(signatures[i] ?? '', 'hex'),
+          ),
+        ).toBe(true);
+      }
+    } finally {
+      await server.close();
+      await audit.close();
+    }
+    const events = (await readFile(file, 'utf8'))
+      .split('\n')
+      .filter((line) => line.length > 0)
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(events.map((event) => [event['event'], event['code']])).toEqual([
+      ['refused', 'KEYSTORE_E_HSM_UNAVAILABLE'],
+      ['signed', undefined],
+    ]);
   });
 
   it('chains audit lines: an edited or removed line is found', async () => {
@@ -267,7 +337,7 @@ describe('withdrawal expiry', () => {
       {
         walletId: fields.walletId,
         withdrawalId: fields.id,
-        digest: fields.digest ?? '',
+        digests: fields.digests ?? [],
         keyId: key.keyId,
       },
       receipt,
@@ -296,6 +366,127 @@ describe('withdrawal expiry', () => {
       const outcome = decide(expiresAt, now);
       expect(outcome.ok).toBe(false);
       if (!outcome.ok) expect(outcome.error.code).toBe('SIGNER_E_NOT_APPROVAL');
+    }
+  });
+});
+
+describe('sign request digests', () => {
+  const digest = (n: number) => digestsOf('list', n);
+
+  it('digestsPerRequestMax is the custody app’s digestsPerWithdrawalMax', () => {
+    // A withdrawal the ledger can build is one the signer can sign, and no larger.
+    expect(digestsPerRequestMax).toBe(digestsPerWithdrawalMax);
+  });
+
+  it(`parses 1 to ${digestsPerRequestMax} lower-case 64-hex digests; anything else is SIGNER_E_DIGEST_INVALID`, () => {
+    const body = (digests: unknown) => ({
+      walletId: 'wallet-1',
+      withdrawalId: 'w-1',
+      digests,
+      keyId: key.keyId,
+      receipt: {},
+    });
+    for (const n of [1, 2, digestsPerRequestMax]) {
+      expect(parseSignBody(body(digest(n))).request.digests).toEqual(digest(n));
+    }
+    const codeOf = (digests: unknown): string => {
+      try {
+        parseSignBody(body(digests));
+        return 'ok';
+      } catch (error) {
+        if (!isCofferError(error)) throw error;
+        return error.code;
+      }
+    };
+    const [first = ''] = digest(1);
+    for (const bad of [
+      [],
+      digest(digestsPerRequestMax + 1),
+      first,
+      null,
+      undefined,
+      { 0: first },
+      [first, first.toUpperCase()],
+      [first, first.slice(2)],
+      [first, `${first}00`],
+      [first, 7],
+      [[first]],
+    ]) {
+      expect(codeOf(bad), JSON.stringify(bad)).toBe('SIGNER_E_DIGEST_INVALID');
+    }
+    try {
+      parseSignBody(body(digest(digestsPerRequestMax + 1)));
+    } catch (error) {
+      expect(String(error)).toContain(`1 to ${digestsPerRequestMax} digests`);
+      expect(String(error)).toContain(`a list of ${digestsPerRequestMax + 1}`);
+    }
+    // The single `digest` of the former API is not a field any more.
+    expect(() =>
+      parseSignBody({
+        walletId: 'wallet-1',
+        withdrawalId: 'w-1',
+        digest: first,
+        keyId: 'k',
+        receipt: {},
+      }),
+    ).toThrow(expect.objectContaining({ code: 'SIGNER_E_REQUEST_INVALID' }));
+  });
+
+  it('checkApproval accepts exactly the approved list in its order (against plain equality)', () => {
+    const pool = digest(4);
+    const list = fc.array(fc.constantFrom(...pool), { minLength: 1, maxLength: 6 });
+    fc.assert(
+      fc.property(list, list, (approvedDigests, requested) => {
+        const approval: WithdrawalApproval = {
+          txId: 'ab'.repeat(32),
+          seqno: 3,
+          action: 'service_sign',
+          withdrawalId: 'w-1',
+          walletId: 'wallet-1',
+          state: approvedState,
+          digests: approvedDigests,
+          expiresAt: Number.MAX_SAFE_INTEGER,
+          platformKey: { keyId: key.keyId, publicKey: key.publicKey, curve: key.curve },
+        };
+        const error = checkApproval(
+          { walletId: 'wallet-1', withdrawalId: 'w-1', digests: requested, keyId: key.keyId },
+          approval,
+          key,
+        );
+        const same = JSON.stringify(approvedDigests) === JSON.stringify(requested);
+        expect(error?.code).toBe(same ? undefined : 'SIGNER_E_DIGEST_NOT_APPROVED');
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('a record with more than digestsPerRequestMax digests, or none, approves nothing', () => {
+    expect(isDigestList(digest(digestsPerRequestMax))).toBe(true);
+    const now = Date.now();
+    const peers = [material.peers['org2'], material.peers['org3']].flatMap((peer) =>
+      peer === undefined ? [] : [peer],
+    );
+    for (const digests of [digest(digestsPerRequestMax + 1), [], null]) {
+      const record = withdrawal({
+        platformKey: { keyId: key.keyId, publicKey: key.publicKey, curve: key.curve },
+        digests,
+      });
+      const outcome = approveSignRequest(
+        {
+          walletId: record.walletId,
+          withdrawalId: record.id,
+          digests: digest(1),
+          keyId: key.keyId,
+        },
+        receiptFor(withdrawalEntry(3, record), peers, now - 1000),
+        key,
+        { msps, organisationsMin: 2, receiptAgeMsMax: 60_000, now },
+      );
+      expect(outcome.ok).toBe(false);
+      if (!outcome.ok) {
+        expect(outcome.error.code).toBe('SIGNER_E_NOT_APPROVAL');
+        expect(outcome.error.message).toContain('digests');
+      }
     }
   });
 });

@@ -1,7 +1,6 @@
 // The signer on a real SoftHSM2 token, over real mutual TLS on 127.0.0.1, with real receipts:
 // it signs exactly what a receipt proves the consortium approved, and every bypass attempt is
 // refused with its code, logged with its reason and caller, and signs nothing.
-import { createHash } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -9,9 +8,17 @@ import { Writable } from 'node:stream';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { curveOrder, type KeyInfo } from '../../src/crypto/index.js';
-import { signRoot, type ReceiptV2 } from '../../src/ledger/receipt.js';
 import {
+  curveOrder,
+  rawSignatureToDer,
+  toHex,
+  verifyDigestSignature,
+  type KeyInfo,
+} from '../../src/crypto/index.js';
+import { signRoot, type ReceiptV2 } from '../../src/ledger/receipt.js';
+import { digestsPerRequestMax } from '../../src/signer/approval.js';
+import {
+  auditLineBytesMax,
   openConfiguredKeyStore,
   parseSignerConfig,
   receiptBytesMax,
@@ -22,6 +29,8 @@ import {
 } from '../../src/signer/index.js';
 import { createSoftHsm, makeRawEcKey, userPin, type SoftHsm } from '../crypto/softhsm.js';
 import {
+  digestOf,
+  digestsOf,
   generateMaterial,
   mspIdOf,
   orgDir,
@@ -132,7 +141,7 @@ function approved(fields: Partial<WithdrawalJson> = {}, key: KeyInfo = platform)
   const body = {
     walletId: record.walletId,
     withdrawalId: record.id,
-    digest: record.digest ?? '',
+    digests: record.digests ?? [],
     keyId: key.keyId,
     receipt: receipt as unknown,
   };
@@ -145,6 +154,22 @@ function sign(body: unknown, client: { cert: string; key: string } | null = work
 
 function codeOf(answer: Answer): string | undefined {
   return (answer.body['error'] as { code?: string } | undefined)?.code;
+}
+
+function signaturesOf(answer: Answer): string[] {
+  const signatures = answer.body['signatures'];
+  expect(Array.isArray(signatures)).toBe(true);
+  return (signatures as unknown[]).map(String);
+}
+
+/** Does `signature` (hex of r‖s) verify over `digest` with the platform key? */
+function verifies(key: KeyInfo, digest: string, signature: string): boolean {
+  return verifyDigestSignature(
+    key.curve,
+    key.publicKey,
+    Buffer.from(digest, 'hex'),
+    Buffer.from(signature, 'hex'),
+  );
 }
 
 function flipHex(hex: string): string {
@@ -169,6 +194,7 @@ async function auditEvents(): Promise<Record<string, unknown>[]> {
 describe('signer: what the ledger approved is signed', () => {
   it('signs an approved digest with the HSM key: low-S r‖s that verifies, audited', async () => {
     const { body, receipt } = approved();
+    expect(body.digests).toHaveLength(1);
     const answer = await sign(body);
     expect(answer.status).toBe(200);
     expect(answer.body).toMatchObject({
@@ -177,15 +203,17 @@ describe('signer: what the ledger approved is signed', () => {
       keyId: platform.keyId,
       curve: 'secp256k1',
       publicKey: platform.publicKey,
-      digest: body.digest,
+      digests: body.digests,
       txId: receipt.txId,
       seqno: 3,
     });
-    const signature = Buffer.from(String(answer.body['signature']), 'hex');
+    const [hex] = signaturesOf(answer);
+    const signature = Buffer.from(hex ?? '', 'hex');
+    expect(signature).toHaveLength(64);
     expect(
       secp256k1.verify(
         signature,
-        Buffer.from(body.digest, 'hex'),
+        Buffer.from(body.digests[0] ?? '', 'hex'),
         Buffer.from(platform.publicKey, 'hex'),
         {
           prehash: false,
@@ -195,15 +223,87 @@ describe('signer: what the ledger approved is signed', () => {
     ).toBe(true);
     const s = BigInt(`0x${signature.subarray(32).toString('hex')}`);
     expect(s <= (curveOrder('secp256k1') ?? 0n) >> 1n).toBe(true);
+    expect(answer.body['signaturesDer']).toEqual([toHex(rawSignatureToDer(signature))]);
     const events = await auditEvents();
     const signed = events.filter((event) => event['event'] === 'signed');
     expect(signed.at(-1)).toMatchObject({
       withdrawalId: 'w-1',
-      digest: body.digest,
+      digests: body.digests,
       txId: receipt.txId,
-      signature: answer.body['signature'],
+      signatures: answer.body['signatures'],
       caller: { mspId: 'Org1MSP', role: 'client' },
     });
+  });
+
+  it('signs each digest of a 3-input withdrawal, in order, each verifying over its own', async () => {
+    const digests = digestsOf('w-btc-3', 3);
+    const { body, receipt } = approved({ id: 'w-btc-3', chain: 'bitcoin', asset: 'BTC', digests });
+    const answer = await sign(body);
+    expect(answer.status, JSON.stringify(answer.body)).toBe(200);
+    expect(answer.body).toMatchObject({ withdrawalId: 'w-btc-3', digests, txId: receipt.txId });
+    const signatures = signaturesOf(answer);
+    expect(signatures).toHaveLength(3);
+    for (const [i, digest] of digests.entries()) {
+      const signature = signatures[i] ?? '';
+      expect(verifies(platform, digest, signature), `signature ${i}`).toBe(true);
+      // Over its own digest only: not a signature of the next input's.
+      expect(verifies(platform, digests[(i + 1) % 3] ?? '', signature)).toBe(false);
+    }
+    expect(answer.body['signaturesDer']).toEqual(
+      signatures.map((signature) => toHex(rawSignatureToDer(Buffer.from(signature, 'hex')))),
+    );
+    const signed = (await auditEvents()).filter((event) => event['event'] === 'signed').at(-1);
+    expect(signed).toMatchObject({ withdrawalId: 'w-btc-3', digests, signatures });
+  });
+
+  it(`signs digestsPerRequestMax (${digestsPerRequestMax}) digests; the audit line fits its limit`, async () => {
+    const digests = digestsOf('w-btc-max', digestsPerRequestMax);
+    const { body } = approved({ id: 'w-btc-max', chain: 'bitcoin', asset: 'BTC', digests });
+    const answer = await sign(body);
+    expect(answer.status, JSON.stringify(answer.body)).toBe(200);
+    const signatures = signaturesOf(answer);
+    expect(signatures).toHaveLength(digestsPerRequestMax);
+    expect(
+      signatures.every((signature, i) => verifies(platform, digests[i] ?? '', signature)),
+    ).toBe(true);
+    const line = (await readFile(config.auditLog, 'utf8'))
+      .split('\n')
+      .find((text) => text.includes('"withdrawalId":"w-btc-max"'));
+    // Longer than the 16 KiB that held one digest's line; within the limit that holds a full list.
+    expect(Buffer.byteLength(line ?? '')).toBeGreaterThan(16 * 1024);
+    expect(Buffer.byteLength(line ?? '')).toBeLessThanOrEqual(auditLineBytesMax);
+  });
+
+  it('refuses the approved digests reordered or one fewer, signing nothing; the list as approved signs', async () => {
+    const digests = digestsOf('w-btc-exact', 3);
+    const { body } = approved({ id: 'w-btc-exact', chain: 'bitcoin', asset: 'BTC', digests });
+    const [a = '', b = '', c = ''] = digests;
+    for (const wrong of [
+      [b, a, c],
+      [a, c, b],
+      [a, b],
+      [b, c],
+    ]) {
+      const answer = await sign({ ...body, digests: wrong });
+      expect(codeOf(answer), JSON.stringify(wrong)).toBe('SIGNER_E_DIGEST_NOT_APPROVED');
+      expect(answer.status).toBe(403);
+      expect(answer.body['signatures']).toBeUndefined();
+      expect((await auditEvents()).at(-1)).toMatchObject({
+        event: 'refused',
+        code: 'SIGNER_E_DIGEST_NOT_APPROVED',
+        withdrawalId: 'w-btc-exact',
+        digests: wrong,
+      });
+    }
+    const ofThis = async () =>
+      (await auditEvents()).filter(
+        (event) => event['event'] === 'signed' && event['withdrawalId'] === 'w-btc-exact',
+      );
+    expect(await ofThis()).toHaveLength(0);
+    // The same receipt with the digests in the approved order is signed.
+    const answer = await sign(body);
+    expect(answer.status, JSON.stringify(answer.body)).toBe(200);
+    expect(await ofThis()).toEqual([expect.objectContaining({ digests })]);
   });
 
   it('signs with a P-256 platform key too', async () => {
@@ -241,7 +341,7 @@ describe('signer: every bypass is refused with its code and signs nothing', () =
       'a digest the ledger never approved',
       () => {
         const { body } = approved();
-        return sign({ ...body, digest: createHash('sha256').update('evil tx').digest('hex') });
+        return sign({ ...body, digests: [digestOf('evil tx')] });
       },
       'SIGNER_E_DIGEST_NOT_APPROVED',
     ],
@@ -249,7 +349,49 @@ describe('signer: every bypass is refused with its code and signs nothing', () =
       'the approved digest with one bit flipped',
       () => {
         const { body } = approved();
-        return sign({ ...body, digest: flipHex(body.digest) });
+        return sign({ ...body, digests: body.digests.map(flipHex) });
+      },
+      'SIGNER_E_DIGEST_NOT_APPROVED',
+    ],
+    [
+      'the approved digests of a 3-input withdrawal in another order',
+      () => {
+        const { body } = approved({ id: 'w-order', digests: digestsOf('w-order', 3) });
+        const [a = '', b = '', c = ''] = body.digests;
+        return sign({ ...body, digests: [b, a, c] });
+      },
+      'SIGNER_E_DIGEST_NOT_APPROVED',
+    ],
+    [
+      'the approved digests of a 3-input withdrawal, reversed',
+      () => {
+        const { body } = approved({ id: 'w-reversed', digests: digestsOf('w-reversed', 3) });
+        return sign({ ...body, digests: [...body.digests].reverse() });
+      },
+      'SIGNER_E_DIGEST_NOT_APPROVED',
+    ],
+    [
+      'the approved digests of a 3-input withdrawal, one fewer',
+      () => {
+        const { body } = approved({ id: 'w-fewer', digests: digestsOf('w-fewer', 3) });
+        return sign({ ...body, digests: body.digests.slice(0, 2) });
+      },
+      'SIGNER_E_DIGEST_NOT_APPROVED',
+    ],
+    [
+      'the approved digests of a 3-input withdrawal, one more',
+      () => {
+        const { body } = approved({ id: 'w-more', digests: digestsOf('w-more', 3) });
+        return sign({ ...body, digests: [...body.digests, digestOf('evil input')] });
+      },
+      'SIGNER_E_DIGEST_NOT_APPROVED',
+    ],
+    [
+      'the approved digests of a 3-input withdrawal, one repeated in place of another',
+      () => {
+        const { body } = approved({ id: 'w-repeat', digests: digestsOf('w-repeat', 3) });
+        const [a = '', b = ''] = body.digests;
+        return sign({ ...body, digests: [a, b, a] });
       },
       'SIGNER_E_DIGEST_NOT_APPROVED',
     ],
@@ -301,14 +443,14 @@ describe('signer: every bypass is refused with its code and signs nothing', () =
     [
       'an entry rewritten with the attacker’s digest and its leaf hash recomputed',
       () => {
-        const evil = createHash('sha256').update('evil tx').digest('hex');
+        const evil = digestOf('evil tx');
         const { body, receipt } = approved();
-        const forged = approved({ digest: evil });
+        const forged = approved({ digests: [evil] });
         const tampered = clone(receipt);
         tampered.entry = forged.receipt.entry;
         tampered.proof = { ...tampered.proof, leafHash: forged.receipt.proof.leafHash };
         tampered.txId = forged.receipt.txId;
-        return sign({ ...body, digest: evil, receipt: tampered });
+        return sign({ ...body, digests: [evil], receipt: tampered });
       },
       'SIGNER_E_RECEIPT_INVALID',
       'RECEIPT_E_PROOF_INVALID',
@@ -438,8 +580,45 @@ describe('signer: every bypass is refused with its code and signs nothing', () =
     ],
     [
       'a digest that is not 32 bytes of hex',
-      () => sign({ ...approved().body, digest: 'ab'.repeat(33) }),
+      () => sign({ ...approved().body, digests: ['ab'.repeat(33)] }),
       'SIGNER_E_DIGEST_INVALID',
+    ],
+    [
+      'a list with one digest in upper-case hex',
+      () => {
+        const { body } = approved({ id: 'w-upper', digests: digestsOf('w-upper', 2) });
+        return sign({ ...body, digests: [body.digests[0], body.digests[1]?.toUpperCase()] });
+      },
+      'SIGNER_E_DIGEST_INVALID',
+    ],
+    [
+      `${digestsPerRequestMax + 1} digests, one more than digestsPerRequestMax`,
+      () => {
+        const digests = digestsOf('w-too-many', digestsPerRequestMax + 1);
+        return sign({ ...approved({ id: 'w-too-many', digests }).body, digests });
+      },
+      'SIGNER_E_DIGEST_INVALID',
+    ],
+    [
+      'an empty list of digests',
+      () => sign({ ...approved().body, digests: [] }),
+      'SIGNER_E_DIGEST_INVALID',
+    ],
+    [
+      'one digest as a string, not a list',
+      () => {
+        const { body } = approved();
+        return sign({ ...body, digests: body.digests[0] });
+      },
+      'SIGNER_E_DIGEST_INVALID',
+    ],
+    [
+      'the single `digest` field of the former API',
+      () => {
+        const { digests, ...body } = approved().body;
+        return sign({ ...body, digest: digests[0] });
+      },
+      'SIGNER_E_REQUEST_INVALID',
     ],
     [
       'a body with an unknown field',
@@ -478,7 +657,8 @@ describe('signer: every bypass is refused with its code and signs nothing', () =
     const answer = await attempt();
     expect(codeOf(answer), JSON.stringify(answer.body)).toBe(code);
     expect(answer.status).toBeGreaterThanOrEqual(400);
-    expect(answer.body['signature']).toBeUndefined();
+    expect(answer.body['signatures']).toBeUndefined();
+    expect(answer.body['signaturesDer']).toBeUndefined();
     if (receiptCode !== undefined) {
       expect((answer.body['error'] as Record<string, unknown>)['receiptCode']).toBe(receiptCode);
     }

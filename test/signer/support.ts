@@ -87,10 +87,21 @@ export type WithdrawalJson = {
   id: string;
   walletId: string;
   state: string;
-  digest: string | null;
+  /** One digest per input on Bitcoin, one on coffer and Ethereum. */
+  digests: string[] | null;
   platformKey: PlatformKeyJson;
   [field: string]: unknown;
 };
+
+/** SHA-256 of `text`, lower-case hex: a stand-in for a chain's sighash. */
+export function digestOf(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}
+
+/** `count` distinct digests, as a Bitcoin withdrawal of `count` inputs carries them. */
+export function digestsOf(label: string, count: number): string[] {
+  return Array.from({ length: count }, (_, i) => digestOf(`${label} input ${i}`));
+}
 
 export function withdrawal(
   fields: Partial<WithdrawalJson> & { platformKey: PlatformKeyJson },
@@ -103,9 +114,10 @@ export function withdrawal(
     amount: '1000',
     destination: `0x${'ab'.repeat(20)}`,
     state: 'service_signed',
-    digest: createHash('sha256').update('unsigned tx w-1').digest('hex'),
-    serviceSignature: 'aa'.repeat(64),
-    platformSignature: null,
+    digests: [digestOf('unsigned tx w-1')],
+    fee: '21000',
+    serviceSignatures: ['aa'.repeat(64)],
+    platformSignatures: null,
     // Ledger time from which it may be expired (custody's withdrawalExpiryMs, 24 h by default).
     expiresAt: Date.now() + 24 * 60 * 60 * 1000,
     ...fields,
