@@ -94,6 +94,8 @@ export type CustodyClient = {
     readonly chain?: string;
   }) => Promise<Record<string, unknown>>;
   readonly pendingApprovals: () => Promise<Record<string, unknown>>;
+  /** Every wallet of a chain in creation order from index `cursor` (workers, MSP admins). */
+  readonly chainWallets: (chain: string, cursor?: number) => Promise<Record<string, unknown>>;
   readonly deposits: (walletId: string, state?: string) => Promise<Record<string, unknown>>;
   /** Which wallet and account (customer) a deposit address belongs to. */
   readonly address: (chain: string, address: string) => Promise<Record<string, unknown>>;
@@ -261,6 +263,10 @@ export function createCustodyClient(options: ClientOptions): CustodyClient {
     withdrawal: (withdrawalId) => read(`${root}/withdrawals/${at(withdrawalId)}`),
     withdrawals: (filter) => read(`${root}/withdrawals${queryString({ ...filter })}`),
     pendingApprovals: () => read(`${root}/approvals/pending`),
+    chainWallets: (chain, cursor) =>
+      read(
+        `${root}/chains/${at(chain)}/wallets${queryString({ cursor: cursor === undefined ? undefined : String(cursor) })}`,
+      ),
     address: (chain, address) => read(`${root}/addresses/${at(chain)}/${at(address)}`),
     deposits: (walletId, state) => read(`${root}/deposits${queryString({ walletId, state })}`),
     // Deposit ids hold slashes (<chain>/<chainTxId>/<n>): the path keeps them.

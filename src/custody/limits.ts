@@ -7,6 +7,8 @@ import assert from 'node:assert/strict';
 
 /** Wallets one service identity may own. */
 export const walletsPerServiceMax: number = 1000;
+/** Wallets of one chain, in creation order (what its workers prepare and watch). */
+export const walletsPerChainMax: number = 100_000_000;
 /** Deposit addresses registered for one wallet (kept in pages, never one big value). */
 export const addressesPerWalletMax: number = 1_000_000;
 /** Withdrawals one wallet may ever have (its paged log). */

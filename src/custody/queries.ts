@@ -46,7 +46,13 @@ import {
   type WithdrawalRecord,
   type WithdrawalState,
 } from './types.js';
-import { addressKey, addressLogKey, readBalances, walletsIndexKey } from './wallets.js';
+import {
+  addressKey,
+  addressLogKey,
+  chainWalletsKey,
+  readBalances,
+  walletsIndexKey,
+} from './wallets.js';
 import { openListKey, withdrawalLogKey } from './withdrawals.js';
 
 function paramsOf(context: QueryContext): CustodyParams {
@@ -206,6 +212,29 @@ export const custodyQueries: Readonly<Record<string, Query>> = {
         .map((id) => readJson<WalletRecord>(kv, walletsMap, id))
         .filter((item): item is WalletRecord => item !== undefined);
       return { owner, wallets, next: start + limit < ids.length ? start + limit : null };
+    },
+  },
+  chain_wallets: {
+    summary:
+      "Every wallet of a chain in creation order, from index `cursor` on (the chain's workers and MSP admins): how a worker finds the wallets to prepare and watch.",
+    args: {
+      type: 'object',
+      required: ['chain'],
+      additionalProperties: false,
+      properties: { chain: schemas.chain, ...pageProps },
+    },
+    run: (context, args) => {
+      onlyFields(args, ['chain', 'cursor', 'limit']);
+      const chain = chainArg(args);
+      requireAdminOrWorker(context, [chain]);
+      const { cursor, limit } = page(args);
+      const count = pagedCount(context.kv, indexMap, chainWalletsKey(chain));
+      const from = Math.min(cursor ?? 0, count);
+      const to = Math.min(from + limit, count);
+      const wallets = pagedSlice<string>(context.kv, indexMap, chainWalletsKey(chain), from, to)
+        .map((id) => readJson<WalletRecord>(context.kv, walletsMap, id))
+        .filter((item): item is WalletRecord => item !== undefined);
+      return { chain, wallets, count, next: to < count ? to : null };
     },
   },
   balances: {

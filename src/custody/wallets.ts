@@ -24,6 +24,7 @@ import {
   derivationPathCharsMax,
   keyIdCharsMax,
   labelCharsMax,
+  walletsPerChainMax,
   walletsPerServiceMax,
 } from './limits.js';
 import { defaultPolicy } from './policy.js';
@@ -104,6 +105,8 @@ export function balanceNumbers(entry: BalanceEntry): {
 
 export const walletsIndexKey = (owner: string): string => `wallets/${owner}`;
 export const addressLogKey = (walletId: string): string => `addresses/${walletId}`;
+/** Every wallet of a chain in creation order: its workers page through it (chain_wallets). */
+export const chainWalletsKey = (chain: CustodyChain): string => `chain-wallets/${chain}`;
 export const addressKey = (chain: CustodyChain, address: string): string => `${chain}/${address}`;
 
 // --- actions ----------------------------------------------------------------------------------
@@ -232,6 +235,15 @@ export const createWallet: Action = {
       `wallets of ${principalOf(owner)}`,
     );
     writeJson(kv, walletsMap, id, wallet);
+    pagedAppend(
+      kv,
+      indexMap,
+      chainWalletsKey(chain),
+      id,
+      walletsPerChainMax,
+      'walletsPerChainMax',
+      `${chain} wallets`,
+    );
     writeJson(
       kv,
       policiesMap,

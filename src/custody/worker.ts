@@ -23,6 +23,8 @@ export const workerPageMax = 100;
 export const workerConcurrencyMax = 32;
 export const workerPollMsDefault = 200;
 /** Deposits whose last report a worker remembers, to skip reporting them again unchanged. */
+/** Pages of new wallets (100 each) one step prepares; the rest wait for the next step. */
+export const walletPagesPerStepMax = 10;
 export const reportedDepositsMax = 10_000;
 /** Largest signer answer read, in bytes. */
 const signerAnswerBytesMax = 64 * 1024;
@@ -147,6 +149,8 @@ export type CustodyReads = {
     kind: 'wallet' | 'withdrawal' | 'deposit' | 'policy',
     id: string,
   ) => Promise<Record<string, unknown>>;
+  /** The chain_wallets query: every wallet of the chain in creation order from `cursor`. */
+  readonly chainWallets: (chain: string, cursor?: number) => Promise<Record<string, unknown>>;
 };
 
 /**
@@ -180,6 +184,8 @@ export type StepReport = {
   readonly confirmed: number;
   readonly failed: number;
   readonly deposits: number;
+  /** Wallets of the chain made ready (address deployed or derived, registered, watched). */
+  readonly prepared: number;
   /** Deposits whose report the ledger refused for good (depositRefusedForGood): scanned past. */
   readonly refused: number;
   readonly errors: number;
@@ -253,6 +259,8 @@ export function createCustodyWorker(options: WorkerOptions): CustodyWorker {
   const store = options.cursorStore;
   let cursor: string | null = store?.saved ?? null;
   let savedCursor = cursor;
+  /** Wallets of the chain prepared so far, in creation order (chain_wallets' cursor). */
+  let walletsSeen = 0;
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<unknown> | undefined;
   let stopped = false;
@@ -311,6 +319,7 @@ export function createCustodyWorker(options: WorkerOptions): CustodyWorker {
       confirmed: 0,
       failed: 0,
       deposits: 0,
+      prepared: 0,
       refused: 0,
       errors: 0,
     };
@@ -322,6 +331,25 @@ export function createCustodyWorker(options: WorkerOptions): CustodyWorker {
         emit({ kind: 'error', action, id, error: message(error) });
       }
     };
+
+    // New wallets before the scan: their addresses are ready and watched when it runs (and after
+    // a restart every wallet of the chain is prepared again, which is idempotent). In creation
+    // order; a failure stops there and is tried again next step.
+    await guarded('prepare_wallet', String(walletsSeen), async () => {
+      for (let page = 0; page < walletPagesPerStepMax; page += 1) {
+        const answer = (await custody.chainWallets(chain.chain, walletsSeen)) as {
+          wallets: WalletRecord[];
+          next: number | null;
+        };
+        for (const record of answer.wallets) {
+          wallets.set(record.id, record);
+          await chain.prepareWallet(record);
+          walletsSeen += 1;
+          counts.prepared += 1;
+        }
+        if (answer.next === null || answer.wallets.length === 0) break;
+      }
+    });
 
     // Deposits first: funds seen before withdrawals are built from them.
     await guarded('scan', cursor ?? '0', async () => {

@@ -174,6 +174,15 @@ const readRoutes: readonly ReadRoute[] = [
     args: (params) => ({ walletId: params['id'] }),
   },
   {
+    path: '/v1/custody/chains/:chain/wallets',
+    query: 'chain_wallets',
+    summary:
+      "Every wallet of a chain in creation order from ?cursor (the chain's workers, MSP admins)",
+    params: { chain: { type: 'string', maxLength: 16 } },
+    querystring: page,
+    args: (params, query) => ({ ...query, chain: params['chain'] }),
+  },
+  {
     path: '/v1/custody/withdrawals/:id',
     query: 'withdrawal',
     summary: 'A withdrawal record (public)',

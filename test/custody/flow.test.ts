@@ -356,4 +356,38 @@ describe('custody withdrawal flow', () => {
     expect(sign(`${der}00`)).toBe('CUSTODY_E_SIGNATURE_INVALID');
     expect(sign(ready.keys.service.sign(digest, 'compact'))).toBe('committed');
   });
+
+  it("lists a chain's wallets in creation order for its workers and admins only", () => {
+    const driver = createDriver({ params: baseParams() });
+    const created = ['a', 'b', 'c'].map((seed) =>
+      field(
+        must(
+          driver.run(cast.svc, 'create_wallet', {
+            chain: 'coffer',
+            keys: keysArg(walletKeys('P-256', seed), 'P-256'),
+          }),
+        ),
+        'wallet',
+        'id',
+      ),
+    );
+    must(
+      driver.run(cast.svc, 'create_wallet', {
+        chain: 'ethereum',
+        keys: keysArg(walletKeys('secp256k1', 'e'), 'secp256k1'),
+      }),
+    );
+    const page = (who: (typeof cast)[keyof typeof cast], cursor?: number, limit?: number) =>
+      driver.query(who, 'chain_wallets', { chain: 'coffer', cursor, limit });
+    const all = must(page(cast.worker));
+    expect(field<{ id: string }[]>(all, 'wallets').map((item) => item.id)).toEqual(created);
+    expect(all).toMatchObject({ count: 3, next: null });
+    const first = must(page(cast.admin2, 0, 2));
+    expect(first).toMatchObject({ next: 2 });
+    const rest = must(page(cast.worker, 2));
+    expect(field<{ id: string }[]>(rest, 'wallets').map((item) => item.id)).toEqual([created[2]]);
+    // The ethereum worker is no coffer worker; a service sees only its own wallets.
+    expect(page(cast.ethworker)).toMatchObject({ ok: false, code: 'CUSTODY_E_FORBIDDEN' });
+    expect(page(cast.svc)).toMatchObject({ ok: false, code: 'CUSTODY_E_FORBIDDEN' });
+  });
 });

@@ -95,6 +95,8 @@ function network() {
     withdrawals: (filter) =>
       Promise.resolve(must(driver.query(cast.worker, 'withdrawals', filter))),
     history: () => Promise.reject(new Error('no history in this test')),
+    chainWallets: (chain, cursor) =>
+      Promise.resolve(must(driver.query(cast.worker, 'chain_wallets', { chain, cursor }))),
   };
   const signer: SignerPort = { sign: () => Promise.reject(new Error('nothing to sign here')) };
 

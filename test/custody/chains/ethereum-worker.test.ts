@@ -80,6 +80,8 @@ function ports(driver: Driver, worker: Caller) {
     wallet: (id) => Promise.resolve(must(driver.query(worker, 'wallet', { walletId: id }))),
     withdrawals: (filter) => Promise.resolve(must(driver.query(worker, 'withdrawals', filter))),
     history: (kind, id) => Promise.resolve(must(driver.query(worker, 'history', { kind, id }))),
+    chainWallets: (chain, cursor) =>
+      Promise.resolve(must(driver.query(worker, 'chain_wallets', { chain, cursor }))),
   };
   return { ledger, custody };
 }
@@ -148,11 +150,17 @@ describe('custody worker loop on Ethereum', () => {
         'balances',
       ).find((entry) => entry.asset === 'ETH');
 
-    // The Safe is the wallet's deposit address, on the chain and on the ledger.
-    const address = await chain.prepareWallet(wallet);
-    expect(
-      field(must(driver.query(cast.svc, 'address', { chain: 'ethereum', address })), 'address'),
-    ).toMatchObject({ walletId: wallet.id });
+    // The loop finds the new wallet and deploys its Safe, the wallet's deposit address, on the
+    // chain and on the ledger; the next step has nothing more to prepare.
+    expect(await loop.step()).toMatchObject({ prepared: 1, errors: 0 });
+    const [registered] = field<{ address: string }[]>(
+      must(driver.query(cast.svc, 'addresses', { walletId: wallet.id })),
+      'addresses',
+    );
+    const address = registered?.address ?? '';
+    expect(address).toBe((await chain.prepareWallet(wallet)).toLowerCase());
+    expect(await provider.getCode(address)).not.toBe('0x');
+    expect(await loop.step()).toMatchObject({ prepared: 0, errors: 0 });
 
     await mined(funder.sendTransaction({ to: address, value: 5n * oneEth }));
     expect(await loop.step()).toMatchObject({ deposits: 1, errors: 0 });
