@@ -14,7 +14,7 @@
 // (`CustodyClient.signBuilt`, src/client/custody.ts): a service never runs a worker.
 import { request as httpsRequest } from 'node:https';
 import { cofferError } from '../errors/index.js';
-import type { ChainWorker, LedgerPort, LedgerTxResult } from './chains/types.js';
+import type { ChainBlock, ChainWorker, LedgerPort, LedgerTxResult } from './chains/types.js';
 import type { HistoryEntry, WalletRecord, WithdrawalRecord, WithdrawalState } from './types.js';
 
 /** Withdrawals read per state and step (the custody query's page). */
@@ -186,6 +186,8 @@ export type StepReport = {
   readonly deposits: number;
   /** Wallets of the chain made ready (address deployed or derived, registered, watched). */
   readonly prepared: number;
+  /** Deposits a reorganisation took out before their depth, reported as dropped. */
+  readonly dropped: number;
   /** Deposits whose report the ledger refused for good (depositRefusedForGood): scanned past. */
   readonly refused: number;
   readonly errors: number;
@@ -256,6 +258,16 @@ export function createCustodyWorker(options: WorkerOptions): CustodyWorker {
    * nothing. Bounded: the oldest are forgotten first, which costs only a repeated report.
    */
   const reported = new Map<string, string>();
+  /**
+   * Deposits reported below the depth, by `<chainTxId>/<outputIndex>`: a scan shows them again
+   * until they reach it (chains' cursors wait below the depth), so one a scan no longer shows
+   * is asked about (depositInBlock) and reported dropped when its block is gone. Bounded like
+   * `reported`; after a restart the rescan from the saved cursor finds them again.
+   */
+  const belowDepth = new Map<
+    string,
+    { readonly chainTxId: string; readonly outputIndex: number; readonly block: ChainBlock }
+  >();
   const store = options.cursorStore;
   let cursor: string | null = store?.saved ?? null;
   let savedCursor = cursor;
@@ -320,6 +332,7 @@ export function createCustodyWorker(options: WorkerOptions): CustodyWorker {
       failed: 0,
       deposits: 0,
       prepared: 0,
+      dropped: 0,
       refused: 0,
       errors: 0,
     };
@@ -352,9 +365,12 @@ export function createCustodyWorker(options: WorkerOptions): CustodyWorker {
     });
 
     // Deposits first: funds seen before withdrawals are built from them.
+    const shown = new Set<string>();
     await guarded('scan', cursor ?? '0', async () => {
       const scan = await chain.scanDeposits(cursor);
       for (const deposit of scan.deposits) {
+        const depositKey = `${deposit.chainTxId}/${deposit.outputIndex}`;
+        shown.add(depositKey);
         if (deposit.walletId !== null) {
           let owner: WalletRecord;
           try {
@@ -382,8 +398,19 @@ export function createCustodyWorker(options: WorkerOptions): CustodyWorker {
           chainTxId: deposit.chainTxId,
           outputIndex: deposit.outputIndex,
         };
-        const depositKey = `${deposit.chainTxId}/${deposit.outputIndex}`;
         const state = `${deposit.block.height}:${deposit.block.hash}:${deposit.confirmations}`;
+        belowDepth.delete(depositKey);
+        if (deposit.confirmations < chain.confirmations) {
+          belowDepth.set(depositKey, {
+            chainTxId: deposit.chainTxId,
+            outputIndex: deposit.outputIndex,
+            block: deposit.block,
+          });
+          if (belowDepth.size > reportedDepositsMax) {
+            const oldest = belowDepth.keys().next();
+            if (oldest.done !== true) belowDepth.delete(oldest.value);
+          }
+        }
         if (reported.get(depositKey) === state) {
           await advance(deposit.next);
           continue;
@@ -402,6 +429,7 @@ export function createCustodyWorker(options: WorkerOptions): CustodyWorker {
           { wait: 'commit' },
         );
         if (seen.status === 'Invalid' && depositRefusedForGood.has(seen.code ?? '')) {
+          belowDepth.delete(depositKey);
           counts.refused += 1;
           emit({
             kind: 'error',
@@ -436,6 +464,30 @@ export function createCustodyWorker(options: WorkerOptions): CustodyWorker {
       }
       await advance(scan.cursor);
     });
+
+    // Deposits reported below the depth that this scan did not show again: gone with their block?
+    const inBlock = chain.depositInBlock;
+    if (inBlock !== undefined) {
+      for (const [key, item] of [...belowDepth]) {
+        if (shown.has(key)) continue;
+        await guarded('deposit_dropped', item.chainTxId, async () => {
+          if (await inBlock({ chainTxId: item.chainTxId, block: item.block })) return;
+          await submit(
+            'deposit_dropped',
+            {
+              chain: chain.chain,
+              chainTxId: item.chainTxId,
+              outputIndex: item.outputIndex,
+              reason: `block ${item.block.height} ${item.block.hash} is no longer on the chain`,
+            },
+            item.chainTxId,
+          );
+          belowDepth.delete(key);
+          reported.delete(key);
+          counts.dropped += 1;
+        });
+      }
+    }
 
     const [approved, serviceSigned, platformSigned, broadcast] = await Promise.all([
       open('approved'),

@@ -69,6 +69,15 @@ export type ChainWorker = {
   readonly follow: (chainTxId: string) => Promise<ChainTxStatus>;
   /** Transfers to custody addresses from `cursor` on (null: from the start). */
   readonly scanDeposits: (cursor: string | null) => Promise<DepositScan>;
+  /**
+   * Whether a deposit reported below the depth is still in the block it was seen in; false once
+   * a reorganisation took it out (the loop then reports `deposit_dropped`). Chains without
+   * reorganisations (coffer) leave it out.
+   */
+  readonly depositInBlock?: (deposit: {
+    readonly chainTxId: string;
+    readonly block: ChainBlock;
+  }) => Promise<boolean>;
 };
 
 /** A transaction's outcome as a node reports it (the client SDK's TxResult). */

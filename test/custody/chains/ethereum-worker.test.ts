@@ -3,7 +3,8 @@
 // and registered, an ETH deposit is credited only at the depth, and a withdrawal goes request →
 // build (SafeTx) → the service's DER signature → the platform's r‖s (a fake signer with the
 // platform key) → broadcast by the relayer → confirmed at depth, the destination paid; two
-// withdrawals requested at once are built one after the other (one SafeTx in flight per Safe).
+// withdrawals requested at once are built one after the other (one SafeTx in flight per Safe);
+// a deposit a reorganisation takes out before its depth is reported dropped.
 import { JsonRpcProvider, Wallet, getAddress, hexlify, randomBytes } from 'ethers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Caller } from '../../../src/contracts/index.js';
@@ -273,5 +274,30 @@ describe('custody worker loop on Ethereum', () => {
     expect(ids.map((id) => stateOf(id).state)).toEqual(['confirmed', 'confirmed']);
     expect(nonces).toEqual(['1', '2']);
     expect(await provider.getBalance(destination)).toBe(3n * oneEth);
+
+    // A deposit seen below the depth that a reorganisation takes out is reported dropped and
+    // never credited.
+    const held = balance()?.total;
+    const before = await anvil.snapshot();
+    const sent = await mined(funder.sendTransaction({ to: address, value: oneEth }));
+    expect(await loop.step()).toMatchObject({ deposits: 1, dropped: 0, errors: 0 });
+    const depositState = () =>
+      field(
+        must(
+          driver.query(cast.svc, 'deposit', {
+            chain: 'ethereum',
+            chainTxId: sent.hash,
+            outputIndex: 0,
+          }),
+        ),
+        'deposit',
+        'state',
+      );
+    expect(depositState()).toBe('seen');
+    await anvil.revert(before);
+    await anvil.mine(2);
+    expect(await loop.step()).toMatchObject({ deposits: 0, dropped: 1, errors: 0 });
+    expect(depositState()).toBe('dropped');
+    expect(balance()?.total).toBe(held);
   });
 });
