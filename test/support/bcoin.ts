@@ -28,6 +28,8 @@ const logCharsMax = 64 * 1024;
 
 export type BcoinNode = {
   readonly rpcUrl: string;
+  /** The HTTP API key (basic auth password, any user name) of the JSON-RPC and REST API. */
+  readonly apiKey: string;
   /** A Bitcoin Core-style JSON-RPC call; throws with bcoin's message on an RPC error. */
   readonly rpc: <T>(method: string, params?: readonly unknown[]) => Promise<T>;
   /** GET on bcoin's REST API (e.g. `/coin/address/<addr>`). */
@@ -189,6 +191,7 @@ export async function startBcoin(): Promise<BcoinNode> {
 
   return {
     rpcUrl,
+    apiKey,
     rpc,
     rest,
     broadcast,

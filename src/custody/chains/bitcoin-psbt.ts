@@ -7,7 +7,12 @@ import * as ecc from '@bitcoinerlab/secp256k1';
 import { Psbt, Transaction, script as bitcoinScript, type Network } from 'bitcoinjs-lib';
 import { derSignatureToRaw, normaliseSignature } from '../../crypto/keys.js';
 import { cofferError, isCofferError } from '../../errors/index.js';
-import { outputScriptOf, type P2wshMultisig } from './bitcoin-script.js';
+import {
+  compressPublicKey,
+  outputScriptOf,
+  type P2wshMultisig,
+  type WalletKeysHex,
+} from './bitcoin-script.js';
 
 /** BIP 125: any nSequence below 0xfffffffe signals that the spend may be replaced. */
 export const rbfSequence = 0xfffffffd;
@@ -29,6 +34,36 @@ const derSignatureWithHashTypeBytesMax = 72; // low-S DER is at most 71 bytes, +
 
 /** A coin of the wallet's P2WSH output script. */
 export type Utxo = { readonly txid: string; readonly vout: number; readonly value: bigint };
+
+/** Blocks before a coinbase output may be spent (consensus). */
+export const coinbaseMaturityBlocks = 100;
+
+/** A coin paying the wallet as a node lists it (bitcoin-rpc.ts's UtxoSource). */
+export type ListedCoin = Utxo & {
+  /** Height of its block; null while it is in the mempool only. */
+  readonly height: number | null;
+  readonly coinbase: boolean;
+};
+
+/**
+ * Coins a build may spend: confirmed (a mempool coin's parent may still be replaced), coinbases
+ * mature, none held by another withdrawal.
+ */
+export function spendableCoins(
+  coins: readonly ListedCoin[],
+  tip: number,
+  held: ReadonlySet<string>,
+): Utxo[] {
+  return coins
+    .filter(
+      (coin) =>
+        coin.height !== null &&
+        coin.height <= tip &&
+        (!coin.coinbase || tip - coin.height + 1 >= coinbaseMaturityBlocks) &&
+        !held.has(outpointOf(coin.txid, coin.vout)),
+    )
+    .map(({ txid, vout, value }) => ({ txid, vout, value }));
+}
 
 /** Weight units of one P2WSH m-of-n input with its witness, the signatures at their longest. */
 export function p2wshInputWeight(wallet: Pick<P2wshMultisig, 'm' | 'witnessScript'>): number {
@@ -434,5 +469,41 @@ export function signedCopy(
     'CUSTODY_E_SIGNATURE_INVALID',
     `${which}: the signature of input 0 verifies under none of the wallet's keys (r‖s or DER hex over the input's digest)`,
     { input: 0 },
+  );
+}
+
+/**
+ * The network transaction of a wallet's PSBT from its keys' signature lists (one list per key,
+ * one signature per input): each list's key is found among the wallet's keys, m different keys
+ * must have signed. Throws CUSTODY_E_SIGNATURE_INVALID.
+ */
+export function signedWalletTransaction(
+  psbt: Psbt,
+  wallet: {
+    readonly id: string;
+    readonly threshold: { readonly m: number };
+    readonly keys: WalletKeysHex;
+  },
+  signatures: readonly (readonly string[])[],
+  what: string,
+): Transaction {
+  const keys = [
+    { name: 'service', key: compressPublicKey(wallet.keys.service) },
+    { name: 'platform', key: compressPublicKey(wallet.keys.platform.publicKey) },
+    { name: 'offline', key: compressPublicKey(wallet.keys.offline) },
+  ];
+  const copies = signatures.map((list, i) =>
+    signedCopy(psbt, keys, list, `signature list ${i} of ${what}`),
+  );
+  const signers = copies.map((copy) => copy.signer);
+  const { m } = wallet.threshold;
+  if (new Set(signers).size !== signers.length || signers.length < m)
+    throw cofferError(
+      'CUSTODY_E_SIGNATURE_INVALID',
+      `${what} is signed by ${signers.join(', ') || 'no key'}; it needs ${m} different keys of wallet ${wallet.id}`,
+    );
+  return finaliseTransaction(
+    copies.map((copy) => copy.copy),
+    m,
   );
 }
