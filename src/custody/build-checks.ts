@@ -199,6 +199,28 @@ function checkBitcoin(input: BuildToCheck): BuiltFacts {
 }
 
 /**
+ * Why a bitcoin fee bump does not replace the broadcast transaction, or null: the replacement
+ * must spend every coin the broadcast one spends (so at most one of them can ever confirm).
+ */
+export function replacementMismatch(previousTx: string, nextTx: string): string | null {
+  const outpoints = (hex: string): Set<string> => {
+    const psbt = Psbt.fromHex(hex);
+    return new Set(
+      psbt.txInputs.map((input) => `${Buffer.from(input.hash).toString('hex')}:${input.index}`),
+    );
+  };
+  let next: Set<string>;
+  try {
+    next = outpoints(nextTx);
+  } catch (error) {
+    return `is not a PSBT in hex: ${(error as Error).message}`;
+  }
+  for (const outpoint of outpoints(previousTx))
+    if (!next.has(outpoint)) return `does not spend ${outpoint}, which the broadcast one spends`;
+  return null;
+}
+
+/**
  * Checks a built withdrawal against its approved record and the chain's parameters; returns the
  * fee the wallet pays. Throws CUSTODY_E_DIGEST_MISMATCH, CUSTODY_E_TX_MISMATCH,
  * CUSTODY_E_FEE_TOO_HIGH or CUSTODY_E_PARAMS_INVALID.

@@ -84,6 +84,8 @@ export const signatureHexCharsMax: number = 2 * 72;
  * one ledger request (64 KiB).
  */
 export const digestsPerWithdrawalMax: number = 100;
+/** Fee bumps (`rebuild`) one withdrawal may have. */
+export const rebuildsPerWithdrawalMax: number = 10;
 /** Decimal digits of an amount (2^128 - 1 has 39). */
 export const amountDigitsMax: number = 39;
 

@@ -180,6 +180,11 @@ export type WithdrawalRecord = {
   readonly platformSignatures: readonly string[] | null;
   readonly platformKey: PlatformKey;
   readonly chainTxId: string | null;
+  /**
+   * Earlier broadcasts this one replaces (bitcoin fee bumps, `rebuild`), oldest first: any of
+   * them may still be the one that confirms, so a rebuilt withdrawal is never rejected or expired.
+   */
+  readonly replaced: readonly { readonly chainTxId: string; readonly fee: string }[];
   readonly block: { readonly height: number; readonly hash: string } | null;
   /** Who ended it and why (reject, fail, expire). */
   readonly ended: {

@@ -35,7 +35,7 @@ import {
   schemas,
   textPattern,
 } from './args.js';
-import { checkBuilt } from './build-checks.js';
+import { checkBuilt, replacementMismatch } from './build-checks.js';
 import { verifyDigestSignature } from './keys.js';
 import {
   chainTxIdCharsMax,
@@ -44,6 +44,7 @@ import {
   memoCharsMax,
   openWithdrawalsPerStateMax,
   reasonCharsMax,
+  rebuildsPerWithdrawalMax,
   signatureHexCharsMax,
   unsignedTxHexCharsMax,
   windowEntriesMax,
@@ -150,7 +151,20 @@ function heldFor(record: WithdrawalRecord): bigint {
   return BigInt(record.amount) + BigInt(record.fee ?? '0');
 }
 
+/** A withdrawal one of whose transactions went out can only end confirmed or failed. */
+function requireNeverBroadcast(record: WithdrawalRecord, what: string): void {
+  if (record.replaced.length === 0) return;
+  throw cofferError(
+    'CUSTODY_E_BAD_STATE',
+    `withdrawal ${record.id} cannot be ${what}: it was broadcast (${record.replaced.map((item) => item.chainTxId).join(', ')}) and is being rebuilt with a higher fee; it ends confirmed, or failed by its worker`,
+    { id: record.id, state: record.state },
+  );
+}
+
 function requireNotExpired(env: Env, record: WithdrawalRecord, what: string): void {
+  // A rebuilt withdrawal was broadcast: its earlier transaction may confirm any time, so it
+  // goes on to be signed again however late.
+  if (record.replaced.length > 0) return;
   if (env.step.time >= record.expiresAt) {
     throw cofferError(
       'CUSTODY_E_EXPIRED',
@@ -313,6 +327,7 @@ export const requestWithdrawal: Action = {
       platformSignatures: null,
       platformKey: wallet.keys.platform,
       chainTxId: null,
+      replaced: [],
       block: null,
       ended: null,
       updatedAt: time,
@@ -407,6 +422,7 @@ export const rejectWithdrawal: Action = {
     if (!samePrincipal(caller, record.requestedBy))
       requireApprover(env.params, caller, 'reject withdrawals');
     requireState(record, ['pending_approval', 'approved', 'built', 'service_signed'], 'rejection');
+    requireNeverBroadcast(record, 'rejected');
     release(env, record);
     return {
       withdrawal: move(env, record, 'rejected', 'reject', {
@@ -612,7 +628,7 @@ export const broadcastWithdrawal: Action = {
 
 export const confirmWithdrawal: Action = {
   summary:
-    "Records the transaction's confirmation on the chain (the chain's worker); debits the reserved amount and fee.",
+    "Records the transaction's confirmation on the chain (the chain's worker); debits the amount and the fee of the transaction that confirmed (a rebuilt withdrawal's earlier one may be it: name it with chainTxId).",
   args: {
     type: 'object',
     required: ['withdrawalId', 'blockHeight', 'blockHash'],
@@ -621,27 +637,141 @@ export const confirmWithdrawal: Action = {
       withdrawalId: schemas.id,
       blockHeight: schemas.height,
       blockHash: schemas.chainTxId,
+      chainTxId: {
+        ...schemas.chainTxId,
+        description: 'the transaction that confirmed, when not the last broadcast one',
+      },
     },
   },
   run: (context, args) => {
-    onlyFields(args, ['withdrawalId', 'blockHeight', 'blockHash']);
+    onlyFields(args, ['withdrawalId', 'blockHeight', 'blockHash', 'chainTxId']);
     const env = envOf(context);
     const { kv } = context;
     const record = loadWithdrawal(kv, withdrawalIdArg(args));
     requireWorker(env.params, context.caller, record.chain, 'confirm withdrawals');
-    requireState(record, ['broadcast'], 'confirmation');
     const block = {
       height: integerArg(args, 'blockHeight', 0, Number.MAX_SAFE_INTEGER),
       hash: stringArg(args, 'blockHash', chainTxIdPattern, chainTxIdCharsMax),
     };
+    const named =
+      args['chainTxId'] === undefined
+        ? record.chainTxId
+        : stringArg(args, 'chainTxId', chainTxIdPattern, chainTxIdCharsMax);
+    // The last broadcast transaction (state broadcast), or one it replaced (any state after a
+    // rebuild: the earlier transaction may confirm while the bump waits for signatures).
+    const earlier = record.replaced.find((item) => item.chainTxId === named);
+    if (earlier === undefined) {
+      requireState(record, ['broadcast'], 'confirmation');
+      if (named !== record.chainTxId)
+        throw cofferError(
+          'CUSTODY_E_BAD_STATE',
+          `withdrawal ${record.id} was broadcast as ${String(record.chainTxId)}${record.replaced.length > 0 ? ` (replacing ${record.replaced.map((item) => item.chainTxId).join(', ')})` : ''}, not ${String(named)}`,
+          { id: record.id, state: record.state },
+        );
+    } else {
+      requireState(
+        record,
+        ['built', 'service_signed', 'platform_signed', 'broadcast'],
+        'confirmation',
+      );
+    }
+    const fee = earlier === undefined ? BigInt(record.fee ?? '0') : BigInt(earlier.fee);
+    const amount = BigInt(record.amount);
     const balance = balanceNumbers(balanceOf(kv, record.walletId, record.asset));
-    const held = heldFor(record);
+    // The reservation holds the highest fee (the last build's); the fee paid may be lower.
     writeBalance(kv, record.walletId, record.asset, {
       ...balance,
-      total: balance.total - held,
-      reserved: balance.reserved - held,
+      total: balance.total - amount - fee,
+      reserved: balance.reserved - heldFor(record),
     });
-    return { withdrawal: move(env, record, 'confirmed', 'confirm', { block }) };
+    return {
+      withdrawal: move(env, record, 'confirmed', 'confirm', {
+        block,
+        chainTxId: named,
+        fee: fee.toString(),
+      }),
+    };
+  },
+};
+
+export const rebuildWithdrawal: Action = {
+  summary:
+    "Replaces a broadcast bitcoin withdrawal's transaction with one paying a higher fee (replace-by-fee; the chain's worker): it spends every coin of the broadcast one and pays exactly the approved withdrawal; back to built, to be signed again. The extra fee is reserved; the earlier transaction may still be the one that confirms.",
+  args: {
+    type: 'object',
+    required: ['withdrawalId', 'unsignedTx', 'digests'],
+    additionalProperties: false,
+    properties: {
+      withdrawalId: schemas.id,
+      unsignedTx: { ...schemas.unsignedTx, description: 'the replacement PSBT, hex' },
+      digests: schemas.digests,
+    },
+  },
+  run: (context, args) => {
+    onlyFields(args, ['withdrawalId', 'unsignedTx', 'digests']);
+    const env = envOf(context);
+    const { caller, kv } = context;
+    const record = loadWithdrawal(kv, withdrawalIdArg(args));
+    requireWorker(env.params, caller, record.chain, 'rebuild withdrawals');
+    requireState(record, ['broadcast'], 'a rebuild');
+    if (record.chain !== 'bitcoin')
+      throw cofferError(
+        'CUSTODY_E_BAD_STATE',
+        `withdrawal ${record.id} is on ${record.chain}; only bitcoin withdrawals are rebuilt with a higher fee (an ethereum worker replaces its own relayer transaction)`,
+        { id: record.id, state: record.state },
+      );
+    if (record.replaced.length >= rebuildsPerWithdrawalMax)
+      capacity('rebuildsPerWithdrawalMax', rebuildsPerWithdrawalMax, `fee bumps of ${record.id}`);
+    const wallet = loadWallet(kv, record.walletId);
+    const unsignedTx = stringArg(args, 'unsignedTx', hexPattern, unsignedTxHexCharsMax);
+    const digests = stringListArg(args, 'digests', digestPattern, 64, digestsPerWithdrawalMax);
+    const { fee } = checkBuilt({
+      record,
+      wallet,
+      params: env.params.chains[record.chain],
+      unsignedTx,
+      digests,
+      addressWallet: (address) =>
+        readJson<{ walletId: string }>(kv, addressesMap, addressKey(record.chain, address))
+          ?.walletId,
+    });
+    const previousFee = BigInt(record.fee ?? '0');
+    if (fee <= previousFee)
+      throw cofferError(
+        'CUSTODY_E_TX_MISMATCH',
+        `withdrawal ${record.id}: a replacement must pay more than the broadcast fee of ${previousFee} sat; it pays ${fee}`,
+        { id: record.id, fee: fee.toString() },
+      );
+    const why = replacementMismatch(record.unsignedTx ?? '', unsignedTx);
+    if (why !== null)
+      throw cofferError(
+        'CUSTODY_E_TX_MISMATCH',
+        `withdrawal ${record.id}: the replacement ${why}`,
+        { id: record.id },
+      );
+    const extra = fee - previousFee;
+    const balance = balanceNumbers(balanceOf(kv, wallet.id, record.asset));
+    if (balance.total - balance.reserved < extra)
+      throw cofferError(
+        'CUSTODY_E_INSUFFICIENT_FUNDS',
+        `wallet ${wallet.id} has ${balance.total - balance.reserved} ${record.asset} available, less than the ${extra} sat the higher fee adds`,
+        { available: (balance.total - balance.reserved).toString(), fee: extra.toString() },
+      );
+    writeBalance(kv, wallet.id, record.asset, { ...balance, reserved: balance.reserved + extra });
+    return {
+      withdrawal: move(env, record, 'built', 'rebuild', {
+        unsignedTx,
+        digests,
+        fee: fee.toString(),
+        serviceSignatures: null,
+        platformSignatures: null,
+        chainTxId: null,
+        replaced: [
+          ...record.replaced,
+          { chainTxId: record.chainTxId ?? '', fee: record.fee ?? '0' },
+        ],
+      }),
+    };
   },
 };
 
@@ -683,6 +813,7 @@ export const expireWithdrawal: Action = {
     const env = envOf(context);
     const record = loadWithdrawal(context.kv, withdrawalIdArg(args));
     requireState(record, ['pending_approval', 'approved', 'built', 'service_signed'], 'expiry');
+    requireNeverBroadcast(record, 'expired');
     if (context.time < record.expiresAt) {
       throw cofferError(
         'CUSTODY_E_NOT_EXPIRED',

@@ -5,7 +5,12 @@
 import { randomBytes } from 'node:crypto';
 import { Psbt, payments } from 'bitcoinjs-lib';
 import { describe, expect, it } from 'vitest';
-import { buildPsbt, inputDigests, planWithdrawal } from '../../src/custody/chains/bitcoin-psbt.js';
+import {
+  buildPsbt,
+  bumpFee,
+  inputDigests,
+  planWithdrawal,
+} from '../../src/custody/chains/bitcoin-psbt.js';
 import { bcoinRegtest, walletP2wsh } from '../../src/custody/chains/bitcoin-script.js';
 import {
   callSafeTx,
@@ -397,5 +402,98 @@ describe('bitcoin builds', () => {
     expect(planned.fee).toBeGreaterThan(1000n);
     expect(attempt(record, buildPsbt(planned, own, network))).toBe('CUSTODY_E_INSUFFICIENT_FUNDS');
     expect(stored(record.id).state).toBe('approved');
+  });
+
+  it('rebuilds a broadcast withdrawal with a higher fee; the earlier transaction may still confirm, and only its fee is debited', () => {
+    const { driver, ready, own, plan, attempt, btc, stored } = setup();
+    const record = ready.withdrawal('100000');
+    const first = plan(100_000n);
+    expect(attempt(record, buildPsbt(first, own, network))).toBe('built');
+    const signAll = () => {
+      const digests = stored(record.id).digests ?? [];
+      for (const [who, action, key] of [
+        [cast.svc, 'service_sign', 'service'],
+        [cast.peer, 'platform_sign', 'platform'],
+      ] as const) {
+        must(
+          driver.run(who, action, {
+            withdrawalId: record.id,
+            signatures: digests.map((digest) => ready.keys[key].sign(digest)),
+          }),
+        );
+      }
+    };
+    signAll();
+    const original = 'a1'.repeat(32);
+    must(driver.run(cast.peer, 'broadcast', { withdrawalId: record.id, chainTxId: original }));
+    const rebuild = (psbt: Psbt) => {
+      const outcome = driver.run(cast.peer, 'rebuild', {
+        withdrawalId: record.id,
+        unsignedTx: psbt.toHex(),
+        digests: inputDigests(psbt).map(hex),
+      });
+      return outcome.ok ? 'rebuilt' : outcome.code;
+    };
+    // Not a replacement: the same fee, or other coins (both could confirm).
+    expect(rebuild(buildPsbt(first, own, network))).toBe('CUSTODY_E_TX_MISMATCH');
+    expect(rebuild(buildPsbt(plan(100_000n, [coin(700_000n)], 20), own, network))).toBe(
+      'CUSTODY_E_TX_MISMATCH',
+    );
+    const bumped = bumpFee(first, own, 25, network);
+    expect(rebuild(buildPsbt(bumped, own, network))).toBe('rebuilt');
+    expect(stored(record.id)).toMatchObject({
+      state: 'built',
+      fee: bumped.fee.toString(),
+      replaced: [{ chainTxId: original, fee: first.fee.toString() }],
+      serviceSignatures: null,
+    });
+    expect(btc()).toMatchObject({ reserved: (100_000n + bumped.fee).toString() });
+    // It went out once: neither the admins nor the clock can end it now.
+    expect(driver.run(cast.admin2, 'reject', { withdrawalId: record.id })).toMatchObject({
+      ok: false,
+      code: 'CUSTODY_E_BAD_STATE',
+    });
+    signAll();
+    // The original confirms before the replacement goes out: its lower fee is what is debited.
+    expect(
+      driver.run(cast.peer, 'confirm', {
+        withdrawalId: record.id,
+        blockHeight: 12,
+        blockHash: 'b12',
+        chainTxId: 'ff'.repeat(32),
+      }),
+    ).toMatchObject({ ok: false, code: 'CUSTODY_E_BAD_STATE' });
+    must(
+      driver.run(cast.peer, 'confirm', {
+        withdrawalId: record.id,
+        blockHeight: 12,
+        blockHash: 'b12',
+        chainTxId: original,
+      }),
+    );
+    expect(stored(record.id)).toMatchObject({
+      state: 'confirmed',
+      chainTxId: original,
+      fee: first.fee.toString(),
+    });
+    expect(btc()).toMatchObject({
+      total: (1_000_000n - 100_000n - first.fee).toString(),
+      reserved: '0',
+    });
+  });
+
+  it('rebuilds only broadcast bitcoin withdrawals', () => {
+    const { driver, ready, own, plan, attempt } = setup();
+    const record = ready.withdrawal('100000');
+    const psbt = buildPsbt(plan(100_000n), own, network);
+    expect(attempt(record, psbt)).toBe('built');
+    const bumped = buildPsbt(bumpFee(plan(100_000n), own, 30, network), own, network);
+    expect(
+      driver.run(cast.peer, 'rebuild', {
+        withdrawalId: record.id,
+        unsignedTx: bumped.toHex(),
+        digests: inputDigests(bumped).map(hex),
+      }),
+    ).toMatchObject({ ok: false, code: 'CUSTODY_E_BAD_STATE' });
   });
 });
