@@ -1,4 +1,5 @@
-// `coffer custody worker --chain coffer --profile P --signer-url U --state-dir D ...`: runs a
+// `coffer custody worker --chain coffer|ethereum|bitcoin --profile P --signer-url U --state-dir D
+// [--chain-config F] ...`: runs a
 // custody chain worker (src/custody/worker.ts) until SIGINT/SIGTERM. It signs on the ledger as
 // the profile's identity (which set_custody must name in chains.<chain>.workers) and calls the
 // signer over mutual TLS with the same identity's certificate (which the signer must authorise).
@@ -7,25 +8,36 @@ import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { createClient, identityFromMspFolder, type ClientOptions } from '../client/index.js';
 import { createCustodyClient } from '../client/custody.js';
-import { createCofferChain } from '../custody/chains/coffer.js';
+import { checkCustodyParams, custodyChains } from '../custody/index.js';
 import { openWorkerState, workerStateFile } from '../custody/worker-state.js';
 import { createCustodyWorker, createSignerClient, workerPollMsDefault } from '../custody/worker.js';
 import { cofferError } from '../errors/index.js';
 import { lockDataDir } from '../node/index.js';
+import { openChain } from './custody-chains.js';
 import { untilSignalled } from './foreground.js';
 import type { Command } from './main.js';
 import { defaultProfile, type ClientProfile } from './profile.js';
 
 const usage = `Usage:
-  coffer custody worker --chain coffer --signer-url URL --signer-ca FILE --state-dir DIR
-                        [--signer-servername NAME] [--profile FILE] [--poll-ms MS] [--json]
+  coffer custody worker --chain coffer|ethereum|bitcoin --signer-url URL --signer-ca FILE
+                        --state-dir DIR [--chain-config FILE] [--signer-servername NAME]
+                        [--profile FILE] [--poll-ms MS] [--json]
 
 Runs the custody worker of one chain: reports deposits to custody addresses, builds approved
 withdrawals, has the signer add the platform signature once the service has signed (with the
-ledger receipt of that step), broadcasts and confirms. Chains: coffer (the ledger's own token
-app; ethereum and bitcoin come next). The profile's identity (default ${defaultProfile}) must be
-a worker of the chain in the custody parameters (a set_custody proposal), and an authorised
-caller of the signer.
+ledger receipt of that step), broadcasts and confirms; it also makes every new wallet of the
+chain ready (an Ethereum Safe deployed, an address registered). Chains: coffer (the ledger's
+own token app), ethereum (Safe 1.4.1 wallets) and bitcoin (P2WSH 2-of-3). The profile's
+identity (default ${defaultProfile}) must be a worker of the chain in the custody parameters
+(a set_custody proposal), and an authorised caller of the signer.
+
+--chain-config FILE (ethereum, bitcoin) names the chain's node and the worker's secrets, each
+in its own file next to it:
+  ethereum {"rpcUrl","relayerKeyFile","safe":{"singleton","factory","fallbackHandler"},
+            "startBlock"?,"pollMs"?}
+  bitcoin  {"rpcUrl","network","rpcUser"+"rpcPasswordFile" | "apiKeyFile",
+            "feeRateFallbackSatPerVb"?,"feeRateMaxSatPerVb"?,"startHeight"?,"pollMs"?}
+Confirmation depth and ERC-20 tokens come from the custody parameters on the ledger.
 
 --state-dir DIR keeps the deposit-scan cursor in DIR/deposit-cursor-<chain>.json (the folder is
 created if missing), saved once the ledger has committed the reports of the deposits before it,
@@ -57,6 +69,7 @@ export const workerCommand: Command = async (args, io) => {
       args: [...args],
       options: {
         chain: { type: 'string' },
+        'chain-config': { type: 'string' },
         profile: { type: 'string', default: defaultProfile },
         'signer-url': { type: 'string' },
         'signer-ca': { type: 'string' },
@@ -74,13 +87,15 @@ export const workerCommand: Command = async (args, io) => {
     io.stdout(usage);
     return 0;
   }
-  if (values.chain !== 'coffer') {
+  const chainName = custodyChains.find((chain) => chain === values.chain);
+  if (chainName === undefined) {
     throw usageError(
       values.chain === undefined
         ? '--chain is required'
-        : `--chain ${values.chain}: only coffer has a worker yet`,
+        : `--chain ${values.chain}: give one of ${custodyChains.join(', ')}`,
     );
   }
+  const chainConfig = values['chain-config'];
   const signerUrl = values['signer-url'];
   const signerCa = values['signer-ca'];
   if (signerUrl === undefined) throw usageError('--signer-url is required');
@@ -93,7 +108,7 @@ export const workerCommand: Command = async (args, io) => {
     throw usageError(`--poll-ms: give a whole number from ${pollMsMin} to ${pollMsMax}`);
   // First: a corrupt state file stops the worker before it connects anywhere, and so does a
   // second worker on the same folder (two would race on the cursor file).
-  const cursorStore = await openWorkerState(stateDir, 'coffer');
+  const cursorStore = await openWorkerState(stateDir, chainName);
   const lock = await lockDataDir(stateDir, 'custody worker');
   try {
     let profile: ClientProfile;
@@ -128,6 +143,11 @@ export const workerCommand: Command = async (args, io) => {
       cert: tlsCert,
       key: tlsKey,
     });
+    // What the ledger governs (depth, tokens) decides how the chain worker builds.
+    const params = checkCustodyParams(
+      ((await ledger.query('custody', 'params')) as { params: unknown }).params,
+    );
+    const opened = await openChain(chainName, chainConfig, params, ledger);
     const json = values.json;
     await untilSignalled(
       () => {
@@ -135,7 +155,7 @@ export const workerCommand: Command = async (args, io) => {
           ledger,
           custody,
           signer,
-          chain: createCofferChain(ledger),
+          chain: opened.chain,
           cursorStore,
           pollMs,
           onEvent: (event) => {
@@ -160,15 +180,16 @@ export const workerCommand: Command = async (args, io) => {
           json
             ? JSON.stringify({
                 event: 'started',
-                chain: 'coffer',
+                chain: chainName,
                 node: profile.url,
-                stateFile: workerStateFile(stateDir, 'coffer'),
+                stateFile: workerStateFile(stateDir, chainName),
                 cursor: cursorStore.saved,
               })
-            : `custody worker for coffer on ${profile.url} (signer ${signerUrl}; ${from}, kept in ${workerStateFile(stateDir, 'coffer')}); Ctrl-C stops it`,
+            : `custody worker for ${chainName} on ${profile.url} (signer ${signerUrl}; ${from}, kept in ${workerStateFile(stateDir, chainName)}); Ctrl-C stops it`,
         );
       },
     );
+    opened.close();
     ledger.close();
     custody.close();
     return 0;

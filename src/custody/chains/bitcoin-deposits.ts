@@ -4,7 +4,8 @@
 // they are no longer on the chain (a reorganisation) the scan steps back to the highest block
 // both branches share and scans on from there, so deposits of the new branch are reported and
 // those of the old one are not. Nodes need not serve the old branch's blocks (bcoin does not).
-import { Block, address as bitcoinAddress, type Network } from 'bitcoinjs-lib';
+import { createHash } from 'node:crypto';
+import { Block, address as bitcoinAddress, type Network, type Transaction } from 'bitcoinjs-lib';
 import { cofferError } from '../../errors/index.js';
 import type { ChainBlock, SeenDeposit } from './types.js';
 
@@ -55,7 +56,25 @@ function advance(cursor: Cursor, block: ChainBlock): Cursor {
   return { height: block.height, hashes: [block.hash, ...cursor.hashes].slice(0, cursorHashesMax) };
 }
 
-/** The outputs of `blockHex` that pay a watched output script (hex → address). */
+/**
+ * The P2WSH output scripts (hex) a transaction's inputs spend, from each input's witness: its
+ * last item is the witness script, and OP_0 <sha256(witness script)> is what it spent.
+ */
+function spentScripts(tx: Transaction): Set<string> {
+  const scripts = new Set<string>();
+  for (const input of tx.ins) {
+    const witnessScript = input.witness.at(-1);
+    if (witnessScript === undefined || input.witness.length < 2) continue;
+    const program = createHash('sha256').update(witnessScript).digest();
+    scripts.add(`0020${program.toString('hex')}`);
+  }
+  return scripts;
+}
+
+/**
+ * The outputs of `blockHex` that pay a watched output script (hex → address), except change:
+ * outputs to a script the same transaction spends from.
+ */
 export function depositsInBlock(
   blockHex: string,
   block: ChainBlock,
@@ -72,9 +91,13 @@ export function depositsInBlock(
   const deposits: SeenDeposit[] = [];
   for (const tx of parsed.transactions ?? []) {
     const txid = tx.getId();
+    const spent = spentScripts(tx);
     tx.outs.forEach((out, outputIndex) => {
-      const address = watched.get(Buffer.from(out.script).toString('hex'));
-      if (address === undefined) return;
+      const script = Buffer.from(out.script).toString('hex');
+      const address = watched.get(script);
+      // Change: a wallet paying itself back in its own withdrawal is no deposit (the ledger
+      // debits the withdrawal's amount and fee; crediting the change would count it twice).
+      if (address === undefined || spent.has(script)) return;
       deposits.push({
         chainTxId: txid,
         outputIndex,

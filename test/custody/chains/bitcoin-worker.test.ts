@@ -7,7 +7,7 @@
 // the JSON-RPC client's errors against a fake HTTP server (Bitcoin Core's shapes).
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Psbt } from 'bitcoinjs-lib';
+import { Block, Psbt } from 'bitcoinjs-lib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   publicKeyOfScalar,
@@ -15,6 +15,7 @@ import {
   signDigestWithScalar,
 } from '../../../src/crypto/keys.js';
 import { createBitcoinChain, type BitcoinChain } from '../../../src/custody/chains/bitcoin.js';
+import { depositsInBlock, watchList } from '../../../src/custody/chains/bitcoin-deposits.js';
 import {
   estimateVsize,
   finaliseTransaction,
@@ -308,6 +309,20 @@ describe('Bitcoin chain worker on a bcoin regtest node', () => {
     expect(await chain.broadcast(record, wallet, signatures)).toEqual({ chainTxId: paid });
 
     const [block] = await mine();
+    // Its change goes back to the wallet's own address, and is no deposit.
+    const blockHex = await node.rpc<string>('getblock', [block, false]);
+    const height = await node.rpc<number>('getblockcount');
+    const mined = Block.fromHex(blockHex).transactions?.find((item) => item.getId() === paid);
+    expect(mined?.outs.some((out) => hex(out.script) === hex(p2wsh.outputScript))).toBe(true);
+    expect(
+      depositsInBlock(
+        blockHex,
+        { height, hash: block ?? '' },
+        watchList([p2wsh.address], network),
+        1,
+        '',
+      ).filter((deposit) => deposit.chainTxId === paid),
+    ).toEqual([]);
     expect(await chain.follow(paid)).toEqual({
       state: 'confirmed',
       block: { height: await node.rpc<number>('getblockcount'), hash: block },
