@@ -22,6 +22,8 @@ export const workerPageMax = 100;
 /** Requests in flight to the ledger and the signer per state and step. */
 export const workerConcurrencyMax = 32;
 export const workerPollMsDefault = 200;
+/** How long a broadcast transaction may stay unconfirmed before the worker bumps its fee. */
+export const workerBumpAfterMsDefault = 30 * 60 * 1000;
 /** Deposits whose last report a worker remembers, to skip reporting them again unchanged. */
 /** Pages of new wallets (100 each) one step prepares; the rest wait for the next step. */
 export const walletPagesPerStepMax = 10;
@@ -174,6 +176,13 @@ export type WorkerOptions = {
   /** Where the deposit cursor survives a restart; without it a new worker scans from the start. */
   readonly cursorStore?: CursorStore;
   readonly pollMs?: number;
+  /**
+   * Ledger time a broadcast transaction may stay unconfirmed before the chain's `bump` (if it
+   * has one) replaces it with a higher fee (default workerBumpAfterMsDefault).
+   */
+  readonly bumpAfterMs?: number;
+  /** Now, in ms since the epoch (tests); the ledger's times are compared with it. */
+  readonly clock?: () => number;
   readonly onEvent?: (event: WorkerEvent) => void;
 };
 
@@ -190,6 +199,8 @@ export type StepReport = {
   readonly dropped: number;
   /** Deposits whose report the ledger refused for good (depositRefusedForGood): scanned past. */
   readonly refused: number;
+  /** Broadcast withdrawals rebuilt with a higher fee (`rebuild`). */
+  readonly rebuilt: number;
   readonly errors: number;
 };
 
@@ -251,6 +262,8 @@ function mustCommit(result: LedgerTxResult, what: string): LedgerTxResult {
 export function createCustodyWorker(options: WorkerOptions): CustodyWorker {
   const { ledger, signer, chain, custody } = options;
   const emit = options.onEvent ?? (() => undefined);
+  const clock = options.clock ?? Date.now;
+  const bumpAfterMs = options.bumpAfterMs ?? workerBumpAfterMsDefault;
   const wallets = new Map<string, WalletRecord>();
   /**
    * What this process last reported of each deposit (block and confirmations), so that a scan
@@ -333,6 +346,7 @@ export function createCustodyWorker(options: WorkerOptions): CustodyWorker {
       deposits: 0,
       prepared: 0,
       dropped: 0,
+      rebuilt: 0,
       refused: 0,
       errors: 0,
     };
@@ -489,8 +503,9 @@ export function createCustodyWorker(options: WorkerOptions): CustodyWorker {
       }
     }
 
-    const [approved, serviceSigned, platformSigned, broadcast] = await Promise.all([
+    const [approved, built, serviceSigned, platformSigned, broadcast] = await Promise.all([
       open('approved'),
+      open('built'),
       open('service_signed'),
       open('platform_signed'),
       open('broadcast'),
@@ -506,8 +521,15 @@ export function createCustodyWorker(options: WorkerOptions): CustodyWorker {
           counts.built += 1;
         }),
       ),
+      // A rebuilt withdrawal waiting for signatures: its earlier transaction may confirm first.
+      eachLimited(
+        built.filter((record) => record.replaced.length > 0),
+        (record) =>
+          guarded('confirm', record.id, async () => void (await earlierConfirmed(record))),
+      ),
       eachLimited(serviceSigned, (record) =>
         guarded('platform_sign', record.id, async () => {
+          if (await earlierConfirmed(record)) return;
           if (record.digests === null) throw new Error(`withdrawal ${record.id} has no digests`);
           const receipt = await ledger.receipt(await serviceSignTx(record.id));
           const signed = await signer.sign({
@@ -527,6 +549,7 @@ export function createCustodyWorker(options: WorkerOptions): CustodyWorker {
       ),
       eachLimited(platformSigned, (record) =>
         guarded('broadcast', record.id, async () => {
+          if (await earlierConfirmed(record)) return;
           if (record.serviceSignatures === null || record.platformSignatures === null)
             throw new Error(`withdrawal ${record.id} lacks a signature`);
           const sent = await chain.broadcast(record, await wallet(record.walletId), [
@@ -534,6 +557,12 @@ export function createCustodyWorker(options: WorkerOptions): CustodyWorker {
             record.platformSignatures,
           ]);
           if ('failed' in sent) {
+            // Its coins went to an earlier transaction of the same withdrawal: that one is
+            // followed to its confirmation, never failed.
+            if (record.replaced.length > 0)
+              throw new Error(
+                `withdrawal ${record.id}'s replacement was not sent (${sent.failed}); its earlier transaction is followed`,
+              );
             await submit(
               'fail',
               { withdrawalId: record.id, reason: sent.failed.slice(0, 200) },
@@ -556,8 +585,30 @@ export function createCustodyWorker(options: WorkerOptions): CustodyWorker {
     ]);
     return counts;
 
+    /** Confirms a rebuilt withdrawal whose earlier transaction reached the depth; whether it did. */
+    async function earlierConfirmed(record: WithdrawalRecord): Promise<boolean> {
+      for (const earlier of record.replaced) {
+        const status = await chain.follow(earlier.chainTxId);
+        if (status.state !== 'confirmed' || status.confirmations < chain.confirmations) continue;
+        await submit(
+          'confirm',
+          {
+            withdrawalId: record.id,
+            blockHeight: status.block.height,
+            blockHash: status.block.hash,
+            chainTxId: earlier.chainTxId,
+          },
+          record.id,
+        );
+        counts.confirmed += 1;
+        return true;
+      }
+      return false;
+    }
+
     async function confirm(record: WithdrawalRecord): Promise<void> {
       if (record.chainTxId === null) throw new Error(`withdrawal ${record.id} has no chain tx`);
+      if (await earlierConfirmed(record)) return;
       const status = await chain.follow(record.chainTxId);
       if (status.state === 'confirmed' && status.confirmations >= chain.confirmations) {
         await submit(
@@ -571,12 +622,25 @@ export function createCustodyWorker(options: WorkerOptions): CustodyWorker {
         );
         counts.confirmed += 1;
       } else if (status.state === 'failed') {
+        if (record.replaced.length > 0)
+          throw new Error(
+            `withdrawal ${record.id}: ${status.reason}; its earlier transaction is followed`,
+          );
         await submit(
           'fail',
           { withdrawalId: record.id, reason: status.reason.slice(0, 200) },
           record.id,
         );
         counts.failed += 1;
+      } else if (
+        status.state === 'pending' &&
+        chain.bump !== undefined &&
+        clock() - record.updatedAt >= bumpAfterMs
+      ) {
+        const replacement = await chain.bump(record, await wallet(record.walletId));
+        if (replacement === null) return;
+        await submit('rebuild', { withdrawalId: record.id, ...replacement }, record.id);
+        counts.rebuilt += 1;
       }
     }
   };

@@ -369,6 +369,36 @@ export function psbtOutpoints(psbt: Psbt): string[] {
   );
 }
 
+/**
+ * The plan a built PSBT carries out (its coins, the amount, the change and the fee it pays):
+ * what `bumpFee` raises. The destination is the withdrawal's; the PSBT pays it first.
+ */
+export function planOfPsbt(psbt: Psbt, destination: string, wallet: P2wshMultisig): WithdrawalPlan {
+  const inputs = psbt.txInputs.map((input, i) => {
+    const value = psbt.data.inputs[i]?.witnessUtxo?.value;
+    if (value === undefined) throw new Error(`PSBT input ${i} has no witnessUtxo`);
+    return { txid: Buffer.from(input.hash).reverse().toString('hex'), vout: input.index, value };
+  });
+  const [pay, change] = psbt.txOutputs;
+  if (pay === undefined) throw new Error('the PSBT pays nothing');
+  const spent = inputs.reduce((sum, coin) => sum + coin.value, 0n);
+  const fee = spent - psbt.txOutputs.reduce((sum, out) => sum + out.value, 0n);
+  const vsize = estimateVsize(
+    wallet,
+    inputs.length,
+    psbt.txOutputs.map((out) => out.script),
+  );
+  return {
+    inputs,
+    amount: pay.value,
+    destination,
+    change: change?.value ?? null,
+    fee,
+    vsize,
+    feeRateSatPerVb: Number(fee) / vsize,
+  };
+}
+
 /** A withdrawal's PSBT from its record's `unsignedTx` (hex). */
 export function decodePsbt(unsignedTx: string, withdrawalId: string, network: Network): Psbt {
   try {

@@ -12,11 +12,13 @@ import type { WalletRecord, WithdrawalRecord } from '../types.js';
 import { bitcoinAsset, scanBitcoinDeposits, watchList } from './bitcoin-deposits.js';
 import {
   buildPsbt,
+  bumpFee,
   decodePsbt,
   feeRateSatPerVbMax,
   inputDigests,
   inputsPerTxMax,
   outpointOf,
+  planOfPsbt,
   planWithdrawal,
   psbtOutpoints,
   psbtWithdrawalMismatch,
@@ -48,6 +50,8 @@ import type {
 
 /** Default depth: six blocks, the customary Bitcoin finality (governed per chain). */
 export const bitcoinConfirmationsDefault = 6;
+/** A fee bump raises the broadcast fee rate by at least this many percent. */
+export const bitcoinBumpPercent = 25;
 /** Blocks within which estimatesmartfee's rate should confirm a withdrawal. */
 export const bitcoinFeeTargetBlocksDefault = 6;
 /** Default cap of the fee rate a build pays, sat/vB (above every peak of the public mempool). */
@@ -354,6 +358,35 @@ export function createBitcoinChain(options: BitcoinChainOptions): BitcoinChain {
     return run;
   };
 
+  /**
+   * A replacement of a broadcast withdrawal: the same coins and payment at the node's fee rate
+   * now, at least bitcoinBumpPercent over the broadcast rate (capped by feeRateMaxSatPerVb);
+   * null when its fee would be over feeMaxSat. The change pays the difference.
+   */
+  const bump = async (
+    withdrawal: WithdrawalRecord,
+    wallet: WalletRecord,
+  ): Promise<BuiltTx | null> => {
+    if (withdrawal.unsignedTx === null)
+      throw new Error(`bitcoin worker invariant: withdrawal ${withdrawal.id} is not built`);
+    const p2wsh = scriptOf(wallet);
+    const current = planOfPsbt(
+      decodePsbt(withdrawal.unsignedTx, withdrawal.id, network),
+      withdrawal.destination,
+      p2wsh,
+    );
+    const raised = Math.ceil((current.feeRateSatPerVb * (100 + bitcoinBumpPercent)) / 100);
+    const rate = Math.min(feeRateMax, Math.max(await feeRateNow(), raised));
+    if (rate <= current.feeRateSatPerVb) return null;
+    const next = bumpFee(current, p2wsh, rate, network);
+    if (options.feeMaxSat !== undefined && next.fee > options.feeMaxSat) return null;
+    const psbt = buildPsbt(next, p2wsh, network);
+    return {
+      unsignedTx: psbt.toHex(),
+      digests: inputDigests(psbt).map((digest) => Buffer.from(digest).toString('hex')),
+    };
+  };
+
   // --- broadcast and follow --------------------------------------------------------------------
   /** Signed transactions of this process: to send again after a node dropped one. */
   const sentTxs = new Map<string, { readonly hex: string; readonly coins: readonly string[] }>();
@@ -520,6 +553,7 @@ export function createBitcoinChain(options: BitcoinChainOptions): BitcoinChain {
     build,
     broadcast,
     follow,
+    bump,
     scanDeposits,
     depositInBlock,
     rpc,

@@ -67,6 +67,12 @@ export type ChainWorker = {
   ) => Promise<{ readonly chainTxId: string } | { readonly failed: string }>;
   /** Where the broadcast transaction stands. */
   readonly follow: (chainTxId: string) => Promise<ChainTxStatus>;
+  /**
+   * A replacement of a broadcast withdrawal's transaction paying a higher fee (Bitcoin's
+   * replace-by-fee), recorded with `rebuild` and signed again; null when none can be made now
+   * (over the fee cap). Chains whose worker pays the fees itself (coffer, Ethereum) leave it out.
+   */
+  readonly bump?: (withdrawal: WithdrawalRecord, wallet: WalletRecord) => Promise<BuiltTx | null>;
   /** Transfers to custody addresses from `cursor` on (null: from the start). */
   readonly scanDeposits: (cursor: string | null) => Promise<DepositScan>;
   /**
