@@ -694,6 +694,51 @@ export const confirmWithdrawal: Action = {
   },
 };
 
+export const rebroadcastWithdrawal: Action = {
+  summary:
+    'Records that the ethereum worker sent a stuck broadcast again with a higher fee and the same effect (its relayer transaction, same nonce): the new chain tx id; the earlier one may still be the one that confirms.',
+  args: {
+    type: 'object',
+    required: ['withdrawalId', 'chainTxId'],
+    additionalProperties: false,
+    properties: { withdrawalId: schemas.id, chainTxId: schemas.chainTxId },
+  },
+  run: (context, args) => {
+    onlyFields(args, ['withdrawalId', 'chainTxId']);
+    const env = envOf(context);
+    const record = loadWithdrawal(context.kv, withdrawalIdArg(args));
+    requireWorker(env.params, context.caller, record.chain, 'report broadcasts');
+    requireState(record, ['broadcast'], 'a rebroadcast');
+    if (record.chain !== 'ethereum')
+      throw cofferError(
+        'CUSTODY_E_BAD_STATE',
+        `withdrawal ${record.id} is on ${record.chain}: ${record.chain === 'bitcoin' ? 'a higher fee changes what the keys signed, rebuild it' : 'nothing to send again'}`,
+        { id: record.id, state: record.state },
+      );
+    if (record.replaced.length >= rebuildsPerWithdrawalMax)
+      capacity('rebuildsPerWithdrawalMax', rebuildsPerWithdrawalMax, `fee bumps of ${record.id}`);
+    const chainTxId = stringArg(args, 'chainTxId', chainTxIdPattern, chainTxIdCharsMax);
+    if (
+      chainTxId === record.chainTxId ||
+      record.replaced.some((item) => item.chainTxId === chainTxId)
+    )
+      throw cofferError(
+        'CUSTODY_E_BAD_STATE',
+        `withdrawal ${record.id} was broadcast as ${chainTxId} already`,
+        { id: record.id, state: record.state },
+      );
+    return {
+      withdrawal: move(env, record, 'broadcast', 'rebroadcast', {
+        chainTxId,
+        replaced: [
+          ...record.replaced,
+          { chainTxId: record.chainTxId ?? '', fee: record.fee ?? '0' },
+        ],
+      }),
+    };
+  },
+};
+
 export const rebuildWithdrawal: Action = {
   summary:
     "Replaces a broadcast bitcoin withdrawal's transaction with one paying a higher fee (replace-by-fee; the chain's worker): it spends every coin of the broadcast one and pays exactly the approved withdrawal; back to built, to be signed again. The extra fee is reserved; the earlier transaction may still be the one that confirms.",

