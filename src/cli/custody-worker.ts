@@ -10,7 +10,12 @@ import { createClient, identityFromMspFolder, type ClientOptions } from '../clie
 import { createCustodyClient } from '../client/custody.js';
 import { checkCustodyParams, custodyChains } from '../custody/index.js';
 import { openWorkerState, workerStateFile } from '../custody/worker-state.js';
-import { createCustodyWorker, createSignerClient, workerPollMsDefault } from '../custody/worker.js';
+import {
+  createCustodyWorker,
+  createSignerClient,
+  workerBumpAfterMsDefault,
+  workerPollMsDefault,
+} from '../custody/worker.js';
 import { cofferError } from '../errors/index.js';
 import { lockDataDir } from '../node/index.js';
 import { openChain } from './custody-chains.js';
@@ -21,7 +26,7 @@ import { defaultProfile, type ClientProfile } from './profile.js';
 const usage = `Usage:
   coffer custody worker --chain coffer|ethereum|bitcoin --signer-url URL --signer-ca FILE
                         --state-dir DIR [--chain-config FILE] [--signer-servername NAME]
-                        [--profile FILE] [--poll-ms MS] [--json]
+                        [--profile FILE] [--poll-ms MS] [--bump-after-ms MS] [--json]
 
 Runs the custody worker of one chain: reports deposits to custody addresses, builds approved
 withdrawals, has the signer add the platform signature once the service has signed (with the
@@ -39,6 +44,10 @@ in its own file next to it:
             "feeRateFallbackSatPerVb"?,"feeRateMaxSatPerVb"?,"startHeight"?,"pollMs"?}
 Confirmation depth and ERC-20 tokens come from the custody parameters on the ledger.
 
+--bump-after-ms MS: a broadcast left unconfirmed this long is replaced with a higher fee
+(bitcoin: rebuilt and signed again; ethereum: the relayer's transaction sent again); default
+${workerBumpAfterMsDefault} (30 minutes).
+
 --state-dir DIR keeps the deposit-scan cursor in DIR/deposit-cursor-<chain>.json (the folder is
 created if missing), saved once the ledger has committed the reports of the deposits before it,
 so a restart scans on from there. Without the file the worker scans from the start. A file that
@@ -48,6 +57,9 @@ rescan from the start (reports are idempotent).`;
 /** Shortest and longest poll interval, in milliseconds. */
 const pollMsMin = 10;
 const pollMsMax = 60_000;
+/** Shortest and longest wait before a stuck broadcast is replaced, in milliseconds. */
+const bumpAfterMsMin = 1000;
+const bumpAfterMsMax = 7 * 24 * 3600 * 1000;
 
 function usageError(message: string) {
   return cofferError('CLI_E_USAGE', `${message}\n\n${usage}`);
@@ -76,6 +88,7 @@ export const workerCommand: Command = async (args, io) => {
         'signer-servername': { type: 'string' },
         'state-dir': { type: 'string' },
         'poll-ms': { type: 'string', default: String(workerPollMsDefault) },
+        'bump-after-ms': { type: 'string', default: String(workerBumpAfterMsDefault) },
         json: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
@@ -106,6 +119,15 @@ export const workerCommand: Command = async (args, io) => {
   const pollMs = Number(values['poll-ms']);
   if (!Number.isInteger(pollMs) || pollMs < pollMsMin || pollMs > pollMsMax)
     throw usageError(`--poll-ms: give a whole number from ${pollMsMin} to ${pollMsMax}`);
+  const bumpAfterMs = Number(values['bump-after-ms']);
+  if (
+    !Number.isInteger(bumpAfterMs) ||
+    bumpAfterMs < bumpAfterMsMin ||
+    bumpAfterMs > bumpAfterMsMax
+  )
+    throw usageError(
+      `--bump-after-ms: give a whole number from ${bumpAfterMsMin} to ${bumpAfterMsMax}`,
+    );
   // First: a corrupt state file stops the worker before it connects anywhere, and so does a
   // second worker on the same folder (two would race on the cursor file).
   const cursorStore = await openWorkerState(stateDir, chainName);
@@ -158,6 +180,7 @@ export const workerCommand: Command = async (args, io) => {
           chain: opened.chain,
           cursorStore,
           pollMs,
+          bumpAfterMs,
           onEvent: (event) => {
             const line =
               event.kind === 'step'
