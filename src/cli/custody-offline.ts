@@ -197,6 +197,7 @@ export const offlineCommand: Command = async (args, io) => {
 export const custodySubcommands: Record<string, () => Promise<Command>> = {
   offline: () => Promise.resolve(offlineCommand),
   worker: async () => (await import('./custody-worker.js')).workerCommand,
+  recover: async () => (await import('./custody-recover.js')).recoverCommand,
 };
 
 export const custodyCommand: Command = async (args, io) => {
