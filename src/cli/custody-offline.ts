@@ -198,6 +198,7 @@ export const custodySubcommands: Record<string, () => Promise<Command>> = {
   offline: () => Promise.resolve(offlineCommand),
   worker: async () => (await import('./custody-worker.js')).workerCommand,
   recover: async () => (await import('./custody-recover.js')).recoverCommand,
+  ethereum: async () => (await import('./custody-ethereum.js')).ethereumCommand,
 };
 
 export const custodyCommand: Command = async (args, io) => {

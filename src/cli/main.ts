@@ -31,6 +31,9 @@ Usage:
   coffer app build|install|call|list        sandboxed apps: bundle, install, call (see README)
   coffer gov propose|vote|withdraw|list|show  consortium governance: proposals and ballots
   coffer custody offline keygen|sign        air-gapped custody keys: an encrypted key file, sign a request
+  coffer custody worker --chain C ...       a chain worker (coffer, ethereum, bitcoin)
+  coffer custody ethereum deploy-safe ...   Safe 1.4.1 contracts on a development chain
+  coffer custody recover prepare|execute    move a wallet's funds with the offline and service keys
   coffer signer start|keygen|keys --config signer.json
                                             the isolated signing service (HSM through PKCS#11)
   coffer help                               this text
