@@ -117,7 +117,12 @@ async function openEthereum(
     ...(startBlock === undefined ? {} : { startBlock }),
     ...(pollingMs === undefined ? {} : { pollingMs }),
   });
-  return { chain, close: () => chain.close() };
+  return {
+    chain,
+    close: () => {
+      chain.close();
+    },
+  };
 }
 
 /**
@@ -172,7 +177,12 @@ async function openBitcoin(
     ...(startHeight === undefined ? {} : { startHeight }),
     ...(pollMs === undefined ? {} : { pollMs }),
   });
-  return { chain, close: () => chain.close() };
+  return {
+    chain,
+    close: () => {
+      chain.close();
+    },
+  };
 }
 
 /** The chain worker of `chain`, with its chain file for ethereum and bitcoin. */

@@ -154,8 +154,12 @@ export function createCustodyClient(options: ClientOptions): CustodyClient {
     const answer = await read(`${root}/withdrawals/${at(withdrawalId)}`);
     const record = answer['withdrawal'] as
       { state?: string; digests?: readonly string[] | null } | undefined;
-    const digests = record?.digests;
-    if (record?.state !== 'built' || !Array.isArray(digests)) {
+    const digests: unknown = record?.digests;
+    if (
+      record?.state !== 'built' ||
+      !Array.isArray(digests) ||
+      !digests.every((digest): digest is string => typeof digest === 'string')
+    ) {
       throw cofferError(
         'CUSTODY_E_BAD_STATE',
         `withdrawal ${withdrawalId} is ${String(record?.state)}, not built: only a built withdrawal has digests to sign`,

@@ -194,8 +194,18 @@ export function checkCustodyParams(value: unknown): CustodyParams {
     const field = `custody.chains.${chain}`;
     const item = chainsValue[chain] ?? {};
     if (!isObject(item)) bad(field, 'must be a JSON object');
-    onlyKeys(item, ['confirmations', 'workers', ...chainFields[chain]], field);
+    onlyKeys(item, ['confirmations', 'workers', 'feeMax', 'chainId', 'tokens'], field);
     const fallback = base.chains[chain];
+    // A field of another chain is refused unless it holds the default the params query shows
+    // for it (so the query's answer is itself a valid value).
+    for (const key of ['feeMax', 'chainId', 'tokens'] as const) {
+      if (item[key] === undefined || chainFields[chain].includes(key)) continue;
+      if (JSON.stringify(item[key]) !== JSON.stringify(fallback[key]))
+        bad(
+          `${field}.${key}`,
+          `does not apply to ${chain} (it is ${chainFields.ethereum.includes(key) ? 'ethereum' : 'bitcoin'}'s)`,
+        );
+    }
     chains[chain] = {
       confirmations:
         item['confirmations'] === undefined
@@ -210,7 +220,7 @@ export function checkCustodyParams(value: unknown): CustodyParams {
           ? fallback.feeMax
           : text(item['feeMax'], `${field}.feeMax`, decimalPattern, 'a decimal string'),
       chainId:
-        item['chainId'] === undefined
+        item['chainId'] === undefined || item['chainId'] === null
           ? fallback.chainId
           : text(item['chainId'], `${field}.chainId`, chainIdPattern, 'a decimal string'),
       tokens:

@@ -101,7 +101,7 @@ export function createSignerClient(options: SignerClientOptions): SignerPort {
                 signatures.length === body.digests.length &&
                 signatures.every((item) => typeof item === 'string')
               ) {
-                resolve({ signatures: signatures as string[] });
+                resolve({ signatures });
                 return;
               }
               const error = json['error'] as { code?: string; message?: string } | undefined;
@@ -525,7 +525,9 @@ export function createCustodyWorker(options: WorkerOptions): CustodyWorker {
       eachLimited(
         built.filter((record) => record.replaced.length > 0),
         (record) =>
-          guarded('confirm', record.id, async () => void (await earlierConfirmed(record))),
+          guarded('confirm', record.id, async () => {
+            await earlierConfirmed(record);
+          }),
       ),
       eachLimited(serviceSigned, (record) =>
         guarded('platform_sign', record.id, async () => {
