@@ -8,7 +8,6 @@
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { Psbt } from 'bitcoinjs-lib';
 import { Wallet, getAddress, hexlify, randomBytes } from 'ethers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { custodyCommand, offlineCommand } from '../../src/cli/custody-offline.js';
@@ -18,17 +17,8 @@ import {
   publicKeyOfScalar,
   signDigestWithScalar,
 } from '../../src/crypto/keys.js';
-import {
-  finaliseTransaction,
-  signAllInputs,
-  spendableCoins,
-} from '../../src/custody/chains/bitcoin-psbt.js';
 import { bcoinUtxoSource, createBitcoinRpc } from '../../src/custody/chains/bitcoin-rpc.js';
-import {
-  bcoinRegtest,
-  compressPublicKey,
-  walletP2wsh,
-} from '../../src/custody/chains/bitcoin-script.js';
+import { bcoinRegtest, walletP2wsh } from '../../src/custody/chains/bitcoin-script.js';
 import {
   createEthereumChain,
   deploySafeContracts,
@@ -38,6 +28,7 @@ import {
 import type { WalletRecord } from '../../src/custody/index.js';
 import { anvilKeys, startAnvil } from '../support/anvil.js';
 import { regtestSegwitHeight, startBcoin, type BcoinNode } from '../support/bcoin.js';
+import { payFromMiner } from '../support/bcoin-miner.js';
 
 const network = bcoinRegtest;
 const btc = 100_000_000n;
@@ -147,26 +138,13 @@ describe('coffer custody recover --chain bitcoin', () => {
       }),
     );
     // Two coins for the wallet from a mature coinbase, mined.
+    await payFromMiner(node, [
+      { address: wallet.address, value: btc },
+      { address: wallet.address, value: btc / 4n },
+    ]);
+    await node.mine(1, miner.address);
     const rpc = createBitcoinRpc({ url: node.rpcUrl, auth: { apiKey: node.apiKey } });
     const utxos = bcoinUtxoSource(rpc);
-    const tip = await node.rpc<number>('getblockcount');
-    const [coin] = spendableCoins(await utxos.coinsOf(miner.address), tip, new Set());
-    if (coin === undefined) throw new Error('the miner has no mature coin');
-    const psbt = new Psbt({ network });
-    psbt.addInput({
-      hash: coin.txid,
-      index: coin.vout,
-      witnessUtxo: { script: miner.outputScript, value: coin.value },
-      witnessScript: miner.witnessScript,
-    });
-    psbt.addOutput({ address: wallet.address, value: btc });
-    psbt.addOutput({ address: wallet.address, value: btc / 4n });
-    psbt.addOutput({ script: miner.outputScript, value: coin.value - btc - btc / 4n - 10_000n });
-    await signAllInputs(psbt, compressPublicKey(keyHex(7)), (digest) =>
-      Promise.resolve(signDigestWithScalar('secp256k1', scalar(7), digest)),
-    );
-    await node.broadcast(finaliseTransaction([psbt], 1).toHex());
-    await node.mine(1, miner.address);
 
     const prepareArgs = [
       'prepare',

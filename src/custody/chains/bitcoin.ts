@@ -39,6 +39,7 @@ import {
   type BitcoinNetworkName,
   type P2wshMultisig,
 } from './bitcoin-script.js';
+import { registerAddress } from './register.js';
 import type {
   BuiltTx,
   ChainBlock,
@@ -187,26 +188,7 @@ export function createBitcoinChain(options: BitcoinChainOptions): BitcoinChain {
     const { address } = scriptOf(wallet);
     watch(address, wallet.id);
     if (ledger !== undefined && !registered.has(wallet.id)) {
-      const known = await ledger.query('custody', 'address', { chain: 'bitcoin', address }).then(
-        () => true,
-        (error: unknown) => {
-          if ((error as { code?: unknown } | null)?.code === 'CUSTODY_E_NOT_FOUND') return false;
-          throw error;
-        },
-      );
-      if (!known) {
-        const result = await ledger.submit(
-          'custody',
-          'add_address',
-          { walletId: wallet.id, address },
-          { wait: 'commit' },
-        );
-        if (result.status !== 'Committed')
-          throw cofferError(
-            'APP_E_FAILED',
-            `add_address ${address} of wallet ${wallet.id}: ${result.status} ${result.code ?? ''} ${result.message ?? ''}`.trim(),
-          );
-      }
+      await registerAddress(ledger, 'bitcoin', wallet.id, address);
       registered.add(wallet.id);
     }
     return address;

@@ -22,6 +22,7 @@ import {
 } from 'ethers';
 import { cofferError } from '../../errors/index.js';
 import type { WalletRecord, WithdrawalRecord } from '../types.js';
+import { registerAddress } from './register.js';
 import type {
   BuiltTx,
   ChainTxStatus,
@@ -365,26 +366,7 @@ export function createEthereumChain(options: EthereumChainOptions): EthereumChai
     const address = safe.address.toLowerCase();
     const ledger = options.ledger;
     if (ledger !== undefined && !registered.has(wallet.id)) {
-      const known = await ledger.query('custody', 'address', { chain: 'ethereum', address }).then(
-        () => true,
-        (error: unknown) => {
-          if ((error as { code?: unknown } | null)?.code === 'CUSTODY_E_NOT_FOUND') return false;
-          throw error;
-        },
-      );
-      if (!known) {
-        const result = await ledger.submit(
-          'custody',
-          'add_address',
-          { walletId: wallet.id, address },
-          { wait: 'commit' },
-        );
-        if (result.status !== 'Committed')
-          throw cofferError(
-            'APP_E_FAILED',
-            `add_address ${address} of wallet ${wallet.id}: ${result.status} ${result.code ?? ''} ${result.message ?? ''}`.trim(),
-          );
-      }
+      await registerAddress(ledger, 'ethereum', wallet.id, address);
       registered.add(wallet.id);
     }
     return address;
@@ -564,7 +546,6 @@ export function createEthereumChain(options: EthereumChainOptions): EthereumChai
       confirmations: head - receipt.blockNumber + 1,
     };
   };
-
 
   const scanDeposits = async (cursor: string | null): Promise<DepositScan> => {
     const from = cursorBlock(cursor, options.startBlock ?? 0);

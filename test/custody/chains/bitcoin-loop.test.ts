@@ -6,21 +6,10 @@
 // unconfirmed past bumpAfterMs it is rebuilt with a higher fee and signed again; bcoin keeps
 // the first transaction (no BIP 125 in its mempool), which confirms, and the ledger debits that
 // one's fee: the ledger balance equals the coins the chain holds for the wallet.
-import { Psbt } from 'bitcoinjs-lib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { publicKeyOfScalar, signDigestWithScalar } from '../../../src/crypto/keys.js';
 import { createBitcoinChain, type BitcoinChain } from '../../../src/custody/chains/bitcoin.js';
-import {
-  finaliseTransaction,
-  signAllInputs,
-  spendableCoins,
-} from '../../../src/custody/chains/bitcoin-psbt.js';
 import { bcoinUtxoSource } from '../../../src/custody/chains/bitcoin-rpc.js';
-import {
-  bcoinRegtest,
-  compressPublicKey,
-  walletP2wsh,
-} from '../../../src/custody/chains/bitcoin-script.js';
+import { bcoinRegtest, walletP2wsh } from '../../../src/custody/chains/bitcoin-script.js';
 import type { LedgerPort } from '../../../src/custody/chains/types.js';
 import type { WalletRecord, WithdrawalRecord } from '../../../src/custody/index.js';
 import {
@@ -29,19 +18,13 @@ import {
   type SignerPort,
 } from '../../../src/custody/worker.js';
 import { regtestSegwitHeight, startBcoin, type BcoinNode } from '../../support/bcoin.js';
+import { miner, payFromMiner } from '../../support/bcoin-miner.js';
 import { cast, createDriver, keysArg, principal, walletKeys, type Driver } from '../driver.js';
 import { changePolicy, field, must } from '../setup.js';
 
 const network = bcoinRegtest;
 const depth = 2;
 const bumpAfterMs = 60_000;
-const scalar = (n: number) => new Uint8Array(Buffer.from(n.toString(16).padStart(64, '0'), 'hex'));
-const minerKeys = {
-  offline: publicKeyOfScalar('secp256k1', scalar(7)),
-  service: publicKeyOfScalar('secp256k1', scalar(8)),
-  platform: { publicKey: publicKeyOfScalar('secp256k1', scalar(9)) },
-};
-const miner = walletP2wsh(1, minerKeys, network);
 
 let node: BcoinNode;
 let chain: BitcoinChain;
@@ -85,30 +68,6 @@ function ports(driver: Driver): { ledger: LedgerPort; custody: CustodyReads } {
     chainWallets: (chainName, cursor) => read('chain_wallets', { chain: chainName, cursor }),
   };
   return { ledger, custody };
-}
-
-/** The miner pays `value` to `address` from a mature coinbase. */
-async function fund(address: string, value: bigint): Promise<string> {
-  const tip = await node.rpc<number>('getblockcount');
-  const [coin] = spendableCoins(
-    await bcoinUtxoSource(chain.rpc).coinsOf(miner.address),
-    tip,
-    new Set(),
-  );
-  if (coin === undefined) throw new Error('the miner has no mature coin');
-  const psbt = new Psbt({ network });
-  psbt.addInput({
-    hash: coin.txid,
-    index: coin.vout,
-    witnessUtxo: { script: miner.outputScript, value: coin.value },
-    witnessScript: miner.witnessScript,
-  });
-  psbt.addOutput({ address, value });
-  psbt.addOutput({ script: miner.outputScript, value: coin.value - value - 10_000n });
-  await signAllInputs(psbt, compressPublicKey(minerKeys.offline), (digest) =>
-    Promise.resolve(signDigestWithScalar('secp256k1', scalar(7), digest)),
-  );
-  return node.broadcast(finaliseTransaction([psbt], 1).toHex());
 }
 
 describe('custody worker loop on Bitcoin (bcoin regtest)', () => {
@@ -184,7 +143,7 @@ describe('custody worker loop on Bitcoin (bcoin regtest)', () => {
     ).toMatchObject({ walletId: wallet.id });
 
     // A deposit, credited at depth 2, not at 1.
-    await fund(address, 3_000_000n);
+    await payFromMiner(node, [{ address, value: 3_000_000n }]);
     await node.mine(1, miner.address);
     expect(await loop.step()).toMatchObject({ deposits: 1, errors: 0 });
     expect(btc()).toBeUndefined();

@@ -6,7 +6,6 @@
 // signatures of other digests, the same key twice, a signature of the wrong input, an edited
 // summary. Then a partial amount with change home, a request whose coins are gone, and prepare's
 // refusals.
-import { Psbt } from 'bitcoinjs-lib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   generateScalarKey,
@@ -21,11 +20,6 @@ import {
   signOfflineRequest,
   type OfflineKey,
 } from '../../../src/crypto/offline-key.js';
-import {
-  finaliseTransaction,
-  signAllInputs,
-  spendableCoins,
-} from '../../../src/custody/chains/bitcoin-psbt.js';
 import {
   bitcoinRecoveryFormat,
   executeBitcoinRecovery,
@@ -42,11 +36,11 @@ import {
 } from '../../../src/custody/chains/bitcoin-rpc.js';
 import {
   bcoinRegtest,
-  compressPublicKey,
   walletP2wsh,
   type WalletKeysHex,
 } from '../../../src/custody/chains/bitcoin-script.js';
 import { regtestSegwitHeight, startBcoin, type BcoinNode } from '../../support/bcoin.js';
+import { payFromMiner } from '../../support/bcoin-miner.js';
 
 const network = bcoinRegtest;
 const btc = 100_000_000n;
@@ -83,23 +77,7 @@ const valueOf = async (address: string) =>
 
 /** The miner pays `outputs` from one mature coinbase (1-of-3 P2WSH, key 7), mined at once. */
 async function fund(outputs: readonly { address: string; value: bigint }[]): Promise<void> {
-  const tip = await node.rpc<number>('getblockcount');
-  const [coin] = spendableCoins(await coinsOf(miner.address), tip, new Set());
-  if (coin === undefined) throw new Error('the miner has no mature coin');
-  const psbt = new Psbt({ network });
-  psbt.addInput({
-    hash: coin.txid,
-    index: coin.vout,
-    witnessUtxo: { script: miner.outputScript, value: coin.value },
-    witnessScript: miner.witnessScript,
-  });
-  for (const output of outputs) psbt.addOutput(output);
-  const paid = outputs.reduce((sum, output) => sum + output.value, 0n);
-  psbt.addOutput({ script: miner.outputScript, value: coin.value - paid - 10_000n });
-  await signAllInputs(psbt, compressPublicKey(keyHex(7)), (digest) =>
-    Promise.resolve(signDigestWithScalar('secp256k1', scalar(7), digest)),
-  );
-  await node.broadcast(finaliseTransaction([psbt], 1).toHex());
+  await payFromMiner(node, outputs);
   await mine();
 }
 

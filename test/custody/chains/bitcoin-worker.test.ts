@@ -18,12 +18,9 @@ import { createBitcoinChain, type BitcoinChain } from '../../../src/custody/chai
 import { depositsInBlock, watchList } from '../../../src/custody/chains/bitcoin-deposits.js';
 import {
   estimateVsize,
-  finaliseTransaction,
   inputDigests,
   psbtOutpoints,
   psbtWithdrawalMismatch,
-  signAllInputs,
-  spendableCoins,
 } from '../../../src/custody/chains/bitcoin-psbt.js';
 import {
   bcoinUtxoSource,
@@ -32,13 +29,13 @@ import {
 } from '../../../src/custody/chains/bitcoin-rpc.js';
 import {
   bcoinRegtest,
-  compressPublicKey,
   outputScriptOf,
   walletP2wsh,
 } from '../../../src/custody/chains/bitcoin-script.js';
 import type { LedgerPort, SeenDeposit } from '../../../src/custody/chains/types.js';
 import type { WalletRecord, WithdrawalRecord } from '../../../src/custody/types.js';
 import { regtestSegwitHeight, startBcoin, type BcoinNode } from '../../support/bcoin.js';
+import { payFromMiner } from '../../support/bcoin-miner.js';
 
 const network = bcoinRegtest;
 const depth = 3;
@@ -169,27 +166,7 @@ describe('Bitcoin chain worker on a bcoin regtest node', () => {
 
   /** The miner pays `outputs` from one mature coinbase (1-of-3 P2WSH, key 7). */
   async function fund(outputs: readonly { address: string; value: bigint }[]): Promise<string> {
-    const tip = await node.rpc<number>('getblockcount');
-    const [coin] = spendableCoins(
-      await bcoinUtxoSource(chain.rpc).coinsOf(miner.address),
-      tip,
-      new Set(),
-    );
-    if (coin === undefined) throw new Error('the miner has no mature coin');
-    const psbt = new Psbt({ network });
-    psbt.addInput({
-      hash: coin.txid,
-      index: coin.vout,
-      witnessUtxo: { script: miner.outputScript, value: coin.value },
-      witnessScript: miner.witnessScript,
-    });
-    for (const output of outputs) psbt.addOutput(output);
-    const paid = outputs.reduce((sum, output) => sum + output.value, 0n);
-    psbt.addOutput({ script: miner.outputScript, value: coin.value - paid - 10_000n });
-    await signAllInputs(psbt, compressPublicKey(keyHex(7)), (digest) =>
-      Promise.resolve(signDigestWithScalar('secp256k1', scalar(7), digest)),
-    );
-    return node.broadcast(finaliseTransaction([psbt], 1).toHex());
+    return payFromMiner(node, outputs);
   }
 
   /** Builds, and signs with the service (DER) and the HSM (high-S r‖s). */
