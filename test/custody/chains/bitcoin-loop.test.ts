@@ -10,16 +10,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createBitcoinChain, type BitcoinChain } from '../../../src/custody/chains/bitcoin.js';
 import { bcoinUtxoSource } from '../../../src/custody/chains/bitcoin-rpc.js';
 import { bcoinRegtest, walletP2wsh } from '../../../src/custody/chains/bitcoin-script.js';
-import type { LedgerPort } from '../../../src/custody/chains/types.js';
 import type { WalletRecord, WithdrawalRecord } from '../../../src/custody/index.js';
-import {
-  createCustodyWorker,
-  type CustodyReads,
-  type SignerPort,
-} from '../../../src/custody/worker.js';
+import { createCustodyWorker, type SignerPort } from '../../../src/custody/worker.js';
 import { regtestSegwitHeight, startBcoin, type BcoinNode } from '../../support/bcoin.js';
 import { miner, payFromMiner } from '../../support/bcoin-miner.js';
-import { cast, createDriver, keysArg, principal, walletKeys, type Driver } from '../driver.js';
+import { cast, createDriver, keysArg, principal, walletKeys } from '../driver.js';
+import { workerPorts } from '../ports.js';
 import { changePolicy, field, must } from '../setup.js';
 
 const network = bcoinRegtest;
@@ -37,38 +33,6 @@ afterAll(async () => {
   chain.close();
   await node.stop();
 });
-
-/** The ledger and the custody reads, as the worker identity, over the in-process app. */
-function ports(driver: Driver): { ledger: LedgerPort; custody: CustodyReads } {
-  const worker = cast.peer;
-  const ledger: LedgerPort = {
-    submit: (_app, action, args) => {
-      const outcome = driver.run(worker, action, { ...args });
-      return Promise.resolve(
-        outcome.ok
-          ? { txId: outcome.txId, status: 'Committed', seqno: 1 }
-          : { txId: outcome.txId, status: 'Invalid', code: outcome.code, message: outcome.message },
-      );
-    },
-    status: (txId) => Promise.resolve({ txId, status: 'Unknown' }),
-    query: (_app, name, args = {}) => {
-      const outcome = driver.query(worker, name, args);
-      return outcome.ok
-        ? Promise.resolve(outcome.result)
-        : Promise.reject(Object.assign(new Error(outcome.message), { code: outcome.code }));
-    },
-    receipt: (txId) => Promise.resolve({ txId }),
-  };
-  const read = (name: string, args: Record<string, unknown>) =>
-    Promise.resolve(must(driver.query(worker, name, args)));
-  const custody: CustodyReads = {
-    wallet: (id) => read('wallet', { walletId: id }),
-    withdrawals: (filter) => read('withdrawals', { ...filter }),
-    history: (kind, id) => read('history', { kind, id }),
-    chainWallets: (chainName, cursor) => read('chain_wallets', { chain: chainName, cursor }),
-  };
-  return { ledger, custody };
-}
 
 describe('custody worker loop on Bitcoin (bcoin regtest)', () => {
   it('credits at depth, pays a withdrawal over the limit after approvals, bumps its fee when stuck, and debits the fee of the transaction that confirmed', async () => {
@@ -90,7 +54,7 @@ describe('custody worker loop on Bitcoin (bcoin regtest)', () => {
       ),
       'wallet',
     );
-    const { ledger, custody } = ports(driver);
+    const { ledger, custody } = workerPorts(driver, cast.peer);
     chain = createBitcoinChain({
       rpc: { url: node.rpcUrl, auth: { apiKey: node.apiKey } },
       network: 'bcoin-regtest',

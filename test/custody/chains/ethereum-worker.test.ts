@@ -8,7 +8,6 @@
 // transaction is sent again with a higher fee and the ledger records it (rebroadcast).
 import { JsonRpcProvider, Wallet, getAddress, hexlify, randomBytes } from 'ethers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Caller } from '../../../src/contracts/index.js';
 import {
   ethereumProvider,
   createEthereumChain,
@@ -16,15 +15,11 @@ import {
   receiptOf,
   type EthereumChain,
 } from '../../../src/custody/chains/ethereum.js';
-import type { LedgerPort } from '../../../src/custody/chains/types.js';
 import type { WalletRecord, WithdrawalRecord } from '../../../src/custody/index.js';
-import {
-  createCustodyWorker,
-  type CustodyReads,
-  type SignerPort,
-} from '../../../src/custody/worker.js';
+import { createCustodyWorker, type SignerPort } from '../../../src/custody/worker.js';
 import { anvilKeys, startAnvil, type Anvil } from '../../support/anvil.js';
-import { cast, createDriver, keysArg, principal, walletKeys, type Driver } from '../driver.js';
+import { cast, createDriver, keysArg, principal, walletKeys } from '../driver.js';
+import { workerPorts } from '../ports.js';
 import { changePolicy, field, must } from '../setup.js';
 
 const depth = 3;
@@ -50,43 +45,6 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const stop of started.reverse()) await stop();
 });
-
-/** The ledger ports of the worker identity over the in-process custody app. */
-function ports(driver: Driver, worker: Caller) {
-  const seqnos = new Map<string, number>();
-  const ledger: LedgerPort = {
-    submit: (app, action, args) => {
-      const outcome = driver.run(worker, action, args, { app });
-      if (outcome.ok) seqnos.set(outcome.txId, seqnos.size + 1);
-      return Promise.resolve(
-        outcome.ok
-          ? { txId: outcome.txId, status: 'Committed', seqno: seqnos.get(outcome.txId) ?? 0 }
-          : { txId: outcome.txId, status: 'Invalid', code: outcome.code, message: outcome.message },
-      );
-    },
-    status: (txId) => {
-      const seqno = seqnos.get(txId);
-      return Promise.resolve(
-        seqno === undefined ? { txId, status: 'Unknown' } : { txId, status: 'Committed', seqno },
-      );
-    },
-    query: (_app, name, args = {}) => {
-      const outcome = driver.query(worker, name, args);
-      return outcome.ok
-        ? Promise.resolve(outcome.result)
-        : Promise.reject(Object.assign(new Error(outcome.message), { code: outcome.code }));
-    },
-    receipt: (txId) => Promise.resolve({ txId }),
-  };
-  const custody: CustodyReads = {
-    wallet: (id) => Promise.resolve(must(driver.query(worker, 'wallet', { walletId: id }))),
-    withdrawals: (filter) => Promise.resolve(must(driver.query(worker, 'withdrawals', filter))),
-    history: (kind, id) => Promise.resolve(must(driver.query(worker, 'history', { kind, id }))),
-    chainWallets: (chain, cursor) =>
-      Promise.resolve(must(driver.query(worker, 'chain_wallets', { chain, cursor }))),
-  };
-  return { ledger, custody };
-}
 
 describe('custody worker loop on Ethereum', () => {
   it('credits a deposit at depth, pays a 2-of-3 withdrawal through the Safe, then two requested at once in Safe-nonce order', async () => {
@@ -115,7 +73,7 @@ describe('custody worker loop on Ethereum', () => {
     );
     const funder = new Wallet(anvilKeys[0], provider);
     const contracts = await deploySafeContracts(funder);
-    const { ledger, custody } = ports(driver, cast.ethworker);
+    const { ledger, custody } = workerPorts(driver, cast.ethworker);
     chain = createEthereumChain({
       rpcUrl: anvil.url,
       relayerKey: anvilKeys[1],
