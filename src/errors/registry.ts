@@ -1322,7 +1322,8 @@ export const errorRegistry = {
   },
   SIGNER_E_DIGEST_INVALID: {
     className: 'SignerRequestError',
-    summary: 'The digests are not a list of 1 to 100 digests of 64 lower-case hex characters (32 bytes) each.',
+    summary:
+      'The digests are not a list of 1 to 100 digests of 64 lower-case hex characters (32 bytes) each.',
     fix: 'Send the 32-byte digests the ledger recorded, in their order, as lower-case hex.',
   },
   SIGNER_E_BUSY: {
@@ -1366,7 +1367,8 @@ export const errorRegistry = {
   },
   SIGNER_E_DIGEST_NOT_APPROVED: {
     className: 'SignerApprovalError',
-    summary: 'The requested digests are not the digests, in order, the ledger approved for this withdrawal.',
+    summary:
+      'The requested digests are not the digests, in order, the ledger approved for this withdrawal.',
     fix: 'Ask only for the digests the withdrawal record carries, in their order; rebuild the chain transaction if it changed.',
   },
   SIGNER_E_KEY_MISMATCH: {
