@@ -59,6 +59,10 @@ export type ArgsSchema = Readonly<Record<string, unknown>>;
 export type Action = {
   readonly summary: string;
   readonly args: ArgsSchema;
+  /**
+   * The action's result, or a promise of it (decision 0025: batch execution awaits it before
+   * the next transaction; `invoke` and the local harness take synchronous actions only).
+   */
   readonly run: (context: ActionContext, args: Readonly<Record<string, unknown>>) => unknown;
 };
 

@@ -371,19 +371,42 @@ export function runCall(
   extraWrites?: (tx: KvTx) => void,
 ): { result: unknown; writeSet: WriteSet } {
   try {
-    return runCallOrRefuse(store, host, call, extraWrites);
+    const ran = runCallOrRefuse(store, host, call, extraWrites);
+    if (ran instanceof Promise) {
+      // Not awaited: its store transaction is dropped with it.
+      ran.catch(() => undefined);
+      throw cofferError(
+        'APP_E_FAILED',
+        `${call.app}/${call.action} is asynchronous: it runs only in batch execution (executeBatch), not through runCall`,
+      );
+    }
+    return ran;
   } catch (error) {
     if (error instanceof Invalid) throw error.error;
     throw error;
   }
 }
 
+type Ran = { result: unknown; writeSet: WriteSet };
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as { then?: unknown }).then === 'function'
+  );
+}
+
+/**
+ * Runs the action; an action that returns a promise (decision 0025) makes this return a
+ * promise of the same outcome, which execution awaits before the next transaction.
+ */
 function runCallOrRefuse(
   store: ExecutionStore,
   host: AppHost,
   call: AppCall,
   extraWrites?: (tx: KvTx) => void,
-): { result: unknown; writeSet: WriteSet } {
+): Ran | Promise<Ran> {
   const { caller, txId, time } = call;
   const app = host.resolve(call.app, store.read);
   const action = app?.actions[call.action];
@@ -417,6 +440,13 @@ function runCallOrRefuse(
         { caller, txId, time, kv: guardedKv(other.name, overlay), readPublic, trigger },
         args,
       );
+      if (isThenable(result)) {
+        Promise.resolve(result).catch(() => undefined);
+        refuse(
+          'APP_E_FAILED',
+          `${target}/${targetAction} is asynchronous; an app may invoke only synchronous actions`,
+        );
+      }
       overlay.commit();
       return result;
     } catch (error) {
@@ -440,15 +470,30 @@ function runCallOrRefuse(
   } catch (error) {
     throw asInvalid(error, `${app.name}/${call.action}`);
   }
-  const encoded = JSON.stringify(result ?? null);
-  if (encoded.length > resultBytesMax) {
-    refuse(
-      'APP_E_FAILED',
-      `${app.name}/${call.action} returned ${encoded.length} bytes; at most ${resultBytesMax}`,
-    );
+  const finish = (value: unknown): Ran => {
+    const encoded = JSON.stringify(value ?? null);
+    if (encoded.length > resultBytesMax) {
+      refuse(
+        'APP_E_FAILED',
+        `${app.name}/${call.action} returned ${encoded.length} bytes; at most ${resultBytesMax}`,
+      );
+    }
+    extraWrites?.(tx);
+    return { result: JSON.parse(encoded) as unknown, writeSet: tx.writeSet() };
+  };
+  if (isThenable(result)) {
+    const pending = result;
+    return (async () => {
+      let value: unknown;
+      try {
+        value = await pending;
+      } catch (error) {
+        throw asInvalid(error, `${app.name}/${call.action}`);
+      }
+      return finish(value);
+    })();
   }
-  extraWrites?.(tx);
-  return { result: JSON.parse(encoded) as unknown, writeSet: tx.writeSet() };
+  return finish(result);
 }
 
 function runApp(
@@ -457,7 +502,7 @@ function runApp(
   time: number,
   txId: string,
   checked: Checked,
-): { result: unknown; writeSet: WriteSet } {
+): Ran | Promise<Ran> {
   const { request, caller, endorsers } = checked;
   return runCallOrRefuse(
     input.store,
@@ -477,8 +522,12 @@ function runApp(
   );
 }
 
-/** Executes one ordered batch, applying each committed transaction's writes to the store. */
-export function executeBatch(input: BatchInput): BatchOutput {
+/**
+ * Executes one ordered batch, applying each committed transaction's writes to the store before
+ * the next runs. An asynchronous action (decision 0025) is awaited in its place: the order, and
+ * the state each transaction sees, are those of a synchronous run.
+ */
+export async function executeBatch(input: BatchInput): Promise<BatchOutput> {
   const time = Math.max(input.previousTime, input.batch.time);
   input.replay.prune(time);
   const outcomes: TxOutcome[] = [];
@@ -486,15 +535,20 @@ export function executeBatch(input: BatchInput): BatchOutput {
   // state, so what a reused VM has seen is the same everywhere (decision 0014).
   const host = openAppHost(input.apps, 'execution');
   try {
-    executeEach(input, host, time, outcomes);
+    await executeEach(input, host, time, outcomes);
   } finally {
     host.close();
   }
   return { outcomes, time };
 }
 
-function executeEach(input: BatchInput, host: AppHost, time: number, outcomes: TxOutcome[]): void {
-  input.batch.envelopes.forEach((raw, index) => {
+async function executeEach(
+  input: BatchInput,
+  host: AppHost,
+  time: number,
+  outcomes: TxOutcome[],
+): Promise<void> {
+  for (const [index, raw] of input.batch.envelopes.entries()) {
     const seqno = input.firstSeqno + index;
     let envelope: Envelope;
     try {
@@ -510,7 +564,7 @@ function executeEach(input: BatchInput, host: AppHost, time: number, outcomes: T
         envelope: raw,
         writeSet: [],
       });
-      return;
+      continue;
     }
     const txId = transactionId(envelope.request);
     let checked: Checked | undefined;
@@ -520,7 +574,9 @@ function executeEach(input: BatchInput, host: AppHost, time: number, outcomes: T
       if (!input.replay.add(txId, checked.request.expiresAt)) {
         refuse('TX_E_REPLAY', 'the replay window is full; retry shortly');
       }
-      const { result, writeSet } = runApp(input, host, time, txId, checked);
+      const ran = runApp(input, host, time, txId, checked);
+      // Only an asynchronous action yields here; a synchronous batch runs without a break.
+      const { result, writeSet } = ran instanceof Promise ? await ran : ran;
       input.store.apply(writeSet, seqno);
       outcomes.push({
         seqno,
@@ -552,5 +608,5 @@ function executeEach(input: BatchInput, host: AppHost, time: number, outcomes: T
         writeSet: [],
       });
     }
-  });
+  }
 }

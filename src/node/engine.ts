@@ -608,7 +608,7 @@ async function startLocked(options: EngineOptions): Promise<Engine> {
       logPosition = position;
       return;
     }
-    const output = executeBatch({
+    const output = await executeBatch({
       store,
       replay,
       batch,

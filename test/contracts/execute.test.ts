@@ -69,8 +69,8 @@ async function envelope(
 
 function newNode() {
   const node = { store: createStore(), replay: createReplayWindow(), seqno: 1, time: 0 };
-  const run = (envelopes: unknown[], time: number): TxOutcome[] => {
-    const output = executeBatch({
+  const run = async (envelopes: unknown[], time: number): Promise<TxOutcome[]> => {
+    const output = await executeBatch({
       store: node.store,
       replay: node.replay,
       batch: { time, envelopes },
@@ -130,8 +130,13 @@ describe('sandboxed apps in executeBatch', () => {
     ];
     const nodeA = newNode();
     const nodeB = newNode();
-    const outcomesA = batches.flatMap(([envelopes, time]) => nodeA.run(envelopes, time));
-    const outcomesB = batches.flatMap(([envelopes, time]) => nodeB.run(envelopes, time));
+    const runAll = async (node: ReturnType<typeof newNode>) => {
+      const outcomes: TxOutcome[] = [];
+      for (const [envelopes, time] of batches) outcomes.push(...(await node.run(envelopes, time)));
+      return outcomes;
+    };
+    const outcomesA = await runAll(nodeA);
+    const outcomesB = await runAll(nodeB);
     expect(outcomesA.map((outcome) => outcome.code ?? outcome.status)).toEqual([
       'APP_E_FORBIDDEN',
       'committed',
@@ -154,7 +159,7 @@ describe('sandboxed apps in executeBatch', () => {
     const v1 = bundle(appCode, { bump: rw() });
     const v2 = bundle(appCode.replace('+ 1;', '+ 100;'), { bump: rw() }, { version: '2.0.0' });
     const node = newNode();
-    const outcomes = node.run(
+    const outcomes = await node.run(
       [
         await envelope('Org1.Admin', 'apps', 'install', { bundle: v1 }, 11),
         await envelope('Org1.User1', 'demo', 'bump', { k: 'a' }, 12),
@@ -206,7 +211,7 @@ describe('sandboxed apps in executeBatch', () => {
       (await signed('Org1.Admin', 26, ['Org2.Admin'], { k: 'y' })).endorsements ?? [];
     if (elsewhere === undefined) throw new Error('no endorsement');
     const node = newNode();
-    const outcomes = node.run(
+    const outcomes = await node.run(
       [
         await envelope('Org1.Admin', 'apps', 'install', { bundle: twoAdmins }, 20),
         envelopeToJson(alone),

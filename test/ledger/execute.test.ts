@@ -12,7 +12,14 @@ import {
 } from '../../src/client/signer.js';
 import { builtInApps, accountOf, type App } from '../../src/contracts/index.js';
 import { decodeEcdsaSignature, encodeEcdsaSignature, curveOrder } from '../../src/crypto/index.js';
-import { executeBatch, type Consortium, type TxOutcome } from '../../src/ledger/execute.js';
+import {
+  executeBatch,
+  runCall,
+  type Consortium,
+  type TxOutcome,
+} from '../../src/ledger/execute.js';
+import { openAppHost } from '../../src/contracts/index.js';
+import { cofferError } from '../../src/errors/index.js';
 import { createReplayWindow, type ReplayWindow } from '../../src/ledger/replay.js';
 import { createStore } from '../../src/ledger/store.js';
 import { decodeRequest, envelopeToJson, type Envelope, type Request } from '../../src/ledger/tx.js';
@@ -104,7 +111,7 @@ function newNode(): Node {
   return { store: createStore(), replay: createReplayWindow(), seqno: 1, time: 0 };
 }
 
-function run(
+async function run(
   node: Node,
   envelopes: readonly unknown[],
   time = t0,
@@ -113,8 +120,8 @@ function run(
     apps?: Map<string, App>;
     consortium?: Consortium;
   } = {},
-): TxOutcome[] {
-  const output = executeBatch({
+): Promise<TxOutcome[]> {
+  const output = await executeBatch({
     store: node.store,
     replay: node.replay,
     batch: {
@@ -147,7 +154,7 @@ function codes(outcomes: readonly TxOutcome[]): (string | undefined)[] {
 describe('executeBatch: checks, each refused with its stable code', () => {
   it('commits a signed kv put and records the signer', async () => {
     const node = newNode();
-    const [outcome] = run(node, [
+    const [outcome] = await run(node, [
       await envelope('Org1.User1', 'kv', 'put', { map: 'public:kv.demo', key: 'a', value: '1' }),
     ]);
     expect(outcome?.status).toBe('committed');
@@ -169,13 +176,13 @@ describe('executeBatch: checks, each refused with its stable code', () => {
     const order = curveOrder('P-256') ?? 0n;
     const low = decodeEcdsaSignature(good.signature);
     const highS = { ...good, signature: encodeEcdsaSignature({ r: low.r, s: order - low.s }) };
-    expect(codes(run(node, [flipped, highS, { request: 'AAAA', signature: '!!' }]))).toEqual([
+    expect(codes(await run(node, [flipped, highS, { request: 'AAAA', signature: '!!' }]))).toEqual([
       'MSP_E_SIGNATURE_INVALID',
       'MSP_E_SIGNATURE_HIGH_S',
       'TX_E_MALFORMED',
     ]);
     // A bad signature does not burn the request: the genuine one still commits.
-    expect(codes(run(node, [good]))).toEqual(['committed']);
+    expect(codes(await run(node, [good]))).toEqual(['committed']);
   });
 
   it("refuses a request larger than the consortium's settings allow (TX_E_TOO_LARGE), the same on every node", async () => {
@@ -190,19 +197,19 @@ describe('executeBatch: checks, each refused with its stable code', () => {
       value: 'x'.repeat(5000),
     });
     const limited = { ...consortium, requestBytesMax: 4096 };
-    expect(codes(run(newNode(), [small, large], t0, { consortium: limited }))).toEqual([
+    expect(codes(await run(newNode(), [small, large], t0, { consortium: limited }))).toEqual([
       'committed',
       'TX_E_TOO_LARGE',
     ]);
     // Without the setting the ledger's own limit (64 KiB) applies.
-    expect(codes(run(newNode(), [large]))).toEqual(['committed']);
+    expect(codes(await run(newNode(), [large]))).toEqual(['committed']);
   });
 
   it('refuses replays in the same batch and in a later one', async () => {
     const node = newNode();
     const once = await envelope('Org1.User1', 'kv', 'put', { map: 'kv.x', key: 'k', value: 'v' });
-    expect(codes(run(node, [once, once]))).toEqual(['committed', 'TX_E_REPLAY']);
-    expect(codes(run(node, [once], t0 + 1000))).toEqual(['TX_E_REPLAY']);
+    expect(codes(await run(node, [once, once]))).toEqual(['committed', 'TX_E_REPLAY']);
+    expect(codes(await run(node, [once], t0 + 1000))).toEqual(['TX_E_REPLAY']);
   });
 
   it('refuses expired requests and expiries too far ahead', async () => {
@@ -221,7 +228,7 @@ describe('executeBatch: checks, each refused with its stable code', () => {
       { map: 'kv.x', key: 'k', value: 'v' },
       { now: t0 + 300_000 },
     );
-    expect(codes(run(node, [stale, far]))).toEqual(['TX_E_EXPIRED', 'TX_E_EXPIRY_TOO_FAR']);
+    expect(codes(await run(node, [stale, far]))).toEqual(['TX_E_EXPIRED', 'TX_E_EXPIRY_TOO_FAR']);
   });
 
   it('refuses an unknown MSP, a certificate that does not match, and an unknown certificate', async () => {
@@ -247,13 +254,15 @@ describe('executeBatch: checks, each refused with its stable code', () => {
       { map: 'kv.x', key: 'k', value: 'v' },
       { sendCert: false },
     );
-    expect(codes(run(node, [unknownMsp.envelope, mismatch, noCert]))).toEqual([
+    expect(codes(await run(node, [unknownMsp.envelope, mismatch, noCert]))).toEqual([
       'TX_E_UNKNOWN_MSP',
       'TX_E_CERT_MISMATCH',
       'TX_E_UNKNOWN_CERT',
     ]);
     // Once a committed transaction carried the certificate, later ones may omit it.
-    run(node, [await envelope('Org1.User2', 'kv', 'put', { map: 'kv.x', key: 'k', value: 'v' })]);
+    await run(node, [
+      await envelope('Org1.User2', 'kv', 'put', { map: 'kv.x', key: 'k', value: 'v' }),
+    ]);
     const later = await envelope(
       'Org1.User2',
       'kv',
@@ -261,13 +270,13 @@ describe('executeBatch: checks, each refused with its stable code', () => {
       { map: 'kv.x', key: 'k2', value: 'v' },
       { sendCert: false },
     );
-    expect(codes(run(node, [later]))).toEqual(['committed']);
+    expect(codes(await run(node, [later]))).toEqual(['committed']);
   });
 
   it('refuses a revoked identity once the consortium holds the new CRL', async () => {
     const node = newNode();
     const before = await envelope('Org2.User2', 'kv', 'put', { map: 'kv.x', key: 'k', value: 'v' });
-    expect(codes(run(node, [before]))).toEqual(['committed']);
+    expect(codes(await run(node, [before]))).toEqual(['committed']);
     const previous = consortium;
     await revokeCertificate({ orgDir: orgDir(2), certPem: member('Org2.User2').identity.certPem });
     consortium = await loadConsortium();
@@ -277,7 +286,7 @@ describe('executeBatch: checks, each refused with its stable code', () => {
         key: 'k',
         value: 'w',
       });
-      expect(codes(run(node, [after]))).toEqual(['MSP_E_IDENTITY_REVOKED']);
+      expect(codes(await run(node, [after]))).toEqual(['MSP_E_IDENTITY_REVOKED']);
     } finally {
       consortium = previous;
     }
@@ -289,7 +298,7 @@ describe('executeBatch: checks, each refused with its stable code', () => {
     const json = JSON.parse(Buffer.from(good.request).toString()) as Record<string, unknown>;
     const spaced = Buffer.from(JSON.stringify(json, null, 1));
     const notCanonical = { ...good, request: new Uint8Array(spaced) };
-    const outcomes = run(node, [{ nonsense: true }, notCanonical, good]);
+    const outcomes = await run(node, [{ nonsense: true }, notCanonical, good]);
     expect(codes(outcomes)).toEqual(['TX_E_MALFORMED', 'TX_E_MALFORMED', 'committed']);
     expect(outcomes[0]?.txId).toBeNull();
     expect(outcomes.map((o) => o.seqno)).toEqual([1, 2, 3]);
@@ -303,11 +312,11 @@ describe('executeBatch: checks, each refused with its stable code', () => {
       signature: Buffer.from(good.signature).map((b, i) => (i === 12 ? b ^ 1 : b)),
     };
     const { transactionId } = await import('../../src/ledger/tx.js');
-    expect(codes(run(newNode(), [bad]))).toEqual(['MSP_E_SIGNATURE_INVALID']);
+    expect(codes(await run(newNode(), [bad]))).toEqual(['MSP_E_SIGNATURE_INVALID']);
     // The node only puts ids in preVerified after checking them; here we pretend it did.
     expect(
       codes(
-        run(node, [bad], t0, {
+        await run(node, [bad], t0, {
           preVerified: new Map([[transactionId(bad.request), decodeRequest(bad.request)]]),
         }),
       ),
@@ -333,12 +342,106 @@ describe('executeBatch: checks, each refused with its stable code', () => {
     };
     const node = newNode();
     const apps = new Map([...builtInApps(), ['rogue', rogue]]);
-    const outcomes = run(node, [await envelope('Org1.User1', 'rogue', 'steal', {})], t0, { apps });
+    const outcomes = await run(node, [await envelope('Org1.User1', 'rogue', 'steal', {})], t0, {
+      apps,
+    });
     expect(codes(outcomes)).toEqual(['APP_E_FAILED']);
     expect(node.store.read('rogue.ok', 'a')).toBeUndefined();
-    expect(codes(run(node, [await envelope('Org1.User1', 'nope', 'x', {})]))).toEqual([
+    expect(codes(await run(node, [await envelope('Org1.User1', 'nope', 'x', {})]))).toEqual([
       'TX_E_UNKNOWN_APP',
     ]);
+  });
+});
+
+describe('asynchronous actions (decision 0025)', () => {
+  const later = () => new Promise((resolve) => setTimeout(resolve, 5));
+  const slow: App = {
+    name: 'slow',
+    version: '0',
+    summary: 'test app with asynchronous actions',
+    actions: {
+      put: {
+        summary: '',
+        args: {},
+        run: async (context, args) => {
+          await later();
+          context.kv.put('slow.m', String(args['key']), String(args['value']));
+          return { wrote: args['key'] };
+        },
+      },
+      read: {
+        summary: '',
+        args: {},
+        run: (context, args) => ({ value: context.kv.get('slow.m', String(args['key'])) ?? null }),
+      },
+      fail: {
+        summary: '',
+        args: {},
+        run: async (context) => {
+          context.kv.put('slow.m', 'failed', 'yes');
+          await later();
+          throw cofferError('APP_E_INVALID_ARGS', 'refused after a while');
+        },
+      },
+      relay: {
+        summary: '',
+        args: {},
+        run: (context) => context.invoke?.('slow', 'put', { key: 'x', value: '1' }, 'test'),
+      },
+    },
+    queries: {},
+  };
+  const apps = () => new Map([...builtInApps(), ['slow', slow]]);
+
+  it('are awaited in their place: the next transaction sees their writes, a rejection keeps none', async () => {
+    const node = newNode();
+    const outcomes = await run(
+      node,
+      [
+        await envelope('Org1.User1', 'slow', 'put', { key: 'a', value: '1' }),
+        await envelope('Org1.User1', 'slow', 'read', { key: 'a' }),
+        await envelope('Org1.User1', 'slow', 'fail', {}),
+        await envelope('Org1.User1', 'slow', 'read', { key: 'failed' }),
+        await envelope('Org1.User1', 'slow', 'relay', {}),
+      ],
+      t0,
+      { apps: apps() },
+    );
+    expect(codes(outcomes)).toEqual([
+      'committed',
+      'committed',
+      'APP_E_INVALID_ARGS',
+      'committed',
+      'APP_E_FAILED',
+    ]);
+    expect(outcomes.map((outcome) => outcome.result ?? null)).toEqual([
+      { wrote: 'a' },
+      { value: '1' },
+      null,
+      { value: null },
+      null,
+    ]);
+    expect(outcomes.map((outcome) => outcome.seqno)).toEqual([1, 2, 3, 4, 5]);
+    expect(node.store.read('slow.m', 'x')).toBeUndefined();
+  });
+
+  it('are refused by runCall (the local harness is synchronous)', () => {
+    const store = createStore();
+    const host = openAppHost(apps(), 'execution');
+    try {
+      expect(() =>
+        runCall(store, host, {
+          app: 'slow',
+          action: 'put',
+          args: { key: 'k', value: 'v' },
+          caller: { mspId: 'Org1MSP', identityId: 'ab'.repeat(32), role: 'client', isAdmin: false },
+          txId: 'cd'.repeat(32),
+          time: t0,
+        }),
+      ).toThrow(/asynchronous: it runs only in batch execution/);
+    } finally {
+      host.close();
+    }
   });
 });
 
@@ -347,7 +450,7 @@ describe('token app', () => {
     const node = newNode();
     const alice = accountOf('Org1MSP', member('Org1.User1').identityId);
     const bob = accountOf('Org2MSP', member('Org2.User1').identityId);
-    const outcomes = run(node, [
+    const outcomes = await run(node, [
       await envelope('Org1.Admin', 'token', 'mint', { symbol: 'CFR', to: alice, amount: '1000' }),
       await envelope('Org1.User1', 'token', 'mint', { symbol: 'CFR', to: alice, amount: '5' }),
       await envelope('Org1.User1', 'token', 'transfer', { symbol: 'CFR', to: bob, amount: '400' }),
@@ -393,16 +496,27 @@ describe('determinism', () => {
     batches.push([
       await envelope('Org2.User1', 'token', 'transfer', { symbol: 'CFR', to: alice, amount: '1' }),
     ]);
-    const outA = batches.map((batch, i) => run(a, batch, t0 + i));
-    const outB = batches.map((batch, i) => run(b, batch, t0 + i));
+    const outA: TxOutcome[][] = [];
+    const outB: TxOutcome[][] = [];
+    for (const [i, batch] of batches.entries()) {
+      outA.push(await run(a, batch, t0 + i));
+      outB.push(await run(b, batch, t0 + i));
+    }
+    // The mint and the put commit; the junk and a transfer without funds are invalid.
+    expect(outA.flat().map((outcome) => outcome.code ?? outcome.status)).toEqual([
+      'committed',
+      'committed',
+      'TX_E_MALFORMED',
+      'TOKEN_E_INSUFFICIENT_FUNDS',
+    ]);
     expect(JSON.stringify(outA)).toBe(JSON.stringify(outB));
     expect(JSON.stringify(a.replay.entries())).toBe(JSON.stringify(b.replay.entries()));
   });
 
   it('batch time never goes backwards', async () => {
     const node = newNode();
-    run(node, [], t0 + 5000);
-    run(
+    await run(node, [], t0 + 5000);
+    await run(
       node,
       [await envelope('Org1.User1', 'kv', 'put', { map: 'kv.x', key: 'k', value: 'v' })],
       t0,
