@@ -231,6 +231,42 @@ const idOnly = {
   properties: { withdrawalId: schemas.id },
 } as const;
 
+const chainTxIdArgs = {
+  type: 'object',
+  required: ['withdrawalId', 'chainTxId'],
+  additionalProperties: false,
+  properties: { withdrawalId: schemas.id, chainTxId: schemas.chainTxId },
+} as const;
+
+function chainTxIdArg(args: Readonly<Record<string, unknown>>): string {
+  return stringArg(args, 'chainTxId', chainTxIdPattern, chainTxIdCharsMax);
+}
+
+/**
+ * The unsigned transaction and digests of a build or rebuild, checked against the approved
+ * withdrawal (build-checks.ts), with the fee the chain takes from the wallet.
+ */
+function builtArgs(
+  env: Env,
+  record: WithdrawalRecord,
+  wallet: WalletRecord,
+  args: Readonly<Record<string, unknown>>,
+): { unsignedTx: string; digests: string[]; fee: bigint } {
+  const { kv } = env.context;
+  const unsignedTx = stringArg(args, 'unsignedTx', hexPattern, unsignedTxHexCharsMax);
+  const digests = stringListArg(args, 'digests', digestPattern, 64, digestsPerWithdrawalMax);
+  const { fee } = checkBuilt({
+    record,
+    wallet,
+    params: env.params.chains[record.chain],
+    unsignedTx,
+    digests,
+    addressWallet: (address) =>
+      readJson<{ walletId: string }>(kv, addressesMap, addressKey(record.chain, address))?.walletId,
+  });
+  return { unsignedTx, digests, fee };
+}
+
 // --- request ----------------------------------------------------------------------------------
 
 const requestFields = ['walletId', 'asset', 'amount', 'destination', 'idempotencyKey', 'memo'];
@@ -464,18 +500,7 @@ export const buildWithdrawal: Action = {
     requireNotFrozen(wallet, 'be built');
     // Whitelist again: an address removed after the request must not be paid.
     requireWhitelisted(loadPolicy(kv, wallet.id), record.destination, context.time);
-    const unsignedTx = stringArg(args, 'unsignedTx', hexPattern, unsignedTxHexCharsMax);
-    const digests = stringListArg(args, 'digests', digestPattern, 64, digestsPerWithdrawalMax);
-    const { fee } = checkBuilt({
-      record,
-      wallet,
-      params: env.params.chains[record.chain],
-      unsignedTx,
-      digests,
-      addressWallet: (address) =>
-        readJson<{ walletId: string }>(kv, addressesMap, addressKey(record.chain, address))
-          ?.walletId,
-    });
+    const { unsignedTx, digests, fee } = builtArgs(env, record, wallet, args);
     if (fee > 0n) {
       const balance = balanceNumbers(balanceOf(kv, wallet.id, record.asset));
       const available = balance.total - balance.reserved;
@@ -608,12 +633,7 @@ export const platformSign: Action = {
 export const broadcastWithdrawal: Action = {
   summary:
     "Records that the chain's worker broadcast the signed transaction, with its chain tx id.",
-  args: {
-    type: 'object',
-    required: ['withdrawalId', 'chainTxId'],
-    additionalProperties: false,
-    properties: { withdrawalId: schemas.id, chainTxId: schemas.chainTxId },
-  },
+  args: chainTxIdArgs,
   run: (context, args) => {
     onlyFields(args, ['withdrawalId', 'chainTxId']);
     const env = envOf(context);
@@ -621,7 +641,7 @@ export const broadcastWithdrawal: Action = {
     requireWorker(env.params, context.caller, record.chain, 'report broadcasts');
     requireApprovals(record, 'broadcast');
     requireState(record, ['platform_signed'], 'broadcast');
-    const chainTxId = stringArg(args, 'chainTxId', chainTxIdPattern, chainTxIdCharsMax);
+    const chainTxId = chainTxIdArg(args);
     return { withdrawal: move(env, record, 'broadcast', 'broadcast', { chainTxId }) };
   },
 };
@@ -653,10 +673,7 @@ export const confirmWithdrawal: Action = {
       height: integerArg(args, 'blockHeight', 0, Number.MAX_SAFE_INTEGER),
       hash: stringArg(args, 'blockHash', chainTxIdPattern, chainTxIdCharsMax),
     };
-    const named =
-      args['chainTxId'] === undefined
-        ? record.chainTxId
-        : stringArg(args, 'chainTxId', chainTxIdPattern, chainTxIdCharsMax);
+    const named = args['chainTxId'] === undefined ? record.chainTxId : chainTxIdArg(args);
     // The last broadcast transaction (state broadcast), or one it replaced (any state after a
     // rebuild: the earlier transaction may confirm while the bump waits for signatures).
     const earlier = record.replaced.find((item) => item.chainTxId === named);
@@ -697,12 +714,7 @@ export const confirmWithdrawal: Action = {
 export const rebroadcastWithdrawal: Action = {
   summary:
     'Records that the ethereum worker sent a stuck broadcast again with a higher fee and the same effect (its relayer transaction, same nonce): the new chain tx id; the earlier one may still be the one that confirms.',
-  args: {
-    type: 'object',
-    required: ['withdrawalId', 'chainTxId'],
-    additionalProperties: false,
-    properties: { withdrawalId: schemas.id, chainTxId: schemas.chainTxId },
-  },
+  args: chainTxIdArgs,
   run: (context, args) => {
     onlyFields(args, ['withdrawalId', 'chainTxId']);
     const env = envOf(context);
@@ -717,7 +729,7 @@ export const rebroadcastWithdrawal: Action = {
       );
     if (record.replaced.length >= rebuildsPerWithdrawalMax)
       capacity('rebuildsPerWithdrawalMax', rebuildsPerWithdrawalMax, `fee bumps of ${record.id}`);
-    const chainTxId = stringArg(args, 'chainTxId', chainTxIdPattern, chainTxIdCharsMax);
+    const chainTxId = chainTxIdArg(args);
     if (
       chainTxId === record.chainTxId ||
       record.replaced.some((item) => item.chainTxId === chainTxId)
@@ -768,18 +780,7 @@ export const rebuildWithdrawal: Action = {
     if (record.replaced.length >= rebuildsPerWithdrawalMax)
       capacity('rebuildsPerWithdrawalMax', rebuildsPerWithdrawalMax, `fee bumps of ${record.id}`);
     const wallet = loadWallet(kv, record.walletId);
-    const unsignedTx = stringArg(args, 'unsignedTx', hexPattern, unsignedTxHexCharsMax);
-    const digests = stringListArg(args, 'digests', digestPattern, 64, digestsPerWithdrawalMax);
-    const { fee } = checkBuilt({
-      record,
-      wallet,
-      params: env.params.chains[record.chain],
-      unsignedTx,
-      digests,
-      addressWallet: (address) =>
-        readJson<{ walletId: string }>(kv, addressesMap, addressKey(record.chain, address))
-          ?.walletId,
-    });
+    const { unsignedTx, digests, fee } = builtArgs(env, record, wallet, args);
     const previousFee = BigInt(record.fee ?? '0');
     if (fee <= previousFee)
       throw cofferError(

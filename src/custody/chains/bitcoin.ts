@@ -39,7 +39,7 @@ import {
   type BitcoinNetworkName,
   type P2wshMultisig,
 } from './bitcoin-script.js';
-import { registerAddress } from './register.js';
+import { addressRegistrar, oneAtATime } from './register.js';
 import type {
   BuiltTx,
   ChainBlock,
@@ -183,24 +183,14 @@ export function createBitcoinChain(options: BitcoinChainOptions): BitcoinChain {
   };
 
   // --- prepareWallet: watch the address, register it on the ledger once --------------------
-  const registered = new Set<string>();
+  const register = addressRegistrar(ledger, 'bitcoin');
   const prepareOnce = async (wallet: WalletRecord): Promise<string> => {
     const { address } = scriptOf(wallet);
     watch(address, wallet.id);
-    if (ledger !== undefined && !registered.has(wallet.id)) {
-      await registerAddress(ledger, 'bitcoin', wallet.id, address);
-      registered.add(wallet.id);
-    }
+    await register(wallet.id, address);
     return address;
   };
-  const preparing = new Map<string, Promise<string>>();
-  const prepareWallet = (wallet: WalletRecord): Promise<string> => {
-    const running = preparing.get(wallet.id);
-    if (running !== undefined) return running;
-    const started = prepareOnce(wallet).finally(() => preparing.delete(wallet.id));
-    preparing.set(wallet.id, started);
-    return started;
-  };
+  const prepareWallet = oneAtATime(prepareOnce);
 
   /** Sets `key` as the newest entry of `map`; the oldest go past `max`. */
   const remember = <V>(map: Map<string, V>, key: string, value: V, max: number) => {

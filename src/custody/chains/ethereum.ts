@@ -22,7 +22,7 @@ import {
 } from 'ethers';
 import { cofferError } from '../../errors/index.js';
 import type { WalletRecord, WithdrawalRecord } from '../types.js';
-import { registerAddress } from './register.js';
+import { addressRegistrar, oneAtATime } from './register.js';
 import type {
   BuiltTx,
   ChainTxStatus,
@@ -241,7 +241,7 @@ export function createEthereumChain(options: EthereumChainOptions): EthereumChai
   );
   const tokenSymbols = new Map([...tokens].map(([symbol, address]) => [address, symbol]));
   const watched = new Set<string>((options.knownSafes ?? []).map((item) => getAddress(item)));
-  const registered = new Set<string>();
+  const register = addressRegistrar(options.ledger, 'ethereum');
 
   // The relayer's nonces: seeded once from the node's pending count, then handed out in
   // process so that concurrent withdrawals never send two transactions with one nonce. A send
@@ -364,22 +364,11 @@ export function createEthereumChain(options: EthereumChainOptions): EthereumChai
     }
     watched.add(safe.address);
     const address = safe.address.toLowerCase();
-    const ledger = options.ledger;
-    if (ledger !== undefined && !registered.has(wallet.id)) {
-      await registerAddress(ledger, 'ethereum', wallet.id, address);
-      registered.add(wallet.id);
-    }
+    await register(wallet.id, address);
     return address;
   };
   // The worker loop prepares a wallet for each of its withdrawals at once: one deployment.
-  const preparing = new Map<string, Promise<string>>();
-  const prepareWallet = (wallet: WalletRecord): Promise<string> => {
-    const running = preparing.get(wallet.id);
-    if (running !== undefined) return running;
-    const started = prepareOnce(wallet).finally(() => preparing.delete(wallet.id));
-    preparing.set(wallet.id, started);
-    return started;
-  };
+  const prepareWallet = oneAtATime(prepareOnce);
 
   // One SafeTx in flight per Safe: Safe executes nonces in order, so a second withdrawal built
   // at the same nonce could never run, and one built at the next nonce would wait on the first
