@@ -14,10 +14,8 @@ import {
 } from '../../../src/crypto/offline-key.js';
 import { generateScalarKey, signDigestWithScalar } from '../../../src/crypto/keys.js';
 import {
-  ethereumProvider,
   createEthereumChain,
   deploySafeContracts,
-  receiptOf,
   type EthereumChain,
 } from '../../../src/custody/chains/ethereum.js';
 import {
@@ -26,7 +24,8 @@ import {
   type RecoverySignature,
 } from '../../../src/custody/chains/ethereum-recovery.js';
 import type { WalletRecord } from '../../../src/custody/index.js';
-import { anvilKeys, startAnvil, type Anvil } from '../../support/anvil.js';
+import { anvilKeys, type Anvil } from '../../support/anvil.js';
+import { startAnvilSession, type AnvilSession } from '../../support/anvil-session.js';
 
 const oneEth = 10n ** 18n;
 let anvil: Anvil;
@@ -36,17 +35,13 @@ let offline: OfflineKey;
 const service = generateScalarKey('secp256k1');
 const platform = generateScalarKey('secp256k1');
 const started: (() => unknown)[] = [];
-/** Waits for a sent transaction's receipt by polling (anvil mines no block after it). */
-const mined = async (sent: Promise<{ readonly hash: string }>) =>
-  receiptOf(provider, (await sent).hash, 10_000, 20);
+let session: AnvilSession;
+const mined = (sent: Promise<{ readonly hash: string }>) => session.mined(sent);
 
 beforeAll(async () => {
-  anvil = await startAnvil();
-  started.push(() => anvil.stop());
-  provider = ethereumProvider(anvil.url, 20);
-  started.push(() => {
-    provider.destroy();
-  });
+  session = await startAnvilSession();
+  ({ anvil, provider } = session);
+  started.push(() => session.stop());
   const contracts = await deploySafeContracts(new Wallet(anvilKeys[0], provider));
   chain = createEthereumChain({
     rpcUrl: anvil.url,

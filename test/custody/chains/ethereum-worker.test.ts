@@ -9,15 +9,14 @@
 import { JsonRpcProvider, Wallet, getAddress, hexlify, randomBytes } from 'ethers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  ethereumProvider,
   createEthereumChain,
   deploySafeContracts,
-  receiptOf,
   type EthereumChain,
 } from '../../../src/custody/chains/ethereum.js';
 import type { WalletRecord, WithdrawalRecord } from '../../../src/custody/index.js';
 import { createCustodyWorker, type SignerPort } from '../../../src/custody/worker.js';
-import { anvilKeys, startAnvil, type Anvil } from '../../support/anvil.js';
+import { anvilKeys, type Anvil } from '../../support/anvil.js';
+import { startAnvilSession, type AnvilSession } from '../../support/anvil-session.js';
 import { cast, createDriver, keysArg, principal, walletKeys } from '../driver.js';
 import { workerPorts } from '../ports.js';
 import { changePolicy, field, must } from '../setup.js';
@@ -29,17 +28,13 @@ let anvil: Anvil;
 let provider: JsonRpcProvider;
 let chain: EthereumChain;
 const started: (() => unknown)[] = [];
-/** Waits for a sent transaction's receipt by polling (anvil mines no block after it). */
-const mined = async (sent: Promise<{ readonly hash: string }>) =>
-  receiptOf(provider, (await sent).hash, 10_000, 20);
+let session: AnvilSession;
+const mined = (sent: Promise<{ readonly hash: string }>) => session.mined(sent);
 
 beforeAll(async () => {
-  anvil = await startAnvil();
-  started.push(() => anvil.stop());
-  provider = ethereumProvider(anvil.url, 20);
-  started.push(() => {
-    provider.destroy();
-  });
+  session = await startAnvilSession();
+  ({ anvil, provider } = session);
+  started.push(() => session.stop());
 });
 
 afterAll(async () => {

@@ -16,7 +16,6 @@ import {
 } from 'ethers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  ethereumProvider,
   createEthereumChain,
   deploySafeContracts,
   receiptOf,
@@ -28,7 +27,8 @@ import {
 import type { LedgerPort, SeenDeposit } from '../../../src/custody/chains/types.js';
 import type { WalletRecord, WithdrawalRecord } from '../../../src/custody/index.js';
 import { generateScalarKey, signDigestWithScalar } from '../../../src/crypto/keys.js';
-import { anvilKeys, startAnvil, type Anvil } from '../../support/anvil.js';
+import { anvilKeys, type Anvil } from '../../support/anvil.js';
+import { startAnvilSession, type AnvilSession } from '../../support/anvil-session.js';
 
 const depth = 3;
 const oneEth = 10n ** 18n;
@@ -39,9 +39,8 @@ let funder: Wallet;
 let contracts: SafeDeployment;
 let chain: EthereumChain;
 const started: (() => unknown)[] = [];
-/** Waits for a sent transaction's receipt by polling (anvil mines no block after it). */
-const mined = async (sent: Promise<{ readonly hash: string }>) =>
-  receiptOf(provider, (await sent).hash, 10_000, 20);
+let session: AnvilSession;
+const mined = (sent: Promise<{ readonly hash: string }>) => session.mined(sent);
 
 type Keys = Record<'offline' | 'service' | 'platform', ReturnType<typeof generateScalarKey>>;
 
@@ -98,12 +97,9 @@ async function withdraw(wallet: WalletRecord, keys: Keys, destination: string, a
 }
 
 beforeAll(async () => {
-  anvil = await startAnvil();
-  started.push(() => anvil.stop());
-  provider = ethereumProvider(anvil.url, 20);
-  started.push(() => {
-    provider.destroy();
-  });
+  session = await startAnvilSession();
+  ({ anvil, provider } = session);
+  started.push(() => session.stop());
   funder = new Wallet(anvilKeys[0], provider);
   contracts = await deploySafeContracts(funder);
   chain = createEthereumChain({
