@@ -25,10 +25,10 @@ import {
   ethereumProvider,
   receiptOf,
 } from '../../src/custody/chains/ethereum.js';
-import type { WalletRecord } from '../../src/custody/index.js';
 import { anvilKeys, startAnvil } from '../support/anvil.js';
 import { regtestSegwitHeight, startBcoin, type BcoinNode } from '../support/bcoin.js';
 import { payFromMiner } from '../support/bcoin-miner.js';
+import { walletRecordOf } from '../custody/records.js';
 
 const network = bcoinRegtest;
 const btc = 100_000_000n;
@@ -228,24 +228,11 @@ describe('coffer custody recover --chain ethereum', () => {
       pollingMs: 50,
     });
     try {
-      const wallet: WalletRecord = {
-        id: hexlify(randomBytes(32)).slice(2),
-        chain: 'ethereum',
-        label: null,
-        owner: { mspId: 'Org1MSP', identityId: 'aa'.repeat(32) },
-        curve: 'secp256k1',
-        threshold: { m: 2, n: 3 },
-        keys: {
-          offline: offlinePublicKey,
-          service: service.publicKey,
-          platform: { keyId: '01', publicKey: platform.publicKey, curve: 'secp256k1' },
-        },
-        frozen: false,
-        alerts: [],
-        createdAt: 0,
-        createdTx: 'bb'.repeat(32),
-        updatedAt: 0,
-      };
+      const wallet = walletRecordOf('ethereum', {
+        offline: offlinePublicKey,
+        service: service.publicKey,
+        platform: platform.publicKey,
+      });
       const safe = await chain.prepareWallet(wallet);
       const sent = await funder.sendTransaction({ to: safe, value: 10n ** 18n });
       await receiptOf(provider, sent.hash, 10_000, 20);

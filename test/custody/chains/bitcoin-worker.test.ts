@@ -33,9 +33,10 @@ import {
   walletP2wsh,
 } from '../../../src/custody/chains/bitcoin-script.js';
 import type { LedgerPort, SeenDeposit } from '../../../src/custody/chains/types.js';
-import type { WalletRecord, WithdrawalRecord } from '../../../src/custody/types.js';
+import type { WithdrawalRecord } from '../../../src/custody/types.js';
 import { regtestSegwitHeight, startBcoin, type BcoinNode } from '../../support/bcoin.js';
 import { payFromMiner } from '../../support/bcoin-miner.js';
+import { walletRecordOf } from '../records.js';
 
 const network = bcoinRegtest;
 const depth = 3;
@@ -59,25 +60,11 @@ const hsmSigs = (digests: readonly string[], n = 3) =>
   });
 
 function walletRecord(id: string, offline: number, service: number, platform: number) {
-  const wallet: WalletRecord = {
-    id,
-    chain: 'bitcoin',
-    label: null,
-    owner: { mspId: 'Org1MSP', identityId: 'svc' },
-    curve: 'secp256k1',
-    threshold: { m: 2, n: 3 },
-    keys: {
-      offline: keyHex(offline),
-      service: keyHex(service),
-      platform: { keyId: 'hsm-1', publicKey: keyHex(platform), curve: 'secp256k1' },
-    },
-    frozen: false,
-    alerts: [],
-    createdAt: 0,
-    createdTx: id,
-    updatedAt: 0,
-  };
-  return wallet;
+  return walletRecordOf(
+    'bitcoin',
+    { offline: keyHex(offline), service: keyHex(service), platform: keyHex(platform) },
+    { id, platformKeyId: 'hsm-1' },
+  );
 }
 const wallet = walletRecord('w1', 1, 2, 3);
 const p2wsh = walletP2wsh(2, wallet.keys, network);

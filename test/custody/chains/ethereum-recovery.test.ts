@@ -26,6 +26,7 @@ import {
 import type { WalletRecord } from '../../../src/custody/index.js';
 import { anvilKeys, type Anvil } from '../../support/anvil.js';
 import { startAnvilSession, type AnvilSession } from '../../support/anvil-session.js';
+import { walletRecordOf } from '../records.js';
 
 const oneEth = 10n ** 18n;
 let anvil: Anvil;
@@ -67,24 +68,11 @@ afterAll(async () => {
 });
 
 function walletOf(): WalletRecord {
-  return {
-    id: hexlify(randomBytes(32)).slice(2),
-    chain: 'ethereum',
-    label: null,
-    owner: { mspId: 'Org1MSP', identityId: 'aa'.repeat(32) },
-    curve: 'secp256k1',
-    threshold: { m: 2, n: 3 },
-    keys: {
-      offline: offline.publicKey,
-      service: service.publicKey,
-      platform: { keyId: '01', publicKey: platform.publicKey, curve: 'secp256k1' },
-    },
-    frozen: false,
-    alerts: [],
-    createdAt: 0,
-    createdTx: 'bb'.repeat(32),
-    updatedAt: 0,
-  };
+  return walletRecordOf('ethereum', {
+    offline: offline.publicKey,
+    service: service.publicKey,
+    platform: platform.publicKey,
+  });
 }
 
 const serviceSignature = (digest: string): RecoverySignature => ({

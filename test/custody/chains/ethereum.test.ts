@@ -29,6 +29,7 @@ import type { WalletRecord, WithdrawalRecord } from '../../../src/custody/index.
 import { generateScalarKey, signDigestWithScalar } from '../../../src/crypto/keys.js';
 import { anvilKeys, type Anvil } from '../../support/anvil.js';
 import { startAnvilSession, type AnvilSession } from '../../support/anvil-session.js';
+import { walletRecordOf } from '../records.js';
 
 const depth = 3;
 const oneEth = 10n ** 18n;
@@ -50,24 +51,11 @@ function newWallet(): { wallet: WalletRecord; keys: Keys } {
     service: generateScalarKey('secp256k1'),
     platform: generateScalarKey('secp256k1'),
   };
-  const wallet = {
-    id: hexlify(randomBytes(32)).slice(2),
-    chain: 'ethereum',
-    label: null,
-    owner: { mspId: 'Org1MSP', identityId: 'aa'.repeat(32) },
-    curve: 'secp256k1',
-    threshold: { m: 2, n: 3 },
-    keys: {
-      offline: keys.offline.publicKey,
-      service: keys.service.publicKey,
-      platform: { keyId: '01', publicKey: keys.platform.publicKey, curve: 'secp256k1' },
-    },
-    frozen: false,
-    alerts: [],
-    createdAt: 0,
-    createdTx: 'bb'.repeat(32),
-    updatedAt: 0,
-  } satisfies WalletRecord;
+  const wallet = walletRecordOf('ethereum', {
+    offline: keys.offline.publicKey,
+    service: keys.service.publicKey,
+    platform: keys.platform.publicKey,
+  });
   return { wallet, keys };
 }
 
