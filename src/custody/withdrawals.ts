@@ -238,6 +238,11 @@ const chainTxIdArgs = {
   properties: { withdrawalId: schemas.id, chainTxId: schemas.chainTxId },
 } as const;
 
+/** `replaced` with the withdrawal's current broadcast added: a rebuild or rebroadcast. */
+function withBroadcastReplaced(record: WithdrawalRecord): WithdrawalRecord['replaced'] {
+  return [...record.replaced, { chainTxId: record.chainTxId ?? '', fee: record.fee ?? '0' }];
+}
+
 function chainTxIdArg(args: Readonly<Record<string, unknown>>): string {
   return stringArg(args, 'chainTxId', chainTxIdPattern, chainTxIdCharsMax);
 }
@@ -742,10 +747,7 @@ export const rebroadcastWithdrawal: Action = {
     return {
       withdrawal: move(env, record, 'broadcast', 'rebroadcast', {
         chainTxId,
-        replaced: [
-          ...record.replaced,
-          { chainTxId: record.chainTxId ?? '', fee: record.fee ?? '0' },
-        ],
+        replaced: withBroadcastReplaced(record),
       }),
     };
   },
@@ -812,10 +814,7 @@ export const rebuildWithdrawal: Action = {
         serviceSignatures: null,
         platformSignatures: null,
         chainTxId: null,
-        replaced: [
-          ...record.replaced,
-          { chainTxId: record.chainTxId ?? '', fee: record.fee ?? '0' },
-        ],
+        replaced: withBroadcastReplaced(record),
       }),
     };
   },

@@ -28,15 +28,9 @@ import {
 import { createCustodyClient, type CustodyClient } from '../../src/client/custody.js';
 import { normaliseSignature, verifyDigestSignature } from '../../src/crypto/index.js';
 import { generateScalarKey, signDigestWithScalar } from '../../src/crypto/keys.js';
-import {
-  addRawSignature,
-  buildPsbt,
-  inputDigests,
-  planWithdrawal,
-} from '../../src/custody/chains/bitcoin-psbt.js';
+import { buildPsbt, inputDigests, planWithdrawal } from '../../src/custody/chains/bitcoin-psbt.js';
 import {
   bcoinRegtest,
-  compressPublicKey,
   outputScriptOf,
   walletP2wsh,
   type P2wshMultisig,
@@ -65,6 +59,7 @@ import {
 } from '../support/bcoin.js';
 import { userMspDir } from '../support/clients.js';
 import { createSoftHsm, userPin, type SoftHsm } from '../crypto/softhsm.js';
+import { miner, payFromMiner } from '../support/bcoin-miner.js';
 
 const coffer = path.resolve(import.meta.dirname, '../../bin/coffer');
 /** How long a process may take to say it is ready. */
@@ -82,15 +77,12 @@ const ethDestination = Wallet.createRandom().address.toLowerCase();
 const ethAttacker = Wallet.createRandom().address.toLowerCase();
 const safeAbi = new Interface(safeArtifact('Safe').abi as never);
 const btc = 100_000_000n;
-/** A 1-of-3 P2WSH the regtest coinbases pay (`minerKey` signs alone). */
-const minerKey = generateScalarKey('secp256k1');
 const keysOf = (a: string, b: string, c: string) => ({
   offline: a,
   service: b,
   platform: { publicKey: c },
 });
 const otherKey = () => generateScalarKey('secp256k1').publicKey;
-const btcMiner = walletP2wsh(1, keysOf(minerKey.publicKey, otherKey(), otherKey()), bcoinRegtest);
 const btcDestination = walletP2wsh(
   2,
   keysOf(otherKey(), otherKey(), otherKey()),
@@ -368,6 +360,26 @@ async function expectApprovedSigned(
   });
 }
 
+/**
+ * The service requests a withdrawal over the limit: it waits for approvals (the worker, polling
+ * every 200 ms, builds nothing meanwhile), the requester may not approve it, one admin is not
+ * enough, two are. Returns its id, approved.
+ */
+async function requestApprovedByTwo(args: Record<string, unknown>): Promise<string> {
+  const id = (await must(service, 'request', args)).txId;
+  expect((await withdrawal(id)).state).toBe('pending_approval');
+  await sleep(800);
+  expect(await withdrawal(id)).toMatchObject({ state: 'pending_approval', digests: null });
+  expect(await service.custody.approve(id)).toMatchObject({
+    status: 'Invalid',
+    code: 'CUSTODY_E_SELF_APPROVAL',
+  });
+  await must(admin1, 'approve', { withdrawalId: id });
+  expect((await withdrawal(id)).state).toBe('pending_approval');
+  await must(admin2, 'approve', { withdrawalId: id });
+  return id;
+}
+
 /** The withdrawal's steps as (action, state), in order. */
 async function steps(id: string): Promise<string[]> {
   return (await history(id)).map((entry) => `${entry.action}:${entry.state}`);
@@ -480,7 +492,7 @@ beforeAll(async () => {
   const [deployed] = await Promise.all([
     deploySafeContracts(new Wallet(anvilKeys[0], provider)),
     // Segwit active; the miner's first coinbases mature.
-    bcoin.mine(regtestSegwitHeight + 1, btcMiner.address),
+    bcoin.mine(regtestSegwitHeight + 1, miner.address),
     // The consortium names the worker for both chains (Org1 proposes, Org2's vote accepts).
     (async () => {
       const custody = {
@@ -678,26 +690,13 @@ describe('custody on Ethereum (anvil, Safe 1.4.1), end to end', () => {
     const amount = 2n * oneEth;
     const before = await eth.balance(ethDestination);
     const safeBefore = await eth.balance(safe);
-    const requested = await must(service, 'request', {
+    const id = await requestApprovedByTwo({
       walletId,
       asset: 'ETH',
       amount: amount.toString(),
       destination: ethDestination,
       idempotencyKey: 'eth-over-limit',
     });
-    const id = requested.txId;
-    expect((await withdrawal(id)).state).toBe('pending_approval');
-    // The worker polls every 200 ms: it builds nothing for a withdrawal still waiting.
-    await sleep(800);
-    expect(await withdrawal(id)).toMatchObject({ state: 'pending_approval', digests: null });
-    // Never the requester.
-    expect(await service.custody.approve(id)).toMatchObject({
-      status: 'Invalid',
-      code: 'CUSTODY_E_SELF_APPROVAL',
-    });
-    await must(admin1, 'approve', { withdrawalId: id });
-    expect((await withdrawal(id)).state).toBe('pending_approval');
-    await must(admin2, 'approve', { withdrawalId: id });
     await until(
       async () => (await withdrawal(id)).state === 'confirmed',
       'the withdrawal confirmed',
@@ -853,32 +852,6 @@ async function satsOf(address: string): Promise<bigint> {
 }
 
 /** The miner pays `value` to `address` from its oldest coinbase; returns the txid. */
-async function fundFromMiner(address: string, value: bigint): Promise<string> {
-  const tip = await bcoin.rpc<number>('getblockcount');
-  const [coin] = (await coinsOf(btcMiner.address))
-    .filter((item) => item.height > 0 && tip - item.height >= 100)
-    .sort((a, b) => a.height - b.height);
-  if (coin === undefined) throw new Error('the miner has no mature coinbase');
-  const psbt = new Psbt({ network: bcoinRegtest });
-  psbt.addInput({
-    hash: coin.hash,
-    index: coin.index,
-    witnessUtxo: { script: btcMiner.outputScript, value: BigInt(coin.value) },
-    witnessScript: btcMiner.witnessScript,
-  });
-  psbt.addOutput({ address, value });
-  psbt.addOutput({ script: btcMiner.outputScript, value: BigInt(coin.value) - value - 10_000n });
-  const [digest] = inputDigests(psbt);
-  if (digest === undefined) throw new Error('no digest');
-  addRawSignature(
-    psbt,
-    0,
-    compressPublicKey(minerKey.publicKey),
-    signDigestWithScalar('secp256k1', minerKey.secretKey, digest),
-  );
-  psbt.finalizeAllInputs();
-  return bcoin.broadcast(psbt.extractTransaction().toHex());
-}
 
 /** A PSBT spending `psbt`'s inputs (with their witness data) to `outputs` instead. */
 function withOutputs(
@@ -928,7 +901,7 @@ describe('custody on Bitcoin (bcoin regtest, P2WSH 2-of-3), end to end', () => {
   let walletId = '';
   let address = '';
   let wallet: P2wshMultisig;
-  const mineOne = () => bcoin.mine(1, btcMiner.address);
+  const mineOne = () => bcoin.mine(1, miner.address);
 
   it('registers the P2WSH address of a new wallet and credits a deposit at depth 2, not at 1', async () => {
     const created = await createWallet('bitcoin');
@@ -952,7 +925,7 @@ describe('custody on Bitcoin (bcoin regtest, P2WSH 2-of-3), end to end', () => {
       { kind: 'set_approvals', approvalsRequired: 2 },
       { kind: 'whitelist_add', address: btcDestination, label: 'payee' },
     ]);
-    const txid = await fundFromMiner(address, btc);
+    const txid = await payFromMiner(bcoin, [{ address, value: btc }]);
     await mineOne();
     await until(
       async () => (await deposits(walletId)).some((item) => item.confirmations === 1),
@@ -975,23 +948,13 @@ describe('custody on Bitcoin (bcoin regtest, P2WSH 2-of-3), end to end', () => {
   it('pays a withdrawal over the limit after two admins: service, HSM, broadcast, confirmed', async () => {
     const amount = btc / 5n;
     const before = await satsOf(btcDestination);
-    const requested = await must(service, 'request', {
+    const id = await requestApprovedByTwo({
       walletId,
       asset: 'BTC',
       amount: amount.toString(),
       destination: btcDestination,
       idempotencyKey: 'btc-over-limit',
     });
-    const id = requested.txId;
-    expect((await withdrawal(id)).state).toBe('pending_approval');
-    await sleep(800);
-    expect(await withdrawal(id)).toMatchObject({ state: 'pending_approval', digests: null });
-    expect(await service.custody.approve(id)).toMatchObject({
-      status: 'Invalid',
-      code: 'CUSTODY_E_SELF_APPROVAL',
-    });
-    await must(admin1, 'approve', { withdrawalId: id });
-    await must(admin2, 'approve', { withdrawalId: id });
     await until(
       async () => (await withdrawal(id)).state === 'confirmed',
       'the withdrawal confirmed',

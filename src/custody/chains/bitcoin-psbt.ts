@@ -113,7 +113,8 @@ export type WithdrawalPlan = {
   readonly feeRateSatPerVb: number;
 };
 
-function checkFeeRate(feeRateSatPerVb: number): void {
+/** Refuses a fee rate outside 1 to feeRateSatPerVbMax sat/vB (CUSTODY_E_PARAMS_INVALID). */
+export function checkFeeRate(feeRateSatPerVb: number): void {
   if (
     !Number.isFinite(feeRateSatPerVb) ||
     feeRateSatPerVb < 1 ||

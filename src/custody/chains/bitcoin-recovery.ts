@@ -14,7 +14,7 @@ import {
   changeDustSat,
   decodePsbt,
   estimateVsize,
-  feeRateSatPerVbMax,
+  checkFeeRate,
   finaliseTransaction,
   inputDigests,
   outpointOf,
@@ -193,16 +193,7 @@ export async function prepareBitcoinRecovery(options: {
   const network = networkOf(options.network);
   const wallet = walletP2wsh(recoveryThreshold, options.keys, network);
   const { destination, feeRateSatPerVb } = options;
-  if (
-    !Number.isFinite(feeRateSatPerVb) ||
-    feeRateSatPerVb < 1 ||
-    feeRateSatPerVb > feeRateSatPerVbMax
-  )
-    throw cofferError(
-      'CUSTODY_E_PARAMS_INVALID',
-      `the fee rate is ${String(feeRateSatPerVb)} sat/vB; give 1 to ${feeRateSatPerVbMax.toString()} sat/vB`,
-      { feeRateSatPerVb },
-    );
+  checkFeeRate(feeRateSatPerVb);
   if (Buffer.from(outputScriptOf(destination, network)).equals(Buffer.from(wallet.outputScript)))
     throw cofferError(
       'CUSTODY_E_ADDRESS_INVALID',
