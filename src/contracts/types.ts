@@ -45,6 +45,17 @@ export type ActionContext = {
   ) => unknown;
   /** Set when an oracle point of this feed triggered the call (see oracles.ts). */
   readonly trigger?: string;
+  /**
+   * The ordering log position of the batch (batch execution only): the same on every node, so
+   * an app may number its blocks by it (the EVM app, decision 0025).
+   */
+  readonly block?: number;
+  /**
+   * The identity whose certificate the ledger knows as `certId` (hex SHA-256 of its DER), as
+   * its MSP sees it at this ledger position; undefined when it is no valid identity (unknown,
+   * revoked, expired, or its MSP left). Batch execution only.
+   */
+  readonly identityOf?: (mspId: string, certId: string) => Caller | undefined;
 };
 
 export type QueryContext = {

@@ -1393,6 +1393,48 @@ export const errorRegistry = {
     summary: 'The signer failed unexpectedly (HTTP 500); nothing was signed.',
     fix: 'See the signer log for the cause, then retry.',
   },
+
+  // --- EVM (issue 9, decision 0025) ------------------------------------------------------------
+  EVM_E_TX_INVALID: {
+    className: 'EvmTxError',
+    summary:
+      'The raw Ethereum transaction is not one the chain runs: undecodable, unsigned, for another chain id, an unsupported type, over the gas cap, or refused by the EVM (wrong nonce, intrinsic gas, balance).',
+    fix: 'Sign a type 0 (EIP-155), 1 or 2 transaction for this chain id (eth_chainId) with the nonce eth_getTransactionCount returns, gas price 0 and gas at most 30,000,000; the message names the check.',
+  },
+  EVM_E_ACCOUNT_UNBOUND: {
+    className: 'EvmAccountError',
+    summary:
+      'The Ethereum account that signed the transaction is bound to no MSP identity of the consortium.',
+    fix: "Bind the account first: the identity signs evm/bind with the account's signature over the binding message (coffer evm bind).",
+  },
+  EVM_E_IDENTITY_INVALID: {
+    className: 'EvmAccountError',
+    summary:
+      'The MSP identity the account is bound to is no longer valid (revoked, expired, or its organisation left the consortium).',
+    fix: "Bind the account to a valid identity of a member organisation (the MSP's admins may unbind it first).",
+  },
+  EVM_E_ACCOUNT_BOUND: {
+    className: 'EvmAccountError',
+    summary: 'The Ethereum account is already bound to another MSP identity.',
+    fix: 'Use another account, or have the bound identity (or an admin of its MSP) unbind it first.',
+  },
+  EVM_E_BINDING_PROOF: {
+    className: 'EvmAccountError',
+    summary:
+      "The binding signature is not the account's personal_sign signature over the binding message for this identity and chain.",
+    fix: "Sign the exact message `coffer evm binding-message` prints (EIP-191 personal_sign) with the account's key and send the 65-byte signature.",
+  },
+  EVM_E_BINDINGS_FULL: {
+    className: 'EvmAccountError',
+    summary: 'The identity has as many Ethereum accounts bound as it may (16).',
+    fix: 'Unbind an account the identity no longer uses, or use another identity.',
+  },
+  EVM_E_RPC_INVALID: {
+    className: 'EvmRpcError',
+    summary:
+      'The JSON-RPC request is not valid: not JSON-RPC 2.0, an unknown method, or parameters of the wrong shape or over a limit.',
+    fix: 'Send a JSON-RPC 2.0 request with one of the methods README "Ethereum JSON-RPC" lists; the message names the parameter.',
+  },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof errorRegistry;

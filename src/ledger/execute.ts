@@ -95,7 +95,20 @@ export type BatchInput = {
    * result.
    */
   readonly preVerified: ReadonlyMap<string, Request>;
+  /** The batch's ordering log position (apps see it as `context.block`). */
+  readonly position?: number;
 };
+
+/** A certificate the ledger knows, as a valid identity of its MSP in force (ActionContext.identityOf). */
+function identityOfCert(input: BatchInput, mspId: string, certId: string): Caller | undefined {
+  const msp = input.consortium.msps.get(mspId);
+  const pem = input.store.read(certsMap, certId);
+  if (msp === undefined || pem === undefined) return undefined;
+  const identity = msp.deserializeIdentity(mspId, pem);
+  if (!identity.ok) return undefined;
+  const validation = msp.validate(identity.identity);
+  return validation.valid ? callerOfIdentity(msp, identity.identity, validation.role) : undefined;
+}
 
 export type BatchOutput = { readonly outcomes: readonly TxOutcome[]; readonly time: number };
 
@@ -335,7 +348,7 @@ function guardedKv(appName: string, tx: KvTx): KvWriter {
 /** An app failure as the transaction's outcome: app codes are kept, anything else is a bug. */
 function asInvalid(error: unknown, where: string): Invalid {
   if (error instanceof Invalid) return error;
-  if (isCofferError(error) && /^(APP|TOKEN|STORE|ORACLE|GOV|CUSTODY)_E_/.test(error.code)) {
+  if (isCofferError(error) && /^(APP|TOKEN|STORE|ORACLE|GOV|CUSTODY|EVM)_E_/.test(error.code)) {
     return new Invalid(error);
   }
   // Anything else is a bug in the app; deterministic, so every node records the same.
@@ -357,6 +370,9 @@ export type AppCall = {
   readonly endorsers?: readonly Caller[];
   readonly txId: string;
   readonly time: number;
+  /** Batch execution: the batch's ordering log position, and identities at this position. */
+  readonly block?: number;
+  readonly identityOf?: ActionContext['identityOf'];
 };
 
 /**
@@ -463,6 +479,8 @@ function runCallOrRefuse(
     kv: guardedKv(app.name, tx),
     readPublic,
     invoke,
+    ...(call.block === undefined ? {} : { block: call.block }),
+    ...(call.identityOf === undefined ? {} : { identityOf: call.identityOf }),
   };
   let result: unknown;
   try {
@@ -515,6 +533,8 @@ function runApp(
       endorsers,
       txId,
       time,
+      ...(input.position === undefined ? {} : { block: input.position }),
+      identityOf: (mspId, certId) => identityOfCert(input, mspId, certId),
     },
     (tx) => {
       if (!checked.certKnown) tx.put(certsMap, request.signer.certId, checked.certPem);

@@ -18,6 +18,8 @@ import { guardTlsServer, type Msp } from '../msp/index.js';
 import { registerAppRoutes } from './app-routes.js';
 import { callerOf, tlsSocketOf } from './caller.js';
 import { registerCustodyRoutes } from './custody-routes.js';
+import { registerEvmRoutes } from './evm-rpc.js';
+import type { EvmNode } from '../evm/rpc.js';
 import type { Receipt, SignedRoot } from '../ledger/receipt.js';
 import type { Engine, TxStatus } from './engine.js';
 
@@ -50,6 +52,8 @@ export type ApiOptions = {
     | undefined;
   /** Serves a behind peer's catch-up (catchup.ts); absent on the embedded log. */
   readonly catchUp?: (fromPosition: number, treeSize: number) => Promise<object>;
+  /** The Ethereum JSON-RPC endpoint's node (evm-rpc.ts); absent: no endpoint. */
+  readonly evm?: EvmNode;
 };
 
 const statusOf: Partial<Record<ErrorCode, number>> = {
@@ -658,6 +662,7 @@ export async function createApi(options: ApiOptions): Promise<ApiServer> {
     waitMsDefault,
     receipt: async (txId) => receiptWithPeers(txId, await engine.status(txId)),
   });
+  if (options.evm !== undefined) registerEvmRoutes(app, options.evm);
   app.get('/v1/openapi.json', { schema: { hide: true } }, () => app.swagger());
 
   await app.ready();

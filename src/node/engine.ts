@@ -617,6 +617,7 @@ async function startLocked(options: EngineOptions): Promise<Engine> {
       consortium: consortiumNow(),
       apps: options.apps,
       preVerified,
+      position,
     });
     time = output.time;
     for (const outcome of output.outcomes) {

@@ -4,6 +4,8 @@ import { readFile } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import { builtInApps, type AppRegistry } from '../contracts/index.js';
 import { custodyApp } from '../custody/index.js';
+import { evmApp } from '../evm/index.js';
+import { evmNodeOf } from './evm-rpc.js';
 import {
   checkGenesis,
   configWrites,
@@ -263,6 +265,7 @@ export async function startNode(config: NodeConfig, logger: Logger): Promise<Run
   const apps: AppRegistry = new Map([
     ...builtInApps(),
     [custodyApp.name, custodyApp],
+    [evmApp.name, evmApp],
     ...(governed === undefined ? [] : ([[governanceApp.name, governanceApp]] as const)),
   ]);
   const attestation = await virtualAttestation().attest();
@@ -353,6 +356,7 @@ export async function startNode(config: NodeConfig, logger: Logger): Promise<Run
   let peerWatch: PeerWatch | undefined;
   let catchUp: CatchUp | undefined;
   const servedLog = etcdLog;
+  const keyPem = signingKeyPem(certPem, own.folder?.signing?.keystore ?? []);
   let api;
   try {
     api = await createApi({
@@ -381,6 +385,12 @@ export async function startNode(config: NodeConfig, logger: Logger): Promise<Run
             catchUp: (fromPosition: number, treeSize: number) =>
               serveCatchUp(engine, servedLog, fromPosition, treeSize),
           }),
+      // Ethereum transactions are relayed in requests this node signs (decision 0025).
+      evm: evmNodeOf(
+        engine,
+        clientIdentity(config.identity.mspId, certPem),
+        privateKeySigner(keyPem),
+      ),
     });
   } catch (error) {
     await engine.stop();
@@ -392,7 +402,6 @@ export async function startNode(config: NodeConfig, logger: Logger): Promise<Run
     config.tlsCaFile === undefined ? [] : [await readFile(config.tlsCaFile, 'utf8')];
   // Peers' servers chain to a TLS CA of the consortium in force (or of the node config's file).
   const trust = (): string[] => [...staticCas, ...clientTrustOf(running.consortium().msps)];
-  const keyPem = signingKeyPem(certPem, own.folder?.signing?.keystore ?? []);
   // To the peer watch the node is a TLS client; to catch-up, a peer identity of its MSP (peers
   // serve catch-up to node identities only, and its TLS server certificate no MSP issued).
   const tlsAgent = peerAgent(

@@ -1,0 +1,112 @@
+// The node's Ethereum JSON-RPC endpoint (issue 9, decision 0025): POST /v1/evm/rpc, on the
+// node's mutual-TLS API. Reads answer from the committed state (src/evm/rpc.ts); a signed
+// Ethereum transaction is relayed into the ledger as an `evm/send` request this node signs
+// with its own identity. The relay decides nothing: every node checks the Ethereum signature,
+// the account's binding and its identity again when it executes the transaction.
+import type { FastifyInstance } from 'fastify';
+import { bytesToHex } from '@ethereumjs/util';
+import { cofferError } from '../errors/index.js';
+import { signEnvelope } from '../client/envelope.js';
+import type { ClientIdentity, Signer } from '../client/signer.js';
+import { requestTtlMsMax } from '../ledger/tx.js';
+import {
+  decodeSignedTx,
+  evmAppName,
+  evmParams,
+  readBinding,
+  recordMaps,
+  senderOf,
+  storedAccount,
+} from '../evm/index.js';
+import { pendingPerSenderMax, rawTxBytesMax, rpcBatchMax } from '../evm/limits.js';
+import { handleRpc, type EvmNode } from '../evm/rpc.js';
+import type { Engine } from './engine.js';
+
+type Pending = { readonly raw: string; readonly from: string; readonly nonce: number };
+
+/** The EvmNode of a running engine: its state, its head, and relaying signed by `identity`. */
+export function evmNodeOf(engine: Engine, identity: ClientIdentity, signer: Signer): EvmNode {
+  const kv = { get: (map: string, key: string) => engine.store().read(map, key) };
+  const pending = new Map<string, Pending>();
+  const pendingOf = (from: string): Pending[] =>
+    [...pending.values()].filter((item) => item.from === from);
+  const pendingNonce = (from: string): number | undefined => {
+    const nonces = pendingOf(from).map((item) => item.nonce);
+    return nonces.length === 0 ? undefined : Math.max(...nonces) + 1;
+  };
+  const invalid = (message: string, details: Record<string, unknown> = {}): never => {
+    throw cofferError('EVM_E_TX_INVALID', message, details);
+  };
+  return {
+    kv,
+    head: () => {
+      const position = engine.position();
+      return { number: position.logPosition, time: position.time };
+    },
+    pendingNonce,
+    pendingTx: (hash) => pending.get(hash)?.raw,
+    relay: async (rawInput) => {
+      if (rawInput.length > 2 + rawTxBytesMax * 2) {
+        invalid(`the transaction is over ${rawTxBytesMax} bytes`);
+      }
+      const raw = rawInput.toLowerCase();
+      const { chainId } = evmParams(kv);
+      const tx = decodeSignedTx(raw, chainId);
+      const from = senderOf(tx);
+      const hash = bytesToHex(tx.hash());
+      // Sent again (a client retrying): the same transaction, the same answer.
+      if (pending.has(hash) || kv.get(recordMaps.txs, hash) !== undefined) return hash;
+      if (readBinding(kv, from) === undefined) {
+        throw cofferError(
+          'EVM_E_ACCOUNT_UNBOUND',
+          `${from} is bound to no identity of the consortium`,
+          { address: from },
+        );
+      }
+      const stored = Number(storedAccount(kv, from)?.nonce ?? 0n);
+      const next = Math.max(stored, pendingNonce(from) ?? 0);
+      const nonce = Number(tx.nonce);
+      if (nonce < stored) invalid(`nonce too low: ${from}'s next nonce is ${stored}`);
+      if (nonce < next) invalid(`nonce ${nonce} is taken by a transaction not yet executed`);
+      if (nonce > next) {
+        invalid(
+          `nonce too high: ${from}'s next nonce is ${next}; a node keeps no queue of future transactions, so send them in order through one node`,
+        );
+      }
+      if (pendingOf(from).length >= pendingPerSenderMax) {
+        invalid(`${from} has ${pendingPerSenderMax} transactions not yet executed; wait for them`);
+      }
+      const signed = await signEnvelope({
+        app: evmAppName,
+        action: 'send',
+        args: { tx: raw },
+        identity,
+        signer,
+      });
+      const outcome = await engine.submit(signed.envelope);
+      if (!outcome.ok) throw outcome.error;
+      pending.set(hash, { raw, from, nonce });
+      // Forgotten once executed (or refused, or expired: the request lives requestTtlMsMax).
+      void engine
+        .waitFor(outcome.txId, requestTtlMsMax + 5_000)
+        .finally(() => pending.delete(hash));
+      return hash;
+    },
+  };
+}
+
+/** POST /v1/evm/rpc: JSON-RPC 2.0, single requests or batches. */
+export function registerEvmRoutes(app: FastifyInstance, node: EvmNode): void {
+  app.post(
+    '/v1/evm/rpc',
+    {
+      schema: {
+        summary: `Ethereum JSON-RPC 2.0 (what ethers.js and viem use; README "Ethereum JSON-RPC"): a request or a batch of at most ${rpcBatchMax}. Errors are JSON-RPC errors with the Coffer code in their message and data.`,
+        body: {
+          oneOf: [{ type: 'object' }, { type: 'array', maxItems: rpcBatchMax }],
+        },
+      },
+    },
+    async (request) => handleRpc(node, request.body),
+  );
+}
