@@ -22,17 +22,21 @@ import { pendingPerSenderMax, rawTxBytesMax, rpcBatchMax } from '../evm/limits.j
 import { handleRpc, type EvmNode } from '../evm/rpc.js';
 import type { Engine } from './engine.js';
 
-type Pending = { readonly raw: string; readonly from: string; readonly nonce: number };
+/** What a sender has relayed through this node and the ledger has not run yet. */
+type SenderPending = { next: number; readonly hashes: Set<string> };
 
 /** The EvmNode of a running engine: its state, its head, and relaying signed by `identity`. */
 export function evmNodeOf(engine: Engine, identity: ClientIdentity, signer: Signer): EvmNode {
   const kv = { get: (map: string, key: string) => engine.store().read(map, key) };
-  const pending = new Map<string, Pending>();
-  const pendingOf = (from: string): Pending[] =>
-    [...pending.values()].filter((item) => item.from === from);
-  const pendingNonce = (from: string): number | undefined => {
-    const nonces = pendingOf(from).map((item) => item.nonce);
-    return nonces.length === 0 ? undefined : Math.max(...nonces) + 1;
+  const pending = new Map<string, { readonly raw: string; readonly from: string }>();
+  const senders = new Map<string, SenderPending>();
+  const pendingNonce = (from: string): number | undefined => senders.get(from)?.next;
+  const settled = (hash: string): void => {
+    const from = pending.get(hash)?.from;
+    pending.delete(hash);
+    const sender = from === undefined ? undefined : senders.get(from);
+    sender?.hashes.delete(hash);
+    if (from !== undefined && sender?.hashes.size === 0) senders.delete(from);
   };
   const invalid = (message: string, details: Record<string, unknown> = {}): never => {
     throw cofferError('EVM_E_TX_INVALID', message, details);
@@ -73,23 +77,34 @@ export function evmNodeOf(engine: Engine, identity: ClientIdentity, signer: Sign
           `nonce too high: ${from}'s next nonce is ${next}; a node keeps no queue of future transactions, so send them in order through one node`,
         );
       }
-      if (pendingOf(from).length >= pendingPerSenderMax) {
+      const sender = senders.get(from) ?? { next: nonce, hashes: new Set<string>() };
+      if (sender.hashes.size >= pendingPerSenderMax) {
         invalid(`${from} has ${pendingPerSenderMax} transactions not yet executed; wait for them`);
       }
-      const signed = await signEnvelope({
-        app: evmAppName,
-        action: 'send',
-        args: { tx: raw },
-        identity,
-        signer,
-      });
-      const outcome = await engine.submit(signed.envelope);
-      if (!outcome.ok) throw outcome.error;
-      pending.set(hash, { raw, from, nonce });
+      // Reserved before the awaits: a concurrent request with the next nonce finds it taken.
+      pending.set(hash, { raw, from });
+      sender.hashes.add(hash);
+      sender.next = nonce + 1;
+      senders.set(from, sender);
+      let txId: string;
+      try {
+        const signed = await signEnvelope({
+          app: evmAppName,
+          action: 'send',
+          args: { tx: raw },
+          identity,
+          signer,
+        });
+        const outcome = await engine.submit(signed.envelope);
+        if (!outcome.ok) throw outcome.error;
+        txId = outcome.txId;
+      } catch (error) {
+        settled(hash);
+        if (sender.next === nonce + 1) sender.next = nonce;
+        throw error;
+      }
       // Forgotten once executed (or refused, or expired: the request lives requestTtlMsMax).
-      void engine
-        .waitFor(outcome.txId, requestTtlMsMax + 5_000)
-        .finally(() => pending.delete(hash));
+      void engine.waitFor(txId, requestTtlMsMax + 5_000).finally(() => settled(hash));
       return hash;
     },
   };
