@@ -115,7 +115,7 @@ const epochNow = () => performance.timeOrigin + performance.now();
 // ---- the network's processes ----------------------------------------------------------------
 
 /** `coffer network up --json`; resolves with its ready line. */
-async function networkUp(dir, nodes, log) {
+export async function networkUp(dir, nodes, log) {
   const child = track(
     spawn(
       process.execPath,
@@ -188,7 +188,7 @@ function killLeftovers(dir, log) {
 }
 
 /** `coffer network down`, synchronously (exit and signal handlers). */
-function networkDownSync(dir, log) {
+export function networkDownSync(dir, log) {
   const result = spawnSync(process.execPath, [binCoffer, 'network', 'down', '--dir', dir], {
     cwd: repoRoot,
     stdio: ['ignore', 2, 2],

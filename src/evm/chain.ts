@@ -2,9 +2,11 @@
 // consortium's chain id), its blocks (one per Coffer batch), and VMs to run transactions in.
 // Senders are recovered by libsecp256k1 (the `secp256k1` bindings): @ethereumjs's own
 // pure-JS recovery ran about 300 per second on this machine, libsecp256k1 about 9,000.
-import { createBlock, type Block } from '@ethereumjs/block';
+import { createBlock, paramsBlock, type Block } from '@ethereumjs/block';
+import { paramsEVM } from '@ethereumjs/evm';
+import { paramsTx } from '@ethereumjs/tx';
 import { createCustomCommon, Hardfork, Mainnet, type Common } from '@ethereumjs/common';
-import { createVM, type VM } from '@ethereumjs/vm';
+import { createVM, paramsVM, type VM } from '@ethereumjs/vm';
 import { id } from 'ethers';
 import secp256k1 from 'secp256k1';
 import { KvStateManager } from './state.js';
@@ -36,6 +38,24 @@ function ecrecover(
 
 const commons = new Map<number, Common>();
 
+/**
+ * Every transaction and block @ethereumjs decodes copies the chain's Common and merges its
+ * module's parameter set into it again (a JSON deep copy and a cache rebuild, about a third of
+ * a transfer's execution). The chain's Common merges the four modules' sets once, when it is
+ * made, before any copy; copies share those parameters and that cache (Common.copy is
+ * shallow), so merging one of those sets again is skipped. Any other set is merged as usual.
+ */
+function mergeParamsOnce(common: Common): void {
+  const known = [paramsTx, paramsBlock, paramsVM, paramsEVM];
+  for (const params of known) common.updateParams(params);
+  const merge = common.updateParams.bind(common);
+  common.updateParams = function (this: Common, params) {
+    if (known.includes(params)) return;
+    if (this === common) merge(params);
+    else Object.getPrototypeOf(common).updateParams.call(this, params);
+  };
+}
+
 /** The chain's rules: Prague, the given chain id, libsecp256k1 recovery. One per chain id. */
 export function commonOf(chainId: number): Common {
   let common = commons.get(chainId);
@@ -44,6 +64,7 @@ export function commonOf(chainId: number): Common {
       hardfork: Hardfork.Prague,
       customCrypto: { ecrecover },
     });
+    mergeParamsOnce(common);
     commons.set(chainId, common);
   }
   return common;
@@ -67,9 +88,16 @@ export function blockNumberOfHash(chainId: number, hash: string): number | undef
   return blockHash(chainId, number) === hash.toLowerCase() ? number : undefined;
 }
 
+let lastBlock: { chainId: number; number: number; timeMs: number; block: Block } | undefined;
+
 /** The block a batch's transactions run in: number = the batch's log position, no fees. */
 export function blockOf(chainId: number, number: number, timeMs: number): Block {
-  return createBlock(
+  // The transactions of one batch share their block (making one copies the chain's rules).
+  const last = lastBlock;
+  if (last?.chainId === chainId && last.number === number && last.timeMs === timeMs) {
+    return last.block;
+  }
+  const block = createBlock(
     {
       header: {
         number: BigInt(number),
@@ -81,6 +109,8 @@ export function blockOf(chainId: number, number: number, timeMs: number): Block 
     },
     { common: commonOf(chainId) },
   );
+  lastBlock = { chainId, number, timeMs, block };
+  return block;
 }
 
 function hexBytes(hex: string): Uint8Array {

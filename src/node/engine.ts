@@ -175,6 +175,14 @@ export type SubmitOutcome =
   | { readonly ok: true; readonly txId: string }
   | { readonly ok: false; readonly error: CofferError; readonly retryAfterMs?: number };
 
+export type SubmitOptions = {
+  /**
+   * Envelopes of one key reach the ordering log in the order they were submitted to this node
+   * (not across nodes): e.g. an Ethereum sender's nonces. Node-local; not part of the ledger.
+   */
+  readonly orderKey?: string;
+};
+
 export type ReceiptOptions = {
   readonly treeSize?: number;
   readonly peerRoots?: readonly SignedRoot[];
@@ -191,7 +199,7 @@ export type Position = {
 };
 
 export type Engine = {
-  readonly submit: (envelope: Envelope) => Promise<SubmitOutcome>;
+  readonly submit: (envelope: Envelope, options?: SubmitOptions) => Promise<SubmitOutcome>;
   readonly status: (txId: string) => Promise<TxStatus>;
   /** Resolves when the transaction is Committed or Invalid (or after timeoutMs with the current status). */
   readonly waitFor: (txId: string, timeoutMs: number) => Promise<TxStatus>;
@@ -443,7 +451,14 @@ async function startLocked(options: EngineOptions): Promise<Engine> {
   const recentSignedRoots = new Map<number, SignedRoot>();
   if (signedRoot !== undefined) recentSignedRoots.set(signedRoot.treeSize, signedRoot);
   const pendingIds = new Set<string>();
-  let queue: Envelope[] = [];
+  /**
+   * Verified envelopes waiting for a batch. An `orderKey` (a submission option) keeps that
+   * key's envelopes in submission order in the log: none joins a batch while an earlier batch
+   * holding the same key is still being appended (batches in flight may be ordered in any
+   * order among themselves). The EVM relay keys by sender: nonces must arrive in order.
+   */
+  let queue: { readonly envelope: Envelope; readonly orderKey?: string }[] = [];
+  const keysInFlight = new Map<string, number>();
   let appendsInFlight = 0;
   let batchTimer: NodeJS.Timeout | undefined;
   let stopping = false;
@@ -762,17 +777,45 @@ async function startLocked(options: EngineOptions): Promise<Engine> {
   const flushQueue = (): void => {
     batchTimer = undefined;
     while (queue.length > 0 && appendsInFlight < appendsInFlightMax) {
-      const envelopes = queue.slice(0, batchEnvelopesMax);
-      queue = queue.slice(envelopes.length);
+      const taken: (typeof queue)[number][] = [];
+      const held: typeof queue = [];
+      const blocked = new Set<string>();
+      for (const item of queue) {
+        const key = item.orderKey;
+        const wait =
+          taken.length >= batchEnvelopesMax ||
+          (key !== undefined && (keysInFlight.has(key) || blocked.has(key)));
+        if (wait) {
+          held.push(item);
+          if (key !== undefined) blocked.add(key);
+        } else {
+          taken.push(item);
+        }
+      }
+      if (taken.length === 0) break;
+      queue = held;
+      const envelopes = taken.map((item) => item.envelope);
+      const keys = new Set(taken.flatMap((item) => item.orderKey ?? []));
+      for (const key of keys) keysInFlight.set(key, (keysInFlight.get(key) ?? 0) + 1);
+      const release = (): void => {
+        for (const key of keys) {
+          const left = (keysInFlight.get(key) ?? 1) - 1;
+          if (left === 0) keysInFlight.delete(key);
+          else keysInFlight.set(key, left);
+        }
+      };
       appendsInFlight += 1;
       const bytes = encodeBatch({ time: now(), envelopes });
       log.append(bytes).then(
         () => {
           appendsInFlight -= 1;
+          release();
           if (queue.length > 0) flushQueue();
         },
         (error: unknown) => {
           appendsInFlight -= 1;
+          release();
+          if (queue.length > 0) scheduleFlush();
           const code = isCofferError(error) ? error.code : 'NODE_E_FAILED';
           logger.error(
             { code, envelopes: envelopes.length },
@@ -841,7 +884,11 @@ async function startLocked(options: EngineOptions): Promise<Engine> {
     | { readonly ok: false; readonly error: CofferError }
     | { readonly ok: true; readonly request: Request; readonly signer: SignerCheck & { ok: true } };
 
-  type Admission = { readonly envelope: Envelope; state: 'verifying' | 'accepted' | 'refused' };
+  type Admission = {
+    readonly envelope: Envelope;
+    readonly orderKey?: string;
+    state: 'verifying' | 'accepted' | 'refused';
+  };
   const admissions: Admission[] = [];
   /** Moves verified submissions to the batch queue, in the order they arrived. */
   const admit = (): void => {
@@ -851,7 +898,11 @@ async function startLocked(options: EngineOptions): Promise<Engine> {
       if (admission.state === 'verifying') break;
       taken += 1;
       if (admission.state === 'accepted') {
-        queue.push(admission.envelope);
+        queue.push(
+          admission.orderKey === undefined
+            ? { envelope: admission.envelope }
+            : { envelope: admission.envelope, orderKey: admission.orderKey },
+        );
         accepted += 1;
       }
     }
@@ -897,7 +948,10 @@ async function startLocked(options: EngineOptions): Promise<Engine> {
     return undefined;
   };
 
-  const submit = async (envelope: Envelope): Promise<SubmitOutcome> => {
+  const submit = async (
+    envelope: Envelope,
+    submitOptions: SubmitOptions = {},
+  ): Promise<SubmitOutcome> => {
     const down = unavailable();
     if (down !== undefined) return down;
     if (ledgerFull !== undefined) {
@@ -939,7 +993,11 @@ async function startLocked(options: EngineOptions): Promise<Engine> {
     // Reserved while the signature is verified: a second copy is a replay. Admitted to the
     // queue in arrival order, whichever verification finishes first.
     pendingIds.add(txId);
-    const admission: Admission = { envelope, state: 'verifying' };
+    const admission: Admission = {
+      envelope,
+      ...(submitOptions.orderKey === undefined ? {} : { orderKey: submitOptions.orderKey }),
+      state: 'verifying',
+    };
     admissions.push(admission);
     const signature =
       options.verifier === undefined

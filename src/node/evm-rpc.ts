@@ -95,7 +95,7 @@ export function evmNodeOf(engine: Engine, identity: ClientIdentity, signer: Sign
           identity,
           signer,
         });
-        const outcome = await engine.submit(signed.envelope);
+        const outcome = await engine.submit(signed.envelope, { orderKey: `evm:${from}` });
         if (!outcome.ok) throw outcome.error;
         txId = outcome.txId;
       } catch (error) {

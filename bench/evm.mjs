@@ -1,0 +1,565 @@
+// ERC-20 transfers through Ethereum JSON-RPC (issue 9): OpenZeppelin's ERC-20 compiled by solc,
+// on a 3-node Coffer network (`coffer network up --nodes 3`: 3 etcd members and 3 nodes as
+// separate processes, fsync on) and, in the same run, on anvil on this machine (automine, one
+// process, no consensus), with the same workload:
+//
+//   - BENCH_EVM_SENDERS accounts per node (Coffer: bound to that organisation's User1; each
+//     sends through its own organisation's node), funded with tokens by the deployer;
+//   - BENCH_EVM_TX transfers in all, pre-signed (signing is not timed), each a transfer of 1
+//     token to the sender's own recipient, gas 100,000, gas price 0 (legacy, EIP-155);
+//   - each sender sends its transactions in nonce order, in JSON-RPC batches of BENCH_EVM_CHUNK,
+//     with at most BENCH_EVM_WINDOW sent and not yet executed (a Coffer node keeps no queue of
+//     future nonces: src/evm/limits.ts pendingPerSenderMax = 64);
+//   - executed = the sender's nonce as its node reports it (eth_getTransactionCount, latest),
+//     read every BENCH_EVM_POLL_MS for every sender in one batch per node;
+//   - transfers/s = transfers / (first send → the last executed); loaded latency = a chunk's
+//     send → each of its transfers executed (p50/p99);
+//   - unloaded latency: BENCH_EVM_SERIAL transfers one at a time from one account, send →
+//     its receipt (eth_getTransactionReceipt every 5 ms);
+//   - then every Coffer node must report the same recipients' balances (eth_call balanceOf).
+//
+// Prints one JSON line: {"coffer": {...}, "anvil": {...}, ...}.
+import { spawn } from 'node:child_process';
+import { readFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { Agent as HttpAgent, request as httpRequest } from 'node:http';
+import { Agent, request as httpsRequest } from 'node:https';
+import { createServer } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import process from 'node:process';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { Interface, Wallet, getCreateAddress } from 'ethers';
+import solc from 'solc';
+import { clientFromProfile } from '../dist/cli/profile.js';
+import { identityFromMspFolder } from '../dist/client/signer.js';
+import { bindingMessage, defaultChainId } from '../dist/evm/index.js';
+import { networkDownSync, networkUp } from './lib/network.mjs';
+import { atCleanup, cleanupSync, percentile, round1, track } from './lib/procs.mjs';
+
+const repoRoot = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
+const intEnv = (name, fallback) => {
+  const value = Number(process.env[name] ?? fallback);
+  if (!Number.isSafeInteger(value) || value <= 0)
+    throw new Error(`${name} must be a positive integer`);
+  return value;
+};
+const nodes = 3;
+const sendersPerNode = intEnv('BENCH_EVM_SENDERS', 8);
+const txTotal = intEnv('BENCH_EVM_TX', 4800);
+const chunk = intEnv('BENCH_EVM_CHUNK', 16);
+const window = intEnv('BENCH_EVM_WINDOW', 48);
+const pollMs = intEnv('BENCH_EVM_POLL_MS', 20);
+const serial = intEnv('BENCH_EVM_SERIAL', 50);
+const transferGas = 100_000n;
+/** A phase that has not finished after this long fails the benchmark. */
+const phaseMsMax = 60_000;
+const started = performance.now();
+const log = (line) =>
+  process.stderr.write(`evm: [${((performance.now() - started) / 1000).toFixed(1)} s] ${line}\n`);
+
+// ---- the contract ---------------------------------------------------------------------------
+
+function compileToken() {
+  const modules = path.join(repoRoot, 'node_modules');
+  const source = readFileSync(path.join(repoRoot, 'test/fixtures/evm/CofferToken.sol'), 'utf8');
+  const input = {
+    language: 'Solidity',
+    sources: { 'CofferToken.sol': { content: source } },
+    settings: {
+      optimizer: { enabled: true, runs: 200 },
+      outputSelection: { '*': { '*': ['abi', 'evm.bytecode.object'] } },
+    },
+  };
+  const output = JSON.parse(
+    solc.compile(JSON.stringify(input), {
+      import: (file) => {
+        try {
+          return { contents: readFileSync(path.join(modules, file), 'utf8') };
+        } catch (error) {
+          return { error: String(error) };
+        }
+      },
+    }),
+  );
+  const contract = output.contracts?.['CofferToken.sol']?.CofferToken;
+  if (contract === undefined) throw new Error(`solc: ${JSON.stringify(output.errors)}`);
+  return { abi: contract.abi, bytecode: `0x${contract.evm.bytecode.object}` };
+}
+
+// ---- JSON-RPC over HTTP(S) --------------------------------------------------------------------
+
+/** A JSON-RPC endpoint: `call(method, params)` and `batch([[method, params], ...])`. */
+function endpoint(url, agent) {
+  let id = 0;
+  const post = (body) =>
+    new Promise((resolve, reject) => {
+      const payload = Buffer.from(JSON.stringify(body));
+      const send = new URL(url).protocol === 'https:' ? httpsRequest : httpRequest;
+      const req = send(
+        url,
+        {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'content-length': payload.length },
+          agent,
+        },
+        (res) => {
+          const chunks = [];
+          res.on('data', (part) => chunks.push(part));
+          res.on('end', () => {
+            try {
+              resolve(JSON.parse(Buffer.concat(chunks).toString('utf8')));
+            } catch (error) {
+              reject(error);
+            }
+          });
+        },
+      );
+      req.on('error', reject);
+      req.end(payload);
+    });
+  const unwrap = (answer, method) => {
+    if (answer.error !== undefined) throw new Error(`${method}: ${answer.error.message}`);
+    return answer.result;
+  };
+  return {
+    call: async (method, params = []) =>
+      unwrap(await post({ jsonrpc: '2.0', id: (id += 1), method, params }), method),
+    /** Answers in request order; a failed request is its error object. */
+    batch: async (requests) => {
+      if (requests.length === 0) return [];
+      const first = id + 1;
+      const answers = await post(
+        requests.map(([method, params]) => ({ jsonrpc: '2.0', id: (id += 1), method, params })),
+      );
+      const byId = new Map(answers.map((answer) => [answer.id, answer]));
+      return requests.map((_, index) => byId.get(first + index));
+    },
+  };
+}
+
+async function receiptOf(rpc, hash, timeoutMs = phaseMsMax, everyMs = 5) {
+  const deadline = performance.now() + timeoutMs;
+  for (;;) {
+    const receipt = await rpc.call('eth_getTransactionReceipt', [hash]);
+    if (receipt !== null) return receipt;
+    if (performance.now() > deadline) throw new Error(`no receipt for ${hash}`);
+    await sleep(everyMs);
+  }
+}
+
+// ---- the workload -----------------------------------------------------------------------------
+
+/**
+ * Sends every sender's signed transfers (in nonce order, windowed) to its endpoint and reads
+ * back when each was executed. `senders[i] = {rpc, address, firstNonce, raws}`.
+ */
+async function transferRun(senders) {
+  const total = senders.reduce((sum, sender) => sum + sender.raws.length, 0);
+  const executed = senders.map((sender) => sender.firstNonce);
+  const sentAt = senders.map(() => []);
+  const doneAt = senders.map(() => []);
+  let last = 0;
+  let stop = false;
+  const byRpc = new Map();
+  senders.forEach((sender, index) => {
+    const list = byRpc.get(sender.rpc) ?? [];
+    list.push(index);
+    byRpc.set(sender.rpc, list);
+  });
+  const poll = async () => {
+    while (!stop) {
+      await Promise.all(
+        [...byRpc].map(async ([rpc, indexes]) => {
+          const answers = await rpc.batch(
+            indexes.map((index) => ['eth_getTransactionCount', [senders[index].address, 'latest']]),
+          );
+          const now = performance.now();
+          answers.forEach((answer, offset) => {
+            const index = indexes[offset];
+            const count = Number(BigInt(answer?.result ?? '0x0'));
+            while (executed[index] < count) {
+              const n = executed[index] - senders[index].firstNonce;
+              if (n >= 0 && n < senders[index].raws.length) doneAt[index][n] = now;
+              executed[index] += 1;
+              last = now;
+            }
+          });
+        }),
+      );
+      await sleep(pollMs);
+    }
+  };
+  const first = performance.now();
+  const poller = poll();
+  const send = async (index) => {
+    const sender = senders[index];
+    let next = 0;
+    while (next < sender.raws.length) {
+      if (stop) throw new Error(`transfers not all sent within ${phaseMsMax} ms`);
+      const outstanding = sender.firstNonce + next - executed[index];
+      if (outstanding + chunk > window) {
+        await sleep(pollMs / 2);
+        continue;
+      }
+      const part = sender.raws.slice(next, next + chunk);
+      const at = performance.now();
+      const answers = await sender.rpc.batch(part.map((raw) => ['eth_sendRawTransaction', [raw]]));
+      const refused = answers.findIndex((answer) => answer?.result === undefined);
+      const accepted = refused === -1 ? part.length : refused;
+      for (let k = 0; k < accepted; k += 1) sentAt[index][next + k] = at;
+      next += accepted;
+      if (refused !== -1) {
+        const message = answers[refused]?.error?.message ?? 'no answer';
+        // A full node (back-pressure) or a window the node counts differently: retry shortly.
+        if (!/BACKPRESSURE|not yet executed|UNAVAILABLE/.test(message)) {
+          throw new Error(`sendRawTransaction refused: ${message}`);
+        }
+        await sleep(pollMs);
+      }
+    }
+  };
+  const timer = setTimeout(() => {
+    stop = true;
+  }, phaseMsMax);
+  try {
+    await Promise.all(senders.map((_, index) => send(index)));
+    while (
+      senders.some((sender, index) => executed[index] < sender.firstNonce + sender.raws.length)
+    ) {
+      if (stop) throw new Error(`transfers not all executed within ${phaseMsMax} ms`);
+      await sleep(pollMs);
+    }
+  } finally {
+    stop = true;
+    clearTimeout(timer);
+    await poller;
+  }
+  const latencies = [];
+  senders.forEach((sender, index) => {
+    sender.raws.forEach((_, n) => latencies.push(doneAt[index][n] - sentAt[index][n]));
+  });
+  latencies.sort((a, b) => a - b);
+  const seconds = (last - first) / 1000;
+  return {
+    transfers: total,
+    seconds: round1(seconds),
+    transfersPerSec: Math.round(total / seconds),
+    loadedLatencyMs: {
+      p50: round1(percentile(latencies, 50)),
+      p99: round1(percentile(latencies, 99)),
+    },
+  };
+}
+
+/** BENCH_EVM_SERIAL transfers one at a time; send → receipt. */
+async function serialRun(rpc, wallet, chainId, token, firstNonce, to) {
+  const latencies = [];
+  for (let i = 0; i < serial; i += 1) {
+    const raw = await wallet.signTransaction({
+      type: 0,
+      chainId,
+      nonce: firstNonce + i,
+      gasPrice: 0n,
+      gasLimit: transferGas,
+      to: token.address,
+      data: token.iface.encodeFunctionData('transfer', [to, 1n]),
+    });
+    const at = performance.now();
+    const hash = await rpc.call('eth_sendRawTransaction', [raw]);
+    const receipt = await receiptOf(rpc, hash);
+    latencies.push(performance.now() - at);
+    if (receipt.status !== '0x1') throw new Error(`serial transfer ${hash} failed`);
+  }
+  latencies.sort((a, b) => a - b);
+  return { p50: round1(percentile(latencies, 50)), p99: round1(percentile(latencies, 99)) };
+}
+
+/** Deploys the token from `deployer`, funds every sender, pre-signs the transfers. */
+async function prepare({ rpcs, senderRpc, deployer, wallets, chainId, compiled }) {
+  const iface = new Interface(compiled.abi);
+  const sign = (wallet, nonce, request) =>
+    wallet.signTransaction({
+      type: 0,
+      chainId,
+      nonce,
+      gasPrice: 0n,
+      gasLimit: 3_000_000n,
+      ...request,
+    });
+  const deployNonce = Number(
+    BigInt(await rpcs[0].call('eth_getTransactionCount', [deployer.address, 'latest'])),
+  );
+  const deployHash = await rpcs[0].call('eth_sendRawTransaction', [
+    await sign(deployer, deployNonce, {
+      data: `${compiled.bytecode}${iface.encodeDeploy([10n ** 24n]).slice(2)}`,
+    }),
+  ]);
+  const deployed = await receiptOf(rpcs[0], deployHash);
+  if (deployed.status !== '0x1') throw new Error('token deployment failed');
+  const address = getCreateAddress({ from: deployer.address, nonce: deployNonce });
+  const token = { address, iface };
+  const funding = [];
+  for (const [index, wallet] of wallets.entries()) {
+    funding.push(
+      await sign(deployer, deployNonce + 1 + index, {
+        to: address,
+        data: iface.encodeFunctionData('transfer', [wallet.address, 10n ** 20n]),
+      }),
+    );
+  }
+  const hashes = [];
+  for (let i = 0; i < funding.length; i += chunk) {
+    const answers = await rpcs[0].batch(
+      funding.slice(i, i + chunk).map((raw) => ['eth_sendRawTransaction', [raw]]),
+    );
+    for (const answer of answers) {
+      if (answer?.result === undefined)
+        throw new Error(`funding refused: ${answer?.error?.message}`);
+      hashes.push(answer.result);
+    }
+    await receiptOf(rpcs[0], hashes.at(-1));
+  }
+  const perSender = Math.floor(txTotal / wallets.length);
+  const senders = [];
+  for (const [index, wallet] of wallets.entries()) {
+    const recipient = Wallet.createRandom().address;
+    const raws = [];
+    for (let n = 0; n < perSender; n += 1) {
+      raws.push(
+        await wallet.signTransaction({
+          type: 0,
+          chainId,
+          nonce: n,
+          gasPrice: 0n,
+          gasLimit: transferGas,
+          to: address,
+          data: iface.encodeFunctionData('transfer', [recipient, 1n]),
+        }),
+      );
+    }
+    senders.push({
+      rpc: senderRpc(index),
+      address: wallet.address,
+      firstNonce: 0,
+      raws,
+      recipient,
+    });
+  }
+  return { token, senders, deployNonce: deployNonce + 1 + wallets.length };
+}
+
+// ---- Coffer ---------------------------------------------------------------------------------
+
+async function benchCoffer(compiled) {
+  const tmp = mkdtempSync(path.join(os.tmpdir(), 'coffer-bench-evm-'));
+  const dir = path.join(tmp, 'net');
+  let down = false;
+  atCleanup(() => rmSync(tmp, { recursive: true, force: true }));
+  atCleanup(() => {
+    if (!down) networkDownSync(dir, log);
+    down = true;
+  });
+  log(`coffer network up --nodes ${nodes}`);
+  const ready = await networkUp(dir, nodes, log);
+  log(`network ready: ${ready.nodes.map((node) => node.url).join(', ')}`);
+  const agents = [];
+  try {
+    const rpcs = [];
+    const orgs = [];
+    for (const node of ready.nodes) {
+      const profile = JSON.parse(readFileSync(node.profile, 'utf8'));
+      const agent = new Agent({
+        ca: readFileSync(profile.caFile, 'utf8'),
+        cert: readFileSync(profile.tlsCertFile, 'utf8'),
+        key: readFileSync(profile.tlsKeyFile, 'utf8'),
+        servername: profile.servername,
+        keepAlive: true,
+        maxSockets: 16,
+      });
+      agents.push(agent);
+      rpcs.push(endpoint(`${profile.url}/v1/evm/rpc`, agent));
+      const { identity } = await identityFromMspFolder(profile.mspDir, profile.mspId);
+      orgs.push({ profile: node.profile, mspId: profile.mspId, identityId: identity.certRef });
+    }
+    const chainId = Number(BigInt(await rpcs[0].call('eth_chainId')));
+    if (chainId !== defaultChainId) log(`chain id ${chainId}`);
+    const deployer = Wallet.createRandom();
+    const wallets = Array.from({ length: nodes * sendersPerNode }, () => Wallet.createRandom());
+    const orgOf = (index) => index % nodes;
+    log(`binding ${wallets.length + 1} accounts`);
+    await Promise.all(
+      orgs.map(async (org, o) => {
+        const client = await clientFromProfile(org.profile);
+        try {
+          const mine = [
+            ...(o === 0 ? [deployer] : []),
+            ...wallets.filter((_, i) => orgOf(i) === o),
+          ];
+          for (const wallet of mine) {
+            const signature = await wallet.signMessage(
+              bindingMessage(chainId, wallet.address, org.mspId, org.identityId),
+            );
+            const bound = await client.submit(
+              'evm',
+              'bind',
+              { address: wallet.address, signature },
+              { wait: 'commit' },
+            );
+            if (bound.status !== 'Committed')
+              throw new Error(`bind: ${bound.code} ${bound.message}`);
+          }
+        } finally {
+          client.close();
+        }
+      }),
+    );
+    log('deploying the token and funding the senders');
+    const prepared = await prepare({
+      rpcs,
+      senderRpc: (index) => rpcs[orgOf(index)],
+      deployer,
+      wallets,
+      chainId,
+      compiled,
+    });
+    log(
+      `sending ${prepared.senders.reduce((n, s) => n + s.raws.length, 0)} transfers from ${wallets.length} accounts over ${nodes} nodes`,
+    );
+    const run = await transferRun(prepared.senders);
+    log(
+      `coffer: ${run.transfersPerSec} transfers/s, loaded p50 ${run.loadedLatencyMs.p50} ms p99 ${run.loadedLatencyMs.p99} ms`,
+    );
+    const unloaded = await serialRun(
+      rpcs[0],
+      deployer,
+      chainId,
+      prepared.token,
+      prepared.deployNonce,
+      deployer.address,
+    );
+    log(`coffer unloaded latency p50 ${unloaded.p50} ms p99 ${unloaded.p99} ms`);
+    // Every node holds the same balances.
+    const views = await Promise.all(
+      rpcs.map((rpc) =>
+        rpc.batch(
+          prepared.senders.map((sender) => [
+            'eth_call',
+            [
+              {
+                to: prepared.token.address,
+                data: prepared.token.iface.encodeFunctionData('balanceOf', [sender.recipient]),
+              },
+              'latest',
+            ],
+          ]),
+        ),
+      ),
+    );
+    const totals = views.map((answers) =>
+      answers.reduce((sum, answer) => sum + BigInt(answer.result), 0n),
+    );
+    const nodesAgree = totals.every((total) => total === BigInt(run.transfers));
+    if (!nodesAgree)
+      log(`recipients' balances by node: ${totals.join(', ')} (expected ${run.transfers})`);
+    return { nodes, accounts: wallets.length, ...run, unloadedLatencyMs: unloaded, nodesAgree };
+  } finally {
+    for (const agent of agents) agent.destroy();
+    networkDownSync(dir, log);
+    down = true;
+  }
+}
+
+// ---- anvil ----------------------------------------------------------------------------------
+
+async function freePort() {
+  const server = createServer();
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address();
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+async function benchAnvil(compiled) {
+  const port = await freePort();
+  const bin = path.join(repoRoot, 'node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil');
+  // Gas price 0 as on Coffer: no one needs ether for gas.
+  const child = track(
+    spawn(
+      bin,
+      [
+        '--host',
+        '127.0.0.1',
+        '--port',
+        String(port),
+        '--silent',
+        '--base-fee',
+        '0',
+        '--gas-price',
+        '0',
+      ],
+      {
+        stdio: ['ignore', 'ignore', 'inherit'],
+      },
+    ),
+  );
+  atCleanup(() => child.kill('SIGKILL'));
+  try {
+    const agent = new HttpAgent({ keepAlive: true, maxSockets: 16 });
+    atCleanup(() => agent.destroy());
+    const rpc = endpoint(`http://127.0.0.1:${port}`, agent);
+    for (let i = 0; ; i += 1) {
+      try {
+        await rpc.call('eth_chainId');
+        break;
+      } catch (error) {
+        if (i > 300) throw error;
+        await sleep(50);
+      }
+    }
+    const chainId = Number(BigInt(await rpc.call('eth_chainId')));
+    const deployer = Wallet.createRandom();
+    const wallets = Array.from({ length: nodes * sendersPerNode }, () => Wallet.createRandom());
+    const prepared = await prepare({
+      rpcs: [rpc],
+      senderRpc: () => rpc,
+      deployer,
+      wallets,
+      chainId,
+      compiled,
+    });
+    log(`anvil: sending ${prepared.senders.reduce((n, s) => n + s.raws.length, 0)} transfers`);
+    const run = await transferRun(prepared.senders);
+    log(
+      `anvil: ${run.transfersPerSec} transfers/s, loaded p50 ${run.loadedLatencyMs.p50} ms p99 ${run.loadedLatencyMs.p99} ms`,
+    );
+    const unloaded = await serialRun(
+      rpc,
+      deployer,
+      chainId,
+      prepared.token,
+      prepared.deployNonce,
+      deployer.address,
+    );
+    log(`anvil unloaded latency p50 ${unloaded.p50} ms p99 ${unloaded.p99} ms`);
+    return { accounts: wallets.length, ...run, unloadedLatencyMs: unloaded };
+  } finally {
+    child.kill('SIGKILL');
+  }
+}
+
+try {
+  const compiled = compileToken();
+  const loadAverage = round1(os.loadavg()[0]);
+  const coffer = await benchCoffer(compiled);
+  const anvil = await benchAnvil(compiled);
+  process.stdout.write(
+    `${JSON.stringify({ coffer, anvil, loadAverage, cpus: os.availableParallelism() })}\n`,
+  );
+} catch (error) {
+  log(`failed: ${error?.stack ?? error}`);
+  cleanupSync();
+  process.exit(1);
+}
+cleanupSync();
