@@ -17,7 +17,13 @@ export type EnvelopeOptions = {
   readonly action: string;
   readonly args: Readonly<Record<string, unknown>>;
   readonly identity: ClientIdentity;
-  readonly signer: Signer;
+  /** Signs the SHA-256 digest of the request bytes (an HSM, a KMS, a key file)... */
+  readonly signer?: Signer;
+  /**
+   * ...or signs the request bytes themselves, SHA-256 included (an MSP signing identity's
+   * `sign`, on OpenSSL: what a node uses to sign its own requests). One of the two is needed.
+   */
+  readonly signMessage?: (message: Uint8Array) => Uint8Array;
   /** Clock for expiresAt (default Date.now). */
   readonly now?: number;
   readonly ttlMs?: number;
@@ -44,7 +50,10 @@ export async function signEnvelope(options: EnvelopeOptions): Promise<SignedEnve
     expiresAt: (options.now ?? Date.now()) + ttl,
   };
   const bytes = encodeRequest(request);
-  const signature = await options.signer(sha256Digest(bytes));
+  let signature: Uint8Array;
+  if (options.signMessage !== undefined) signature = options.signMessage(bytes);
+  else if (options.signer !== undefined) signature = await options.signer(sha256Digest(bytes));
+  else throw new TypeError('signEnvelope needs a signer or signMessage');
   const envelope: Envelope =
     options.sendCert === false
       ? { request: bytes, signature }

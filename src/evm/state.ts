@@ -43,6 +43,20 @@ export function storedSlot(kv: KvView, address: string, slot: Uint8Array): Uint8
   return stored === undefined ? new Uint8Array() : hexToBytes(`0x${stored}`);
 }
 
+/** Contract code decoded from the store, by its stored hex (the same string every read). */
+const decodedCode = new Map<string, Uint8Array>();
+const decodedCodeMax = 256;
+
+function codeOf(stored: string): Uint8Array {
+  let code = decodedCode.get(stored);
+  if (code === undefined) {
+    code = hexToBytes(`0x${stored}`);
+    if (decodedCode.size >= decodedCodeMax) decodedCode.clear();
+    decodedCode.set(stored, code);
+  }
+  return code;
+}
+
 export class KvStateManager extends SimpleStateManager {
   #kv: KvWriter | KvView;
   /** What each key read from the store held (hex; undefined: absent), to write back only changes. */
@@ -90,7 +104,7 @@ export class KvStateManager extends SimpleStateManager {
     const top = this.topCodeStack();
     if (!top.has(key)) {
       const stored = this.#load(evmMaps.code, key);
-      if (stored !== undefined) top.set(key, hexToBytes(`0x${stored}`));
+      if (stored !== undefined) top.set(key, codeOf(stored));
     }
     return super.getCode(address);
   }
@@ -127,6 +141,9 @@ export class KvStateManager extends SimpleStateManager {
       write(evmMaps.accounts, key, account === undefined ? undefined : hex(account.serialize()));
     }
     for (const [key, code] of this.topCodeStack()) {
+      // Code read and left alone is the very array the store's string decoded to: not re-encoded.
+      const stored = this.#loaded.get(`${evmMaps.code}\n${key}`);
+      if (stored !== undefined && decodedCode.get(stored) === code) continue;
       write(evmMaps.code, key, code.length === 0 ? undefined : hex(code));
     }
     for (const [key, value] of this.topStorageStack()) {

@@ -6,8 +6,8 @@
 import type { FastifyInstance } from 'fastify';
 import { bytesToHex } from '@ethereumjs/util';
 import { cofferError } from '../errors/index.js';
-import { signEnvelope } from '../client/envelope.js';
-import type { ClientIdentity, Signer } from '../client/signer.js';
+import { signEnvelope, type EnvelopeOptions } from '../client/envelope.js';
+import type { ClientIdentity } from '../client/signer.js';
 import { requestTtlMsMax } from '../ledger/tx.js';
 import {
   decodeSignedTx,
@@ -26,7 +26,11 @@ import type { Engine } from './engine.js';
 type SenderPending = { next: number; readonly hashes: Set<string> };
 
 /** The EvmNode of a running engine: its state, its head, and relaying signed by `identity`. */
-export function evmNodeOf(engine: Engine, identity: ClientIdentity, signer: Signer): EvmNode {
+export function evmNodeOf(
+  engine: Engine,
+  identity: ClientIdentity,
+  signing: Pick<EnvelopeOptions, 'signer' | 'signMessage'>,
+): EvmNode {
   const kv = { get: (map: string, key: string) => engine.store().read(map, key) };
   const pending = new Map<string, { readonly raw: string; readonly from: string }>();
   const senders = new Map<string, SenderPending>();
@@ -93,7 +97,7 @@ export function evmNodeOf(engine: Engine, identity: ClientIdentity, signer: Sign
           action: 'send',
           args: { tx: raw },
           identity,
-          signer,
+          ...signing,
         });
         const outcome = await engine.submit(signed.envelope, { orderKey: `evm:${from}` });
         if (!outcome.ok) throw outcome.error;

@@ -386,11 +386,9 @@ export async function startNode(config: NodeConfig, logger: Logger): Promise<Run
               serveCatchUp(engine, servedLog, fromPosition, treeSize),
           }),
       // Ethereum transactions are relayed in requests this node signs (decision 0025).
-      evm: evmNodeOf(
-        engine,
-        clientIdentity(config.identity.mspId, certPem),
-        privateKeySigner(keyPem),
-      ),
+      evm: evmNodeOf(engine, clientIdentity(config.identity.mspId, certPem), {
+        signMessage: (message) => signing.sign(message),
+      }),
     });
   } catch (error) {
     await engine.stop();

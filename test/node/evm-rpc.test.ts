@@ -83,7 +83,7 @@ beforeAll(async () => {
       key: await readFile(path.join(peer, 'tls', 'server.key'), 'utf8'),
     },
     logger: pino({ level: 'silent' }),
-    evm: evmNodeOf(engine, relayer.identity, relayer.signer),
+    evm: evmNodeOf(engine, relayer.identity, { signer: relayer.signer }),
   });
   apiUrl = await api.listen('127.0.0.1', 0);
   const userMsp = path.join(orgDir(), 'users', 'User1@org1.example.com', 'msp');
