@@ -2,49 +2,29 @@
 // ethers.js deploys OpenZeppelin's ERC-20 (compiled by solc), transfers tokens, reads its
 // events, and handles reverts, both refused by eth_estimateGas and mined with status 0. Raw
 // JSON-RPC shows the refusals (unbound account, nonce gaps, bad parameters) with their codes.
-import { readFile, readdir, mkdtemp, rm } from 'node:fs/promises';
-import { Agent } from 'node:https';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import {
   Contract,
   ContractFactory,
   FetchRequest,
-  JsonRpcProvider,
   Wallet,
   isError,
   type ContractTransactionResponse,
+  type JsonRpcProvider,
 } from 'ethers';
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createClient, identityFromMspFolder, type Client } from '../../src/client/index.js';
-import { builtInApps } from '../../src/contracts/index.js';
-import { bindingMessage, defaultChainId, evmApp } from '../../src/evm/index.js';
-import { createApi, type ApiServer } from '../../src/node/api.js';
-import { startEngine, type Engine } from '../../src/node/engine.js';
-import { evmNodeOf } from '../../src/node/evm-rpc.js';
+import { defaultChainId } from '../../src/evm/index.js';
 import { cofferToken } from '../support/erc20.js';
-import { org1Material, type Org1 } from '../support/org1.js';
+import { startEvmNode, tlsConnection, type EvmTestNode } from '../support/evm-node.js';
 
-let work: string;
-let org1: Org1;
-let engine: Engine;
-let api: ApiServer;
-let agent: Agent;
-let apiUrl = '';
+let node: EvmTestNode;
 let provider: JsonRpcProvider;
-let user: Client;
-const apps = new Map([...builtInApps(), [evmApp.name, evmApp]]);
 const alice = new Wallet(`0x${'a1'.repeat(32)}`);
 const bob = new Wallet(`0x${'b2'.repeat(32)}`);
 let token: Contract;
 
-const orgDir = (): string => path.join(work, 'crypto', 'peerOrganizations', 'org1.example.com');
-
 /** JSON-RPC as any client sends it, for what ethers would not send. */
 async function rpc(body: unknown): Promise<Record<string, unknown>> {
-  const request = new FetchRequest(`${apiUrl}/v1/evm/rpc`);
-  request.getUrlFunc = FetchRequest.createGetUrlFunc({ agent });
+  const request: FetchRequest = tlsConnection(node.rpcUrl, node.agent);
   request.body = body as Record<string, unknown>;
   const response = await request.send();
   return response.bodyJson as Record<string, unknown>;
@@ -60,82 +40,19 @@ async function rpcError(
 }
 
 beforeAll(async () => {
-  work = await mkdtemp(path.join(tmpdir(), 'coffer-evm-rpc-'));
-  org1 = await org1Material(work);
-  engine = await startEngine({
-    dataDir: path.join(work, 'node'),
-    nodeId: 'n0',
-    consortium: () => org1.consortium,
-    apps,
-    rootSigner: org1.rootSigner,
-    logger: pino({ level: 'silent' }),
-    signatureIntervalTx: 1000,
-    signatureIntervalMs: 50,
-  });
-  const peer = path.join(orgDir(), 'peers', 'peer0.org1.example.com');
-  const relayer = await identityFromMspFolder(path.join(peer, 'msp'), 'Org1MSP');
-  api = await createApi({
-    engine,
-    consortium: () => org1.consortium,
-    apps,
-    tls: {
-      cert: await readFile(path.join(peer, 'tls', 'server.crt'), 'utf8'),
-      key: await readFile(path.join(peer, 'tls', 'server.key'), 'utf8'),
-    },
-    logger: pino({ level: 'silent' }),
-    evm: evmNodeOf(engine, relayer.identity, { signer: relayer.signer }),
-  });
-  apiUrl = await api.listen('127.0.0.1', 0);
-  const userMsp = path.join(orgDir(), 'users', 'User1@org1.example.com', 'msp');
-  const [keyFile] = await readdir(path.join(userMsp, 'keystore'));
-  const ca = await readFile(path.join(peer, 'tls', 'ca.crt'), 'utf8');
-  const tlsCert = org1.user.identity.certPem;
-  const tlsKey = await readFile(path.join(userMsp, 'keystore', String(keyFile)), 'utf8');
-  user = createClient({
-    url: apiUrl,
-    ca,
-    tlsCert,
-    tlsKey,
-    servername: 'peer0.org1.example.com',
-    ...org1.user,
-  });
-  // ethers over the node's mutual TLS: a FetchRequest with the client's agent, nothing else.
-  agent = new Agent({ ca, cert: tlsCert, key: tlsKey, servername: 'peer0.org1.example.com' });
-  const connection = new FetchRequest(`${apiUrl}/v1/evm/rpc`);
-  connection.getUrlFunc = FetchRequest.createGetUrlFunc({ agent });
-  // No 250 ms answer cache: transactions here follow each other faster than that (as on anvil).
-  provider = new JsonRpcProvider(connection, undefined, { pollingInterval: 50, cacheTimeout: -1 });
+  node = await startEvmNode();
+  provider = node.provider;
 }, 60_000);
 
 afterAll(async () => {
-  provider?.destroy();
-  user?.close();
-  agent?.destroy();
-  await api?.close();
-  await engine?.stop();
-  await rm(work, { recursive: true, force: true });
+  await node?.close();
 });
-
-async function bind(wallet: Wallet): Promise<void> {
-  const identityId = org1.consortium.msps
-    .get('Org1MSP')
-    ?.deserializeIdentity('Org1MSP', org1.user.identity.certPem);
-  if (identityId?.ok !== true) throw new Error('fixture identity');
-  const message = bindingMessage(defaultChainId, wallet.address, 'Org1MSP', identityId.identity.id);
-  const bound = await user.submit(
-    'evm',
-    'bind',
-    { address: wallet.address, signature: await wallet.signMessage(message) },
-    { wait: 'commit' },
-  );
-  expect(bound.status, `${bound.code ?? ''} ${bound.message ?? ''}`).toBe('Committed');
-}
 
 describe('Ethereum JSON-RPC with ethers.js', () => {
   it('reports the chain', async () => {
     const network = await provider.getNetwork();
     expect(network.chainId).toBe(BigInt(defaultChainId));
-    expect(await provider.getBlockNumber()).toBe(engine.position().logPosition);
+    expect(await provider.getBlockNumber()).toBe(node.engine.position().logPosition);
     const fees = await provider.getFeeData();
     expect(fees.gasPrice).toBe(0n);
   });
@@ -152,7 +69,7 @@ describe('Ethereum JSON-RPC with ethers.js', () => {
   });
 
   it('deploys the ERC-20 and transfers with events', async () => {
-    await bind(alice);
+    await node.bind(alice);
     const compiled = cofferToken();
     const factory = new ContractFactory(
       compiled.abi as never,
