@@ -19,6 +19,7 @@
 //   - then every Coffer node must report the same recipients' balances (eth_call balanceOf).
 //
 // Prints one JSON line: {"coffer": {...}, "anvil": {...}, ...}.
+import { Buffer } from 'node:buffer';
 import { spawn } from 'node:child_process';
 import { readFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { Agent as HttpAgent, request as httpRequest } from 'node:http';
@@ -28,8 +29,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import process from 'node:process';
+import { clearTimeout, setTimeout } from 'node:timers';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
+import { URL, fileURLToPath } from 'node:url';
 import { Interface, Wallet, getCreateAddress } from 'ethers';
 import solc from 'solc';
 import { clientFromProfile } from '../dist/cli/profile.js';

@@ -34,6 +34,7 @@ Usage:
   coffer custody worker --chain C ...       a chain worker (coffer, ethereum, bitcoin)
   coffer custody ethereum deploy-safe ...   Safe 1.4.1 contracts on a development chain
   coffer custody recover prepare|execute    move a wallet's funds with the offline and service keys
+  coffer evm message|bind|accounts          Ethereum accounts of your identity (JSON-RPC: /v1/evm/rpc)
   coffer signer start|keygen|keys --config signer.json
                                             the isolated signing service (HSM through PKCS#11)
   coffer help                               this text
@@ -55,6 +56,7 @@ const commands: Record<string, () => Promise<Command>> = {
   gov: async () => (await import('./gov.js')).govCommand,
   custody: async () => (await import('./custody-offline.js')).custodyCommand,
   signer: async () => (await import('./signer.js')).signerCommand,
+  evm: async () => (await import('./evm.js')).evmCommand,
 };
 
 const processIo: CommandIo = {

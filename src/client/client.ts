@@ -37,6 +37,8 @@ export type TxResult = {
 };
 
 export type Client = {
+  /** The MSP identity this client signs as. */
+  readonly identity: ClientIdentity;
   /** Signs and submits; with wait 'commit', resolves once Committed or Invalid (or timeout: Pending). */
   readonly submit: (
     app: string,
@@ -187,6 +189,7 @@ export function createClient(options: ClientOptions): Client {
   };
 
   return {
+    identity: options.identity,
     sign,
     submit: async (app, action, args, submitOptions = {}) => {
       const { envelope } = await sign(app, action, args);

@@ -6,3 +6,4 @@ export { endorseEnvelope, requestTtlMsDefault, signEnvelope } from './envelope.j
 export type { ClientIdentity, Signer } from './signer.js';
 export { clientIdentity, identityFromMspFolder, privateKeySigner, sha256Digest } from './signer.js';
 export * from './custody.js';
+export { bindEthereumAccount, ethereumBindingMessage, evmChainId } from './evm.js';

@@ -20,6 +20,7 @@ export type {
   QueryContext,
 } from './types.js';
 export { kvApp, kvKeyCharsMax, kvValueCharsMax } from './kv.js';
+export { readJson } from './json.js';
 export { accountOf, tokenApp, tokenAmountMax } from './token.js';
 export { appsApp, governanceTrigger, governedMarker } from './apps.js';
 export { feedsMap, oraclesApp } from './oracles.js';

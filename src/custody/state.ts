@@ -3,7 +3,7 @@
 // query needs is kept as an index here, each with a limit.
 import assert from 'node:assert/strict';
 import { cofferError } from '../errors/index.js';
-import type { KvView, KvWriter } from '../contracts/index.js';
+import { readJson, type KvView, type KvWriter } from '../contracts/index.js';
 import { historyEntriesPerObjectMax, pageEntriesMax } from './limits.js';
 import {
   historyMap,
@@ -21,11 +21,7 @@ export function samePrincipal(a: Principal, b: Principal): boolean {
   return a.mspId === b.mspId && a.identityId === b.identityId;
 }
 
-// eslint-disable-next-line @typescript-eslint/no-unnecessary-type-parameters -- the caller names the stored shape
-export function readJson<T>(kv: KvView, map: string, key: string): T | undefined {
-  const text = kv.get(map, key);
-  return text === undefined ? undefined : (JSON.parse(text) as T);
-}
+export { readJson };
 
 export function writeJson(kv: KvWriter, map: string, key: string, value: unknown): void {
   kv.put(map, key, JSON.stringify(value));

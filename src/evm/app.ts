@@ -17,6 +17,7 @@ import {
   rawTxBytesMax,
   txRecordBytesMax,
 } from './limits.js';
+import { bindingMessage } from './binding.js';
 import {
   blockTxKey,
   evmAppName,
@@ -32,22 +33,6 @@ import {
 
 const addressPattern = /^0x[0-9a-fA-F]{40}$/;
 const hexPattern = /^0x(?:[0-9a-fA-F]{2})*$/;
-
-/** The message an account signs (EIP-191 personal_sign) to be bound to an identity. */
-export function bindingMessage(
-  chainId: number,
-  address: string,
-  mspId: string,
-  identityId: string,
-): string {
-  return [
-    'Coffer: bind this Ethereum account to a consortium identity.',
-    `account: ${address.toLowerCase()}`,
-    `chain: ${chainId}`,
-    `msp: ${mspId}`,
-    `identity: ${identityId}`,
-  ].join('\n');
-}
 
 /** The address whose key made `signature` (65 bytes r‖s‖v) over a personal_sign message. */
 export function personalSigner(message: string, signature: string): string | undefined {

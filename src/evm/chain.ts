@@ -12,8 +12,7 @@ import secp256k1 from 'secp256k1';
 import { KvStateManager } from './state.js';
 import type { KvView, KvWriter } from '../contracts/index.js';
 
-/** The chain id when the consortium sets none (Coffer's default network). */
-export const defaultChainId = 7331;
+export { defaultChainId } from './binding.js';
 /** Gas one transaction may use at most (a block's gas limit as reported). */
 export const txGasMax = 30_000_000n;
 /** The gas limit blocks report: a batch holds many transactions, each under txGasMax. */
@@ -52,7 +51,7 @@ function mergeParamsOnce(common: Common): void {
   common.updateParams = function (this: Common, params) {
     if (known.includes(params)) return;
     if (this === common) merge(params);
-    else Object.getPrototypeOf(common).updateParams.call(this, params);
+    else (Object.getPrototypeOf(common) as Common).updateParams.call(this, params);
   };
 }
 

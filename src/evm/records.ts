@@ -1,8 +1,8 @@
 // What the EVM app keeps besides the EVM's state (decision 0025), all in public maps: account
 // bindings, transactions with their receipts, and blocks (one per Coffer batch that ran EVM
 // transactions). The JSON-RPC endpoint answers from these.
-import type { KvView } from '../contracts/index.js';
-import { defaultChainId } from './chain.js';
+import { readJson, type KvView } from '../contracts/index.js';
+import { defaultChainId } from './binding.js';
 
 export const evmAppName = 'evm';
 
@@ -72,10 +72,7 @@ export type BlockRecord = {
 
 export type EvmParams = { readonly chainId: number };
 
-export function readJson<T>(kv: KvView, map: string, key: string): T | undefined {
-  const value = kv.get(map, key);
-  return value === undefined ? undefined : (JSON.parse(value) as T);
-}
+export { readJson };
 
 export function evmParams(kv: KvView): EvmParams {
   return readJson<EvmParams>(kv, recordMaps.params, 'params') ?? { chainId: defaultChainId };

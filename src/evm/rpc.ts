@@ -118,12 +118,15 @@ function blockParam(node: EvmNode, value: unknown, name: string): number {
     return head;
   }
   if (value === 'earliest') return 0;
-  if (typeof value === 'object' && value !== null && 'blockNumber' in value) {
-    return blockParam(node, (value as { blockNumber: unknown }).blockNumber, name);
+  if (typeof value === 'object' && 'blockNumber' in value) {
+    return blockParam(node, value.blockNumber, name);
   }
   const number = quantityParam(value, name);
   if (number === undefined || number > BigInt(head)) {
-    throw new RpcFailure(-32000, `${name}: block ${String(value)} is beyond the newest, ${head}`);
+    throw new RpcFailure(
+      -32000,
+      `${name}: block ${JSON.stringify(value)} is beyond the newest, ${head}`,
+    );
   }
   return Number(number);
 }

@@ -72,9 +72,9 @@ export class KvStateManager extends SimpleStateManager {
   use(kv: KvWriter | KvView): void {
     this.#kv = kv;
     this.#loaded = new Map();
-    this.accountStack = [new Map()];
-    this.codeStack = [new Map()];
-    this.storageStack = [new Map()];
+    this.accountStack = [new Map<`0x${string}`, Account | undefined>()];
+    this.codeStack = [new Map<`0x${string}`, Uint8Array>()];
+    this.storageStack = [new Map<string, Uint8Array>()];
     this.originalStorageCache.clear();
   }
 

@@ -108,7 +108,9 @@ export function evmNodeOf(
         throw error;
       }
       // Forgotten once executed (or refused, or expired: the request lives requestTtlMsMax).
-      void engine.waitFor(txId, requestTtlMsMax + 5_000).finally(() => settled(hash));
+      void engine.waitFor(txId, requestTtlMsMax + 5_000).finally(() => {
+        settled(hash);
+      });
       return hash;
     },
   };

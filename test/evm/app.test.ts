@@ -296,9 +296,11 @@ describe('Ethereum transactions', () => {
         data: `0x${(250).toString(16).padStart(64, '0')}`,
       },
     ]);
-    const block = JSON.parse(node.store.read(recordMaps.blocks, String(node.position)) ?? '{}');
+    const block = JSON.parse(
+      node.store.read(recordMaps.blocks, String(node.position)) ?? '{}',
+    ) as Record<string, unknown>;
     expect(block).toMatchObject({ number: node.position, count: 2, logs: 2 });
-    expect(block.gasUsed).toBe(second?.cumulativeGasUsed);
+    expect(block['gasUsed']).toBe(second?.cumulativeGasUsed);
     // A transfer writes the balances and the sender's nonce, never the unchanged contract code.
     const maps = new Set(transfers[0]?.writeSet.map((write) => write.map));
     expect(maps.has(evmMaps.storage) && maps.has(evmMaps.accounts)).toBe(true);

@@ -45,7 +45,7 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(async () => {
-  await node?.close();
+  await node.close();
 });
 
 describe('Ethereum JSON-RPC with ethers.js', () => {

@@ -14,6 +14,11 @@ const modules = path.resolve(
   '../../..',
 );
 
+type SolcCompile = (
+  input: string,
+  options: { import: (file: string) => { contents: string } | { error: string } },
+) => string;
+
 let compiled: Compiled | undefined;
 
 /** CofferToken's ABI and creation bytecode (compiled once per process, about a second). */
@@ -27,8 +32,10 @@ export function cofferToken(): Compiled {
       outputSelection: { '*': { '*': ['abi', 'evm.bytecode.object'] } },
     },
   };
+  // solc ships no types for its compile entry point.
+  const compile = (solc as unknown as { compile: SolcCompile }).compile;
   const output = JSON.parse(
-    solc.compile(JSON.stringify(input), {
+    compile(JSON.stringify(input), {
       import: (file: string) => {
         try {
           return { contents: readFileSync(path.join(modules, file), 'utf8') };
