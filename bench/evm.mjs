@@ -1,12 +1,14 @@
 // ERC-20 transfers through Ethereum JSON-RPC (issue 9): OpenZeppelin's ERC-20 compiled by solc,
 // on a 3-node Coffer network (`coffer network up --nodes 3`: 3 etcd members and 3 nodes as
 // separate processes, fsync on) and, in the same run, on anvil on this machine (automine, one
-// process, no consensus), with the same workload:
+// process, no consensus, started with Coffer's chain id and gas price 0), with the very same
+// signed transactions (signed once, before either chain starts; signing is not timed):
 //
 //   - BENCH_EVM_SENDERS accounts per node (Coffer: bound to that organisation's User1; each
 //     sends through its own organisation's node), funded with tokens by the deployer;
-//   - BENCH_EVM_TX transfers in all, pre-signed (signing is not timed), each a transfer of 1
-//     token to the sender's own recipient, gas 100,000, gas price 0 (legacy, EIP-155);
+//   - BENCH_EVM_TX transfers in all (default 2,400, so that a run fits bench/run.mjs's 120 s),
+//     each a transfer of 1 token to the sender's own recipient, gas 100,000, gas price 0
+//     (legacy, EIP-155, chain id 7331);
 //   - each sender sends its transactions in nonce order, in JSON-RPC batches of BENCH_EVM_CHUNK,
 //     with at most BENCH_EVM_WINDOW sent and not yet executed (a Coffer node keeps no queue of
 //     future nonces: src/evm/limits.ts pendingPerSenderMax = 64);
@@ -16,7 +18,8 @@
 //     send → each of its transfers executed (p50/p99);
 //   - unloaded latency: BENCH_EVM_SERIAL transfers one at a time from one account, send →
 //     its receipt (eth_getTransactionReceipt every 5 ms);
-//   - then every Coffer node must report the same recipients' balances (eth_call balanceOf).
+//   - then every Coffer node (and anvil) must report the recipients' balances the transfers
+//     made (eth_call balanceOf).
 //
 // Prints one JSON line: {"coffer": {...}, "anvil": {...}, ...}.
 import { Buffer } from 'node:buffer';
@@ -49,7 +52,7 @@ const intEnv = (name, fallback) => {
 };
 const nodes = 3;
 const sendersPerNode = intEnv('BENCH_EVM_SENDERS', 8);
-const txTotal = intEnv('BENCH_EVM_TX', 4800);
+const txTotal = intEnv('BENCH_EVM_TX', 2400);
 const chunk = intEnv('BENCH_EVM_CHUNK', 16);
 const window = intEnv('BENCH_EVM_WINDOW', 48);
 const pollMs = intEnv('BENCH_EVM_POLL_MS', 20);
@@ -255,19 +258,10 @@ async function transferRun(senders) {
   };
 }
 
-/** BENCH_EVM_SERIAL transfers one at a time; send → receipt. */
-async function serialRun(rpc, wallet, chainId, token, firstNonce, to) {
+/** BENCH_EVM_SERIAL pre-signed transfers one at a time; send → receipt. */
+async function serialRun(rpc, raws) {
   const latencies = [];
-  for (let i = 0; i < serial; i += 1) {
-    const raw = await wallet.signTransaction({
-      type: 0,
-      chainId,
-      nonce: firstNonce + i,
-      gasPrice: 0n,
-      gasLimit: transferGas,
-      to: token.address,
-      data: token.iface.encodeFunctionData('transfer', [to, 1n]),
-    });
+  for (const raw of raws) {
     const at = performance.now();
     const hash = await rpc.call('eth_sendRawTransaction', [raw]);
     const receipt = await receiptOf(rpc, hash);
@@ -278,9 +272,14 @@ async function serialRun(rpc, wallet, chainId, token, firstNonce, to) {
   return { p50: round1(percentile(latencies, 50)), p99: round1(percentile(latencies, 99)) };
 }
 
-/** Deploys the token from `deployer`, funds every sender, pre-signs the transfers. */
-async function prepare({ rpcs, senderRpc, deployer, wallets, chainId, compiled }) {
+/**
+ * The whole workload, signed once for chain id 7331 (anvil runs with the same chain id), so
+ * both chains run the very same transactions: the deployment (deployer nonce 0, hence the same
+ * token address), the funding of every sender, the transfers, the serial transfers.
+ */
+async function signWorkload(compiled) {
   const iface = new Interface(compiled.abi);
+  const chainId = defaultChainId;
   const sign = (wallet, nonce, request) =>
     wallet.signTransaction({
       type: 0,
@@ -290,71 +289,90 @@ async function prepare({ rpcs, senderRpc, deployer, wallets, chainId, compiled }
       gasLimit: 3_000_000n,
       ...request,
     });
-  const deployNonce = Number(
-    BigInt(await rpcs[0].call('eth_getTransactionCount', [deployer.address, 'latest'])),
-  );
-  const deployHash = await rpcs[0].call('eth_sendRawTransaction', [
-    await sign(deployer, deployNonce, {
-      data: `${compiled.bytecode}${iface.encodeDeploy([10n ** 24n]).slice(2)}`,
-    }),
-  ]);
-  const deployed = await receiptOf(rpcs[0], deployHash);
-  if (deployed.status !== '0x1') throw new Error('token deployment failed');
-  const address = getCreateAddress({ from: deployer.address, nonce: deployNonce });
-  const token = { address, iface };
+  const deployer = Wallet.createRandom();
+  const wallets = Array.from({ length: nodes * sendersPerNode }, () => Wallet.createRandom());
+  const address = getCreateAddress({ from: deployer.address, nonce: 0 });
+  const deploy = await sign(deployer, 0, {
+    data: `${compiled.bytecode}${iface.encodeDeploy([10n ** 24n]).slice(2)}`,
+  });
   const funding = [];
   for (const [index, wallet] of wallets.entries()) {
     funding.push(
-      await sign(deployer, deployNonce + 1 + index, {
+      await sign(deployer, 1 + index, {
         to: address,
         data: iface.encodeFunctionData('transfer', [wallet.address, 10n ** 20n]),
       }),
     );
   }
-  const hashes = [];
-  for (let i = 0; i < funding.length; i += chunk) {
-    const answers = await rpcs[0].batch(
-      funding.slice(i, i + chunk).map((raw) => ['eth_sendRawTransaction', [raw]]),
-    );
-    for (const answer of answers) {
-      if (answer?.result === undefined)
-        throw new Error(`funding refused: ${answer?.error?.message}`);
-      hashes.push(answer.result);
-    }
-    await receiptOf(rpcs[0], hashes.at(-1));
-  }
   const perSender = Math.floor(txTotal / wallets.length);
   const senders = [];
-  for (const [index, wallet] of wallets.entries()) {
+  for (const wallet of wallets) {
     const recipient = Wallet.createRandom().address;
     const raws = [];
     for (let n = 0; n < perSender; n += 1) {
       raws.push(
-        await wallet.signTransaction({
-          type: 0,
-          chainId,
-          nonce: n,
-          gasPrice: 0n,
-          gasLimit: transferGas,
+        await sign(wallet, n, {
           to: address,
+          gasLimit: transferGas,
           data: iface.encodeFunctionData('transfer', [recipient, 1n]),
         }),
       );
     }
-    senders.push({
-      rpc: senderRpc(index),
-      address: wallet.address,
-      firstNonce: 0,
-      raws,
-      recipient,
-    });
+    senders.push({ address: wallet.address, firstNonce: 0, raws, recipient });
   }
-  return { token, senders, deployNonce: deployNonce + 1 + wallets.length };
+  const serialRaws = [];
+  for (let i = 0; i < serial; i += 1) {
+    serialRaws.push(
+      await sign(deployer, 1 + wallets.length + i, {
+        to: address,
+        gasLimit: transferGas,
+        data: iface.encodeFunctionData('transfer', [deployer.address, 1n]),
+      }),
+    );
+  }
+  return { chainId, iface, address, deployer, wallets, deploy, funding, senders, serialRaws };
+}
+
+/** Deploys the token and funds the senders on one chain (through `rpc`). */
+async function deployOn(rpc, workload) {
+  const deployed = await receiptOf(
+    rpc,
+    await rpc.call('eth_sendRawTransaction', [workload.deploy]),
+  );
+  if (deployed.status !== '0x1') throw new Error('token deployment failed');
+  for (let i = 0; i < workload.funding.length; i += chunk) {
+    const answers = await rpc.batch(
+      workload.funding.slice(i, i + chunk).map((raw) => ['eth_sendRawTransaction', [raw]]),
+    );
+    for (const answer of answers) {
+      if (answer?.result === undefined)
+        throw new Error(`funding refused: ${answer?.error?.message}`);
+    }
+    const last = answers.at(-1)?.result;
+    if ((await receiptOf(rpc, last)).status !== '0x1') throw new Error('funding failed');
+  }
 }
 
 // ---- Coffer ---------------------------------------------------------------------------------
 
-async function benchCoffer(compiled) {
+/** Recipients' balances (eth_call balanceOf) summed, as `rpc` reports them. */
+async function recipientsTotal(rpc, workload) {
+  const answers = await rpc.batch(
+    workload.senders.map((sender) => [
+      'eth_call',
+      [
+        {
+          to: workload.address,
+          data: workload.iface.encodeFunctionData('balanceOf', [sender.recipient]),
+        },
+        'latest',
+      ],
+    ]),
+  );
+  return answers.reduce((sum, answer) => sum + BigInt(answer.result), 0n);
+}
+
+async function benchCoffer(workload) {
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'coffer-bench-evm-'));
   const dir = path.join(tmp, 'net');
   let down = false;
@@ -386,18 +404,17 @@ async function benchCoffer(compiled) {
       orgs.push({ profile: node.profile, mspId: profile.mspId, identityId: identity.certRef });
     }
     const chainId = Number(BigInt(await rpcs[0].call('eth_chainId')));
-    if (chainId !== defaultChainId) log(`chain id ${chainId}`);
-    const deployer = Wallet.createRandom();
-    const wallets = Array.from({ length: nodes * sendersPerNode }, () => Wallet.createRandom());
+    if (chainId !== workload.chainId) throw new Error(`the network's chain id is ${chainId}`);
+    // Sender i belongs to organisation i mod 3 and sends through its node; Org1 has the deployer.
     const orgOf = (index) => index % nodes;
-    log(`binding ${wallets.length + 1} accounts`);
+    log(`binding ${workload.wallets.length + 1} accounts`);
     await Promise.all(
       orgs.map(async (org, o) => {
         const client = await clientFromProfile(org.profile);
         try {
           const mine = [
-            ...(o === 0 ? [deployer] : []),
-            ...wallets.filter((_, i) => orgOf(i) === o),
+            ...(o === 0 ? [workload.deployer] : []),
+            ...workload.wallets.filter((_, i) => orgOf(i) === o),
           ];
           for (const wallet of mine) {
             const signature = await wallet.signMessage(
@@ -418,54 +435,24 @@ async function benchCoffer(compiled) {
       }),
     );
     log('deploying the token and funding the senders');
-    const prepared = await prepare({
-      rpcs,
-      senderRpc: (index) => rpcs[orgOf(index)],
-      deployer,
-      wallets,
-      chainId,
-      compiled,
-    });
-    log(
-      `sending ${prepared.senders.reduce((n, s) => n + s.raws.length, 0)} transfers from ${wallets.length} accounts over ${nodes} nodes`,
-    );
-    const run = await transferRun(prepared.senders);
+    await deployOn(rpcs[0], workload);
+    const senders = workload.senders.map((sender, index) => ({
+      ...sender,
+      rpc: rpcs[orgOf(index)],
+    }));
+    log(`sending ${txTotal} transfers from ${senders.length} accounts over ${nodes} nodes`);
+    const run = await transferRun(senders);
     log(
       `coffer: ${run.transfersPerSec} transfers/s, loaded p50 ${run.loadedLatencyMs.p50} ms p99 ${run.loadedLatencyMs.p99} ms`,
     );
-    const unloaded = await serialRun(
-      rpcs[0],
-      deployer,
-      chainId,
-      prepared.token,
-      prepared.deployNonce,
-      deployer.address,
-    );
+    const unloaded = await serialRun(rpcs[0], workload.serialRaws);
     log(`coffer unloaded latency p50 ${unloaded.p50} ms p99 ${unloaded.p99} ms`);
     // Every node holds the same balances.
-    const views = await Promise.all(
-      rpcs.map((rpc) =>
-        rpc.batch(
-          prepared.senders.map((sender) => [
-            'eth_call',
-            [
-              {
-                to: prepared.token.address,
-                data: prepared.token.iface.encodeFunctionData('balanceOf', [sender.recipient]),
-              },
-              'latest',
-            ],
-          ]),
-        ),
-      ),
-    );
-    const totals = views.map((answers) =>
-      answers.reduce((sum, answer) => sum + BigInt(answer.result), 0n),
-    );
+    const totals = await Promise.all(rpcs.map((rpc) => recipientsTotal(rpc, workload)));
     const nodesAgree = totals.every((total) => total === BigInt(run.transfers));
     if (!nodesAgree)
       log(`recipients' balances by node: ${totals.join(', ')} (expected ${run.transfers})`);
-    return { nodes, accounts: wallets.length, ...run, unloadedLatencyMs: unloaded, nodesAgree };
+    return { nodes, accounts: senders.length, ...run, unloadedLatencyMs: unloaded, nodesAgree };
   } finally {
     for (const agent of agents) agent.destroy();
     networkDownSync(dir, log);
@@ -483,33 +470,16 @@ async function freePort() {
   return port;
 }
 
-async function benchAnvil(compiled) {
+async function benchAnvil(workload) {
   const port = await freePort();
   const bin = path.join(repoRoot, 'node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil');
-  // Gas price 0 as on Coffer: no one needs ether for gas.
-  const child = track(
-    spawn(
-      bin,
-      [
-        '--host',
-        '127.0.0.1',
-        '--port',
-        String(port),
-        '--silent',
-        '--base-fee',
-        '0',
-        '--gas-price',
-        '0',
-      ],
-      {
-        stdio: ['ignore', 'ignore', 'inherit'],
-      },
-    ),
-  );
+  // Coffer's chain id and gas price 0: the same signed transactions run unchanged.
+  const args = ['--host', '127.0.0.1', '--port', String(port), '--silent'];
+  args.push('--chain-id', String(workload.chainId), '--base-fee', '0', '--gas-price', '0');
+  const child = track(spawn(bin, args, { stdio: ['ignore', 'ignore', 'inherit'] }));
   atCleanup(() => child.kill('SIGKILL'));
+  const agent = new HttpAgent({ keepAlive: true, maxSockets: 16 });
   try {
-    const agent = new HttpAgent({ keepAlive: true, maxSockets: 16 });
-    atCleanup(() => agent.destroy());
     const rpc = endpoint(`http://127.0.0.1:${port}`, agent);
     for (let i = 0; ; i += 1) {
       try {
@@ -520,42 +490,30 @@ async function benchAnvil(compiled) {
         await sleep(50);
       }
     }
-    const chainId = Number(BigInt(await rpc.call('eth_chainId')));
-    const deployer = Wallet.createRandom();
-    const wallets = Array.from({ length: nodes * sendersPerNode }, () => Wallet.createRandom());
-    const prepared = await prepare({
-      rpcs: [rpc],
-      senderRpc: () => rpc,
-      deployer,
-      wallets,
-      chainId,
-      compiled,
-    });
-    log(`anvil: sending ${prepared.senders.reduce((n, s) => n + s.raws.length, 0)} transfers`);
-    const run = await transferRun(prepared.senders);
+    await deployOn(rpc, workload);
+    const senders = workload.senders.map((sender) => ({ ...sender, rpc }));
+    log(`anvil: sending ${txTotal} transfers`);
+    const run = await transferRun(senders);
     log(
       `anvil: ${run.transfersPerSec} transfers/s, loaded p50 ${run.loadedLatencyMs.p50} ms p99 ${run.loadedLatencyMs.p99} ms`,
     );
-    const unloaded = await serialRun(
-      rpc,
-      deployer,
-      chainId,
-      prepared.token,
-      prepared.deployNonce,
-      deployer.address,
-    );
+    const unloaded = await serialRun(rpc, workload.serialRaws);
     log(`anvil unloaded latency p50 ${unloaded.p50} ms p99 ${unloaded.p99} ms`);
-    return { accounts: wallets.length, ...run, unloadedLatencyMs: unloaded };
+    const total = await recipientsTotal(rpc, workload);
+    if (total !== BigInt(run.transfers)) throw new Error(`anvil recipients hold ${total}`);
+    return { accounts: senders.length, ...run, unloadedLatencyMs: unloaded };
   } finally {
+    agent.destroy();
     child.kill('SIGKILL');
   }
 }
 
 try {
-  const compiled = compileToken();
   const loadAverage = round1(os.loadavg()[0]);
-  const coffer = await benchCoffer(compiled);
-  const anvil = await benchAnvil(compiled);
+  const workload = await signWorkload(compileToken());
+  log(`signed ${txTotal} transfers from ${workload.wallets.length} accounts`);
+  const coffer = await benchCoffer(workload);
+  const anvil = await benchAnvil(workload);
   process.stdout.write(
     `${JSON.stringify({ coffer, anvil, loadAverage, cpus: os.availableParallelism() })}\n`,
   );

@@ -7,8 +7,15 @@ import { runTx, type RunTxResult } from '@ethereumjs/vm';
 import { bytesToHex, hashPersonalMessage, publicToAddress, utf8ToBytes } from '@ethereumjs/util';
 import secp256k1 from 'secp256k1';
 import { cofferError, isCofferError } from '../errors/index.js';
-import { onlyFields, stringArg } from '../contracts/args.js';
-import type { Action, App, KvView, KvWriter, Query } from '../contracts/index.js';
+import { invalidArgs, onlyFields, stringArg } from '../contracts/args.js';
+import {
+  governanceTrigger,
+  type Action,
+  type App,
+  type KvView,
+  type KvWriter,
+  type Query,
+} from '../contracts/index.js';
 import { blockOf, commonOf, txGasMax, withVm } from './chain.js';
 import {
   accountsPerIdentityMax,
@@ -27,6 +34,7 @@ import {
   recordMaps,
   type BindingRecord,
   type BlockRecord,
+  type EvmParams,
   type LogRecord,
   type TxRecord,
 } from './records.js';
@@ -308,7 +316,47 @@ const send: Action = {
   },
 };
 
+/** Largest chain id (EIP-2294's bound), as governance's set_evm checks it. */
+const chainIdMax = 4_294_967_295;
+
+const setParams: Action = {
+  summary:
+    "Sets the chain's parameters (its chain id): only through an accepted governance proposal (set_evm).",
+  args: {
+    type: 'object',
+    required: ['chainId'],
+    additionalProperties: false,
+    properties: { chainId: { type: 'integer', minimum: 1, maximum: chainIdMax } },
+  },
+  run: (context, args) => {
+    onlyFields(args, ['chainId']);
+    if (context.trigger !== governanceTrigger) {
+      throw cofferError(
+        'APP_E_FORBIDDEN',
+        "the EVM's parameters change only through an accepted governance proposal (set_evm)",
+      );
+    }
+    const chainId = args['chainId'];
+    if (
+      typeof chainId !== 'number' ||
+      !Number.isSafeInteger(chainId) ||
+      chainId < 1 ||
+      chainId > chainIdMax
+    ) {
+      return invalidArgs('chainId', `must be a whole number from 1 to ${chainIdMax}`);
+    }
+    const params: EvmParams = { chainId };
+    context.kv.put(recordMaps.params, 'params', JSON.stringify(params));
+    return params;
+  },
+};
+
 const queries: Record<string, Query> = {
+  params: {
+    summary: "The chain's parameters (its chain id).",
+    args: { type: 'object', additionalProperties: false, properties: {} },
+    run: (context) => evmParams(context.kv),
+  },
   binding: {
     summary: 'The identity an Ethereum account is bound to (null when none).',
     args: {
@@ -346,6 +394,6 @@ export const evmApp: App = {
   version: '1.0.0',
   summary:
     'Ethereum contracts: signed Ethereum transactions run by every node in the EVM, from accounts bound to consortium identities; Ethereum JSON-RPC at /v1/evm/rpc.',
-  actions: { bind, unbind, send },
+  actions: { bind, unbind, send, set_params: setParams },
   queries,
 };

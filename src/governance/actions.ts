@@ -11,6 +11,7 @@ import {
   canonicalJsonBytes,
   codeIdPattern,
   idPattern,
+  integerAt,
   nodeUrlPattern,
   objectAt,
   onlyKeys,
@@ -30,6 +31,9 @@ import { checkConstitutionSpec } from './constitution.js';
 import { idCharsMax, nodeUrlCharsMax, proposalActionsMax, proposalBytesMax } from './limits.js';
 import type { GovAction } from './types.js';
 
+/** Largest EVM chain id a network may take (EIP-2294's bound). */
+const evmChainIdMax = 4_294_967_295;
+
 export const actionNames = [
   'set_msp',
   'remove_msp',
@@ -43,6 +47,7 @@ export const actionNames = [
   'set_constitution',
   'set_custody',
   'custody_policy',
+  'set_evm',
   'install_app',
   'remove_app',
 ] as const;
@@ -287,6 +292,13 @@ function applyOne(
       const walletId = stringAt(args['walletId'], `${at}.args.walletId`, codeIdPattern, 64, bad);
       const change = objectAt(args['change'], `${at}.args.change`, bad);
       calls.push({ app: 'custody', action: 'apply_policy', args: { walletId, change } });
+      return false;
+    }
+    case 'set_evm': {
+      // The EVM's chain id (wallets sign for it; EIP-155): applied by the evm app itself.
+      only(['chainId']);
+      const chainId = integerAt(args['chainId'], `${at}.args.chainId`, 1, evmChainIdMax, bad);
+      calls.push({ app: 'evm', action: 'set_params', args: { chainId } });
       return false;
     }
     case 'install_app': {

@@ -219,6 +219,19 @@ describe('applyActions', () => {
     ).toBe('GOV_E_ACTION_INVALID actions[0].args.walletId');
   });
 
+  it("set_evm leaves the configuration alone and asks for the evm app's set_params; a chain id out of range is refused", () => {
+    const applied = applyActions(config, [{ name: 'set_evm', args: { chainId: 424242 } }]);
+    expect(applied.config).toEqual(config);
+    expect(applied.calls).toEqual([
+      { app: 'evm', action: 'set_params', args: { chainId: 424242 } },
+    ]);
+    for (const chainId of [0, 2 ** 32, 1.5, '7']) {
+      expect(codeOf(() => applyActions(config, [{ name: 'set_evm', args: { chainId } }]))).toBe(
+        'GOV_E_ACTION_INVALID actions[0].args.chainId',
+      );
+    }
+  });
+
   it('remove_msp is refused while the MSP is a member or has admitted nodes', () => {
     const withOrg4: GovConfig = applyActions(config, [
       { name: 'set_msp', args: { mspId: 'Org4MSP', definition: m.json('Org4MSP') } },
