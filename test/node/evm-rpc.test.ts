@@ -153,6 +153,44 @@ describe('Ethereum JSON-RPC with ethers.js', () => {
   });
 });
 
+describe('Ethereum JSON-RPC reads', () => {
+  it('filters logs by address and topics, and answers fee history and block lookups', async () => {
+    const address = (await token.getAddress()).toLowerCase();
+    const transferTopic = token.interface.getEvent('Transfer')?.topicHash ?? '';
+    const word = (account: string) => `0x${account.slice(2).toLowerCase().padStart(64, '0')}`;
+    const logs = async (filter: Record<string, unknown>) =>
+      (await rpc({ jsonrpc: '2.0', id: 1, method: 'eth_getLogs', params: [filter] }))['result'] as {
+        topics: string[];
+        logIndex: string;
+        blockNumber: string;
+      }[];
+    const all = await logs({ fromBlock: '0x0', address });
+    // The mint, alice → bob 1234, the revert (no log), alice → bob 1.
+    expect(all.map((log) => log.topics[0])).toEqual([transferTopic, transferTopic, transferTopic]);
+    const fromAlice = await logs({
+      fromBlock: '0x0',
+      address: [address],
+      topics: [transferTopic, word(alice.address)],
+    });
+    expect(fromAlice).toHaveLength(2);
+    // Only the mint went to alice (from the zero address).
+    const toAlice = await logs({ fromBlock: '0x0', topics: [null, null, word(alice.address)] });
+    expect(toAlice.map((log) => log.topics[1])).toEqual([`0x${'00'.repeat(32)}`]);
+    const elsewhere = await logs({ fromBlock: '0x0', address: `0x${'00'.repeat(20)}` });
+    expect(elsewhere).toEqual([]);
+
+    const history = await provider.send('eth_feeHistory', ['0x4', 'latest', [50]]);
+    expect(history).toMatchObject({ baseFeePerGas: ['0x0', '0x0', '0x0', '0x0', '0x0'] });
+    expect((history as { reward: unknown[] }).reward).toHaveLength(4);
+    expect(await provider.send('eth_getBlockByHash', [`0x${'ab'.repeat(32)}`, false])).toBeNull();
+    const latest = await provider.getBlock('latest');
+    expect(latest?.number).toBeGreaterThan(0);
+    expect((await provider.getBlock(latest?.hash ?? ''))?.number).toBe(latest?.number);
+    // Storage slot of the ERC-20's total supply (OpenZeppelin 5: slot 2).
+    expect(BigInt(await provider.getStorage(address, 2))).toBe(1_000_000n);
+  });
+});
+
 describe('Ethereum JSON-RPC refusals', () => {
   it('refuses nonce gaps and stale nonces (no queue of future transactions)', async () => {
     const nonce = await provider.getTransactionCount(alice.address, 'pending');
