@@ -1399,7 +1399,7 @@ export const errorRegistry = {
     className: 'EvmTxError',
     summary:
       'The raw Ethereum transaction is not one the chain runs: undecodable, unsigned, for another chain id, an unsupported type, over the gas cap, or refused by the EVM (wrong nonce, intrinsic gas, balance).',
-    fix: 'Sign a type 0 (EIP-155), 1 or 2 transaction for this chain id (eth_chainId) with the nonce eth_getTransactionCount returns, gas price 0 and gas at most 30,000,000; the message names the check.',
+    fix: 'Sign a type 0 (EIP-155), 1 or 2 transaction for this chain id (eth_chainId) with the nonce eth_getTransactionCount returns, gas price 0 and gas at most 10,000,000; the message names the check.',
   },
   EVM_E_ACCOUNT_UNBOUND: {
     className: 'EvmAccountError',
