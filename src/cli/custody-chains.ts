@@ -8,7 +8,11 @@ import { createBitcoinChain } from '../custody/chains/bitcoin.js';
 import type { BitcoinRpcAuth } from '../custody/chains/bitcoin-rpc.js';
 import { bitcoinNetworks, type BitcoinNetworkName } from '../custody/chains/bitcoin-script.js';
 import { createCofferChain } from '../custody/chains/coffer.js';
-import { createEthereumChain, type SafeDeployment } from '../custody/chains/ethereum.js';
+import {
+  createEthereumChain,
+  type EthereumTls,
+  type SafeDeployment,
+} from '../custody/chains/ethereum.js';
 import type { ChainWorker, LedgerPort } from '../custody/chains/types.js';
 import type { CustodyParams } from '../custody/params.js';
 import { cofferError } from '../errors/index.js';
@@ -18,6 +22,8 @@ export const chainConfigBytesMax = 64 * 1024;
 const urlPattern = /^https?:\/\/[^\s]+$/;
 const addressPattern = /^0x[0-9a-fA-F]{40}$/;
 const privateKeyPattern = /^0x[0-9a-fA-F]{64}$/;
+const pemPattern = /-----BEGIN [A-Z0-9 ]+-----/;
+const hostnamePattern = /^[A-Za-z0-9](?:[A-Za-z0-9.-]{0,252})$/;
 
 export type OpenedChain = { readonly chain: ChainWorker; readonly close: () => void };
 
@@ -42,29 +48,69 @@ async function readSmall(file: string): Promise<string> {
 
 type Fields = Readonly<Record<string, unknown>>;
 
-function reader(file: string, json: Fields, allowed: readonly string[]) {
+/** The fields of `json` (an object at `prefix` in the chain file: "tls." for its tls object). */
+function reader(file: string, json: Fields, allowed: readonly string[], prefix = '') {
   for (const key of Object.keys(json))
     if (!allowed.includes(key))
-      invalid(file, key, `is not a field (expected ${allowed.join(', ')})`);
+      invalid(file, `${prefix}${key}`, `is not a field (expected ${allowed.join(', ')})`);
   const text = (field: string, pattern: RegExp, what: string): string => {
     const value = json[field];
-    if (typeof value !== 'string' || !pattern.test(value)) invalid(file, field, `must be ${what}`);
+    if (typeof value !== 'string' || !pattern.test(value))
+      invalid(file, `${prefix}${field}`, `must be ${what}`);
     return value;
   };
   const optionalInteger = (field: string, min: number, max: number): number | undefined => {
     const value = json[field];
     if (value === undefined) return undefined;
     if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min || value > max)
-      invalid(file, field, `must be a whole number from ${min} to ${max}`);
+      invalid(file, `${prefix}${field}`, `must be a whole number from ${min} to ${max}`);
     return value;
   };
-  /** A file named relative to the chain file; its first line, trimmed. */
-  const secret = async (field: string): Promise<string> => {
+  /** A file named relative to the chain file, whole (at most chainConfigBytesMax). */
+  const whole = async (field: string): Promise<string> => {
     const name = text(field, /^[^\0]+$/, 'a file name');
-    const first = (await readSmall(path.resolve(path.dirname(file), name))).split('\n')[0];
-    return (first ?? '').trim();
+    return readSmall(path.resolve(path.dirname(file), name));
   };
-  return { text, optionalInteger, secret };
+  /** A file named relative to the chain file; its first line, trimmed. */
+  const secret = async (field: string): Promise<string> =>
+    ((await whole(field)).split('\n')[0] ?? '').trim();
+  /** A PEM file named relative to the chain file. */
+  const pem = async (field: string, what: string): Promise<string> => {
+    const content = await whole(field);
+    if (!pemPattern.test(content))
+      invalid(file, `${prefix}${field}`, `must name a PEM file (${what})`);
+    return content;
+  };
+  return { text, optionalInteger, secret, pem };
+}
+
+/**
+ * The chain file's "tls": {"caFile","certFile","keyFile","servername"?}, PEM files relative to
+ * the chain file: the client certificate a node behind mutual TLS demands (a Coffer node's
+ * /v1/evm/rpc takes a member's TLS certificate).
+ */
+async function tlsOf(file: string, json: Fields, rpcUrl: string): Promise<EthereumTls | undefined> {
+  const value = json['tls'];
+  if (value === undefined) return undefined;
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    invalid(file, 'tls', 'must be {"caFile","certFile","keyFile","servername"?} (PEM files)');
+  if (!rpcUrl.startsWith('https://'))
+    invalid(file, 'rpcUrl', 'must be an https URL when tls is given');
+  const read = reader(
+    file,
+    value as Fields,
+    ['caFile', 'certFile', 'keyFile', 'servername'],
+    'tls.',
+  );
+  const servername = (value as Fields)['servername'];
+  return {
+    ca: await read.pem('caFile', "the node's TLS CA certificates"),
+    cert: await read.pem('certFile', "the worker's TLS client certificate"),
+    key: await read.pem('keyFile', "the worker's TLS client private key"),
+    ...(servername === undefined
+      ? {}
+      : { servername: read.text('servername', hostnamePattern, 'a host name') }),
+  };
 }
 
 async function chainFile(file: string): Promise<Fields> {
@@ -82,7 +128,8 @@ async function chainFile(file: string): Promise<Fields> {
 
 /**
  * ethereum chain file: {"rpcUrl", "relayerKeyFile" (0x + 64 hex: pays gas, holds no custody
- * funds), "safe": {"singleton","factory","fallbackHandler"}, "startBlock"?, "pollMs"?}.
+ * funds), "safe": {"singleton","factory","fallbackHandler"}, "startBlock"?, "pollMs"?,
+ * "tls"?: {"caFile","certFile","keyFile","servername"?}}.
  */
 async function openEthereum(
   file: string,
@@ -90,8 +137,16 @@ async function openEthereum(
   ledger: LedgerPort,
 ): Promise<OpenedChain> {
   const json = await chainFile(file);
-  const read = reader(file, json, ['rpcUrl', 'relayerKeyFile', 'safe', 'startBlock', 'pollMs']);
+  const read = reader(file, json, [
+    'rpcUrl',
+    'relayerKeyFile',
+    'safe',
+    'startBlock',
+    'pollMs',
+    'tls',
+  ]);
   const rpcUrl = read.text('rpcUrl', urlPattern, 'an http(s) URL of a JSON-RPC node');
+  const tls = await tlsOf(file, json, rpcUrl);
   const relayerKey = await read.secret('relayerKeyFile');
   if (!privateKeyPattern.test(relayerKey))
     invalid(file, 'relayerKeyFile', 'must hold a private key: 0x and 64 hex characters');
@@ -116,6 +171,7 @@ async function openEthereum(
     ledger,
     ...(startBlock === undefined ? {} : { startBlock }),
     ...(pollingMs === undefined ? {} : { pollingMs }),
+    ...(tls === undefined ? {} : { tls }),
   });
   return {
     chain,

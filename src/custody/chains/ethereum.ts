@@ -6,14 +6,17 @@
 // (the worker's own gas key, no custody of funds) sends execTransaction. Deposits are the
 // Safes' `SafeReceived` events (direct and internal transfers alike), reported with their
 // confirmations until the configured depth, then scanned past.
+import { Agent } from 'node:https';
 import { createRequire } from 'node:module';
 import {
   Contract,
   ContractFactory,
+  FetchRequest,
   Interface,
   JsonRpcProvider,
   Wallet,
   getAddress,
+  type JsonRpcApiProviderOptions,
   type Log,
   type Provider,
   type TransactionReceipt,
@@ -181,6 +184,8 @@ export type EthereumChainOptions = {
   readonly ledger?: LedgerPort;
   /** Polling interval of the provider, ms (tests: short). */
   readonly pollingMs?: number;
+  /** Client TLS towards an https node that demands a client certificate (a Coffer node). */
+  readonly tls?: EthereumTls;
 };
 
 export type EthereumChain = ChainWorker & {
@@ -197,7 +202,7 @@ export type EthereumChain = ChainWorker & {
   readonly replaceStuck: (chainTxId: string) => Promise<string>;
   readonly provider: JsonRpcProvider;
   readonly relayer: Wallet;
-  /** Stops the provider's polling. */
+  /** Stops the provider's polling and closes its connections (the TLS agent's sockets). */
   readonly close: () => void;
 };
 
@@ -213,20 +218,61 @@ function cursorBlock(cursor: string | null, startBlock: number): number {
 }
 
 /**
+ * Client TLS towards a JSON-RPC node behind mutual TLS, as PEM text: a Coffer node's
+ * `/v1/evm/rpc` takes only clients with a member's TLS certificate. `servername` is the name
+ * the server's certificate must carry when the URL names it otherwise (e.g. 127.0.0.1).
+ */
+export type EthereumTls = {
+  readonly ca: string;
+  readonly cert: string;
+  readonly key: string;
+  readonly servername?: string;
+};
+
+/** A provider over its own mutual-TLS agent: destroying the provider closes the agent too. */
+class TlsJsonRpcProvider extends JsonRpcProvider {
+  readonly #agent: Agent;
+
+  constructor(rpcUrl: string, tls: EthereumTls, options: JsonRpcApiProviderOptions) {
+    const agent = new Agent({
+      ca: tls.ca,
+      cert: tls.cert,
+      key: tls.key,
+      ...(tls.servername === undefined ? {} : { servername: tls.servername }),
+    });
+    const connection = new FetchRequest(rpcUrl);
+    connection.getUrlFunc = FetchRequest.createGetUrlFunc({ agent });
+    super(connection, undefined, options);
+    this.#agent = agent;
+  }
+
+  override destroy(): void {
+    super.destroy();
+    this.#agent.destroy();
+  }
+}
+
+/**
  * A JSON-RPC provider as custody needs it: the network fixed (no chain-id probe per call), one
  * request at a time (JSON-RPC batches hide which call failed), and no answer cache (a cached
- * nonce or block number is a wrong one).
+ * nonce or block number is a wrong one). With `tls`, it presents a client certificate (the URL
+ * must be https).
  */
 export function ethereumProvider(
   rpcUrl: string,
   pollMs: number = ethereumPollMsDefault,
+  tls?: EthereumTls,
 ): JsonRpcProvider {
-  return new JsonRpcProvider(rpcUrl, undefined, {
+  const options: JsonRpcApiProviderOptions = {
     staticNetwork: true,
     pollingInterval: pollMs,
     batchMaxCount: 1,
     cacheTimeout: -1,
-  });
+  };
+  if (tls === undefined) return new JsonRpcProvider(rpcUrl, undefined, options);
+  if (!rpcUrl.startsWith('https://'))
+    throw new Error(`client TLS needs an https URL of the JSON-RPC node, not ${rpcUrl}`);
+  return new TlsJsonRpcProvider(rpcUrl, tls, options);
 }
 
 /** The Ethereum chain worker. */
@@ -234,7 +280,7 @@ export function createEthereumChain(options: EthereumChainOptions): EthereumChai
   const depth = options.confirmations ?? ethereumConfirmationsDefault;
   const pollMs = options.pollingMs ?? ethereumPollMsDefault;
   if (!Number.isInteger(depth) || depth < 1) throw new Error('confirmations must be ≥ 1');
-  const provider = ethereumProvider(options.rpcUrl, pollMs);
+  const provider = ethereumProvider(options.rpcUrl, pollMs, options.tls);
   const relayer = new Wallet(options.relayerKey, provider);
   const tokens = new Map<string, string>(
     Object.entries(options.tokens ?? {}).map(([symbol, address]) => [symbol, getAddress(address)]),
@@ -443,16 +489,24 @@ export function createEthereumChain(options: EthereumChainOptions): EthereumChai
     return run;
   };
 
-  /** The execTransaction that executed a SafeTx, from the Safe's ExecutionSuccess event. */
+  /**
+   * The execTransaction that executed a SafeTx, from the Safe's ExecutionSuccess event: newest
+   * blocks first, one scan range per query, since nodes cap a log query's range (a Coffer node
+   * at logsBlockRangeMax, where every ledger batch is a block). No Safe of this worker executed
+   * anything before its scan's start block.
+   */
   const executedBy = async (safe: string, hash: string): Promise<string | null> => {
-    const logs = await provider.getLogs({
-      address: safe,
-      topics: [executionSuccessTopic, hash],
-      // No Safe of this worker executed anything before its scan's start block.
-      fromBlock: options.startBlock ?? 0,
-      toBlock: 'latest',
-    });
-    return logs[0]?.transactionHash ?? null;
+    const first = options.startBlock ?? 0;
+    for (let to = await provider.getBlockNumber(); to >= first; to -= ethereumScanBlocksMax) {
+      const logs = await provider.getLogs({
+        address: safe,
+        topics: [executionSuccessTopic, hash],
+        fromBlock: Math.max(first, to - ethereumScanBlocksMax + 1),
+        toBlock: to,
+      });
+      if (logs[0] !== undefined) return logs[0].transactionHash;
+    }
+    return null;
   };
 
   const broadcast = async (
@@ -468,13 +522,15 @@ export function createEthereumChain(options: EthereumChainOptions): EthereumChai
       throw new Error(
         `ethereum worker invariant: withdrawal ${withdrawal.id}'s digest is not its SafeTx's`,
       );
-    // A broadcast again after a crash before its `broadcast` record: the SafeTx ran already.
-    const earlier = await executedBy(envelope.safe, digest);
-    if (earlier !== null) return { chainTxId: earlier };
     const safe = safeOf(envelope.safe);
     const nonce = (await safe.getFunction('nonce')()) as bigint;
-    if (nonce > BigInt(envelope.tx.nonce))
+    // The nonce is used: by this SafeTx (a broadcast again after a crash before its `broadcast`
+    // record) or by another. Looked for only then: the search reads logs back to startBlock.
+    if (nonce > BigInt(envelope.tx.nonce)) {
+      const earlier = await executedBy(envelope.safe, digest);
+      if (earlier !== null) return { chainTxId: earlier };
       return { failed: `Safe nonce ${envelope.tx.nonce} was used by another transaction` };
+    }
     // Only after a reorganisation took back an earlier SafeTx: wait for it, try again later.
     if (nonce < BigInt(envelope.tx.nonce))
       throw new Error(
