@@ -372,6 +372,40 @@ async function recipientsTotal(rpc, workload) {
   return answers.reduce((sum, answer) => sum + BigInt(answer.result), 0n);
 }
 
+/** Waits until every node is healthy and has executed the same log position (60 s at most). */
+async function networkSettled(nodesReady, logLine) {
+  const clients = await Promise.all(nodesReady.map((node) => clientFromProfile(node.profile)));
+  try {
+    const deadline = performance.now() + phaseMsMax;
+    for (;;) {
+      const positions = await Promise.all(
+        clients.map((client) => client.position().catch(() => undefined)),
+      );
+      const first = positions[0];
+      if (
+        first !== undefined &&
+        positions.every(
+          (item) =>
+            item !== undefined &&
+            item.logPosition === first.logPosition &&
+            item.committedLogPosition === item.logPosition,
+        )
+      ) {
+        return;
+      }
+      if (performance.now() > deadline) {
+        throw new Error(`the nodes did not settle: ${JSON.stringify(positions)}`);
+      }
+      logLine(
+        `waiting for the nodes to settle: ${JSON.stringify(positions.map((p) => p?.logPosition))}`,
+      );
+      await sleep(500);
+    }
+  } finally {
+    for (const client of clients) client.close();
+  }
+}
+
 async function benchCoffer(workload) {
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'coffer-bench-evm-'));
   const dir = path.join(tmp, 'net');
@@ -403,6 +437,9 @@ async function benchCoffer(workload) {
       const { identity } = await identityFromMspFolder(profile.mspDir, profile.mspId);
       orgs.push({ profile: node.profile, mspId: profile.mspId, identityId: identity.certRef });
     }
+    // A node that started late may have to catch up from a peer first (etcd compacts what a
+    // majority holds): every node healthy and at the same position before the first request.
+    await networkSettled(ready.nodes, log);
     const chainId = Number(BigInt(await rpcs[0].call('eth_chainId')));
     if (chainId !== workload.chainId) throw new Error(`the network's chain id is ${chainId}`);
     // Sender i belongs to organisation i mod 3 and sends through its node; Org1 has the deployer.

@@ -39,7 +39,8 @@ identity (default ${defaultProfile}) must be a worker of the chain in the custod
 --chain-config FILE (ethereum, bitcoin) names the chain's node and the worker's secrets, each
 in its own file next to it:
   ethereum {"rpcUrl","relayerKeyFile","safe":{"singleton","factory","fallbackHandler"},
-            "startBlock"?,"pollMs"?}
+            "startBlock"?,"pollMs"?,"tls"?:{"caFile","certFile","keyFile","servername"?}}
+            (tls: a client certificate, e.g. for a Coffer network's EVM at /v1/evm/rpc)
   bitcoin  {"rpcUrl","network","rpcUser"+"rpcPasswordFile" | "apiKeyFile",
             "feeRateFallbackSatPerVb"?,"feeRateMaxSatPerVb"?,"startHeight"?,"pollMs"?}
 Confirmation depth and ERC-20 tokens come from the custody parameters on the ledger.
