@@ -16,6 +16,9 @@
 //     read every BENCH_EVM_POLL_MS for every sender in one batch per node;
 //   - transfers/s = transfers / (first send → the last executed); loaded latency = a chunk's
 //     send → each of its transfers executed (p50/p99);
+//   - latency at a set rate: BENCH_EVM_LATENCY_RATE transfers/s (default 50, the same for both
+//     chains) over all accounts for BENCH_EVM_LATENCY_S seconds, open loop (each sent at its
+//     scheduled time, one per request), scheduled send → executed (p50/p99);
 //   - unloaded latency: BENCH_EVM_SERIAL transfers one at a time from one account, send →
 //     its receipt (eth_getTransactionReceipt every 5 ms);
 //   - then every Coffer node (and anvil) must report the recipients' balances the transfers
@@ -57,6 +60,9 @@ const chunk = intEnv('BENCH_EVM_CHUNK', 16);
 const window = intEnv('BENCH_EVM_WINDOW', 48);
 const pollMs = intEnv('BENCH_EVM_POLL_MS', 20);
 const serial = intEnv('BENCH_EVM_SERIAL', 50);
+/** The open-loop latency phase: this many transfers/s over all accounts, for this long. */
+const latencyRate = intEnv('BENCH_EVM_LATENCY_RATE', 50);
+const latencySeconds = intEnv('BENCH_EVM_LATENCY_S', 8);
 const transferGas = 100_000n;
 /** A phase that has not finished after this long fails the benchmark. */
 const phaseMsMax = 60_000;
@@ -160,7 +166,7 @@ async function receiptOf(rpc, hash, timeoutMs = phaseMsMax, everyMs = 5) {
  * Sends every sender's signed transfers (in nonce order, windowed) to its endpoint and reads
  * back when each was executed. `senders[i] = {rpc, address, firstNonce, raws}`.
  */
-async function transferRun(senders) {
+async function transferRun(senders, { rate } = {}) {
   const total = senders.reduce((sum, sender) => sum + sender.raws.length, 0);
   const executed = senders.map((sender) => sender.firstNonce);
   const sentAt = senders.map(() => []);
@@ -198,7 +204,22 @@ async function transferRun(senders) {
   };
   const first = performance.now();
   const poller = poll();
+  /** Open loop at `rate` transfers/s over all senders: sender i's k-th at (k·n + i) / rate. */
+  const paced = async (index) => {
+    const sender = senders[index];
+    for (let k = 0; k < sender.raws.length; k += 1) {
+      if (stop) throw new Error(`transfers not all sent within ${phaseMsMax} ms`);
+      const due = first + ((k * senders.length + index) * 1000) / rate;
+      if (due > performance.now()) await sleep(due - performance.now());
+      sentAt[index][k] = due;
+      const answer = (await sender.rpc.batch([['eth_sendRawTransaction', [sender.raws[k]]]]))[0];
+      if (answer?.result === undefined) {
+        throw new Error(`sendRawTransaction refused: ${answer?.error?.message ?? 'no answer'}`);
+      }
+    }
+  };
   const send = async (index) => {
+    if (rate !== undefined) return paced(index);
     const sender = senders[index];
     let next = 0;
     while (next < sender.raws.length) {
@@ -305,6 +326,7 @@ async function signWorkload(compiled) {
     );
   }
   const perSender = Math.floor(txTotal / wallets.length);
+  const latencyPerSender = Math.ceil((latencyRate * latencySeconds) / wallets.length);
   const senders = [];
   for (const wallet of wallets) {
     const recipient = Wallet.createRandom().address;
@@ -318,7 +340,17 @@ async function signWorkload(compiled) {
         }),
       );
     }
-    senders.push({ address: wallet.address, firstNonce: 0, raws, recipient });
+    const paced = [];
+    for (let n = 0; n < latencyPerSender; n += 1) {
+      paced.push(
+        await sign(wallet, perSender + n, {
+          to: address,
+          gasLimit: transferGas,
+          data: iface.encodeFunctionData('transfer', [recipient, 1n]),
+        }),
+      );
+    }
+    senders.push({ address: wallet.address, firstNonce: 0, raws, paced, recipient });
   }
   const serialRaws = [];
   for (let i = 0; i < serial; i += 1) {
@@ -354,6 +386,18 @@ async function deployOn(rpc, workload) {
 }
 
 // ---- Coffer ---------------------------------------------------------------------------------
+
+/** The open-loop phase: every account's paced transfers at latencyRate/s over all of them. */
+async function latencyRun(workload, rpcOf) {
+  const senders = workload.senders.map((sender, index) => ({
+    ...sender,
+    rpc: rpcOf(index),
+    firstNonce: sender.raws.length,
+    raws: sender.paced,
+  }));
+  const run = await transferRun(senders, { rate: latencyRate });
+  return { transfers: run.transfers, ...run.loadedLatencyMs };
+}
 
 /** Recipients' balances (eth_call balanceOf) summed, as `rpc` reports them. */
 async function recipientsTotal(rpc, workload) {
@@ -482,14 +526,24 @@ async function benchCoffer(workload) {
     log(
       `coffer: ${run.transfersPerSec} transfers/s, loaded p50 ${run.loadedLatencyMs.p50} ms p99 ${run.loadedLatencyMs.p99} ms`,
     );
+    const openLoop = await latencyRun(workload, (index) => rpcs[orgOf(index)]);
+    log(`coffer at ${latencyRate}/s: p50 ${openLoop.p50} ms p99 ${openLoop.p99} ms`);
     const unloaded = await serialRun(rpcs[0], workload.serialRaws);
     log(`coffer unloaded latency p50 ${unloaded.p50} ms p99 ${unloaded.p99} ms`);
-    // Every node holds the same balances.
+    // Every node holds the balances the transfers made.
+    const expected = BigInt(run.transfers + openLoop.transfers);
     const totals = await Promise.all(rpcs.map((rpc) => recipientsTotal(rpc, workload)));
-    const nodesAgree = totals.every((total) => total === BigInt(run.transfers));
+    const nodesAgree = totals.every((total) => total === expected);
     if (!nodesAgree)
-      log(`recipients' balances by node: ${totals.join(', ')} (expected ${run.transfers})`);
-    return { nodes, accounts: senders.length, ...run, unloadedLatencyMs: unloaded, nodesAgree };
+      log(`recipients' balances by node: ${totals.join(', ')} (expected ${expected})`);
+    return {
+      nodes,
+      accounts: senders.length,
+      ...run,
+      latencyAtRateMs: { rate: latencyRate, p50: openLoop.p50, p99: openLoop.p99 },
+      unloadedLatencyMs: unloaded,
+      nodesAgree,
+    };
   } finally {
     for (const agent of agents) agent.destroy();
     networkDownSync(dir, log);
@@ -534,11 +588,19 @@ async function benchAnvil(workload) {
     log(
       `anvil: ${run.transfersPerSec} transfers/s, loaded p50 ${run.loadedLatencyMs.p50} ms p99 ${run.loadedLatencyMs.p99} ms`,
     );
+    const openLoop = await latencyRun(workload, () => rpc);
+    log(`anvil at ${latencyRate}/s: p50 ${openLoop.p50} ms p99 ${openLoop.p99} ms`);
     const unloaded = await serialRun(rpc, workload.serialRaws);
     log(`anvil unloaded latency p50 ${unloaded.p50} ms p99 ${unloaded.p99} ms`);
     const total = await recipientsTotal(rpc, workload);
-    if (total !== BigInt(run.transfers)) throw new Error(`anvil recipients hold ${total}`);
-    return { accounts: senders.length, ...run, unloadedLatencyMs: unloaded };
+    if (total !== BigInt(run.transfers + openLoop.transfers))
+      throw new Error(`anvil recipients hold ${total}`);
+    return {
+      accounts: senders.length,
+      ...run,
+      latencyAtRateMs: { rate: latencyRate, p50: openLoop.p50, p99: openLoop.p99 },
+      unloadedLatencyMs: unloaded,
+    };
   } finally {
     agent.destroy();
     child.kill('SIGKILL');
