@@ -1,57 +1,27 @@
 // Sandboxed apps inside executeBatch, with real MSP identities and signed envelopes: install by
 // an admin, calls from every organisation, and determinism — the same batches executed on two
 // fresh nodes give byte-identical outcomes and write sets, runaway calls included.
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { endorseEnvelope, signEnvelope } from '../../src/client/envelope.js';
-import {
-  identityFromMspFolder,
-  type ClientIdentity,
-  type Signer,
-} from '../../src/client/signer.js';
 import { builtInApps } from '../../src/contracts/index.js';
 import { executeBatch, type Consortium, type TxOutcome } from '../../src/ledger/execute.js';
 import { createReplayWindow } from '../../src/ledger/replay.js';
 import { createStore } from '../../src/ledger/store.js';
 import { envelopeToJson, transactionId } from '../../src/ledger/tx.js';
-import { generateCryptoMaterial } from '../../src/msp/cryptogen/index.js';
-import { loadMspFolder, type Msp } from '../../src/msp/index.js';
 import { bundle, rw } from './helpers.js';
+import { twoOrgs, type TwoOrgs } from '../support/two-orgs.js';
 
-let work: string;
+let orgs: TwoOrgs;
 let consortium: Consortium;
-const members = new Map<string, { identity: ClientIdentity; signer: Signer }>();
 const t0 = 1_800_000_000_000;
 
 beforeAll(async () => {
-  work = await mkdtemp(path.join(tmpdir(), 'coffer-apps-exec-'));
-  await generateCryptoMaterial({
-    config: `PeerOrgs:\n${[1, 2]
-      .map(
-        (n) =>
-          `  - Name: Org${n}\n    Domain: org${n}.example.com\n    EnableNodeOUs: true\n    Users: { Count: 1 }\n`,
-      )
-      .join('')}`,
-    outputDir: work,
-  });
-  const msps = new Map<string, Msp>();
-  for (const n of [1, 2]) {
-    const org = path.join(work, 'peerOrganizations', `org${n}.example.com`);
-    const loaded = await loadMspFolder(path.join(org, 'msp'), { mspId: `Org${n}MSP` });
-    if (!loaded.ok) throw loaded.error;
-    msps.set(`Org${n}MSP`, loaded.msp);
-    for (const user of ['Admin', 'User1']) {
-      const dir = path.join(org, 'users', `${user}@org${n}.example.com`, 'msp');
-      members.set(`Org${n}.${user}`, await identityFromMspFolder(dir, `Org${n}MSP`));
-    }
-  }
-  consortium = { msps };
+  orgs = await twoOrgs('coffer-apps-exec-', 1);
+  consortium = await orgs.loadConsortium();
 });
 
 afterAll(async () => {
-  await rm(work, { recursive: true, force: true });
+  await orgs.remove();
 });
 
 async function envelope(
@@ -61,9 +31,8 @@ async function envelope(
   args: Record<string, unknown>,
   nonce: number,
 ) {
-  const member = members.get(who);
-  if (member === undefined) throw new Error(who);
-  const signed = await signEnvelope({ app, action, args, ...member, now: t0 + nonce });
+  const { identity, signer } = orgs.member(who);
+  const signed = await signEnvelope({ app, action, args, identity, signer, now: t0 + nonce });
   return envelopeToJson(signed.envelope);
 }
 
@@ -185,18 +154,17 @@ describe('sandboxed apps in executeBatch', () => {
       endorsers: readonly string[],
       args: Record<string, unknown> = { k: 'x' },
     ) => {
-      const member = members.get(who);
-      if (member === undefined) throw new Error(who);
+      const { identity, signer } = orgs.member(who);
       let { envelope: built } = await signEnvelope({
         app: 'demo',
         action: 'bump',
         args,
-        ...member,
+        identity,
+        signer,
         now: t0 + nonce,
       });
       for (const name of endorsers) {
-        const endorser = members.get(name);
-        if (endorser === undefined) throw new Error(name);
+        const endorser = orgs.member(name);
         built = await endorseEnvelope(built, endorser.identity, endorser.signer);
       }
       return built;

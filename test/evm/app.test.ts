@@ -3,24 +3,15 @@
 // Ethereum's failure semantics (a revert or out of gas is recorded with status 0 and moves
 // the nonce; a wrong nonce is no transaction), permissioning (unbound accounts and revoked
 // identities are refused), and two nodes reaching the same writes.
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { Interface, Wallet, getCreateAddress, id, type TransactionRequest } from 'ethers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signEnvelope } from '../../src/client/envelope.js';
-import {
-  identityFromMspFolder,
-  type ClientIdentity,
-  type Signer,
-} from '../../src/client/signer.js';
 import { builtInApps, type App } from '../../src/contracts/index.js';
 import { executeBatch, type Consortium, type TxOutcome } from '../../src/ledger/execute.js';
 import { createReplayWindow } from '../../src/ledger/replay.js';
 import { createStore } from '../../src/ledger/store.js';
 import { envelopeToJson } from '../../src/ledger/tx.js';
-import { generateCryptoMaterial, revokeCertificate } from '../../src/msp/cryptogen/index.js';
-import { loadMspFolder, type Msp } from '../../src/msp/index.js';
+import { revokeCertificate } from '../../src/msp/cryptogen/index.js';
 import {
   bindingMessage,
   blockHash,
@@ -33,6 +24,7 @@ import {
 } from '../../src/evm/index.js';
 import { blockNumberOfHash } from '../../src/evm/chain.js';
 import { cofferToken } from '../support/erc20.js';
+import { twoOrgs, type Member, type TwoOrgs } from '../support/two-orgs.js';
 
 const chainId = defaultChainId;
 const t0 = 1_800_000_000_000;
@@ -42,55 +34,19 @@ const alice = new Wallet(`0x${'a1'.repeat(32)}`);
 const bob = new Wallet(`0x${'b2'.repeat(32)}`);
 const carol = new Wallet(`0x${'c3'.repeat(32)}`);
 
-let work: string;
+let orgs: TwoOrgs;
 let consortium: Consortium;
-type Member = { identity: ClientIdentity; signer: Signer; identityId: string; mspId: string };
-const members = new Map<string, Member>();
-const orgDir = (n: number) => path.join(work, 'peerOrganizations', `org${n}.example.com`);
-
-async function loadConsortium(): Promise<Consortium> {
-  const msps = new Map<string, Msp>();
-  for (const n of [1, 2]) {
-    const outcome = await loadMspFolder(path.join(orgDir(n), 'msp'), { mspId: `Org${n}MSP` });
-    if (!outcome.ok) throw outcome.error;
-    msps.set(`Org${n}MSP`, outcome.msp);
-  }
-  return { msps };
-}
 
 beforeAll(async () => {
-  work = await mkdtemp(path.join(tmpdir(), 'coffer-evm-app-'));
-  await generateCryptoMaterial({
-    config: `PeerOrgs:\n${[1, 2]
-      .map(
-        (n) =>
-          `  - Name: Org${n}\n    Domain: org${n}.example.com\n    EnableNodeOUs: true\n    Users: { Count: 1 }\n`,
-      )
-      .join('')}`,
-    outputDir: work,
-  });
-  consortium = await loadConsortium();
-  for (const n of [1, 2]) {
-    for (const user of ['Admin', 'User1']) {
-      const mspId = `Org${n}MSP`;
-      const dir = path.join(orgDir(n), 'users', `${user}@org${n}.example.com`, 'msp');
-      const { identity, signer } = await identityFromMspFolder(dir, mspId);
-      const found = consortium.msps.get(mspId)?.deserializeIdentity(mspId, identity.certPem);
-      if (found?.ok !== true) throw new Error('fixture identity');
-      members.set(`Org${n}.${user}`, { identity, signer, identityId: found.identity.id, mspId });
-    }
-  }
+  orgs = await twoOrgs('coffer-evm-app-', 1);
+  consortium = await orgs.loadConsortium();
 }, 60_000);
 
 afterAll(async () => {
-  await rm(work, { recursive: true, force: true });
+  await orgs.remove();
 });
 
-function member(name: string): Member {
-  const found = members.get(name);
-  if (found === undefined) throw new Error(name);
-  return found;
-}
+const member = (name: string): Member => orgs.member(name);
 
 type Node = {
   store: ReturnType<typeof createStore>;
@@ -379,8 +335,11 @@ describe('Ethereum transactions', () => {
       { who: 'Org2.User1', action: 'bind', args: await bindArgs(carol, 'Org2.User1') },
     ]);
     const previous = consortium;
-    await revokeCertificate({ orgDir: orgDir(2), certPem: member('Org2.User1').identity.certPem });
-    const revoked = await loadConsortium();
+    await revokeCertificate({
+      orgDir: orgs.orgDir(2),
+      certPem: member('Org2.User1').identity.certPem,
+    });
+    const revoked = await orgs.loadConsortium();
     const outcomes = await batch(
       node,
       [

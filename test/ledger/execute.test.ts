@@ -1,15 +1,7 @@
 // Execution of ordered batches: identity, signature, freshness and replay checks with stable
 // codes, the built-in apps, and determinism (two nodes, same batches, same bytes).
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signEnvelope } from '../../src/client/envelope.js';
-import {
-  identityFromMspFolder,
-  type ClientIdentity,
-  type Signer,
-} from '../../src/client/signer.js';
 import { builtInApps, accountOf, type App } from '../../src/contracts/index.js';
 import { decodeEcdsaSignature, encodeEcdsaSignature, curveOrder } from '../../src/crypto/index.js';
 import {
@@ -23,62 +15,23 @@ import { cofferError } from '../../src/errors/index.js';
 import { createReplayWindow, type ReplayWindow } from '../../src/ledger/replay.js';
 import { createStore } from '../../src/ledger/store.js';
 import { decodeRequest, envelopeToJson, type Envelope, type Request } from '../../src/ledger/tx.js';
-import { generateCryptoMaterial, revokeCertificate } from '../../src/msp/cryptogen/index.js';
-import { loadMspFolder, type Msp } from '../../src/msp/index.js';
+import { revokeCertificate } from '../../src/msp/cryptogen/index.js';
+import { twoOrgs, type Member, type TwoOrgs } from '../support/two-orgs.js';
 
-let work: string;
+let orgs: TwoOrgs;
 let consortium: Consortium;
-type Member = { identity: ClientIdentity; signer: Signer; identityId: string };
-const members = new Map<string, Member>();
 const t0 = 1_800_000_000_000;
 
-const orgDir = (n: number) => path.join(work, 'peerOrganizations', `org${n}.example.com`);
-const userMsp = (n: number, user: string) =>
-  path.join(orgDir(n), 'users', `${user}@org${n}.example.com`, 'msp');
-
-async function loadConsortium(): Promise<Consortium> {
-  const msps = new Map<string, Msp>();
-  for (const n of [1, 2]) {
-    const outcome = await loadMspFolder(path.join(orgDir(n), 'msp'), { mspId: `Org${n}MSP` });
-    if (!outcome.ok) throw outcome.error;
-    msps.set(`Org${n}MSP`, outcome.msp);
-  }
-  return { msps };
-}
-
 beforeAll(async () => {
-  work = await mkdtemp(path.join(tmpdir(), 'coffer-exec-'));
-  await generateCryptoMaterial({
-    config: [1, 2]
-      .map(
-        (n) =>
-          `  - Name: Org${n}\n    Domain: org${n}.example.com\n    EnableNodeOUs: true\n    Users: { Count: 2 }\n`,
-      )
-      .join('')
-      .replace(/^/, 'PeerOrgs:\n'),
-    outputDir: work,
-  });
-  consortium = await loadConsortium();
-  for (const n of [1, 2]) {
-    for (const user of ['Admin', 'User1', 'User2']) {
-      const { identity, signer } = await identityFromMspFolder(userMsp(n, user), `Org${n}MSP`);
-      const msp = consortium.msps.get(`Org${n}MSP`);
-      const id = msp?.deserializeIdentity(`Org${n}MSP`, identity.certPem);
-      if (id?.ok !== true) throw new Error('fixture identity');
-      members.set(`Org${n}.${user}`, { identity, signer, identityId: id.identity.id });
-    }
-  }
+  orgs = await twoOrgs('coffer-exec-', 2);
+  consortium = await orgs.loadConsortium();
 });
 
 afterAll(async () => {
-  await rm(work, { recursive: true, force: true });
+  await orgs.remove();
 });
 
-function member(name: string): Member {
-  const found = members.get(name);
-  if (found === undefined) throw new Error(name);
-  return found;
-}
+const member = (name: string): Member => orgs.member(name);
 
 async function envelope(
   who: string,
@@ -278,8 +231,11 @@ describe('executeBatch: checks, each refused with its stable code', () => {
     const before = await envelope('Org2.User2', 'kv', 'put', { map: 'kv.x', key: 'k', value: 'v' });
     expect(codes(await run(node, [before]))).toEqual(['committed']);
     const previous = consortium;
-    await revokeCertificate({ orgDir: orgDir(2), certPem: member('Org2.User2').identity.certPem });
-    consortium = await loadConsortium();
+    await revokeCertificate({
+      orgDir: orgs.orgDir(2),
+      certPem: member('Org2.User2').identity.certPem,
+    });
+    consortium = await orgs.loadConsortium();
     try {
       const after = await envelope('Org2.User2', 'kv', 'put', {
         map: 'kv.x',

@@ -179,9 +179,11 @@ describe('Ethereum JSON-RPC reads', () => {
     const elsewhere = await logs({ fromBlock: '0x0', address: `0x${'00'.repeat(20)}` });
     expect(elsewhere).toEqual([]);
 
-    const history = await provider.send('eth_feeHistory', ['0x4', 'latest', [50]]);
+    const history = (await provider.send('eth_feeHistory', ['0x4', 'latest', [50]])) as {
+      reward: unknown[];
+    };
     expect(history).toMatchObject({ baseFeePerGas: ['0x0', '0x0', '0x0', '0x0', '0x0'] });
-    expect((history as { reward: unknown[] }).reward).toHaveLength(4);
+    expect(history.reward).toHaveLength(4);
     expect(await provider.send('eth_getBlockByHash', [`0x${'ab'.repeat(32)}`, false])).toBeNull();
     const latest = await provider.getBlock('latest');
     expect(latest?.number).toBeGreaterThan(0);

@@ -32,11 +32,11 @@ import {
   type WalletRecord,
   type WithdrawalRecord,
 } from '../../../src/custody/index.js';
-import { generateScalarKey, signDigestWithScalar } from '../../../src/crypto/keys.js';
+import { signDigestWithScalar } from '../../../src/crypto/keys.js';
 import { defaultChainId } from '../../../src/evm/index.js';
 import { cofferToken } from '../../support/erc20.js';
 import { startEvmNode, type EvmTestNode } from '../../support/evm-node.js';
-import { walletRecordOf } from '../records.js';
+import { newKeyedWallet, withdrawalRecordOf, type WalletKeys } from '../records.js';
 
 /** A depth above 1, to see a deposit below it first (Coffer itself has no reorganisations). */
 const depth = 3;
@@ -55,37 +55,14 @@ let tokenAddress: string;
 let chain: EthereumChain;
 const started: (() => unknown)[] = [];
 
-type Keys = Record<'offline' | 'service' | 'platform', ReturnType<typeof generateScalarKey>>;
-
-function newWallet(): { wallet: WalletRecord; keys: Keys } {
-  const keys: Keys = {
-    offline: generateScalarKey('secp256k1'),
-    service: generateScalarKey('secp256k1'),
-    platform: generateScalarKey('secp256k1'),
-  };
-  const wallet = walletRecordOf('ethereum', {
-    offline: keys.offline.publicKey,
-    service: keys.service.publicKey,
-    platform: keys.platform.publicKey,
-  });
-  return { wallet, keys };
-}
+type Keys = WalletKeys;
+const newWallet = () => newKeyedWallet('ethereum');
 
 const mined = async (sent: Promise<{ readonly hash: string }>) =>
   receiptOf(provider, (await sent).hash, waitMs, pollMs);
 
-function withdrawalOf(wallet: WalletRecord, destination: string, amount: bigint) {
-  return {
-    id: hexlify(randomBytes(32)).slice(2),
-    walletId: wallet.id,
-    chain: 'ethereum',
-    asset: 'CFT',
-    amount: amount.toString(),
-    destination: destination.toLowerCase(),
-    unsignedTx: null,
-    digests: null,
-  } as unknown as WithdrawalRecord;
-}
+const withdrawalOf = (wallet: WalletRecord, destination: string, amount: bigint) =>
+  withdrawalRecordOf(wallet, 'CFT', destination, amount);
 
 /** Polls `follow` while the transaction is pending (the node has not executed it yet). */
 async function followMined(id: string): Promise<ChainTxStatus> {

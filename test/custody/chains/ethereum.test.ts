@@ -29,7 +29,7 @@ import type { WalletRecord, WithdrawalRecord } from '../../../src/custody/index.
 import { generateScalarKey, signDigestWithScalar } from '../../../src/crypto/keys.js';
 import { anvilKeys, type Anvil } from '../../support/anvil.js';
 import { startAnvilSession, type AnvilSession } from '../../support/anvil-session.js';
-import { walletRecordOf } from '../records.js';
+import { newKeyedWallet, withdrawalRecordOf, type WalletKeys } from '../records.js';
 
 const depth = 3;
 const oneEth = 10n ** 18n;
@@ -43,34 +43,11 @@ const started: (() => unknown)[] = [];
 let session: AnvilSession;
 const mined = (sent: Promise<{ readonly hash: string }>) => session.mined(sent);
 
-type Keys = Record<'offline' | 'service' | 'platform', ReturnType<typeof generateScalarKey>>;
+type Keys = WalletKeys;
+const newWallet = () => newKeyedWallet('ethereum');
 
-function newWallet(): { wallet: WalletRecord; keys: Keys } {
-  const keys: Keys = {
-    offline: generateScalarKey('secp256k1'),
-    service: generateScalarKey('secp256k1'),
-    platform: generateScalarKey('secp256k1'),
-  };
-  const wallet = walletRecordOf('ethereum', {
-    offline: keys.offline.publicKey,
-    service: keys.service.publicKey,
-    platform: keys.platform.publicKey,
-  });
-  return { wallet, keys };
-}
-
-function withdrawalOf(wallet: WalletRecord, destination: string, amount: bigint) {
-  return {
-    id: hexlify(randomBytes(32)).slice(2),
-    walletId: wallet.id,
-    chain: 'ethereum',
-    asset: 'ETH',
-    amount: amount.toString(),
-    destination: destination.toLowerCase(),
-    unsignedTx: null,
-    digests: null,
-  } as unknown as WithdrawalRecord;
-}
+const withdrawalOf = (wallet: WalletRecord, destination: string, amount: bigint) =>
+  withdrawalRecordOf(wallet, 'ETH', destination, amount);
 
 /** Builds, signs with the service and platform keys (raw r‖s hex) and broadcasts. */
 async function withdraw(wallet: WalletRecord, keys: Keys, destination: string, amount: bigint) {
