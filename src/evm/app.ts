@@ -306,6 +306,8 @@ const send: Action = {
       logs: before.logs + record.logs.length,
     };
     kv.put(recordMaps.blocks, blockKey, JSON.stringify(after));
+    // Its receipt is readable before the node has finished the batch: the head is at least here.
+    if (before.count === 0) kv.put(recordMaps.head, 'block', blockKey);
     return {
       hash,
       status: record.status,

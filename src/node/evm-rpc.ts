@@ -49,7 +49,9 @@ export function evmNodeOf(
     kv,
     head: () => {
       const position = engine.position();
-      return { number: position.logPosition, time: position.time };
+      // The batch being executed may already have receipts in the store: it counts as the head.
+      const running = Number(kv.get(recordMaps.head, 'block') ?? 0);
+      return { number: Math.max(position.logPosition, running), time: position.time };
     },
     pendingNonce,
     pendingTx: (hash) => pending.get(hash)?.raw,
