@@ -44,25 +44,20 @@ import { clientFromProfile } from '../dist/cli/profile.js';
 import { identityFromMspFolder } from '../dist/client/signer.js';
 import { bindingMessage, defaultChainId } from '../dist/evm/index.js';
 import { networkDownSync, networkUp } from './lib/network.mjs';
-import { atCleanup, cleanupSync, percentile, round1, track } from './lib/procs.mjs';
+import { atCleanup, cleanupSync, intEnv, percentile, round1, track } from './lib/procs.mjs';
 
 const repoRoot = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
-const intEnv = (name, fallback) => {
-  const value = Number(process.env[name] ?? fallback);
-  if (!Number.isSafeInteger(value) || value <= 0)
-    throw new Error(`${name} must be a positive integer`);
-  return value;
-};
+const positiveEnv = (name, fallback) => intEnv(name, fallback, 1);
 const nodes = 3;
-const sendersPerNode = intEnv('BENCH_EVM_SENDERS', 8);
-const txTotal = intEnv('BENCH_EVM_TX', 2400);
-const chunk = intEnv('BENCH_EVM_CHUNK', 16);
-const window = intEnv('BENCH_EVM_WINDOW', 48);
-const pollMs = intEnv('BENCH_EVM_POLL_MS', 20);
-const serial = intEnv('BENCH_EVM_SERIAL', 50);
+const sendersPerNode = positiveEnv('BENCH_EVM_SENDERS', 8);
+const txTotal = positiveEnv('BENCH_EVM_TX', 2400);
+const chunk = positiveEnv('BENCH_EVM_CHUNK', 16);
+const window = positiveEnv('BENCH_EVM_WINDOW', 48);
+const pollMs = positiveEnv('BENCH_EVM_POLL_MS', 20);
+const serial = positiveEnv('BENCH_EVM_SERIAL', 50);
 /** The open-loop latency phase: this many transfers/s over all accounts, for this long. */
-const latencyRate = intEnv('BENCH_EVM_LATENCY_RATE', 50);
-const latencySeconds = intEnv('BENCH_EVM_LATENCY_S', 8);
+const latencyRate = positiveEnv('BENCH_EVM_LATENCY_RATE', 50);
+const latencySeconds = positiveEnv('BENCH_EVM_LATENCY_S', 8);
 const transferGas = 100_000n;
 /** A phase that has not finished after this long fails the benchmark. */
 const phaseMsMax = 60_000;

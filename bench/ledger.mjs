@@ -56,16 +56,11 @@ import {
   stopChild,
   track,
   usageOf,
+  intEnv,
 } from './lib/procs.mjs';
 
 const benchDir = path.dirname(fileURLToPath(import.meta.url));
 const repoRoot = path.dirname(benchDir);
-
-function intEnv(name, fallback) {
-  const value = Number(process.env[name] ?? fallback);
-  if (!Number.isSafeInteger(value) || value < 0) throw new Error(`${name} must be an integer`);
-  return value;
-}
 
 const txTotalWanted = intEnv('BENCH_LEDGER_TX', 50_000);
 /** Sending stops after this long (per round); what was not sent is not counted. */

@@ -47,6 +47,7 @@ import {
   startLoadgen,
   track,
   usageOf,
+  intEnv,
 } from './procs.mjs';
 
 const repoRoot = path.dirname(path.dirname(path.dirname(fileURLToPath(import.meta.url))));
@@ -54,12 +55,6 @@ const binCoffer = path.join(repoRoot, 'bin/coffer');
 
 /** `coffer network up` takes at most 7 organisations (src/cli/network.ts). */
 export const networkNodesMax = 7;
-
-function intEnv(name, fallback) {
-  const value = Number(process.env[name] ?? fallback);
-  if (!Number.isSafeInteger(value) || value < 0) throw new Error(`${name} must be an integer`);
-  return value;
-}
 
 /** Transactions of the throughput phase over all organisations. */
 const txTotalWanted = intEnv('BENCH_LEDGER_TX', 20_000);

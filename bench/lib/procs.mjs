@@ -16,6 +16,15 @@ const verifyMessageBytes = 300;
 const stopTimeoutMs = 10_000;
 const clockTicks = 100; // USER_HZ on Linux
 
+/** An integer setting from the environment (at least `min`), or `fallback`. */
+export function intEnv(name, fallback, min = 0) {
+  const value = Number(process.env[name] ?? fallback);
+  if (!Number.isSafeInteger(value) || value < min) {
+    throw new Error(`${name} must be an integer of at least ${min}`);
+  }
+  return value;
+}
+
 export const round1 = (x) => (x === null ? null : Math.round(x * 10) / 10);
 export const round2 = (x) => (x === null ? null : Math.round(x * 100) / 100);
 
