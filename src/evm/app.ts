@@ -66,6 +66,19 @@ export function readBinding(kv: KvView, address: string): BindingRecord | undefi
   return readJson<BindingRecord>(kv, recordMaps.bindings, address.toLowerCase());
 }
 
+/** The binding of `address`; EVM_E_ACCOUNT_UNBOUND when it has none. */
+export function boundAccount(kv: KvView, address: string): BindingRecord {
+  const binding = readBinding(kv, address);
+  if (binding === undefined) {
+    throw cofferError(
+      'EVM_E_ACCOUNT_UNBOUND',
+      `${address} is bound to no identity of the consortium`,
+      { address },
+    );
+  }
+  return binding;
+}
+
 function accountsOf(kv: KvView, mspId: string, identityId: string): string[] {
   return readJson<string[]>(kv, recordMaps.identities, identityKey(mspId, identityId)) ?? [];
 }
@@ -143,12 +156,7 @@ const unbind: Action = {
   run: (context, args) => {
     onlyFields(args, ['address']);
     const address = stringArg(args, 'address', addressPattern, 42).toLowerCase();
-    const existing = readBinding(context.kv, address);
-    if (existing === undefined) {
-      throw cofferError('EVM_E_ACCOUNT_UNBOUND', `${address} is bound to no identity`, {
-        address,
-      });
-    }
+    const existing = boundAccount(context.kv, address);
     const { caller } = context;
     const own = caller.mspId === existing.mspId && caller.identityId === existing.identityId;
     if (!own && !(caller.isAdmin && caller.mspId === existing.mspId)) {
@@ -168,7 +176,8 @@ const unbind: Action = {
   },
 };
 
-function invalidTx(message: string, details: Record<string, unknown> = {}): never {
+/** EVM_E_TX_INVALID: the transaction is not one the chain runs. */
+export function invalidTx(message: string, details: Record<string, unknown> = {}): never {
   throw cofferError('EVM_E_TX_INVALID', message, details);
 }
 
@@ -224,14 +233,7 @@ const send: Action = {
     const { chainId } = evmParams(kv);
     const tx = decodeSignedTx(raw, chainId);
     const from = senderOf(tx);
-    const binding = readBinding(kv, from);
-    if (binding === undefined) {
-      throw cofferError(
-        'EVM_E_ACCOUNT_UNBOUND',
-        `${from} is bound to no identity of the consortium`,
-        { address: from },
-      );
-    }
+    const binding = boundAccount(kv, from);
     if (context.identityOf?.(binding.mspId, binding.identityId) === undefined) {
       throw cofferError(
         'EVM_E_IDENTITY_INVALID',

@@ -7,6 +7,7 @@ import { paramsEVM } from '@ethereumjs/evm';
 import { paramsTx } from '@ethereumjs/tx';
 import { createCustomCommon, Hardfork, Mainnet, type Common } from '@ethereumjs/common';
 import { createVM, paramsVM, type VM } from '@ethereumjs/vm';
+import { hexToBytes } from '@ethereumjs/util';
 import { id } from 'ethers';
 import secp256k1 from 'secp256k1';
 import { KvStateManager } from './state.js';
@@ -108,17 +109,13 @@ export function blockOf(chainId: number, number: number, timeMs: number): Block 
         timestamp: BigInt(Math.floor(timeMs / 1000)),
         gasLimit: blockGasLimit,
         baseFeePerGas: 0n,
-        parentHash: hexBytes(blockHash(chainId, number - 1)),
+        parentHash: hexToBytes(blockHash(chainId, number - 1) as `0x${string}`),
       },
     },
     { common: commonOf(chainId) },
   );
   lastBlock = { chainId, number, timeMs, block };
   return block;
-}
-
-function hexBytes(hex: string): Uint8Array {
-  return Uint8Array.from(Buffer.from(hex.slice(2), 'hex'));
 }
 
 type Pooled = { readonly vm: VM; readonly state: KvStateManager };

@@ -5,15 +5,15 @@
 // the account's binding and its identity again when it executes the transaction.
 import type { FastifyInstance } from 'fastify';
 import { bytesToHex } from '@ethereumjs/util';
-import { cofferError } from '../errors/index.js';
 import { signEnvelope, type EnvelopeOptions } from '../client/envelope.js';
 import type { ClientIdentity } from '../client/signer.js';
 import { requestTtlMsMax } from '../ledger/tx.js';
 import {
+  boundAccount,
   decodeSignedTx,
+  invalidTx,
   evmAppName,
   evmParams,
-  readBinding,
   recordMaps,
   senderOf,
   storedAccount,
@@ -42,9 +42,6 @@ export function evmNodeOf(
     sender?.hashes.delete(hash);
     if (from !== undefined && sender?.hashes.size === 0) senders.delete(from);
   };
-  const invalid = (message: string, details: Record<string, unknown> = {}): never => {
-    throw cofferError('EVM_E_TX_INVALID', message, details);
-  };
   return {
     kv,
     head: () => {
@@ -57,7 +54,7 @@ export function evmNodeOf(
     pendingTx: (hash) => pending.get(hash)?.raw,
     relay: async (rawInput) => {
       if (rawInput.length > 2 + rawTxBytesMax * 2) {
-        invalid(`the transaction is over ${rawTxBytesMax} bytes`);
+        invalidTx(`the transaction is over ${rawTxBytesMax} bytes`);
       }
       const raw = rawInput.toLowerCase();
       const { chainId } = evmParams(kv);
@@ -66,26 +63,22 @@ export function evmNodeOf(
       const hash = bytesToHex(tx.hash());
       // Sent again (a client retrying): the same transaction, the same answer.
       if (pending.has(hash) || kv.get(recordMaps.txs, hash) !== undefined) return hash;
-      if (readBinding(kv, from) === undefined) {
-        throw cofferError(
-          'EVM_E_ACCOUNT_UNBOUND',
-          `${from} is bound to no identity of the consortium`,
-          { address: from },
-        );
-      }
+      boundAccount(kv, from);
       const stored = Number(storedAccount(kv, from)?.nonce ?? 0n);
       const next = Math.max(stored, pendingNonce(from) ?? 0);
       const nonce = Number(tx.nonce);
-      if (nonce < stored) invalid(`nonce too low: ${from}'s next nonce is ${stored}`);
-      if (nonce < next) invalid(`nonce ${nonce} is taken by a transaction not yet executed`);
+      if (nonce < stored) invalidTx(`nonce too low: ${from}'s next nonce is ${stored}`);
+      if (nonce < next) invalidTx(`nonce ${nonce} is taken by a transaction not yet executed`);
       if (nonce > next) {
-        invalid(
+        invalidTx(
           `nonce too high: ${from}'s next nonce is ${next}; a node keeps no queue of future transactions, so send them in order through one node`,
         );
       }
       const sender = senders.get(from) ?? { next: nonce, hashes: new Set<string>() };
       if (sender.hashes.size >= pendingPerSenderMax) {
-        invalid(`${from} has ${pendingPerSenderMax} transactions not yet executed; wait for them`);
+        invalidTx(
+          `${from} has ${pendingPerSenderMax} transactions not yet executed; wait for them`,
+        );
       }
       // Reserved before the awaits: a concurrent request with the next nonce finds it taken.
       pending.set(hash, { raw, from });
