@@ -6,21 +6,17 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Interface, Wallet, getCreateAddress } from 'ethers';
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signEnvelope } from '../../src/client/envelope.js';
-import { identityFromMspFolder } from '../../src/client/signer.js';
-import { builtInApps } from '../../src/contracts/index.js';
-import { bindingMessage, defaultChainId, evmApp } from '../../src/evm/index.js';
+import { bindingMessage, defaultChainId } from '../../src/evm/index.js';
 import { handleRpc, type EvmNode } from '../../src/evm/rpc.js';
-import { startEngine, type Engine } from '../../src/node/engine.js';
-import { evmNodeOf } from '../../src/node/evm-rpc.js';
+import type { Engine } from '../../src/node/engine.js';
 import { cofferToken } from '../support/erc20.js';
+import { startEvmEngine } from '../support/evm-node.js';
 import { org1Material, type Org1 } from '../support/org1.js';
 
 let work: string;
 let org1: Org1;
-const apps = new Map([...builtInApps(), [evmApp.name, evmApp]]);
 const token = new Interface(cofferToken().abi as never);
 const alice = new Wallet(`0x${'a7'.repeat(32)}`);
 const bob = `0x${'b0'.repeat(20)}`;
@@ -35,24 +31,7 @@ afterAll(async () => {
   await rm(work, { recursive: true, force: true });
 });
 
-async function start(): Promise<{ engine: Engine; evm: EvmNode }> {
-  const engine = await startEngine({
-    dataDir: path.join(work, 'node'),
-    nodeId: 'n0',
-    consortium: () => org1.consortium,
-    apps,
-    rootSigner: org1.rootSigner,
-    logger: pino({ level: 'silent' }),
-    signatureIntervalTx: 1000,
-    signatureIntervalMs: 50,
-  });
-  const peer = path.join(work, 'crypto', 'peerOrganizations', 'org1.example.com', 'peers');
-  const relayer = await identityFromMspFolder(
-    path.join(peer, 'peer0.org1.example.com', 'msp'),
-    'Org1MSP',
-  );
-  return { engine, evm: evmNodeOf(engine, relayer.identity, { signer: relayer.signer }) };
-}
+const start = () => startEvmEngine(work, org1);
 
 async function call(evm: EvmNode, method: string, params: unknown[]): Promise<unknown> {
   const answer = (await handleRpc(evm, { jsonrpc: '2.0', id: 1, method, params })) as {

@@ -10,11 +10,12 @@ import { FetchRequest, JsonRpcProvider, type Wallet } from 'ethers';
 import { pino } from 'pino';
 import { expect } from 'vitest';
 import { createClient, identityFromMspFolder, type Client } from '../../src/client/index.js';
-import { builtInApps, type App } from '../../src/contracts/index.js';
+import { builtInApps, type App, type AppRegistry } from '../../src/contracts/index.js';
 import { bindingMessage, defaultChainId, evmApp } from '../../src/evm/index.js';
 import { createApi, type ApiServer } from '../../src/node/api.js';
 import { startEngine, type Engine } from '../../src/node/engine.js';
 import { evmNodeOf } from '../../src/node/evm-rpc.js';
+import type { EvmNode } from '../../src/evm/rpc.js';
 import { org1Material, type Org1 } from './org1.js';
 
 export type EvmTestNode = {
@@ -45,14 +46,25 @@ export function tlsConnection(url: string, agent: Agent): FetchRequest {
   return connection;
 }
 
-export async function startEvmNode(extraApps: readonly App[] = []): Promise<EvmTestNode> {
-  const work = await mkdtemp(path.join(tmpdir(), 'coffer-evm-node-'));
-  const org1 = await org1Material(work);
-  const apps = new Map([
-    ...builtInApps(),
-    [evmApp.name, evmApp],
-    ...extraApps.map((app) => [app.name, app] as const),
-  ]);
+const peerOf = (work: string): string =>
+  path.join(
+    work,
+    'crypto',
+    'peerOrganizations',
+    'org1.example.com',
+    'peers',
+    'peer0.org1.example.com',
+  );
+
+/**
+ * The engine of Org1's node on `work`/node (started again on the same folder, it recovers from
+ * it) with the EVM app, and its EvmNode relaying as the peer: what the API serves, without it.
+ */
+export async function startEvmEngine(
+  work: string,
+  org1: Org1,
+  apps: AppRegistry = new Map([...builtInApps(), [evmApp.name, evmApp]]),
+): Promise<{ readonly engine: Engine; readonly evm: EvmNode }> {
   const engine = await startEngine({
     dataDir: path.join(work, 'node'),
     nodeId: 'n0',
@@ -63,9 +75,21 @@ export async function startEvmNode(extraApps: readonly App[] = []): Promise<EvmT
     signatureIntervalTx: 1000,
     signatureIntervalMs: 50,
   });
+  const relayer = await identityFromMspFolder(path.join(peerOf(work), 'msp'), 'Org1MSP');
+  return { engine, evm: evmNodeOf(engine, relayer.identity, { signer: relayer.signer }) };
+}
+
+export async function startEvmNode(extraApps: readonly App[] = []): Promise<EvmTestNode> {
+  const work = await mkdtemp(path.join(tmpdir(), 'coffer-evm-node-'));
+  const org1 = await org1Material(work);
+  const apps = new Map([
+    ...builtInApps(),
+    [evmApp.name, evmApp],
+    ...extraApps.map((app) => [app.name, app] as const),
+  ]);
+  const { engine, evm } = await startEvmEngine(work, org1, apps);
   const orgDir = path.join(work, 'crypto', 'peerOrganizations', 'org1.example.com');
-  const peer = path.join(orgDir, 'peers', 'peer0.org1.example.com');
-  const relayer = await identityFromMspFolder(path.join(peer, 'msp'), 'Org1MSP');
+  const peer = peerOf(work);
   let api: ApiServer;
   try {
     api = await createApi({
@@ -77,7 +101,7 @@ export async function startEvmNode(extraApps: readonly App[] = []): Promise<EvmT
         key: await readFile(path.join(peer, 'tls', 'server.key'), 'utf8'),
       },
       logger: pino({ level: 'silent' }),
-      evm: evmNodeOf(engine, relayer.identity, { signer: relayer.signer }),
+      evm,
     });
   } catch (error) {
     await engine.stop();
