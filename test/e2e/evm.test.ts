@@ -20,7 +20,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClientProfile } from '../../src/cli/profile.js';
 import { runCoffer } from '../cli/run.js';
 import { cofferToken } from '../support/erc20.js';
-import { tlsConnection } from '../support/evm-node.js';
+import { rejectionOf, tlsConnection } from '../support/evm-node.js';
 import { networkDown, networkUp, type TestNetwork } from './network-support.js';
 
 let network: TestNetwork;
@@ -154,28 +154,19 @@ describe('Ethereum contracts on a 3-node Coffer network', () => {
 
   it('handles a revert on any node, and refuses an account bound to no identity', async () => {
     const transfer = token(3, bob).getFunction('transfer');
-    const estimated = await transfer(alice.address, 10n ** 9n).then(
-      () => undefined,
-      (failure: unknown) => failure,
-    );
+    const estimated = await rejectionOf(transfer(alice.address, 10n ** 9n));
     expect(isError(estimated, 'CALL_EXCEPTION')).toBe(true);
     const mined = (await transfer(alice.address, 10n ** 9n, {
       gasLimit: 200_000n,
     })) as ContractTransactionResponse;
-    const failed = await mined.wait().then(
-      () => undefined,
-      (failure: unknown) => failure,
-    );
+    const failed = await rejectionOf(mined.wait());
     expect(isError(failed, 'CALL_EXCEPTION')).toBe(true);
     expect((await providers[0]?.waitForTransaction(mined.hash))?.status).toBe(0);
 
     const stranger = Wallet.createRandom();
-    const refused = await token(2, stranger)
-      .getFunction('transfer')(alice.address, 1n, { gasLimit: 100_000n })
-      .then(
-        () => undefined,
-        (failure: unknown) => failure,
-      );
+    const refused = await rejectionOf(
+      token(2, stranger).getFunction('transfer')(alice.address, 1n, { gasLimit: 100_000n }),
+    );
     expect(String(refused)).toMatch(/EVM_E_ACCOUNT_UNBOUND/);
   });
 

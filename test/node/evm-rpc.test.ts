@@ -14,7 +14,7 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultChainId } from '../../src/evm/index.js';
 import { cofferToken } from '../support/erc20.js';
-import { startEvmNode, tlsConnection, type EvmTestNode } from '../support/evm-node.js';
+import { rejectionOf, startEvmNode, tlsConnection, type EvmTestNode } from '../support/evm-node.js';
 
 let node: EvmTestNode;
 let provider: JsonRpcProvider;
@@ -59,12 +59,9 @@ describe('Ethereum JSON-RPC with ethers.js', () => {
 
   it('refuses a transaction from an account bound to no identity, saying how to bind it', async () => {
     const signer = bob.connect(provider);
-    const error = await signer
-      .sendTransaction({ to: alice.address, value: 0n, gasLimit: 21_000n, gasPrice: 0n })
-      .then(
-        () => undefined,
-        (failure: unknown) => failure,
-      );
+    const error = await rejectionOf(
+      signer.sendTransaction({ to: alice.address, value: 0n, gasLimit: 21_000n, gasPrice: 0n }),
+    );
     expect(String(error)).toMatch(/EVM_E_ACCOUNT_UNBOUND/);
   });
 
@@ -118,10 +115,7 @@ describe('Ethereum JSON-RPC with ethers.js', () => {
 
   it('handles a revert: refused when estimated, status 0 when sent with its own gas', async () => {
     const transfer = token.getFunction('transfer');
-    const estimated = await transfer(bob.address, 10n ** 12n).then(
-      () => undefined,
-      (failure: unknown) => failure,
-    );
+    const estimated = await rejectionOf(transfer(bob.address, 10n ** 12n));
     expect(isError(estimated, 'CALL_EXCEPTION')).toBe(true);
     if (!isError(estimated, 'CALL_EXCEPTION')) throw new Error('not a call exception');
     // The revert data is the contract's custom error, as the contract's interface reads it.
@@ -129,10 +123,7 @@ describe('Ethereum JSON-RPC with ethers.js', () => {
       'ERC20InsufficientBalance',
     );
     // A static call decodes it itself (eth_call).
-    const called = await transfer.staticCall(bob.address, 10n ** 12n).then(
-      () => undefined,
-      (failure: unknown) => failure,
-    );
+    const called = await rejectionOf(transfer.staticCall(bob.address, 10n ** 12n));
     expect(isError(called, 'CALL_EXCEPTION') && called.revert?.name).toBe(
       'ERC20InsufficientBalance',
     );
@@ -140,10 +131,7 @@ describe('Ethereum JSON-RPC with ethers.js', () => {
     const sent = (await transfer(bob.address, 10n ** 12n, {
       gasLimit: 200_000n,
     })) as ContractTransactionResponse;
-    const mined = await sent.wait().then(
-      () => undefined,
-      (failure: unknown) => failure,
-    );
+    const mined = await rejectionOf(sent.wait());
     expect(isError(mined, 'CALL_EXCEPTION')).toBe(true);
     const receipt = await provider.getTransactionReceipt(sent.hash);
     expect(receipt?.status).toBe(0);

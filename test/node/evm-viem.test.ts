@@ -18,7 +18,7 @@ import { Wallet } from 'ethers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultChainId } from '../../src/evm/index.js';
 import { cofferToken } from '../support/erc20.js';
-import { startEvmNode, type EvmTestNode } from '../support/evm-node.js';
+import { rejectionOf, startEvmNode, type EvmTestNode } from '../support/evm-node.js';
 
 let node: EvmTestNode;
 let dispatcher: UndiciAgent;
@@ -92,18 +92,15 @@ describe('Ethereum JSON-RPC with viem', () => {
     });
     expect(events.map((event) => event.transactionHash)).toContain(sent);
 
-    const reverted = await reader
-      .simulateContract({
+    const reverted = await rejectionOf(
+      reader.simulateContract({
         address,
         abi,
         functionName: 'transfer',
         args: [receiver, 10n ** 12n],
         account,
-      })
-      .then(
-        () => undefined,
-        (failure: unknown) => failure,
-      );
+      }),
+    );
     expect(reverted).toBeInstanceOf(BaseError);
     const cause =
       reverted instanceof BaseError

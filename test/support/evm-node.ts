@@ -39,6 +39,14 @@ export type EvmTestNode = {
   readonly close: () => Promise<void>;
 };
 
+/** What `promise` rejected with; undefined when it resolved (a refusal the test expects). */
+export function rejectionOf(promise: Promise<unknown>): Promise<unknown> {
+  return promise.then(
+    () => undefined,
+    (failure: unknown) => failure,
+  );
+}
+
 /** A FetchRequest for `url` over `agent`: how ethers reaches a mutual-TLS endpoint. */
 export function tlsConnection(url: string, agent: Agent): FetchRequest {
   const connection = new FetchRequest(url);
