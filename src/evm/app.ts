@@ -308,8 +308,6 @@ const send: Action = {
       logs: before.logs + record.logs.length,
     };
     kv.put(recordMaps.blocks, blockKey, JSON.stringify(after));
-    // Its receipt is readable before the node has finished the batch: the head is at least here.
-    if (before.count === 0) kv.put(recordMaps.head, 'block', blockKey);
     return {
       hash,
       status: record.status,

@@ -17,8 +17,6 @@ export const recordMaps = {
   blocks: 'public:evm.blocks',
   /** `<block>/<index>` → the hash of that block's index-th transaction. */
   blockTxs: 'public:evm.block-txs',
-  /** `block` → the number of the newest block holding an Ethereum transaction. */
-  head: 'public:evm.head',
   /** `params` → EvmParams (set by governance; defaults when absent). */
   params: 'public:evm.params',
 } as const;

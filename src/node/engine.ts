@@ -193,6 +193,11 @@ export type Position = {
   /** Hex Merkle root over entries 1..seqno. */
   readonly root: string;
   readonly logPosition: number;
+  /**
+   * The batch being executed, while one is: its transactions' writes reach the store one by
+   * one before logPosition moves to it (what a reader of the store may already see).
+   */
+  readonly executingLogPosition?: number;
   readonly committedLogPosition: number;
   readonly lastSignedTreeSize: number;
   readonly time: number;
@@ -346,6 +351,8 @@ async function startLocked(options: EngineOptions): Promise<Engine> {
   let tree: MerkleTree = createMerkleTree();
   let replay: ReplayWindow = createReplayWindow();
   let logPosition = 0;
+  /** Set while executeOne runs the batch at this log position (Position.executingLogPosition). */
+  let executingLogPosition: number | undefined;
   let time = 0;
   let lastMarkerSeqno = 0;
   let lastMarkerTime = 0;
@@ -623,6 +630,9 @@ async function startLocked(options: EngineOptions): Promise<Engine> {
       logPosition = position;
       return;
     }
+    // Until logPosition moves to it (after the ledger writes below), the store already holds
+    // this batch's writes, transaction by transaction.
+    executingLogPosition = position;
     const output = await executeBatch({
       store,
       replay,
@@ -659,6 +669,7 @@ async function startLocked(options: EngineOptions): Promise<Engine> {
     }
     await txIndex.add(indexed, tree.size());
     logPosition = position;
+    executingLogPosition = undefined;
     if (appliedListeners.size > 0) {
       const writes = output.outcomes.flatMap((outcome) =>
         outcome.writeSet.map((write) => ({ map: write.map, key: write.key })),
@@ -1167,6 +1178,7 @@ async function startLocked(options: EngineOptions): Promise<Engine> {
       seqno: tree.size(),
       root: Buffer.from(tree.root()).toString('hex'),
       logPosition,
+      ...(executingLogPosition === undefined ? {} : { executingLogPosition }),
       committedLogPosition: log.committedPosition(),
       lastSignedTreeSize: signedRoot?.treeSize ?? 0,
       time,

@@ -47,8 +47,10 @@ export function evmNodeOf(
     head: () => {
       const position = engine.position();
       // The batch being executed may already have receipts in the store: it counts as the head.
-      const running = Number(kv.get(recordMaps.head, 'block') ?? 0);
-      return { number: Math.max(position.logPosition, running), time: position.time };
+      return {
+        number: position.executingLogPosition ?? position.logPosition,
+        time: position.time,
+      };
     },
     pendingNonce,
     pendingTx: (hash) => pending.get(hash)?.raw,
