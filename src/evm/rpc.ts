@@ -187,6 +187,12 @@ function txView(
   };
 }
 
+/** A signed transaction's type from its first byte (EIP-2718: below 0x80 typed, else legacy). */
+function txTypeOf(raw: string): number {
+  const first = Number.parseInt(raw.slice(2, 4), 16);
+  return first < 0x80 ? first : 0;
+}
+
 function logsView(chainId: number, record: TxRecord): Record<string, unknown>[] {
   return record.logs.map((log, offset) => ({
     address: log.address,
@@ -216,7 +222,7 @@ function receiptView(chainId: number, record: TxRecord): Record<string, unknown>
     logs: logsView(chainId, record),
     logsBloom: bloomOf([record]),
     status: quantity(record.status),
-    type: quantity(decodeSignedTx(record.raw, chainId).type),
+    type: quantity(txTypeOf(record.raw)),
   };
 }
 

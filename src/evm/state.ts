@@ -25,16 +25,19 @@ export const evmMaps = {
 const hex = (bytes: Uint8Array): string => bytesToHex(bytes).slice(2);
 const storageKey = (address: string, slot: Uint8Array): string => `${address}_${bytesToHex(slot)}`;
 
+/** An account from its stored form (RLP hex). */
+const accountOf = (stored: string): Account => createAccountFromRLP(hexToBytes(`0x${stored}`));
+
 /** An account as the store holds it (RLP hex), or undefined. */
 export function storedAccount(kv: KvView, address: string): Account | undefined {
   const stored = kv.get(evmMaps.accounts, address.toLowerCase());
-  return stored === undefined ? undefined : createAccountFromRLP(hexToBytes(`0x${stored}`));
+  return stored === undefined ? undefined : accountOf(stored);
 }
 
 /** A contract's code as the store holds it (empty when none). */
 export function storedCode(kv: KvView, address: string): Uint8Array {
   const stored = kv.get(evmMaps.code, address.toLowerCase());
-  return stored === undefined ? new Uint8Array() : hexToBytes(`0x${stored}`);
+  return stored === undefined ? new Uint8Array() : codeOf(stored);
 }
 
 /** A storage slot (32-byte key) as the store holds it, without leading zeros (empty when 0). */
@@ -91,10 +94,7 @@ export class KvStateManager extends SimpleStateManager {
     const top = this.topAccountStack();
     if (!top.has(key)) {
       const stored = this.#load(evmMaps.accounts, key);
-      top.set(
-        key,
-        stored === undefined ? undefined : createAccountFromRLP(hexToBytes(`0x${stored}`)),
-      );
+      top.set(key, stored === undefined ? undefined : accountOf(stored));
     }
     return super.getAccount(address);
   }

@@ -87,6 +87,7 @@ describe('Ethereum JSON-RPC with ethers.js', () => {
     )) as ContractTransactionResponse;
     const receipt = await sent.wait();
     expect(receipt?.status).toBe(1);
+    expect(receipt?.type).toBe(0); // ethers sends legacy transactions when the base fee is 0
     expect(receipt?.logs).toHaveLength(1);
     expect(await token.getFunction('balanceOf')(bob.address)).toBe(1234n);
     expect(await token.getFunction('balanceOf')(alice.address)).toBe(1_000_000n - 1234n);

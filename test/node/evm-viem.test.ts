@@ -81,6 +81,8 @@ describe('Ethereum JSON-RPC with viem', () => {
     });
     const receipt = await reader.waitForTransactionReceipt({ hash: sent });
     expect(receipt.status).toBe('success');
+    // viem sends EIP-1559 transactions here (blocks report a base fee, of 0).
+    expect(receipt.type).toBe('eip1559');
     expect(
       await reader.readContract({ address, abi, functionName: 'balanceOf', args: [receiver] }),
     ).toBe(700n);
