@@ -909,11 +909,7 @@ async function startLocked(options: EngineOptions): Promise<Engine> {
       if (admission.state === 'verifying') break;
       taken += 1;
       if (admission.state === 'accepted') {
-        queue.push(
-          admission.orderKey === undefined
-            ? { envelope: admission.envelope }
-            : { envelope: admission.envelope, orderKey: admission.orderKey },
-        );
+        queue.push(admission);
         accepted += 1;
       }
     }
