@@ -369,7 +369,7 @@ type LogFilter = {
   readonly topics: readonly (readonly string[] | null)[];
 };
 
-function logFilter(node: EvmNode, value: unknown): LogFilter {
+function logFilter(node: EvmNode, chainId: number, value: unknown): LogFilter {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     invalidParams('the filter must be an object {fromBlock?, toBlock?, address?, topics?}');
   }
@@ -377,10 +377,7 @@ function logFilter(node: EvmNode, value: unknown): LogFilter {
   let from: number;
   let to: number;
   if (filter['blockHash'] !== undefined) {
-    const number = blockNumberOfHash(
-      evmParams(node.kv).chainId,
-      hashParam(filter['blockHash'], 'blockHash'),
-    );
+    const number = blockNumberOfHash(chainId, hashParam(filter['blockHash'], 'blockHash'));
     if (number === undefined) throw new RpcFailure(-32000, 'blockHash: no such block');
     from = number;
     to = number;
@@ -556,7 +553,7 @@ async function dispatch(
     case 'eth_getBlockTransactionCountByNumber':
       return quantity(blockRecord(kv, blockParam(node, params[0], 'block'))?.count ?? 0);
     case 'eth_getLogs':
-      return getLogs(node, chainId, logFilter(node, params[0]));
+      return getLogs(node, chainId, logFilter(node, chainId, params[0]));
     default:
       throw new RpcFailure(
         -32601,
