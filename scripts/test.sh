@@ -10,6 +10,8 @@ command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
 command -v etcd >/dev/null 2>&1 || need_apt+=(etcd-server)
 # The key-store and signer tests use a real SoftHSM2 token (Debian softhsm2: softhsm2-util, libsofthsm2.so).
 command -v softhsm2-util >/dev/null 2>&1 || need_apt+=(softhsm2)
+# The console's browser tests drive Debian's Chromium (/usr/bin/chromium) through playwright-core.
+command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
 if ((${#need_apt[@]})); then
   echo "installing Debian packages: ${need_apt[*]}"
   apt-get update -qq && apt-get install -y -qq "${need_apt[@]}" >/dev/null

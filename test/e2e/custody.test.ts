@@ -7,77 +7,31 @@
 // signer and no funds move without the platform's signature; the same flow again with the
 // platform key on a SoftHSM2 token (PKCS#11). The node is started with `--webhooks`: a
 // receiver on 127.0.0.1 gets the deposit and withdrawal state changes, HMAC-signed.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createHash, X509Certificate } from 'node:crypto';
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+// The consortium (node, parties, signer, worker, wallet) is test/support/custody-up.ts's.
+import { createHash } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { createInterface } from 'node:readline';
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  createClient,
-  identityFromMspFolder,
-  type Client,
-  type ClientOptions,
-} from '../../src/client/index.js';
-import { createCustodyClient, type CustodyClient } from '../../src/client/custody.js';
 import { multisigAccountOf } from '../../src/contracts/token.js';
-import {
-  openPkcs11KeyStore,
-  openSoftKeyStore,
-  type KeyInfo,
-  type KeyStore,
-} from '../../src/crypto/index.js';
-import {
-  generateScalarKey,
-  signDigestWithScalar,
-  verifyDigestSignature,
-} from '../../src/crypto/keys.js';
-import { buildCofferTransfer, createCofferChain } from '../../src/custody/chains/coffer.js';
+import { openPkcs11KeyStore } from '../../src/crypto/index.js';
+import { verifyDigestSignature } from '../../src/crypto/keys.js';
+import { buildCofferTransfer } from '../../src/custody/chains/coffer.js';
 import {
   verifyWebhookSignature,
   webhookHeaders,
   type CustodyEvent,
 } from '../../src/custody/webhooks.js';
 import {
-  createCustodyWorker,
-  createSignerClient,
-  type CustodyWorker,
-  type SignerPort,
-} from '../../src/custody/worker.js';
-import type { WithdrawalRecord } from '../../src/custody/index.js';
-import {
-  createSignerServer,
-  loadConsortiumMsps,
-  openAuditLog,
-  type SignerServer,
-} from '../../src/signer/index.js';
-import { userMspDir } from '../support/clients.js';
+  custodySymbol as symbol,
+  must,
+  startCustodyConsortium,
+  type CustodyConsortium,
+} from '../support/custody-up.js';
 import { createSoftHsm, userPin } from '../crypto/softhsm.js';
 
-const coffer = path.resolve(import.meta.dirname, '../../bin/coffer');
-const symbol = 'CFR';
-
-let dir: string;
-let node: ChildProcess | undefined;
-let url = '';
-type Party = Client & { readonly custody: CustodyClient };
-let service: Party;
-let admin1: Party;
-let admin2: Party;
-let workerClient: Party;
-let store: KeyStore | undefined;
-let platform: KeyInfo;
-let signerServer: SignerServer | undefined;
-let signer: SignerPort;
-let worker: CustodyWorker | undefined;
-let walletId: string;
-const offline = generateScalarKey('P-256');
-const serviceKey = generateScalarKey('P-256');
+let running: CustodyConsortium | undefined;
 const destination = `Org3MSP:${'cd'.repeat(32)}`;
-const errors: string[] = [];
 const hookSecret = 'e2e webhook secret, at least 32 characters long';
 /** What the webhook receiver got: events whose signature verified, and bad deliveries. */
 const hooks: { events: CustodyEvent[]; badSignatures: number; server?: Server } = {
@@ -85,8 +39,8 @@ const hooks: { events: CustodyEvent[]; badSignatures: number; server?: Server } 
   badSignatures: 0,
 };
 
-/** A webhook receiver on 127.0.0.1 and the `--webhooks` file naming it; returns the file. */
-async function startReceiver(): Promise<string> {
+/** A webhook receiver on 127.0.0.1 and the `--webhooks` file in `dir` naming it. */
+async function startReceiver(dir: string): Promise<string> {
   const server = createServer((req, res) => {
     let body = '';
     req.setEncoding('utf8');
@@ -114,253 +68,36 @@ async function startReceiver(): Promise<string> {
   return file;
 }
 
-async function startUp(webhooks: string): Promise<ChildProcess> {
-  const child = spawn(
-    coffer,
-    ['up', '--dir', dir, '--port', '0', '--json', '--log-level', 'warn', '--webhooks', webhooks],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  let stderr = '';
-  child.stderr.on('data', (chunk: Buffer) => {
-    stderr = (stderr + chunk.toString()).slice(-4000);
-  });
-  const lines = createInterface({ input: child.stdout });
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => {
-      reject(new Error(`node did not start: ${stderr}`));
-    }, 60_000);
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`node exited with ${String(code)}: ${stderr}`));
-    });
-    lines.on('line', (line) => {
-      const match = /listening on (https:\/\/\S+)/.exec(line);
-      if (match?.[1] !== undefined) url = match[1];
-      if (line.includes('"event":"started"')) {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-  });
-  child.removeAllListeners('exit');
-  return child;
-}
-
-async function identityFiles(org: number, user: string) {
-  const msp = userMspDir(path.join(dir, 'crypto'), org, user);
-  const [certFile] = await readdir(path.join(msp, 'signcerts'));
-  const [keyFile] = await readdir(path.join(msp, 'keystore'));
-  const cert = await readFile(path.join(msp, 'signcerts', certFile ?? ''), 'utf8');
-  const key = await readFile(path.join(msp, 'keystore', keyFile ?? ''), 'utf8');
-  const identityId = createHash('sha256').update(new X509Certificate(cert).raw).digest('hex');
-  return { msp, cert, key, identityId };
-}
-
-/** A ledger client and a custody API client, both as the identity (its cert is its TLS cert). */
-async function party(org: number, user: string): Promise<Party> {
-  const profile = JSON.parse(await readFile(path.join(dir, 'client.json'), 'utf8')) as Record<
-    string,
-    string
-  >;
-  const files = await identityFiles(org, user);
-  const options: ClientOptions = {
-    url,
-    servername: String(profile['servername']),
-    ca: await readFile(String(profile['caFile']), 'utf8'),
-    tlsCert: files.cert,
-    tlsKey: files.key,
-    ...(await identityFromMspFolder(files.msp, `Org${org}MSP`)),
-  };
-  return { ...createClient(options), custody: createCustodyClient(options) };
-}
-
-async function must(
-  client: Client,
-  app: string,
-  action: string,
-  args: Record<string, unknown>,
-): Promise<{ txId: string; result: Record<string, unknown> }> {
-  const result = await client.submit(app, action, args, { wait: 'commit' });
-  expect(result, `${app} ${action}: ${result.code ?? ''} ${result.message ?? ''}`).toMatchObject({
-    status: 'Committed',
-  });
-  return { txId: result.txId, result: result.result as Record<string, unknown> };
-}
-
-async function withdrawal(id: string): Promise<WithdrawalRecord> {
-  return (
-    (await service.query('custody', 'withdrawal', { withdrawalId: id })) as {
-      withdrawal: WithdrawalRecord;
-    }
-  ).withdrawal;
-}
-
-async function tokenBalance(account: string): Promise<string> {
-  return ((await admin1.query('token', 'balance', { symbol, account })) as { balance: string })
-    .balance;
-}
-
-const signService = (digest: Uint8Array) =>
-  Promise.resolve(signDigestWithScalar('P-256', serviceKey.secretKey, digest));
-
-/** Runs worker and service passes until `done` holds (receipts can take a signature interval). */
-async function until(
-  done: () => Promise<boolean>,
-  what: string,
-  on: { readonly worker?: CustodyWorker | undefined; readonly walletId?: string } = {},
-): Promise<void> {
-  for (let pass = 0; pass < 200; pass += 1) {
-    if (await done()) return;
-    await (on.worker ?? worker)?.step();
-    await service.custody.signBuilt(on.walletId ?? walletId, signService);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error(`${what} did not happen; worker errors: ${errors.slice(-5).join(' | ')}`);
-}
-
-/** A signer over `keyStore` (consortium MSPs; one organisation's node signs the roots). */
-async function startSigner(
-  keyStore: KeyStore,
-  auditFile: string,
-): Promise<{ server: SignerServer; client: SignerPort }> {
-  const crypto = path.join(dir, 'crypto');
-  const workerIdentity = await identityFiles(2, 'User1');
-  const msps = await loadConsortiumMsps(
-    [1, 2, 3].map((n) => ({
-      mspId: `Org${n}MSP`,
-      mspDir: path.join(crypto, 'peerOrganizations', `org${n}.coffer.local`, 'msp'),
-    })),
-  );
-  const tls = path.join(crypto, 'peerOrganizations', 'org1.coffer.local', 'peers');
-  const [peer] = await readdir(tls);
-  const tlsDir = path.join(tls, peer ?? '', 'tls');
-  const server = await createSignerServer({
-    config: {
-      authorisedCallers: [{ mspId: 'Org2MSP', identityId: workerIdentity.identityId }],
-      organisationsMin: 1,
-      receiptAgeMsMax: 600_000,
-      requestsInFlightMax: 64,
-    },
-    msps,
-    keyStore,
-    audit: await openAuditLog(path.join(dir, auditFile), () => Date.now()),
-    logger: pino({ level: 'silent' }),
-    tls: {
-      cert: await readFile(path.join(tlsDir, 'server.crt'), 'utf8'),
-      key: await readFile(path.join(tlsDir, 'server.key'), 'utf8'),
-    },
-  });
-  const client = createSignerClient({
-    url: await server.listen('127.0.0.1', 0),
-    ca: await readFile(path.join(tlsDir, 'ca.crt'), 'utf8'),
-    servername: peer ?? '',
-    cert: workerIdentity.cert,
-    key: workerIdentity.key,
-  });
-  return { server, client };
-}
-
-function workerWith(signerPort: SignerPort): CustodyWorker {
-  return createCustodyWorker({
-    ledger: workerClient,
-    custody: workerClient.custody,
-    signer: signerPort,
-    chain: createCofferChain(workerClient),
-    onEvent: (event) => {
-      if (event.kind === 'error') errors.push(`${event.action} ${event.id}: ${event.error}`);
-    },
-  });
-}
-
-/** The service's 2-of-3 wallet and its policy: 500 CFR per withdrawal, whitelist off. */
-async function newWallet(platformKey: KeyInfo): Promise<string> {
-  const created = await must(service, 'custody', 'create_wallet', {
-    chain: 'coffer',
-    label: 'e2e',
-    keys: {
-      offline: offline.publicKey,
-      service: serviceKey.publicKey,
-      platform: { keyId: platformKey.keyId, publicKey: platformKey.publicKey, curve: 'P-256' },
-    },
-  });
-  const id = created.txId;
-  for (const change of [
-    { kind: 'set_limits', asset: symbol, perTransaction: '500', rolling24h: '100000' },
-    { kind: 'set_whitelist_enabled', enabled: false },
-  ]) {
-    const proposal = await must(service, 'custody', 'propose_policy', { walletId: id, change });
-    await must(admin1, 'custody', 'approve_policy', { changeId: proposal.txId });
-    await must(admin2, 'custody', 'approve_policy', { changeId: proposal.txId });
-  }
-  return id;
+/** The consortium beforeAll started (every test runs after it). */
+function consortium(): CustodyConsortium {
+  if (running === undefined) throw new Error('the custody consortium did not start');
+  return running;
 }
 
 beforeAll(async () => {
-  dir = await mkdtemp(path.join(tmpdir(), 'coffer-e2e-custody-'));
-  node = await startUp(await startReceiver());
-  service = await party(1, 'User1');
-  admin1 = await party(1, 'Admin');
-  admin2 = await party(2, 'Admin');
-  const workerIdentity = await identityFiles(2, 'User1');
-  workerClient = await party(2, 'User1');
-
-  // The consortium names the worker (set_custody: Org1 proposes, Org2's vote accepts).
-  const custody = { chains: { coffer: { workers: [`Org2MSP:${workerIdentity.identityId}`] } } };
-  const proposed = await must(admin1, 'gov', 'propose', {
-    actions: [{ name: 'set_custody', args: { custody } }],
+  running = await startCustodyConsortium({
+    upArgs: async (dir) => ['--webhooks', await startReceiver(dir)],
   });
-  const voted = await must(admin2, 'gov', 'vote', { proposalId: proposed.txId, ballot: 'yes' });
-  expect(voted.result, JSON.stringify(proposed.result)).toMatchObject({ state: 'Accepted' });
+  const { admin1, service, walletId } = running;
+  const workerIdentity = await running.identityFiles(2, 'User1');
   expect(JSON.parse((await admin1.state('public:gov.config', 'custody')) ?? '{}')).toMatchObject({
     chains: { coffer: { workers: [`Org2MSP:${workerIdentity.identityId}`] } },
   });
-
-  // The signer: software key store, consortium MSPs, one organisation's node signs roots.
-  const keyStore = await openSoftKeyStore({
-    file: path.join(dir, 'signer-keys.json'),
-    passphrase: 'custody e2e passphrase',
-    create: true,
-    kdfLog2N: 14,
-  });
-  store = keyStore;
-  platform = await keyStore.generate({ curve: 'P-256', label: 'platform' });
-  const started = await startSigner(keyStore, 'signer-audit.log');
-  signerServer = started.server;
-  signer = started.client;
-  worker = workerWith(signer);
-  walletId = await newWallet(platform);
   expect(await service.query('custody', 'policy', { walletId })).toMatchObject({
     policy: { whitelistEnabled: false, limits: { [symbol]: { perTransaction: '500' } } },
   });
 }, 180_000);
 
 afterAll(async () => {
-  await worker?.stop();
-  await signerServer?.close();
-  await store?.close();
-  for (const client of [service, admin1, admin2, workerClient] as (Party | undefined)[]) {
-    client?.close();
-    client?.custody.close();
-  }
-  if (node !== undefined && node.exitCode === null) {
-    const exited = new Promise((resolve) => node?.once('exit', resolve));
-    node.kill('SIGINT');
-    await exited;
-  }
+  await running?.stop();
   await new Promise((resolve) => hooks.server?.close(resolve));
-  await rm(dir, { recursive: true, force: true });
 }, 60_000);
 
 describe('custody on the ledger-native chain, end to end', () => {
   it('credits a mint to the multisig account as a deposit after depth 1', async () => {
+    const { admin1, service, walletId, fund } = consortium();
     const account = multisigAccountOf(walletId);
-    await must(admin1, 'token', 'mint', { symbol, to: account, amount: '2000' });
-    await until(async () => {
-      const answer = (await service.custody.balances(walletId)) as {
-        balances: { asset: string; total: string }[];
-      };
-      return answer.balances.some((item) => item.asset === symbol && item.total === '2000');
-    }, 'the deposit credit');
+    await fund(walletId, '2000');
     expect(await admin1.query('token', 'multisig', { account })).toMatchObject({
       multisig: { walletId, threshold: 2 },
     });
@@ -373,6 +110,7 @@ describe('custody on the ledger-native chain, end to end', () => {
   }, 120_000);
 
   it('runs a withdrawal under the limit to confirmed; the destination balance rises', async () => {
+    const { service, walletId, withdrawal, tokenBalance, until } = consortium();
     const requested = await must(service, 'custody', 'request', {
       walletId,
       asset: symbol,
@@ -417,6 +155,7 @@ describe('custody on the ledger-native chain, end to end', () => {
   }, 120_000);
 
   it('holds a withdrawal over the limit until an admin approves it', async () => {
+    const { service, admin2, walletId, worker, withdrawal, tokenBalance, until } = consortium();
     const requested = await must(service, 'custody', 'request', {
       walletId,
       asset: symbol,
@@ -426,7 +165,7 @@ describe('custody on the ledger-native chain, end to end', () => {
     });
     const id = requested.txId;
     expect((await withdrawal(id)).state).toBe('pending_approval');
-    for (let pass = 0; pass < 3; pass += 1) await worker?.step();
+    for (let pass = 0; pass < 3; pass += 1) await worker.step();
     expect((await withdrawal(id)).state).toBe('pending_approval');
     expect(await tokenBalance(destination)).toBe('300');
     await must(admin2, 'custody', 'approve', { withdrawalId: id });
@@ -435,6 +174,16 @@ describe('custody on the ledger-native chain, end to end', () => {
   }, 120_000);
 
   it('refuses a tampered digest at the signer; one signature moves no funds', async () => {
+    const {
+      service,
+      workerClient,
+      signer,
+      platform,
+      walletId,
+      signService,
+      withdrawal,
+      tokenBalance,
+    } = consortium();
     const requested = await must(service, 'custody', 'request', {
       walletId,
       asset: symbol,
@@ -498,6 +247,8 @@ describe('custody on the ledger-native chain, end to end', () => {
     ).toBe(true);
   }, 120_000);
   it('runs the same flow with the platform key on SoftHSM2', async () => {
+    const { service, withdrawal, tokenBalance, until, startSigner, workerWith, newWallet, fund } =
+      consortium();
     const hsm = await createSoftHsm(['coffer-e2e-custody']);
     const hsmStore = await openPkcs11KeyStore({
       library: hsm.library,
@@ -510,18 +261,8 @@ describe('custody on the ledger-native chain, end to end', () => {
       const hsmKey = await hsmStore.generate({ curve: 'P-256', label: 'platform-hsm' });
       const hsmWallet = await newWallet(hsmKey);
       const account = multisigAccountOf(hsmWallet);
-      await must(admin1, 'token', 'mint', { symbol, to: account, amount: '50' });
       const on = { worker: hsmWorker, walletId: hsmWallet };
-      await until(
-        async () => {
-          const answer = (await service.custody.balances(hsmWallet)) as {
-            balances: { asset: string; total: string }[];
-          };
-          return answer.balances.some((item) => item.asset === symbol && item.total === '50');
-        },
-        'the HSM wallet deposit',
-        on,
-      );
+      await fund(hsmWallet, '50', on);
       const to = `Org2MSP:${'ef'.repeat(32)}`;
       const requested = await must(service, 'custody', 'request', {
         walletId: hsmWallet,
