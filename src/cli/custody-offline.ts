@@ -113,13 +113,14 @@ async function readJson(file: string, what: string): Promise<unknown> {
   }
 }
 
-function kdfCost(value: string | undefined): number | undefined {
+/** `--kdf-cost`: scrypt's log2 N for a new sealed file (undefined: the default). */
+export function kdfCost(value: string | undefined, usage = offlineUsage): number | undefined {
   if (value === undefined) return undefined;
   const cost = Number(value);
   if (!Number.isInteger(cost) || cost < scryptLog2NMin || cost > scryptLog2NMax) {
     throw usageError(
       `--kdf-cost ${value}: give a whole number from ${scryptLog2NMin} to ${scryptLog2NMax}`,
-      offlineUsage,
+      usage,
     );
   }
   return cost;

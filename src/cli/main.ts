@@ -35,6 +35,7 @@ Usage:
   coffer custody ethereum deploy-safe ...   Safe 1.4.1 contracts on a development chain
   coffer custody recover prepare|execute    move a wallet's funds with the offline and service keys
   coffer evm message|bind|accounts          Ethereum accounts of your identity (JSON-RPC: /v1/evm/rpc)
+  coffer console keystore --msp-dir DIR ... a key store to sign in to the web console (/console)
   coffer signer start|keygen|keys --config signer.json
                                             the isolated signing service (HSM through PKCS#11)
   coffer help                               this text
@@ -57,6 +58,7 @@ const commands: Record<string, () => Promise<Command>> = {
   custody: async () => (await import('./custody-offline.js')).custodyCommand,
   signer: async () => (await import('./signer.js')).signerCommand,
   evm: async () => (await import('./evm.js')).evmCommand,
+  console: async () => (await import('./console.js')).consoleCommand,
 };
 
 const processIo: CommandIo = {

@@ -26,12 +26,14 @@ export const upOrgsMax = 16;
 
 export const defaultPort = 7443;
 
-const upUsage = `Usage: coffer up [--dir DIR] [--orgs N] [--host H] [--port P] [--check] [--json]
-                 [--verify-threads T] [--webhooks FILE]
+const upUsage = `Usage: coffer up [--dir DIR] [--orgs N] [--host H] [--port P] [--console-port C]
+                 [--check] [--json] [--verify-threads T] [--webhooks FILE]
 
 Creates (once) a local consortium in DIR (default ./.coffer): N organisations (default
 ${defaultOrgCount}) with Fabric-layout crypto material; checks every MSP and identity; then runs
 Org1's node on 127.0.0.1:P (default ${defaultPort}; 0 picks a free port) in the foreground.
+  --console-port C  the web console's listener (default P + 1, or a free port when P is 0):
+                    https://H:C/console/, signing in with \`coffer console keystore\` files
   --check   only create and check the consortium, then exit (0 when all is well)
   --json    print machine-readable lines (the check report; the running node's profile)
   --verify-threads T  worker threads verifying signatures (default one per core; 0: none)
@@ -119,6 +121,7 @@ export const upCommand: Command = async (args, io) => {
         check: { type: 'boolean', default: false },
         host: { type: 'string', default: '127.0.0.1' },
         port: { type: 'string', default: String(defaultPort) },
+        'console-port': { type: 'string' },
         'log-level': { type: 'string', default: 'info' },
         'verify-threads': { type: 'string' },
         webhooks: { type: 'string' },
@@ -211,6 +214,15 @@ export const upCommand: Command = async (args, io) => {
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
     throw cofferError('CLI_E_USAGE', '--port must be a port number (0 picks a free one)');
   }
+  const consolePort =
+    values['console-port'] === undefined
+      ? port === 0
+        ? 0
+        : port + 1
+      : Number(values['console-port']);
+  if (!Number.isInteger(consolePort) || consolePort < 0 || consolePort > 65535) {
+    throw cofferError('CLI_E_USAGE', '--console-port must be a port number (0 picks a free one)');
+  }
   const org1 = path.join(peerOrgsDir, 'org1.coffer.local');
   const peerDir = path.join(org1, 'peers', 'peer0.org1.coffer.local');
   const userDir = path.join(org1, 'users', 'User1@org1.coffer.local');
@@ -233,6 +245,7 @@ export const upCommand: Command = async (args, io) => {
     nodeId: 'org1-peer0',
     dataDir,
     listen: { host: values.host, port },
+    console: { host: values.host, port: consolePort },
     tls: {
       certFile: path.join(peerDir, 'tls', 'server.crt'),
       keyFile: path.join(peerDir, 'tls', 'server.key'),
@@ -278,13 +291,22 @@ export const upCommand: Command = async (args, io) => {
     };
     await writeFile(profileFile, `${JSON.stringify(profile, null, 2)}\n`);
     if (values.json) {
-      io.stdout(JSON.stringify({ event: 'started', url: node.url, profile: profileFile }));
+      io.stdout(
+        JSON.stringify({
+          event: 'started',
+          url: node.url,
+          profile: profileFile,
+          console: node.consoleUrl,
+        }),
+      );
       return;
     }
     io.stdout(
       [
         `Coffer node org1-peer0 is up: ${node.url}`,
         `  client profile (Org1 User1 credentials): ${profileFile}`,
+        `  web console: ${node.consoleUrl ?? '(none)'} (its TLS CA: ${path.join(peerDir, 'tls', 'ca.crt')})`,
+        `    sign in with a key store: bin/coffer console keystore --msp-dir ${path.join(userDir, 'msp')} --msp-id Org1MSP --out user1.keystore.json --passphrase-file FILE`,
         `  try: bin/coffer tx kv put --args '{"map":"public:kv.demo","key":"hello","value":"world"}' --wait`,
         `       bin/coffer query kv get --args '{"map":"public:kv.demo","key":"hello"}'`,
       ].join('\n'),

@@ -840,8 +840,20 @@ export const errorRegistry = {
   },
   NODE_E_UNAUTHENTICATED: {
     className: 'NodeError',
-    summary: 'The request has no valid client certificate of a consortium member.',
-    fix: 'Connect with mutual TLS using a TLS certificate issued by your organisation TLS CA.',
+    summary:
+      'The request has no valid client certificate of a consortium member (or, on the console listener, no valid console session).',
+    fix: 'Connect with mutual TLS using a TLS certificate issued by your organisation TLS CA; in the web console, sign in again.',
+  },
+  NODE_E_CONSOLE_SIGNIN: {
+    className: 'NodeError',
+    summary:
+      'A console sign-in was refused: the challenge is unknown, used or expired, the certificate is not a valid identity of the named organisation, or the signature does not verify with it.',
+    fix: 'Sign in again with a key store made by `coffer console keystore` from your MSP folder; the message says which check failed (a revoked or expired certificate needs a new one from your CA).',
+  },
+  NODE_E_CONSOLE_UNAVAILABLE: {
+    className: 'NodeError',
+    summary: "The web console's files are not built on this node (HTTP 503).",
+    fix: 'Run `npm run build` in the Coffer folder (it builds the console into dist/console), then reload /console/.',
   },
   NODE_E_DIVERGED: {
     className: 'NodeError',

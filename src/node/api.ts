@@ -2,7 +2,8 @@
 // certificate of a member organisation), JSON bodies checked against the schemas that also make
 // the OpenAPI document, and errors as {error: {code, message, fix}} with the registry's codes.
 import fastifySwagger from '@fastify/swagger';
-import type { Server as TlsServer } from 'node:tls';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import { cofferError, isCofferError, type CofferError, type ErrorCode } from '../errors/index.js';
@@ -16,7 +17,8 @@ import {
 } from '../ledger/tx.js';
 import { guardTlsServer, type Msp } from '../msp/index.js';
 import { registerAppRoutes } from './app-routes.js';
-import { callerOf, tlsSocketOf } from './caller.js';
+import { callerOf, callerOfRequest } from './caller.js';
+import { createConsoleSessions, markConsoleSocket, registerConsoleRoutes } from './console.js';
 import { registerCustodyRoutes } from './custody-routes.js';
 import { registerEvmRoutes } from './evm-rpc.js';
 import type { EvmNode } from '../evm/rpc.js';
@@ -63,6 +65,8 @@ const statusOf: Partial<Record<ErrorCode, number>> = {
   NODE_E_NOT_FOUND: 404,
   NODE_E_RECEIPT_PENDING: 404,
   NODE_E_UNAUTHENTICATED: 401,
+  NODE_E_CONSOLE_SIGNIN: 401,
+  NODE_E_CONSOLE_UNAVAILABLE: 503,
   NODE_E_FORBIDDEN: 403,
   NODE_E_NOT_ADMITTED: 403,
   NODE_E_CATCHUP_UNAVAILABLE: 503,
@@ -167,6 +171,11 @@ export type ApiServer = {
   /** Listens and returns the base URL (https://host:port). */
   readonly listen: (host: string, port: number) => Promise<string>;
   /**
+   * Opens the console listener (decision 0026): the same routes over TLS that asks for a client
+   * certificate without requiring one; returns the console's URL (https://host:port/console/).
+   */
+  readonly listenConsole: (host: string, port: number) => Promise<string>;
+  /**
    * Trusts the client CAs of the consortium in force for new connections, if it changed since
    * (an organisation added or updated by governance); open connections keep theirs.
    */
@@ -199,13 +208,22 @@ export async function createApi(options: ApiOptions): Promise<ApiServer> {
     return engine.receipt(txId, { treeSize, peerRoots: await peers.rootsAt(treeSize) });
   };
   const msps = (): ReadonlyMap<string, Msp> => options.consortium().msps;
+  const secureContext = (): { cert: string; key: string; ca: string[] } => ({
+    cert: options.tls.cert,
+    key: options.tls.key,
+    ca: clientTrustOf(msps()),
+  });
+  // One route table, two listeners: the API's (mutual TLS required) and, once opened, the
+  // console's (client certificate optional; console.ts checks sessions), decision 0026.
+  let handler: ((request: IncomingMessage, response: ServerResponse) => void) | undefined;
+  let consoleServer: HttpsServer | undefined;
   const app = Fastify({
-    https: {
-      cert: options.tls.cert,
-      key: options.tls.key,
-      ca: clientTrustOf(msps()),
-      requestCert: true,
-      rejectUnauthorized: true,
+    serverFactory: (requestHandler) => {
+      handler = requestHandler;
+      return createHttpsServer(
+        { ...secureContext(), requestCert: true, rejectUnauthorized: true },
+        requestHandler,
+      );
     },
     bodyLimit: httpBodyBytesMax,
     // No per-request logging at thousands of requests per second; errors are logged below.
@@ -434,7 +452,7 @@ export async function createApi(options: ApiOptions): Promise<ApiServer> {
           cofferError('TX_E_UNKNOWN_APP', `no query ${name}/${query} is installed`),
         );
       const store = engine.store();
-      const caller = callerOf(msps(), tlsSocketOf(request));
+      const caller = callerOfRequest(msps(), request);
       const kv = {
         get: (map: string, key: string) => {
           if (!appOwns(name, map)) {
@@ -589,7 +607,7 @@ export async function createApi(options: ApiOptions): Promise<ApiServer> {
       request: FastifyRequest<{ Querystring: { fromPosition: number; treeSize: number } }>,
       reply,
     ) => {
-      const caller = callerOf(msps(), tlsSocketOf(request));
+      const caller = callerOfRequest(msps(), request);
       if (caller?.role !== 'peer') {
         return sendError(
           reply,
@@ -622,7 +640,7 @@ export async function createApi(options: ApiOptions): Promise<ApiServer> {
     '/v1/whoami',
     { schema: { summary: 'The MSP identity of your TLS client certificate' } },
     (request) => {
-      return { caller: callerOf(msps(), tlsSocketOf(request)) ?? null };
+      return { caller: callerOfRequest(msps(), request) ?? null };
     },
   );
 
@@ -663,6 +681,13 @@ export async function createApi(options: ApiOptions): Promise<ApiServer> {
     receipt: async (txId) => receiptWithPeers(txId, await engine.status(txId)),
   });
   if (options.evm !== undefined) registerEvmRoutes(app, options.evm);
+  await registerConsoleRoutes(app, {
+    msps,
+    nodeId: options.nodeId ?? 'node',
+    sessions: createConsoleSessions(),
+    sendError: (reply, error) => sendError(reply, error),
+    errorSchema,
+  });
   app.get('/v1/openapi.json', { schema: { hide: true } }, () => app.swagger());
 
   await app.ready();
@@ -672,11 +697,8 @@ export async function createApi(options: ApiOptions): Promise<ApiServer> {
       const current = msps();
       if (current === trustedFor) return;
       trustedFor = current;
-      (app.server as unknown as TlsServer).setSecureContext({
-        cert: options.tls.cert,
-        key: options.tls.key,
-        ca: clientTrustOf(current),
-      });
+      app.server.setSecureContext(secureContext());
+      consoleServer?.setSecureContext(secureContext());
       options.logger.info(
         { msps: [...current.keys()] },
         'TLS: client CAs follow the consortium in force',
@@ -688,6 +710,39 @@ export async function createApi(options: ApiOptions): Promise<ApiServer> {
       const bound = typeof address === 'object' && address !== null ? address.port : port;
       return `https://${host.includes(':') ? `[${host}]` : host}:${bound}`;
     },
-    close: () => app.close(),
+    listenConsole: async (host, port) => {
+      if (handler === undefined || consoleServer !== undefined) {
+        throw new Error('the console listener is already open');
+      }
+      const server = createHttpsServer(
+        { ...secureContext(), requestCert: true, rejectUnauthorized: false },
+        handler,
+      );
+      server.on('secureConnection', markConsoleSocket);
+      consoleServer = server;
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(port, host, () => {
+          server.off('error', reject);
+          resolve();
+        });
+      });
+      const address = server.address();
+      const bound = typeof address === 'object' && address !== null ? address.port : port;
+      return `https://${host.includes(':') ? `[${host}]` : host}:${bound}/console/`;
+    },
+    close: async () => {
+      if (consoleServer !== undefined) {
+        const server = consoleServer;
+        const closed = new Promise<void>((resolve) =>
+          server.close(() => {
+            resolve();
+          }),
+        );
+        server.closeAllConnections();
+        await closed;
+      }
+      await app.close();
+    },
   };
 }

@@ -1,4 +1,6 @@
-// Who is calling the API: the MSP identity of the TLS client certificate, if it is one.
+// Who is calling the API: the MSP identity of the TLS client certificate, if it is one, or of
+// the console session the request names (console.ts, decision 0026).
+import type { IncomingMessage } from 'node:http';
 import { TLSSocket } from 'node:tls';
 import type { FastifyRequest } from 'fastify';
 import type { Caller } from '../contracts/index.js';
@@ -29,11 +31,24 @@ export function tlsSocketOf(request: FastifyRequest): TLSSocket {
   return socket;
 }
 
-/** callerOf the request's socket; undefined when it is not a TLS connection. */
+/** Requests that came with a valid console session: the session's identity, checked now. */
+const sessionCallers = new WeakMap<IncomingMessage, Caller>();
+
+/** Marks a request as the session's identity's (the console hook, after checking it). */
+export function setSessionCaller(request: IncomingMessage, caller: Caller): void {
+  sessionCallers.set(request, caller);
+}
+
+/**
+ * The caller of a request: its console session's identity, else callerOf its TLS socket;
+ * undefined when it has neither.
+ */
 export function callerOfRequest(
   msps: ReadonlyMap<string, Msp>,
   request: FastifyRequest,
 ): Caller | undefined {
+  const session = sessionCallers.get(request.raw);
+  if (session !== undefined) return session;
   const socket: unknown = request.raw.socket;
   return socket instanceof TLSSocket ? callerOf(msps, socket) : undefined;
 }

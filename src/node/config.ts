@@ -12,6 +12,12 @@ export type NodeConfig = {
   readonly nodeId: string;
   readonly dataDir: string;
   readonly listen: { readonly host: string; readonly port: number };
+  /**
+   * The web console's listener (decision 0026): TLS with an optional client certificate, where
+   * people sign in with a key store unlocked in the page. Absent: the console is served on the
+   * API listener only (mutual TLS).
+   */
+  readonly console?: { readonly host: string; readonly port: number };
   readonly tls: { readonly certFile: string; readonly keyFile: string };
   /** The node's own MSP identity (a peer): signs Merkle roots. */
   readonly identity: { readonly mspId: string; readonly mspDir: string };
@@ -67,6 +73,20 @@ export type WebhookConfig = {
   /** PEM of an https receiver's CA (default: the system's). */
   readonly caFile?: string;
 };
+
+function consoleConfig(value: unknown): { console?: { host: string; port: number } } {
+  if (value === undefined) return {};
+  const item = (value ?? {}) as Record<string, unknown>;
+  field(typeof item['host'] === 'string', 'console.host', 'must be a host');
+  field(
+    Number.isInteger(item['port']) &&
+      (item['port'] as number) >= 0 &&
+      (item['port'] as number) <= 65535,
+    'console.port',
+    'must be a port number',
+  );
+  return { console: { host: item['host'] as string, port: item['port'] as number } };
+}
 
 /** Webhook endpoints per node (src/node/webhooks.ts webhookEndpointsMax). */
 const webhooksMax = 16;
@@ -301,6 +321,7 @@ export async function readNodeConfig(file: string): Promise<NodeConfig> {
     nodeId: json['nodeId'] as string,
     dataDir: at(json['dataDir']),
     listen: { host: listen['host'] as string, port: listen['port'] as number },
+    ...consoleConfig(json['console']),
     tls: { certFile: at(tls['certFile']), keyFile: at(tls['keyFile']) },
     identity: { mspId: identity['mspId'] as string, mspDir: at(identity['mspDir']) },
     consortium: (json['consortium'] as Record<string, unknown>[]).map((member, index) => {

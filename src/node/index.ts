@@ -53,6 +53,8 @@ export type { ApiServer } from './api.js';
 
 export type RunningNode = {
   readonly url: string;
+  /** The web console on the console listener (config `console`), when it has one. */
+  readonly consoleUrl?: string;
   readonly engine: Engine;
   readonly stop: () => Promise<void>;
 };
@@ -396,6 +398,17 @@ export async function startNode(config: NodeConfig, logger: Logger): Promise<Run
     throw error;
   }
   const url = await api.listen(config.listen.host, config.listen.port);
+  let consoleUrl: string | undefined;
+  try {
+    if (config.console !== undefined) {
+      consoleUrl = await api.listenConsole(config.console.host, config.console.port);
+    }
+  } catch (error) {
+    await api.close();
+    await engine.stop();
+    await verifyPool?.close();
+    throw error;
+  }
   const staticCas =
     config.tlsCaFile === undefined ? [] : [await readFile(config.tlsCaFile, 'utf8')];
   // Peers' servers chain to a TLS CA of the consortium in force (or of the node config's file).
@@ -474,8 +487,12 @@ export async function startNode(config: NodeConfig, logger: Logger): Promise<Run
           logger,
         });
   logger.info({ url, nodeId: config.nodeId }, `node ${config.nodeId} listening on ${url}`);
+  if (consoleUrl !== undefined) {
+    logger.info({ consoleUrl }, `node ${config.nodeId} console listening on ${consoleUrl}`);
+  }
   return {
     url,
+    ...(consoleUrl === undefined ? {} : { consoleUrl }),
     engine,
     stop: async () => {
       housekeeping.stop();
