@@ -34,8 +34,13 @@ export const consoleSessionsMax = 1024;
 /** Largest certificate PEM a sign-in may carry, in characters. */
 export const consoleCertCharsMax = 16 * 1024;
 
-/** Where `npm run build` puts the console (from dist/node and src/node alike). */
-export const consoleFilesDir = path.resolve(import.meta.dirname, '../../dist/console');
+/**
+ * Where the console's built files are: `COFFER_CONSOLE_DIR` (a build of your own, e.g. while
+ * working on the console), else where `npm run build` puts them (from dist/node and src/node).
+ */
+export const consoleFilesDir = path.resolve(
+  process.env['COFFER_CONSOLE_DIR'] ?? path.join(import.meta.dirname, '../../dist/console'),
+);
 
 /** The bytes a person signs to open a session: canonical JSON of the statement. */
 export function consoleSessionMessage(challenge: string, nodeId: string): Uint8Array {
