@@ -102,6 +102,12 @@ const ctx = (): ConsoleContext => {
   return context;
 };
 
-describe('console: custody', () => describeCustody(ctx));
-describe('console: governance', () => describeGovernance(ctx));
-describe('console: ledger explorer', () => describeExplorer(ctx));
+describe('console: custody', () => {
+  describeCustody(ctx);
+});
+describe('console: governance', () => {
+  describeGovernance(ctx);
+});
+describe('console: ledger explorer', () => {
+  describeExplorer(ctx);
+});
