@@ -75,6 +75,8 @@ type NetworkNode = {
   readonly nodeId: string;
   readonly mspId: string;
   readonly url: string;
+  /** The node's web console (its console listener). */
+  readonly console?: string;
   readonly pid: number | undefined;
   readonly config: string;
   readonly profile: string;
@@ -248,6 +250,7 @@ function printNetwork(io: CommandIo, dir: string, file: NetworkFile, json: boole
   const lines = [`Coffer network in ${dir} is up (supervisor pid ${file.supervisorPid})`];
   for (const node of file.nodes) {
     lines.push(`  ${node.nodeId} (${node.mspId}): ${node.url}  profile ${node.profile}`);
+    if (node.console !== undefined) lines.push(`    web console: ${node.console}`);
   }
   lines.push(`  etcd: ${file.etcd.map((member) => member.clientUrl).join(', ')}`);
   lines.push(
@@ -463,14 +466,17 @@ async function supervise(args: readonly string[]): Promise<number> {
   const writeReady = (): Promise<void> =>
     writeNetworkFile(dir, { supervisorPid: process.pid, status: 'ready', etcd: members, nodes });
 
-  /** The same port across restarts (profiles stay valid), else a free one. */
-  const portOf = async (org: Org): Promise<number> => {
-    const configFile = path.join(dir, 'nodes', `org${String(org.index)}-peer0`, 'node.json');
-    const previous = await readFile(configFile, 'utf8')
-      .then((text) => (JSON.parse(text) as NodeConfig).listen.port)
+  /** The node's previous config (a restart keeps its ports), if any. */
+  const previousConfig = (org: Org): Promise<NodeConfig | undefined> =>
+    readFile(path.join(dir, 'nodes', `org${String(org.index)}-peer0`, 'node.json'), 'utf8')
+      .then((text) => JSON.parse(text) as NodeConfig)
       .catch(() => undefined);
-    return previous ?? (await freePort());
-  };
+  /** The same port across restarts (profiles stay valid), else a free one. */
+  const portOf = async (org: Org): Promise<number> =>
+    (await previousConfig(org))?.listen.port ?? (await freePort());
+  /** The web console's port (decision 0026), likewise kept across restarts. */
+  const consolePortOf = async (org: Org): Promise<number> =>
+    (await previousConfig(org))?.console?.port ?? (await freePort());
   const urlOf = (index: number): string => `https://127.0.0.1:${String(ports.get(index) ?? 0)}`;
 
   /** Writes org's node config (its peers: every other organisation's node) and starts it. */
@@ -484,6 +490,7 @@ async function supervise(args: readonly string[]): Promise<number> {
       nodeId,
       dataDir: path.join(nodeDir, 'data'),
       listen: { host: '127.0.0.1', port: ports.get(org.index) ?? 0 },
+      console: { host: '127.0.0.1', port: await consolePortOf(org) },
       tls: {
         certFile: path.join(org.peerDir, 'tls', 'server.crt'),
         keyFile: path.join(org.peerDir, 'tls', 'server.key'),
@@ -538,6 +545,9 @@ async function supervise(args: readonly string[]): Promise<number> {
       nodeId,
       mspId: org.mspId,
       url: started.url,
+      ...(config.console === undefined
+        ? {}
+        : { console: `https://127.0.0.1:${String(config.console.port)}/console/` }),
       pid: started.child.pid,
       config: configFile,
       profile: profileFile,

@@ -24,7 +24,9 @@ export async function runInForeground(
   await untilSignalled(
     () => startNode(config, logger),
     async (node) => {
-      io.stdout(`node ${config.nodeId} listening on ${node.url} (Ctrl-C stops it)`);
+      io.stdout(
+        `node ${config.nodeId} listening on ${node.url} (Ctrl-C stops it)${node.consoleUrl === undefined ? '' : `\nweb console: ${node.consoleUrl}`}`,
+      );
       await onStarted?.(node);
     },
     () => {

@@ -488,7 +488,7 @@ export async function startNode(config: NodeConfig, logger: Logger): Promise<Run
         });
   logger.info({ url, nodeId: config.nodeId }, `node ${config.nodeId} listening on ${url}`);
   if (consoleUrl !== undefined) {
-    logger.info({ consoleUrl }, `node ${config.nodeId} console listening on ${consoleUrl}`);
+    logger.info({ consoleUrl }, `node ${config.nodeId} serves its web console at ${consoleUrl}`);
   }
   return {
     url,
