@@ -901,6 +901,12 @@ export const errorRegistry = {
     summary: 'The HTTP request does not match the API (body, parameters or size).',
     fix: 'See GET /v1/openapi.json for the request format; the error names the field.',
   },
+  NODE_E_EXPLORER_BUSY: {
+    className: 'NodeError',
+    summary:
+      'The ledger explorer is already reading as many older entries back from the ledger files as it allows at once (HTTP 429).',
+    fix: 'Retry after the Retry-After delay; recent entries (the newest 10,000) are served from memory without waiting.',
+  },
 
   // --- network (coffer network, decision 0012) ----------------------------------------------
   NETWORK_E_RUNNING: {

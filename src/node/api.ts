@@ -21,6 +21,7 @@ import { callerOf, callerOfRequest } from './caller.js';
 import { createConsoleSessions, markConsoleSocket, registerConsoleRoutes } from './console.js';
 import { registerCustodyRoutes } from './custody-routes.js';
 import { registerEvmRoutes } from './evm-rpc.js';
+import { registerExplorerRoutes } from './explorer-routes.js';
 import type { EvmNode } from '../evm/rpc.js';
 import type { Receipt, SignedRoot } from '../ledger/receipt.js';
 import type { Engine, TxStatus } from './engine.js';
@@ -681,6 +682,7 @@ export async function createApi(options: ApiOptions): Promise<ApiServer> {
     receipt: async (txId) => receiptWithPeers(txId, await engine.status(txId)),
   });
   if (options.evm !== undefined) registerEvmRoutes(app, options.evm);
+  registerExplorerRoutes(app, { engine, logger: options.logger });
   await registerConsoleRoutes(app, {
     msps,
     nodeId: options.nodeId ?? 'node',

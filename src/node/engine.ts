@@ -245,6 +245,12 @@ export type Engine = {
       seqno: number,
     ) => void,
   ) => () => void;
+  /**
+   * Calls `observer` as this node accepts submissions and executes batches (the explorer's
+   * index and metrics, explorer.ts); returns the unsubscribe. Synchronous and per transaction:
+   * an observer must be cheap (no decoding of entries on this path).
+   */
+  readonly observe: (observer: ExecutionObserver) => () => void;
   /** The consortium configuration in force for the next batch. */
   readonly consortium: () => Consortium;
   /** Stops executing and accepting transactions for good, saying why (e.g. divergence). */
@@ -268,6 +274,32 @@ export type LedgerLeaf = {
   readonly signedRoot?: SignedRoot;
   /** Signature entries: the ordering log position of the batch the marker follows. */
   readonly logPosition?: number;
+};
+
+/** What Engine.observe reports. */
+export type ExecutionObserver = {
+  /** A submission this node accepted: submit is about to answer ok (the client's 202). */
+  readonly accepted?: (txId: string) => void;
+  /**
+   * A batch this node executed (its entries written, not yet durable): its transactions' entries
+   * in order, and the signature entry that followed it, if one did. Empty batches that made no
+   * signature entry are not reported.
+   */
+  readonly executed?: (batch: ExecutedBatch) => void;
+};
+
+export type ExecutedBatch = {
+  readonly logPosition: number;
+  /** The batch time (ms since the epoch) its transactions saw. */
+  readonly time: number;
+  readonly transactions: readonly ExecutedTx[];
+  readonly signature?: LedgerLeaf;
+};
+
+/** A transaction's entry (the same bytes the engine keeps for receipts) and its outcome. */
+export type ExecutedTx = LedgerLeaf & {
+  readonly txId: string | null;
+  readonly committed: boolean;
 };
 
 /** The ledger-file record of a signature entry (the marker leaf is base64 inside). */
@@ -455,6 +487,17 @@ async function startLocked(options: EngineOptions): Promise<Engine> {
   const preVerified = new Map<string, Request>();
   type AppliedListener = Parameters<Engine['onApplied']>[0];
   const appliedListeners = new Set<AppliedListener>();
+  const observers = new Set<ExecutionObserver>();
+  /** Tells every observer; one that throws is logged and does not stop execution. */
+  const notify = (tell: (observer: ExecutionObserver) => void): void => {
+    for (const observer of observers) {
+      try {
+        tell(observer);
+      } catch (error) {
+        logger.error({ error: String(error) }, 'an execution observer failed');
+      }
+    }
+  };
   const recentSignedRoots = new Map<number, SignedRoot>();
   if (signedRoot !== undefined) recentSignedRoots.set(signedRoot.treeSize, signedRoot);
   const pendingIds = new Set<string>();
@@ -521,10 +564,13 @@ async function startLocked(options: EngineOptions): Promise<Engine> {
     }
   };
 
-  const keepRecent = (seqno: number, txId: string | null, leaf: Uint8Array): void => {
+  /** Keeps the entry for receipts; returns the copy kept (observers share it, no second copy). */
+  const keepRecent = (seqno: number, txId: string | null, leaf: Uint8Array): Uint8Array => {
     // A copy: the encoder's buffer may be a slice of a shared slab that it would keep alive.
-    recent.set(seqno, { txId, leaf: Uint8Array.from(leaf) });
+    const kept = Uint8Array.from(leaf);
+    recent.set(seqno, { txId, leaf: kept });
     if (recent.size > recentEntriesMax) recent.delete(seqno - recentEntriesMax);
+    return kept;
   };
 
   // ---- execution ------------------------------------------------------------------------------
@@ -555,7 +601,7 @@ async function startLocked(options: EngineOptions): Promise<Engine> {
     });
   };
 
-  const addMarker = async (batchTime: number): Promise<void> => {
+  const addMarker = async (batchTime: number): Promise<LedgerLeaf> => {
     const seqno = tree.size() + 1;
     const marker: Marker = {
       treeSize: tree.size(),
@@ -564,11 +610,12 @@ async function startLocked(options: EngineOptions): Promise<Engine> {
     };
     const leaf = canonicalBytes({ type: 'signature', ...marker });
     tree.append(leafHash(leaf));
-    signedRoot = signRoot(
+    const signed = signRoot(
       { treeSize: marker.treeSize, root: marker.root, nodeId: options.nodeId, signedAt: batchTime },
       options.rootSigner,
     );
-    recentSignedRoots.set(signedRoot.treeSize, signedRoot);
+    signedRoot = signed;
+    recentSignedRoots.set(signed.treeSize, signed);
     if (recentSignedRoots.size > signedRootsKeptMax) {
       const oldest = recentSignedRoots.keys().next();
       if (oldest.done !== true) recentSignedRoots.delete(oldest.value);
@@ -577,15 +624,16 @@ async function startLocked(options: EngineOptions): Promise<Engine> {
     // entries up to this marker came from (catchup.ts).
     const record = canonicalBytes({
       marker: Buffer.from(leaf).toString('base64'),
-      signedRoot,
+      signedRoot: signed,
       logPosition,
     } satisfies SignatureRecord);
     await writeLedger(() => ledger.append(seqno, 'signature', record));
     ledger.endChunk();
-    keepRecent(seqno, null, leaf);
+    const kept = keepRecent(seqno, null, leaf);
     lastMarkerSeqno = seqno;
     lastMarkerTime = batchTime;
     await writeLedger(() => ledger.flush());
+    return { seqno, kind: 'signature', leaf: kept, signedRoot: signed, logPosition };
   };
 
   const maybeSnapshot = async (): Promise<void> => {
@@ -645,12 +693,20 @@ async function startLocked(options: EngineOptions): Promise<Engine> {
       position,
     });
     time = output.time;
+    const executed: ExecutedTx[] | undefined = observers.size > 0 ? [] : undefined;
     for (const outcome of output.outcomes) {
       const leaf = txEntry(outcome);
       const index = tree.append(leafHash(leaf));
       assert.equal(index + 1, outcome.seqno, 'seqno is leaf index + 1');
       await writeLedger(() => ledger.append(outcome.seqno, 'tx', leaf));
-      keepRecent(outcome.seqno, outcome.txId, leaf);
+      const kept = keepRecent(outcome.seqno, outcome.txId, leaf);
+      executed?.push({
+        seqno: outcome.seqno,
+        kind: 'tx',
+        leaf: kept,
+        txId: outcome.txId,
+        committed: outcome.status === 'committed',
+      });
       if (outcome.txId !== null) {
         preVerified.delete(outcome.txId);
         pendingIds.delete(outcome.txId);
@@ -707,8 +763,17 @@ async function startLocked(options: EngineOptions): Promise<Engine> {
       unsigned >= intervals.signatureIntervalTx ||
       (unsigned > 0 && time - lastMarkerTime >= intervals.signatureIntervalMs)
     ) {
-      await addMarker(time);
+      const signature = await addMarker(time);
+      if (executed !== undefined) {
+        notify((observer) => {
+          observer.executed?.({ logPosition: position, time, transactions: executed, signature });
+        });
+      }
       await maybeSnapshot();
+    } else if (executed !== undefined && executed.length > 0) {
+      notify((observer) => {
+        observer.executed?.({ logPosition: position, time, transactions: executed });
+      });
     }
   };
 
@@ -1022,6 +1087,9 @@ async function startLocked(options: EngineOptions): Promise<Engine> {
     preVerified.set(txId, checked.request);
     statuses.set(txId, { status: 'Pending' });
     admission.state = 'accepted';
+    notify((observer) => {
+      observer.accepted?.(txId);
+    });
     admit();
     return { ok: true, txId };
   };
@@ -1154,6 +1222,12 @@ async function startLocked(options: EngineOptions): Promise<Engine> {
       appliedListeners.add(listener);
       return () => {
         appliedListeners.delete(listener);
+      };
+    },
+    observe: (observer) => {
+      observers.add(observer);
+      return () => {
+        observers.delete(observer);
       };
     },
     idle: async () => {
