@@ -12,7 +12,8 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { builtInApps } from '../../src/contracts/index.js';
 import { createConsoleKeyStore } from '../../src/crypto/console-keystore.js';
-import { generateCryptoMaterial } from '../../src/msp/cryptogen/index.js';
+import { generateCryptoMaterial, revokeCertificate } from '../../src/msp/cryptogen/index.js';
+import { loadMspFolder, type Msp } from '../../src/msp/index.js';
 import { createApi, type ApiServer } from '../../src/node/api.js';
 import {
   consoleChallengesMax,
@@ -32,6 +33,8 @@ import { rejectionOf } from '../support/evm-node.js';
 const passphrase = 'console test passphrase';
 let work: string;
 let org1: Org1;
+/** The consortium in force (the revocation test swaps in Org1's MSP with its new CRL). */
+let consortium: Org1['consortium'];
 let engine: Engine;
 let api: ApiServer;
 let apiUrl: string;
@@ -112,6 +115,7 @@ async function signInAs(identity: SigningIdentity, certPem = identity.certPem): 
 beforeAll(async () => {
   work = await mkdtemp(path.join(tmpdir(), 'coffer-console-'));
   org1 = await org1Material(work);
+  consortium = org1.consortium;
   engine = await startEngine({
     dataDir: path.join(work, 'node'),
     nodeId: 'n0',
@@ -126,7 +130,7 @@ beforeAll(async () => {
   ca = await readFile(path.join(peer, 'tls', 'ca.crt'), 'utf8');
   api = await createApi({
     engine,
-    consortium: () => org1.consortium,
+    consortium: () => consortium,
     apps: builtInApps(),
     tls: {
       cert: await readFile(path.join(peer, 'tls', 'server.crt'), 'utf8'),
@@ -358,5 +362,25 @@ describe('console sessions', () => {
     );
     expect(sessions.lookup(tokens[0] ?? '')).toBeUndefined();
     expect(sessions.lookup(tokens.at(-1) ?? '')).toBeDefined();
+  });
+});
+
+describe('revocation', () => {
+  it('a certificate revoked by its CA ends its open session', async () => {
+    const session = await signInAs(user);
+    const token = String(session.json['token']);
+    expect((await call(consoleUrl, 'GET', '/v1/whoami', { token })).status).toBe(200);
+    await revokeCertificate({ orgDir: orgDir(), certPem: user.certPem });
+    const reloaded = await loadMspFolder(path.join(orgDir(), 'msp'), { mspId: 'Org1MSP' });
+    if (!reloaded.ok) throw reloaded.error;
+    consortium = { msps: new Map<string, Msp>([['Org1MSP', reloaded.msp]]) };
+    const after = await call(consoleUrl, 'GET', '/v1/whoami', { token });
+    expect(after.status).toBe(401);
+    expect(errorCode(after)).toBe('NODE_E_UNAUTHENTICATED');
+    expect(JSON.stringify(after.json)).toMatch(/no longer valid/);
+    // Nor can it sign in again.
+    const again = await signInAs(user);
+    expect(again.status).toBe(401);
+    expect(errorCode(again)).toBe('NODE_E_CONSOLE_SIGNIN');
   });
 });
