@@ -9,12 +9,14 @@ import {
   type Caller,
   type KvView,
   type KvWriter,
+  type QueryContext,
 } from '../contracts/index.js';
 import { cofferError, isCofferError } from '../errors/index.js';
 import { canonicalString } from '../ledger/canonical.js';
 import { applyActions, parseActions, type Applied } from './actions.js';
 import {
   badFieldOf,
+  byString,
   integerAt,
   objectAt,
   onlyKeys,
@@ -34,7 +36,7 @@ import {
 import { constitutionOf } from './constitution.js';
 import { listJoins, requestJoin } from './joins.js';
 import { openProposalsMax, proposalTtlMsMax, recentProposalsMax } from './limits.js';
-import { proposalStates, type Proposal, type ProposalState } from './types.js';
+import { proposalStates, type Proposal, type ProposalState, type Resolution } from './types.js';
 
 const badArgs: BadField = badFieldOf('GOV_E_INVALID_ARGS');
 
@@ -309,6 +311,156 @@ function withdraw(context: ActionContext, args: Readonly<Record<string, unknown>
   return summary(closed);
 }
 
+// --- read-only judgements for people about to vote or propose (the console) ----------------------
+
+/** Proposals one `verdicts` query judges at most (every open proposal fits). */
+export const verdictIdsMax = openProposalsMax;
+/**
+ * Resolves a `verdicts` query runs at most per proposal to find how many yes ballots a signature
+ * policy still needs (it tries sets of not-yet-voted members, smallest first).
+ */
+export const verdictResolvesMax = 1024;
+/** The proposal id a `check` gives the constitution (the real one is the propose txId). */
+const checkProposalId = '0'.repeat(64);
+
+export type Verdict = {
+  readonly proposalId: string;
+  readonly state: ProposalState;
+  /** Open proposals only: what the constitution in force answers for the ballots cast so far. */
+  readonly resolution?: Resolution;
+  /** Current members by their ballot (ballots of organisations no longer members: notCounted). */
+  readonly yes: readonly string[];
+  readonly no: readonly string[];
+  readonly pending: readonly string[];
+  readonly notCounted: readonly string[];
+  /**
+   * Open proposals whose constitution is not JavaScript: the fewest yes ballots (those cast
+   * included) that make the constitution accept, if the members who have not voted can still
+   * give them; absent when none can, or when the search would exceed verdictResolvesMax.
+   */
+  readonly yesNeeded?: number;
+  /** Open, not JavaScript: members who have not voted whose yes alone makes it Accepted now. */
+  readonly acceptedByYesOf?: readonly string[];
+};
+
+function withYes(proposal: Proposal, members: readonly string[]): Proposal {
+  const ballots = { ...proposal.ballots };
+  for (const mspId of members)
+    ballots[mspId] = { ballot: 'yes', identityId: '', time: 0, txId: checkProposalId };
+  return { ...proposal, ballots };
+}
+
+/** Sets of `size` members of `list` (in list order), for the smallest-first search. */
+function* subsets(list: readonly string[], size: number, from = 0): Generator<string[]> {
+  if (size === 0) {
+    yield [];
+    return;
+  }
+  for (let i = from; i <= list.length - size; i++) {
+    for (const rest of subsets(list, size - 1, i + 1)) yield [list[i] ?? '', ...rest];
+  }
+}
+
+/**
+ * The verdict of the constitution in force on a proposal, by its own resolve (nothing is
+ * re-implemented here): the counts come from asking it what further yes ballots would do.
+ */
+function verdictOf(proposal: Proposal, config: GovConfig): Verdict {
+  const yes: string[] = [];
+  const no: string[] = [];
+  const pending: string[] = [];
+  for (const mspId of config.members) {
+    const ballot = proposal.ballots[mspId]?.ballot;
+    if (ballot === 'yes') yes.push(mspId);
+    else if (ballot === 'no') no.push(mspId);
+    else pending.push(mspId);
+  }
+  const notCounted = Object.keys(proposal.ballots)
+    .filter((mspId) => !config.members.includes(mspId))
+    .sort(byString);
+  const base = { proposalId: proposal.id, state: proposal.state, yes, no, pending, notCounted };
+  if (proposal.state !== 'Open') return base;
+  const constitution = constitutionOf(config);
+  const resolution = constitution.resolve(proposal, config);
+  const spec = config.constitution;
+  if (spec.kind === 'js') return { ...base, resolution };
+  const accepts = (members: readonly string[]): boolean =>
+    constitution.resolve(withYes(proposal, members), config) === 'Accepted';
+  const acceptedByYesOf = pending.filter((mspId) => accepts([mspId]));
+  // Rules that count organisations treat every member alike: the first k not yet voted stand
+  // for any k of them. A signature policy may name organisations: try sets, smallest first.
+  const counting = spec.kind === 'majority' || /^(ANY|ALL|MAJORITY) Admins$/.test(spec.policy);
+  let resolves = pending.length;
+  let yesNeeded: number | undefined;
+  search: for (let size = 0; size <= pending.length; size++) {
+    const candidates = counting ? [pending.slice(0, size)] : subsets(pending, size);
+    for (const candidate of candidates) {
+      if (++resolves > verdictResolvesMax) break search;
+      if (accepts(candidate)) {
+        yesNeeded = yes.length + size;
+        break search;
+      }
+    }
+  }
+  return {
+    ...base,
+    resolution,
+    acceptedByYesOf,
+    ...(yesNeeded === undefined ? {} : { yesNeeded }),
+  };
+}
+
+/** What the `verdicts` query says of the constitution itself (a JS module by its size only). */
+function constitutionSummary(config: GovConfig): Record<string, unknown> {
+  const spec = config.constitution;
+  if (spec.kind === 'js') return { kind: 'js', sourceBytes: Buffer.byteLength(spec.source) };
+  return { ...spec };
+}
+
+/**
+ * Dry run of a proposal: every check `propose` makes before it stores one (the caller is a
+ * member admin, the actions' shape, applying them to the configuration in force, the
+ * constitution's validate), nothing kept. Throws the error `propose` would.
+ */
+function checkProposal(context: QueryContext, args: Readonly<Record<string, unknown>>): unknown {
+  onlyKeys(args, ['actions', 'expiresInMs'], 'args', badArgs);
+  const config = configOf(context.kv);
+  if (context.caller !== undefined) requireMemberAdmin(context.caller, config, 'propose');
+  const actions = parseActions(args['actions'], 'args.actions');
+  const ttl =
+    args['expiresInMs'] === undefined
+      ? config.settings.proposalTtlMs
+      : Math.min(
+          config.settings.proposalTtlMs,
+          integerAt(args['expiresInMs'], 'args.expiresInMs', 1, proposalTtlMsMax, badArgs),
+        );
+  const applied = applyActions(config, actions, 'args.actions');
+  const proposer = context.caller ?? { mspId: config.members[0] ?? '', identityId: '' };
+  const proposal: Proposal = {
+    id: checkProposalId,
+    proposer: { mspId: proposer.mspId, identityId: proposer.identityId },
+    actions,
+    createdAt: 0,
+    expiresAt: ttl,
+    state: 'Open',
+    ballots: {
+      [proposer.mspId]: { ballot: 'yes', identityId: proposer.identityId, time: 0, txId: '' },
+    },
+  };
+  constitutionOf(config).validate(proposal, config);
+  const open = readIndex(context.kv, 'open').length;
+  return {
+    valid: true,
+    actions: actions.length,
+    expiresInMs: ttl,
+    constitutionChanged: applied.constitutionChanged,
+    openProposals: open,
+    openProposalsMax,
+    // What propose would count as the proposer's yes, judged now.
+    resolution: constitutionOf(config).resolve(proposal, config),
+  };
+}
+
 function summary(proposal: Proposal): Record<string, unknown> {
   return {
     proposalId: proposal.id,
@@ -428,6 +580,47 @@ export const governanceApp: App = {
       summary: 'Join requests nodes sent, each with whether it is admitted and its code allowed.',
       args: { type: 'object', properties: {} },
       run: (context, args) => listJoins(context.kv, args),
+    },
+    verdicts: {
+      summary: `The constitution's verdict now on proposals (default: every open one; at most ${verdictIdsMax}): each member's ballot, the resolution, and how many yes ballots it needs.`,
+      args: {
+        type: 'object',
+        properties: {
+          ids: { type: 'array', items: proposalIdSchema, maxItems: verdictIdsMax },
+        },
+      },
+      run: (context, args) => {
+        onlyKeys(args, ['ids'], 'args', badArgs);
+        const config = configOf(context.kv);
+        const idsValue = args['ids'];
+        let ids: string[];
+        if (idsValue === undefined) ids = readIndex(context.kv, 'open');
+        else {
+          if (!Array.isArray(idsValue) || idsValue.length > verdictIdsMax)
+            badArgs('args.ids', `must be a list of at most ${verdictIdsMax} proposal ids`);
+          ids = (idsValue as unknown[]).map((id, index) =>
+            stringAt(id, `args.ids[${index}]`, proposalIdPattern, 64, badArgs),
+          );
+        }
+        const verdicts = ids.flatMap((id) => {
+          const proposal = readProposal(context.kv, id);
+          return proposal === undefined ? [] : [verdictOf(proposal, config)];
+        });
+        return { constitution: constitutionSummary(config), members: config.members, verdicts };
+      },
+    },
+    check: {
+      summary:
+        "A dry run of propose: the caller's right, the actions checked and applied to the configuration in force, the constitution's validate; nothing is kept. Answers what propose would refuse with.",
+      args: {
+        type: 'object',
+        required: ['actions'],
+        properties: {
+          actions: { type: 'array', items: { type: 'object' } },
+          expiresInMs: { type: 'integer', minimum: 1 },
+        },
+      },
+      run: checkProposal,
     },
     config: {
       summary: 'The consortium configuration in force.',
