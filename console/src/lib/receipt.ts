@@ -8,7 +8,8 @@
 //   verifyReceiptInBrowser(receipt, anchors, options?) → Promise<ReceiptVerification>
 //     `receipt` is the receipt JSON (parsed, or its text). Never throws for a bad receipt or bad
 //     anchors: every failure is {ok: false, code, message} with a RECEIPT_E_ code of the
-//     node's registry. Options out of range are the caller's bug and throw a RangeError.
+//     node's registry. Options out of range are the caller's bug and throw a RangeError, and
+//     so does a page without WebCrypto (not a secure context: the console is served over HTTPS).
 //   trustAnchorsFromConsortium(json) → {ok: true, anchors} | {ok: false, code, message}
 //     from what a node publishes: `GET /v1/state/public:gov.config/msps` ({map, key, value}),
 //     the `gov` app's `config` query (its `{result}` or the configuration itself), or the
@@ -970,9 +971,9 @@ async function crlSignedBy(crl: Crl, issuer: Cert): Promise<boolean> {
 }
 
 /** Fabric's validateCertAgainstChain: a CRL of the issuer (AKI = its SKI) lists the serial. */
-async function revokedBy(msp: PreparedMsp, cert: Cert, issuer: Cert): Promise<boolean> {
+async function revokedBy(crls: readonly Crl[], cert: Cert, issuer: Cert): Promise<boolean> {
   if (issuer.ski === undefined) return false;
-  for (const crl of msp.crls) {
+  for (const crl of crls) {
     if (crl.aki !== issuer.ski || !crl.serials.has(cert.serial)) continue;
     // A CRL with the issuer's AKI but another signer is skipped, as in Fabric.
     if (await crlSignedBy(crl, issuer)) return true;
@@ -1048,7 +1049,7 @@ async function prepareMspUnguarded(anchor: MspAnchor): Promise<PreparedMsp> {
     if (cert.ski === undefined) throw new Error(`CA certificate ${i} has no Subject Key ID`);
   }
   for (const [i, root] of roots.entries()) {
-    if (!(await signatureVerifiedBy(root, root))) {
+    if (root.keyUsageCertSign === false || !(await signatureVerifiedBy(root, root))) {
       throw new Error(`rootCerts[${i}] is not a self-signed root CA`);
     }
   }
@@ -1066,8 +1067,7 @@ async function prepareMspUnguarded(anchor: MspAnchor): Promise<PreparedMsp> {
     const chain = await uniqueChain(cert, pools);
     if (!chain.ok) throw new Error(`CA certificate ${i} is not valid: ${chain.reason}`);
     const issuer = chain.value[1];
-    const msp = { ...base, ouIdentifiers: new Map(), nodeOus: {}, ouEnforcement: false };
-    if (issuer !== undefined && (await revokedBy(msp, cert, issuer))) {
+    if (issuer !== undefined && (await revokedBy(crls, cert, issuer))) {
       throw new Error(`CA certificate ${i} is revoked`);
     }
     if (chain.value.length > 1 && intermediates.includes(cert)) {
@@ -1154,7 +1154,7 @@ async function validateIdentity(
     return { ok: false, reason: `could not obtain certification chain: ${chain.reason}` };
   }
   const issuer = chain.value[1];
-  if (issuer !== undefined && (await revokedBy(msp, cert, issuer))) {
+  if (issuer !== undefined && (await revokedBy(msp.crls, cert, issuer))) {
     return { ok: false, reason: 'the certificate has been revoked by its CA (a CRL of the MSP)' };
   }
   const certifiersIdentifier = chainIdentifier(chain.value.slice(1));
@@ -1344,6 +1344,13 @@ export async function verifyReceiptInBrowser(
     }
   }
 
+  // Certificate signatures go through WebCrypto, which browsers offer only to secure contexts
+  // (HTTPS, localhost): without it every chain would fail and blame the receipt.
+  if (typeof globalThis.crypto === 'undefined' || typeof globalThis.crypto.subtle === 'undefined') {
+    throw new Error(
+      'WebCrypto (crypto.subtle) is unavailable: open the console over HTTPS to verify receipts',
+    );
+  }
   let json = receipt;
   if (typeof receipt === 'string') {
     if (receipt.length > receiptTextCharsMax) {
