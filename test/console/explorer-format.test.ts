@@ -118,7 +118,7 @@ describe('entryLine', () => {
         writes: 0,
         privateWrites: true,
       }),
-    ).toBe('kv · put: 0 public writes and private writes');
+    ).toBe('kv · put: private writes only');
     expect(
       entryLine({
         seqno: 4,

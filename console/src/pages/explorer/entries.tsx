@@ -67,6 +67,9 @@ function Details({ entry }: { entry: EntrySummary }) {
     );
   }
   const writes = entry.writes ?? 0;
+  if (writes === 0 && entry.privateWrites === true) {
+    return <span>Private writes only (encrypted)</span>;
+  }
   return (
     <span>
       {writes} public {writes === 1 ? 'write' : 'writes'}

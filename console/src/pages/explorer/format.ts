@@ -106,6 +106,7 @@ export function entryLine(entry: EntrySummary): string {
   const what = `${entry.app ?? '?'} · ${entry.action ?? '?'}`;
   if (entry.status === 'Invalid') return `${what}: invalid, ${entry.code ?? 'no code'}`;
   const writes = entry.writes ?? 0;
+  if (writes === 0 && entry.privateWrites === true) return `${what}: private writes only`;
   const publicWrites = `${writes} public ${writes === 1 ? 'write' : 'writes'}`;
   return `${what}: ${publicWrites}${entry.privateWrites === true ? ' and private writes' : ''}`;
 }
