@@ -219,8 +219,9 @@ describe('gov verdicts against a naive count (property)', () => {
           const kv = storeWith(members, ballots, constitution);
           const answer = query.run({ caller: undefined, kv }, {}) as Verdicts;
           const verdict = answer.verdicts[0];
-          const yes = members.filter((id) => ballots[id] === 'yes');
-          const pending = members.filter((id) => ballots[id] === undefined);
+          const cast: Record<string, 'yes' | 'no'> = ballots;
+          const yes = members.filter((id) => cast[id] === 'yes');
+          const pending = members.filter((id) => cast[id] === undefined);
           const naive =
             yes.length >= needed
               ? 'Accepted'
@@ -231,7 +232,7 @@ describe('gov verdicts against a naive count (property)', () => {
           expect(verdict?.pending).toEqual(pending);
           expect(verdict?.notCounted).toEqual(
             Object.keys(ballots)
-              .filter((id) => !members.includes(id))
+              .filter((id) => !(members as string[]).includes(id))
               .sort(),
           );
           if (yes.length + pending.length >= needed)
