@@ -247,4 +247,47 @@ export function describeCustody(ctx: () => ConsoleContext): void {
     );
     await screenshot(page, 'custody-phone');
   }, 60_000);
+
+  it('rejects a withdrawal only once the admin confirms, and keeps the reason', async () => {
+    const { consortium } = ctx();
+    const requested = await consortium.service.custody.requestWithdrawal({
+      walletId: consortium.walletId,
+      asset: custodySymbol,
+      amount: '700',
+      destination,
+      idempotencyKey: 'console-reject-1',
+    });
+    expect(requested.status).toBe('Committed');
+    const id = requested.txId;
+    const page = await open('admin2', `withdrawal/${id}`);
+    await page
+      .getByLabel('Reason for rejecting (optional)')
+      .fill('destination not agreed with ops');
+    const reject = page.getByRole('button', { name: 'Reject' });
+    const dialogs: string[] = [];
+    page.once('dialog', (dialog) => {
+      dialogs.push(dialog.message());
+      void dialog.dismiss();
+    });
+    await reject.click();
+    expect(dialogs).toHaveLength(1);
+    expect(dialogs[0]).toContain('Reject the withdrawal of 700 CFR');
+    expect((await consortium.withdrawal(id)).state).toBe('pending_approval');
+    page.once('dialog', (dialog) => void dialog.accept());
+    await reject.click();
+    await expect
+      .poll(() => page.locator('ol.timeline li.ended[data-state="rejected"]').count(), {
+        timeout: 15_000,
+      })
+      .toBe(1);
+    expect(await page.locator('ol.timeline li.future').count()).toBe(0);
+    const record = await consortium.withdrawal(id);
+    expect(record).toMatchObject({
+      state: 'rejected',
+      ended: { reason: 'destination not agreed with ops' },
+    });
+    expect(await page.getByRole('region', { name: 'Details' }).textContent()).toContain(
+      'destination not agreed with ops',
+    );
+  }, 60_000);
 }

@@ -204,6 +204,12 @@ export async function pendingApprovals(viewer: Viewer): Promise<PendingApprovals
   };
 }
 
+/** One deposit by its id `<chain>/<chainTxId>/<outputIndex>` (the route's three parts). */
+export async function deposit(id: string): Promise<DepositRecord> {
+  const tail = id.split('/').map(path).join('/');
+  return (await api<{ deposit: DepositRecord }>('GET', `/v1/custody/deposits/${tail}`)).deposit;
+}
+
 export async function policyChange(id: string): Promise<PolicyChangeRecord> {
   return (
     await api<{ change: PolicyChangeRecord }>('GET', `/v1/custody/policy-changes/${path(id)}`)

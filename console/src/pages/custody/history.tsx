@@ -48,12 +48,17 @@ function Subject({ kind, id }: { kind: HistoryKind; id: string }) {
           </p>
         );
       }
-      case 'deposit':
+      case 'deposit': {
+        const record = await data.deposit(id);
         return (
           <p>
-            Deposit <code>{id}</code> (chain / chain transaction / output)
+            <Amount amount={record.amount} asset={record.asset} /> to <code>{record.address}</code>{' '}
+            · <State state={record.state} /> · {record.confirmations} of{' '}
+            {record.confirmationsRequired} confirmations ·{' '}
+            <a href={href('custody', 'wallets', record.walletId)}>its wallet</a>
           </p>
         );
+      }
     }
   }, `subject/${kind}/${id}`);
   return <Show loaded={loaded}>{(node) => node}</Show>;
