@@ -13,6 +13,7 @@ import {
   type ExecutedBatch,
   type LedgerLeaf,
 } from './engine.js';
+import type { BatchSummary, EntrySummary, MetricsPoint } from './explorer-types.js';
 
 // ---- limits ---------------------------------------------------------------------------------
 
@@ -57,52 +58,9 @@ assert(explorerPageDefault <= explorerPageMax);
 assert(metricsSecondsDefault <= metricsSecondsMax);
 assert(latencyBuckets > 1 && latencyBuckets <= 512, 'a second of latencies stays small');
 
+export type { BatchSummary, EntrySummary, MetricsPoint } from './explorer-types.js';
+
 // ---- summaries ------------------------------------------------------------------------------
-
-/** One ledger entry as the explorer shows it; private writes never appear (counted: no). */
-export type EntrySummary = {
-  readonly seqno: number;
-  readonly kind: 'tx' | 'signature' | 'genesis';
-  /** Transactions (absent when the envelope itself was unreadable). */
-  readonly txId?: string;
-  /** What the request asked for (also for a transaction refused before its signer was checked). */
-  readonly app?: string;
-  readonly action?: string;
-  /** The signer execution verified: absent when the transaction failed before that check. */
-  readonly signer?: {
-    readonly mspId: string;
-    readonly certId: string;
-    readonly identityId: string;
-  };
-  readonly status?: 'Committed' | 'Invalid';
-  readonly code?: string;
-  readonly message?: string;
-  /**
-   * The ordering batch and its time (ms), when this node saw the batch executed; entries read
-   * back from the ledger files (older than this node's start) do not record their batch.
-   */
-  readonly logPosition?: number;
-  readonly time?: number;
-  /** Writes to public maps (in clear in the ledger); private writes are encrypted. */
-  readonly writes?: number;
-  /** The transaction also wrote private maps (how many, and which keys, the ledger hides). */
-  readonly privateWrites?: boolean;
-  /** Signature entries: the tree they sign, by which node, when; the batch they follow. */
-  readonly treeSize?: number;
-  readonly root?: string;
-  readonly nodeId?: string;
-  readonly mspId?: string;
-  readonly signedAt?: number;
-};
-
-export type BatchSummary = {
-  readonly logPosition: number;
-  readonly time: number;
-  readonly firstSeqno: number;
-  readonly lastSeqno: number;
-  readonly transactions: number;
-  readonly invalid: number;
-};
 
 /** A summary and, for search, the public `map/key` pairs the transaction wrote. */
 type Decoded = { readonly summary: EntrySummary; readonly keys: readonly string[] };
@@ -285,20 +243,6 @@ function matches(query: SearchQuery, decoded: Decoded): boolean {
 }
 
 // ---- metrics --------------------------------------------------------------------------------
-
-export type MetricsPoint = {
-  /** The second (Unix time, s); the last point is the second in progress. */
-  readonly t: number;
-  /** Transactions executed in that second, committed and invalid (every one, wherever sent). */
-  readonly committed: number;
-  readonly invalid: number;
-  /**
-   * From this node accepting a submission to executing it, for the transactions submitted here
-   * that executed in that second; null when there were none.
-   */
-  readonly commitLatencyP50Ms: number | null;
-  readonly commitLatencyP99Ms: number | null;
-};
 
 type Second = {
   t: number;
