@@ -71,7 +71,9 @@ export function describeGovernance(ctx: () => ConsoleContext): void {
     await admin2.getByRole('button', { name: 'Vote yes' }).click();
     await expect.poll(() => verdictLine(admin2), { timeout: 20_000 }).toMatch(/Accepted/);
     const votes = admin2.getByRole('table', { name: 'One ballot per member organisation' });
-    expect(await votes.textContent()).toMatch(/Org1MSP\s*yes.*Org2MSP\s*yes.*Org3MSP\s*none yet/);
+    expect(await votes.textContent()).toMatch(
+      /Org1MSP\s*yes.*Org2MSP\s*yes.*Org3MSP\s*did not vote/,
+    );
     await screenshot(admin2, 'governance-proposal');
     await admin2.close();
 
@@ -96,6 +98,7 @@ export function describeGovernance(ctx: () => ConsoleContext): void {
     await expect
       .poll(() => admin1.locator('.gov-actions').first().textContent())
       .toMatch(/Update the MSP of Org2MSP.*same definition as in force/);
+    await screenshot(admin1, 'governance-propose-msp');
     await admin1.getByRole('button', { name: 'Check with the ledger' }).click();
     await expect
       .poll(() => admin1.locator('.gov-check').textContent())

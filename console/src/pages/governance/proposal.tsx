@@ -1,7 +1,7 @@
 // #/governance/proposals/<id>: one proposal: the constitution's verdict now, its actions in
 // words (and as JSON), every member's ballot, its timeline; Vote yes/no for member admins and
 // Withdraw for the proposer's organisation, signed in the page.
-import { useCallback } from 'react';
+import { useCallback, useState } from 'react';
 import { Hash, Section, Show, SignButton, Time, useLoad } from '../../components/ui.js';
 import { href } from '../../router.js';
 import { useSession } from '../../session.js';
@@ -157,15 +157,18 @@ function YourVote({ data, now, reload }: { data: Loaded; now: number; reload: ()
 }
 
 export function ProposalPage({ id }: { id: string }) {
+  // A closed proposal never changes again: stop re-reading it.
+  const [closed, setClosed] = useState(false);
   const load = useCallback(async (): Promise<Loaded> => {
     const [proposal, verdicts, config] = await Promise.all([
       gov.proposal(id),
       gov.verdicts([id]),
       gov.config(),
     ]);
+    if (proposal.state !== 'Open') setClosed(true);
     return { proposal, verdicts, config };
   }, [id]);
-  const loaded = useLoad(load, `gov-proposal/${id}`, openRefreshMs);
+  const loaded = useLoad(load, `gov-proposal/${id}`, closed ? undefined : openRefreshMs);
   const now = useNow(2000);
   return (
     <>
