@@ -11,6 +11,7 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect } from 'vitest';
 import { closeBrowsers, launchChromium, newPage } from '../support/browser.js';
 import { startCustodyConsortium, type CustodyConsortium } from '../support/custody-up.js';
+import { describeAccess } from './console/access.js';
 import { describeCustody } from './console/custody.js';
 import { describeExplorer } from './console/explorer.js';
 import { describeGovernance } from './console/governance.js';
@@ -26,6 +27,8 @@ export type ConsoleContext = {
   readonly browser: Browser;
   /** A new page signed in as `who` (its key store unlocked in the page). */
   readonly signedIn: (who: Person) => Promise<Page>;
+  /** `who`'s console key store file (made by `coffer console keystore`). */
+  readonly keyStoreFile: (who: Person) => string;
 };
 
 export const consolePassphrase = 'console e2e passphrase';
@@ -80,6 +83,7 @@ beforeAll(async () => {
       consortium,
       consoleUrl,
       browser,
+      keyStoreFile: (who) => keyStores.get(who) ?? '',
       signedIn: async (who) => {
         const { page } = await newPage(browser);
         await signIn(page, consoleUrl, keyStores.get(who) ?? '');
@@ -110,4 +114,8 @@ describe('console: governance', () => {
 });
 describe('console: ledger explorer', () => {
   describeExplorer(ctx);
+});
+// Last: the pages then hold the data the areas' scenarios made.
+describe('console: access', () => {
+  describeAccess(ctx);
 });

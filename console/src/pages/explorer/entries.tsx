@@ -23,7 +23,10 @@ function What({ entry }: { entry: EntrySummary }) {
       {entry.txId === undefined ? (
         <span className="muted">unreadable envelope</span>
       ) : (
-        <a href={href('explorer', 'tx', entry.txId)} aria-label={`Transaction ${entry.txId}`}>
+        <a
+          href={href('explorer', 'tx', entry.txId)}
+          aria-label={`${entry.txId.slice(0, 12)}… (transaction ${entry.txId})`}
+        >
           <Hash value={entry.txId} />
         </a>
       )}
