@@ -190,10 +190,17 @@ export function registerExplorerRoutes(app: FastifyInstance, options: ExplorerRo
       }
     },
   });
-  const ready =
-    target === 0
-      ? Promise.resolve()
-      : backfill(Math.max(1, target - (entriesMax ?? explorerEntriesMax) + 1));
+  // The files are read on the first request that needs the window, not at start: a restarting
+  // node (kill -9 recovery, catch-up) does not spend its first seconds reading back 10,000
+  // entries that nobody may look at.
+  let filled: Promise<void> | undefined;
+  const ready = (): Promise<void> => {
+    filled ??=
+      target === 0
+        ? Promise.resolve()
+        : backfill(Math.max(1, target - (entriesMax ?? explorerEntriesMax) + 1));
+    return filled;
+  };
   app.addHook('onClose', () => {
     closed = true;
     unsubscribe();
@@ -247,7 +254,7 @@ export function registerExplorerRoutes(app: FastifyInstance, options: ExplorerRo
       },
     },
     async (request: FastifyRequest<{ Querystring: { before?: number; limit: number } }>, reply) => {
-      await ready;
+      await ready();
       const top = Math.min(request.query.before ?? Number.MAX_SAFE_INTEGER, newest() + 1) - 1;
       const bottom = Math.max(1, top - request.query.limit + 1);
       if (top < 1) return { entries: [], next: null };
@@ -341,7 +348,7 @@ export function registerExplorerRoutes(app: FastifyInstance, options: ExplorerRo
       request: FastifyRequest<{ Querystring: { q: string; before?: number; limit: number } }>,
       reply,
     ) => {
-      await ready;
+      await ready();
       const query = parseSearch(request.query.q);
       const { limit: max } = request.query;
       const before = request.query.before ?? Number.MAX_SAFE_INTEGER;
