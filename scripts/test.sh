@@ -18,6 +18,9 @@ if ((${#need_apt[@]})); then
 fi
 
 npm run build
-npm run typecheck
+# Type-check and lint side by side (each is mostly one core); a failure of either fails the run.
+npm run typecheck &
+typecheck=$!
 npm run lint
+wait "$typecheck"
 COFFER_TEST_BUILT=1 npx vitest run
