@@ -18,9 +18,10 @@ if ((${#need_apt[@]})); then
 fi
 
 npm run build
-# Type-check and lint side by side (each is mostly one core); a failure of either fails the run.
-npm run typecheck &
-typecheck=$!
-npm run lint
-wait "$typecheck"
+# `npm run typecheck` and `npm run lint`, on both cores: ESLint (type-aware, one core) beside
+# the type-check and then the format check. A failure of either side fails the run.
+(npm run typecheck && npm run lint:format) &
+checks=$!
+npm run lint:code
+wait "$checks"
 COFFER_TEST_BUILT=1 npx vitest run
