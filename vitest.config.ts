@@ -1,3 +1,5 @@
+import { relative } from 'node:path';
+import { BaseSequencer, type TestSpecification } from 'vitest/node';
 import { defineConfig } from 'vitest/config';
 
 // Two cores (the CI machine's size). Files that run etcd clusters or whole networks of real
@@ -11,11 +13,50 @@ const serial = [
   'test/ordering/kill.test.ts',
 ];
 
+/** Files that start real processes first: lower runs earlier. */
+function weight(file: string): number {
+  if (file.startsWith('test/e2e/')) return 0;
+  if (file.startsWith('test/cli/')) return 1;
+  return 2;
+}
+
+/**
+ * Vitest runs the longest files first when it has timings from an earlier run; a fresh clone
+ * (CI) has none and runs the largest files first, which puts a short file that starts a whole
+ * consortium and a browser (test/e2e/console.test.ts, over a minute and a half) at the end of
+ * the parallel phase, with the other core idle. Without timings, files that start real
+ * processes (test/e2e, then test/cli) go first, by size within each folder.
+ */
+class HeavyFirstSequencer extends BaseSequencer {
+  override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {
+    const sorted = await super.sort(files);
+    const timed = sorted.some((spec) =>
+      this.ctx.cache.getFileTestResults(
+        `${spec.project.name}:${relative(this.ctx.config.root, spec.moduleId)}`,
+      ),
+    );
+    if (timed) return sorted;
+    const position = new Map(sorted.map((spec, index) => [spec, index]));
+    const rank = (spec: TestSpecification): [number, number] => [
+      spec.project.config.sequence.groupOrder,
+      weight(relative(this.ctx.config.root, spec.moduleId)),
+    ];
+    return [...sorted].sort((a, b) => {
+      const [groupA, weightA] = rank(a);
+      const [groupB, weightB] = rank(b);
+      if (groupA !== groupB) return groupA - groupB;
+      if (weightA !== weightB) return weightA - weightB;
+      return (position.get(a) ?? 0) - (position.get(b) ?? 0);
+    });
+  }
+}
+
 export default defineConfig({
   test: {
     testTimeout: 30_000,
     hookTimeout: 60_000,
     pool: 'forks',
+    sequence: { sequencer: HeavyFirstSequencer },
     globalSetup: ['test/global-setup.ts'],
     projects: [
       {
