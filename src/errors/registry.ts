@@ -885,6 +885,12 @@ export const errorRegistry = {
       'A peer cannot serve catch-up now (its ledger files do not reach the asked position yet, it orders on the embedded log, or not enough nodes signed the root).',
     fix: 'The behind node retries by itself; make sure a majority of the nodes run and are reachable from it (peers in its config).',
   },
+  NODE_E_SNAPSHOT_UNVERIFIED: {
+    className: 'NodeError',
+    summary:
+      'A snapshot a peer sent does not verify: its state is not the one its signature entry commits to, or no majority of the organisations signed a root that extends its Merkle tree. Nothing was installed.',
+    fix: 'Nothing to do for the moment: the joining node asks another peer. If every peer is refused, compare `coffer status` of every node; a peer serving a bad snapshot is a bug or an attack.',
+  },
   NODE_E_DATA_DIR_LOCKED: {
     className: 'NodeError',
     summary: 'Another running node (or custody worker) already uses this directory.',

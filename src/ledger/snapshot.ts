@@ -20,6 +20,10 @@
 //
 // Store encoding: u32 map count; per map (sorted by name) u16 name length, name, u32 entry
 // count, then per entry (sorted by key) u16 key length, key, u32 value length, value.
+//
+// A snapshot whose state a signature entry of the ledger commits to (decision 0027) is named
+// `snapshot-<seqno>.committed.snap`: the node keeps the newest one beside its newest snapshots,
+// and serves it to nodes that join from a snapshot.
 import assert from 'node:assert/strict';
 import { isUtf8 } from 'node:buffer';
 import { createHash } from 'node:crypto';
@@ -57,8 +61,8 @@ export const snapshotHeaderBytes = 64;
 const magic = Buffer.from('CFSNAP\r\n', 'latin1');
 const formatVersion = 1;
 const digestedHeaderBytes = 32;
-const namePattern = /^snapshot-(\d{20})\.snap$/;
-const temporaryPattern = /^\.snapshot-\d{20}\.snap\.tmp$/;
+const namePattern = /^snapshot-(\d{20})(\.committed)?\.snap$/;
+const temporaryPattern = /^\.snapshot-\d{20}(\.committed)?\.snap\.tmp$/;
 
 assert(snapshotsKeptMaxDefault >= 1, 'keep at least the newest snapshot');
 assert(magic.byteLength === 8);
@@ -75,14 +79,33 @@ export type SnapshotInput = {
   readonly secret: LedgerSecret;
 };
 
+/** The encoded store of a snapshot, as in the file: what a state digest covers. */
+export type SnapshotSections = {
+  readonly seqno: number;
+  readonly publicSection: Uint8Array;
+  /** Sealed under the ledger secret with an IV derived from the seqno: the same on every node. */
+  readonly privateSection: Uint8Array;
+};
+
+/** SHA-256 of each store section (the state a committed snapshot's digest covers). */
+export type SectionDigests = {
+  readonly publicSha256: Uint8Array;
+  readonly privateSha256: Uint8Array;
+};
+
 export type Snapshot = {
   readonly seqno: number;
   /** A store holding the snapshot state; its seqno() is the snapshot seqno. */
   readonly store: Store;
   readonly extra: Uint8Array;
+  readonly digests: SectionDigests;
 };
 
-export type LoadedSnapshot = Snapshot & { readonly file: string };
+export type LoadedSnapshot = Snapshot & {
+  readonly file: string;
+  /** A signature entry of the ledger commits to its state (its name ends `.committed.snap`). */
+  readonly committed: boolean;
+};
 
 export type SnapshotLoad = {
   /** The newest snapshot that verifies, or undefined if none does. */
@@ -96,9 +119,9 @@ export type SnapshotOptions = {
   readonly snapshotsKeptMax?: number;
 };
 
-export function snapshotFileName(seqno: number): string {
+export function snapshotFileName(seqno: number, committed = false): string {
   assert(Number.isSafeInteger(seqno) && seqno >= 0, 'snapshot seqno');
-  return `snapshot-${String(seqno).padStart(20, '0')}.snap`;
+  return `snapshot-${String(seqno).padStart(20, '0')}${committed ? '.committed' : ''}.snap`;
 }
 
 // --- encoding ---------------------------------------------------------------------------------
@@ -175,9 +198,15 @@ function privateAad(seqno: number, publicSection: Uint8Array): Buffer {
   return Buffer.concat([u64(seqno), sha256(publicSection)]);
 }
 
-/** The bytes of a snapshot file. Reads the store synchronously: take it between executions. */
-export function encodeSnapshot(input: SnapshotInput): Uint8Array {
-  const { seqno, store, extra, secret } = input;
+/**
+ * The store encoded as a snapshot at `seqno` holds it. Reads the store synchronously: take it
+ * between executions. Two nodes with the same state and ledger secret get identical bytes.
+ */
+export function encodeSnapshotSections(
+  seqno: number,
+  store: Store,
+  secret: LedgerSecret,
+): SnapshotSections {
   assert(
     Number.isSafeInteger(seqno) && seqno >= store.seqno(),
     `snapshot at ${seqno} of a store at ${store.seqno()}`,
@@ -195,6 +224,25 @@ export function encodeSnapshot(input: SnapshotInput): Uint8Array {
     privateAad(seqno, publicSection),
     privatePlain,
   );
+  return { seqno, publicSection, privateSection };
+}
+
+export function sectionDigests(sections: SnapshotSections): SectionDigests {
+  return {
+    publicSha256: sha256(sections.publicSection),
+    privateSha256: sha256(sections.privateSection),
+  };
+}
+
+/**
+ * The bytes of a snapshot file. Reads the store synchronously (take it between executions),
+ * unless `sections` already holds it encoded at the same seqno.
+ */
+export function encodeSnapshot(input: SnapshotInput, sections?: SnapshotSections): Uint8Array {
+  const { seqno, extra } = input;
+  assert(sections === undefined || sections.seqno === seqno, 'sections encoded at this seqno');
+  const { publicSection, privateSection } =
+    sections ?? encodeSnapshotSections(seqno, input.store, input.secret);
   const body = Buffer.concat([
     u64(publicSection.byteLength),
     publicSection,
@@ -349,7 +397,12 @@ export function decodeSnapshot(bytes: Uint8Array, secret: LedgerSecret): Snapsho
       throw corrupt(`holds state the store refuses: ${error.message}`);
     throw error;
   }
-  return { seqno, store, extra };
+  return {
+    seqno,
+    store,
+    extra,
+    digests: { publicSha256: sha256(publicSection), privateSha256: sha256(privateSection) },
+  };
 }
 
 // --- files ------------------------------------------------------------------------------------
@@ -363,13 +416,18 @@ export function decodeSnapshot(bytes: Uint8Array, secret: LedgerSecret): Snapsho
 export async function writeSnapshot(
   dir: string,
   input: SnapshotInput,
-  options: SnapshotOptions = {},
+  options: SnapshotOptions & {
+    /** The store already encoded at input.seqno (encodeSnapshotSections). */
+    readonly sections?: SnapshotSections;
+    /** A signature entry commits to this snapshot's state: kept and served to joining nodes. */
+    readonly committed?: boolean;
+  } = {},
 ): Promise<{ file: string; bytes: number; removed: string[] }> {
   const storage = options.storage ?? createFsStorage();
   const keep = options.snapshotsKeptMax ?? snapshotsKeptMaxDefault;
   assert(Number.isSafeInteger(keep) && keep >= 1, 'snapshotsKeptMax >= 1');
-  const bytes = encodeSnapshot(input);
-  const name = snapshotFileName(input.seqno);
+  const bytes = encodeSnapshot(input, options.sections);
+  const name = snapshotFileName(input.seqno, options.committed === true);
   const file = path.join(dir, name);
   try {
     await storage.mkdir(dir);
@@ -383,9 +441,13 @@ export async function writeSnapshot(
   }
   const removed: string[] = [];
   try {
-    const older = (await listSnapshots(storage, dir))
+    const listed = await listSnapshots(storage, dir);
+    // The newest committed snapshot stays too, however many local ones came after it.
+    const newestCommitted = listed.find((snapshot) => snapshot.committed)?.name;
+    const older = listed
       .filter((snapshot) => snapshot.name !== name)
-      .slice(keep - 1);
+      .slice(keep - 1)
+      .filter((snapshot) => snapshot.name !== newestCommitted);
     for (const snapshot of older) {
       await storage.remove(path.join(dir, snapshot.name));
       removed.push(snapshot.name);
@@ -401,15 +463,17 @@ export async function writeSnapshot(
 async function listSnapshots(
   storage: Storage,
   dir: string,
-): Promise<{ name: string; seqno: number }[]> {
-  const found: { name: string; seqno: number }[] = [];
+): Promise<{ name: string; seqno: number; committed: boolean }[]> {
+  const found: { name: string; seqno: number; committed: boolean }[] = [];
   for (const name of await storage.list(dir)) {
-    const digits = namePattern.exec(name)?.[1];
+    const match = namePattern.exec(name);
+    const digits = match?.[1];
     if (digits !== undefined && Number.isSafeInteger(Number(digits))) {
-      found.push({ name, seqno: Number(digits) });
+      found.push({ name, seqno: Number(digits), committed: match?.[2] !== undefined });
     }
   }
-  return found.sort((a, b) => b.seqno - a.seqno);
+  // Newest first; at one seqno, the committed file first (both hold the same state).
+  return found.sort((a, b) => b.seqno - a.seqno || Number(b.committed) - Number(a.committed));
 }
 
 /**
@@ -419,18 +483,23 @@ async function listSnapshots(
 export async function loadLatestSnapshot(
   dir: string,
   secret: LedgerSecret,
-  options: { readonly storage?: Storage } = {},
+  options: {
+    readonly storage?: Storage;
+    /** Only snapshots a signature entry commits to (what a node serves to joining nodes). */
+    readonly committedOnly?: boolean;
+  } = {},
 ): Promise<SnapshotLoad> {
   const storage = options.storage ?? createFsStorage();
   const skipped: { file: string; error: CofferError }[] = [];
-  let listed: { name: string; seqno: number }[];
+  let listed: { name: string; seqno: number; committed: boolean }[];
   try {
     listed = await listSnapshots(storage, dir);
   } catch (error) {
     if (errnoCode(error) === 'ENOENT') return { snapshot: undefined, skipped };
     throw storageError(error, 'listing snapshots in', dir);
   }
-  for (const { name, seqno } of listed) {
+  for (const { name, seqno, committed } of listed) {
+    if (options.committedOnly === true && !committed) continue;
     const file = path.join(dir, name);
     try {
       const bytes = await readWhole(storage, file);
@@ -438,7 +507,7 @@ export async function loadLatestSnapshot(
       if (snapshot.seqno !== seqno) {
         throw corrupt(`holds seqno ${snapshot.seqno} but is named for ${seqno}`);
       }
-      return { snapshot: { ...snapshot, file }, skipped };
+      return { snapshot: { ...snapshot, file, committed }, skipped };
     } catch (error) {
       const coded = error instanceof CofferError ? error : storageError(error, 'reading', file);
       const withFile =

@@ -38,7 +38,13 @@ import {
   loadLedgerSecretFile,
   type LedgerSecret,
 } from '../ledger/secret.js';
-import { loadLatestSnapshot, writeSnapshot } from '../ledger/snapshot.js';
+import {
+  encodeSnapshotSections,
+  loadLatestSnapshot,
+  sectionDigests,
+  writeSnapshot,
+  type SnapshotSections,
+} from '../ledger/snapshot.js';
 import { catchUpTxIndex, openTxIndex } from '../ledger/tx-index.js';
 import { createStore, type Store, type WriteSet } from '../ledger/store.js';
 import {
@@ -54,6 +60,7 @@ import {
 } from '../ledger/tx.js';
 import { openEmbeddedLog, type OrderingLog, type OrderingLogger } from '../ordering/index.js';
 import { lockDataDir } from './lock.js';
+import { isCommitPoint, markerLeaf, stateDigest, type Marker } from './snapshot-evidence.js';
 import { decodeSnapshotExtra, encodeSnapshotExtra } from './snapshot-extra.js';
 import type { SignatureVerifier } from '../crypto/index.js';
 
@@ -262,8 +269,6 @@ export type Engine = {
 /** Unwinds an execution paused on a full disk when the engine stops (not a failure). */
 class StoppedWhilePaused extends Error {}
 
-type Marker = { readonly treeSize: number; readonly root: string; readonly time: number };
-
 /** One ledger entry as the files hold it (entriesFrom). */
 export type LedgerLeaf = {
   readonly seqno: number;
@@ -345,6 +350,12 @@ async function startLocked(options: EngineOptions): Promise<Engine> {
     signatureIntervalMs: options.signatureIntervalMs ?? 100,
     snapshotIntervalTx: options.snapshotIntervalTx ?? 100_000,
   };
+  /**
+   * Where signature entries commit to the state (decision 0027): the consortium's setting in a
+   * governed ledger (the same on every node; a node's own snapshotIntervalTx only adds local
+   * snapshots), else this engine's.
+   */
+  let commitIntervalTx = intervals.snapshotIntervalTx;
   const batchDelayMs = options.batchDelayMs ?? batchDelayMsDefault;
   const pendingMax = Math.min(options.pendingMax ?? pendingEnvelopesMax, pendingEnvelopesMax);
   const dirs = {
@@ -471,6 +482,7 @@ async function startLocked(options: EngineOptions): Promise<Engine> {
     governedConsortium = options.governed.consortiumOf(store.read);
     if (options.governed.settingsOf !== undefined) {
       const settings = options.governed.settingsOf(store.read);
+      commitIntervalTx = settings.snapshotIntervalTx;
       // Snapshots only shorten this node's restarts: its own choice wins when it made one.
       intervals = {
         ...settings,
@@ -601,14 +613,25 @@ async function startLocked(options: EngineOptions): Promise<Engine> {
     });
   };
 
-  const addMarker = async (batchTime: number): Promise<LedgerLeaf> => {
+  /** `sections`: the store encoded at this entry's seqno, at a commit point (decision 0027). */
+  const addMarker = async (batchTime: number, sections?: SnapshotSections): Promise<LedgerLeaf> => {
     const seqno = tree.size() + 1;
+    assert(sections === undefined || sections.seqno === seqno, 'state encoded at the marker');
     const marker: Marker = {
       treeSize: tree.size(),
       root: Buffer.from(tree.root()).toString('hex'),
       time: batchTime,
+      ...(sections === undefined
+        ? {}
+        : {
+            snapshot: stateDigest(seqno, sectionDigests(sections), {
+              logPosition,
+              time: batchTime,
+              replay: replay.entries(),
+            }),
+          }),
     };
-    const leaf = canonicalBytes({ type: 'signature', ...marker });
+    const leaf = markerLeaf(marker);
     tree.append(leafHash(leaf));
     const signed = signRoot(
       { treeSize: marker.treeSize, root: marker.root, nodeId: options.nodeId, signedAt: batchTime },
@@ -636,8 +659,14 @@ async function startLocked(options: EngineOptions): Promise<Engine> {
     return { seqno, kind: 'signature', leaf: kept, signedRoot: signed, logPosition };
   };
 
-  const maybeSnapshot = async (): Promise<void> => {
-    if (tree.size() - lastSnapshotSeqno < intervals.snapshotIntervalTx) return;
+  /**
+   * Writes a snapshot at a signature entry: always at a commit point (`sections` given: the
+   * entry records its state's digest, and peers may fetch it), else every snapshotIntervalTx
+   * entries of this node's own setting (only to shorten its restarts).
+   */
+  const maybeSnapshot = async (sections?: SnapshotSections): Promise<void> => {
+    if (sections === undefined && tree.size() - lastSnapshotSeqno < intervals.snapshotIntervalTx)
+      return;
     const extra = encodeSnapshotExtra({
       logPosition,
       time,
@@ -650,13 +679,15 @@ async function startLocked(options: EngineOptions): Promise<Engine> {
     const seqno = tree.size();
     lastSnapshotSeqno = seqno;
     try {
-      const written = await writeSnapshot(dirs.snapshots, {
-        seqno,
-        store,
-        extra,
-        secret,
-      });
-      logger.info({ file: written.file, bytes: written.bytes, seqno }, 'snapshot written');
+      const written = await writeSnapshot(
+        dirs.snapshots,
+        { seqno, store, extra, secret },
+        sections === undefined ? {} : { sections, committed: true },
+      );
+      logger.info(
+        { file: written.file, bytes: written.bytes, seqno, committed: sections !== undefined },
+        'snapshot written',
+      );
     } catch (error) {
       // A snapshot only shortens restarts: a failed one (e.g. a full disk) is retried at the
       // next interval; the ledger and the log still hold everything.
@@ -763,13 +794,19 @@ async function startLocked(options: EngineOptions): Promise<Engine> {
       unsigned >= intervals.signatureIntervalTx ||
       (unsigned > 0 && time - lastMarkerTime >= intervals.signatureIntervalMs)
     ) {
-      const signature = await addMarker(time);
+      // At a commit point the entry records the state's digest, and the snapshot holds the
+      // same encoding (the marker writes nothing to the store).
+      const markerSeqno = tree.size() + 1;
+      const sections = isCommitPoint(markerSeqno, lastMarkerSeqno, commitIntervalTx)
+        ? encodeSnapshotSections(markerSeqno, store, secret)
+        : undefined;
+      const signature = await addMarker(time, sections);
       if (executed !== undefined) {
         notify((observer) => {
           observer.executed?.({ logPosition: position, time, transactions: executed, signature });
         });
       }
-      await maybeSnapshot();
+      await maybeSnapshot(sections);
     } else if (executed !== undefined && executed.length > 0) {
       notify((observer) => {
         observer.executed?.({ logPosition: position, time, transactions: executed });

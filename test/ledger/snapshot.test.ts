@@ -11,7 +11,9 @@ import { ledgerSecretFromBytes } from '../../src/ledger/secret.js';
 import {
   decodeSnapshot,
   encodeSnapshot,
+  encodeSnapshotSections,
   loadLatestSnapshot,
+  sectionDigests,
   snapshotFileName,
   writeSnapshot,
 } from '../../src/ledger/snapshot.js';
@@ -104,14 +106,50 @@ describe('snapshots', () => {
     const store = storeWith(writes, [1, 2, 3, 4, 5]);
     for (const seqno of [10, 20, 30, 40, 50])
       await writeSnapshot(dir, { seqno, store, extra, secret });
-    expect((await readdir(dir)).sort()).toEqual([30, 40, 50].map(snapshotFileName));
+    expect((await readdir(dir)).sort()).toEqual(
+      [30, 40, 50].map((seqno) => snapshotFileName(seqno)),
+    );
     const result = await writeSnapshot(
       dir,
       { seqno: 60, store, extra, secret },
       { snapshotsKeptMax: 1 },
     );
-    expect(result.removed.sort()).toEqual([30, 40, 50].map(snapshotFileName));
+    expect(result.removed.sort()).toEqual([30, 40, 50].map((seqno) => snapshotFileName(seqno)));
     expect(await readdir(dir)).toEqual([snapshotFileName(60)]);
+  });
+
+  it('keeps the newest committed snapshot beside the newest ones, and loads committed ones alone when asked', async () => {
+    const dir = path.join(work, 'prune-committed');
+    const store = storeWith(writes, [1, 2, 3, 4, 5]);
+    await writeSnapshot(dir, { seqno: 5, store, extra, secret }, { committed: true });
+    await writeSnapshot(dir, { seqno: 10, store, extra, secret }, { committed: true });
+    for (const seqno of [11, 12, 13, 14])
+      await writeSnapshot(dir, { seqno, store, extra, secret }, { snapshotsKeptMax: 2 });
+    expect((await readdir(dir)).sort()).toEqual([
+      snapshotFileName(10, true),
+      snapshotFileName(13),
+      snapshotFileName(14),
+    ]);
+    const newest = await loadLatestSnapshot(dir, secret);
+    expect(newest.snapshot).toMatchObject({ seqno: 14, committed: false });
+    const committed = await loadLatestSnapshot(dir, secret, { committedOnly: true });
+    expect(committed.snapshot).toMatchObject({ seqno: 10, committed: true });
+    expect(committed.snapshot?.file).toBe(
+      path.join(dir, 'snapshot-00000000000000000010.committed.snap'),
+    );
+  });
+
+  it('writes the same bytes from sections encoded earlier, and decodes their digests', async () => {
+    const store = storeWith(writes, [1, 2, 3, 4, 5]);
+    const sections = encodeSnapshotSections(12, store, secret);
+    const fromSections = encodeSnapshot({ seqno: 12, store, extra, secret }, sections);
+    expect(
+      Buffer.from(fromSections).equals(
+        Buffer.from(encodeSnapshot({ seqno: 12, store, extra, secret })),
+      ),
+    ).toBe(true);
+    const decoded = decodeSnapshot(fromSections, secret);
+    expect(decoded.digests).toEqual(sectionDigests(sections));
   });
 
   it('falls back past a damaged newest snapshot and says why', async () => {
