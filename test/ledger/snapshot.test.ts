@@ -139,7 +139,7 @@ describe('snapshots', () => {
     );
   });
 
-  it('writes the same bytes from sections encoded earlier, and decodes their digests', async () => {
+  it('writes the same bytes from sections encoded earlier, and decodes their digests', () => {
     const store = storeWith(writes, [1, 2, 3, 4, 5]);
     const sections = encodeSnapshotSections(12, store, secret);
     const fromSections = encodeSnapshot({ seqno: 12, store, extra, secret }, sections);

@@ -144,12 +144,12 @@ describe('committed snapshots', () => {
       ).toString('utf8'),
     ).toBe(JSON.stringify(marker));
 
-    await refusesAltered(snapshot, secret);
+    refusesAltered(snapshot, secret);
   });
 });
 
 /** A snapshot whose public value, private value, log position or tree changed is refused. */
-async function refusesAltered(snapshot: LoadedSnapshot, secret: LedgerSecret): Promise<void> {
+function refusesAltered(snapshot: LoadedSnapshot, secret: LedgerSecret): void {
   const extra = decodeSnapshotExtra(snapshot.extra);
   const maps = new Map<string, Map<string, string>>();
   for (const name of snapshot.store.maps()) maps.set(name, new Map(snapshot.store.entries(name)));
