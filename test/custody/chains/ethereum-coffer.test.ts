@@ -79,6 +79,21 @@ async function followMined(id: string): Promise<ChainTxStatus> {
  * Moves the head on by at least `blocks` with ledger transactions of no custody concern: a
  * block is a batch, and an idle node appends none (anvil's `mine` here).
  */
+/**
+ * Waits until the node makes no more blocks: a block is a batch, and after a transaction the
+ * node appends an empty batch for its time-based signature entry (then it stays idle).
+ */
+async function settled(): Promise<void> {
+  let height = await provider.getBlockNumber();
+  for (let tick = 0; ; tick += 1) {
+    expect(tick).toBeLessThan(50);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const now = await provider.getBlockNumber();
+    if (now === height) return;
+    height = now;
+  }
+}
+
 async function advance(blocks: number): Promise<void> {
   const target = (await provider.getBlockNumber()) + blocks;
   for (let tick = 0; (await provider.getBlockNumber()) < target; tick += 1) {
@@ -179,6 +194,7 @@ describe('ethereum chain worker on a Coffer node', () => {
     // A token deposit, reported with its confirmations until the depth, then scanned past.
     const start = String(await provider.getBlockNumber());
     const receipt = await mined(token.getFunction('transfer').send(address, 5000n));
+    await settled();
     const first = await chain.scanDeposits(start);
     const seen = first.deposits.filter((item) => item.chainTxId === receipt.hash);
     expect(seen).toMatchObject([
