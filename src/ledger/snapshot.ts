@@ -476,6 +476,22 @@ async function listSnapshots(
   return found.sort((a, b) => b.seqno - a.seqno || Number(b.committed) - Number(a.committed));
 }
 
+/** The committed snapshot files in `dir`, newest first (what a node serves to joining nodes). */
+export async function committedSnapshotFiles(
+  dir: string,
+  options: { readonly storage?: Storage } = {},
+): Promise<{ readonly seqno: number; readonly file: string }[]> {
+  const storage = options.storage ?? createFsStorage();
+  try {
+    return (await listSnapshots(storage, dir))
+      .filter((snapshot) => snapshot.committed)
+      .map((snapshot) => ({ seqno: snapshot.seqno, file: path.join(dir, snapshot.name) }));
+  } catch (error) {
+    if (errnoCode(error) === 'ENOENT') return [];
+    throw storageError(error, 'listing snapshots in', dir);
+  }
+}
+
 /**
  * The newest snapshot in `dir` that verifies completely; newer ones that do not are reported in
  * `skipped` with why (a corrupted newest snapshot falls back to the previous one).

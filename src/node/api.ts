@@ -22,6 +22,7 @@ import { createConsoleSessions, markConsoleSocket, registerConsoleRoutes } from 
 import { registerCustodyRoutes } from './custody-routes.js';
 import { registerEvmRoutes } from './evm-rpc.js';
 import { registerExplorerRoutes } from './explorer-routes.js';
+import { registerSnapshotRoutes } from './snapshot-join.js';
 import type { EvmNode } from '../evm/rpc.js';
 import type { Receipt, SignedRoot } from '../ledger/receipt.js';
 import type { Engine, TxStatus } from './engine.js';
@@ -55,6 +56,8 @@ export type ApiOptions = {
     | undefined;
   /** Serves a behind peer's catch-up (catchup.ts); absent on the embedded log. */
   readonly catchUp?: (fromPosition: number, treeSize: number) => Promise<object>;
+  /** Serves committed snapshots from this folder to joining peers (snapshot-join.ts). */
+  readonly snapshotsDir?: string;
   /** The Ethereum JSON-RPC endpoint's node (evm-rpc.ts); absent: no endpoint. */
   readonly evm?: EvmNode;
 };
@@ -683,6 +686,13 @@ export async function createApi(options: ApiOptions): Promise<ApiServer> {
   });
   if (options.evm !== undefined) registerEvmRoutes(app, options.evm);
   registerExplorerRoutes(app, { engine, logger: options.logger });
+  if (options.snapshotsDir !== undefined) {
+    registerSnapshotRoutes(app, {
+      snapshotsDir: options.snapshotsDir,
+      isPeer: (request) => callerOfRequest(msps(), request)?.role === 'peer',
+      sendError: (reply, error) => sendError(reply, error),
+    });
+  }
   await registerConsoleRoutes(app, {
     msps,
     nodeId: options.nodeId ?? 'node',

@@ -134,6 +134,11 @@ export type EngineOptions = {
   /** Pending transactions accepted before 429 (default pendingEnvelopesMax). */
   readonly pendingMax?: number;
   /**
+   * The seqno of the committed snapshot this node joined from (snapshot-join.ts): its ledger
+   * files start after it, and it must start from that snapshot or a later one of its own.
+   */
+  readonly joinedAtSeqno?: number;
+  /**
    * Does the signature arithmetic of submissions (e.g. a worker-thread pool, decision 0010);
    * without it, the engine's own thread does. Execution never needs it for what was
    * verified at submission.
@@ -425,8 +430,21 @@ async function startLocked(options: EngineOptions): Promise<Engine> {
       'loaded snapshot',
     );
   }
+  const joinedAt = options.joinedAtSeqno;
+  if (joinedAt !== undefined && (loaded.snapshot === undefined || tree.size() < joinedAt)) {
+    // Nothing before the snapshot it joined from is on this node: it cannot rebuild from the log.
+    await log.close();
+    throw cofferError(
+      'NODE_E_FAILED',
+      `this node joined from the snapshot at seqno ${joinedAt}, and no snapshot at or after it in ${dirs.snapshots} verifies${loaded.skipped.length > 0 ? ` (${loaded.skipped.map((skipped) => skipped.error.message).join('; ')})` : ''}; start it in a new data directory to join again`,
+      { joinedAt, dir: dirs.snapshots },
+    );
+  }
   // Everything after the snapshot is regenerated from the log (decision 0008).
-  const { writer: ledger, recovery } = await openLedgerWriter(dirs.ledger);
+  const { writer: ledger, recovery } = await openLedgerWriter(
+    dirs.ledger,
+    joinedAt === undefined ? {} : { firstSeqno: joinedAt + 1 },
+  );
   if (recovery.dropped !== undefined) {
     logger.warn(
       { ...recovery.dropped },

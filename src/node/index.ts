@@ -1,6 +1,7 @@
 // Public surface of the node: start one from its configuration.
 import { createPrivateKey, createPublicKey } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
+import path from 'node:path';
 import type { Logger } from 'pino';
 import { builtInApps, type AppRegistry } from '../contracts/index.js';
 import { custodyApp } from '../custody/index.js';
@@ -30,6 +31,8 @@ import {
 import { clientTrustOf, createApi } from './api.js';
 import { serveCatchUp, startCatchUp, type CatchUp } from './catchup.js';
 import { peerAgent, startPeerWatch, type PeerConfig, type PeerWatch } from './peers.js';
+import { joinFromSnapshot, readJoinRecord, type JoinRecord } from './snapshot-join.js';
+import { loadLedgerSecretFile } from '../ledger/secret.js';
 import { every } from './every.js';
 import { startWebhookDispatcher, webhookEndpointsOf, webhookSourceOf } from './webhooks.js';
 import { readJsonFile, type NodeConfig } from './config.js';
@@ -243,6 +246,66 @@ function joinRequester(engine: Engine, logger: Logger): (claim: JoinClaim) => Pr
   };
 }
 
+/**
+ * The join record of this node's data directory: the one it has, or, for a node with nothing
+ * yet, the one joining from a peer's committed snapshot makes (undefined: it joins from position
+ * 1). Signed roots are checked with the MSPs of the node's own configuration.
+ */
+async function snapshotJoin(
+  config: NodeConfig,
+  consortium: Consortium,
+  identity: { readonly certPem: string; readonly keyPem: string },
+  logger: Logger,
+): Promise<JoinRecord | undefined> {
+  const recorded = await readJoinRecord(config.dataDir);
+  if (recorded !== undefined || config.ledgerSecretFile === undefined) return recorded;
+  const peers = peersOf(config, undefined);
+  if (peers.length === 0) return undefined;
+  const staticCas =
+    config.tlsCaFile === undefined ? [] : [await readFile(config.tlsCaFile, 'utf8')];
+  const trust = [...staticCas, ...clientTrustOf(consortium.msps)];
+  const agent = peerAgent({ cert: identity.certPem, key: identity.keyPem }, () => trust);
+  try {
+    return await joinFromSnapshot({
+      dataDir: config.dataDir,
+      peers,
+      agent: agent.agent(),
+      msps: consortium.msps,
+      secret: await loadLedgerSecretFile(config.ledgerSecretFile),
+      organisationsMin: Math.floor((peers.length + 1) / 2) + 1,
+      logger,
+    });
+  } finally {
+    agent.destroy();
+  }
+}
+
+/**
+ * After a join from a snapshot: once the engine has executed the batches installed with it, its
+ * own root at the signed tree size must be the one the peers signed (else NODE_E_DIVERGED).
+ */
+async function checkJoinedRoot(engine: Engine, joined: JoinRecord, logger: Logger): Promise<void> {
+  for (let waited = 0; engine.position().seqno < joined.treeSize; waited += 100) {
+    if (waited >= 60_000) {
+      logger.warn(
+        { treeSize: joined.treeSize, seqno: engine.position().seqno },
+        'joined from a snapshot: the batches installed with it have not executed in 60 s',
+      );
+      return;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  const own = engine.rootAt(joined.treeSize);
+  if (own === undefined || own === joined.root) return;
+  engine.halt(
+    cofferError(
+      'NODE_E_DIVERGED',
+      `after joining from a snapshot, this node computed root ${own} at tree size ${joined.treeSize} where ${joined.signers.join(', ')} signed ${joined.root}`,
+      { treeSize: joined.treeSize, peers: [...joined.signers] },
+    ),
+  );
+}
+
 /** Starts a node: consortium MSPs, its own identity, the engine, then the HTTPS API. */
 export async function startNode(config: NodeConfig, logger: Logger): Promise<RunningNode> {
   const consortium = await loadConsortium(config);
@@ -276,6 +339,17 @@ export async function startNode(config: NodeConfig, logger: Logger): Promise<Run
   // Nodes that count in the network (this one included): from the config until the peers are
   // known, then the peers that count now.
   let networkSize = (): number => (config.peers?.length ?? 0) + 1;
+  // A node with nothing yet in a network joins from a peer's committed snapshot, once checked
+  // against signature entries (decision 0027); none yet: it catches up from position 1.
+  const joined =
+    ordering.kind === 'etcd' && governed !== undefined && config.ledgerSecretFile !== undefined
+      ? await snapshotJoin(
+          config,
+          consortium,
+          { certPem, keyPem: signingKeyPem(certPem, own.folder?.signing?.keystore ?? []) },
+          logger,
+        )
+      : undefined;
   let etcdLog: EtcdLog | undefined;
   const openLog =
     ordering.kind === 'etcd'
@@ -291,6 +365,7 @@ export async function startNode(config: NodeConfig, logger: Logger): Promise<Run
               keyPem: await readFile(ordering.keyFile, 'utf8'),
             },
             logger: orderingLogger,
+            ...(joined === undefined ? {} : { mirror: { firstPosition: joined.logPosition + 1 } }),
             // Whatever etcd forgets is held by a majority of the network's nodes (decision 0016).
             retentionNodesMin: () => Math.floor(networkSize() / 2) + 1,
             ...ordering.limits,
@@ -334,6 +409,7 @@ export async function startNode(config: NodeConfig, logger: Logger): Promise<Run
         ? {}
         : { snapshotIntervalTx: config.snapshotIntervalTx }),
       pendingMax: config.pendingMax,
+      ...(joined === undefined ? {} : { joinedAtSeqno: joined.snapshotSeqno }),
       ...(verifyPool === undefined ? {} : { verifier: verifyPool.verify }),
       ...(openLog === undefined ? {} : { openLog }),
       ...(config.ledgerSecretFile === undefined
@@ -346,6 +422,11 @@ export async function startNode(config: NodeConfig, logger: Logger): Promise<Run
   }
   engineRef = engine;
   const running = engine;
+  if (joined !== undefined) {
+    void checkJoinedRoot(engine, joined, logger).catch((error: unknown) => {
+      logger.error({ error: String(error) }, 'checking the root after a snapshot join failed');
+    });
+  }
   // Governed: a signed root counts only from a node the consortium admits, of its MSP.
   const countsAsNode =
     governed === undefined
@@ -384,6 +465,7 @@ export async function startNode(config: NodeConfig, logger: Logger): Promise<Run
       ...(servedLog === undefined
         ? {}
         : {
+            snapshotsDir: path.join(config.dataDir, 'snapshots'),
             catchUp: (fromPosition: number, treeSize: number) =>
               serveCatchUp(engine, servedLog, fromPosition, treeSize),
           }),

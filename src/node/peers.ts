@@ -68,13 +68,13 @@ export type PeerWatchOptions = {
   readonly countsAsNode?: (signed: SignedRoot) => boolean;
 };
 
-/** GET over the node-to-node mutual-TLS agent; the answer parsed as JSON (catchup.ts too). */
-export function getJson(
+/** GET over the node-to-node mutual-TLS agent: the answer's status and bytes (at most bytesMax). */
+export function getBytes(
   agent: Agent,
   url: string,
-  bytesMax: number = peerAnswerBytesMax,
+  bytesMax: number,
   timeoutMs: number = peerCallTimeoutMs,
-): Promise<{ status: number; body: unknown }> {
+): Promise<{ status: number; contentType: string; bytes: Buffer }> {
   return new Promise((resolve, reject) => {
     const request = httpsRequest(url, { agent, timeout: timeoutMs }, (response) => {
       const chunks: Buffer[] = [];
@@ -88,14 +88,11 @@ export function getJson(
         chunks.push(chunk);
       });
       response.on('end', () => {
-        try {
-          resolve({
-            status: response.statusCode ?? 0,
-            body: JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown,
-          });
-        } catch (error) {
-          reject(error instanceof Error ? error : new Error(String(error)));
-        }
+        resolve({
+          status: response.statusCode ?? 0,
+          contentType: response.headers['content-type'] ?? '',
+          bytes: Buffer.concat(chunks),
+        });
       });
       response.on('error', reject);
     });
@@ -103,6 +100,17 @@ export function getJson(
     request.on('error', reject);
     request.end();
   });
+}
+
+/** GET over the node-to-node mutual-TLS agent; the answer parsed as JSON (catchup.ts too). */
+export async function getJson(
+  agent: Agent,
+  url: string,
+  bytesMax: number = peerAnswerBytesMax,
+  timeoutMs: number = peerCallTimeoutMs,
+): Promise<{ status: number; body: unknown }> {
+  const answer = await getBytes(agent, url, bytesMax, timeoutMs);
+  return { status: answer.status, body: JSON.parse(answer.bytes.toString('utf8')) as unknown };
 }
 
 /**

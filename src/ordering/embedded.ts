@@ -51,6 +51,11 @@ export type EmbeddedLogOptions = LimitOptions & {
   /** Wall clock in ms since the epoch (default Date.now), for health and retry hints. */
   readonly now?: () => number;
   readonly timers?: Timers;
+  /**
+   * Position of the first record (default 1): later for the mirror of a node that joined from
+   * a snapshot, which never holds the batches before it. Reads before it are refused.
+   */
+  readonly firstPosition?: number;
 };
 
 export type EmbeddedLog = OrderingLog & {
@@ -97,10 +102,12 @@ export async function openEmbeddedLog(
   const logger = options.logger ?? silentLogger;
   const now = options.now ?? Date.now;
   const timers = options.timers ?? realTimers;
+  const firstPosition = options.firstPosition ?? 1;
+  assert(Number.isSafeInteger(firstPosition) && firstPosition >= 1, 'firstPosition >= 1');
 
   let recovered;
   try {
-    recovered = await recoverLog(storage, dir, indexStrideRecords, durable);
+    recovered = await recoverLog(storage, dir, indexStrideRecords, durable, firstPosition);
   } catch (error) {
     rethrowBug(error);
     if (isCofferError(error)) throw error;
@@ -454,6 +461,13 @@ export async function openEmbeddedLog(
       throw cofferError(
         'ORDERING_E_READ_RANGE',
         `read(from, max) needs integers from >= 1 and max >= 1, not from=${String(from)}, max=${String(max)}`,
+        { from: String(from), max: String(max) },
+      );
+    }
+    if (from < firstPosition) {
+      throw cofferError(
+        'ORDERING_E_READ_RANGE',
+        `this log starts at position ${firstPosition} (its node joined from a snapshot); position ${from} is not in it`,
         { from: String(from), max: String(max) },
       );
     }

@@ -96,8 +96,11 @@ export type EtcdLogOptions = EtcdLimitOptions & {
    * asked at every round (governance may admit or retire nodes).
    */
   readonly retentionNodesMin?: number | (() => number);
-  /** Options of the embedded mirror (fsync off only in benchmarks). */
-  readonly mirror?: Pick<EmbeddedLogOptions, 'fsync' | 'storage'>;
+  /**
+   * Options of the embedded mirror (fsync off only in benchmarks; firstPosition for a node that
+   * joined from a snapshot: its mirror starts after the snapshot's position).
+   */
+  readonly mirror?: Pick<EmbeddedLogOptions, 'fsync' | 'storage' | 'firstPosition'>;
 };
 
 export type EtcdMemberStatus = {

@@ -38,6 +38,7 @@ export type {
   RetentionRecord,
 } from './etcd.js';
 export { openEtcdLog } from './etcd.js';
+export { seedBatchesMax, seedMirror } from './etcd-seed.js';
 export type {
   EtcdCluster,
   EtcdLaunchOptions,

@@ -55,6 +55,8 @@ export async function recoverLog(
   dir: string,
   indexStride: number,
   durable: boolean,
+  /** Position of the log's first record (later than 1 for a node that joined from a snapshot). */
+  firstPosition = 1,
 ): Promise<Recovered> {
   await storage.mkdir(dir);
   const found = (await storage.list(dir))
@@ -65,13 +67,17 @@ export async function recoverLog(
     .sort((a, b) => a.firstPosition - b.firstPosition);
 
   if (found.length === 0) {
-    const segment = newSegment(dir, 1);
+    const segment = newSegment(dir, firstPosition);
     const tail = await createSegmentFile(storage, dir, segment.file, durable);
-    return { segments: [segment], tail, report: { segments: 1, committedPosition: 0 } };
+    return {
+      segments: [segment],
+      tail,
+      report: { segments: 1, committedPosition: firstPosition - 1 },
+    };
   }
 
   const segments: Segment[] = [];
-  let next = 1;
+  let next = firstPosition;
   let truncated: RecoveryReport['truncated'];
   for (const [i, { name, firstPosition }] of found.entries()) {
     const file = path.join(dir, name);

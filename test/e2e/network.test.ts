@@ -3,13 +3,15 @@
 // Every node executes every batch itself: states and Merkle roots agree at every position,
 // receipts from any node verify, a node killed with -9 catches up from etcd after a restart,
 // and `coffer network down` leaves no process behind.
-import { readFile, writeFile } from 'node:fs/promises';
+import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Client } from '../../src/client/index.js';
 import { clientAs, userMspDir } from '../support/clients.js';
 import { parseReceipt, verifyReceipt } from '../../src/ledger/receipt.js';
-import { createLedgerSecretFile } from '../../src/ledger/secret.js';
+import { createLedgerSecretFile, loadLedgerSecretFile } from '../../src/ledger/secret.js';
+import { decodeSnapshot, encodeSnapshot } from '../../src/ledger/snapshot.js';
+import { createStoreFrom } from '../../src/ledger/store.js';
 import { runCoffer } from '../cli/run.js';
 import {
   alive,
@@ -177,6 +179,158 @@ describe('coffer network (3 organisations, etcd ordering)', () => {
     };
     expect(config.ordering.kind).toBe('etcd');
     // It stays up (the next test needs three nodes); afterAll stops it.
+  }, 120_000);
+
+  it('a node whose data directory is lost joins again from a committed snapshot of a peer, checked against signed roots', async () => {
+    // The consortium commits to its state every 20 entries (set_settings: org1 proposes, org2
+    // makes the majority).
+    const admin = (org: number): Promise<Client> =>
+      clientAs(
+        path.join(network.dir, `client-org${org}.json`),
+        userMspDir(path.join(network.dir, 'crypto'), org, 'Admin'),
+        `Org${org}MSP`,
+      );
+    const admin1 = await admin(1);
+    const admin2 = await admin(2);
+    try {
+      const proposed = await admin1.submit(
+        'gov',
+        'propose',
+        { actions: [{ name: 'set_settings', args: { snapshotIntervalTx: 20 } }] },
+        { wait: 'commit' },
+      );
+      const voted = await admin2.submit(
+        'gov',
+        'vote',
+        { proposalId: proposed.txId, ballot: 'yes' },
+        { wait: 'commit' },
+      );
+      expect(voted.result).toMatchObject({ state: 'Accepted' });
+    } finally {
+      admin1.close();
+      admin2.close();
+    }
+    const victim = network.file.nodes[1];
+    const peer = network.file.nodes[0];
+    if (victim === undefined || peer === undefined) throw new Error('no nodes 1 and 2');
+    const dataDirOf = async (node: { config: string }): Promise<string> =>
+      (JSON.parse(await readFile(node.config, 'utf8')) as { dataDir: string }).dataDir;
+    const committedOf = async (node: { config: string }): Promise<string[]> =>
+      (await readdir(path.join(await dataDirOf(node), 'snapshots')).catch(() => [])).filter(
+        (name) => name.endsWith('.committed.snap'),
+      );
+    // Traffic past a commit point, and on after it (the entries after the snapshot must be
+    // signed before a joining node can check it).
+    for (let i = 0; i < 60 && (await committedOf(peer)).length === 0; i += 1) {
+      await withClient(1 + (i % 3), (client) =>
+        client.submit(
+          'kv',
+          'put',
+          { map: 'public:kv.snap', key: `k${i}`, value: `v${i}` },
+          {
+            wait: 'commit',
+          },
+        ),
+      );
+    }
+    expect(await committedOf(peer)).toHaveLength(1);
+    for (let i = 0; i < 3; i += 1) {
+      await withClient(3, (client) =>
+        client.submit(
+          'kv',
+          'put',
+          { map: 'public:kv.snap', key: `after${i}`, value: 'x' },
+          {
+            wait: 'commit',
+          },
+        ),
+      );
+    }
+    await converged(network, [1, 2, 3]);
+    // Org1's node turns liar: it serves a snapshot whose state was changed (its file is whole:
+    // the digest in the header is recomputed). The joining node must refuse it and use org3's.
+    const [forgedName] = await committedOf(peer);
+    const forgedFile = path.join(await dataDirOf(peer), 'snapshots', forgedName ?? '');
+    const secret = await loadLedgerSecretFile(
+      (JSON.parse(await readFile(peer.config, 'utf8')) as { ledgerSecretFile: string })
+        .ledgerSecretFile,
+    );
+    const honest = decodeSnapshot(await readFile(forgedFile), secret);
+    const maps = new Map<string, Map<string, string>>();
+    for (const name of honest.store.maps()) maps.set(name, new Map(honest.store.entries(name)));
+    maps.set('public:kv.net', new Map(maps.get('public:kv.net')).set('k0', 'forged'));
+    await writeFile(
+      forgedFile,
+      encodeSnapshot({
+        seqno: honest.seqno,
+        store: createStoreFrom(honest.seqno, maps),
+        extra: honest.extra,
+        secret,
+      }),
+    );
+    // Org2's node loses its disk: killed, its data directory gone, started again.
+    const running = network.restarted.find((child) => child.exitCode === null);
+    const pid = running?.pid ?? victim.pid;
+    if (pid === undefined) throw new Error('no pid for node 2');
+    process.kill(pid, 'SIGKILL');
+    while (alive(pid)) await new Promise((resolve) => setTimeout(resolve, 50));
+    const dataDir = await dataDirOf(victim);
+    await rm(dataDir, { recursive: true, force: true });
+    const started = await startNodeProcess(network, victim.config, 'info');
+    const record = JSON.parse(
+      await readFile(path.join(dataDir, 'joined-from-snapshot.json'), 'utf8'),
+    ) as { snapshotSeqno: number; peer: string; treeSize: number; signers: string[] };
+    expect(record.snapshotSeqno).toBeGreaterThanOrEqual(20);
+    expect(record.treeSize).toBeGreaterThan(record.snapshotSeqno);
+    expect(record.signers.length).toBeGreaterThanOrEqual(2);
+    expect(started.output()).toContain(`committed snapshot at seqno ${record.snapshotSeqno}`);
+    expect(started.output()).toContain('NODE_E_SNAPSHOT_UNVERIFIED');
+    expect(record.peer).toBe('org3-peer0');
+    // Its ledger files start after the snapshot: it never executed the entries before it.
+    const chunks = (await readdir(path.join(dataDir, 'ledger'))).sort();
+    expect(chunks[0]).toBe(`ledger-${String(record.snapshotSeqno + 1).padStart(20, '0')}.chunk`);
+    const positions = await converged(network, [1, 2, 3]);
+    expect(new Set(positions.map((item) => item.root)).size).toBe(1);
+    // State from before the snapshot (test 2's writes, in a public and a private map) is there,
+    // and the node takes part: it orders a write, and its receipt verifies.
+    await withClient(2, async (client) => {
+      expect(await client.state('public:kv.net', 'k0')).toBe('v0');
+      expect(await client.query('kv', 'get', { map: 'kv.private', key: 'k1' })).toMatchObject({
+        value: 'v1',
+      });
+      const put = await client.submit(
+        'kv',
+        'put',
+        { map: 'public:kv.snap', key: 'rejoined', value: 'y' },
+        { wait: 'commit' },
+      );
+      expect(put.status).toBe('Committed');
+      const msps = await consortiumMsps(network);
+      let verified = false;
+      for (let i = 0; i < 80 && !verified; i += 1) {
+        const receipt = await client.receipt(put.txId).catch(() => undefined);
+        verified = receipt !== undefined && verifyReceipt(parseReceipt(receipt), msps).ok;
+        if (!verified) await new Promise((resolve) => setTimeout(resolve, 250));
+      }
+      expect(verified).toBe(true);
+    });
+    // Killed again, it restarts from its own files: the snapshot it joined from (or a later
+    // one), ledger files that start after it, and a mirror that starts after its position.
+    process.kill(started.child.pid ?? 0, 'SIGKILL');
+    while (alive(started.child.pid)) await new Promise((resolve) => setTimeout(resolve, 50));
+    await startNodeProcess(network, victim.config, 'warn');
+    await withClient(2, async (client) => {
+      expect(await client.state('public:kv.snap', 'rejoined')).toBe('y');
+      const put = await client.submit(
+        'kv',
+        'put',
+        { map: 'public:kv.snap', key: 'restarted', value: 'z' },
+        { wait: 'commit' },
+      );
+      expect(put.status).toBe('Committed');
+    });
+    const after = await converged(network, [1, 2, 3]);
+    expect(new Set(after.map((item) => item.root)).size).toBe(1);
   }, 120_000);
 
   it('a node whose roots disagree with its peers stops with NODE_E_DIVERGED; the others carry on and name it', async () => {
