@@ -2,11 +2,13 @@ import { relative } from 'node:path';
 import { BaseSequencer, type TestSpecification } from 'vitest/node';
 import { defineConfig } from 'vitest/config';
 
-// Two cores (the CI machine's size). Files that run etcd clusters or whole networks of real
-// processes run one at a time, after the rest: their timing (elections, retention windows,
-// kill -9 rounds) is part of what they test, and a second test file beside them would eat the
-// CPU they count on. Everything else runs two files at a time, the web console's browser tests
-// too (a real `coffer up` and Chromium, but they wait on what the page shows, not on timings).
+// Two cores (the CI machine's size), three phases. First, two files at a time in workers that
+// keep their module cache from file to file, the web console's browser tests too (a real
+// `coffer up` and Chromium, but they wait on what the page shows, not on timings). Then the
+// files that need a process of their own (below). Last, one at a time, the files that run etcd
+// clusters or whole networks of real processes: their timing (elections, retention windows,
+// kill -9 rounds) is part of what they test, and a second file beside them would eat the CPU
+// they count on.
 const serial = [
   'test/e2e/!(console|browser-smoke).test.ts',
   'test/ordering/etcd.test.ts',
