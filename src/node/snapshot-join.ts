@@ -175,7 +175,7 @@ export type SnapshotJoinOptions = {
 type Refusal = { readonly peer: string; readonly error: CofferError };
 
 /**
- * Joins from the newest committed snapshot a peer serves, checked as the header says; the
+ * Joins from the newest committed snapshot a peer serves, checked as this file's header says; the
  * record of the join, or undefined when the data directory is not empty or no peer serves a
  * snapshot that verifies (then the node catches up from position 1).
  */
@@ -193,6 +193,13 @@ export async function joinFromSnapshot(
       const seqno = (got.body as { seqno?: unknown }).seqno;
       if (got.status === 200 && typeof seqno === 'number' && Number.isSafeInteger(seqno)) {
         offers.push({ peer, seqno });
+      } else {
+        // NODE_E_NOT_FOUND: none yet; NODE_E_FORBIDDEN: this organisation is not a member yet.
+        const error = (got.body as { error?: { code?: string; message?: string } }).error;
+        logger.info(
+          { peer: peer.nodeId, code: error?.code },
+          `snapshot join: ${peer.nodeId} serves no snapshot to this node: ${String(error?.message)}`,
+        );
       }
     } catch (error) {
       logger.warn(
