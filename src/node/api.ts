@@ -161,6 +161,19 @@ const txStatusSchema = {
 };
 
 /** Every CA a client certificate may chain to: identity CAs and TLS CAs of every member. */
+/**
+ * How long an idle keep-alive connection stays open. Fastify sets 72 s on servers it creates,
+ * but not on one from a serverFactory, which would keep Node's 5 s. Clients that keep
+ * connections alive (the SDK, load generators) then often send on a socket the server is
+ * closing, and get "socket hang up".
+ */
+export const keepAliveTimeoutMs = 72_000;
+
+function withTimeouts(server: HttpsServer): HttpsServer {
+  server.keepAliveTimeout = keepAliveTimeoutMs;
+  return server;
+}
+
 export function clientTrustOf(msps: ReadonlyMap<string, Msp>): string[] {
   return [...msps.values()].flatMap((msp) => [
     ...msp.definition.rootCerts.map((item) => item.pem),
@@ -224,9 +237,11 @@ export async function createApi(options: ApiOptions): Promise<ApiServer> {
   const app = Fastify({
     serverFactory: (requestHandler) => {
       handler = requestHandler;
-      return createHttpsServer(
-        { ...secureContext(), requestCert: true, rejectUnauthorized: true },
-        requestHandler,
+      return withTimeouts(
+        createHttpsServer(
+          { ...secureContext(), requestCert: true, rejectUnauthorized: true },
+          requestHandler,
+        ),
       );
     },
     bodyLimit: httpBodyBytesMax,
@@ -726,9 +741,11 @@ export async function createApi(options: ApiOptions): Promise<ApiServer> {
       if (handler === undefined || consoleServer !== undefined) {
         throw new Error('the console listener is already open');
       }
-      const server = createHttpsServer(
-        { ...secureContext(), requestCert: true, rejectUnauthorized: false },
-        handler,
+      const server = withTimeouts(
+        createHttpsServer(
+          { ...secureContext(), requestCert: true, rejectUnauthorized: false },
+          handler,
+        ),
       );
       server.on('secureConnection', markConsoleSocket);
       consoleServer = server;

@@ -334,6 +334,53 @@ describe('the console listener', () => {
 });
 
 describe('console sessions', () => {
+  it('both listeners keep an idle keep-alive connection past Node’s 5 s default', async () => {
+    const { Agent } = await import('node:https');
+    /** The local ports of the connections that served two requests 8 s apart. */
+    const portsOf = async (base: string): Promise<number[]> => {
+      const agent = new Agent({
+        keepAlive: true,
+        maxSockets: 1,
+        ca,
+        cert: org1.user.identity.certPem,
+        key: userKeyPem,
+      });
+      const get = (): Promise<number> =>
+        new Promise((resolve, reject) => {
+          const url = new URL('/v1/health', base);
+          const req = httpsRequest(
+            {
+              host: url.hostname,
+              port: url.port,
+              path: url.pathname,
+              servername: 'peer0.org1.example.com',
+              agent,
+            },
+            (res) => {
+              const port = res.socket.localPort ?? 0;
+              res.resume();
+              res.on('end', () => {
+                resolve(port);
+              });
+            },
+          );
+          req.on('error', reject);
+          req.end();
+        });
+      try {
+        const first = await get();
+        await new Promise((resolve) => setTimeout(resolve, 8_000));
+        return [first, await get()];
+      } finally {
+        agent.destroy();
+      }
+    };
+    // One connection served both: the server did not close it while it was idle.
+    for (const [first, second] of await Promise.all([portsOf(apiUrl), portsOf(consoleUrl)])) {
+      expect(second).toBe(first);
+    }
+  }, 30_000);
+
   it('challenges are single-use and expire; sessions expire; both are bounded', () => {
     let now = 1_000_000;
     const sessions = createConsoleSessions(() => now);
