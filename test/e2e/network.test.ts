@@ -37,6 +37,32 @@ afterAll(async () => {
   await networkDown(network);
 }, 60_000);
 
+/** Org1's admin proposes `actions`, org2's votes yes: two of three members accept them. */
+async function acceptedByOrgs1And2(actions: readonly object[]): Promise<void> {
+  const adminOf = (org: number): Promise<Client> =>
+    clientAs(
+      path.join(network.dir, `client-org${org}.json`),
+      userMspDir(path.join(network.dir, 'crypto'), org, 'Admin'),
+      `Org${org}MSP`,
+    );
+  const admin1 = await adminOf(1);
+  const admin2 = await adminOf(2);
+  try {
+    const proposed = await admin1.submit('gov', 'propose', { actions }, { wait: 'commit' });
+    expect(proposed.result, JSON.stringify(proposed)).toMatchObject({ state: 'Open' });
+    const voted = await admin2.submit(
+      'gov',
+      'vote',
+      { proposalId: proposed.txId, ballot: 'yes' },
+      { wait: 'commit' },
+    );
+    expect(voted.result).toMatchObject({ state: 'Accepted' });
+  } finally {
+    admin1.close();
+    admin2.close();
+  }
+}
+
 describe('coffer network (3 organisations, etcd ordering)', () => {
   it('runs an etcd member and a node per organisation, and refuses a second up', async () => {
     expect(network.file.nodes.map((node) => node.mspId)).toEqual(['Org1MSP', 'Org2MSP', 'Org3MSP']);
@@ -182,34 +208,8 @@ describe('coffer network (3 organisations, etcd ordering)', () => {
   }, 120_000);
 
   it('a node whose data directory is lost joins again from a committed snapshot of a peer, checked against signed roots', async () => {
-    // The consortium commits to its state every 20 entries (set_settings: org1 proposes, org2
-    // makes the majority).
-    const admin = (org: number): Promise<Client> =>
-      clientAs(
-        path.join(network.dir, `client-org${org}.json`),
-        userMspDir(path.join(network.dir, 'crypto'), org, 'Admin'),
-        `Org${org}MSP`,
-      );
-    const admin1 = await admin(1);
-    const admin2 = await admin(2);
-    try {
-      const proposed = await admin1.submit(
-        'gov',
-        'propose',
-        { actions: [{ name: 'set_settings', args: { snapshotIntervalTx: 20 } }] },
-        { wait: 'commit' },
-      );
-      const voted = await admin2.submit(
-        'gov',
-        'vote',
-        { proposalId: proposed.txId, ballot: 'yes' },
-        { wait: 'commit' },
-      );
-      expect(voted.result).toMatchObject({ state: 'Accepted' });
-    } finally {
-      admin1.close();
-      admin2.close();
-    }
+    // The consortium commits to its state every 20 entries.
+    await acceptedByOrgs1And2([{ name: 'set_settings', args: { snapshotIntervalTx: 20 } }]);
     const victim = network.file.nodes[1];
     const peer = network.file.nodes[0];
     if (victim === undefined || peer === undefined) throw new Error('no nodes 1 and 2');
@@ -464,33 +464,7 @@ describe('coffer network (3 organisations, etcd ordering)', () => {
   }, 120_000);
   it("a node the consortium retires stops counting: peers mark it retired and receipts carry only admitted nodes' signatures", async () => {
     // Org3's node diverged above (rogue secret) and was halted: the consortium retires it.
-    const adminOf = (org: number): Promise<Client> =>
-      clientAs(
-        path.join(network.dir, `client-org${org}.json`),
-        userMspDir(path.join(network.dir, 'crypto'), org, 'Admin'),
-        `Org${org}MSP`,
-      );
-    const admin1 = await adminOf(1);
-    const admin2 = await adminOf(2);
-    try {
-      const proposed = await admin1.submit(
-        'gov',
-        'propose',
-        { actions: [{ name: 'retire_node', args: { nodeId: 'org3-peer0' } }] },
-        { wait: 'commit' },
-      );
-      expect(proposed.result, JSON.stringify(proposed)).toMatchObject({ state: 'Open' });
-      const voted = await admin2.submit(
-        'gov',
-        'vote',
-        { proposalId: proposed.txId, ballot: 'yes' },
-        { wait: 'commit' },
-      );
-      expect(voted.result).toMatchObject({ state: 'Accepted' });
-    } finally {
-      admin1.close();
-      admin2.close();
-    }
+    await acceptedByOrgs1And2([{ name: 'retire_node', args: { nodeId: 'org3-peer0' } }]);
     type Status = {
       admission?: { admitted: boolean };
       peers: { nodeId: string; retired?: boolean; state: string }[];
