@@ -1,6 +1,6 @@
 // Public surface of the node: start one from its configuration.
 import { createPrivateKey, createPublicKey } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { builtInApps, type AppRegistry } from '../contracts/index.js';
@@ -31,6 +31,7 @@ import {
 import { clientTrustOf, createApi } from './api.js';
 import { serveCatchUp, startCatchUp, type CatchUp } from './catchup.js';
 import { peerAgent, startPeerWatch, type PeerConfig, type PeerWatch } from './peers.js';
+import { lockDataDir } from './lock.js';
 import { joinFromSnapshot, readJoinRecord, type JoinRecord } from './snapshot-join.js';
 import { loadLedgerSecretFile } from '../ledger/secret.js';
 import { every } from './every.js';
@@ -265,6 +266,10 @@ async function snapshotJoin(
     config.tlsCaFile === undefined ? [] : [await readFile(config.tlsCaFile, 'utf8')];
   const trust = [...staticCas, ...clientTrustOf(consortium.msps)];
   const agent = peerAgent({ cert: identity.certPem, key: identity.keyPem }, () => trust);
+  // Held while joining, so that a second process on the same folder stops instead of joining
+  // too (the engine takes the lock again right after).
+  await mkdir(config.dataDir, { recursive: true });
+  const lock = await lockDataDir(config.dataDir);
   try {
     return await joinFromSnapshot({
       dataDir: config.dataDir,
@@ -277,6 +282,7 @@ async function snapshotJoin(
     });
   } finally {
     agent.destroy();
+    await lock.release();
   }
 }
 
