@@ -56,14 +56,19 @@ export function temporaryOf(file: string): string {
 export async function replaceFile(
   storage: Storage,
   file: string,
-  bytes: Uint8Array,
+  /** The new contents, or its parts in order (written one after the other, never joined). */
+  bytes: Uint8Array | readonly Uint8Array[],
   mode: number = fileMode,
 ): Promise<void> {
   const temporary = temporaryOf(file);
   try {
     const handle = await storage.create(temporary, mode);
     try {
-      await handle.write(0, bytes);
+      let offset = 0;
+      for (const part of bytes instanceof Uint8Array ? [bytes] : bytes) {
+        await handle.write(offset, part);
+        offset += part.byteLength;
+      }
       await handle.sync();
     } finally {
       await handle.close();

@@ -239,23 +239,35 @@ export function sectionDigests(sections: SnapshotSections): SectionDigests {
  * unless `sections` already holds it encoded at the same seqno.
  */
 export function encodeSnapshot(input: SnapshotInput, sections?: SnapshotSections): Uint8Array {
+  return Buffer.concat(snapshotParts(input, sections).parts);
+}
+
+/**
+ * The snapshot file as its parts in order (header, then each section with its length): a large
+ * store is written from them without joining them into one more copy of itself.
+ */
+function snapshotParts(
+  input: SnapshotInput,
+  sections?: SnapshotSections,
+): { readonly parts: readonly Uint8Array[]; readonly bytes: number } {
   const { seqno, extra } = input;
   assert(sections === undefined || sections.seqno === seqno, 'sections encoded at this seqno');
   const { publicSection, privateSection } =
     sections ?? encodeSnapshotSections(seqno, input.store, input.secret);
-  const body = Buffer.concat([
+  const body = [
     u64(publicSection.byteLength),
     publicSection,
     u64(privateSection.byteLength),
     privateSection,
     u64(extra.byteLength),
     extra,
-  ]);
-  if (snapshotHeaderBytes + body.byteLength > snapshotBytesMax) {
+  ];
+  const bodyBytes = body.reduce((sum, part) => sum + part.byteLength, 0);
+  if (snapshotHeaderBytes + bodyBytes > snapshotBytesMax) {
     throw cofferError(
       'STORE_E_LIMIT',
-      `a snapshot of this store would be ${body.byteLength} bytes; at most ${snapshotBytesMax} (snapshotBytesMax)`,
-      { limit: 'snapshotBytesMax', max: snapshotBytesMax, actual: body.byteLength },
+      `a snapshot of this store would be ${bodyBytes} bytes; at most ${snapshotBytesMax} (snapshotBytesMax)`,
+      { limit: 'snapshotBytesMax', max: snapshotBytesMax, actual: bodyBytes },
     );
   }
   const header = Buffer.alloc(snapshotHeaderBytes);
@@ -263,9 +275,9 @@ export function encodeSnapshot(input: SnapshotInput, sections?: SnapshotSections
   header.writeUInt32BE(formatVersion, 8);
   header.writeUInt32BE(0, 12);
   u64(seqno).copy(header, 16);
-  u64(body.byteLength).copy(header, 24);
-  sha256(header.subarray(0, digestedHeaderBytes), body).copy(header, digestedHeaderBytes);
-  return Buffer.concat([header, body]);
+  u64(bodyBytes).copy(header, 24);
+  sha256(header.subarray(0, digestedHeaderBytes), ...body).copy(header, digestedHeaderBytes);
+  return { parts: [header, ...body], bytes: snapshotHeaderBytes + bodyBytes };
 }
 
 function corrupt(reason: string, details: Record<string, unknown> = {}): CofferError {
@@ -426,7 +438,7 @@ export async function writeSnapshot(
   const storage = options.storage ?? createFsStorage();
   const keep = options.snapshotsKeptMax ?? snapshotsKeptMaxDefault;
   assert(Number.isSafeInteger(keep) && keep >= 1, 'snapshotsKeptMax >= 1');
-  const bytes = encodeSnapshot(input, options.sections);
+  const { parts, bytes } = snapshotParts(input, options.sections);
   const name = snapshotFileName(input.seqno, options.committed === true);
   const file = path.join(dir, name);
   try {
@@ -435,7 +447,7 @@ export async function writeSnapshot(
     for (const entry of await storage.list(dir)) {
       if (temporaryPattern.test(entry)) await storage.remove(path.join(dir, entry));
     }
-    await replaceFile(storage, file, bytes);
+    await replaceFile(storage, file, parts);
   } catch (error) {
     throw storageError(error, 'writing snapshot', file);
   }
@@ -456,7 +468,7 @@ export async function writeSnapshot(
   } catch (error) {
     throw storageError(error, 'removing old snapshots from', dir);
   }
-  return { file, bytes: bytes.byteLength, removed };
+  return { file, bytes, removed };
 }
 
 /** Snapshot files in `dir`, newest (highest seqno) first. */
