@@ -24,6 +24,7 @@ type NodeStatus = {
     readonly committedLogPosition: number;
   };
   readonly health: { readonly ok: boolean; readonly reason?: string };
+  readonly joinedFromSnapshot?: { readonly seqno: number; readonly peer: string };
   readonly lastSignature: { readonly treeSize: number; readonly signedAt: number } | null;
   readonly ordering: {
     readonly kind: string;
@@ -100,7 +101,7 @@ export const statusCommand: Command = async (args, io) => {
   }
   const lines = report.map((row) => {
     if (row.status === undefined) return `${row.profile}: unreachable (${row.error ?? '?'})`;
-    const { position, health, lastSignature, ordering } = row.status;
+    const { position, health, lastSignature, ordering, joinedFromSnapshot } = row.status;
     const etcd =
       ordering.kind === 'etcd'
         ? `etcd ${ordering.members?.filter((member) => member.ok).length ?? 0}/${ordering.members?.length ?? 0} members up, leader ${ordering.leader?.name ?? 'none'}`
@@ -113,7 +114,10 @@ export const statusCommand: Command = async (args, io) => {
       `${row.status.nodeId ?? row.profile}: applied seqno ${position.seqno} (log ${position.logPosition}), ` +
       `durable log ${position.committedLogPosition}, lag ${String(row.lag)}, ` +
       `${health.ok ? 'healthy' : `UNHEALTHY: ${health.reason ?? '?'}`}; ${etcd}; ${signature}; ` +
-      `root ${position.root.slice(0, 16)}…`
+      `root ${position.root.slice(0, 16)}…` +
+      (joinedFromSnapshot === undefined
+        ? ''
+        : `; joined from ${joinedFromSnapshot.peer}'s snapshot at seqno ${joinedFromSnapshot.seqno}`)
     );
   });
   io.stdout(lines.join('\n'));

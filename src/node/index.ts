@@ -458,6 +458,16 @@ export async function startNode(config: NodeConfig, logger: Logger): Promise<Run
           governed === undefined
             ? { admitted: true, reason: 'no genesis: the consortium is fixed by the node config' }
             : admissionOf(admissions(running), config.nodeId, attestation.codeId),
+        // The node holds nothing before this snapshot (decision 0027).
+        ...(joined === undefined
+          ? {}
+          : {
+              joinedFromSnapshot: {
+                seqno: joined.snapshotSeqno,
+                peer: joined.peer,
+                at: joined.joinedAt,
+              },
+            }),
       }),
       tls: {
         cert: await readFile(config.tls.certFile, 'utf8'),

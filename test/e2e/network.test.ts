@@ -291,6 +291,12 @@ describe('coffer network (3 organisations, etcd ordering)', () => {
     expect(chunks[0]).toBe(`ledger-${String(record.snapshotSeqno + 1).padStart(20, '0')}.chunk`);
     const positions = await converged(network, [1, 2, 3]);
     expect(new Set(positions.map((item) => item.root)).size).toBe(1);
+    // Operators see it in `coffer status`.
+    const status = await runCoffer(['status', '--dir', network.dir]);
+    expect(status.stdout).toContain(`org2-peer0: applied seqno`);
+    expect(status.stdout).toContain(
+      `joined from org3-peer0's snapshot at seqno ${record.snapshotSeqno}`,
+    );
     // State from before the snapshot (test 2's writes, in a public and a private map) is there,
     // and the node takes part: it orders a write, and its receipt verifies.
     await withClient(2, async (client) => {
