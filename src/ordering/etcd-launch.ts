@@ -2,7 +2,7 @@
 // per organisation, client and peer traffic over mutual TLS with the organisations' TLS
 // certificates (decision 0011). The caller brings the certificates; this file only runs etcd.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomInt } from 'node:crypto';
 import { accessSync, constants as fsConstants, closeSync, openSync } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
@@ -105,21 +105,43 @@ const stopGraceMs = 5_000;
 const pollMs = 100;
 const statusTimeoutMs = 1_000;
 
-/** A TCP port that was free a moment ago on `host` (bind to port 0, read it, close). */
-export function freePort(host = '127.0.0.1'): Promise<number> {
-  return new Promise((resolve, reject) => {
+/**
+ * Ports handed out for servers that listen later (etcd members, nodes): below Linux's default
+ * ephemeral range (32768-60999), which outgoing connections and port-0 listeners draw from, so
+ * that none of those takes the port between this check and the real listen.
+ */
+export const listenPortRange = { min: 20_000, max: 32_767 } as const;
+/** Random ports tried in listenPortRange before falling back to one the system picks. */
+const listenPortTries = 64;
+
+/** Whether `port` can be listened on now (bound and released at once). */
+function tryListen(host: string, port: number): Promise<number | undefined> {
+  return new Promise((resolve) => {
     const server = createServer();
     server.unref();
-    server.on('error', reject);
-    server.listen({ host, port: 0, exclusive: true }, () => {
+    server.once('error', () => {
+      resolve(undefined);
+    });
+    server.listen({ host, port, exclusive: true }, () => {
       const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
+      const bound = typeof address === 'object' && address !== null ? address.port : 0;
       server.close(() => {
-        if (port > 0) resolve(port);
-        else reject(new Error('no port assigned'));
+        resolve(bound > 0 ? bound : undefined);
       });
     });
   });
+}
+
+/** A port free now for a server that listens later (see listenPortRange). */
+export async function freePort(host = '127.0.0.1'): Promise<number> {
+  for (let attempt = 0; attempt < listenPortTries; attempt += 1) {
+    const candidate = randomInt(listenPortRange.min, listenPortRange.max + 1);
+    const port = await tryListen(host, candidate);
+    if (port !== undefined) return port;
+  }
+  const port = await tryListen(host, 0);
+  if (port === undefined) throw new Error(`no free port on ${host}`);
+  return port;
 }
 
 /** The etcd binary to run, or a launch error that says how to install it. */

@@ -4,6 +4,7 @@
 // etcd member and starts its node; then the members vote the organisation in, its node's join
 // request lands, the members admit the node, and it takes part: it commits its organisation's
 // transactions, holds the same ledger as the others, and the others compare roots with it.
+import { access } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { clientFromProfile } from '../../src/cli/profile.js';
@@ -110,6 +111,12 @@ describe('a new organisation joins a running network', () => {
       'etcd-org4',
     ]);
     expect(file.nodes.map((node) => node.nodeId)).toContain('org4-peer0');
+
+    // Not a member when it started, its node could not join from a snapshot (peers serve them
+    // to members only, decision 0027): it follows the log from position 1.
+    await expect(
+      access(path.join(network.dir, 'nodes', 'org4-peer0', 'data', 'joined-from-snapshot.json')),
+    ).rejects.toMatchObject({ code: 'ENOENT' });
 
     // Not in the consortium yet: the others do not count it as a peer.
     const peersOf1 = async (): Promise<{ nodeId: string; state: string }[]> =>

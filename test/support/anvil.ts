@@ -4,8 +4,8 @@
 // JSON-RPC extensions.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { createServer } from 'node:net';
 import path from 'node:path';
+import { freePort } from '../../src/ordering/index.js';
 
 const anvilBin = path.resolve('node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil');
 /** How long anvil may take to answer its first request. */
@@ -35,17 +35,6 @@ export type Anvil = {
   readonly mine: (blocks?: number) => Promise<void>;
   readonly stop: () => Promise<void>;
 };
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const address = server.address();
-  server.close();
-  await once(server, 'close');
-  if (address === null || typeof address === 'string') throw new Error('no port');
-  return address.port;
-}
 
 async function rpcCall(url: string, method: string, params: readonly unknown[]) {
   const response = await fetch(url, {
