@@ -299,7 +299,8 @@ async function checkJoinedRoot(engine: Engine, joined: JoinRecord, logger: Logge
       );
       return;
     }
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    // Unreferenced: a node stopped meanwhile exits without waiting for this check.
+    await new Promise((resolve) => setTimeout(resolve, 100).unref());
   }
   const own = engine.rootAt(joined.treeSize);
   if (own === undefined || own === joined.root) return;
