@@ -15,14 +15,17 @@ const serial = [
   'test/ordering/kill.test.ts',
 ];
 // The parallel files share their workers' module cache (isolate: false): each worker imports
-// the sources once instead of once per file (about 170 s of CPU over the suite). These load
-// SoftHSM2 through PKCS#11 in the test process, whose configuration is read once per process,
-// so each runs in a process of its own, after the others.
+// the sources once instead of once per file (about 170 s of CPU over the suite). These run in
+// a process of their own each, after the others: the first four load SoftHSM2 through PKCS#11
+// in the test process, whose configuration is read once per process; the last two measure
+// their process's memory, which earlier files in a shared worker would blur.
 const ownProcess = [
   'test/crypto/pkcs11.test.ts',
   'test/custody/chains/ethereum-safe.test.ts',
   'test/signer/signer.test.ts',
   'test/signer/cli.test.ts',
+  'test/ledger/tx-index.test.ts',
+  'test/ledger/store.test.ts',
 ];
 
 /** Files that start real processes first: lower runs earlier. */
