@@ -271,6 +271,30 @@ export function checkCatchUp(input: CatchUpCheckInput): Result<CheckedCatchUp> {
 
 // ---- the asking side ------------------------------------------------------------------------
 
+/**
+ * GET /v1/peer/catchup from `peer` (over an agent presenting this node's peer identity): its
+ * answer, unchecked, or the error it gave. Throws when the peer cannot be reached.
+ */
+export async function askCatchUp(
+  agent: Agent,
+  peer: PeerConfig,
+  fromPosition: number,
+  treeSize: number,
+): Promise<
+  | { readonly ok: true; readonly answer: CatchUpAnswer }
+  | { readonly ok: false; readonly code: string | undefined; readonly message: string }
+> {
+  const got = await getJson(
+    agent,
+    `${peer.url}/v1/peer/catchup?fromPosition=${String(fromPosition)}&treeSize=${String(treeSize)}`,
+    catchUpAnswerBytesMax,
+    catchUpCallTimeoutMs,
+  );
+  if (got.status === 200) return { ok: true, answer: got.body as CatchUpAnswer };
+  const error = (got.body as { error?: { code?: string; message?: string } }).error;
+  return { ok: false, code: error?.code, message: String(error?.message) };
+}
+
 export type CatchUpOptions = {
   readonly engine: Engine;
   readonly log: EtcdLog;
@@ -311,19 +335,17 @@ export function startCatchUp(options: CatchUpOptions): CatchUp {
     const position = engine.position();
     const fromPosition = position.logPosition + 1;
     if (position.logPosition !== log.committedPosition()) return false;
-    const url = `${peer.url}/v1/peer/catchup?fromPosition=${String(fromPosition)}&treeSize=${String(position.seqno)}`;
     let answer: CatchUpAnswer;
     try {
-      const got = await getJson(options.agent(), url, catchUpAnswerBytesMax, catchUpCallTimeoutMs);
-      if (got.status !== 200) {
-        const error = (got.body as { error?: { code?: string; message?: string } }).error;
+      const got = await askCatchUp(options.agent(), peer, fromPosition, position.seqno);
+      if (!got.ok) {
         logger.warn(
-          { peer: peer.nodeId, code: error?.code },
-          `catch-up: ${peer.nodeId} cannot serve position ${fromPosition}: ${String(error?.message)}`,
+          { peer: peer.nodeId, code: got.code },
+          `catch-up: ${peer.nodeId} cannot serve position ${fromPosition}: ${got.message}`,
         );
         return false;
       }
-      answer = got.body as CatchUpAnswer;
+      answer = got.answer;
     } catch (error) {
       logger.warn({ peer: peer.nodeId }, `catch-up: ${peer.nodeId} unreachable: ${String(error)}`);
       return false;

@@ -113,6 +113,25 @@ export async function getJson(
   return { status: answer.status, body: JSON.parse(answer.bytes.toString('utf8')) as unknown };
 }
 
+/** Each peer's signed root at `treeSize` (GET /v1/roots/N), from those that answer with one. */
+export async function signedRootsAt(
+  agent: Agent,
+  peers: readonly PeerConfig[],
+  treeSize: number,
+): Promise<SignedRoot[]> {
+  const answers = await Promise.all(
+    peers.map(async (peer) => {
+      try {
+        const answer = await getJson(agent, `${peer.url}/v1/roots/${String(treeSize)}`);
+        return answer.status === 200 ? [answer.body as SignedRoot] : [];
+      } catch {
+        return [];
+      }
+    }),
+  );
+  return answers.flat();
+}
+
 /**
  * A mutual-TLS agent for calls to peers, made anew whenever the trusted CAs change (an
  * organisation added by governance brings its TLS CA). Its identity is fixed.
@@ -254,19 +273,9 @@ export function startPeerWatch(options: PeerWatchOptions): PeerWatch {
     ) {
       return cached.roots;
     }
-    const answers = await Promise.all(
-      options.peers().map(async (peer) => {
-        try {
-          const answer = await getJson(options.agent(), `${peer.url}/v1/roots/${String(treeSize)}`);
-          return answer.status === 200 ? [answer.body as SignedRoot] : [];
-        } catch {
-          return [];
-        }
-      }),
+    const roots = (await signedRootsAt(options.agent(), options.peers(), treeSize)).filter(
+      (signed) => options.countsAsNode === undefined || options.countsAsNode(signed),
     );
-    const roots = answers
-      .flat()
-      .filter((signed) => options.countsAsNode === undefined || options.countsAsNode(signed));
     rootsCache.delete(treeSize);
     rootsCache.set(treeSize, { at: Date.now(), roots });
     if (rootsCache.size > peerRootsCachedMax) {

@@ -19,7 +19,6 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import { cofferError, isCofferError, type CofferError } from '../errors/index.js';
 import { deserializeMerkleTree } from '../ledger/merkle.js';
-import type { SignedRoot } from '../ledger/receipt.js';
 import type { LedgerSecret } from '../ledger/secret.js';
 import {
   committedSnapshotFiles,
@@ -30,13 +29,8 @@ import {
 import { createFsStorage, replaceFile } from '../ledger/files-storage.js';
 import type { Msp } from '../msp/index.js';
 import { seedMirror } from '../ordering/index.js';
-import {
-  catchUpAnswerBytesMax,
-  catchUpCallTimeoutMs,
-  checkCatchUp,
-  type CatchUpAnswer,
-} from './catchup.js';
-import { getBytes, getJson, type PeerConfig } from './peers.js';
+import { askCatchUp, checkCatchUp } from './catchup.js';
+import { getBytes, getJson, signedRootsAt, type PeerConfig } from './peers.js';
 import { checkCommittedSnapshot } from './snapshot-evidence.js';
 import { decodeSnapshotExtra } from './snapshot-extra.js';
 
@@ -284,25 +278,18 @@ async function joinFrom(
   if (!committed.ok) throw committed.error;
   // 3. The entries after it lead to a root a majority signed, and record the batches.
   const fromPosition = extra.logPosition + 1;
-  const answerUrl = `${peer.url}/v1/peer/catchup?fromPosition=${String(fromPosition)}&treeSize=${String(seqno)}`;
-  const got = await getJson(
-    options.agent,
-    answerUrl,
-    catchUpAnswerBytesMax,
-    catchUpCallTimeoutMs,
-  ).catch((error: unknown) => {
+  const got = await askCatchUp(options.agent, peer, fromPosition, seqno).catch((error: unknown) => {
     throw unavailable(
       `${peer.nodeId} did not send the entries after its snapshot: ${String(error)}`,
     );
   });
-  if (got.status !== 200) {
-    const said = (got.body as { error?: { message?: string } }).error?.message;
+  if (!got.ok) {
     throw unavailable(
-      `${peer.nodeId} cannot serve the entries after its snapshot yet (${String(said)}): a signature entry must follow it`,
+      `${peer.nodeId} cannot serve the entries after its snapshot yet (${got.message}): a signature entry must follow it`,
     );
   }
-  const answer = got.body as CatchUpAnswer;
-  const signedRoots = await rootsAt(options, answer.upToTreeSize);
+  const { answer } = got;
+  const signedRoots = await signedRootsAt(options.agent, options.peers, answer.upToTreeSize);
   const checked = checkCatchUp({
     answer,
     fromPosition,
@@ -344,24 +331,6 @@ async function joinFrom(
     Buffer.from(`${JSON.stringify(record, null, 2)}\n`),
   );
   return record;
-}
-
-/** Every peer's signed root at `treeSize` (those that answer). */
-async function rootsAt(
-  options: SnapshotJoinOptions,
-  treeSize: number,
-): Promise<readonly SignedRoot[]> {
-  const answers = await Promise.all(
-    options.peers.map(async (peer) => {
-      try {
-        const got = await getJson(options.agent, `${peer.url}/v1/roots/${String(treeSize)}`);
-        return got.status === 200 ? [got.body as SignedRoot] : [];
-      } catch {
-        return [];
-      }
-    }),
-  );
-  return answers.flat();
 }
 
 /**
