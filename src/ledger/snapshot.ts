@@ -413,7 +413,7 @@ export function decodeSnapshot(bytes: Uint8Array, secret: LedgerSecret): Snapsho
     seqno,
     store,
     extra,
-    digests: { publicSha256: sha256(publicSection), privateSha256: sha256(privateSection) },
+    digests: sectionDigests({ seqno, publicSection, privateSection }),
   };
 }
 

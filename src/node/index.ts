@@ -256,14 +256,13 @@ async function snapshotJoin(
   config: NodeConfig,
   consortium: Consortium,
   identity: { readonly certPem: string; readonly keyPem: string },
+  staticCas: readonly string[],
   logger: Logger,
 ): Promise<JoinRecord | undefined> {
   const recorded = await readJoinRecord(config.dataDir);
   if (recorded !== undefined || config.ledgerSecretFile === undefined) return recorded;
   const peers = peersOf(config, undefined);
   if (peers.length === 0) return undefined;
-  const staticCas =
-    config.tlsCaFile === undefined ? [] : [await readFile(config.tlsCaFile, 'utf8')];
   const trust = [...staticCas, ...clientTrustOf(consortium.msps)];
   const agent = peerAgent({ cert: identity.certPem, key: identity.keyPem }, () => trust);
   // Held while joining, so that a second process on the same folder stops instead of joining
@@ -343,6 +342,9 @@ export async function startNode(config: NodeConfig, logger: Logger): Promise<Run
   const attestation = await virtualAttestation().attest();
   const admissions = admissionsReader();
   const ordering = config.ordering;
+  // TLS CAs peers' servers may chain to besides the consortium's (the node config's file).
+  const staticCas =
+    config.tlsCaFile === undefined ? [] : [await readFile(config.tlsCaFile, 'utf8')];
   // Nodes that count in the network (this one included): from the config until the peers are
   // known, then the peers that count now.
   let networkSize = (): number => (config.peers?.length ?? 0) + 1;
@@ -354,6 +356,7 @@ export async function startNode(config: NodeConfig, logger: Logger): Promise<Run
           config,
           consortium,
           { certPem, keyPem: signingKeyPem(certPem, own.folder?.signing?.keystore ?? []) },
+          staticCas,
           logger,
         )
       : undefined;
@@ -508,8 +511,6 @@ export async function startNode(config: NodeConfig, logger: Logger): Promise<Run
     await verifyPool?.close();
     throw error;
   }
-  const staticCas =
-    config.tlsCaFile === undefined ? [] : [await readFile(config.tlsCaFile, 'utf8')];
   // Peers' servers chain to a TLS CA of the consortium in force (or of the node config's file).
   const trust = (): string[] => [...staticCas, ...clientTrustOf(running.consortium().msps)];
   // To the peer watch the node is a TLS client; to catch-up, a peer identity of its MSP (peers

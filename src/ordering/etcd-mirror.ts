@@ -2,7 +2,7 @@
 // embedded log at the same position, wrapped with the etcd mod revision of its put, so that a
 // restart resumes the watch after the last mirrored revision. Pure encoding only.
 import { cofferError, type CofferError } from '../errors/index.js';
-import { mirrorHeaderBytes } from './etcd-limits.js';
+import { etcdBatchBytesMax, mirrorHeaderBytes } from './etcd-limits.js';
 
 /** Format of a mirror record: [version u8 = 1][revision u64 big-endian][batch bytes]. */
 export const mirrorFormatVersion = 1;
@@ -24,6 +24,36 @@ export function encodeMirrorRecord(revision: number, batch: Uint8Array): Uint8Ar
   view.setBigUint64(1, BigInt(revision));
   record.set(batch, mirrorHeaderBytes);
   return record;
+}
+
+/**
+ * Why `entries` cannot follow a mirror whose last record is at `after` (position 0 and revision
+ * 0 for an empty one): their positions must follow on one by one, their revisions increase, and
+ * each batch fit etcd's limit. Undefined when they can.
+ */
+export function mirrorEntriesProblem(
+  entries: readonly MirrorEntry[],
+  after: { readonly position: number; readonly revision: number },
+): { readonly reason: string; readonly at: number } | undefined {
+  let expected = after.position + 1;
+  let lastRevision = after.revision;
+  for (const entry of entries) {
+    const at = entry.position;
+    if (at !== expected) return { reason: `entry for position ${at} where ${expected} comes`, at };
+    if (!Number.isSafeInteger(entry.revision) || entry.revision <= lastRevision) {
+      const reason = `revision ${entry.revision} at position ${at} does not come after ${lastRevision}`;
+      return { reason, at };
+    }
+    if (entry.batch.byteLength > etcdBatchBytesMax) {
+      return {
+        reason: `the batch at position ${at} is larger than ${etcdBatchBytesMax} bytes`,
+        at,
+      };
+    }
+    expected += 1;
+    lastRevision = entry.revision;
+  }
+  return undefined;
 }
 
 /** The revision and batch of a mirror record (the batch is a view into `record`). */

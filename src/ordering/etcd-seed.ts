@@ -5,7 +5,7 @@
 import { cofferError } from '../errors/index.js';
 import { openEmbeddedLog } from './embedded.js';
 import { etcdBatchBytesMax, mirrorHeaderBytes } from './etcd-limits.js';
-import { encodeMirrorRecord, type MirrorEntry } from './etcd-mirror.js';
+import { encodeMirrorRecord, mirrorEntriesProblem, type MirrorEntry } from './etcd-mirror.js';
 import type { Storage } from './storage.js';
 
 /** Batches a seeded mirror starts with, at most. */
@@ -26,19 +26,8 @@ export async function seedMirror(
   if (entries.length === 0 || entries.length > seedBatchesMax) {
     throw refuse(`give 1 to ${seedBatchesMax} entries, not ${entries.length}`);
   }
-  let revision = 0;
-  for (const [index, entry] of entries.entries()) {
-    if (entry.position !== firstPosition + index) {
-      throw refuse(`entry for position ${entry.position} where ${firstPosition + index} comes`);
-    }
-    if (!Number.isSafeInteger(entry.revision) || entry.revision <= revision) {
-      throw refuse(`revision ${entry.revision} does not come after ${revision}`);
-    }
-    if (entry.batch.byteLength > etcdBatchBytesMax) {
-      throw refuse(`the batch at ${entry.position} is larger than ${etcdBatchBytesMax} bytes`);
-    }
-    revision = entry.revision;
-  }
+  const problem = mirrorEntriesProblem(entries, { position: firstPosition - 1, revision: 0 });
+  if (problem !== undefined) throw refuse(problem.reason);
   const mirror = await openEmbeddedLog(mirrorDir, {
     ...options,
     firstPosition,

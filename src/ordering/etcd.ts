@@ -50,7 +50,12 @@ import {
   watchRetryMsMin,
   type EtcdLimitOptions,
 } from './etcd-limits.js';
-import { decodeMirrorRecord, encodeMirrorRecord, type MirrorEntry } from './etcd-mirror.js';
+import {
+  decodeMirrorRecord,
+  encodeMirrorRecord,
+  mirrorEntriesProblem,
+  type MirrorEntry,
+} from './etcd-mirror.js';
 import {
   compactionTarget,
   parseDurableRecord,
@@ -1492,33 +1497,8 @@ export async function openEtcdLog(options: EtcdLogOptions): Promise<EtcdLog> {
     if (entries.length === 0 || entries.length > installBatchesMax) {
       throw refuse(`give 1 to ${installBatchesMax} entries, not ${entries.length}`);
     }
-    let expected = mirrored.position + 1;
-    let lastRevision = mirrored.revision;
-    for (const entry of entries) {
-      if (entry.position !== expected) {
-        throw refuse(`entry for position ${entry.position} where ${expected} comes next`, {
-          at: entry.position,
-        });
-      }
-      if (!Number.isSafeInteger(entry.revision) || entry.revision <= lastRevision) {
-        throw refuse(
-          `revision ${entry.revision} at position ${entry.position} does not come after ${lastRevision}`,
-          {
-            at: entry.position,
-          },
-        );
-      }
-      if (entry.batch.byteLength > etcdBatchBytesMax) {
-        throw refuse(
-          `the batch at position ${entry.position} is larger than ${etcdBatchBytesMax} bytes`,
-          {
-            at: entry.position,
-          },
-        );
-      }
-      expected += 1;
-      lastRevision = entry.revision;
-    }
+    const problem = mirrorEntriesProblem(entries, mirrored);
+    if (problem !== undefined) throw refuse(problem.reason, { at: problem.at });
     installing = true;
     try {
       for (let i = 0; i < entries.length;) {
