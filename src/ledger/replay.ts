@@ -16,78 +16,87 @@ export type ReplayWindow = {
   readonly entries: () => readonly (readonly [string, number])[];
 };
 
-/** A binary min-heap on expiresAt beside a map, so pruning costs O(log n) per expired id. */
+/**
+ * A binary min-heap on expiresAt beside a set of the ids, so pruning costs O(log n) per expired
+ * id. The heap is two parallel arrays (expiry times as unboxed doubles, ids), not an array of
+ * pairs: a window holds every transaction of the last two minutes, hundreds of thousands under
+ * load, and a pair per id cost about 90 bytes more each (session 10, issue 3's memory target).
+ * Adding an id the window already holds keeps it as it was (the caller checks `has` first).
+ */
 export function createReplayWindow(
   initial: readonly (readonly [string, number])[] = [],
+  options: { readonly entriesMax?: number } = {},
 ): ReplayWindow {
-  const expiry = new Map<string, number>();
-  const heap: [number, string][] = [];
+  const entriesMax = options.entriesMax ?? replayEntriesMax;
+  const ids = new Set<string>();
+  const heapTimes: number[] = [];
+  const heapIds: string[] = [];
 
-  const less = (a: [number, string], b: [number, string]): boolean =>
-    a[0] < b[0] || (a[0] === b[0] && a[1] < b[1]);
-  const push = (item: [number, string]): void => {
-    heap.push(item);
-    let i = heap.length - 1;
-    while (i > 0) {
+  /** Whether heap item a comes before heap item b: (expiresAt, txId) order. */
+  const before = (a: number, b: number): boolean => {
+    const ta = heapTimes[a] as number;
+    const tb = heapTimes[b] as number;
+    return ta < tb || (ta === tb && (heapIds[a] as string) < (heapIds[b] as string));
+  };
+  const swap = (a: number, b: number): void => {
+    const time = heapTimes[a] as number;
+    heapTimes[a] = heapTimes[b] as number;
+    heapTimes[b] = time;
+    const id = heapIds[a] as string;
+    heapIds[a] = heapIds[b] as string;
+    heapIds[b] = id;
+  };
+  const push = (expiresAt: number, txId: string): void => {
+    heapTimes.push(expiresAt);
+    heapIds.push(txId);
+    for (let i = heapTimes.length - 1; i > 0;) {
       const parent = (i - 1) >> 1;
-      const p = heap[parent];
-      const c = heap[i];
-      if (p === undefined || c === undefined || !less(c, p)) break;
-      heap[parent] = c;
-      heap[i] = p;
+      if (!before(i, parent)) break;
+      swap(i, parent);
       i = parent;
     }
   };
-  const pop = (): [number, string] | undefined => {
-    const top = heap[0];
-    const last = heap.pop();
-    if (top === undefined || last === undefined) return undefined;
-    if (heap.length === 0) return top;
-    heap[0] = last;
-    let i = 0;
-    for (;;) {
+  /** Removes the earliest item (the heap is not empty). */
+  const popEarliest = (): void => {
+    const last = heapTimes.length - 1;
+    swap(0, last);
+    heapTimes.pop();
+    heapIds.pop();
+    for (let i = 0; ;) {
       const left = 2 * i + 1;
       const right = left + 1;
-      let smallest = i;
-      const at = (k: number): [number, string] | undefined => heap[k];
-      const s = at(smallest);
-      const l = at(left);
-      const r = at(right);
-      if (l !== undefined && s !== undefined && less(l, s)) smallest = left;
-      const s2 = at(smallest);
-      if (r !== undefined && s2 !== undefined && less(r, s2)) smallest = right;
-      if (smallest === i) break;
-      const a = heap[i];
-      const b = heap[smallest];
-      if (a === undefined || b === undefined) break;
-      heap[i] = b;
-      heap[smallest] = a;
-      i = smallest;
+      let first = i;
+      if (left < last && before(left, first)) first = left;
+      if (right < last && before(right, first)) first = right;
+      if (first === i) break;
+      swap(i, first);
+      i = first;
     }
-    return top;
+  };
+  const add = (txId: string, expiresAt: number): boolean => {
+    if (ids.has(txId)) return true;
+    if (ids.size >= entriesMax) return false;
+    ids.add(txId);
+    push(expiresAt, txId);
+    return true;
   };
 
-  for (const [txId, expiresAt] of initial) {
-    expiry.set(txId, expiresAt);
-    push([expiresAt, txId]);
-  }
+  for (const [txId, expiresAt] of initial) add(txId, expiresAt);
 
   return {
-    has: (txId) => expiry.has(txId),
-    add: (txId, expiresAt) => {
-      if (expiry.size >= replayEntriesMax) return false;
-      expiry.set(txId, expiresAt);
-      push([expiresAt, txId]);
-      return true;
-    },
+    has: (txId) => ids.has(txId),
+    add,
     prune: (time) => {
-      for (let top = heap[0]; top !== undefined && top[0] <= time; top = heap[0]) {
-        pop();
-        if (expiry.get(top[1]) === top[0]) expiry.delete(top[1]);
+      while (heapTimes.length > 0 && (heapTimes[0] as number) <= time) {
+        ids.delete(heapIds[0] as string);
+        popEarliest();
       }
     },
-    size: () => expiry.size,
-    entries: () =>
-      [...expiry.entries()].sort((a, b) => a[1] - b[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)),
+    size: () => ids.size,
+    entries: () => {
+      const order = heapTimes.map((_, index) => index);
+      order.sort((a, b) => (before(a, b) ? -1 : before(b, a) ? 1 : 0));
+      return order.map((index) => [heapIds[index] as string, heapTimes[index] as number] as const);
+    },
   };
 }

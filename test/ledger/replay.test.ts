@@ -1,0 +1,64 @@
+import { describe, expect, it } from 'vitest';
+import { createReplayWindow } from '../../src/ledger/replay.js';
+
+const id = (n: number): string => n.toString(16).padStart(64, '0');
+
+describe('replay window', () => {
+  it('remembers ids until their expiry, and forgets those at or before the pruning time', () => {
+    const window = createReplayWindow();
+    expect(window.add(id(1), 1000)).toBe(true);
+    expect(window.add(id(2), 2000)).toBe(true);
+    expect(window.add(id(3), 1500)).toBe(true);
+    expect(window.has(id(1))).toBe(true);
+    window.prune(999);
+    expect(window.size()).toBe(3);
+    window.prune(1500);
+    expect([id(1), id(2), id(3)].map((txId) => window.has(txId))).toEqual([false, true, false]);
+    window.prune(10_000);
+    expect(window.size()).toBe(0);
+  });
+
+  it('lists entries sorted by (expiresAt, txId) whatever the order they came in', () => {
+    const added: [string, number][] = [];
+    const window = createReplayWindow();
+    // A fixed pseudo-random sequence with many equal expiry times.
+    for (let n = 0, x = 7; n < 2000; n += 1) {
+      x = (x * 1103515245 + 12345) % 2 ** 31;
+      const entry: [string, number] = [id(x), 1000 + (x % 97)];
+      added.push(entry);
+      window.add(...entry);
+    }
+    const sorted = [...added].sort((a, b) => a[1] - b[1] || (a[0] < b[0] ? -1 : 1));
+    expect(window.entries()).toEqual(sorted);
+    // Pruning takes exactly the earliest ones, in order.
+    window.prune(1040);
+    expect(window.entries()).toEqual(sorted.filter(([, at]) => at > 1040));
+    expect(window.size()).toBe(sorted.filter(([, at]) => at > 1040).length);
+  });
+
+  it('restores the same window from its entries (a snapshot)', () => {
+    const window = createReplayWindow();
+    for (let n = 0; n < 300; n += 1) window.add(id(n), 5000 - (n % 13) * 10);
+    const restored = createReplayWindow(window.entries());
+    expect(restored.entries()).toEqual(window.entries());
+    restored.prune(4900);
+    window.prune(4900);
+    expect(restored.entries()).toEqual(window.entries());
+  });
+
+  it('keeps an id it holds as it was when added again, and refuses new ids when full', () => {
+    const window = createReplayWindow([], { entriesMax: 2 });
+    expect(window.add(id(1), 1000)).toBe(true);
+    expect(window.add(id(1), 9000)).toBe(true);
+    expect(window.entries()).toEqual([[id(1), 1000]]);
+    expect(window.add(id(2), 2000)).toBe(true);
+    expect(window.add(id(3), 3000)).toBe(false);
+    expect(window.has(id(3))).toBe(false);
+    window.prune(1000);
+    expect(window.add(id(3), 3000)).toBe(true);
+    expect(window.entries()).toEqual([
+      [id(2), 2000],
+      [id(3), 3000],
+    ]);
+  });
+});
