@@ -29,6 +29,8 @@
 // BENCH_LEDGER_CPU_PROF=DIR runs the node with --cpu-prof into DIR (summarise the profile
 // with `node bench/lib/cpuprofile-top.mjs DIR/*.cpuprofile`); BENCH_LEDGER_HEAP_SNAPSHOT=DIR
 // has it write a heap snapshot into DIR at the end (`node bench/lib/heapsnapshot-top.mjs`).
+// BENCH_LEDGER_NODE_ARGS="--flag …" passes Node/V8 flags to the node process only;
+// BENCH_LEDGER_HOLD_S=N keeps the node running N s after the figures are taken, to inspect it.
 //
 // `node bench/ledger.mjs --nodes 3` (or BENCH_LEDGER_NODES=3) runs the consortium version of
 // the issue 4 benchmark instead: `coffer network up` with 3 organisations (3 etcd members,
@@ -51,6 +53,7 @@ import {
   rawVerifyRate,
   round1,
   round2,
+  rssByMappingMb,
   rssMb,
   startLoadgen,
   stopChild,
@@ -83,6 +86,10 @@ const nodeHeapMb = process.env.BENCH_LEDGER_NODE_HEAP_MB;
 const verifyThreads = process.env.BENCH_LEDGER_VERIFY_THREADS;
 /** A directory: the node writes a heap snapshot there at the end of the run. */
 const heapSnapshotDir = process.env.BENCH_LEDGER_HEAP_SNAPSHOT;
+/** Extra Node/V8 flags for the node process only, space-separated (e.g. `--max-semi-space-size=4`). */
+const nodeArgs = (process.env.BENCH_LEDGER_NODE_ARGS ?? '').split(' ').filter((arg) => arg !== '');
+/** Seconds to keep the node running after the figures are taken (to inspect it). */
+const holdSeconds = intEnv('BENCH_LEDGER_HOLD_S', 0);
 /** After the last latency request is sent, answers are awaited this long at most. */
 const latencyDrainMs = 15_000;
 const startTimeoutMs = 60_000;
@@ -118,6 +125,7 @@ for (const signal of ['SIGINT', 'SIGTERM']) {
 /** `coffer up` in a temp dir; resolves once it printed its started line. */
 async function startNode(dir) {
   const execArgv = [
+    ...nodeArgs,
     ...(cpuProfDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', cpuProfDir]),
     ...(heapSnapshotDir === undefined
       ? []
@@ -287,6 +295,17 @@ async function heapSnapshot(pid, observer) {
   log(`heap snapshot: ${file ?? 'none written'}`);
 }
 
+/** The node's /v1/status memory figures, bytes to MB (keys lose their `Bytes`). */
+function mbOf(memory) {
+  if (memory === undefined) return null;
+  return Object.fromEntries(
+    Object.entries(memory).map(([key, bytes]) => [
+      key.replace(/Bytes$/, ''),
+      Math.round(bytes / 2 ** 20),
+    ]),
+  );
+}
+
 function describeUsage(usage) {
   const one = (name, u) =>
     `${name} ${u.cores} cores (main thread waited for a CPU ${u.runQueueWaitPct}% of the time)`;
@@ -387,6 +406,10 @@ async function main() {
     await sleep(300);
     const final = await observer.position();
     const nodeRssMb = rssMb(nodePid);
+    const rssByMapping = rssByMappingMb(nodePid);
+    const nodeStatus = await observer.nodeStatus();
+    const nodeMemory = mbOf(nodeStatus.memory);
+    const mallocTuning = nodeStatus.mallocTuning ?? null;
     await sampler.stop();
     const rssPeak = Math.max(...sampler.samples.map((s) => s.rssMb ?? 0), nodeRssMb);
     const half = throughputSamples.filter(
@@ -408,6 +431,9 @@ async function main() {
       `node CPU ${nodeCpu.toFixed(1)} s for ${accepted} tx while sending: ${nodeCpuUsPerTx} µs/tx`,
     );
     log(`RSS ${nodeRssMb} MB at seqno ${final.seqno}; peak ${rssPeak} MB`);
+    log(
+      `RSS by mapping ${JSON.stringify(rssByMapping)}; node memory ${JSON.stringify(nodeMemory)}`,
+    );
 
     const result = {
       committedTxPerSec,
@@ -427,6 +453,10 @@ async function main() {
       nodeRssMb,
       rssAtSeqno: final.seqno,
       rssPeakMb: rssPeak,
+      rssByMappingMb: rssByMapping,
+      nodeMemoryMb: nodeMemory,
+      mallocTuned: mallocTuning?.tuned ?? null,
+      mallocTrims: mallocTuning?.trims ?? null,
       rssMbPer100kTx: round1(slope),
       rssTrace: downsample(sampler.samples, 12).map((item) => [item.seqno, item.rssMb]),
       rssMbExtrapolatedAt1M: extrapolated,
@@ -471,6 +501,10 @@ async function main() {
     };
     process.stdout.write(`${JSON.stringify(result)}\n`);
     if (heapSnapshotDir !== undefined) await heapSnapshot(nodePid, observer);
+    if (holdSeconds > 0) {
+      log(`holding node ${nodePid} for ${holdSeconds} s`);
+      await sleep(holdSeconds * 1000);
+    }
   } finally {
     await sampler.stop();
     observer.close();

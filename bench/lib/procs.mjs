@@ -203,3 +203,31 @@ export function percentile(sorted, p) {
   const index = Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1);
   return Math.round(sorted[Math.max(0, index)] * 10) / 10;
 }
+
+/**
+ * A process's resident memory by kind of mapping (/proc/<pid>/smaps), in MB: `brk` (the main
+ * malloc arena), `anonymous` (V8's heap, thread arenas, large mallocs and array buffers),
+ * `files` (the binary, libraries, mapped files) and `other` (stacks, vdso).
+ */
+export function rssByMappingMb(pid) {
+  const kb = { brk: 0, anonymous: 0, files: 0, other: 0 };
+  let kind = 'other';
+  for (const line of readFileSync(`/proc/${pid}/smaps`, 'utf8').split('\n')) {
+    const header = /^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ \S+\s*(.*)$/.exec(line);
+    if (header !== null) {
+      const name = header[1];
+      kind =
+        name === ''
+          ? 'anonymous'
+          : name === '[heap]'
+            ? 'brk'
+            : name.startsWith('/')
+              ? 'files'
+              : 'other';
+      continue;
+    }
+    const rss = /^Rss:\s+(\d+) kB/.exec(line);
+    if (rss !== null) kb[kind] += Number(rss[1]);
+  }
+  return Object.fromEntries(Object.entries(kb).map(([k, v]) => [k, Math.round(v / 1024)]));
+}

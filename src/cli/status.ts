@@ -13,7 +13,7 @@ const statusUsage = `Usage: coffer status [--dir NETWORK_DIR | --profile FILE ..
 Asks every node of a local network (--dir, as given to \`coffer network up\`) or the nodes of the
 given client profiles (default ${defaultProfile}) for their status, and prints one line each:
 applied and durable log positions, lag behind the most advanced node, health, etcd health and
-leader, and the last signature entry. Exit code 1 when a node is unreachable or unhealthy.`;
+leader, the last signature entry, and the node's memory. Exit code 1 when a node is unreachable or unhealthy.`;
 
 type NodeStatus = {
   readonly nodeId?: string;
@@ -25,6 +25,8 @@ type NodeStatus = {
   };
   readonly health: { readonly ok: boolean; readonly reason?: string };
   readonly joinedFromSnapshot?: { readonly seqno: number; readonly peer: string };
+  /** Absent from nodes that predate it. */
+  readonly memory?: { readonly rssBytes: number; readonly heapUsedBytes: number };
   readonly lastSignature: { readonly treeSize: number; readonly signedAt: number } | null;
   readonly ordering: {
     readonly kind: string;
@@ -34,6 +36,8 @@ type NodeStatus = {
     readonly error?: string;
   };
 };
+
+const mb = (bytes: number): number => Math.round(bytes / 2 ** 20);
 
 type Row = { readonly profile: string; readonly status?: NodeStatus; readonly error?: string };
 
@@ -101,7 +105,7 @@ export const statusCommand: Command = async (args, io) => {
   }
   const lines = report.map((row) => {
     if (row.status === undefined) return `${row.profile}: unreachable (${row.error ?? '?'})`;
-    const { position, health, lastSignature, ordering, joinedFromSnapshot } = row.status;
+    const { position, health, lastSignature, ordering, joinedFromSnapshot, memory } = row.status;
     const etcd =
       ordering.kind === 'etcd'
         ? `etcd ${ordering.members?.filter((member) => member.ok).length ?? 0}/${ordering.members?.length ?? 0} members up, leader ${ordering.leader?.name ?? 'none'}`
@@ -115,6 +119,9 @@ export const statusCommand: Command = async (args, io) => {
       `durable log ${position.committedLogPosition}, lag ${String(row.lag)}, ` +
       `${health.ok ? 'healthy' : `UNHEALTHY: ${health.reason ?? '?'}`}; ${etcd}; ${signature}; ` +
       `root ${position.root.slice(0, 16)}…` +
+      (memory === undefined
+        ? ''
+        : `; RSS ${mb(memory.rssBytes)} MB (JavaScript heap ${mb(memory.heapUsedBytes)} MB)`) +
       (joinedFromSnapshot === undefined
         ? ''
         : `; joined from ${joinedFromSnapshot.peer}'s snapshot at seqno ${joinedFromSnapshot.seqno}`)

@@ -3,6 +3,7 @@
 // the OpenAPI document, and errors as {error: {code, message, fix}} with the registry's codes.
 import fastifySwagger from '@fastify/swagger';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { getHeapStatistics } from 'node:v8';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
@@ -545,7 +546,7 @@ export async function createApi(options: ApiOptions): Promise<ApiServer> {
     {
       schema: {
         summary:
-          "Operational status: applied and durable positions, health, the last signature entry, and the ordering's status (etcd health, leader, every node's durable position)",
+          "Operational status: applied and durable positions, health, the last signature entry, the ordering's status (etcd health, leader, every node's durable position), and the process's memory",
       },
     },
     async () => {
@@ -574,6 +575,7 @@ export async function createApi(options: ApiOptions): Promise<ApiServer> {
         ordering,
         ...options.status?.(),
         peers: options.peers?.() ?? [],
+        memory: memoryStatus(),
       };
     },
   );
@@ -773,5 +775,24 @@ export async function createApi(options: ApiOptions): Promise<ApiServer> {
       }
       await app.close();
     },
+  };
+}
+
+/**
+ * The process's memory, in bytes, as an operator watches it (CCF's /node/memory): resident set,
+ * the JavaScript heap (live, committed, limit), memory V8 holds outside it (array buffers and
+ * other external memory) and what V8 itself malloc'd.
+ */
+function memoryStatus(): Record<string, number> {
+  const usage = process.memoryUsage();
+  const heap = getHeapStatistics();
+  return {
+    rssBytes: usage.rss,
+    heapUsedBytes: usage.heapUsed,
+    heapTotalBytes: usage.heapTotal,
+    heapLimitBytes: heap.heap_size_limit,
+    externalBytes: usage.external,
+    arrayBuffersBytes: usage.arrayBuffers,
+    v8MallocedBytes: heap.malloced_memory,
   };
 }

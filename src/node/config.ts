@@ -7,6 +7,7 @@ import { verifyPoolLimits } from '../crypto/index.js';
 import { cofferError } from '../errors/index.js';
 import { resolveEtcdLimits, type EtcdLimitOptions } from '../ordering/index.js';
 import { pendingEnvelopesMax } from './engine.js';
+import { heapGrowthPercentMax, heapGrowthPercentMin } from './memory.js';
 
 export type NodeConfig = {
   readonly nodeId: string;
@@ -39,6 +40,16 @@ export type NodeConfig = {
   readonly pendingMax: number;
   /** Worker threads verifying submissions' signatures; 0: the main thread does (decision 0010). */
   readonly verifyThreads: number;
+  /**
+   * Sets glibc's allocator for a long-running process and returns freed heap pages every 30 s
+   * (decision 0028); default true. False leaves the allocator's defaults.
+   */
+  readonly mallocTuning?: boolean;
+  /**
+   * How far V8's heap grows past what survived a full collection before the next one, in
+   * percent (decision 0028); default 30, 0 for V8's own choice (up to 300).
+   */
+  readonly heapGrowthPercent?: number;
   /** Where batches are ordered: the embedded single-node log (default) or the network's etcd. */
   readonly ordering: OrderingConfig;
   /**
@@ -73,6 +84,23 @@ export type WebhookConfig = {
   /** PEM of an https receiver's CA (default: the system's). */
   readonly caFile?: string;
 };
+
+function mallocTuningOf(json: Record<string, unknown>): boolean {
+  field(typeof json['mallocTuning'] === 'boolean', 'mallocTuning', 'must be true or false');
+  return json['mallocTuning'] as boolean;
+}
+
+function heapGrowthPercentOf(value: unknown): number {
+  field(
+    value === 0 ||
+      (Number.isSafeInteger(value) &&
+        (value as number) >= heapGrowthPercentMin &&
+        (value as number) <= heapGrowthPercentMax),
+    'heapGrowthPercent',
+    `must be 0 (V8's own choice) or an integer from ${heapGrowthPercentMin} to ${heapGrowthPercentMax}`,
+  );
+  return value as number;
+}
 
 function consoleConfig(value: unknown): { console?: { host: string; port: number } } {
   if (value === undefined) return {};
@@ -339,6 +367,10 @@ export async function readNodeConfig(file: string): Promise<NodeConfig> {
       : { snapshotIntervalTx: positive('snapshotIntervalTx', json['snapshotIntervalTx']) }),
     pendingMax,
     verifyThreads: verifyThreads as number,
+    ...(json['mallocTuning'] === undefined ? {} : { mallocTuning: mallocTuningOf(json) }),
+    ...(json['heapGrowthPercent'] === undefined
+      ? {}
+      : { heapGrowthPercent: heapGrowthPercentOf(json['heapGrowthPercent']) }),
     ordering: orderingConfig(json['ordering'], at),
     ...peersConfig(json['peers'], json['tlsCaFile'], at),
     ...(json['ledgerSecretFile'] === undefined

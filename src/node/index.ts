@@ -42,6 +42,13 @@ import { signEnvelope } from '../client/envelope.js';
 import { clientIdentity, privateKeySigner } from '../client/signer.js';
 import type { SignedRoot } from '../ledger/receipt.js';
 import { startEngine, type Engine, type GovernedOptions } from './engine.js';
+import {
+  heapGrowthPercentDefault,
+  setHeapGrowth,
+  tuneMalloc,
+  untunedMalloc,
+  type MallocTuning,
+} from './memory.js';
 
 export type { NodeConfig, OrderingConfig } from './config.js';
 export { lockDataDir, type DataDirLock } from './lock.js';
@@ -383,6 +390,12 @@ export async function startNode(config: NodeConfig, logger: Logger): Promise<Run
           return etcdLog;
         }
       : undefined;
+  // Memory, set for a long-running process (decision 0028).
+  setHeapGrowth(config.heapGrowthPercent ?? heapGrowthPercentDefault);
+  const malloc: MallocTuning =
+    config.mallocTuning === false
+      ? untunedMalloc('mallocTuning is false in the node config')
+      : await tuneMalloc({ logger });
   // Submissions' signatures are verified on every core (decision 0010).
   const verifyPool =
     config.verifyThreads > 0 ? createVerifyPool({ threads: config.verifyThreads }) : undefined;
@@ -427,6 +440,7 @@ export async function startNode(config: NodeConfig, logger: Logger): Promise<Run
         : { ledgerSecretFile: config.ledgerSecretFile }),
     });
   } catch (error) {
+    malloc.stop();
     await verifyPool?.close();
     throw error;
   }
@@ -462,6 +476,8 @@ export async function startNode(config: NodeConfig, logger: Logger): Promise<Run
           governed === undefined
             ? { admitted: true, reason: 'no genesis: the consortium is fixed by the node config' }
             : admissionOf(admissions(running), config.nodeId, attestation.codeId),
+        mallocTuning: { tuned: malloc.tuned, detail: malloc.detail, trims: malloc.trims() },
+        heapGrowthPercent: config.heapGrowthPercent ?? heapGrowthPercentDefault,
         // The node holds nothing before this snapshot (decision 0027).
         ...(joined === undefined
           ? {}
@@ -496,6 +512,7 @@ export async function startNode(config: NodeConfig, logger: Logger): Promise<Run
     });
   } catch (error) {
     await engine.stop();
+    malloc.stop();
     await verifyPool?.close();
     throw error;
   }
@@ -508,6 +525,7 @@ export async function startNode(config: NodeConfig, logger: Logger): Promise<Run
   } catch (error) {
     await api.close();
     await engine.stop();
+    malloc.stop();
     await verifyPool?.close();
     throw error;
   }
@@ -603,6 +621,7 @@ export async function startNode(config: NodeConfig, logger: Logger): Promise<Run
       mspAgent.destroy();
       await api.close();
       await engine.stop();
+      malloc.stop();
       await verifyPool?.close();
     },
   };

@@ -104,6 +104,8 @@ describe('coffer network (3 organisations, etcd ordering)', () => {
           nodeId: string;
           ordering: { kind: string; leader?: { name: string } };
           lastSignature: { treeSize: number } | null;
+          memory: { rssBytes: number; heapUsedBytes: number };
+          mallocTuning: { tuned: boolean };
         };
       }[];
     };
@@ -117,10 +119,13 @@ describe('coffer network (3 organisations, etcd ordering)', () => {
       expect(row.lag).toBe(0);
       expect(row.status.ordering.kind).toBe('etcd');
       expect(row.status.ordering.leader?.name).toMatch(/^etcd-org[123]$/);
+      // Its memory, with glibc's allocator set (decision 0028).
+      expect(row.status.memory.rssBytes).toBeGreaterThan(row.status.memory.heapUsedBytes);
+      expect(row.status.mallocTuning.tuned).toBe(true);
     }
     const text = await runCoffer(['status', '--dir', network.dir]);
     expect(text.stdout).toMatch(
-      /org2-peer0: applied seqno \d+ .* lag 0, healthy; etcd 3\/3 members up, leader etcd-org\d/,
+      /org2-peer0: applied seqno \d+ .* lag 0, healthy; etcd 3\/3 members up, leader etcd-org\d.*; RSS \d+ MB \(JavaScript heap \d+ MB\)/,
     );
     for (const org of [1, 2, 3]) {
       await withClient(org, async (client) => {

@@ -1,0 +1,155 @@
+// A long-running node's memory (decision 0028): glibc's allocator and V8's heap growth.
+//
+// glibc's allocator. A node's C-side allocations
+// (request and batch buffers, ledger chunks, OpenSSL) are short-lived and interleaved with
+// long-lived ones. With glibc's defaults two things make them stay resident after they are
+// freed:
+//   - the mmap threshold is dynamic: once a large buffer (say a 2 MiB ledger chunk) is freed,
+//     glibc raises the threshold to its size, so later buffers up to 32 MiB come from the main
+//     heap instead of their own mappings, and their holes fragment it;
+//   - up to 8 arenas per core, one per thread that contends.
+// So at start the node fixes the threshold (buffers of 128 KiB and more get their own mapping,
+// returned when freed), caps the arenas at 2, and every trimIntervalMs hands free pages in the
+// middle of the heap back (malloc_trim). glibc reads MALLOC_* variables only at process start;
+// mallopt is the in-process way, called through koffi (a maintained FFI, prebuilt binaries).
+// Elsewhere (musl, macOS) nothing changes and the status says why.
+//
+// V8's heap growth. After each full collection V8 lets the heap grow to a multiple of what
+// survived before it collects again: up to 4x with a large heap limit, chosen for throughput.
+// A node's state grows for ever and most of what it allocates dies young, so that leaves
+// hundreds of MB of garbage (and the array buffers it holds) resident between collections. The
+// node sets the multiple to 1 + heapGrowthPercent / 100 instead, at the cost of more frequent
+// (mostly concurrent) marking.
+import { performance } from 'node:perf_hooks';
+import { setFlagsFromString } from 'node:v8';
+import type { Logger } from 'pino';
+
+/** Buffers of at least this many bytes get a mapping of their own (glibc's initial default). */
+export const mmapThresholdBytes = 128 * 1024;
+/** malloc arenas at most (glibc's default: 8 per core). */
+export const arenasMax = 2;
+/** How often free heap pages are handed back to the system by default. */
+export const trimIntervalMsDefault = 30_000;
+/** Heap growth after a full collection, in percent of what survived it, by default. */
+export const heapGrowthPercentDefault = 30;
+/** Accepted heapGrowthPercent values: 0 (V8's own choice) or 10 to 300. */
+export const heapGrowthPercentMin = 10;
+export const heapGrowthPercentMax = 300;
+
+/**
+ * Sets V8's heap growth for the whole process (every isolate reads the flag at each full
+ * collection); 0 leaves V8's own choice.
+ */
+export function setHeapGrowth(percent: number): void {
+  if (percent === 0) return;
+  if (
+    !Number.isSafeInteger(percent) ||
+    percent < heapGrowthPercentMin ||
+    percent > heapGrowthPercentMax
+  ) {
+    throw new RangeError(
+      `heap growth ${percent}%: give 0 or ${heapGrowthPercentMin} to ${heapGrowthPercentMax}`,
+    );
+  }
+  setFlagsFromString(`--heap-growing-percent=${percent}`);
+}
+
+// mallopt parameters (glibc's malloc.h).
+const M_MMAP_THRESHOLD = -3;
+const M_ARENA_MAX = -8;
+
+type Libc = {
+  readonly mallopt: (parameter: number, value: number) => number;
+  readonly mallocTrim: (pad: number) => number;
+};
+
+export type MallocTuning = {
+  /** Whether the allocator was set (glibc only). */
+  readonly tuned: boolean;
+  /** What was set, or why nothing was. */
+  readonly detail: string;
+  /** Hands free heap pages back now; false when nothing was released or not tuned. */
+  readonly trim: () => boolean;
+  /** Trims so far and the longest one's duration (it runs on the calling thread). */
+  readonly trims: () => { readonly count: number; readonly longestMs: number };
+  /** Stops the periodic trim. */
+  readonly stop: () => void;
+};
+
+/** The allocator left as it is, saying why. */
+export function untunedMalloc(detail: string): MallocTuning {
+  return {
+    tuned: false,
+    detail,
+    trim: () => false,
+    trims: () => ({ count: 0, longestMs: 0 }),
+    stop: () => undefined,
+  };
+}
+
+let libcLoaded: Promise<Libc | string> | undefined;
+
+/** glibc's mallopt and malloc_trim, or why they are not available here. */
+function loadLibc(): Promise<Libc | string> {
+  libcLoaded ??= (async () => {
+    const header = (process.report.getReport() as { header?: { glibcVersionRuntime?: string } })
+      .header;
+    if (process.platform !== 'linux' || header?.glibcVersionRuntime === undefined) {
+      return `not glibc (${process.platform}): the allocator's defaults apply`;
+    }
+    try {
+      const koffi = (await import('koffi')).default;
+      const libc = koffi.load('libc.so.6');
+      const mallopt = libc.func('int mallopt(int, int)') as (p: number, v: number) => number;
+      const mallocTrim = libc.func('int malloc_trim(size_t)') as (pad: number) => number;
+      return { mallopt, mallocTrim };
+    } catch (error) {
+      return `glibc ${header.glibcVersionRuntime}, but its functions could not be loaded: ${String(error)}`;
+    }
+  })();
+  return libcLoaded;
+}
+
+/**
+ * Sets the process's allocator as above and starts trimming every `trimIntervalMs` (0: never).
+ * Process-wide: several nodes in one process share the setting; each stops its own timer.
+ */
+export async function tuneMalloc(
+  options: { readonly trimIntervalMs?: number; readonly logger?: Logger } = {},
+): Promise<MallocTuning> {
+  const libc = await loadLibc();
+  if (typeof libc === 'string') {
+    options.logger?.info(`memory: ${libc}`);
+    return untunedMalloc(libc);
+  }
+  const set =
+    libc.mallopt(M_MMAP_THRESHOLD, mmapThresholdBytes) === 1 &&
+    libc.mallopt(M_ARENA_MAX, arenasMax) === 1;
+  if (!set) {
+    const detail = 'glibc refused mallopt: the allocator keeps its defaults';
+    options.logger?.warn(`memory: ${detail}`);
+    return untunedMalloc(detail);
+  }
+  let count = 0;
+  let longestMs = 0;
+  const trim = (): boolean => {
+    const started = performance.now();
+    const released = libc.mallocTrim(0) === 1;
+    count += 1;
+    longestMs = Math.max(longestMs, performance.now() - started);
+    return released;
+  };
+  const every = options.trimIntervalMs ?? trimIntervalMsDefault;
+  const timer = every > 0 ? setInterval(trim, every).unref() : undefined;
+  const detail = `glibc: buffers of ${mmapThresholdBytes} bytes or more mapped apart, ${arenasMax} arenas, ${every > 0 ? `free pages returned every ${every} ms` : 'no periodic trim'}`;
+  options.logger?.debug(`memory: ${detail}`);
+  return {
+    tuned: true,
+    detail,
+    trim,
+    trims: () => ({ count, longestMs: Math.round(longestMs * 100) / 100 }),
+    stop: () => {
+      clearInterval(timer);
+    },
+  };
+}

@@ -1,0 +1,82 @@
+// A node's memory settings (decision 0028), in real processes, each against a control.
+// glibc's allocator: each probe frees 400 buffers of one size, interleaved with 4 KiB buffers
+// it keeps, after one 8 MiB buffer was freed (which raises glibc's dynamic mmap threshold), and
+// reports how much of the freed memory stays resident. V8's heap growth: a node-like load
+// reports the largest heap V8 committed.
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+import { setHeapGrowth } from '../../src/node/memory.js';
+
+const root = path.resolve(import.meta.dirname, '../..');
+const probe = path.join(import.meta.dirname, 'malloc-probe.mjs');
+const heapProbe = path.join(import.meta.dirname, 'heap-probe.mjs');
+const built = path.join(root, 'dist/node/memory.js');
+
+type Probe = {
+  readonly tuned: boolean;
+  readonly peakMb: number;
+  readonly heldMb: number;
+  readonly afterTrimMb: number;
+};
+
+async function run(mode: 'default' | 'tuned', bufferKib: number): Promise<Probe> {
+  const { stdout } = await promisify(execFile)(process.execPath, [
+    '--expose-gc',
+    probe,
+    built,
+    mode,
+    String(bufferKib),
+  ]);
+  return JSON.parse(stdout) as Probe;
+}
+
+describe('tuneMalloc on glibc', () => {
+  it('without it, freed 300 KiB buffers stay resident (the dynamic threshold put them on the heap)', async () => {
+    const got = await run('default', 300);
+    expect(got.tuned).toBe(false);
+    expect(got.peakMb).toBeGreaterThan(80);
+    expect(got.heldMb).toBeGreaterThan(80);
+  });
+
+  it('with it, buffers of 128 KiB and more are mapped apart and returned when freed', async () => {
+    const got = await run('tuned', 300);
+    expect(got.tuned).toBe(true);
+    expect(got.peakMb).toBeGreaterThan(80);
+    expect(got.heldMb).toBeLessThan(20);
+  });
+
+  it('smaller buffers freed in the middle of the heap are handed back by trim()', async () => {
+    const got = await run('tuned', 100);
+    expect(got.heldMb).toBeGreaterThan(25);
+    expect(got.afterTrimMb).toBeLessThan(10);
+  });
+});
+
+describe('setHeapGrowth', () => {
+  const committed = async (percent: number): Promise<number> => {
+    const { stdout } = await promisify(execFile)(process.execPath, [
+      heapProbe,
+      built,
+      String(percent),
+    ]);
+    return (JSON.parse(stdout) as { committedMaxMb: number }).committedMaxMb;
+  };
+
+  it('at 30%, V8 commits far less heap for the same load than with its own choice', async () => {
+    const own = await committed(0);
+    const set = await committed(30);
+    expect(own).toBeGreaterThan(200);
+    expect(set).toBeLessThan(own * 0.75);
+  });
+
+  it('refuses a growth outside 0 or 10..300', () => {
+    expect(() => {
+      setHeapGrowth(5);
+    }).toThrow(/give 0 or 10 to 300/);
+    expect(() => {
+      setHeapGrowth(301);
+    }).toThrow(RangeError);
+  });
+});
