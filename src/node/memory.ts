@@ -1,12 +1,11 @@
 // A long-running node's memory (decision 0028): glibc's allocator and V8's heap growth.
 //
-// glibc's allocator. A node's C-side allocations
-// (request and batch buffers, ledger chunks, OpenSSL) are short-lived and interleaved with
-// long-lived ones. With glibc's defaults two things make them stay resident after they are
-// freed:
-//   - the mmap threshold is dynamic: once a large buffer (say a 2 MiB ledger chunk) is freed,
-//     glibc raises the threshold to its size, so later buffers up to 32 MiB come from the main
-//     heap instead of their own mappings, and their holes fragment it;
+// glibc's allocator. A node's C-side allocations (request and batch buffers, ledger chunks,
+// snapshot sections, OpenSSL) are mostly short-lived and interleaved with long-lived ones. With
+// glibc's defaults two things keep them resident after they are freed:
+//   - the mmap threshold is dynamic: once a large buffer (a batch body, a snapshot section) is
+//     freed, glibc raises the threshold to its size, so later buffers up to 32 MiB come from the
+//     main heap instead of their own mappings, and their holes fragment it;
 //   - up to 8 arenas per core, one per thread that contends.
 // So at start the node fixes the threshold (buffers of 128 KiB and more get their own mapping,
 // returned when freed), caps the arenas at 2, and every trimIntervalMs hands free pages in the
