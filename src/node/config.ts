@@ -47,7 +47,7 @@ export type NodeConfig = {
   readonly mallocTuning?: boolean;
   /**
    * How far V8's heap grows past what survived a full collection before the next one, in
-   * percent (decision 0028); default 30, 0 for V8's own choice (up to 300).
+   * percent (decision 0028); default 0, V8's own choice (else 10 to 300).
    */
   readonly heapGrowthPercent?: number;
   /** Where batches are ordered: the embedded single-node log (default) or the network's etcd. */
