@@ -30,7 +30,6 @@ import { spawn } from 'node:child_process';
 import { readFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { Agent as HttpAgent, request as httpRequest } from 'node:http';
 import { Agent, request as httpsRequest } from 'node:https';
-import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -43,6 +42,7 @@ import solc from 'solc';
 import { clientFromProfile } from '../dist/cli/profile.js';
 import { identityFromMspFolder } from '../dist/client/signer.js';
 import { bindingMessage, defaultChainId } from '../dist/evm/index.js';
+import { freePort } from '../dist/ordering/index.js';
 import { networkDownSync, networkUp } from './lib/network.mjs';
 import { atCleanup, cleanupSync, intEnv, percentile, round1, track } from './lib/procs.mjs';
 
@@ -547,14 +547,6 @@ async function benchCoffer(workload) {
 }
 
 // ---- anvil ----------------------------------------------------------------------------------
-
-async function freePort() {
-  const server = createServer();
-  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address();
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 async function benchAnvil(workload) {
   const port = await freePort();

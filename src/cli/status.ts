@@ -13,7 +13,8 @@ const statusUsage = `Usage: coffer status [--dir NETWORK_DIR | --profile FILE ..
 Asks every node of a local network (--dir, as given to \`coffer network up\`) or the nodes of the
 given client profiles (default ${defaultProfile}) for their status, and prints one line each:
 applied and durable log positions, lag behind the most advanced node, health, etcd health and
-leader, the last signature entry, and the node's memory. Exit code 1 when a node is unreachable or unhealthy.`;
+leader, the last signature entry, and the node's memory. Exit code 1 when a node is unreachable
+or unhealthy.`;
 
 type NodeStatus = {
   readonly nodeId?: string;
