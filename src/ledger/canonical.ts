@@ -52,11 +52,15 @@ function pathOf(parts: readonly (string | number)[]): string {
   return parts.reduce<string>((path, key) => childPath(path, key), '$');
 }
 
-/** Checks `value` is data of Coffer's JCS profile; throws naming the first bad field. */
-function checkValue(value: unknown, parts: (string | number)[]): void {
+/**
+ * Checks `value` is data of Coffer's JCS profile; throws naming the first bad field. Returns
+ * whether every object's members already come in RFC 8785 order (strictly increasing by UTF-16
+ * code units, as `<` compares strings) in the order JavaScript enumerates them.
+ */
+function checkValue(value: unknown, parts: (string | number)[]): boolean {
   switch (typeof value) {
     case 'boolean':
-      return;
+      return true;
     case 'number':
       if (!Number.isSafeInteger(value)) {
         throw badValue(
@@ -65,21 +69,22 @@ function checkValue(value: unknown, parts: (string | number)[]): void {
         );
       }
       if (Object.is(value, -0)) throw badValue(pathOf(parts), 'is negative zero');
-      return;
+      return true;
     case 'string':
       if (hasLoneSurrogate(value)) throw badValue(pathOf(parts), 'holds a lone UTF-16 surrogate');
-      return;
+      return true;
     case 'object': {
-      if (value === null) return;
+      if (value === null) return true;
       if (parts.length >= canonicalDepthMax) throw tooDeep(pathOf(parts));
+      let ordered = true;
       if (Array.isArray(value)) {
         for (let i = 0; i < value.length; i += 1) {
           parts.push(i);
           if (!(i in value)) throw badValue(pathOf(parts), 'is a hole in a sparse array');
-          checkValue(value[i], parts);
+          if (!checkValue(value[i], parts)) ordered = false;
           parts.pop();
         }
-        return;
+        return ordered;
       }
       const proto: unknown = Object.getPrototypeOf(value);
       if (proto !== Object.prototype && proto !== null) {
@@ -91,23 +96,33 @@ function checkValue(value: unknown, parts: (string | number)[]): void {
       if (Object.getOwnPropertySymbols(value).length > 0) {
         throw badValue(pathOf(parts), 'has symbol keys');
       }
+      let previous: string | undefined;
       for (const key in value) {
         if (!Object.hasOwn(value, key)) continue;
         parts.push(key);
         if (hasLoneSurrogate(key)) {
           throw badValue(pathOf(parts), 'is a member name with a lone UTF-16 surrogate');
         }
-        checkValue((value as Record<string, unknown>)[key], parts);
+        if (previous !== undefined && !(previous < key)) ordered = false;
+        previous = key;
+        if (!checkValue((value as Record<string, unknown>)[key], parts)) ordered = false;
         parts.pop();
       }
-      return;
+      return ordered;
     }
     default:
       throw badValue(pathOf(parts), `is ${typeof value}, which JSON cannot represent`);
   }
 }
 
-function encode(value: unknown): string {
+/**
+ * RFC 8785 text of a value `checkValue` accepted. For this profile (no fractions, no lone
+ * surrogates, plain data) RFC 8785 serializes strings, integers and literals exactly as
+ * JSON.stringify does (§3.2.2), so when members are already in order JSON.stringify's native
+ * output is the canonical text; otherwise `canonicalize` sorts them. Tests compare both.
+ */
+function encode(value: unknown, ordered: boolean): string {
+  if (ordered) return JSON.stringify(value);
   const text = canonicalize(value);
   if (text === undefined) throw badValue('$', 'has no JSON representation');
   return text;
@@ -115,8 +130,7 @@ function encode(value: unknown): string {
 
 /** RFC 8785 canonical JSON text of `value`, checked against Coffer's profile and limits. */
 export function canonicalString(value: unknown): string {
-  checkValue(value, []);
-  const text = encode(value);
+  const text = encode(value, checkValue(value, []));
   const bytes = Buffer.byteLength(text, 'utf8');
   if (bytes > canonicalBytesMax) {
     throw cofferError(
@@ -201,8 +215,7 @@ export function parseCanonical(bytes: Uint8Array): unknown {
       cause,
     );
   }
-  checkValue(value, []);
-  const canonical = encode(value);
+  const canonical = encode(value, checkValue(value, []));
   if (canonical !== text) {
     let at = 0;
     while (at < text.length && text[at] === canonical[at]) at += 1;

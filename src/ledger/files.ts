@@ -36,8 +36,15 @@ export { chunkBytesMaxDefault, chunkFileName, entryBytesMax } from './files-form
 export const writeBufferBytesMax: number = 1_048_576;
 /** Bytes read per call while scanning a chunk. */
 export const readBlockBytes: number = 1_048_576;
+/** Bytes of a chunk reader's first read (then doubled at each read up to readBlockBytes). */
+export const readBlockBytesFirst: number = 16_384;
+/** A seek index notes the offset of every entry whose seqno is a multiple of this. */
+export const seekStrideEntries: number = 128;
+/** Offsets a seek index holds; when full it starts again empty (offsets are only hints). */
+export const seekHintsMax: number = 262_144;
 
-assert(writeBufferBytesMax >= recordHeaderBytes && readBlockBytes >= recordHeaderBytes);
+assert(writeBufferBytesMax >= recordHeaderBytes && readBlockBytesFirst >= recordHeaderBytes);
+assert(readBlockBytesFirst <= readBlockBytes);
 
 // --- types ------------------------------------------------------------------------------------
 
@@ -140,6 +147,9 @@ type ChunkReader = {
 function chunkReader(file: StorageFile, size: number): ChunkReader {
   let windowStart = 0;
   let window: Uint8Array = new Uint8Array(0);
+  // Blocks start small and double up to readBlockBytes: a read of one entry (a seek) reads a
+  // few KiB, a scan soon reads whole blocks.
+  let block = readBlockBytesFirst;
   return {
     size,
     at: async (offset, length) => {
@@ -148,10 +158,8 @@ function chunkReader(file: StorageFile, size: number): ChunkReader {
       if (offset >= windowStart && end <= windowStart + window.byteLength) {
         return window.subarray(offset - windowStart, end - windowStart);
       }
-      window = await file.read(
-        offset,
-        Math.min(Math.max(end - offset, readBlockBytes), size - offset),
-      );
+      window = await file.read(offset, Math.min(Math.max(end - offset, block), size - offset));
+      block = Math.min(block * 2, readBlockBytes);
       windowStart = offset;
       return window.subarray(0, Math.min(end - offset, window.byteLength));
     },
@@ -215,10 +223,17 @@ async function readRecord(reader: ChunkReader, offset: number, expected: number)
   };
 }
 
-/** Every record of a chunk in order, stopping after the first damaged one. */
-async function* scanChunk(reader: ChunkReader, first: number): AsyncGenerator<Step> {
-  let offset = 0;
-  let expected = first;
+/**
+ * Every record of a chunk in order from `offset` (where the record `expected` starts), stopping
+ * after the first damaged one.
+ */
+async function* scanChunk(
+  reader: ChunkReader,
+  first: number,
+  from: { readonly offset: number; readonly seqno: number } = { offset: 0, seqno: first },
+): AsyncGenerator<Step> {
+  let offset = from.offset;
+  let expected = from.seqno;
   while (offset < reader.size) {
     const step = await readRecord(reader, offset, expected);
     yield step;
@@ -505,17 +520,81 @@ async function recoverChunks(
 // --- read -------------------------------------------------------------------------------------
 
 /**
+ * Where some entries start in their chunk files, so that reading one entry of a 16 MiB chunk
+ * does not scan the chunk from its start. Filled by the reads that use it (every
+ * seekStrideEntries-th entry they pass); an offset is only a hint: the record found there must
+ * have the noted seqno and a valid CRC, else the chunk is scanned from its start and its hints
+ * forgotten. So a truncated or replaced chunk cannot make a read return a wrong entry.
+ */
+export type LedgerSeekIndex = {
+  /** The noted start closest at or before `seqno` in chunk file `name`, if any. */
+  readonly hint: (name: string, first: number, seqno: number) => SeekHint | undefined;
+  readonly note: (name: string, seqno: number, offset: number) => void;
+  readonly forget: (name: string) => void;
+  /** Offsets held (tests; at most seekHintsMax). */
+  readonly size: () => number;
+};
+
+export type SeekHint = { readonly seqno: number; readonly offset: number };
+
+export function createSeekIndex(): LedgerSeekIndex {
+  const chunks = new Map<string, Map<number, number>>();
+  let size = 0;
+  return {
+    hint: (name, first, seqno) => {
+      const offsets = chunks.get(name);
+      if (offsets === undefined) return undefined;
+      // Aligned seqnos only: at most chunk length / stride probes, usually one.
+      for (
+        let at = seqno - (seqno % seekStrideEntries);
+        at >= first && at > 0;
+        at -= seekStrideEntries
+      ) {
+        const offset = offsets.get(at);
+        if (offset !== undefined) return { seqno: at, offset };
+      }
+      return undefined;
+    },
+    note: (name, seqno, offset) => {
+      if (seqno % seekStrideEntries !== 0) return;
+      let offsets = chunks.get(name);
+      if (offsets === undefined) {
+        offsets = new Map();
+        chunks.set(name, offsets);
+      }
+      if (offsets.has(seqno)) return;
+      if (size >= seekHintsMax) {
+        chunks.clear();
+        size = 0;
+        offsets = new Map();
+        chunks.set(name, offsets);
+      }
+      offsets.set(seqno, offset);
+      size += 1;
+    },
+    forget: (name) => {
+      size -= chunks.get(name)?.size ?? 0;
+      chunks.delete(name);
+    },
+    size: () => size,
+  };
+}
+
+/**
  * The entries with seqno >= `from`, in order, each checked (CRC, seqno) before it is yielded.
  * Stops quietly at an incomplete record at the end of the last chunk (not written yet); any
  * other damage throws LEDGER_E_CORRUPT. Sees only what the writer has written (flush writes).
+ * With `seek`, starts at the closest noted entry at or before `from` in its chunk (damage
+ * before that point in the chunk then goes unseen: `verifyLedger` is the whole check).
  */
 export async function* readLedgerFrom(
   dir: string,
   from: number,
-  options: LedgerOptions = {},
+  options: LedgerOptions & { readonly seek?: LedgerSeekIndex } = {},
 ): AsyncGenerator<LedgerEntry> {
   assert(Number.isSafeInteger(from) && from >= 1, 'readLedgerFrom seqno');
   const storage = options.storage ?? createFsStorage();
+  const seek = options.seek;
   let chunks: ChunkRef[] | LedgerProblem;
   try {
     chunks = await listChunks(storage, dir);
@@ -551,11 +630,23 @@ export async function* readLedgerFrom(
     }
     try {
       const reader = chunkReader(file, await file.size());
-      for await (const step of scanChunk(reader, chunk.first)) {
+      let position: SeekHint | undefined;
+      if (seek !== undefined && index === start) {
+        position = seek.hint(chunk.name, chunk.first, from);
+        if (
+          position !== undefined &&
+          !(await readRecord(reader, position.offset, position.seqno)).ok
+        ) {
+          seek.forget(chunk.name);
+          position = undefined;
+        }
+      }
+      for await (const step of scanChunk(reader, chunk.first, position)) {
         if (!step.ok) {
           if (last && step.damage === 'truncated') return;
           throw corruptError(dir, problemAt(chunk, step, false));
         }
+        seek?.note(chunk.name, step.seqno, step.offset);
         expected = step.seqno + 1;
         if (step.seqno >= from) {
           yield { seqno: step.seqno, kind: step.kind, payload: new Uint8Array(step.payload) };

@@ -227,22 +227,21 @@ function endorsementsFromJson(value: unknown, field: string): Endorsement[] | un
 }
 
 export function envelopeToJson(envelope: Envelope): EnvelopeJson {
-  const json = {
-    request: Buffer.from(envelope.request).toString('base64'),
-    signature: Buffer.from(envelope.signature).toString('base64'),
-  };
+  // Members in RFC 8785 order: ledger entries embed envelopes, and canonical encoding takes its
+  // native path for data already in order (canonical.ts).
   return {
-    ...json,
     ...(envelope.cert === undefined ? {} : { cert: envelope.cert }),
     ...(envelope.endorsements === undefined
       ? {}
       : {
           endorsements: envelope.endorsements.map((item) => ({
-            mspId: item.mspId,
             cert: item.cert,
+            mspId: item.mspId,
             signature: Buffer.from(item.signature).toString('base64'),
           })),
         }),
+    request: Buffer.from(envelope.request).toString('base64'),
+    signature: Buffer.from(envelope.signature).toString('base64'),
   };
 }
 

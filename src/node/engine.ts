@@ -7,7 +7,7 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import { cofferError, isCofferError, type CofferError, type ErrorCode } from '../errors/index.js';
 import type { AppRegistry } from '../contracts/index.js';
-import { canonicalBytes } from '../ledger/canonical.js';
+import { canonicalBytes, canonicalString } from '../ledger/canonical.js';
 import {
   checkSigner,
   executeBatch,
@@ -16,7 +16,12 @@ import {
   type SignerCheck,
   type TxOutcome,
 } from '../ledger/execute.js';
-import { openLedgerWriter, readLedgerFrom, type LedgerWriter } from '../ledger/files.js';
+import {
+  createSeekIndex,
+  openLedgerWriter,
+  readLedgerFrom,
+  type LedgerWriter,
+} from '../ledger/files.js';
 import {
   createMerkleTree,
   deserializeMerkleTree,
@@ -607,26 +612,31 @@ async function startLocked(options: EngineOptions): Promise<Engine> {
 
   const txEntry = (outcome: TxOutcome): Uint8Array => {
     const encrypted = encryptWriteSet(outcome.writeSet, secret, outcome.seqno);
-    let result: unknown = outcome.result ?? null;
+    // The result as parsed back from its canonical text: members then come in RFC 8785 order
+    // whatever order the app built them in.
+    let result: unknown;
     try {
-      canonicalBytes(result);
+      result = JSON.parse(canonicalString(outcome.result ?? null));
     } catch {
       result = null; // e.g. a float: every node drops it alike
     }
+    // Members in RFC 8785 order, so that canonical encoding takes its native path (it checks).
     return canonicalBytes({
-      type: 'tx',
-      seqno: outcome.seqno,
-      txId: outcome.txId,
-      status: outcome.status,
+      ...(outcome.app === undefined ? {} : { action: outcome.action, app: outcome.app }),
       ...(outcome.code === undefined ? {} : { code: outcome.code }),
+      envelope: outcome.envelope,
       ...(outcome.message === undefined ? {} : { message: outcome.message }),
       result,
-      ...(outcome.signer === undefined ? {} : { signer: outcome.signer }),
-      ...(outcome.app === undefined ? {} : { app: outcome.app, action: outcome.action }),
-      envelope: outcome.envelope,
+      seqno: outcome.seqno,
+      ...(outcome.signer === undefined
+        ? {}
+        : { signer: { identityId: outcome.signer.identityId, mspId: outcome.signer.mspId } }),
+      status: outcome.status,
+      txId: outcome.txId,
+      type: 'tx',
       writes: {
-        public: encrypted.publicWrites.map((write) => [write.map, write.key, write.value]),
         private: Buffer.from(encrypted.privateCiphertext).toString('base64'),
+        public: encrypted.publicWrites.map((write) => [write.map, write.key, write.value]),
       },
     });
   };
@@ -1214,10 +1224,13 @@ async function startLocked(options: EngineOptions): Promise<Engine> {
     });
   };
 
+  // Where entries start in the chunk files: a status or receipt of an older transaction reads
+  // its entry, not its 16 MiB chunk from the start.
+  const seek = createSeekIndex();
   const entryAt = async (seqno: number): Promise<Uint8Array | undefined> => {
     const cached = recent.get(seqno);
     if (cached !== undefined) return cached.leaf;
-    for await (const entry of readLedgerFrom(dirs.ledger, seqno)) {
+    for await (const entry of readLedgerFrom(dirs.ledger, seqno, { seek })) {
       if (entry.seqno !== seqno) break;
       return leafOf(entry.kind, entry.payload, seqno).leaf;
     }
@@ -1225,7 +1238,7 @@ async function startLocked(options: EngineOptions): Promise<Engine> {
   };
 
   async function* entriesFrom(from: number): AsyncGenerator<LedgerLeaf> {
-    for await (const entry of readLedgerFrom(dirs.ledger, from)) {
+    for await (const entry of readLedgerFrom(dirs.ledger, from, { seek })) {
       yield leafOf(entry.kind, entry.payload, entry.seqno);
     }
   }

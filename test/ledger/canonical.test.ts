@@ -244,6 +244,53 @@ describe('properties', () => {
     );
   });
 
+  // Member names that JavaScript enumerates out of insertion order ("2" before "10", both
+  // before "a") or that sort by UTF-16 code units differently from code points.
+  const memberName = fc.oneof(
+    fc.string({ unit: 'grapheme' }),
+    fc.nat({ max: 20 }).map(String),
+    fc.constantFrom('\u{1F600}', '\uFB33', 'a', 'A', '_', '', '10', '-1', '01'),
+  );
+  const tricky = fc.letrec((tie) => ({
+    value: fc.oneof(
+      { depthSize: 'small' },
+      fc.constant(null),
+      fc.boolean(),
+      fc.maxSafeInteger(),
+      fc.string({ unit: 'binary' }).filter((text) => !/\p{Cs}/u.test(text)),
+      fc.array(tie('value'), { maxLength: 5 }),
+      fc.dictionary(memberName, tie('value'), { maxKeys: 6 }),
+    ),
+  })).value;
+  /** The same data with every object rebuilt with its members inserted in sorted order. */
+  const inserted = (value: unknown): unknown => {
+    if (Array.isArray(value)) return value.map(inserted);
+    if (value === null || typeof value !== 'object') return value;
+    const out: Record<string, unknown> = {};
+    for (const key of Object.keys(value).sort()) {
+      out[key] = inserted((value as Record<string, unknown>)[key]);
+    }
+    return out;
+  };
+
+  it("the native path for members already in order gives canonicalize's bytes, always", () => {
+    fc.assert(
+      fc.property(tricky, (value) => {
+        for (const variant of [value, inserted(value)]) {
+          expect(canonicalString(variant)).toBe(canonicalize(variant));
+          const bytes = canonicalBytes(variant);
+          expect(parseCanonical(bytes)).toEqual(variant);
+        }
+      }),
+      { numRuns: 1000 },
+    );
+    // Integer-like names enumerate first whatever the insertion order: "10" < "9" in RFC 8785.
+    expect(canonicalString({ 9: 1, 10: 2, a: { 2: 0, 10: 0 } })).toBe(
+      '{"10":2,"9":1,"a":{"10":0,"2":0}}',
+    );
+    expect(canonicalString({ '\u{1F600}': 1, '\uFB33': 2 })).toBe('{"\u{1F600}":1,"\uFB33":2}');
+  });
+
   it('pretty-printed JSON of a non-trivial object is never accepted', () => {
     fc.assert(
       fc.property(

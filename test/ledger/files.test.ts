@@ -11,10 +11,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isCofferError } from '../../src/errors/index.js';
 import {
   chunkFileName,
+  createSeekIndex,
   formatVerifyResult,
   openLedgerWriter,
   readLedgerFrom,
   recoverLedger,
+  seekHintsMax,
+  seekStrideEntries,
   verifyLedgerDir,
   type EntryKind,
   type LedgerEntry,
@@ -23,6 +26,7 @@ import {
 } from '../../src/ledger/files.js';
 import { recordHeaderBytes } from '../../src/ledger/files-format.js';
 import { createSimStorage, type SimStorage } from '../../src/ledger/files-sim.js';
+import { createFsStorage, type Storage } from '../../src/ledger/files-storage.js';
 import { writeLedgerFixtures, type FixtureExpectation } from './ledger-fixtures.js';
 
 const fixturesRoot = path.resolve(import.meta.dirname, '../fixtures/ledger');
@@ -214,6 +218,109 @@ describe('ledger files on disk', () => {
     });
     expect((await recoverLedger(dir)).lastSeqno).toBe(3);
     expect((await verifyLedgerDir(dir)).ok).toBe(true);
+  });
+});
+
+/** The real file system, counting the bytes read. */
+function countingStorage(): { storage: Storage; bytesRead: () => number } {
+  const fs = createFsStorage();
+  let bytes = 0;
+  return {
+    storage: {
+      ...fs,
+      openReadOnly: async (file) => {
+        const opened = await fs.openReadOnly(file);
+        return {
+          ...opened,
+          read: async (offset, length) => {
+            const read = await opened.read(offset, length);
+            bytes += read.byteLength;
+            return read;
+          },
+        };
+      },
+    },
+    bytesRead: () => bytes,
+  };
+}
+
+async function readOne(
+  dir: string,
+  seqno: number,
+  options: Parameters<typeof readLedgerFrom>[2],
+): Promise<string | undefined> {
+  for await (const entry of readLedgerFrom(dir, seqno, options)) {
+    return entry.seqno === seqno ? Buffer.from(entry.payload).toString() : undefined;
+  }
+  return undefined;
+}
+
+describe('seek index', () => {
+  it('reads an entry from the closest noted start, not its chunk from the start', async () => {
+    const dir = path.join(work, 'seek');
+    const { writer } = await openLedgerWriter(dir);
+    await appendMany(writer, 5000, 100);
+    await writer.flush();
+    const { storage, bytesRead } = countingStorage();
+    const seek = createSeekIndex();
+    // The first read scans the chunk up to its entry and notes every stride-th start.
+    expect(await readOne(dir, 4000, { storage, seek })).toMatch(/^entry 4000 \.+$/);
+    const scanned = bytesRead();
+    expect(scanned).toBeGreaterThan(3999 * (recordHeaderBytes + 100));
+    expect(seek.size()).toBe(Math.floor(4000 / seekStrideEntries));
+    // Later reads at or before it start at most one stride back: a few KiB each.
+    for (const seqno of [3999, 3001, 129, 1, 2222]) {
+      const before = bytesRead();
+      expect(await readOne(dir, seqno, { storage, seek })).toMatch(new RegExp(`^entry ${seqno} `));
+      expect(bytesRead() - before).toBeLessThan(
+        seekStrideEntries * (recordHeaderBytes + 100) + 16_384,
+      );
+    }
+    // Without the index every read scans from the chunk start.
+    const before = bytesRead();
+    expect(await readOne(dir, 3999, { storage })).toMatch(/^entry 3999 /);
+    expect(bytesRead() - before).toBeGreaterThan(3998 * (recordHeaderBytes + 100));
+    await writer.close();
+  });
+
+  it('checks every hint: after a truncation and different entries, reads are right', async () => {
+    const dir = path.join(work, 'seek-stale');
+    const { writer } = await openLedgerWriter(dir);
+    await appendMany(writer, 1000, 100);
+    await writer.flush();
+    const seek = createSeekIndex();
+    expect(await readOne(dir, 900, { seek })).toMatch(/^entry 900 \./);
+    const noted = seek.size();
+    expect(noted).toBe(Math.floor(900 / seekStrideEntries));
+    // Shorter entries from 501: every noted offset after 500 now falls elsewhere.
+    await writer.truncateAfter(500);
+    await appendMany(writer, 500, 40);
+    await writer.flush();
+    expect(await readOne(dir, 900, { seek })).toBe(`entry 900 `.padEnd(40, '.'));
+    expect(await readOne(dir, 640, { seek })).toBe(`entry 640 `.padEnd(40, '.'));
+    expect(await readOne(dir, 300, { seek })).toBe(`entry 300 `.padEnd(100, '.'));
+    // A hint that failed its check cleared its chunk's hints; the scan noted the true ones.
+    expect(seek.size()).toBeLessThanOrEqual(noted);
+    expect([...(await readAll(dir))].map((entry) => entry.seqno)).toHaveLength(1000);
+    await writer.close();
+  });
+
+  it('holds at most seekHintsMax offsets', () => {
+    const seek = createSeekIndex();
+    for (let i = 1; i <= seekHintsMax; i += 1) seek.note('a', i * seekStrideEntries, i);
+    seek.note('a', 7, 7); // not a multiple of the stride: not noted
+    expect(seek.size()).toBe(seekHintsMax);
+    expect(seek.hint('a', 1, 5 * seekStrideEntries + 3)).toEqual({
+      seqno: 5 * seekStrideEntries,
+      offset: 5,
+    });
+    seek.note('b', seekStrideEntries, 1);
+    expect(seek.size()).toBe(1);
+    expect(seek.hint('a', 1, 5 * seekStrideEntries)).toBeUndefined();
+    expect(seek.hint('b', 1, seekStrideEntries + 1)).toEqual({
+      seqno: seekStrideEntries,
+      offset: 1,
+    });
   });
 });
 
