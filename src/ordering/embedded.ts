@@ -275,6 +275,9 @@ export async function openEmbeddedLog(
         segment.bytes = end;
         committed += chunk.length;
         chunk.forEach((pending, k) => {
+          keepRecent(first + k, pending.batch);
+        });
+        chunk.forEach((pending, k) => {
           pending.resolve(first + k);
         });
         done = stop;
@@ -400,6 +403,42 @@ export async function openEmbeddedLog(
     });
   };
 
+  // The latest committed batches, oldest first, contiguous up to `committed`: reads of them
+  // (the node's, right after each commit) take copies from here instead of opening the file.
+  const recent: { readonly position: number; readonly batch: Uint8Array }[] = [];
+  let recentHead = 0;
+  let recentBytes = 0;
+  const keepRecent = (position: number, batch: Uint8Array): void => {
+    recent.push({ position, batch });
+    recentBytes += batch.byteLength;
+    while (recentBytes > limits.recentBatchBytesMax && recentHead < recent.length) {
+      recentBytes -= recent[recentHead]?.batch.byteLength ?? 0;
+      recentHead += 1;
+    }
+    if (recentHead > 1024 && recentHead * 2 > recent.length) {
+      recent.splice(0, recentHead);
+      recentHead = 0;
+    }
+  };
+  /** Serves a read of positions from..last from `recent` if it holds them all. */
+  const readRecent = (
+    from: number,
+    last: number,
+    budget: { bytes: number },
+    out: LogEntry[],
+  ): boolean => {
+    const oldest = recent[recentHead];
+    if (oldest === undefined || from < oldest.position) return false;
+    for (let position = from; position <= last; position += 1) {
+      const kept = recent[recentHead + position - oldest.position];
+      assert(kept?.position === position, 'recent batches are contiguous up to committed');
+      if (out.length > 0 && budget.bytes < kept.batch.byteLength) break;
+      out.push({ position, batch: kept.batch.slice() });
+      budget.bytes -= kept.batch.byteLength;
+    }
+    return true;
+  };
+
   /** Committed records of `segment` from position `from` to `upto`, within `budget` bytes. */
   const readSegment = async (
     segment: Segment,
@@ -474,6 +513,7 @@ export async function openEmbeddedLog(
     const last = Math.min(committed, from + Math.min(max, limits.readBatchesMax) - 1);
     const out: LogEntry[] = [];
     const budget = { bytes: limits.readBytesMax };
+    if (readRecent(from, last, budget, out)) return out;
     try {
       for (let position = from; position <= last;) {
         const segment = segments[segmentOf(segments, position)];

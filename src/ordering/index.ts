@@ -20,6 +20,7 @@ export {
   readBatchesMax,
   readBytesMax,
   readChunkBytes,
+  recentBatchBytesMax,
   segmentBytesMax,
   segmentFileBytesMax,
 } from './limits.js';

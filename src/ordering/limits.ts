@@ -18,6 +18,12 @@ export const readBatchesMax: number = 1024;
 export const readBytesMax: number = 16 * mebibyte;
 /** Bytes read from a segment per read call when several records are read in a row. */
 export const readChunkBytes: number = 1 * mebibyte;
+/**
+ * Payload bytes of the latest committed batches the embedded log keeps in memory: a node reads
+ * each batch right after it commits, and then reads it from here, not from the file. An option
+ * (1 keeps none: every batch is larger).
+ */
+export const recentBatchBytesMax: number = 8 * mebibyte;
 /** Appends waiting for the next group commit; one more is refused (backpressure). */
 export const pendingBatchesMax: number = 4096;
 /** Payload bytes waiting for the next group commit. */
@@ -58,6 +64,7 @@ export type Limits = {
   readonly pendingBatchesMax: number;
   readonly pendingBytesMax: number;
   readonly diskFullRetryMs: number;
+  readonly recentBatchBytesMax: number;
 };
 
 export type LimitOptions = { readonly [K in keyof Limits]?: number };
@@ -72,6 +79,7 @@ export function resolveLimits(options: LimitOptions): Result<Limits> {
     pendingBatchesMax: options.pendingBatchesMax ?? pendingBatchesMax,
     pendingBytesMax: options.pendingBytesMax ?? pendingBytesMax,
     diskFullRetryMs: options.diskFullRetryMs ?? diskFullRetryMs,
+    recentBatchBytesMax: options.recentBatchBytesMax ?? recentBatchBytesMax,
   };
   for (const [name, value] of Object.entries(limits)) {
     if (!Number.isSafeInteger(value) || value < 1) {

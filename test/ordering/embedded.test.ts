@@ -8,6 +8,7 @@ import {
   batchBytesMax,
   openEmbeddedLog,
   readBatchesMax,
+  recentBatchBytesMax,
   recordHeaderBytes,
   segmentBytesMax,
 } from '../../src/ordering/index.js';
@@ -140,7 +141,19 @@ describe('embedded ordering log on disk', () => {
     ] as const) {
       await expect(log.read(from, max)).rejects.toMatchObject({ code: 'ORDERING_E_READ_RANGE' });
     }
+    // The same bounds on reads from the files (a reopened log holds nothing in memory).
     await log.close();
+    const files = await openEmbeddedLog(dir, {
+      batchBytesMax: 400,
+      readBatchesMax: 5,
+      readBytesMax: 1000,
+    });
+    const filePositions = async (from: number, max: number) =>
+      (await files.read(from, max)).map((e) => e.position);
+    expect(await filePositions(1, 100)).toEqual([1, 2, 3, 4, 5]);
+    expect(await filePositions(11, 100)).toEqual([11, 12, 13, 14]);
+    expect(await filePositions(13, 100)).toEqual([13, 14]);
+    await files.close();
   });
 
   it('reads across segment boundaries and through the sparse index', async () => {
@@ -150,13 +163,48 @@ describe('embedded ordering log on disk', () => {
     await Promise.all(
       Array.from({ length: total }, (_, i) => log.append(batchOf(i + 1, 10 + (i % 40)))),
     );
-    for (const from of [1, 63, 64, 65, 129, 300, 599, 600]) {
-      const entries = await log.read(from, 70);
-      expect(entries[0]?.position).toBe(from);
-      entries.forEach((e, k) => {
-        expect(textOf(e.batch).split('.')[0]).toBe(`batch-${from + k}`);
-      });
+    // Once from memory (the latest batches), once after a reopen from the files.
+    const readers = [
+      async () => log,
+      async () => {
+        await log.close();
+        return openEmbeddedLog(dir, { segmentBytesMax: 4096, batchBytesMax: 64 });
+      },
+    ];
+    for (const open of readers) {
+      const reader = await open();
+      for (const from of [1, 63, 64, 65, 129, 300, 599, 600]) {
+        const entries = await reader.read(from, 70);
+        expect(entries[0]?.position).toBe(from);
+        entries.forEach((e, k) => {
+          expect(textOf(e.batch).split('.')[0]).toBe(`batch-${from + k}`);
+        });
+      }
+      await reader.close();
     }
+  });
+
+  it('reads the latest batches from memory, older ones from the files, as copies', async () => {
+    const dir = await tempDir();
+    const { storage, counts } = countingStorage();
+    const log = await openEmbeddedLog(dir, { storage });
+    const batchBytes = 1024 * 1024;
+    const total = Math.floor(recentBatchBytesMax / batchBytes) + 4;
+    for (let i = 1; i <= total; i += 1) await log.append(batchOf(i, batchBytes));
+    const opensBefore = counts.opens;
+    const latest = await log.read(total - 3, 4);
+    expect(latest.map((e) => textOf(e.batch).split('.')[0])).toEqual(
+      [total - 3, total - 2, total - 1, total].map((i) => `batch-${i}`),
+    );
+    expect(counts.opens).toBe(opensBefore); // no file opened
+    latest[0]?.batch.fill(0); // a copy: the log's own stays intact
+    expect(textOf((await log.read(total - 3, 1))[0]?.batch ?? bytesOf('')).split('.')[0]).toBe(
+      `batch-${total - 3}`,
+    );
+    // The first batches fell out of memory: read from the file, as before.
+    const oldest = await log.read(1, 2);
+    expect(oldest.map((e) => textOf(e.batch).split('.')[0])).toEqual(['batch-1', 'batch-2']);
+    expect(counts.opens).toBeGreaterThan(opensBefore);
     await log.close();
   });
 

@@ -19,14 +19,20 @@ afterEach(async () => {
   await Promise.all(made.splice(0).map((dir) => rm(dir, { recursive: true, force: true })));
 });
 
-export type Counts = { writes: number; syncs: number; syncDirs: number; creates: number };
+export type Counts = {
+  writes: number;
+  syncs: number;
+  syncDirs: number;
+  creates: number;
+  opens: number;
+};
 
-/** The real storage, counting writes and fsyncs. */
+/** The real storage, counting writes, fsyncs and opens. */
 export function countingStorage(inner: Storage = createFsStorage()): {
   storage: Storage;
   counts: Counts;
 } {
-  const counts: Counts = { writes: 0, syncs: 0, syncDirs: 0, creates: 0 };
+  const counts: Counts = { writes: 0, syncs: 0, syncDirs: 0, creates: 0, opens: 0 };
   const wrap = (file: StorageFile): StorageFile => ({
     ...file,
     write: (offset, bytes) => {
@@ -42,7 +48,10 @@ export function countingStorage(inner: Storage = createFsStorage()): {
     counts,
     storage: {
       ...inner,
-      open: async (name) => wrap(await inner.open(name)),
+      open: async (name) => {
+        counts.opens += 1;
+        return wrap(await inner.open(name));
+      },
       create: async (name) => {
         counts.creates += 1;
         return wrap(await inner.create(name));

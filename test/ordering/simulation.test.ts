@@ -84,6 +84,8 @@ function randomOptions(rng: Rng, disk: SimDisk, time: VirtualTime): EmbeddedLogO
     readBatchesMax: 1 + rng.int(16),
     readBytesMax: batchBytesMax + rng.int(1000),
     diskFullRetryMs: 10 + rng.int(100),
+    // Half the runs keep no batch in memory: every read goes to the files.
+    recentBatchBytesMax: rng.chance(0.5) ? 1 : 1 + rng.int(4000),
   };
 }
 
@@ -373,6 +375,7 @@ async function flipOne(seed: number): Promise<void> {
     ...options,
     pendingBatchesMax: 64,
     pendingBytesMax: 1 << 20,
+    recentBatchBytesMax: 1, // every read from the files
   });
   let id = 1;
   for (let round = 1 + rng.int(12); round > 0; round -= 1) {
@@ -388,7 +391,7 @@ async function flipOne(seed: number): Promise<void> {
   const offset = target.offset + rng.int(target.end - target.offset);
   disk.flipBit(target.file, offset, rng.int(8));
 
-  // The live log checks every record it reads.
+  // The live log checks every record it reads from its files.
   await expect(log.read(target.position, 1)).rejects.toMatchObject({ code: 'ORDERING_E_CORRUPT' });
   await log.close();
 
