@@ -9,6 +9,7 @@ import {
   chunkHashesMax,
   createMerkleTree,
   deserializeMerkleTree,
+  derivedLevels,
   emptyRoot,
   fromLeafHashes,
   leafHash,
@@ -560,6 +561,34 @@ describe('tree API', () => {
     );
   });
 
+  it('reads the first format (every level stored), and refuses one with a wrong hash', () => {
+    for (const n of [0, 1, 31, 32, 33, 100, 257]) {
+      const data = entries(n + 5);
+      // Version 1: "CMT\x01", u64 size, then every level k = 0, 1, ... of floor(n / 2^k) hashes.
+      const hashes: Uint8Array[] = [];
+      for (let width = 1; Math.floor(n / width) > 0; width *= 2) {
+        for (let i = 0; i + width <= n; i += width) hashes.push(mth(data.slice(i, i + width)));
+      }
+      const header = Buffer.alloc(12);
+      header.write('CMT\x01', 'latin1');
+      header.writeBigUInt64BE(BigInt(n), 4);
+      const v1 = Buffer.concat([header, ...hashes]);
+      const tree = deserializeMerkleTree(v1);
+      expect(hex(tree.root())).toBe(hex(mth(data.slice(0, n))));
+      for (const d of data.slice(n)) tree.append(leafHash(d));
+      expect(hex(tree.root())).toBe(hex(mth(data)));
+      expect(tree.inclusionProof(n).map(hex)).toEqual(refPath(n, data).map(hex));
+      // Written again in the current format, which holds the leaves and the levels above 4.
+      expect(Buffer.from(tree.serialize()).subarray(0, 4).toString('latin1')).toBe('CMT\x02');
+      if (n >= 64) {
+        // The last hash of v1 is the top stored level's: a flip there is found.
+        expect(codeOf(() => deserializeMerkleTree(flipped(v1, v1.length * 8 - 1)))).toBe(
+          'LEDGER_E_MERKLE_STATE',
+        );
+      }
+    }
+  });
+
   it('refuses a truncated, extended, relabelled or corrupted state', () => {
     const tree = treeOf(entries(37));
     const state = tree.serialize();
@@ -574,24 +603,32 @@ describe('tree API', () => {
     const wrongSize = new Uint8Array(state);
     Buffer.from(wrongSize.buffer).writeBigUInt64BE(36n, 4);
     expect(codeOf(() => deserializeMerkleTree(wrongSize))).toBe('LEDGER_E_MERKLE_STATE');
-    // A flipped bit in an interior hash: found by the default verification.
+    // A flipped bit in an interior hash (37 leaves: one stored interior hash, of leaves 0-31)
+    // or in a leaf under it: found by the default verification.
     const interior = flipped(state, (12 + 37 * 32 + 5) * 8);
     expect(codeOf(() => deserializeMerkleTree(interior))).toBe('LEDGER_E_MERKLE_STATE');
+    expect(codeOf(() => deserializeMerkleTree(flipped(state, (12 + 7 * 32) * 8)))).toBe(
+      'LEDGER_E_MERKLE_STATE',
+    );
+    expect(state.byteLength).toBe(12 + 37 * 32 + 32);
   });
 
-  it('memory: about 2 × 32 bytes per leaf', () => {
+  it('memory: about 34 bytes per leaf (the leaves, and the levels above derivedLevels)', () => {
     const n = 200_000;
     const tree = createMerkleTree();
     const leaf = leafHash(Uint8Array.of(1));
     for (let i = 0; i < n; i += 1) tree.append(leaf);
-    // Level k holds floor(n / 2^k) hashes (< 2n in all); each level wastes at most one chunk,
-    // and a level still in its first, doubling chunk at most as much as it uses.
+    // Level k holds floor(n / 2^k) hashes; each stored level wastes at most one chunk, and a
+    // level still in its first, doubling chunk at most as much as it uses.
     let bound = 0;
-    for (let count = n; count > 0; count = Math.floor(count / 2)) {
-      bound += count * 32 + Math.min(chunkHashesMax, count) * 32;
+    for (let k = 0, count = n; count > 0; k += 1, count = Math.floor(count / 2)) {
+      if (k === 0 || k > derivedLevels) bound += count * 32 + Math.min(chunkHashesMax, count) * 32;
     }
+    expect(derivedLevels).toBe(4);
     expect(tree.storageBytes()).toBeLessThanOrEqual(bound);
-    expect(tree.storageBytes()).toBeLessThan(2 * 32 * n * 1.25);
-    expect(tree.storageBytes()).toBeGreaterThanOrEqual(2 * 32 * (n - 1));
+    expect(tree.storageBytes()).toBeLessThan(34 * n * 1.25);
+    expect(tree.storageBytes()).toBeGreaterThanOrEqual(32 * n + 2 * (n / 32 - 1));
+    // Proofs and roots stay right through the hashed-again levels.
+    expect(tree.inclusionProof(12_345).length).toBe(18);
   });
 });
