@@ -61,6 +61,8 @@ export type EmbeddedLogOptions = LimitOptions & {
 export type EmbeddedLog = OrderingLog & {
   /** What opening the directory found and repaired. */
   readonly recovery: () => RecoveryReport;
+  /** Bytes of the latest committed batches held in memory for reads (recentBatchBytesMax). */
+  readonly heldBatchBytes: () => number;
 };
 
 type Pending = {
@@ -405,7 +407,10 @@ export async function openEmbeddedLog(
 
   // The latest committed batches, oldest first, contiguous up to `committed`: reads of them
   // (the node's, right after each commit) take copies from here instead of opening the file.
-  const recent: { readonly position: number; readonly batch: Uint8Array }[] = [];
+  // Slots before recentHead are emptied at once (they must not keep their batches alive) and
+  // cut from the array once they are most of it.
+  type Kept = { readonly position: number; readonly batch: Uint8Array };
+  const recent: (Kept | undefined)[] = [];
   let recentHead = 0;
   let recentBytes = 0;
   const keepRecent = (position: number, batch: Uint8Array): void => {
@@ -413,9 +418,10 @@ export async function openEmbeddedLog(
     recentBytes += batch.byteLength;
     while (recentBytes > limits.recentBatchBytesMax && recentHead < recent.length) {
       recentBytes -= recent[recentHead]?.batch.byteLength ?? 0;
+      recent[recentHead] = undefined;
       recentHead += 1;
     }
-    if (recentHead > 1024 && recentHead * 2 > recent.length) {
+    if (recentHead * 2 > recent.length) {
       recent.splice(0, recentHead);
       recentHead = 0;
     }
@@ -569,6 +575,7 @@ export async function openEmbeddedLog(
       state.kind === 'ok' ? 'ok' : { state: state.kind, since: state.since, error: state.error },
     close,
     recovery: () => report,
+    heldBatchBytes: () => recentBytes,
   };
 }
 

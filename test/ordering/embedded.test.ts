@@ -2,6 +2,8 @@
 // full disk and I/O errors (injected through the Storage seam), close, options.
 import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import type { CofferError } from '../../src/errors/index.js';
 import {
@@ -184,6 +186,22 @@ describe('embedded ordering log on disk', () => {
     }
   });
 
+  it('lets go of the batches it no longer holds (memory stays within recentBatchBytesMax)', async () => {
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const dir = await tempDir();
+    const log = await openEmbeddedLog(dir, { fsync: false });
+    gc();
+    const before = process.memoryUsage().arrayBuffers;
+    for (let i = 1; i <= 96; i += 1) await log.append(batchOf(i, 1024 * 1024));
+    gc();
+    const held = process.memoryUsage().arrayBuffers - before;
+    expect(log.heldBatchBytes()).toBeLessThanOrEqual(recentBatchBytesMax);
+    // 96 MiB appended; what stays is about the batches held (a few MiB of slack for the rest).
+    expect(held).toBeLessThan(recentBatchBytesMax + 8 * 1024 * 1024);
+    await log.close();
+  });
+
   it('reads the latest batches from memory, older ones from the files, as copies', async () => {
     const dir = await tempDir();
     const { storage, counts } = countingStorage();
@@ -201,6 +219,8 @@ describe('embedded ordering log on disk', () => {
     expect(textOf((await log.read(total - 3, 1))[0]?.batch ?? bytesOf('')).split('.')[0]).toBe(
       `batch-${total - 3}`,
     );
+    expect(log.heldBatchBytes()).toBeLessThanOrEqual(recentBatchBytesMax);
+    expect(log.heldBatchBytes()).toBeGreaterThan(recentBatchBytesMax - 2 * batchBytes);
     // The first batches fell out of memory: read from the file, as before.
     const oldest = await log.read(1, 2);
     expect(oldest.map((e) => textOf(e.batch).split('.')[0])).toEqual(['batch-1', 'batch-2']);
