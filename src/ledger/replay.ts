@@ -12,15 +12,36 @@ export type ReplayWindow = {
   /** Forgets every id whose request expired at or before `time`. */
   readonly prune: (time: number) => void;
   readonly size: () => number;
-  /** Entries as [txId, expiresAt], sorted by (expiresAt, txId): identical bytes on every node. */
+  /**
+   * Entries as [txId, expiresAt], sorted by (expiresAt, txId): identical bytes on every node.
+   * Ids that are not transaction ids (64 lowercase hex digits) sort after those that are.
+   */
   readonly entries: () => readonly (readonly [string, number])[];
 };
 
+/** A transaction id as computed by transactionId: 64 lowercase hex digits. */
+const hexId = /^[0-9a-f]{64}$/;
+/** Marks a key kept as given (an id that is not 64 lowercase hex digits): not Latin-1. */
+const rawMark = '\u0100';
+
+/**
+ * The window's key for an id: its 32 bytes as a 32-character Latin-1 string (48 bytes of V8 heap
+ * against 80 for the hex text), or, for any other text, the text after a mark that no Latin-1
+ * key holds. Byte order and hex order agree, so keys sort as the ids do.
+ */
+function keyOf(txId: string): string {
+  return hexId.test(txId) ? Buffer.from(txId, 'hex').toString('latin1') : rawMark + txId;
+}
+
+function idOf(key: string): string {
+  return key.startsWith(rawMark) ? key.slice(1) : Buffer.from(key, 'latin1').toString('hex');
+}
+
 /**
  * A binary min-heap on expiresAt beside a set of the ids, so pruning costs O(log n) per expired
- * id. The heap is two parallel arrays (expiry times as unboxed doubles, ids), not an array of
- * pairs: a window holds every transaction of the last two minutes, hundreds of thousands under
- * load, and a pair per id cost about 90 bytes more each (session 10, issue 3's memory target).
+ * id. The heap is two parallel arrays (expiry times as unboxed doubles, keys), not an array of
+ * pairs, and ids are kept as bytes (keyOf): a window holds every transaction of the last two
+ * minutes, hundreds of thousands under load (issue 3's memory target).
  * Adding an id the window already holds keeps it as it was (the caller checks `has` first).
  */
 export function createReplayWindow(
@@ -74,17 +95,18 @@ export function createReplayWindow(
     }
   };
   const add = (txId: string, expiresAt: number): boolean => {
-    if (ids.has(txId)) return true;
+    const key = keyOf(txId);
+    if (ids.has(key)) return true;
     if (ids.size >= entriesMax) return false;
-    ids.add(txId);
-    push(expiresAt, txId);
+    ids.add(key);
+    push(expiresAt, key);
     return true;
   };
 
   for (const [txId, expiresAt] of initial) add(txId, expiresAt);
 
   return {
-    has: (txId) => ids.has(txId),
+    has: (txId) => ids.has(keyOf(txId)),
     add,
     prune: (time) => {
       while (heapTimes.length > 0 && (heapTimes[0] as number) <= time) {
@@ -96,7 +118,9 @@ export function createReplayWindow(
     entries: () => {
       const order = heapTimes.map((_, index) => index);
       order.sort((a, b) => (before(a, b) ? -1 : before(b, a) ? 1 : 0));
-      return order.map((index) => [heapIds[index] as string, heapTimes[index] as number] as const);
+      return order.map(
+        (index) => [idOf(heapIds[index] as string), heapTimes[index] as number] as const,
+      );
     },
   };
 }

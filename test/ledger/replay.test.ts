@@ -46,6 +46,19 @@ describe('replay window', () => {
     expect(restored.entries()).toEqual(window.entries());
   });
 
+  it('gives back ids exactly, hex or not, transaction ids sorted as text, others after them', () => {
+    const window = createReplayWindow();
+    const hex = [id(255), 'f'.repeat(64), id(16), '0a'.repeat(32)];
+    const other = ['A'.repeat(64), 'not-hex', `${id(1)}0`, ''];
+    const ids = [0, 1, 2, 3].flatMap((i) => [hex[i], other[i]].map((txId) => txId ?? ''));
+    for (const txId of ids) window.add(txId, 1000);
+    expect(window.entries().map(([txId]) => txId)).toEqual([...hex.sort(), ...other.sort()]);
+    expect(ids.every((txId) => window.has(txId))).toBe(true);
+    expect(window.has('a'.repeat(64))).toBe(false);
+    expect(window.has(id(255).toUpperCase())).toBe(false); // another text, another id
+    expect(createReplayWindow(window.entries()).entries()).toEqual(window.entries());
+  });
+
   it('keeps an id it holds as it was when added again, and refuses new ids when full', () => {
     const window = createReplayWindow([], { entriesMax: 2 });
     expect(window.add(id(1), 1000)).toBe(true);
