@@ -655,7 +655,7 @@ async function startLocked(options: EngineOptions): Promise<Engine> {
             snapshot: stateDigest(seqno, sectionDigests(sections), {
               logPosition,
               time: batchTime,
-              replay: replay.entries(),
+              replay: replay.sortedEntries(),
             }),
           }),
     };
@@ -701,7 +701,7 @@ async function startLocked(options: EngineOptions): Promise<Engine> {
       lastMarkerSeqno,
       lastMarkerTime,
       signedRoot: signedRoot ?? null,
-      replay: replay.entries(),
+      replay: replay.sortedEntries(),
       tree: tree.serialize(),
     });
     const seqno = tree.size();

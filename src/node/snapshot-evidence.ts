@@ -46,8 +46,12 @@ export function isCommitPoint(
 export type CommittedEngineState = {
   readonly logPosition: number;
   readonly time: number;
-  readonly replay: readonly (readonly [string, number])[];
+  /** The replay window in entries() order (an array, or the window's sortedEntries()). */
+  readonly replay: Iterable<readonly [string, number]>;
 };
+
+/** Characters of replay text hashed per update call. */
+const replayTextCharsPerUpdate = 65_536;
 
 /**
  * The digest a signature entry at `seqno` records: the store sections as the snapshot holds
@@ -59,8 +63,19 @@ export function stateDigest(
   digests: SectionDigests,
   state: CommittedEngineState,
 ): string {
+  // SHA-256 of `${txId}\n${expiresAt}\n` for every entry in order, hashed in large pieces.
   const replay = createHash('sha256');
-  for (const [txId, expiresAt] of state.replay) replay.update(`${txId}\n${expiresAt}\n`);
+  let entries = 0;
+  let text = '';
+  for (const [txId, expiresAt] of state.replay) {
+    text += `${txId}\n${expiresAt}\n`;
+    entries += 1;
+    if (text.length >= replayTextCharsPerUpdate) {
+      replay.update(text);
+      text = '';
+    }
+  }
+  replay.update(text);
   const summary = canonicalBytes({
     version: 1,
     seqno,
@@ -69,7 +84,7 @@ export function stateDigest(
     logPosition: state.logPosition,
     time: state.time,
     replay: replay.digest('hex'),
-    replayEntries: state.replay.length,
+    replayEntries: entries,
   });
   return createHash('sha256').update(summary).digest('hex');
 }

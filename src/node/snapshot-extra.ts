@@ -1,12 +1,16 @@
 // What the engine keeps in a snapshot beside the KV store: positions, the last signed root, the
-// replay window and the Merkle tree. The tree is the large part (2 × 32 bytes per leaf), so it
-// is stored as raw bytes after a small JSON header, not as base64 inside JSON: a snapshot of a
-// million-entry ledger then needs one copy of the tree in memory, not four.
+// replay window and the Merkle tree. The tree and the replay window are the large parts (34
+// bytes per leaf; 41 bytes per id of the last two minutes), so both are stored as raw bytes
+// after a small JSON header, not inside JSON: a snapshot of a million-entry ledger then needs
+// one copy of each in memory.
 //
-//   "CFX2" | u32 JSON header length | JSON header (UTF-8) | tree state (MerkleTree.serialize)
+//   "CFX3" | u32 JSON header length | JSON header (UTF-8)
+//          | u32 replay bytes | replay entries | tree state (MerkleTree.serialize)
 //
-// Snapshots written before this format hold one JSON object with the tree as base64; they are
-// still read.
+// A replay entry is u8 0, the 32 bytes of a transaction id (64 lowercase hex digits), f64
+// expiresAt; or u8 1, u16 length, the UTF-8 bytes of any other id, f64 expiresAt.
+// Snapshots written before this format are still read: "CFX2" (the replay window inside the
+// JSON header) and the first format (one JSON object, the tree as base64).
 import { cofferError } from '../errors/index.js';
 import type { SignedRoot } from '../ledger/receipt.js';
 
@@ -21,16 +25,82 @@ export type SnapshotExtra = {
   readonly tree: Uint8Array;
 };
 
-const magic = Buffer.from('CFX2', 'latin1');
+/** What encodeSnapshotExtra takes: the replay window may be the window's sortedEntries(). */
+export type SnapshotExtraInput = Omit<SnapshotExtra, 'replay'> & {
+  readonly replay: Iterable<readonly [string, number]>;
+};
 
-export function encodeSnapshotExtra(extra: SnapshotExtra): Uint8Array {
-  const { tree, ...rest } = extra;
+const magic = Buffer.from('CFX3', 'latin1');
+const magicV2 = Buffer.from('CFX2', 'latin1');
+const hexId = /^[0-9a-f]{64}$/;
+/** Bytes of a replay entry with a transaction id: tag, id, expiresAt. */
+const idEntryBytes = 1 + 32 + 8;
+
+function encodeReplay(replay: Iterable<readonly [string, number]>): Buffer {
+  let out = Buffer.allocUnsafe(64 * idEntryBytes);
+  let length = 0;
+  const room = (bytes: number): void => {
+    if (length + bytes <= out.byteLength) return;
+    const grown = Buffer.allocUnsafe(Math.max(out.byteLength * 2, length + bytes));
+    out.copy(grown, 0, 0, length);
+    out = grown;
+  };
+  for (const [txId, expiresAt] of replay) {
+    if (hexId.test(txId)) {
+      room(idEntryBytes);
+      out[length] = 0;
+      out.write(txId, length + 1, 32, 'hex');
+      length += 33;
+    } else {
+      const text = Buffer.from(txId, 'utf8');
+      if (text.byteLength > 0xffff) throw new Error(`replay id of ${text.byteLength} bytes`);
+      room(3 + text.byteLength + 8);
+      out[length] = 1;
+      out.writeUInt16BE(text.byteLength, length + 1);
+      text.copy(out, length + 3);
+      length += 3 + text.byteLength;
+    }
+    out.writeDoubleBE(expiresAt, length);
+    length += 8;
+  }
+  return out.subarray(0, length);
+}
+
+function decodeReplay(bytes: Buffer): [string, number][] {
+  const entries: [string, number][] = [];
+  for (let at = 0; at < bytes.byteLength;) {
+    const tag = bytes[at];
+    let txId: string;
+    if (tag === 0 && at + idEntryBytes <= bytes.byteLength) {
+      txId = bytes.toString('hex', at + 1, at + 33);
+      at += 33;
+    } else if (tag === 1 && at + 3 <= bytes.byteLength) {
+      const idBytes = bytes.readUInt16BE(at + 1);
+      if (at + 3 + idBytes + 8 > bytes.byteLength) throw malformed('has a cut replay entry');
+      txId = bytes.toString('utf8', at + 3, at + 3 + idBytes);
+      at += 3 + idBytes;
+    } else {
+      throw malformed(`has a bad replay entry at byte ${at}`);
+    }
+    entries.push([txId, bytes.readDoubleBE(at)]);
+    at += 8;
+  }
+  return entries;
+}
+
+export function encodeSnapshotExtra(extra: SnapshotExtraInput): Uint8Array {
+  const { tree, replay, ...rest } = extra;
   const header = Buffer.from(JSON.stringify(rest), 'utf8');
-  const out = Buffer.allocUnsafe(magic.byteLength + 4 + header.byteLength + tree.byteLength);
-  magic.copy(out, 0);
-  out.writeUInt32BE(header.byteLength, magic.byteLength);
-  header.copy(out, magic.byteLength + 4);
-  out.set(tree, magic.byteLength + 4 + header.byteLength);
+  const replayBytes = encodeReplay(replay);
+  const out = Buffer.allocUnsafe(
+    magic.byteLength + 4 + header.byteLength + 4 + replayBytes.byteLength + tree.byteLength,
+  );
+  let at = magic.copy(out, 0);
+  at = out.writeUInt32BE(header.byteLength, at);
+  at += header.copy(out, at);
+  at = out.writeUInt32BE(replayBytes.byteLength, at);
+  at += replayBytes.copy(out, at);
+  out.set(tree, at);
   return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
 }
 
@@ -42,7 +112,9 @@ function malformed(what: string): Error {
 
 export function decodeSnapshotExtra(bytes: Uint8Array): SnapshotExtra {
   const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  if (buffer.byteLength >= magic.byteLength + 4 && buffer.subarray(0, 4).equals(magic)) {
+  const head = buffer.subarray(0, magic.byteLength);
+  const version = head.equals(magic) ? 3 : head.equals(magicV2) ? 2 : undefined;
+  if (version !== undefined && buffer.byteLength >= magic.byteLength + 4) {
     const length = buffer.readUInt32BE(magic.byteLength);
     const start = magic.byteLength + 4;
     if (start + length > buffer.byteLength) throw malformed('has a header longer than itself');
@@ -52,14 +124,23 @@ export function decodeSnapshotExtra(bytes: Uint8Array): SnapshotExtra {
     } catch {
       throw malformed('has a header that is not JSON');
     }
-    return { ...header, tree: new Uint8Array(buffer.subarray(start + length)) };
+    if (version === 2) return { ...header, tree: new Uint8Array(buffer.subarray(start + length)) };
+    const replayStart = start + length + 4;
+    if (replayStart > buffer.byteLength) throw malformed('has no replay window');
+    const replayEnd = replayStart + buffer.readUInt32BE(start + length);
+    if (replayEnd > buffer.byteLength) throw malformed('has a replay window longer than itself');
+    return {
+      ...header,
+      replay: decodeReplay(buffer.subarray(replayStart, replayEnd)),
+      tree: new Uint8Array(buffer.subarray(replayEnd)),
+    };
   }
   // The first format: one JSON object, the tree as base64.
   let legacy: Omit<SnapshotExtra, 'tree'> & { tree?: unknown };
   try {
     legacy = JSON.parse(buffer.toString('utf8')) as typeof legacy;
   } catch {
-    throw malformed('is neither the CFX2 format nor JSON');
+    throw malformed('is neither the CFX3 or CFX2 format nor JSON');
   }
   if (typeof legacy.tree !== 'string') throw malformed('has no tree');
   return { ...legacy, tree: new Uint8Array(Buffer.from(legacy.tree, 'base64')) };

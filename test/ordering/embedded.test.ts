@@ -166,8 +166,8 @@ describe('embedded ordering log on disk', () => {
       Array.from({ length: total }, (_, i) => log.append(batchOf(i + 1, 10 + (i % 40)))),
     );
     // Once from memory (the latest batches), once after a reopen from the files.
-    const readers = [
-      async () => log,
+    const readers: (() => Promise<typeof log>)[] = [
+      () => Promise.resolve(log),
       async () => {
         await log.close();
         return openEmbeddedLog(dir, { segmentBytesMax: 4096, batchBytesMax: 64 });
