@@ -31,6 +31,8 @@
 // has it write a heap snapshot into DIR at the end (`node bench/lib/heapsnapshot-top.mjs`).
 // BENCH_LEDGER_NODE_ARGS="--flag …" passes Node/V8 flags to the node process only;
 // BENCH_LEDGER_HOLD_S=N keeps the node running N s after the figures are taken, to inspect it.
+// BENCH_LEDGER_SETTLE_S=N takes the memory figures a second time after N s without load
+// (`nodeRssSettled`): what the node keeps, once V8 and glibc have handed back what they can.
 //
 // `node bench/ledger.mjs --nodes 3` (or BENCH_LEDGER_NODES=3) runs the consortium version of
 // the issue 4 benchmark instead: `coffer network up` with 3 organisations (3 etcd members,
@@ -90,6 +92,7 @@ const heapSnapshotDir = process.env.BENCH_LEDGER_HEAP_SNAPSHOT;
 const nodeArgs = (process.env.BENCH_LEDGER_NODE_ARGS ?? '').split(' ').filter((arg) => arg !== '');
 /** Seconds to keep the node running after the figures are taken (to inspect it). */
 const holdSeconds = intEnv('BENCH_LEDGER_HOLD_S', 0);
+const settleSeconds = intEnv('BENCH_LEDGER_SETTLE_S', 0);
 /** After the last latency request is sent, answers are awaited this long at most. */
 const latencyDrainMs = 15_000;
 const startTimeoutMs = 60_000;
@@ -435,6 +438,22 @@ async function main() {
       `RSS by mapping ${JSON.stringify(rssByMapping)}; node memory ${JSON.stringify(nodeMemory)}`,
     );
 
+    let settled = null;
+    if (settleSeconds > 0) {
+      log(`letting the node settle for ${settleSeconds} s without load`);
+      await sleep(settleSeconds * 1000);
+      settled = {
+        afterSeconds: settleSeconds,
+        rssMb: rssMb(nodePid),
+        rssByMappingMb: rssByMappingMb(nodePid),
+        nodeMemoryMb: mbOf((await observer.nodeStatus()).memory),
+      };
+      log(
+        `RSS ${settled.rssMb} MB after ${settleSeconds} s without load; by mapping ` +
+          `${JSON.stringify(settled.rssByMappingMb)}; node memory ${JSON.stringify(settled.nodeMemoryMb)}`,
+      );
+    }
+
     const result = {
       committedTxPerSec,
       txTotal,
@@ -455,6 +474,7 @@ async function main() {
       rssPeakMb: rssPeak,
       rssByMappingMb: rssByMapping,
       nodeMemoryMb: nodeMemory,
+      nodeRssSettled: settled,
       mallocTuned: mallocTuning?.tuned ?? null,
       mallocTrims: mallocTuning?.trims ?? null,
       rssMbPer100kTx: round1(slope),
