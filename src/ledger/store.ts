@@ -52,6 +52,11 @@ export type Store = {
    * same on a node that replayed the ledger and on one restored from a snapshot.
    */
   readonly entries: (map: string) => IterableIterator<[string, string]>;
+  /**
+   * The keys of `map`, sorted as `entries` yields them, as a fresh array: a caller that goes
+   * through a large map reads each value itself (no pair per entry; snapshots at commit points).
+   */
+  readonly sortedKeys: (map: string) => string[];
 };
 
 // --- limits (STYLE.md 5) ----------------------------------------------------------------------
@@ -180,6 +185,11 @@ function storeOver(state: Map<string, Map<string, string>>, initialSeqno: number
     return state.get(map)?.get(key);
   }
 
+  function sortedKeys(map: string): string[] {
+    const entries = state.get(map);
+    return entries === undefined ? [] : [...entries.keys()].sort();
+  }
+
   function apply(writeSet: WriteSet, at: number): void {
     assert(Number.isSafeInteger(at) && at > seqno, `seqno ${at} does not follow ${seqno}`);
     if (writeSet.length > writesPerTxMax) {
@@ -300,11 +310,12 @@ function storeOver(state: Map<string, Map<string, string>>, initialSeqno: number
     entries: function* (map) {
       const entries = state.get(map);
       if (entries === undefined) return;
-      for (const key of [...entries.keys()].sort()) {
+      for (const key of sortedKeys(map)) {
         const value = entries.get(key);
         assert(value !== undefined);
         yield [key, value];
       }
     },
+    sortedKeys,
   };
 }

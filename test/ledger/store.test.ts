@@ -132,6 +132,13 @@ describe('KV store', () => {
             .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
         }
         expect(dump(store)).toEqual(naive);
+        for (const map of mapNames) {
+          // sortedKeys: the keys entries() yields, in the same order, as a fresh array.
+          const keys = store.sortedKeys(map);
+          expect(keys).toEqual((naive[map] ?? []).map(([key]) => key));
+          keys.reverse();
+          expect(store.sortedKeys(map)).toEqual((naive[map] ?? []).map(([key]) => key));
+        }
       }),
       { numRuns: 300 },
     );
