@@ -585,7 +585,7 @@ export function createSeekIndex(): LedgerSeekIndex {
  * Stops quietly at an incomplete record at the end of the last chunk (not written yet); any
  * other damage throws LEDGER_E_CORRUPT. Sees only what the writer has written (flush writes).
  * With `seek`, starts at the closest noted entry at or before `from` in its chunk (damage
- * before that point in the chunk then goes unseen: `verifyLedger` is the whole check).
+ * before that point in the chunk then goes unseen: `verifyLedgerDir` is the whole check).
  */
 export async function* readLedgerFrom(
   dir: string,
