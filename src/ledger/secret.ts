@@ -81,6 +81,26 @@ export function sealWithSecret(
   return Buffer.concat([cipher.update(plaintext), cipher.final(), cipher.getAuthTag()]);
 }
 
+/**
+ * `sealWithSecret` of the plaintext given as parts in order, returned as parts (ciphertext of
+ * each, then the tag): a large snapshot section is sealed without joining it first.
+ */
+export function sealPartsWithSecret(
+  secret: LedgerSecret,
+  purpose: SealPurpose,
+  seqno: number,
+  aad: Uint8Array,
+  plaintext: readonly Uint8Array[],
+): Uint8Array[] {
+  const cipher = createCipheriv('aes-256-gcm', secret.key, iv(purpose, seqno), {
+    authTagLength: tagBytes,
+  });
+  cipher.setAAD(aad);
+  const sealed: Uint8Array[] = plaintext.map((part) => cipher.update(part));
+  sealed.push(cipher.final(), cipher.getAuthTag());
+  return sealed;
+}
+
 /** The plaintext of `sealed`; throws STORE_E_DECRYPT when it does not authenticate. */
 export function openWithSecret(
   secret: LedgerSecret,

@@ -37,7 +37,7 @@ import {
   storageError,
   type Storage,
 } from './files-storage.js';
-import { openWithSecret, sealWithSecret, type LedgerSecret } from './secret.js';
+import { openWithSecret, sealPartsWithSecret, type LedgerSecret } from './secret.js';
 import {
   createStoreFrom,
   isPublicMap,
@@ -79,12 +79,15 @@ export type SnapshotInput = {
   readonly secret: LedgerSecret;
 };
 
-/** The encoded store of a snapshot, as in the file: what a state digest covers. */
+/**
+ * The encoded store of a snapshot, as in the file: what a state digest covers. Each section is
+ * its bytes as parts in order (blocks of about 1 MiB), never joined in memory.
+ */
 export type SnapshotSections = {
   readonly seqno: number;
-  readonly publicSection: Uint8Array;
+  readonly publicSection: readonly Uint8Array[];
   /** Sealed under the ledger secret with an IV derived from the seqno: the same on every node. */
-  readonly privateSection: Uint8Array;
+  readonly privateSection: readonly Uint8Array[];
 };
 
 /** SHA-256 of each store section (the state a committed snapshot's digest covers). */
@@ -126,14 +129,15 @@ export function snapshotFileName(seqno: number, committed = false): string {
 
 // --- encoding ---------------------------------------------------------------------------------
 
-/** Appends to blocks of memory, so a large store is written once without sizing it first. */
+/** Appends to blocks of memory, so a large store is written once without sizing or joining it. */
 function byteWriter(): {
   u16: (value: number) => void;
   u32: (value: number) => void;
   text: (value: string) => number;
   /** A u16 (`lengthBytes` 2) or u32 (4) byte length, then the UTF-8 bytes of `value`. */
   prefixed: (value: string, lengthBytes: 2 | 4) => void;
-  finish: () => Buffer;
+  /** The bytes written, as the blocks that hold them (never joined). */
+  finish: () => Buffer[];
 } {
   const blockBytes = 1_048_576;
   const blocks: Buffer[] = [];
@@ -170,12 +174,12 @@ function byteWriter(): {
     },
     finish: () => {
       blocks.push(block.subarray(0, at));
-      return Buffer.concat(blocks);
+      return blocks;
     },
   };
 }
 
-function encodeMaps(store: Store, names: readonly string[]): Buffer {
+function encodeMaps(store: Store, names: readonly string[]): Buffer[] {
   const out = byteWriter();
   out.u32(names.length);
   for (const name of names) {
@@ -205,8 +209,12 @@ function u64(value: number): Buffer {
   return out;
 }
 
-function privateAad(seqno: number, publicSection: Uint8Array): Buffer {
-  return Buffer.concat([u64(seqno), sha256(publicSection)]);
+function privateAad(seqno: number, publicSection: readonly Uint8Array[]): Buffer {
+  return Buffer.concat([u64(seqno), sha256(...publicSection)]);
+}
+
+function partsBytes(parts: readonly Uint8Array[]): number {
+  return parts.reduce((sum, part) => sum + part.byteLength, 0);
 }
 
 /**
@@ -228,7 +236,7 @@ export function encodeSnapshotSections(
     store,
     names.filter((name) => !isPublicMap(name)),
   );
-  const privateSection = sealWithSecret(
+  const privateSection = sealPartsWithSecret(
     secret,
     'snapshot',
     seqno,
@@ -240,8 +248,8 @@ export function encodeSnapshotSections(
 
 export function sectionDigests(sections: SnapshotSections): SectionDigests {
   return {
-    publicSha256: sha256(sections.publicSection),
-    privateSha256: sha256(sections.privateSection),
+    publicSha256: sha256(...sections.publicSection),
+    privateSha256: sha256(...sections.privateSection),
   };
 }
 
@@ -266,10 +274,10 @@ function snapshotParts(
   const { publicSection, privateSection } =
     sections ?? encodeSnapshotSections(seqno, input.store, input.secret);
   const body = [
-    u64(publicSection.byteLength),
-    publicSection,
-    u64(privateSection.byteLength),
-    privateSection,
+    u64(partsBytes(publicSection)),
+    ...publicSection,
+    u64(partsBytes(privateSection)),
+    ...privateSection,
     u64(extra.byteLength),
     extra,
   ];
@@ -405,7 +413,7 @@ export function decodeSnapshot(bytes: Uint8Array, secret: LedgerSecret): Snapsho
     secret,
     'snapshot',
     seqno,
-    privateAad(seqno, publicSection),
+    privateAad(seqno, [publicSection]),
     privateSection,
   );
   const maps = new Map<string, Map<string, string>>();
@@ -424,7 +432,11 @@ export function decodeSnapshot(bytes: Uint8Array, secret: LedgerSecret): Snapsho
     seqno,
     store,
     extra,
-    digests: sectionDigests({ seqno, publicSection, privateSection }),
+    digests: sectionDigests({
+      seqno,
+      publicSection: [publicSection],
+      privateSection: [privateSection],
+    }),
   };
 }
 

@@ -20,6 +20,8 @@ import {
   encryptWriteSet,
   ledgerSecretFromBytes,
   loadLedgerSecretFile,
+  openWithSecret,
+  sealPartsWithSecret,
   sealWithSecret,
 } from '../../src/ledger/secret.js';
 import {
@@ -424,6 +426,23 @@ describe('private map encryption', () => {
     expect(
       code(() => decryptWriteSet({ publicWrites: forged, privateCiphertext }, secret, 7)),
     ).toBe('STORE_E_MALFORMED');
+  });
+});
+
+describe('sealing in parts', () => {
+  it('gives the bytes of sealing the joined plaintext, and opens alike', () => {
+    const secret = ledgerSecretFromBytes(new Uint8Array(32).fill(9));
+    const aad = Buffer.from('aad');
+    const parts = [Buffer.from('first part, '), Buffer.alloc(0), Buffer.alloc(70_000, 7)];
+    const joined = Buffer.concat(parts);
+    const sealed = Buffer.concat(sealPartsWithSecret(secret, 'snapshot', 12, aad, parts));
+    expect(sealed.equals(Buffer.from(sealWithSecret(secret, 'snapshot', 12, aad, joined)))).toBe(
+      true,
+    );
+    expect(Buffer.from(openWithSecret(secret, 'snapshot', 12, aad, sealed)).equals(joined)).toBe(
+      true,
+    );
+    expect(Buffer.concat(sealPartsWithSecret(secret, 'snapshot', 12, aad, [])).byteLength).toBe(16);
   });
 });
 
