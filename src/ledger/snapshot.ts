@@ -73,8 +73,8 @@ export type SnapshotInput = {
   /** The ledger position the state is at (a signature entry); >= store.seqno(). */
   readonly seqno: number;
   readonly store: Store;
-  /** Caller data, e.g. the Merkle tree state and the replay table. */
-  readonly extra: Uint8Array;
+  /** Caller data, e.g. the Merkle tree state and the replay table (or its parts in order). */
+  readonly extra: Uint8Array | readonly Uint8Array[];
   /** Seals the private maps, as in the ledger files. */
   readonly secret: LedgerSecret;
 };
@@ -278,8 +278,9 @@ function snapshotParts(
     ...publicSection,
     u64(partsBytes(privateSection)),
     ...privateSection,
-    u64(extra.byteLength),
-    extra,
+    ...(extra instanceof Uint8Array
+      ? [u64(extra.byteLength), extra]
+      : [u64(partsBytes(extra)), ...extra]),
   ];
   const bodyBytes = body.reduce((sum, part) => sum + part.byteLength, 0);
   if (snapshotHeaderBytes + bodyBytes > snapshotBytesMax) {

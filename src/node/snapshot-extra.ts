@@ -88,20 +88,20 @@ function decodeReplay(bytes: Buffer): [string, number][] {
   return entries;
 }
 
-export function encodeSnapshotExtra(extra: SnapshotExtraInput): Uint8Array {
+/**
+ * The engine state's bytes as parts in order (the tree and the replay window are not copied
+ * into one more buffer: at a million entries they are tens of MB). Join them for one buffer.
+ */
+export function encodeSnapshotExtra(extra: SnapshotExtraInput): Uint8Array[] {
   const { tree, replay, ...rest } = extra;
   const header = Buffer.from(JSON.stringify(rest), 'utf8');
   const replayBytes = encodeReplay(replay);
-  const out = Buffer.allocUnsafe(
-    magic.byteLength + 4 + header.byteLength + 4 + replayBytes.byteLength + tree.byteLength,
-  );
-  let at = magic.copy(out, 0);
-  at = out.writeUInt32BE(header.byteLength, at);
-  at += header.copy(out, at);
-  at = out.writeUInt32BE(replayBytes.byteLength, at);
-  at += replayBytes.copy(out, at);
-  out.set(tree, at);
-  return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
+  const u32 = (value: number): Buffer => {
+    const out = Buffer.alloc(4);
+    out.writeUInt32BE(value);
+    return out;
+  };
+  return [magic, u32(header.byteLength), header, u32(replayBytes.byteLength), replayBytes, tree];
 }
 
 function malformed(what: string): Error {

@@ -6,9 +6,16 @@ import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { createMerkleTree, deserializeMerkleTree, leafHash } from '../../src/ledger/merkle.js';
 import { createReplayWindow } from '../../src/ledger/replay.js';
+import { ledgerSecretFromBytes } from '../../src/ledger/secret.js';
+import { encodeSnapshot } from '../../src/ledger/snapshot.js';
+import { createStore } from '../../src/ledger/store.js';
 import { canonicalBytes } from '../../src/ledger/canonical.js';
 import { stateDigest } from '../../src/node/snapshot-evidence.js';
 import { decodeSnapshotExtra, encodeSnapshotExtra } from '../../src/node/snapshot-extra.js';
+
+/** encodeSnapshotExtra's parts joined: the bytes a snapshot holds. */
+const encoded = (...args: Parameters<typeof encodeSnapshotExtra>): Uint8Array =>
+  new Uint8Array(Buffer.concat(encodeSnapshotExtra(...args)));
 
 function treeOf(n: number) {
   const tree = createMerkleTree();
@@ -28,7 +35,7 @@ const state = {
 describe('snapshot engine state', () => {
   it('round-trips, with the tree and the replay window as raw bytes (not inside JSON)', () => {
     const tree = treeOf(1000);
-    const bytes = encodeSnapshotExtra({ ...state, tree: tree.serialize() });
+    const bytes = encoded({ ...state, tree: tree.serialize() });
     expect(Buffer.from(bytes.subarray(0, 4)).toString('latin1')).toBe('CFX3');
     // Header, one 41-byte replay entry and the tree bytes, nothing more (no base64).
     expect(bytes.byteLength).toBeLessThan(tree.serialize().byteLength + 41 + 400);
@@ -46,7 +53,7 @@ describe('snapshot engine state', () => {
     }
     for (const odd of ['not-hex', 'AB'.repeat(32), '', 'é'.repeat(300)]) window.add(odd, 1);
     const tree = treeOf(3);
-    const bytes = encodeSnapshotExtra({
+    const bytes = encoded({
       ...state,
       replay: window.sortedEntries(),
       tree: tree.serialize(),
@@ -56,6 +63,17 @@ describe('snapshot engine state', () => {
     const decoded = decodeSnapshotExtra(bytes);
     expect(decoded.replay).toEqual(window.entries());
     expect(createReplayWindow(decoded.replay).entries()).toEqual(window.entries());
+  });
+
+  it('is written into a snapshot from its parts, as the same bytes as joined', () => {
+    const store = createStore();
+    store.apply([{ map: 'public:a', key: 'k', value: 'v' }], 1);
+    const secret = ledgerSecretFromBytes(new Uint8Array(32).fill(5));
+    const parts = encodeSnapshotExtra({ ...state, tree: treeOf(40).serialize() });
+    expect(parts.length).toBeGreaterThan(1);
+    const fromParts = encodeSnapshot({ seqno: 2, store, extra: parts, secret });
+    const fromJoined = encodeSnapshot({ seqno: 2, store, extra: Buffer.concat(parts), secret });
+    expect(Buffer.from(fromParts).equals(Buffer.from(fromJoined))).toBe(true);
   });
 
   it('reads the CFX2 format (the replay window inside the JSON header)', () => {
@@ -108,7 +126,7 @@ describe('snapshot engine state', () => {
   });
 
   it('refuses damaged state with SNAPSHOT_E_CORRUPT', () => {
-    const bytes = encodeSnapshotExtra({ ...state, tree: treeOf(3).serialize() });
+    const bytes = encoded({ ...state, tree: treeOf(3).serialize() });
     const truncated = bytes.subarray(0, 10);
     expect(() => decodeSnapshotExtra(truncated)).toThrow(
       expect.objectContaining({ code: 'SNAPSHOT_E_CORRUPT' }),
