@@ -1,6 +1,7 @@
 // The replay window: transaction ids seen until their request expires. It is a deterministic
 // function of the ordered batches (every node holds the same one), bounded because a request may
 // expire at most requestTtlMsMax after the batch that orders it.
+import { transactionIdPattern } from './tx.js';
 
 /** Ids remembered at once; beyond this, new transactions are refused until some expire. */
 export const replayEntriesMax = 4_000_000;
@@ -25,8 +26,6 @@ export type ReplayWindow = {
   readonly sortedEntries: () => Generator<readonly [string, number]>;
 };
 
-/** A transaction id as computed by transactionId: 64 lowercase hex digits. */
-const hexId = /^[0-9a-f]{64}$/;
 /** Marks a key kept as given (an id that is not 64 lowercase hex digits): not Latin-1. */
 const rawMark = '\u0100';
 
@@ -36,7 +35,9 @@ const rawMark = '\u0100';
  * key holds. Byte order and hex order agree, so keys sort as the ids do.
  */
 function keyOf(txId: string): string {
-  return hexId.test(txId) ? Buffer.from(txId, 'hex').toString('latin1') : rawMark + txId;
+  return transactionIdPattern.test(txId)
+    ? Buffer.from(txId, 'hex').toString('latin1')
+    : rawMark + txId;
 }
 
 function idOf(key: string): string {

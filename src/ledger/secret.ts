@@ -74,11 +74,7 @@ export function sealWithSecret(
   aad: Uint8Array,
   plaintext: Uint8Array,
 ): Uint8Array {
-  const cipher = createCipheriv('aes-256-gcm', secret.key, iv(purpose, seqno), {
-    authTagLength: tagBytes,
-  });
-  cipher.setAAD(aad);
-  return Buffer.concat([cipher.update(plaintext), cipher.final(), cipher.getAuthTag()]);
+  return Buffer.concat(sealPartsWithSecret(secret, purpose, seqno, aad, [plaintext]));
 }
 
 /**

@@ -131,9 +131,7 @@ export function snapshotFileName(seqno: number, committed = false): string {
 
 /** Appends to blocks of memory, so a large store is written once without sizing or joining it. */
 function byteWriter(): {
-  u16: (value: number) => void;
   u32: (value: number) => void;
-  text: (value: string) => number;
   /** A u16 (`lengthBytes` 2) or u32 (4) byte length, then the UTF-8 bytes of `value`. */
   prefixed: (value: string, lengthBytes: 2 | 4) => void;
   /** The bytes written, as the blocks that hold them (never joined). */
@@ -150,19 +148,9 @@ function byteWriter(): {
     at = 0;
   };
   return {
-    u16: (value) => {
-      room(2);
-      at = block.writeUInt16BE(value, at);
-    },
     u32: (value) => {
       room(4);
       at = block.writeUInt32BE(value, at);
-    },
-    text: (value) => {
-      const bytes = Buffer.byteLength(value, 'utf8');
-      room(bytes);
-      at += block.write(value, at, 'utf8');
-      return bytes;
     },
     prefixed: (value, lengthBytes) => {
       // At most 3 UTF-8 bytes per UTF-16 unit: write the text, then its length before it.
@@ -183,8 +171,7 @@ function encodeMaps(store: Store, names: readonly string[]): Buffer[] {
   const out = byteWriter();
   out.u32(names.length);
   for (const name of names) {
-    out.u16(Buffer.byteLength(name, 'utf8'));
-    out.text(name);
+    out.prefixed(name, 2);
     out.u32(store.size(name));
     // Keys then a read each, not entries(): no pair per entry (a million at a commit point).
     for (const key of store.sortedKeys(name)) {
@@ -273,16 +260,16 @@ function snapshotParts(
   assert(sections === undefined || sections.seqno === seqno, 'sections encoded at this seqno');
   const { publicSection, privateSection } =
     sections ?? encodeSnapshotSections(seqno, input.store, input.secret);
+  const extraParts = extra instanceof Uint8Array ? [extra] : extra;
   const body = [
     u64(partsBytes(publicSection)),
     ...publicSection,
     u64(partsBytes(privateSection)),
     ...privateSection,
-    ...(extra instanceof Uint8Array
-      ? [u64(extra.byteLength), extra]
-      : [u64(partsBytes(extra)), ...extra]),
+    u64(partsBytes(extraParts)),
+    ...extraParts,
   ];
-  const bodyBytes = body.reduce((sum, part) => sum + part.byteLength, 0);
+  const bodyBytes = partsBytes(body);
   if (snapshotHeaderBytes + bodyBytes > snapshotBytesMax) {
     throw cofferError(
       'STORE_E_LIMIT',

@@ -83,6 +83,9 @@ function malformed(field: string, what: string): CofferError {
   return cofferError('TX_E_MALFORMED', `${field} ${what}`, { field });
 }
 
+/** What transactionId returns: 64 lowercase hex digits. */
+export const transactionIdPattern = /^[0-9a-f]{64}$/;
+
 /** Transaction id: hex SHA-256 of the request's canonical bytes. */
 export function transactionId(requestBytes: Uint8Array): string {
   return Buffer.from(sha256(requestBytes)).toString('hex');

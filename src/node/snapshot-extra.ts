@@ -13,6 +13,7 @@
 // JSON header) and the first format (one JSON object, the tree as base64).
 import { cofferError } from '../errors/index.js';
 import type { SignedRoot } from '../ledger/receipt.js';
+import { transactionIdPattern } from '../ledger/tx.js';
 
 export type SnapshotExtra = {
   readonly logPosition: number;
@@ -32,7 +33,6 @@ export type SnapshotExtraInput = Omit<SnapshotExtra, 'replay'> & {
 
 const magic = Buffer.from('CFX3', 'latin1');
 const magicV2 = Buffer.from('CFX2', 'latin1');
-const hexId = /^[0-9a-f]{64}$/;
 /** Bytes of a replay entry with a transaction id: tag, id, expiresAt. */
 const idEntryBytes = 1 + 32 + 8;
 
@@ -46,7 +46,7 @@ function encodeReplay(replay: Iterable<readonly [string, number]>): Buffer {
     out = grown;
   };
   for (const [txId, expiresAt] of replay) {
-    if (hexId.test(txId)) {
+    if (transactionIdPattern.test(txId)) {
       room(idEntryBytes);
       out[length] = 0;
       out.write(txId, length + 1, 32, 'hex');
