@@ -477,6 +477,7 @@ async function main() {
       nodeRssSettled: settled,
       mallocTuned: mallocTuning?.tuned ?? null,
       mallocTrims: mallocTuning?.trims ?? null,
+      nodeV8PoolSize: nodeStatus.v8PoolSize ?? null,
       rssMbPer100kTx: round1(slope),
       rssTrace: downsample(sampler.samples, 12).map((item) => [item.seqno, item.rssMb]),
       rssMbExtrapolatedAt1M: extrapolated,

@@ -66,6 +66,31 @@ const processIo: CommandIo = {
   stderr: (text) => process.stderr.write(text.endsWith('\n') ? text : `${text}\n`),
 };
 
+/** Whether `argv` (without node and the script) runs a node in this process. */
+export function runsNode(argv: readonly string[]): boolean {
+  const [name, sub] = argv;
+  const help = argv.some((arg) => arg === '--help' || arg === '-h');
+  return !help && (name === 'up' || (name === 'node' && sub === 'start'));
+}
+
+/**
+ * What bin/coffer runs before main, in a process of its own (never in tests): a command that
+ * runs a node re-executes itself in place with V8's thread pool sized for the machine
+ * (decision 0030); it returns when there is nothing to change or it cannot, and the command
+ * runs as it is. A bad COFFER_V8_POOL_SIZE is a usage error (exit code 2).
+ */
+export async function prepareProcess(argv: readonly string[]): Promise<number | undefined> {
+  if (!runsNode(argv)) return undefined;
+  // Imported alone (not through the node domain's index): nothing else loads before the exec.
+  const { reexecWithRuntimeFlags } = await import('../node/runtime-flags.js');
+  try {
+    await reexecWithRuntimeFlags();
+  } catch (error) {
+    return reportError(error, processIo);
+  }
+  return undefined;
+}
+
 export async function main(argv: readonly string[], io: CommandIo = processIo): Promise<number> {
   const [name, ...rest] = argv;
   if (name === undefined || name === 'help' || name === '--help' || name === '-h') {

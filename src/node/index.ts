@@ -49,6 +49,7 @@ import {
   untunedMalloc,
   type MallocTuning,
 } from './memory.js';
+import { v8PoolSizeOf } from './runtime-flags.js';
 
 export type { NodeConfig, OrderingConfig } from './config.js';
 export { lockDataDir, type DataDirLock } from './lock.js';
@@ -59,6 +60,13 @@ export {
   verifyThreadsDefault,
 } from './config.js';
 export { processAlive } from './lock.js';
+export {
+  givenV8PoolSize,
+  planRuntimeFlags,
+  v8PoolSizeFor,
+  v8PoolSizeOf,
+  type RuntimeFlagsPlan,
+} from './runtime-flags.js';
 export type { Engine, Position, SubmitOutcome, TxStatus } from './engine.js';
 export type { ApiServer } from './api.js';
 
@@ -396,6 +404,9 @@ export async function startNode(config: NodeConfig, logger: Logger): Promise<Run
     config.mallocTuning === false
       ? untunedMalloc('mallocTuning is false in the node config')
       : await tuneMalloc({ logger });
+  // Sized when the process started (decision 0030): bin/coffer re-executes to set it.
+  const v8PoolSize = v8PoolSizeOf(process.execArgv, process.env['NODE_OPTIONS']);
+  logger.info({ v8PoolSize }, `V8 thread pool: ${v8PoolSize} threads`);
   // Submissions' signatures are verified on every core (decision 0010).
   const verifyPool =
     config.verifyThreads > 0 ? createVerifyPool({ threads: config.verifyThreads }) : undefined;
@@ -478,6 +489,7 @@ export async function startNode(config: NodeConfig, logger: Logger): Promise<Run
             : admissionOf(admissions(running), config.nodeId, attestation.codeId),
         mallocTuning: { tuned: malloc.tuned, detail: malloc.detail, trims: malloc.trims() },
         heapGrowthPercent: config.heapGrowthPercent ?? heapGrowthPercentDefault,
+        v8PoolSize,
         // The node holds nothing before this snapshot (decision 0027).
         ...(joined === undefined
           ? {}

@@ -4,6 +4,7 @@
 // receipts from any node verify, a node killed with -9 catches up from etcd after a restart,
 // and `coffer network down` leaves no process behind.
 import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Client } from '../../src/client/index.js';
@@ -12,6 +13,7 @@ import { parseReceipt, verifyReceipt } from '../../src/ledger/receipt.js';
 import { createLedgerSecretFile, loadLedgerSecretFile } from '../../src/ledger/secret.js';
 import { decodeSnapshot, encodeSnapshot } from '../../src/ledger/snapshot.js';
 import { createStoreFrom } from '../../src/ledger/store.js';
+import { v8PoolSizeFor } from '../../src/node/runtime-flags.js';
 import { runCoffer } from '../cli/run.js';
 import {
   alive,
@@ -106,6 +108,7 @@ describe('coffer network (3 organisations, etcd ordering)', () => {
           lastSignature: { treeSize: number } | null;
           memory: { rssBytes: number; heapUsedBytes: number };
           mallocTuning: { tuned: boolean };
+          v8PoolSize: number;
         };
       }[];
     };
@@ -122,6 +125,8 @@ describe('coffer network (3 organisations, etcd ordering)', () => {
       // Its memory, with glibc's allocator set (decision 0028).
       expect(row.status.memory.rssBytes).toBeGreaterThan(row.status.memory.heapUsedBytes);
       expect(row.status.mallocTuning.tuned).toBe(true);
+      // Each node process re-executed itself with V8's pool sized for the machine (0030).
+      expect(row.status.v8PoolSize).toBe(v8PoolSizeFor(availableParallelism()));
     }
     const text = await runCoffer(['status', '--dir', network.dir]);
     expect(text.stdout).toMatch(

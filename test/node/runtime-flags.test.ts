@@ -1,0 +1,192 @@
+// V8's thread pool for a node process (decision 0030): the choice, and the re-execution in
+// place, in real processes.
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { closeSync, openSync } from 'node:fs';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { isCofferError } from '../../src/errors/index.js';
+import {
+  givenV8PoolSize,
+  nodeV8PoolSize,
+  planRuntimeFlags,
+  v8PoolSizeFor,
+  v8PoolSizeMax,
+  v8PoolSizeOf,
+} from '../../src/node/runtime-flags.js';
+import { runCoffer } from '../cli/run.js';
+
+const root = path.resolve(import.meta.dirname, '../..');
+const probe = path.join(import.meta.dirname, 'runtime-probe.mjs');
+const built = path.join(root, 'dist/node/runtime-flags.js');
+
+const plain = { execArgv: [], nodeOptions: undefined, setting: undefined };
+
+describe('the pool Coffer chooses', () => {
+  it('is one thread fewer than the cores, from 1 up to Node’s own 4', () => {
+    expect([1, 2, 3, 4, 5, 8, 64].map(v8PoolSizeFor)).toEqual([1, 1, 2, 3, 4, 4, 4]);
+  });
+
+  it('adds --v8-pool-size only where it differs from Node’s own', () => {
+    expect(planRuntimeFlags({ ...plain, cores: 2 }).flags).toEqual(['--v8-pool-size=1']);
+    expect(planRuntimeFlags({ ...plain, cores: 4 }).flags).toEqual(['--v8-pool-size=3']);
+    const many = planRuntimeFlags({ ...plain, cores: 16 });
+    expect(many.flags).toEqual([]);
+    expect(many.detail).toContain(`Node's own ${nodeV8PoolSize}`);
+  });
+
+  it('keeps a --v8-pool-size given on the command line or in NODE_OPTIONS', () => {
+    expect(givenV8PoolSize(['--v8-pool-size=3'], undefined)).toBe(3);
+    expect(givenV8PoolSize(['--v8-pool-size', '2'], undefined)).toBe(2);
+    expect(givenV8PoolSize(['--v8_pool_size=5'], undefined)).toBe(5);
+    expect(givenV8PoolSize([], '--max-old-space-size=512  --v8-pool-size=6')).toBe(6);
+    // The command line wins over NODE_OPTIONS, as in Node.
+    expect(givenV8PoolSize(['--v8-pool-size=2'], '--v8-pool-size=6')).toBe(2);
+    expect(givenV8PoolSize(['--max-old-space-size=512'], '--trace-gc')).toBeUndefined();
+    const plan = planRuntimeFlags({ ...plain, execArgv: ['--v8-pool-size=3'], cores: 2 });
+    expect(plan).toEqual({ flags: [], detail: 'V8 thread pool: 3, as given (--v8-pool-size)' });
+    expect(planRuntimeFlags({ ...plain, nodeOptions: '--v8-pool-size=2', cores: 2 }).flags).toEqual(
+      [],
+    );
+  });
+
+  it('reports the pool a process runs with (Node’s own 4 when not given, one per core for 0)', () => {
+    expect(v8PoolSizeOf([], undefined)).toBe(nodeV8PoolSize);
+    expect(v8PoolSizeOf(['--v8-pool-size=1'], undefined)).toBe(1);
+    expect(v8PoolSizeOf([], '--v8-pool-size=0')).toBeGreaterThanOrEqual(1);
+  });
+
+  it('follows COFFER_V8_POOL_SIZE: a number, or "node" for Node’s own', () => {
+    expect(planRuntimeFlags({ ...plain, setting: '3', cores: 2 }).flags).toEqual([
+      '--v8-pool-size=3',
+    ]);
+    expect(planRuntimeFlags({ ...plain, setting: 'node', cores: 2 }).flags).toEqual([]);
+    expect(planRuntimeFlags({ ...plain, setting: '', cores: 2 }).flags).toEqual([
+      '--v8-pool-size=1',
+    ]);
+  });
+
+  it('refuses a bad COFFER_V8_POOL_SIZE with CLI_E_USAGE and what to give', () => {
+    for (const setting of ['0', '-1', '1.5', 'two', String(v8PoolSizeMax + 1), '1e2']) {
+      let caught: unknown;
+      try {
+        planRuntimeFlags({ ...plain, setting, cores: 2 });
+      } catch (error) {
+        caught = error;
+      }
+      expect(isCofferError(caught) && caught.code, setting).toBe('CLI_E_USAGE');
+      expect((caught as Error).message).toContain(`from 1 to ${v8PoolSizeMax}`);
+    }
+  });
+});
+
+type ProbeReport = {
+  readonly pid: number;
+  readonly execArgv: string[];
+  readonly rest: string[];
+  readonly detail: string;
+};
+
+/**
+ * Starts the probe with its stderr on a file (as `coffer network up` starts nodes: the file is
+ * what Node marks close-on-exec), reads its report, and stops it with `signal`.
+ */
+async function runProbe(
+  env: Record<string, string | undefined>,
+  nodeArgs: readonly string[] = [],
+  signal: NodeJS.Signals = 'SIGINT',
+): Promise<{ report: ProbeReport; childPid: number; stderr: string; exit: unknown[] }> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'coffer-runtime-'));
+  const errFile = path.join(dir, 'stderr.log');
+  const err = openSync(errFile, 'a');
+  let child: ChildProcess;
+  try {
+    child = spawn(process.execPath, [...nodeArgs, probe, built, 'one', '--two'], {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', err],
+    });
+  } finally {
+    closeSync(err);
+  }
+  const stdoutOf = child.stdout;
+  try {
+    assert(stdoutOf !== null);
+    let stdout = '';
+    const line = await new Promise<string>((resolve, reject) => {
+      stdoutOf.on('data', (chunk: Buffer) => {
+        stdout += chunk.toString();
+        if (stdout.includes('\n')) resolve(stdout.slice(0, stdout.indexOf('\n')));
+      });
+      child.once('exit', (code) => {
+        reject(new Error(`probe exited (${code})`));
+      });
+    });
+    const exited = once(child, 'exit');
+    child.kill(signal);
+    const exit = await exited;
+    const stderr = await readFile(errFile, 'utf8');
+    return { report: JSON.parse(line) as ProbeReport, childPid: child.pid ?? -1, stderr, exit };
+  } finally {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+describe('re-executing in place', () => {
+  it('keeps the process id, its arguments and its standard streams, and adds the option', async () => {
+    const run = await runProbe({ COFFER_V8_POOL_SIZE: '1' });
+    expect(run.report.pid).toBe(run.childPid);
+    expect(run.report.execArgv).toEqual(['--v8-pool-size=1']);
+    expect(run.report.rest).toEqual(['one', '--two']);
+    // The new image ran the same check and found the option given.
+    expect(run.report.detail).toBe('V8 thread pool: 1, as given (--v8-pool-size)');
+    expect(run.stderr).toContain('stderr still works');
+    // SIGINT reaches the new image itself (no parent in between): its handler exits 0.
+    expect(run.exit).toEqual([0, null]);
+  });
+
+  it('keeps the Node options the process was started with', async () => {
+    const run = await runProbe({ COFFER_V8_POOL_SIZE: '2' }, ['--max-old-space-size=300']);
+    expect(run.report.execArgv).toEqual(['--max-old-space-size=300', '--v8-pool-size=2']);
+  });
+
+  it('leaves the process alone with COFFER_V8_POOL_SIZE=node or an explicit option', async () => {
+    const node = await runProbe({ COFFER_V8_POOL_SIZE: 'node' });
+    expect(node.report.execArgv).toEqual([]);
+    expect(node.report.detail).toContain('COFFER_V8_POOL_SIZE=node');
+    const given = await runProbe({ COFFER_V8_POOL_SIZE: '1' }, ['--v8-pool-size=3']);
+    expect(given.report.execArgv).toEqual(['--v8-pool-size=3']);
+  });
+
+  it('dies whole on kill -9: the process that was killed is the one that ran', async () => {
+    const run = await runProbe({ COFFER_V8_POOL_SIZE: '1' }, [], 'SIGKILL');
+    expect(run.report.pid).toBe(run.childPid);
+    expect(run.exit).toEqual([null, 'SIGKILL']);
+    let alive = true;
+    try {
+      process.kill(run.report.pid, 0);
+    } catch {
+      alive = false;
+    }
+    expect(alive).toBe(false);
+  });
+});
+
+describe('bin/coffer', () => {
+  it('refuses a bad COFFER_V8_POOL_SIZE before running a node (exit 2, CLI_E_USAGE)', async () => {
+    const previous = process.env['COFFER_V8_POOL_SIZE'];
+    process.env['COFFER_V8_POOL_SIZE'] = 'lots';
+    try {
+      const run = await runCoffer(['node', 'start', '--config', '/nonexistent/node.json']);
+      expect(run.code).toBe(2);
+      expect(run.stderr).toContain('CLI_E_USAGE');
+      expect(run.stderr).toContain('COFFER_V8_POOL_SIZE is "lots"');
+    } finally {
+      if (previous === undefined) delete process.env['COFFER_V8_POOL_SIZE'];
+      else process.env['COFFER_V8_POOL_SIZE'] = previous;
+    }
+  });
+});

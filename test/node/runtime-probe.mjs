@@ -1,0 +1,14 @@
+// Re-executes itself as a node command would (decision 0030), then reports from the new image:
+//   node runtime-probe.mjs BUILT_RUNTIME_FLAGS_JS [ARGS…]
+// It prints one JSON line on stdout and one line on stderr, then waits for SIGINT (exit 0).
+import process from 'node:process';
+
+const [built, ...rest] = process.argv.slice(2);
+const { reexecWithRuntimeFlags } = await import(built);
+const detail = await reexecWithRuntimeFlags();
+process.stderr.write('stderr still works\n');
+process.stdout.write(
+  `${JSON.stringify({ pid: process.pid, execArgv: process.execArgv, rest, detail })}\n`,
+);
+process.on('SIGINT', () => process.exit(0));
+setInterval(() => undefined, 1000);
