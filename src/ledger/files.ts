@@ -119,6 +119,8 @@ export type LedgerWriter = {
   readonly append: (seqno: number, kind: EntryKind, payload: Uint8Array) => Promise<void>;
   /** Makes the next append start a new chunk (call it after a signature entry). */
   readonly endChunk: () => void;
+  /** Bytes in the chunk being written, appended entries not yet written included. */
+  readonly chunkBytes: () => number;
   /**
    * Writes and fsyncs everything appended. On LEDGER_E_DISK_FULL (or LEDGER_E_IO) the files
    * are back at the last flush and nothing is lost from memory: call flush() again.
@@ -929,6 +931,7 @@ export async function openLedgerWriter(
       }),
 
     lastSeqno: () => last,
+    chunkBytes: () => (current?.written ?? 0) + pendingBytes,
     flushedSeqno: () => flushed,
 
     close: async () => {

@@ -90,6 +90,13 @@ export const ledgerFullRetryMs = 1000;
 export const signedRootsKeptMax = 1024;
 /** Batches read from the log per step of the executor. */
 export const executeReadBatchesMax = 64;
+/**
+ * A ledger chunk ends at the first signature entry once it holds this many bytes (as CCF's
+ * ledger chunks do), and anyway before it would grow past the writer's chunkBytesMax. Ending
+ * one at every signature entry made ten files a second under load, and one per transaction
+ * when idle.
+ */
+export const chunkBytesAtSignatureMin = 8 * 1_048_576;
 
 assert(
   (pendingEnvelopesMax as number) >= batchEnvelopesMax,
@@ -115,6 +122,8 @@ export type EngineOptions = {
   readonly signatureIntervalTx?: number;
   readonly signatureIntervalMs?: number;
   readonly snapshotIntervalTx?: number;
+  /** A ledger chunk ends at the first signature entry past this size; default chunkBytesAtSignatureMin. */
+  readonly chunkBytesAtSignature?: number;
   readonly batchDelayMs?: number;
   /** Wall clock (ms); recorded into each batch, never read by execution. */
   readonly now?: () => number;
@@ -366,6 +375,7 @@ async function startLocked(options: EngineOptions): Promise<Engine> {
    * snapshots), else this engine's.
    */
   let commitIntervalTx = intervals.snapshotIntervalTx;
+  const chunkBytesAtSignature = options.chunkBytesAtSignature ?? chunkBytesAtSignatureMin;
   const batchDelayMs = options.batchDelayMs ?? batchDelayMsDefault;
   const pendingMax = Math.min(options.pendingMax ?? pendingEnvelopesMax, pendingEnvelopesMax);
   const dirs = {
@@ -679,7 +689,7 @@ async function startLocked(options: EngineOptions): Promise<Engine> {
       logPosition,
     } satisfies SignatureRecord);
     await writeLedger(() => ledger.append(seqno, 'signature', record));
-    ledger.endChunk();
+    if (ledger.chunkBytes() >= chunkBytesAtSignature) ledger.endChunk();
     const kept = keepRecent(seqno, null, leaf);
     lastMarkerSeqno = seqno;
     lastMarkerTime = batchTime;
@@ -1208,6 +1218,13 @@ async function startLocked(options: EngineOptions): Promise<Engine> {
       return current;
     }
     return new Promise((resolve) => {
+      // The transaction may have executed while `status` was awaited: remember() found no
+      // waiter then, so look again before waiting for a notification that already went by.
+      const settled = statusNow(txId);
+      if (settled !== undefined && settled.status !== 'Pending') {
+        resolve(settled);
+        return;
+      }
       const list = waiters.get(txId) ?? [];
       const timer = setTimeout(() => {
         const remaining = (waiters.get(txId) ?? []).filter((item) => item !== done);

@@ -90,6 +90,8 @@ beforeAll(async () => {
     logger: pino({ level: 'silent' }),
     signatureIntervalTx: 10,
     signatureIntervalMs: 20,
+    // Every signature entry ends a chunk (by default only one past 8 MiB does): many chunks.
+    chunkBytesAtSignature: 0,
   });
   try {
     // In rounds, each committed and signed before the next: a marker ends a chunk.

@@ -1,7 +1,7 @@
 // The node engine in-process: submit, commit, receipts that verify offline, restart from the
 // log alone and from a snapshot, with the same state and the same Merkle root.
 import { spawnSync } from 'node:child_process';
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pino } from 'pino';
@@ -11,6 +11,7 @@ import type { ClientIdentity, Signer } from '../../src/client/signer.js';
 import { builtInApps } from '../../src/contracts/index.js';
 import { createVerifyPool } from '../../src/crypto/index.js';
 import type { Consortium } from '../../src/ledger/execute.js';
+import { readLedgerFrom } from '../../src/ledger/files.js';
 import { parseReceipt, verifyReceipt } from '../../src/ledger/receipt.js';
 import { transactionId } from '../../src/ledger/tx.js';
 import { startEngine, type Engine, type EngineOptions } from '../../src/node/engine.js';
@@ -94,6 +95,26 @@ describe('node engine', () => {
     }
   });
 
+  it('waitFor answers at once for a transaction that executed while it looked (no lost wake-up)', async () => {
+    const engine = await start(path.join(work, 'wake'));
+    try {
+      for (let round = 0; round < 5; round += 1) {
+        // Submitted together, waited for one after the other: later ones execute while
+        // waitFor awaits the status of earlier ones.
+        const txIds = await Promise.all(
+          Array.from({ length: 8 }, (_, i) => put(engine, `w${round}-${i}`, 'v')),
+        );
+        for (const txId of txIds) {
+          const started = Date.now();
+          expect(await engine.waitFor(txId, 3000)).toMatchObject({ status: 'Committed' });
+          expect(Date.now() - started, txId).toBeLessThan(1000);
+        }
+      }
+    } finally {
+      await engine.stop();
+    }
+  });
+
   it('refuses bad submissions at once with their codes', async () => {
     const engine = await start(path.join(work, 'b'));
     try {
@@ -172,6 +193,46 @@ describe('node engine', () => {
       expect((await engine.waitFor(more, 5000)).status).toBe('Committed');
     } finally {
       await engine.stop();
+    }
+  });
+});
+
+describe('node engine ledger chunks', () => {
+  it('end at the first signature entry past chunkBytesAtSignature, not at every one', async () => {
+    const dataDir = path.join(work, 'chunks');
+    const chunkBytesAtSignature = 32_768;
+    const engine = await start(dataDir, { chunkBytesAtSignature, signatureIntervalTx: 4 });
+    try {
+      // Each round's batch gets a signature entry of its own.
+      for (let round = 0; round < 30; round += 1) {
+        const txIds = await Promise.all(
+          Array.from({ length: 4 }, (_, i) => put(engine, `c${round}-${i}`, 'x'.repeat(300))),
+        );
+        for (const txId of txIds) {
+          expect(await engine.waitFor(txId, 5000)).toMatchObject({ status: 'Committed' });
+        }
+      }
+      await engine.idle();
+    } finally {
+      await engine.stop();
+    }
+    const ledgerDir = path.join(dataDir, 'ledger');
+    const names = (await readdir(ledgerDir)).filter((name) => name.endsWith('.chunk')).sort();
+    const kinds = new Map<number, string>();
+    for await (const entry of readLedgerFrom(ledgerDir, 1)) kinds.set(entry.seqno, entry.kind);
+    const signatures = [...kinds.values()].filter((kind) => kind === 'signature').length;
+    expect(signatures).toBeGreaterThanOrEqual(30);
+    // Several chunks, far fewer than signature entries.
+    expect(names.length).toBeGreaterThan(2);
+    expect(names.length).toBeLessThan(signatures / 2);
+    for (const [index, name] of names.entries()) {
+      const next = names[index + 1];
+      if (next === undefined) break; // the chunk being written
+      const size = (await stat(path.join(ledgerDir, name))).size;
+      expect(size, name).toBeGreaterThanOrEqual(chunkBytesAtSignature);
+      // Its last entry, just before the next chunk's first seqno, is a signature entry.
+      const nextFirst = Number(/ledger-(\d+)\.chunk$/.exec(next)?.[1]);
+      expect(kinds.get(nextFirst - 1), name).toBe('signature');
     }
   });
 });

@@ -6,9 +6,10 @@ import process from 'node:process';
 const [built, ...rest] = process.argv.slice(2);
 const { reexecWithRuntimeFlags } = await import(built);
 const detail = await reexecWithRuntimeFlags();
+// The handler before the report: the test signals as soon as it reads the report.
+process.on('SIGINT', () => process.exit(0));
 process.stderr.write('stderr still works\n');
 process.stdout.write(
   `${JSON.stringify({ pid: process.pid, execArgv: process.execArgv, rest, detail })}\n`,
 );
-process.on('SIGINT', () => process.exit(0));
 setInterval(() => undefined, 1000);
