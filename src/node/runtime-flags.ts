@@ -5,8 +5,8 @@
 // thread and one signature-verification worker per core. On a 2-core machine, each full
 // collection's concurrent marking then puts 4 threads beside those 3 for tens of milliseconds:
 // the main thread and the verification workers wait for a CPU, and every transaction in flight
-// waits with them. Measured (bench/ledger.mjs, 1,500 single requests a second, six runs each):
-// p99 62-98 ms with Node's pool of 4 or a pool of 2, 23-56 ms with a pool of 1.
+// waits with them. Measured (bench/ledger.mjs, 1,500 single requests a second): p99 55-109 ms
+// with Node's pool of 4 or a pool of 2, 23-69 ms with a pool of 1.
 //
 // The pool size is read once, when the process starts (`--v8-pool-size`). So the commands that
 // run a node (`coffer up`, `coffer node start`) re-execute themselves in place with the option
