@@ -2,6 +2,7 @@
 //   node runtime-probe.mjs BUILT_RUNTIME_FLAGS_JS [ARGS…]
 // It prints one JSON line on stdout and one line on stderr, then waits for SIGINT (exit 0).
 import process from 'node:process';
+import { setInterval } from 'node:timers';
 
 const [built, ...rest] = process.argv.slice(2);
 const { reexecWithRuntimeFlags } = await import(built);
