@@ -131,16 +131,16 @@ export async function reexecWithRuntimeFlags(
   });
   if (plan.flags.length === 0) return plan.detail;
   if (process.platform !== 'linux') return `${plan.detail} not applied: not Linux`;
-  let libc: {
-    readonly execv: (path: string, args: (string | null)[]) => number;
-    readonly fcntl: (fd: number, command: number, ...rest: unknown[]) => number;
-  };
+  type Execv = (path: string, args: (string | null)[]) => number;
+  // Variadic: extra arguments come in (type, value) pairs.
+  type Fcntl = (fd: number, command: number, ...typedArgs: (string | number)[]) => number;
+  let libc: { readonly execv: Execv; readonly fcntl: Fcntl };
   try {
     const koffi = (await import('koffi')).default;
     const lib = koffi.load('libc.so.6');
     libc = {
-      execv: lib.func('int execv(const char *path, const char **argv)') as never,
-      fcntl: lib.func('int fcntl(int fd, int cmd, ...)') as never,
+      execv: lib.func('int execv(const char *path, const char **argv)') as Execv,
+      fcntl: lib.func('int fcntl(int fd, int cmd, ...)') as Fcntl,
     };
   } catch (error) {
     return `${plan.detail} not applied: libc could not be loaded (${String(error)})`;
