@@ -68,7 +68,10 @@ describe('setHeapGrowth', () => {
     const own = await committed(0);
     const set = await committed(30);
     expect(own).toBeGreaterThan(200);
-    expect(set).toBeLessThan(own * 0.75);
+    // Quiet: about 0.62 (169 against 273 MB). On a busy machine marking finishes later and
+    // the heap grows further first: 195 against 258 MB (0.76) in one full CI run. Without the
+    // setting both sides are within about 10% of each other.
+    expect(set).toBeLessThan(own * 0.8);
   });
 
   it('refuses a growth outside 0 or 10..300', () => {
