@@ -42,7 +42,9 @@ export const kvApp: App = {
         }
         const previous = context.kv.get(map, key);
         context.kv.put(map, key, value);
-        return { map, key, created: previous === undefined };
+        // Members in RFC 8785 order: the ledger entry's canonical encoding then takes its
+        // native path (canonical.ts) instead of sorting, once per transaction.
+        return { created: previous === undefined, key, map };
       },
     },
     delete: {
@@ -58,7 +60,7 @@ export const kvApp: App = {
           });
         }
         context.kv.delete(map, key);
-        return { map, key, deleted: true };
+        return { deleted: true, key, map };
       },
     },
   },

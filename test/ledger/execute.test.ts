@@ -117,6 +117,9 @@ describe('executeBatch: checks, each refused with its stable code', () => {
     });
     expect(node.store.read('public:kv.demo', 'a')).toBe('1');
     expect(outcome?.seqno).toBe(1);
+    // Its result's members come in RFC 8785 order, so the ledger entry encodes natively.
+    expect(outcome?.result).toEqual({ created: true, key: 'a', map: 'public:kv.demo' });
+    expect(Object.keys(outcome?.result ?? {})).toEqual(['created', 'key', 'map']);
   });
 
   it('refuses a tampered signature, a high-S signature, and garbage', async () => {
