@@ -597,15 +597,20 @@ async function startLocked(options: EngineOptions): Promise<Engine> {
   };
 
   const remember = (txId: string, status: TxStatus): void => {
-    if (statuses.size >= statusEntriesMax) {
+    // A request ordered twice (sent again after an unknown outcome, to another node) is
+    // recorded twice, the copy as an Invalid replay: the committed entry wins, as it does in
+    // statusFromLedger.
+    const known = statuses.get(txId);
+    const kept = known?.status === 'Committed' && status.status !== 'Committed' ? known : status;
+    if (known === undefined && statuses.size >= statusEntriesMax) {
       const oldest = statuses.keys().next();
       if (oldest.done !== true) statuses.delete(oldest.value);
     }
-    statuses.set(txId, status);
+    statuses.set(txId, kept);
     const list = waiters.get(txId);
     if (list !== undefined) {
       waiters.delete(txId);
-      for (const resolve of list) resolve(status);
+      for (const resolve of list) resolve(kept);
     }
   };
 

@@ -13,10 +13,10 @@ import { createVerifyPool } from '../../src/crypto/index.js';
 import type { Consortium } from '../../src/ledger/execute.js';
 import { readLedgerFrom } from '../../src/ledger/files.js';
 import { parseReceipt, verifyReceipt } from '../../src/ledger/receipt.js';
-import { transactionId } from '../../src/ledger/tx.js';
+import { encodeBatch, transactionId } from '../../src/ledger/tx.js';
 import { startEngine, type Engine, type EngineOptions } from '../../src/node/engine.js';
 import { cofferError } from '../../src/errors/index.js';
-import { openEmbeddedLog } from '../../src/ordering/index.js';
+import { openEmbeddedLog, type OrderingLog } from '../../src/ordering/index.js';
 import { org1Material } from '../support/org1.js';
 
 let work: string;
@@ -320,6 +320,37 @@ describe('node engine backpressure', () => {
       const [, , , last] = envelopes;
       if (last === undefined) throw new Error('fixture');
       expect((await engine.submit(last)).ok).toBe(true);
+    } finally {
+      await engine.stop();
+    }
+  });
+});
+
+describe('node engine: a request ordered twice', () => {
+  it('stays Committed when its copy is recorded later as an Invalid replay', async () => {
+    let log: OrderingLog | undefined;
+    const engine = await start(path.join(work, 'ordered-twice'), {
+      openLog: async (dir) => {
+        log = await openEmbeddedLog(dir);
+        return log;
+      },
+    });
+    try {
+      const envelope = await putEnvelope('public:kv.t', 'twice', 'v');
+      const txId = await (async () => {
+        const submitted = await engine.submit(envelope);
+        if (!submitted.ok) throw submitted.error;
+        return submitted.txId;
+      })();
+      const first = await engine.waitFor(txId, 5000);
+      expect(first).toMatchObject({ status: 'Committed' });
+      // The same request ordered again, as when a client sent it to another node after an
+      // unknown outcome: every node records the copy as TX_E_REPLAY.
+      const before = engine.position().seqno;
+      await log?.append(encodeBatch({ time: Date.now(), envelopes: [envelope] }));
+      await engine.idle();
+      expect(engine.position().seqno).toBeGreaterThan(before);
+      expect(await engine.status(txId)).toEqual(first);
     } finally {
       await engine.stop();
     }
