@@ -60,13 +60,6 @@ export {
   verifyThreadsDefault,
 } from './config.js';
 export { processAlive } from './lock.js';
-export {
-  givenV8PoolSize,
-  planRuntimeFlags,
-  v8PoolSizeFor,
-  v8PoolSizeOf,
-  type RuntimeFlagsPlan,
-} from './runtime-flags.js';
 export type { Engine, Position, SubmitOutcome, TxStatus } from './engine.js';
 export type { ApiServer } from './api.js';
 
