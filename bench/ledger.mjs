@@ -29,7 +29,8 @@
 // BENCH_LEDGER_CPU_PROF=DIR runs the node with --cpu-prof into DIR (summarise the profile
 // with `node bench/lib/cpuprofile-top.mjs DIR/*.cpuprofile`); BENCH_LEDGER_HEAP_SNAPSHOT=DIR
 // has it write a heap snapshot into DIR at the end (`node bench/lib/heapsnapshot-top.mjs`).
-// BENCH_LEDGER_NODE_ARGS="--flag …" passes Node/V8 flags to the node process only;
+// BENCH_LEDGER_NODE_ARGS="--flag …" passes Node/V8 flags to the node process only, and
+// BENCH_LEDGER_NODE_STDOUT=FILE copies its stdout to FILE (e.g. with --trace-gc);
 // BENCH_LEDGER_HOLD_S=N keeps the node running N s after the figures are taken, to inspect it.
 // BENCH_LEDGER_SETTLE_S=N takes the memory figures a second time after N s without load
 // (`nodeRssSettled`): what the node keeps, once V8 and glibc have handed back what they can.
@@ -39,7 +40,7 @@
 // 3 nodes), one load generator per organisation, plain etcd puts of the same batch sizes, and
 // the raw verify rate; see bench/lib/network.mjs for its phases and defaults.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -90,6 +91,8 @@ const verifyThreads = process.env.BENCH_LEDGER_VERIFY_THREADS;
 const heapSnapshotDir = process.env.BENCH_LEDGER_HEAP_SNAPSHOT;
 /** Extra Node/V8 flags for the node process only, space-separated (e.g. `--max-semi-space-size=4`). */
 const nodeArgs = (process.env.BENCH_LEDGER_NODE_ARGS ?? '').split(' ').filter((arg) => arg !== '');
+/** A file that gets a copy of the node's stdout (e.g. `--trace-gc` through BENCH_LEDGER_NODE_ARGS). */
+const nodeStdoutFile = process.env.BENCH_LEDGER_NODE_STDOUT;
 /** Seconds to keep the node running after the figures are taken (to inspect it). */
 const holdSeconds = intEnv('BENCH_LEDGER_HOLD_S', 0);
 const settleSeconds = intEnv('BENCH_LEDGER_SETTLE_S', 0);
@@ -173,6 +176,7 @@ async function startNode(dir) {
     );
     child.stdout.setEncoding('utf8');
     child.stdout.on('data', (chunk) => {
+      if (nodeStdoutFile !== undefined) appendFileSync(nodeStdoutFile, chunk);
       buffered += chunk;
       const lines = buffered.split('\n');
       buffered = lines.pop() ?? '';
@@ -467,6 +471,7 @@ async function main() {
         failures: latency.failures,
         inFlightMax: latency.inFlightMax,
         sockets: latency.sockets,
+        worstMsBySecond: latency.worstMsBySecond,
         usage: latencyUsage,
       },
       nodeRssMb,
@@ -478,6 +483,7 @@ async function main() {
       mallocTuned: mallocTuning?.tuned ?? null,
       mallocTrims: mallocTuning?.trims ?? null,
       nodeV8PoolSize: nodeStatus.v8PoolSize ?? null,
+      nodeV8Pretenuring: nodeStatus.v8Pretenuring ?? null,
       rssMbPer100kTx: round1(slope),
       rssTrace: downsample(sampler.samples, 12).map((item) => [item.seqno, item.rssMb]),
       rssMbExtrapolatedAt1M: extrapolated,

@@ -432,6 +432,8 @@ async function runLatency(
   );
   const interval = 1000 / rate;
   const samples = [];
+  /** Worst latency of the requests scheduled in each second (ms), to see bursts over time. */
+  const worstBySecond = [];
   const failures = {};
   let committed = 0;
   let maxSendLagMs = 0;
@@ -458,7 +460,11 @@ async function runLatency(
           const elapsed = performance.now() - scheduled;
           if (answer.status === 200 && answer.json?.status === 'Committed') {
             committed += 1;
-            if (scheduled >= measuredFrom) samples.push(elapsed);
+            if (scheduled >= measuredFrom) {
+              samples.push(elapsed);
+              const second = Math.floor((scheduled - measuredFrom) / 1000);
+              worstBySecond[second] = Math.max(worstBySecond[second] ?? 0, Math.round(elapsed));
+            }
           } else {
             countInto(failures, answer.json?.error?.code ?? answer.json?.status ?? answer.status);
           }
@@ -510,6 +516,7 @@ async function runLatency(
     inFlightMax,
     sockets,
     maxSendLagMs: Math.round(maxSendLagMs * 10) / 10,
+    worstMsBySecond: Array.from(worstBySecond, (ms) => ms ?? null),
     ...(returnSamples ? { sampleMs: samples.map((ms) => Math.round(ms * 10) / 10) } : {}),
   };
 }

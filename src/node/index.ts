@@ -49,7 +49,7 @@ import {
   untunedMalloc,
   type MallocTuning,
 } from './memory.js';
-import { v8PoolSizeOf } from './runtime-flags.js';
+import { pretenuringOf, v8PoolSizeOf } from './runtime-flags.js';
 
 export type { NodeConfig, OrderingConfig } from './config.js';
 export { lockDataDir, type DataDirLock } from './lock.js';
@@ -397,9 +397,13 @@ export async function startNode(config: NodeConfig, logger: Logger): Promise<Run
     config.mallocTuning === false
       ? untunedMalloc('mallocTuning is false in the node config')
       : await tuneMalloc({ logger });
-  // Sized when the process started (decision 0030): bin/coffer re-executes to set it.
+  // Set when the process started (decisions 0030, 0031): bin/coffer re-executes to set them.
   const v8PoolSize = v8PoolSizeOf(process.execArgv, process.env['NODE_OPTIONS']);
-  logger.info({ v8PoolSize }, `V8 thread pool: ${v8PoolSize} threads`);
+  const v8Pretenuring = pretenuringOf(process.execArgv, process.env['NODE_OPTIONS']);
+  logger.info(
+    { v8PoolSize, v8Pretenuring },
+    `V8 thread pool: ${v8PoolSize} threads; allocation-site pretenuring ${v8Pretenuring ? 'on' : 'off'}`,
+  );
   // Submissions' signatures are verified on every core (decision 0010).
   const verifyPool =
     config.verifyThreads > 0 ? createVerifyPool({ threads: config.verifyThreads }) : undefined;
@@ -483,6 +487,7 @@ export async function startNode(config: NodeConfig, logger: Logger): Promise<Run
         mallocTuning: { tuned: malloc.tuned, detail: malloc.detail, trims: malloc.trims() },
         heapGrowthPercent: config.heapGrowthPercent ?? heapGrowthPercentDefault,
         v8PoolSize,
+        v8Pretenuring,
         // The node holds nothing before this snapshot (decision 0027).
         ...(joined === undefined
           ? {}

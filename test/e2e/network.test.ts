@@ -109,6 +109,7 @@ describe('coffer network (3 organisations, etcd ordering)', () => {
           memory: { rssBytes: number; heapUsedBytes: number };
           mallocTuning: { tuned: boolean };
           v8PoolSize: number;
+          v8Pretenuring: boolean;
         };
       }[];
     };
@@ -125,8 +126,10 @@ describe('coffer network (3 organisations, etcd ordering)', () => {
       // Its memory, with glibc's allocator set (decision 0028).
       expect(row.status.memory.rssBytes).toBeGreaterThan(row.status.memory.heapUsedBytes);
       expect(row.status.mallocTuning.tuned).toBe(true);
-      // Each node process re-executed itself with V8's pool sized for the machine (0030).
+      // Each node process re-executed itself with V8's pool sized for the machine (0030)…
       expect(row.status.v8PoolSize).toBe(v8PoolSizeFor(availableParallelism()));
+      // …and with V8's allocation-site pretenuring off (0031).
+      expect(row.status.v8Pretenuring).toBe(false);
     }
     const text = await runCoffer(['status', '--dir', network.dir]);
     expect(text.stdout).toMatch(

@@ -1,5 +1,5 @@
-// V8's thread pool for a node process (decision 0030): the choice, and the re-execution in
-// place, in real processes.
+// V8's thread pool (decision 0030) and allocation-site pretenuring (decision 0031) for a node
+// process: the choice, and the re-execution in place, in real processes.
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -10,9 +10,12 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { isCofferError } from '../../src/errors/index.js';
 import {
+  givenPretenuring,
   givenV8PoolSize,
   nodeV8PoolSize,
+  noPretenuringFlag,
   planRuntimeFlags,
+  pretenuringOf,
   v8PoolSizeFor,
   v8PoolSizeMax,
   v8PoolSizeOf,
@@ -23,7 +26,8 @@ const root = path.resolve(import.meta.dirname, '../..');
 const probe = path.join(import.meta.dirname, 'runtime-probe.mjs');
 const built = path.join(root, 'dist/node/runtime-flags.js');
 
-const plain = { execArgv: [], nodeOptions: undefined, setting: undefined };
+// Pretenuring kept on, so that these plans show the pool alone.
+const plain = { execArgv: [], nodeOptions: undefined, setting: undefined, pretenuring: 'on' };
 
 describe('the pool Coffer chooses', () => {
   it('is one thread fewer than the cores, from 1 up to Node’s own 4', () => {
@@ -47,7 +51,8 @@ describe('the pool Coffer chooses', () => {
     expect(givenV8PoolSize(['--v8-pool-size=2'], '--v8-pool-size=6')).toBe(2);
     expect(givenV8PoolSize(['--max-old-space-size=512'], '--trace-gc')).toBeUndefined();
     const plan = planRuntimeFlags({ ...plain, execArgv: ['--v8-pool-size=3'], cores: 2 });
-    expect(plan).toEqual({ flags: [], detail: 'V8 thread pool: 3, as given (--v8-pool-size)' });
+    expect(plan.flags).toEqual([]);
+    expect(plan.detail).toContain('V8 thread pool: 3, as given (--v8-pool-size)');
     expect(planRuntimeFlags({ ...plain, nodeOptions: '--v8-pool-size=2', cores: 2 }).flags).toEqual(
       [],
     );
@@ -79,6 +84,64 @@ describe('the pool Coffer chooses', () => {
       }
       expect(isCofferError(caught) && caught.code, setting).toBe('CLI_E_USAGE');
       expect((caught as Error).message).toContain(`from 1 to ${v8PoolSizeMax}`);
+    }
+  });
+});
+
+describe('allocation-site pretenuring (decision 0031)', () => {
+  const unset = { ...plain, pretenuring: undefined, cores: 16 };
+
+  it('is turned off unless COFFER_V8_PRETENURING=on', () => {
+    expect(planRuntimeFlags(unset).flags).toEqual([noPretenuringFlag]);
+    expect(planRuntimeFlags(unset).detail).toContain("pretenuring off (Coffer's choice)");
+    expect(planRuntimeFlags({ ...unset, pretenuring: 'off' }).flags).toEqual([noPretenuringFlag]);
+    expect(planRuntimeFlags({ ...unset, pretenuring: 'on' }).flags).toEqual([]);
+    // Both options in one re-execution.
+    expect(planRuntimeFlags({ ...unset, cores: 2 }).flags).toEqual([
+      '--v8-pool-size=1',
+      noPretenuringFlag,
+    ]);
+  });
+
+  it('keeps an explicit option, on the command line or in NODE_OPTIONS', () => {
+    expect(givenPretenuring(['--allocation-site-pretenuring'], undefined)).toBe(true);
+    expect(givenPretenuring(['--no-allocation-site-pretenuring'], undefined)).toBe(false);
+    expect(givenPretenuring([], '--trace-gc --no_allocation_site_pretenuring')).toBe(false);
+    // The last one on a list wins; the command line wins over NODE_OPTIONS.
+    expect(
+      givenPretenuring(
+        ['--no-allocation-site-pretenuring', '--allocation-site-pretenuring'],
+        undefined,
+      ),
+    ).toBe(true);
+    expect(
+      givenPretenuring(['--allocation-site-pretenuring'], '--no-allocation-site-pretenuring'),
+    ).toBe(true);
+    expect(givenPretenuring(['--trace-gc'], '--max-old-space-size=512')).toBeUndefined();
+    expect(
+      planRuntimeFlags({ ...unset, nodeOptions: '--allocation-site-pretenuring' }).flags,
+    ).toEqual([]);
+    expect(
+      planRuntimeFlags({ ...unset, execArgv: ['--no-allocation-site-pretenuring'] }).flags,
+    ).toEqual([]);
+  });
+
+  it('reports what a process runs with (V8 pretenures unless told not to)', () => {
+    expect(pretenuringOf([], undefined)).toBe(true);
+    expect(pretenuringOf([noPretenuringFlag], undefined)).toBe(false);
+    expect(pretenuringOf([], noPretenuringFlag)).toBe(false);
+  });
+
+  it('refuses a bad COFFER_V8_PRETENURING with CLI_E_USAGE and what to give', () => {
+    for (const pretenuring of ['yes', '1', 'ON', 'maybe']) {
+      let caught: unknown;
+      try {
+        planRuntimeFlags({ ...unset, pretenuring });
+      } catch (error) {
+        caught = error;
+      }
+      expect(isCofferError(caught) && caught.code, pretenuring).toBe('CLI_E_USAGE');
+      expect((caught as Error).message).toContain('give "on"');
     }
   });
 });
@@ -137,28 +200,43 @@ async function runProbe(
 
 describe('re-executing in place', () => {
   it('keeps the process id, its arguments and its standard streams, and adds the option', async () => {
-    const run = await runProbe({ COFFER_V8_POOL_SIZE: '1' });
+    const run = await runProbe({ COFFER_V8_POOL_SIZE: '1', COFFER_V8_PRETENURING: undefined });
     expect(run.report.pid).toBe(run.childPid);
-    expect(run.report.execArgv).toEqual(['--v8-pool-size=1']);
+    expect(run.report.execArgv).toEqual(['--v8-pool-size=1', noPretenuringFlag]);
     expect(run.report.rest).toEqual(['one', '--two']);
-    // The new image ran the same check and found the option given.
-    expect(run.report.detail).toBe('V8 thread pool: 1, as given (--v8-pool-size)');
+    // The new image ran the same check and found both options given.
+    expect(run.report.detail).toBe(
+      'V8 thread pool: 1, as given (--v8-pool-size); allocation-site pretenuring off, as given',
+    );
     expect(run.stderr).toContain('stderr still works');
     // SIGINT reaches the new image itself (no parent in between): its handler exits 0.
     expect(run.exit).toEqual([0, null]);
   });
 
   it('keeps the Node options the process was started with', async () => {
-    const run = await runProbe({ COFFER_V8_POOL_SIZE: '2' }, ['--max-old-space-size=300']);
-    expect(run.report.execArgv).toEqual(['--max-old-space-size=300', '--v8-pool-size=2']);
+    const run = await runProbe({ COFFER_V8_POOL_SIZE: '2', COFFER_V8_PRETENURING: undefined }, [
+      '--max-old-space-size=300',
+    ]);
+    expect(run.report.execArgv).toEqual([
+      '--max-old-space-size=300',
+      '--v8-pool-size=2',
+      noPretenuringFlag,
+    ]);
   });
 
-  it('leaves the process alone with COFFER_V8_POOL_SIZE=node or an explicit option', async () => {
-    const node = await runProbe({ COFFER_V8_POOL_SIZE: 'node' });
+  it('leaves the process alone with V8’s own settings asked for or explicit options', async () => {
+    const node = await runProbe({ COFFER_V8_POOL_SIZE: 'node', COFFER_V8_PRETENURING: 'on' });
     expect(node.report.execArgv).toEqual([]);
     expect(node.report.detail).toContain('COFFER_V8_POOL_SIZE=node');
-    const given = await runProbe({ COFFER_V8_POOL_SIZE: '1' }, ['--v8-pool-size=3']);
-    expect(given.report.execArgv).toEqual(['--v8-pool-size=3']);
+    expect(node.report.detail).toContain('COFFER_V8_PRETENURING=on');
+    const explicit = ['--v8-pool-size=3', '--allocation-site-pretenuring'];
+    const given = await runProbe({ COFFER_V8_POOL_SIZE: '1' }, explicit);
+    expect(given.report.execArgv).toEqual(explicit);
+  });
+
+  it('adds only what is missing: the pool given, pretenuring turned off', async () => {
+    const run = await runProbe({ COFFER_V8_PRETENURING: undefined }, ['--v8-pool-size=2']);
+    expect(run.report.execArgv).toEqual(['--v8-pool-size=2', noPretenuringFlag]);
   });
 
   it('dies whole on kill -9: the process that was killed is the one that ran', async () => {
@@ -176,6 +254,20 @@ describe('re-executing in place', () => {
 });
 
 describe('bin/coffer', () => {
+  it('refuses a bad COFFER_V8_PRETENURING before running a node (exit 2, CLI_E_USAGE)', async () => {
+    const previous = process.env['COFFER_V8_PRETENURING'];
+    process.env['COFFER_V8_PRETENURING'] = 'sometimes';
+    try {
+      const run = await runCoffer(['node', 'start', '--config', '/nonexistent/node.json']);
+      expect(run.code).toBe(2);
+      expect(run.stderr).toContain('CLI_E_USAGE');
+      expect(run.stderr).toContain('COFFER_V8_PRETENURING is "sometimes"');
+    } finally {
+      if (previous === undefined) delete process.env['COFFER_V8_PRETENURING'];
+      else process.env['COFFER_V8_PRETENURING'] = previous;
+    }
+  });
+
   it('refuses a bad COFFER_V8_POOL_SIZE before running a node (exit 2, CLI_E_USAGE)', async () => {
     const previous = process.env['COFFER_V8_POOL_SIZE'];
     process.env['COFFER_V8_POOL_SIZE'] = 'lots';
