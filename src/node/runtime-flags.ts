@@ -23,8 +23,8 @@
 // entries, the state) come from code that also makes short-lived ones, and a pretenured object
 // that dies soon still holds young objects alive until the next full collection: each young
 // collection then promotes them too. Measured (bench/ledger.mjs, 3,000 single requests a
-// second): promotion 19.5 MB/s with pretenuring, 10.3 MB/s without; a full collection every
-// ~3 s instead of every ~2-3.5 s at lower heaps; p99 140-164 ms against 65-93 ms.
+// second): promotion 19.5 MB/s with pretenuring, 10.3 MB/s without; p99 140-164 ms against
+// 55-101 ms.
 // COFFER_V8_PRETENURING=on keeps V8's own; an explicit --allocation-site-pretenuring or
 // --no-allocation-site-pretenuring is always kept.
 import { availableParallelism } from 'node:os';
