@@ -28,6 +28,8 @@ import {
   createStore,
   keyBytesMax,
   mapsMax,
+  sortedKeysCachedMin,
+  sortedKeysTouchedMax,
   valueBytesMax,
   writesPerTxMax,
   type Store,
@@ -144,6 +146,99 @@ describe('KV store', () => {
       }),
       { numRuns: 300 },
     );
+  });
+
+  it('sorted entries of a large map stay exact across puts, overwrites, deletes and re-adds (kept, then merged)', () => {
+    const base = sortedKeysCachedMin + 200;
+    const keyArb = fc.oneof(
+      fc.integer({ min: 0, max: base + 400 }).map((n) => `k${n}`),
+      fc.string({ unit: 'grapheme', maxLength: 4 }),
+    );
+    const opArb = fc.oneof(
+      fc.record({ kind: fc.constant('put' as const), key: keyArb }),
+      fc.record({ kind: fc.constant('delete' as const), key: keyArb }),
+      fc.record({ kind: fc.constant('sort' as const) }),
+    );
+    fc.assert(
+      fc.property(fc.array(opArb, { maxLength: 400 }), (ops) => {
+        const store = createStore();
+        const reference = new Map<string, string>();
+        let seqno = 0;
+        const write = (key: string, value: string | null): void => {
+          seqno += 1;
+          store.apply([{ map: 'big', key, value }], seqno);
+          if (value === null) reference.delete(key);
+          else reference.set(key, value);
+        };
+        // Large enough for its sorted entries to be kept from the first call on.
+        seqno += 1;
+        store.apply(
+          Array.from({ length: base }, (_, n) => ({ map: 'big', key: `k${n}`, value: 'v0' })),
+          seqno,
+        );
+        for (let n = 0; n < base; n += 1) reference.set(`k${n}`, 'v0');
+        const check = (): void => {
+          const expected = [...reference].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+          const sorted = store.sortedEntries('big');
+          expect(sorted.keys).toEqual(expected.map(([key]) => key));
+          expect(sorted.values).toEqual(expected.map(([, value]) => value));
+          expect([...store.entries('big')]).toEqual(expected);
+          const keys = store.sortedKeys('big');
+          expect(keys).toEqual(expected.map(([key]) => key));
+          keys.pop(); // a fresh array each time: the caller's changes do not reach the store
+          expect(store.sortedKeys('big')).toHaveLength(expected.length);
+        };
+        check();
+        for (const op of ops) {
+          if (op.kind === 'sort') check();
+          else write(op.key, op.kind === 'put' ? `v${seqno}` : null);
+        }
+        check();
+        // Emptied, the map is gone; written again, it sorts from scratch.
+        seqno += 1;
+        store.apply(
+          [...reference.keys()].map((key) => ({ map: 'big', key, value: null })),
+          seqno,
+        );
+        reference.clear();
+        expect(store.sortedKeys('big')).toEqual([]);
+        write('k1', 'again');
+        check();
+      }),
+      { numRuns: 60 },
+    );
+  });
+
+  it('sorted keys stay exact when more keys were written since the last call than it keeps', () => {
+    const store = createStore();
+    let seqno = 0;
+    const keyOf = (n: number): string => `key-${(n * 7919) % 1_000_003}`;
+    store.apply(
+      Array.from({ length: sortedKeysCachedMin }, (_, n) => ({
+        map: 'big',
+        key: keyOf(n),
+        value: 'v',
+      })),
+      (seqno += 1),
+    );
+    expect(store.sortedKeys('big')).toHaveLength(sortedKeysCachedMin);
+    // More distinct keys than the cache follows: it is dropped and the next call sorts again.
+    const extra = sortedKeysTouchedMax + 10;
+    for (let from = sortedKeysCachedMin; from < sortedKeysCachedMin + extra; from += 10_000) {
+      const to = Math.min(from + 10_000, sortedKeysCachedMin + extra);
+      store.apply(
+        Array.from({ length: to - from }, (_, i) => ({
+          map: 'big',
+          key: keyOf(from + i),
+          value: 'v',
+        })),
+        (seqno += 1),
+      );
+    }
+    const all = Array.from({ length: sortedKeysCachedMin + extra }, (_, n) => keyOf(n)).sort();
+    expect(store.sortedKeys('big')).toEqual(all);
+    store.apply([{ map: 'big', key: keyOf(3), value: null }], (seqno += 1));
+    expect(store.sortedKeys('big')).toEqual(all.filter((key) => key !== keyOf(3)));
   });
 
   it('refuses what breaks a limit or a name rule, with a stable code', () => {
