@@ -1,0 +1,80 @@
+// Commit-point encoding of the store (decision 0027) at a million keys: how long the node's
+// main thread spends encoding the state's snapshot sections, the first time (every key sorted,
+// every value read) and after 100,000 more keys (the store merges in only the keys written
+// since), with the sorted read alone for comparison. Runs against dist/ (npm run build).
+// Human-readable lines go to stderr; the last stdout line is the JSON object of figures.
+//
+//   BENCH_STORE_KEYS=N (default 1,000,000), BENCH_STORE_NEW_KEYS=N (default 100,000)
+import { randomBytes } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import process from 'node:process';
+import { ledgerSecretFromBytes } from '../dist/ledger/secret.js';
+import { encodeSnapshotSections } from '../dist/ledger/snapshot.js';
+import { createStore } from '../dist/ledger/store.js';
+
+const keys = Number(process.env.BENCH_STORE_KEYS ?? 1_000_000);
+const newKeys = Number(process.env.BENCH_STORE_NEW_KEYS ?? 100_000);
+if (!(keys > 0) || !(newKeys > 0)) {
+  throw new Error('BENCH_STORE_KEYS and BENCH_STORE_NEW_KEYS must be positive');
+}
+const map = 'public:bench';
+const rounds = 3;
+
+function log(line) {
+  process.stderr.write(`store: ${line}\n`);
+}
+
+const secret = ledgerSecretFromBytes(randomBytes(32));
+const store = createStore();
+let seqno = 0;
+/** Puts keys [from, to) as the benchmark's kv puts look: scattered, so insertion order is not sorted. */
+function put(from, to) {
+  for (let start = from; start < to; start += 10_000) {
+    const end = Math.min(start + 10_000, to);
+    seqno += 1;
+    store.apply(
+      Array.from({ length: end - start }, (_, i) => {
+        const n = start + i;
+        return { map, key: `key-${(n * 7919) % 1_000_003}-${n.toString(36)}`, value: `v${n}` };
+      }),
+      seqno,
+    );
+  }
+}
+
+function timed(action) {
+  const started = performance.now();
+  action();
+  return Math.round(performance.now() - started);
+}
+
+put(0, keys);
+log(`${keys} keys put`);
+seqno += 1;
+const firstMs = timed(() => encodeSnapshotSections(seqno, store, secret));
+log(`first commit point: ${firstMs} ms`);
+const afterNewMs = [];
+const sortedReadMs = [];
+for (let round = 0; round < rounds; round += 1) {
+  put(keys + round * newKeys, keys + (round + 1) * newKeys);
+  seqno += 1;
+  afterNewMs.push(timed(() => encodeSnapshotSections(seqno, store, secret)));
+  sortedReadMs.push(timed(() => store.sortedEntries(map)));
+  log(
+    `${store.size(map)} keys, ${newKeys} new: commit point ${afterNewMs.at(-1)} ms ` +
+      `(sorted read again, nothing new: ${sortedReadMs.at(-1)} ms)`,
+  );
+}
+process.stdout.write(
+  `${JSON.stringify({
+    keys,
+    newKeysPerCommitPoint: newKeys,
+    firstCommitPointMs: firstMs,
+    commitPointAfterNewKeysMs: afterNewMs,
+    sortedReadUnchangedMs: sortedReadMs,
+    keysAtEnd: store.size(map),
+    notes:
+      'main-thread ms of encodeSnapshotSections (sort, read, encode, seal, hash) on one map; ' +
+      'later commit points merge in only the keys written since the previous one',
+  })}\n`,
+);
