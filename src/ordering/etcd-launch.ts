@@ -132,16 +132,39 @@ function tryListen(host: string, port: number): Promise<number | undefined> {
   });
 }
 
-/** A port free now for a server that listens later (see listenPortRange). */
+/**
+ * The latest ports freePort handed out in this process, at most this many. A port handed out is
+ * free but not yet listened on: without this, two members of one cluster could draw the same
+ * port (found in a CI run: etcd refused "initial cluster … has duplicate url").
+ */
+export const handedOutPortsMax = 1024;
+const handedOut = new Set<number>();
+
+function handOut(port: number): number {
+  handedOut.add(port);
+  if (handedOut.size > handedOutPortsMax) {
+    const oldest = handedOut.values().next();
+    if (oldest.done !== true) handedOut.delete(oldest.value);
+  }
+  return port;
+}
+
+/**
+ * A port free now for a server that listens later (see listenPortRange), and not one this
+ * process handed out lately (see handedOutPortsMax).
+ */
 export async function freePort(host = '127.0.0.1'): Promise<number> {
   for (let attempt = 0; attempt < listenPortTries; attempt += 1) {
     const candidate = randomInt(listenPortRange.min, listenPortRange.max + 1);
+    if (handedOut.has(candidate)) continue;
     const port = await tryListen(host, candidate);
-    if (port !== undefined) return port;
+    if (port !== undefined) return handOut(port);
   }
-  const port = await tryListen(host, 0);
-  if (port === undefined) throw new Error(`no free port on ${host}`);
-  return port;
+  for (let attempt = 0; attempt < listenPortTries; attempt += 1) {
+    const port = await tryListen(host, 0);
+    if (port !== undefined && !handedOut.has(port)) return handOut(port);
+  }
+  throw new Error(`no free port on ${host}`);
 }
 
 /** The etcd binary to run, or a launch error that says how to install it. */

@@ -2,7 +2,7 @@
 // ephemeral range that outgoing connections and port-0 listeners draw from.
 import { createServer } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { freePort, listenPortRange } from '../../src/ordering/etcd-launch.js';
+import { freePort, handedOutPortsMax, listenPortRange } from '../../src/ordering/etcd-launch.js';
 
 describe('freePort', () => {
   it('gives free ports below the ephemeral range, which a server can then listen on', async () => {
@@ -27,5 +27,13 @@ describe('freePort', () => {
         });
       });
     }
+  });
+
+  it('never hands out the same port twice within its latest handedOutPortsMax', async () => {
+    // 600 draws from ~12,800 ports: without the memory, two equal ones are all but certain.
+    const ports: number[] = [];
+    for (let i = 0; i < 600; i += 1) ports.push(await freePort());
+    expect(new Set(ports).size).toBe(ports.length);
+    expect(ports.length).toBeLessThanOrEqual(handedOutPortsMax);
   });
 });
