@@ -1,4 +1,5 @@
-// V8's thread pool for a node process (decision 0030).
+// V8's thread pool (decision 0030) and allocation-site pretenuring (decision 0031) for a node
+// process.
 //
 // V8 does its concurrent marking, parallel young collections, sweeping and compaction on a pool
 // of platform threads. Node sizes that pool at 4 whatever the machine. A node also runs its main
