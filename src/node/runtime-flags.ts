@@ -48,12 +48,25 @@ export function v8PoolSizeFor(cores: number): number {
   return Math.max(1, Math.min(nodeV8PoolSize, Math.floor(cores) - 1));
 }
 
-/** The Node options of a process: its command line (`execArgv`), then NODE_OPTIONS. */
-function optionLists(
+/**
+ * The last value `read` finds in a process's options (`read` looks at `args[index]`, and may
+ * look at the next one), on its command line (`execArgv`) first, then in NODE_OPTIONS: the
+ * command line wins, as in Node.
+ */
+function lastGiven<T>(
   execArgv: readonly string[],
   nodeOptions: string | undefined,
-): readonly (readonly string[])[] {
-  return [execArgv, (nodeOptions ?? '').split(/\s+/).filter((arg) => arg !== '')];
+  read: (args: readonly string[], index: number) => T | undefined,
+): T | undefined {
+  const lists = [execArgv, (nodeOptions ?? '').split(/\s+/).filter((arg) => arg !== '')];
+  for (const args of lists) {
+    let found: T | undefined;
+    args.forEach((_, index) => {
+      found = read(args, index) ?? found;
+    });
+    if (found !== undefined) return found;
+  }
+  return undefined;
 }
 
 const poolFlag = /^--v8[-_]pool[-_]size(?:=(.*))?$/;
@@ -66,15 +79,10 @@ export function givenV8PoolSize(
   execArgv: readonly string[],
   nodeOptions: string | undefined,
 ): number | undefined {
-  for (const args of optionLists(execArgv, nodeOptions)) {
-    let found: number | undefined;
-    args.forEach((arg, index) => {
-      const match = poolFlag.exec(arg);
-      if (match !== null) found = Number(match[1] ?? args[index + 1]);
-    });
-    if (found !== undefined) return found;
-  }
-  return undefined;
+  return lastGiven(execArgv, nodeOptions, (args, index) => {
+    const match = poolFlag.exec(args[index] ?? '');
+    return match === null ? undefined : Number(match[1] ?? args[index + 1]);
+  });
 }
 
 const pretenuringFlag = /^--(no[-_])?allocation[-_]site[-_]pretenuring$/;
@@ -87,15 +95,10 @@ export function givenPretenuring(
   execArgv: readonly string[],
   nodeOptions: string | undefined,
 ): boolean | undefined {
-  for (const args of optionLists(execArgv, nodeOptions)) {
-    let found: boolean | undefined;
-    for (const arg of args) {
-      const match = pretenuringFlag.exec(arg);
-      if (match !== null) found = match[1] === undefined;
-    }
-    if (found !== undefined) return found;
-  }
-  return undefined;
+  return lastGiven(execArgv, nodeOptions, (args, index) => {
+    const match = pretenuringFlag.exec(args[index] ?? '');
+    return match === null ? undefined : match[1] === undefined;
+  });
 }
 
 /** Whether V8 pretenures allocation sites in a process started with these options. */

@@ -254,31 +254,26 @@ describe('re-executing in place', () => {
 });
 
 describe('bin/coffer', () => {
-  it('refuses a bad COFFER_V8_PRETENURING before running a node (exit 2, CLI_E_USAGE)', async () => {
-    const previous = process.env['COFFER_V8_PRETENURING'];
-    process.env['COFFER_V8_PRETENURING'] = 'sometimes';
+  /** `coffer node start` with one environment variable set to a bad value. */
+  async function startWith(variable: string, value: string): Promise<void> {
+    const previous = process.env[variable];
+    process.env[variable] = value;
     try {
       const run = await runCoffer(['node', 'start', '--config', '/nonexistent/node.json']);
       expect(run.code).toBe(2);
       expect(run.stderr).toContain('CLI_E_USAGE');
-      expect(run.stderr).toContain('COFFER_V8_PRETENURING is "sometimes"');
+      expect(run.stderr).toContain(`${variable} is "${value}"`);
     } finally {
-      if (previous === undefined) delete process.env['COFFER_V8_PRETENURING'];
-      else process.env['COFFER_V8_PRETENURING'] = previous;
+      if (previous === undefined) Reflect.deleteProperty(process.env, variable);
+      else process.env[variable] = previous;
     }
+  }
+
+  it('refuses a bad COFFER_V8_PRETENURING before running a node (exit 2, CLI_E_USAGE)', async () => {
+    await startWith('COFFER_V8_PRETENURING', 'sometimes');
   });
 
   it('refuses a bad COFFER_V8_POOL_SIZE before running a node (exit 2, CLI_E_USAGE)', async () => {
-    const previous = process.env['COFFER_V8_POOL_SIZE'];
-    process.env['COFFER_V8_POOL_SIZE'] = 'lots';
-    try {
-      const run = await runCoffer(['node', 'start', '--config', '/nonexistent/node.json']);
-      expect(run.code).toBe(2);
-      expect(run.stderr).toContain('CLI_E_USAGE');
-      expect(run.stderr).toContain('COFFER_V8_POOL_SIZE is "lots"');
-    } finally {
-      if (previous === undefined) delete process.env['COFFER_V8_POOL_SIZE'];
-      else process.env['COFFER_V8_POOL_SIZE'] = previous;
-    }
+    await startWith('COFFER_V8_POOL_SIZE', 'lots');
   });
 });
