@@ -127,6 +127,19 @@ function levelAt(level: Level, index: number): Buffer {
   return chunk.subarray(offset, offset + hashBytes);
 }
 
+/**
+ * Hash of the complete, aligned subtree of 2^level leaves number `index`, from the leaves alone
+ * (2^level - 1 hashes): for the levels that are not stored, and to check the stored ones.
+ */
+function fromLeaves(leaves: Level, level: number, index: number): Buffer {
+  return level === 0
+    ? levelAt(leaves, index)
+    : nodeHash(
+        fromLeaves(leaves, level - 1, 2 * index),
+        fromLeaves(leaves, level - 1, 2 * index + 1),
+      );
+}
+
 function levelPush(level: Level, hash: Uint8Array): void {
   const chunkIndex = Math.floor(level.count / chunkHashesMax);
   const slot = level.count % chunkHashesMax;
@@ -202,8 +215,8 @@ function treeFromLevels(levels: Level[]): MerkleTree {
    * level, or hashed again from the leaves for levels 1 to derivedLevels.
    */
   const complete = (level: number, index: number): Buffer => {
-    if (!isStored(level))
-      return nodeHash(complete(level - 1, 2 * index), complete(level - 1, 2 * index + 1));
+    // Levels 1 to derivedLevels are not stored, so the leaves are the stored level below them.
+    if (!isStored(level)) return fromLeaves(level0(), level, index);
     const stored = levels[level];
     if (stored === undefined) return fail(`level ${level} is missing`);
     return levelAt(stored, index);
@@ -557,10 +570,6 @@ export function deserializeMerkleTree(
       }
     };
     const leaves = levels[0] ?? fail('level missing');
-    const derive = (level: number, index: number): Buffer =>
-      level === 0
-        ? levelAt(leaves, index)
-        : nodeHash(derive(level - 1, 2 * index), derive(level - 1, 2 * index + 1));
     for (let level = derivedLevels + 1; level < levels.length; level += 1) {
       const stored = levels[level] ?? fail('level missing');
       const below = levels[level - 1] ?? fail('level missing');
@@ -570,7 +579,7 @@ export function deserializeMerkleTree(
           index,
           isStored(level - 1)
             ? nodeHash(levelAt(below, 2 * index), levelAt(below, 2 * index + 1))
-            : derive(level, index),
+            : fromLeaves(leaves, level, index),
         );
       }
     }
