@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { createReplayWindow } from '../../src/ledger/replay.js';
 
@@ -73,5 +74,83 @@ describe('replay window', () => {
       [id(2), 2000],
       [id(3), 3000],
     ]);
+  });
+
+  it('keeps its order exact across adds, prunes, ids added again after expiring, and reads', () => {
+    // Reads between changes make the window merge what changed into the order it kept.
+    // Few ids and rare reads, so that ids expire and come back between two reads.
+    const op = fc.oneof(
+      {
+        arbitrary: fc.record({
+          kind: fc.constant('add' as const),
+          n: fc.integer({ min: 0, max: 20 }),
+          at: fc.integer({ min: 0, max: 40 }),
+        }),
+        weight: 6,
+      },
+      {
+        arbitrary: fc.record({
+          kind: fc.constant('prune' as const),
+          at: fc.integer({ min: 0, max: 40 }),
+        }),
+        weight: 2,
+      },
+      { arbitrary: fc.record({ kind: fc.constant('read' as const) }), weight: 1 },
+    );
+    fc.assert(
+      fc.property(fc.array(op, { maxLength: 300 }), (ops) => {
+        const window = createReplayWindow();
+        const model = new Map<string, number>();
+        // Ids that outlive every pruning: the window stays larger than what changes between two
+        // reads, so reads merge the changes into the order kept (a small window is sorted anew).
+        for (let n = 100; n < 160; n += 1) {
+          window.add(id(n), 2000 + (n % 9));
+          model.set(id(n), 2000 + (n % 9));
+        }
+        window.entries();
+        const expected = (): [string, number][] =>
+          [...model].sort((a, b) => a[1] - b[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+        for (const step of ops) {
+          if (step.kind === 'add') {
+            // Ids of both kinds: transaction ids, and other text (kept as given).
+            const txId = step.n % 7 === 0 ? `other-${step.n}` : id(step.n);
+            window.add(txId, 1000 + step.at);
+            if (!model.has(txId)) model.set(txId, 1000 + step.at);
+          } else if (step.kind === 'prune') {
+            window.prune(1000 + step.at);
+            for (const [txId, at] of model) if (at <= 1000 + step.at) model.delete(txId);
+          } else {
+            expect(window.entries()).toEqual(expected());
+          }
+        }
+        expect(window.entries()).toEqual(expected());
+        expect(window.size()).toBe(model.size);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('sorts from scratch, exactly, after more adds between reads than it keeps', () => {
+    const window = createReplayWindow();
+    const model = new Map<string, number>();
+    window.entries(); // an order to keep
+    // Far more adds than 2 × size + 65,536 between two reads, pruning as it goes.
+    for (let n = 0; n < 200_000; n += 1) {
+      window.add(id(n), 1000 + (n % 5000));
+      model.set(id(n), 1000 + (n % 5000));
+      if (n % 10_000 === 9_999) {
+        const time = 1000 + (n % 5000) - 2500;
+        window.prune(time);
+        for (const [txId, at] of model) if (at <= time) model.delete(txId);
+      }
+    }
+    const expected = [...model].sort((a, b) => a[1] - b[1] || (a[0] < b[0] ? -1 : 1));
+    expect(window.entries()).toEqual(expected);
+    window.add(id(999_999), 1001);
+    expect(window.entries()).toEqual(
+      [...expected, [id(999_999), 1001] as [string, number]].sort(
+        (a, b) => a[1] - b[1] || (a[0] < b[0] ? -1 : 1),
+      ),
+    );
   });
 });
