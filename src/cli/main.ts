@@ -76,8 +76,9 @@ export function runsNode(argv: readonly string[]): boolean {
 /**
  * What bin/coffer runs before main, in a process of its own (never in tests): a command that
  * runs a node re-executes itself in place with V8's thread pool sized for the machine
- * (decision 0030); it returns when there is nothing to change or it cannot, and the command
- * runs as it is. A bad COFFER_V8_POOL_SIZE is a usage error (exit code 2).
+ * (decision 0030) and allocation-site pretenuring off (decision 0031); it returns when there is
+ * nothing to change or it cannot, and the command runs as it is. A bad COFFER_V8_POOL_SIZE or
+ * COFFER_V8_PRETENURING is a usage error (exit code 2).
  */
 export async function prepareProcess(argv: readonly string[]): Promise<number | undefined> {
   if (!runsNode(argv)) return undefined;
