@@ -291,9 +291,12 @@ export async function openEmbeddedLog(
       enterTrouble(error);
       const refused = state.kind === 'ok' ? undefined : refusal(state);
       assert(refused !== undefined, 'a failed write leaves the log refusing appends');
-      for (const pending of [...group.slice(done), ...queue.splice(0)]) pending.reject(refused);
+      const rejected = [...group.slice(done), ...queue.splice(0)];
       queuedBytes = 0;
+      // The partial record is cut before anyone hears of the failure: a caller that looks at the
+      // log, or retries, right after the refusal finds it as it was before.
       await cleanTail().catch(enterTrouble);
+      for (const pending of rejected) pending.reject(refused);
     }
   };
 

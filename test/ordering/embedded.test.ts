@@ -314,6 +314,8 @@ describe('embedded ordering log on disk', () => {
     const durableSize = (await stat(segment)).size;
 
     fault.code = 'ENOSPC';
+    // A slow truncation: the refusal must still come only once the partial record is cut.
+    fault.truncateDelayMs = 50;
     const failed = log.append(batchOf(2, 100));
     await expect(failed).rejects.toMatchObject({
       code: 'ORDERING_E_DISK_FULL',

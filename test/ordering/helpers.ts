@@ -70,9 +70,10 @@ export function countingStorage(inner: Storage = createFsStorage()): {
  */
 export function faultyStorage(inner: Storage = createFsStorage()): {
   storage: Storage;
-  fault: { code: string | undefined };
+  /** `code`: writes and syncs fail with it (a write after half its bytes); `truncateDelayMs`: truncations wait that long first (a slow disk). */
+  fault: { code: string | undefined; truncateDelayMs?: number };
 } {
-  const fault: { code: string | undefined } = { code: undefined };
+  const fault: { code: string | undefined; truncateDelayMs?: number } = { code: undefined };
   const failure = (op: string): Error =>
     Object.assign(new Error(`${fault.code ?? ''}: injected, ${op}`), { code: fault.code });
   const wrap = (file: StorageFile): StorageFile => ({
@@ -85,6 +86,11 @@ export function faultyStorage(inner: Storage = createFsStorage()): {
     sync: async () => {
       if (fault.code !== undefined) throw failure('sync');
       return file.sync();
+    },
+    truncate: async (size) => {
+      const delay = fault.truncateDelayMs ?? 0;
+      if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay));
+      return file.truncate(size);
     },
   });
   return {
