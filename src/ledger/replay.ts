@@ -45,6 +45,11 @@ function idOf(key: string): string {
   return key.startsWith(rawMark) ? key.slice(1) : Buffer.from(key, 'latin1').toString('hex');
 }
 
+/** The window's order of two entries: by expiresAt, then by key (so by id, see keyOf). */
+function compare(timeA: number, keyA: string, timeB: number, keyB: string): number {
+  return timeA !== timeB ? timeA - timeB : keyA < keyB ? -1 : keyA > keyB ? 1 : 0;
+}
+
 /**
  * A binary min-heap on expiresAt beside a set of the ids, so pruning costs O(log n) per expired
  * id. The heap is two parallel arrays (expiry times as unboxed doubles, keys), not an array of
@@ -62,11 +67,13 @@ export function createReplayWindow(
   const heapIds: string[] = [];
 
   /** Whether heap item a comes before heap item b: (expiresAt, txId) order. */
-  const before = (a: number, b: number): boolean => {
-    const ta = heapTimes[a] as number;
-    const tb = heapTimes[b] as number;
-    return ta < tb || (ta === tb && (heapIds[a] as string) < (heapIds[b] as string));
-  };
+  const before = (a: number, b: number): boolean =>
+    compare(
+      heapTimes[a] as number,
+      heapIds[a] as string,
+      heapTimes[b] as number,
+      heapIds[b] as string,
+    ) < 0;
   const swap = (a: number, b: number): void => {
     const time = heapTimes[a] as number;
     heapTimes[a] = heapTimes[b] as number;
@@ -117,7 +124,6 @@ export function createReplayWindow(
   let addedTimes: number[] = [];
   let prunedThrough = -Infinity;
   let fromScratch = false;
-  let orderCurrent = true;
   const addedKeptMax = (): number => 2 * ids.size + 65_536;
 
   const add = (txId: string, expiresAt: number): boolean => {
@@ -126,7 +132,6 @@ export function createReplayWindow(
     if (ids.size >= entriesMax) return false;
     ids.add(key);
     push(expiresAt, key);
-    orderCurrent = false;
     if (!fromScratch && addedKeys.length >= addedKeptMax()) {
       fromScratch = true;
       orderedKeys = [];
@@ -141,13 +146,11 @@ export function createReplayWindow(
     return true;
   };
 
-  /** (expiresAt, key) order of two entries, as `before` orders heap items. */
-  const compare = (timeA: number, keyA: string, timeB: number, keyB: string): number =>
-    timeA !== timeB ? timeA - timeB : keyA < keyB ? -1 : keyA > keyB ? 1 : 0;
-
   /** Brings the ordered lists up to date with the window (see above). */
   const order = (): void => {
-    if (orderCurrent) return;
+    // Nothing added or pruned since the last order (prune moves prunedThrough only when it
+    // removes something).
+    if (!fromScratch && addedKeys.length === 0 && prunedThrough === -Infinity) return;
     let kept = 0; // entries ordered before that are still there: all after prunedThrough
     let newKeys: string[];
     let newTimes: number[];
@@ -156,8 +159,9 @@ export function createReplayWindow(
     if (fromScratch || addedKeys.length * 2 > ids.size) {
       orderedKeys = [];
       orderedTimes = [];
-      newKeys = heapIds.slice();
-      newTimes = heapTimes.slice();
+      // Read only, below: the heap itself, not a copy.
+      newKeys = heapIds;
+      newTimes = heapTimes;
     } else {
       let high = orderedTimes.length;
       while (kept < high) {
@@ -214,7 +218,6 @@ export function createReplayWindow(
     addedTimes = [];
     prunedThrough = -Infinity;
     fromScratch = false;
-    orderCurrent = true;
   };
   function* sortedEntries(): Generator<readonly [string, number]> {
     order();
@@ -235,7 +238,6 @@ export function createReplayWindow(
         ids.delete(heapIds[0] as string);
         popEarliest();
         prunedThrough = Math.max(prunedThrough, time);
-        orderCurrent = false;
       }
     },
     size: () => ids.size,
