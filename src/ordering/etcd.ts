@@ -35,6 +35,8 @@ import {
   appendRetryMs,
   spaceHighRatio,
   spaceLowRatio,
+  spaceGrowthPerByteSent,
+  spaceReportLagMs,
   defragFreeRatio,
   defragTimeoutMs,
   deleteOpsPerTxn,
@@ -224,6 +226,8 @@ const silentLogger: OrderingLogger = { info: noopLog, warn: noopLog, error: noop
 const nodeIdPattern = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 const prefixPattern = /^[A-Za-z0-9._\-/]{1,128}$/;
 const abandonedKeysMax = 1024;
+/** Samples of bytes sent kept for the space estimate (one a probe: seconds, past spaceReportLagMs). */
+const sentSamplesMax = 16;
 
 function noopLog(): void {
   // deliberately empty
@@ -535,6 +539,12 @@ export async function openEtcdLog(options: EtcdLogOptions): Promise<EtcdLog> {
     }
     const current = health();
     if (current !== 'ok') return Promise.reject(current.error);
+    const estimate = estimatedLargest(batch.byteLength);
+    if (estimate >= limits.quotaBackendBytes * spaceHighRatio) {
+      nearQuota = nearQuotaError(estimate, true);
+      logger.error({ nodeId: options.nodeId }, nearQuota.error.message);
+      return Promise.reject(nearQuota.error);
+    }
     if (
       pending.size >= limits.pendingAppendsMax ||
       pendingBytes + batch.byteLength > limits.pendingBytesMax
@@ -580,6 +590,7 @@ export async function openEtcdLog(options: EtcdLogOptions): Promise<EtcdLog> {
     }, limits.appendTimeoutMs);
     pending.set(key, entry);
     pendingBytes += entry.bytes;
+    bytesSent += entry.bytes;
     void sendAppend(entry, Buffer.from(batch.buffer, batch.byteOffset, batch.byteLength));
     return promise;
   };
@@ -1057,8 +1068,58 @@ export async function openEtcdLog(options: EtcdLogOptions): Promise<EtcdLog> {
     }
   };
 
-  /** Refuses batch appends while a member's database is near the quota (see spaceHighRatio). */
-  const checkSpace = async (): Promise<void> => {
+  // Between two space checks, the largest member's size is estimated as the last one read plus
+  // what this node sent since (spaceGrowthPerByteSent a byte): a writer faster than the checks
+  // would otherwise fill the quota past spaceHighRatio to etcd's own NOSPACE alarm, which
+  // refuses the retention record too (and without it, retention may not delete what it
+  // compacts). etcd reports a put some time after it (spaceReportLagMs), so a reading covers
+  // what was sent until that long before it began: bytesSent is sampled at each probe for that.
+  // Until the first reading, the estimate starts from an empty database.
+  let bytesSent = 0;
+  const sentSamples: { readonly at: number; readonly sent: number }[] = [];
+  let sentEvicted = 0;
+  const sampleSent = (): void => {
+    sentSamples.push({ at: mono(), sent: bytesSent });
+    if (sentSamples.length > sentSamplesMax) sentEvicted = sentSamples.shift()?.sent ?? 0;
+  };
+  /** bytesSent as it was at `time` or a little before (never more). */
+  const sentBy = (time: number): number => {
+    let sent = sentEvicted;
+    for (const sample of sentSamples) {
+      if (sample.at > time) break;
+      sent = sample.sent;
+    }
+    return sent;
+  };
+  let largestRead: { readonly bytes: number; readonly sentBefore: number } = {
+    bytes: 0,
+    sentBefore: 0,
+  };
+
+  const nearQuotaError = (bytes: number, estimated: boolean): Trouble => ({
+    since: now(),
+    error: cofferError(
+      'ORDERING_E_ETCD_NOSPACE',
+      `an etcd member's database is ${estimated ? 'about ' : ''}${bytes} bytes${estimated ? ' with the batches sent since it was read' : ''}, above ${Math.round(spaceHighRatio * 100)}% of the ${limits.quotaBackendBytes}-byte quota; batch appends are refused until retention frees space`,
+      {
+        dbSizeBytes: bytes,
+        quotaBackendBytes: limits.quotaBackendBytes,
+        retryable: true,
+        retryAfterMs: limits.retentionIntervalMs,
+      },
+    ),
+  });
+
+  /** The largest member's database size, estimated, with `bytes` more sent. */
+  const estimatedLargest = (bytes: number): number =>
+    largestRead.bytes + (bytesSent - largestRead.sentBefore + bytes) * spaceGrowthPerByteSent;
+
+  /**
+   * Refuses batch appends while a member's database is near the quota (see spaceHighRatio).
+   * `afterDefragment`: the members just rewrote their files, so the sizes are current.
+   */
+  const checkSpace = async (afterDefragment = false): Promise<void> => {
+    const sentBefore = afterDefragment ? bytesSent : sentBy(mono() - spaceReportLagMs);
     const sizes: number[] = [];
     await Promise.all(
       endpoints.map(async (endpoint) => {
@@ -1071,22 +1132,12 @@ export async function openEtcdLog(options: EtcdLogOptions): Promise<EtcdLog> {
     );
     if (sizes.length === 0) return;
     const largest = Math.max(...sizes);
-    if (nearQuota === undefined && largest >= limits.quotaBackendBytes * spaceHighRatio) {
-      nearQuota = {
-        since: now(),
-        error: cofferError(
-          'ORDERING_E_ETCD_NOSPACE',
-          `an etcd member's database is ${largest} bytes, above ${Math.round(spaceHighRatio * 100)}% of the ${limits.quotaBackendBytes}-byte quota; batch appends are refused until retention frees space`,
-          {
-            dbSizeBytes: largest,
-            quotaBackendBytes: limits.quotaBackendBytes,
-            retryable: true,
-            retryAfterMs: limits.retentionIntervalMs,
-          },
-        ),
-      };
+    largestRead = { bytes: largest, sentBefore };
+    const estimate = estimatedLargest(0);
+    if (nearQuota === undefined && estimate >= limits.quotaBackendBytes * spaceHighRatio) {
+      nearQuota = nearQuotaError(estimate, estimate > largest);
       logger.error({ nodeId: options.nodeId }, nearQuota.error.message);
-    } else if (nearQuota !== undefined && largest < limits.quotaBackendBytes * spaceLowRatio) {
+    } else if (nearQuota !== undefined && estimate < limits.quotaBackendBytes * spaceLowRatio) {
       nearQuota = undefined;
       logger.info(
         { nodeId: options.nodeId, dbSizeBytes: largest },
@@ -1098,6 +1149,7 @@ export async function openEtcdLog(options: EtcdLogOptions): Promise<EtcdLog> {
   const probeLoop = async (): Promise<void> => {
     let lastSpaceAt = -Infinity;
     while (!stopped) {
+      sampleSent();
       await probe();
       if (mono() - lastSpaceAt >= limits.spaceCheckIntervalMs) {
         lastSpaceAt = mono();
@@ -1292,7 +1344,7 @@ export async function openEtcdLog(options: EtcdLogOptions): Promise<EtcdLog> {
       disarmed += 1;
       logger.info({ memberId: alarm.memberID }, 'etcd ordering: disarmed a NOSPACE alarm');
     }
-    if (defragmented.length > 0) await checkSpace();
+    if (defragmented.length > 0) await checkSpace(true);
     return { defragmented, disarmed };
   };
 

@@ -78,6 +78,7 @@ export {
   spaceCheckIntervalMs,
   spaceHighRatio,
   spaceLowRatio,
+  spaceGrowthPerByteSent,
   unavailableAfterMs,
   watchBufferBatchesMax,
   watchBufferBytesMax,

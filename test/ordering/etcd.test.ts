@@ -630,6 +630,62 @@ describe('etcd ordering log on a 3-member cluster', () => {
       await solo.stopAll();
     }
   });
+  it("a writer faster than the space checks is refused near the quota, before etcd's own NOSPACE alarm, and resumes once retention frees space", async () => {
+    const [memberTls] = net.memberTls;
+    const [node] = net.nodes;
+    if (memberTls === undefined || node === undefined) throw new Error('no organisation 1');
+    const solo = await launchEtcdCluster({
+      dir: path.join(work, 'solo-fast-writer'),
+      members: [{ name: 'solo', ...memberTls }],
+      caFile: net.caBundleFile,
+      quotaBackendBytes: 16 * 1024 * 1024,
+    });
+    try {
+      const log = await openEtcdLog({
+        mirrorDir: path.join(work, 'solo-fast-writer-mirror'),
+        endpoints: solo.endpoints,
+        tls: node.tls,
+        prefix: '/ns',
+        nodeId: node.nodeId,
+        ...fast,
+        retentionIntervalMs: 300,
+        retentionWindowMs: 10_000,
+        durablePublishIntervalMs: 100,
+        defragFreeBytesMin: 1024 * 1024,
+        quotaBackendBytes: 16 * 1024 * 1024,
+        // At most one size reading in the test: only the estimate can stop the writer.
+        spaceCheckIntervalMs: 60_000,
+      });
+      opened.add(log);
+      const big = new Uint8Array(1024 * 1024).fill(9);
+      let refusal: unknown;
+      let appended = 0;
+      while (refusal === undefined && appended < 40) {
+        await log.append(big).then(
+          () => {
+            appended += 1;
+          },
+          (error: unknown) => {
+            refusal = error;
+          },
+        );
+      }
+      expect(refusal).toMatchObject({
+        code: 'ORDERING_E_ETCD_NOSPACE',
+        message: expect.stringContaining('with the batches sent since it was read') as unknown,
+      });
+      // 80% of 16 MiB is 12.8 MiB, reached at 6.4 MiB sent (each byte counts twice, see
+      // spaceGrowthPerByteSent): the writer stopped there, and etcd never raised its alarm.
+      expect(appended).toBeGreaterThanOrEqual(5);
+      expect(appended).toBeLessThanOrEqual(6);
+      expect((await log.status()).alarms).toEqual([]);
+      await waitFor('retention to free space', () => log.health() === 'ok');
+      expect(await log.append(batchOf('after-estimate'))).toBeGreaterThan(appended);
+      await closeNode(log);
+    } finally {
+      await solo.stopAll();
+    }
+  });
 });
 
 describe('a new organisation joins a running etcd cluster', () => {
