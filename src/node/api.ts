@@ -546,7 +546,7 @@ export async function createApi(options: ApiOptions): Promise<ApiServer> {
     {
       schema: {
         summary:
-          "Operational status: applied and durable positions, health, the last signature entry, the ordering's status (etcd health, leader, every node's durable position), and the process's memory",
+          "Operational status: applied and durable positions, health, the last signature entry, the ordering's status (etcd health, leader, every node's durable position), what the engine keeps in memory (kept), and the process's memory",
       },
     },
     async () => {
@@ -575,6 +575,7 @@ export async function createApi(options: ApiOptions): Promise<ApiServer> {
         ordering,
         ...options.status?.(),
         peers: options.peers?.() ?? [],
+        kept: engine.kept(),
         memory: memoryStatus(),
       };
     },

@@ -124,6 +124,8 @@ export type EngineOptions = {
   readonly snapshotIntervalTx?: number;
   /** A ledger chunk ends at the first signature entry past this size; default chunkBytesAtSignatureMin. */
   readonly chunkBytesAtSignature?: number;
+  /** Statuses kept in memory, at most statusEntriesMax (the default); older ones come from the ledger. */
+  readonly statusEntries?: number;
   readonly batchDelayMs?: number;
   /** Wall clock (ms); recorded into each batch, never read by execution. */
   readonly now?: () => number;
@@ -282,7 +284,21 @@ export type Engine = {
   /** Stops executing and accepting transactions for good, saying why (e.g. divergence). */
   readonly halt: (error: CofferError) => void;
   readonly health: () => { readonly ok: boolean; readonly reason?: string };
+  /** How many of each in-memory record the engine keeps now (each has its limit). */
+  readonly kept: () => KeptCounts;
   readonly stop: () => Promise<void>;
+};
+
+/** Counts of what an engine keeps in memory besides the state (`GET /v1/status`, `kept`). */
+export type KeptCounts = {
+  /** Transaction statuses (at most statusEntries). */
+  readonly statuses: number;
+  /** Ledger entries kept for receipts (at most recentEntriesMax). */
+  readonly recentEntries: number;
+  /** Transactions accepted and not executed yet (at most pendingMax). */
+  readonly pending: number;
+  /** Transactions with someone waiting for their outcome. */
+  readonly awaited: number;
 };
 
 /** Unwinds an execution paused on a full disk when the engine stops (not a failure). */
@@ -527,6 +543,10 @@ async function startLocked(options: EngineOptions): Promise<Engine> {
 
   // ---- bookkeeping (not state) ----------------------------------------------------------------
   const statuses = new Map<string, TxStatus>();
+  const statusEntries = Math.max(
+    1,
+    Math.min(options.statusEntries ?? statusEntriesMax, statusEntriesMax),
+  );
   const waiters = new Map<string, ((status: TxStatus) => void)[]>();
   const recent = new Map<number, { txId: string | null; leaf: Uint8Array }>();
   const preVerified = new Map<string, Request>();
@@ -596,17 +616,22 @@ async function startLocked(options: EngineOptions): Promise<Engine> {
     }
   };
 
+  /** Every status this node keeps goes through here: at most statusEntriesMax, oldest out. */
+  const setStatus = (txId: string, status: TxStatus): void => {
+    if (!statuses.has(txId) && statuses.size >= statusEntries) {
+      const oldest = statuses.keys().next();
+      if (oldest.done !== true) statuses.delete(oldest.value);
+    }
+    statuses.set(txId, status);
+  };
+
   const remember = (txId: string, status: TxStatus): void => {
     // A request ordered twice (sent again after an unknown outcome, to another node) is
     // recorded twice, the copy as an Invalid replay: the committed entry wins, as it does in
     // statusFromLedger.
     const known = statuses.get(txId);
     const kept = known?.status === 'Committed' && status.status !== 'Committed' ? known : status;
-    if (known === undefined && statuses.size >= statusEntriesMax) {
-      const oldest = statuses.keys().next();
-      if (oldest.done !== true) statuses.delete(oldest.value);
-    }
-    statuses.set(txId, kept);
+    setStatus(txId, kept);
     const list = waiters.get(txId);
     if (list !== undefined) {
       waiters.delete(txId);
@@ -1165,7 +1190,7 @@ async function startLocked(options: EngineOptions): Promise<Engine> {
     const downNow = unavailable();
     if (downNow !== undefined) return drop(downNow);
     preVerified.set(txId, checked.request);
-    statuses.set(txId, { status: 'Pending' });
+    setStatus(txId, { status: 'Pending' });
     admission.state = 'accepted';
     notify((observer) => {
       observer.accepted?.(txId);
@@ -1329,6 +1354,12 @@ async function startLocked(options: EngineOptions): Promise<Engine> {
         ? Buffer.from(tree.root(treeSize)).toString('hex')
         : undefined,
     consortium: consortiumNow,
+    kept: () => ({
+      statuses: statuses.size,
+      recentEntries: recent.size,
+      pending: pendingIds.size,
+      awaited: waiters.size,
+    }),
     halt: (error) => {
       if (failure !== undefined) return;
       failure = error;

@@ -13,6 +13,7 @@ import { parseReceipt, verifyReceipt } from '../../src/ledger/receipt.js';
 import { createLedgerSecretFile, loadLedgerSecretFile } from '../../src/ledger/secret.js';
 import { decodeSnapshot, encodeSnapshot } from '../../src/ledger/snapshot.js';
 import { createStoreFrom } from '../../src/ledger/store.js';
+import { recentEntriesMax, statusEntriesMax } from '../../src/node/engine.js';
 import { v8PoolSizeFor } from '../../src/node/runtime-flags.js';
 import { runCoffer } from '../cli/run.js';
 import {
@@ -110,6 +111,7 @@ describe('coffer network (3 organisations, etcd ordering)', () => {
           mallocTuning: { tuned: boolean };
           v8PoolSize: number;
           v8Pretenuring: boolean;
+          kept: { statuses: number; recentEntries: number; pending: number };
         };
       }[];
     };
@@ -130,6 +132,11 @@ describe('coffer network (3 organisations, etcd ordering)', () => {
       expect(row.status.v8PoolSize).toBe(v8PoolSizeFor(availableParallelism()));
       // …and with V8's allocation-site pretenuring off (0031).
       expect(row.status.v8Pretenuring).toBe(false);
+      // What its engine keeps in memory: every node executed the transactions, within bounds.
+      expect(row.status.kept.statuses).toBeGreaterThan(0);
+      expect(row.status.kept.statuses).toBeLessThanOrEqual(statusEntriesMax);
+      expect(row.status.kept.recentEntries).toBeGreaterThan(0);
+      expect(row.status.kept.recentEntries).toBeLessThanOrEqual(recentEntriesMax);
     }
     const text = await runCoffer(['status', '--dir', network.dir]);
     expect(text.stdout).toMatch(

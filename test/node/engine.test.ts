@@ -115,6 +115,30 @@ describe('node engine', () => {
     }
   });
 
+  it('keeps at most statusEntries statuses in memory, pending ones included; older ones come from the ledger', async () => {
+    const engine = await start(path.join(work, 'kept'), { statusEntries: 20 });
+    try {
+      const txIds: string[] = [];
+      for (let round = 0; round < 6; round += 1) {
+        const ids = await Promise.all(
+          Array.from({ length: 25 }, (_, i) => put(engine, `kept${round}-${i}`, 'v')),
+        );
+        expect(engine.kept().statuses).toBeLessThanOrEqual(20);
+        for (const txId of ids) {
+          expect(await engine.waitFor(txId, 5000)).toMatchObject({ status: 'Committed' });
+        }
+        txIds.push(...ids);
+      }
+      expect(engine.kept()).toMatchObject({ statuses: 20, pending: 0, awaited: 0 });
+      // The first ones are no longer in memory: the index and the ledger files answer.
+      const [first] = txIds;
+      if (first === undefined) throw new Error('no transaction');
+      expect(await engine.status(first)).toMatchObject({ status: 'Committed', seqno: 1 });
+    } finally {
+      await engine.stop();
+    }
+  });
+
   it('refuses bad submissions at once with their codes', async () => {
     const engine = await start(path.join(work, 'b'));
     try {
