@@ -1230,10 +1230,15 @@ async function startLocked(options: EngineOptions): Promise<Engine> {
   const statusNow = (txId: string): TxStatus | undefined =>
     statuses.get(txId) ?? (pendingIds.has(txId) ? { status: 'Pending' } : undefined);
 
-  /** What this node remembers; an Unknown it remembers yields to what the ledger holds since. */
+  /**
+   * What this node remembers; an Unknown it remembers yields to what the ledger holds since, and
+   * so does a copy refused as a replay: its first copy may be committed, and no longer in
+   * memory (statuses are bounded), and the committed entry wins.
+   */
   const status = async (txId: string): Promise<TxStatus> => {
     const remembered = statusNow(txId);
-    if (remembered !== undefined && remembered.status !== 'Unknown') return remembered;
+    const replayed = remembered?.status === 'Invalid' && remembered.code === 'TX_E_REPLAY';
+    if (remembered !== undefined && remembered.status !== 'Unknown' && !replayed) return remembered;
     const fromLedger = await statusFromLedger(txId);
     return fromLedger.status === 'Unknown' && remembered !== undefined ? remembered : fromLedger;
   };

@@ -381,6 +381,37 @@ describe('node engine: a request ordered twice', () => {
   });
 });
 
+describe('node engine: a request ordered twice, its status no longer in memory', () => {
+  it('stays Committed: the ledger answers, and the committed entry wins', async () => {
+    let log: OrderingLog | undefined;
+    const engine = await start(path.join(work, 'ordered-twice-evicted'), {
+      statusEntries: 2,
+      openLog: async (dir) => {
+        log = await openEmbeddedLog(dir);
+        return log;
+      },
+    });
+    try {
+      const envelope = await putEnvelope('public:kv.t', 'twice-evicted', 'v');
+      const submitted = await engine.submit(envelope);
+      if (!submitted.ok) throw submitted.error;
+      const first = await engine.waitFor(submitted.txId, 5000);
+      expect(first).toMatchObject({ status: 'Committed' });
+      // Three later transactions push its status out of memory (the bound is 2).
+      for (const key of ['e1', 'e2', 'e3']) {
+        expect(await engine.waitFor(await put(engine, key, 'v'), 5000)).toMatchObject({
+          status: 'Committed',
+        });
+      }
+      await log?.append(encodeBatch({ time: Date.now(), envelopes: [envelope] }));
+      await engine.idle();
+      expect(await engine.status(submitted.txId)).toEqual(first);
+    } finally {
+      await engine.stop();
+    }
+  });
+});
+
 describe('node engine: an append ordering could not confirm', () => {
   it('a transaction that executed anyway stays Committed: the late ORDERING_E_OUTCOME_UNKNOWN does not turn it into Unknown', async () => {
     const engine = await start(path.join(work, 'outcome-unknown'), {

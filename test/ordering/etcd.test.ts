@@ -95,6 +95,48 @@ async function waitFor(
   }
 }
 
+/**
+ * A one-member etcd of organisation 1 with a 16 MiB quota, and a log on it whose retention runs
+ * every 300 ms; `body` gets the log, which is closed (and the member stopped) after it.
+ */
+async function withSmallEtcd(
+  name: string,
+  options: { readonly maxRequestBytes?: number; readonly spaceCheckIntervalMs?: number },
+  body: (log: EtcdLog) => Promise<void>,
+): Promise<void> {
+  const [memberTls] = net.memberTls;
+  const [node] = net.nodes;
+  if (memberTls === undefined || node === undefined) throw new Error('no organisation 1');
+  const solo = await launchEtcdCluster({
+    dir: path.join(work, name),
+    members: [{ name: 'solo', ...memberTls }],
+    caFile: net.caBundleFile,
+    quotaBackendBytes: 16 * 1024 * 1024,
+    ...(options.maxRequestBytes === undefined ? {} : { maxRequestBytes: options.maxRequestBytes }),
+  });
+  try {
+    const log = await openEtcdLog({
+      mirrorDir: path.join(work, `${name}-mirror`),
+      endpoints: solo.endpoints,
+      tls: node.tls,
+      prefix: '/ns',
+      nodeId: node.nodeId,
+      ...fast,
+      retentionIntervalMs: 300,
+      retentionWindowMs: 10_000,
+      durablePublishIntervalMs: 100,
+      defragFreeBytesMin: 1024 * 1024,
+      quotaBackendBytes: 16 * 1024 * 1024,
+      spaceCheckIntervalMs: options.spaceCheckIntervalMs ?? 100,
+    });
+    opened.add(log);
+    await body(log);
+    await closeNode(log);
+  } finally {
+    await solo.stopAll();
+  }
+}
+
 async function everything(log: EtcdLog): Promise<MirrorEntry[]> {
   const out: MirrorEntry[] = [];
   while (out.length < log.committedPosition())
@@ -582,32 +624,8 @@ describe('etcd ordering log on a 3-member cluster', () => {
   });
 
   it('an etcd with a small request limit or a full quota refuses appends with clear codes, and recovers by itself', async () => {
-    const [memberTls] = net.memberTls;
-    const [node] = net.nodes;
-    if (memberTls === undefined || node === undefined) throw new Error('no organisation 1');
-    const solo = await launchEtcdCluster({
-      dir: path.join(work, 'solo'),
-      members: [{ name: 'solo', ...memberTls }],
-      caFile: net.caBundleFile,
-      quotaBackendBytes: 16 * 1024 * 1024,
-      maxRequestBytes: 2 * 1024 * 1024, // an etcd started without Coffer's request limit
-    });
-    try {
-      const log = await openEtcdLog({
-        mirrorDir: path.join(work, 'solo-mirror'),
-        endpoints: solo.endpoints,
-        tls: node.tls,
-        prefix: '/ns',
-        nodeId: node.nodeId,
-        ...fast,
-        retentionIntervalMs: 300,
-        retentionWindowMs: 10_000,
-        durablePublishIntervalMs: 100,
-        defragFreeBytesMin: 1024 * 1024,
-        quotaBackendBytes: 16 * 1024 * 1024,
-        spaceCheckIntervalMs: 100,
-      });
-      opened.add(log);
+    // An etcd started without Coffer's request limit.
+    await withSmallEtcd('solo', { maxRequestBytes: 2 * 1024 * 1024 }, async (log) => {
       await expect(log.append(new Uint8Array(3 * 1024 * 1024))).rejects.toMatchObject({
         code: 'ORDERING_E_BATCH_TOO_LARGE',
         message: expect.stringContaining('--max-request-bytes') as unknown,
@@ -625,38 +643,12 @@ describe('etcd ordering log on a 3-member cluster', () => {
       await waitFor('retention to free space and disarm the alarm', () => log.health() === 'ok');
       expect(await log.append(batchOf('after-nospace'))).toBeGreaterThan(1);
       expect((await log.status()).alarms).toEqual([]);
-      await closeNode(log);
-    } finally {
-      await solo.stopAll();
-    }
-  });
-  it("a writer faster than the space checks is refused near the quota, before etcd's own NOSPACE alarm, and resumes once retention frees space", async () => {
-    const [memberTls] = net.memberTls;
-    const [node] = net.nodes;
-    if (memberTls === undefined || node === undefined) throw new Error('no organisation 1');
-    const solo = await launchEtcdCluster({
-      dir: path.join(work, 'solo-fast-writer'),
-      members: [{ name: 'solo', ...memberTls }],
-      caFile: net.caBundleFile,
-      quotaBackendBytes: 16 * 1024 * 1024,
     });
-    try {
-      const log = await openEtcdLog({
-        mirrorDir: path.join(work, 'solo-fast-writer-mirror'),
-        endpoints: solo.endpoints,
-        tls: node.tls,
-        prefix: '/ns',
-        nodeId: node.nodeId,
-        ...fast,
-        retentionIntervalMs: 300,
-        retentionWindowMs: 10_000,
-        durablePublishIntervalMs: 100,
-        defragFreeBytesMin: 1024 * 1024,
-        quotaBackendBytes: 16 * 1024 * 1024,
-        // At most one size reading in the test: only the estimate can stop the writer.
-        spaceCheckIntervalMs: 60_000,
-      });
-      opened.add(log);
+  });
+
+  it("a writer faster than the space checks is refused near the quota, before etcd's own NOSPACE alarm, and resumes once retention frees space", async () => {
+    // At most one size reading in the test: only the estimate can stop the writer.
+    await withSmallEtcd('solo-fast-writer', { spaceCheckIntervalMs: 60_000 }, async (log) => {
       const big = new Uint8Array(1024 * 1024).fill(9);
       let refusal: unknown;
       let appended = 0;
@@ -681,10 +673,7 @@ describe('etcd ordering log on a 3-member cluster', () => {
       expect((await log.status()).alarms).toEqual([]);
       await waitFor('retention to free space', () => log.health() === 'ok');
       expect(await log.append(batchOf('after-estimate'))).toBeGreaterThan(appended);
-      await closeNode(log);
-    } finally {
-      await solo.stopAll();
-    }
+    });
   });
 });
 
