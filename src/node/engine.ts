@@ -616,11 +616,19 @@ async function startLocked(options: EngineOptions): Promise<Engine> {
     }
   };
 
-  /** Every status this node keeps goes through here: at most statusEntriesMax, oldest out. */
+  // The oldest statuses go a sixteenth of the bound at a time: a Map's iteration walks from the
+  // start of its table past every entry deleted there before (until V8 rebuilds the table), so
+  // dropping one entry a call cost a walk of thousands (4% of the main thread at 5,000 tx/s).
+  const statusesDroppedAtOnce = Math.max(1, Math.floor(statusEntries / 16));
+  /** Every status this node keeps goes through here: at most statusEntries, oldest out. */
   const setStatus = (txId: string, status: TxStatus): void => {
     if (!statuses.has(txId) && statuses.size >= statusEntries) {
-      const oldest = statuses.keys().next();
-      if (oldest.done !== true) statuses.delete(oldest.value);
+      let dropped = 0;
+      for (const oldest of statuses.keys()) {
+        statuses.delete(oldest);
+        dropped += 1;
+        if (dropped >= statusesDroppedAtOnce) break;
+      }
     }
     statuses.set(txId, status);
   };
