@@ -1,6 +1,15 @@
 // The replay window: transaction ids seen until their request expires. It is a deterministic
 // function of the ordered batches (every node holds the same one), bounded because a request may
 // expire at most requestTtlMsMax after the batch that orders it.
+//
+// Under load it holds every transaction of the last two minutes (600,000 ids at 5,000 tx/s), so
+// it keeps them in flat typed arrays outside the JavaScript heap (issue 3's memory target;
+// decision 0032): an id as its 32 bytes in one slab, its expiry in a Float64Array, an
+// open-addressing table of slab indexes for lookups, and the entries' (expiresAt, id) order as
+// one sorted index list plus a min-heap of the entries added since that list was sorted. About
+// 50 bytes an id, against about 130 as strings in a Set beside arrays, and nothing for V8's
+// collector to trace.
+import { createHash, randomBytes } from 'node:crypto';
 import { transactionIdPattern } from './tx.js';
 
 /** Ids remembered at once; beyond this, new transactions are refused until some expire. */
@@ -13,6 +22,8 @@ export type ReplayWindow = {
   /** Forgets every id whose request expired at or before `time`. */
   readonly prune: (time: number) => void;
   readonly size: () => number;
+  /** Entries the window has room for without growing (its memory: about 50 bytes each). */
+  readonly capacity: () => number;
   /**
    * Entries as [txId, expiresAt], sorted by (expiresAt, txId): identical bytes on every node.
    * Ids that are not transaction ids (64 lowercase hex digits) sort after those that are.
@@ -20,227 +31,326 @@ export type ReplayWindow = {
   readonly entries: () => readonly (readonly [string, number])[];
   /**
    * The same entries one at a time, without building the list (a window holds hundreds of
-   * thousands under load; a commit point reads it twice). The order is kept between calls and
-   * brought up to date with what was added and pruned since; what this yields is the window as
-   * it was at the first step, whatever changes after.
+   * thousands under load; a commit point reads it twice). Read it to the end before the window
+   * changes: a step after an add or a prune throws (the window reuses the room of what it
+   * forgot).
    */
   readonly sortedEntries: () => Generator<readonly [string, number]>;
 };
 
-/** Marks a key kept as given (an id that is not 64 lowercase hex digits): not Latin-1. */
-const rawMark = '\u0100';
+/** Bytes of an id in the slab. */
+const idBytes = 32;
+/** Entries the window first has room for. */
+const capacityMin = 1024;
+/** Growth of the room when full (a quarter: little unused room at any size). */
+const capacityGrowth = 1.25;
+/** Slots of the lookup table per entry of room (at most half the slots are ever taken). */
+const slotsPerEntry = 2;
+/** Entries added since the order was sorted, beyond the entries in order, before sorting them in. */
+const addedBeyondOrderedMax = 65_536;
 
 /**
- * The window's key for an id: its 32 bytes as a 32-character Latin-1 string (48 bytes of V8 heap
- * against 80 for the hex text), or, for any other text, the text after a mark that no Latin-1
- * key holds. Byte order and hex order agree, so keys sort as the ids do.
- */
-function keyOf(txId: string): string {
-  return transactionIdPattern.test(txId)
-    ? Buffer.from(txId, 'hex').toString('latin1')
-    : rawMark + txId;
-}
-
-function idOf(key: string): string {
-  return key.startsWith(rawMark) ? key.slice(1) : Buffer.from(key, 'latin1').toString('hex');
-}
-
-/** The window's order of two entries: by expiresAt, then by key (so by id, see keyOf). */
-function compare(timeA: number, keyA: string, timeB: number, keyB: string): number {
-  return timeA !== timeB ? timeA - timeB : keyA < keyB ? -1 : keyA > keyB ? 1 : 0;
-}
-
-/**
- * A binary min-heap on expiresAt beside a set of the ids, so pruning costs O(log n) per expired
- * id. The heap is two parallel arrays (expiry times as unboxed doubles, keys), not an array of
- * pairs, and ids are kept as bytes (keyOf): a window holds every transaction of the last two
- * minutes, hundreds of thousands under load (issue 3's memory target).
- * Adding an id the window already holds keeps it as it was (the caller checks `has` first).
+ * A window with room for `options.entriesMax` ids at most (replayEntriesMax by default), holding
+ * `initial` (a snapshot's entries). Adding an id the window already holds keeps it as it was
+ * (the caller checks `has` first).
  */
 export function createReplayWindow(
   initial: readonly (readonly [string, number])[] = [],
   options: { readonly entriesMax?: number } = {},
 ): ReplayWindow {
   const entriesMax = options.entriesMax ?? replayEntriesMax;
-  const ids = new Set<string>();
-  const heapTimes: number[] = [];
-  const heapIds: string[] = [];
+  // Lookups hash an id's bytes with a seed of this process: ids are hashes, but a submitter could
+  // search for ids that share a slot of a known hash function. Where an entry sits in the table
+  // is never observable, so the window stays deterministic.
+  const seed = randomBytes(4).readInt32LE(0);
 
-  /** Whether heap item a comes before heap item b: (expiresAt, txId) order. */
-  const before = (a: number, b: number): boolean =>
-    compare(
-      heapTimes[a] as number,
-      heapIds[a] as string,
-      heapTimes[b] as number,
-      heapIds[b] as string,
-    ) < 0;
-  const swap = (a: number, b: number): void => {
-    const time = heapTimes[a] as number;
-    heapTimes[a] = heapTimes[b] as number;
-    heapTimes[b] = time;
-    const id = heapIds[a] as string;
-    heapIds[a] = heapIds[b] as string;
-    heapIds[b] = id;
+  // Entries by index: the id's 32 bytes (for an id that is not a transaction id, the SHA-256 of
+  // its text, which rawIds keeps), and its expiry; for a free entry, times holds the next free
+  // index (-1 ends the list).
+  let capacity = 0;
+  let slab = Buffer.alloc(0);
+  let words = new Int32Array(0);
+  let times = new Float64Array(0);
+  let firstFree = -1;
+  let allocated = 0; // entries below this index were used once (free ones are on the list)
+  let live = 0;
+  const rawIds = new Map<number, string>();
+  // The lookup table: entry index + 1, 0 for an empty slot; linear probing.
+  let slots = new Int32Array(0);
+  // The order: ordered[orderedStart..orderedEnd) sorted by (expiresAt, id), and a min-heap on
+  // expiresAt of the entries added since. Every live entry is in exactly one of them.
+  let ordered = new Int32Array(0);
+  let orderedStart = 0;
+  let orderedEnd = 0;
+  let heap = new Int32Array(0);
+  let heapSize = 0;
+  let changes = 0; // bumped by every add and every prune that forgets something
+
+  const probeWords = new Int32Array(idBytes / 4);
+  const probeBytes = Buffer.from(probeWords.buffer);
+
+  /** The table slot an id hashes to: all 8 words of it (`from`: its first word in `source`). */
+  const homeOf = (source: Int32Array, from: number): number => {
+    let h = seed;
+    for (let i = from; i < from + 8; i += 1) {
+      h = Math.imul(h ^ (source[i] as number), 0x9e3779b1);
+      h ^= h >>> 15;
+    }
+    h = Math.imul(h, 0x85ebca6b);
+    h ^= h >>> 13;
+    return Math.floor(((h >>> 0) * slots.length) / 4_294_967_296);
   };
-  const push = (expiresAt: number, txId: string): void => {
-    heapTimes.push(expiresAt);
-    heapIds.push(txId);
-    for (let i = heapTimes.length - 1; i > 0;) {
+  const entryHome = (entry: number): number => homeOf(words, entry * 8);
+  const nextSlot = (slot: number): number => (slot + 1 === slots.length ? 0 : slot + 1);
+
+  /** Puts the probe's id (raw: the text of an id that is not a transaction id) in probeWords. */
+  const setProbe = (txId: string): string | undefined => {
+    if (transactionIdPattern.test(txId)) {
+      probeBytes.write(txId, 0, idBytes, 'hex');
+      return undefined;
+    }
+    createHash('sha256').update(txId, 'utf8').digest().copy(probeBytes);
+    return txId;
+  };
+  const probeIs = (entry: number, raw: string | undefined): boolean => {
+    const at = entry * 8;
+    for (let i = 0; i < 8; i += 1) if (words[at + i] !== probeWords[i]) return false;
+    return rawIds.size === 0 ? raw === undefined : rawIds.get(entry) === raw;
+  };
+  /** The slot holding the probe's id, or -1. */
+  const find = (raw: string | undefined): number => {
+    if (slots.length === 0) return -1;
+    for (let slot = homeOf(probeWords, 0); ;) {
+      const held = slots[slot] as number;
+      if (held === 0) return -1;
+      if (probeIs(held - 1, raw)) return slot;
+      slot = nextSlot(slot);
+    }
+  };
+  const insertSlot = (entry: number): void => {
+    let slot = entryHome(entry);
+    while (slots[slot] !== 0) slot = nextSlot(slot);
+    slots[slot] = entry + 1;
+  };
+  /** Empties a slot, moving back the entries after it that probing would no longer reach. */
+  const deleteSlot = (emptied: number): void => {
+    let hole = emptied;
+    slots[hole] = 0;
+    const size = slots.length;
+    for (let slot = nextSlot(hole); slots[slot] !== 0; slot = nextSlot(slot)) {
+      const held = slots[slot] as number;
+      const home = entryHome(held - 1);
+      // The entry may fill the hole when the hole lies on its probe path: home … hole … slot.
+      if ((slot - home + size) % size >= (slot - hole + size) % size) {
+        slots[hole] = held;
+        slots[slot] = 0;
+        hole = slot;
+      }
+    }
+  };
+  const findEntrySlot = (entry: number): number => {
+    for (let slot = entryHome(entry); ; slot = nextSlot(slot)) {
+      if (slots[slot] === entry + 1) return slot;
+    }
+  };
+
+  /** Resizes the room to `room` entries, keeping every live entry (at new indexes). */
+  const resize = (room: number): void => {
+    const oldSlab = slab;
+    const oldTimes = times;
+    const oldRaw = new Map(rawIds);
+    capacity = room;
+    slab = Buffer.alloc(room * idBytes);
+    words = new Int32Array(slab.buffer, slab.byteOffset, room * 8);
+    times = new Float64Array(room);
+    slots = new Int32Array(room * slotsPerEntry);
+    rawIds.clear();
+    allocated = 0;
+    firstFree = -1;
+    const move = (entry: number): number => {
+      const moved = allocated;
+      allocated += 1;
+      oldSlab.copy(slab, moved * idBytes, entry * idBytes, (entry + 1) * idBytes);
+      times[moved] = oldTimes[entry] as number;
+      const raw = oldRaw.get(entry);
+      if (raw !== undefined) rawIds.set(moved, raw);
+      insertSlot(moved);
+      return moved;
+    };
+    const keptOrdered = new Int32Array(orderedEnd - orderedStart);
+    for (let i = orderedStart; i < orderedEnd; i += 1) {
+      keptOrdered[i - orderedStart] = move(ordered[i] as number);
+    }
+    orderedEnd -= orderedStart;
+    orderedStart = 0;
+    ordered = keptOrdered;
+    const keptHeap = new Int32Array(room);
+    for (let i = 0; i < heapSize; i += 1) keptHeap[i] = move(heap[i] as number);
+    heap = keptHeap;
+  };
+
+  const allocate = (): number => {
+    if (firstFree >= 0) {
+      const entry = firstFree;
+      firstFree = times[entry] as number;
+      return entry;
+    }
+    if (allocated === capacity) {
+      resize(Math.min(entriesMax, Math.max(capacityMin, Math.ceil(capacity * capacityGrowth))));
+    }
+    const entry = allocated;
+    allocated += 1;
+    return entry;
+  };
+  const release = (entry: number): void => {
+    deleteSlot(findEntrySlot(entry));
+    rawIds.delete(entry);
+    times[entry] = firstFree;
+    firstFree = entry;
+    live -= 1;
+  };
+
+  /** The window's order of two entries: by expiresAt, then by id (hex ids before other text). */
+  const compareEntries = (a: number, b: number): number => {
+    const timeA = times[a] as number;
+    const timeB = times[b] as number;
+    if (timeA !== timeB) return timeA < timeB ? -1 : 1;
+    if (rawIds.size > 0) {
+      const rawA = rawIds.get(a);
+      const rawB = rawIds.get(b);
+      if (rawA !== undefined || rawB !== undefined) {
+        if (rawA === undefined) return -1;
+        if (rawB === undefined) return 1;
+        return rawA < rawB ? -1 : rawA > rawB ? 1 : 0;
+      }
+    }
+    for (let i = 0, atA = a * idBytes, atB = b * idBytes; i < idBytes; i += 1) {
+      const difference = (slab[atA + i] as number) - (slab[atB + i] as number);
+      if (difference !== 0) return difference;
+    }
+    return 0;
+  };
+
+  const heapBefore = (i: number, j: number): boolean =>
+    (times[heap[i] as number] as number) < (times[heap[j] as number] as number);
+  const heapSwap = (i: number, j: number): void => {
+    const entry = heap[i] as number;
+    heap[i] = heap[j] as number;
+    heap[j] = entry;
+  };
+  const heapPush = (entry: number): void => {
+    if (heapSize === heap.length) {
+      const grown = new Int32Array(Math.max(capacity, heapSize + 1));
+      grown.set(heap);
+      heap = grown;
+    }
+    heap[heapSize] = entry;
+    heapSize += 1;
+    for (let i = heapSize - 1; i > 0;) {
       const parent = (i - 1) >> 1;
-      if (!before(i, parent)) break;
-      swap(i, parent);
+      if (!heapBefore(i, parent)) break;
+      heapSwap(i, parent);
       i = parent;
     }
   };
-  /** Removes the earliest item (the heap is not empty). */
-  const popEarliest = (): void => {
-    const last = heapTimes.length - 1;
-    swap(0, last);
-    heapTimes.pop();
-    heapIds.pop();
+  const heapPopEarliest = (): void => {
+    heapSize -= 1;
+    heap[0] = heap[heapSize] as number;
     for (let i = 0; ;) {
       const left = 2 * i + 1;
       const right = left + 1;
       let first = i;
-      if (left < last && before(left, first)) first = left;
-      if (right < last && before(right, first)) first = right;
+      if (left < heapSize && heapBefore(left, first)) first = left;
+      if (right < heapSize && heapBefore(right, first)) first = right;
       if (first === i) break;
-      swap(i, first);
+      heapSwap(i, first);
       i = first;
     }
   };
-  /**
-   * The window in (expiresAt, key) order as of the last `order()` (keys and times in two lists),
-   * the entries added since, and the latest pruning time since. Pruning removes every entry at or
-   * before its time, so what it removed from the ordered lists is a prefix of them; the next
-   * order() drops that prefix, sorts only the entries added since and merges them in, instead of
-   * sorting the whole window again (600,000 ids under load, at every commit point). The lists
-   * cost 16 bytes an entry. Entries added since are kept at most addedKeptMax(): past it,
-   * order() sorts the window from scratch.
-   */
-  let orderedKeys: string[] = [];
-  let orderedTimes: number[] = [];
-  let addedKeys: string[] = [];
-  let addedTimes: number[] = [];
-  let prunedThrough = -Infinity;
-  let fromScratch = false;
-  const addedKeptMax = (): number => 2 * ids.size + 65_536;
+
+  /** Sorts the entries added since into the order (merging: they are few against it). */
+  const order = (): void => {
+    if (heapSize === 0) return;
+    const added = heap.slice(0, heapSize).sort(compareEntries);
+    const merged = new Int32Array(orderedEnd - orderedStart + heapSize);
+    let at = 0;
+    let i = orderedStart;
+    for (const entry of added) {
+      while (i < orderedEnd && compareEntries(ordered[i] as number, entry) < 0) {
+        merged[at] = ordered[i] as number;
+        at += 1;
+        i += 1;
+      }
+      merged[at] = entry;
+      at += 1;
+    }
+    merged.set(ordered.subarray(i, orderedEnd), at);
+    ordered = merged;
+    orderedStart = 0;
+    orderedEnd = merged.length;
+    heapSize = 0;
+  };
+
+  const idOf = (entry: number): string =>
+    rawIds.get(entry) ?? slab.toString('hex', entry * idBytes, (entry + 1) * idBytes);
 
   const add = (txId: string, expiresAt: number): boolean => {
-    const key = keyOf(txId);
-    if (ids.has(key)) return true;
-    if (ids.size >= entriesMax) return false;
-    ids.add(key);
-    push(expiresAt, key);
-    if (!fromScratch && addedKeys.length >= addedKeptMax()) {
-      fromScratch = true;
-      orderedKeys = [];
-      orderedTimes = [];
-      addedKeys = [];
-      addedTimes = [];
-    }
-    if (!fromScratch) {
-      addedKeys.push(key);
-      addedTimes.push(expiresAt);
-    }
+    const raw = setProbe(txId);
+    if (find(raw) >= 0) return true;
+    if (live >= entriesMax) return false;
+    const entry = allocate();
+    probeBytes.copy(slab, entry * idBytes);
+    times[entry] = expiresAt;
+    if (raw !== undefined) rawIds.set(entry, raw);
+    insertSlot(entry);
+    live += 1;
+    heapPush(entry);
+    changes += 1;
+    if (heapSize > orderedEnd - orderedStart + addedBeyondOrderedMax) order();
     return true;
   };
 
-  /** Brings the ordered lists up to date with the window (see above). */
-  const order = (): void => {
-    // Nothing added or pruned since the last order (prune moves prunedThrough only when it
-    // removes something).
-    if (!fromScratch && addedKeys.length === 0 && prunedThrough === -Infinity) return;
-    let kept = 0; // entries ordered before that are still there: all after prunedThrough
-    let newKeys: string[];
-    let newTimes: number[];
-    // With more added since than kept (a first read, after a restart too), sorting the window
-    // itself is cheaper than sorting the added entries and merging.
-    if (fromScratch || addedKeys.length * 2 > ids.size) {
-      orderedKeys = [];
-      orderedTimes = [];
-      // Read only, below: the heap itself, not a copy.
-      newKeys = heapIds;
-      newTimes = heapTimes;
-    } else {
-      let high = orderedTimes.length;
-      while (kept < high) {
-        const middle = (kept + high) >>> 1;
-        if ((orderedTimes[middle] as number) <= prunedThrough) kept = middle + 1;
-        else high = middle;
-      }
-      // An id added, pruned and added again since is there with its latest time only.
-      const latest = new Map<string, number>();
-      addedKeys.forEach((key, index) => latest.set(key, addedTimes[index] as number));
-      newKeys = [];
-      newTimes = [];
-      for (const [key, time] of latest) {
-        if (!ids.has(key)) continue;
-        newKeys.push(key);
-        newTimes.push(time);
-      }
+  const prune = (time: number): void => {
+    const before = live;
+    while (
+      orderedStart < orderedEnd &&
+      (times[ordered[orderedStart] as number] as number) <= time
+    ) {
+      release(ordered[orderedStart] as number);
+      orderedStart += 1;
     }
-    // Indexes sorted, not pairs: no pair per entry, and the comparator reads two flat lists.
-    const sortedNew = new Uint32Array(newKeys.length);
-    for (let k = 0; k < sortedNew.length; k += 1) sortedNew[k] = k;
-    sortedNew.sort((a, b) =>
-      compare(
-        newTimes[a] as number,
-        newKeys[a] as string,
-        newTimes[b] as number,
-        newKeys[b] as string,
-      ),
-    );
-    const keys: string[] = [];
-    const times: number[] = [];
-    let i = kept;
-    for (const k of sortedNew) {
-      const key = newKeys[k] as string;
-      const time = newTimes[k] as number;
-      while (
-        i < orderedKeys.length &&
-        compare(orderedTimes[i] as number, orderedKeys[i] as string, time, key) < 0
-      ) {
-        keys.push(orderedKeys[i] as string);
-        times.push(orderedTimes[i] as number);
-        i += 1;
-      }
-      keys.push(key);
-      times.push(time);
+    while (heapSize > 0 && (times[heap[0] as number] as number) <= time) {
+      release(heap[0] as number);
+      heapPopEarliest();
     }
-    for (; i < orderedKeys.length; i += 1) {
-      keys.push(orderedKeys[i] as string);
-      times.push(orderedTimes[i] as number);
+    if (live === before) return;
+    changes += 1;
+    // Hand back room once three quarters of it are unused (after a burst of load).
+    if (capacity > capacityMin && live < capacity / 4) {
+      resize(Math.max(capacityMin, Math.ceil(live * capacityGrowth)));
     }
-    orderedKeys = keys;
-    orderedTimes = times;
-    addedKeys = [];
-    addedTimes = [];
-    prunedThrough = -Infinity;
-    fromScratch = false;
   };
+
   function* sortedEntries(): Generator<readonly [string, number]> {
     order();
-    const keys = orderedKeys;
-    const times = orderedTimes;
-    for (let i = 0; i < keys.length; i += 1) {
-      yield [idOf(keys[i] as string), times[i] as number] as const;
+    const at = changes;
+    const list = ordered;
+    const end = orderedEnd;
+    for (let i = orderedStart; i < end; i += 1) {
+      if (changes !== at) throw new Error('the replay window changed while it was being read');
+      const entry = list[i] as number;
+      yield [idOf(entry), times[entry] as number] as const;
     }
   }
 
   for (const [txId, expiresAt] of initial) add(txId, expiresAt);
 
   return {
-    has: (txId) => ids.has(keyOf(txId)),
+    has: (txId) => find(setProbe(txId)) >= 0,
     add,
-    prune: (time) => {
-      while (heapTimes.length > 0 && (heapTimes[0] as number) <= time) {
-        ids.delete(heapIds[0] as string);
-        popEarliest();
-        prunedThrough = Math.max(prunedThrough, time);
-      }
-    },
-    size: () => ids.size,
+    prune,
+    size: () => live,
+    capacity: () => capacity,
     entries: () => [...sortedEntries()],
     sortedEntries,
   };

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { createReplayWindow } from '../../src/ledger/replay.js';
@@ -152,5 +153,72 @@ describe('replay window', () => {
         (a, b) => a[1] - b[1] || (a[0] < b[0] ? -1 : 1),
       ),
     );
+  });
+
+  it('agrees with a plain map through growth, pruning in any order, and shrinking back', () => {
+    // Random-looking ids and expiry times, so lookups probe, entries leave the table from
+    // anywhere, and the room grows past its first size and is handed back after the burst.
+    const window = createReplayWindow();
+    const model = new Map<string, number>();
+    const hashes = Array.from({ length: 100_000 }, (_, n) =>
+      createHash('sha256').update(String(n)).digest('hex'),
+    );
+    const hash = (n: number): string => hashes[n] ?? '';
+    let next = 0;
+    let largest = 0;
+    for (let round = 0; round < 40; round += 1) {
+      for (let k = 0; k < 2500; k += 1) {
+        const txId = hash(next);
+        const at = 10_000 + round * 100 + ((next * 7919) % 997);
+        next += 1;
+        expect(window.add(txId, at)).toBe(true);
+        model.set(txId, at);
+      }
+      largest = Math.max(largest, model.size);
+      const time = 10_000 + round * 100 - 300;
+      window.prune(time);
+      for (const [txId, at] of model) if (at <= time) model.delete(txId);
+      expect(window.size()).toBe(model.size);
+      if (round % 10 === 9) {
+        const wrong = hashes.slice(0, next).filter((txId) => window.has(txId) !== model.has(txId));
+        expect(wrong).toEqual([]);
+      }
+    }
+    const sorted = (): [string, number][] =>
+      [...model].sort((a, b) => a[1] - b[1] || (a[0] < b[0] ? -1 : 1));
+    expect(window.entries()).toEqual(sorted());
+    // Room grows by a quarter at a time: never far above the most the window held.
+    expect(window.capacity()).toBeGreaterThanOrEqual(largest);
+    expect(window.capacity()).toBeLessThanOrEqual(Math.ceil(largest * 1.25));
+    const peak = window.capacity();
+    // Most of it expires: the room shrinks, and what is left reads as before.
+    window.prune(10_000 + 39 * 100 + 500);
+    for (const [txId, at] of model) if (at <= 10_000 + 39 * 100 + 500) model.delete(txId);
+    expect(window.capacity()).toBeLessThan(peak / 2);
+    expect(window.entries()).toEqual(sorted());
+    expect([...model.keys()].filter((txId) => !window.has(txId))).toEqual([]);
+    window.prune(Infinity);
+    expect(window.size()).toBe(0);
+    expect(window.entries()).toEqual([]);
+    expect(window.add(hash(0), 1)).toBe(true);
+    expect(window.entries()).toEqual([[hash(0), 1]]);
+  });
+
+  it('refuses to go on reading its order after an add or a prune, not after another read', () => {
+    const window = createReplayWindow();
+    for (let n = 0; n < 10; n += 1) window.add(id(n), 1000 + n);
+    const reading = window.sortedEntries();
+    expect(reading.next().value).toEqual([id(0), 1000]);
+    expect(window.entries()).toHaveLength(10);
+    expect(reading.next().value).toEqual([id(1), 1001]);
+    window.add(id(99), 5000);
+    expect(() => reading.next()).toThrow(/changed while it was being read/);
+    const afterPrune = window.sortedEntries();
+    afterPrune.next();
+    window.prune(1003);
+    expect(() => afterPrune.next()).toThrow(/changed while it was being read/);
+    expect(window.entries().map(([, at]) => at)).toEqual([
+      1004, 1005, 1006, 1007, 1008, 1009, 5000,
+    ]);
   });
 });
