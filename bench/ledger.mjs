@@ -303,6 +303,13 @@ async function heapSnapshot(pid, observer) {
 }
 
 /** The node's /v1/status memory figures, bytes to MB (keys lose their `Bytes`). */
+/** glibc's heap figures from the node's status (MB), with the count of buffers mapped apart. */
+function mallocHeapOf(heap) {
+  if (heap === undefined) return null;
+  const { mappedBuffers, ...bytes } = heap;
+  return { ...mbOf(bytes), mappedBuffers };
+}
+
 function mbOf(memory) {
   if (memory === undefined) return null;
   return Object.fromEntries(
@@ -438,23 +445,28 @@ async function main() {
       `node CPU ${nodeCpu.toFixed(1)} s for ${accepted} tx while sending: ${nodeCpuUsPerTx} µs/tx`,
     );
     log(`RSS ${nodeRssMb} MB at seqno ${final.seqno}; peak ${rssPeak} MB`);
+    const mallocHeapMb = mallocHeapOf(mallocTuning?.heap);
     log(
-      `RSS by mapping ${JSON.stringify(rssByMapping)}; node memory ${JSON.stringify(nodeMemory)}`,
+      `RSS by mapping ${JSON.stringify(rssByMapping)}; node memory ${JSON.stringify(nodeMemory)}; ` +
+        `glibc ${JSON.stringify(mallocHeapMb)}`,
     );
 
     let settled = null;
     if (settleSeconds > 0) {
       log(`letting the node settle for ${settleSeconds} s without load`);
       await sleep(settleSeconds * 1000);
+      const settledStatus = await observer.nodeStatus();
       settled = {
         afterSeconds: settleSeconds,
         rssMb: rssMb(nodePid),
         rssByMappingMb: rssByMappingMb(nodePid),
-        nodeMemoryMb: mbOf((await observer.nodeStatus()).memory),
+        nodeMemoryMb: mbOf(settledStatus.memory),
+        mallocHeapMb: mallocHeapOf(settledStatus.mallocTuning?.heap),
       };
       log(
         `RSS ${settled.rssMb} MB after ${settleSeconds} s without load; by mapping ` +
-          `${JSON.stringify(settled.rssByMappingMb)}; node memory ${JSON.stringify(settled.nodeMemoryMb)}`,
+          `${JSON.stringify(settled.rssByMappingMb)}; node memory ${JSON.stringify(settled.nodeMemoryMb)}; ` +
+          `glibc ${JSON.stringify(settled.mallocHeapMb)}`,
       );
     }
 
@@ -482,6 +494,7 @@ async function main() {
       nodeRssSettled: settled,
       mallocTuned: mallocTuning?.tuned ?? null,
       mallocTrims: mallocTuning?.trims ?? null,
+      mallocHeapMb,
       nodeV8PoolSize: nodeStatus.v8PoolSize ?? null,
       nodeV8Pretenuring: nodeStatus.v8Pretenuring ?? null,
       rssMbPer100kTx: round1(slope),

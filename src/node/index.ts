@@ -478,27 +478,35 @@ export async function startNode(config: NodeConfig, logger: Logger): Promise<Run
       engine,
       consortium: () => running.consortium(),
       apps,
-      status: () => ({
-        attestation,
-        admission:
-          governed === undefined
-            ? { admitted: true, reason: 'no genesis: the consortium is fixed by the node config' }
-            : admissionOf(admissions(running), config.nodeId, attestation.codeId),
-        mallocTuning: { tuned: malloc.tuned, detail: malloc.detail, trims: malloc.trims() },
-        heapGrowthPercent: config.heapGrowthPercent ?? heapGrowthPercentDefault,
-        v8PoolSize,
-        v8Pretenuring,
-        // The node holds nothing before this snapshot (decision 0027).
-        ...(joined === undefined
-          ? {}
-          : {
-              joinedFromSnapshot: {
-                seqno: joined.snapshotSeqno,
-                peer: joined.peer,
-                at: joined.joinedAt,
-              },
-            }),
-      }),
+      status: () => {
+        const mallocHeap = malloc.heap();
+        return {
+          attestation,
+          admission:
+            governed === undefined
+              ? { admitted: true, reason: 'no genesis: the consortium is fixed by the node config' }
+              : admissionOf(admissions(running), config.nodeId, attestation.codeId),
+          mallocTuning: {
+            tuned: malloc.tuned,
+            detail: malloc.detail,
+            trims: malloc.trims(),
+            ...(mallocHeap === undefined ? {} : { heap: mallocHeap }),
+          },
+          heapGrowthPercent: config.heapGrowthPercent ?? heapGrowthPercentDefault,
+          v8PoolSize,
+          v8Pretenuring,
+          // The node holds nothing before this snapshot (decision 0027).
+          ...(joined === undefined
+            ? {}
+            : {
+                joinedFromSnapshot: {
+                  seqno: joined.snapshotSeqno,
+                  peer: joined.peer,
+                  at: joined.joinedAt,
+                },
+              }),
+        };
+      },
       tls: {
         cert: await readFile(config.tls.certFile, 'utf8'),
         key: await readFile(config.tls.keyFile, 'utf8'),

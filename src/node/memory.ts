@@ -60,9 +60,44 @@ export function setHeapGrowth(percent: number): void {
 const M_MMAP_THRESHOLD = -3;
 const M_ARENA_MAX = -8;
 
+/**
+ * glibc's struct mallinfo2 (glibc 2.33 and later): every field a size_t, which koffi gives as a
+ * number, or a bigint past 2^53.
+ */
+type Mallinfo2 = Readonly<
+  Record<
+    | 'arena'
+    | 'ordblks'
+    | 'smblks'
+    | 'hblks'
+    | 'hblkhd'
+    | 'usmblks'
+    | 'fsmblks'
+    | 'uordblks'
+    | 'fordblks'
+    | 'keepcost',
+    number | bigint
+  >
+>;
+
 type Libc = {
   readonly mallopt: (parameter: number, value: number) => number;
   readonly mallocTrim: (pad: number) => number;
+  /** Absent before glibc 2.33. */
+  readonly mallinfo2: (() => Mallinfo2) | undefined;
+};
+
+/**
+ * What glibc's allocator holds, from mallinfo2 (summed over its arenas): what its heaps took from
+ * the system, what of that is allocated and what is free (free pages count until a trim hands
+ * them back), and the buffers mapped apart.
+ */
+export type MallocHeap = {
+  readonly heapBytes: number;
+  readonly inUseBytes: number;
+  readonly freeBytes: number;
+  readonly mappedBytes: number;
+  readonly mappedBuffers: number;
 };
 
 export type MallocTuning = {
@@ -72,6 +107,8 @@ export type MallocTuning = {
   readonly detail: string;
   /** Hands free heap pages back now; false when nothing was released or not tuned. */
   readonly trim: () => boolean;
+  /** What glibc's allocator holds now (undefined when not tuned, or before glibc 2.33). */
+  readonly heap: () => MallocHeap | undefined;
   /** Trims so far and the longest one's duration (it runs on the calling thread). */
   readonly trims: () => { readonly count: number; readonly longestMs: number };
   /** Stops the periodic trim. */
@@ -84,6 +121,7 @@ export function untunedMalloc(detail: string): MallocTuning {
     tuned: false,
     detail,
     trim: () => false,
+    heap: () => undefined,
     trims: () => ({ count: 0, longestMs: 0 }),
     stop: () => undefined,
   };
@@ -104,7 +142,21 @@ function loadLibc(): Promise<Libc | string> {
       const libc = koffi.load('libc.so.6');
       const mallopt = libc.func('int mallopt(int, int)') as (p: number, v: number) => number;
       const mallocTrim = libc.func('int malloc_trim(size_t)') as (pad: number) => number;
-      return { mallopt, mallocTrim };
+      let mallinfo2: (() => Mallinfo2) | undefined;
+      try {
+        const fields = [
+          ...['arena', 'ordblks', 'smblks', 'hblks', 'hblkhd', 'usmblks', 'fsmblks'],
+          ...['uordblks', 'fordblks', 'keepcost'],
+        ];
+        const struct = koffi.struct(
+          'mallinfo2',
+          Object.fromEntries(fields.map((field) => [field, 'size_t'])),
+        );
+        mallinfo2 = libc.func('mallinfo2', struct, []) as () => Mallinfo2;
+      } catch {
+        mallinfo2 = undefined; // glibc before 2.33
+      }
+      return { mallopt, mallocTrim, mallinfo2 };
     } catch (error) {
       return `glibc ${header.glibcVersionRuntime}, but its functions could not be loaded: ${String(error)}`;
     }
@@ -149,6 +201,17 @@ export async function tuneMalloc(
     tuned: true,
     detail,
     trim,
+    heap: () => {
+      const info = libc.mallinfo2?.();
+      if (info === undefined) return undefined;
+      return {
+        heapBytes: Number(info.arena),
+        inUseBytes: Number(info.uordblks),
+        freeBytes: Number(info.fordblks),
+        mappedBytes: Number(info.hblkhd),
+        mappedBuffers: Number(info.hblks),
+      };
+    },
     trims: () => ({ count, longestMs: Math.round(longestMs * 100) / 100 }),
     stop: () => {
       clearInterval(timer);

@@ -1,6 +1,7 @@
 // Probe for memory.test.ts, run as `node --expose-gc malloc-probe.mjs <dist/node/memory.js>
 // default|tuned <KiB>`: frees 400 buffers of <KiB> interleaved with 4 KiB buffers it keeps, after
-// an 8 MiB buffer was freed, and prints how much RSS the freed buffers still hold (MB).
+// an 8 MiB buffer was freed, and prints how much RSS the freed buffers still hold (MB), and what
+// glibc said it held before the trim (tuned only).
 import { Buffer } from 'node:buffer';
 import { readFileSync } from 'node:fs';
 import process from 'node:process';
@@ -33,6 +34,7 @@ const peak = rssMb() - before;
 freed = [];
 await collect();
 const held = rssMb() - before;
+const heapBeforeTrim = tuning?.heap();
 const trimmed = tuning?.trim() ?? false;
 process.stdout.write(
   `${JSON.stringify({
@@ -41,6 +43,7 @@ process.stdout.write(
     heldMb: Math.round(held),
     afterTrimMb: Math.round(rssMb() - before),
     trimmed,
+    heapBeforeTrim: heapBeforeTrim ?? null,
     kept: keep.length,
   })}\n`,
 );

@@ -19,6 +19,13 @@ type Probe = {
   readonly peakMb: number;
   readonly heldMb: number;
   readonly afterTrimMb: number;
+  readonly heapBeforeTrim: {
+    readonly heapBytes: number;
+    readonly inUseBytes: number;
+    readonly freeBytes: number;
+    readonly mappedBytes: number;
+    readonly mappedBuffers: number;
+  } | null;
 };
 
 async function run(mode: 'default' | 'tuned', bufferKib: number): Promise<Probe> {
@@ -51,6 +58,20 @@ describe('tuneMalloc on glibc', () => {
     const got = await run('tuned', 100);
     expect(got.heldMb).toBeGreaterThan(25);
     expect(got.afterTrimMb).toBeLessThan(10);
+  });
+
+  it('says what its heap holds: the freed buffers as free, the kept ones in use', async () => {
+    const untuned = await run('default', 100);
+    expect(untuned.heapBeforeTrim).toBeNull();
+    const got = await run('tuned', 100);
+    const heap = got.heapBeforeTrim;
+    if (heap === null) throw new Error('no heap figures from a tuned glibc');
+    const mib = 1 << 20;
+    // 400 freed buffers of 100 KiB (39 MiB) are free space in the heap; 400 kept 4 KiB ones in use.
+    expect(heap.freeBytes).toBeGreaterThan(30 * mib);
+    expect(heap.inUseBytes).toBeGreaterThan(400 * 4096);
+    expect(heap.heapBytes).toBeGreaterThanOrEqual(heap.inUseBytes + heap.freeBytes - mib);
+    expect(heap.mappedBuffers).toBeGreaterThanOrEqual(0);
   });
 });
 
