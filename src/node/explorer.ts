@@ -9,6 +9,7 @@ import { tagBytes, encodeWrites } from '../ledger/secret.js';
 import { isPublicMap, keyBytesMax, mapNameBytesMax } from '../ledger/store.js';
 import {
   pendingEnvelopesMax,
+  recentEntriesBytesMax,
   recentEntriesMax,
   type ExecutedBatch,
   type LedgerLeaf,
@@ -23,6 +24,8 @@ import type { BatchSummary, EntrySummary, MetricsPoint } from './explorer-types.
  * not copied (ExecutedTx.leaf).
  */
 export const explorerEntriesMax: number = recentEntriesMax;
+/** And at most this many bytes of their leaves, as the engine's (entries may be 64 KiB and more). */
+export const explorerEntryBytesMax: number = recentEntriesBytesMax;
 /** Newest non-empty batches kept (batches are known only from this node executing them). */
 export const explorerBatchesMax: number = 1_000;
 /** Seconds of throughput and latency kept (the longest chart). */
@@ -310,6 +313,8 @@ export type ExplorerIndex = {
 export type ExplorerIndexOptions = {
   /** Entries kept (default and at most explorerEntriesMax); tests use a small window. */
   readonly entriesMax?: number;
+  /** Bytes of their leaves kept (default and at most explorerEntryBytesMax). */
+  readonly entryBytesMax?: number;
 };
 
 export function createExplorerIndex(options: ExplorerIndexOptions = {}): ExplorerIndex {
@@ -318,10 +323,20 @@ export function createExplorerIndex(options: ExplorerIndexOptions = {}): Explore
     Number.isSafeInteger(entriesMax) && entriesMax >= 1 && entriesMax <= explorerEntriesMax,
     'entriesMax within 1..explorerEntriesMax',
   );
+  const entryBytesMax = options.entryBytesMax ?? explorerEntryBytesMax;
+  assert(
+    Number.isSafeInteger(entryBytesMax) &&
+      entryBytesMax >= 1 &&
+      entryBytesMax <= explorerEntryBytesMax,
+    'entryBytesMax within 1..explorerEntryBytesMax',
+  );
   // Slot seqno % entriesMax; a slot holding another seqno is an older entry, not this one.
   const slots: (Held | undefined)[] = new Array<Held | undefined>(entriesMax);
   let newest = 0;
   let oldestPut = Number.POSITIVE_INFINITY;
+  // Bytes of the leaves in the slots, and the lowest seqno kept since they passed entryBytesMax.
+  let bytes = 0;
+  let floor = 1;
   const batchRing: (BatchSummary | undefined)[] = new Array<BatchSummary | undefined>(
     explorerBatchesMax,
   );
@@ -329,7 +344,7 @@ export function createExplorerIndex(options: ExplorerIndexOptions = {}): Explore
   const seconds: (Second | undefined)[] = new Array<Second | undefined>(metricsSecondsMax);
   const acceptedAt = new Map<string, number>();
 
-  const windowStart = (): number => Math.max(1, newest - entriesMax + 1);
+  const windowStart = (): number => Math.max(1, newest - entriesMax + 1, floor);
   const held = (seqno: number): Held | undefined => {
     if (seqno < windowStart() || seqno > newest) return undefined;
     const slot = slots[seqno % entriesMax];
@@ -337,11 +352,24 @@ export function createExplorerIndex(options: ExplorerIndexOptions = {}): Explore
   };
   const put = (item: Held, replace: boolean): void => {
     const { seqno } = item.leaf;
-    if (seqno <= newest - entriesMax) return;
+    if (seqno <= newest - entriesMax || seqno < floor) return;
     if (!replace && held(seqno) !== undefined) return;
-    slots[seqno % entriesMax] = item;
+    const index = seqno % entriesMax;
+    bytes += item.leaf.leaf.byteLength - (slots[index]?.leaf.leaf.byteLength ?? 0);
+    slots[index] = item;
     newest = Math.max(newest, seqno);
     oldestPut = Math.min(oldestPut, seqno);
+    // Past the byte bound, the oldest entries go first (never the newest one). From the start of
+    // the window, the walk meets every slot once, older entries left in them included.
+    if (bytes > entryBytesMax) floor = Math.max(floor, newest - entriesMax + 1);
+    while (bytes > entryBytesMax && floor < newest) {
+      const oldest = slots[floor % entriesMax];
+      if (oldest !== undefined && oldest.leaf.seqno <= floor) {
+        bytes -= oldest.leaf.leaf.byteLength;
+        slots[floor % entriesMax] = undefined;
+      }
+      floor += 1;
+    }
   };
   const decoded = (item: Held): Decoded => {
     item.decoded ??= decodeEntry(item.leaf, item.batch);

@@ -139,6 +139,44 @@ describe('node engine', () => {
     }
   });
 
+  it('keeps at most recentEntriesBytes of ledger entries in memory; receipts of older ones come from the files', async () => {
+    const engine = await start(path.join(work, 'recent'), { recentEntriesBytes: 16_384 });
+    try {
+      const txIds: string[] = [];
+      for (let round = 0; round < 4; round += 1) {
+        const ids = await Promise.all(
+          Array.from({ length: 10 }, (_, i) => put(engine, `big${round}-${i}`, 'x'.repeat(1500))),
+        );
+        for (const txId of ids) {
+          expect(await engine.waitFor(txId, 5000)).toMatchObject({ status: 'Committed' });
+        }
+        txIds.push(...ids);
+        // Each entry holds its 1,500-byte value and the signer's certificate: never 16 KiB
+        // of them past the newest one.
+        const kept = engine.kept();
+        expect(kept.recentEntryBytes).toBeLessThanOrEqual(16_384);
+        expect(kept.recentEntryBytes).toBeGreaterThan(0);
+      }
+      expect(engine.kept().recentEntries).toBeLessThan(txIds.length / 2);
+      const [first] = txIds;
+      if (first === undefined) throw new Error('no transaction');
+      let receipt = await engine.receipt(first);
+      for (let i = 0; receipt === undefined && i < 100; i += 1) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        receipt = await engine.receipt(first);
+      }
+      if (receipt === undefined) throw new Error('no receipt for the first transaction');
+      const check = verifyReceipt(
+        parseReceipt(JSON.parse(JSON.stringify(receipt))),
+        consortium.msps,
+      );
+      expect(check.ok, check.ok ? '' : check.error.message).toBe(true);
+      expect(receipt.txId).toBe(first);
+    } finally {
+      await engine.stop();
+    }
+  });
+
   it('refuses bad submissions at once with their codes', async () => {
     const engine = await start(path.join(work, 'b'));
     try {

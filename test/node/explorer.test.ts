@@ -450,6 +450,35 @@ describe('an explorer with a small window, started late', () => {
 });
 
 describe('the explorer index alone', () => {
+  it('keeps at most entryBytesMax bytes of leaves: the oldest go first, backfill below them is ignored', () => {
+    const index = createExplorerIndex({ entriesMax: 100, entryBytesMax: 1000 });
+    const batch = (from: number, count: number, bytes: number) => ({
+      logPosition: from,
+      time: 0,
+      transactions: Array.from({ length: count }, (_, i) => ({
+        seqno: from + i,
+        kind: 'tx' as const,
+        leaf: new Uint8Array(bytes),
+        txId: `tx${from + i}`,
+        committed: true,
+      })),
+    });
+    index.executed(batch(1, 50, 100), 0, 0);
+    // 50 entries of 100 bytes, 1,000 bytes kept: the newest 10.
+    expect(index.newest()).toBe(50);
+    expect(index.oldest()).toBe(41);
+    // One entry larger than the bound: only it is kept.
+    index.executed(batch(51, 1, 5000), 0, 0);
+    expect(index.oldest()).toBe(51);
+    // Reading older entries back from the files cannot bring them in again.
+    index.backfill({ seqno: 45, kind: 'tx', leaf: new Uint8Array(10) });
+    expect(index.oldest()).toBe(51);
+    // Small entries after it push it out in turn; the count bound still applies below the bytes.
+    index.executed(batch(52, 300, 1), 0, 0);
+    expect(index.newest()).toBe(351);
+    expect(index.oldest()).toBe(252);
+  });
+
   it('reports latency percentiles within 10% of the exact nearest-rank ones', () => {
     const nearestRank = (sorted: readonly number[], fraction: number): number =>
       sorted[Math.max(1, Math.ceil(sorted.length * fraction)) - 1] ?? Number.NaN;
