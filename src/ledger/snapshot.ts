@@ -134,6 +134,8 @@ function byteWriter(): {
   u32: (value: number) => void;
   /** A u16 (`lengthBytes` 2) or u32 (4) byte length, then the UTF-8 bytes of `value`. */
   prefixed: (value: string, lengthBytes: 2 | 4) => void;
+  /** The same for UTF-8 bytes already encoded: source[start, end). */
+  prefixedBytes: (source: Buffer, start: number, end: number, lengthBytes: 2 | 4) => void;
   /** The bytes written, as the blocks that hold them (never joined). */
   finish: () => Buffer[];
 } {
@@ -160,6 +162,13 @@ function byteWriter(): {
       else block.writeUInt32BE(bytes, at);
       at += lengthBytes + bytes;
     },
+    prefixedBytes: (source, start, end, lengthBytes) => {
+      const bytes = end - start;
+      room(lengthBytes + bytes);
+      if (lengthBytes === 2) block.writeUInt16BE(bytes, at);
+      else block.writeUInt32BE(bytes, at);
+      at += lengthBytes + source.copy(block, at + lengthBytes, start, end);
+    },
     finish: () => {
       blocks.push(block.subarray(0, at));
       return blocks;
@@ -173,12 +182,12 @@ function encodeMaps(store: Store, names: readonly string[]): Buffer[] {
   for (const name of names) {
     out.prefixed(name, 2);
     out.u32(store.size(name));
-    // Two lists, not entries(): no pair per entry (a million at a commit point).
-    const { keys, values } = store.sortedEntries(name);
-    for (let i = 0; i < keys.length; i += 1) {
-      out.prefixed(keys[i] as string, 2);
-      out.prefixed(values[i] as string, 4);
-    }
+    // The store's own UTF-8 bytes, not entries(): no string or pair per entry (a million at a
+    // commit point).
+    store.forEachSorted(name, (bytes, keyStart, keyEnd, valueEnd) => {
+      out.prefixedBytes(bytes, keyStart, keyEnd, 2);
+      out.prefixedBytes(bytes, keyEnd, valueEnd, 4);
+    });
   }
   return out.finish();
 }

@@ -5,6 +5,7 @@
 // sets in the same order, so every node holds the same state and produces the same bytes.
 import assert from 'node:assert/strict';
 import { cofferError } from '../errors/index.js';
+import { createCompactMap, type CompactMap } from './compact-map.js';
 
 // --- types ------------------------------------------------------------------------------------
 
@@ -59,13 +60,22 @@ export type Store = {
   readonly sortedKeys: (map: string) => string[];
   /**
    * The entries of `map` sorted by key, as two lists (keys, and the values at the same
-   * indexes), as they are now. Shared with the store: do not change them (snapshots at commit
-   * points go through a million entries this way, with no pair per entry).
+   * indexes), as they are now.
    */
   readonly sortedEntries: (map: string) => {
     readonly keys: readonly string[];
     readonly values: readonly string[];
   };
+  /**
+   * Calls `each` for every entry of `map` in key order with its UTF-8 bytes: the key in
+   * bytes[keyStart, keyEnd), the value in bytes[keyEnd, valueEnd), valid during the call only
+   * (snapshots at commit points go through a million entries this way, making no string). The
+   * store must not change during the walk.
+   */
+  readonly forEachSorted: (
+    map: string,
+    each: (bytes: Buffer, keyStart: number, keyEnd: number, valueEnd: number) => void,
+  ) => void;
 };
 
 // --- limits (STYLE.md 5) ----------------------------------------------------------------------
@@ -86,19 +96,11 @@ export const writeSetBytesMax: number = 8 * 1_048_576;
 export const mapsMax: number = 4096;
 
 /**
- * Maps with at least this many keys keep their sorted entries between `sortedEntries` calls, and
- * the keys written since: the next call merges those in instead of sorting the whole map and
- * reading every value again (at a million keys, about 0.35 s of sorting and 0.9 s of reads on
- * the main thread at each commit point). Smaller maps are sorted each time. The cost: two
- * references (16 bytes) a key.
+ * UTF-8 bytes of keys and values one map holds at most (a write past it is refused, on every
+ * node alike): a map keeps its text in one arena with u32 offsets (compact-map.ts), which holds
+ * up to twice the live text between rewrites.
  */
-export const sortedKeysCachedMin: number = 1024;
-/**
- * Keys written to one cached map since its last `sortedEntries` call, at most; past this the
- * cache is dropped (the next call sorts the whole map), so that it costs at most its map's two
- * lists plus this many keys.
- */
-export const sortedKeysTouchedMax: number = 262_144;
+export const mapBytesMax: number = 1_073_741_824;
 
 assert(mapNameBytesMax + keyBytesMax + valueBytesMax <= writeSetBytesMax, 'one largest write fits');
 assert(writesPerTxMax >= 1 && mapsMax >= 1);
@@ -173,64 +175,26 @@ function checkWrite(map: string, key: string, value: string | null): number {
 
 /** A map's entries sorted by key (JS string order): keys and values in two lists. */
 type SortedEntries = { readonly keys: readonly string[]; readonly values: readonly string[] };
-type SortedCache = SortedEntries & { readonly touched: Set<string> };
-
-/**
- * The entries of `entries` sorted by key, from the cache's list (sorted when the keys in
- * `touched` were last unwritten) and the map itself for the touched keys: one merge pass of the
- * old list with the touched keys, sorted.
- */
-function mergeTouched(cache: SortedCache, entries: ReadonlyMap<string, string>): SortedEntries {
-  const touched = [...cache.touched].sort();
-  const keys: string[] = [];
-  const values: string[] = [];
-  const takeTouched = (key: string): void => {
-    const value = entries.get(key);
-    if (value === undefined) return; // deleted since
-    keys.push(key);
-    values.push(value);
-  };
-  const old = cache.keys;
-  let i = 0;
-  let j = 0;
-  while (i < old.length && j < touched.length) {
-    const a = old[i] as string;
-    const b = touched[j] as string;
-    if (a < b) {
-      keys.push(a);
-      values.push(cache.values[i] as string);
-      i += 1;
-    } else {
-      takeTouched(b);
-      j += 1;
-      if (a === b) i += 1; // written since: the map says what it is now
-    }
-  }
-  for (; i < old.length; i += 1) {
-    keys.push(old[i] as string);
-    values.push(cache.values[i] as string);
-  }
-  for (; j < touched.length; j += 1) takeTouched(touched[j] as string);
-  return { keys, values };
-}
 
 export function createStore(): Store {
   return storeOver(new Map(), 0);
 }
 
 /**
- * A store holding `maps` at `seqno` (a snapshot being restored). Takes ownership of the maps.
- * Checks every name, key and value as `apply` would; throws STORE_E_INVALID or STORE_E_LIMIT.
- * `entriesChecked`: the caller already checked every key and value (size limits, decoded from
- * valid UTF-8, as decodeSnapshot does), so only map names and counts are checked here.
+ * A store holding `maps` at `seqno` (a snapshot being restored). Checks every name, key and
+ * value as `apply` would; throws STORE_E_INVALID or STORE_E_LIMIT. `entriesChecked`: the caller
+ * already checked every key and value (size limits, decoded from valid UTF-8, as decodeSnapshot
+ * does), so only map names and counts are checked here. The maps are copied into the store's
+ * own form, so the caller may drop them.
  */
 export function createStoreFrom(
   seqno: number,
-  maps: Map<string, Map<string, string>>,
+  maps: ReadonlyMap<string, ReadonlyMap<string, string>>,
   options: { readonly entriesChecked?: boolean } = {},
 ): Store {
   assert(Number.isSafeInteger(seqno) && seqno >= 0, 'store seqno');
   if (maps.size > mapsMax) throw limitError('mapsMax', mapsMax, maps.size, 'the number of maps');
+  const state = new Map<string, CompactMap>();
   for (const [map, entries] of maps) {
     checkMapName(map);
     if (entries.size === 0) {
@@ -241,56 +205,29 @@ export function createStoreFrom(
     if (options.entriesChecked !== true) {
       for (const [key, value] of entries) checkWrite(map, key, value);
     }
+    const compact = createCompactMap();
+    for (const [key, value] of entries) compact.set(key, value);
+    if (compact.liveBytes() > mapBytesMax) {
+      throw limitError('mapBytesMax', mapBytesMax, compact.liveBytes(), `map ${map}`);
+    }
+    state.set(map, compact);
   }
-  return storeOver(maps, seqno);
+  return storeOver(state, seqno);
 }
 
-function storeOver(state: Map<string, Map<string, string>>, initialSeqno: number): Store {
+function storeOver(state: Map<string, CompactMap>, initialSeqno: number): Store {
   let seqno = initialSeqno;
 
   function read(map: string, key: string): string | undefined {
     return state.get(map)?.get(key);
   }
 
-  /**
-   * Per large map: its entries sorted by key at the last sortedEntries call (keys and values in
-   * two lists), and the keys written since. Entries not written since still hold the same value,
-   * so the next call reads from the map only the keys written since: reading every value in key
-   * order (random access into a million-entry map) cost more than sorting.
-   */
-  const sortedCaches = new Map<string, SortedCache>();
-
   function sortedEntries(map: string): SortedEntries {
-    const entries = state.get(map);
-    if (entries === undefined) return { keys: [], values: [] };
-    const cache = sortedCaches.get(map);
-    let sorted: SortedEntries;
-    if (cache === undefined) {
-      const keys = [...entries.keys()].sort();
-      sorted = { keys, values: keys.map((key) => entries.get(key) as string) };
-    } else if (cache.touched.size === 0) {
-      sorted = cache;
-    } else {
-      sorted = mergeTouched(cache, entries);
-    }
-    if (entries.size >= sortedKeysCachedMin) {
-      sortedCaches.set(map, { keys: sorted.keys, values: sorted.values, touched: new Set() });
-    } else {
-      sortedCaches.delete(map);
-    }
-    return sorted;
+    return state.get(map)?.sorted() ?? { keys: [], values: [] };
   }
 
   function sortedKeys(map: string): string[] {
-    return sortedEntries(map).keys.slice();
-  }
-
-  /** Notes a key written to a map whose sorted keys are kept (apply). */
-  function touch(map: string, key: string): void {
-    const cache = sortedCaches.get(map);
-    if (cache === undefined) return;
-    cache.touched.add(key);
-    if (cache.touched.size > sortedKeysTouchedMax) sortedCaches.delete(map);
+    return [...sortedEntries(map).keys];
   }
 
   function apply(writeSet: WriteSet, at: number): void {
@@ -301,12 +238,20 @@ function storeOver(state: Map<string, Map<string, string>>, initialSeqno: number
     // Every check before any change (STYLE.md 4): a refused write set leaves the store as it was.
     let bytes = 0;
     const newMaps = new Set<string>();
+    // Text each map may hold after the writes, counting every written key and value as new (a
+    // bound from above, the same on every node).
+    const mapBytes = new Map<string, number>();
     for (const { map, key, value } of writeSet) {
       if (!state.has(map)) {
         checkMapName(map);
         if (value !== null) newMaps.add(map);
       }
-      bytes += checkWrite(map, key, value);
+      const size = checkWrite(map, key, value);
+      bytes += size;
+      if (value !== null) {
+        const before = mapBytes.get(map) ?? state.get(map)?.liveBytes() ?? 0;
+        mapBytes.set(map, before + size - Buffer.byteLength(map, 'utf8'));
+      }
     }
     if (bytes > writeSetBytesMax) {
       throw limitError('writeSetBytesMax', writeSetBytesMax, bytes, 'the write set');
@@ -314,18 +259,17 @@ function storeOver(state: Map<string, Map<string, string>>, initialSeqno: number
     if (state.size + newMaps.size > mapsMax) {
       throw limitError('mapsMax', mapsMax, state.size + newMaps.size, 'the number of maps');
     }
+    for (const [map, after] of mapBytes) {
+      if (after > mapBytesMax) throw limitError('mapBytesMax', mapBytesMax, after, `map ${map}`);
+    }
     for (const { map, key, value } of writeSet) {
-      touch(map, key);
       let entries = state.get(map);
       if (value === null) {
-        if (entries?.delete(key) === true && entries.size === 0) {
-          state.delete(map);
-          sortedCaches.delete(map);
-        }
+        if (entries?.delete(key) === true && entries.size() === 0) state.delete(map);
         continue;
       }
       if (entries === undefined) {
-        entries = new Map();
+        entries = createCompactMap();
         state.set(map, entries);
       }
       entries.set(key, value);
@@ -413,7 +357,7 @@ function storeOver(state: Map<string, Map<string, string>>, initialSeqno: number
     apply,
     seqno: () => seqno,
     maps: () => [...state.keys()].sort(),
-    size: (map) => state.get(map)?.size ?? 0,
+    size: (map) => state.get(map)?.size() ?? 0,
     entries: function* (map) {
       // The entries as they are now: later writes do not change what this yields.
       const { keys, values } = sortedEntries(map);
@@ -421,5 +365,8 @@ function storeOver(state: Map<string, Map<string, string>>, initialSeqno: number
     },
     sortedKeys,
     sortedEntries,
+    forEachSorted: (map, each) => {
+      state.get(map)?.forEachSorted(each);
+    },
   };
 }

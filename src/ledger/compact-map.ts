@@ -1,0 +1,379 @@
+// One named map of the store, kept outside the JavaScript heap (issue 3's memory target;
+// decision 0033): every key and value as UTF-8 bytes in one arena, per entry its offset and
+// lengths in typed arrays, an open-addressing table of entry indexes for lookups, and the
+// entries in key order as one sorted index list plus the entries added since it was sorted.
+// About 20 bytes an entry besides its text, against about 120 for a Map of strings with its
+// sorted lists, and nothing for V8's collector to trace: a million keys are a few buffers.
+//
+// Key order is JavaScript's string order (UTF-16 code units), which snapshots and their digests
+// are defined by; it is compared on the UTF-8 bytes (see compareText).
+import { randomBytes } from 'node:crypto';
+
+/** Entries the map first has room for. */
+const capacityMin = 64;
+/** Growth of the room and of the arena when full. */
+const growth = 1.25;
+/** Arena bytes first reserved. */
+const arenaMin = 4096;
+/** Slots of the lookup table per entry of room (at most half are ever taken). */
+const slotsPerEntry = 2;
+/** Entries added since the order was sorted, beyond the entries in order, before sorting them in. */
+const addedBeyondOrderedMax = 65_536;
+/** Dead arena bytes (overwritten or deleted text) tolerated before compacting: also ≤ live bytes. */
+const deadBytesMin = 1_048_576;
+const loneSurrogate = /\p{Cs}/u;
+/** keyStart of an entry without text in the arena (free, deleted, or being rewritten). */
+const noText = 0xffffffff;
+/** The arena's offsets are u32. */
+export const compactArenaBytesMax = 2 ** 32 - 1;
+
+export type CompactMap = {
+  readonly size: () => number;
+  readonly get: (key: string) => string | undefined;
+  readonly has: (key: string) => boolean;
+  readonly set: (key: string, value: string) => void;
+  readonly delete: (key: string) => boolean;
+  /** UTF-8 bytes of every key and value held (what the arena holds alive). */
+  readonly liveBytes: () => number;
+  /** UTF-8 bytes of the value at key, or -1 when absent. */
+  readonly valueBytes: (key: string) => number;
+  /**
+   * Calls `each` for every entry in key order, with the arena and where its key and value lie
+   * (valid during the call only). Nothing may change the map during the walk.
+   */
+  readonly forEachSorted: (
+    each: (arena: Buffer, keyStart: number, keyEnd: number, valueEnd: number) => void,
+  ) => void;
+  /** Keys and values in key order, as strings. */
+  readonly sorted: () => { readonly keys: string[]; readonly values: string[] };
+  /** Bytes the map's buffers take (its arena, tables and lists). */
+  readonly footprint: () => number;
+};
+
+/**
+ * JavaScript's order of two texts from the first byte where their UTF-8 differs (x, y). There,
+ * both texts start a character (everything before is equal), and UTF-8 byte order is code point
+ * order, which is UTF-16 order except for one pair of ranges: a character above U+FFFF (lead
+ * byte F0-F4; a surrogate pair, D800-DBFF first, in UTF-16) sorts before U+E000-U+FFFF (lead
+ * byte EE or EF) in UTF-16 and after it in code points.
+ */
+function compareLead(x: number, y: number): number {
+  if (x >= 0xf0 && (y === 0xee || y === 0xef)) return -1;
+  if (y >= 0xf0 && (x === 0xee || x === 0xef)) return 1;
+  return x - y;
+}
+
+export function createCompactMap(): CompactMap {
+  const seed = randomBytes(4).readInt32LE(0);
+  let capacity = 0;
+  let keyStart = new Uint32Array(0);
+  let keyLength = new Uint16Array(0);
+  let valueLength = new Uint32Array(0);
+  let slots = new Int32Array(0); // entry + 1, 0 empty
+  let arena = Buffer.alloc(0);
+  let arenaUsed = 0;
+  let live = 0;
+  let liveBytes = 0;
+  let allocated = 0; // entries below this index were used once
+  const free: number[] = []; // entries to reuse
+  // Deleted since the order was last sorted: their indexes are reused only after it (they may
+  // still be in the sorted list), and marked so that it drops them.
+  let deleted: number[] = [];
+  let isDeleted = new Uint8Array(0);
+  // The order: sorted[0..sortedCount) by key, and the entries added since.
+  let sorted = new Int32Array(0);
+  let sortedCount = 0;
+  let added: number[] = [];
+  let walking = false;
+
+  // A lookup key's UTF-8 bytes (keys are at most keyBytesMax bytes; see probeKey).
+  let probe = Buffer.alloc(1024);
+  let probeLength = 0;
+
+  const hashBytes = (bytes: Buffer, start: number, end: number): number => {
+    let h = seed ^ 0x811c9dc5;
+    for (let i = start; i < end; i += 1) h = Math.imul(h ^ (bytes[i] as number), 0x01000193);
+    h ^= h >>> 15;
+    h = Math.imul(h, 0x85ebca6b);
+    h ^= h >>> 13;
+    return Math.floor(((h >>> 0) * slots.length) / 4_294_967_296);
+  };
+  const entryHome = (entry: number): number => {
+    const start = keyStart[entry] as number;
+    return hashBytes(arena, start, start + (keyLength[entry] as number));
+  };
+  const nextSlot = (slot: number): number => (slot + 1 === slots.length ? 0 : slot + 1);
+
+  /** Puts key's UTF-8 in probe; false for a key no entry can have (too long to be stored). */
+  const probeKey = (key: string): boolean => {
+    // A stored key is at most u16 bytes and well-formed (a lone surrogate would encode as
+    // U+FFFD and find another key).
+    if (key.length > 65_535 || loneSurrogate.test(key)) return false;
+    if (probe.length < key.length * 3) probe = Buffer.alloc(key.length * 3);
+    probeLength = probe.write(key, 0, 'utf8');
+    return true;
+  };
+  const probeIs = (entry: number): boolean => {
+    if (keyLength[entry] !== probeLength) return false;
+    const start = keyStart[entry] as number;
+    for (let i = 0; i < probeLength; i += 1) {
+      if (arena[start + i] !== probe[i]) return false;
+    }
+    return true;
+  };
+  /** The slot of the probe's key, or -1. */
+  const find = (): number => {
+    if (live === 0) return -1;
+    for (let slot = hashBytes(probe, 0, probeLength); ; slot = nextSlot(slot)) {
+      const held = slots[slot] as number;
+      if (held === 0) return -1;
+      if (probeIs(held - 1)) return slot;
+    }
+  };
+  const insertSlot = (entry: number): void => {
+    let slot = entryHome(entry);
+    while (slots[slot] !== 0) slot = nextSlot(slot);
+    slots[slot] = entry + 1;
+  };
+  /** Empties a slot, moving back the entries after it that probing would no longer reach. */
+  const deleteSlot = (emptied: number): void => {
+    let hole = emptied;
+    slots[hole] = 0;
+    const size = slots.length;
+    for (let slot = nextSlot(hole); slots[slot] !== 0; slot = nextSlot(slot)) {
+      const held = slots[slot] as number;
+      const home = entryHome(held - 1);
+      if ((slot - home + size) % size >= (slot - hole + size) % size) {
+        slots[hole] = held;
+        slots[slot] = 0;
+        hole = slot;
+      }
+    }
+  };
+
+  /**
+   * Room for `bytes` more at the arena's end: a larger copy of it, or, once much of it is dead
+   * (overwritten or deleted text), a rewrite with the live text only, which moves entries'
+   * offsets, not their indexes.
+   */
+  const arenaRoom = (bytes: number): void => {
+    if (arenaUsed + bytes <= arena.length) return;
+    const needed = liveBytes + bytes;
+    const dead = arenaUsed - liveBytes;
+    const compacting = dead >= Math.max(deadBytesMin, liveBytes / 2);
+    const size = Math.min(
+      compactArenaBytesMax,
+      Math.ceil(Math.max(arenaMin, needed * growth, compacting ? 0 : (arenaUsed + bytes) * growth)),
+    );
+    if ((compacting ? needed : arenaUsed + bytes) > size) {
+      throw new RangeError(`a compact map of more than ${compactArenaBytesMax} bytes`);
+    }
+    const next = Buffer.alloc(size);
+    if (!compacting) {
+      arena.copy(next, 0, 0, arenaUsed);
+      arena = next;
+      return;
+    }
+    let at = 0;
+    for (let entry = 0; entry < allocated; entry += 1) {
+      if (keyStart[entry] === noText) continue; // free, deleted, or being rewritten
+      const start = keyStart[entry] as number;
+      const length = (keyLength[entry] as number) + (valueLength[entry] as number);
+      arena.copy(next, at, start, start + length);
+      keyStart[entry] = at;
+      at += length;
+    }
+    arena = next;
+    arenaUsed = at;
+  };
+
+  const growEntries = (): void => {
+    const room = Math.max(capacityMin, Math.ceil(capacity * growth));
+    const grow = <T extends Uint32Array | Uint16Array | Uint8Array>(
+      old: T,
+      make: (n: number) => T,
+    ): T => {
+      const next = make(room);
+      next.set(old);
+      return next;
+    };
+    keyStart = grow(keyStart, (n) => new Uint32Array(n).fill(noText));
+    keyLength = grow(keyLength, (n) => new Uint16Array(n));
+    valueLength = grow(valueLength, (n) => new Uint32Array(n));
+    isDeleted = grow(isDeleted, (n) => new Uint8Array(n));
+    capacity = room;
+    slots = new Int32Array(room * slotsPerEntry);
+    for (let entry = 0; entry < allocated; entry += 1) {
+      if (keyStart[entry] !== noText) insertSlot(entry);
+    }
+  };
+
+  /** Writes key and value at the arena's end for `entry` (room made by the caller). */
+  const writeText = (entry: number, keyBytes: number, value: string, valueBytes: number): void => {
+    probe.copy(arena, arenaUsed, 0, keyBytes);
+    arena.write(value, arenaUsed + keyBytes, valueBytes, 'utf8');
+    keyStart[entry] = arenaUsed;
+    keyLength[entry] = keyBytes;
+    valueLength[entry] = valueBytes;
+    arenaUsed += keyBytes + valueBytes;
+  };
+
+  const compareEntries = (a: number, b: number): number => {
+    let i = keyStart[a] as number;
+    let j = keyStart[b] as number;
+    const endA = i + (keyLength[a] as number);
+    const endB = j + (keyLength[b] as number);
+    for (; i < endA && j < endB; i += 1, j += 1) {
+      const x = arena[i] as number;
+      const y = arena[j] as number;
+      if (x !== y) return compareLead(x, y);
+    }
+    return endA - i - (endB - j);
+  };
+
+  /** Sorts the entries added since into the order and drops the deleted ones from it. */
+  const order = (): void => {
+    if (added.length === 0 && deleted.length === 0) return;
+    const fresh = Int32Array.from(added.filter((entry) => isDeleted[entry] === 0)).sort(
+      compareEntries,
+    );
+    const merged = new Int32Array(live);
+    let at = 0;
+    let i = 0;
+    for (const entry of fresh) {
+      for (; i < sortedCount; i += 1) {
+        const old = sorted[i] as number;
+        if (isDeleted[old] === 1) continue; // no text to compare
+        if (compareEntries(old, entry) > 0) break;
+        merged[at] = old;
+        at += 1;
+      }
+      merged[at] = entry;
+      at += 1;
+    }
+    for (; i < sortedCount; i += 1) {
+      const old = sorted[i] as number;
+      if (isDeleted[old] === 0) {
+        merged[at] = old;
+        at += 1;
+      }
+    }
+    sorted = merged;
+    sortedCount = at;
+    added = [];
+    for (const entry of deleted) {
+      isDeleted[entry] = 0;
+      free.push(entry);
+    }
+    deleted = [];
+  };
+
+  const notWalking = (): void => {
+    if (walking) throw new Error('a compact map changed during forEachSorted');
+  };
+
+  const set = (key: string, value: string): void => {
+    notWalking();
+    if (!probeKey(key)) throw new RangeError('a key of more than 65,535 UTF-16 units');
+    const keyBytes = probeLength;
+    const valueBytes = Buffer.byteLength(value, 'utf8');
+    const slot = find();
+    if (slot >= 0) {
+      const entry = (slots[slot] as number) - 1;
+      const oldBytes = valueLength[entry] as number;
+      if (valueBytes <= oldBytes) {
+        // In place: a balance or a counter usually keeps its length.
+        arena.write(value, (keyStart[entry] as number) + keyBytes, valueBytes, 'utf8');
+        valueLength[entry] = valueBytes;
+        liveBytes += valueBytes - oldBytes;
+        return;
+      }
+      // Its old text is dead (a rewrite of the arena skips it); the new one goes at the end.
+      keyStart[entry] = noText;
+      liveBytes -= keyBytes + oldBytes;
+      arenaRoom(keyBytes + valueBytes);
+      writeText(entry, keyBytes, value, valueBytes);
+      liveBytes += keyBytes + valueBytes;
+      return;
+    }
+    if (free.length === 0 && allocated === capacity) growEntries();
+    arenaRoom(keyBytes + valueBytes);
+    const entry = free.pop() ?? allocated++;
+    writeText(entry, keyBytes, value, valueBytes);
+    liveBytes += keyBytes + valueBytes;
+    insertSlot(entry);
+    live += 1;
+    added.push(entry);
+    if (added.length > sortedCount + addedBeyondOrderedMax) order();
+  };
+
+  const remove = (key: string): boolean => {
+    notWalking();
+    if (!probeKey(key)) return false;
+    const slot = find();
+    if (slot < 0) return false;
+    const entry = (slots[slot] as number) - 1;
+    deleteSlot(slot);
+    liveBytes -= (keyLength[entry] as number) + (valueLength[entry] as number);
+    keyStart[entry] = noText;
+    isDeleted[entry] = 1;
+    deleted.push(entry);
+    live -= 1;
+    if (deleted.length > sortedCount + addedBeyondOrderedMax) order();
+    return true;
+  };
+
+  const valueAt = (entry: number): string => {
+    const start = (keyStart[entry] as number) + (keyLength[entry] as number);
+    return arena.toString('utf8', start, start + (valueLength[entry] as number));
+  };
+
+  const forEachSorted: CompactMap['forEachSorted'] = (each) => {
+    order();
+    walking = true;
+    try {
+      for (let i = 0; i < sortedCount; i += 1) {
+        const entry = sorted[i] as number;
+        const start = keyStart[entry] as number;
+        const keyEnd = start + (keyLength[entry] as number);
+        each(arena, start, keyEnd, keyEnd + (valueLength[entry] as number));
+      }
+    } finally {
+      walking = false;
+    }
+  };
+
+  return {
+    size: () => live,
+    get: (key) => {
+      if (!probeKey(key)) return undefined;
+      const slot = find();
+      return slot < 0 ? undefined : valueAt((slots[slot] as number) - 1);
+    },
+    has: (key) => probeKey(key) && find() >= 0,
+    set,
+    delete: remove,
+    liveBytes: () => liveBytes,
+    valueBytes: (key) => {
+      if (!probeKey(key)) return -1;
+      const slot = find();
+      return slot < 0 ? -1 : (valueLength[(slots[slot] as number) - 1] as number);
+    },
+    forEachSorted,
+    sorted: () => {
+      const keys: string[] = [];
+      const values: string[] = [];
+      forEachSorted((bytes, start, keyEnd, valueEnd) => {
+        keys.push(bytes.toString('utf8', start, keyEnd));
+        values.push(bytes.toString('utf8', keyEnd, valueEnd));
+      });
+      return { keys, values };
+    },
+    footprint: () =>
+      arena.length +
+      capacity * (4 + 2 + 4 + 1) +
+      slots.byteLength +
+      sorted.byteLength +
+      4 * (added.length + deleted.length + free.length),
+  };
+}
