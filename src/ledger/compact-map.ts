@@ -8,6 +8,7 @@
 // Key order is JavaScript's string order (UTF-16 code units), which snapshots and their digests
 // are defined by; it is compared on the UTF-8 bytes (see compareText).
 import { randomBytes } from 'node:crypto';
+import { deleteSlot, homeSlot, insertSlot, nextSlot } from './slot-table.js';
 
 /** Entries the map first has room for. */
 const capacityMin = 64;
@@ -96,13 +97,12 @@ export function createCompactMap(): CompactMap {
     h ^= h >>> 15;
     h = Math.imul(h, 0x85ebca6b);
     h ^= h >>> 13;
-    return Math.floor(((h >>> 0) * slots.length) / 4_294_967_296);
+    return homeSlot(h, slots);
   };
   const entryHome = (entry: number): number => {
     const start = keyStart[entry] as number;
     return hashBytes(arena, start, start + (keyLength[entry] as number));
   };
-  const nextSlot = (slot: number): number => (slot + 1 === slots.length ? 0 : slot + 1);
 
   /** Puts key's UTF-8 in probe; false for a key no entry can have (too long to be stored). */
   const probeKey = (key: string): boolean => {
@@ -124,31 +124,14 @@ export function createCompactMap(): CompactMap {
   /** The slot of the probe's key, or -1. */
   const find = (): number => {
     if (live === 0) return -1;
-    for (let slot = hashBytes(probe, 0, probeLength); ; slot = nextSlot(slot)) {
+    for (let slot = hashBytes(probe, 0, probeLength); ; slot = nextSlot(slots, slot)) {
       const held = slots[slot] as number;
       if (held === 0) return -1;
       if (probeIs(held - 1)) return slot;
     }
   };
-  const insertSlot = (entry: number): void => {
-    let slot = entryHome(entry);
-    while (slots[slot] !== 0) slot = nextSlot(slot);
-    slots[slot] = entry + 1;
-  };
-  /** Empties a slot, moving back the entries after it that probing would no longer reach. */
-  const deleteSlot = (emptied: number): void => {
-    let hole = emptied;
-    slots[hole] = 0;
-    const size = slots.length;
-    for (let slot = nextSlot(hole); slots[slot] !== 0; slot = nextSlot(slot)) {
-      const held = slots[slot] as number;
-      const home = entryHome(held - 1);
-      if ((slot - home + size) % size >= (slot - hole + size) % size) {
-        slots[hole] = held;
-        slots[slot] = 0;
-        hole = slot;
-      }
-    }
+  const insertEntry = (entry: number): void => {
+    insertSlot(slots, entryHome(entry), entry);
   };
 
   /**
@@ -204,7 +187,7 @@ export function createCompactMap(): CompactMap {
     capacity = room;
     slots = new Int32Array(room * slotsPerEntry);
     for (let entry = 0; entry < allocated; entry += 1) {
-      if (keyStart[entry] !== noText) insertSlot(entry);
+      if (keyStart[entry] !== noText) insertEntry(entry);
     }
   };
 
@@ -301,7 +284,7 @@ export function createCompactMap(): CompactMap {
     const entry = free.pop() ?? allocated++;
     writeText(entry, keyBytes, value, valueBytes);
     liveBytes += keyBytes + valueBytes;
-    insertSlot(entry);
+    insertEntry(entry);
     live += 1;
     added.push(entry);
     if (added.length > sortedCount + addedBeyondOrderedMax) order();
@@ -313,7 +296,7 @@ export function createCompactMap(): CompactMap {
     const slot = find();
     if (slot < 0) return false;
     const entry = (slots[slot] as number) - 1;
-    deleteSlot(slot);
+    deleteSlot(slots, slot, entryHome);
     liveBytes -= (keyLength[entry] as number) + (valueLength[entry] as number);
     keyStart[entry] = noText;
     isDeleted[entry] = 1;

@@ -10,6 +10,7 @@
 // 50 bytes an id, against about 130 as strings in a Set beside arrays, and nothing for V8's
 // collector to trace.
 import { createHash, randomBytes } from 'node:crypto';
+import { deleteSlot, homeSlot, insertSlot, nextSlot, slotOfEntry } from './slot-table.js';
 import { transactionIdPattern } from './tx.js';
 
 /** Ids remembered at once; beyond this, new transactions are refused until some expire. */
@@ -98,10 +99,9 @@ export function createReplayWindow(
     }
     h = Math.imul(h, 0x85ebca6b);
     h ^= h >>> 13;
-    return Math.floor(((h >>> 0) * slots.length) / 4_294_967_296);
+    return homeSlot(h, slots);
   };
   const entryHome = (entry: number): number => homeOf(words, entry * 8);
-  const nextSlot = (slot: number): number => (slot + 1 === slots.length ? 0 : slot + 1);
 
   /** Puts the probe's id (raw: the text of an id that is not a transaction id) in probeWords. */
   const setProbe = (txId: string): string | undefined => {
@@ -124,34 +124,11 @@ export function createReplayWindow(
       const held = slots[slot] as number;
       if (held === 0) return -1;
       if (probeIs(held - 1, raw)) return slot;
-      slot = nextSlot(slot);
+      slot = nextSlot(slots, slot);
     }
   };
-  const insertSlot = (entry: number): void => {
-    let slot = entryHome(entry);
-    while (slots[slot] !== 0) slot = nextSlot(slot);
-    slots[slot] = entry + 1;
-  };
-  /** Empties a slot, moving back the entries after it that probing would no longer reach. */
-  const deleteSlot = (emptied: number): void => {
-    let hole = emptied;
-    slots[hole] = 0;
-    const size = slots.length;
-    for (let slot = nextSlot(hole); slots[slot] !== 0; slot = nextSlot(slot)) {
-      const held = slots[slot] as number;
-      const home = entryHome(held - 1);
-      // The entry may fill the hole when the hole lies on its probe path: home … hole … slot.
-      if ((slot - home + size) % size >= (slot - hole + size) % size) {
-        slots[hole] = held;
-        slots[slot] = 0;
-        hole = slot;
-      }
-    }
-  };
-  const findEntrySlot = (entry: number): number => {
-    for (let slot = entryHome(entry); ; slot = nextSlot(slot)) {
-      if (slots[slot] === entry + 1) return slot;
-    }
+  const insertEntry = (entry: number): void => {
+    insertSlot(slots, entryHome(entry), entry);
   };
 
   /** Resizes the room to `room` entries, keeping every live entry (at new indexes). */
@@ -174,7 +151,7 @@ export function createReplayWindow(
       times[moved] = oldTimes[entry] as number;
       const raw = oldRaw.get(entry);
       if (raw !== undefined) rawIds.set(moved, raw);
-      insertSlot(moved);
+      insertEntry(moved);
       return moved;
     };
     const keptOrdered = new Int32Array(orderedEnd - orderedStart);
@@ -203,7 +180,7 @@ export function createReplayWindow(
     return entry;
   };
   const release = (entry: number): void => {
-    deleteSlot(findEntrySlot(entry));
+    deleteSlot(slots, slotOfEntry(slots, entryHome(entry), entry), entryHome);
     rawIds.delete(entry);
     times[entry] = firstFree;
     firstFree = entry;
@@ -302,7 +279,7 @@ export function createReplayWindow(
     probeBytes.copy(slab, entry * idBytes);
     times[entry] = expiresAt;
     if (raw !== undefined) rawIds.set(entry, raw);
-    insertSlot(entry);
+    insertEntry(entry);
     live += 1;
     heapPush(entry);
     changes += 1;

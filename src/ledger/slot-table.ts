@@ -1,0 +1,52 @@
+// Open addressing with linear probing over an Int32Array, shared by the replay window and the
+// state's maps (both keep their entries in typed arrays outside V8's heap): a slot holds an
+// entry index + 1, or 0 when empty. Deletion shifts later entries back (no tombstones), so a
+// table never fills with deleted slots. Callers keep at most half the slots taken.
+
+/** The slot after `slot`, wrapping around. */
+export function nextSlot(slots: Int32Array, slot: number): number {
+  return slot + 1 === slots.length ? 0 : slot + 1;
+}
+
+/** The slot a 32-bit hash starts probing at, in a table of any size (multiply-shift). */
+export function homeSlot(hash: number, slots: Int32Array): number {
+  return Math.floor(((hash >>> 0) * slots.length) / 4_294_967_296);
+}
+
+/** Puts `entry` in the first empty slot from `home` on. */
+export function insertSlot(slots: Int32Array, home: number, entry: number): void {
+  let slot = home;
+  while (slots[slot] !== 0) slot = nextSlot(slots, slot);
+  slots[slot] = entry + 1;
+}
+
+/** The slot holding `entry` (which the table holds), probing from its home. */
+export function slotOfEntry(slots: Int32Array, home: number, entry: number): number {
+  let slot = home;
+  while (slots[slot] !== entry + 1) slot = nextSlot(slots, slot);
+  return slot;
+}
+
+/**
+ * Empties a slot, moving back the entries after it that probing from their home would no
+ * longer reach. `homeOf`: where an entry's probing starts.
+ */
+export function deleteSlot(
+  slots: Int32Array,
+  emptied: number,
+  homeOf: (entry: number) => number,
+): void {
+  let hole = emptied;
+  slots[hole] = 0;
+  const size = slots.length;
+  for (let slot = nextSlot(slots, hole); slots[slot] !== 0; slot = nextSlot(slots, slot)) {
+    const held = slots[slot] as number;
+    const home = homeOf(held - 1);
+    // The entry may fill the hole when the hole lies on its probe path: home … hole … slot.
+    if ((slot - home + size) % size >= (slot - hole + size) % size) {
+      slots[hole] = held;
+      slots[slot] = 0;
+      hole = slot;
+    }
+  }
+}
