@@ -111,12 +111,29 @@ async function readNetworkFile(dir: string): Promise<NetworkFile | undefined> {
   }
 }
 
-async function writeNetworkFile(dir: string, file: NetworkFile): Promise<void> {
+const networkFileWrites = new Map<string, Promise<void>>();
+
+/**
+ * Writes DIR/network.json whole and renames it into place, so that a reader (`coffer network
+ * status`, tests polling it while the supervisor restarts a process) never finds it missing or
+ * cut. Writes to one folder go one at a time, in call order: the last call's file stays.
+ */
+export function writeNetworkFile(dir: string, file: NetworkFile): Promise<void> {
   const target = path.join(dir, 'network.json');
-  await writeFile(`${target}.tmp`, `${JSON.stringify(file, null, 2)}\n`);
-  await rm(target, { force: true });
-  await writeFile(target, `${JSON.stringify(file, null, 2)}\n`);
-  await rm(`${target}.tmp`, { force: true });
+  const text = `${JSON.stringify(file, null, 2)}\n`;
+  const previous = networkFileWrites.get(target) ?? Promise.resolve();
+  const written = previous
+    .catch(() => undefined) // that write's caller was told
+    .then(async () => {
+      await writeFile(`${target}.tmp`, text);
+      await rename(`${target}.tmp`, target);
+    });
+  networkFileWrites.set(target, written);
+  const forget = (): void => {
+    if (networkFileWrites.get(target) === written) networkFileWrites.delete(target);
+  };
+  written.then(forget, forget);
+  return written;
 }
 
 type Org = {
