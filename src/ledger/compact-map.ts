@@ -6,7 +6,7 @@
 // sorted lists, and nothing for V8's collector to trace: a million keys are a few buffers.
 //
 // Key order is JavaScript's string order (UTF-16 code units), which snapshots and their digests
-// are defined by; it is compared on the UTF-8 bytes (see compareText).
+// are defined by; it is compared on the UTF-8 bytes (see compareLead).
 import { randomBytes } from 'node:crypto';
 import { deleteSlot, homeSlot, insertSlot, nextSlot } from './slot-table.js';
 
@@ -36,8 +36,6 @@ export type CompactMap = {
   readonly delete: (key: string) => boolean;
   /** UTF-8 bytes of every key and value held (what the arena holds alive). */
   readonly liveBytes: () => number;
-  /** UTF-8 bytes of the value at key, or -1 when absent. */
-  readonly valueBytes: (key: string) => number;
   /**
    * Calls `each` for every entry in key order, with the arena and where its key and value lie
    * (valid during the call only). Nothing may change the map during the walk.
@@ -257,7 +255,9 @@ export function createCompactMap(): CompactMap {
 
   const set = (key: string, value: string): void => {
     notWalking();
-    if (!probeKey(key)) throw new RangeError('a key of more than 65,535 UTF-16 units');
+    if (!probeKey(key) || probeLength > 65_535) {
+      throw new RangeError('a key of more than 65,535 UTF-8 bytes, or with a lone surrogate');
+    }
     const keyBytes = probeLength;
     const valueBytes = Buffer.byteLength(value, 'utf8');
     const slot = find();
@@ -337,11 +337,6 @@ export function createCompactMap(): CompactMap {
     set,
     delete: remove,
     liveBytes: () => liveBytes,
-    valueBytes: (key) => {
-      if (!probeKey(key)) return -1;
-      const slot = find();
-      return slot < 0 ? -1 : (valueLength[(slots[slot] as number) - 1] as number);
-    },
     forEachSorted,
     sorted: () => {
       const keys: string[] = [];

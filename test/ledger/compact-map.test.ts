@@ -93,13 +93,22 @@ describe('compact map', () => {
     expect(map.footprint()).toBeLessThan(map.liveBytes() * 2 + map.size() * 40 + 1_048_576 * 2);
   });
 
-  it('finds no key for a lookup with a lone surrogate, though U+FFFD is stored', () => {
+  it('finds no key for a lookup with a lone surrogate, though U+FFFD is stored, and stores none', () => {
     const map = createCompactMap();
     map.set('\ufffd', 'replacement character');
     expect(map.get('\ufffd')).toBe('replacement character');
     expect(map.get('\ud800')).toBeUndefined();
     expect(map.has('\udc00')).toBe(false);
     expect(map.delete('\ud800')).toBe(false);
+    expect(map.size()).toBe(1);
+    // Nor can such a key, or one past the u16 length of a key, be stored (the store refuses
+    // both before: keyBytesMax, STORE_E_INVALID).
+    expect(() => {
+      map.set('\ud800', 'x');
+    }).toThrow(RangeError);
+    expect(() => {
+      map.set('語'.repeat(30_000), 'x'); // 90,000 UTF-8 bytes in 30,000 UTF-16 units
+    }).toThrow(RangeError);
     expect(map.size()).toBe(1);
   });
 
