@@ -29,6 +29,7 @@ import { isUtf8 } from 'node:buffer';
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { CofferError, cofferError } from '../errors/index.js';
+import { createCompactMap, type CompactMap } from './compact-map.js';
 import { getU64, setU64 } from './files-format.js';
 import {
   createFsStorage,
@@ -39,7 +40,7 @@ import {
 } from './files-storage.js';
 import { openWithSecret, sealPartsWithSecret, type LedgerSecret } from './secret.js';
 import {
-  createStoreFrom,
+  createStoreOver,
   isPublicMap,
   keyBytesMax,
   mapNameBytesMax,
@@ -299,11 +300,7 @@ function corrupt(reason: string, details: Record<string, unknown> = {}): CofferE
   return cofferError('SNAPSHOT_E_CORRUPT', `snapshot ${reason}`, { reason, ...details });
 }
 
-function decodeMaps(
-  bytes: Buffer,
-  wantPublic: boolean,
-  into: Map<string, Map<string, string>>,
-): void {
+function decodeMaps(bytes: Buffer, wantPublic: boolean, into: Map<string, CompactMap>): void {
   let at = 0;
   const need = (n: number): void => {
     if (at + n > bytes.byteLength) throw corrupt(`store section ends early at byte ${at}`);
@@ -339,7 +336,8 @@ function decodeMaps(
     at += 4;
     if (count === 0 || count > snapshotEntriesPerMapMax)
       throw corrupt(`map ${name} has ${count} entries`);
-    const entries = new Map<string, string>();
+    // Straight into the store's form: each key and value string dies young.
+    const entries = createCompactMap();
     let previousKey: string | undefined;
     for (let e = 0; e < count; e += 1) {
       need(2);
@@ -412,13 +410,13 @@ export function decodeSnapshot(bytes: Uint8Array, secret: LedgerSecret): Snapsho
     privateAad(seqno, [publicSection]),
     privateSection,
   );
-  const maps = new Map<string, Map<string, string>>();
+  const maps = new Map<string, CompactMap>();
   decodeMaps(publicSection, true, maps);
   decodeMaps(Buffer.from(privatePlain), false, maps);
   let store: Store;
   try {
-    // decodeMaps checked sizes and UTF-8 (which has no lone surrogates): skip a second pass.
-    store = createStoreFrom(seqno, maps, { entriesChecked: true });
+    // decodeMaps checked sizes and UTF-8 (which has no lone surrogates) as it went.
+    store = createStoreOver(seqno, maps);
   } catch (error) {
     if (error instanceof CofferError)
       throw corrupt(`holds state the store refuses: ${error.message}`);

@@ -182,37 +182,48 @@ export function createStore(): Store {
 
 /**
  * A store holding `maps` at `seqno` (a snapshot being restored). Checks every name, key and
- * value as `apply` would; throws STORE_E_INVALID or STORE_E_LIMIT. `entriesChecked`: the caller
- * already checked every key and value (size limits, decoded from valid UTF-8, as decodeSnapshot
- * does), so only map names and counts are checked here. The maps are copied into the store's
- * own form, so the caller may drop them.
+ * value as `apply` would; throws STORE_E_INVALID or STORE_E_LIMIT. The maps are copied into the
+ * store's own form, so the caller may drop them.
  */
 export function createStoreFrom(
   seqno: number,
   maps: ReadonlyMap<string, ReadonlyMap<string, string>>,
-  options: { readonly entriesChecked?: boolean } = {},
 ): Store {
-  assert(Number.isSafeInteger(seqno) && seqno >= 0, 'store seqno');
   if (maps.size > mapsMax) throw limitError('mapsMax', mapsMax, maps.size, 'the number of maps');
-  const state = new Map<string, CompactMap>();
+  const compact = new Map<string, CompactMap>();
   for (const [map, entries] of maps) {
     checkMapName(map);
-    if (entries.size === 0) {
+    const into = createCompactMap();
+    for (const [key, value] of entries) {
+      checkWrite(map, key, value);
+      into.set(key, value);
+    }
+    compact.set(map, into);
+  }
+  return createStoreOver(seqno, compact);
+}
+
+/**
+ * A store over maps already in the store's form, taking ownership of them: a snapshot decoded
+ * straight into them (decodeSnapshot checked every key and value as it went, so no second copy
+ * of a million-key state is made). Checks map names and counts; throws STORE_E_INVALID or
+ * STORE_E_LIMIT.
+ */
+export function createStoreOver(seqno: number, maps: Map<string, CompactMap>): Store {
+  assert(Number.isSafeInteger(seqno) && seqno >= 0, 'store seqno');
+  if (maps.size > mapsMax) throw limitError('mapsMax', mapsMax, maps.size, 'the number of maps');
+  for (const [map, entries] of maps) {
+    checkMapName(map);
+    if (entries.size() === 0) {
       throw cofferError('STORE_E_INVALID', `map ${map} is empty; empty maps are not stored`, {
         map,
       });
     }
-    if (options.entriesChecked !== true) {
-      for (const [key, value] of entries) checkWrite(map, key, value);
+    if (entries.liveBytes() > mapBytesMax) {
+      throw limitError('mapBytesMax', mapBytesMax, entries.liveBytes(), `map ${map}`);
     }
-    const compact = createCompactMap();
-    for (const [key, value] of entries) compact.set(key, value);
-    if (compact.liveBytes() > mapBytesMax) {
-      throw limitError('mapBytesMax', mapBytesMax, compact.liveBytes(), `map ${map}`);
-    }
-    state.set(map, compact);
   }
-  return storeOver(state, seqno);
+  return storeOver(maps, seqno);
 }
 
 function storeOver(state: Map<string, CompactMap>, initialSeqno: number): Store {
