@@ -8,7 +8,14 @@
 // Key order is JavaScript's string order (UTF-16 code units), which snapshots and their digests
 // are defined by; it is compared on the UTF-8 bytes (see compareLead).
 import { randomBytes } from 'node:crypto';
-import { deleteSlot, homeSlot, insertSlot, nextSlot } from './slot-table.js';
+import {
+  deleteSlot,
+  homeSlot,
+  insertSlot,
+  mergeSorted,
+  nextSlot,
+  slotsPerEntry,
+} from './slot-table.js';
 
 /** Entries the map first has room for. */
 const capacityMin = 64;
@@ -16,8 +23,6 @@ const capacityMin = 64;
 const growth = 1.25;
 /** Arena bytes first reserved. */
 const arenaMin = 4096;
-/** Slots of the lookup table per entry of room (at most half are ever taken). */
-const slotsPerEntry = 2;
 /** Entries added since the order was sorted, beyond the entries in order, before sorting them in. */
 const addedBeyondOrderedMax = 65_536;
 /** Dead arena bytes (overwritten or deleted text) tolerated before compacting: also ≤ live bytes. */
@@ -79,9 +84,8 @@ export function createCompactMap(): CompactMap {
   // still be in the sorted list), and marked so that it drops them.
   let deleted: number[] = [];
   let isDeleted = new Uint8Array(0);
-  // The order: sorted[0..sortedCount) by key, and the entries added since.
+  // The order: sorted by key, and the entries added since.
   let sorted = new Int32Array(0);
-  let sortedCount = 0;
   let added: number[] = [];
   let walking = false;
 
@@ -218,29 +222,16 @@ export function createCompactMap(): CompactMap {
     const fresh = Int32Array.from(added.filter((entry) => isDeleted[entry] === 0)).sort(
       compareEntries,
     );
-    const merged = new Int32Array(live);
-    let at = 0;
-    let i = 0;
-    for (const entry of fresh) {
-      for (; i < sortedCount; i += 1) {
-        const old = sorted[i] as number;
-        if (isDeleted[old] === 1) continue; // no text to compare
-        if (compareEntries(old, entry) > 0) break;
-        merged[at] = old;
-        at += 1;
-      }
-      merged[at] = entry;
-      at += 1;
-    }
-    for (; i < sortedCount; i += 1) {
-      const old = sorted[i] as number;
-      if (isDeleted[old] === 0) {
-        merged[at] = old;
-        at += 1;
-      }
-    }
-    sorted = merged;
-    sortedCount = at;
+    // Deleted entries have no text to compare: the merge leaves them out unread.
+    sorted = mergeSorted(
+      sorted,
+      0,
+      sorted.length,
+      fresh,
+      compareEntries,
+      live,
+      (entry) => isDeleted[entry] === 1,
+    );
     added = [];
     for (const entry of deleted) {
       isDeleted[entry] = 0;
@@ -287,7 +278,7 @@ export function createCompactMap(): CompactMap {
     insertEntry(entry);
     live += 1;
     added.push(entry);
-    if (added.length > sortedCount + addedBeyondOrderedMax) order();
+    if (added.length > sorted.length + addedBeyondOrderedMax) order();
   };
 
   const remove = (key: string): boolean => {
@@ -302,7 +293,7 @@ export function createCompactMap(): CompactMap {
     isDeleted[entry] = 1;
     deleted.push(entry);
     live -= 1;
-    if (deleted.length > sortedCount + addedBeyondOrderedMax) order();
+    if (deleted.length > sorted.length + addedBeyondOrderedMax) order();
     return true;
   };
 
@@ -315,7 +306,7 @@ export function createCompactMap(): CompactMap {
     order();
     walking = true;
     try {
-      for (let i = 0; i < sortedCount; i += 1) {
+      for (let i = 0; i < sorted.length; i += 1) {
         const entry = sorted[i] as number;
         const start = keyStart[entry] as number;
         const keyEnd = start + (keyLength[entry] as number);

@@ -10,7 +10,15 @@
 // 50 bytes an id, against about 130 as strings in a Set beside arrays, and nothing for V8's
 // collector to trace.
 import { createHash, randomBytes } from 'node:crypto';
-import { deleteSlot, homeSlot, insertSlot, nextSlot, slotOfEntry } from './slot-table.js';
+import {
+  deleteSlot,
+  homeSlot,
+  insertSlot,
+  mergeSorted,
+  nextSlot,
+  slotOfEntry,
+  slotsPerEntry,
+} from './slot-table.js';
 import { transactionIdPattern } from './tx.js';
 
 /** Ids remembered at once; beyond this, new transactions are refused until some expire. */
@@ -45,8 +53,6 @@ const idBytes = 32;
 const capacityMin = 1024;
 /** Growth of the room when full (a quarter: little unused room at any size). */
 const capacityGrowth = 1.25;
-/** Slots of the lookup table per entry of room (at most half the slots are ever taken). */
-const slotsPerEntry = 2;
 /** Entries added since the order was sorted, beyond the entries in order, before sorting them in. */
 const addedBeyondOrderedMax = 65_536;
 
@@ -78,11 +84,10 @@ export function createReplayWindow(
   const rawIds = new Map<number, string>();
   // The lookup table: entry index + 1, 0 for an empty slot; linear probing.
   let slots = new Int32Array(0);
-  // The order: ordered[orderedStart..orderedEnd) sorted by (expiresAt, id), and a min-heap on
+  // The order: ordered[orderedStart..] sorted by (expiresAt, id), and a min-heap on
   // expiresAt of the entries added since. Every live entry is in exactly one of them.
   let ordered = new Int32Array(0);
   let orderedStart = 0;
-  let orderedEnd = 0;
   let heap = new Int32Array(0);
   let heapSize = 0;
   let changes = 0; // bumped by every add and every prune that forgets something
@@ -154,11 +159,10 @@ export function createReplayWindow(
       insertEntry(moved);
       return moved;
     };
-    const keptOrdered = new Int32Array(orderedEnd - orderedStart);
-    for (let i = orderedStart; i < orderedEnd; i += 1) {
+    const keptOrdered = new Int32Array(ordered.length - orderedStart);
+    for (let i = orderedStart; i < ordered.length; i += 1) {
       keptOrdered[i - orderedStart] = move(ordered[i] as number);
     }
-    orderedEnd -= orderedStart;
     orderedStart = 0;
     ordered = keptOrdered;
     const keptHeap = new Int32Array(room);
@@ -248,23 +252,15 @@ export function createReplayWindow(
   /** Sorts the entries added since into the order (merging: they are few against it). */
   const order = (): void => {
     if (heapSize === 0) return;
-    const added = heap.slice(0, heapSize).sort(compareEntries);
-    const merged = new Int32Array(orderedEnd - orderedStart + heapSize);
-    let at = 0;
-    let i = orderedStart;
-    for (const entry of added) {
-      while (i < orderedEnd && compareEntries(ordered[i] as number, entry) < 0) {
-        merged[at] = ordered[i] as number;
-        at += 1;
-        i += 1;
-      }
-      merged[at] = entry;
-      at += 1;
-    }
-    merged.set(ordered.subarray(i, orderedEnd), at);
-    ordered = merged;
+    ordered = mergeSorted(
+      ordered,
+      orderedStart,
+      ordered.length,
+      heap.slice(0, heapSize).sort(compareEntries),
+      compareEntries,
+      ordered.length - orderedStart + heapSize,
+    );
     orderedStart = 0;
-    orderedEnd = merged.length;
     heapSize = 0;
   };
 
@@ -283,14 +279,14 @@ export function createReplayWindow(
     live += 1;
     heapPush(entry);
     changes += 1;
-    if (heapSize > orderedEnd - orderedStart + addedBeyondOrderedMax) order();
+    if (heapSize > ordered.length - orderedStart + addedBeyondOrderedMax) order();
     return true;
   };
 
   const prune = (time: number): void => {
     const before = live;
     while (
-      orderedStart < orderedEnd &&
+      orderedStart < ordered.length &&
       (times[ordered[orderedStart] as number] as number) <= time
     ) {
       release(ordered[orderedStart] as number);
@@ -312,8 +308,7 @@ export function createReplayWindow(
     order();
     const at = changes;
     const list = ordered;
-    const end = orderedEnd;
-    for (let i = orderedStart; i < end; i += 1) {
+    for (let i = orderedStart; i < list.length; i += 1) {
       if (changes !== at) throw new Error('the replay window changed while it was being read');
       const entry = list[i] as number;
       yield [idOf(entry), times[entry] as number] as const;

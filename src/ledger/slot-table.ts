@@ -1,7 +1,13 @@
-// Open addressing with linear probing over an Int32Array, shared by the replay window and the
-// state's maps (both keep their entries in typed arrays outside V8's heap): a slot holds an
-// entry index + 1, or 0 when empty. Deletion shifts later entries back (no tombstones), so a
-// table never fills with deleted slots. Callers keep at most half the slots taken.
+// What the replay window and the state's maps share (both keep their entries in typed arrays
+// outside V8's heap, decisions 0032 and 0033):
+// - open addressing with linear probing over an Int32Array: a slot holds an entry index + 1, or
+//   0 when empty. Deletion shifts later entries back (no tombstones), so a table never fills
+//   with deleted slots. Tables have slotsPerEntry slots for each entry of room: at most half
+//   are ever taken;
+// - the merge of newly added entries into a list of entry indexes kept sorted.
+
+/** Slots of a table per entry of room. */
+export const slotsPerEntry = 2;
 
 /** The slot after `slot`, wrapping around. */
 export function nextSlot(slots: Int32Array, slot: number): number {
@@ -49,4 +55,39 @@ export function deleteSlot(
       hole = slot;
     }
   }
+}
+
+/**
+ * A new sorted list of `size` entries: `fresh` (sorted) merged into old[from, to) (sorted), in
+ * `compare` order, leaving out the old entries `dropped` says are gone (their fields may no
+ * longer be compared). Equal entries are not expected (no entry is in both lists).
+ */
+export function mergeSorted(
+  old: Int32Array,
+  from: number,
+  to: number,
+  fresh: Int32Array,
+  compare: (a: number, b: number) => number,
+  size: number,
+  dropped: (entry: number) => boolean = () => false,
+): Int32Array<ArrayBuffer> {
+  const merged = new Int32Array(size);
+  let at = 0;
+  let i = from;
+  const takeOld = (): void => {
+    const entry = old[i] as number;
+    i += 1;
+    if (dropped(entry)) return;
+    merged[at] = entry;
+    at += 1;
+  };
+  for (const entry of fresh) {
+    while (i < to && (dropped(old[i] as number) || compare(old[i] as number, entry) < 0)) {
+      takeOld();
+    }
+    merged[at] = entry;
+    at += 1;
+  }
+  while (i < to) takeOld();
+  return merged;
 }
