@@ -60,25 +60,21 @@ export function setHeapGrowth(percent: number): void {
 const M_MMAP_THRESHOLD = -3;
 const M_ARENA_MAX = -8;
 
-/**
- * glibc's struct mallinfo2 (glibc 2.33 and later): every field a size_t, which koffi gives as a
- * number, or a bigint past 2^53.
- */
-type Mallinfo2 = Readonly<
-  Record<
-    | 'arena'
-    | 'ordblks'
-    | 'smblks'
-    | 'hblks'
-    | 'hblkhd'
-    | 'usmblks'
-    | 'fsmblks'
-    | 'uordblks'
-    | 'fordblks'
-    | 'keepcost',
-    number | bigint
-  >
->;
+/** glibc's struct mallinfo2 (glibc 2.33 and later), in order: every field a size_t. */
+const mallinfo2Fields = [
+  'arena',
+  'ordblks',
+  'smblks',
+  'hblks',
+  'hblkhd',
+  'usmblks',
+  'fsmblks',
+  'uordblks',
+  'fordblks',
+  'keepcost',
+] as const;
+/** mallinfo2's result: koffi gives a size_t as a number, or a bigint past 2^53. */
+type Mallinfo2 = Readonly<Record<(typeof mallinfo2Fields)[number], number | bigint>>;
 
 type Libc = {
   readonly mallopt: (parameter: number, value: number) => number;
@@ -144,13 +140,9 @@ function loadLibc(): Promise<Libc | string> {
       const mallocTrim = libc.func('int malloc_trim(size_t)') as (pad: number) => number;
       let mallinfo2: (() => Mallinfo2) | undefined;
       try {
-        const fields = [
-          ...['arena', 'ordblks', 'smblks', 'hblks', 'hblkhd', 'usmblks', 'fsmblks'],
-          ...['uordblks', 'fordblks', 'keepcost'],
-        ];
         const struct = koffi.struct(
           'mallinfo2',
-          Object.fromEntries(fields.map((field) => [field, 'size_t'])),
+          Object.fromEntries(mallinfo2Fields.map((field) => [field, 'size_t'])),
         );
         mallinfo2 = libc.func('mallinfo2', struct, []) as () => Mallinfo2;
       } catch {
