@@ -1035,6 +1035,12 @@ export const errorRegistry = {
     summary: 'A serialized Merkle tree state is malformed or its hashes do not match its leaves.',
     fix: 'Restore from an intact snapshot, or rebuild the tree from the ledger files (fromLeafHashes).',
   },
+  LEDGER_E_MERKLE_SPILL: {
+    className: 'MerkleError',
+    summary:
+      'The node could not read back leaf hashes it had written to its Merkle leaf file (DATA/merkle-leaves).',
+    fix: 'Check the disk that holds the data folder, then restart the node: it writes the file again from its snapshot and ledger.',
+  },
   LEDGER_E_JSON_MALFORMED: {
     className: 'CanonicalJsonError',
     summary: 'The bytes are not one JSON value in UTF-8.',

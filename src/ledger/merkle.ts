@@ -10,6 +10,11 @@
 // root at the current size is O(log n) look-ups plus at most 26 hashes (the right spine is
 // cached until the next append); at an earlier size it adds one fold of at most log n hashes
 // along that size's right spine.
+//
+// The leaves are the one part that grows by 32 bytes a transaction for ever. A tree given a
+// LeafSpill (decision 0034) writes each full chunk of leaves there once the newer ones fill,
+// keeps only the newest chunks in memory, and reads a spilled run of leaves back (at most
+// 2^(derivedLevels+1) hashes, one read) when a proof, the verification or a snapshot needs it.
 import { createHash, hash as oneShotHash } from 'node:crypto';
 import { cofferError } from '../errors/index.js';
 
@@ -110,40 +115,86 @@ function log2Exact(n: number): number {
 
 // ---- storage ----------------------------------------------------------------------------------
 
-/** One level of complete subtree hashes: full chunks of `chunkHashesMax`, the last growing. */
-type Level = { chunks: Buffer[]; count: number };
+/**
+ * Where a tree keeps the full chunks of leaves it lets go of (decision 0034): chunk number
+ * `chunk` holds leaves chunk × chunkHashesMax onward, chunkHashesMax of them. Its contents can
+ * always be rebuilt (from a snapshot and the ledger), so it needs no durability of its own.
+ */
+export type LeafSpill = {
+  /** Stores full chunk `chunk`; false when it could not (the tree keeps it in memory). */
+  readonly write: (chunk: number, hashes: Uint8Array) => boolean;
+  /** `length` bytes from byte `offset` of chunk `chunk`, as written (throws when it cannot). */
+  readonly read: (chunk: number, offset: number, length: number) => Buffer;
+};
+
+export type MerkleTreeOptions = {
+  /** Where full chunks of leaves go once newer ones fill; none: every leaf stays in memory. */
+  readonly spill?: LeafSpill;
+  /** Full chunks of leaves kept in memory besides the one filling, with a spill. */
+  readonly leafChunksInMemory?: number;
+};
+
+/**
+ * Full chunks of leaves a tree with a spill keeps in memory besides the one filling: receipts
+ * for the latest 16 384 to 32 768 transactions hash in memory alone.
+ */
+export const leafChunksInMemoryDefault = 1;
+
+/**
+ * One level of complete subtree hashes: full chunks of `chunkHashesMax`, the last growing.
+ * Only the leaves (level 0) have a spill; a spilled chunk is null.
+ */
+type Level = { chunks: (Buffer | null)[]; count: number; spill?: LeafSpill };
 
 /** Whether level `level` is stored (the leaves, and the levels above derivedLevels). */
 function isStored(level: number): boolean {
   return level === 0 || level > derivedLevels;
 }
 
-function levelAt(level: Level, index: number): Buffer {
-  const chunk = level.chunks[Math.floor(index / chunkHashesMax)];
-  if (chunk === undefined || index >= level.count) {
-    throw new Error(`merkle: level read at ${index} beyond ${level.count} (a bug)`);
+/** `count` hashes from `index` on, within one chunk: a view in memory, or read from the spill. */
+function runAt(level: Level, index: number, count: number): Buffer {
+  const chunkIndex = Math.floor(index / chunkHashesMax);
+  const chunk = level.chunks[chunkIndex];
+  const first = index % chunkHashesMax;
+  if (chunk === undefined || index + count > level.count || first + count > chunkHashesMax) {
+    throw new Error(`merkle: level read of ${count} at ${index} beyond ${level.count} (a bug)`);
   }
-  const offset = (index % chunkHashesMax) * hashBytes;
-  return chunk.subarray(offset, offset + hashBytes);
+  const offset = first * hashBytes;
+  if (chunk !== null) return chunk.subarray(offset, offset + count * hashBytes);
+  if (level.spill === undefined) return fail(`chunk ${chunkIndex} spilled without a spill`);
+  return level.spill.read(chunkIndex, offset, count * hashBytes);
+}
+
+function levelAt(level: Level, index: number): Buffer {
+  return runAt(level, index, 1);
 }
 
 /**
  * Hash of the complete, aligned subtree of 2^level leaves number `index`, from the leaves alone
- * (2^level - 1 hashes): for the levels that are not stored, and to check the stored ones.
+ * (2^level - 1 hashes, its leaves read at once): for the levels that are not stored, and to
+ * check the stored ones.
  */
 function fromLeaves(leaves: Level, level: number, index: number): Buffer {
-  return level === 0
-    ? levelAt(leaves, index)
-    : nodeHash(
-        fromLeaves(leaves, level - 1, 2 * index),
-        fromLeaves(leaves, level - 1, 2 * index + 1),
-      );
+  const width = 2 ** level;
+  const run = runAt(leaves, index * width, width);
+  let row: Buffer[] = [];
+  for (let at = 0; at < width; at += 1)
+    row.push(run.subarray(at * hashBytes, (at + 1) * hashBytes));
+  while (row.length > 1) {
+    const parents: Buffer[] = [];
+    for (let at = 0; at < row.length; at += 2) {
+      parents.push(nodeHash(row[at] ?? fail('row'), row[at + 1] ?? fail('row')));
+    }
+    row = parents;
+  }
+  return row[0] ?? fail('empty row');
 }
 
 function levelPush(level: Level, hash: Uint8Array): void {
   const chunkIndex = Math.floor(level.count / chunkHashesMax);
   const slot = level.count % chunkHashesMax;
   let chunk = level.chunks[chunkIndex];
+  if (chunk === null) return fail(`chunk ${chunkIndex} is filling and spilled`);
   if (chunk === undefined) {
     // A first chunk starts small and doubles (small trees stay small); later chunks are full size.
     chunk = Buffer.alloc((chunkIndex === 0 ? chunkHashesInitial : chunkHashesMax) * hashBytes);
@@ -181,8 +232,10 @@ export type MerkleTree = {
   readonly frontier: (size?: number) => Uint8Array[];
   /** The state for a snapshot: `deserializeMerkleTree` reads it back. */
   readonly serialize: () => Uint8Array;
-  /** Bytes the tree's hash storage holds (capacity, not only what is used). */
+  /** Bytes the tree's hash storage holds in memory (capacity, not only what is used). */
   readonly storageBytes: () => number;
+  /** Leaves in the spill, not in memory. */
+  readonly spilledLeaves: () => number;
 };
 
 /**
@@ -198,12 +251,35 @@ function rangeError(message: string, details: Record<string, unknown>): Error {
 }
 
 /** An empty tree. */
-export function createMerkleTree(): MerkleTree {
-  return treeFromLevels([{ chunks: [], count: 0 }]);
+export function createMerkleTree(options: MerkleTreeOptions = {}): MerkleTree {
+  return treeFromLevels([{ chunks: [], count: 0 }], options);
 }
 
-function treeFromLevels(levels: Level[]): MerkleTree {
+function treeFromLevels(levels: Level[], options: MerkleTreeOptions): MerkleTree {
   const level0 = (): Level => levels[0] ?? fail('level 0 is missing');
+  const keepChunks = options.leafChunksInMemory ?? leafChunksInMemoryDefault;
+  if (!Number.isSafeInteger(keepChunks) || keepChunks < 0) {
+    throw new RangeError(`leafChunksInMemory must be a whole number, got ${keepChunks}`);
+  }
+  if (options.spill !== undefined) level0().spill = options.spill;
+  /** Chunks of leaves below this one are spilled. */
+  let spilledChunks = 0;
+
+  /**
+   * Writes the full chunks of leaves older than the newest keepChunks to the spill and lets
+   * them go; a chunk the spill refuses (a full disk) stays, and is tried again at the next.
+   */
+  const spillOld = (): void => {
+    const leaves = level0();
+    if (leaves.spill === undefined) return;
+    const last = Math.floor(leaves.count / chunkHashesMax) - keepChunks;
+    for (; spilledChunks < last; spilledChunks += 1) {
+      const chunk = leaves.chunks[spilledChunks];
+      if (chunk === undefined || chunk === null) return fail('spilling a missing chunk');
+      if (!leaves.spill.write(spilledChunks, chunk)) return;
+      leaves.chunks[spilledChunks] = null;
+    }
+  };
 
   const size = (): number => level0().count;
   /** Right-spine hashes MTH(D[start:spineSize]) by start, valid while the size is spineSize. */
@@ -275,6 +351,7 @@ function treeFromLevels(levels: Level[]): MerkleTree {
       throw rangeError(`the tree is full (${treeSizeMax} leaves)`, { treeSize: index });
     }
     levelPush(level0(), hash);
+    if ((index + 1) % chunkHashesMax === 0) spillOld();
     if ((index + 1) % storedSpan !== 0) return index;
     // Every storedSpan leaves complete a node of the lowest stored interior level; then each
     // time a level's count becomes even, its last two hashes complete a parent.
@@ -389,21 +466,28 @@ function treeFromLevels(levels: Level[]): MerkleTree {
     let offset = stateHeaderBytes;
     for (const level of stored) {
       let left = level.count;
-      for (const chunk of level.chunks) {
-        const take = Math.min(left, chunkHashesMax) * hashBytes;
-        chunk.copy(out, offset, 0, take);
-        offset += take;
-        left -= take / hashBytes;
-      }
+      level.chunks.forEach((chunk, index) => {
+        const take = Math.min(left, chunkHashesMax);
+        (chunk ?? runAt(level, index * chunkHashesMax, take)).copy(
+          out,
+          offset,
+          0,
+          take * hashBytes,
+        );
+        offset += take * hashBytes;
+        left -= take;
+      });
     }
     return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
   };
 
   const storageBytes = (): number => {
     let bytes = 0;
-    for (const level of levels) for (const chunk of level.chunks) bytes += chunk.byteLength;
+    for (const level of levels) for (const chunk of level.chunks) bytes += chunk?.byteLength ?? 0;
     return bytes;
   };
+
+  spillOld();
 
   return {
     append,
@@ -415,6 +499,7 @@ function treeFromLevels(levels: Level[]): MerkleTree {
     frontier,
     serialize,
     storageBytes,
+    spilledLeaves: () => spilledChunks * chunkHashesMax,
   };
 }
 
@@ -498,7 +583,7 @@ export function fromLeafHashes(leafHashes: Uint8Array): MerkleTree {
   return tree;
 }
 
-export type DeserializeOptions = {
+export type DeserializeOptions = MerkleTreeOptions & {
   /**
    * Recompute every interior hash from the leaves and compare (about one hash per leaf).
    * Default true; pass false only for state whose integrity is already checked (a snapshot
@@ -559,7 +644,7 @@ export function deserializeMerkleTree(
     levels.push({ chunks, count });
   }
   if (levels.length === 0) levels.push({ chunks: [], count: 0 });
-  const tree = treeFromLevels(levels);
+  // Checked before the tree exists, so nothing is spilled before it verifies.
   if (options.verify !== false) {
     // The lowest stored interior level from the leaves (storedSpan - 1 hashes per node), each
     // level above from the one below: about one hash per leaf in all.
@@ -584,7 +669,7 @@ export function deserializeMerkleTree(
       }
     }
   }
-  return tree;
+  return treeFromLevels(levels, options);
 }
 
 // ---- verification (pure, RFC 9162) ------------------------------------------------------------

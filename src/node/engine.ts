@@ -28,6 +28,7 @@ import {
   leafHash,
   type MerkleTree,
 } from '../ledger/merkle.js';
+import { openLeafSpillFile } from '../ledger/leaf-spill.js';
 import {
   createReceipt,
   signedRootsForReceipt,
@@ -134,6 +135,8 @@ export type EngineOptions = {
   readonly statusEntries?: number;
   /** Bytes of recent ledger entries kept in memory, at most recentEntriesBytesMax (the default). */
   readonly recentEntriesBytes?: number;
+  /** Full chunks of Merkle leaves kept in memory besides the filling one; default leafChunksInMemoryDefault. */
+  readonly treeLeafChunksInMemory?: number;
   readonly batchDelayMs?: number;
   /** Wall clock (ms); recorded into each batch, never read by execution. */
   readonly now?: () => number;
@@ -309,6 +312,10 @@ export type KeptCounts = {
   readonly pending: number;
   /** Transactions with someone waiting for their outcome. */
   readonly awaited: number;
+  /** Bytes of Merkle tree hashes in memory. */
+  readonly treeBytes: number;
+  /** Leaves of the Merkle tree in the data folder's merkle-leaves file, not in memory. */
+  readonly treeLeavesSpilled: number;
 };
 
 /** Unwinds an execution paused on a full disk when the engine stops (not a failure). */
@@ -410,6 +417,7 @@ async function startLocked(options: EngineOptions): Promise<Engine> {
     snapshots: path.join(options.dataDir, 'snapshots'),
     secret: path.join(options.dataDir, 'ledger.secret'),
     txIndex: path.join(options.dataDir, 'txindex'),
+    merkleLeaves: path.join(options.dataDir, 'merkle-leaves'),
   };
   await mkdir(options.dataDir, { recursive: true });
   const secret =
@@ -437,7 +445,22 @@ async function startLocked(options: EngineOptions): Promise<Engine> {
 
   // ---- state, from the newest snapshot --------------------------------------------------------
   let store: Store = createStore();
-  let tree: MerkleTree = createMerkleTree();
+  // Full chunks of old leaves go to a file (decision 0034), written again from here at each start.
+  const spill = openLeafSpillFile(dirs.merkleLeaves, {
+    onWriteError: (error, chunk) => {
+      logger.warn(
+        { file: dirs.merkleLeaves, chunk },
+        `Merkle leaves kept in memory: the leaf file refused chunk ${chunk} (${error.message}); tried again at the next chunk`,
+      );
+    },
+  });
+  const treeOptions = {
+    spill,
+    ...(options.treeLeafChunksInMemory === undefined
+      ? {}
+      : { leafChunksInMemory: options.treeLeafChunksInMemory }),
+  };
+  let tree: MerkleTree = createMerkleTree(treeOptions);
   let replay: ReplayWindow = createReplayWindow();
   let logPosition = 0;
   /** Set while executeOne runs the batch at this log position (Position.executingLogPosition). */
@@ -457,7 +480,7 @@ async function startLocked(options: EngineOptions): Promise<Engine> {
   if (loaded.snapshot !== undefined) {
     const extra = decodeSnapshotExtra(loaded.snapshot.extra);
     store = loaded.snapshot.store;
-    tree = deserializeMerkleTree(extra.tree);
+    tree = deserializeMerkleTree(extra.tree, treeOptions);
     replay = createReplayWindow(extra.replay.map(([id, at]) => [id, at]));
     logPosition = extra.logPosition;
     time = extra.time;
@@ -475,6 +498,7 @@ async function startLocked(options: EngineOptions): Promise<Engine> {
   if (joinedAt !== undefined && (loaded.snapshot === undefined || tree.size() < joinedAt)) {
     // Nothing before the snapshot it joined from is on this node: it cannot rebuild from the log.
     await log.close();
+    spill.close();
     throw cofferError(
       'NODE_E_FAILED',
       `this node joined from the snapshot at seqno ${joinedAt}, and no snapshot at or after it in ${dirs.snapshots} verifies${loaded.skipped.length > 0 ? ` (${loaded.skipped.map((skipped) => skipped.error.message).join('; ')})` : ''}; start it in a new data directory to join again`,
@@ -500,7 +524,7 @@ async function startLocked(options: EngineOptions): Promise<Engine> {
       'ledger files end before the snapshot; rebuilding state and ledger from the ordering log',
     );
     store = createStore();
-    tree = createMerkleTree();
+    tree = createMerkleTree(treeOptions);
     replay = createReplayWindow();
     logPosition = 0;
     time = 0;
@@ -530,6 +554,7 @@ async function startLocked(options: EngineOptions): Promise<Engine> {
   } catch (error) {
     await txIndex.close();
     await ledger.close();
+    spill.close();
     throw error;
   }
 
@@ -1402,6 +1427,8 @@ async function startLocked(options: EngineOptions): Promise<Engine> {
       recentEntryBytes: recentBytes,
       pending: pendingIds.size,
       awaited: waiters.size,
+      treeBytes: tree.storageBytes(),
+      treeLeavesSpilled: tree.spilledLeaves(),
     }),
     halt: (error) => {
       if (failure !== undefined) return;
@@ -1442,6 +1469,7 @@ async function startLocked(options: EngineOptions): Promise<Engine> {
       await log.close();
       await closeLedger(ledger, logger);
       await txIndex.close();
+      spill.close();
     },
   };
 }

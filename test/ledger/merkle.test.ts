@@ -2,8 +2,11 @@
 // functions over lists), against the RFC 6962 test vectors published by transparency-dev, and
 // against tampering: every single-bit flip of a proof element, the leaf and the root.
 import { createHash } from 'node:crypto';
+import { mkdtempSync, rmSync, statSync, truncateSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { isCofferError } from '../../src/errors/index.js';
 import {
   chunkHashesMax,
@@ -13,12 +16,14 @@ import {
   emptyRoot,
   fromLeafHashes,
   leafHash,
+  type LeafSpill,
   rootExtending,
   rootFromInclusionProof,
   verifyConsistency,
   verifyInclusion,
   type MerkleTree,
 } from '../../src/ledger/merkle.js';
+import { openLeafSpillFile } from '../../src/ledger/leaf-spill.js';
 
 // ---- the naive reference: RFC 9162 §2.1.1, §2.1.3.1, §2.1.4.1, literally ------------------------
 
@@ -630,5 +635,137 @@ describe('tree API', () => {
     expect(tree.storageBytes()).toBeGreaterThanOrEqual(32 * n + 2 * (n / 32 - 1));
     // Proofs and roots stay right through the hashed-again levels.
     expect(tree.inclusionProof(12_345).length).toBe(18);
+  });
+});
+
+describe('leaves spilled to a file (decision 0034)', () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'coffer-merkle-'));
+  afterAll(() => {
+    rmSync(dir, { recursive: true, force: true });
+  });
+  // Three full chunks and a part: with one full chunk kept, the first two are spilled.
+  const n = 3 * chunkHashesMax + 300;
+  const data = entries(n, 11);
+  const hashes = data.map((d) => leafHash(d));
+  const inMemory = createMerkleTree();
+  for (const hash of hashes) inMemory.append(hash);
+
+  /** Roots, proofs, frontiers and leaves of `tree` at several sizes, against `inMemory`. */
+  function expectSameAsInMemory(tree: MerkleTree): void {
+    expect(tree.size()).toBe(n);
+    for (const size of [1, 37, chunkHashesMax, chunkHashesMax + 33, 2 * chunkHashesMax + 5, n]) {
+      expect(hex(tree.root(size)), `root ${size}`).toBe(hex(inMemory.root(size)));
+      expect(tree.frontier(size).map(hex)).toEqual(inMemory.frontier(size).map(hex));
+      for (const index of [0, 31, 32, chunkHashesMax - 1, chunkHashesMax + 17, size - 1]) {
+        if (index >= size) continue;
+        expect(tree.inclusionProof(index, size).map(hex), `proof ${index}/${size}`).toEqual(
+          inMemory.inclusionProof(index, size).map(hex),
+        );
+      }
+      const old = Math.min(33, size);
+      expect(tree.consistencyProof(old, size).map(hex)).toEqual(
+        inMemory.consistencyProof(old, size).map(hex),
+      );
+    }
+    for (const index of [0, chunkHashesMax + 1, n - 1]) {
+      expect(hex(tree.leaf(index))).toBe(hex(inMemory.leaf(index)));
+    }
+    expect(hex(tree.serialize())).toBe(hex(inMemory.serialize()));
+  }
+
+  it('keeps the newest full chunk and the filling one in memory; everything reads the same', () => {
+    const file = path.join(dir, 'grown');
+    const spill = openLeafSpillFile(file);
+    try {
+      const tree = createMerkleTree({ spill });
+      for (const hash of hashes) tree.append(hash);
+      expect(tree.spilledLeaves()).toBe(2 * chunkHashesMax);
+      expect(statSync(file).size).toBe(2 * chunkHashesMax * 32);
+      expect(inMemory.storageBytes() - tree.storageBytes()).toBe(2 * chunkHashesMax * 32);
+      expectSameAsInMemory(tree);
+      // It keeps growing right, and spills the next chunk when one more fills.
+      const more = entries(chunkHashesMax, 12).map((d) => leafHash(d));
+      const grown = createMerkleTree();
+      for (const hash of [...hashes, ...more]) grown.append(hash);
+      for (const hash of more) tree.append(hash);
+      expect(tree.spilledLeaves()).toBe(3 * chunkHashesMax);
+      expect(hex(tree.root())).toBe(hex(grown.root()));
+      expect(tree.inclusionProof(5).map(hex)).toEqual(grown.inclusionProof(5).map(hex));
+    } finally {
+      spill.close();
+    }
+  });
+
+  it('a snapshot state read back with a spill spills the same chunks, after it verifies', () => {
+    const spill = openLeafSpillFile(path.join(dir, 'restored'));
+    try {
+      const tree = deserializeMerkleTree(inMemory.serialize(), { spill });
+      expect(tree.spilledLeaves()).toBe(2 * chunkHashesMax);
+      expectSameAsInMemory(tree);
+      // A wrong hash in a leaf that would be spilled is still found, and nothing is written.
+      const bad = openLeafSpillFile(path.join(dir, 'bad'));
+      const state = flipped(inMemory.serialize(), (12 + 40 * 32) * 8);
+      expect(codeOf(() => deserializeMerkleTree(state, { spill: bad }))).toBe(
+        'LEDGER_E_MERKLE_STATE',
+      );
+      expect(statSync(path.join(dir, 'bad')).size).toBe(0);
+      bad.close();
+    } finally {
+      spill.close();
+    }
+  });
+
+  it('a spill that refuses a chunk (a full disk) leaves it in memory and is asked again at the next chunk', () => {
+    const file = openLeafSpillFile(path.join(dir, 'flaky'));
+    let refusals = 2;
+    const flaky: LeafSpill = {
+      write: (chunk, bytes) => (refusals-- > 0 ? false : file.write(chunk, bytes)),
+      read: file.read,
+    };
+    try {
+      const tree = createMerkleTree({ spill: flaky });
+      for (const hash of hashes) tree.append(hash);
+      // Chunk 0 was refused when chunk 1 filled and again when chunk 2 filled.
+      expect(tree.spilledLeaves()).toBe(0);
+      expect(tree.storageBytes()).toBe(inMemory.storageBytes());
+      expectSameAsInMemory(tree);
+      const more = entries(chunkHashesMax, 13).map((d) => leafHash(d));
+      for (const hash of more) tree.append(hash);
+      expect(tree.spilledLeaves()).toBe(3 * chunkHashesMax);
+    } finally {
+      file.close();
+    }
+    // /dev/full refuses every write with ENOSPC: nothing is spilled, and the tree is whole.
+    const errors: string[] = [];
+    const full = openLeafSpillFile('/dev/full', {
+      onWriteError: (error) => errors.push((error as NodeJS.ErrnoException).code ?? ''),
+    });
+    try {
+      const tree = createMerkleTree({ spill: full });
+      for (const hash of hashes) tree.append(hash);
+      expect(tree.spilledLeaves()).toBe(0);
+      expect(full.writeFailures()).toBe(2);
+      expect(errors).toEqual(['ENOSPC', 'ENOSPC']);
+      expectSameAsInMemory(tree);
+    } finally {
+      full.close();
+    }
+  });
+
+  it('a proof that needs a leaf the file lost fails with LEDGER_E_MERKLE_SPILL', () => {
+    const file = path.join(dir, 'lost');
+    const spill = openLeafSpillFile(file);
+    try {
+      const tree = createMerkleTree({ spill });
+      for (const hash of hashes) tree.append(hash);
+      truncateSync(file, chunkHashesMax * 32);
+      // Chunk 0 is still there; chunk 1 is gone. Leaves in memory need no file.
+      expect(tree.inclusionProof(3).length).toBe(inMemory.inclusionProof(3).length);
+      expect(codeOf(() => tree.inclusionProof(chunkHashesMax + 3))).toBe('LEDGER_E_MERKLE_SPILL');
+      expect(hex(tree.leaf(n - 1))).toBe(hex(inMemory.leaf(n - 1)));
+    } finally {
+      spill.close();
+    }
+    expect(codeOf(() => spill.read(0, 0, 32))).toBe('LEDGER_E_MERKLE_SPILL');
   });
 });

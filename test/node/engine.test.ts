@@ -12,6 +12,7 @@ import { builtInApps } from '../../src/contracts/index.js';
 import { createVerifyPool } from '../../src/crypto/index.js';
 import type { Consortium } from '../../src/ledger/execute.js';
 import { readLedgerFrom } from '../../src/ledger/files.js';
+import { chunkHashesMax } from '../../src/ledger/merkle.js';
 import { parseReceipt, verifyReceipt, type Receipt } from '../../src/ledger/receipt.js';
 import { encodeBatch, transactionId } from '../../src/ledger/tx.js';
 import { startEngine, type Engine, type EngineOptions } from '../../src/node/engine.js';
@@ -171,6 +172,45 @@ describe('node engine', () => {
       await engine.stop();
     }
   });
+
+  it('spills full chunks of Merkle leaves to merkle-leaves; receipts of spilled ones verify, before and after a restart', async () => {
+    const dir = path.join(work, 'spill');
+    const options = {
+      treeLeafChunksInMemory: 0,
+      signatureIntervalTx: 1000,
+      snapshotIntervalTx: 5000,
+    };
+    let engine = await start(dir, options);
+    const txIds: string[] = [];
+    try {
+      // Leaves: the transactions and their signature entries, past one chunk of 16,384.
+      while (engine.position().seqno <= chunkHashesMax) {
+        const ids = await Promise.all(
+          Array.from({ length: 500 }, (_, i) => put(engine, `s${txIds.length + i}`, 'v')),
+        );
+        for (const txId of ids) await engine.waitFor(txId, 10_000);
+        txIds.push(...ids);
+      }
+      expect(engine.kept()).toMatchObject({ treeLeavesSpilled: chunkHashesMax });
+      expect((await stat(path.join(dir, 'merkle-leaves'))).size).toBe(chunkHashesMax * 32);
+      const [first] = txIds;
+      if (first === undefined) throw new Error('no transaction');
+      expect((await verifiedReceipt(engine, first)).txId).toBe(first);
+    } finally {
+      await engine.stop();
+    }
+    // The file is written again from the snapshot at start (truncated first).
+    await writeFile(path.join(dir, 'merkle-leaves'), 'not leaves');
+    engine = await start(dir, options);
+    try {
+      expect(engine.kept()).toMatchObject({ treeLeavesSpilled: chunkHashesMax });
+      const [first] = txIds;
+      if (first === undefined) throw new Error('no transaction');
+      expect((await verifiedReceipt(engine, first)).txId).toBe(first);
+    } finally {
+      await engine.stop();
+    }
+  }, 120_000);
 
   it('refuses bad submissions at once with their codes', async () => {
     const engine = await start(path.join(work, 'b'));

@@ -1,0 +1,74 @@
+// The Merkle tree's spilled leaves in one file of the node's data folder (decision 0034): full
+// chunks of leaf hashes, each at chunk × chunk bytes. The file is a cache of what the snapshot
+// and the ledger files hold: a node truncates it when it starts and writes it again as its tree
+// grows, without fsync. Reads and writes are synchronous and small (a proof reads at most 32
+// leaves, 1 KiB; a chunk of 512 KiB is written every 16,384 transactions), from the page cache
+// almost always.
+import { closeSync, openSync, readSync, writeSync } from 'node:fs';
+import { cofferError } from '../errors/index.js';
+import { chunkHashesMax, hashBytes, type LeafSpill } from './merkle.js';
+
+const chunkBytes = chunkHashesMax * hashBytes;
+
+export type LeafSpillFile = LeafSpill & {
+  /** Chunks the file refused (a full disk, an I/O error): the tree kept them in memory. */
+  readonly writeFailures: () => number;
+  readonly close: () => void;
+};
+
+/**
+ * Opens `file` empty (created, or truncated) as a tree's spill. `onWriteError` hears of each
+ * chunk the file refused; the tree keeps that chunk in memory and tries again at the next.
+ */
+export function openLeafSpillFile(
+  file: string,
+  options: { readonly onWriteError?: (error: Error, chunk: number) => void } = {},
+): LeafSpillFile {
+  const fd = openSync(file, 'w+', 0o600);
+  let failures = 0;
+  let closed = false;
+
+  const write = (chunk: number, hashes: Uint8Array): boolean => {
+    if (closed) return false;
+    try {
+      for (let done = 0; done < hashes.byteLength;) {
+        done += writeSync(fd, hashes, done, hashes.byteLength - done, chunk * chunkBytes + done);
+      }
+      return true;
+    } catch (error) {
+      failures += 1;
+      options.onWriteError?.(error instanceof Error ? error : new Error(String(error)), chunk);
+      return false;
+    }
+  };
+
+  const read = (chunk: number, offset: number, length: number): Buffer => {
+    const out = Buffer.allocUnsafe(length);
+    const position = chunk * chunkBytes + offset;
+    try {
+      for (let done = 0; done < length;) {
+        const got = closed ? 0 : readSync(fd, out, done, length - done, position + done);
+        if (got === 0) throw new Error(`the file ends before byte ${position + length}`);
+        done += got;
+      }
+    } catch (error) {
+      throw cofferError(
+        'LEDGER_E_MERKLE_SPILL',
+        `cannot read leaf hashes back from ${file} (chunk ${chunk}): ${error instanceof Error ? error.message : String(error)}`,
+        { file, chunk },
+      );
+    }
+    return out;
+  };
+
+  return {
+    write,
+    read,
+    writeFailures: () => failures,
+    close: () => {
+      if (closed) return;
+      closed = true;
+      closeSync(fd);
+    },
+  };
+}
