@@ -1,8 +1,12 @@
 // Merkle tree benchmark at 1,000,000 leaves: appends/s, inclusion and consistency proofs/s,
 // roots of earlier sizes/s, proof verification/s, memory after the appends, and snapshot
-// (serialize / deserialize) times. Runs against dist/ (npm run build). Human-readable lines
+// (serialize / deserialize) times; then the same tree with its old leaves spilled to a file
+// (decision 0034): memory, proofs (which read leaves back), serialize. Runs against dist/ (npm run build). Human-readable lines
 // go to stderr; the last stdout line is the JSON object of figures.
 import { Buffer } from 'node:buffer';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import process from 'node:process';
 import v8 from 'node:v8';
 import vm from 'node:vm';
@@ -12,6 +16,7 @@ import {
   leafHash,
   verifyInclusion,
 } from '../dist/ledger/merkle.js';
+import { openLeafSpillFile } from '../dist/ledger/leaf-spill.js';
 import { measure } from './lib/measure.mjs';
 
 const leaves = Number(process.env.BENCH_MERKLE_LEAVES ?? 1_000_000);
@@ -155,6 +160,40 @@ function main() {
       `deserialize ${deserializeMs.toFixed(0)} ms (${deserializeVerifiedMs.toFixed(0)} ms verified)`,
   );
 
+  // The same tree with a spill: old leaves in a file, read back by proofs and serialize.
+  const dir = mkdtempSync(path.join(tmpdir(), 'coffer-bench-merkle-'));
+  const spill = openLeafSpillFile(path.join(dir, 'merkle-leaves'));
+  let spilled;
+  try {
+    start = process.hrtime.bigint();
+    const spilledTree = deserializeMerkleTree(state, { spill, verify: false });
+    const spillMs = Number(process.hrtime.bigint() - start) / 1e6;
+    if (Buffer.compare(spilledTree.root(), root) !== 0) throw new Error('spilled tree differs');
+    const spilledInclusion = measure(() => spilledTree.inclusionProof(proofIndexes[next()]), {
+      windowMs,
+      warmupMs,
+    });
+    start = process.hrtime.bigint();
+    const again = spilledTree.serialize();
+    const spilledSerializeMs = Number(process.hrtime.bigint() - start) / 1e6;
+    if (Buffer.compare(again, state) !== 0) throw new Error('spilled tree serializes otherwise');
+    spilled = {
+      storageMb: mb(spilledTree.storageBytes()),
+      leavesSpilled: spilledTree.spilledLeaves(),
+      deserializeMs: Math.round(spillMs),
+      inclusionProofsPerSec: spilledInclusion.perSec,
+      serializeMs: Math.round(spilledSerializeMs),
+    };
+  } finally {
+    spill.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+  log(
+    `spilled: tree storage ${spilled.storageMb} MB (${spilled.leavesSpilled} leaves in the file), ` +
+      `read back with its spill in ${spilled.deserializeMs} ms, inclusion proofs ` +
+      `${spilled.inclusionProofsPerSec}/s, serialize ${spilled.serializeMs} ms`,
+  );
+
   const figures = {
     leaves,
     appendsPerSec,
@@ -169,6 +208,7 @@ function main() {
     serializeMs: Math.round(serializeMs),
     deserializeMs: Math.round(deserializeMs),
     deserializeVerifiedMs: Math.round(deserializeVerifiedMs),
+    spilled,
   };
   process.stdout.write(`${JSON.stringify(figures)}\n`);
 }
