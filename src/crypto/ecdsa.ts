@@ -1,6 +1,11 @@
 // ECDSA signatures as Fabric uses them: DER SEQUENCE{r, s}, low-S on signing, high-S refused
 // on verification (fabric-lib-go bccsp/sw/ecdsa.go). node:crypto (OpenSSL) does the maths.
-import { createHash, sign as nodeSign, verify as nodeVerify, type KeyObject } from 'node:crypto';
+import {
+  hash as oneShotHash,
+  sign as nodeSign,
+  verify as nodeVerify,
+  type KeyObject,
+} from 'node:crypto';
 import { AsnConvert } from '@peculiar/asn1-schema';
 import { ECDSASigValue } from '@peculiar/asn1-ecc';
 import { DER } from '@noble/curves/abstract/weierstrass.js';
@@ -199,6 +204,12 @@ export function verifyEcdsaSha256(
   return verifyPreparedEcdsaSha256(publicKey, message, prepared.p1363) ? 'valid' : 'invalid';
 }
 
+/** SHA-256 of `data`, one-shot (no Hash object: about a quarter less time for small inputs). */
 export function sha256(data: Uint8Array): Uint8Array {
-  return createHash('sha256').update(data).digest();
+  return oneShotHash('sha256', data, 'buffer');
+}
+
+/** SHA-256 of `data` as 64 lowercase hex digits, without a Buffer in between. */
+export function sha256Hex(data: Uint8Array): string {
+  return oneShotHash('sha256', data, 'hex');
 }

@@ -10,6 +10,7 @@ export {
   isLowS,
   prepareEcdsaSha256,
   sha256,
+  sha256Hex,
   signEcdsaSha256,
   toLowS,
   verifyEcdsaSha256,

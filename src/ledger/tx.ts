@@ -1,7 +1,7 @@
 // Transactions: a request signed by its submitter's MSP identity over its canonical bytes
 // (RFC 8785), sent in an envelope; batches of envelopes are what the OrderingLog orders.
 import { cofferError, type CofferError } from '../errors/index.js';
-import { sha256 } from '../crypto/index.js';
+import { sha256Hex } from '../crypto/index.js';
 import { canonicalBytes, parseCanonical } from './canonical.js';
 
 /** Largest request (canonical JSON bytes) and envelope accepted. */
@@ -88,7 +88,7 @@ export const transactionIdPattern = /^[0-9a-f]{64}$/;
 
 /** Transaction id: hex SHA-256 of the request's canonical bytes. */
 export function transactionId(requestBytes: Uint8Array): string {
-  return Buffer.from(sha256(requestBytes)).toString('hex');
+  return sha256Hex(requestBytes);
 }
 
 export function encodeRequest(request: Request): Uint8Array {
