@@ -1038,8 +1038,8 @@ export const errorRegistry = {
   LEDGER_E_MERKLE_SPILL: {
     className: 'MerkleError',
     summary:
-      'The node could not read back leaf hashes it had written to its Merkle leaf file (DATA/merkle-leaves).',
-    fix: 'Check the disk that holds the data folder, then restart the node: it writes the file again from its snapshot and ledger.',
+      'The node could not open its Merkle leaf file (DATA/merkle-leaves), or read back leaf hashes it had written there.',
+    fix: 'Check the disk and the permissions of the data folder (merkle-leaves must be a file the node can write), then start the node again: it writes the file again from its snapshot and ledger.',
   },
   LEDGER_E_JSON_MALFORMED: {
     className: 'CanonicalJsonError',

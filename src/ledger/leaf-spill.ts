@@ -17,14 +17,25 @@ export type LeafSpillFile = LeafSpill & {
 };
 
 /**
- * Opens `file` empty (created, or truncated) as a tree's spill. `onWriteError` hears of each
- * chunk the file refused; the tree keeps that chunk in memory and tries again at the next.
+ * Opens `file` empty (created, or truncated) as a tree's spill; LEDGER_E_MERKLE_SPILL when it
+ * cannot. `onWriteError` hears of each chunk the file refused; the tree keeps that chunk in
+ * memory and tries again at the next.
  */
 export function openLeafSpillFile(
   file: string,
   options: { readonly onWriteError?: (error: Error, chunk: number) => void } = {},
 ): LeafSpillFile {
-  const fd = openSync(file, 'w+', 0o600);
+  const fd = (() => {
+    try {
+      return openSync(file, 'w+', 0o600);
+    } catch (error) {
+      throw cofferError(
+        'LEDGER_E_MERKLE_SPILL',
+        `cannot open the Merkle leaf file ${file}: ${error instanceof Error ? error.message : String(error)}`,
+        { file },
+      );
+    }
+  })();
   let failures = 0;
   let closed = false;
 

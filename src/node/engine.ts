@@ -435,16 +435,6 @@ async function startLocked(options: EngineOptions): Promise<Engine> {
       logger.error(details, message);
     },
   };
-  const log: OrderingLog =
-    options.openLog === undefined
-      ? await openEmbeddedLog(dirs.log, {
-          ...(options.fsync === undefined ? {} : { fsync: options.fsync }),
-          logger: orderingLogger,
-        })
-      : await options.openLog(dirs.log, orderingLogger);
-
-  // ---- state, from the newest snapshot --------------------------------------------------------
-  let store: Store = createStore();
   // Full chunks of old leaves go to a file (decision 0034), written again from here at each start.
   const spill = openLeafSpillFile(dirs.merkleLeaves, {
     onWriteError: (error, chunk) => {
@@ -454,6 +444,20 @@ async function startLocked(options: EngineOptions): Promise<Engine> {
       );
     },
   });
+  const log: OrderingLog = await (
+    options.openLog === undefined
+      ? openEmbeddedLog(dirs.log, {
+          ...(options.fsync === undefined ? {} : { fsync: options.fsync }),
+          logger: orderingLogger,
+        })
+      : options.openLog(dirs.log, orderingLogger)
+  ).catch((error: unknown) => {
+    spill.close();
+    throw error;
+  });
+
+  // ---- state, from the newest snapshot --------------------------------------------------------
+  let store: Store = createStore();
   const treeOptions = {
     spill,
     ...(options.treeLeafChunksInMemory === undefined

@@ -767,5 +767,7 @@ describe('leaves spilled to a file (decision 0034)', () => {
       spill.close();
     }
     expect(codeOf(() => spill.read(0, 0, 32))).toBe('LEDGER_E_MERKLE_SPILL');
+    // A folder where the file should be: refused when opened, with the path.
+    expect(codeOf(() => openLeafSpillFile(dir))).toBe('LEDGER_E_MERKLE_SPILL');
   });
 });

@@ -1,7 +1,7 @@
 // The node engine in-process: submit, commit, receipts that verify offline, restart from the
 // log alone and from a snapshot, with the same state and the same Merkle root.
 import { spawnSync } from 'node:child_process';
-import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pino } from 'pino';
@@ -355,6 +355,30 @@ describe('node engine data directory lock', () => {
     await expect(readFile(path.join(dir, 'LOCK'), 'utf8')).rejects.toMatchObject({
       code: 'ENOENT',
     });
+  });
+});
+
+describe('node engine start refusals', () => {
+  it('refuses to start when merkle-leaves is not a file it can write, says so, and starts once it is', async () => {
+    const dir = path.join(work, 'spill-dir');
+    const first = await start(dir);
+    const id = await put(first, 'before', 'v');
+    expect((await first.waitFor(id, 5000)).status).toBe('Committed');
+    await first.stop();
+    await rm(path.join(dir, 'merkle-leaves'));
+    await mkdir(path.join(dir, 'merkle-leaves'));
+    await expect(start(dir)).rejects.toMatchObject({
+      code: 'LEDGER_E_MERKLE_SPILL',
+      message: expect.stringContaining('merkle-leaves') as unknown,
+    });
+    // Nothing stays open or locked: once the folder is gone, the node starts with its ledger.
+    await rm(path.join(dir, 'merkle-leaves'), { recursive: true });
+    const again = await start(dir);
+    try {
+      expect(await again.status(id)).toMatchObject({ status: 'Committed', seqno: 1 });
+    } finally {
+      await again.stop();
+    }
   });
 });
 
