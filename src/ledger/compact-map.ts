@@ -223,15 +223,7 @@ export function createCompactMap(): CompactMap {
       compareEntries,
     );
     // Deleted entries have no text to compare: the merge leaves them out unread.
-    sorted = mergeSorted(
-      sorted,
-      0,
-      sorted.length,
-      fresh,
-      compareEntries,
-      live,
-      (entry) => isDeleted[entry] === 1,
-    );
+    sorted = mergeSorted(sorted, 0, fresh, compareEntries, live, (entry) => isDeleted[entry] === 1);
     added = [];
     for (const entry of deleted) {
       isDeleted[entry] = 0;

@@ -57,8 +57,9 @@ export function openLeafSpillFile(
     const out = Buffer.allocUnsafe(length);
     const position = chunk * chunkBytes + offset;
     try {
+      if (closed) throw new Error('the file is closed');
       for (let done = 0; done < length;) {
-        const got = closed ? 0 : readSync(fd, out, done, length - done, position + done);
+        const got = readSync(fd, out, done, length - done, position + done);
         if (got === 0) throw new Error(`the file ends before byte ${position + length}`);
         done += got;
       }

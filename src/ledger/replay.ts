@@ -255,7 +255,6 @@ export function createReplayWindow(
     ordered = mergeSorted(
       ordered,
       orderedStart,
-      ordered.length,
       heap.slice(0, heapSize).sort(compareEntries),
       compareEntries,
       ordered.length - orderedStart + heapSize,

@@ -58,20 +58,20 @@ export function deleteSlot(
 }
 
 /**
- * A new sorted list of `size` entries: `fresh` (sorted) merged into old[from, to) (sorted), in
+ * A new sorted list of `size` entries: `fresh` (sorted) merged into old[from..] (sorted), in
  * `compare` order, leaving out the old entries `dropped` says are gone (their fields may no
  * longer be compared). Equal entries are not expected (no entry is in both lists).
  */
 export function mergeSorted(
   old: Int32Array,
   from: number,
-  to: number,
   fresh: Int32Array,
   compare: (a: number, b: number) => number,
   size: number,
   dropped: (entry: number) => boolean = () => false,
 ): Int32Array<ArrayBuffer> {
   const merged = new Int32Array(size);
+  const to = old.length;
   let at = 0;
   let i = from;
   const takeOld = (): void => {
