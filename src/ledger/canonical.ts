@@ -21,18 +21,9 @@ function childPath(path: string, key: string | number): string {
   return identifier.test(key) ? `${path}.${key}` : `${path}[${JSON.stringify(key)}]`;
 }
 
+/** Whether a string holds a lone UTF-16 surrogate (natively; one-byte strings never do). */
 function hasLoneSurrogate(text: string): boolean {
-  for (let i = 0; i < text.length; i += 1) {
-    const unit = text.charCodeAt(i);
-    if (unit >= 0xd800 && unit <= 0xdbff) {
-      const next = text.charCodeAt(i + 1);
-      if (!(next >= 0xdc00 && next <= 0xdfff)) return true;
-      i += 1;
-    } else if (unit >= 0xdc00 && unit <= 0xdfff) {
-      return true;
-    }
-  }
-  return false;
+  return !text.isWellFormed();
 }
 
 function badValue(path: string, what: string): Error {
@@ -128,28 +119,40 @@ function encode(value: unknown, ordered: boolean): string {
   return text;
 }
 
+function tooLong(bytes: number): Error {
+  return cofferError(
+    'LEDGER_E_JSON_LIMIT',
+    `canonical JSON is ${bytes} bytes; at most ${canonicalBytesMax}`,
+    { bytes, bytesMax: canonicalBytesMax },
+  );
+}
+
 /** RFC 8785 canonical JSON text of `value`, checked against Coffer's profile and limits. */
 export function canonicalString(value: unknown): string {
   const text = encode(value, checkValue(value, []));
   const bytes = Buffer.byteLength(text, 'utf8');
-  if (bytes > canonicalBytesMax) {
-    throw cofferError(
-      'LEDGER_E_JSON_LIMIT',
-      `canonical JSON is ${bytes} bytes; at most ${canonicalBytesMax}`,
-      { bytes, bytesMax: canonicalBytesMax },
-    );
-  }
+  if (bytes > canonicalBytesMax) throw tooLong(bytes);
   return text;
 }
 
 /** RFC 8785 canonical UTF-8 bytes of `value`: the bytes that are signed, stored and hashed. */
 export function canonicalBytes(value: unknown): Uint8Array {
-  const buffer = Buffer.from(canonicalString(value), 'utf8');
+  const buffer = Buffer.from(encode(value, checkValue(value, [])), 'utf8');
+  if (buffer.byteLength > canonicalBytesMax) throw tooLong(buffer.byteLength);
   return new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
+}
+
+/** Whether JSON text has more opening brackets than the depth limit (inside strings too). */
+function mayExceedDepth(text: string): boolean {
+  let count = 0;
+  for (let at = text.indexOf('{'); at !== -1; at = text.indexOf('{', at + 1)) count += 1;
+  for (let at = text.indexOf('['); at !== -1; at = text.indexOf('[', at + 1)) count += 1;
+  return count > canonicalDepthMax;
 }
 
 /** Nesting depth of JSON text, counting brackets outside strings; stops past the limit. */
 function exceedsDepth(text: string): number | undefined {
+  if (!mayExceedDepth(text)) return undefined; // the common case, without a loop in JS
   let depth = 0;
   let inString = false;
   for (let i = 0; i < text.length; i += 1) {

@@ -229,23 +229,26 @@ function endorsementsFromJson(value: unknown, field: string): Endorsement[] | un
   });
 }
 
+/** Base64 of bytes, read in place (no copy). */
+function base64Of(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64');
+}
+
 export function envelopeToJson(envelope: Envelope): EnvelopeJson {
   // Members in RFC 8785 order: ledger entries embed envelopes, and canonical encoding takes its
-  // native path for data already in order (canonical.ts).
-  return {
-    ...(envelope.cert === undefined ? {} : { cert: envelope.cert }),
-    ...(envelope.endorsements === undefined
-      ? {}
-      : {
-          endorsements: envelope.endorsements.map((item) => ({
-            cert: item.cert,
-            mspId: item.mspId,
-            signature: Buffer.from(item.signature).toString('base64'),
-          })),
-        }),
-    request: Buffer.from(envelope.request).toString('base64'),
-    signature: Buffer.from(envelope.signature).toString('base64'),
-  };
+  // native path for data already in order (canonical.ts). Added one at a time, not spread.
+  const json: { -readonly [K in keyof EnvelopeJson]: EnvelopeJson[K] } = {} as EnvelopeJson;
+  if (envelope.cert !== undefined) json.cert = envelope.cert;
+  if (envelope.endorsements !== undefined) {
+    json.endorsements = envelope.endorsements.map((item) => ({
+      cert: item.cert,
+      mspId: item.mspId,
+      signature: base64Of(item.signature),
+    }));
+  }
+  json.request = base64Of(envelope.request);
+  json.signature = base64Of(envelope.signature);
+  return json;
 }
 
 /** Batches are internal to the ordering: JSON is deterministic enough as every node decodes the same bytes. */

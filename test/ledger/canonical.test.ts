@@ -207,6 +207,9 @@ describe('parseCanonical refuses bytes that are not exactly canonical', () => {
     expect(codeOf(() => parseCanonical(utf8(deep)))).toBe('LEDGER_E_JSON_LIMIT');
     const ok = '['.repeat(canonicalDepthMax) + ']'.repeat(canonicalDepthMax);
     expect(parseCanonical(utf8(ok))).toBeDefined();
+    // Many brackets side by side are not nesting either (the full scan decides, not the count).
+    const wide = `[${Array.from({ length: 2 * canonicalDepthMax }, () => '{}').join(',')}]`;
+    expect(parseCanonical(utf8(wide))).toHaveLength(2 * canonicalDepthMax);
     // Brackets inside strings do not count as nesting.
     expect(parseCanonical(utf8(`["${'['.repeat(200)}\\""]`))).toEqual([`${'['.repeat(200)}"`]);
     expect(codeOf(() => parseCanonical(new Uint8Array(canonicalBytesMax + 1)))).toBe(
