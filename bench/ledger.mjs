@@ -21,9 +21,10 @@
 // signing); the time between rounds is not counted. The issue's RSS figure after 1,000,000
 // transactions, measured (about 16 minutes here):
 //   BENCH_LEDGER_TX=1000000 BENCH_LEDGER_ROUND=50000 BENCH_LEDGER_SEND_S=80 node bench/ledger.mjs
-// BENCH_LEDGER_SEND_CERT=0 leaves the certificate out of the envelopes (the ledger knows it
-// from the load generator's first transaction); BENCH_LEDGER_LATENCY_RATE fixes the offered
-// rate of the latency phase.
+// The envelopes carry the signing certificate as the SDK client's do: until one of its
+// transactions has committed (the load generator's first, at init, does), so not in the
+// measured ones; BENCH_LEDGER_SEND_CERT=1 puts it in every envelope (as Fabric clients send
+// it), =0 in none. BENCH_LEDGER_LATENCY_RATE fixes the offered rate of the latency phase.
 // BENCH_LEDGER_NODE_HEAP_MB=N runs the node with --max-old-space-size=N and MALLOC_ARENA_MAX=2.
 // BENCH_LEDGER_VERIFY_THREADS=T sets the node's verification worker threads (0: main thread).
 // BENCH_LEDGER_CPU_PROF=DIR runs the node with --cpu-prof into DIR (summarise the profile
@@ -63,6 +64,8 @@ import {
   track,
   usageOf,
   intEnv,
+  sendCertEnv,
+  sendCertNotes,
 } from './lib/procs.mjs';
 
 const benchDir = path.dirname(fileURLToPath(import.meta.url));
@@ -76,7 +79,7 @@ const batchSize = intEnv('BENCH_LEDGER_BATCH', 1000);
 const inFlight = intEnv('BENCH_LEDGER_IN_FLIGHT', 4);
 const warmupTx = intEnv('BENCH_LEDGER_WARMUP_TX', 4000);
 const latencySeconds = intEnv('BENCH_LEDGER_LATENCY_S', 10);
-const sendCert = process.env.BENCH_LEDGER_SEND_CERT !== '0';
+const sendCert = sendCertEnv();
 /** Offered rate of the latency phase; 0: half the measured throughput. */
 const latencyRateFixed = intEnv('BENCH_LEDGER_LATENCY_RATE', 0);
 const cpuProfDir = process.env.BENCH_LEDGER_CPU_PROF;
@@ -522,7 +525,7 @@ async function main() {
       verifyShareOfOneCorePct: verifyShare,
       loadAverage,
       notes:
-        `${accepted} kv puts (${sendCert ? 'certificate sent in every envelope' : 'no certificate'}) ` +
+        `${accepted} kv puts (${sendCertNotes[sendCert]}) ` +
         `in ${rounds.length} round(s); committed tx/s = transactions / (first send → last ` +
         `commit); signing not timed. Latency: open loop, ${latencySeconds} s after 1 s warm-up, ` +
         `one request per transaction with wait=commit, from its scheduled send time. ` +

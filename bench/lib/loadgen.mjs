@@ -154,9 +154,14 @@ function call(method, pathAndQuery, body, agent = state.agent) {
   });
 }
 
-/** Signs `count` envelopes on worker threads; returns { txIds, bodies, ms }. */
+/**
+ * Signs `count` envelopes on worker threads; returns { txIds, bodies, ms }. `sendCert`: 'always',
+ * 'never', or 'until-known' (as the SDK client: until one of its transactions committed).
+ */
 async function signMany(count, prefix, sendCert) {
   const started = performance.now();
+  const withCert =
+    sendCert === 'always' || (sendCert === 'until-known' && !state.client.certKnown());
   const workers = Math.max(1, Math.min(os.availableParallelism(), 4));
   const share = Math.ceil(count / workers);
   const expiresAt = Date.now() + ttlMs;
@@ -176,7 +181,7 @@ async function signMany(count, prefix, sendCert) {
             start,
             count: n,
             expiresAt,
-            sendCert,
+            sendCert: withCert,
           },
         });
         worker.once('message', resolve);

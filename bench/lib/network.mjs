@@ -48,6 +48,8 @@ import {
   track,
   usageOf,
   intEnv,
+  sendCertEnv,
+  sendCertNotes,
 } from './procs.mjs';
 
 const repoRoot = path.dirname(path.dirname(path.dirname(fileURLToPath(import.meta.url))));
@@ -74,7 +76,7 @@ const unknownWaitMs = 15_000;
 /** Warm-up transactions over all organisations. */
 const warmupTx = intEnv('BENCH_LEDGER_WARMUP_TX', 1500);
 const latencySeconds = intEnv('BENCH_LEDGER_LATENCY_S', 10);
-const sendCert = process.env.BENCH_LEDGER_SEND_CERT !== '0';
+const sendCert = sendCertEnv();
 /** Offered rate of the latency phase over all nodes; 0: half the measured throughput. */
 const latencyRateFixed = intEnv('BENCH_LEDGER_LATENCY_RATE', 0);
 /** Each node's position is read this often while the throughput phase runs. */
@@ -696,7 +698,7 @@ export async function runNetworkBench({ nodes, log: logLine }) {
       notes:
         `${nodes} organisations (${nodes} etcd members, ${nodes} Coffer nodes, fsync on), ` +
         `${committed} kv puts committed of ${accepted} accepted ` +
-        `(${sendCert ? 'certificate in every envelope' : 'no certificate'}) ` +
+        `(${sendCertNotes[sendCert]}) ` +
         `sent by ${nodes} load generators, each to its own organisation's node; committed ` +
         `tx/s = transactions / (first send → every node committed the last); signing not ` +
         `timed. Latency: open loop at half that rate split over the nodes, ${latencySeconds} s ` +

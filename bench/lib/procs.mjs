@@ -25,6 +25,26 @@ export function intEnv(name, fallback, min = 0) {
   return value;
 }
 
+/**
+ * BENCH_LEDGER_SEND_CERT: unset, the envelopes carry the signing certificate as the SDK's do,
+ * until one of the client's transactions has committed (the load generator's first, at init,
+ * does: 'until-known'); 1, in every envelope, as Fabric clients send it ('always'); 0, never.
+ */
+export function sendCertEnv() {
+  const value = process.env.BENCH_LEDGER_SEND_CERT ?? '';
+  if (value === '') return 'until-known';
+  if (value === '1') return 'always';
+  if (value === '0') return 'never';
+  throw new Error('BENCH_LEDGER_SEND_CERT must be 0 or 1 (unset: as the SDK does)');
+}
+
+/** How the figures' notes name a sendCertEnv() value. */
+export const sendCertNotes = {
+  'until-known': 'certificate sent until the ledger knew it, as the SDK does',
+  always: 'certificate sent in every envelope',
+  never: 'no certificate',
+};
+
 export const round1 = (x) => (x === null ? null : Math.round(x * 10) / 10);
 export const round2 = (x) => (x === null ? null : Math.round(x * 100) / 100);
 

@@ -25,7 +25,17 @@ export type ClientOptions = {
   /** Host name to check in the node's certificate (default: from the URL). */
   readonly servername?: string;
   readonly timeoutMs?: number;
+  /**
+   * When envelopes carry the signing certificate (about 800 bytes each): 'until-known'
+   * (default) sends it until one of this client's transactions has committed (the ledger then
+   * holds it in `public:coffer.certs`), and sends it again if a node answers TX_E_UNKNOWN_CERT;
+   * 'always' sends it every time, as Fabric clients do.
+   */
+  readonly sendCert?: 'until-known' | 'always';
 };
+
+/** Ids of this client's transactions remembered while its certificate is not yet known. */
+export const unconfirmedTxIdsMax = 1024;
 
 export type TxResult = {
   readonly txId: string;
@@ -55,6 +65,11 @@ export type Client = {
     action: string,
     args: Readonly<Record<string, unknown>>,
   ) => Promise<{ envelope: Envelope; txId: string }>;
+  /**
+   * Whether this client has seen one of its transactions committed, so that its envelopes now
+   * leave the certificate out (with sendCert 'until-known').
+   */
+  readonly certKnown: () => boolean;
   readonly status: (
     txId: string,
     options?: { readonly wait?: 'none' | 'commit' },
@@ -77,6 +92,12 @@ export type Http = {
   readonly body: unknown;
   readonly retryAfterMs: number | undefined;
 };
+
+/** The error code of a refusal, if the body carries one. */
+function toErrorCode(http: Http): string | undefined {
+  if (http.status >= 200 && http.status < 300) return undefined;
+  return (http.body as { error?: { code?: string } } | undefined)?.error?.code;
+}
 
 function toError(http: Http): CofferError {
   const body = http.body as { error?: { code?: string; message?: string } } | undefined;
@@ -176,6 +197,16 @@ export function createNodeHttp(options: ClientOptions, socketsMax: number): Node
 
 export function createClient(options: ClientOptions): Client {
   const { call, expectOk, close } = createNodeHttp(options, clientSocketsMax);
+  const alwaysCert = options.sendCert === 'always';
+  // The ledger records a certificate with the first committed transaction that carries it;
+  // until one of ours commits, every envelope carries it (and its id is remembered here).
+  let certKnown = false;
+  const unconfirmed = new Set<string>();
+  const sawResult = (result: TxResult): void => {
+    if (certKnown || result.status !== 'Committed' || !unconfirmed.has(result.txId)) return;
+    certKnown = true;
+    unconfirmed.clear();
+  };
 
   const sign = async (app: string, action: string, args: Readonly<Record<string, unknown>>) => {
     const signed = await signEnvelope({
@@ -184,19 +215,33 @@ export function createClient(options: ClientOptions): Client {
       args,
       identity: options.identity,
       signer: options.signer,
+      sendCert: alwaysCert || !certKnown,
     });
+    if (!certKnown && unconfirmed.size < unconfirmedTxIdsMax) unconfirmed.add(signed.txId);
     return { envelope: signed.envelope, txId: signed.txId };
   };
+
+  const post = (envelope: Envelope, wait: 'none' | 'commit'): Promise<Http> =>
+    call('POST', `/v1/tx?wait=${wait}`, envelopeToJson(envelope));
 
   return {
     identity: options.identity,
     sign,
+    certKnown: () => certKnown,
     submit: async (app, action, args, submitOptions = {}) => {
-      const { envelope } = await sign(app, action, args);
+      const { envelope, txId } = await sign(app, action, args);
       const wait = submitOptions.wait ?? 'none';
-      return expectOk(
-        await call('POST', `/v1/tx?wait=${wait}`, envelopeToJson(envelope)),
-      ) as TxResult;
+      let http = await post(envelope, wait);
+      if (envelope.cert === undefined && toErrorCode(http) === 'TX_E_UNKNOWN_CERT') {
+        // This node does not hold the certificate (a new ledger, a node behind): the same
+        // signed request again, with it.
+        certKnown = false;
+        unconfirmed.add(txId);
+        http = await post({ ...envelope, cert: options.identity.certPem }, wait);
+      }
+      const result = expectOk(http) as TxResult;
+      sawResult(result);
+      return result;
     },
     submitBatch: async (envelopes) => {
       const body = expectOk(
@@ -210,10 +255,13 @@ export function createClient(options: ClientOptions): Client {
           : { error: toError({ status: 400, body: item, retryAfterMs: undefined }) },
       );
     },
-    status: async (txId, statusOptions = {}) =>
-      expectOk(
+    status: async (txId, statusOptions = {}) => {
+      const result = expectOk(
         await call('GET', `/v1/tx/${txId}?wait=${statusOptions.wait ?? 'none'}`),
-      ) as TxResult,
+      ) as TxResult;
+      sawResult(result);
+      return result;
+    },
     receipt: async (txId) => expectOk(await call('GET', `/v1/tx/${txId}/receipt`)) as Receipt,
     query: async (app, query, args = {}) =>
       (expectOk(await call('POST', '/v1/query', { app, query, args })) as { result: unknown })

@@ -1,7 +1,7 @@
 // Transactions: a request signed by its submitter's MSP identity over its canonical bytes
 // (RFC 8785), sent in an envelope; batches of envelopes are what the OrderingLog orders.
 import { cofferError, type CofferError } from '../errors/index.js';
-import { sha256Hex } from '../crypto/index.js';
+import { isBase64, sha256Hex } from '../crypto/index.js';
 import { canonicalBytes, parseCanonical } from './canonical.js';
 
 /** Largest request (canonical JSON bytes) and envelope accepted. */
@@ -77,7 +77,6 @@ export type RawBatch = { readonly time: number; readonly envelopes: readonly unk
 
 const namePattern = /^[a-z][a-z0-9_.-]*$/;
 const hexPattern = /^[0-9a-f]+$/;
-const base64Pattern = /^[A-Za-z0-9+/]*={0,2}$/;
 
 function malformed(field: string, what: string): CofferError {
   return cofferError('TX_E_MALFORMED', `${field} ${what}`, { field });
@@ -167,12 +166,11 @@ export function decodeRequest(bytes: Uint8Array): Request {
 }
 
 function base64Field(value: unknown, field: string, bytesMax: number): Uint8Array {
-  if (typeof value !== 'string' || !base64Pattern.test(value) || value.length % 4 !== 0) {
-    throw malformed(field, 'must be base64');
-  }
+  if (typeof value !== 'string' || !isBase64(value)) throw malformed(field, 'must be base64');
   const bytes = Buffer.from(value, 'base64');
   if (bytes.byteLength > bytesMax) throw malformed(field, `is larger than ${bytesMax} bytes`);
-  return new Uint8Array(bytes);
+  // A view: small decodings share Node's buffer pool, for as long as the envelope lives.
+  return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
 /** Checks an envelope as the API receives it (JSON with base64 fields). */

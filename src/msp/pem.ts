@@ -58,7 +58,8 @@ export const pemRefCacheMax = 10_000;
 const pemRefs = new Map<string, string | undefined>();
 
 export function pemCertificateRef(pem: string): string | undefined {
-  if (pemRefs.has(pem)) return pemRefs.get(pem);
+  const cached = pemRefs.get(pem);
+  if (cached !== undefined || pemRefs.has(pem)) return cached;
   const block = decodeFirstPem(pem);
   const ref =
     block === undefined ? undefined : createHash('sha256').update(block.der).digest('hex');
