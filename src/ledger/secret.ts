@@ -59,7 +59,7 @@ export function ledgerSecretFromBytes(bytes: Uint8Array): LedgerSecret {
 
 function iv(purpose: SealPurpose, seqno: number): Buffer {
   assert(Number.isSafeInteger(seqno) && seqno >= 0, 'IV seqno');
-  const out = Buffer.alloc(ivBytes);
+  const out = Buffer.allocUnsafe(ivBytes); // all 12 bytes are set below
   const view = new DataView(out.buffer, out.byteOffset, ivBytes);
   view.setUint32(0, fixedFields[purpose]);
   setU64(view, 4, seqno);
@@ -148,33 +148,45 @@ assert(mapNameBytesMax <= 0xffff && keyBytesMax <= 0xffff, 'lengths fit their u1
 // Half an entry at most: the request bytes and outcome share the entry with the write set.
 assert(encryptedWriteSetBytesMax <= entryBytesMax / 2, 'a largest write set fits in an entry');
 
-/** The canonical bytes of a write set (the AAD and plaintext of its encryption). */
-export function encodeWrites(writes: WriteSet): Uint8Array {
-  const parts = writes.map(({ map, key, value }) => ({
-    map: Buffer.from(map, 'utf8'),
-    key: Buffer.from(key, 'utf8'),
-    value: value === null ? null : Buffer.from(value, 'utf8'),
-  }));
+/** Length of `encodeWrites(writes)`. */
+function encodedWritesBytes(writes: WriteSet): number {
   let total = 4;
-  for (const { map, key, value } of parts) {
-    total += perWriteOverheadBytes - (value === null ? 4 : 0) + map.length + key.length;
-    total += value?.length ?? 0;
+  for (const { map, key, value } of writes) {
+    total +=
+      perWriteOverheadBytes + Buffer.byteLength(map, 'utf8') + Buffer.byteLength(key, 'utf8');
+    total += value === null ? -4 : Buffer.byteLength(value, 'utf8');
   }
-  const out = Buffer.alloc(total);
-  let at = out.writeUInt32BE(parts.length, 0);
-  for (const { map, key, value } of parts) {
-    assert(map.length <= 0xffff && key.length <= 0xffff, 'write within store limits');
+  return total;
+}
+
+/** Writes the encoding of `writes` into `out` from `start` (room measured by encodedWritesBytes). */
+function putWrites(writes: WriteSet, out: Buffer, start: number): number {
+  let at = out.writeUInt32BE(writes.length, start);
+  for (const { map, key, value } of writes) {
     at = out.writeUInt8(value === null ? 0 : 1, at);
-    at = out.writeUInt16BE(map.length, at);
-    at += map.copy(out, at);
-    at = out.writeUInt16BE(key.length, at);
-    at += key.copy(out, at);
+    const mapBytes = out.write(map, at + 2, 'utf8');
+    assert(mapBytes <= 0xffff, 'write within store limits');
+    at = out.writeUInt16BE(mapBytes, at) + mapBytes;
+    const keyBytes = out.write(key, at + 2, 'utf8');
+    assert(keyBytes <= 0xffff, 'write within store limits');
+    at = out.writeUInt16BE(keyBytes, at) + keyBytes;
     if (value !== null) {
-      at = out.writeUInt32BE(value.length, at);
-      at += value.copy(out, at);
+      const valueBytes = out.write(value, at + 4, 'utf8');
+      at = out.writeUInt32BE(valueBytes, at) + valueBytes;
     }
   }
-  assert(at === total);
+  return at;
+}
+
+/**
+ * The canonical bytes of a write set (the AAD and plaintext of its encryption), after `prefix`
+ * bytes left for the caller. Every byte is written: allocated without zeroing (small ones from
+ * Node's pool).
+ */
+export function encodeWrites(writes: WriteSet, prefix = 0): Buffer {
+  const out = Buffer.allocUnsafe(prefix + encodedWritesBytes(writes));
+  const end = putWrites(writes, out, prefix);
+  assert(end === out.length, 'write set encoded to its measured length');
   return out;
 }
 
@@ -237,10 +249,10 @@ export type EncryptedWriteSet = {
 
 const encryptedFormatVersion = 1;
 
-function aadFor(seqno: number, publicBytes: Uint8Array): Uint8Array {
-  const out = Buffer.alloc(8 + publicBytes.byteLength);
+/** The AAD of a write set's encryption: the seqno (u64), then the public writes' encoding. */
+function aadFor(seqno: number, publicWrites: WriteSet): Uint8Array {
+  const out = encodeWrites(publicWrites, 8);
   setU64(new DataView(out.buffer, out.byteOffset, 8), 0, seqno);
-  out.set(publicBytes, 8);
   return out;
 }
 
@@ -259,7 +271,7 @@ export function encryptWriteSet(
     secret,
     'write-set',
     seqno,
-    aadFor(seqno, encodeWrites(publicWrites)),
+    aadFor(seqno, publicWrites),
     encodeWrites(privateWrites),
   );
   return { publicWrites, privateCiphertext };
@@ -276,7 +288,7 @@ export function decryptWriteSet(
   secret: LedgerSecret,
   seqno: number,
 ): WriteSet {
-  const aad = aadFor(seqno, encodeWrites(encrypted.publicWrites));
+  const aad = aadFor(seqno, encrypted.publicWrites);
   const plaintext = openWithSecret(secret, 'write-set', seqno, aad, encrypted.privateCiphertext);
   const privateWrites = decodeWrites(plaintext);
   for (const write of encrypted.publicWrites) {

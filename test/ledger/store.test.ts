@@ -449,6 +449,21 @@ describe('private map encryption', () => {
         '0001' +
         '6a',
     );
+    // Lengths count UTF-8 bytes, not UTF-16 units.
+    expect(
+      Buffer.from(
+        encodeWrites([{ map: 'public:\u00e9', key: '\u9375', value: '\u{1f600}' }]),
+      ).toString('hex'),
+    ).toBe(
+      '00000001' +
+        '01' +
+        '0009' +
+        '7075626c69633ac3a9' +
+        '0003' +
+        'e98db5' +
+        '00000004' +
+        'f09f9880',
+    );
   });
 
   it('detects tampering with the ciphertext, the public writes, the seqno or the secret', () => {
