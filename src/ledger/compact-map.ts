@@ -30,6 +30,13 @@ const deadBytesMin = 1_048_576;
 const loneSurrogate = /\p{Cs}/u;
 /** keyStart of an entry without text in the arena (free, deleted, or being rewritten). */
 const noText = 0xffffffff;
+/**
+ * Values lately read are kept as the strings handed out, by entry (direct-mapped, this many
+ * places, values of at most readCacheBytesMax): a value read at every transaction (the signer's
+ * certificate) is then neither decoded again nor hashed again by the Maps keyed on it.
+ */
+const readCachePlaces = 8;
+const readCacheBytesMax = 4096;
 /** The arena's offsets are u32. */
 export const compactArenaBytesMax = 2 ** 32 - 1;
 
@@ -88,6 +95,16 @@ export function createCompactMap(): CompactMap {
   let sorted = new Int32Array(0);
   let added: number[] = [];
   let walking = false;
+  const readCacheEntry = new Int32Array(readCachePlaces).fill(-1);
+  const readCacheValue: (string | undefined)[] = new Array<string | undefined>(readCachePlaces);
+  /** Forgets what the read cache holds of `entry` (its value changes, or it goes). */
+  const uncache = (entry: number): void => {
+    const place = entry % readCachePlaces;
+    if (readCacheEntry[place] === entry) {
+      readCacheEntry[place] = -1;
+      readCacheValue[place] = undefined;
+    }
+  };
 
   // A lookup key's UTF-8 bytes (keys are at most keyBytesMax bytes; see probeKey).
   let probe = Buffer.alloc(1024);
@@ -246,6 +263,7 @@ export function createCompactMap(): CompactMap {
     const slot = find();
     if (slot >= 0) {
       const entry = (slots[slot] as number) - 1;
+      uncache(entry);
       const oldBytes = valueLength[entry] as number;
       if (valueBytes <= oldBytes) {
         // In place: a balance or a counter usually keeps its length.
@@ -265,6 +283,7 @@ export function createCompactMap(): CompactMap {
     if (free.length === 0 && allocated === capacity) growEntries();
     arenaRoom(keyBytes + valueBytes);
     const entry = free.pop() ?? allocated++;
+    uncache(entry);
     writeText(entry, keyBytes, value, valueBytes);
     liveBytes += keyBytes + valueBytes;
     insertEntry(entry);
@@ -279,6 +298,7 @@ export function createCompactMap(): CompactMap {
     const slot = find();
     if (slot < 0) return false;
     const entry = (slots[slot] as number) - 1;
+    uncache(entry);
     deleteSlot(slots, slot, entryHome);
     liveBytes -= (keyLength[entry] as number) + (valueLength[entry] as number);
     keyStart[entry] = noText;
@@ -314,7 +334,16 @@ export function createCompactMap(): CompactMap {
     get: (key) => {
       if (!probeKey(key)) return undefined;
       const slot = find();
-      return slot < 0 ? undefined : valueAt((slots[slot] as number) - 1);
+      if (slot < 0) return undefined;
+      const entry = (slots[slot] as number) - 1;
+      const place = entry % readCachePlaces;
+      if (readCacheEntry[place] === entry) return readCacheValue[place];
+      const value = valueAt(entry);
+      if ((valueLength[entry] as number) <= readCacheBytesMax) {
+        readCacheEntry[place] = entry;
+        readCacheValue[place] = value;
+      }
+      return value;
     },
     has: (key) => probeKey(key) && find() >= 0,
     set,

@@ -22,6 +22,7 @@ describe('compact map', () => {
       },
       { arbitrary: fc.record({ kind: fc.constant('delete' as const), key: keyArb }), weight: 2 },
       { arbitrary: fc.record({ kind: fc.constant('read' as const) }), weight: 1 },
+      { arbitrary: fc.record({ kind: fc.constant('get' as const), key: keyArb }), weight: 4 },
     );
     fc.assert(
       fc.property(fc.array(op, { maxLength: 400 }), (ops) => {
@@ -36,10 +37,17 @@ describe('compact map', () => {
         };
         for (const step of ops) {
           if (step.kind === 'set') {
+            // Read before and after: what get hands out again must follow every change.
+            expect(map.get(step.key)).toBe(model.get(step.key));
             map.set(step.key, step.value);
             model.set(step.key, step.value);
+            expect(map.get(step.key)).toBe(step.value);
           } else if (step.kind === 'delete') {
+            expect(map.get(step.key)).toBe(model.get(step.key));
             expect(map.delete(step.key)).toBe(model.delete(step.key));
+            expect(map.get(step.key)).toBeUndefined();
+          } else if (step.kind === 'get') {
+            expect(map.get(step.key)).toBe(model.get(step.key));
           } else {
             expectSame();
           }
