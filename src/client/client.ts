@@ -202,6 +202,9 @@ export function createClient(options: ClientOptions): Client {
   // until one of ours commits, every envelope carries it (and its id is remembered here).
   let certKnown = false;
   const unconfirmed = new Set<string>();
+  const awaitCommit = (txId: string): void => {
+    if (!certKnown && unconfirmed.size < unconfirmedTxIdsMax) unconfirmed.add(txId);
+  };
   const sawResult = (result: TxResult): void => {
     if (certKnown || result.status !== 'Committed' || !unconfirmed.has(result.txId)) return;
     certKnown = true;
@@ -217,7 +220,7 @@ export function createClient(options: ClientOptions): Client {
       signer: options.signer,
       sendCert: alwaysCert || !certKnown,
     });
-    if (!certKnown && unconfirmed.size < unconfirmedTxIdsMax) unconfirmed.add(signed.txId);
+    awaitCommit(signed.txId);
     return { envelope: signed.envelope, txId: signed.txId };
   };
 
@@ -236,7 +239,7 @@ export function createClient(options: ClientOptions): Client {
         // This node does not hold the certificate (a new ledger, a node behind): the same
         // signed request again, with it.
         certKnown = false;
-        unconfirmed.add(txId);
+        awaitCommit(txId);
         http = await post({ ...envelope, cert: options.identity.certPem }, wait);
       }
       const result = expectOk(http) as TxResult;
