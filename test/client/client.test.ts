@@ -1,21 +1,18 @@
 // The SDK client against real nodes in this process (engine + HTTPS API on loopback): when an
 // envelope carries the signing certificate, and how the client recovers when a node does not
 // hold it.
-import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClient, type Client, type ClientOptions } from '../../src/client/index.js';
-import { builtInApps } from '../../src/contracts/index.js';
 import { certsMap } from '../../src/ledger/execute.js';
-import { createApi, type ApiServer } from '../../src/node/api.js';
-import { startEngine, type Engine } from '../../src/node/engine.js';
-import { org1Material, type Org1 } from '../support/org1.js';
+import type { ApiServer } from '../../src/node/api.js';
+import type { Engine } from '../../src/node/engine.js';
+import { org1Material, org1UserClientOptions, startOrg1Node, type Org1 } from '../support/org1.js';
 
 let work: string;
 let org1: Org1;
-let tls: { cert: string; key: string };
 let clientOptions: Omit<ClientOptions, 'url'>;
 const engines: Engine[] = [];
 const apis: ApiServer[] = [];
@@ -23,27 +20,10 @@ const clients: Client[] = [];
 
 /** A node with an empty ledger of its own, serving its API on `port` (0: any). */
 async function startNode(name: string, port = 0): Promise<{ engine: Engine; url: string }> {
-  const apps = builtInApps();
-  const engine = await startEngine({
-    dataDir: path.join(work, name),
-    nodeId: name,
-    consortium: () => org1.consortium,
-    apps,
-    rootSigner: org1.rootSigner,
-    logger: pino({ level: 'silent' }),
-    signatureIntervalTx: 1000,
-    signatureIntervalMs: 20,
-  });
-  engines.push(engine);
-  const api = await createApi({
-    engine,
-    consortium: () => org1.consortium,
-    apps,
-    tls,
-    logger: pino({ level: 'silent' }),
-  });
-  apis.push(api);
-  return { engine, url: await api.listen('127.0.0.1', port) };
+  const node = await startOrg1Node(work, org1, { name, port });
+  engines.push(node.engine);
+  apis.push(node.api);
+  return node;
 }
 
 function clientOf(url: string, sendCert?: ClientOptions['sendCert']): Client {
@@ -62,21 +42,7 @@ const put = (client: Client, key: string) =>
 beforeAll(async () => {
   work = await mkdtemp(path.join(tmpdir(), 'coffer-client-'));
   org1 = await org1Material(work);
-  const org = path.join(work, 'crypto', 'peerOrganizations', 'org1.example.com');
-  const peerTls = path.join(org, 'peers', 'peer0.org1.example.com', 'tls');
-  tls = {
-    cert: await readFile(path.join(peerTls, 'server.crt'), 'utf8'),
-    key: await readFile(path.join(peerTls, 'server.key'), 'utf8'),
-  };
-  const userMsp = path.join(org, 'users', 'User1@org1.example.com', 'msp');
-  const [keyFile] = await readdir(path.join(userMsp, 'keystore'));
-  clientOptions = {
-    ca: await readFile(path.join(peerTls, 'ca.crt'), 'utf8'),
-    tlsCert: org1.user.identity.certPem,
-    tlsKey: await readFile(path.join(userMsp, 'keystore', String(keyFile)), 'utf8'),
-    servername: 'peer0.org1.example.com',
-    ...org1.user,
-  };
+  clientOptions = await org1UserClientOptions(work, org1);
 }, 60_000);
 
 afterAll(async () => {

@@ -4,24 +4,17 @@
 // submitted, with paging, limits, and private keys kept out. A second explorer with a window of
 // four entries, started late on the same engine, fills itself from the ledger files and still
 // finds an old transaction by id while bounding identity and key search to its window.
-import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import fc from 'fast-check';
 import Fastify, { type FastifyInstance } from 'fastify';
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClient, type Client } from '../../src/client/index.js';
 import { createNodeHttp, type NodeHttp } from '../../src/client/client.js';
-import { builtInApps } from '../../src/contracts/index.js';
 import { canonicalBytes } from '../../src/ledger/canonical.js';
-import { createApi, type ApiServer } from '../../src/node/api.js';
-import {
-  startEngine,
-  type Engine,
-  type ExecutionObserver,
-  type LedgerLeaf,
-} from '../../src/node/engine.js';
+import type { ApiServer } from '../../src/node/api.js';
+import type { Engine, ExecutionObserver, LedgerLeaf } from '../../src/node/engine.js';
 import { registerExplorerRoutes } from '../../src/node/explorer-routes.js';
 import {
   createExplorerIndex,
@@ -29,7 +22,7 @@ import {
   type EntrySummary,
   type MetricsPoint,
 } from '../../src/node/explorer.js';
-import { org1Material, type Org1 } from '../support/org1.js';
+import { org1Material, org1UserClientOptions, startOrg1Node, type Org1 } from '../support/org1.js';
 
 let work: string;
 let org1: Org1;
@@ -90,40 +83,10 @@ let badDelete: Sent;
 beforeAll(async () => {
   work = await mkdtemp(path.join(tmpdir(), 'coffer-explorer-'));
   org1 = await org1Material(work);
-  const apps = builtInApps();
-  engine = await startEngine({
-    dataDir: path.join(work, 'node'),
-    nodeId: 'n0',
-    consortium: () => org1.consortium,
-    apps,
-    rootSigner: org1.rootSigner,
-    logger: pino({ level: 'silent' }),
-    signatureIntervalTx: 1000,
-    signatureIntervalMs: 20,
-  });
-  const org = path.join(work, 'crypto', 'peerOrganizations', 'org1.example.com');
-  const peerTls = path.join(org, 'peers', 'peer0.org1.example.com', 'tls');
-  api = await createApi({
-    engine,
-    consortium: () => org1.consortium,
-    apps,
-    tls: {
-      cert: await readFile(path.join(peerTls, 'server.crt'), 'utf8'),
-      key: await readFile(path.join(peerTls, 'server.key'), 'utf8'),
-    },
-    logger: pino({ level: 'silent' }),
-  });
-  const url = await api.listen('127.0.0.1', 0);
-  const userMsp = path.join(org, 'users', 'User1@org1.example.com', 'msp');
-  const [keyFile] = await readdir(path.join(userMsp, 'keystore'));
-  const options = {
-    url,
-    ca: await readFile(path.join(peerTls, 'ca.crt'), 'utf8'),
-    tlsCert: org1.user.identity.certPem,
-    tlsKey: await readFile(path.join(userMsp, 'keystore', String(keyFile)), 'utf8'),
-    servername: 'peer0.org1.example.com',
-    ...org1.user,
-  };
+  const node = await startOrg1Node(work, org1, { name: 'n0' });
+  engine = node.engine;
+  api = node.api;
+  const options = { url: node.url, ...(await org1UserClientOptions(work, org1)) };
   user = createClient(options);
   http = createNodeHttp(options, 4);
 

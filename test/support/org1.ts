@@ -1,11 +1,17 @@
 // One organisation's crypto material for in-process engine tests: Org1MSP (NodeOUs on), its
 // User1 as a client, and its peer as the root signer.
+import { readFile, readdir } from 'node:fs/promises';
 import path from 'node:path';
+import { pino } from 'pino';
+import type { ClientOptions } from '../../src/client/index.js';
 import {
   identityFromMspFolder,
   type ClientIdentity,
   type Signer,
 } from '../../src/client/signer.js';
+import { builtInApps } from '../../src/contracts/index.js';
+import { createApi, type ApiServer } from '../../src/node/api.js';
+import { startEngine, type Engine } from '../../src/node/engine.js';
 import type { Consortium } from '../../src/ledger/execute.js';
 import { generateCryptoMaterial } from '../../src/msp/cryptogen/index.js';
 import { loadMspFolder, type Msp } from '../../src/msp/index.js';
@@ -46,5 +52,62 @@ export async function org1Material(work: string): Promise<Org1> {
       certPem: peer.folder.signing.signCert.pem,
       sign: (message) => signing.sign(message),
     },
+  };
+}
+
+function org1Dir(work: string): string {
+  return path.join(work, 'crypto', 'peerOrganizations', 'org1.example.com');
+}
+
+/**
+ * A node of Org1 in this process: an engine with the built-in apps and its data in
+ * `work`/`name`, and its HTTPS API (mutual TLS, the peer's TLS pair) on 127.0.0.1:`port`
+ * (0: any free port).
+ */
+export async function startOrg1Node(
+  work: string,
+  org1: Org1,
+  options: { readonly name?: string; readonly port?: number } = {},
+): Promise<{ readonly engine: Engine; readonly api: ApiServer; readonly url: string }> {
+  const apps = builtInApps();
+  const name = options.name ?? 'node';
+  const engine = await startEngine({
+    dataDir: path.join(work, name),
+    nodeId: name,
+    consortium: () => org1.consortium,
+    apps,
+    rootSigner: org1.rootSigner,
+    logger: pino({ level: 'silent' }),
+    signatureIntervalTx: 1000,
+    signatureIntervalMs: 20,
+  });
+  const peerTls = path.join(org1Dir(work), 'peers', 'peer0.org1.example.com', 'tls');
+  const api = await createApi({
+    engine,
+    consortium: () => org1.consortium,
+    apps,
+    tls: {
+      cert: await readFile(path.join(peerTls, 'server.crt'), 'utf8'),
+      key: await readFile(path.join(peerTls, 'server.key'), 'utf8'),
+    },
+    logger: pino({ level: 'silent' }),
+  });
+  return { engine, api, url: await api.listen('127.0.0.1', options.port ?? 0) };
+}
+
+/** Client options of Org1's User1 for a node started by startOrg1Node (all but its URL). */
+export async function org1UserClientOptions(
+  work: string,
+  org1: Org1,
+): Promise<Omit<ClientOptions, 'url'>> {
+  const org = org1Dir(work);
+  const userMsp = path.join(org, 'users', 'User1@org1.example.com', 'msp');
+  const [keyFile] = await readdir(path.join(userMsp, 'keystore'));
+  return {
+    ca: await readFile(path.join(org, 'peers', 'peer0.org1.example.com', 'tls', 'ca.crt'), 'utf8'),
+    tlsCert: org1.user.identity.certPem,
+    tlsKey: await readFile(path.join(userMsp, 'keystore', String(keyFile)), 'utf8'),
+    servername: 'peer0.org1.example.com',
+    ...org1.user,
   };
 }
