@@ -277,7 +277,9 @@ export function createVerifyPool(options: { readonly threads?: number } = {}): V
         keyDers.set(keyId, new Uint8Array(key.export({ format: 'der', type: 'spki' })));
       }
       queue.push({ key, keyId, kind, message, signature, resolve });
-      if (!flushScheduled) {
+      if (queue.length >= verifyPoolLimits.jobsPerMessageMax) {
+        flush(); // a full message does not wait
+      } else if (!flushScheduled) {
         flushScheduled = true;
         setTimeout(flush, verifyPoolLimits.gatherMs);
       }

@@ -5,6 +5,7 @@ import {
   createVerifyPool,
   prepareEcdsaSha256,
   signEcdsaSha256,
+  verifyPoolLimits,
   verifyPrepared,
   type VerifyPool,
 } from '../../src/crypto/index.js';
@@ -41,6 +42,27 @@ describe('verify pool', () => {
       expect(answers[i]).toBe(i % 3 !== 0);
     });
     expect(verifier.stats()).toMatchObject({ verified: 1200, onCallingThread: 0, queued: 0 });
+  });
+
+  it('gathers jobs for gatherMs before sending them, but sends a full message at once', async () => {
+    const verifier = createVerifyPool({ threads: 1 });
+    pool = verifier;
+    const single = ecJob(0, false);
+    const first = verifier.verify(single.key, 'ec', single.message, single.signature);
+    expect(verifier.stats()).toMatchObject({ queued: 1, inFlight: 0 });
+    await new Promise((resolve) => setTimeout(resolve, verifyPoolLimits.gatherMs + 5));
+    expect(verifier.stats().queued).toBe(0);
+    expect(await first).toBe(true);
+
+    const full = Array.from({ length: verifyPoolLimits.jobsPerMessageMax }, (_, i) =>
+      ecJob(i, false),
+    );
+    const answers = full.map((job) => verifier.verify(job.key, 'ec', job.message, job.signature));
+    expect(verifier.stats()).toMatchObject({
+      queued: 0,
+      inFlight: verifyPoolLimits.jobsPerMessageMax,
+    });
+    expect(await Promise.all(answers)).toEqual(full.map(() => true));
   });
 
   it('verifies Ed25519 and answers false for a wrong kind or an unparsable signature', async () => {
