@@ -93,15 +93,16 @@ export type Http = {
   readonly retryAfterMs: number | undefined;
 };
 
-/** The error code of a refusal, if the body carries one. */
-function toErrorCode(http: Http): string | undefined {
-  if (http.status >= 200 && http.status < 300) return undefined;
-  return (http.body as { error?: { code?: string } } | undefined)?.error?.code;
+type ErrorBody = { error?: { code?: string; message?: string } } | undefined;
+
+/** The code of a refusal's error body (answers that are not refusals carry none). */
+function errorCodeOf(http: Http): string | undefined {
+  return (http.body as ErrorBody)?.error?.code;
 }
 
 function toError(http: Http): CofferError {
-  const body = http.body as { error?: { code?: string; message?: string } } | undefined;
-  const code = body?.error?.code;
+  const body = http.body as ErrorBody;
+  const code = errorCodeOf(http);
   if (code !== undefined && Object.hasOwn(errorRegistry, code)) {
     return cofferError(code as ErrorCode, body?.error?.message ?? code, {
       httpStatus: http.status,
@@ -235,7 +236,7 @@ export function createClient(options: ClientOptions): Client {
       const { envelope, txId } = await sign(app, action, args);
       const wait = submitOptions.wait ?? 'none';
       let http = await post(envelope, wait);
-      if (envelope.cert === undefined && toErrorCode(http) === 'TX_E_UNKNOWN_CERT') {
+      if (envelope.cert === undefined && errorCodeOf(http) === 'TX_E_UNKNOWN_CERT') {
         // This node does not hold the certificate (a new ledger, a node behind): the same
         // signed request again, with it.
         certKnown = false;

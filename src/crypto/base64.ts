@@ -23,3 +23,8 @@ export function isBase64(text: string): boolean {
   }
   return true;
 }
+
+/** Base64 of `bytes`, read in place (no copy into a Buffer first). */
+export function base64Of(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64');
+}

@@ -1,6 +1,6 @@
 // Public surface of the crypto domain: hashes and ECDSA with Fabric's low-S rules.
 export type { EcdsaPrepared, EcdsaSignature, EcdsaVerifyOutcome } from './ecdsa.js';
-export { isBase64 } from './base64.js';
+export { base64Of, isBase64 } from './base64.js';
 export type { SignatureKind, SignatureVerifier, VerifyPool } from './verify-pool.js';
 export { createVerifyPool, verifyPoolLimits, verifyPrepared } from './verify-pool.js';
 export {

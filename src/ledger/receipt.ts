@@ -11,7 +11,7 @@ import {
   type ErrorCode,
   type Result,
 } from '../errors/index.js';
-import { decodeEcdsaSignature, encodeEcdsaSignature } from '../crypto/index.js';
+import { decodeEcdsaSignature, encodeEcdsaSignature, isBase64 } from '../crypto/index.js';
 import type { Identity, Msp, NodeOuRole, Validation } from '../msp/index.js';
 import { canonicalBytes } from './canonical.js';
 import { hashBytes, inclusionProofHashesMax, leafHash, rootFromInclusionProof } from './merkle.js';
@@ -159,7 +159,6 @@ export type RootSigner = {
 };
 
 const hexPattern = /^[0-9a-f]*$/;
-const base64Pattern = /^[A-Za-z0-9+/]*={0,2}$/;
 
 function toHex(bytes: Uint8Array): string {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
@@ -365,8 +364,7 @@ function hash(value: unknown, field: string): string {
 function base64(value: unknown, field: string, bytesMax: number): string {
   if (
     typeof value !== 'string' ||
-    value.length % 4 !== 0 ||
-    !base64Pattern.test(value) ||
+    !isBase64(value) ||
     value.length > (Math.ceil(bytesMax / 3) + 1) * 4
   ) {
     throw malformed(field, 'must be padded base64 (RFC 4648 §4)');

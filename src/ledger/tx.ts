@@ -1,7 +1,7 @@
 // Transactions: a request signed by its submitter's MSP identity over its canonical bytes
 // (RFC 8785), sent in an envelope; batches of envelopes are what the OrderingLog orders.
 import { cofferError, type CofferError } from '../errors/index.js';
-import { isBase64, sha256Hex } from '../crypto/index.js';
+import { base64Of, isBase64, sha256Hex } from '../crypto/index.js';
 import { canonicalBytes, parseCanonical } from './canonical.js';
 
 /** Largest request (canonical JSON bytes) and envelope accepted. */
@@ -225,11 +225,6 @@ function endorsementsFromJson(value: unknown, field: string): Endorsement[] | un
       signature: base64Field(json['signature'], `${at}.signature`, signatureBytesMax),
     };
   });
-}
-
-/** Base64 of bytes, read in place (no copy). */
-function base64Of(bytes: Uint8Array): string {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64');
 }
 
 export function envelopeToJson(envelope: Envelope): EnvelopeJson {

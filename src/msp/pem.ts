@@ -1,6 +1,6 @@
 // PEM framing (RFC 7468) with the semantics of Go's encoding/pem that Fabric relies on: the
 // first block only, its type, and what follows it. PEM is text framing, not ASN.1.
-import { createHash } from 'node:crypto';
+import { isBase64, sha256Hex } from '../crypto/index.js';
 
 export type PemBlock = {
   readonly type: string;
@@ -14,7 +14,6 @@ export const pemFileBytesMax = 1024 * 1024;
 
 const blockPattern =
   /-----BEGIN ([^\r\n-]*)-----\r?\n([\s\S]*?)(?:\r?\n)?-----END \1-----[ \t]*(?:\r?\n|$)/;
-const base64Pattern = /^[A-Za-z0-9+/]*={0,2}$/;
 
 /** Decodes the first PEM block, or returns undefined when there is none with a valid body. */
 export function decodeFirstPem(text: string): PemBlock | undefined {
@@ -28,7 +27,7 @@ export function decodeFirstPem(text: string): PemBlock | undefined {
       .filter((line) => !line.includes(':')) // RFC 1421 headers (Proc-Type, DEK-Info)
       .join('')
       .replace(/[ \t]/g, '');
-    if (base64Pattern.test(body) && body.length % 4 === 0) {
+    if (isBase64(body)) {
       const end = offset + match.index + match[0].length;
       return {
         type: match[1] ?? '',
@@ -61,8 +60,7 @@ export function pemCertificateRef(pem: string): string | undefined {
   const cached = pemRefs.get(pem);
   if (cached !== undefined || pemRefs.has(pem)) return cached;
   const block = decodeFirstPem(pem);
-  const ref =
-    block === undefined ? undefined : createHash('sha256').update(block.der).digest('hex');
+  const ref = block === undefined ? undefined : sha256Hex(block.der);
   if (pemRefs.size >= pemRefCacheMax) pemRefs.clear();
   pemRefs.set(pem, ref);
   return ref;

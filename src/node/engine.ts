@@ -68,7 +68,7 @@ import { openEmbeddedLog, type OrderingLog, type OrderingLogger } from '../order
 import { lockDataDir } from './lock.js';
 import { isCommitPoint, markerLeaf, stateDigest, type Marker } from './snapshot-evidence.js';
 import { decodeSnapshotExtra, encodeSnapshotExtra } from './snapshot-extra.js';
-import type { SignatureVerifier } from '../crypto/index.js';
+import { base64Of, type SignatureVerifier } from '../crypto/index.js';
 
 // ---- limits ---------------------------------------------------------------------------------
 
@@ -747,7 +747,7 @@ async function startLocked(options: EngineOptions): Promise<Engine> {
     entry['txId'] = outcome.txId;
     entry['type'] = 'tx';
     entry['writes'] = {
-      private: Buffer.from(encrypted.privateCiphertext).toString('base64'),
+      private: base64Of(encrypted.privateCiphertext),
       public: encrypted.publicWrites.map((write) => [write.map, write.key, write.value]),
     };
     return canonicalBytes(entry);
@@ -786,7 +786,7 @@ async function startLocked(options: EngineOptions): Promise<Engine> {
     // The log position is outside the leaf: a behind peer learns from it which batches the
     // entries up to this marker came from (catchup.ts).
     const record = canonicalBytes({
-      marker: Buffer.from(leaf).toString('base64'),
+      marker: base64Of(leaf),
       signedRoot: signed,
       logPosition,
     } satisfies SignatureRecord);
