@@ -2,7 +2,7 @@
 // engine + mutual-TLS API on 127.0.0.1, Org1's peer relaying Ethereum transactions, Org1's
 // User1 as a Coffer client, and an unmodified ethers.js provider over the node's mutual TLS
 // (a FetchRequest with the client's agent). `bind` binds an Ethereum account to User1.
-import { readFile, readdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { Agent } from 'node:https';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -13,10 +13,17 @@ import { createClient, identityFromMspFolder, type Client } from '../../src/clie
 import { builtInApps, type App, type AppRegistry } from '../../src/contracts/index.js';
 import { bindingMessage, defaultChainId, evmApp } from '../../src/evm/index.js';
 import { createApi, type ApiServer } from '../../src/node/api.js';
-import { startEngine, type Engine } from '../../src/node/engine.js';
+import type { Engine } from '../../src/node/engine.js';
 import { evmNodeOf } from '../../src/node/evm-rpc.js';
 import type { EvmNode } from '../../src/evm/rpc.js';
-import { org1Material, type Org1 } from './org1.js';
+import {
+  org1Material,
+  org1PeerDir,
+  org1PeerTls,
+  org1UserClientOptions,
+  startOrg1Engine,
+  type Org1,
+} from './org1.js';
 
 export type EvmTestNode = {
   readonly engine: Engine;
@@ -54,16 +61,6 @@ export function tlsConnection(url: string, agent: Agent): FetchRequest {
   return connection;
 }
 
-const peerOf = (work: string): string =>
-  path.join(
-    work,
-    'crypto',
-    'peerOrganizations',
-    'org1.example.com',
-    'peers',
-    'peer0.org1.example.com',
-  );
-
 /**
  * The engine of Org1's node on `work`/node (started again on the same folder, it recovers from
  * it) with the EVM app, and its EvmNode relaying as the peer: what the API serves, without it.
@@ -73,17 +70,13 @@ export async function startEvmEngine(
   org1: Org1,
   apps: AppRegistry = new Map([...builtInApps(), [evmApp.name, evmApp]]),
 ): Promise<{ readonly engine: Engine; readonly evm: EvmNode }> {
-  const engine = await startEngine({
-    dataDir: path.join(work, 'node'),
+  const engine = await startOrg1Engine(work, org1, {
+    dir: 'node',
     nodeId: 'n0',
-    consortium: () => org1.consortium,
     apps,
-    rootSigner: org1.rootSigner,
-    logger: pino({ level: 'silent' }),
-    signatureIntervalTx: 1000,
     signatureIntervalMs: 50,
   });
-  const relayer = await identityFromMspFolder(path.join(peerOf(work), 'msp'), 'Org1MSP');
+  const relayer = await identityFromMspFolder(path.join(org1PeerDir(work), 'msp'), 'Org1MSP');
   return { engine, evm: evmNodeOf(engine, relayer.identity, { signer: relayer.signer }) };
 }
 
@@ -96,18 +89,13 @@ export async function startEvmNode(extraApps: readonly App[] = []): Promise<EvmT
     ...extraApps.map((app) => [app.name, app] as const),
   ]);
   const { engine, evm } = await startEvmEngine(work, org1, apps);
-  const orgDir = path.join(work, 'crypto', 'peerOrganizations', 'org1.example.com');
-  const peer = peerOf(work);
   let api: ApiServer;
   try {
     api = await createApi({
       engine,
       consortium: () => org1.consortium,
       apps,
-      tls: {
-        cert: await readFile(path.join(peer, 'tls', 'server.crt'), 'utf8'),
-        key: await readFile(path.join(peer, 'tls', 'server.key'), 'utf8'),
-      },
+      tls: await org1PeerTls(work),
       logger: pino({ level: 'silent' }),
       evm,
     });
@@ -116,22 +104,14 @@ export async function startEvmNode(extraApps: readonly App[] = []): Promise<EvmT
     throw error;
   }
   const url = await api.listen('127.0.0.1', 0);
-  const userMsp = path.join(orgDir, 'users', 'User1@org1.example.com', 'msp');
-  const [keyFile] = await readdir(path.join(userMsp, 'keystore'));
+  const userOptions = await org1UserClientOptions(work, org1);
   const tls = {
-    ca: await readFile(path.join(peer, 'tls', 'ca.crt'), 'utf8'),
-    cert: org1.user.identity.certPem,
-    key: await readFile(path.join(userMsp, 'keystore', String(keyFile)), 'utf8'),
-    servername: 'peer0.org1.example.com',
+    ca: userOptions.ca,
+    cert: userOptions.tlsCert,
+    key: userOptions.tlsKey,
+    servername: userOptions.servername,
   };
-  const user = createClient({
-    url,
-    tlsCert: tls.cert,
-    tlsKey: tls.key,
-    ca: tls.ca,
-    servername: tls.servername,
-    ...org1.user,
-  });
+  const user = createClient({ url, ...userOptions });
   const agent = new Agent({ ...tls });
   const rpcUrl = `${url}/v1/evm/rpc`;
   // No 250 ms answer cache: transactions here follow each other faster than that (as on anvil).

@@ -9,7 +9,7 @@ import {
   type ClientIdentity,
   type Signer,
 } from '../../src/client/signer.js';
-import { builtInApps } from '../../src/contracts/index.js';
+import { builtInApps, type AppRegistry } from '../../src/contracts/index.js';
 import { createApi, type ApiServer } from '../../src/node/api.js';
 import { startEngine, type Engine } from '../../src/node/engine.js';
 import type { Consortium } from '../../src/ledger/execute.js';
@@ -59,6 +59,46 @@ function org1Dir(work: string): string {
   return path.join(work, 'crypto', 'peerOrganizations', 'org1.example.com');
 }
 
+/** The folder of Org1's peer (its MSP and TLS material). */
+export function org1PeerDir(work: string): string {
+  return path.join(org1Dir(work), 'peers', 'peer0.org1.example.com');
+}
+
+/** The peer's TLS server certificate and key: what an in-process API serves with. */
+export async function org1PeerTls(work: string): Promise<{ cert: string; key: string }> {
+  const tls = path.join(org1PeerDir(work), 'tls');
+  return {
+    cert: await readFile(path.join(tls, 'server.crt'), 'utf8'),
+    key: await readFile(path.join(tls, 'server.key'), 'utf8'),
+  };
+}
+
+/**
+ * An engine of Org1 in this process, its data in `work`/`dir` (started again on the same
+ * folder, it recovers from it), signing roots as the peer.
+ */
+export function startOrg1Engine(
+  work: string,
+  org1: Org1,
+  options: {
+    readonly dir: string;
+    readonly nodeId: string;
+    readonly apps: AppRegistry;
+    readonly signatureIntervalMs: number;
+  },
+): Promise<Engine> {
+  return startEngine({
+    dataDir: path.join(work, options.dir),
+    nodeId: options.nodeId,
+    consortium: () => org1.consortium,
+    apps: options.apps,
+    rootSigner: org1.rootSigner,
+    logger: pino({ level: 'silent' }),
+    signatureIntervalTx: 1000,
+    signatureIntervalMs: options.signatureIntervalMs,
+  });
+}
+
 /**
  * A node of Org1 in this process: an engine with the built-in apps and its data in
  * `work`/`name`, and its HTTPS API (mutual TLS, the peer's TLS pair) on 127.0.0.1:`port`
@@ -71,25 +111,17 @@ export async function startOrg1Node(
 ): Promise<{ readonly engine: Engine; readonly api: ApiServer; readonly url: string }> {
   const apps = builtInApps();
   const name = options.name ?? 'node';
-  const engine = await startEngine({
-    dataDir: path.join(work, name),
+  const engine = await startOrg1Engine(work, org1, {
+    dir: name,
     nodeId: name,
-    consortium: () => org1.consortium,
     apps,
-    rootSigner: org1.rootSigner,
-    logger: pino({ level: 'silent' }),
-    signatureIntervalTx: 1000,
     signatureIntervalMs: 20,
   });
-  const peerTls = path.join(org1Dir(work), 'peers', 'peer0.org1.example.com', 'tls');
   const api = await createApi({
     engine,
     consortium: () => org1.consortium,
     apps,
-    tls: {
-      cert: await readFile(path.join(peerTls, 'server.crt'), 'utf8'),
-      key: await readFile(path.join(peerTls, 'server.key'), 'utf8'),
-    },
+    tls: await org1PeerTls(work),
     logger: pino({ level: 'silent' }),
   });
   return { engine, api, url: await api.listen('127.0.0.1', options.port ?? 0) };
@@ -99,12 +131,11 @@ export async function startOrg1Node(
 export async function org1UserClientOptions(
   work: string,
   org1: Org1,
-): Promise<Omit<ClientOptions, 'url'>> {
-  const org = org1Dir(work);
-  const userMsp = path.join(org, 'users', 'User1@org1.example.com', 'msp');
+): Promise<Omit<ClientOptions, 'url'> & { readonly ca: string; readonly servername: string }> {
+  const userMsp = path.join(org1Dir(work), 'users', 'User1@org1.example.com', 'msp');
   const [keyFile] = await readdir(path.join(userMsp, 'keystore'));
   return {
-    ca: await readFile(path.join(org, 'peers', 'peer0.org1.example.com', 'tls', 'ca.crt'), 'utf8'),
+    ca: await readFile(path.join(org1PeerDir(work), 'tls', 'ca.crt'), 'utf8'),
     tlsCert: org1.user.identity.certPem,
     tlsKey: await readFile(path.join(userMsp, 'keystore', String(keyFile)), 'utf8'),
     servername: 'peer0.org1.example.com',
