@@ -11,6 +11,8 @@
 //      at a time; committed tx/s = transactions / (first send → last commit);
 //   3. latency at half that load: open-loop POST /v1/tx?wait=commit at a fixed rate for
 //      BENCH_LEDGER_LATENCY_S seconds after a 1 s warm-up; p50/p99 of scheduled send → commit;
+//      then the same rate from a client that sends what is due every BENCH_LEDGER_LATENCY_BATCH_MS
+//      (default 5; 0 skips it) as one POST /v1/tx/batch?wait=commit, measured the same way;
 //   4. the node's RSS (/proc/<pid>/status VmRSS) sampled against the ledger seqno throughout;
 //      the figure is at the end, with the number of transactions the node has committed then,
 //      and a linear trend over the throughput phase (an extrapolation, labelled as such).
@@ -80,6 +82,11 @@ const inFlight = intEnv('BENCH_LEDGER_IN_FLIGHT', 4);
 const warmupTx = intEnv('BENCH_LEDGER_WARMUP_TX', 4000);
 const latencySeconds = intEnv('BENCH_LEDGER_LATENCY_S', 10);
 const sendCert = sendCertEnv();
+/**
+ * The second latency run: a client that sends what is due every this many ms as one batch call
+ * (`POST /v1/tx/batch?wait=commit`); 0 skips it.
+ */
+const latencyBatchMs = intEnv('BENCH_LEDGER_LATENCY_BATCH_MS', 5);
 /** Offered rate of the latency phase; 0: half the measured throughput. */
 const latencyRateFixed = intEnv('BENCH_LEDGER_LATENCY_RATE', 0);
 const cpuProfDir = process.env.BENCH_LEDGER_CPU_PROF;
@@ -404,21 +411,45 @@ async function main() {
     // Latency at half the measured load.
     const rate =
       latencyRateFixed > 0 ? latencyRateFixed : Math.max(1, Math.round(committedTxPerSec / 2));
-    const latency = await loadgen.run('latency', {
-      rate,
-      seconds: latencySeconds,
-      warmupSeconds: 1,
-      drainMsMax: latencyDrainMs,
-      prefix: 'lat',
-      sendCert,
-    });
-    const latencyUsage = usageBetween(marks.get('latency-start'), marks.get('latency-end'));
-    log(
-      `latency at ${rate} tx/s offered: p50 ${latency.p50Ms} ms, p99 ${latency.p99Ms} ms, ` +
-        `max ${latency.maxMs} ms over ${latency.samples} (failures ${JSON.stringify(latency.failures)}, ` +
-        `most in flight ${latency.inFlightMax}, send lag ≤ ${latency.maxSendLagMs} ms); ` +
-        describeUsage(latencyUsage),
-    );
+    /** One open-loop run at `rate`; `batchMs` > 0: what is due every batchMs goes as one batch. */
+    const latencyRun = async (batchMs, label) => {
+      const run = await loadgen.run('latency', {
+        rate,
+        seconds: latencySeconds,
+        warmupSeconds: 1,
+        drainMsMax: latencyDrainMs,
+        prefix: batchMs === 0 ? 'lat' : 'latb',
+        sendCert,
+        batchMs,
+      });
+      const usage = usageBetween(marks.get('latency-start'), marks.get('latency-end'));
+      log(
+        `latency ${label} at ${rate} tx/s offered: p50 ${run.p50Ms} ms, p99 ${run.p99Ms} ms, ` +
+          `max ${run.maxMs} ms over ${run.samples} (failures ${JSON.stringify(run.failures)}, ` +
+          `most in flight ${run.inFlightMax}, send lag ≤ ${run.maxSendLagMs} ms); ` +
+          describeUsage(usage),
+      );
+      return {
+        offeredTxPerSec: run.offeredTxPerSec,
+        ...(batchMs === 0 ? {} : { batchEveryMs: batchMs }),
+        p50Ms: run.p50Ms,
+        p90Ms: run.p90Ms,
+        p99Ms: run.p99Ms,
+        maxMs: run.maxMs,
+        samples: run.samples,
+        committed: run.committed,
+        failures: run.failures,
+        inFlightMax: run.inFlightMax,
+        sockets: run.sockets,
+        worstMsBySecond: run.worstMsBySecond,
+        usage,
+      };
+    };
+    const latency = await latencyRun(0, 'one request a transaction');
+    const latencyBatched =
+      latencyBatchMs > 0
+        ? await latencyRun(latencyBatchMs, `batched every ${latencyBatchMs} ms`)
+        : null;
 
     await sleep(300);
     const final = await observer.position();
@@ -435,7 +466,11 @@ async function main() {
     const slope = accepted >= rssTrendTxMin ? rssSlope(half) : null;
     // Transactions the node committed for this run: the SDK check, warm-up, rounds, latency.
     const txTotal =
-      1 + rounds.reduce((s, r) => s + r.warmupAccepted, 0) + accepted + latency.committed;
+      1 +
+      rounds.reduce((s, r) => s + r.warmupAccepted, 0) +
+      accepted +
+      latency.committed +
+      (latencyBatched?.committed ?? 0);
     const extrapolated =
       slope === null || txTotal >= rssTargetTx
         ? null
@@ -476,19 +511,8 @@ async function main() {
     const result = {
       committedTxPerSec,
       txTotal,
-      latencyAtHalfLoad: {
-        offeredTxPerSec: latency.offeredTxPerSec,
-        p50Ms: latency.p50Ms,
-        p90Ms: latency.p90Ms,
-        p99Ms: latency.p99Ms,
-        maxMs: latency.maxMs,
-        samples: latency.samples,
-        failures: latency.failures,
-        inFlightMax: latency.inFlightMax,
-        sockets: latency.sockets,
-        worstMsBySecond: latency.worstMsBySecond,
-        usage: latencyUsage,
-      },
+      latencyAtHalfLoad: latency,
+      latencyAtHalfLoadBatched: latencyBatched,
       nodeRssMb,
       rssAtSeqno: final.seqno,
       rssPeakMb: rssPeak,
@@ -528,7 +552,10 @@ async function main() {
         `${accepted} kv puts (${sendCertNotes[sendCert]}) ` +
         `in ${rounds.length} round(s); committed tx/s = transactions / (first send → last ` +
         `commit); signing not timed. Latency: open loop, ${latencySeconds} s after 1 s warm-up, ` +
-        `one request per transaction with wait=commit, from its scheduled send time. ` +
+        `one request per transaction with wait=commit, from its scheduled send time` +
+        (latencyBatched === null
+          ? '. '
+          : `; batched: what is due every ${latencyBatchMs} ms as one /v1/tx/batch?wait=commit call. `) +
         `Node CPU ${nodeCpuUsPerTx} µs/tx; verifying alone at this rate uses ${verifyShare}% ` +
         `of one core. RSS ${nodeRssMb} MB after ${txTotal} transactions ` +
         `(${final.seqno} ledger entries with signature markers)` +

@@ -10,9 +10,11 @@
 //              and waits (GET /v1/tx/:id?wait=commit) for the last transaction of every call;
 //              the node executes its queue in order, so that one committing means the call's
 //              earlier ones did too. Time: first send to last commit.
-//   latency    { rate, seconds, warmupSeconds, prefix, sendCert }
+//   latency    { rate, seconds, warmupSeconds, prefix, sendCert, batchMs }
 //              open loop: one POST /v1/tx?wait=commit every 1/rate s at fixed times, whether
 //              or not earlier ones returned; latency from the scheduled send to the answer.
+//              batchMs > 0: every batchMs, what is due goes as one POST /v1/tx/batch?wait=commit
+//              (latency still from each transaction's own scheduled time).
 //   prepare, warmup, send, sample; latencyPrepare, latencyRun
 //              the same phases split (signing apart from sending), so that the load
 //              generators of a network run (bench/lib/network.mjs) send at the same time
@@ -51,6 +53,11 @@ const unknownPollMs = 250;
 /** Open-loop latency: connections opened before the clock starts, ~100 ms of requests. */
 const latencySocketsMin = 16;
 const latencySocketsMax = 256;
+/** Coalesced latency runs: the most transactions in one batch call (the node takes 2,000). */
+const batchTxMax = 1000;
+const batchHead = Buffer.from('{"envelopes":[');
+const comma = Buffer.from(',');
+const batchTail = Buffer.from(']}');
 
 let state;
 
@@ -204,8 +211,8 @@ function reply(message) {
   if (process.connected) process.send(message);
 }
 
-function countInto(counts, key) {
-  counts[key] = (counts[key] ?? 0) + 1;
+function countInto(counts, key, amount = 1) {
+  counts[key] = (counts[key] ?? 0) + amount;
 }
 
 /** Waits until a transaction is Committed or Invalid (re-polling while Pending). */
@@ -425,7 +432,7 @@ async function signLatency({ rate, seconds, warmupSeconds, prefix, sendCert }) {
  */
 async function runLatency(
   bodies,
-  { rate, warmupSeconds, drainMsMax, startAtEpochMs, returnSamples = false },
+  { rate, warmupSeconds, drainMsMax, startAtEpochMs, returnSamples = false, batchMs = 0 },
 ) {
   const count = bodies.length;
   // Connections are opened before the clock starts: TLS handshakes (an ECDSA signature and
@@ -452,32 +459,58 @@ async function runLatency(
   const measuredFrom = t0 + warmupSeconds * 1000;
   const pending = [];
   let finished = false;
-  const fire = (index) => {
-    const scheduled = t0 + index * interval;
-    maxSendLagMs = Math.max(maxSendLagMs, performance.now() - scheduled);
-    inFlight += 1;
+  /** One answer for the transactions scheduled at `scheduledTimes`: samples or failures. */
+  const settle = (scheduledTimes, outcomes) => {
+    const answeredAt = performance.now();
+    scheduledTimes.forEach((scheduled, k) => {
+      const outcome = outcomes[k];
+      if (outcome?.status !== 'Committed') {
+        countInto(failures, outcome?.error?.code ?? outcome?.status ?? 'no answer');
+        return;
+      }
+      committed += 1;
+      if (scheduled < measuredFrom) return;
+      const elapsed = answeredAt - scheduled;
+      samples.push(elapsed);
+      const second = Math.floor((scheduled - measuredFrom) / 1000);
+      worstBySecond[second] = Math.max(worstBySecond[second] ?? 0, Math.round(elapsed));
+    });
+  };
+  /** Sends the transactions first..end-1: one POST /v1/tx, or one batch when coalescing. */
+  const fire = (first, end) => {
+    const scheduledTimes = [];
+    for (let index = first; index < end; index += 1) scheduledTimes.push(t0 + index * interval);
+    maxSendLagMs = Math.max(maxSendLagMs, performance.now() - scheduledTimes[0]);
+    inFlight += end - first;
     inFlightMax = Math.max(inFlightMax, inFlight);
+    const request =
+      batchMs === 0
+        ? call('POST', `/v1/tx?wait=commit&timeoutMs=${waitMs}`, bodies[first], agent).then(
+            (answer) => [answer.json ?? { status: answer.status }],
+          )
+        : call(
+            'POST',
+            `/v1/tx/batch?wait=commit&timeoutMs=${waitMs}`,
+            Buffer.concat([
+              batchHead,
+              ...bodies.slice(first, end).flatMap((body, k) => (k === 0 ? [body] : [comma, body])),
+              batchTail,
+            ]),
+            agent,
+          ).then((answer) =>
+            answer.status === 200
+              ? answer.json.results
+              : scheduledTimes.map(() => answer.json ?? { status: answer.status }),
+          );
     pending.push(
-      call('POST', `/v1/tx?wait=commit&timeoutMs=${waitMs}`, bodies[index], agent).then(
-        (answer) => {
-          inFlight -= 1;
-          if (finished) return;
-          const elapsed = performance.now() - scheduled;
-          if (answer.status === 200 && answer.json?.status === 'Committed') {
-            committed += 1;
-            if (scheduled >= measuredFrom) {
-              samples.push(elapsed);
-              const second = Math.floor((scheduled - measuredFrom) / 1000);
-              worstBySecond[second] = Math.max(worstBySecond[second] ?? 0, Math.round(elapsed));
-            }
-          } else {
-            countInto(failures, answer.json?.error?.code ?? answer.json?.status ?? answer.status);
-          }
+      request.then(
+        (outcomes) => {
+          inFlight -= end - first;
+          if (!finished) settle(scheduledTimes, outcomes);
         },
         (error) => {
-          inFlight -= 1;
-          if (finished) return;
-          countInto(failures, String(error.message).slice(0, 60));
+          inFlight -= end - first;
+          if (!finished) countInto(failures, String(error.message).slice(0, 60), end - first);
         },
       ),
     );
@@ -486,11 +519,22 @@ async function runLatency(
     let next = 0;
     const tick = () => {
       const now = performance.now();
-      while (next < count && t0 + next * interval <= now) {
-        fire(next);
-        next += 1;
+      if (batchMs === 0) {
+        while (next < count && t0 + next * interval <= now) {
+          fire(next, next + 1);
+          next += 1;
+        }
+      } else {
+        // Everything due since the last tick, as a client that batches its sends would send it.
+        while (next < count && t0 + next * interval <= now) {
+          let end = next + 1;
+          while (end < count && end - next < batchTxMax && t0 + end * interval <= now) end += 1;
+          fire(next, end);
+          next = end;
+        }
       }
-      if (next < count) setTimeout(tick, Math.max(0, Math.min(1, t0 + next * interval - now)));
+      const wait = batchMs === 0 ? Math.min(1, t0 + next * interval - now) : batchMs;
+      if (next < count) setTimeout(tick, Math.max(0, wait));
       else resolve();
     };
     setTimeout(tick, 20);

@@ -56,10 +56,16 @@ export type Client = {
     args: Readonly<Record<string, unknown>>,
     options?: { readonly wait?: 'none' | 'commit' },
   ) => Promise<TxResult>;
-  /** Submits envelopes already signed (e.g. by `signEnvelope`), many per HTTP call. */
+  /**
+   * Submits envelopes already signed (e.g. by `signEnvelope`), many per HTTP call (at most the
+   * node's batchEnvelopesMax). Each item is its transaction's status (Pending; with wait
+   * 'commit', Committed or Invalid once known, Pending after timeoutMs), or the error that
+   * refused it.
+   */
   readonly submitBatch: (
     envelopes: readonly Envelope[],
-  ) => Promise<({ txId: string } | { error: CofferError })[]>;
+    options?: { readonly wait?: 'none' | 'commit'; readonly timeoutMs?: number },
+  ) => Promise<(TxResult | { error: CofferError })[]>;
   readonly sign: (
     app: string,
     action: string,
@@ -247,17 +253,22 @@ export function createClient(options: ClientOptions): Client {
       sawResult(result);
       return result;
     },
-    submitBatch: async (envelopes) => {
+    submitBatch: async (envelopes, batchOptions = {}) => {
+      const query =
+        batchOptions.wait === 'commit'
+          ? `?wait=commit${batchOptions.timeoutMs === undefined ? '' : `&timeoutMs=${batchOptions.timeoutMs}`}`
+          : '';
       const body = expectOk(
-        await call('POST', '/v1/tx/batch', { envelopes: envelopes.map(envelopeToJson) }),
+        await call('POST', `/v1/tx/batch${query}`, { envelopes: envelopes.map(envelopeToJson) }),
       ) as {
-        results: ({ txId: string } | { error: { code: string; message: string } })[];
+        results: (TxResult | { error: { code: string; message: string } })[];
       };
-      return body.results.map((item) =>
-        'txId' in item
-          ? { txId: item.txId }
-          : { error: toError({ status: 400, body: item, retryAfterMs: undefined }) },
-      );
+      return body.results.map((item) => {
+        if (!('txId' in item))
+          return { error: toError({ status: 400, body: item, retryAfterMs: undefined }) };
+        sawResult(item);
+        return item;
+      });
     },
     status: async (txId, statusOptions = {}) => {
       const result = expectOk(

@@ -161,6 +161,15 @@ const txStatusSchema = {
   required: ['txId', 'status'],
 };
 
+/** `?wait=commit` (answer once the outcome is known, at most timeoutMs) or not. */
+const waitQuerySchema = {
+  type: 'object',
+  properties: {
+    wait: { type: 'string', enum: ['none', 'commit'], default: 'none' },
+    timeoutMs: { type: 'integer', minimum: 1, maximum: waitMsMax, default: waitMsDefault },
+  },
+};
+
 /** Every CA a client certificate may chain to: identity CAs and TLS CAs of every member. */
 /**
  * How long an idle keep-alive connection stays open. Fastify sets 72 s on servers it creates,
@@ -292,13 +301,7 @@ export async function createApi(options: ApiOptions): Promise<ApiServer> {
     {
       schema: {
         summary: 'Submit one signed transaction',
-        querystring: {
-          type: 'object',
-          properties: {
-            wait: { type: 'string', enum: ['none', 'commit'], default: 'none' },
-            timeoutMs: { type: 'integer', minimum: 1, maximum: waitMsMax, default: waitMsDefault },
-          },
-        },
+        querystring: waitQuerySchema,
         body: envelopeSchema,
         response: {
           200: txStatusSchema,
@@ -337,7 +340,9 @@ export async function createApi(options: ApiOptions): Promise<ApiServer> {
     '/v1/tx/batch',
     {
       schema: {
-        summary: 'Submit up to batchEnvelopesMax signed transactions in one call',
+        summary:
+          'Submit up to batchEnvelopesMax signed transactions in one call; with wait=commit, answers once each is known',
+        querystring: waitQuerySchema,
         body: {
           type: 'object',
           required: ['envelopes'],
@@ -347,7 +352,15 @@ export async function createApi(options: ApiOptions): Promise<ApiServer> {
         },
       },
     },
-    async (request: FastifyRequest<{ Body: { envelopes: unknown[] } }>, reply) => {
+    async (
+      request: FastifyRequest<{
+        Body: { envelopes: unknown[] };
+        Querystring: { wait: 'none' | 'commit'; timeoutMs: number };
+      }>,
+      reply,
+    ) => {
+      // One deadline for the whole call, whatever the number of envelopes.
+      const deadline = Date.now() + request.query.timeoutMs;
       // Submitted in order (each is checked and queued in arrival order), verified in parallel.
       const results = await Promise.all(
         request.body.envelopes.map(async (item) => {
@@ -359,9 +372,16 @@ export async function createApi(options: ApiOptions): Promise<ApiServer> {
             throw error;
           }
           const submitted = await engine.submit(envelope);
-          return submitted.ok
-            ? { txId: submitted.txId, status: 'Pending' }
-            : errorBody(submitted.error);
+          if (!submitted.ok) return errorBody(submitted.error);
+          if (request.query.wait !== 'commit') return { txId: submitted.txId, status: 'Pending' };
+          const status = await engine.waitFor(submitted.txId, Math.max(1, deadline - Date.now()));
+          if (status.status === 'Unknown' && status.code !== undefined) {
+            // Accepted, then refused by ordering (e.g. a full disk): an error, as for one.
+            return errorBody(
+              cofferError(status.code, status.message ?? 'ordering refused the transaction'),
+            );
+          }
+          return { txId: submitted.txId, ...status };
         }),
       );
       return reply.code(200).send({ results });
@@ -378,13 +398,7 @@ export async function createApi(options: ApiOptions): Promise<ApiServer> {
           properties: { txId: { type: 'string', pattern: '^[0-9a-f]{64}$' } },
           required: ['txId'],
         },
-        querystring: {
-          type: 'object',
-          properties: {
-            wait: { type: 'string', enum: ['none', 'commit'], default: 'none' },
-            timeoutMs: { type: 'integer', minimum: 1, maximum: waitMsMax, default: waitMsDefault },
-          },
-        },
+        querystring: waitQuerySchema,
         response: { 200: txStatusSchema },
       },
     },

@@ -5,9 +5,15 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createClient, type Client, type ClientOptions } from '../../src/client/index.js';
+import {
+  createClient,
+  type Client,
+  type ClientOptions,
+  type TxResult,
+} from '../../src/client/index.js';
+import type { CofferError } from '../../src/errors/index.js';
 import { certsMap } from '../../src/ledger/execute.js';
-import type { ApiServer } from '../../src/node/api.js';
+import { waitMsMax, type ApiServer } from '../../src/node/api.js';
 import type { Engine } from '../../src/node/engine.js';
 import { org1Material, org1UserClientOptions, startOrg1Node, type Org1 } from '../support/org1.js';
 
@@ -121,5 +127,77 @@ describe('the certificate in envelopes', () => {
     expect((await put(client, 'one')).status).toBe('Committed');
     const signed = await client.sign('kv', 'put', { map: 'public:kv.sdk', key: 'x', value: 'x' });
     expect(signed.envelope.cert).toBe(org1.user.identity.certPem);
+  });
+});
+
+describe('submitBatch', () => {
+  const signPut = (client: Client, key: string, map = 'public:kv.batch') =>
+    client.sign('kv', 'put', { map, key, value: key });
+
+  it('answers Pending at once without wait; every transaction then commits', async () => {
+    const { engine, url } = await startNode('batch-none');
+    const client = clientOf(url);
+    const signed = await Promise.all(['a', 'b', 'c'].map((key) => signPut(client, key)));
+    const results = await client.submitBatch(signed.map((item) => item.envelope));
+    expect(results).toEqual(signed.map((item) => ({ txId: item.txId, status: 'Pending' })));
+    for (const item of signed) {
+      expect(await client.status(item.txId, { wait: 'commit' })).toMatchObject({
+        status: 'Committed',
+      });
+    }
+    expect(engine.store().read('public:kv.batch', 'c')).toBe('c');
+  });
+
+  it("with wait 'commit' answers each transaction's outcome, and the refusals in their places", async () => {
+    const { engine, url } = await startNode('batch-commit');
+    const client = clientOf(url);
+    const [x, y, z] = await Promise.all(['x', 'y', 'z'].map((key) => signPut(client, key)));
+    if (x === undefined || y === undefined || z === undefined) throw new Error('three signed');
+    const good = [x, y, z];
+    const failing = await signPut(client, 'k', 'not-a-kv-map');
+    const tampered = await signPut(client, 'tampered');
+    const badSignature = {
+      ...tampered.envelope,
+      signature: tampered.envelope.signature.map((byte, i) => (i === 8 ? byte ^ 1 : byte)),
+    };
+    const results = await client.submitBatch(
+      [
+        x.envelope,
+        y.envelope,
+        x.envelope, // the same transaction again
+        failing.envelope,
+        badSignature,
+        z.envelope,
+      ],
+      { wait: 'commit' },
+    );
+    expect(results).toHaveLength(6);
+    const committed = [results[0], results[1], results[5]] as TxResult[];
+    committed.forEach((result, k) => {
+      expect(result).toMatchObject({ txId: good[k]?.txId, status: 'Committed' });
+    });
+    // In submission order: the log keeps it, and so do the seqnos.
+    expect(committed.map((result) => result.seqno)).toEqual(
+      [...committed.map((result) => result.seqno)].sort((a, b) => (a ?? 0) - (b ?? 0)),
+    );
+    expect((results[2] as { error: CofferError }).error.code).toBe('TX_E_REPLAY');
+    expect(results[3]).toMatchObject({ txId: failing.txId, status: 'Invalid' });
+    expect((results[3] as TxResult).code).toBeDefined();
+    expect((results[4] as { error: CofferError }).error.code).toBe('MSP_E_SIGNATURE_INVALID');
+    expect(engine.store().read('public:kv.batch', 'z')).toBe('z');
+    expect(engine.store().read('public:kv.batch', 'tampered')).toBeUndefined();
+    // A committed transaction of this client's: the certificate is known from here on.
+    expect(client.certKnown()).toBe(true);
+  });
+
+  it('refuses a wait longer than the node allows, and submits nothing', async () => {
+    const { engine, url } = await startNode('batch-timeout');
+    const client = clientOf(url);
+    const signed = await signPut(client, 'never');
+    await expect(
+      client.submitBatch([signed.envelope], { wait: 'commit', timeoutMs: waitMsMax + 1 }),
+    ).rejects.toMatchObject({ code: 'NODE_E_BAD_REQUEST' });
+    expect(await client.status(signed.txId)).toMatchObject({ status: 'Unknown' });
+    expect(engine.store().read('public:kv.batch', 'never')).toBeUndefined();
   });
 });
