@@ -23,8 +23,12 @@ const capacityMin = 64;
 const growth = 1.25;
 /** Arena bytes first reserved. */
 const arenaMin = 4096;
-/** Entries added since the order was sorted, beyond the entries in order, before sorting them in. */
-const addedBeyondOrderedMax = 65_536;
+/**
+ * Entries added or deleted since the order was merged, before merging them in: a merge costs a
+ * copy of the order and about k·log2(n/k) comparisons (mergeSorted), a few milliseconds at a
+ * million entries, instead of a sort of everything added since at sizes that double.
+ */
+const changesBeforeOrdering = 4096;
 /** Dead arena bytes (overwritten or deleted text) tolerated before compacting: also ≤ live bytes. */
 const deadBytesMin = 1_048_576;
 const loneSurrogate = /\p{Cs}/u;
@@ -80,6 +84,9 @@ export function createCompactMap(): CompactMap {
   let keyStart = new Uint32Array(0);
   let keyLength = new Uint16Array(0);
   let valueLength = new Uint32Array(0);
+  // Each entry's key hash, kept: growing the table places every entry again without reading
+  // its key (a million keys: tens of milliseconds, not hundreds).
+  let keyHash = new Int32Array(0);
   let slots = new Int32Array(0); // entry + 1, 0 empty
   let arena = Buffer.alloc(0);
   let arenaUsed = 0;
@@ -93,6 +100,7 @@ export function createCompactMap(): CompactMap {
   let isDeleted = new Uint8Array(0);
   // The order: sorted by key, and the entries added since.
   let sorted = new Int32Array(0);
+  let spare = new Int32Array(0); // the order before the last merge: the next one's room
   let added: number[] = [];
   let walking = false;
   const readCacheEntry = new Int32Array(readCachePlaces).fill(-1);
@@ -110,18 +118,17 @@ export function createCompactMap(): CompactMap {
   let probe = Buffer.alloc(1024);
   let probeLength = 0;
 
-  const hashBytes = (bytes: Buffer, start: number, end: number): number => {
+  const hashOf = (bytes: Buffer, start: number, end: number): number => {
     let h = seed ^ 0x811c9dc5;
     for (let i = start; i < end; i += 1) h = Math.imul(h ^ (bytes[i] as number), 0x01000193);
     h ^= h >>> 15;
     h = Math.imul(h, 0x85ebca6b);
     h ^= h >>> 13;
-    return homeSlot(h, slots);
+    return h;
   };
-  const entryHome = (entry: number): number => {
-    const start = keyStart[entry] as number;
-    return hashBytes(arena, start, start + (keyLength[entry] as number));
-  };
+  /** The probe's key hash (set by probeKey). */
+  let probeHash = 0;
+  const entryHome = (entry: number): number => homeSlot(keyHash[entry] as number, slots);
 
   /** Puts key's UTF-8 in probe; false for a key no entry can have (too long to be stored). */
   const probeKey = (key: string): boolean => {
@@ -130,6 +137,7 @@ export function createCompactMap(): CompactMap {
     if (key.length > 65_535 || loneSurrogate.test(key)) return false;
     if (probe.length < key.length * 3) probe = Buffer.alloc(key.length * 3);
     probeLength = probe.write(key, 0, 'utf8');
+    probeHash = hashOf(probe, 0, probeLength);
     return true;
   };
   const probeIs = (entry: number): boolean => {
@@ -143,7 +151,7 @@ export function createCompactMap(): CompactMap {
   /** The slot of the probe's key, or -1. */
   const find = (): number => {
     if (live === 0) return -1;
-    for (let slot = hashBytes(probe, 0, probeLength); ; slot = nextSlot(slots, slot)) {
+    for (let slot = homeSlot(probeHash, slots); ; slot = nextSlot(slots, slot)) {
       const held = slots[slot] as number;
       if (held === 0) return -1;
       if (probeIs(held - 1)) return slot;
@@ -191,7 +199,7 @@ export function createCompactMap(): CompactMap {
 
   const growEntries = (): void => {
     const room = Math.max(capacityMin, Math.ceil(capacity * growth));
-    const grow = <T extends Uint32Array | Uint16Array | Uint8Array>(
+    const grow = <T extends Uint32Array | Uint16Array | Uint8Array | Int32Array>(
       old: T,
       make: (n: number) => T,
     ): T => {
@@ -202,6 +210,7 @@ export function createCompactMap(): CompactMap {
     keyStart = grow(keyStart, (n) => new Uint32Array(n).fill(noText));
     keyLength = grow(keyLength, (n) => new Uint16Array(n));
     valueLength = grow(valueLength, (n) => new Uint32Array(n));
+    keyHash = grow(keyHash, (n) => new Int32Array(n));
     isDeleted = grow(isDeleted, (n) => new Uint8Array(n));
     capacity = room;
     slots = new Int32Array(room * slotsPerEntry);
@@ -240,7 +249,17 @@ export function createCompactMap(): CompactMap {
       compareEntries,
     );
     // Deleted entries have no text to compare: the merge leaves them out unread.
-    sorted = mergeSorted(sorted, 0, fresh, compareEntries, live, (entry) => isDeleted[entry] === 1);
+    const before = sorted;
+    sorted = mergeSorted(
+      sorted,
+      0,
+      fresh,
+      compareEntries,
+      live,
+      deleted.length === 0 ? undefined : (entry) => isDeleted[entry] === 1,
+      spare,
+    );
+    spare = before;
     added = [];
     for (const entry of deleted) {
       isDeleted[entry] = 0;
@@ -285,11 +304,12 @@ export function createCompactMap(): CompactMap {
     const entry = free.pop() ?? allocated++;
     uncache(entry);
     writeText(entry, keyBytes, value, valueBytes);
+    keyHash[entry] = probeHash;
     liveBytes += keyBytes + valueBytes;
     insertEntry(entry);
     live += 1;
     added.push(entry);
-    if (added.length > sorted.length + addedBeyondOrderedMax) order();
+    if (added.length + deleted.length >= changesBeforeOrdering) order();
   };
 
   const remove = (key: string): boolean => {
@@ -305,7 +325,7 @@ export function createCompactMap(): CompactMap {
     isDeleted[entry] = 1;
     deleted.push(entry);
     live -= 1;
-    if (deleted.length > sorted.length + addedBeyondOrderedMax) order();
+    if (added.length + deleted.length >= changesBeforeOrdering) order();
     return true;
   };
 
@@ -361,9 +381,10 @@ export function createCompactMap(): CompactMap {
     },
     footprint: () =>
       arena.length +
-      capacity * (4 + 2 + 4 + 1) +
+      capacity * (4 + 2 + 4 + 4 + 1) +
       slots.byteLength +
-      sorted.byteLength +
+      sorted.buffer.byteLength +
+      spare.buffer.byteLength +
       4 * (added.length + deleted.length + free.length),
   };
 }

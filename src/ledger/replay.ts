@@ -53,8 +53,12 @@ const idBytes = 32;
 const capacityMin = 1024;
 /** Growth of the room when full (a quarter: little unused room at any size). */
 const capacityGrowth = 1.25;
-/** Entries added since the order was sorted, beyond the entries in order, before sorting them in. */
-const addedBeyondOrderedMax = 65_536;
+/**
+ * Entries added since the order was merged, before merging them in: a merge costs a copy of the
+ * order and about k·log2(n/k) comparisons (mergeSorted), a few milliseconds for a full window,
+ * instead of a sort of everything added since once the added outnumber the ordered.
+ */
+const addedBeforeOrdering = 4096;
 
 /**
  * A window with room for `options.entriesMax` ids at most (replayEntriesMax by default), holding
@@ -87,6 +91,7 @@ export function createReplayWindow(
   // The order: ordered[orderedStart..] sorted by (expiresAt, id), and a min-heap on
   // expiresAt of the entries added since. Every live entry is in exactly one of them.
   let ordered = new Int32Array(0);
+  let spare = new Int32Array(0); // the order before the last merge: the next one's room
   let orderedStart = 0;
   let heap = new Int32Array(0);
   let heapSize = 0;
@@ -252,13 +257,17 @@ export function createReplayWindow(
   /** Sorts the entries added since into the order (merging: they are few against it). */
   const order = (): void => {
     if (heapSize === 0) return;
+    const before = ordered;
     ordered = mergeSorted(
       ordered,
       orderedStart,
       heap.slice(0, heapSize).sort(compareEntries),
       compareEntries,
       ordered.length - orderedStart + heapSize,
+      undefined,
+      spare,
     );
+    spare = before;
     orderedStart = 0;
     heapSize = 0;
   };
@@ -278,7 +287,7 @@ export function createReplayWindow(
     live += 1;
     heapPush(entry);
     changes += 1;
-    if (heapSize > ordered.length - orderedStart + addedBeyondOrderedMax) order();
+    if (heapSize >= addedBeforeOrdering) order();
     return true;
   };
 
