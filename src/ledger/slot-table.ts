@@ -105,7 +105,7 @@ export function mergeSorted(
   let at = 0;
   let next = 0; // source[..next] is merged
   for (const entry of fresh) {
-    // source[next..low] all come before entry; source[high] (if any) does not.
+    // Gallop: source[next, low) all come before entry; source[high] (if any) does not.
     let low = next;
     let ahead = 0;
     while (next + ahead < end && compare(source[next + ahead] as number, entry) < 0) {

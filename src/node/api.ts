@@ -170,7 +170,6 @@ const waitQuerySchema = {
   },
 };
 
-/** Every CA a client certificate may chain to: identity CAs and TLS CAs of every member. */
 /**
  * How long an idle keep-alive connection stays open. Fastify sets 72 s on servers it creates,
  * but not on one from a serverFactory, which would keep Node's 5 s. Clients that keep
@@ -184,6 +183,7 @@ function withTimeouts(server: HttpsServer): HttpsServer {
   return server;
 }
 
+/** Every CA a client certificate may chain to: identity CAs and TLS CAs of every member. */
 export function clientTrustOf(msps: ReadonlyMap<string, Msp>): string[] {
   return [...msps.values()].flatMap((msp) => [
     ...msp.definition.rootCerts.map((item) => item.pem),
