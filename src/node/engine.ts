@@ -813,7 +813,7 @@ async function startLocked(options: EngineOptions): Promise<Engine> {
       lastMarkerSeqno,
       lastMarkerTime,
       signedRoot: signedRoot ?? null,
-      replay: replay.sortedEntries(),
+      replay,
       tree: tree.serialize(),
     });
     const seqno = tree.size();

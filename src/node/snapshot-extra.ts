@@ -13,6 +13,7 @@
 // JSON header) and the first format (one JSON object, the tree as base64).
 import { cofferError } from '../errors/index.js';
 import type { SignedRoot } from '../ledger/receipt.js';
+import type { ReplayWindow } from '../ledger/replay.js';
 import { transactionIdPattern } from '../ledger/tx.js';
 
 export type SnapshotExtra = {
@@ -26,9 +27,12 @@ export type SnapshotExtra = {
   readonly tree: Uint8Array;
 };
 
-/** What encodeSnapshotExtra takes: the replay window may be the window's sortedEntries(). */
+/**
+ * What encodeSnapshotExtra takes: the replay entries in order, or the window itself (read with
+ * `forEachSorted`, without making a string for each id).
+ */
 export type SnapshotExtraInput = Omit<SnapshotExtra, 'replay'> & {
-  readonly replay: Iterable<readonly [string, number]>;
+  readonly replay: Iterable<readonly [string, number]> | Pick<ReplayWindow, 'forEachSorted'>;
 };
 
 const magic = Buffer.from('CFX3', 'latin1');
@@ -36,7 +40,9 @@ const magicV2 = Buffer.from('CFX2', 'latin1');
 /** Bytes of a replay entry with a transaction id: tag, id, expiresAt. */
 const idEntryBytes = 1 + 32 + 8;
 
-function encodeReplay(replay: Iterable<readonly [string, number]>): Buffer {
+function encodeReplay(
+  replay: Iterable<readonly [string, number]> | Pick<ReplayWindow, 'forEachSorted'>,
+): Buffer {
   let out = Buffer.allocUnsafe(64 * idEntryBytes);
   let length = 0;
   const room = (bytes: number): void => {
@@ -45,23 +51,43 @@ function encodeReplay(replay: Iterable<readonly [string, number]>): Buffer {
     out.copy(grown, 0, 0, length);
     out = grown;
   };
-  for (const [txId, expiresAt] of replay) {
-    if (transactionIdPattern.test(txId)) {
-      room(idEntryBytes);
-      out[length] = 0;
-      out.write(txId, length + 1, 32, 'hex');
-      length += 33;
-    } else {
-      const text = Buffer.from(txId, 'utf8');
-      if (text.byteLength > 0xffff) throw new Error(`replay id of ${text.byteLength} bytes`);
-      room(3 + text.byteLength + 8);
-      out[length] = 1;
-      out.writeUInt16BE(text.byteLength, length + 1);
-      text.copy(out, length + 3);
-      length += 3 + text.byteLength;
-    }
+  const putRaw = (txId: string, expiresAt: number): void => {
+    const text = Buffer.from(txId, 'utf8');
+    if (text.byteLength > 0xffff) throw new Error(`replay id of ${text.byteLength} bytes`);
+    room(3 + text.byteLength + 8);
+    out[length] = 1;
+    out.writeUInt16BE(text.byteLength, length + 1);
+    text.copy(out, length + 3);
+    length += 3 + text.byteLength;
     out.writeDoubleBE(expiresAt, length);
     length += 8;
+  };
+  if ('forEachSorted' in replay) {
+    // The window holds a transaction id as its 32 bytes exactly when transactionIdPattern
+    // matches its text (replay.ts), so these are the bytes the loop below makes.
+    replay.forEachSorted((id, raw, expiresAt) => {
+      if (raw !== undefined) {
+        putRaw(raw, expiresAt);
+        return;
+      }
+      room(idEntryBytes);
+      out[length] = 0;
+      out.set(id, length + 1);
+      out.writeDoubleBE(expiresAt, length + 33);
+      length += idEntryBytes;
+    });
+    return out.subarray(0, length);
+  }
+  for (const [txId, expiresAt] of replay) {
+    if (!transactionIdPattern.test(txId)) {
+      putRaw(txId, expiresAt);
+      continue;
+    }
+    room(idEntryBytes);
+    out[length] = 0;
+    out.write(txId, length + 1, 32, 'hex');
+    out.writeDoubleBE(expiresAt, length + 33);
+    length += idEntryBytes;
   }
   return out.subarray(0, length);
 }

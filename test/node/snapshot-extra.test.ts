@@ -63,6 +63,25 @@ describe('snapshot engine state', () => {
     const decoded = decodeSnapshotExtra(bytes);
     expect(decoded.replay).toEqual(window.entries());
     expect(createReplayWindow(decoded.replay).entries()).toEqual(window.entries());
+    // Read without strings (forEachSorted, as the engine does): the same bytes.
+    const direct = encoded({ ...state, replay: window, tree: tree.serialize() });
+    expect(Buffer.from(direct).equals(Buffer.from(bytes))).toBe(true);
+  });
+
+  it('reads the window without strings in the same order as its entries, raw ids as text', () => {
+    const window = createReplayWindow();
+    const ids = ['cd'.repeat(32), 'ab'.repeat(32), 'raw id', 'ef'.repeat(32)];
+    ids.forEach((id, n) => window.add(id, 1_000 + (n % 2)));
+    const seen: [string, number][] = [];
+    window.forEachSorted((id, raw, expiresAt) => {
+      seen.push([raw ?? id.toString('hex'), expiresAt]);
+    });
+    expect(seen).toEqual(window.entries());
+    expect(() => {
+      window.forEachSorted(() => {
+        window.add('12'.repeat(32), 5);
+      });
+    }).toThrow('changed while it was being read');
   });
 
   it('is written into a snapshot from its parts, as the same bytes as joined', () => {
@@ -92,6 +111,12 @@ describe('snapshot engine state', () => {
     for (let n = 0; n < 30_000; n += 1) {
       window.add(createHash('sha256').update(`tx ${n}`).digest('hex'), 1_000 + (n % 11));
     }
+    // Ids that are not transaction ids, and times whose text has a point or an exponent.
+    window.add('not-hex', 1_000.5);
+    window.add('AB'.repeat(32), 1e21);
+    window.add('é'.repeat(40), 2);
+    window.add('cd'.repeat(32), 1e21);
+    window.add('ef'.repeat(32), 0.25);
     const digests = { publicSha256: new Uint8Array(32), privateSha256: new Uint8Array(32).fill(1) };
     // The definition (decision 0027): SHA-256 over "txId\nexpiresAt\n" of every entry in order.
     const replay = createHash('sha256');
@@ -106,7 +131,7 @@ describe('snapshot engine state', () => {
           logPosition: 3,
           time: 9,
           replay: replay.digest('hex'),
-          replayEntries: 30_000,
+          replayEntries: 30_005,
         }),
       )
       .digest('hex');
