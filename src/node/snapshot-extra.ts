@@ -32,7 +32,8 @@ export type SnapshotExtra = {
  * `forEachSorted`, without making a string for each id).
  */
 export type SnapshotExtraInput = Omit<SnapshotExtra, 'replay'> & {
-  readonly replay: Iterable<readonly [string, number]> | Pick<ReplayWindow, 'forEachSorted'>;
+  readonly replay:
+    Iterable<readonly [string, number]> | Pick<ReplayWindow, 'forEachSorted' | 'size'>;
 };
 
 const magic = Buffer.from('CFX3', 'latin1');
@@ -41,9 +42,12 @@ const magicV2 = Buffer.from('CFX2', 'latin1');
 const idEntryBytes = 1 + 32 + 8;
 
 function encodeReplay(
-  replay: Iterable<readonly [string, number]> | Pick<ReplayWindow, 'forEachSorted'>,
+  replay: Iterable<readonly [string, number]> | Pick<ReplayWindow, 'forEachSorted' | 'size'>,
 ): Buffer {
-  let out = Buffer.allocUnsafe(64 * idEntryBytes);
+  // Room for every entry of a window at once (ids that are not transaction ids may need more).
+  let out = Buffer.allocUnsafe(
+    ('size' in replay ? Math.max(64, replay.size()) : 64) * idEntryBytes,
+  );
   let length = 0;
   const room = (bytes: number): void => {
     if (length + bytes <= out.byteLength) return;
