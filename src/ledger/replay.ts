@@ -149,7 +149,7 @@ export function createReplayWindow(
     insertSlot(slots, entryHome(entry), entry);
   };
 
-  /** Resizes the room to `room` entries, keeping every live entry (at new indexes). */
+  /** Resizes the room to `room` entries, keeping every live entry (at new indexes): to shrink. */
   const resize = (room: number): void => {
     const oldSlab = slab;
     const oldTimes = times;
@@ -183,6 +183,24 @@ export function createReplayWindow(
     heap = keptHeap;
   };
 
+  /**
+   * More room, every entry staying where it is: the room is full only when no entry is free, so
+   * the entries below `allocated` are all live. One copy of the slab and the times, and the
+   * table built again (no entry moved, so the order and the heap stay as they are).
+   */
+  const grow = (room: number): void => {
+    const oldSlab = slab;
+    const oldTimes = times;
+    capacity = room;
+    slab = Buffer.alloc(room * idBytes);
+    oldSlab.copy(slab, 0, 0, allocated * idBytes);
+    words = new Int32Array(slab.buffer, slab.byteOffset, room * 8);
+    times = new Float64Array(room);
+    times.set(oldTimes.subarray(0, allocated));
+    slots = new Int32Array(room * slotsPerEntry);
+    for (let entry = 0; entry < allocated; entry += 1) insertEntry(entry);
+  };
+
   const allocate = (): number => {
     if (firstFree >= 0) {
       const entry = firstFree;
@@ -190,7 +208,7 @@ export function createReplayWindow(
       return entry;
     }
     if (allocated === capacity) {
-      resize(Math.min(entriesMax, Math.max(capacityMin, Math.ceil(capacity * capacityGrowth))));
+      grow(Math.min(entriesMax, Math.max(capacityMin, Math.ceil(capacity * capacityGrowth))));
     }
     const entry = allocated;
     allocated += 1;

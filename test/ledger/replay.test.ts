@@ -135,7 +135,7 @@ describe('replay window', () => {
     const window = createReplayWindow();
     const model = new Map<string, number>();
     window.entries(); // an order to keep
-    // Far more adds than 2 × size + 65,536 between two reads, pruning as it goes.
+    // Far more adds between two reads than the window merges in at once, pruning as it goes.
     for (let n = 0; n < 200_000; n += 1) {
       window.add(id(n), 1000 + (n % 5000));
       model.set(id(n), 1000 + (n % 5000));
