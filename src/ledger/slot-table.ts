@@ -98,8 +98,8 @@ export function mergeSorted(
     source = kept.subarray(0, count);
   }
   const merged =
-    spare !== undefined && spare.buffer.byteLength >= size * 4
-      ? new Int32Array(spare.buffer, 0, size)
+    spare !== undefined && spare.buffer.byteLength - spare.byteOffset >= size * 4
+      ? new Int32Array(spare.buffer, spare.byteOffset, size)
       : new Int32Array(Math.ceil(size * 1.25)).subarray(0, size);
   const end = source.length;
   let at = 0;
