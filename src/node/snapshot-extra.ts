@@ -40,6 +40,7 @@ const magic = Buffer.from('CFX3', 'latin1');
 const magicV2 = Buffer.from('CFX2', 'latin1');
 /** Bytes of a replay entry with a transaction id: tag, id, expiresAt. */
 const idEntryBytes = 1 + 32 + 8;
+const noId = Buffer.alloc(0);
 
 function encodeReplay(
   replay: Iterable<readonly [string, number]> | Pick<ReplayWindow, 'forEachSorted' | 'size'>,
@@ -55,43 +56,33 @@ function encodeReplay(
     out.copy(grown, 0, 0, length);
     out = grown;
   };
-  const putRaw = (txId: string, expiresAt: number): void => {
-    const text = Buffer.from(txId, 'utf8');
-    if (text.byteLength > 0xffff) throw new Error(`replay id of ${text.byteLength} bytes`);
-    room(3 + text.byteLength + 8);
-    out[length] = 1;
-    out.writeUInt16BE(text.byteLength, length + 1);
-    text.copy(out, length + 3);
-    length += 3 + text.byteLength;
+  const put = (id: Buffer, raw: string | undefined, expiresAt: number): void => {
+    if (raw === undefined) {
+      room(idEntryBytes);
+      out[length] = 0;
+      out.set(id, length + 1);
+      length += 33;
+    } else {
+      const text = Buffer.from(raw, 'utf8');
+      if (text.byteLength > 0xffff) throw new Error(`replay id of ${text.byteLength} bytes`);
+      room(3 + text.byteLength + 8);
+      out[length] = 1;
+      out.writeUInt16BE(text.byteLength, length + 1);
+      text.copy(out, length + 3);
+      length += 3 + text.byteLength;
+    }
     out.writeDoubleBE(expiresAt, length);
     length += 8;
   };
   if ('forEachSorted' in replay) {
     // The window holds a transaction id as its 32 bytes exactly when transactionIdPattern
-    // matches its text (replay.ts), so these are the bytes the loop below makes.
-    replay.forEachSorted((id, raw, expiresAt) => {
-      if (raw !== undefined) {
-        putRaw(raw, expiresAt);
-        return;
-      }
-      room(idEntryBytes);
-      out[length] = 0;
-      out.set(id, length + 1);
-      out.writeDoubleBE(expiresAt, length + 33);
-      length += idEntryBytes;
-    });
-    return out.subarray(0, length);
-  }
-  for (const [txId, expiresAt] of replay) {
-    if (!transactionIdPattern.test(txId)) {
-      putRaw(txId, expiresAt);
-      continue;
+    // matches its text (replay.ts): the same bytes as from its entries.
+    replay.forEachSorted(put);
+  } else {
+    for (const [txId, expiresAt] of replay) {
+      if (transactionIdPattern.test(txId)) put(Buffer.from(txId, 'hex'), undefined, expiresAt);
+      else put(noId, txId, expiresAt);
     }
-    room(idEntryBytes);
-    out[length] = 0;
-    out.write(txId, length + 1, 32, 'hex');
-    out.writeDoubleBE(expiresAt, length + 33);
-    length += idEntryBytes;
   }
   return out.subarray(0, length);
 }
