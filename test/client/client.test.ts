@@ -42,8 +42,8 @@ function clientOf(url: string, sendCert?: ClientOptions['sendCert']): Client {
   return client;
 }
 
-const put = (client: Client, key: string) =>
-  client.submit('kv', 'put', { map: 'public:kv.sdk', key, value: key }, { wait: 'commit' });
+const put = (client: Client, key: string, map = 'public:kv.sdk') =>
+  client.submit('kv', 'put', { map, key, value: key }, { wait: 'commit' });
 
 beforeAll(async () => {
   work = await mkdtemp(path.join(tmpdir(), 'coffer-client-'));
@@ -83,12 +83,7 @@ describe('the certificate in envelopes', () => {
   it('a Committed status read for one of its transactions counts too; an Invalid one does not', async () => {
     const { url } = await startNode('by-status');
     const client = clientOf(url);
-    const invalid = await client.submit(
-      'kv',
-      'put',
-      { map: 'not-a-kv-map', key: 'k', value: 'v' },
-      { wait: 'commit' },
-    );
+    const invalid = await put(client, 'k', 'not-a-kv-map');
     expect(invalid.status).toBe('Invalid');
     expect(client.certKnown()).toBe(false);
     const sent = await client.submit('kv', 'put', { map: 'public:kv.sdk', key: 'k', value: 'v' });
