@@ -61,9 +61,34 @@ export type CompactMap = {
   ) => void;
   /** Keys and values in key order, as strings. */
   readonly sorted: () => { readonly keys: string[]; readonly values: string[] };
+  /**
+   * A copy of the entries in key order that another thread can read while this map changes
+   * (a commit point's snapshot, decision 0038): the arena's bytes and, per entry, where its
+   * key starts, its key ends and its value ends. Both in buffers of their own (transferable).
+   */
+  readonly frozen: () => FrozenMap;
   /** Bytes the map's buffers take (its arena, tables and lists). */
   readonly footprint: () => number;
 };
+
+/** A compact map's entries as of one moment (CompactMap.frozen): read by forEachFrozen. */
+export type FrozenMap = {
+  readonly arena: Uint8Array;
+  /** keyStart, keyEnd, valueEnd of each entry, in key order. */
+  readonly spans: Uint32Array;
+};
+
+/** Calls `each` for every entry of a frozen map in key order, as CompactMap.forEachSorted does. */
+export function forEachFrozen(
+  frozen: FrozenMap,
+  each: (arena: Buffer, keyStart: number, keyEnd: number, valueEnd: number) => void,
+): void {
+  const arena = Buffer.from(frozen.arena.buffer, frozen.arena.byteOffset, frozen.arena.byteLength);
+  const { spans } = frozen;
+  for (let i = 0; i < spans.length; i += 3) {
+    each(arena, spans[i] as number, spans[i + 1] as number, spans[i + 2] as number);
+  }
+}
 
 /**
  * JavaScript's order of two texts from the first byte where their UTF-8 differs (x, y). There,
@@ -378,6 +403,22 @@ export function createCompactMap(): CompactMap {
         values.push(bytes.toString('utf8', keyEnd, valueEnd));
       });
       return { keys, values };
+    },
+    frozen: () => {
+      order();
+      // The arena is copied whole (a memcpy; dead text included), the spans in key order.
+      const copy = new Uint8Array(arenaUsed);
+      copy.set(arena.subarray(0, arenaUsed));
+      const spans = new Uint32Array(3 * sorted.length);
+      for (let i = 0, at = 0; i < sorted.length; i += 1, at += 3) {
+        const entry = sorted[i] as number;
+        const start = keyStart[entry] as number;
+        const keyEnd = start + (keyLength[entry] as number);
+        spans[at] = start;
+        spans[at + 1] = keyEnd;
+        spans[at + 2] = keyEnd + (valueLength[entry] as number);
+      }
+      return { arena: copy, spans };
     },
     footprint: () =>
       arena.length +

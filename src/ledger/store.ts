@@ -5,7 +5,7 @@
 // sets in the same order, so every node holds the same state and produces the same bytes.
 import assert from 'node:assert/strict';
 import { cofferError } from '../errors/index.js';
-import { createCompactMap, type CompactMap } from './compact-map.js';
+import { createCompactMap, forEachFrozen, type CompactMap, type FrozenMap } from './compact-map.js';
 
 // --- types ------------------------------------------------------------------------------------
 
@@ -76,7 +76,36 @@ export type Store = {
     map: string,
     each: (bytes: Buffer, keyStart: number, keyEnd: number, valueEnd: number) => void,
   ) => void;
+  /**
+   * A copy of every map in key order as of now, for another thread to encode while the store
+   * goes on (a commit point's snapshot, decision 0038): read it with sortedMapsOf.
+   */
+  readonly frozen: () => FrozenStore;
 };
+
+/** What a snapshot's encoding reads from a store: its maps in key order. */
+export type SortedMaps = Pick<Store, 'seqno' | 'maps' | 'size' | 'forEachSorted'>;
+
+/** A store's maps as of one moment (Store.frozen), in buffers another thread can take. */
+export type FrozenStore = {
+  readonly seqno: number;
+  /** Sorted by name; every map holds at least one key. */
+  readonly maps: readonly ({ readonly name: string } & FrozenMap)[];
+};
+
+/** Reads a frozen store as a snapshot's encoding reads a store. */
+export function sortedMapsOf(frozen: FrozenStore): SortedMaps {
+  const byName = new Map(frozen.maps.map((map) => [map.name, map]));
+  return {
+    seqno: () => frozen.seqno,
+    maps: () => frozen.maps.map((map) => map.name),
+    size: (name) => (byName.get(name)?.spans.length ?? 0) / 3,
+    forEachSorted: (name, each) => {
+      const map = byName.get(name);
+      if (map !== undefined) forEachFrozen(map, each);
+    },
+  };
+}
 
 // --- limits (STYLE.md 5) ----------------------------------------------------------------------
 // Not configurable per node: a limit decides whether a transaction is valid, so every node must
@@ -379,5 +408,12 @@ function storeOver(state: Map<string, CompactMap>, initialSeqno: number): Store 
     forEachSorted: (map, each) => {
       state.get(map)?.forEachSorted(each);
     },
+    frozen: () => ({
+      seqno,
+      maps: [...state.keys()].sort().map((name) => ({
+        name,
+        ...(state.get(name) as CompactMap).frozen(),
+      })),
+    }),
   };
 }

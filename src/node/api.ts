@@ -56,7 +56,11 @@ export type ApiOptions = {
       }
     | undefined;
   /** Serves a behind peer's catch-up (catchup.ts); absent on the embedded log. */
-  readonly catchUp?: (fromPosition: number, treeSize: number) => Promise<object>;
+  readonly catchUp?: (
+    fromPosition: number,
+    treeSize: number,
+    options: { readonly snapshotEvidence: boolean },
+  ) => Promise<object>;
   /** Serves committed snapshots from this folder to joining peers (snapshot-join.ts). */
   readonly snapshotsDir?: string;
   /** The Ethereum JSON-RPC endpoint's node (evm-rpc.ts); absent: no endpoint. */
@@ -628,19 +632,22 @@ export async function createApi(options: ApiOptions): Promise<ApiServer> {
     {
       schema: {
         summary:
-          'Node to node: the ordered batches from fromPosition and the ledger entries they made after treeSize, up to a signature entry (a behind node checks them against signed roots before installing them). Peer identities only.',
+          'Node to node: the ordered batches from fromPosition and the ledger entries they made after treeSize, up to a signature entry (a behind node checks them against signed roots before installing them). With snapshotEvidence=true (treeSize a commit point), through a signature entry after the one that records its state digest (a node joining from the committed snapshot checks it). Peer identities only.',
         querystring: {
           type: 'object',
           properties: {
             fromPosition: { type: 'integer', minimum: 1 },
             treeSize: { type: 'integer', minimum: 0 },
+            snapshotEvidence: { type: 'boolean', default: false },
           },
           required: ['fromPosition', 'treeSize'],
         },
       },
     },
     async (
-      request: FastifyRequest<{ Querystring: { fromPosition: number; treeSize: number } }>,
+      request: FastifyRequest<{
+        Querystring: { fromPosition: number; treeSize: number; snapshotEvidence: boolean };
+      }>,
       reply,
     ) => {
       const caller = callerOfRequest(msps(), request);
@@ -659,7 +666,9 @@ export async function createApi(options: ApiOptions): Promise<ApiServer> {
           ),
         );
       }
-      return options.catchUp(request.query.fromPosition, request.query.treeSize);
+      return options.catchUp(request.query.fromPosition, request.query.treeSize, {
+        snapshotEvidence: request.query.snapshotEvidence,
+      });
     },
   );
 
@@ -721,6 +730,7 @@ export async function createApi(options: ApiOptions): Promise<ApiServer> {
   if (options.snapshotsDir !== undefined) {
     registerSnapshotRoutes(app, {
       snapshotsDir: options.snapshotsDir,
+      evidencedSnapshotSeqno: engine.evidencedSnapshotSeqno,
       isPeer: (request) => callerOfRequest(msps(), request)?.role === 'peer',
       sendError: (reply, error) => sendError(reply, error),
     });

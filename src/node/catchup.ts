@@ -19,6 +19,7 @@ import type { EtcdLog, MirrorEntry } from '../ordering/index.js';
 import type { Engine } from './engine.js';
 import { every } from './every.js';
 import { getJson, type PeerConfig } from './peers.js';
+import { evidenceOf } from './snapshot-evidence.js';
 
 // ---- limits ---------------------------------------------------------------------------------
 
@@ -65,13 +66,16 @@ function refused(message: string, details: Record<string, unknown> = {}): Coffer
 /**
  * The serving side: the entries after the asker's tree size up to a signature entry that
  * follows a batch at or after fromPosition (about catchUpLeafBytesTarget of them), and the
- * batches fromPosition .. the one that signature entry follows.
+ * batches fromPosition .. the one that signature entry follows. With `snapshotEvidence` (the
+ * asker's tree size is a commit point whose snapshot it joins from), at least through a
+ * signature entry after the commit point's evidence entry, which that entry's root then covers.
  */
 export async function serveCatchUp(
   engine: Pick<Engine, 'entriesFrom'>,
   log: Pick<EtcdLog, 'readMirror'>,
   fromPosition: number,
   treeSize: number,
+  options: { readonly snapshotEvidence?: boolean } = {},
 ): Promise<CatchUpAnswer> {
   if (!Number.isSafeInteger(fromPosition) || fromPosition < 1) {
     throw cofferError('NODE_E_BAD_REQUEST', 'fromPosition must be a positive integer');
@@ -84,6 +88,9 @@ export async function serveCatchUp(
   let cut:
     | { readonly upToTreeSize: number; readonly leaves: number; readonly position: number }
     | undefined;
+  // Without snapshotEvidence, any cut will do.
+  let evidenceSeqno = options.snapshotEvidence === true ? undefined : 0;
+  const covered = (upTo: number): boolean => evidenceSeqno !== undefined && upTo >= evidenceSeqno;
   for await (const entry of engine.entriesFrom(treeSize + 1)) {
     if (entry.seqno !== treeSize + 1 + leaves.length) break;
     if (
@@ -94,7 +101,15 @@ export async function serveCatchUp(
       // This marker signs every entry before it; the batches up to logPosition made them.
       cut = { upToTreeSize: entry.seqno - 1, leaves: leaves.length, position: entry.logPosition };
       const batches = entry.logPosition - fromPosition + 1;
-      if (bytes >= catchUpLeafBytesTarget || batches >= catchUpBatchesMax) break;
+      if (
+        covered(cut.upToTreeSize) &&
+        (bytes >= catchUpLeafBytesTarget || batches >= catchUpBatchesMax)
+      ) {
+        break;
+      }
+    }
+    if (entry.kind === 'signature' && evidenceOf(entry.leaf)?.snapshotSeqno === treeSize) {
+      evidenceSeqno ??= entry.seqno;
     }
     if (cut !== undefined && cut.position - fromPosition + 1 >= catchUpBatchesMax) break;
     bytes += entry.leaf.byteLength;
@@ -104,6 +119,12 @@ export async function serveCatchUp(
   if (cut === undefined) {
     throw unavailable(
       `this node's ledger files hold no signature entry after position ${fromPosition - 1} within ${catchUpLeafBytesMax} bytes of tree size ${treeSize}`,
+      { fromPosition, treeSize },
+    );
+  }
+  if (!covered(cut.upToTreeSize)) {
+    throw unavailable(
+      `this node's ledger files hold no signed evidence entry for a commit point at ${treeSize} within ${catchUpLeafBytesMax} bytes and ${catchUpBatchesMax} batches (not written or not signed yet)`,
       { fromPosition, treeSize },
     );
   }
@@ -280,13 +301,14 @@ export async function askCatchUp(
   peer: PeerConfig,
   fromPosition: number,
   treeSize: number,
+  options: { readonly snapshotEvidence?: boolean } = {},
 ): Promise<
   | { readonly ok: true; readonly answer: CatchUpAnswer }
   | { readonly ok: false; readonly code: string | undefined; readonly message: string }
 > {
   const got = await getJson(
     agent,
-    `${peer.url}/v1/peer/catchup?fromPosition=${String(fromPosition)}&treeSize=${String(treeSize)}`,
+    `${peer.url}/v1/peer/catchup?fromPosition=${String(fromPosition)}&treeSize=${String(treeSize)}${options.snapshotEvidence === true ? '&snapshotEvidence=true' : ''}`,
     catchUpAnswerBytesMax,
     catchUpCallTimeoutMs,
   );

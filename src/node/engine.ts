@@ -44,13 +44,7 @@ import {
   loadLedgerSecretFile,
   type LedgerSecret,
 } from '../ledger/secret.js';
-import {
-  encodeSnapshotSections,
-  loadLatestSnapshot,
-  sectionDigests,
-  writeSnapshot,
-  type SnapshotSections,
-} from '../ledger/snapshot.js';
+import { loadLatestSnapshot, writeSnapshot, writeSnapshotFile } from '../ledger/snapshot.js';
 import { catchUpTxIndex, openTxIndex } from '../ledger/tx-index.js';
 import { createStore, type Store, type WriteSet } from '../ledger/store.js';
 import {
@@ -66,7 +60,16 @@ import {
 } from '../ledger/tx.js';
 import { openEmbeddedLog, type OrderingLog, type OrderingLogger } from '../ordering/index.js';
 import { lockDataDir } from './lock.js';
-import { isCommitPoint, markerLeaf, stateDigest, type Marker } from './snapshot-evidence.js';
+import { createCommitPointRunner } from './commit-point.js';
+import {
+  evidenceDelayMs,
+  isCommitPoint,
+  isEvidencePoint,
+  markerLeaf,
+  stateDigest,
+  type Marker,
+  type PendingEvidence,
+} from './snapshot-evidence.js';
 import { decodeSnapshotExtra, encodeSnapshotExtra } from './snapshot-extra.js';
 import { base64Of, type SignatureVerifier } from '../crypto/index.js';
 
@@ -274,6 +277,11 @@ export type Engine = {
   /** Resolves once the executor has run every batch the log has committed so far. */
   readonly idle: () => Promise<void>;
   /**
+   * The newest commit point whose evidence entry this node's ledger holds (0 if none): its
+   * committed snapshot is the one to serve to joining nodes (decision 0038).
+   */
+  readonly evidencedSnapshotSeqno: () => number;
+  /**
    * Calls `listener` after each executed batch (its ledger entries written, its transactions
    * indexed) with the (map, key) pairs its transactions wrote and the seqno of its last entry;
    * returns the unsubscribe. The store holds exactly that batch while the listener runs.
@@ -474,6 +482,15 @@ async function startLocked(options: EngineOptions): Promise<Engine> {
   let lastMarkerTime = 0;
   let signedRoot: SignedRoot | undefined;
   let lastSnapshotSeqno = 0;
+  /**
+   * The last commit point, until its evidence entry is written (decision 0038): its digest is
+   * computed off the main thread meanwhile. The same on every node (seqnos and batch times).
+   */
+  let pendingEvidence: (PendingEvidence & { readonly digest: Promise<string> }) | undefined;
+  /** The newest commit point whose evidence entry is written. */
+  let evidencedSnapshotSeqno = 0;
+  /** The last signature entry records evidence, and no later one signs it yet (idle timer). */
+  let evidenceUncovered = false;
   const loaded = await loadLatestSnapshot(dirs.snapshots, secret);
   for (const skipped of loaded.skipped) {
     logger.warn(
@@ -492,6 +509,16 @@ async function startLocked(options: EngineOptions): Promise<Engine> {
     lastMarkerTime = extra.lastMarkerTime;
     signedRoot = extra.signedRoot ?? undefined;
     lastSnapshotSeqno = loaded.snapshot.seqno;
+    evidencedSnapshotSeqno = extra.evidencedSnapshotSeqno ?? 0;
+    if (loaded.snapshot.committed) {
+      // A commit point: its evidence entry comes after it (again, if it was written before).
+      const digest = stateDigest(lastSnapshotSeqno, loaded.snapshot.digests, extra);
+      pendingEvidence = {
+        seqno: lastSnapshotSeqno,
+        time: extra.lastMarkerTime,
+        digest: Promise.resolve(digest),
+      };
+    }
     assert.equal(tree.size(), loaded.snapshot.seqno, 'snapshot tree size matches its seqno');
     logger.info(
       { file: loaded.snapshot.file, seqno: lastSnapshotSeqno, logPosition },
@@ -536,6 +563,8 @@ async function startLocked(options: EngineOptions): Promise<Engine> {
     lastMarkerTime = 0;
     signedRoot = undefined;
     lastSnapshotSeqno = 0;
+    pendingEvidence = undefined;
+    evidencedSnapshotSeqno = 0;
   }
   if (ledger.lastSeqno() > tree.size()) await ledger.truncateAfter(tree.size());
   assert.equal(ledger.lastSeqno(), tree.size(), 'ledger files reach the snapshot');
@@ -753,23 +782,17 @@ async function startLocked(options: EngineOptions): Promise<Engine> {
     return canonicalBytes(entry);
   };
 
-  /** `sections`: the store encoded at this entry's seqno, at a commit point (decision 0027). */
-  const addMarker = async (batchTime: number, sections?: SnapshotSections): Promise<LedgerLeaf> => {
+  /** `evidence`: the state digest of an earlier commit point, in its evidence entry (0038). */
+  const addMarker = async (
+    batchTime: number,
+    evidence?: Pick<Marker, 'snapshot' | 'snapshotSeqno'>,
+  ): Promise<LedgerLeaf> => {
     const seqno = tree.size() + 1;
-    assert(sections === undefined || sections.seqno === seqno, 'state encoded at the marker');
     const marker: Marker = {
       treeSize: tree.size(),
       root: Buffer.from(tree.root()).toString('hex'),
       time: batchTime,
-      ...(sections === undefined
-        ? {}
-        : {
-            snapshot: stateDigest(seqno, sectionDigests(sections), {
-              logPosition,
-              time: batchTime,
-              replay: replay.sortedEntries(),
-            }),
-          }),
+      ...evidence,
     };
     const leaf = markerLeaf(marker);
     tree.append(leafHash(leaf));
@@ -799,44 +822,95 @@ async function startLocked(options: EngineOptions): Promise<Engine> {
     return { seqno, kind: 'signature', leaf: kept, signedRoot: signed, logPosition };
   };
 
-  /**
-   * Writes a snapshot at a signature entry: always at a commit point (`sections` given: the
-   * entry records its state's digest, and peers may fetch it), else every snapshotIntervalTx
-   * entries of this node's own setting (only to shorten its restarts).
-   */
-  const maybeSnapshot = async (sections?: SnapshotSections): Promise<void> => {
-    if (sections === undefined && tree.size() - lastSnapshotSeqno < intervals.snapshotIntervalTx)
-      return;
-    const extra = encodeSnapshotExtra({
+  /** The engine's own state for a snapshot at the signature entry just written. */
+  const snapshotExtra = (): Uint8Array[] =>
+    encodeSnapshotExtra({
       logPosition,
       time,
       lastMarkerSeqno,
       lastMarkerTime,
       signedRoot: signedRoot ?? null,
+      evidencedSnapshotSeqno,
       replay,
       tree: tree.serialize(),
     });
+
+  const snapshotNotWritten = (error: unknown, seqno: number, retried: string): void => {
+    // A snapshot only shortens restarts (and serves joining nodes): a failed one (e.g. a full
+    // disk) is taken again later; the ledger and the log still hold everything.
+    if (!isCofferError(error)) throw error;
+    logger.warn({ code: error.code, seqno }, `snapshot not written: ${error.message}; ${retried}`);
+  };
+
+  /**
+   * Writes a snapshot at a signature entry every snapshotIntervalTx entries of this node's own
+   * setting (only to shorten its restarts), not while a commit point awaits its evidence entry:
+   * a restart from a snapshot then knows what is pending (the committed one's own state).
+   */
+  const maybeSnapshot = async (): Promise<void> => {
+    if (pendingEvidence !== undefined) return;
+    if (tree.size() - lastSnapshotSeqno < intervals.snapshotIntervalTx) return;
+    const extra = snapshotExtra();
     const seqno = tree.size();
     lastSnapshotSeqno = seqno;
     try {
-      const written = await writeSnapshot(
-        dirs.snapshots,
-        { seqno, store, extra, secret },
-        sections === undefined ? {} : { sections, committed: true },
-      );
-      logger.info(
-        { file: written.file, bytes: written.bytes, seqno, committed: sections !== undefined },
-        'snapshot written',
-      );
+      const written = await writeSnapshot(dirs.snapshots, { seqno, store, extra, secret });
+      logger.info({ file: written.file, bytes: written.bytes, seqno }, 'snapshot written');
     } catch (error) {
-      // A snapshot only shortens restarts: a failed one (e.g. a full disk) is retried at the
-      // next interval; the ledger and the log still hold everything.
-      if (!isCofferError(error)) throw error;
-      logger.warn(
-        { code: error.code, seqno },
-        `snapshot not written: ${error.message}; retried after ${intervals.snapshotIntervalTx} more entries`,
+      snapshotNotWritten(
+        error,
+        seqno,
+        `retried after ${intervals.snapshotIntervalTx} more entries`,
       );
     }
+  };
+
+  // Commit points (decision 0038): the state is copied here, encoded and digested by a worker.
+  const commitPoints = createCommitPointRunner({
+    onWorkerFailure: (error) => {
+      logger.warn(
+        { error: error.message },
+        'the commit-point worker failed; its snapshot is made on the main thread',
+      );
+    },
+  });
+  /** The committed snapshot files being written, one after another. */
+  let committedWrites: Promise<void> = Promise.resolve();
+
+  /** At the signature entry just written, a commit point: its snapshot and digest begin. */
+  const beginCommitPoint = (): void => {
+    const seqno = tree.size();
+    const frozen = store.frozen();
+    const extraParts = snapshotExtra();
+    // Joined into a buffer of its own: it goes to the worker by transfer.
+    const extra = new Uint8Array(extraParts.reduce((sum, part) => sum + part.byteLength, 0));
+    extraParts.reduce((at, part) => {
+      extra.set(part, at);
+      return at + part.byteLength;
+    }, 0);
+    lastSnapshotSeqno = seqno;
+    const made = commitPoints.run({ seqno, store: frozen, extra, secret });
+    const digest = made.then((result) => result.digest);
+    // Awaited at the evidence entry; a failure there stops execution (drain), not the process.
+    digest.catch(() => undefined);
+    pendingEvidence = { seqno, time: lastMarkerTime, digest };
+    committedWrites = committedWrites.then(async () => {
+      try {
+        const result = await made;
+        const written = await writeSnapshotFile(dirs.snapshots, seqno, result, {
+          committed: true,
+        });
+        logger.info(
+          { file: written.file, bytes: written.bytes, seqno, committed: true },
+          'snapshot written',
+        );
+      } catch (error) {
+        snapshotNotWritten(error, seqno, 'taken again at the next commit point');
+      }
+    });
+    committedWrites.catch((error: unknown) => {
+      logger.error({ error: String(error), seqno }, 'the committed snapshot failed');
+    });
   };
 
   const executeOne = async (position: number, bytes: Uint8Array): Promise<void> => {
@@ -929,24 +1003,35 @@ async function startLocked(options: EngineOptions): Promise<Engine> {
     // alike (the batch sequence alone), and no further empty batch follows (the idle timer
     // appends only while entries are unsigned).
     const trailing = output.outcomes.length === 0 && unsigned === 0 && lastMarkerSeqno > 0;
+    // A commit point's evidence, once due, goes into the next batch's signature entry.
+    const evidenceDue =
+      pendingEvidence !== undefined && isEvidencePoint(pendingEvidence, time, false);
     if (
       trailing ||
+      evidenceDue ||
       unsigned >= intervals.signatureIntervalTx ||
       (unsigned > 0 && time - lastMarkerTime >= intervals.signatureIntervalMs)
     ) {
-      // At a commit point the entry records the state's digest, and the snapshot holds the
-      // same encoding (the marker writes nothing to the store).
+      // A commit point's snapshot is taken after its entry (the marker writes nothing to the
+      // store); a later entry records its digest (decision 0038).
       const markerSeqno = tree.size() + 1;
-      const sections = isCommitPoint(markerSeqno, lastMarkerSeqno, commitIntervalTx)
-        ? encodeSnapshotSections(markerSeqno, store, secret)
-        : undefined;
-      const signature = await addMarker(time, sections);
+      const commitPoint = isCommitPoint(markerSeqno, lastMarkerSeqno, commitIntervalTx);
+      let evidence: Pick<Marker, 'snapshot' | 'snapshotSeqno'> | undefined;
+      if (pendingEvidence !== undefined && isEvidencePoint(pendingEvidence, time, commitPoint)) {
+        // Ready long since, as a rule; if not, execution waits for the worker here.
+        evidence = { snapshot: await pendingEvidence.digest, snapshotSeqno: pendingEvidence.seqno };
+        pendingEvidence = undefined;
+      }
+      const signature = await addMarker(time, evidence);
+      if (evidence?.snapshotSeqno !== undefined) evidencedSnapshotSeqno = evidence.snapshotSeqno;
+      evidenceUncovered = evidence !== undefined;
       if (executed !== undefined) {
         notify((observer) => {
           observer.executed?.({ logPosition: position, time, transactions: executed, signature });
         });
       }
-      await maybeSnapshot(sections);
+      if (commitPoint) beginCommitPoint();
+      else await maybeSnapshot();
     } else if (executed !== undefined && executed.length > 0) {
       notify((observer) => {
         observer.executed?.({ logPosition: position, time, transactions: executed });
@@ -1114,9 +1199,12 @@ async function startLocked(options: EngineOptions): Promise<Engine> {
   const idleTimer = setInterval(
     () => {
       if (stopping || failure !== undefined || appendsInFlight > 0 || queue.length > 0) return;
+      const signing = now() - lastMarkerTime >= intervals.signatureIntervalMs;
+      // Also for a commit point's evidence entry, and then for an entry that signs it (a
+      // joining node checks the evidence under a signed root).
       if (
-        tree.size() > lastMarkerSeqno &&
-        now() - lastMarkerTime >= intervals.signatureIntervalMs
+        (signing && (tree.size() > lastMarkerSeqno || evidenceUncovered)) ||
+        (pendingEvidence !== undefined && now() - pendingEvidence.time >= evidenceDelayMs)
       ) {
         appendsInFlight += 1;
         log.append(encodeBatch({ time: now(), envelopes: [] })).then(
@@ -1422,6 +1510,7 @@ async function startLocked(options: EngineOptions): Promise<Engine> {
         observers.delete(observer);
       };
     },
+    evidencedSnapshotSeqno: () => evidencedSnapshotSeqno,
     idle: async () => {
       while (executing !== undefined) await executing;
       if (logPosition < log.committedPosition()) await catchUp();
@@ -1476,6 +1565,7 @@ async function startLocked(options: EngineOptions): Promise<Engine> {
       if (batchTimer !== undefined) clearTimeout(batchTimer);
       unsubscribe();
       if (executing !== undefined) await executing;
+      await committedWrites;
       await log.close();
       await closeLedger(ledger, logger);
       await txIndex.close();

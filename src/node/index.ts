@@ -520,8 +520,8 @@ export async function startNode(config: NodeConfig, logger: Logger): Promise<Run
         ? {}
         : {
             snapshotsDir: path.join(config.dataDir, 'snapshots'),
-            catchUp: (fromPosition: number, treeSize: number) =>
-              serveCatchUp(engine, servedLog, fromPosition, treeSize),
+            catchUp: (fromPosition, treeSize, asked) =>
+              serveCatchUp(engine, servedLog, fromPosition, treeSize, asked),
           }),
       // Ethereum transactions are relayed in requests this node signs (decision 0025).
       evm: evmNodeOf(engine, clientIdentity(config.identity.mspId, certPem), {

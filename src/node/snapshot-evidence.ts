@@ -1,16 +1,20 @@
-// Committed snapshots (decision 0027). At the first signature entry at or after each multiple
-// of the consortium's snapshotIntervalTx, every node puts the digest of its state into the
-// entry (`snapshot`), and writes a snapshot there. The entry is a ledger leaf like any other:
-// the Merkle root that covers it, signed by the network's nodes, commits to the state, so a
-// node that joins from a peer's snapshot checks it against signatures rather than trusting the
-// peer. Every node computes the same digest (deterministic execution, the same ledger secret);
+// Committed snapshots (decisions 0027, 0038). At the first signature entry at or after each
+// multiple of the consortium's snapshotIntervalTx (a commit point), every node takes a snapshot
+// of its state. A later signature entry, the evidence entry, records that state's digest
+// (`snapshot`, with the commit point's seqno in `snapshotSeqno`): the first one at least
+// evidenceDelayMs of batch time after the commit point, or the next commit point, whichever
+// comes first. The digest is computed off the main thread in between, so a commit point does
+// not stop execution. The entry is a ledger leaf like any other: the Merkle root that covers it,
+// signed by the network's nodes, commits to the state, so a node that joins from a peer's
+// snapshot checks it against signatures rather than trusting the peer. Every node computes the
+// same digest (deterministic execution, the same ledger secret) and decides the same entries;
 // one that does not gets another root and stops with NODE_E_DIVERGED at the next comparison.
 //
 // Pure: the engine does the IO (engine.ts), the joining side its fetching (snapshot-join.ts).
 import { createHash } from 'node:crypto';
 import { cofferError, type Result } from '../errors/index.js';
 import { canonicalBytes } from '../ledger/canonical.js';
-import { leafHash, type MerkleTree } from '../ledger/merkle.js';
+import type { MerkleTree } from '../ledger/merkle.js';
 import type { SectionDigests } from '../ledger/snapshot.js';
 import type { SnapshotExtra } from './snapshot-extra.js';
 
@@ -20,9 +24,37 @@ export type Marker = {
   /** hex */
   readonly root: string;
   readonly time: number;
-  /** hex SHA-256 of the state at this entry (stateDigest): only at commit points. */
+  /** hex SHA-256 of the state at snapshotSeqno (stateDigest): only in evidence entries. */
   readonly snapshot?: string;
+  /** The commit point whose state `snapshot` is the digest of. */
+  readonly snapshotSeqno?: number;
 };
+
+/**
+ * Batch time after a commit point from which a signature entry records its evidence. Part of
+ * the ledger's rules (every node decides alike), long enough for the digest of a large state to
+ * be ready: the engine waits for it at the evidence entry otherwise.
+ */
+export const evidenceDelayMs = 1000;
+
+/** A commit point whose evidence entry is still to come. */
+export type PendingEvidence = {
+  readonly seqno: number;
+  /** The commit point's batch time. */
+  readonly time: number;
+};
+
+/**
+ * Whether the signature entry being written records the evidence of `pending`: at least
+ * evidenceDelayMs of batch time after it, or at the next commit point (one pending at a time).
+ */
+export function isEvidencePoint(
+  pending: PendingEvidence,
+  markerTime: number,
+  commitPoint: boolean,
+): boolean {
+  return commitPoint || markerTime - pending.time >= evidenceDelayMs;
+}
 
 /** The leaf bytes of a signature entry. */
 export function markerLeaf(marker: Marker): Uint8Array {
@@ -90,10 +122,9 @@ export function stateDigest(
 }
 
 /**
- * Whether a snapshot's state is the one its own Merkle tree commits to: the snapshot is taken
- * at a signature entry, and that entry's leaf, rebuilt from the tree, the time and the digest
- * of the snapshot's state, is the leaf the tree holds. This proves nothing about the tree
- * itself: the caller then requires a root that extends it to be signed by a majority.
+ * The digest of a committed snapshot's state, once its shape is checked: taken at a signature
+ * entry (the last leaf of its tree). Whether a signed entry records that digest is
+ * snapshotEvidenceIn's question, over the entries after it.
  */
 export function checkCommittedSnapshot(input: {
   readonly seqno: number;
@@ -102,29 +133,66 @@ export function checkCommittedSnapshot(input: {
   readonly tree: MerkleTree;
 }): Result<{ readonly digest: string }> {
   const { seqno, extra, tree } = input;
-  const fail = (message: string): Result<never> => ({
+  if (seqno < 2 || tree.size() !== seqno) {
+    return unverified(seqno, `holds a Merkle tree of ${tree.size()} leaves`);
+  }
+  if (extra.lastMarkerSeqno !== seqno || extra.lastMarkerTime !== extra.time) {
+    return unverified(
+      seqno,
+      `was not taken at a signature entry (the last one is ${extra.lastMarkerSeqno})`,
+    );
+  }
+  return { ok: true, value: { digest: stateDigest(seqno, input.digests, extra) } };
+}
+
+/**
+ * Whether the entries after a committed snapshot (leaf bytes, from seqno + 1 on, under a signed
+ * root) hold its evidence entry, recording `digest`: refused if they record another digest
+ * (the snapshot's state was altered, or it is not a commit point's) or none.
+ */
+export function snapshotEvidenceIn(
+  seqno: number,
+  digest: string,
+  leaves: readonly Uint8Array[],
+): Result<{ readonly evidenceSeqno: number }> {
+  for (const [index, leaf] of leaves.entries()) {
+    const marker = evidenceOf(leaf);
+    if (marker?.snapshotSeqno !== seqno) continue;
+    if (marker.snapshot !== digest) {
+      return unverified(
+        seqno,
+        `holds a state that its evidence entry at ${seqno + index + 1} does not commit to (altered, or not a committed snapshot)`,
+      );
+    }
+    return { ok: true, value: { evidenceSeqno: seqno + index + 1 } };
+  }
+  return unverified(seqno, `has no evidence entry in the ${leaves.length} signed entries after it`);
+}
+
+/** The evidence a leaf records (a signature entry with `snapshotSeqno`), or undefined. */
+export function evidenceOf(
+  leaf: Uint8Array,
+): { readonly snapshotSeqno: number; readonly snapshot: unknown } | undefined {
+  // Parsed only when the name is there at all (a transaction's leaf rarely holds it).
+  if (!Buffer.from(leaf.buffer, leaf.byteOffset, leaf.byteLength).includes('"snapshotSeqno"')) {
+    return undefined;
+  }
+  try {
+    const json = JSON.parse(Buffer.from(leaf).toString('utf8')) as Record<string, unknown>;
+    const at = json['snapshotSeqno'];
+    return json['type'] === 'signature' && typeof at === 'number'
+      ? { snapshotSeqno: at, snapshot: json['snapshot'] }
+      : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function unverified(seqno: number, message: string): Result<never> {
+  return {
     ok: false,
     error: cofferError('NODE_E_SNAPSHOT_UNVERIFIED', `the snapshot at ${seqno} ${message}`, {
       seqno,
     }),
-  });
-  if (seqno < 2 || tree.size() !== seqno) {
-    return fail(`holds a Merkle tree of ${tree.size()} leaves`);
-  }
-  if (extra.lastMarkerSeqno !== seqno || extra.lastMarkerTime !== extra.time) {
-    return fail(`was not taken at a signature entry (the last one is ${extra.lastMarkerSeqno})`);
-  }
-  const digest = stateDigest(seqno, input.digests, extra);
-  const rebuilt = markerLeaf({
-    treeSize: seqno - 1,
-    root: Buffer.from(tree.root(seqno - 1)).toString('hex'),
-    time: extra.lastMarkerTime,
-    snapshot: digest,
-  });
-  if (!Buffer.from(leafHash(rebuilt)).equals(Buffer.from(tree.leaf(seqno - 1)))) {
-    return fail(
-      'holds a state that its signature entry does not commit to (altered, or not a committed snapshot)',
-    );
-  }
-  return { ok: true, value: { digest } };
+  };
 }

@@ -22,6 +22,11 @@ export type SnapshotExtra = {
   readonly lastMarkerSeqno: number;
   readonly lastMarkerTime: number;
   readonly signedRoot: SignedRoot | null;
+  /**
+   * The newest commit point whose evidence entry came before this snapshot (decision 0038);
+   * absent in snapshots written before it. This node's own record, not part of any digest.
+   */
+  readonly evidencedSnapshotSeqno?: number;
   readonly replay: readonly (readonly [string, number])[];
   /** MerkleTree.serialize() */
   readonly tree: Uint8Array;

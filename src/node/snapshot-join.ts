@@ -1,12 +1,14 @@
-// Joining from a snapshot (issue 4, decision 0027). A node that starts with an empty data
-// directory in a network asks its peers for their newest committed snapshot, and uses it only
-// once it has checked it against signature entries:
-// - the snapshot's state is the one the signature entry at its seqno records (its digest), and
-//   that entry is the leaf its own Merkle tree holds (checkCommittedSnapshot);
-// - the entries after it, fetched with the batches that made them (the catch-up answer),
-//   extend that tree to a root that a majority of the organisations' nodes signed, each
-//   signature checked against the MSPs of this node's own configuration (not the snapshot's);
-// - those entries record exactly the batches' transactions (checkCatchUp).
+// Joining from a snapshot (issue 4, decisions 0027 and 0038). A node that starts with an empty
+// data directory in a network asks its peers for their newest committed snapshot whose evidence
+// entry is written, and uses it only once it has checked it against signature entries:
+// - the snapshot was taken at a signature entry, the last leaf of its own Merkle tree, and its
+//   state has a digest (checkCommittedSnapshot);
+// - the entries after it, fetched with the batches that made them (the catch-up answer, through
+//   the evidence entry and a signature entry after it), extend that tree to a root that a
+//   majority of the organisations' nodes signed, each signature checked against the MSPs of
+//   this node's own configuration (not the snapshot's);
+// - those entries record exactly the batches' transactions (checkCatchUp);
+// - among them, the commit point's evidence entry records that digest (snapshotEvidenceIn).
 // Then it installs the snapshot, a mirror that starts with those batches, and a record of the
 // join; the engine starts from the snapshot, executes the batches, and its own root at the
 // signed tree size must be the signed one. No peer has a committed snapshot yet: the node
@@ -31,7 +33,7 @@ import type { Msp } from '../msp/index.js';
 import { seedMirror } from '../ordering/index.js';
 import { askCatchUp, checkCatchUp } from './catchup.js';
 import { getBytes, getJson, signedRootsAt, type PeerConfig } from './peers.js';
-import { checkCommittedSnapshot } from './snapshot-evidence.js';
+import { checkCommittedSnapshot, snapshotEvidenceIn } from './snapshot-evidence.js';
 import { decodeSnapshotExtra } from './snapshot-extra.js';
 
 /** Where a node records that it joined from a snapshot (in its data directory). */
@@ -55,6 +57,8 @@ export type JoinRecord = {
 
 export type SnapshotRoutesOptions = {
   readonly snapshotsDir: string;
+  /** The newest commit point whose evidence entry the ledger holds (Engine): served up to it. */
+  readonly evidencedSnapshotSeqno: () => number;
   /** Whether the request comes from a node of the consortium (peer identity). */
   readonly isPeer: (request: FastifyRequest) => boolean;
   readonly sendError: (reply: FastifyReply, error: CofferError) => Promise<FastifyReply>;
@@ -71,12 +75,15 @@ export function registerSnapshotRoutes(app: FastifyInstance, options: SnapshotRo
     {
       schema: {
         summary:
-          "Node to node: this node's newest committed snapshot (its seqno and size): a signature entry of the ledger records its state's digest. Peer identities only.",
+          "Node to node: this node's newest committed snapshot whose evidence entry its ledger holds (its seqno): that signature entry records the snapshot state's digest. Peer identities only.",
       },
     },
     async (request, reply) => {
       if (!options.isPeer(request)) return options.sendError(reply, forbidden);
-      const [newest] = await committedSnapshotFiles(options.snapshotsDir);
+      const evidenced = options.evidencedSnapshotSeqno();
+      const newest = (await committedSnapshotFiles(options.snapshotsDir)).find(
+        (snapshot) => snapshot.seqno <= evidenced,
+      );
       if (newest === undefined) {
         return options.sendError(
           reply,
@@ -273,19 +280,21 @@ async function joinFrom(
     }
   })();
   const tree = deserializeMerkleTree(extra.tree);
-  // 2. Its state is the one its signature entry records.
+  // 2. It was taken at a signature entry; its state's digest.
   const committed = checkCommittedSnapshot({ seqno, digests: snapshot.digests, extra, tree });
   if (!committed.ok) throw committed.error;
   // 3. The entries after it lead to a root a majority signed, and record the batches.
   const fromPosition = extra.logPosition + 1;
-  const got = await askCatchUp(options.agent, peer, fromPosition, seqno).catch((error: unknown) => {
+  const got = await askCatchUp(options.agent, peer, fromPosition, seqno, {
+    snapshotEvidence: true,
+  }).catch((error: unknown) => {
     throw unavailable(
       `${peer.nodeId} did not send the entries after its snapshot: ${String(error)}`,
     );
   });
   if (!got.ok) {
     throw unavailable(
-      `${peer.nodeId} cannot serve the entries after its snapshot yet (${got.message}): a signature entry must follow it`,
+      `${peer.nodeId} cannot serve the entries after its snapshot yet (${got.message}): its evidence entry, and a signature entry after it, must follow it`,
     );
   }
   const { answer } = got;
@@ -304,7 +313,16 @@ async function joinFrom(
       ...checked.error.details,
     });
   }
-  // 4. Install: the snapshot, a mirror starting after it, then the record (last: a join cut
+  // 4. Among those signed entries, its evidence entry records its state's digest.
+  const evidence = snapshotEvidenceIn(
+    seqno,
+    committed.value.digest,
+    answer.leaves.map((leaf) => new Uint8Array(Buffer.from(leaf, 'base64'))),
+  );
+  if (!evidence.ok) {
+    throw unverified(`the snapshot from ${peer.nodeId} does not verify: ${evidence.error.message}`);
+  }
+  // 5. Install: the snapshot, a mirror starting after it, then the record (last: a join cut
   // short before it left no record, so the next start clears it and joins again).
   await clearPartialJoin(options.dataDir);
   const storage = createFsStorage();

@@ -26,6 +26,7 @@ import {
 } from '../../src/ledger/secret.js';
 import {
   createStore,
+  sortedMapsOf,
   keyBytesMax,
   mapsMax,
   valueBytesMax,
@@ -204,6 +205,61 @@ describe('KV store', () => {
       }),
       { numRuns: 60 },
     );
+  });
+
+  it('a frozen copy reads as the store did when it was taken, whatever changes after', () => {
+    const store = createStore();
+    store.apply(
+      [
+        ...Array.from({ length: 300 }, (_, n) => ({
+          map: 'public:a',
+          key: `k${n}`,
+          value: `v${n}`,
+        })),
+        { map: 'b', key: 'ключ', value: '値' },
+        { map: 'b', key: 'k', value: '' },
+      ],
+      1,
+    );
+    store.apply([{ map: 'public:a', key: 'k7', value: null }], 2); // deleted, not yet merged out
+    store.apply([{ map: 'public:a', key: 'new', value: 'n' }], 3); // added, not yet merged in
+    const expected = dump(store);
+    const frozen = store.frozen();
+    const copy = sortedMapsOf(frozen);
+    const read = (): Record<string, [string, string][]> =>
+      Object.fromEntries(
+        copy.maps().map((map) => {
+          const pairs: [string, string][] = [];
+          copy.forEachSorted(map, (bytes, start, keyEnd, valueEnd) => {
+            pairs.push([
+              bytes.toString('utf8', start, keyEnd),
+              bytes.toString('utf8', keyEnd, valueEnd),
+            ]);
+          });
+          expect(copy.size(map)).toBe(pairs.length);
+          return [map, pairs];
+        }),
+      );
+    expect(copy.seqno()).toBe(3);
+    expect(read()).toEqual(expected);
+    // The store goes on: overwrites, deletes, thousands of new keys (its arena grows and is
+    // rewritten), a map emptied.
+    store.apply(
+      [
+        { map: 'public:a', key: 'k1', value: 'changed' },
+        { map: 'public:a', key: 'k2', value: null },
+        { map: 'b', key: 'ключ', value: null },
+        { map: 'b', key: 'k', value: null },
+        ...Array.from({ length: 5000 }, (_, n) => ({
+          map: 'public:a',
+          key: `z${n}`,
+          value: 'x'.repeat(300),
+        })),
+      ],
+      4,
+    );
+    expect(read()).toEqual(expected);
+    expect(dump(store)).not.toEqual(expected);
   });
 
   it('sorted keys stay exact when far more keys were written since the last call than it held', () => {
