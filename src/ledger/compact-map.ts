@@ -64,7 +64,8 @@ export type CompactMap = {
   /**
    * A copy of the entries in key order that another thread can read while this map changes
    * (a commit point's snapshot, decision 0038): the arena's bytes and, per entry, where its
-   * key starts, its key ends and its value ends. Both in buffers of their own (transferable).
+   * key starts, its key ends and its value ends. Both in shared memory: posted to a worker
+   * without a copy, and still here if the worker fails.
    */
   readonly frozen: () => FrozenMap;
   /** Bytes the map's buffers take (its arena, tables and lists). */
@@ -407,9 +408,9 @@ export function createCompactMap(): CompactMap {
     frozen: () => {
       order();
       // The arena is copied whole (a memcpy; dead text included), the spans in key order.
-      const copy = new Uint8Array(arenaUsed);
+      const copy = new Uint8Array(new SharedArrayBuffer(arenaUsed));
       copy.set(arena.subarray(0, arenaUsed));
-      const spans = new Uint32Array(3 * sorted.length);
+      const spans = new Uint32Array(new SharedArrayBuffer(3 * 4 * sorted.length));
       for (let i = 0, at = 0; i < sorted.length; i += 1, at += 3) {
         const entry = sorted[i] as number;
         const start = keyStart[entry] as number;

@@ -20,7 +20,11 @@ export type CommitPointInput = {
   /** The commit point (a signature entry): the snapshot's seqno. */
   readonly seqno: number;
   readonly store: FrozenStore;
-  /** The engine's state at the commit point (encodeSnapshotExtra), joined. */
+  /**
+   * The engine's state at the commit point (encodeSnapshotExtra), joined. Like the store's
+   * copy, in shared memory: the worker reads it without a copy, and this thread still has it
+   * if the worker fails.
+   */
   readonly extra: Uint8Array;
   readonly secret: LedgerSecret;
 };
@@ -45,8 +49,9 @@ export function computeCommitPoint(input: CommitPointInput): CommitPointResult {
 }
 
 /**
- * The result as a worker posts it: small parts copied into buffers of their own, the large
- * ones' buffers listed for transfer (each once).
+ * The result as a worker posts it: parts in shared memory as they are, small parts copied into
+ * buffers of their own (they may be slices of Node's buffer pool), the large ones' buffers
+ * listed for transfer (each once).
  */
 export function transferable(result: CommitPointResult): {
   readonly result: CommitPointResult;
@@ -54,6 +59,7 @@ export function transferable(result: CommitPointResult): {
 } {
   const transfer = new Set<ArrayBuffer>();
   const parts = result.parts.map((part) => {
+    if (part.buffer instanceof SharedArrayBuffer) return part;
     if (part.byteLength >= transferBytesMin && part.buffer instanceof ArrayBuffer) {
       transfer.add(part.buffer);
       return part;
@@ -115,12 +121,8 @@ export function createCommitPointRunner(options: CommitPointRunnerOptions = {}):
       worker.once('exit', (code) => {
         fallBack(new Error(`the commit-point worker exited with code ${code}`));
       });
-      // The store's copies are the worker's from here; the extra is copied (its parts may be
-      // slices of Node's buffer pool).
-      worker.postMessage(
-        input,
-        input.store.maps.flatMap((map) => [map.arena.buffer, map.spans.buffer]) as ArrayBuffer[],
-      );
+      // Shared, not transferred: if the worker fails, this thread computes from the same input.
+      worker.postMessage(input);
     });
   return { run: threaded ? inWorker : here, threaded };
 }

@@ -882,8 +882,10 @@ async function startLocked(options: EngineOptions): Promise<Engine> {
     const seqno = tree.size();
     const frozen = store.frozen();
     const extraParts = snapshotExtra();
-    // Joined into a buffer of its own: it goes to the worker by transfer.
-    const extra = new Uint8Array(extraParts.reduce((sum, part) => sum + part.byteLength, 0));
+    // Joined in shared memory (CommitPointInput).
+    const extra = new Uint8Array(
+      new SharedArrayBuffer(extraParts.reduce((sum, part) => sum + part.byteLength, 0)),
+    );
     extraParts.reduce((at, part) => {
       extra.set(part, at);
       return at + part.byteLength;

@@ -1,0 +1,125 @@
+// A commit point's snapshot made by the worker thread (decision 0038) against the same
+// computation on this thread: the same digest and the same file bytes, a file that decodes to
+// the state it was taken from, and the fallback when the worker fails. The worker is the
+// compiled one (dist/, built before the tests): the TypeScript sources have no worker script.
+import { createHash, randomBytes } from 'node:crypto';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { createMerkleTree, deserializeMerkleTree } from '../../src/ledger/merkle.js';
+import { createReplayWindow } from '../../src/ledger/replay.js';
+import { ledgerSecretFromBytes } from '../../src/ledger/secret.js';
+import { decodeSnapshot } from '../../src/ledger/snapshot.js';
+import { createStore } from '../../src/ledger/store.js';
+import {
+  computeCommitPoint,
+  createCommitPointRunner,
+  type CommitPointInput,
+} from '../../src/node/commit-point.js';
+import { checkCommittedSnapshot } from '../../src/node/snapshot-evidence.js';
+import { decodeSnapshotExtra, encodeSnapshotExtra } from '../../src/node/snapshot-extra.js';
+
+const root = path.resolve(import.meta.dirname, '../..');
+const built = path.join(root, 'dist/node/commit-point.js');
+
+async function compiledRunner(
+  options: Parameters<typeof createCommitPointRunner>[0] = {},
+): Promise<ReturnType<typeof createCommitPointRunner>> {
+  const compiled = (await import(pathToFileURL(built).href)) as {
+    createCommitPointRunner: typeof createCommitPointRunner;
+  };
+  return compiled.createCommitPointRunner(options);
+}
+
+/** A state of public and private maps (some text beyond ASCII), a replay window and a tree. */
+function commitPointInput(keys: number): CommitPointInput {
+  const store = createStore();
+  for (let from = 0; from < keys; from += 5000) {
+    store.apply(
+      Array.from({ length: Math.min(5000, keys - from) }, (_, i) => {
+        const n = from + i;
+        return {
+          map: n % 3 === 0 ? 'kv.private' : 'public:kv',
+          key: `key-${(n * 7919) % 1_000_003}-${n.toString(36)}`,
+          value: n % 100 === 0 ? `値-${'x'.repeat(n % 5000)}` : `v${n}`,
+        };
+      }),
+      1 + from / 5000,
+    );
+  }
+  const seqno = 9;
+  const replay = createReplayWindow();
+  for (let n = 0; n < 500; n += 1) {
+    replay.add(createHash('sha256').update(`tx${n}`).digest('hex'), 1_700_000_000_000 + n);
+  }
+  replay.add('not a transaction id', 1_700_000_000_500.5);
+  const tree = createMerkleTree();
+  for (let n = 0; n < seqno; n += 1) tree.append(randomBytes(32));
+  const parts = encodeSnapshotExtra({
+    logPosition: 4,
+    time: 1_700_000_000_000,
+    lastMarkerSeqno: seqno,
+    lastMarkerTime: 1_700_000_000_000,
+    signedRoot: null,
+    evidencedSnapshotSeqno: 0,
+    replay,
+    tree: tree.serialize(),
+  });
+  const extra = new Uint8Array(Buffer.concat(parts));
+  return {
+    seqno,
+    store: store.frozen(),
+    extra,
+    secret: ledgerSecretFromBytes(randomBytes(32)),
+  };
+}
+
+describe('commit points', () => {
+  it('the worker makes the digest and the file bytes this thread makes, and the file holds the state', async () => {
+    const runner = await compiledRunner();
+    expect(runner.threaded).toBe(true);
+    const input = commitPointInput(20_000);
+    const threaded = await runner.run(input);
+    const here = computeCommitPoint(input);
+    expect(threaded.digest).toBe(here.digest);
+    expect(threaded.bytes).toBe(here.bytes);
+    const file = Buffer.concat(threaded.parts);
+    expect(file.equals(Buffer.concat(here.parts))).toBe(true);
+    expect(file.byteLength).toBe(threaded.bytes);
+
+    const snapshot = decodeSnapshot(file, input.secret);
+    expect(snapshot.seqno).toBe(input.seqno);
+    expect(snapshot.store.size('public:kv') + snapshot.store.size('kv.private')).toBe(20_000);
+    expect(snapshot.store.read('public:kv', 'key-7919-1')).toBe('v1');
+    expect(snapshot.store.read('kv.private', 'key-0-0')).toBe('値-');
+    const extra = decodeSnapshotExtra(snapshot.extra);
+    expect(extra.replay).toHaveLength(501);
+    const checked = checkCommittedSnapshot({
+      seqno: snapshot.seqno,
+      digests: snapshot.digests,
+      extra,
+      tree: deserializeMerkleTree(extra.tree),
+    });
+    expect(checked.ok && checked.value.digest).toBe(threaded.digest);
+  });
+
+  it('computes on this thread when the worker fails (an input the worker cannot take fails here alike)', async () => {
+    const failures: string[] = [];
+    const runner = await compiledRunner({
+      onWorkerFailure: (error) => failures.push(error.message),
+    });
+    // Extra bytes that do not decode: the worker reports the error, and this thread then
+    // fails alike (the run rejects with the decoder's error, not a lost promise).
+    const broken = { ...commitPointInput(10), extra: new Uint8Array([1, 2, 3]) };
+    await expect(runner.run(broken)).rejects.toThrow(/engine state/);
+    expect(failures).toHaveLength(1);
+    expect(failures[0]).toMatch(/engine state/);
+  });
+
+  it('runs on this thread when asked to, with the same answer', async () => {
+    const runner = createCommitPointRunner({ thread: false });
+    expect(runner.threaded).toBe(false);
+    const input = commitPointInput(1000);
+    expect((await runner.run(input)).digest).toBe(computeCommitPoint(input).digest);
+  });
+});
