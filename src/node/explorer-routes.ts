@@ -116,6 +116,11 @@ const entrySchema = {
     nodeId: { type: 'string' },
     mspId: { type: 'string' },
     signedAt: { type: 'integer' },
+    snapshotSeqno: {
+      type: 'integer',
+      description:
+        'Signature entries that record a commit point’s state digest: that commit point (its committed snapshot)',
+    },
   },
 };
 const batchSchema = {

@@ -35,6 +35,8 @@ export type EntrySummary = {
   readonly nodeId?: string;
   readonly mspId?: string;
   readonly signedAt?: number;
+  /** An evidence entry: the commit point whose state digest it records (decision 0038). */
+  readonly snapshotSeqno?: number;
 };
 
 export type BatchSummary = {

@@ -160,6 +160,7 @@ export function decodeEntry(
     const treeSize = signed?.treeSize ?? integer(entry['treeSize']);
     const root = signed?.root ?? text(entry['root']);
     const signedAt = signed?.signedAt ?? integer(entry['time']);
+    const snapshotSeqno = integer(entry['snapshotSeqno']);
     return {
       summary: {
         seqno: leaf.seqno,
@@ -169,6 +170,7 @@ export function decodeEntry(
         ...(signed === undefined ? {} : { nodeId: signed.nodeId, mspId: signed.mspId }),
         ...(signedAt === undefined ? {} : { signedAt }),
         ...(leaf.logPosition === undefined ? {} : { logPosition: leaf.logPosition }),
+        ...(snapshotSeqno === undefined ? {} : { snapshotSeqno }),
       },
       keys: [],
     };

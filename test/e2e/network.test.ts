@@ -12,6 +12,7 @@ import { clientAs, userMspDir } from '../support/clients.js';
 import { parseReceipt, verifyReceipt } from '../../src/ledger/receipt.js';
 import { createLedgerSecretFile, loadLedgerSecretFile } from '../../src/ledger/secret.js';
 import { decodeSnapshot, encodeSnapshot } from '../../src/ledger/snapshot.js';
+import { evidenceDelayMs } from '../../src/node/snapshot-evidence.js';
 import { createStoreFrom } from '../../src/ledger/store.js';
 import { recentEntriesMax, statusEntriesMax } from '../../src/node/engine.js';
 import { v8PoolSizeFor } from '../../src/node/runtime-flags.js';
@@ -239,8 +240,8 @@ describe('coffer network (3 organisations, etcd ordering)', () => {
       (await readdir(path.join(await dataDirOf(node), 'snapshots')).catch(() => [])).filter(
         (name) => name.endsWith('.committed.snap'),
       );
-    // Traffic past a commit point, and on after it (the entries after the snapshot must be
-    // signed before a joining node can check it).
+    // Traffic past a commit point, and on after it (the entries after the snapshot, its
+    // evidence entry among them, must be signed before a joining node can check it).
     for (let i = 0; i < 60 && (await committedOf(peer)).length === 0; i += 1) {
       await withClient(1 + (i % 3), (client) =>
         client.submit(
@@ -254,7 +255,10 @@ describe('coffer network (3 organisations, etcd ordering)', () => {
       );
     }
     expect(await committedOf(peer)).toHaveLength(1);
-    for (let i = 0; i < 3; i += 1) {
+    // Its evidence entry comes with the first batch a second (evidenceDelayMs) after it, and a
+    // later signature entry must sign that one: traffic for a while longer.
+    const evidenceDue = Date.now() + evidenceDelayMs + 500;
+    for (let i = 0; i < 3 || Date.now() < evidenceDue; i += 1) {
       await withClient(3, (client) =>
         client.submit(
           'kv',

@@ -18,7 +18,8 @@ import {
   type CatchUpAnswer,
   type CatchUpCheckInput,
 } from '../../src/node/catchup.js';
-import { startEngine, type Engine } from '../../src/node/engine.js';
+import { startEngine, type Engine, type EngineOptions } from '../../src/node/engine.js';
+import { evidenceDelayMs, evidenceOf } from '../../src/node/snapshot-evidence.js';
 import { org1Material, type Org1 } from '../support/org1.js';
 
 let work: string;
@@ -32,8 +33,13 @@ const mirrorOf = (log: OrderingLog) => ({
     (await log.read(from, max)).map((entry) => ({ ...entry, revision: entry.position + 100 })),
 });
 
-async function startNode(dir: string, onLog?: (log: OrderingLog) => void): Promise<Engine> {
+async function startNode(
+  dir: string,
+  onLog?: (log: OrderingLog) => void,
+  options: Partial<Pick<EngineOptions, 'snapshotIntervalTx' | 'now'>> = {},
+): Promise<Engine> {
   return startEngine({
+    ...options,
     dataDir: path.join(work, dir),
     nodeId: dir,
     consortium: () => org1.consortium,
@@ -85,8 +91,9 @@ afterAll(async () => {
 async function inputFor(
   answer: CatchUpAnswer,
   from: { fromPosition: number; treeSize: number; frontier: Uint8Array[] },
+  signer: Engine = serving,
 ): Promise<CatchUpCheckInput> {
-  const signed = await serving.signedRootAt(answer.upToTreeSize);
+  const signed = await signer.signedRootAt(answer.upToTreeSize);
   return {
     answer,
     ...from,
@@ -254,5 +261,66 @@ describe('catch-up from a peer', () => {
     // Nothing more follows: an idle engine appends only while entries are unsigned.
     await new Promise((resolve) => setTimeout(resolve, 100));
     expect(serving.position().seqno).toBe(after.seqno);
+  });
+
+  it('serves a node joining from a commit point through its evidence entry and an entry that signs it', async () => {
+    let clock = Date.now();
+    let log: OrderingLog | undefined;
+    const node = await startNode(
+      'evidence',
+      (opened) => {
+        log = opened;
+      },
+      { snapshotIntervalTx: 10, now: () => clock },
+    );
+    try {
+      for (let i = 0; i < 12; i += 1) await put(node, `e${i}`);
+      await node.idle();
+      // Markers every 5 entries: 6 and 12 (the first batch signed at once, then 5 more).
+      // The one at or after 10 is the commit point; its evidence is due a second later.
+      const markers = new Map<number, number>();
+      for await (const entry of node.entriesFrom(1)) {
+        if (entry.kind === 'signature') markers.set(entry.seqno, entry.logPosition ?? 0);
+      }
+      const [commitPoint, position] = [...markers].find(([seqno]) => seqno >= 10) ?? [0, 0];
+      expect(commitPoint).toBeGreaterThan(0);
+      const served = mirrorOf(log as OrderingLog);
+      const ask = (snapshotEvidence: boolean): Promise<CatchUpAnswer> =>
+        serveCatchUp(node, served, position + 1, commitPoint, { snapshotEvidence });
+      await expect(ask(true)).rejects.toMatchObject({ code: 'NODE_E_CATCHUP_UNAVAILABLE' });
+      // A second later: the next batch's signature entry records the evidence; more
+      // transactions, and the next entry signs it.
+      clock += evidenceDelayMs;
+      await put(node, 'late');
+      await node.idle();
+      expect(node.evidencedSnapshotSeqno()).toBe(commitPoint);
+      const evidenceSeqno = node.position().seqno;
+      await expect(ask(true)).rejects.toMatchObject({ code: 'NODE_E_CATCHUP_UNAVAILABLE' });
+      // Without the flag, the answer may end before the evidence entry; with it, not.
+      const plain = await ask(false);
+      expect(plain.upToTreeSize).toBeLessThan(evidenceSeqno);
+      for (let i = 0; i < 6; i += 1) await put(node, `after${i}`);
+      await node.idle();
+      const answer = await ask(true);
+      expect(answer.upToTreeSize).toBeGreaterThanOrEqual(evidenceSeqno);
+      const leaf = answer.leaves[evidenceSeqno - commitPoint - 1] ?? '';
+      expect(evidenceOf(new Uint8Array(Buffer.from(leaf, 'base64')))?.snapshotSeqno).toBe(
+        commitPoint,
+      );
+      const checked = checkCatchUp(
+        await inputFor(
+          answer,
+          {
+            fromPosition: position + 1,
+            treeSize: commitPoint,
+            frontier: node.frontier(commitPoint),
+          },
+          node,
+        ),
+      );
+      expect(checked.ok, checked.ok ? '' : checked.error.message).toBe(true);
+    } finally {
+      await node.stop();
+    }
   });
 });

@@ -18,6 +18,7 @@ import type { Engine, ExecutionObserver, LedgerLeaf } from '../../src/node/engin
 import { registerExplorerRoutes } from '../../src/node/explorer-routes.js';
 import {
   createExplorerIndex,
+  decodeEntry,
   type BatchSummary,
   type EntrySummary,
   type MetricsPoint,
@@ -570,5 +571,26 @@ describe('the explorer index alone', () => {
       await app.close();
     }
     expect(observer).toBeUndefined();
+  });
+});
+
+describe('explorer signature entries', () => {
+  it('show the commit point an evidence entry records the state digest of', () => {
+    const marker = { treeSize: 41, root: 'ab'.repeat(32), time: 7 };
+    const leafOf = (json: object): LedgerLeaf => ({
+      seqno: 42,
+      kind: 'signature',
+      leaf: canonicalBytes({ type: 'signature', ...json }),
+    });
+    const evidence = decodeEntry(
+      leafOf({ ...marker, snapshot: 'cd'.repeat(32), snapshotSeqno: 26 }),
+    ).summary;
+    expect(evidence).toMatchObject({
+      seqno: 42,
+      kind: 'signature',
+      treeSize: 41,
+      snapshotSeqno: 26,
+    });
+    expect(decodeEntry(leafOf(marker)).summary).not.toHaveProperty('snapshotSeqno');
   });
 });
