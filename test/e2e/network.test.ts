@@ -271,27 +271,29 @@ describe('coffer network (3 organisations, etcd ordering)', () => {
       );
     }
     await converged(network, [1, 2, 3]);
-    // Org1's node turns liar: it serves a snapshot whose state was changed (its file is whole:
-    // the digest in the header is recomputed). The joining node must refuse it and use org3's.
-    const [forgedName] = await committedOf(peer);
-    const forgedFile = path.join(await dataDirOf(peer), 'snapshots', forgedName ?? '');
+    // Org1's node turns liar: it serves snapshots whose state was changed (each file is whole:
+    // the digest in the header is recomputed). The joining node must refuse them and use
+    // org3's.
     const secret = await loadLedgerSecretFile(
       (JSON.parse(await readFile(peer.config, 'utf8')) as { ledgerSecretFile: string })
         .ledgerSecretFile,
     );
-    const honest = decodeSnapshot(await readFile(forgedFile), secret);
-    const maps = new Map<string, Map<string, string>>();
-    for (const name of honest.store.maps()) maps.set(name, new Map(honest.store.entries(name)));
-    maps.set('public:kv.net', new Map(maps.get('public:kv.net')).set('k0', 'forged'));
-    await writeFile(
-      forgedFile,
-      encodeSnapshot({
-        seqno: honest.seqno,
-        store: createStoreFrom(honest.seqno, maps),
-        extra: honest.extra,
-        secret,
-      }),
-    );
+    for (const forgedName of await committedOf(peer)) {
+      const forgedFile = path.join(await dataDirOf(peer), 'snapshots', forgedName);
+      const honest = decodeSnapshot(await readFile(forgedFile), secret);
+      const maps = new Map<string, Map<string, string>>();
+      for (const name of honest.store.maps()) maps.set(name, new Map(honest.store.entries(name)));
+      maps.set('public:kv.net', new Map(maps.get('public:kv.net')).set('k0', 'forged'));
+      await writeFile(
+        forgedFile,
+        encodeSnapshot({
+          seqno: honest.seqno,
+          store: createStoreFrom(honest.seqno, maps),
+          extra: honest.extra,
+          secret,
+        }),
+      );
+    }
     // Org2's node loses its disk: killed, its data directory gone, started again.
     const running = network.restarted.find((child) => child.exitCode === null);
     const pid = running?.pid ?? victim.pid;
