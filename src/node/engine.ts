@@ -896,23 +896,27 @@ async function startLocked(options: EngineOptions): Promise<Engine> {
     // Awaited at the evidence entry; a failure there stops execution (drain), not the process.
     digest.catch(() => undefined);
     pendingEvidence = { seqno, time: lastMarkerTime, digest };
-    committedWrites = committedWrites.then(async () => {
-      try {
-        const result = await made;
-        const written = await writeSnapshotFile(dirs.snapshots, seqno, result, {
-          committed: true,
-        });
-        logger.info(
-          { file: written.file, bytes: written.bytes, seqno, committed: true },
-          'snapshot written',
-        );
-      } catch (error) {
-        snapshotNotWritten(error, seqno, 'taken again at the next commit point');
-      }
-    });
-    committedWrites.catch((error: unknown) => {
-      logger.error({ error: String(error), seqno }, 'the committed snapshot failed');
-    });
+    // Always settles: the next commit point's write follows, and stop() waits for it.
+    committedWrites = committedWrites
+      .then(async () => {
+        try {
+          const result = await made;
+          const written = await writeSnapshotFile(dirs.snapshots, seqno, result, {
+            committed: true,
+          });
+          logger.info(
+            { file: written.file, bytes: written.bytes, seqno, committed: true },
+            'snapshot written',
+          );
+        } catch (error) {
+          snapshotNotWritten(error, seqno, 'taken again at the next commit point');
+        }
+      })
+      .catch((error: unknown) => {
+        // Not a storage error: the evidence entry, which awaits the same result, stops
+        // execution with it.
+        logger.error({ error: String(error), seqno }, 'the committed snapshot was not made');
+      });
   };
 
   const executeOne = async (position: number, bytes: Uint8Array): Promise<void> => {
@@ -1003,7 +1007,7 @@ async function startLocked(options: EngineOptions): Promise<Engine> {
     // a signature entry (catch-up, decision 0016), and a network with no traffic would
     // otherwise leave a joining node waiting for the next transaction. Every node decides
     // alike (the batch sequence alone), and no further empty batch follows (the idle timer
-    // appends only while entries are unsigned).
+    // appends only while entries are unsigned, or for an evidence entry and one that signs it).
     const trailing = output.outcomes.length === 0 && unsigned === 0 && lastMarkerSeqno > 0;
     // A commit point's evidence, once due, goes into the next batch's signature entry.
     const evidenceDue =
