@@ -53,7 +53,47 @@ export type ReplayWindow = {
   readonly forEachSorted: (
     each: (id: Buffer, raw: string | undefined, expiresAt: number) => void,
   ) => void;
+  /**
+   * A copy of the entries in that order, in shared memory, that another thread reads while
+   * the window changes (a commit point's snapshot, decision 0038): read it with
+   * frozenReplayReader.
+   */
+  readonly frozen: () => FrozenReplay;
 };
+
+/** A replay window's entries as of one moment (ReplayWindow.frozen), in sorted order. */
+export type FrozenReplay = {
+  /** 32 bytes per entry: a transaction id's bytes, else the SHA-256 of the id's text. */
+  readonly ids: Uint8Array;
+  readonly times: Float64Array;
+  /** [position in the order, text] of every id that is not a transaction id. */
+  readonly raw: readonly (readonly [number, string])[];
+};
+
+/** A frozen window read as the window itself is read in order (entries, forEachSorted). */
+export function frozenReplayReader(
+  frozen: FrozenReplay,
+): Pick<ReplayWindow, 'size' | 'forEachSorted' | 'sortedEntries'> {
+  const ids = Buffer.from(frozen.ids.buffer, frozen.ids.byteOffset, frozen.ids.byteLength);
+  const raw = new Map(frozen.raw);
+  const size = frozen.times.length;
+  return {
+    size: () => size,
+    forEachSorted: (each) => {
+      for (let i = 0; i < size; i += 1) {
+        each(ids.subarray(i * idBytes, (i + 1) * idBytes), raw.get(i), frozen.times[i] as number);
+      }
+    },
+    sortedEntries: function* () {
+      for (let i = 0; i < size; i += 1) {
+        yield [
+          raw.get(i) ?? ids.toString('hex', i * idBytes, (i + 1) * idBytes),
+          frozen.times[i] as number,
+        ] as const;
+      }
+    },
+  };
+}
 
 /** Bytes of an id in the slab. */
 const idBytes = 32;
@@ -363,6 +403,23 @@ export function createReplayWindow(
     }
   };
 
+  const frozen = (): FrozenReplay => {
+    order();
+    const count = ordered.length - orderedStart;
+    const ids = new Int32Array(new SharedArrayBuffer(count * idBytes));
+    const expiries = new Float64Array(new SharedArrayBuffer(count * 8));
+    const raw: [number, string][] = [];
+    for (let i = 0; i < count; i += 1) {
+      const entry = ordered[orderedStart + i] as number;
+      // The id's 8 words (a copy of 32 bytes without a view per entry).
+      for (let w = 0; w < 8; w += 1) ids[i * 8 + w] = words[entry * 8 + w] as number;
+      expiries[i] = times[entry] as number;
+      const text = rawIds.size === 0 ? undefined : rawIds.get(entry);
+      if (text !== undefined) raw.push([i, text]);
+    }
+    return { ids: new Uint8Array(ids.buffer), times: expiries, raw };
+  };
+
   for (const [txId, expiresAt] of initial) add(txId, expiresAt);
 
   return {
@@ -374,5 +431,6 @@ export function createReplayWindow(
     entries: () => [...sortedEntries()],
     sortedEntries,
     forEachSorted,
+    frozen,
   };
 }

@@ -1,8 +1,9 @@
 // A commit point's snapshot, made off the main thread (decision 0038). At a commit point the
-// engine copies its state (Store.frozen: the maps' bytes in key order, a memcpy and one walk)
-// and encodes its own state beside it (the snapshot's extra bytes); a worker thread then
-// encodes and seals the store sections, computes the state digest the evidence entry will
-// record, and makes the snapshot file's bytes. Execution goes on meanwhile.
+// engine copies its state into shared memory (Store.frozen: the maps' bytes and where each
+// entry lies in key order; ReplayWindow.frozen: the ids and times in order; the Merkle tree's
+// bytes); a worker thread then encodes and seals the store sections, encodes the engine's
+// state, computes the state digest the evidence entry will record, and makes the snapshot
+// file's bytes. Execution goes on meanwhile.
 //
 // computeCommitPoint is the whole computation, pure; the runner sends it to a worker, or runs
 // it on this thread where the worker's script is not there (tests run the TypeScript sources)
@@ -10,22 +11,23 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
+import { frozenReplayReader, type FrozenReplay } from '../ledger/replay.js';
 import type { LedgerSecret } from '../ledger/secret.js';
 import { encodeSnapshotSections, sectionDigests, snapshotFileParts } from '../ledger/snapshot.js';
 import { sortedMapsOf, type FrozenStore } from '../ledger/store.js';
 import { stateDigest } from './snapshot-evidence.js';
-import { decodeSnapshotExtra } from './snapshot-extra.js';
+import { encodeSnapshotExtra, type SnapshotExtra } from './snapshot-extra.js';
 
 export type CommitPointInput = {
   /** The commit point (a signature entry): the snapshot's seqno. */
   readonly seqno: number;
   readonly store: FrozenStore;
   /**
-   * The engine's state at the commit point (encodeSnapshotExtra), joined. Like the store's
-   * copy, in shared memory: the worker reads it without a copy, and this thread still has it
-   * if the worker fails.
+   * The engine's state at the commit point (what encodeSnapshotExtra takes). The replay
+   * window and the tree in shared memory, like the store's copy: the worker reads them without
+   * a copy, and this thread still has them if the worker fails.
    */
-  readonly extra: Uint8Array;
+  readonly extra: Omit<SnapshotExtra, 'replay'> & { readonly replay: FrozenReplay };
   readonly secret: LedgerSecret;
 };
 
@@ -42,9 +44,14 @@ const transferBytesMin = 65_536;
 
 export function computeCommitPoint(input: CommitPointInput): CommitPointResult {
   const sections = encodeSnapshotSections(input.seqno, sortedMapsOf(input.store), input.secret);
-  const extra = decodeSnapshotExtra(input.extra);
-  const digest = stateDigest(input.seqno, sectionDigests(sections), extra);
-  const { parts, bytes } = snapshotFileParts(sections, [input.extra]);
+  const replay = frozenReplayReader(input.extra.replay);
+  const digest = stateDigest(input.seqno, sectionDigests(sections), {
+    logPosition: input.extra.logPosition,
+    time: input.extra.time,
+    replay: replay.sortedEntries(),
+  });
+  const extra = encodeSnapshotExtra({ ...input.extra, replay });
+  const { parts, bytes } = snapshotFileParts(sections, extra);
   return { digest, parts, bytes };
 }
 

@@ -881,15 +881,20 @@ async function startLocked(options: EngineOptions): Promise<Engine> {
   const beginCommitPoint = (): void => {
     const seqno = tree.size();
     const frozen = store.frozen();
-    const extraParts = snapshotExtra();
-    // Joined in shared memory (CommitPointInput).
-    const extra = new Uint8Array(
-      new SharedArrayBuffer(extraParts.reduce((sum, part) => sum + part.byteLength, 0)),
-    );
-    extraParts.reduce((at, part) => {
-      extra.set(part, at);
-      return at + part.byteLength;
-    }, 0);
+    const treeBytes = tree.serialize();
+    // In shared memory (CommitPointInput).
+    const sharedTree = new Uint8Array(new SharedArrayBuffer(treeBytes.byteLength));
+    sharedTree.set(treeBytes);
+    const extra = {
+      logPosition,
+      time,
+      lastMarkerSeqno,
+      lastMarkerTime,
+      signedRoot: signedRoot ?? null,
+      evidencedSnapshotSeqno,
+      replay: replay.frozen(),
+      tree: sharedTree,
+    };
     lastSnapshotSeqno = seqno;
     const made = commitPoints.run({ seqno, store: frozen, extra, secret });
     const digest = made.then((result) => result.digest);

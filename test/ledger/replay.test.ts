@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { createReplayWindow } from '../../src/ledger/replay.js';
+import { createReplayWindow, frozenReplayReader } from '../../src/ledger/replay.js';
 
 const id = (n: number): string => n.toString(16).padStart(64, '0');
 
@@ -59,6 +59,31 @@ describe('replay window', () => {
     expect(window.has('a'.repeat(64))).toBe(false);
     expect(window.has(id(255).toUpperCase())).toBe(false); // another text, another id
     expect(createReplayWindow(window.entries()).entries()).toEqual(window.entries());
+  });
+
+  it('a frozen copy reads as the window did in order, whatever changes after', () => {
+    const window = createReplayWindow();
+    for (let n = 0; n < 6000; n += 1) window.add(id(n * 7919), 1000 + (n % 50));
+    window.add('not-hex', 1010);
+    window.add('', 999);
+    window.prune(1003); // forgets some, and leaves entries added since the last merge
+    for (let n = 6000; n < 6100; n += 1) window.add(id(n), 2000 - n);
+    const expected = window.entries();
+    const bytes: string[] = [];
+    window.forEachSorted((txId, raw, at) => bytes.push(`${raw ?? txId.toString('hex')}@${at}`));
+    const frozen = frozenReplayReader(window.frozen());
+    const read = (): { entries: (readonly [string, number])[]; bytes: string[] } => {
+      const out: string[] = [];
+      frozen.forEachSorted((txId, raw, at) => out.push(`${raw ?? txId.toString('hex')}@${at}`));
+      return { entries: [...frozen.sortedEntries()], bytes: out };
+    };
+    expect(frozen.size()).toBe(expected.length);
+    expect(read()).toEqual({ entries: expected, bytes });
+    // The window goes on: pruned, grown, its room reused.
+    window.prune(1040);
+    for (let n = 0; n < 20_000; n += 1) window.add(id(1_000_000 + n), 5000);
+    expect(window.entries()).not.toEqual(expected);
+    expect(read()).toEqual({ entries: expected, bytes });
   });
 
   it('keeps an id it holds as it was when added again, and refuses new ids when full', () => {

@@ -17,7 +17,7 @@ import {
   type CommitPointInput,
 } from '../../src/node/commit-point.js';
 import { checkCommittedSnapshot } from '../../src/node/snapshot-evidence.js';
-import { decodeSnapshotExtra, encodeSnapshotExtra } from '../../src/node/snapshot-extra.js';
+import { decodeSnapshotExtra } from '../../src/node/snapshot-extra.js';
 
 const root = path.resolve(import.meta.dirname, '../..');
 const built = path.join(root, 'dist/node/commit-point.js');
@@ -55,21 +55,19 @@ function commitPointInput(keys: number): CommitPointInput {
   replay.add('not a transaction id', 1_700_000_000_500.5);
   const tree = createMerkleTree();
   for (let n = 0; n < seqno; n += 1) tree.append(randomBytes(32));
-  const parts = encodeSnapshotExtra({
-    logPosition: 4,
-    time: 1_700_000_000_000,
-    lastMarkerSeqno: seqno,
-    lastMarkerTime: 1_700_000_000_000,
-    signedRoot: null,
-    evidencedSnapshotSeqno: 0,
-    replay,
-    tree: tree.serialize(),
-  });
-  const extra = new Uint8Array(Buffer.concat(parts));
   return {
     seqno,
     store: store.frozen(),
-    extra,
+    extra: {
+      logPosition: 4,
+      time: 1_700_000_000_000,
+      lastMarkerSeqno: seqno,
+      lastMarkerTime: 1_700_000_000_000,
+      signedRoot: null,
+      evidencedSnapshotSeqno: 0,
+      replay: replay.frozen(),
+      tree: tree.serialize(),
+    },
     secret: ledgerSecretFromBytes(randomBytes(32)),
   };
 }
@@ -94,6 +92,8 @@ describe('commit points', () => {
     expect(snapshot.store.read('kv.private', 'key-0-0')).toBe('値-');
     const extra = decodeSnapshotExtra(snapshot.extra);
     expect(extra.replay).toHaveLength(501);
+    expect(extra.replay.at(-1)).toEqual(['not a transaction id', 1_700_000_000_500.5]);
+    expect(extra).toMatchObject({ logPosition: 4, lastMarkerSeqno: input.seqno });
     const checked = checkCommittedSnapshot({
       seqno: snapshot.seqno,
       digests: snapshot.digests,
@@ -108,12 +108,19 @@ describe('commit points', () => {
     const runner = await compiledRunner({
       onWorkerFailure: (error) => failures.push(error.message),
     });
-    // Extra bytes that do not decode: the worker reports the error, and this thread then
-    // fails alike (the run rejects with the decoder's error, not a lost promise).
-    const broken = { ...commitPointInput(10), extra: new Uint8Array([1, 2, 3]) };
-    await expect(runner.run(broken)).rejects.toThrow(/engine state/);
+    // A replay id too long to encode: the worker reports the error, and this thread then
+    // fails alike (the run rejects with the encoder's error, not a lost promise).
+    const input = commitPointInput(10);
+    const broken = {
+      ...input,
+      extra: {
+        ...input.extra,
+        replay: { ...input.extra.replay, raw: [[0, 'x'.repeat(70_000)] as const] },
+      },
+    };
+    await expect(runner.run(broken)).rejects.toThrow(/replay id of 70000 bytes/);
     expect(failures).toHaveLength(1);
-    expect(failures[0]).toMatch(/engine state/);
+    expect(failures[0]).toMatch(/replay id of 70000 bytes/);
   });
 
   it('runs on this thread when asked to, with the same answer', async () => {
