@@ -1,7 +1,8 @@
-// Commit-point encoding of the store (decision 0027) at a million keys: how long the node's
-// main thread spends encoding the state's snapshot sections, the first time (every key sorted)
-// and after 100,000 more keys (the store merges in only the keys added since), with the sorted
-// walk over the store's bytes alone for comparison; and the same for the replay window's
+// Commit-point encoding of the store (decisions 0027, 0038) at a million keys: how long the
+// encoding of the state's snapshot sections takes (on the commit-point worker since decision
+// 0038), the first time (every key sorted) and after 100,000 more keys (the store merges in
+// only the keys added since), with the sorted walk over the store's bytes alone for comparison
+// and the copy the main thread makes for the worker; and the same for the replay window's
 // (expiry, id) order at 600,000 ids, what 2 minutes hold at 5,000 tx/s (read at every commit
 // point). Runs against dist/ (npm run build).
 // Human-readable lines go to stderr; the last stdout line is the JSON object of figures.
@@ -60,14 +61,18 @@ const firstMs = timed(() => encodeSnapshotSections(seqno, store, secret));
 log(`first commit point: ${firstMs} ms`);
 const afterNewMs = [];
 const sortedReadMs = [];
+const frozenMs = [];
 for (let round = 0; round < rounds; round += 1) {
   put(keys + round * newKeys, keys + (round + 1) * newKeys);
   seqno += 1;
+  // What the main thread does at a commit point (decision 0038): a copy for the worker...
+  frozenMs.push(timed(() => store.frozen()));
+  // ... which encodes it (what the main thread did before).
   afterNewMs.push(timed(() => encodeSnapshotSections(seqno, store, secret)));
   sortedReadMs.push(timed(() => store.forEachSorted(map, () => undefined)));
   log(
-    `${store.size(map)} keys, ${newKeys} new: commit point ${afterNewMs.at(-1)} ms ` +
-      `(sorted walk again, nothing new: ${sortedReadMs.at(-1)} ms)`,
+    `${store.size(map)} keys, ${newKeys} new: copy for the worker ${frozenMs.at(-1)} ms, ` +
+      `encoding ${afterNewMs.at(-1)} ms (sorted walk again, nothing new: ${sortedReadMs.at(-1)} ms)`,
   );
 }
 
@@ -90,15 +95,18 @@ const start = 1_800_000_000_000;
 addIds(replayIds, start);
 const replayFirstMs = timed(readAll);
 const replayAfterNewMs = [];
+const replayFrozenMs = [];
 for (let round = 0; round < rounds; round += 1) {
   // 100,000 more ids, and the oldest 20 s of them expired: the window keeps its size.
   addIds(100_000, start + replayIds / 5 + round * 20_000);
   window.prune(start + (round + 1) * 20_000);
+  replayFrozenMs.push(timed(() => window.frozen()));
   replayAfterNewMs.push(timed(readAll));
 }
 log(
   `replay window of ${window.size()} ids: first read ${replayFirstMs} ms, then ` +
-    `${replayAfterNewMs.join(', ')} ms after each 100,000 new ids`,
+    `${replayAfterNewMs.join(', ')} ms after each 100,000 new ids; ` +
+    `copy for the worker ${replayFrozenMs.join(', ')} ms`,
 );
 
 process.stdout.write(
@@ -108,13 +116,16 @@ process.stdout.write(
     firstCommitPointMs: firstMs,
     commitPointAfterNewKeysMs: afterNewMs,
     sortedWalkUnchangedMs: sortedReadMs,
+    mainThreadCopyMs: frozenMs,
     keysAtEnd: store.size(map),
     replayIds: window.size(),
     replayFirstReadMs: replayFirstMs,
     replayReadAfterNewIdsMs: replayAfterNewMs,
+    replayMainThreadCopyMs: replayFrozenMs,
     notes:
-      'main-thread ms of encodeSnapshotSections (sort, read, encode, seal, hash) on one map, ' +
-      'and of reading the replay window in order; later commit points merge in only what ' +
-      'changed since the previous one',
+      'ms of encodeSnapshotSections (sort, read, encode, seal, hash) on one map, now on the ' +
+      "commit-point worker, and of reading the replay window in order; the main thread's part " +
+      'at a commit point is the copies (mainThreadCopyMs, replayMainThreadCopyMs); later ' +
+      'commit points merge in only what changed since the previous one',
   })}\n`,
 );

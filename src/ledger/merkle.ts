@@ -230,8 +230,11 @@ export type MerkleTree = {
    * without changing this tree.
    */
   readonly frontier: (size?: number) => Uint8Array[];
-  /** The state for a snapshot: `deserializeMerkleTree` reads it back. */
-  readonly serialize: () => Uint8Array;
+  /**
+   * The state for a snapshot: `deserializeMerkleTree` reads it back. `allocate` gives the
+   * memory it is written into (e.g. shared memory for another thread); default a new buffer.
+   */
+  readonly serialize: (allocate?: (bytes: number) => Uint8Array) => Uint8Array;
   /** Bytes the tree's hash storage holds in memory (capacity, not only what is used). */
   readonly storageBytes: () => number;
   /** Leaves in the spill, not in memory. */
@@ -455,12 +458,20 @@ function treeFromLevels(levels: Level[], options: MerkleTreeOptions): MerkleTree
     return hashes;
   };
 
-  const serialize = (): Uint8Array => {
+  const serialize = (allocate?: (bytes: number) => Uint8Array): Uint8Array => {
     const n = size();
     const stored = levels.filter((_, level) => isStored(level));
     let hashes = 0;
     for (const level of stored) hashes += level.count;
-    const out = Buffer.alloc(stateHeaderBytes + hashes * hashBytes);
+    const bytes = stateHeaderBytes + hashes * hashBytes;
+    const into = allocate?.(bytes);
+    if (into !== undefined && into.byteLength !== bytes) {
+      throw new Error(`serialize: ${into.byteLength} bytes given for ${bytes}`);
+    }
+    const out =
+      into === undefined
+        ? Buffer.alloc(bytes)
+        : Buffer.from(into.buffer, into.byteOffset, into.byteLength);
     stateMagic.copy(out, 0);
     out.writeBigUInt64BE(BigInt(n), stateMagic.byteLength);
     let offset = stateHeaderBytes;

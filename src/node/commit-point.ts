@@ -2,18 +2,25 @@
 // engine copies its state into shared memory (Store.frozen: the maps' bytes and where each
 // entry lies in key order; ReplayWindow.frozen: the ids and times in order; the Merkle tree's
 // bytes); a worker thread then encodes and seals the store sections, encodes the engine's
-// state, computes the state digest the evidence entry will record, and makes the snapshot
-// file's bytes. Execution goes on meanwhile.
+// state, computes the state digest the evidence entry will record, and writes the snapshot
+// file. Execution goes on meanwhile; the worker runs at a lower priority than the node's other
+// threads, and its memory goes with it when it ends.
 //
-// computeCommitPoint is the whole computation, pure; the runner sends it to a worker, or runs
-// it on this thread where the worker's script is not there (tests run the TypeScript sources)
-// or the worker fails (the same answer either way).
+// computeCommitPoint is the whole computation, pure, and makeCommitPoint adds the file; the
+// runner sends them to a worker, or runs them on this thread where the worker's script is not
+// there (tests run the TypeScript sources) or the worker fails (the same answer either way).
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { frozenReplayReader, type FrozenReplay } from '../ledger/replay.js';
 import type { LedgerSecret } from '../ledger/secret.js';
-import { encodeSnapshotSections, sectionDigests, snapshotFileParts } from '../ledger/snapshot.js';
+import {
+  encodeSnapshotSections,
+  sectionDigests,
+  snapshotFileParts,
+  writeSnapshotFile,
+} from '../ledger/snapshot.js';
+import { isCofferError } from '../errors/index.js';
 import { sortedMapsOf, type FrozenStore } from '../ledger/store.js';
 import { stateDigest } from './snapshot-evidence.js';
 import { encodeSnapshotExtra, type SnapshotExtra } from './snapshot-extra.js';
@@ -21,6 +28,8 @@ import { encodeSnapshotExtra, type SnapshotExtra } from './snapshot-extra.js';
 export type CommitPointInput = {
   /** The commit point (a signature entry): the snapshot's seqno. */
   readonly seqno: number;
+  /** Where the committed snapshot file goes (the node's snapshots folder). */
+  readonly dir: string;
   readonly store: FrozenStore;
   /**
    * The engine's state at the commit point (what encodeSnapshotExtra takes). The replay
@@ -39,8 +48,13 @@ export type CommitPointResult = {
   readonly bytes: number;
 };
 
-/** Parts at least this large are handed back by transfer (never slices of Node's buffer pool). */
-const transferBytesMin = 65_536;
+/** What a run gives back: the digest, and the snapshot file or why it was not written. */
+export type CommitPointMade = {
+  readonly digest: string;
+  readonly written:
+    | { readonly ok: true; readonly file: string; readonly bytes: number }
+    | { readonly ok: false; readonly code: string; readonly message: string };
+};
 
 export function computeCommitPoint(input: CommitPointInput): CommitPointResult {
   const sections = encodeSnapshotSections(input.seqno, sortedMapsOf(input.store), input.secret);
@@ -56,28 +70,27 @@ export function computeCommitPoint(input: CommitPointInput): CommitPointResult {
 }
 
 /**
- * The result as a worker posts it: parts in shared memory as they are, small parts copied into
- * buffers of their own (they may be slices of Node's buffer pool), the large ones' buffers
- * listed for transfer (each once).
+ * The commit point's digest and its committed snapshot file. A file not written (a full disk:
+ * LEDGER_E_DISK_FULL) does not lose the digest: the evidence entry needs it all the same.
  */
-export function transferable(result: CommitPointResult): {
-  readonly result: CommitPointResult;
-  readonly transfer: ArrayBuffer[];
-} {
-  const transfer = new Set<ArrayBuffer>();
-  const parts = result.parts.map((part) => {
-    if (part.buffer instanceof SharedArrayBuffer) return part;
-    if (part.byteLength >= transferBytesMin && part.buffer instanceof ArrayBuffer) {
-      transfer.add(part.buffer);
-      return part;
-    }
-    return new Uint8Array(part);
-  });
-  return { result: { ...result, parts }, transfer: [...transfer] };
+export async function makeCommitPoint(input: CommitPointInput): Promise<CommitPointMade> {
+  const { digest, parts, bytes } = computeCommitPoint(input);
+  try {
+    const written = await writeSnapshotFile(
+      input.dir,
+      input.seqno,
+      { parts, bytes },
+      { committed: true },
+    );
+    return { digest, written: { ok: true, file: written.file, bytes: written.bytes } };
+  } catch (error) {
+    if (!isCofferError(error)) throw error;
+    return { digest, written: { ok: false, code: error.code, message: error.message } };
+  }
 }
 
 export type CommitPointRunner = {
-  readonly run: (input: CommitPointInput) => Promise<CommitPointResult>;
+  readonly run: (input: CommitPointInput) => Promise<CommitPointMade>;
   /** Whether runs go to a worker thread (false: on this thread). */
   readonly threaded: boolean;
 };
@@ -94,17 +107,11 @@ const workerScript = fileURLToPath(new URL('./commit-point-worker.js', import.me
 /** One worker per run, ended after it: no thread or heap is kept between commit points. */
 export function createCommitPointRunner(options: CommitPointRunnerOptions = {}): CommitPointRunner {
   const threaded = options.thread !== false && existsSync(workerScript);
-  const here = (input: CommitPointInput): Promise<CommitPointResult> =>
-    new Promise((resolve, reject) => {
-      setImmediate(() => {
-        try {
-          resolve(computeCommitPoint(input));
-        } catch (error) {
-          reject(error instanceof Error ? error : new Error(String(error)));
-        }
-      });
-    });
-  const inWorker = (input: CommitPointInput): Promise<CommitPointResult> =>
+  const here = (input: CommitPointInput): Promise<CommitPointMade> =>
+    new Promise<void>((resolve) => {
+      setImmediate(resolve);
+    }).then(() => makeCommitPoint(input));
+  const inWorker = (input: CommitPointInput): Promise<CommitPointMade> =>
     new Promise((resolve, reject) => {
       let settled = false;
       const worker = new Worker(workerScript);
@@ -115,7 +122,7 @@ export function createCommitPointRunner(options: CommitPointRunnerOptions = {}):
         options.onWorkerFailure?.(error);
         here(input).then(resolve, reject);
       };
-      worker.once('message', (message: CommitPointResult | { readonly error: string }) => {
+      worker.once('message', (message: CommitPointMade | { readonly error: string }) => {
         if ('error' in message) {
           fallBack(new Error(message.error));
         } else if (!settled) {

@@ -44,7 +44,7 @@ import {
   loadLedgerSecretFile,
   type LedgerSecret,
 } from '../ledger/secret.js';
-import { loadLatestSnapshot, writeSnapshot, writeSnapshotFile } from '../ledger/snapshot.js';
+import { loadLatestSnapshot, writeSnapshot } from '../ledger/snapshot.js';
 import { catchUpTxIndex, openTxIndex } from '../ledger/tx-index.js';
 import { createStore, type Store, type WriteSet } from '../ledger/store.js';
 import {
@@ -874,17 +874,15 @@ async function startLocked(options: EngineOptions): Promise<Engine> {
       );
     },
   });
-  /** The committed snapshot files being written, one after another. */
+  /** The last commit point's snapshot being made (one at a time: see the evidence rule). */
   let committedWrites: Promise<void> = Promise.resolve();
 
   /** At the signature entry just written, a commit point: its snapshot and digest begin. */
   const beginCommitPoint = (): void => {
     const seqno = tree.size();
     const frozen = store.frozen();
-    const treeBytes = tree.serialize();
-    // In shared memory (CommitPointInput).
-    const sharedTree = new Uint8Array(new SharedArrayBuffer(treeBytes.byteLength));
-    sharedTree.set(treeBytes);
+    // In shared memory (CommitPointInput), like the store's and the replay window's copies.
+    const sharedTree = tree.serialize((bytes) => new Uint8Array(new SharedArrayBuffer(bytes)));
     const extra = {
       logPosition,
       time,
@@ -896,32 +894,31 @@ async function startLocked(options: EngineOptions): Promise<Engine> {
       tree: sharedTree,
     };
     lastSnapshotSeqno = seqno;
-    const made = commitPoints.run({ seqno, store: frozen, extra, secret });
+    const made = commitPoints.run({ seqno, dir: dirs.snapshots, store: frozen, extra, secret });
     const digest = made.then((result) => result.digest);
     // Awaited at the evidence entry; a failure there stops execution (drain), not the process.
     digest.catch(() => undefined);
     pendingEvidence = { seqno, time: lastMarkerTime, digest };
-    // Always settles: the next commit point's write follows, and stop() waits for it.
-    committedWrites = committedWrites
-      .then(async () => {
-        try {
-          const result = await made;
-          const written = await writeSnapshotFile(dirs.snapshots, seqno, result, {
-            committed: true,
-          });
+    // Always settles; stop() waits for it (the worker writes the file).
+    committedWrites = made.then(
+      ({ written }) => {
+        if (written.ok) {
           logger.info(
             { file: written.file, bytes: written.bytes, seqno, committed: true },
             'snapshot written',
           );
-        } catch (error) {
-          snapshotNotWritten(error, seqno, 'taken again at the next commit point');
+        } else {
+          logger.warn(
+            { code: written.code, seqno },
+            `snapshot not written: ${written.message}; taken again at the next commit point`,
+          );
         }
-      })
-      .catch((error: unknown) => {
-        // Not a storage error: the evidence entry, which awaits the same result, stops
-        // execution with it.
+      },
+      (error: unknown) => {
+        // The evidence entry, which awaits the same result, stops execution with it.
         logger.error({ error: String(error), seqno }, 'the committed snapshot was not made');
-      });
+      },
+    );
   };
 
   const executeOne = async (position: number, bytes: Uint8Array): Promise<void> => {

@@ -255,7 +255,7 @@ describe('coffer network (3 organisations, etcd ordering)', () => {
       );
     }
     expect(await committedOf(peer)).toHaveLength(1);
-    // Its evidence entry comes with the first batch a second (evidenceDelayMs) after it, and a
+    // Its evidence entry comes with the first batch evidenceDelayMs after it, and a
     // later signature entry must sign that one: traffic for a while longer.
     const evidenceDue = Date.now() + evidenceDelayMs + 500;
     for (let i = 0; i < 3 || Date.now() < evidenceDue; i += 1) {

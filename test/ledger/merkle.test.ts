@@ -561,8 +561,19 @@ describe('tree API', () => {
             expect(copy.inclusionProof(n - 1).map(hex)).toEqual(refPath(n - 1, data).map(hex));
         }
         expect(hex(tree.serialize())).toBe(hex(state));
+        // Into memory it is given (shared memory for the commit-point worker): the same bytes.
+        let given: Uint8Array | undefined;
+        const shared = tree.serialize((bytes) => {
+          given = new Uint8Array(new SharedArrayBuffer(bytes));
+          return given;
+        });
+        expect(shared.buffer).toBe(given?.buffer);
+        expect(hex(shared)).toBe(hex(state));
       }),
       { numRuns: 60 },
+    );
+    expect(() => treeOf(entries(3, 3)).serialize((bytes) => new Uint8Array(bytes + 1))).toThrow(
+      /bytes given/,
     );
   });
 

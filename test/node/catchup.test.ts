@@ -277,7 +277,7 @@ describe('catch-up from a peer', () => {
       for (let i = 0; i < 12; i += 1) await put(node, `e${i}`);
       await node.idle();
       // Markers every 5 entries: 6 and 12 (the first batch signed at once, then 5 more).
-      // The one at or after 10 is the commit point; its evidence is due a second later.
+      // The one at or after 10 is the commit point; its evidence is due evidenceDelayMs later.
       const markers = new Map<number, number>();
       for await (const entry of node.entriesFrom(1)) {
         if (entry.kind === 'signature') markers.set(entry.seqno, entry.logPosition ?? 0);

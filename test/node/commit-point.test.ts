@@ -1,15 +1,18 @@
 // A commit point's snapshot made by the worker thread (decision 0038) against the same
 // computation on this thread: the same digest and the same file bytes, a file that decodes to
-// the state it was taken from, and the fallback when the worker fails. The worker is the
+// the state it was taken from, the digest when the file cannot be written, and the fallback
+// when the worker fails. The worker is the
 // compiled one (dist/, built before the tests): the TypeScript sources have no worker script.
 import { createHash, randomBytes } from 'node:crypto';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createMerkleTree, deserializeMerkleTree } from '../../src/ledger/merkle.js';
 import { createReplayWindow } from '../../src/ledger/replay.js';
 import { ledgerSecretFromBytes } from '../../src/ledger/secret.js';
-import { decodeSnapshot } from '../../src/ledger/snapshot.js';
+import { decodeSnapshot, snapshotFileName } from '../../src/ledger/snapshot.js';
 import { createStore } from '../../src/ledger/store.js';
 import {
   computeCommitPoint,
@@ -31,8 +34,16 @@ async function compiledRunner(
   return compiled.createCommitPointRunner(options);
 }
 
+let work: string;
+beforeAll(async () => {
+  work = await mkdtemp(path.join(tmpdir(), 'coffer-commit-point-'));
+});
+afterAll(async () => {
+  await rm(work, { recursive: true, force: true });
+});
+
 /** A state of public and private maps (some text beyond ASCII), a replay window and a tree. */
-function commitPointInput(keys: number): CommitPointInput {
+function commitPointInput(keys: number, dir: string): CommitPointInput {
   const store = createStore();
   for (let from = 0; from < keys; from += 5000) {
     store.apply(
@@ -57,6 +68,7 @@ function commitPointInput(keys: number): CommitPointInput {
   for (let n = 0; n < seqno; n += 1) tree.append(randomBytes(32));
   return {
     seqno,
+    dir,
     store: store.frozen(),
     extra: {
       logPosition: 4,
@@ -73,17 +85,18 @@ function commitPointInput(keys: number): CommitPointInput {
 }
 
 describe('commit points', () => {
-  it('the worker makes the digest and the file bytes this thread makes, and the file holds the state', async () => {
+  it('the worker makes the digest and writes the file bytes this thread makes, and the file holds the state', async () => {
     const runner = await compiledRunner();
     expect(runner.threaded).toBe(true);
-    const input = commitPointInput(20_000);
+    const dir = path.join(work, 'threaded');
+    const input = commitPointInput(20_000, dir);
     const threaded = await runner.run(input);
     const here = computeCommitPoint(input);
     expect(threaded.digest).toBe(here.digest);
-    expect(threaded.bytes).toBe(here.bytes);
-    const file = Buffer.concat(threaded.parts);
+    const name = path.join(dir, snapshotFileName(input.seqno, true));
+    expect(threaded.written).toEqual({ ok: true, file: name, bytes: here.bytes });
+    const file = await readFile(name);
     expect(file.equals(Buffer.concat(here.parts))).toBe(true);
-    expect(file.byteLength).toBe(threaded.bytes);
 
     const snapshot = decodeSnapshot(file, input.secret);
     expect(snapshot.seqno).toBe(input.seqno);
@@ -110,7 +123,7 @@ describe('commit points', () => {
     });
     // A replay id too long to encode: the worker reports the error, and this thread then
     // fails alike (the run rejects with the encoder's error, not a lost promise).
-    const input = commitPointInput(10);
+    const input = commitPointInput(10, path.join(work, 'broken'));
     const broken = {
       ...input,
       extra: {
@@ -126,7 +139,21 @@ describe('commit points', () => {
   it('runs on this thread when asked to, with the same answer', async () => {
     const runner = createCommitPointRunner({ thread: false });
     expect(runner.threaded).toBe(false);
-    const input = commitPointInput(1000);
-    expect((await runner.run(input)).digest).toBe(computeCommitPoint(input).digest);
+    const input = commitPointInput(1000, path.join(work, 'here'));
+    const made = await runner.run(input);
+    expect(made.digest).toBe(computeCommitPoint(input).digest);
+    expect(made.written.ok).toBe(true);
+  });
+
+  it('a snapshot file it cannot write still gives the digest, and says why', async () => {
+    // The folder would be inside a regular file.
+    const blocker = path.join(work, 'a-file');
+    await writeFile(blocker, 'x');
+    const input = commitPointInput(100, path.join(blocker, 'snapshots'));
+    for (const runner of [await compiledRunner(), createCommitPointRunner({ thread: false })]) {
+      const made = await runner.run(input);
+      expect(made.digest).toBe(computeCommitPoint(input).digest);
+      expect(made.written).toMatchObject({ ok: false, code: expect.stringMatching(/^LEDGER_E_/) });
+    }
   });
 });

@@ -64,7 +64,7 @@ type Ledger = {
 
 /**
  * Runs an engine that commits to its state every 20 entries, with `count` kv puts one
- * millisecond apart (a batch each); then, with `settle`, lets a second pass so that the last
+ * millisecond apart (a batch each); then, with `settle`, lets evidenceDelayMs pass so that the last
  * commit point's evidence entry is written and signed.
  */
 async function ledgerWith(
@@ -102,7 +102,7 @@ async function ledgerWith(
     }
     await engine.idle();
     if (options.settle) {
-      // A second of batch time later, the idle timer's batch gets the evidence entry; once the
+      // evidenceDelayMs of batch time later, the idle timer's batch gets the evidence entry; once the
       // signature interval has passed, another entry signs it.
       const before = engine.position().seqno;
       clock.advance(evidenceDelayMs);
@@ -192,8 +192,8 @@ describe('committed snapshots', () => {
     const ledger = await ledgerWith(dataDir, 45);
     // The first batch is signed at once (time), then every 7 transactions: markers at 2, 10,
     // …, 50. The first ones at or after 20 and 40 are commit points. 42 records 26's digest
-    // (a commit point records the one before; less than a second of batch time passed). A
-    // second after the last batch the idle timer's batch gets an entry, 53, that records 42's
+    // (a commit point records the one before; less than evidenceDelayMs of batch time passed).
+    // evidenceDelayMs after the last batch the idle timer's batch gets an entry, 53, that records 42's
     // (transactions at 51 and 52); the signature interval later, 54 signs it.
     expect([...ledger.markers.keys()]).toEqual([2, 10, 18, 26, 34, 42, 50, 53, 54]);
     expect(evidenceEntries(ledger)).toEqual(
