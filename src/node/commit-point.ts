@@ -3,13 +3,13 @@
 // entry lies in key order; ReplayWindow.frozen: the ids and times in order; the Merkle tree's
 // bytes); a worker thread then encodes and seals the store sections, encodes the engine's
 // state, computes the state digest the evidence entry will record, and writes the snapshot
-// file. Execution goes on meanwhile; the worker runs at a lower priority than the node's other
-// threads, and its memory goes with it when it ends.
+// file. Execution goes on meanwhile, and the worker's memory goes with it when it ends.
 //
 // computeCommitPoint is the whole computation, pure, and makeCommitPoint adds the file; the
 // runner sends them to a worker, or runs them on this thread where the worker's script is not
 // there (tests run the TypeScript sources) or the worker fails (the same answer either way).
 import { existsSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { frozenReplayReader, type FrozenReplay } from '../ledger/replay.js';
@@ -40,23 +40,24 @@ export type CommitPointInput = {
   readonly secret: LedgerSecret;
 };
 
-export type CommitPointResult = {
-  /** What the evidence entry records (stateDigest). */
-  readonly digest: string;
-  /** The committed snapshot file's bytes, as parts in order. */
-  readonly parts: readonly Uint8Array[];
-  readonly bytes: number;
-};
-
 /** What a run gives back: the digest, and the snapshot file or why it was not written. */
 export type CommitPointMade = {
+  /** What the evidence entry records (stateDigest). */
   readonly digest: string;
+  /** Milliseconds computing the digest and the file's bytes, then writing the file. */
+  readonly computeMs: number;
+  readonly writeMs: number;
   readonly written:
     | { readonly ok: true; readonly file: string; readonly bytes: number }
     | { readonly ok: false; readonly code: string; readonly message: string };
 };
 
-export function computeCommitPoint(input: CommitPointInput): CommitPointResult {
+/** The digest, and the committed snapshot file's bytes as parts in order. */
+export function computeCommitPoint(input: CommitPointInput): {
+  readonly digest: string;
+  readonly parts: readonly Uint8Array[];
+  readonly bytes: number;
+} {
   const sections = encodeSnapshotSections(input.seqno, sortedMapsOf(input.store), input.secret);
   const replay = frozenReplayReader(input.extra.replay);
   const digest = stateDigest(input.seqno, sectionDigests(sections), {
@@ -74,7 +75,10 @@ export function computeCommitPoint(input: CommitPointInput): CommitPointResult {
  * LEDGER_E_DISK_FULL) does not lose the digest: the evidence entry needs it all the same.
  */
 export async function makeCommitPoint(input: CommitPointInput): Promise<CommitPointMade> {
+  const started = performance.now();
   const { digest, parts, bytes } = computeCommitPoint(input);
+  const computed = performance.now();
+  const timed = { digest, computeMs: Math.round(computed - started) };
   try {
     const written = await writeSnapshotFile(
       input.dir,
@@ -82,10 +86,12 @@ export async function makeCommitPoint(input: CommitPointInput): Promise<CommitPo
       { parts, bytes },
       { committed: true },
     );
-    return { digest, written: { ok: true, file: written.file, bytes: written.bytes } };
+    const writeMs = Math.round(performance.now() - computed);
+    return { ...timed, writeMs, written: { ok: true, file: written.file, bytes: written.bytes } };
   } catch (error) {
     if (!isCofferError(error)) throw error;
-    return { digest, written: { ok: false, code: error.code, message: error.message } };
+    const writeMs = Math.round(performance.now() - computed);
+    return { ...timed, writeMs, written: { ok: false, code: error.code, message: error.message } };
   }
 }
 

@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { access, mkdir } from 'node:fs/promises';
 import path from 'node:path';
+import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import { cofferError, isCofferError, type CofferError, type ErrorCode } from '../errors/index.js';
 import type { AppRegistry } from '../contracts/index.js';
@@ -70,7 +71,7 @@ import {
   type Marker,
   type PendingEvidence,
 } from './snapshot-evidence.js';
-import { decodeSnapshotExtra, encodeSnapshotExtra } from './snapshot-extra.js';
+import { decodeSnapshotExtra, encodeSnapshotExtra, type SnapshotExtra } from './snapshot-extra.js';
 import { base64Of, type SignatureVerifier } from '../crypto/index.js';
 
 // ---- limits ---------------------------------------------------------------------------------
@@ -822,25 +823,15 @@ async function startLocked(options: EngineOptions): Promise<Engine> {
     return { seqno, kind: 'signature', leaf: kept, signedRoot: signed, logPosition };
   };
 
-  /** The engine's own state for a snapshot at the signature entry just written. */
-  const snapshotExtra = (): Uint8Array[] =>
-    encodeSnapshotExtra({
-      logPosition,
-      time,
-      lastMarkerSeqno,
-      lastMarkerTime,
-      signedRoot: signedRoot ?? null,
-      evidencedSnapshotSeqno,
-      replay,
-      tree: tree.serialize(),
-    });
-
-  const snapshotNotWritten = (error: unknown, seqno: number, retried: string): void => {
-    // A snapshot only shortens restarts (and serves joining nodes): a failed one (e.g. a full
-    // disk) is taken again later; the ledger and the log still hold everything.
-    if (!isCofferError(error)) throw error;
-    logger.warn({ code: error.code, seqno }, `snapshot not written: ${error.message}; ${retried}`);
-  };
+  /** The engine's positions for a snapshot at the signature entry just written. */
+  const snapshotPositions = (): Omit<SnapshotExtra, 'replay' | 'tree'> => ({
+    logPosition,
+    time,
+    lastMarkerSeqno,
+    lastMarkerTime,
+    signedRoot: signedRoot ?? null,
+    evidencedSnapshotSeqno,
+  });
 
   /**
    * Writes a snapshot at a signature entry every snapshotIntervalTx entries of this node's own
@@ -850,17 +841,19 @@ async function startLocked(options: EngineOptions): Promise<Engine> {
   const maybeSnapshot = async (): Promise<void> => {
     if (pendingEvidence !== undefined) return;
     if (tree.size() - lastSnapshotSeqno < intervals.snapshotIntervalTx) return;
-    const extra = snapshotExtra();
+    const extra = encodeSnapshotExtra({ ...snapshotPositions(), replay, tree: tree.serialize() });
     const seqno = tree.size();
     lastSnapshotSeqno = seqno;
     try {
       const written = await writeSnapshot(dirs.snapshots, { seqno, store, extra, secret });
       logger.info({ file: written.file, bytes: written.bytes, seqno }, 'snapshot written');
     } catch (error) {
-      snapshotNotWritten(
-        error,
-        seqno,
-        `retried after ${intervals.snapshotIntervalTx} more entries`,
+      // A snapshot only shortens restarts: a failed one (e.g. a full disk) is retried at the
+      // next interval; the ledger and the log still hold everything.
+      if (!isCofferError(error)) throw error;
+      logger.warn(
+        { code: error.code, seqno },
+        `snapshot not written: ${error.message}; retried after ${intervals.snapshotIntervalTx} more entries`,
       );
     }
   };
@@ -879,20 +872,12 @@ async function startLocked(options: EngineOptions): Promise<Engine> {
 
   /** At the signature entry just written, a commit point: its snapshot and digest begin. */
   const beginCommitPoint = (): void => {
+    const started = performance.now();
     const seqno = tree.size();
     const frozen = store.frozen();
     // In shared memory (CommitPointInput), like the store's and the replay window's copies.
     const sharedTree = tree.serialize((bytes) => new Uint8Array(new SharedArrayBuffer(bytes)));
-    const extra = {
-      logPosition,
-      time,
-      lastMarkerSeqno,
-      lastMarkerTime,
-      signedRoot: signedRoot ?? null,
-      evidencedSnapshotSeqno,
-      replay: replay.frozen(),
-      tree: sharedTree,
-    };
+    const extra = { ...snapshotPositions(), replay: replay.frozen(), tree: sharedTree };
     lastSnapshotSeqno = seqno;
     const made = commitPoints.run({ seqno, dir: dirs.snapshots, store: frozen, extra, secret });
     const digest = made.then((result) => result.digest);
@@ -900,11 +885,20 @@ async function startLocked(options: EngineOptions): Promise<Engine> {
     digest.catch(() => undefined);
     pendingEvidence = { seqno, time: lastMarkerTime, digest };
     // Always settles; stop() waits for it (the worker writes the file).
+    const copyMs = Math.round(performance.now() - started);
     committedWrites = made.then(
-      ({ written }) => {
+      ({ written, computeMs, writeMs }) => {
         if (written.ok) {
           logger.info(
-            { file: written.file, bytes: written.bytes, seqno, committed: true },
+            {
+              file: written.file,
+              bytes: written.bytes,
+              seqno,
+              committed: true,
+              copyMs,
+              computeMs,
+              writeMs,
+            },
             'snapshot written',
           );
         } else {
@@ -1027,7 +1021,15 @@ async function startLocked(options: EngineOptions): Promise<Engine> {
       let evidence: Pick<Marker, 'snapshot' | 'snapshotSeqno'> | undefined;
       if (pendingEvidence !== undefined && isEvidencePoint(pendingEvidence, time, commitPoint)) {
         // Ready long since, as a rule; if not, execution waits for the worker here.
+        const waitStarted = performance.now();
         evidence = { snapshot: await pendingEvidence.digest, snapshotSeqno: pendingEvidence.seqno };
+        const waitedMs = Math.round(performance.now() - waitStarted);
+        if (waitedMs > 0) {
+          logger.warn(
+            { seqno: pendingEvidence.seqno, waitedMs },
+            `execution waited ${waitedMs} ms for the digest of the commit point at ${pendingEvidence.seqno}: its worker was not done ${evidenceDelayMs} ms after it`,
+          );
+        }
         pendingEvidence = undefined;
       }
       const signature = await addMarker(time, evidence);

@@ -33,9 +33,8 @@ export type Marker = {
 /**
  * Batch time after a commit point from which a signature entry records its evidence. Part of
  * the ledger's rules (every node decides alike), long enough for the digest of a large state to
- * be ready on a busy node (about a second of a worker's CPU at a million keys, at a lower
- * priority than the node's other threads): the engine waits for it at the evidence entry
- * otherwise.
+ * be ready on a busy node (about a second of a worker's CPU at a million keys): the engine
+ * waits for it at the evidence entry otherwise.
  */
 export const evidenceDelayMs = 5000;
 
