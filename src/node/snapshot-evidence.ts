@@ -63,8 +63,9 @@ export function markerLeaf(marker: Marker): Uint8Array {
 }
 
 /**
- * Whether the signature entry at `markerSeqno` commits to the state: a multiple of `intervalTx`
- * lies after the previous signature entry and at or before this one. Every node decides alike
+ * Whether the signature entry at `markerSeqno` is a commit point (its state is the committed
+ * snapshot's, whose digest a later entry records): a multiple of `intervalTx` lies after the
+ * previous signature entry and at or before this one. Every node decides alike
  * (seqnos and the setting in force are the same everywhere).
  */
 export function isCommitPoint(
