@@ -63,9 +63,9 @@ export type CompactMap = {
   readonly sorted: () => { readonly keys: string[]; readonly values: string[] };
   /**
    * A copy of the entries in key order that another thread can read while this map changes
-   * (a commit point's snapshot, decision 0038): the arena's bytes and, per entry, where its
-   * key starts, its key ends and its value ends. Both in shared memory: posted to a worker
-   * without a copy, and still here if the worker fails.
+   * (a commit point's snapshot, decision 0038): the arena's bytes, the order, and each entry's
+   * place and lengths, each copied whole (memcpys: the reader follows the order). In shared
+   * memory: posted to a worker without a copy, and still here if the worker fails.
    */
   readonly frozen: () => FrozenMap;
   /** Bytes the map's buffers take (its arena, tables and lists). */
@@ -75,8 +75,12 @@ export type CompactMap = {
 /** A compact map's entries as of one moment (CompactMap.frozen): read by forEachFrozen. */
 export type FrozenMap = {
   readonly arena: Uint8Array;
-  /** keyStart, keyEnd, valueEnd of each entry, in key order. */
-  readonly spans: Uint32Array;
+  /** Entry indexes in key order. */
+  readonly order: Int32Array;
+  /** By entry index: where its key starts in the arena, its key's and its value's lengths. */
+  readonly keyStart: Uint32Array;
+  readonly keyLength: Uint16Array;
+  readonly valueLength: Uint32Array;
 };
 
 /** Calls `each` for every entry of a frozen map in key order, as CompactMap.forEachSorted does. */
@@ -85,10 +89,20 @@ export function forEachFrozen(
   each: (arena: Buffer, keyStart: number, keyEnd: number, valueEnd: number) => void,
 ): void {
   const arena = Buffer.from(frozen.arena.buffer, frozen.arena.byteOffset, frozen.arena.byteLength);
-  const { spans } = frozen;
-  for (let i = 0; i < spans.length; i += 3) {
-    each(arena, spans[i] as number, spans[i + 1] as number, spans[i + 2] as number);
+  const { order, keyStart, keyLength, valueLength } = frozen;
+  for (let i = 0; i < order.length; i += 1) {
+    const entry = order[i] as number;
+    const start = keyStart[entry] as number;
+    const keyEnd = start + (keyLength[entry] as number);
+    each(arena, start, keyEnd, keyEnd + (valueLength[entry] as number));
   }
+}
+
+/** A copy of a typed array's bytes in shared memory (a memcpy). */
+function sharedBytes(source: ArrayBufferView): SharedArrayBuffer {
+  const buffer = new SharedArrayBuffer(source.byteLength);
+  new Uint8Array(buffer).set(new Uint8Array(source.buffer, source.byteOffset, source.byteLength));
+  return buffer;
 }
 
 /**
@@ -407,19 +421,15 @@ export function createCompactMap(): CompactMap {
     },
     frozen: () => {
       order();
-      // The arena is copied whole (a memcpy; dead text included), the spans in key order.
-      const copy = new Uint8Array(new SharedArrayBuffer(arenaUsed));
-      copy.set(arena.subarray(0, arenaUsed));
-      const spans = new Uint32Array(new SharedArrayBuffer(3 * 4 * sorted.length));
-      for (let i = 0, at = 0; i < sorted.length; i += 1, at += 3) {
-        const entry = sorted[i] as number;
-        const start = keyStart[entry] as number;
-        const keyEnd = start + (keyLength[entry] as number);
-        spans[at] = start;
-        spans[at + 1] = keyEnd;
-        spans[at + 2] = keyEnd + (valueLength[entry] as number);
-      }
-      return { arena: copy, spans };
+      // Whole copies (dead text and free entries included): the walk in key order, with its
+      // random reads, is the reader's.
+      return {
+        arena: new Uint8Array(sharedBytes(arena.subarray(0, arenaUsed))),
+        order: new Int32Array(sharedBytes(sorted)),
+        keyStart: new Uint32Array(sharedBytes(keyStart.subarray(0, allocated))),
+        keyLength: new Uint16Array(sharedBytes(keyLength.subarray(0, allocated))),
+        valueLength: new Uint32Array(sharedBytes(valueLength.subarray(0, allocated))),
+      };
     },
     footprint: () =>
       arena.length +

@@ -61,12 +61,17 @@ export type ReplayWindow = {
   readonly frozen: () => FrozenReplay;
 };
 
-/** A replay window's entries as of one moment (ReplayWindow.frozen), in sorted order. */
+/**
+ * A replay window's entries as of one moment (ReplayWindow.frozen): its slab and expiries by
+ * entry, copied whole, and the order to read them in.
+ */
 export type FrozenReplay = {
   /** 32 bytes per entry: a transaction id's bytes, else the SHA-256 of the id's text. */
   readonly ids: Uint8Array;
   readonly times: Float64Array;
-  /** [position in the order, text] of every id that is not a transaction id. */
+  /** Entry indexes in (expiresAt, id) order. */
+  readonly order: Int32Array;
+  /** [entry, text] of every id that is not a transaction id. */
   readonly raw: readonly (readonly [number, string])[];
 };
 
@@ -76,19 +81,27 @@ export function frozenReplayReader(
 ): Pick<ReplayWindow, 'size' | 'forEachSorted' | 'sortedEntries'> {
   const ids = Buffer.from(frozen.ids.buffer, frozen.ids.byteOffset, frozen.ids.byteLength);
   const raw = new Map(frozen.raw);
-  const size = frozen.times.length;
+  const { order, times } = frozen;
+  const rawOf = (entry: number): string | undefined =>
+    raw.size === 0 ? undefined : raw.get(entry);
   return {
-    size: () => size,
+    size: () => order.length,
     forEachSorted: (each) => {
-      for (let i = 0; i < size; i += 1) {
-        each(ids.subarray(i * idBytes, (i + 1) * idBytes), raw.get(i), frozen.times[i] as number);
+      for (let i = 0; i < order.length; i += 1) {
+        const entry = order[i] as number;
+        each(
+          ids.subarray(entry * idBytes, (entry + 1) * idBytes),
+          rawOf(entry),
+          times[entry] as number,
+        );
       }
     },
     sortedEntries: function* () {
-      for (let i = 0; i < size; i += 1) {
+      for (let i = 0; i < order.length; i += 1) {
+        const entry = order[i] as number;
         yield [
-          raw.get(i) ?? ids.toString('hex', i * idBytes, (i + 1) * idBytes),
-          frozen.times[i] as number,
+          rawOf(entry) ?? ids.toString('hex', entry * idBytes, (entry + 1) * idBytes),
+          times[entry] as number,
         ] as const;
       }
     },
@@ -405,19 +418,20 @@ export function createReplayWindow(
 
   const frozen = (): FrozenReplay => {
     order();
-    const count = ordered.length - orderedStart;
-    const ids = new Int32Array(new SharedArrayBuffer(count * idBytes));
-    const expiries = new Float64Array(new SharedArrayBuffer(count * 8));
-    const raw: [number, string][] = [];
-    for (let i = 0; i < count; i += 1) {
-      const entry = ordered[orderedStart + i] as number;
-      // The id's 8 words (a copy of 32 bytes without a view per entry).
-      for (let w = 0; w < 8; w += 1) ids[i * 8 + w] = words[entry * 8 + w] as number;
-      expiries[i] = times[entry] as number;
-      const text = rawIds.size === 0 ? undefined : rawIds.get(entry);
-      if (text !== undefined) raw.push([i, text]);
-    }
-    return { ids: new Uint8Array(ids.buffer), times: expiries, raw };
+    // Whole copies (free entries included; memcpys): the walk in order is the reader's.
+    const shared = (source: ArrayBufferView): SharedArrayBuffer => {
+      const buffer = new SharedArrayBuffer(source.byteLength);
+      new Uint8Array(buffer).set(
+        new Uint8Array(source.buffer, source.byteOffset, source.byteLength),
+      );
+      return buffer;
+    };
+    return {
+      ids: new Uint8Array(shared(slab.subarray(0, allocated * idBytes))),
+      times: new Float64Array(shared(times.subarray(0, allocated))),
+      order: new Int32Array(shared(ordered.subarray(orderedStart))),
+      raw: [...rawIds],
+    };
   };
 
   for (const [txId, expiresAt] of initial) add(txId, expiresAt);

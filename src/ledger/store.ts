@@ -99,7 +99,7 @@ export function sortedMapsOf(frozen: FrozenStore): SortedMaps {
   return {
     seqno: () => frozen.seqno,
     maps: () => frozen.maps.map((map) => map.name),
-    size: (name) => (byName.get(name)?.spans.length ?? 0) / 3,
+    size: (name) => byName.get(name)?.order.length ?? 0,
     forEachSorted: (name, each) => {
       const map = byName.get(name);
       if (map !== undefined) forEachFrozen(map, each);
