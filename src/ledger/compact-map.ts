@@ -16,6 +16,7 @@ import {
   nextSlot,
   slotsPerEntry,
 } from './slot-table.js';
+import { sharedCopy } from './shared-memory.js';
 
 /** Entries the map first has room for. */
 const capacityMin = 64;
@@ -96,13 +97,6 @@ export function forEachFrozen(
     const keyEnd = start + (keyLength[entry] as number);
     each(arena, start, keyEnd, keyEnd + (valueLength[entry] as number));
   }
-}
-
-/** A copy of a typed array's bytes in shared memory (a memcpy). */
-function sharedBytes(source: ArrayBufferView): SharedArrayBuffer {
-  const buffer = new SharedArrayBuffer(source.byteLength);
-  new Uint8Array(buffer).set(new Uint8Array(source.buffer, source.byteOffset, source.byteLength));
-  return buffer;
 }
 
 /**
@@ -424,11 +418,11 @@ export function createCompactMap(): CompactMap {
       // Whole copies (dead text and free entries included): the walk in key order, with its
       // random reads, is the reader's.
       return {
-        arena: new Uint8Array(sharedBytes(arena.subarray(0, arenaUsed))),
-        order: new Int32Array(sharedBytes(sorted)),
-        keyStart: new Uint32Array(sharedBytes(keyStart.subarray(0, allocated))),
-        keyLength: new Uint16Array(sharedBytes(keyLength.subarray(0, allocated))),
-        valueLength: new Uint32Array(sharedBytes(valueLength.subarray(0, allocated))),
+        arena: new Uint8Array(sharedCopy(arena.subarray(0, arenaUsed))),
+        order: new Int32Array(sharedCopy(sorted)),
+        keyStart: new Uint32Array(sharedCopy(keyStart.subarray(0, allocated))),
+        keyLength: new Uint16Array(sharedCopy(keyLength.subarray(0, allocated))),
+        valueLength: new Uint32Array(sharedCopy(valueLength.subarray(0, allocated))),
       };
     },
     footprint: () =>

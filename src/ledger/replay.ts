@@ -19,6 +19,7 @@ import {
   slotOfEntry,
   slotsPerEntry,
 } from './slot-table.js';
+import { sharedCopy } from './shared-memory.js';
 import { transactionIdPattern } from './tx.js';
 
 /** Ids remembered at once; beyond this, new transactions are refused until some expire. */
@@ -419,17 +420,10 @@ export function createReplayWindow(
   const frozen = (): FrozenReplay => {
     order();
     // Whole copies (free entries included; memcpys): the walk in order is the reader's.
-    const shared = (source: ArrayBufferView): SharedArrayBuffer => {
-      const buffer = new SharedArrayBuffer(source.byteLength);
-      new Uint8Array(buffer).set(
-        new Uint8Array(source.buffer, source.byteOffset, source.byteLength),
-      );
-      return buffer;
-    };
     return {
-      ids: new Uint8Array(shared(slab.subarray(0, allocated * idBytes))),
-      times: new Float64Array(shared(times.subarray(0, allocated))),
-      order: new Int32Array(shared(ordered.subarray(orderedStart))),
+      ids: new Uint8Array(sharedCopy(slab.subarray(0, allocated * idBytes))),
+      times: new Float64Array(sharedCopy(times.subarray(0, allocated))),
+      order: new Int32Array(sharedCopy(ordered.subarray(orderedStart))),
       raw: [...rawIds],
     };
   };
