@@ -10,12 +10,7 @@ import type { Logger } from 'pino';
 import { cofferError, isCofferError, type CofferError, type ErrorCode } from '../errors/index.js';
 import type { AppRegistry } from '../contracts/index.js';
 import { appOwns, type Consortium } from '../ledger/execute.js';
-import {
-  batchEnvelopesMax,
-  endorsementsMax,
-  envelopeFromJson,
-  requestBytesMax,
-} from '../ledger/tx.js';
+import { batchEnvelopesMax, endorsementsMax, requestBytesMax } from '../ledger/tx.js';
 import { guardTlsServer, type Msp } from '../msp/index.js';
 import { registerAppRoutes } from './app-routes.js';
 import { callerOf, callerOfRequest } from './caller.js';
@@ -27,6 +22,13 @@ import { registerSnapshotRoutes } from './snapshot-join.js';
 import type { EvmNode } from '../evm/rpc.js';
 import type { Receipt, SignedRoot } from '../ledger/receipt.js';
 import type { Engine, TxStatus } from './engine.js';
+import {
+  answerSubmit,
+  createDirectSubmit,
+  retryAfterSeconds,
+  type Answer,
+  type WaitQuery,
+} from './submit-route.js';
 
 /** Largest HTTP body: a full batch of the largest envelopes, base64-encoded. */
 export const httpBodyBytesMax = 16 * 1024 * 1024;
@@ -92,9 +94,30 @@ async function sendError(
   error: CofferError,
   retryAfterMs?: number,
 ): Promise<FastifyReply> {
-  if (retryAfterMs !== undefined)
-    void reply.header('retry-after', String(Math.max(1, Math.ceil(retryAfterMs / 1000))));
-  return reply.code(statusOf[error.code] ?? 400).send(errorBody(error));
+  return sendAnswer(reply, errorAnswer(error, retryAfterMs));
+}
+
+function errorAnswer(error: CofferError, retryAfterMs?: number): Answer {
+  return {
+    statusCode: statusOf[error.code] ?? 400,
+    body: errorBody(error),
+    ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
+  };
+}
+
+async function sendAnswer(reply: FastifyReply, answer: Answer): Promise<FastifyReply> {
+  if (answer.retryAfterMs !== undefined)
+    void reply.header('retry-after', retryAfterSeconds(answer.retryAfterMs));
+  return reply.code(answer.statusCode).send(answer.body);
+}
+
+/** What a request gets for an error no check expected; the error goes to the node's log. */
+function unexpectedAnswer(logger: Logger, error: unknown): Answer {
+  logger.error({ err: error }, 'unexpected API error');
+  return {
+    statusCode: 500,
+    body: errorBody(cofferError('NODE_E_FAILED', 'internal error; see the node log')),
+  };
 }
 
 const errorSchema = {
@@ -248,13 +271,25 @@ export async function createApi(options: ApiOptions): Promise<ApiServer> {
   // console's (client certificate optional; console.ts checks sessions), decision 0026.
   let handler: ((request: IncomingMessage, response: ServerResponse) => void) | undefined;
   let consoleServer: HttpsServer | undefined;
+  // Plain submissions on the API's listener skip Fastify's pipeline (decision 0039).
+  const direct = createDirectSubmit({
+    engine,
+    bodySchema: envelopeSchema,
+    bodyBytesMax: httpBodyBytesMax,
+    waitMsMax,
+    waitMsDefault,
+    errorAnswer,
+    unexpected: (error) => unexpectedAnswer(options.logger, error),
+  });
   const app = Fastify({
     serverFactory: (requestHandler) => {
       handler = requestHandler;
       return withTimeouts(
         createHttpsServer(
           { ...secureContext(), requestCert: true, rejectUnauthorized: true },
-          requestHandler,
+          (request, response) => {
+            if (!direct.take(request, response)) requestHandler(request, response);
+          },
         ),
       );
     },
@@ -293,10 +328,7 @@ export async function createApi(options: ApiOptions): Promise<ApiServer> {
       ) {
         return sendError(reply, cofferError('NODE_E_BAD_REQUEST', error.message));
       }
-      options.logger.error({ err: error }, 'unexpected API error');
-      return reply
-        .code(500)
-        .send(errorBody(cofferError('NODE_E_FAILED', 'internal error; see the node log')));
+      return sendAnswer(reply, unexpectedAnswer(options.logger, error));
     },
   );
 
@@ -316,28 +348,8 @@ export async function createApi(options: ApiOptions): Promise<ApiServer> {
         },
       },
     },
-    async (
-      request: FastifyRequest<{ Querystring: { wait: 'none' | 'commit'; timeoutMs: number } }>,
-      reply,
-    ) => {
-      const envelope = envelopeFromJson(request.body);
-      const submitted = await engine.submit(envelope);
-      if (!submitted.ok) return sendError(reply, submitted.error, submitted.retryAfterMs);
-      if (request.query.wait !== 'commit')
-        return reply.code(202).send({ txId: submitted.txId, status: 'Pending' });
-      const status = await engine.waitFor(submitted.txId, request.query.timeoutMs);
-      if (status.status === 'Unknown' && status.code !== undefined) {
-        // Accepted, then refused by ordering (e.g. a full disk): an error, not a status.
-        return sendError(
-          reply,
-          cofferError(status.code, status.message ?? 'ordering refused the transaction'),
-          1000,
-        );
-      }
-      return reply
-        .code(status.status === 'Pending' ? 202 : 200)
-        .send({ txId: submitted.txId, ...status });
-    },
+    async (request: FastifyRequest<{ Querystring: WaitQuery }>, reply) =>
+      sendAnswer(reply, await answerSubmit(engine, request.body, request.query, errorAnswer)),
   );
 
   app.post(
@@ -359,7 +371,7 @@ export async function createApi(options: ApiOptions): Promise<ApiServer> {
     async (
       request: FastifyRequest<{
         Body: { envelopes: unknown[] };
-        Querystring: { wait: 'none' | 'commit'; timeoutMs: number };
+        Querystring: WaitQuery;
       }>,
       reply,
     ) => {
@@ -367,26 +379,10 @@ export async function createApi(options: ApiOptions): Promise<ApiServer> {
       const deadline = Date.now() + request.query.timeoutMs;
       // Submitted in order (each is checked and queued in arrival order), verified in parallel.
       const results = await Promise.all(
-        request.body.envelopes.map(async (item) => {
-          let envelope;
-          try {
-            envelope = envelopeFromJson(item);
-          } catch (error) {
-            if (isCofferError(error)) return errorBody(error);
-            throw error;
-          }
-          const submitted = await engine.submit(envelope);
-          if (!submitted.ok) return errorBody(submitted.error);
-          if (request.query.wait !== 'commit') return { txId: submitted.txId, status: 'Pending' };
-          const status = await engine.waitFor(submitted.txId, Math.max(1, deadline - Date.now()));
-          if (status.status === 'Unknown' && status.code !== undefined) {
-            // Accepted, then refused by ordering (e.g. a full disk): an error, as for one.
-            return errorBody(
-              cofferError(status.code, status.message ?? 'ordering refused the transaction'),
-            );
-          }
-          return { txId: submitted.txId, ...status };
-        }),
+        request.body.envelopes.map(
+          async (item) =>
+            (await answerSubmit(engine, item, request.query, errorAnswer, deadline)).body,
+        ),
       );
       return reply.code(200).send({ results });
     },
@@ -564,7 +560,7 @@ export async function createApi(options: ApiOptions): Promise<ApiServer> {
     {
       schema: {
         summary:
-          "Operational status: applied and durable positions, health, the last signature entry, the ordering's status (etcd health, leader, every node's durable position), what the engine keeps in memory (kept), and the process's memory",
+          "Operational status: applied and durable positions, health, the last signature entry, the ordering's status (etcd health, leader, every node's durable position), what the engine keeps in memory (kept), the process's memory, and how many submissions took the API's direct path (api.directSubmits)",
       },
     },
     async () => {
@@ -595,6 +591,8 @@ export async function createApi(options: ApiOptions): Promise<ApiServer> {
         peers: options.peers?.() ?? [],
         kept: engine.kept(),
         memory: memoryStatus(),
+        // Submissions answered without Fastify's pipeline (decision 0039).
+        api: { directSubmits: direct.taken() },
       };
     },
   );
@@ -798,6 +796,7 @@ export async function createApi(options: ApiOptions): Promise<ApiServer> {
         server.closeAllConnections();
         await closed;
       }
+      direct.stop();
       await app.close();
     },
   };
