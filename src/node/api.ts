@@ -332,6 +332,8 @@ export async function createApi(options: ApiOptions): Promise<ApiServer> {
     },
   );
 
+  // Plain requests to this route are answered by `direct` (submit-route.ts) before Fastify
+  // sees them; what is checked here must be checked there too.
   app.post(
     '/v1/tx',
     {

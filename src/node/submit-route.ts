@@ -2,7 +2,8 @@
 // for both paths) and a direct path that answers plain submissions from Node's request handler,
 // without Fastify's request pipeline (decision 0039). Anything the direct path does not take
 // (another route, an unusual query or header, a body without a length) goes to Fastify, so
-// the answers are Fastify's wherever the two could differ.
+// the answers are Fastify's wherever the two could differ. A check added to the route in
+// api.ts (a hook, a header, a schema) must be added here too, or make `take` decline.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { AjvCompiler } from '@fastify/ajv-compiler';
 import secureJsonParse from 'secure-json-parse';
