@@ -3,7 +3,7 @@
 import { Agent, request as httpsRequest } from 'node:https';
 import { cofferError, errorRegistry, type CofferError, type ErrorCode } from '../errors/index.js';
 import type { Receipt } from '../ledger/receipt.js';
-import { envelopeToJson, type Envelope } from '../ledger/tx.js';
+import { decodeRequest, envelopeToJson, transactionId, type Envelope } from '../ledger/tx.js';
 import { signEnvelope } from './envelope.js';
 import type { ClientIdentity, Signer } from './signer.js';
 
@@ -60,7 +60,9 @@ export type Client = {
    * Submits envelopes already signed (e.g. by `signEnvelope`), many per HTTP call (at most the
    * node's batchEnvelopesMax). Each item is its transaction's status (Pending; with wait
    * 'commit', Committed or Invalid once known, Pending after timeoutMs), or the error that
-   * refused it.
+   * refused it. Envelopes signed by this client's identity without the certificate that the
+   * node refuses with TX_E_UNKNOWN_CERT go again with it, in a second call after the first
+   * (so after the others in the log, and with a timeoutMs of their own).
    */
   readonly submitBatch: (
     envelopes: readonly Envelope[],
@@ -202,6 +204,23 @@ export function createNodeHttp(options: ClientOptions, socketsMax: number): Node
   };
 }
 
+/** One envelope's answer in a batch call: its status, or the error that refused it. */
+type BatchItem = TxResult | { error: { code: string; message: string } };
+
+function errorCodeOfItem(item: BatchItem | undefined): string | undefined {
+  return item !== undefined && 'error' in item ? item.error.code : undefined;
+}
+
+/** Whether `envelope`'s request names `identity` as its signer (its certificate can go with it). */
+function signedBy(envelope: Envelope, identity: ClientIdentity): boolean {
+  try {
+    const { signer } = decodeRequest(envelope.request);
+    return signer.mspId === identity.mspId && signer.certId === identity.certRef;
+  } catch {
+    return false;
+  }
+}
+
 export function createClient(options: ClientOptions): Client {
   const { call, expectOk, close } = createNodeHttp(options, clientSocketsMax);
   const alwaysCert = options.sendCert === 'always';
@@ -258,12 +277,32 @@ export function createClient(options: ClientOptions): Client {
         batchOptions.wait === 'commit'
           ? `?wait=commit${batchOptions.timeoutMs === undefined ? '' : `&timeoutMs=${batchOptions.timeoutMs}`}`
           : '';
-      const body = expectOk(
-        await call('POST', `/v1/tx/batch${query}`, { envelopes: envelopes.map(envelopeToJson) }),
-      ) as {
-        results: (TxResult | { error: { code: string; message: string } })[];
-      };
-      return body.results.map((item) => {
+      const postBatch = async (batch: readonly Envelope[]): Promise<BatchItem[]> =>
+        (
+          expectOk(
+            await call('POST', `/v1/tx/batch${query}`, { envelopes: batch.map(envelopeToJson) }),
+          ) as { results: BatchItem[] }
+        ).results;
+      const results = await postBatch(envelopes);
+      // Envelopes of this client's identity that a node refused for want of the certificate (a
+      // new ledger, a node behind) go again, the same signed requests, with it.
+      const again = envelopes.flatMap((envelope, index) =>
+        envelope.cert === undefined &&
+        errorCodeOfItem(results[index]) === 'TX_E_UNKNOWN_CERT' &&
+        signedBy(envelope, options.identity)
+          ? [{ index, envelope: { ...envelope, cert: options.identity.certPem } }]
+          : [],
+      );
+      if (again.length > 0) {
+        certKnown = false;
+        for (const { envelope } of again) awaitCommit(transactionId(envelope.request));
+        const resent = await postBatch(again.map(({ envelope }) => envelope));
+        again.forEach(({ index }, k) => {
+          const item = resent[k];
+          if (item !== undefined) results[index] = item;
+        });
+      }
+      return results.map((item) => {
         if (!('txId' in item))
           return { error: toError({ status: 400, body: item, retryAfterMs: undefined }) };
         sawResult(item);

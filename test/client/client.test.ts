@@ -7,6 +7,8 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   createClient,
+  identityFromMspFolder,
+  signEnvelope,
   type Client,
   type ClientOptions,
   type TxResult,
@@ -182,6 +184,54 @@ describe('submitBatch', () => {
     expect(engine.store().read('public:kv.batch', 'z')).toBe('z');
     expect(engine.store().read('public:kv.batch', 'tampered')).toBeUndefined();
     // A committed transaction of this client's: the certificate is known from here on.
+    expect(client.certKnown()).toBe(true);
+  });
+
+  it('sends again with the certificate what a node refuses with TX_E_UNKNOWN_CERT, only for its own identity', async () => {
+    const first = await startNode('batch-old-ledger');
+    const client = clientOf(first.url);
+    expect((await put(client, 'before')).status).toBe('Committed');
+    expect(client.certKnown()).toBe(true);
+    // The node is replaced by one with an empty ledger, on the same port.
+    const port = Number(new URL(first.url).port);
+    await apis.pop()?.close();
+    const fresh = await startNode('batch-new-ledger', port);
+
+    const own = await Promise.all(['o1', 'o2'].map((key) => signPut(client, key)));
+    expect(own.every((item) => item.envelope.cert === undefined)).toBe(true);
+    // An envelope of another identity without its certificate: not this client's to complete.
+    const admin = await identityFromMspFolder(
+      path.join(
+        work,
+        'crypto',
+        'peerOrganizations',
+        'org1.example.com',
+        'users',
+        'Admin@org1.example.com',
+        'msp',
+      ),
+      'Org1MSP',
+    );
+    const foreign = await signEnvelope({
+      app: 'kv',
+      action: 'put',
+      args: { map: 'public:kv.batch', key: 'foreign', value: 'foreign' },
+      ...admin,
+      sendCert: false,
+    });
+    const [o1, o2] = own;
+    if (o1 === undefined || o2 === undefined) throw new Error('two signed');
+    const results = await client.submitBatch([o1.envelope, foreign.envelope, o2.envelope], {
+      wait: 'commit',
+    });
+    expect(results[0]).toMatchObject({ txId: o1.txId, status: 'Committed' });
+    expect(results[2]).toMatchObject({ txId: o2.txId, status: 'Committed' });
+    expect((results[1] as { error: CofferError }).error.code).toBe('TX_E_UNKNOWN_CERT');
+    expect(fresh.engine.store().read('public:kv.batch', 'o2')).toBe('o2');
+    expect(fresh.engine.store().read('public:kv.batch', 'foreign')).toBeUndefined();
+    expect(fresh.engine.store().read(certsMap, org1.user.identity.certRef)).toBe(
+      org1.user.identity.certPem,
+    );
     expect(client.certKnown()).toBe(true);
   });
 
