@@ -466,14 +466,11 @@ export async function writeSnapshot(
   dir: string,
   input: SnapshotInput,
   options: SnapshotOptions & {
-    /** The store already encoded at input.seqno (encodeSnapshotSections). */
-    readonly sections?: SnapshotSections;
     /** A signature entry commits to this snapshot's state: kept and served to joining nodes. */
     readonly committed?: boolean;
   } = {},
 ): Promise<{ file: string; bytes: number; removed: string[] }> {
-  const { parts, bytes } = snapshotParts(input, options.sections);
-  return writeSnapshotFile(dir, input.seqno, { parts, bytes }, options);
+  return writeSnapshotFile(dir, input.seqno, snapshotParts(input), options);
 }
 
 /**

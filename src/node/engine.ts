@@ -1214,7 +1214,7 @@ async function startLocked(options: EngineOptions): Promise<Engine> {
       // joining node checks the evidence under a signed root).
       if (
         (signing && (tree.size() > lastMarkerSeqno || evidenceUncovered)) ||
-        (pendingEvidence !== undefined && now() - pendingEvidence.time >= evidenceDelayMs)
+        (pendingEvidence !== undefined && isEvidencePoint(pendingEvidence, now(), false))
       ) {
         appendsInFlight += 1;
         log.append(encodeBatch({ time: now(), envelopes: [] })).then(

@@ -47,6 +47,25 @@ function clientOf(url: string, sendCert?: ClientOptions['sendCert']): Client {
 const put = (client: Client, key: string, map = 'public:kv.sdk') =>
   client.submit('kv', 'put', { map, key, value: key }, { wait: 'commit' });
 
+/**
+ * A client whose certificate the node `oldName` knows (one of its transactions committed),
+ * after that node is replaced by `newName`, with an empty ledger, on the same port.
+ */
+async function clientOfReplacedNode(
+  oldName: string,
+  newName: string,
+): Promise<{ client: Client; fresh: { engine: Engine; url: string } }> {
+  const first = await startNode(oldName);
+  const client = clientOf(first.url);
+  expect((await put(client, 'before')).status).toBe('Committed');
+  expect(client.certKnown()).toBe(true);
+  const port = Number(new URL(first.url).port);
+  await apis.pop()?.close();
+  const fresh = await startNode(newName, port);
+  expect(fresh.engine.store().read(certsMap, org1.user.identity.certRef)).toBeUndefined();
+  return { client, fresh };
+}
+
 beforeAll(async () => {
   work = await mkdtemp(path.join(tmpdir(), 'coffer-client-'));
   org1 = await org1Material(work);
@@ -97,17 +116,7 @@ describe('the certificate in envelopes', () => {
   });
 
   it('is sent again when a node answers TX_E_UNKNOWN_CERT (a node with a new ledger at the same address)', async () => {
-    const first = await startNode('old-ledger');
-    const client = clientOf(first.url);
-    expect((await put(client, 'before')).status).toBe('Committed');
-    expect(client.certKnown()).toBe(true);
-
-    // The node is replaced by one with an empty ledger, on the same port.
-    const port = Number(new URL(first.url).port);
-    const oldApi = apis.pop();
-    await oldApi?.close();
-    const fresh = await startNode('new-ledger', port);
-    expect(fresh.engine.store().read(certsMap, org1.user.identity.certRef)).toBeUndefined();
+    const { client, fresh } = await clientOfReplacedNode('old-ledger', 'new-ledger');
 
     const after = await put(client, 'after');
     expect(after.status).toBe('Committed');
@@ -188,14 +197,7 @@ describe('submitBatch', () => {
   });
 
   it('sends again with the certificate what a node refuses with TX_E_UNKNOWN_CERT, only for its own identity', async () => {
-    const first = await startNode('batch-old-ledger');
-    const client = clientOf(first.url);
-    expect((await put(client, 'before')).status).toBe('Committed');
-    expect(client.certKnown()).toBe(true);
-    // The node is replaced by one with an empty ledger, on the same port.
-    const port = Number(new URL(first.url).port);
-    await apis.pop()?.close();
-    const fresh = await startNode('batch-new-ledger', port);
+    const { client, fresh } = await clientOfReplacedNode('batch-old-ledger', 'batch-new-ledger');
 
     const own = await Promise.all(['o1', 'o2'].map((key) => signPut(client, key)));
     expect(own.every((item) => item.envelope.cert === undefined)).toBe(true);
