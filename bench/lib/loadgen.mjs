@@ -438,7 +438,7 @@ async function runLatency(
   // Connections are opened before the clock starts: TLS handshakes (an ECDSA signature and
   // verifications on both sides) would otherwise be measured, and feed on rising latency.
   const sockets = Math.min(latencySocketsMax, Math.max(latencySocketsMin, Math.ceil(rate / 10)));
-  const agent = new Agent({ ...state.agentOptions, maxSockets: sockets });
+  const agent = new Agent({ ...state.agentOptions, maxSockets: sockets, maxFreeSockets: sockets });
   await Promise.all(
     Array.from({ length: sockets }, () => call('GET', '/v1/health', undefined, agent)),
   );

@@ -818,6 +818,12 @@ export const errorRegistry = {
     summary: 'The node has as many pending transactions as it accepts (HTTP 429).',
     fix: 'Retry after the Retry-After delay; spread load over time or over more nodes.',
   },
+  NODE_E_TOO_MANY_SESSIONS: {
+    className: 'NodeError',
+    summary:
+      'The listener has more open connections than its sessions.softMax: this connection is answered HTTP 503 and closed (past sessions.hardMax, new connections are closed at once).',
+    fix: 'Retry after the Retry-After delay on a new connection; keep connections alive and reuse them instead of opening many; an operator can raise sessions.softMax and sessions.hardMax in the node config.',
+  },
   NODE_E_UNAVAILABLE: {
     className: 'NodeError',
     summary: 'The node cannot accept transactions now (stopping, disk full, or stopped executing).',

@@ -19,6 +19,12 @@ import { registerCustodyRoutes } from './custody-routes.js';
 import { registerEvmRoutes } from './evm-rpc.js';
 import { registerExplorerRoutes } from './explorer-routes.js';
 import { registerSnapshotRoutes } from './snapshot-join.js';
+import {
+  guardSessions,
+  sessionLimitsDefault,
+  type SessionGuard,
+  type SessionLimits,
+} from './sessions.js';
 import type { EvmNode } from '../evm/rpc.js';
 import type { Receipt, SignedRoot } from '../ledger/receipt.js';
 import type { Engine, TxStatus } from './engine.js';
@@ -67,6 +73,8 @@ export type ApiOptions = {
   readonly snapshotsDir?: string;
   /** The Ethereum JSON-RPC endpoint's node (evm-rpc.ts); absent: no endpoint. */
   readonly evm?: EvmNode;
+  /** Open connections each listener takes (decision 0040); default sessionLimitsDefault. */
+  readonly sessions?: SessionLimits;
 };
 
 const statusOf: Partial<Record<ErrorCode, number>> = {
@@ -81,6 +89,7 @@ const statusOf: Partial<Record<ErrorCode, number>> = {
   NODE_E_FORBIDDEN: 403,
   NODE_E_NOT_ADMITTED: 403,
   NODE_E_CATCHUP_UNAVAILABLE: 503,
+  NODE_E_TOO_MANY_SESSIONS: 503,
   APP_E_FORBIDDEN: 403,
   NODE_E_PRIVATE_MAP: 403,
 };
@@ -281,17 +290,23 @@ export async function createApi(options: ApiOptions): Promise<ApiServer> {
     errorAnswer,
     unexpected: (error) => unexpectedAnswer(options.logger, error),
   });
+  const sessionLimits = options.sessions ?? sessionLimitsDefault;
+  let apiSessions: SessionGuard | undefined;
+  let consoleSessions: SessionGuard | undefined;
   const app = Fastify({
     serverFactory: (requestHandler) => {
       handler = requestHandler;
-      return withTimeouts(
+      const server = withTimeouts(
         createHttpsServer(
           { ...secureContext(), requestCert: true, rejectUnauthorized: true },
           (request, response) => {
+            if (apiSessions?.refuse(request, response) === true) return;
             if (!direct.take(request, response)) requestHandler(request, response);
           },
         ),
       );
+      apiSessions = guardSessions(server, sessionLimits, errorAnswer);
+      return server;
     },
     bodyLimit: httpBodyBytesMax,
     // No per-request logging at thousands of requests per second; errors are logged below.
@@ -562,7 +577,7 @@ export async function createApi(options: ApiOptions): Promise<ApiServer> {
     {
       schema: {
         summary:
-          "Operational status: applied and durable positions, health, the last signature entry, the ordering's status (etcd health, leader, every node's durable position), what the engine keeps in memory (kept), the process's memory, and how many submissions took the API's direct path (api.directSubmits)",
+          "Operational status: applied and durable positions, health, the last signature entry, the ordering's status (etcd health, leader, every node's durable position), what the engine keeps in memory (kept), the process's memory, how many submissions took the API's direct path (api.directSubmits), and each listener's open connections against its session limits (api.sessions, api.consoleSessions)",
       },
     },
     async () => {
@@ -594,7 +609,11 @@ export async function createApi(options: ApiOptions): Promise<ApiServer> {
         kept: engine.kept(),
         memory: memoryStatus(),
         // Submissions answered without Fastify's pipeline (decision 0039).
-        api: { directSubmits: direct.taken() },
+        api: {
+          directSubmits: direct.taken(),
+          ...(apiSessions === undefined ? {} : { sessions: apiSessions.stats() }),
+          ...(consoleSessions === undefined ? {} : { consoleSessions: consoleSessions.stats() }),
+        },
       };
     },
   );
@@ -768,12 +787,17 @@ export async function createApi(options: ApiOptions): Promise<ApiServer> {
       if (handler === undefined || consoleServer !== undefined) {
         throw new Error('the console listener is already open');
       }
+      const routes = handler;
       const server = withTimeouts(
         createHttpsServer(
           { ...secureContext(), requestCert: true, rejectUnauthorized: false },
-          handler,
+          (request, response) => {
+            if (consoleSessions?.refuse(request, response) === true) return;
+            routes(request, response);
+          },
         ),
       );
+      consoleSessions = guardSessions(server, sessionLimits, errorAnswer);
       server.on('secureConnection', markConsoleSocket);
       consoleServer = server;
       await new Promise<void>((resolve, reject) => {

@@ -8,6 +8,7 @@ import { cofferError } from '../errors/index.js';
 import { resolveEtcdLimits, type EtcdLimitOptions } from '../ordering/index.js';
 import { pendingEnvelopesMax } from './engine.js';
 import { heapGrowthPercentMax, heapGrowthPercentMin } from './memory.js';
+import { sessionLimitsDefault, sessionsMaxAllowed, type SessionLimits } from './sessions.js';
 
 export type NodeConfig = {
   readonly nodeId: string;
@@ -40,6 +41,11 @@ export type NodeConfig = {
   readonly pendingMax: number;
   /** Worker threads verifying submissions' signatures; 0: the main thread does (decision 0010). */
   readonly verifyThreads: number;
+  /**
+   * Open connections each listener takes (decision 0040): past softMax a new one is answered
+   * HTTP 503 NODE_E_TOO_MANY_SESSIONS and closed, past hardMax closed at once. Unset: 1000/1100.
+   */
+  readonly sessions?: SessionLimits;
   /**
    * Sets glibc's allocator for a long-running process and returns freed heap pages every 30 s
    * (decision 0028); default true. False leaves the allocator's defaults.
@@ -294,6 +300,30 @@ export async function readJsonFile(file: string, what: string): Promise<unknown>
   }
 }
 
+/** The `sessions` field: softMax, and hardMax (unset, the default's margin above softMax). */
+function sessionLimitsOf(raw: unknown): SessionLimits {
+  field(typeof raw === 'object' && raw !== null, 'sessions', 'must be an object with softMax');
+  const json = raw as Record<string, unknown>;
+  const limit = (name: 'softMax' | 'hardMax', value: unknown): number => {
+    field(
+      Number.isSafeInteger(value) &&
+        (value as number) >= 1 &&
+        (value as number) <= sessionsMaxAllowed,
+      `sessions.${name}`,
+      `must be an integer from 1 to ${sessionsMaxAllowed}`,
+    );
+    return value as number;
+  };
+  const softMax = limit('softMax', json['softMax'] ?? sessionLimitsDefault.softMax);
+  const margin = sessionLimitsDefault.hardMax - sessionLimitsDefault.softMax;
+  const hardMax = limit(
+    'hardMax',
+    json['hardMax'] ?? Math.min(sessionsMaxAllowed, softMax + margin),
+  );
+  field(hardMax >= softMax, 'sessions.hardMax', `must be at least sessions.softMax (${softMax})`);
+  return { softMax, hardMax };
+}
+
 /** Reads and checks a node config file, resolving paths against its folder. */
 export async function readNodeConfig(file: string): Promise<NodeConfig> {
   const raw = await readJsonFile(file, 'node config');
@@ -367,6 +397,7 @@ export async function readNodeConfig(file: string): Promise<NodeConfig> {
       : { snapshotIntervalTx: positive('snapshotIntervalTx', json['snapshotIntervalTx']) }),
     pendingMax,
     verifyThreads: verifyThreads as number,
+    ...(json['sessions'] === undefined ? {} : { sessions: sessionLimitsOf(json['sessions']) }),
     ...(json['mallocTuning'] === undefined ? {} : { mallocTuning: mallocTuningOf(json) }),
     ...(json['heapGrowthPercent'] === undefined
       ? {}

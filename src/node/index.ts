@@ -476,6 +476,7 @@ export async function startNode(config: NodeConfig, logger: Logger): Promise<Run
   try {
     api = await createApi({
       engine,
+      ...(config.sessions === undefined ? {} : { sessions: config.sessions }),
       consortium: () => running.consortium(),
       apps,
       status: () => {

@@ -16,6 +16,7 @@ import type { Consortium } from '../../src/ledger/execute.js';
 import { generateCryptoMaterial } from '../../src/msp/cryptogen/index.js';
 import { loadMspFolder, type Msp } from '../../src/msp/index.js';
 import type { EngineOptions } from '../../src/node/engine.js';
+import type { SessionLimits } from '../../src/node/sessions.js';
 
 export type Org1 = {
   readonly consortium: Consortium;
@@ -107,7 +108,11 @@ export function startOrg1Engine(
 export async function startOrg1Node(
   work: string,
   org1: Org1,
-  options: { readonly name?: string; readonly port?: number } = {},
+  options: {
+    readonly name?: string;
+    readonly port?: number;
+    readonly sessions?: SessionLimits;
+  } = {},
 ): Promise<{ readonly engine: Engine; readonly api: ApiServer; readonly url: string }> {
   const apps = builtInApps();
   const name = options.name ?? 'node';
@@ -123,6 +128,7 @@ export async function startOrg1Node(
     apps,
     tls: await org1PeerTls(work),
     logger: pino({ level: 'silent' }),
+    ...(options.sessions === undefined ? {} : { sessions: options.sessions }),
   });
   return { engine, api, url: await api.listen('127.0.0.1', options.port ?? 0) };
 }
