@@ -90,14 +90,26 @@ export type BatchInput = {
   readonly apps: AppRegistry;
   /**
    * Transactions whose signature this node verified when the request arrived, by id, with the
-   * request decoded then (the id is the hash of the request bytes, so it is the same request).
-   * Not state: it only saves work; a node without it verifies everything and reaches the same
-   * result.
+   * request decoded then (the id is the hash of the request bytes, so it is the same request)
+   * and the signature verified. Not state: it only saves work; a node without it verifies
+   * everything and reaches the same result.
    */
-  readonly preVerified: ReadonlyMap<string, Request>;
+  readonly preVerified: ReadonlyMap<string, PreVerified>;
   /** The batch's ordering log position (apps see it as `context.block`). */
   readonly position?: number;
 };
+
+/** A request as this node decoded it and the signature over it it verified, on arrival. */
+export type PreVerified = { readonly request: Request; readonly signature: Uint8Array };
+
+/**
+ * Whether `envelope`'s signature is the one verified on arrival. Ordered envelopes come from
+ * any node: one with the same request and another signature (a faulty or hostile node's) is
+ * verified again, or this node alone would take an invalid signature as valid.
+ */
+function verifiedOnArrival(pre: PreVerified | undefined, envelope: Envelope): boolean {
+  return pre !== undefined && Buffer.compare(pre.signature, envelope.signature) === 0;
+}
 
 /** A certificate the ledger knows, as a valid identity of its MSP in force (ActionContext.identityOf). */
 function identityOfCert(input: BatchInput, mspId: string, certId: string): Caller | undefined {
@@ -141,7 +153,8 @@ type Checked = {
 function check(input: BatchInput, time: number, envelope: Envelope, txId: string): Checked {
   const tooLarge = requestTooLarge(input.consortium, envelope.request);
   if (tooLarge !== undefined) throw new Invalid(tooLarge);
-  let request = input.preVerified.get(txId);
+  const pre = input.preVerified.get(txId);
+  let request = pre?.request;
   try {
     request ??= decodeRequest(envelope.request);
   } catch (error) {
@@ -166,7 +179,7 @@ function check(input: BatchInput, time: number, envelope: Envelope, txId: string
     input.store.read,
     request,
     envelope,
-    !input.preVerified.has(txId),
+    !verifiedOnArrival(pre, envelope),
   );
   if (!signer.ok) throw new Invalid(signer.error);
   const endorsers = checkEndorsements(input.consortium, envelope, signer.caller);

@@ -14,6 +14,7 @@ import {
   executeBatch,
   requestTooLarge,
   type Consortium,
+  type PreVerified,
   type SignerCheck,
   type TxOutcome,
 } from '../ledger/execute.js';
@@ -624,7 +625,7 @@ async function startLocked(options: EngineOptions): Promise<Engine> {
   );
   let recentBytes = 0;
   let recentOldest = 0; // no entry kept below this seqno
-  const preVerified = new Map<string, Request>();
+  const preVerified = new Map<string, PreVerified>();
   type AppliedListener = Parameters<Engine['onApplied']>[0];
   const appliedListeners = new Set<AppliedListener>();
   const observers = new Set<ExecutionObserver>();
@@ -1359,7 +1360,7 @@ async function startLocked(options: EngineOptions): Promise<Engine> {
     if (!signature.ok) return drop({ ok: false, error: signature.error });
     const downNow = unavailable();
     if (downNow !== undefined) return drop(downNow);
-    preVerified.set(txId, checked.request);
+    preVerified.set(txId, { request: checked.request, signature: envelope.signature });
     setStatus(txId, { status: 'Pending' });
     admission.state = 'accepted';
     notify((observer) => {
