@@ -3,15 +3,15 @@
 // Retry-After and the connection is closed; past the hard limit a connection is closed before
 // its TLS handshake; once connections close, new ones are served again; GET /v1/status counts
 // it all. And the node config's `sessions` field: defaults, and refusals naming the field.
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { connect, type TLSSocket } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ApiServer } from '../../src/node/api.js';
-import { readNodeConfig } from '../../src/node/config.js';
 import type { Engine } from '../../src/node/engine.js';
 import { sessionLimitsDefault, sessionsMaxAllowed } from '../../src/node/sessions.js';
+import { readMinimalNodeConfig } from '../support/node-config.js';
 import { org1Material, org1UserClientOptions, startOrg1Node, type Org1 } from '../support/org1.js';
 
 const limits = { softMax: 3, hardMax: 5 };
@@ -198,23 +198,8 @@ describe('session limits of the API listener', () => {
 });
 
 describe('node config `sessions`', () => {
-  /** A minimal node config with `extra` fields, read back through readNodeConfig. */
-  async function configWith(extra: Record<string, unknown>): Promise<unknown> {
-    const file = path.join(work, `node-${String(Math.random()).slice(2)}.json`);
-    await writeFile(
-      file,
-      JSON.stringify({
-        nodeId: 'n',
-        dataDir: 'data',
-        listen: { host: '127.0.0.1', port: 0 },
-        tls: { certFile: 'server.crt', keyFile: 'server.key' },
-        identity: { mspId: 'Org1MSP', mspDir: 'msp' },
-        consortium: [{ mspId: 'Org1MSP', mspDir: 'msp' }],
-        ...extra,
-      }),
-    );
-    return readNodeConfig(file);
-  }
+  const configWith = (extra: Record<string, unknown>): Promise<unknown> =>
+    readMinimalNodeConfig(work, extra);
 
   it('leaves sessions unset when the file does (the listener then takes 1000/1100)', async () => {
     expect(await configWith({})).not.toHaveProperty('sessions');

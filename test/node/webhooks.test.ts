@@ -26,7 +26,7 @@ import {
   type CustodyEvent,
 } from '../../src/custody/webhooks.js';
 import { startEngine, type Engine } from '../../src/node/engine.js';
-import { readNodeConfig } from '../../src/node/config.js';
+import { readMinimalNodeConfig } from '../support/node-config.js';
 import {
   newWebhookSecret,
   startWebhookDispatcher,
@@ -277,19 +277,7 @@ describe('webhook signatures and backoff (pure)', () => {
 });
 
 describe('webhooks in the node config', () => {
-  const base = {
-    nodeId: 'n0',
-    dataDir: 'data',
-    listen: { host: '127.0.0.1', port: 0 },
-    tls: { certFile: 'c.pem', keyFile: 'k.pem' },
-    identity: { mspId: 'Org1MSP', mspDir: 'msp' },
-    consortium: [{ mspId: 'Org1MSP', mspDir: 'msp' }],
-  };
-  const configWith = async (webhooks: unknown) => {
-    const file = path.join(work, 'node-config.json');
-    await writeFile(file, JSON.stringify({ ...base, webhooks }));
-    return readNodeConfig(file);
-  };
+  const configWith = (webhooks: unknown) => readMinimalNodeConfig(work, { webhooks });
 
   it('reads endpoints with paths resolved, and refuses bad ones naming the field', async () => {
     const config = await configWith([
