@@ -302,7 +302,11 @@ export async function readJsonFile(file: string, what: string): Promise<unknown>
 
 /** The `sessions` field: softMax, and hardMax (unset, the default's margin above softMax). */
 function sessionLimitsOf(raw: unknown): SessionLimits {
-  field(typeof raw === 'object' && raw !== null, 'sessions', 'must be an object with softMax');
+  field(
+    typeof raw === 'object' && raw !== null && !Array.isArray(raw),
+    'sessions',
+    'must be an object with softMax',
+  );
   const json = raw as Record<string, unknown>;
   const limit = (name: 'softMax' | 'hardMax', value: unknown): number => {
     field(

@@ -220,6 +220,7 @@ describe('node config `sessions`', () => {
 
   it.each([
     [{ sessions: 5 }, 'sessions must be an object'],
+    [{ sessions: [10] }, 'sessions must be an object'],
     [{ sessions: { softMax: 0 } }, 'sessions.softMax must be an integer from 1'],
     [{ sessions: { softMax: 1.5 } }, 'sessions.softMax must be an integer from 1'],
     [{ sessions: { softMax: sessionsMaxAllowed + 1 } }, 'sessions.softMax must be an integer'],
