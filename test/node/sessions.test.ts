@@ -178,6 +178,8 @@ describe('session limits of the API listener', () => {
     expect(refused.body['error']).toMatchObject({ code: 'NODE_E_TOO_MANY_SESSIONS' });
     expect((refused.body['error'] as { message: string }).message).toContain('more than 3 open');
     expect(await closedSoon(overSoft)).toBe(true);
+    // The node sees it closed a moment after this end does.
+    expect((await untilOpen(first, 3)).open).toBe(3);
 
     // Two more connections, idle, bring the listener to its hard limit; the next is dropped.
     const idle = [await open(), await open()];
