@@ -8,7 +8,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Server as NetServer, Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { cofferError } from '../errors/index.js';
-import { retryAfterSeconds, type ErrorAnswer } from './submit-route.js';
+import { writeAnswer, type ErrorAnswer } from './submit-route.js';
 
 export type SessionLimits = {
   /** Open connections past which a new one is answered 503 and closed. */
@@ -72,18 +72,11 @@ export function guardSessions(
     ),
     retryAfterMs,
   );
-  const payload = JSON.stringify(answer.body);
   return {
     refuse: (request, response) => {
       if (!overSoftLimit.has(request.socket)) return false;
       refusedRequests += 1;
-      response.writeHead(answer.statusCode, {
-        'content-type': 'application/json; charset=utf-8',
-        'content-length': Buffer.byteLength(payload),
-        'retry-after': retryAfterSeconds(retryAfterMs),
-        connection: 'close',
-      });
-      response.end(payload);
+      writeAnswer(response, answer, { connection: 'close' });
       return true;
     },
     stats: () => ({

@@ -4,7 +4,7 @@
 // (another route, an unusual query or header, a body without a length) goes to Fastify, so
 // the answers are Fastify's wherever the two could differ. A check added to the route in
 // api.ts (a hook, a header, a schema) must be added here too, or make `take` decline.
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { AjvCompiler } from '@fastify/ajv-compiler';
 import secureJsonParse from 'secure-json-parse';
 import { cofferError, isCofferError, type CofferError } from '../errors/index.js';
@@ -27,6 +27,24 @@ export type ErrorAnswer = (error: CofferError, retryAfterMs?: number) => Answer;
 /** Retry-After's whole seconds for a wait in ms (at least 1). */
 export function retryAfterSeconds(retryAfterMs: number): string {
   return String(Math.max(1, Math.ceil(retryAfterMs / 1000)));
+}
+
+/** Writes `answer` as JSON with its Retry-After, and any `headers` besides, from Node's handler. */
+export function writeAnswer(
+  response: ServerResponse,
+  answer: Answer,
+  headers: OutgoingHttpHeaders = {},
+): void {
+  const payload = JSON.stringify(answer.body);
+  response.writeHead(answer.statusCode, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(payload),
+    ...(answer.retryAfterMs === undefined
+      ? {}
+      : { 'retry-after': retryAfterSeconds(answer.retryAfterMs) }),
+    ...headers,
+  });
+  response.end(payload);
 }
 
 /**
@@ -156,16 +174,7 @@ export function createDirectSubmit(options: DirectSubmitOptions): DirectSubmit {
   };
 
   const send = (response: ServerResponse, answer: Answer): void => {
-    if (response.destroyed) return;
-    const payload = JSON.stringify(answer.body);
-    response.writeHead(answer.statusCode, {
-      'content-type': 'application/json; charset=utf-8',
-      'content-length': Buffer.byteLength(payload),
-      ...(answer.retryAfterMs === undefined
-        ? {}
-        : { 'retry-after': retryAfterSeconds(answer.retryAfterMs) }),
-    });
-    response.end(payload);
+    if (!response.destroyed) writeAnswer(response, answer);
   };
 
   const take = (request: IncomingMessage, response: ServerResponse): boolean => {

@@ -43,15 +43,12 @@ type Reply = {
   readonly status: number;
   readonly headers: ReadonlyMap<string, string>;
   readonly body: Record<string, unknown>;
-  /** Whether the server closed the connection after answering. */
-  readonly closed: boolean;
 };
 
 /** Sends GET `route` on `socket` as HTTP/1.1 and reads one answer (content-length framed). */
 function get(socket: TLSSocket, route: string): Promise<Reply> {
   return new Promise((resolve, reject) => {
     let text = '';
-    let closed = false;
     const finish = (): boolean => {
       const split = text.indexOf('\r\n\r\n');
       if (split < 0) return false;
@@ -69,7 +66,6 @@ function get(socket: TLSSocket, route: string): Promise<Reply> {
         status: Number(statusLine.split(' ')[1]),
         headers,
         body: JSON.parse(body) as Record<string, unknown>,
-        closed,
       });
       return true;
     };
@@ -78,11 +74,7 @@ function get(socket: TLSSocket, route: string): Promise<Reply> {
       finish();
     };
     socket.on('data', onData);
-    socket.once('end', () => {
-      closed = true;
-    });
     socket.once('close', () => {
-      closed = true;
       if (!finish()) reject(new Error(`closed before a whole answer: ${text}`));
     });
     socket.write(`GET ${route} HTTP/1.1\r\nhost: 127.0.0.1\r\n\r\n`);
