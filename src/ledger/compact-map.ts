@@ -16,7 +16,7 @@ import {
   nextSlot,
   slotsPerEntry,
 } from './slot-table.js';
-import { sharedCopy } from './shared-memory.js';
+import { allocateShared, sharedCopy, type SharedAllocate } from './shared-memory.js';
 
 /** Entries the map first has room for. */
 const capacityMin = 64;
@@ -68,7 +68,7 @@ export type CompactMap = {
    * place and lengths, each copied whole (memcpys: the reader follows the order). In shared
    * memory: posted to a worker without a copy, and still here if the worker fails.
    */
-  readonly frozen: () => FrozenMap;
+  readonly frozen: (allocate?: SharedAllocate) => FrozenMap;
   /** Bytes the map's buffers take (its arena, tables and lists). */
   readonly footprint: () => number;
 };
@@ -413,16 +413,16 @@ export function createCompactMap(): CompactMap {
       });
       return { keys, values };
     },
-    frozen: () => {
+    frozen: (allocate = allocateShared) => {
       order();
       // Whole copies (dead text and free entries included): the walk in key order, with its
       // random reads, is the reader's.
       return {
-        arena: new Uint8Array(sharedCopy(arena.subarray(0, arenaUsed))),
-        order: new Int32Array(sharedCopy(sorted)),
-        keyStart: new Uint32Array(sharedCopy(keyStart.subarray(0, allocated))),
-        keyLength: new Uint16Array(sharedCopy(keyLength.subarray(0, allocated))),
-        valueLength: new Uint32Array(sharedCopy(valueLength.subarray(0, allocated))),
+        arena: sharedCopy(arena.subarray(0, arenaUsed), Uint8Array, allocate),
+        order: sharedCopy(sorted, Int32Array, allocate),
+        keyStart: sharedCopy(keyStart.subarray(0, allocated), Uint32Array, allocate),
+        keyLength: sharedCopy(keyLength.subarray(0, allocated), Uint16Array, allocate),
+        valueLength: sharedCopy(valueLength.subarray(0, allocated), Uint32Array, allocate),
       };
     },
     footprint: () =>

@@ -19,7 +19,7 @@ import {
   slotOfEntry,
   slotsPerEntry,
 } from './slot-table.js';
-import { sharedCopy } from './shared-memory.js';
+import { allocateShared, sharedCopy, type SharedAllocate } from './shared-memory.js';
 import { transactionIdPattern } from './tx.js';
 
 /** Ids remembered at once; beyond this, new transactions are refused until some expire. */
@@ -59,7 +59,7 @@ export type ReplayWindow = {
    * the window changes (a commit point's snapshot, decision 0038): read it with
    * frozenReplayReader.
    */
-  readonly frozen: () => FrozenReplay;
+  readonly frozen: (allocate?: SharedAllocate) => FrozenReplay;
 };
 
 /**
@@ -417,13 +417,13 @@ export function createReplayWindow(
     }
   };
 
-  const frozen = (): FrozenReplay => {
+  const frozen = (allocate: SharedAllocate = allocateShared): FrozenReplay => {
     order();
     // Whole copies (free entries included; memcpys): the walk in order is the reader's.
     return {
-      ids: new Uint8Array(sharedCopy(slab.subarray(0, allocated * idBytes))),
-      times: new Float64Array(sharedCopy(times.subarray(0, allocated))),
-      order: new Int32Array(sharedCopy(ordered.subarray(orderedStart))),
+      ids: sharedCopy(slab.subarray(0, allocated * idBytes), Uint8Array, allocate),
+      times: sharedCopy(times.subarray(0, allocated), Float64Array, allocate),
+      order: sharedCopy(ordered.subarray(orderedStart), Int32Array, allocate),
       raw: [...rawIds],
     };
   };

@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { cofferError } from '../errors/index.js';
 import { createCompactMap, forEachFrozen, type CompactMap, type FrozenMap } from './compact-map.js';
+import type { SharedAllocate } from './shared-memory.js';
 
 // --- types ------------------------------------------------------------------------------------
 
@@ -78,9 +79,10 @@ export type Store = {
   ) => void;
   /**
    * A copy of every map in key order as of now, for another thread to encode while the store
-   * goes on (a commit point's snapshot, decision 0038): read it with sortedMapsOf.
+   * goes on (a commit point's snapshot, decision 0038): read it with sortedMapsOf. The copies
+   * go where `allocate` puts them (default: a SharedArrayBuffer each).
    */
-  readonly frozen: () => FrozenStore;
+  readonly frozen: (allocate?: SharedAllocate) => FrozenStore;
 };
 
 /** What a snapshot's encoding reads from a store: its maps in key order. */
@@ -408,11 +410,11 @@ function storeOver(state: Map<string, CompactMap>, initialSeqno: number): Store 
     forEachSorted: (map, each) => {
       state.get(map)?.forEachSorted(each);
     },
-    frozen: () => ({
+    frozen: (allocate) => ({
       seqno,
       maps: [...state.keys()].sort().map((name) => ({
         name,
-        ...(state.get(name) as CompactMap).frozen(),
+        ...(state.get(name) as CompactMap).frozen(allocate),
       })),
     }),
   };

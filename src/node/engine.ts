@@ -40,6 +40,7 @@ import {
   type SignedRoot,
 } from '../ledger/receipt.js';
 import { createReplayWindow, type ReplayWindow } from '../ledger/replay.js';
+import { recordingAllocator } from '../ledger/shared-memory.js';
 import {
   createLedgerSecretFile,
   encryptWriteSet,
@@ -176,6 +177,12 @@ export type EngineOptions = {
    * verified at submission.
    */
   readonly verifier?: SignatureVerifier;
+  /**
+   * Hands the pages of buffers nothing reads any more back to the system (MallocTuning's
+   * returnPages, decision 0041): a commit point's copies once its snapshot is made. Without
+   * it they stay resident until V8 collects them.
+   */
+  readonly returnPages?: (views: readonly Uint8Array[]) => Promise<number>;
 };
 
 export type GovernedOptions = {
@@ -875,12 +882,25 @@ async function startLocked(options: EngineOptions): Promise<Engine> {
   const beginCommitPoint = (): void => {
     const started = performance.now();
     const seqno = tree.size();
-    const frozen = store.frozen();
-    // In shared memory (CommitPointInput), like the store's and the replay window's copies.
-    const sharedTree = tree.serialize((bytes) => new Uint8Array(new SharedArrayBuffer(bytes)));
-    const extra = { ...snapshotPositions(), replay: replay.frozen(), tree: sharedTree };
+    // Every copy in shared memory (CommitPointInput), recorded: once the snapshot is made
+    // nothing reads them, and their pages go back to the system then (decision 0041).
+    const copies = recordingAllocator();
+    const frozen = store.frozen(copies.allocate);
+    const sharedTree = tree.serialize(copies.allocate);
+    const extra = {
+      ...snapshotPositions(),
+      replay: replay.frozen(copies.allocate),
+      tree: sharedTree,
+    };
     lastSnapshotSeqno = seqno;
     const made = commitPoints.run({ seqno, dir: dirs.snapshots, store: frozen, extra, secret });
+    if (options.returnPages !== undefined) {
+      const returnPages = options.returnPages;
+      const handBack = (): void => {
+        void returnPages(copies.given());
+      };
+      made.then(handBack, handBack);
+    }
     const digest = made.then((result) => result.digest);
     // Awaited at the evidence entry; a failure there stops execution (drain), not the process.
     digest.catch(() => undefined);

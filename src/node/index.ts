@@ -443,6 +443,7 @@ export async function startNode(config: NodeConfig, logger: Logger): Promise<Run
       ...(joined === undefined ? {} : { joinedAtSeqno: joined.snapshotSeqno }),
       ...(verifyPool === undefined ? {} : { verifier: verifyPool.verify }),
       ...(openLog === undefined ? {} : { openLog }),
+      ...(malloc.tuned ? { returnPages: malloc.returnPages } : {}),
       ...(config.ledgerSecretFile === undefined
         ? {}
         : { ledgerSecretFile: config.ledgerSecretFile }),
@@ -491,6 +492,7 @@ export async function startNode(config: NodeConfig, logger: Logger): Promise<Run
             tuned: malloc.tuned,
             detail: malloc.detail,
             trims: malloc.trims(),
+            pagesReturned: malloc.pagesReturned(),
             ...(mallocHeap === undefined ? {} : { heap: mallocHeap }),
           },
           heapGrowthPercent: config.heapGrowthPercent ?? heapGrowthPercentDefault,

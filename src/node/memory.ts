@@ -59,6 +59,9 @@ export function setHeapGrowth(percent: number): void {
 // mallopt parameters (glibc's malloc.h).
 const M_MMAP_THRESHOLD = -3;
 const M_ARENA_MAX = -8;
+// madvise's advice (Linux's mman.h) and sysconf's name for the page size (unistd.h).
+const MADV_DONTNEED = 4;
+const SC_PAGESIZE = 30;
 
 /** glibc's struct mallinfo2 (glibc 2.33 and later), in order: every field a size_t. */
 const mallinfo2Fields = [
@@ -81,6 +84,16 @@ type Libc = {
   readonly mallocTrim: (pad: number) => number;
   /** Absent before glibc 2.33. */
   readonly mallinfo2: (() => Mallinfo2) | undefined;
+  /** Where a typed array's bytes start in memory. */
+  readonly addressOf: (view: Uint8Array) => number;
+  /** madvise on a libuv thread: calls back with its result (0) or koffi's error. */
+  readonly madviseAsync: (
+    address: number,
+    bytes: number,
+    advice: number,
+    done: (error: unknown, result: number) => void,
+  ) => void;
+  readonly pageBytes: number;
 };
 
 /**
@@ -107,6 +120,17 @@ export type MallocTuning = {
   readonly heap: () => MallocHeap | undefined;
   /** Trims so far and the longest one's duration (it runs on the calling thread). */
   readonly trims: () => { readonly count: number; readonly longestMs: number };
+  /**
+   * Hands back to the system the memory pages that lie wholly inside these buffers (madvise
+   * MADV_DONTNEED, on a libuv thread, not this one): their bytes read as zeros afterwards, so
+   * only for buffers nothing reads any more (a commit point's copies once its worker is done),
+   * which would otherwise stay resident until V8 collects them. Resolves with the bytes handed
+   * back; 0 when not tuned. The buffers stay referenced until then, so none is freed (and its
+   * pages reused) under the call.
+   */
+  readonly returnPages: (views: readonly Uint8Array[]) => Promise<number>;
+  /** Bytes handed back by returnPages so far, and in how many calls. */
+  readonly pagesReturned: () => { readonly calls: number; readonly bytes: number };
   /** Stops the periodic trim. */
   readonly stop: () => void;
 };
@@ -119,6 +143,8 @@ export function untunedMalloc(detail: string): MallocTuning {
     trim: () => false,
     heap: () => undefined,
     trims: () => ({ count: 0, longestMs: 0 }),
+    returnPages: () => Promise.resolve(0),
+    pagesReturned: () => ({ calls: 0, bytes: 0 }),
     stop: () => undefined,
   };
 }
@@ -148,7 +174,26 @@ function loadLibc(): Promise<Libc | string> {
       } catch {
         mallinfo2 = undefined; // glibc before 2.33
       }
-      return { mallopt, mallocTrim, mallinfo2 };
+      // memmove(p, p, 0) moves nothing and returns p: koffi passes a typed array's data pointer.
+      const memmove = libc.func('uintptr_t memmove(void *, void *, size_t)') as (
+        to: Uint8Array,
+        from: Uint8Array,
+        bytes: number,
+      ) => number | bigint;
+      const madvise = libc.func('int madvise(uintptr_t, size_t, int)') as {
+        readonly async: Libc['madviseAsync'];
+      };
+      const sysconf = libc.func('long sysconf(int)') as (name: number) => number | bigint;
+      return {
+        mallopt,
+        mallocTrim,
+        mallinfo2,
+        addressOf: (view) => Number(memmove(view, view, 0)),
+        madviseAsync: (address, bytes, advice, done) => {
+          madvise.async(address, bytes, advice, done);
+        },
+        pageBytes: Number(sysconf(SC_PAGESIZE)),
+      };
     } catch (error) {
       return `glibc ${header.glibcVersionRuntime}, but its functions could not be loaded: ${String(error)}`;
     }
@@ -185,6 +230,35 @@ export async function tuneMalloc(
     longestMs = Math.max(longestMs, performance.now() - started);
     return released;
   };
+  const returned = { calls: 0, bytes: 0 };
+  const returnPages = (views: readonly Uint8Array[]): Promise<number> => {
+    const page = libc.pageBytes;
+    const ranges: { readonly start: number; readonly bytes: number }[] = [];
+    for (const view of views) {
+      const address = libc.addressOf(view);
+      const start = Math.ceil(address / page) * page;
+      const end = Math.floor((address + view.byteLength) / page) * page;
+      if (end > start) ranges.push({ start, bytes: end - start });
+    }
+    return new Promise((resolve) => {
+      let left = ranges.length;
+      let bytes = 0;
+      const finish = (): void => {
+        returned.calls += 1;
+        returned.bytes += bytes;
+        // `views` is read here, after the last call: until then no buffer can be collected.
+        resolve(views.length > 0 ? bytes : 0);
+      };
+      if (left === 0) finish();
+      for (const range of ranges) {
+        libc.madviseAsync(range.start, range.bytes, MADV_DONTNEED, (error, result) => {
+          if (error === null && result === 0) bytes += range.bytes;
+          left -= 1;
+          if (left === 0) finish();
+        });
+      }
+    });
+  };
   const every = options.trimIntervalMs ?? trimIntervalMsDefault;
   const timer = every > 0 ? setInterval(trim, every).unref() : undefined;
   const detail = `glibc: buffers of ${mmapThresholdBytes} bytes or more mapped apart, ${arenasMax} arenas, ${every > 0 ? `free pages returned every ${every} ms` : 'no periodic trim'}`;
@@ -205,6 +279,8 @@ export async function tuneMalloc(
       };
     },
     trims: () => ({ count, longestMs: Math.round(longestMs * 100) / 100 }),
+    returnPages,
+    pagesReturned: () => ({ ...returned }),
     stop: () => {
       clearInterval(timer);
     },

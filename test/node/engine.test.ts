@@ -1,6 +1,7 @@
 // The node engine in-process: submit, commit, receipts that verify offline, restart from the
 // log alone and from a snapshot, with the same state and the same Merkle root.
 import { spawnSync } from 'node:child_process';
+import { readdirSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -288,6 +289,61 @@ describe('node engine', () => {
       // New work continues the same ledger.
       const more = await put(engine, 'later', 'x');
       expect((await engine.waitFor(more, 5000)).status).toBe('Committed');
+    } finally {
+      await engine.stop();
+    }
+  });
+});
+
+describe('node engine commit points', () => {
+  it("hand their copies' pages back once the snapshot is made; zeroed then, the copies change nothing", async () => {
+    const dir = path.join(work, 'pages');
+    const handedBack: { views: number; shared: boolean; snapshots: string[] }[] = [];
+    // What MADV_DONTNEED leaves (the real one is tested in memory.test.ts): the bytes read as
+    // zeros. Zeroed at once here, before anything else could read them.
+    const returnPages = (views: readonly Uint8Array[]): Promise<number> => {
+      for (const view of views) view.fill(0);
+      const snapshots = readdirSync(path.join(dir, 'snapshots')).filter((name) =>
+        name.endsWith('.snap'),
+      );
+      handedBack.push({
+        views: views.length,
+        shared: views.every((view) => view.buffer instanceof SharedArrayBuffer),
+        snapshots,
+      });
+      return Promise.resolve(views.reduce((bytes, view) => bytes + view.byteLength, 0));
+    };
+    let engine = await start(dir, { snapshotIntervalTx: 25, returnPages });
+    // Four rounds of 30, each committed before the next: a commit point in every round.
+    for (let round = 0; round < 4; round += 1) {
+      const ids: string[] = [];
+      for (let i = 30 * round; i < 30 * (round + 1); i += 1) {
+        ids.push(await put(engine, `k${i}`, `v${i}`));
+      }
+      for (const id of ids) expect((await engine.waitFor(id, 5000)).status).toBe('Committed');
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const before = engine.position();
+    await engine.stop();
+    expect(handedBack.length).toBeGreaterThanOrEqual(3);
+    let previous: readonly string[] = [];
+    for (const call of handedBack) {
+      // The store's map (5 arrays), the replay window (3) and the Merkle tree.
+      expect(call.views).toBeGreaterThanOrEqual(9);
+      expect(call.shared).toBe(true);
+      // Each time after its own snapshot file was written (older ones may be pruned).
+      expect(call.snapshots.filter((name) => !previous.includes(name)).length).toBe(1);
+      previous = call.snapshots;
+    }
+
+    engine = await start(dir, { snapshotIntervalTx: 25 });
+    try {
+      const after = engine.position();
+      expect(after.seqno).toBe(before.seqno);
+      expect(after.root).toBe(before.root);
+      for (let i = 0; i < 120; i += 1) {
+        expect(engine.store().read('public:kv.t', `k${i}`)).toBe(`v${i}`);
+      }
     } finally {
       await engine.stop();
     }

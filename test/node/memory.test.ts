@@ -75,6 +75,45 @@ describe('tuneMalloc on glibc', () => {
   });
 });
 
+describe('returnPages', () => {
+  type PagesProbe = {
+    readonly tuned: boolean;
+    readonly returnedBytes: number;
+    readonly droppedMb: number;
+    readonly headKept: boolean;
+    readonly tailKept: boolean;
+    readonly middleZero: boolean;
+    readonly outsideKept: boolean;
+    readonly pagesReturned: { readonly calls: number; readonly bytes: number };
+  };
+  const pagesProbe = path.join(import.meta.dirname, 'pages-probe.mjs');
+  const runPages = async (mode: 'default' | 'tuned'): Promise<PagesProbe> => {
+    const { stdout } = await promisify(execFile)(process.execPath, [pagesProbe, built, mode]);
+    return JSON.parse(stdout) as PagesProbe;
+  };
+
+  it('hands back the whole pages inside a buffer nothing reads any more, and no byte outside them', async () => {
+    const got = await runPages('tuned');
+    expect(got.tuned).toBe(true);
+    // 64 MiB less 200 bytes, rounded inward to 4 KiB pages: 64 MiB less two pages.
+    expect(got.returnedBytes).toBe((64 << 20) - 2 * 4096);
+    expect(got.droppedMb).toBeGreaterThan(55);
+    expect(got.middleZero).toBe(true);
+    expect(got.headKept).toBe(true);
+    expect(got.tailKept).toBe(true);
+    expect(got.outsideKept).toBe(true);
+    expect(got.pagesReturned).toEqual({ calls: 1, bytes: got.returnedBytes });
+  });
+
+  it('does nothing when the allocator is not tuned: the memory stays resident and intact', async () => {
+    const got = await runPages('default');
+    expect(got.tuned).toBe(false);
+    expect(got.returnedBytes).toBe(0);
+    expect(got.droppedMb).toBeLessThan(5);
+    expect(got.middleZero).toBe(false);
+  });
+});
+
 describe('setHeapGrowth', () => {
   const committed = async (percent: number): Promise<number> => {
     const { stdout } = await promisify(execFile)(process.execPath, [
