@@ -34,6 +34,8 @@
 // has it write a heap snapshot into DIR at the end (`node bench/lib/heapsnapshot-top.mjs`).
 // BENCH_LEDGER_NODE_ARGS="--flag …" passes Node/V8 flags to the node process only, and
 // BENCH_LEDGER_NODE_STDOUT=FILE copies its stdout to FILE (e.g. with --trace-gc);
+// BENCH_LEDGER_LOG_LEVEL=info logs the node's info lines (e.g. each commit point's "snapshot
+// written" with its copy, compute and write times) to stderr; default warn.
 // BENCH_LEDGER_HOLD_S=N keeps the node running N s after the figures are taken, to inspect it.
 // BENCH_LEDGER_SETTLE_S=N takes the memory figures a second time after N s without load
 // (`nodeRssSettled`): what the node keeps, once V8 and glibc have handed back what they can.
@@ -161,7 +163,7 @@ async function startNode(dir) {
         ...(verifyThreads === undefined ? [] : ['--verify-threads', verifyThreads]),
         '--json',
         '--log-level',
-        'warn',
+        process.env.BENCH_LEDGER_LOG_LEVEL ?? 'warn',
       ],
       {
         cwd: repoRoot,

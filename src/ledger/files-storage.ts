@@ -49,9 +49,18 @@ export function temporaryOf(file: string): string {
 }
 
 /**
- * Replaces `file` with `bytes` all or nothing: written to its temporary (temporaryOf), synced,
- * renamed over `file`, and the folder synced. A crash leaves the old file or the new one, never
- * a mix; on failure the temporary is removed (best effort) and the error rethrown as it came.
+ * replaceFile syncs what it has written every this many bytes. A large file (a snapshot at a
+ * million keys is about 100 MB) synced once at its end makes the file system write it all back
+ * at that moment, and the ledger's own syncs wait behind it (up to 50 ms each here); in pieces
+ * of 8 MiB they wait about 4 ms (decision 0041).
+ */
+export const replaceSyncBytes = 8 * 1024 * 1024;
+
+/**
+ * Replaces `file` with `bytes` all or nothing: written to its temporary (temporaryOf), synced
+ * every replaceSyncBytes and at its end, renamed over `file`, and the folder synced. A crash
+ * leaves the old file or the new one, never a mix; on failure the temporary is removed (best
+ * effort) and the error rethrown as it came.
  */
 export async function replaceFile(
   storage: Storage,
@@ -65,9 +74,19 @@ export async function replaceFile(
     const handle = await storage.create(temporary, mode);
     try {
       let offset = 0;
+      let unsynced = 0;
       for (const part of bytes instanceof Uint8Array ? [bytes] : bytes) {
-        await handle.write(offset, part);
-        offset += part.byteLength;
+        for (let at = 0; at < part.byteLength;) {
+          const piece = part.subarray(at, at + replaceSyncBytes - unsynced);
+          await handle.write(offset, piece);
+          at += piece.byteLength;
+          offset += piece.byteLength;
+          unsynced += piece.byteLength;
+          if (unsynced === replaceSyncBytes) {
+            await handle.sync();
+            unsynced = 0;
+          }
+        }
       }
       await handle.sync();
     } finally {

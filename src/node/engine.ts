@@ -886,12 +886,15 @@ async function startLocked(options: EngineOptions): Promise<Engine> {
     // nothing reads them, and their pages go back to the system then (decision 0041).
     const copies = recordingAllocator();
     const frozen = store.frozen(copies.allocate);
+    const storeCopied = performance.now();
     const sharedTree = tree.serialize(copies.allocate);
+    const treeCopied = performance.now();
     const extra = {
       ...snapshotPositions(),
       replay: replay.frozen(copies.allocate),
       tree: sharedTree,
     };
+    const replayCopied = performance.now();
     lastSnapshotSeqno = seqno;
     const made = commitPoints.run({ seqno, dir: dirs.snapshots, store: frozen, extra, secret });
     if (options.returnPages !== undefined) {
@@ -906,7 +909,16 @@ async function startLocked(options: EngineOptions): Promise<Engine> {
     digest.catch(() => undefined);
     pendingEvidence = { seqno, time: lastMarkerTime, digest };
     // Always settles; stop() waits for it (the worker writes the file).
-    const copyMs = Math.round(performance.now() - started);
+    const copied = performance.now();
+    const copyMs = Math.round(copied - started);
+    // Where the main thread's time went: the store's maps, the Merkle tree, the replay window,
+    // and starting the worker.
+    const copyPartsMs = [
+      storeCopied - started,
+      treeCopied - storeCopied,
+      replayCopied - treeCopied,
+      copied - replayCopied,
+    ].map(Math.round);
     committedWrites = made.then(
       ({ written, computeMs, writeMs }) => {
         if (written.ok) {
@@ -917,6 +929,7 @@ async function startLocked(options: EngineOptions): Promise<Engine> {
               seqno,
               committed: true,
               copyMs,
+              copyPartsMs,
               computeMs,
               writeMs,
             },
