@@ -42,6 +42,13 @@ import {
 import { createReplayWindow, type ReplayWindow } from '../ledger/replay.js';
 import { recordingAllocator } from '../ledger/shared-memory.js';
 import {
+  createSharedPool,
+  type PageOps,
+  type SharedPoolStats,
+  type SharedRound,
+} from './shared-pool.js';
+
+import {
   createLedgerSecretFile,
   encryptWriteSet,
   loadLedgerSecretFile,
@@ -110,6 +117,13 @@ export const executeReadBatchesMax = 64;
  * when idle.
  */
 export const chunkBytesAtSignatureMin = 8 * 1_048_576;
+/**
+ * The memory for a commit point's copies is warmed once the commit point is due within this
+ * many seconds at the current rate (warming 160 MiB takes about 85 ms of another thread).
+ */
+export const commitPointWarmLeadSeconds = 3;
+/** ... and that much more than the last commit point copied (the state grows meanwhile). */
+export const commitPointWarmMargin = 1.25;
 
 assert(
   (pendingEnvelopesMax as number) >= batchEnvelopesMax,
@@ -178,11 +192,12 @@ export type EngineOptions = {
    */
   readonly verifier?: SignatureVerifier;
   /**
-   * Hands the pages of buffers nothing reads any more back to the system (MallocTuning's
-   * returnPages, decision 0041): a commit point's copies once its snapshot is made. Without
-   * it they stay resident until V8 collects them.
+   * Touches and hands back memory pages (MallocTuning's prefault and returnPages, decision
+   * 0041): a commit point's copies then go into memory warmed before it, off the main thread,
+   * and their pages go back to the system once its snapshot is made. Without it they go into
+   * fresh buffers and stay resident until V8 collects them.
    */
-  readonly returnPages?: (views: readonly Uint8Array[]) => Promise<number>;
+  readonly memoryPages?: PageOps;
 };
 
 export type GovernedOptions = {
@@ -333,6 +348,8 @@ export type KeptCounts = {
   readonly treeBytes: number;
   /** Leaves of the Merkle tree in the data folder's merkle-leaves file, not in memory. */
   readonly treeLeavesSpilled: number;
+  /** The memory warmed for commit points' copies (decision 0041), when the node has it. */
+  readonly commitPointMemory?: SharedPoolStats;
 };
 
 /** Unwinds an execution paused on a full disk when the engine stops (not a failure). */
@@ -378,6 +395,12 @@ export type ExecutedTx = LedgerLeaf & {
 
 /** The ledger-file record of a signature entry (the marker leaf is base64 inside). */
 type SignatureRecord = { marker: string; signedRoot?: SignedRoot; logPosition?: number };
+
+/** A round of copies into fresh shared memory, left to V8 to free (no pool). */
+function freshRound(): SharedRound {
+  const copies = recordingAllocator();
+  return { ...copies, done: () => undefined };
+}
 
 function leafOf(kind: 'tx' | 'signature', payload: Uint8Array, seqno: number): LedgerLeaf {
   if (kind === 'tx') return { seqno, kind, leaf: payload };
@@ -878,13 +901,35 @@ async function startLocked(options: EngineOptions): Promise<Engine> {
   /** The last commit point's snapshot being made (one at a time: see the evidence rule). */
   let committedWrites: Promise<void> = Promise.resolve();
 
+  // Memory for the next commit point's copies, warmed a little before it (decision 0041).
+  const sharedPool =
+    options.memoryPages === undefined ? undefined : createSharedPool(options.memoryPages);
+  /** What the last commit point copied (0: none yet); the next one warms a little more. */
+  let lastCopyBytes = 0;
+  let rateWindow = { seqno: 0, at: performance.now() };
+  let txPerSecond = 0;
+  /** After each batch: warms the pool once the next commit point is due within the lead time. */
+  const warmForCommitPoint = (): void => {
+    if (sharedPool === undefined) return;
+    const now = performance.now();
+    const size = tree.size();
+    if (now - rateWindow.at >= 1000) {
+      txPerSecond = ((size - rateWindow.seqno) * 1000) / (now - rateWindow.at);
+      rateWindow = { seqno: size, at: now };
+    }
+    const left = commitIntervalTx - (size % commitIntervalTx);
+    if (lastCopyBytes > 0 && left <= txPerSecond * commitPointWarmLeadSeconds) {
+      sharedPool.reserve(Math.ceil(lastCopyBytes * commitPointWarmMargin));
+    }
+  };
+
   /** At the signature entry just written, a commit point: its snapshot and digest begin. */
   const beginCommitPoint = (): void => {
     const started = performance.now();
     const seqno = tree.size();
     // Every copy in shared memory (CommitPointInput), recorded: once the snapshot is made
     // nothing reads them, and their pages go back to the system then (decision 0041).
-    const copies = recordingAllocator();
+    const copies: SharedRound = sharedPool?.round() ?? freshRound();
     const frozen = store.frozen(copies.allocate);
     const storeCopied = performance.now();
     const sharedTree = tree.serialize(copies.allocate);
@@ -897,13 +942,8 @@ async function startLocked(options: EngineOptions): Promise<Engine> {
     const replayCopied = performance.now();
     lastSnapshotSeqno = seqno;
     const made = commitPoints.run({ seqno, dir: dirs.snapshots, store: frozen, extra, secret });
-    if (options.returnPages !== undefined) {
-      const returnPages = options.returnPages;
-      const handBack = (): void => {
-        void returnPages(copies.given());
-      };
-      made.then(handBack, handBack);
-    }
+    lastCopyBytes = copies.given().reduce((bytes, view) => bytes + view.byteLength, 0);
+    made.then(copies.done, copies.done);
     const digest = made.then((result) => result.digest);
     // Awaited at the evidence entry; a failure there stops execution (drain), not the process.
     digest.catch(() => undefined);
@@ -1081,6 +1121,7 @@ async function startLocked(options: EngineOptions): Promise<Engine> {
         observer.executed?.({ logPosition: position, time, transactions: executed });
       });
     }
+    warmForCommitPoint();
   };
 
   // One executor at a time; a commit noticed while it runs makes it run once more.
@@ -1572,6 +1613,7 @@ async function startLocked(options: EngineOptions): Promise<Engine> {
       awaited: waiters.size,
       treeBytes: tree.storageBytes(),
       treeLeavesSpilled: tree.spilledLeaves(),
+      ...(sharedPool === undefined ? {} : { commitPointMemory: sharedPool.stats() }),
     }),
     halt: (error) => {
       if (failure !== undefined) return;

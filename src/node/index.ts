@@ -443,7 +443,9 @@ export async function startNode(config: NodeConfig, logger: Logger): Promise<Run
       ...(joined === undefined ? {} : { joinedAtSeqno: joined.snapshotSeqno }),
       ...(verifyPool === undefined ? {} : { verifier: verifyPool.verify }),
       ...(openLog === undefined ? {} : { openLog }),
-      ...(malloc.tuned ? { returnPages: malloc.returnPages } : {}),
+      ...(malloc.tuned
+        ? { memoryPages: { prefault: malloc.prefault, discard: malloc.returnPages } }
+        : {}),
       ...(config.ledgerSecretFile === undefined
         ? {}
         : { ledgerSecretFile: config.ledgerSecretFile }),

@@ -75,7 +75,7 @@ describe('tuneMalloc on glibc', () => {
   });
 });
 
-describe('returnPages', () => {
+describe('returnPages and prefault', () => {
   type PagesProbe = {
     readonly tuned: boolean;
     readonly returnedBytes: number;
@@ -85,6 +85,8 @@ describe('returnPages', () => {
     readonly middleZero: boolean;
     readonly outsideKept: boolean;
     readonly pagesReturned: { readonly calls: number; readonly bytes: number };
+    readonly warmedMb: number;
+    readonly warmedZero: boolean;
   };
   const pagesProbe = path.join(import.meta.dirname, 'pages-probe.mjs');
   const runPages = async (mode: 'default' | 'tuned'): Promise<PagesProbe> => {
@@ -103,6 +105,14 @@ describe('returnPages', () => {
     expect(got.tailKept).toBe(true);
     expect(got.outsideKept).toBe(true);
     expect(got.pagesReturned).toEqual({ calls: 1, bytes: got.returnedBytes });
+  });
+
+  it('prefault makes a fresh buffer resident (zeroed) before anyone writes it', async () => {
+    const got = await runPages('tuned');
+    expect(got.warmedMb).toBeGreaterThan(55);
+    expect(got.warmedZero).toBe(true);
+    const untuned = await runPages('default');
+    expect(untuned.warmedMb).toBeLessThan(5);
   });
 
   it('does nothing when the allocator is not tuned: the memory stays resident and intact', async () => {
