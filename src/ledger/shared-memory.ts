@@ -1,8 +1,9 @@
 // Copies for another thread (a commit point's worker, decision 0038): shared memory is posted
 // without a copy, and the posting thread keeps what it posted (it computes from it itself if
 // the worker fails). Where the copies go is the caller's `allocate`: by default a fresh
-// SharedArrayBuffer each; the engine's records what it gave, to hand those pages back to the
-// system once the worker is done (decision 0041) instead of at V8's next full collection.
+// SharedArrayBuffer each; the engine's puts them in memory warmed before the commit point and
+// records what it gave, to hand those pages back to the system once the worker is done
+// (src/node/shared-pool.ts, decision 0041) instead of at V8's next full collection.
 
 /** `bytes` of shared memory, as a view whose byteOffset is a multiple of 8. */
 export type SharedAllocate = (bytes: number) => Uint8Array;

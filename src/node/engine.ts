@@ -42,13 +42,6 @@ import {
 import { createReplayWindow, type ReplayWindow } from '../ledger/replay.js';
 import { recordingAllocator } from '../ledger/shared-memory.js';
 import {
-  createSharedPool,
-  type PageOps,
-  type SharedPoolStats,
-  type SharedRound,
-} from './shared-pool.js';
-
-import {
   createLedgerSecretFile,
   encryptWriteSet,
   loadLedgerSecretFile,
@@ -70,6 +63,12 @@ import {
 } from '../ledger/tx.js';
 import { openEmbeddedLog, type OrderingLog, type OrderingLogger } from '../ordering/index.js';
 import { lockDataDir } from './lock.js';
+import {
+  createSharedPool,
+  type PageOps,
+  type SharedPoolStats,
+  type SharedRound,
+} from './shared-pool.js';
 import { createCommitPointRunner } from './commit-point.js';
 import {
   evidenceDelayMs,
@@ -948,7 +947,6 @@ async function startLocked(options: EngineOptions): Promise<Engine> {
     // Awaited at the evidence entry; a failure there stops execution (drain), not the process.
     digest.catch(() => undefined);
     pendingEvidence = { seqno, time: lastMarkerTime, digest };
-    // Always settles; stop() waits for it (the worker writes the file).
     const copied = performance.now();
     const copyMs = Math.round(copied - started);
     // Where the main thread's time went: the store's maps, the Merkle tree, the replay window,
@@ -959,6 +957,7 @@ async function startLocked(options: EngineOptions): Promise<Engine> {
       replayCopied - treeCopied,
       copied - replayCopied,
     ].map(Math.round);
+    // Always settles; stop() waits for it (the worker writes the file).
     committedWrites = made.then(
       ({ written, computeMs, writeMs }) => {
         if (written.ok) {
