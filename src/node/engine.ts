@@ -1651,6 +1651,7 @@ async function startLocked(options: EngineOptions): Promise<Engine> {
       unsubscribe();
       if (executing !== undefined) await executing;
       await committedWrites;
+      sharedPool?.close();
       await log.close();
       await closeLedger(ledger, logger);
       await txIndex.close();

@@ -33,6 +33,11 @@ export type SharedPool = {
   /** The next round: warm memory if there is some, fresh buffers otherwise. */
   readonly round: () => SharedRound;
   readonly stats: () => SharedPoolStats;
+  /**
+   * Stops warming (the engine stops): no timer is left, and a warm buffer is left to V8 (its
+   * pages go with it) rather than handed back. Rounds already given end as before.
+   */
+  readonly close: () => void;
 };
 
 /** Memory kept warm for a round that does not come within this time is handed back. */
@@ -65,7 +70,10 @@ export function createSharedPool(
     pages.discard(views).then(settle, settle);
   };
 
+  let closed = false;
+
   const reserve = (bytes: number): void => {
+    if (closed) return;
     if (state !== 'cold' && !(state === 'warm' && (segment?.byteLength ?? 0) < bytes)) return;
     if (state === 'warm' && segment !== undefined) {
       // Too small now: hand it back and warm a larger one next time.
@@ -144,5 +152,13 @@ export function createSharedPool(
     reserve,
     round,
     stats: () => ({ state, bytes: segment?.byteLength ?? 0, warmRounds, coldRounds }),
+    close: () => {
+      closed = true;
+      clearTimeout(cooling);
+      if (state === 'warm') {
+        segment = undefined;
+        state = 'cold';
+      }
+    },
   };
 }

@@ -312,6 +312,7 @@ describe('node engine commit points', () => {
       // as zeros. Zeroed at once here, before anything else could read them.
       discard: (views: readonly Uint8Array[]): Promise<number> => {
         for (const view of views) view.fill(0);
+        // Never after the test (the engine stops every timer): the folder would be gone.
         const snapshots = readdirSync(path.join(dir, 'snapshots')).filter((name) =>
           name.endsWith('.snap'),
         );

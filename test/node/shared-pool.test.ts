@@ -129,6 +129,14 @@ describe('shared pool', () => {
       await pages.finishDiscard();
       pool.reserve(500);
       expect(pages.prefaulted.at(-1)?.byteLength).toBe(500);
+      // Closed while warm: no timer fires afterwards, and nothing is warmed again.
+      await pages.finishPrefault();
+      pool.close();
+      vi.advanceTimersByTime(10_000);
+      expect(pages.discarded).toHaveLength(2);
+      pool.reserve(500);
+      expect(pages.prefaulted).toHaveLength(3);
+      expect(pool.stats()).toMatchObject({ state: 'cold', bytes: 0 });
     } finally {
       vi.useRealTimers();
     }
