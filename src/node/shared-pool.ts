@@ -90,6 +90,12 @@ export function createSharedPool(
     state = 'warming';
     const warmed = (): void => {
       if (state !== 'warming' || segment !== warming) return;
+      if (closed) {
+        // Closed while warming: left to V8 as close() leaves a warm buffer.
+        segment = undefined;
+        state = 'cold';
+        return;
+      }
       state = 'warm';
       cooling = setTimeout(() => {
         if (state !== 'warm') return;

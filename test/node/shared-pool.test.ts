@@ -137,6 +137,14 @@ describe('shared pool', () => {
       pool.reserve(500);
       expect(pages.prefaulted).toHaveLength(3);
       expect(pool.stats()).toMatchObject({ state: 'cold', bytes: 0 });
+      // Closed while warming: no timer either once the warm-up ends.
+      const other = createSharedPool(pages, { warmMsMax: 1000 });
+      other.reserve(100);
+      other.close();
+      await pages.finishPrefault();
+      expect(other.stats()).toMatchObject({ state: 'cold', bytes: 0 });
+      vi.advanceTimersByTime(10_000);
+      expect(pages.discarded).toHaveLength(2);
     } finally {
       vi.useRealTimers();
     }
