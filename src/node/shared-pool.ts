@@ -1,7 +1,11 @@
 // Shared memory kept warm for a commit point's copies (decision 0041). The copies go into
 // SharedArrayBuffers (src/ledger/shared-memory.ts); this pool touches their pages before the
 // commit point, off the main thread, and hands them back after it.
-import { allocateShared, type SharedAllocate } from '../ledger/shared-memory.js';
+import {
+  allocateShared,
+  recordingAllocator,
+  type SharedAllocate,
+} from '../ledger/shared-memory.js';
 
 /** What the pool asks of the system's memory (MallocTuning's prefault and returnPages). */
 export type PageOps = {
@@ -61,30 +65,27 @@ export function createSharedPool(
   let warmRounds = 0;
   let coldRounds = 0;
   let cooling: ReturnType<typeof setTimeout> | undefined;
+  let closed = false;
   const warmMsMax = options.warmMsMax ?? sharedPoolWarmMsMax;
 
-  const discard = (views: readonly Uint8Array[], then: () => void): void => {
-    const settle = (): void => {
-      then();
+  /** Hands `views` back (the segment among them); the pool is cold again once that is done. */
+  const handBack = (views: readonly Uint8Array[]): void => {
+    clearTimeout(cooling);
+    state = 'discarding';
+    const cold = (): void => {
+      state = 'cold';
     };
-    pages.discard(views).then(settle, settle);
+    pages.discard(views).then(cold, cold);
   };
-
-  let closed = false;
 
   const reserve = (bytes: number): void => {
     if (closed) return;
-    if (state !== 'cold' && !(state === 'warm' && (segment?.byteLength ?? 0) < bytes)) return;
-    if (state === 'warm' && segment !== undefined) {
-      // Too small now: hand it back and warm a larger one next time.
-      clearTimeout(cooling);
-      state = 'discarding';
-      discard([segment], () => {
-        segment = undefined;
-        state = 'cold';
-      });
+    if (state === 'warm' && segment !== undefined && segment.byteLength < bytes) {
+      // Too small now: hand it back, and warm a larger one next time.
+      handBack([segment]);
       return;
     }
+    if (state !== 'cold') return;
     if (segment === undefined || segment.byteLength < bytes) segment = allocateShared(bytes);
     const warming = segment;
     state = 'warming';
@@ -98,11 +99,7 @@ export function createSharedPool(
       }
       state = 'warm';
       cooling = setTimeout(() => {
-        if (state !== 'warm') return;
-        state = 'discarding';
-        discard([warming], () => {
-          state = 'cold';
-        });
+        handBack([warming]);
       }, warmMsMax);
       cooling.unref();
     };
@@ -117,39 +114,27 @@ export function createSharedPool(
       clearTimeout(cooling);
       state = 'in use';
     }
-    const given: Uint8Array[] = [];
     let offset = 0;
-    let allWarm = usable !== undefined;
+    const copies = recordingAllocator((bytes) => {
+      const start = Math.ceil(offset / 8) * 8;
+      if (usable === undefined || start + bytes > usable.byteLength) return allocateShared(bytes);
+      offset = start + bytes;
+      return usable.subarray(start, offset);
+    });
     let finished = false;
     return {
-      allocate: (bytes) => {
-        const start = Math.ceil(offset / 8) * 8;
-        let view: Uint8Array;
-        if (usable !== undefined && start + bytes <= usable.byteLength) {
-          view = usable.subarray(start, start + bytes);
-          offset = start + bytes;
-        } else {
-          view = allocateShared(bytes);
-          allWarm = false;
-        }
-        given.push(view);
-        return view;
-      },
-      given: () => given,
+      ...copies,
       done: () => {
         if (finished) return;
         finished = true;
-        if (allWarm) warmRounds += 1;
+        const fresh = copies.given().filter((view) => view.buffer !== usable?.buffer);
+        if (usable !== undefined && fresh.length === 0) warmRounds += 1;
         else coldRounds += 1;
-        const fresh = given.filter((view) => view.buffer !== usable?.buffer);
         if (usable === undefined) {
-          discard(fresh, () => undefined);
+          pages.discard(fresh).catch(() => undefined);
           return;
         }
-        state = 'discarding';
-        discard([usable, ...fresh], () => {
-          state = 'cold';
-        });
+        handBack([usable, ...fresh]);
       },
     };
   };
