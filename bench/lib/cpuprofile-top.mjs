@@ -2,11 +2,14 @@
 // and inclusive time of selected Coffer functions. Used to see what limits the ledger
 // benchmark's node (BENCH_LEDGER_CPU_PROF=DIR node bench/ledger.mjs).
 //
-//   node bench/lib/cpuprofile-top.mjs FILE.cpuprofile [TOP]
+//   node bench/lib/cpuprofile-top.mjs FILE.cpuprofile [TOP] [FROM_S TO_S]
+//
+// FROM_S TO_S keep only the samples taken between those seconds after the profile started (the
+// busy time per second, printed first, shows where a benchmark's phases are).
 import { readFileSync } from 'node:fs';
 import process from 'node:process';
 
-const [file, topArg] = process.argv.slice(2);
+const [file, topArg, fromArg, toArg] = process.argv.slice(2);
 if (file === undefined) {
   process.stderr.write('usage: node bench/lib/cpuprofile-top.mjs FILE.cpuprofile [TOP]\n');
   process.exit(2);
@@ -14,12 +17,23 @@ if (file === undefined) {
 const top = Number(topArg ?? 30);
 const profile = JSON.parse(readFileSync(file, 'utf8'));
 
-// Sample counts per node id, and time per sample (time deltas, in µs).
-const selfUs = new Map();
-profile.samples.forEach((id, index) => {
-  selfUs.set(id, (selfUs.get(id) ?? 0) + (profile.timeDeltas[index] ?? 0));
-});
 const byId = new Map(profile.nodes.map((node) => [node.id, node]));
+const fromUs = fromArg === undefined ? 0 : Number(fromArg) * 1e6;
+const toUs = toArg === undefined ? Infinity : Number(toArg) * 1e6;
+
+// Time per node id (time deltas, in µs) within the window, and busy time per second.
+const selfUs = new Map();
+const busyBySecond = [];
+let atUs = 0;
+profile.samples.forEach((id, index) => {
+  const deltaUs = profile.timeDeltas[index] ?? 0;
+  atUs += deltaUs;
+  const second = Math.floor(atUs / 1e6);
+  busyBySecond[second] ??= 0;
+  if (byId.get(id).callFrame.functionName !== '(idle)') busyBySecond[second] += deltaUs;
+  if (atUs < fromUs || atUs >= toUs) return;
+  selfUs.set(id, (selfUs.get(id) ?? 0) + deltaUs);
+});
 const parent = new Map();
 for (const node of profile.nodes)
   for (const child of node.children ?? []) parent.set(child, node.id);
@@ -72,6 +86,9 @@ for (const [id, us] of selfUs) {
 }
 
 process.stdout.write(`${file}: ${(totalUs / 1e6).toFixed(1)} s sampled\n`);
+process.stdout.write(
+  `busy ms per second: ${busyBySecond.map((us) => Math.round((us ?? 0) / 1000)).join(' ')}\n`,
+);
 table('self time by function', byFunction);
 table('self time by file', byFile);
 table('inclusive time by function', inclusive);

@@ -54,23 +54,8 @@ export function openLeafSpillFile(
   };
 
   const read = (chunk: number, offset: number, length: number): Buffer => {
-    const out = Buffer.allocUnsafe(length);
-    const position = chunk * chunkBytes + offset;
-    try {
-      if (closed) throw new Error('the file is closed');
-      for (let done = 0; done < length;) {
-        const got = readSync(fd, out, done, length - done, position + done);
-        if (got === 0) throw new Error(`the file ends before byte ${position + length}`);
-        done += got;
-      }
-    } catch (error) {
-      throw cofferError(
-        'LEDGER_E_MERKLE_SPILL',
-        `cannot read leaf hashes back from ${file} (chunk ${chunk}): ${error instanceof Error ? error.message : String(error)}`,
-        { file, chunk },
-      );
-    }
-    return out;
+    if (closed) throw readError(file, new Error('the file is closed'), { chunk });
+    return readAt(fd, file, chunk * chunkBytes + offset, length, { chunk });
   };
 
   return {
@@ -83,4 +68,54 @@ export function openLeafSpillFile(
       closeSync(fd);
     },
   };
+}
+
+/**
+ * The first `leaves` leaf hashes of a spill file (MerkleTree.freeze's spilledLeaves), read
+ * through a descriptor of its own: another thread can read them while the tree goes on
+ * spilling past them. LEDGER_E_MERKLE_SPILL when the file cannot be read or is shorter.
+ */
+export function readSpilledLeaves(file: string, leaves: number): Buffer {
+  let fd: number;
+  try {
+    fd = openSync(file, 'r');
+  } catch (error) {
+    throw readError(file, error, { leaves });
+  }
+  try {
+    return readAt(fd, file, 0, leaves * hashBytes, { leaves });
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function readAt(
+  fd: number,
+  file: string,
+  position: number,
+  length: number,
+  details: Readonly<Record<string, number>>,
+): Buffer {
+  const out = Buffer.allocUnsafe(length);
+  try {
+    for (let done = 0; done < length;) {
+      const got = readSync(fd, out, done, length - done, position + done);
+      if (got === 0) throw new Error(`the file ends before byte ${position + length}`);
+      done += got;
+    }
+  } catch (error) {
+    throw readError(file, error, details);
+  }
+  return out;
+}
+
+function readError(file: string, error: unknown, details: Readonly<Record<string, number>>): Error {
+  const where = Object.entries(details)
+    .map(([name, value]) => `${name} ${value}`)
+    .join(', ');
+  return cofferError(
+    'LEDGER_E_MERKLE_SPILL',
+    `cannot read leaf hashes back from ${file} (${where}): ${error instanceof Error ? error.message : String(error)}`,
+    { file, ...details },
+  );
 }

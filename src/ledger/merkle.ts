@@ -235,6 +235,12 @@ export type MerkleTree = {
    * memory it is written into (e.g. shared memory for another thread); default a new buffer.
    */
   readonly serialize: (allocate?: (bytes: number) => Uint8Array) => Uint8Array;
+  /**
+   * serialize() without the leaves in the spill (decision 0042): they are final once written,
+   * so whoever needs the whole state reads them from the spill itself (frozenTreeParts puts
+   * them back), and this thread does not read them back to copy them.
+   */
+  readonly freeze: (allocate?: (bytes: number) => Uint8Array) => FrozenTree;
   /** Bytes the tree's hash storage holds in memory (capacity, not only what is used). */
   readonly storageBytes: () => number;
   /** Leaves in the spill, not in memory. */
@@ -248,6 +254,26 @@ export type MerkleTree = {
 const stateMagic = Buffer.from('CMT\x02', 'latin1');
 const stateMagicV1 = Buffer.from('CMT\x01', 'latin1');
 const stateHeaderBytes = stateMagic.byteLength + 8;
+
+/**
+ * A tree's serialized state with its first `spilledLeaves` leaves left out (MerkleTree.freeze):
+ * those are the spill's first spilledLeaves × 32 bytes.
+ */
+export type FrozenTree = { readonly state: Uint8Array; readonly spilledLeaves: number };
+
+/**
+ * serialize()'s bytes as parts in order: the frozen state with `spilled`, the leaves it left
+ * out, put back after its header.
+ */
+export function frozenTreeParts(frozen: FrozenTree, spilled: Uint8Array): Uint8Array[] {
+  if (spilled.byteLength !== frozen.spilledLeaves * hashBytes) {
+    throw new Error(
+      `merkle: ${spilled.byteLength} bytes of spilled leaves given for ${frozen.spilledLeaves} leaves`,
+    );
+  }
+  const { state } = frozen;
+  return [state.subarray(0, stateHeaderBytes), spilled, state.subarray(stateHeaderBytes)];
+}
 
 function rangeError(message: string, details: Record<string, unknown>): Error {
   return cofferError('LEDGER_E_MERKLE_RANGE', message, details);
@@ -458,10 +484,14 @@ function treeFromLevels(levels: Level[], options: MerkleTreeOptions): MerkleTree
     return hashes;
   };
 
-  const serialize = (allocate?: (bytes: number) => Uint8Array): Uint8Array => {
+  /** The serialized state without its first `leftOut` leaves (a whole number of chunks). */
+  const serializeWithout = (
+    leftOut: number,
+    allocate?: (bytes: number) => Uint8Array,
+  ): Uint8Array => {
     const n = size();
     const stored = levels.filter((_, level) => isStored(level));
-    let hashes = 0;
+    let hashes = -leftOut;
     for (const level of stored) hashes += level.count;
     const bytes = stateHeaderBytes + hashes * hashBytes;
     const into = allocate?.(bytes);
@@ -479,6 +509,10 @@ function treeFromLevels(levels: Level[], options: MerkleTreeOptions): MerkleTree
       let left = level.count;
       level.chunks.forEach((chunk, index) => {
         const take = Math.min(left, chunkHashesMax);
+        if (level === level0() && index * chunkHashesMax < leftOut) {
+          left -= take;
+          return;
+        }
         (chunk ?? runAt(level, index * chunkHashesMax, take)).copy(
           out,
           offset,
@@ -490,6 +524,14 @@ function treeFromLevels(levels: Level[], options: MerkleTreeOptions): MerkleTree
       });
     }
     return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
+  };
+
+  const serialize = (allocate?: (bytes: number) => Uint8Array): Uint8Array =>
+    serializeWithout(0, allocate);
+
+  const freeze = (allocate?: (bytes: number) => Uint8Array): FrozenTree => {
+    const spilledLeaves = spilledChunks * chunkHashesMax;
+    return { state: serializeWithout(spilledLeaves, allocate), spilledLeaves };
   };
 
   const storageBytes = (): number => {
@@ -509,6 +551,7 @@ function treeFromLevels(levels: Level[], options: MerkleTreeOptions): MerkleTree
     consistencyProof,
     frontier,
     serialize,
+    freeze,
     storageBytes,
     spilledLeaves: () => spilledChunks * chunkHashesMax,
   };

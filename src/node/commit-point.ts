@@ -1,9 +1,10 @@
 // A commit point's snapshot, made off the main thread (decision 0038). At a commit point the
 // engine copies its state into shared memory (Store.frozen: the maps' bytes and where each
 // entry lies in key order; ReplayWindow.frozen: the ids and times in order; the Merkle tree's
-// bytes); a worker thread then encodes and seals the store sections, encodes the engine's
-// state, computes the state digest the evidence entry will record, and writes the snapshot
-// file. Execution goes on meanwhile, and the worker's memory goes with it when it ends.
+// bytes but for the leaves in its spill file, which the worker reads itself, decision 0042); a
+// worker thread then encodes and seals the store sections, encodes the engine's state,
+// computes the state digest the evidence entry will record, and writes the snapshot file.
+// Execution goes on meanwhile, and the worker's memory goes with it when it ends.
 //
 // computeCommitPoint is the whole computation, pure, and makeCommitPoint adds the file; the
 // runner sends them to a worker, or runs them on this thread where the worker's script is not
@@ -12,6 +13,8 @@ import { existsSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
+import { readSpilledLeaves } from '../ledger/leaf-spill.js';
+import { frozenTreeParts, type FrozenTree } from '../ledger/merkle.js';
 import { frozenReplayReader, type FrozenReplay } from '../ledger/replay.js';
 import type { LedgerSecret } from '../ledger/secret.js';
 import {
@@ -20,7 +23,7 @@ import {
   snapshotFileParts,
   writeSnapshotFile,
 } from '../ledger/snapshot.js';
-import { isCofferError } from '../errors/index.js';
+import { isCofferError, type CofferError } from '../errors/index.js';
 import { sortedMapsOf, type FrozenStore } from '../ledger/store.js';
 import { stateDigest } from './snapshot-evidence.js';
 import { encodeSnapshotExtra, type SnapshotExtra } from './snapshot-extra.js';
@@ -36,7 +39,12 @@ export type CommitPointInput = {
    * window and the tree in shared memory, like the store's copy: the worker reads them without
    * a copy, and this thread still has them if the worker fails.
    */
-  readonly extra: Omit<SnapshotExtra, 'replay'> & { readonly replay: FrozenReplay };
+  readonly extra: Omit<SnapshotExtra, 'replay' | 'tree'> & {
+    readonly replay: FrozenReplay;
+    readonly tree: FrozenTree;
+  };
+  /** The tree's spill file (DATA/merkle-leaves): its first leaves, which the state leaves out. */
+  readonly merkleLeavesFile?: string;
   readonly secret: LedgerSecret;
 };
 
@@ -52,11 +60,16 @@ export type CommitPointMade = {
     | { readonly ok: false; readonly code: string; readonly message: string };
 };
 
-/** The digest, and the committed snapshot file's bytes as parts in order. */
+/**
+ * The digest, and the committed snapshot file's bytes as parts in order, or why they could not
+ * be made (the tree's spilled leaves could not be read: LEDGER_E_MERKLE_SPILL). The digest does
+ * not depend on the tree.
+ */
 export function computeCommitPoint(input: CommitPointInput): {
   readonly digest: string;
-  readonly parts: readonly Uint8Array[];
-  readonly bytes: number;
+  readonly file:
+    | { readonly parts: readonly Uint8Array[]; readonly bytes: number }
+    | { readonly error: CofferError };
 } {
   const sections = encodeSnapshotSections(input.seqno, sortedMapsOf(input.store), input.secret);
   const replay = frozenReplayReader(input.extra.replay);
@@ -65,27 +78,43 @@ export function computeCommitPoint(input: CommitPointInput): {
     time: input.extra.time,
     replay: replay.sortedEntries(),
   });
-  const extra = encodeSnapshotExtra({ ...input.extra, replay });
-  const { parts, bytes } = snapshotFileParts(sections, extra);
-  return { digest, parts, bytes };
+  let tree: Uint8Array[];
+  try {
+    tree = frozenTreeParts(input.extra.tree, spilledLeavesOf(input));
+  } catch (error) {
+    if (!isCofferError(error)) throw error;
+    return { digest, file: { error } };
+  }
+  const extra = encodeSnapshotExtra({ ...input.extra, replay, tree });
+  return { digest, file: snapshotFileParts(sections, extra) };
+}
+
+/** The leaves the frozen tree left out, read from the spill file. */
+function spilledLeavesOf(input: CommitPointInput): Uint8Array {
+  const { spilledLeaves } = input.extra.tree;
+  if (spilledLeaves === 0) return new Uint8Array(0);
+  if (input.merkleLeavesFile === undefined) {
+    throw new Error(`commit point: ${spilledLeaves} spilled leaves and no spill file (a bug)`);
+  }
+  return readSpilledLeaves(input.merkleLeavesFile, spilledLeaves);
 }
 
 /**
  * The commit point's digest and its committed snapshot file. A file not written (a full disk:
- * LEDGER_E_DISK_FULL) does not lose the digest: the evidence entry needs it all the same.
+ * LEDGER_E_DISK_FULL; the spilled leaves unreadable: LEDGER_E_MERKLE_SPILL) does not lose the
+ * digest: the evidence entry needs it all the same.
  */
 export async function makeCommitPoint(input: CommitPointInput): Promise<CommitPointMade> {
   const started = performance.now();
-  const { digest, parts, bytes } = computeCommitPoint(input);
+  const { digest, file } = computeCommitPoint(input);
   const computed = performance.now();
   const timed = { digest, computeMs: Math.round(computed - started) };
+  if ('error' in file) {
+    const { code, message } = file.error;
+    return { ...timed, writeMs: 0, written: { ok: false, code, message } };
+  }
   try {
-    const written = await writeSnapshotFile(
-      input.dir,
-      input.seqno,
-      { parts, bytes },
-      { committed: true },
-    );
+    const written = await writeSnapshotFile(input.dir, input.seqno, file, { committed: true });
     const writeMs = Math.round(performance.now() - computed);
     return { ...timed, writeMs, written: { ok: true, file: written.file, bytes: written.bytes } };
   } catch (error) {

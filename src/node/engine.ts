@@ -931,7 +931,8 @@ async function startLocked(options: EngineOptions): Promise<Engine> {
     const copies: SharedRound = sharedPool?.round() ?? freshRound();
     const frozen = store.frozen(copies.allocate);
     const storeCopied = performance.now();
-    const sharedTree = tree.serialize(copies.allocate);
+    // The leaves in the spill file are read there by the worker (decision 0042).
+    const sharedTree = tree.freeze(copies.allocate);
     const treeCopied = performance.now();
     const extra = {
       ...snapshotPositions(),
@@ -940,7 +941,14 @@ async function startLocked(options: EngineOptions): Promise<Engine> {
     };
     const replayCopied = performance.now();
     lastSnapshotSeqno = seqno;
-    const made = commitPoints.run({ seqno, dir: dirs.snapshots, store: frozen, extra, secret });
+    const made = commitPoints.run({
+      seqno,
+      dir: dirs.snapshots,
+      store: frozen,
+      extra,
+      merkleLeavesFile: dirs.merkleLeaves,
+      secret,
+    });
     lastCopyBytes = copies.given().reduce((bytes, view) => bytes + view.byteLength, 0);
     made.then(copies.done, copies.done);
     const digest = made.then((result) => result.digest);

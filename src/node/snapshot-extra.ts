@@ -36,9 +36,11 @@ export type SnapshotExtra = {
  * What encodeSnapshotExtra takes: the replay entries in order, or the window itself (read with
  * `forEachSorted`, without making a string for each id).
  */
-export type SnapshotExtraInput = Omit<SnapshotExtra, 'replay'> & {
+export type SnapshotExtraInput = Omit<SnapshotExtra, 'replay' | 'tree'> & {
   readonly replay:
     Iterable<readonly [string, number]> | Pick<ReplayWindow, 'forEachSorted' | 'size'>;
+  /** MerkleTree.serialize(), or its bytes as parts in order (frozenTreeParts). */
+  readonly tree: Uint8Array | readonly Uint8Array[];
 };
 
 const magic = Buffer.from('CFX3', 'latin1');
@@ -127,7 +129,14 @@ export function encodeSnapshotExtra(extra: SnapshotExtraInput): Uint8Array[] {
     out.writeUInt32BE(value);
     return out;
   };
-  return [magic, u32(header.byteLength), header, u32(replayBytes.byteLength), replayBytes, tree];
+  return [
+    magic,
+    u32(header.byteLength),
+    header,
+    u32(replayBytes.byteLength),
+    replayBytes,
+    ...(tree instanceof Uint8Array ? [tree] : tree),
+  ];
 }
 
 function malformed(what: string): Error {

@@ -15,6 +15,7 @@ import {
   derivedLevels,
   emptyRoot,
   fromLeafHashes,
+  frozenTreeParts,
   leafHash,
   type LeafSpill,
   rootExtending,
@@ -23,7 +24,7 @@ import {
   verifyInclusion,
   type MerkleTree,
 } from '../../src/ledger/merkle.js';
-import { openLeafSpillFile } from '../../src/ledger/leaf-spill.js';
+import { openLeafSpillFile, readSpilledLeaves } from '../../src/ledger/leaf-spill.js';
 
 // ---- the naive reference: RFC 9162 §2.1.1, §2.1.3.1, §2.1.4.1, literally ------------------------
 
@@ -760,6 +761,39 @@ describe('leaves spilled to a file (decision 0034)', () => {
       expectSameAsInMemory(tree);
     } finally {
       full.close();
+    }
+  });
+
+  it('freeze leaves out the spilled leaves, and they read back from the file give serialize()', () => {
+    const file = path.join(dir, 'frozen');
+    const spill = openLeafSpillFile(file);
+    try {
+      const tree = createMerkleTree({ spill });
+      for (const hash of hashes) tree.append(hash);
+      const whole = tree.serialize();
+      const frozen = tree.freeze();
+      expect(frozen.spilledLeaves).toBe(2 * chunkHashesMax);
+      expect(whole.byteLength - frozen.state.byteLength).toBe(2 * chunkHashesMax * 32);
+      // The tree goes on spilling past them; the first leaves in the file stay as they were.
+      for (const hash of entries(chunkHashesMax, 14).map((d) => leafHash(d))) tree.append(hash);
+      expect(tree.spilledLeaves()).toBe(3 * chunkHashesMax);
+      const parts = frozenTreeParts(frozen, readSpilledLeaves(file, frozen.spilledLeaves));
+      expect(Buffer.concat(parts).equals(whole)).toBe(true);
+      expect(hex(deserializeMerkleTree(Buffer.concat(parts)).root())).toBe(hex(inMemory.root()));
+      // Without a spill (or nothing spilled yet) the frozen state is serialize() itself.
+      expect(inMemory.freeze()).toEqual({ state: inMemory.serialize(), spilledLeaves: 0 });
+      const unspilled = frozenTreeParts(inMemory.freeze(), new Uint8Array(0));
+      expect(Buffer.concat(unspilled).equals(inMemory.serialize())).toBe(true);
+      // Leaves of the wrong length are refused, as is a file shorter than the leaves asked for.
+      expect(() => frozenTreeParts(frozen, new Uint8Array(32))).toThrow(/32 bytes of spilled/);
+      expect(codeOf(() => readSpilledLeaves(file, 4 * chunkHashesMax))).toBe(
+        'LEDGER_E_MERKLE_SPILL',
+      );
+      expect(codeOf(() => readSpilledLeaves(path.join(dir, 'missing'), 1))).toBe(
+        'LEDGER_E_MERKLE_SPILL',
+      );
+    } finally {
+      spill.close();
     }
   });
 

@@ -1,15 +1,22 @@
 // A commit point's snapshot made by the worker thread (decision 0038) against the same
 // computation on this thread: the same digest and the same file bytes, a file that decodes to
-// the state it was taken from, the digest when the file cannot be written, and the fallback
-// when the worker fails. The worker is the
+// the state it was taken from (the tree's spilled leaves read from its file, decision 0042),
+// the digest when the file cannot be written or the leaves read, and the fallback when the
+// worker fails. The worker is the
 // compiled one (dist/, built before the tests): the TypeScript sources have no worker script.
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import assert from 'node:assert/strict';
+import { mkdtemp, readdir, readFile, rm, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createMerkleTree, deserializeMerkleTree } from '../../src/ledger/merkle.js';
+import { openLeafSpillFile } from '../../src/ledger/leaf-spill.js';
+import {
+  chunkHashesMax,
+  createMerkleTree,
+  deserializeMerkleTree,
+} from '../../src/ledger/merkle.js';
 import { createReplayWindow } from '../../src/ledger/replay.js';
 import { ledgerSecretFromBytes } from '../../src/ledger/secret.js';
 import { decodeSnapshot, snapshotFileName } from '../../src/ledger/snapshot.js';
@@ -42,8 +49,11 @@ afterAll(async () => {
   await rm(work, { recursive: true, force: true });
 });
 
-/** A state of public and private maps (some text beyond ASCII), a replay window and a tree. */
-function commitPointInput(keys: number, dir: string): CommitPointInput {
+/**
+ * A state of public and private maps (some text beyond ASCII), a replay window and a tree: of
+ * 9 leaves, or with `spillFile`, of two and a half chunks of leaves, two of them in that file.
+ */
+function commitPointInput(keys: number, dir: string, spillFile?: string): CommitPointInput {
   const store = createStore();
   for (let from = 0; from < keys; from += 5000) {
     store.apply(
@@ -58,17 +68,20 @@ function commitPointInput(keys: number, dir: string): CommitPointInput {
       1 + from / 5000,
     );
   }
-  const seqno = 9;
+  const seqno = spillFile === undefined ? 9 : 2 * chunkHashesMax + chunkHashesMax / 2;
   const replay = createReplayWindow();
   for (let n = 0; n < 500; n += 1) {
     replay.add(createHash('sha256').update(`tx${n}`).digest('hex'), 1_700_000_000_000 + n);
   }
   replay.add('not a transaction id', 1_700_000_000_500.5);
-  const tree = createMerkleTree();
+  const spill = spillFile === undefined ? undefined : openLeafSpillFile(spillFile);
+  const tree = createMerkleTree(spill === undefined ? {} : { spill, leafChunksInMemory: 0 });
   for (let n = 0; n < seqno; n += 1) tree.append(randomBytes(32));
+  spill?.close();
   return {
     seqno,
     dir,
+    ...(spillFile === undefined ? {} : { merkleLeavesFile: spillFile }),
     store: store.frozen(),
     extra: {
       logPosition: 4,
@@ -78,7 +91,7 @@ function commitPointInput(keys: number, dir: string): CommitPointInput {
       signedRoot: null,
       evidencedSnapshotSeqno: 0,
       replay: replay.frozen(),
-      tree: tree.serialize(),
+      tree: tree.freeze(),
     },
     secret: ledgerSecretFromBytes(randomBytes(32)),
   };
@@ -89,14 +102,18 @@ describe('commit points', () => {
     const runner = await compiledRunner();
     expect(runner.threaded).toBe(true);
     const dir = path.join(work, 'threaded');
-    const input = commitPointInput(20_000, dir);
+    const spillFile = path.join(work, 'threaded-leaves');
+    const input = commitPointInput(20_000, dir, spillFile);
+    // The tree's first two chunks of leaves are not in the input: the worker reads them.
+    expect(input.extra.tree.spilledLeaves).toBe(2 * chunkHashesMax);
     const threaded = await runner.run(input);
     const here = computeCommitPoint(input);
     expect(threaded.digest).toBe(here.digest);
+    assert('parts' in here.file);
     const name = path.join(dir, snapshotFileName(input.seqno, true));
-    expect(threaded.written).toEqual({ ok: true, file: name, bytes: here.bytes });
+    expect(threaded.written).toEqual({ ok: true, file: name, bytes: here.file.bytes });
     const file = await readFile(name);
-    expect(file.equals(Buffer.concat(here.parts))).toBe(true);
+    expect(file.equals(Buffer.concat(here.file.parts))).toBe(true);
 
     const snapshot = decodeSnapshot(file, input.secret);
     expect(snapshot.seqno).toBe(input.seqno);
@@ -107,13 +124,33 @@ describe('commit points', () => {
     expect(extra.replay).toHaveLength(501);
     expect(extra.replay.at(-1)).toEqual(['not a transaction id', 1_700_000_000_500.5]);
     expect(extra).toMatchObject({ logPosition: 4, lastMarkerSeqno: input.seqno });
+    // The whole tree, spilled leaves included, as it was (its hashes verify as it loads).
+    const tree = deserializeMerkleTree(extra.tree);
+    expect(tree.size()).toBe(input.seqno);
+    expect(tree.leaf(0)).toEqual(new Uint8Array(await readFile(spillFile)).subarray(0, 32));
     const checked = checkCommittedSnapshot({
       seqno: snapshot.seqno,
       digests: snapshot.digests,
       extra,
-      tree: deserializeMerkleTree(extra.tree),
+      tree,
     });
     expect(checked.ok && checked.value.digest).toBe(threaded.digest);
+  });
+
+  it('spilled leaves it cannot read (a lost leaf file) still give the digest, and LEDGER_E_MERKLE_SPILL', async () => {
+    const spillFile = path.join(work, 'lost-leaves');
+    const input = commitPointInput(100, path.join(work, 'lost'), spillFile);
+    await truncate(spillFile, chunkHashesMax * 32);
+    for (const runner of [await compiledRunner(), createCommitPointRunner({ thread: false })]) {
+      const made = await runner.run(input);
+      expect(made.digest).toBe(computeCommitPoint(input).digest);
+      expect(made.written).toMatchObject({
+        ok: false,
+        code: 'LEDGER_E_MERKLE_SPILL',
+        message: expect.stringContaining(spillFile) as unknown,
+      });
+    }
+    await expect(readdir(path.join(work, 'lost'))).rejects.toThrow(/ENOENT/);
   });
 
   it('computes on this thread when the worker fails (an input the worker cannot take fails here alike)', async () => {

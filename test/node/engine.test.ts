@@ -174,7 +174,7 @@ describe('node engine', () => {
     }
   });
 
-  it('spills full chunks of Merkle leaves to merkle-leaves; receipts of spilled ones verify, before and after a restart', async () => {
+  it('spills full chunks of Merkle leaves to merkle-leaves; receipts of spilled ones verify, before and after a restart from a snapshot made past them', async () => {
     const dir = path.join(work, 'spill');
     const options = {
       treeLeafChunksInMemory: 0,
@@ -183,9 +183,11 @@ describe('node engine', () => {
     };
     let engine = await start(dir, options);
     const txIds: string[] = [];
+    let before: ReturnType<Engine['position']>;
     try {
-      // Leaves: the transactions and their signature entries, past one chunk of 16,384.
-      while (engine.position().seqno <= chunkHashesMax) {
+      // Leaves: the transactions and their signature entries, past one chunk of 16,384 and past
+      // the commit point after it, whose snapshot reads the spilled chunk from the file.
+      while (engine.position().seqno <= 4 * 5000 + 1000) {
         const ids = await Promise.all(
           Array.from({ length: 500 }, (_, i) => put(engine, `s${txIds.length + i}`, 'v')),
         );
@@ -197,13 +199,25 @@ describe('node engine', () => {
       const [first] = txIds;
       if (first === undefined) throw new Error('no transaction');
       expect((await verifiedReceipt(engine, first)).txId).toBe(first);
+      before = engine.position();
     } finally {
       await engine.stop();
     }
-    // The file is written again from the snapshot at start (truncated first).
+    const snapshots = (await readdir(path.join(dir, 'snapshots'))).filter((name) =>
+      name.endsWith('.committed.snap'),
+    );
+    const newest = Math.max(...snapshots.map((name) => Number(/\d+/.exec(name)?.[0])));
+    expect(newest).toBeGreaterThan(chunkHashesMax);
+    // The file is written again from the snapshot at start (truncated first): the snapshot
+    // holds every leaf, the spilled ones included (the tree verifies them as it loads).
     await writeFile(path.join(dir, 'merkle-leaves'), 'not leaves');
-    engine = await start(dir, options);
+    const lines: string[] = [];
+    const logger = pino({ level: 'info' }, { write: (line: string) => lines.push(line) });
+    engine = await start(dir, { ...options, logger });
     try {
+      const loaded = lines.map((line) => JSON.parse(line) as { msg: string; seqno?: number });
+      expect(loaded.find(({ msg }) => msg === 'loaded snapshot')?.seqno).toBe(newest);
+      expect(engine.position()).toEqual(before);
       expect(engine.kept()).toMatchObject({ treeLeavesSpilled: chunkHashesMax });
       const [first] = txIds;
       if (first === undefined) throw new Error('no transaction');
