@@ -114,9 +114,11 @@ export type LoadedSnapshot = Snapshot & {
   readonly committed: boolean;
 };
 
-export type SnapshotLoad = {
+export type SnapshotLoad<T = undefined> = {
   /** The newest snapshot that verifies, or undefined if none does. */
   readonly snapshot: LoadedSnapshot | undefined;
+  /** What `open` made of it (undefined without a snapshot or without `open`). */
+  readonly opened: T | undefined;
   /** Newer snapshots passed over, newest first, with the reason. */
   readonly skipped: readonly { readonly file: string; readonly error: CofferError }[];
 };
@@ -561,36 +563,41 @@ export async function committedSnapshotFiles(
 
 /**
  * The newest snapshot in `dir` that verifies completely; newer ones that do not are reported in
- * `skipped` with why (a corrupted newest snapshot falls back to the previous one).
+ * `skipped` with why (a corrupted newest snapshot falls back to the previous one). `open`, when
+ * given, reads what the caller keeps in the snapshot's extra bytes (e.g. the engine's state and
+ * its Merkle tree): a CofferError from it skips that snapshot too, as a checksum that does not
+ * match does, and the previous one is tried.
  */
-export async function loadLatestSnapshot(
+export async function loadLatestSnapshot<T = undefined>(
   dir: string,
   secret: LedgerSecret,
   options: {
     readonly storage?: Storage;
     /** Only snapshots a signature entry commits to (what a node serves to joining nodes). */
     readonly committedOnly?: boolean;
+    readonly open?: (snapshot: LoadedSnapshot) => T;
   } = {},
-): Promise<SnapshotLoad> {
+): Promise<SnapshotLoad<T>> {
   const storage = options.storage ?? createFsStorage();
   const skipped: { file: string; error: CofferError }[] = [];
   let listed: { name: string; seqno: number; committed: boolean }[];
   try {
     listed = await listSnapshots(storage, dir);
   } catch (error) {
-    if (errnoCode(error) === 'ENOENT') return { snapshot: undefined, skipped };
+    if (errnoCode(error) === 'ENOENT') return { snapshot: undefined, opened: undefined, skipped };
     throw storageError(error, 'listing snapshots in', dir);
   }
   for (const { name, seqno, committed } of listed) {
     if (options.committedOnly === true && !committed) continue;
     const file = path.join(dir, name);
+    let loaded: LoadedSnapshot;
     try {
       const bytes = await readWhole(storage, file);
       const snapshot = decodeSnapshot(bytes, secret);
       if (snapshot.seqno !== seqno) {
         throw corrupt(`holds seqno ${snapshot.seqno} but is named for ${seqno}`);
       }
-      return { snapshot: { ...snapshot, file, committed }, skipped };
+      loaded = { ...snapshot, file, committed };
     } catch (error) {
       const coded = error instanceof CofferError ? error : storageError(error, 'reading', file);
       const withFile =
@@ -603,9 +610,20 @@ export async function loadLatestSnapshot(
             )
           : coded;
       skipped.push({ file, error: withFile });
+      continue;
+    }
+    try {
+      return { snapshot: loaded, opened: options.open?.(loaded), skipped };
+    } catch (error) {
+      // What the caller found wrong in its own part (a bug wrote it): not a storage error.
+      if (!(error instanceof CofferError)) throw error;
+      skipped.push({
+        file,
+        error: cofferError(error.code, `${file}: ${error.message}`, { file, ...error.details }),
+      });
     }
   }
-  return { snapshot: undefined, skipped };
+  return { snapshot: undefined, opened: undefined, skipped };
 }
 
 async function readWhole(storage: Storage, file: string): Promise<Uint8Array> {

@@ -522,17 +522,24 @@ async function startLocked(options: EngineOptions): Promise<Engine> {
   let evidencedSnapshotSeqno = 0;
   /** The last signature entry records evidence, and no later one signs it yet (idle timer). */
   let evidenceUncovered = false;
-  const loaded = await loadLatestSnapshot(dirs.snapshots, secret);
+  // The engine's state and the tree are read (and the tree verified) while choosing: a snapshot
+  // whose tree does not verify is passed over for the one before, as a corrupted file is.
+  const loaded = await loadLatestSnapshot(dirs.snapshots, secret, {
+    open: (snapshot) => {
+      const extra = decodeSnapshotExtra(snapshot.extra);
+      return { extra, tree: deserializeMerkleTree(extra.tree, treeOptions) };
+    },
+  });
   for (const skipped of loaded.skipped) {
     logger.warn(
       { file: skipped.file, code: skipped.error.code },
       `snapshot skipped: ${skipped.error.message}`,
     );
   }
-  if (loaded.snapshot !== undefined) {
-    const extra = decodeSnapshotExtra(loaded.snapshot.extra);
+  if (loaded.snapshot !== undefined && loaded.opened !== undefined) {
+    const { extra } = loaded.opened;
     store = loaded.snapshot.store;
-    tree = deserializeMerkleTree(extra.tree, treeOptions);
+    tree = loaded.opened.tree;
     replay = createReplayWindow(extra.replay.map(([id, at]) => [id, at]));
     logPosition = extra.logPosition;
     time = extra.time;

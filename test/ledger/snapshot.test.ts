@@ -5,7 +5,7 @@ import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isCofferError } from '../../src/errors/index.js';
+import { cofferError, isCofferError } from '../../src/errors/index.js';
 import { createSimStorage } from '../../src/ledger/files-sim.js';
 import { ledgerSecretFromBytes } from '../../src/ledger/secret.js';
 import {
@@ -16,6 +16,7 @@ import {
   sectionDigests,
   snapshotFileName,
   writeSnapshot,
+  type LoadedSnapshot,
 } from '../../src/ledger/snapshot.js';
 import { createStore, type Store, type Write } from '../../src/ledger/store.js';
 
@@ -183,6 +184,35 @@ describe('snapshots', () => {
       snapshot: undefined,
       skipped: [],
     });
+  });
+
+  it("falls back past a snapshot the caller's open() refuses with a CofferError, and gives what it opened", async () => {
+    const dir = path.join(work, 'open');
+    const store = storeWith(writes, [1, 2, 3, 4, 5]);
+    for (const seqno of [10, 20]) {
+      await writeSnapshot(dir, { seqno, store, extra: Buffer.from(`extra ${seqno}`), secret });
+    }
+    const open = (snapshot: LoadedSnapshot): string => {
+      const text = Buffer.from(snapshot.extra).toString();
+      if (text === 'extra 20') throw cofferError('LEDGER_E_MERKLE_STATE', 'does not verify');
+      return text;
+    };
+    const loaded = await loadLatestSnapshot(dir, secret, { open });
+    expect(loaded.snapshot?.seqno).toBe(10);
+    expect(loaded.opened).toBe('extra 10');
+    expect(loaded.skipped.map((s) => [path.basename(s.file), s.error.code])).toEqual([
+      [snapshotFileName(20), 'LEDGER_E_MERKLE_STATE'],
+    ]);
+    expect(loaded.skipped[0]?.error.message).toBe(
+      `${path.join(dir, snapshotFileName(20))}: does not verify`,
+    );
+    // A bug in open() is not a damaged snapshot: it is thrown, not passed over.
+    const buggy = (): never => {
+      throw new TypeError('a bug');
+    };
+    await expect(loadLatestSnapshot(dir, secret, { open: buggy })).rejects.toThrow('a bug');
+    // Without open(), nothing is opened.
+    expect((await loadLatestSnapshot(dir, secret)).opened).toBeUndefined();
   });
 
   it('refuses a snapshot named for another seqno', async () => {
