@@ -6,9 +6,10 @@
 // computes the state digest the evidence entry will record, and writes the snapshot file.
 // Execution goes on meanwhile, and the worker's memory goes with it when it ends.
 //
-// computeCommitPoint is the whole computation, pure, and makeCommitPoint adds the file; the
-// runner sends them to a worker, or runs them on this thread where the worker's script is not
-// there (tests run the TypeScript sources) or the worker fails (the same answer either way).
+// computeCommitPoint is the whole computation (its only input beyond its arguments is the
+// spilled leaves it reads), and makeCommitPoint writes the file; the runner sends them to a
+// worker, or runs them on this thread where the worker's script is not there (tests run the
+// TypeScript sources) or the worker fails (the same answer either way).
 import { existsSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
