@@ -600,16 +600,10 @@ export async function loadLatestSnapshot<T = undefined>(
       loaded = { ...snapshot, file, committed };
     } catch (error) {
       const coded = error instanceof CofferError ? error : storageError(error, 'reading', file);
-      const withFile =
-        coded.code === 'SNAPSHOT_E_CORRUPT'
-          ? cofferError(
-              coded.code,
-              `${file}: ${coded.message}`,
-              { file, ...coded.details },
-              coded.cause,
-            )
-          : coded;
-      skipped.push({ file, error: withFile });
+      skipped.push({
+        file,
+        error: coded.code === 'SNAPSHOT_E_CORRUPT' ? namingFile(file, coded) : coded,
+      });
       continue;
     }
     try {
@@ -617,13 +611,20 @@ export async function loadLatestSnapshot<T = undefined>(
     } catch (error) {
       // What the caller found wrong in its own part (a bug wrote it): not a storage error.
       if (!(error instanceof CofferError)) throw error;
-      skipped.push({
-        file,
-        error: cofferError(error.code, `${file}: ${error.message}`, { file, ...error.details }),
-      });
+      skipped.push({ file, error: namingFile(file, error) });
     }
   }
   return { snapshot: undefined, opened: undefined, skipped };
+}
+
+/** The same error, its message and details naming the snapshot file. */
+function namingFile(file: string, error: CofferError): CofferError {
+  return cofferError(
+    error.code,
+    `${file}: ${error.message}`,
+    { file, ...error.details },
+    error.cause,
+  );
 }
 
 async function readWhole(storage: Storage, file: string): Promise<Uint8Array> {

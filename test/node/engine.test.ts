@@ -52,6 +52,18 @@ async function start(dataDir: string, extra: Partial<EngineOptions> = {}): Promi
   });
 }
 
+/** A log line as the tests read it. */
+type LogLine = { msg: string; seqno?: number; code?: string; file?: string };
+
+/** A logger at info level whose lines the test reads back, parsed. */
+function loggedLines(): { readonly logger: pino.Logger; readonly logged: () => LogLine[] } {
+  const lines: string[] = [];
+  return {
+    logger: pino({ level: 'info' }, { write: (line: string) => lines.push(line) }),
+    logged: () => lines.map((line) => JSON.parse(line) as LogLine),
+  };
+}
+
 /** User1's signed kv put. */
 async function putEnvelope(map: string, key: string, value: string) {
   const { envelope } = await signEnvelope({
@@ -214,12 +226,10 @@ describe('node engine', () => {
     // The file is written again from the snapshot at start (truncated first): the snapshot
     // holds every leaf, the spilled ones included (the tree verifies them as it loads).
     await writeFile(path.join(dir, 'merkle-leaves'), 'not leaves');
-    const lines: string[] = [];
-    const logger = pino({ level: 'info' }, { write: (line: string) => lines.push(line) });
+    const { logger, logged } = loggedLines();
     engine = await start(dir, { ...options, logger });
     try {
-      const loaded = lines.map((line) => JSON.parse(line) as { msg: string; seqno?: number });
-      expect(loaded.find(({ msg }) => msg === 'loaded snapshot')?.seqno).toBe(newest);
+      expect(logged().find(({ msg }) => msg === 'loaded snapshot')?.seqno).toBe(newest);
       expect(engine.position()).toEqual(before);
       expect(engine.kept()).toMatchObject({ treeLeavesSpilled: chunkHashesMax });
       const [first] = txIds;
@@ -423,18 +433,14 @@ describe('node engine restarts from snapshots', () => {
       { committed: true },
     );
 
-    const lines: string[] = [];
-    const logger = pino({ level: 'info' }, { write: (line: string) => lines.push(line) });
+    const { logger, logged } = loggedLines();
     engine = await start(dir, { snapshotIntervalTx: 25, logger });
     try {
-      const logged = lines.map(
-        (line) => JSON.parse(line) as { msg: string; seqno?: number; code?: string; file?: string },
-      );
-      expect(logged.find(({ msg }) => msg.startsWith('snapshot skipped'))).toMatchObject({
+      expect(logged().find(({ msg }) => msg.startsWith('snapshot skipped'))).toMatchObject({
         code: 'LEDGER_E_MERKLE_STATE',
         file: newest,
       });
-      expect(logged.find(({ msg }) => msg === 'loaded snapshot')?.seqno).toBe(
+      expect(logged().find(({ msg }) => msg === 'loaded snapshot')?.seqno).toBe(
         seqnoOf(names.at(-2)),
       );
       // The rest comes from the ordering log: the same position, root and state.
