@@ -1,5 +1,5 @@
-// A commit point's snapshot, made off the main thread (decision 0038). At a commit point the
-// engine copies its state into shared memory (Store.frozen: the maps' bytes and where each
+// A commit point's snapshot, made off the main thread (decision 0038), and the node's own local
+// snapshots the same way (decision 0043). At a commit point the engine copies its state into shared memory (Store.frozen: the maps' bytes and where each
 // entry lies in key order; ReplayWindow.frozen: the ids and times in order; the Merkle tree's
 // bytes but for the leaves in its spill file, which the worker reads itself, decision 0042); a
 // worker thread then encodes and seals the store sections, encodes the engine's state,
@@ -32,8 +32,13 @@ import { encodeSnapshotExtra, type SnapshotExtra } from './snapshot-extra.js';
 export type CommitPointInput = {
   /** The commit point (a signature entry): the snapshot's seqno. */
   readonly seqno: number;
-  /** Where the committed snapshot file goes (the node's snapshots folder). */
+  /** Where the snapshot file goes (the node's snapshots folder). */
   readonly dir: string;
+  /**
+   * A commit point's snapshot (`.committed.snap`, its digest recorded by an evidence entry), or
+   * a local one the node takes only to shorten its restarts (the digest is made all the same).
+   */
+  readonly committed: boolean;
   readonly store: FrozenStore;
   /**
    * The engine's state at the commit point (what encodeSnapshotExtra takes). The replay
@@ -101,7 +106,7 @@ function spilledLeavesOf(input: CommitPointInput): Uint8Array {
 }
 
 /**
- * The commit point's digest and its committed snapshot file. A file not written (a full disk:
+ * The commit point's digest and its snapshot file. A file not written (a full disk:
  * LEDGER_E_DISK_FULL; the spilled leaves unreadable: LEDGER_E_MERKLE_SPILL) does not lose the
  * digest: the evidence entry needs it all the same.
  */
@@ -115,7 +120,9 @@ export async function makeCommitPoint(input: CommitPointInput): Promise<CommitPo
     return { ...timed, writeMs: 0, written: { ok: false, code, message } };
   }
   try {
-    const written = await writeSnapshotFile(input.dir, input.seqno, file, { committed: true });
+    const written = await writeSnapshotFile(input.dir, input.seqno, file, {
+      committed: input.committed,
+    });
     const writeMs = Math.round(performance.now() - computed);
     return { ...timed, writeMs, written: { ok: true, file: written.file, bytes: written.bytes } };
   } catch (error) {

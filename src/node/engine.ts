@@ -47,7 +47,7 @@ import {
   loadLedgerSecretFile,
   type LedgerSecret,
 } from '../ledger/secret.js';
-import { loadLatestSnapshot, writeSnapshot } from '../ledger/snapshot.js';
+import { loadLatestSnapshot } from '../ledger/snapshot.js';
 import { catchUpTxIndex, openTxIndex } from '../ledger/tx-index.js';
 import { createStore, type Store, type WriteSet } from '../ledger/store.js';
 import {
@@ -69,7 +69,7 @@ import {
   type SharedPoolStats,
   type SharedRound,
 } from './shared-pool.js';
-import { createCommitPointRunner } from './commit-point.js';
+import { createCommitPointRunner, type CommitPointMade } from './commit-point.js';
 import {
   evidenceDelayMs,
   isCommitPoint,
@@ -79,7 +79,7 @@ import {
   type Marker,
   type PendingEvidence,
 } from './snapshot-evidence.js';
-import { decodeSnapshotExtra, encodeSnapshotExtra, type SnapshotExtra } from './snapshot-extra.js';
+import { decodeSnapshotExtra, type SnapshotExtra } from './snapshot-extra.js';
 import { base64Of, type SignatureVerifier } from '../crypto/index.js';
 
 // ---- limits ---------------------------------------------------------------------------------
@@ -870,31 +870,6 @@ async function startLocked(options: EngineOptions): Promise<Engine> {
     evidencedSnapshotSeqno,
   });
 
-  /**
-   * Writes a snapshot at a signature entry every snapshotIntervalTx entries of this node's own
-   * setting (only to shorten its restarts), not while a commit point awaits its evidence entry:
-   * a restart from a snapshot then knows what is pending (the committed one's own state).
-   */
-  const maybeSnapshot = async (): Promise<void> => {
-    if (pendingEvidence !== undefined) return;
-    if (tree.size() - lastSnapshotSeqno < intervals.snapshotIntervalTx) return;
-    const extra = encodeSnapshotExtra({ ...snapshotPositions(), replay, tree: tree.serialize() });
-    const seqno = tree.size();
-    lastSnapshotSeqno = seqno;
-    try {
-      const written = await writeSnapshot(dirs.snapshots, { seqno, store, extra, secret });
-      logger.info({ file: written.file, bytes: written.bytes, seqno }, 'snapshot written');
-    } catch (error) {
-      // A snapshot only shortens restarts: a failed one (e.g. a full disk) is retried at the
-      // next interval; the ledger and the log still hold everything.
-      if (!isCofferError(error)) throw error;
-      logger.warn(
-        { code: error.code, seqno },
-        `snapshot not written: ${error.message}; retried after ${intervals.snapshotIntervalTx} more entries`,
-      );
-    }
-  };
-
   // Commit points (decision 0038): the state is copied here, encoded and digested by a worker.
   const commitPoints = createCommitPointRunner({
     onWorkerFailure: (error) => {
@@ -907,34 +882,52 @@ async function startLocked(options: EngineOptions): Promise<Engine> {
   /** The last commit point's snapshot being made (one at a time: see the evidence rule). */
   let committedWrites: Promise<void> = Promise.resolve();
 
-  // Memory for the next commit point's copies, warmed a little before it (decision 0041).
+  // Memory for the next snapshot's copies, warmed a little before it (decisions 0041, 0043).
   const sharedPool =
     options.memoryPages === undefined ? undefined : createSharedPool(options.memoryPages);
-  /** What the last commit point copied (0: none yet); the next one warms a little more. */
+  /** What the last snapshot copied (0: none yet); the next one warms a little more. */
   let lastCopyBytes = 0;
   let rateWindow = { seqno: 0, at: performance.now() };
   let txPerSecond = 0;
-  /** After each batch: warms the pool once the next commit point is due within the lead time. */
-  const warmForCommitPoint = (): void => {
-    if (sharedPool === undefined) return;
+  /** Whether the next commit point is due within `seconds` at the rate of the last second. */
+  const commitPointWithin = (seconds: number): boolean =>
+    commitIntervalTx - (tree.size() % commitIntervalTx) <= txPerSecond * seconds;
+  /** Whether a local snapshot (the node's own interval, shorter) is due within `seconds`. */
+  const localSnapshotWithin = (seconds: number): boolean =>
+    intervals.snapshotIntervalTx < commitIntervalTx &&
+    lastSnapshotSeqno + intervals.snapshotIntervalTx - tree.size() <= txPerSecond * seconds;
+  /**
+   * After each batch: the rate of the last second, and the pool warmed once the next snapshot
+   * (a commit point's, or a local one between them) is due within the lead time.
+   */
+  const afterBatch = (): void => {
     const now = performance.now();
     const size = tree.size();
     if (now - rateWindow.at >= 1000) {
       txPerSecond = ((size - rateWindow.seqno) * 1000) / (now - rateWindow.at);
       rateWindow = { seqno: size, at: now };
     }
-    const left = commitIntervalTx - (size % commitIntervalTx);
-    if (lastCopyBytes > 0 && left <= txPerSecond * commitPointWarmLeadSeconds) {
+    if (sharedPool === undefined || lastCopyBytes === 0) return;
+    if (
+      commitPointWithin(commitPointWarmLeadSeconds) ||
+      localSnapshotWithin(commitPointWarmLeadSeconds)
+    ) {
       sharedPool.reserve(Math.ceil(lastCopyBytes * commitPointWarmMargin));
     }
   };
 
-  /** At the signature entry just written, a commit point: its snapshot and digest begin. */
-  const beginCommitPoint = (): void => {
+  /**
+   * Copies the state at the signature entry just written into shared memory (CommitPointInput)
+   * and starts its snapshot on the runner; returns what that will make, and the main thread's
+   * milliseconds: in all, and on the store's maps, the Merkle tree, the replay window and
+   * starting the worker. The copies are recorded: once the snapshot is made nothing reads them,
+   * and their pages go back to the system then (decision 0041).
+   */
+  const startSnapshot = (
+    seqno: number,
+    committed: boolean,
+  ): { made: Promise<CommitPointMade>; copyMs: number; copyPartsMs: number[] } => {
     const started = performance.now();
-    const seqno = tree.size();
-    // Every copy in shared memory (CommitPointInput), recorded: once the snapshot is made
-    // nothing reads them, and their pages go back to the system then (decision 0041).
     const copies: SharedRound = sharedPool?.round() ?? freshRound();
     const frozen = store.frozen(copies.allocate);
     const storeCopied = performance.now();
@@ -947,10 +940,10 @@ async function startLocked(options: EngineOptions): Promise<Engine> {
       tree: sharedTree,
     };
     const replayCopied = performance.now();
-    lastSnapshotSeqno = seqno;
     const made = commitPoints.run({
       seqno,
       dir: dirs.snapshots,
+      committed,
       store: frozen,
       extra,
       merkleLeavesFile: dirs.merkleLeaves,
@@ -958,20 +951,25 @@ async function startLocked(options: EngineOptions): Promise<Engine> {
     });
     lastCopyBytes = copies.given().reduce((bytes, view) => bytes + view.byteLength, 0);
     made.then(copies.done, copies.done);
-    const digest = made.then((result) => result.digest);
-    // Awaited at the evidence entry; a failure there stops execution (drain), not the process.
-    digest.catch(() => undefined);
-    pendingEvidence = { seqno, time: lastMarkerTime, digest };
     const copied = performance.now();
-    const copyMs = Math.round(copied - started);
-    // Where the main thread's time went: the store's maps, the Merkle tree, the replay window,
-    // and starting the worker.
     const copyPartsMs = [
       storeCopied - started,
       treeCopied - storeCopied,
       replayCopied - treeCopied,
       copied - replayCopied,
     ].map(Math.round);
+    return { made, copyMs: Math.round(copied - started), copyPartsMs };
+  };
+
+  /** At the signature entry just written, a commit point: its snapshot and digest begin. */
+  const beginCommitPoint = (): void => {
+    const seqno = tree.size();
+    lastSnapshotSeqno = seqno;
+    const { made, copyMs, copyPartsMs } = startSnapshot(seqno, true);
+    const digest = made.then((result) => result.digest);
+    // Awaited at the evidence entry; a failure there stops execution (drain), not the process.
+    digest.catch(() => undefined);
+    pendingEvidence = { seqno, time: lastMarkerTime, digest };
     // Always settles; stop() waits for it (the worker writes the file).
     committedWrites = made.then(
       ({ written, computeMs, writeMs }) => {
@@ -1001,6 +999,60 @@ async function startLocked(options: EngineOptions): Promise<Engine> {
         logger.error({ error: String(error), seqno }, 'the committed snapshot was not made');
       },
     );
+  };
+
+  /** The node's own snapshot being made (one at a time), and when it is done. */
+  let localSnapshotMaking = false;
+  let localWrites: Promise<void> = Promise.resolve();
+
+  /**
+   * A local snapshot at a signature entry every snapshotIntervalTx entries of this node's own
+   * setting, only to shorten its restarts, made off the main thread like a commit point's
+   * (decision 0043). Not while a commit point awaits its evidence entry (a restart from a
+   * snapshot then knows what is pending: the committed one's own state), nor while the last
+   * local one is still being made, nor when a commit point, which makes one, is seconds away.
+   */
+  const maybeSnapshot = (): void => {
+    if (pendingEvidence !== undefined || localSnapshotMaking) return;
+    if (tree.size() - lastSnapshotSeqno < intervals.snapshotIntervalTx) return;
+    if (commitPointWithin(commitPointWarmLeadSeconds)) return;
+    const seqno = tree.size();
+    lastSnapshotSeqno = seqno;
+    localSnapshotMaking = true;
+    const { made, copyMs, copyPartsMs } = startSnapshot(seqno, false);
+    localWrites = made
+      .then(
+        ({ written, computeMs, writeMs }) => {
+          if (written.ok) {
+            logger.info(
+              {
+                file: written.file,
+                bytes: written.bytes,
+                seqno,
+                committed: false,
+                copyMs,
+                copyPartsMs,
+                computeMs,
+                writeMs,
+              },
+              'snapshot written',
+            );
+          } else {
+            // Only restarts are longer: a failed one (e.g. a full disk) is taken again later;
+            // the ledger and the log still hold everything.
+            logger.warn(
+              { code: written.code, seqno },
+              `snapshot not written: ${written.message}; retried after ${intervals.snapshotIntervalTx} more entries`,
+            );
+          }
+        },
+        (error: unknown) => {
+          logger.error({ error: String(error), seqno }, 'the local snapshot was not made');
+        },
+      )
+      .finally(() => {
+        localSnapshotMaking = false;
+      });
   };
 
   const executeOne = async (position: number, bytes: Uint8Array): Promise<void> => {
@@ -1129,13 +1181,13 @@ async function startLocked(options: EngineOptions): Promise<Engine> {
         });
       }
       if (commitPoint) beginCommitPoint();
-      else await maybeSnapshot();
+      else maybeSnapshot();
     } else if (executed !== undefined && executed.length > 0) {
       notify((observer) => {
         observer.executed?.({ logPosition: position, time, transactions: executed });
       });
     }
-    warmForCommitPoint();
+    afterBatch();
   };
 
   // One executor at a time; a commit noticed while it runs makes it run once more.
@@ -1666,6 +1718,7 @@ async function startLocked(options: EngineOptions): Promise<Engine> {
       unsubscribe();
       if (executing !== undefined) await executing;
       await committedWrites;
+      await localWrites;
       sharedPool?.close();
       await log.close();
       await closeLedger(ledger, logger);

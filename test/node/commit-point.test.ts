@@ -81,6 +81,7 @@ function commitPointInput(keys: number, dir: string, spillFile?: string): Commit
   return {
     seqno,
     dir,
+    committed: true,
     ...(spillFile === undefined ? {} : { merkleLeavesFile: spillFile }),
     store: store.frozen(),
     extra: {
@@ -171,6 +172,20 @@ describe('commit points', () => {
     await expect(runner.run(broken)).rejects.toThrow(/replay id of 70000 bytes/);
     expect(failures).toHaveLength(1);
     expect(failures[0]).toMatch(/replay id of 70000 bytes/);
+  });
+
+  it("writes a local snapshot (the node's own, decision 0043) under its own name, with the same bytes", async () => {
+    const runner = await compiledRunner();
+    const dir = path.join(work, 'local');
+    const input = { ...commitPointInput(1000, dir), committed: false };
+    const made = await runner.run(input);
+    const here = computeCommitPoint(input);
+    assert('parts' in here.file);
+    const name = path.join(dir, snapshotFileName(input.seqno, false));
+    expect(made.written).toEqual({ ok: true, file: name, bytes: here.file.bytes });
+    expect(await readdir(dir)).toEqual([path.basename(name)]);
+    expect((await readFile(name)).equals(Buffer.concat(here.file.parts))).toBe(true);
+    expect(decodeSnapshot(await readFile(name), input.secret).seqno).toBe(input.seqno);
   });
 
   it('runs on this thread when asked to, with the same answer', async () => {

@@ -1,6 +1,7 @@
 // The engine with its consortium in the ledger (governance): an empty ledger starts with the
 // genesis entry, the consortium is what the state says, and a change takes effect from the
 // next batch, the same way after a restart that rebuilds everything from the log.
+import { readdirSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -11,6 +12,7 @@ import type { App } from '../../src/contracts/index.js';
 import { builtInApps } from '../../src/contracts/index.js';
 import type { Consortium } from '../../src/ledger/execute.js';
 import { startEngine, type Engine } from '../../src/node/engine.js';
+import type { PageOps } from '../../src/node/shared-pool.js';
 import { org1Material, type Org1 } from '../support/org1.js';
 
 const configMap = 'public:cfg.config';
@@ -172,6 +174,97 @@ describe('signature entries follow the governed settings', () => {
       expect(await put('k5')).toMatchObject({ seqno: 10 });
       await engine.idle();
       expect(engine.lastSignedRoot()?.treeSize).toBe(10);
+    } finally {
+      await engine.stop();
+    }
+  });
+});
+
+describe("the node's own snapshots in a governed ledger", () => {
+  it('are made from copies of the state (handed back once written) between commit points, and a restart loads the newest', async () => {
+    const none: Consortium = { msps: new Map() };
+    const lines: string[] = [];
+    const handedBack: { shared: boolean; files: string[] }[] = [];
+    const dataDir = path.join(work, 'local-snapshots');
+    const startLocal = (logger: pino.Logger, memoryPages?: PageOps) =>
+      startEngine({
+        dataDir,
+        nodeId: 'n0',
+        consortium: () => none,
+        governed: {
+          genesis: { config: {}, writes: [] },
+          configMap,
+          consortiumOf: () => org1.consortium,
+          // Commit points every 100,000 entries: none in this test.
+          settingsOf: () => ({
+            signatureIntervalTx: 5,
+            signatureIntervalMs: 1_000_000,
+            snapshotIntervalTx: 100_000,
+          }),
+        },
+        apps: builtInApps(),
+        rootSigner: org1.rootSigner,
+        logger,
+        // The node's own snapshots: every 20 entries, at a signature entry.
+        snapshotIntervalTx: 20,
+        ...(memoryPages === undefined ? {} : { memoryPages }),
+      });
+    const memoryPages: PageOps = {
+      prefault: () => Promise.resolve(),
+      discard: (views) => {
+        handedBack.push({
+          shared: views.every((view) => view.buffer instanceof SharedArrayBuffer),
+          files: readdirSync(path.join(dataDir, 'snapshots')),
+        });
+        return Promise.resolve(views.reduce((bytes, view) => bytes + view.byteLength, 0));
+      },
+    };
+    let engine = await startLocal(
+      pino({ level: 'info' }, { write: (line: string) => lines.push(line) }),
+      memoryPages,
+    );
+    for (let i = 0; i < 60; i += 1) {
+      expect(
+        await send(engine, 'kv', 'put', { map: 'public:kv.l', key: `k${i}`, value: `v${i}` }),
+      ).toMatchObject({ status: 'Committed' });
+    }
+    await engine.idle();
+    const before = engine.position();
+    await engine.stop();
+
+    const written = lines
+      .map((line) => JSON.parse(line) as Record<string, unknown>)
+      .filter((line) => line['msg'] === 'snapshot written');
+    // At least two of them (at seqnos past 20 and 40), none a commit point's.
+    expect(written.length).toBeGreaterThanOrEqual(2);
+    for (const line of written) {
+      expect(line).toMatchObject({ committed: false, copyMs: expect.any(Number) as unknown });
+      expect(line['file']).toMatch(/snapshot-\d{20}\.snap$/);
+    }
+    const files = readdirSync(path.join(dataDir, 'snapshots'));
+    expect(files.length).toBeGreaterThanOrEqual(2);
+    expect(files.every((name) => /^snapshot-\d{20}\.snap$/.test(name))).toBe(true);
+    // Each snapshot's copies went back once its file was there (none is kept for V8 to free).
+    expect(handedBack.length).toBeGreaterThanOrEqual(written.length);
+    expect(handedBack.every((call) => call.shared)).toBe(true);
+    for (const line of written) {
+      const name = path.basename(String(line['file']));
+      expect(handedBack.some((call) => call.files.includes(name))).toBe(true);
+    }
+
+    lines.length = 0;
+    engine = await startLocal(
+      pino({ level: 'info' }, { write: (line: string) => lines.push(line) }),
+    );
+    try {
+      const loaded = lines
+        .map((line) => JSON.parse(line) as Record<string, unknown>)
+        .find((line) => line['msg'] === 'loaded snapshot');
+      expect(loaded?.['file']).toBe(written.at(-1)?.['file']);
+      expect(engine.position()).toMatchObject({ seqno: before.seqno, root: before.root });
+      for (let i = 0; i < 60; i += 1) {
+        expect(engine.store().read('public:kv.l', `k${i}`)).toBe(`v${i}`);
+      }
     } finally {
       await engine.stop();
     }
