@@ -1,9 +1,10 @@
 // A commit point's snapshot, made off the main thread (decision 0038), and the node's own local
-// snapshots the same way (decision 0043). At a commit point the engine copies its state into shared memory (Store.frozen: the maps' bytes and where each
-// entry lies in key order; ReplayWindow.frozen: the ids and times in order; the Merkle tree's
-// bytes but for the leaves in its spill file, which the worker reads itself, decision 0042); a
-// worker thread then encodes and seals the store sections, encodes the engine's state,
-// computes the state digest the evidence entry will record, and writes the snapshot file.
+// snapshots the same way (decision 0043). At a commit point the engine copies its state into
+// shared memory (Store.frozen: the maps' bytes and where each entry lies in key order;
+// ReplayWindow.frozen: the ids and times in order; the Merkle tree's bytes but for the leaves
+// in its spill file, which the worker reads itself, decision 0042); a worker thread then
+// encodes and seals the store sections, encodes the engine's state, computes the state digest
+// the evidence entry will record, and writes the snapshot file.
 // Execution goes on meanwhile, and the worker's memory goes with it when it ends.
 //
 // computeCommitPoint is the whole computation (its only input beyond its arguments is the

@@ -918,15 +918,17 @@ async function startLocked(options: EngineOptions): Promise<Engine> {
 
   /**
    * Copies the state at the signature entry just written into shared memory (CommitPointInput)
-   * and starts its snapshot on the runner; returns what that will make, and the main thread's
-   * milliseconds: in all, and on the store's maps, the Merkle tree, the replay window and
-   * starting the worker. The copies are recorded: once the snapshot is made nothing reads them,
-   * and their pages go back to the system then (decision 0041).
+   * and starts its snapshot on the runner; returns what that will make, and its log line once
+   * made (always settles), with the main thread's milliseconds: in all, and on the store's maps,
+   * the Merkle tree, the replay window and starting the worker. The copies are recorded: once
+   * the snapshot is made nothing reads them, and their pages go back to the system then
+   * (decision 0041). `retried`: when a snapshot not written is taken again.
    */
   const startSnapshot = (
     seqno: number,
     committed: boolean,
-  ): { made: Promise<CommitPointMade>; copyMs: number; copyPartsMs: number[] } => {
+    retried: string,
+  ): { made: Promise<CommitPointMade>; logged: Promise<void> } => {
     const started = performance.now();
     const copies: SharedRound = sharedPool?.round() ?? freshRound();
     const frozen = store.frozen(copies.allocate);
@@ -958,20 +960,8 @@ async function startLocked(options: EngineOptions): Promise<Engine> {
       replayCopied - treeCopied,
       copied - replayCopied,
     ].map(Math.round);
-    return { made, copyMs: Math.round(copied - started), copyPartsMs };
-  };
-
-  /** At the signature entry just written, a commit point: its snapshot and digest begin. */
-  const beginCommitPoint = (): void => {
-    const seqno = tree.size();
-    lastSnapshotSeqno = seqno;
-    const { made, copyMs, copyPartsMs } = startSnapshot(seqno, true);
-    const digest = made.then((result) => result.digest);
-    // Awaited at the evidence entry; a failure there stops execution (drain), not the process.
-    digest.catch(() => undefined);
-    pendingEvidence = { seqno, time: lastMarkerTime, digest };
-    // Always settles; stop() waits for it (the worker writes the file).
-    committedWrites = made.then(
+    const copyMs = Math.round(copied - started);
+    const logged = made.then(
       ({ written, computeMs, writeMs }) => {
         if (written.ok) {
           logger.info(
@@ -979,7 +969,7 @@ async function startLocked(options: EngineOptions): Promise<Engine> {
               file: written.file,
               bytes: written.bytes,
               seqno,
-              committed: true,
+              committed,
               copyMs,
               copyPartsMs,
               computeMs,
@@ -990,15 +980,32 @@ async function startLocked(options: EngineOptions): Promise<Engine> {
         } else {
           logger.warn(
             { code: written.code, seqno },
-            `snapshot not written: ${written.message}; taken again at the next commit point`,
+            `snapshot not written: ${written.message}; ${retried}`,
           );
         }
       },
       (error: unknown) => {
-        // The evidence entry, which awaits the same result, stops execution with it.
-        logger.error({ error: String(error), seqno }, 'the committed snapshot was not made');
+        // A commit point's evidence entry, which awaits the same result, stops execution with it.
+        logger.error(
+          { error: String(error), seqno },
+          `the ${committed ? 'committed' : 'local'} snapshot was not made`,
+        );
       },
     );
+    return { made, logged };
+  };
+
+  /** At the signature entry just written, a commit point: its snapshot and digest begin. */
+  const beginCommitPoint = (): void => {
+    const seqno = tree.size();
+    lastSnapshotSeqno = seqno;
+    const { made, logged } = startSnapshot(seqno, true, 'taken again at the next commit point');
+    const digest = made.then((result) => result.digest);
+    // Awaited at the evidence entry; a failure there stops execution (drain), not the process.
+    digest.catch(() => undefined);
+    pendingEvidence = { seqno, time: lastMarkerTime, digest };
+    // stop() waits for it (the worker writes the file).
+    committedWrites = logged;
   };
 
   /** The node's own snapshot being made (one at a time), and when it is done. */
@@ -1019,40 +1026,16 @@ async function startLocked(options: EngineOptions): Promise<Engine> {
     const seqno = tree.size();
     lastSnapshotSeqno = seqno;
     localSnapshotMaking = true;
-    const { made, copyMs, copyPartsMs } = startSnapshot(seqno, false);
-    localWrites = made
-      .then(
-        ({ written, computeMs, writeMs }) => {
-          if (written.ok) {
-            logger.info(
-              {
-                file: written.file,
-                bytes: written.bytes,
-                seqno,
-                committed: false,
-                copyMs,
-                copyPartsMs,
-                computeMs,
-                writeMs,
-              },
-              'snapshot written',
-            );
-          } else {
-            // Only restarts are longer: a failed one (e.g. a full disk) is taken again later;
-            // the ledger and the log still hold everything.
-            logger.warn(
-              { code: written.code, seqno },
-              `snapshot not written: ${written.message}; retried after ${intervals.snapshotIntervalTx} more entries`,
-            );
-          }
-        },
-        (error: unknown) => {
-          logger.error({ error: String(error), seqno }, 'the local snapshot was not made');
-        },
-      )
-      .finally(() => {
-        localSnapshotMaking = false;
-      });
+    // Only restarts are longer when one is not written (e.g. a full disk): the ledger and the
+    // log still hold everything.
+    const { logged } = startSnapshot(
+      seqno,
+      false,
+      `retried after ${intervals.snapshotIntervalTx} more entries`,
+    );
+    localWrites = logged.finally(() => {
+      localSnapshotMaking = false;
+    });
   };
 
   const executeOne = async (position: number, bytes: Uint8Array): Promise<void> => {
