@@ -68,7 +68,7 @@ export type CommitPointMade = {
 };
 
 /**
- * The digest, and the committed snapshot file's bytes as parts in order, or why they could not
+ * The digest, and the snapshot file's bytes as parts in order, or why they could not
  * be made (the tree's spilled leaves could not be read: LEDGER_E_MERKLE_SPILL). The digest does
  * not depend on the tree.
  */

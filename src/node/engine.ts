@@ -117,11 +117,12 @@ export const executeReadBatchesMax = 64;
  */
 export const chunkBytesAtSignatureMin = 8 * 1_048_576;
 /**
- * The memory for a commit point's copies is warmed once the commit point is due within this
- * many seconds at the current rate (warming 160 MiB takes about 85 ms of another thread).
+ * The memory for a snapshot's copies is warmed once the snapshot (a commit point's, or a local
+ * one) is due within this many seconds at the current rate (warming 160 MiB takes about 85 ms
+ * of another thread); no local snapshot is taken when a commit point is this close (0043).
  */
 export const commitPointWarmLeadSeconds = 3;
-/** ... and that much more than the last commit point copied (the state grows meanwhile). */
+/** ... and that much more than the last snapshot copied (the state grows meanwhile). */
 export const commitPointWarmMargin = 1.25;
 
 assert(
@@ -192,8 +193,8 @@ export type EngineOptions = {
   readonly verifier?: SignatureVerifier;
   /**
    * Touches and hands back memory pages (MallocTuning's prefault and returnPages, decision
-   * 0041): a commit point's copies then go into memory warmed before it, off the main thread,
-   * and their pages go back to the system once its snapshot is made. Without it they go into
+   * 0041): a snapshot's copies (a commit point's or a local one's) then go into memory warmed
+   * before it, off the main thread, and their pages go back to the system once it is made. Without it they go into
    * fresh buffers and stay resident until V8 collects them.
    */
   readonly memoryPages?: PageOps;

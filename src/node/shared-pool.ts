@@ -1,6 +1,7 @@
-// Shared memory kept warm for a commit point's copies (decision 0041). The copies go into
-// SharedArrayBuffers (src/ledger/shared-memory.ts); this pool touches their pages before the
-// commit point, off the main thread, and hands them back after it.
+// Shared memory kept warm for a snapshot's copies (a commit point's, decision 0041, or a local
+// one's, decision 0043). The copies go into SharedArrayBuffers (src/ledger/shared-memory.ts);
+// this pool touches their pages before the snapshot, off the main thread, and hands them back
+// after it.
 import {
   allocateShared,
   recordingAllocator,
@@ -15,7 +16,7 @@ export type PageOps = {
   readonly discard: (views: readonly Uint8Array[]) => Promise<number>;
 };
 
-/** One round of copies (a commit point's): its allocator, and `done` once nothing reads them. */
+/** One round of copies (a snapshot's): its allocator, and `done` once nothing reads them. */
 export type SharedRound = {
   readonly allocate: SharedAllocate;
   readonly given: () => readonly Uint8Array[];
