@@ -1419,6 +1419,12 @@ export const errorRegistry = {
       'The withdrawal record in the receipt has an expiresAt that is past on the signer clock; an expired withdrawal is never signed.',
     fix: 'Expire the withdrawal on the ledger and request a new one; if it should not have expired, check the signer clock against the nodes.',
   },
+  SIGNER_E_TOO_MANY_CONNECTIONS: {
+    className: 'SignerError',
+    summary:
+      'The signer has more open connections than its connectionsMax: this connection is answered HTTP 503 and closed (64 more, and new connections are closed at once).',
+    fix: 'Retry after the Retry-After delay on a new connection; callers should keep connections alive and reuse them; an operator can raise connectionsMax in signer.json.',
+  },
   SIGNER_E_AUDIT_FAILED: {
     className: 'SignerError',
     summary: 'The audit log could not be written; the signature was withheld.',

@@ -15,6 +15,14 @@ export const listenPortDefault = 7700;
 /** Sign requests handled at once; more get SIGNER_E_BUSY (HTTP 429). */
 export const requestsInFlightMaxDefault = 64;
 export const requestsInFlightMax = 4096;
+/**
+ * Open connections past which a new one is answered SIGNER_E_TOO_MANY_CONNECTIONS (HTTP 503) and
+ * closed; connectionsHardMargin more and Node closes new ones before their TLS handshake. A
+ * signer's callers are a few custody workers on keep-alive connections.
+ */
+export const connectionsMaxDefault = 256;
+export const connectionsMaxLimit = 100_000;
+export const connectionsHardMargin = 64;
 /** Largest receipt in a sign request, in bytes of JSON: a custody entry is a few KiB. */
 export const receiptBytesMax = 1024 * 1024;
 /** Largest sign request body: the receipt, the digests (quoted, comma) and the short fields. */
@@ -83,6 +91,8 @@ export type SignerConfig = {
   readonly organisationsMin: number;
   readonly receiptAgeMsMax: number;
   readonly requestsInFlightMax: number;
+  /** Open connections served (connectionsMaxDefault); see connectionsHardMargin. */
+  readonly connectionsMax: number;
   readonly keyStore: KeyStoreConfig;
   /** Append-only audit log of signatures and refusals (JSON lines, fsync'd). */
   readonly auditLog: string;
@@ -166,6 +176,7 @@ export function parseSignerConfig(raw: unknown, base: string): SignerConfig {
     'organisationsMin',
     'receiptAgeMsMax',
     'requestsInFlightMax',
+    'connectionsMax',
     'keyStore',
     'auditLog',
     'auditLogBytesMax',
@@ -256,6 +267,10 @@ export function parseSignerConfig(raw: unknown, base: string): SignerConfig {
       json['requestsInFlightMax'] === undefined
         ? requestsInFlightMaxDefault
         : integer(json['requestsInFlightMax'], 'requestsInFlightMax', 1, requestsInFlightMax),
+    connectionsMax:
+      json['connectionsMax'] === undefined
+        ? connectionsMaxDefault
+        : integer(json['connectionsMax'], 'connectionsMax', 1, connectionsMaxLimit),
     keyStore: keyStoreOf(json['keyStore'], at),
     auditLog: at(
       json['auditLog'] === undefined ? 'signer-audit.log' : text(json['auditLog'], 'auditLog'),

@@ -43,6 +43,9 @@ export {
   auditLogBytesMaxMin,
   authorisedCallersMax,
   clockSkewMsMax,
+  connectionsHardMargin,
+  connectionsMaxDefault,
+  connectionsMaxLimit,
   consortiumMspsMax,
   idCharsMax,
   keyIdCharsMax,
@@ -61,8 +64,14 @@ export {
 } from './config.js';
 export type { ApprovalContext, Approved, SignerCaller, TlsPeer } from './decide.js';
 export { approveSignRequest, identifyCaller, isAuthorised } from './decide.js';
-export type { SignerServer, SignerServerOptions, SignResponse } from './server.js';
-export { createSignerServer, identityTrustOf, parseSignBody, signerApiVersion } from './server.js';
+export type { SignerServer, SignerServerOptions, SignerTimeouts, SignResponse } from './server.js';
+export {
+  createSignerServer,
+  identityTrustOf,
+  parseSignBody,
+  signerApiVersion,
+  signerTimeoutsDefault,
+} from './server.js';
 export type { ConsortiumTrust, TrustFailure, TrustOptions, TrustStatus } from './trust.js';
 export { fixedTrust, folderFingerprint, loadConsortiumMsps, openConsortiumTrust } from './trust.js';
 

@@ -4,6 +4,7 @@
 // the certificate is an identity a consortium MSP refuses, e.g. a revoked one); every signature
 // is audited on disk before it is returned. The MSPs are read per request from the consortium
 // trust, so a reloaded CRL or CA applies to the next request (and to the next TLS handshake).
+import type { Server as NetServer, Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
@@ -13,6 +14,8 @@ import type { Msp } from '../msp/index.js';
 import { digestsPerRequestMax, isDigestList, type SignRequest } from './approval.js';
 import type { AuditLog } from './audit.js';
 import {
+  connectionsHardMargin,
+  connectionsMaxDefault,
   idCharsMax,
   keyIdCharsMax,
   receiptBytesMax,
@@ -46,7 +49,8 @@ export type SignerServerOptions = {
   readonly config: Pick<
     SignerConfig,
     'authorisedCallers' | 'organisationsMin' | 'receiptAgeMsMax' | 'requestsInFlightMax'
-  >;
+  > &
+    Partial<Pick<SignerConfig, 'connectionsMax'>>;
   /** A fixed set of MSPs, or the reloading consortium trust (startSigner's). */
   readonly msps: ReadonlyMap<string, Msp> | ConsortiumTrust;
   readonly keyStore: KeyStore;
@@ -54,7 +58,19 @@ export type SignerServerOptions = {
   readonly logger: Logger;
   readonly tls: { readonly cert: string; readonly key: string };
   readonly clock?: () => number;
+  /** How long a client may take to send a whole request, and how often that is checked. */
+  readonly timeouts?: SignerTimeouts;
 };
+
+export type SignerTimeouts = { readonly requestMs: number; readonly checkEveryMs: number };
+
+/**
+ * A sign request is at most about 1 MiB: a client still sending one after 30 s is stalled or
+ * hostile (Fastify would otherwise wait for ever), and its connection is answered 408 and closed.
+ */
+export const signerTimeoutsDefault: SignerTimeouts = { requestMs: 30_000, checkEveryMs: 5_000 };
+/** Dropped connections are logged at most this often (with how many since the last line). */
+const dropLogEveryMs = 10_000;
 
 export type SignerServer = {
   readonly listen: (host: string, port: number) => Promise<string>;
@@ -81,6 +97,7 @@ const statusOf: Partial<Record<ErrorCode, number>> = {
   KEYSTORE_E_HSM_UNAVAILABLE: 503,
   KEYSTORE_E_BUSY: 503,
   SIGNER_E_AUDIT_FAILED: 503,
+  SIGNER_E_TOO_MANY_CONNECTIONS: 503,
 };
 
 type Json = Readonly<Record<string, unknown>>;
@@ -111,6 +128,68 @@ function presentedIdentityOf(error: CofferError): Json | undefined {
 
 function isTrust(msps: SignerServerOptions['msps']): msps is ConsortiumTrust {
   return typeof (msps as Partial<ConsortiumTrust>).current === 'function';
+}
+
+type ConnectionLimit = {
+  /** Was this connection opened past the limit (its requests are refused)? */
+  readonly overLimit: (socket: Socket) => boolean;
+  readonly stats: () => {
+    readonly open: number;
+    readonly max: number;
+    readonly refusedConnections: number;
+    readonly droppedConnections: number;
+  };
+};
+
+/**
+ * Bounds the connections `server` holds (decision 0045): one whose handshake completes with more
+ * than `max` open is answered and closed by the onRequest hook; past `max` +
+ * connectionsHardMargin, Node closes new ones before their handshake, and the log says so.
+ */
+function limitConnections(server: NetServer, max: number, logger: Logger): ConnectionLimit {
+  let open = 0;
+  let refused = 0;
+  let dropped = 0;
+  let droppedLogged = 0;
+  let droppedLoggedAt = -Infinity;
+  const overLimit = new WeakSet<Socket>();
+  server.maxConnections = max + connectionsHardMargin;
+  server.on('connection', (socket: Socket) => {
+    open += 1;
+    socket.once('close', () => {
+      open -= 1;
+    });
+  });
+  server.on('secureConnection', (socket: TLSSocket) => {
+    if (open <= max) return;
+    overLimit.add(socket);
+    refused += 1;
+  });
+  server.on('drop', () => {
+    dropped += 1;
+    const now = Date.now();
+    if (now - droppedLoggedAt < dropLogEveryMs) return;
+    logger.warn(
+      {
+        code: 'SIGNER_E_TOO_MANY_CONNECTIONS',
+        open,
+        connectionsMax: max,
+        dropped: dropped - droppedLogged,
+      },
+      `signer closed new connections at once: more than ${max + connectionsHardMargin} are open`,
+    );
+    droppedLogged = dropped;
+    droppedLoggedAt = now;
+  });
+  return {
+    overLimit: (socket) => overLimit.has(socket),
+    stats: () => ({
+      open,
+      max,
+      refusedConnections: refused,
+      droppedConnections: dropped,
+    }),
+  };
 }
 
 /** Identity CAs (roots and intermediates) of every member: what a client certificate chains to. */
@@ -169,8 +248,11 @@ export async function createSignerServer(options: SignerServerOptions): Promise<
   const { keyStore, audit, logger, config } = options;
   const trust = isTrust(options.msps) ? options.msps : fixedTrust(options.msps);
   const clock = options.clock ?? (() => Date.now());
+  const timeouts = options.timeouts ?? signerTimeoutsDefault;
+  const connectionsMax = config.connectionsMax ?? connectionsMaxDefault;
   const app = Fastify({
     https: {
+      connectionsCheckingInterval: timeouts.checkEveryMs,
       cert: options.tls.cert,
       key: options.tls.key,
       ca: identityTrustOf(trust.current()),
@@ -181,8 +263,11 @@ export async function createSignerServer(options: SignerServerOptions): Promise<
       minVersion: 'TLSv1.2',
     },
     bodyLimit: signRequestBytesMax,
+    requestTimeout: timeouts.requestMs,
     logger: false,
   });
+  app.server.headersTimeout = timeouts.requestMs;
+  const connections = limitConnections(app.server, connectionsMax, logger);
   const callers = new WeakMap<FastifyRequest, SignerCaller>();
   let inFlight = 0;
   // New handshakes chain to the CAs in force; requests on open connections are checked again
@@ -229,13 +314,27 @@ export async function createSignerServer(options: SignerServerOptions): Promise<
         logger.error({ err: auditError }, 'the audit log cannot be written');
       }
     }
-    if (error.code === 'SIGNER_E_BUSY') void reply.header('retry-after', '1');
+    if (error.code === 'SIGNER_E_BUSY' || error.code === 'SIGNER_E_TOO_MANY_CONNECTIONS') {
+      void reply.header('retry-after', '1');
+    }
+    if (error.code === 'SIGNER_E_TOO_MANY_CONNECTIONS') void reply.header('connection', 'close');
     return reply.code(statusOf[error.code] ?? 500).send(errorBody(error));
   };
 
   app.addHook('onRequest', async (request, reply) => {
     // Every connection to this server is TLS (Fastify's https option).
     const socket = request.raw.socket as unknown as TLSSocket;
+    if (connections.overLimit(socket)) {
+      return refuse(
+        request,
+        reply,
+        cofferError(
+          'SIGNER_E_TOO_MANY_CONNECTIONS',
+          `this signer has more than ${connectionsMax} open connections; this one is closed`,
+          { connectionsMax },
+        ),
+      );
+    }
     const peer = socket.getPeerCertificate();
     const hasCert = Object.keys(peer).length > 0;
     const caller = identifyCaller(trust.current(), {
@@ -296,6 +395,7 @@ export async function createSignerServer(options: SignerServerOptions): Promise<
     consortium: [...trust.current().keys()],
     trust: trust.status(),
     inFlight,
+    connections: connections.stats(),
   }));
 
   app.post('/v1/sign', async (request, reply) => {

@@ -3,11 +3,14 @@
 // record cannot be written is withheld (SIGNER_E_AUDIT_FAILED), the audit chain shows an edited
 // line, a withdrawal is not signed from its expiry on, a key store failing on one digest of a
 // withdrawal releases none of its signatures, sign requests carry 1 to digestsPerRequestMax
-// digests that must be the approved list in its order, and configuration mistakes name their
-// field.
+// digests that must be the approved list in its order, configuration mistakes name their
+// field, connections past connectionsMax are refused (and past its margin closed at once), and a
+// request not sent whole in time is answered 408 and its connection closed.
+import { once } from 'node:events';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { connect, type TLSSocket } from 'node:tls';
 import fc from 'fast-check';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -26,6 +29,9 @@ import {
   approveSignRequest,
   auditLogBytesMaxDefault,
   checkApproval,
+  connectionsHardMargin,
+  connectionsMaxDefault,
+  connectionsMaxLimit,
   createSignerServer,
   loadConsortiumMsps,
   mspReloadIntervalMsDefault,
@@ -35,11 +41,13 @@ import {
   verifyAuditLog,
   type AuditLog,
   type SignerServer,
+  type SignerServerOptions,
   type WithdrawalApproval,
 } from '../../src/signer/index.js';
 import {
   digestsOf,
   generateMaterial,
+  get,
   mspIdOf,
   orgDir,
   post,
@@ -115,6 +123,7 @@ async function serve(
   keyStore: KeyStore,
   audit: AuditLog,
   requestsInFlightMax = 64,
+  more: Pick<SignerServerOptions, 'timeouts'> & { connectionsMax?: number } = {},
 ): Promise<{ server: SignerServer; url: string }> {
   const server = await createSignerServer({
     config: {
@@ -122,22 +131,56 @@ async function serve(
       organisationsMin: 2,
       receiptAgeMsMax: 60_000,
       requestsInFlightMax,
+      ...(more.connectionsMax === undefined ? {} : { connectionsMax: more.connectionsMax }),
     },
     msps,
     keyStore,
     audit,
     logger: silent,
     tls: { cert: tlsFiles.cert, key: tlsFiles.key },
+    ...(more.timeouts === undefined ? {} : { timeouts: more.timeouts }),
   });
   return { server, url: await server.listen('127.0.0.1', 0) };
 }
 
 function sign(url: string, body: unknown) {
-  return post(url, '/v1/sign', body, {
+  return post(url, '/v1/sign', body, workerTls());
+}
+
+function workerTls() {
+  return { ca: tlsFiles.ca, servername: 'peer0.org1.example.com', client: worker };
+}
+
+/** A TLS connection of the custody worker: resolves once its handshake is done, or closed. */
+async function openConnection(url: string): Promise<{ socket: TLSSocket; handshake: boolean }> {
+  const { port } = new URL(url);
+  const socket = connect({
+    host: '127.0.0.1',
+    port: Number(port),
     ca: tlsFiles.ca,
     servername: 'peer0.org1.example.com',
-    client: worker,
+    cert: worker.cert,
+    key: worker.key,
   });
+  // A connection closed before its handshake also emits an error (events.once would reject).
+  socket.on('error', () => undefined);
+  const handshake = await new Promise<boolean>((resolve) => {
+    socket.once('secureConnect', () => {
+      resolve(true);
+    });
+    socket.once('close', () => {
+      resolve(false);
+    });
+  });
+  return { socket, handshake };
+}
+
+/** Everything the server writes on `socket` until it closes the connection. */
+async function readUntilClosed(socket: TLSSocket): Promise<string> {
+  const chunks: Buffer[] = [];
+  socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+  await once(socket, 'close');
+  return Buffer.concat(chunks).toString('utf8');
 }
 
 describe('signer server', () => {
@@ -168,6 +211,84 @@ describe('signer server', () => {
       expect((second.body['error'] as { code: string }).code).toBe('SIGNER_E_BUSY');
       release();
       expect((await first).status).toBe(200);
+      expect((await sign(url, signBody())).status).toBe(200);
+    } finally {
+      await server.close();
+      await audit.close();
+    }
+  });
+
+  it('refuses connections past connectionsMax with SIGNER_E_TOO_MANY_CONNECTIONS, and closes those past its margin at once', async () => {
+    const audit = await openAuditLog(path.join(work, 'connections.log'), () => Date.now());
+    const { server, url } = await serve(store, audit, 64, { connectionsMax: 2 });
+    const held: TLSSocket[] = [];
+    try {
+      for (let i = 0; i < 2; i += 1) {
+        const { socket, handshake } = await openConnection(url);
+        expect(handshake).toBe(true);
+        held.push(socket);
+      }
+      // The third connection completes its handshake; its request is answered and it is closed.
+      const third = await openConnection(url);
+      expect(third.handshake).toBe(true);
+      const answered = readUntilClosed(third.socket);
+      third.socket.write('GET /v1/status HTTP/1.1\r\nhost: signer\r\n\r\n');
+      const text = await answered;
+      expect(text.startsWith('HTTP/1.1 503 ')).toBe(true);
+      expect(text.toLowerCase()).toContain('retry-after: 1');
+      expect(text).toContain('"code":"SIGNER_E_TOO_MANY_CONNECTIONS"');
+      // Up to the margin, connections are still accepted (and refused the same way) ...
+      for (let i = 0; i < connectionsHardMargin; i += 1) {
+        const { socket, handshake } = await openConnection(url);
+        expect(handshake).toBe(true);
+        held.push(socket);
+      }
+      // ... past it, Node closes them before their handshake.
+      const dropped = await openConnection(url);
+      expect(dropped.handshake).toBe(false);
+      for (const socket of held.splice(0)) socket.destroy();
+      // Once they are closed, a new connection is served and counts what happened.
+      const statusOnceServed = async () => {
+        for (let tries = 0; ; tries += 1) {
+          const answer = await get(url, '/v1/status', workerTls()).catch(() => undefined);
+          if (answer?.status === 200 || tries === 50) return answer;
+          await new Promise((resolve) => setTimeout(resolve, 100));
+        }
+      };
+      const status = await statusOnceServed();
+      expect(status?.status).toBe(200);
+      const connections = status?.body['connections'] as Record<string, number>;
+      expect(connections['max']).toBe(2);
+      expect(connections['open']).toBe(1);
+      expect(connections['refusedConnections']).toBeGreaterThanOrEqual(1 + connectionsHardMargin);
+      expect(connections['droppedConnections']).toBeGreaterThanOrEqual(1);
+      expect((await sign(url, signBody())).status).toBe(200);
+    } finally {
+      for (const socket of held) socket.destroy();
+      await server.close();
+      await audit.close();
+    }
+  });
+
+  it('answers 408 and closes a connection whose request is not sent whole in time', async () => {
+    const audit = await openAuditLog(path.join(work, 'timeout.log'), () => Date.now());
+    const timeouts = { requestMs: 500, checkEveryMs: 100 };
+    const { server, url } = await serve(store, audit, 64, { timeouts });
+    try {
+      const { socket, handshake } = await openConnection(url);
+      expect(handshake).toBe(true);
+      const started = Date.now();
+      const answered = readUntilClosed(socket);
+      // Headers and one byte of a body announced as 100 bytes, then nothing.
+      socket.write(
+        'POST /v1/sign HTTP/1.1\r\nhost: signer\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{',
+      );
+      const text = await answered;
+      const waited = Date.now() - started;
+      expect(text.startsWith('HTTP/1.1 408 ')).toBe(true);
+      expect(waited).toBeGreaterThanOrEqual(timeouts.requestMs - 50);
+      expect(waited).toBeLessThan(5_000);
+      // The signer still serves whole requests.
       expect((await sign(url, signBody())).status).toBe(200);
     } finally {
       await server.close();
@@ -279,6 +400,8 @@ describe('signer server', () => {
     expect(parsed.auditLogBytesMax).toBe(auditLogBytesMaxDefault);
     expect(auditLogBytesMaxDefault).toBe(64 * 1024 * 1024);
     expect(parsed.mspReloadIntervalMs).toBe(mspReloadIntervalMsDefault);
+    expect(parsed.connectionsMax).toBe(connectionsMaxDefault);
+    expect(parseSignerConfig({ ...base, connectionsMax: 8 }, work).connectionsMax).toBe(8);
     expect(
       parseSignerConfig(
         { ...base, auditLogBytesMax: 8 * 1024 * 1024, mspReloadIntervalMs: 500 },
@@ -318,6 +441,8 @@ describe('signer server', () => {
     expect(fieldOf({ ...base, auditLogBytesMax: 2 ** 40 })).toBe('auditLogBytesMax');
     expect(fieldOf({ ...base, auditLogBytesMax: '64MiB' })).toBe('auditLogBytesMax');
     expect(fieldOf({ ...base, mspReloadIntervalMs: 0 })).toBe('mspReloadIntervalMs');
+    expect(fieldOf({ ...base, connectionsMax: 0 })).toBe('connectionsMax');
+    expect(fieldOf({ ...base, connectionsMax: connectionsMaxLimit + 1 })).toBe('connectionsMax');
     expect(fieldOf({ ...base, mspReloadIntervalMs: 24 * 3600 * 1000 })).toBe('mspReloadIntervalMs');
   });
 });
