@@ -13,6 +13,9 @@
 //      BENCH_LEDGER_LATENCY_S seconds after a 1 s warm-up; p50/p99 of scheduled send → commit;
 //      then the same rate from a client that sends what is due every BENCH_LEDGER_LATENCY_BATCH_MS
 //      (default 5; 0 skips it) as one POST /v1/tx/batch?wait=commit, measured the same way;
+//      beside each, the node's own accept → execute latency over the same seconds (its
+//      explorer metrics: from a verified signature to the batch executed), to tell how much
+//      of the client's figure the node's pipeline takes;
 //   4. the node's RSS (/proc/<pid>/status VmRSS) sampled against the ledger seqno throughout;
 //      the figure is at the end, with the number of transactions the node has committed then,
 //      and a linear trend over the throughput phase (an extrapolation, labelled as such).
@@ -227,6 +230,21 @@ function usageBetween(from, to) {
   return { seconds: round1(seconds), node: of('node'), loadgen: of('loadgen') };
 }
 
+/**
+ * The node's side of a latency phase, from its explorer metrics (one point per second): the
+ * median of the per-second p50s and the per-second p99s of accept → execute. That interval
+ * starts once the signature is verified and ends when the batch is executed; what the client
+ * measures beyond it is verification, HTTP and TLS on both sides, and waiting for a CPU.
+ */
+function acceptToExecute(points) {
+  const p50s = points.flatMap((point) => point.commitLatencyP50Ms ?? []).sort((a, b) => a - b);
+  return {
+    seconds: points.length,
+    p50MsMedian: p50s.length === 0 ? null : p50s[Math.floor(p50s.length / 2)],
+    p99MsBySecond: points.map((point) => point.commitLatencyP99Ms),
+  };
+}
+
 /** Samples the node's RSS against the ledger seqno until stopped. */
 function rssSampler(pid, client) {
   const samples = [];
@@ -425,10 +443,17 @@ async function main() {
         batchMs,
       });
       const usage = usageBetween(marks.get('latency-start'), marks.get('latency-end'));
+      const nodeSide = acceptToExecute(
+        await loadgen.run('nodeMetrics', {
+          fromEpochMs: run.measuredFromEpochMs,
+          toEpochMs: run.sentUntilEpochMs,
+        }),
+      );
       log(
         `latency ${label} at ${rate} tx/s offered: p50 ${run.p50Ms} ms, p99 ${run.p99Ms} ms, ` +
           `max ${run.maxMs} ms over ${run.samples} (failures ${JSON.stringify(run.failures)}, ` +
           `most in flight ${run.inFlightMax}, send lag ≤ ${run.maxSendLagMs} ms); ` +
+          `in the node, accept → execute p99 by second ${JSON.stringify(nodeSide.p99MsBySecond)} ms; ` +
           describeUsage(usage),
       );
       return {
@@ -444,6 +469,7 @@ async function main() {
         inFlightMax: run.inFlightMax,
         sockets: run.sockets,
         worstMsBySecond: run.worstMsBySecond,
+        nodeAcceptToExecute: nodeSide,
         usage,
       };
     };

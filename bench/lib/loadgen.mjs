@@ -15,6 +15,10 @@
 //              or not earlier ones returned; latency from the scheduled send to the answer.
 //              batchMs > 0: every batchMs, what is due goes as one POST /v1/tx/batch?wait=commit
 //              (latency still from each transaction's own scheduled time).
+//   nodeMetrics { fromEpochMs, toEpochMs }
+//              the node's own per-second figures over that window (GET /v1/explorer/metrics):
+//              transactions executed and the p50/p99 of accept → execute, measured by the node
+//              from a submission's verified signature to its batch executed
 //   prepare, warmup, send, sample; latencyPrepare, latencyRun
 //              the same phases split (signing apart from sending), so that the load
 //              generators of a network run (bench/lib/network.mjs) send at the same time
@@ -565,6 +569,8 @@ async function runLatency(
     inFlightMax,
     sockets,
     maxSendLagMs: Math.round(maxSendLagMs * 10) / 10,
+    measuredFromEpochMs: Math.round(performance.timeOrigin + measuredFrom),
+    sentUntilEpochMs: Math.round(performance.timeOrigin + t0 + sendMs),
     worstMsBySecond: Array.from(worstBySecond, (ms) => ms ?? null),
     ...(returnSamples ? { sampleMs: samples.map((ms) => Math.round(ms * 10) / 10) } : {}),
   };
@@ -572,6 +578,16 @@ async function runLatency(
 
 async function latency(args) {
   return runLatency(await signLatency(args), args);
+}
+
+/** The node's explorer metrics for the whole seconds from fromEpochMs to toEpochMs. */
+async function nodeMetrics({ fromEpochMs, toEpochMs }) {
+  const from = Math.ceil(fromEpochMs / 1000);
+  const to = Math.floor(toEpochMs / 1000) - 1;
+  const seconds = Math.max(1, Math.min(600, Math.floor(Date.now() / 1000) - from + 1));
+  const answer = await call('GET', `/v1/explorer/metrics?seconds=${seconds}`);
+  if (answer.status !== 200) throw new Error(`explorer metrics: ${JSON.stringify(answer.json)}`);
+  return answer.json.points.filter((point) => point.t >= from && point.t <= to);
 }
 
 // ---- split phases, for several load generators started together (bench/lib/network.mjs) ----
@@ -643,6 +659,7 @@ const commands = {
   init,
   throughput,
   latency,
+  nodeMetrics,
   prepare,
   warmup,
   send,
