@@ -580,7 +580,7 @@ async function latency(args) {
   return runLatency(await signLatency(args), args);
 }
 
-/** The node's explorer metrics for the whole seconds from fromEpochMs to toEpochMs. */
+/** The node's explorer metrics for the whole seconds from fromEpochMs to toEpochMs (the API keeps 600). */
 async function nodeMetrics({ fromEpochMs, toEpochMs }) {
   const from = Math.ceil(fromEpochMs / 1000);
   const to = Math.floor(toEpochMs / 1000) - 1;
