@@ -6,12 +6,13 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { connect, type TLSSocket } from 'node:tls';
+import type { TLSSocket } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ApiServer } from '../../src/node/api.js';
 import type { Engine } from '../../src/node/engine.js';
 import { sessionLimitsDefault, sessionsMaxAllowed } from '../../src/node/sessions.js';
 import { readMinimalNodeConfig } from '../support/node-config.js';
+import { closedSoon, getOver as get, openTls } from '../support/raw-tls.js';
 import { org1Material, org1UserClientOptions, startOrg1Node, type Org1 } from '../support/org1.js';
 
 const limits = { softMax: 3, hardMax: 5 };
@@ -22,77 +23,9 @@ let node: { engine: Engine; api: ApiServer; url: string };
 let tlsOptions: { ca: string; cert: string; key: string; servername: string };
 const sockets = new Set<TLSSocket>();
 
-/** Opens a mutual-TLS connection; resolves once its handshake is done, rejects if closed first. */
+/** Opens a mutual-TLS connection to the node; resolves once its handshake is done. */
 function open(): Promise<TLSSocket> {
-  const { port } = new URL(node.url);
-  return new Promise((resolve, reject) => {
-    const socket = connect({ host: '127.0.0.1', port: Number(port), ...tlsOptions });
-    sockets.add(socket);
-    socket.once('secureConnect', () => {
-      resolve(socket);
-    });
-    socket.once('error', reject);
-    socket.once('close', () => {
-      sockets.delete(socket);
-      reject(new Error('the connection closed before its TLS handshake finished'));
-    });
-  });
-}
-
-type Reply = {
-  readonly status: number;
-  readonly headers: ReadonlyMap<string, string>;
-  readonly body: Record<string, unknown>;
-};
-
-/** Sends GET `route` on `socket` as HTTP/1.1 and reads one answer (content-length framed). */
-function get(socket: TLSSocket, route: string): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    let text = '';
-    const finish = (): boolean => {
-      const split = text.indexOf('\r\n\r\n');
-      if (split < 0) return false;
-      const [statusLine = '', ...lines] = text.slice(0, split).split('\r\n');
-      const headers = new Map(
-        lines.map((line) => {
-          const colon = line.indexOf(':');
-          return [line.slice(0, colon).toLowerCase(), line.slice(colon + 1).trim()] as const;
-        }),
-      );
-      const body = text.slice(split + 4);
-      if (Buffer.byteLength(body) < Number(headers.get('content-length'))) return false;
-      socket.off('data', onData);
-      resolve({
-        status: Number(statusLine.split(' ')[1]),
-        headers,
-        body: JSON.parse(body) as Record<string, unknown>,
-      });
-      return true;
-    };
-    const onData = (chunk: Buffer): void => {
-      text += chunk.toString('utf8');
-      finish();
-    };
-    socket.on('data', onData);
-    socket.once('close', () => {
-      if (!finish()) reject(new Error(`closed before a whole answer: ${text}`));
-    });
-    socket.write(`GET ${route} HTTP/1.1\r\nhost: 127.0.0.1\r\n\r\n`);
-  });
-}
-
-/** Resolves once `socket` is closed (at most 5 s). */
-function closedSoon(socket: TLSSocket): Promise<boolean> {
-  if (socket.destroyed) return Promise.resolve(true);
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => {
-      resolve(false);
-    }, 5000);
-    socket.once('close', () => {
-      clearTimeout(timer);
-      resolve(true);
-    });
-  });
+  return openTls({ port: Number(new URL(node.url).port), ...tlsOptions }, sockets);
 }
 
 type Stats = {

@@ -10,7 +10,7 @@ import { once } from 'node:events';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { connect, type TLSSocket } from 'node:tls';
+import type { TLSSocket } from 'node:tls';
 import fc from 'fast-check';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -57,6 +57,7 @@ import {
   withdrawalEntry,
   type Material,
 } from './support.js';
+import { closedSoon, getOver, openTls } from '../support/raw-tls.js';
 
 let work: string;
 let material: Material;
@@ -151,28 +152,16 @@ function workerTls() {
   return { ca: tlsFiles.ca, servername: 'peer0.org1.example.com', client: worker };
 }
 
-/** A TLS connection of the custody worker: resolves once its handshake is done, or closed. */
-async function openConnection(url: string): Promise<{ socket: TLSSocket; handshake: boolean }> {
-  const { port } = new URL(url);
-  const socket = connect({
-    host: '127.0.0.1',
-    port: Number(port),
+/** A raw TLS connection of the custody worker to the signer at `url` (openTls). */
+function openConnection(url: string, opened?: Set<TLSSocket>): Promise<TLSSocket> {
+  const target = {
+    port: Number(new URL(url).port),
     ca: tlsFiles.ca,
     servername: 'peer0.org1.example.com',
     cert: worker.cert,
     key: worker.key,
-  });
-  // A connection closed before its handshake also emits an error (events.once would reject).
-  socket.on('error', () => undefined);
-  const handshake = await new Promise<boolean>((resolve) => {
-    socket.once('secureConnect', () => {
-      resolve(true);
-    });
-    socket.once('close', () => {
-      resolve(false);
-    });
-  });
-  return { socket, handshake };
+  };
+  return openTls(target, opened);
 }
 
 /** Everything the server writes on `socket` until it closes the connection. */
@@ -221,32 +210,22 @@ describe('signer server', () => {
   it('refuses connections past connectionsMax with SIGNER_E_TOO_MANY_CONNECTIONS, and closes those past its margin at once', async () => {
     const audit = await openAuditLog(path.join(work, 'connections.log'), () => Date.now());
     const { server, url } = await serve(store, audit, 64, { connectionsMax: 2 });
-    const held: TLSSocket[] = [];
+    const held = new Set<TLSSocket>();
     try {
-      for (let i = 0; i < 2; i += 1) {
-        const { socket, handshake } = await openConnection(url);
-        expect(handshake).toBe(true);
-        held.push(socket);
-      }
+      for (let i = 0; i < 2; i += 1) await openConnection(url, held);
       // The third connection completes its handshake; its request is answered and it is closed.
-      const third = await openConnection(url);
-      expect(third.handshake).toBe(true);
-      const answered = readUntilClosed(third.socket);
-      third.socket.write('GET /v1/status HTTP/1.1\r\nhost: signer\r\n\r\n');
-      const text = await answered;
-      expect(text.startsWith('HTTP/1.1 503 ')).toBe(true);
-      expect(text.toLowerCase()).toContain('retry-after: 1');
-      expect(text).toContain('"code":"SIGNER_E_TOO_MANY_CONNECTIONS"');
+      const third = await openConnection(url, held);
+      const refused = await getOver(third, '/v1/status');
+      expect(refused.status).toBe(503);
+      expect(refused.headers.get('retry-after')).toBe('1');
+      expect(refused.headers.get('connection')).toBe('close');
+      expect(refused.body['error']).toMatchObject({ code: 'SIGNER_E_TOO_MANY_CONNECTIONS' });
+      expect(await closedSoon(third)).toBe(true);
       // Up to the margin, connections are still accepted (and refused the same way) ...
-      for (let i = 0; i < connectionsHardMargin; i += 1) {
-        const { socket, handshake } = await openConnection(url);
-        expect(handshake).toBe(true);
-        held.push(socket);
-      }
+      for (let i = 0; i < connectionsHardMargin; i += 1) await openConnection(url, held);
       // ... past it, Node closes them before their handshake.
-      const dropped = await openConnection(url);
-      expect(dropped.handshake).toBe(false);
-      for (const socket of held.splice(0)) socket.destroy();
+      await expect(openConnection(url, held)).rejects.toThrow();
+      for (const socket of held) socket.destroy();
       // Once they are closed, a new connection is served and counts what happened.
       const statusOnceServed = async () => {
         for (let tries = 0; ; tries += 1) {
@@ -275,8 +254,7 @@ describe('signer server', () => {
     const timeouts = { requestMs: 500, checkEveryMs: 100 };
     const { server, url } = await serve(store, audit, 64, { timeouts });
     try {
-      const { socket, handshake } = await openConnection(url);
-      expect(handshake).toBe(true);
+      const socket = await openConnection(url);
       const started = Date.now();
       const answered = readUntilClosed(socket);
       // Headers and one byte of a body announced as 100 bytes, then nothing.
