@@ -913,6 +913,12 @@ export const errorRegistry = {
     summary: 'The HTTP request does not match the API (body, parameters or size).',
     fix: 'See GET /v1/openapi.json for the request format; the error names the field.',
   },
+  NODE_E_REQUEST_TIMEOUT: {
+    className: 'NodeError',
+    summary:
+      'The request did not arrive whole (headers and body) within the listener request time limit (60 s by default): HTTP 408, and the connection is closed.',
+    fix: 'Send the whole request again on a new connection; a client that streams a large body slowly should send smaller batches.',
+  },
   NODE_E_EXPLORER_BUSY: {
     className: 'NodeError',
     summary:

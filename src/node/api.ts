@@ -20,6 +20,13 @@ import { registerEvmRoutes } from './evm-rpc.js';
 import { registerExplorerRoutes } from './explorer-routes.js';
 import { registerSnapshotRoutes } from './snapshot-join.js';
 import {
+  answerClientError,
+  apiTimeoutsDefault,
+  keepAliveTimeoutMs,
+  listenerTimeoutOptions,
+  type ApiTimeouts,
+} from './http-limits.js';
+import {
   guardSessions,
   sessionLimitsDefault,
   type SessionGuard,
@@ -75,6 +82,8 @@ export type ApiOptions = {
   readonly evm?: EvmNode;
   /** Open connections each listener takes (decision 0040); default sessionLimitsDefault. */
   readonly sessions?: SessionLimits;
+  /** How long a request may take to arrive whole on each listener; default apiTimeoutsDefault. */
+  readonly timeouts?: ApiTimeouts;
 };
 
 const statusOf: Partial<Record<ErrorCode, number>> = {
@@ -90,6 +99,7 @@ const statusOf: Partial<Record<ErrorCode, number>> = {
   NODE_E_NOT_ADMITTED: 403,
   NODE_E_CATCHUP_UNAVAILABLE: 503,
   NODE_E_TOO_MANY_SESSIONS: 503,
+  NODE_E_REQUEST_TIMEOUT: 408,
   APP_E_FORBIDDEN: 403,
   NODE_E_PRIVATE_MAP: 403,
 };
@@ -206,15 +216,7 @@ const waitQuerySchema = {
   },
 };
 
-/**
- * How long an idle keep-alive connection stays open. Fastify sets 72 s on servers it creates,
- * but not on one from a serverFactory, which would keep Node's 5 s. Clients that keep
- * connections alive (the SDK, load generators) then often send on a socket the server is
- * closing, and get "socket hang up".
- */
-export const keepAliveTimeoutMs = 72_000;
-
-function withTimeouts(server: HttpsServer): HttpsServer {
+function withKeepAlive(server: HttpsServer): HttpsServer {
   server.keepAliveTimeout = keepAliveTimeoutMs;
   return server;
 }
@@ -291,14 +293,21 @@ export async function createApi(options: ApiOptions): Promise<ApiServer> {
     unexpected: (error) => unexpectedAnswer(options.logger, error),
   });
   const sessionLimits = options.sessions ?? sessionLimitsDefault;
+  const timeouts = options.timeouts ?? apiTimeoutsDefault;
+  const clientError = answerClientError(timeouts);
   let apiSessions: SessionGuard | undefined;
   let consoleSessions: SessionGuard | undefined;
   const app = Fastify({
     serverFactory: (requestHandler) => {
       handler = requestHandler;
-      const server = withTimeouts(
+      const server = withKeepAlive(
         createHttpsServer(
-          { ...secureContext(), requestCert: true, rejectUnauthorized: true },
+          {
+            ...secureContext(),
+            ...listenerTimeoutOptions(timeouts),
+            requestCert: true,
+            rejectUnauthorized: true,
+          },
           (request, response) => {
             if (apiSessions?.refuse(request, response) === true) return;
             if (!direct.take(request, response)) requestHandler(request, response);
@@ -309,6 +318,7 @@ export async function createApi(options: ApiOptions): Promise<ApiServer> {
       return server;
     },
     bodyLimit: httpBodyBytesMax,
+    clientErrorHandler: clientError,
     // No per-request logging at thousands of requests per second; errors are logged below.
     logger: false,
   });
@@ -788,9 +798,14 @@ export async function createApi(options: ApiOptions): Promise<ApiServer> {
         throw new Error('the console listener is already open');
       }
       const routes = handler;
-      const server = withTimeouts(
+      const server = withKeepAlive(
         createHttpsServer(
-          { ...secureContext(), requestCert: true, rejectUnauthorized: false },
+          {
+            ...secureContext(),
+            ...listenerTimeoutOptions(timeouts),
+            requestCert: true,
+            rejectUnauthorized: false,
+          },
           (request, response) => {
             if (consoleSessions?.refuse(request, response) === true) return;
             routes(request, response);
@@ -798,6 +813,7 @@ export async function createApi(options: ApiOptions): Promise<ApiServer> {
         ),
       );
       consoleSessions = guardSessions(server, sessionLimits, errorAnswer);
+      server.on('clientError', clientError);
       server.on('secureConnection', markConsoleSocket);
       consoleServer = server;
       await new Promise<void>((resolve, reject) => {

@@ -12,15 +12,15 @@ import type { ApiServer } from '../../src/node/api.js';
 import type { Engine } from '../../src/node/engine.js';
 import { sessionLimitsDefault, sessionsMaxAllowed } from '../../src/node/sessions.js';
 import { readMinimalNodeConfig } from '../support/node-config.js';
-import { closedSoon, getOver as get, openTls } from '../support/raw-tls.js';
-import { org1Material, org1UserClientOptions, startOrg1Node, type Org1 } from '../support/org1.js';
+import { closedSoon, getOver as get, openTls, type RawTlsTarget } from '../support/raw-tls.js';
+import { org1Material, org1UserRawTls, startOrg1Node, type Org1 } from '../support/org1.js';
 
 const limits = { softMax: 3, hardMax: 5 };
 
 let work: string;
 let org1: Org1;
 let node: { engine: Engine; api: ApiServer; url: string };
-let tlsOptions: { ca: string; cert: string; key: string; servername: string };
+let tlsOptions: Omit<RawTlsTarget, 'port'>;
 const sockets = new Set<TLSSocket>();
 
 /** Opens a mutual-TLS connection to the node; resolves once its handshake is done. */
@@ -64,13 +64,7 @@ function closeAll(list: readonly TLSSocket[]): Promise<unknown> {
 beforeAll(async () => {
   work = await mkdtemp(path.join(tmpdir(), 'coffer-sessions-'));
   org1 = await org1Material(work);
-  const options = await org1UserClientOptions(work, org1);
-  tlsOptions = {
-    ca: options.ca,
-    cert: options.tlsCert,
-    key: options.tlsKey,
-    servername: options.servername,
-  };
+  tlsOptions = await org1UserRawTls(work, org1);
   node = await startOrg1Node(work, org1, { sessions: limits });
 }, 60_000);
 

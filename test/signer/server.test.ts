@@ -6,7 +6,6 @@
 // digests that must be the approved list in its order, configuration mistakes name their
 // field, connections past connectionsMax are refused (and past its margin closed at once), and a
 // request not sent whole in time is answered 408 and its connection closed.
-import { once } from 'node:events';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -57,7 +56,7 @@ import {
   withdrawalEntry,
   type Material,
 } from './support.js';
-import { closedSoon, getOver, openTls } from '../support/raw-tls.js';
+import { closedSoon, getOver, openTls, textUntilClosed } from '../support/raw-tls.js';
 
 let work: string;
 let material: Material;
@@ -165,13 +164,6 @@ function openConnection(url: string, opened?: Set<TLSSocket>): Promise<TLSSocket
 }
 
 /** Everything the server writes on `socket` until it closes the connection. */
-async function readUntilClosed(socket: TLSSocket): Promise<string> {
-  const chunks: Buffer[] = [];
-  socket.on('data', (chunk: Buffer) => chunks.push(chunk));
-  await once(socket, 'close');
-  return Buffer.concat(chunks).toString('utf8');
-}
-
 describe('signer server', () => {
   it('refuses requests beyond requestsInFlightMax with SIGNER_E_BUSY', async () => {
     // The same software store behind a signer that waits until released: one request in flight.
@@ -256,7 +248,7 @@ describe('signer server', () => {
     try {
       const socket = await openConnection(url);
       const started = Date.now();
-      const answered = readUntilClosed(socket);
+      const answered = textUntilClosed(socket);
       // Headers and one byte of a body announced as 100 bytes, then nothing.
       socket.write(
         'POST /v1/sign HTTP/1.1\r\nhost: signer\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{',

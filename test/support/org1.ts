@@ -17,6 +17,8 @@ import { generateCryptoMaterial } from '../../src/msp/cryptogen/index.js';
 import { loadMspFolder, type Msp } from '../../src/msp/index.js';
 import type { EngineOptions } from '../../src/node/engine.js';
 import type { SessionLimits } from '../../src/node/sessions.js';
+import type { ApiTimeouts } from '../../src/node/http-limits.js';
+import type { RawTlsTarget } from './raw-tls.js';
 
 export type Org1 = {
   readonly consortium: Consortium;
@@ -86,6 +88,7 @@ export function startOrg1Engine(
     readonly nodeId: string;
     readonly apps: AppRegistry;
     readonly signatureIntervalMs: number;
+    readonly openLog?: EngineOptions['openLog'];
   },
 ): Promise<Engine> {
   return startEngine({
@@ -97,6 +100,7 @@ export function startOrg1Engine(
     logger: pino({ level: 'silent' }),
     signatureIntervalTx: 1000,
     signatureIntervalMs: options.signatureIntervalMs,
+    ...(options.openLog === undefined ? {} : { openLog: options.openLog }),
   });
 }
 
@@ -112,6 +116,9 @@ export async function startOrg1Node(
     readonly name?: string;
     readonly port?: number;
     readonly sessions?: SessionLimits;
+    readonly timeouts?: ApiTimeouts;
+    /** The engine's ordering log (default: the embedded log in its folder). */
+    readonly openLog?: EngineOptions['openLog'];
   } = {},
 ): Promise<{ readonly engine: Engine; readonly api: ApiServer; readonly url: string }> {
   const apps = builtInApps();
@@ -121,6 +128,7 @@ export async function startOrg1Node(
     nodeId: name,
     apps,
     signatureIntervalMs: 20,
+    ...(options.openLog === undefined ? {} : { openLog: options.openLog }),
   });
   const api = await createApi({
     engine,
@@ -129,8 +137,23 @@ export async function startOrg1Node(
     tls: await org1PeerTls(work),
     logger: pino({ level: 'silent' }),
     ...(options.sessions === undefined ? {} : { sessions: options.sessions }),
+    ...(options.timeouts === undefined ? {} : { timeouts: options.timeouts }),
   });
   return { engine, api, url: await api.listen('127.0.0.1', options.port ?? 0) };
+}
+
+/** User1's mutual-TLS options for raw connections to a listener of startOrg1Node (all but its port). */
+export async function org1UserRawTls(
+  work: string,
+  org1: Org1,
+): Promise<Omit<RawTlsTarget, 'port'>> {
+  const options = await org1UserClientOptions(work, org1);
+  return {
+    ca: options.ca,
+    cert: options.tlsCert,
+    key: options.tlsKey,
+    servername: options.servername,
+  };
 }
 
 /** Client options of Org1's User1 for a node started by startOrg1Node (all but its URL). */

@@ -1,6 +1,8 @@
 // Raw mutual-TLS connections to an HTTPS listener on loopback, for tests of its connection
 // limits (the node's sessions, the signer's connectionsMax): a connection is opened and held
-// without an HTTP client's pooling, and one request is written on it by hand.
+// without an HTTP client's pooling, and requests are written on it by hand (also broken ones,
+// for the listeners' answers to requests that never arrive whole).
+import { once } from 'node:events';
 import { connect, type TLSSocket } from 'node:tls';
 
 export type RawTlsTarget = {
@@ -38,28 +40,35 @@ export type RawReply = {
   readonly body: Record<string, unknown>;
 };
 
+/** The answer in `text` (status line, headers, body), or undefined while it is not whole yet. */
+export function replyOf(text: string): RawReply | undefined {
+  const split = text.indexOf('\r\n\r\n');
+  if (split < 0) return undefined;
+  const [statusLine = '', ...lines] = text.slice(0, split).split('\r\n');
+  const headers = new Map(
+    lines.map((line) => {
+      const colon = line.indexOf(':');
+      return [line.slice(0, colon).toLowerCase(), line.slice(colon + 1).trim()] as const;
+    }),
+  );
+  const body = text.slice(split + 4);
+  if (Buffer.byteLength(body) < Number(headers.get('content-length'))) return undefined;
+  return {
+    status: Number(statusLine.split(' ')[1]),
+    headers,
+    body: JSON.parse(body) as Record<string, unknown>,
+  };
+}
+
 /** Sends GET `route` on `socket` as HTTP/1.1 and reads one JSON answer (content-length framed). */
 export function getOver(socket: TLSSocket, route: string): Promise<RawReply> {
   return new Promise((resolve, reject) => {
     let text = '';
     const finish = (): boolean => {
-      const split = text.indexOf('\r\n\r\n');
-      if (split < 0) return false;
-      const [statusLine = '', ...lines] = text.slice(0, split).split('\r\n');
-      const headers = new Map(
-        lines.map((line) => {
-          const colon = line.indexOf(':');
-          return [line.slice(0, colon).toLowerCase(), line.slice(colon + 1).trim()] as const;
-        }),
-      );
-      const body = text.slice(split + 4);
-      if (Buffer.byteLength(body) < Number(headers.get('content-length'))) return false;
+      const reply = replyOf(text);
+      if (reply === undefined) return false;
       socket.off('data', onData);
-      resolve({
-        status: Number(statusLine.split(' ')[1]),
-        headers,
-        body: JSON.parse(body) as Record<string, unknown>,
-      });
+      resolve(reply);
       return true;
     };
     const onData = (chunk: Buffer): void => {
@@ -72,6 +81,14 @@ export function getOver(socket: TLSSocket, route: string): Promise<RawReply> {
     });
     socket.write(`GET ${route} HTTP/1.1\r\nhost: 127.0.0.1\r\n\r\n`);
   });
+}
+
+/** Everything `socket` receives until it is closed, as text. */
+export async function textUntilClosed(socket: TLSSocket): Promise<string> {
+  const chunks: Buffer[] = [];
+  socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+  if (!socket.destroyed) await once(socket, 'close');
+  return Buffer.concat(chunks).toString('utf8');
 }
 
 /** Resolves once `socket` is closed (true), or false after 5 s. */
