@@ -22,7 +22,6 @@ import { registerSnapshotRoutes } from './snapshot-join.js';
 import {
   answerClientError,
   apiTimeoutsDefault,
-  keepAliveTimeoutMs,
   listenerTimeoutOptions,
   type ApiTimeouts,
 } from './http-limits.js';
@@ -216,11 +215,6 @@ const waitQuerySchema = {
   },
 };
 
-function withKeepAlive(server: HttpsServer): HttpsServer {
-  server.keepAliveTimeout = keepAliveTimeoutMs;
-  return server;
-}
-
 /** Every CA a client certificate may chain to: identity CAs and TLS CAs of every member. */
 export function clientTrustOf(msps: ReadonlyMap<string, Msp>): string[] {
   return [...msps.values()].flatMap((msp) => [
@@ -300,19 +294,17 @@ export async function createApi(options: ApiOptions): Promise<ApiServer> {
   const app = Fastify({
     serverFactory: (requestHandler) => {
       handler = requestHandler;
-      const server = withKeepAlive(
-        createHttpsServer(
-          {
-            ...secureContext(),
-            ...listenerTimeoutOptions(timeouts),
-            requestCert: true,
-            rejectUnauthorized: true,
-          },
-          (request, response) => {
-            if (apiSessions?.refuse(request, response) === true) return;
-            if (!direct.take(request, response)) requestHandler(request, response);
-          },
-        ),
+      const server = createHttpsServer(
+        {
+          ...secureContext(),
+          ...listenerTimeoutOptions(timeouts),
+          requestCert: true,
+          rejectUnauthorized: true,
+        },
+        (request, response) => {
+          if (apiSessions?.refuse(request, response) === true) return;
+          if (!direct.take(request, response)) requestHandler(request, response);
+        },
       );
       apiSessions = guardSessions(server, sessionLimits, errorAnswer);
       return server;
@@ -798,19 +790,17 @@ export async function createApi(options: ApiOptions): Promise<ApiServer> {
         throw new Error('the console listener is already open');
       }
       const routes = handler;
-      const server = withKeepAlive(
-        createHttpsServer(
-          {
-            ...secureContext(),
-            ...listenerTimeoutOptions(timeouts),
-            requestCert: true,
-            rejectUnauthorized: false,
-          },
-          (request, response) => {
-            if (consoleSessions?.refuse(request, response) === true) return;
-            routes(request, response);
-          },
-        ),
+      const server = createHttpsServer(
+        {
+          ...secureContext(),
+          ...listenerTimeoutOptions(timeouts),
+          requestCert: true,
+          rejectUnauthorized: false,
+        },
+        (request, response) => {
+          if (consoleSessions?.refuse(request, response) === true) return;
+          routes(request, response);
+        },
       );
       consoleSessions = guardSessions(server, sessionLimits, errorAnswer);
       server.on('clientError', clientError);

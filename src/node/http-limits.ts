@@ -31,16 +31,18 @@ export const apiTimeoutsDefault: ApiTimeouts = { requestMs: 60_000, checkEveryMs
  */
 export const keepAliveTimeoutMs = 72_000;
 
-/** Options of node:https createServer that set these limits. */
+/** Options of node:https createServer that set these limits and keepAliveTimeoutMs. */
 export function listenerTimeoutOptions(timeouts: ApiTimeouts): {
   readonly requestTimeout: number;
   readonly headersTimeout: number;
   readonly connectionsCheckingInterval: number;
+  readonly keepAliveTimeout: number;
 } {
   return {
     requestTimeout: timeouts.requestMs,
     headersTimeout: timeouts.requestMs,
     connectionsCheckingInterval: timeouts.checkEveryMs,
+    keepAliveTimeout: keepAliveTimeoutMs,
   };
 }
 
